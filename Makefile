@@ -1,0 +1,97 @@
+# Pith: build, run, test and benchmark.  `make help` lists the targets.
+BUILD   ?= build
+CC      ?= gcc
+EMU     ?= qemu
+
+KERNEL_CFLAGS := -std=c11 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
+	-mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fno-omit-frame-pointer -O2 -g -Wall -Wextra -Werror -Iinclude
+USER_CFLAGS := -std=c11 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -mno-red-zone -O2 -g -Wall -Wextra -Werror \
+	-Iinclude -Iuser/lib/include
+HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -DHOST_TEST -Iinclude -Ikernel
+
+KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c) $(wildcard arch/x86_64/*.S)
+KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
+LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
+LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
+PROGRAMS   := root ktest bench
+HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h user/lib/include/pith/*.h)
+
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs bench clean help
+all: $(BUILD)/pith.iso
+
+help:
+	@echo "make            build the kernel, user programs and $(BUILD)/pith.iso"
+	@echo "make run        boot the default system in QEMU (EMU=bochs for Bochs)"
+	@echo "make test       host unit tests, then the kernel test suite in QEMU and Bochs"
+	@echo "make bench      benchmarks under QEMU -icount (deterministic instruction counts)"
+	@echo "make clean      remove $(BUILD)"
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/%.c.o: %.c $(HEADERS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(if $(filter user/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) -c $< -o $@
+
+$(BUILD)/%.S.o: %.S | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(if $(filter user/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) -c $< -o $@
+
+$(BUILD)/kernel.elf: $(KERNEL_OBJ) arch/x86_64/kernel.ld
+	ld -n -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T arch/x86_64/kernel.ld -o $@ $(KERNEL_OBJ)
+
+$(BUILD)/libpith.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+define program
+$(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard user/$(1)/*.c)) $$(BUILD)/libpith.a user/user.ld
+	$$(CC) -nostdlib -static -no-pie -Wl,-T,user/user.ld -Wl,-z,max-page-size=0x1000 \
+		-o $$@ $$(filter %.o,$$^) $$(BUILD)/libpith.a -lgcc
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program,$(p))))
+
+$(BUILD)/pith.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root
+
+$(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/ktest.elf=ktest
+
+$(BUILD)/pith-bench.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/bench.elf=bench
+
+run: $(BUILD)/pith.iso
+ifeq ($(EMU),bochs)
+	tools/run-bochs.sh $(BUILD)/pith.iso
+else
+	tools/run-qemu.sh --interactive $(BUILD)/pith.iso
+endif
+
+# ---- Tests -------------------------------------------------------------------------
+UNIT_SRC := $(wildcard tests/unit/*.c) kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c
+
+$(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
+	@mkdir -p $(BUILD)
+	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
+
+test-unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+test-qemu: $(BUILD)/pith-test.iso
+	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso
+
+test-bochs: $(BUILD)/pith-test.iso
+	tests/system.sh vmx 100 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-test.iso
+
+test-system: test-qemu test-bochs
+
+test: test-unit test-system
+
+bench: $(BUILD)/pith-bench.iso
+	tools/run-qemu.sh --icount --timeout 600 $(BUILD)/pith-bench.iso
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,122 @@
+/*
+ * Time and interrupt controllers: the local APIC timer drives the scheduler tick and
+ * notification deadlines; the legacy 8259 pair delivers device IRQs 0..15 at vectors
+ * 0x20..0x2f through LINT0 in ExtINT mode.  The TSC frequency is measured against
+ * PIT channel 2 (8254 datasheet, mode 0 with the gate on port 0x61).
+ */
+#include "arch.h"
+#include "x86.h"
+
+#define LAPIC_PHYS      0xfee00000ull
+#define LAPIC_EOI       0x0b0
+#define LAPIC_SVR       0x0f0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_LVT_LINT0 0x350
+#define LAPIC_LVT_LINT1 0x360
+#define LAPIC_INITIAL   0x380
+#define LAPIC_CURRENT   0x390
+#define LAPIC_DIVIDE    0x3e0
+#define LVT_MASKED      BIT(16)
+#define LVT_TSC_DEADLINE (2u << 17)
+
+static uint64_t tsc_hz, lapic_hz;
+static uint64_t lapic_per_tsc_q32;   /* LAPIC ticks per TSC tick, 32.32 fixed point */
+static bool use_tsc_deadline;
+
+static volatile uint32_t *lapic_reg(unsigned off) { return (volatile uint32_t *)phys_to_virt(LAPIC_PHYS + off); }
+static void lapic_write(unsigned off, uint32_t v) { *lapic_reg(off) = v; }
+static uint32_t lapic_read(unsigned off) { return *lapic_reg(off); }
+
+void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
+
+static uint8_t pic_masks[2] = { 0xff, 0xff };
+
+static void pic_write_masks(void)
+{
+    outb(0x21, pic_masks[0]);
+    outb(0xa1, pic_masks[1]);
+}
+
+static void pic_init(void)
+{
+    /* ICW1..4: edge triggered, cascade, vectors 0x20 and 0x28, 8086 mode. */
+    outb(0x20, 0x11); outb(0xa0, 0x11);
+    outb(0x21, VECTOR_IRQ_BASE); outb(0xa1, VECTOR_IRQ_BASE + 8);
+    outb(0x21, 4); outb(0xa1, 2);
+    outb(0x21, 1); outb(0xa1, 1);
+    pic_masks[0] = 0xff & ~BIT(2);      /* cascade line stays open */
+    pic_masks[1] = 0xff;
+    pic_write_masks();
+}
+
+void pic_mask(unsigned line) { pic_masks[line >> 3] |= (uint8_t)BIT(line & 7); pic_write_masks(); }
+void pic_unmask(unsigned line) { pic_masks[line >> 3] &= (uint8_t)~BIT(line & 7); pic_write_masks(); }
+void pic_eoi(unsigned line)
+{
+    if (line >= 8)
+        outb(0xa0, 0x20);
+    outb(0x20, 0x20);
+}
+
+/* Count TSC and LAPIC ticks over 10 ms of PIT channel 2 (1193182 Hz). */
+static void calibrate(void)
+{
+    const uint16_t pit_count = 11932;
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01);     /* gate on, speaker off */
+    outb(0x43, 0xb0);                           /* channel 2, lo/hi, mode 0 */
+    outb(0x42, pit_count & 0xff);
+    outb(0x42, pit_count >> 8);
+    lapic_write(LAPIC_DIVIDE, 0xb);             /* divide by 1 */
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+    lapic_write(LAPIC_INITIAL, 0xffffffff);
+    uint64_t t0 = rdtsc();
+    outb(0x61, inb(0x61) & ~0x01);              /* restart the count: gate low, high */
+    outb(0x61, inb(0x61) | 0x01);
+    while (!(inb(0x61) & 0x20))
+        ;
+    uint64_t t1 = rdtsc();
+    uint32_t apic_elapsed = 0xffffffff - lapic_read(LAPIC_CURRENT);
+    tsc_hz = (t1 - t0) * 100;
+    lapic_hz = (uint64_t)apic_elapsed * 100;
+    if (tsc_hz == 0)
+        tsc_hz = 1000000000;
+    if (lapic_hz == 0)
+        lapic_hz = 1000000000;
+    lapic_per_tsc_q32 = (lapic_hz << 32) / tsc_hz;
+}
+
+void timer_init(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    wrmsr(MSR_APIC_BASE, base | BIT(11));       /* xAPIC enabled */
+    lapic_write(LAPIC_SVR, 0x100 | VECTOR_SPURIOUS);
+    lapic_write(LAPIC_LVT_LINT0, 0x700);        /* ExtINT: the 8259 */
+    lapic_write(LAPIC_LVT_LINT1, 0x400);        /* NMI */
+    pic_init();
+    calibrate();
+    use_tsc_deadline = (cpu_features() & PITH_CPU_TSC_DEADLINE) != 0;
+    lapic_write(LAPIC_LVT_TIMER, VECTOR_TIMER | (use_tsc_deadline ? LVT_TSC_DEADLINE : 0));
+    kprintf("timer: tsc %lu kHz, lapic %lu kHz, %s\n", tsc_hz / 1000, lapic_hz / 1000,
+            use_tsc_deadline ? "tsc-deadline mode" : "one-shot mode");
+}
+
+uint64_t timer_tsc_hz(void) { return tsc_hz; }
+
+/* Interrupt when the TSC reaches the deadline (at once if it has passed). */
+void timer_arm(uint64_t deadline)
+{
+    if (use_tsc_deadline) {
+        wrmsr(MSR_TSC_DEADLINE, deadline);
+        return;
+    }
+    uint64_t now = rdtsc();
+    uint64_t delta = deadline > now ? deadline - now : 1;
+    if (delta > 0x7fffffffull)
+        delta = 0x7fffffffull;
+    uint64_t count = (delta * lapic_per_tsc_q32) >> 32;
+    if (count == 0)
+        count = 1;
+    if (count > 0xffffffffull)
+        count = 0xffffffffull;
+    lapic_write(LAPIC_INITIAL, (uint32_t)count);
+}

@@ -1,0 +1,257 @@
+/*
+ * Descriptor tables, system-call MSRs, FPU setup, CPU feature probing, and loading a
+ * thread's context (address space, kernel entry stack, FPU, FS/GS base, I/O bitmap).
+ */
+#include "arch.h"
+#include "x86.h"
+
+struct __attribute__((packed)) tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+    uint8_t iomap[8192];
+    uint8_t iomap_end;      /* SDM 20.5.2: the byte after the bitmap must be all ones */
+};
+
+struct __attribute__((packed)) idt_entry {
+    uint16_t offset_low, selector;
+    uint8_t ist, flags;
+    uint16_t offset_mid;
+    uint32_t offset_high, reserved;
+};
+
+struct __attribute__((packed)) table_pointer {
+    uint16_t limit;
+    uint64_t base;
+};
+
+static uint64_t gdt[8];
+static struct tss tss __attribute__((aligned(16)));
+static struct idt_entry idt[256];
+static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
+static uint8_t fatal_stack[4096] __attribute__((aligned(16)));
+static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
+static uint8_t fpu_initial[512] __attribute__((aligned(16)));
+static uint64_t features;
+
+extern char vector_table_start[], syscall_entry[], nmi_entry[], fatal_entry[];
+extern uint64_t boot_pml4[512];
+
+struct cpu cpu0;
+
+static void gdt_init(void)
+{
+    gdt[0] = 0;
+    gdt[1] = 0x00af9a000000ffffull;     /* kernel code 64 */
+    gdt[2] = 0x00cf92000000ffffull;     /* kernel data */
+    gdt[3] = 0x00cffa000000ffffull;     /* user code 32 (SYSRET layout) */
+    gdt[4] = 0x00cff2000000ffffull;     /* user data */
+    gdt[5] = 0x00affa000000ffffull;     /* user code 64 */
+    uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+    gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+             (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    gdt[7] = base >> 32;
+
+    struct table_pointer p = { sizeof(gdt) - 1, (uint64_t)gdt };
+    __asm__ volatile("lgdt %0" :: "m"(p));
+    __asm__ volatile(
+        "pushq $0x08\n lea 1f(%%rip), %%rax\n pushq %%rax\n lretq\n"
+        "1: mov $0x10, %%ax\n mov %%ax, %%ds\n mov %%ax, %%es\n mov %%ax, %%ss\n"
+        "xor %%ax, %%ax\n mov %%ax, %%fs\n mov %%ax, %%gs\n" ::: "rax", "memory");
+
+    tss.rsp[0] = (uint64_t)(kernel_stack + sizeof(kernel_stack));
+    tss.ist[0] = (uint64_t)(fatal_stack + sizeof(fatal_stack));
+    tss.ist[1] = (uint64_t)(nmi_stack + sizeof(nmi_stack));
+    tss.iomap_base = offsetof(struct tss, iomap);
+    memset(tss.iomap, 0xff, sizeof(tss.iomap));
+    tss.iomap_end = 0xff;
+    __asm__ volatile("ltr %w0" :: "r"(SEL_TSS));
+}
+
+static void idt_set(unsigned v, void *handler, unsigned ist, unsigned dpl)
+{
+    uint64_t a = (uint64_t)handler;
+    idt[v] = (struct idt_entry){
+        .offset_low = a & 0xffff, .selector = SEL_KERNEL_CS, .ist = ist,
+        .flags = 0x8e | (dpl << 5), .offset_mid = (a >> 16) & 0xffff,
+        .offset_high = a >> 32 };
+}
+
+static void idt_init(void)
+{
+    for (unsigned v = 0; v < 256; v++)
+        idt_set(v, vector_table_start + 16 * v, 0, 0);
+    idt_set(3, vector_table_start + 16 * 3, 0, 3);  /* int3 from user mode faults to handler */
+    idt_set(2, nmi_entry, 2, 0);
+    idt_set(8, fatal_entry, 1, 0);
+    idt_set(18, fatal_entry, 1, 0);
+    struct table_pointer p = { sizeof(idt) - 1, (uint64_t)idt };
+    __asm__ volatile("lidt %0" :: "m"(p));
+}
+
+static void features_probe(void)
+{
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    uint32_t max_leaf = r[0];
+    cpuid(1, 0, r);
+    if (r[2] & BIT(5)) features |= PITH_CPU_VMX;
+    if (r[2] & BIT(21)) features |= PITH_CPU_X2APIC;
+    if (r[2] & BIT(24)) features |= PITH_CPU_TSC_DEADLINE;
+    if (r[2] & BIT(17)) features |= PITH_CPU_PCID;
+    if (r[2] & BIT(26)) features |= PITH_CPU_XSAVE;
+    cpuid(0x80000000, 0, r);
+    uint32_t max_ext = r[0];
+    if (max_ext >= 0x80000001) {
+        cpuid(0x80000001, 0, r);
+        if (r[2] & BIT(2)) features |= PITH_CPU_SVM;
+        if (r[3] & BIT(20)) features |= PITH_CPU_NX;
+        if (r[3] & BIT(26)) features |= PITH_CPU_PAGE1G;
+    }
+    if (max_ext >= 0x80000007) {
+        cpuid(0x80000007, 0, r);
+        if (r[3] & BIT(8)) features |= PITH_CPU_INVARIANT_TSC;
+    }
+    if ((features & PITH_CPU_SVM) && max_ext >= 0x8000000a) {
+        cpuid(0x8000000a, 0, r);
+        if (r[3] & BIT(0)) features |= PITH_CPU_NPT;
+    }
+    /* EPT: the secondary-controls allowed-1 bits (SDM A.3.3), then bit 1 "enable EPT". */
+    if (features & PITH_CPU_VMX) {
+        uint64_t procbased = rdmsr(0x482);
+        if ((procbased >> 32) & BIT(31)) {
+            uint64_t secondary = rdmsr(0x48b);
+            if ((secondary >> 32) & BIT(1))
+                features |= PITH_CPU_EPT;
+        }
+    }
+    (void)max_leaf;
+}
+
+void cpu_print_features(void)
+{
+    static const char *const names[] = { "vmx", "svm", "ept", "npt", "x2apic", "tsc-deadline",
+                                         "pcid", "xsave", "nx", "page1g", "invariant-tsc" };
+    kprintf("cpu features:");
+    for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
+        if (features & BIT(i))
+            kprintf(" %s", names[i]);
+    kprintf("\n");
+}
+
+uint64_t cpu_features(void) { return features; }
+
+void cpu_init(void)
+{
+    struct cpu *c = &cpu0;
+    c->self = c;
+    c->kernel_stack_top = (uint64_t)(kernel_stack + sizeof(kernel_stack));
+    wrmsr(MSR_GS_BASE, (uint64_t)c);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+
+    gdt_init();
+    wrmsr(MSR_GS_BASE, (uint64_t)c);    /* loading GS above cleared the base */
+    idt_init();
+    features_probe();
+
+    uint64_t efer = rdmsr(MSR_EFER) | EFER_SCE;
+    if (features & PITH_CPU_NX)
+        efer |= EFER_NXE;
+    wrmsr(MSR_EFER, efer);
+    wrmsr(MSR_STAR, ((uint64_t)(SEL_USER_CS32 | 3) << 48) | ((uint64_t)SEL_KERNEL_CS << 32));
+    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT);
+
+    /* SSE for user threads; the kernel itself is built without it (SDM 13.1.3). */
+    write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE | CR0_WP);
+    write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_PGE);
+    __asm__ volatile("fninit");
+    uint32_t mxcsr = 0x1f80;
+    __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr));
+    fxsave(fpu_initial);
+}
+
+void arch_thread_init(struct thread *t)
+{
+    t->regs.cs = SEL_USER_CS;
+    t->regs.ss = SEL_USER_DS;
+    t->regs.rflags = RFLAGS_IF | 2;
+    memcpy(t->fpu, fpu_initial, sizeof(t->fpu));
+}
+
+static void load_io_bitmap(struct cpu *c, struct address_space *as)
+{
+    struct address_space *want = as && as->io_ports_open ? as : NULL;
+    if (c->io_bitmap_of == want)
+        return;
+    if (want)
+        memcpy(tss.iomap, want->io_bitmap, sizeof(tss.iomap));
+    else
+        memset(tss.iomap, 0xff, sizeof(tss.iomap));
+    c->io_bitmap_of = want;
+}
+
+void arch_load_thread(struct thread *t)
+{
+    struct cpu *c = this_cpu();
+    struct address_space *as = vspace_of_thread(t);
+    if (as != c->loaded_space) {
+        write_cr3(virt_to_phys(as));
+        c->loaded_space = as;
+    }
+    load_io_bitmap(c, as);
+    uint64_t top = (uint64_t)(&t->regs + 1);
+    tss.rsp[0] = top;
+    c->current_regs_top = top;
+    if (c->fpu_owner != t) {
+        if (c->fpu_owner)
+            fxsave(c->fpu_owner->fpu);
+        fxrstor(t->fpu);
+        c->fpu_owner = t;
+    }
+    wrmsr(MSR_FS_BASE, t->fs_base);
+    wrmsr(MSR_KERNEL_GS_BASE, t->gs_base);
+}
+
+/* A thread is going away: the CPU must not touch it again. */
+void arch_forget_thread(struct thread *t)
+{
+    struct cpu *c = this_cpu();
+    if (c->fpu_owner == t)
+        c->fpu_owner = NULL;
+}
+
+void arch_forget_space(struct address_space *as)
+{
+    struct cpu *c = this_cpu();
+    if (c->loaded_space == as) {
+        write_cr3(virt_to_phys(boot_pml4));
+        c->loaded_space = NULL;
+    }
+    if (c->io_bitmap_of == as)
+        c->io_bitmap_of = (struct address_space *)-1;  /* reload on next switch */
+}
+
+/* The address space's I/O bitmap changed: load it again before the next switch. */
+void arch_forget_space_io(struct address_space *as)
+{
+    struct cpu *c = this_cpu();
+    if (c->io_bitmap_of == as || c->loaded_space == as)
+        c->io_bitmap_of = (struct address_space *)-1;
+}
+
+void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr)
+{
+    if (this_cpu()->loaded_space == as)
+        invlpg(vaddr);
+}
+
+void arch_flush_tlb(struct address_space *as)
+{
+    if (this_cpu()->loaded_space == as)
+        write_cr3(virt_to_phys(as));
+}

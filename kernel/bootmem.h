@@ -1,0 +1,42 @@
+/* Boot-time memory bookkeeping: multiboot2 parsing and free-range arithmetic (pure). */
+#ifndef BOOTMEM_H
+#define BOOTMEM_H
+
+#include "kernel.h"
+
+#define BOOT_MAX_RANGES  64
+#define BOOT_MAX_MODULES PITH_BOOTINFO_MODULES
+
+struct range { uint64_t base, end; };
+
+struct boot_module {
+    uint64_t start, end;
+    char name[48];
+};
+
+struct boot_params {
+    struct pith_memmap_entry memmap[PITH_BOOTINFO_MEMMAP];
+    unsigned memmap_count;
+    struct boot_module modules[BOOT_MAX_MODULES];
+    unsigned module_count;
+    char cmdline[128];
+    uint64_t info_size;
+};
+
+enum mbi_error { MBI_OK, MBI_BAD_SIZE, MBI_BAD_TAG, MBI_NO_MEMORY_MAP };
+
+int mbi_parse(const void *info, uint64_t max_size, struct boot_params *out);
+
+/* A sorted, disjoint set of ranges. */
+struct range_set {
+    struct range r[BOOT_MAX_RANGES];
+    unsigned count;
+};
+void ranges_add(struct range_set *s, uint64_t base, uint64_t end);
+void ranges_remove(struct range_set *s, uint64_t base, uint64_t end);
+uint64_t ranges_total(const struct range_set *s);
+/* Split [base, end) into naturally aligned power-of-two blocks of 2^min..2^max bytes. */
+unsigned range_to_blocks(uint64_t base, uint64_t end, unsigned min_bits, unsigned max_bits,
+                         struct pith_untyped_desc *out, unsigned max, bool device);
+
+#endif

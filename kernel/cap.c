@@ -1,0 +1,153 @@
+/*
+ * Capabilities and the derivation tree.
+ *
+ * Every capability sits in one doubly linked list in depth-first order, each entry
+ * with its depth in the derivation tree (the scheme of seL4's mapping database): the
+ * descendants of a capability are exactly the entries that follow it with greater
+ * depth.  A derived capability (copy, mint, retyped object) is inserted right after
+ * its parent, so all capabilities to one object form one contiguous run, and a
+ * capability is the last one to its object when neither neighbour names the object.
+ *
+ * This file is pure list logic; what happens when an object loses its last
+ * capability is object_destroy()'s business (object.c), so the host tests link it.
+ */
+#include "kernel.h"
+
+static void cap_copy_value(struct cap *slot, const struct cap *value)
+{
+    slot->type = value->type;
+    slot->rights = value->rights;
+    slot->aux = value->aux;
+    slot->object = value->object;
+    slot->data = value->data;
+    slot->data2 = value->data2;
+}
+
+static void cap_clear_value(struct cap *slot)
+{
+    slot->type = PITH_CAP_NULL;
+    slot->rights = 0;
+    slot->depth = 0;
+    slot->aux = 0;
+    slot->object = slot->data = slot->data2 = 0;
+    slot->prev = slot->next = NULL;
+}
+
+void cap_insert_root(struct cap *slot, const struct cap *value)
+{
+    cap_copy_value(slot, value);
+    slot->depth = 0;
+    slot->prev = slot->next = NULL;
+}
+
+void cap_insert_child(struct cap *parent, struct cap *slot, const struct cap *value)
+{
+    cap_copy_value(slot, value);
+    slot->depth = (uint16_t)(parent->depth + 1);
+    slot->prev = parent;
+    slot->next = parent->next;
+    if (parent->next)
+        parent->next->prev = slot;
+    parent->next = slot;
+}
+
+/* The capability changes slot; its place in the tree does not. */
+void cap_move(struct cap *dest, struct cap *src)
+{
+    cap_copy_value(dest, src);
+    dest->depth = src->depth;
+    dest->prev = src->prev;
+    dest->next = src->next;
+    if (dest->prev)
+        dest->prev->next = dest;
+    if (dest->next)
+        dest->next->prev = dest;
+    cap_clear_value(src);
+}
+
+bool cap_has_children(const struct cap *c)
+{
+    return c->next && c->next->depth > c->depth;
+}
+
+bool cap_same_object(const struct cap *a, const struct cap *b)
+{
+    if (a->type != b->type || a->object != b->object)
+        return false;
+    /* A child untyped may start where its parent starts. */
+    if (a->type == PITH_OBJ_UNTYPED)
+        return cap_size_bits(a) == cap_size_bits(b);
+    return true;
+}
+
+bool cap_is_final(const struct cap *c)
+{
+    if (c->type == PITH_CAP_IRQ_CONTROL || c->type == PITH_CAP_IOPORT_CONTROL)
+        return false;
+    return !(c->prev && cap_same_object(c->prev, c)) && !(c->next && cap_same_object(c->next, c));
+}
+
+/* Take the capability out of the list; its descendants move up one level so that
+ * they do not become descendants of the entry before it. */
+void cap_unlink(struct cap *c)
+{
+    for (struct cap *d = c->next; d && d->depth > c->depth; d = d->next)
+        d->depth--;
+    if (c->prev)
+        c->prev->next = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    cap_clear_value(c);
+}
+
+int cap_delete(struct cap *c)
+{
+    if (cap_is_empty(c))
+        return PITH_OK;
+    struct cap last = *c;
+    bool final = cap_is_final(c);
+    cap_unlink(c);
+    if (c->owner)
+        object_slot_cleared(c);
+    if (final)
+        object_destroy(&last);
+    return PITH_OK;
+}
+
+/* The capability being revoked; a CNode destroyed during the revoke leaves it alone. */
+struct cap *cap_revoking;
+
+int cap_revoke(struct cap *c)
+{
+    struct cap *outer = cap_revoking;
+    cap_revoking = c;
+    while (cap_has_children(c))
+        cap_delete(c->next);
+    cap_revoking = outer;
+    return PITH_OK;
+}
+
+/* Untyped memory and page tables are never copied: an untyped is shared by retyping
+ * a smaller untyped from it, and a table lives in exactly one place. */
+bool cap_derivable(const struct cap *c)
+{
+    switch (c->type) {
+    case PITH_CAP_NULL:
+    case PITH_OBJ_UNTYPED:
+    case PITH_OBJ_PDPT:
+    case PITH_OBJ_PAGE_DIRECTORY:
+    case PITH_OBJ_PAGE_TABLE:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* A copy of a mapped frame is an unmapped capability to the same frame. */
+void cap_prepare_copy(struct cap *value)
+{
+    if (value->type == PITH_OBJ_FRAME_4K || value->type == PITH_OBJ_FRAME_2M) {
+        value->aux &= ~CAP_AUX_MAPPED;
+        value->data = value->data2 = 0;
+    }
+}

@@ -1,0 +1,103 @@
+/*
+ * The IPC fast path: Call and ReplyRecv with a short message (registers only, no
+ * capability) between an idle endpoint's waiting partner and the caller, switching
+ * threads directly without touching the ready queues.  Any other case returns false
+ * and takes the slow path, which gives the same result.
+ */
+#include "kernel.h"
+
+static bool short_message(uint64_t info)
+{
+    return pith_msginfo_length(info) <= PITH_MSG_REGS_IN_CPU && pith_msginfo_caps(info) == 0;
+}
+
+static void copy_registers(struct thread *from, struct thread *to, uint64_t badge)
+{
+    to->regs.rax = PITH_OK;
+    to->regs.rdi = badge;
+    to->regs.rsi = pith_msginfo(pith_msginfo_label(from->regs.rsi),
+                                pith_msginfo_length(from->regs.rsi), 0);
+    to->regs.rdx = from->regs.rdx;
+    to->regs.r8 = from->regs.r8;
+    to->regs.r9 = from->regs.r9;
+    to->regs.r10 = from->regs.r10;
+}
+
+/* The partner may run at once only if nothing runnable outranks it. */
+static bool may_switch_to(struct thread *partner)
+{
+    struct thread *best = schedq_highest(&this_cpu()->ready);
+    return !best || best->priority <= partner->priority;
+}
+
+bool fastpath_call(struct thread *t)
+{
+    if (!short_message(t->regs.rsi))
+        return false;
+    const struct cap *cs = &t->slots[TSLOT_CSPACE];
+    uint64_t cptr = t->regs.rdi;
+    if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
+        return false;
+    const struct cap *c = (const struct cap *)cs->object + cptr;
+    if (c->type != PITH_OBJ_ENDPOINT || !(c->rights & PITH_RIGHT_WRITE))
+        return false;
+    struct endpoint *ep = (struct endpoint *)c->object;
+    struct thread *receiver = ep->head;
+    if (ep->state != EP_RECEIVING || receiver->caller || !may_switch_to(receiver))
+        return false;
+
+    /* point of no return */
+    ep->head = receiver->qnext;
+    if (ep->head)
+        ep->head->qprev = NULL;
+    else {
+        ep->tail = NULL;
+        ep->state = EP_IDLE;
+    }
+    receiver->qnext = NULL;
+    receiver->blocked_on = NULL;
+    copy_registers(t, receiver, c->data);
+    receiver->caller = t;
+    t->replier = receiver;
+    t->state = THREAD_BLOCKED_REPLY;
+    receiver->state = THREAD_RUNNABLE;
+    this_cpu()->current = receiver;
+    return true;
+}
+
+bool fastpath_reply_recv(struct thread *t)
+{
+    struct thread *caller = t->caller;
+    if (!caller || caller->fault_label || !short_message(t->regs.rsi))
+        return false;
+    if (t->bound && t->bound->word)
+        return false;
+    const struct cap *cs = &t->slots[TSLOT_CSPACE];
+    uint64_t cptr = t->regs.rdi;
+    if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
+        return false;
+    const struct cap *c = (const struct cap *)cs->object + cptr;
+    if (c->type != PITH_OBJ_ENDPOINT || !(c->rights & PITH_RIGHT_READ))
+        return false;
+    struct endpoint *ep = (struct endpoint *)c->object;
+    if (ep->state == EP_SENDING || !may_switch_to(caller))
+        return false;
+
+    /* point of no return */
+    copy_registers(t, caller, 0);
+    t->caller = NULL;
+    caller->replier = NULL;
+    caller->state = THREAD_RUNNABLE;
+    t->qnext = NULL;
+    t->qprev = ep->tail;
+    if (ep->tail)
+        ep->tail->qnext = t;
+    else
+        ep->head = t;
+    ep->tail = t;
+    ep->state = EP_RECEIVING;
+    t->blocked_on = ep;
+    t->state = THREAD_BLOCKED_RECV;
+    this_cpu()->current = caller;
+    return true;
+}

@@ -1,0 +1,61 @@
+/*
+ * I/O port ranges.  The I/O-port control capability issues a capability for a range;
+ * that capability opens or closes the range in an address space's I/O permission
+ * bitmap, which the CPU checks on every IN/OUT at CPL 3 (SDM 20.5.2), so port access
+ * costs no system call.
+ */
+#include "kernel.h"
+#include "../arch/x86_64/arch.h"
+
+static int ioport_issue(struct invocation *inv)
+{
+    uint64_t first = inv_arg(inv, 0), last = inv_arg(inv, 1);
+    if (first > 0xffff || last > 0xffff)
+        return PITH_E_RANGE;
+    if (first > last)
+        return PITH_E_INVALID_ARG;
+    struct cap *dest = thread_cspace_slot(inv->caller, inv_arg(inv, 2));
+    if (!dest)
+        return PITH_E_RANGE;
+    if (!cap_is_empty(dest))
+        return PITH_E_SLOT_OCCUPIED;
+    struct cap value = { .type = PITH_CAP_IOPORT, .rights = PITH_RIGHTS_ALL,
+                         .object = 0, .data = first | (last << 16) };
+    cap_insert_child(inv->cap, dest, &value);
+    return PITH_OK;
+}
+
+static int ioport_set(struct invocation *inv, bool allow)
+{
+    int err;
+    struct cap *asc = inv_cap_arg(inv, 0, PITH_OBJ_ADDRESS_SPACE, PITH_RIGHT_WRITE, &err);
+    if (!asc)
+        return err;
+    struct address_space *as = (struct address_space *)asc->object;
+    unsigned first = inv->cap->data & 0xffff, last = (inv->cap->data >> 16) & 0xffff;
+    for (unsigned port = first; port <= last; port++) {
+        uint8_t bit = (uint8_t)(1u << (port & 7));
+        if (allow)
+            as->io_bitmap[port >> 3] &= (uint8_t)~bit;
+        else
+            as->io_bitmap[port >> 3] |= bit;
+    }
+    if (allow)
+        as->io_ports_open = 1;
+    arch_forget_space_io(as);
+    return PITH_OK;
+}
+
+int ioport_invoke(struct invocation *inv)
+{
+    if (inv->cap->type == PITH_CAP_IOPORT_CONTROL)
+        return inv->label == PITH_IOPORT_CONTROL_ISSUE ? ioport_issue(inv) : PITH_E_ILLEGAL_OP;
+    switch (inv->label) {
+    case PITH_IOPORT_ALLOW:
+        return ioport_set(inv, true);
+    case PITH_IOPORT_DENY:
+        return ioport_set(inv, false);
+    default:
+        return PITH_E_ILLEGAL_OP;
+    }
+}

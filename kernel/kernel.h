@@ -1,0 +1,284 @@
+/*
+ * The generic kernel's types and the functions each object file offers the others.
+ * One object type per file: cap.c (capabilities and the derivation tree), cnode.c,
+ * untyped.c, thread.c, endpoint.c, notification.c, vspace.c, irq.c, ioport.c;
+ * sched.c schedules, syscall.c dispatches, boot.c builds the root task.
+ */
+#ifndef KERNEL_H
+#define KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <pith/abi.h>
+
+typedef uint64_t word_t;
+
+#define PHYSMAP_BASE    0xffff800000000000ull
+#define KERNEL_BASE     0xffffffff80000000ull
+#define PAGE_SIZE       4096ull
+#define LARGE_PAGE_SIZE (2ull << 20)
+
+static inline void *phys_to_virt(uint64_t pa) { return (void *)(pa + PHYSMAP_BASE); }
+static inline uint64_t virt_to_phys(const void *va)
+{
+    uint64_t v = (uint64_t)va;
+    return v >= KERNEL_BASE ? v - KERNEL_BASE : v - PHYSMAP_BASE;
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BIT(n) ((uint64_t)1 << (n))
+#define NORETURN __attribute__((noreturn))
+
+/* ---- Capabilities ------------------------------------------------------------------
+ * A slot is 64 bytes. The capability proper (type .. data2) is what copy and move
+ * carry; prev/next thread every capability into one list in derivation order (a
+ * capability's descendants are the entries after it with greater depth, seL4's MDB);
+ * owner is a property of the slot: the thread whose internal slot this is. */
+struct thread;
+
+struct cap {
+    uint8_t type;
+    uint8_t rights;
+    uint16_t depth;
+    uint32_t aux;           /* per type: size bits, flags (see cap.h helpers) */
+    uint64_t object;        /* kernel virtual address of the object */
+    uint64_t data;          /* badge; untyped watermark; mapped address; port range */
+    uint64_t data2;         /* ASID of the address space a frame or table is mapped in */
+    struct cap *prev, *next;
+    struct thread *owner;
+    uint64_t reserved;
+};
+_Static_assert(sizeof(struct cap) == 64, "a CNode slot is 64 bytes");
+
+/* aux bits */
+#define CAP_AUX_SIZE_MASK   0xffu       /* size bits: untyped, cnode, frame */
+#define CAP_AUX_DEVICE      BIT(8)      /* untyped or frame of device memory */
+#define CAP_AUX_MAPPED      BIT(9)      /* frame or table is mapped (data, data2) */
+
+static inline unsigned cap_size_bits(const struct cap *c) { return c->aux & CAP_AUX_SIZE_MASK; }
+static inline bool cap_is_empty(const struct cap *c) { return c->type == PITH_CAP_NULL; }
+static inline uint64_t cap_phys(const struct cap *c) { return c->object - PHYSMAP_BASE; }
+
+/* cap.c: the derivation tree.  Pure logic, also built for the host tests. */
+void cap_insert_child(struct cap *parent, struct cap *slot, const struct cap *value);
+void cap_insert_root(struct cap *slot, const struct cap *value);
+void cap_move(struct cap *dest, struct cap *src);
+bool cap_has_children(const struct cap *c);
+bool cap_is_final(const struct cap *c);
+bool cap_same_object(const struct cap *a, const struct cap *b);
+bool cap_derivable(const struct cap *c);
+void cap_prepare_copy(struct cap *value);
+void cap_unlink(struct cap *c);
+int cap_delete(struct cap *c);
+int cap_revoke(struct cap *c);
+/* Called by cap_delete when the last capability to an object goes (kernel only). */
+void object_destroy(const struct cap *last);
+void object_slot_cleared(struct cap *slot);
+
+/* ---- Threads ------------------------------------------------------------------------ */
+struct user_regs {          /* the order the entry code pushes them (entry.S) */
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;  /* the CPU's interrupt frame */
+};
+#define VECTOR_SYSCALL  0x100   /* entered through SYSCALL: may leave through SYSRET */
+
+enum thread_state {
+    THREAD_INACTIVE = 0,
+    THREAD_RUNNABLE,
+    THREAD_BLOCKED_SEND,
+    THREAD_BLOCKED_RECV,
+    THREAD_BLOCKED_REPLY,
+    THREAD_BLOCKED_NOTIFICATION,
+};
+
+enum thread_slot { TSLOT_CSPACE, TSLOT_VSPACE, TSLOT_IPC_BUFFER, TSLOT_FAULT, TSLOT_COUNT };
+
+struct notification;
+struct vcpu;
+
+struct thread {
+    struct user_regs regs;
+    uint8_t fpu[512] __attribute__((aligned(16)));
+    struct cap slots[TSLOT_COUNT];
+    uint64_t fs_base, gs_base;
+    uint64_t ipc_buffer_vaddr;
+    struct pith_ipc_buffer *ipc_buffer;     /* kernel view, NULL when none */
+    struct thread *qnext, *qprev;           /* ready queue or an object's wait queue */
+    void *blocked_on;                       /* endpoint or notification */
+    uint64_t blocked_badge;
+    struct thread *caller;                  /* whom our next Reply goes to */
+    struct thread *replier;                 /* who holds our reply, when BLOCKED_REPLY */
+    struct notification *bound;
+    struct vcpu *vcpu;
+    uint64_t fault_mr[4];                   /* the fault message while fault_label != 0 */
+    uint32_t ticks_left;
+    uint8_t fault_label;
+    uint8_t state, priority, mcp, cpu;
+    uint8_t blocked_call, blocked_grant, in_ready_queue;
+};
+#define THREAD_OBJECT_BITS 11
+_Static_assert(sizeof(struct thread) <= (1u << THREAD_OBJECT_BITS), "TCB fits its object");
+
+/* ---- IPC objects -------------------------------------------------------------------- */
+enum endpoint_state { EP_IDLE, EP_SENDING, EP_RECEIVING };
+struct endpoint {
+    struct thread *head, *tail;
+    uint64_t state;
+};
+struct notification {
+    uint64_t word;
+    struct thread *head, *tail;             /* waiters */
+    struct thread *bound;
+    uint64_t deadline;                      /* TSC, 0 = none */
+    struct notification *deadline_next;
+};
+#define ENDPOINT_OBJECT_BITS 6
+#define NOTIFICATION_OBJECT_BITS 6
+
+/* ---- Address spaces ------------------------------------------------------------------ */
+#define ASID_COUNT 4096
+struct address_space {
+    uint64_t pml4[512];
+    uint8_t io_bitmap[8192];                /* 1 = port denied (SDM 20.5.2) */
+    uint32_t asid;
+    uint32_t io_ports_open;                 /* number of ports allowed */
+};
+#define ADDRESS_SPACE_OBJECT_BITS 14
+
+/* ---- Per-CPU state (entry.S uses the first four fields by offset) -------------------- */
+struct sched_queues {
+    struct thread *head[256], *tail[256];
+    uint64_t bitmap[4];
+};
+
+struct cpu {
+    struct cpu *self;           /* 0 */
+    uint64_t kernel_stack_top;  /* 8 */
+    uint64_t user_rsp;          /* 16: scratch during SYSCALL entry */
+    uint64_t current_regs_top;  /* 24: where entry pushes the current thread's frame */
+    struct thread *current;     /* NULL while idle */
+    struct thread *fpu_owner;
+    struct address_space *loaded_space;
+    struct address_space *io_bitmap_of;     /* whose bitmap the TSS holds */
+    bool reschedule;            /* a higher-priority thread became runnable */
+    struct sched_queues ready;
+    struct notification *deadlines;         /* sorted by deadline */
+    uint64_t next_tick;
+    uint32_t id;
+};
+extern struct cpu cpu0;
+static inline struct cpu *this_cpu(void) { return &cpu0; }
+
+/* ---- sched.c -------------------------------------------------------------------------- */
+void schedq_push_back(struct sched_queues *q, struct thread *t);
+void schedq_push_front(struct sched_queues *q, struct thread *t);
+void schedq_remove(struct sched_queues *q, struct thread *t);
+struct thread *schedq_highest(const struct sched_queues *q);
+void sched_make_runnable(struct thread *t);
+void sched_block(struct thread *t, enum thread_state state);
+void sched_remove(struct thread *t);
+void sched_tick(void);
+void sched_yield(void);
+NORETURN void sched_return_to_user(void);
+#define TIMESLICE_TICKS 5
+#define TICK_NS 1000000ull
+
+/* ---- thread.c ------------------------------------------------------------------------- */
+void thread_init(struct thread *t);
+void thread_destroy(struct thread *t);
+void thread_suspend(struct thread *t);
+void thread_set_result(struct thread *t, uint64_t error);
+struct cap *thread_cspace_lookup(struct thread *t, uint64_t cptr, int *err);
+struct cap *thread_cspace_slot(struct thread *t, uint64_t cptr);
+uint64_t thread_mr(const struct thread *t, unsigned i);
+void thread_set_mr(struct thread *t, unsigned i, uint64_t v);
+void thread_slot_cleared(struct thread *t, struct cap *slot);
+void thread_user_fault(struct thread *t, uint64_t vector, uint64_t error, uint64_t addr);
+void thread_wake_with_error(struct thread *t, uint64_t error);
+
+/* ---- endpoint.c / notification.c ----------------------------------------------------- */
+void endpoint_send(struct endpoint *ep, struct thread *sender, uint64_t badge,
+                   bool grant, bool call, bool block);
+void endpoint_receive(struct endpoint *ep, struct thread *receiver, bool block);
+void endpoint_destroy(struct endpoint *ep);
+void endpoint_cancel(struct thread *t);
+int ipc_reply_to_caller(struct thread *replier);
+bool ipc_transfer(struct thread *from, struct thread *to, uint64_t badge, bool grant);
+void notification_signal(struct notification *n, uint64_t bits);
+void notification_wait(struct notification *n, struct thread *t, bool block);
+void notification_cancel(struct thread *t);
+void notification_destroy(struct notification *n);
+void notification_unbind(struct notification *n);
+void notification_check_deadlines(uint64_t now);
+uint64_t notification_earliest_deadline(void);
+int notification_set_deadline(struct notification *n, uint64_t tsc);
+
+/* ---- Invocations: decode (validate, change nothing) then perform ----------------------- */
+struct invocation {
+    struct thread *caller;
+    struct cap *cap;            /* the invoked capability */
+    uint64_t label, length;
+    unsigned reply_length;
+};
+static inline uint64_t inv_arg(const struct invocation *inv, unsigned i)
+{
+    return i < inv->length ? thread_mr(inv->caller, i) : 0;
+}
+int untyped_invoke(struct invocation *inv);
+int cnode_invoke(struct invocation *inv);
+int thread_invoke(struct invocation *inv);
+int vspace_invoke(struct invocation *inv);
+int notification_invoke(struct invocation *inv);
+int irq_invoke(struct invocation *inv);
+int ioport_invoke(struct invocation *inv);
+/* Look up a capability argument in the caller's space: right type, right rights. */
+struct cap *inv_cap_arg(struct invocation *inv, unsigned mr, unsigned type, unsigned rights,
+                        int *err);
+/* Replies of invocations: the kernel fills MRs and a length. */
+void inv_reply(struct invocation *inv, unsigned length);
+
+/* cnode.c */
+struct cap *cnode_slot(const struct cap *cnode, uint64_t index, int *err);
+void cnode_destroy(struct cap *slots, unsigned size_bits);
+
+/* untyped.c: retype arithmetic, pure */
+int object_size_bits(unsigned type, unsigned user_bits, unsigned *out);
+uint64_t untyped_place(uint64_t watermark, unsigned obj_bits, uint64_t count,
+                       unsigned untyped_bits, bool *fits);
+
+/* vspace.c */
+void vspace_init(struct address_space *as);
+uint64_t vspace_asids_free(void);
+void object_init(struct cap *c);
+int object_invoke(struct invocation *inv);
+void vspace_destroy(struct address_space *as);
+void vspace_unmap_cap(struct cap *c);
+struct address_space *vspace_of_thread(const struct thread *t);
+extern uint64_t kernel_pml4_upper[256];
+
+/* irq.c */
+void irq_handle(unsigned line);
+void irq_handler_deleted(const struct cap *c);
+void irq_notification_destroyed(struct notification *n);
+
+/* trap.c */
+void timer_reprogram(void);
+
+/* fastpath.c */
+bool fastpath_call(struct thread *t);
+bool fastpath_reply_recv(struct thread *t);
+
+/* boot.c */
+NORETURN void kernel_main(uint32_t magic, uint32_t info_phys);
+
+/* lib.c */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+NORETURN void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * Message transfer between two threads: the message-info word, message registers
+ * 0..3 in CPU registers, 4..63 through the IPC buffers, and at most one capability
+ * when the sender's capability carries the grant right.  A faulting thread's
+ * message is made from its fault record instead of its registers.
+ */
+#include "kernel.h"
+
+static const unsigned regs_mr_count = PITH_MSG_REGS_IN_CPU;
+
+uint64_t thread_mr(const struct thread *t, unsigned i)
+{
+    switch (i) {
+    case 0: return t->regs.rdx;
+    case 1: return t->regs.r8;
+    case 2: return t->regs.r9;
+    case 3: return t->regs.r10;
+    default: return t->ipc_buffer && i < PITH_MSG_MAX ? t->ipc_buffer->mr[i] : 0;
+    }
+}
+
+void thread_set_mr(struct thread *t, unsigned i, uint64_t v)
+{
+    switch (i) {
+    case 0: t->regs.rdx = v; break;
+    case 1: t->regs.r8 = v; break;
+    case 2: t->regs.r9 = v; break;
+    case 3: t->regs.r10 = v; break;
+    default:
+        if (t->ipc_buffer && i < PITH_MSG_MAX)
+            t->ipc_buffer->mr[i] = v;
+    }
+}
+
+/* How many message registers fit between these two threads. */
+static unsigned transferable(const struct thread *from, const struct thread *to, unsigned want)
+{
+    if (want > PITH_MSG_MAX)
+        want = PITH_MSG_MAX;
+    if (want > regs_mr_count && (!from->ipc_buffer || !to->ipc_buffer))
+        want = regs_mr_count;
+    return want;
+}
+
+static bool transfer_cap(struct thread *from, struct thread *to)
+{
+    if (!from->ipc_buffer || !to->ipc_buffer || !to->ipc_buffer->receive_slot)
+        return false;
+    int err;
+    struct cap *src = thread_cspace_lookup(from, from->ipc_buffer->caps[0], &err);
+    if (!src || !cap_derivable(src))
+        return false;
+    struct cap *dest = thread_cspace_lookup(to, to->ipc_buffer->receive_slot, &err);
+    if (dest || err != PITH_E_INVALID_CAP)      /* must name an empty slot */
+        return false;
+    dest = thread_cspace_slot(to, to->ipc_buffer->receive_slot);
+    struct cap value = *src;
+    cap_prepare_copy(&value);
+    cap_insert_child(src, dest, &value);
+    return true;
+}
+
+bool ipc_transfer(struct thread *from, struct thread *to, uint64_t badge, bool grant)
+{
+    uint64_t info, label;
+    unsigned length;
+    if (from->fault_label) {
+        label = from->fault_label;
+        length = 4;
+        for (unsigned i = 0; i < 4; i++)
+            thread_set_mr(to, i, from->fault_mr[i]);
+        info = 0;
+    } else {
+        info = from->regs.rsi;
+        label = pith_msginfo_label(info);
+        length = transferable(from, to, (unsigned)pith_msginfo_length(info));
+        to->regs.rdx = from->regs.rdx;
+        to->regs.r8 = from->regs.r8;
+        to->regs.r9 = from->regs.r9;
+        to->regs.r10 = from->regs.r10;
+        for (unsigned i = regs_mr_count; i < length; i++)
+            to->ipc_buffer->mr[i] = from->ipc_buffer->mr[i];
+    }
+    uint64_t out = pith_msginfo(label, length, 0);
+    if (grant && pith_msginfo_caps(info) && transfer_cap(from, to))
+        out |= PITH_MSG_CAP_RECEIVED;
+    to->regs.rax = PITH_OK;
+    to->regs.rdi = badge;
+    to->regs.rsi = out;
+    return true;
+}

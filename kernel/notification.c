@@ -1,0 +1,168 @@
+/*
+ * Notifications: a word of signal bits.  Signal ORs bits in and wakes one waiter
+ * (who takes the whole word); a thread bound to the notification also receives it
+ * while it waits on an endpoint.  A deadline armed on a notification signals
+ * PITH_DEADLINE_BIT once the TSC passes it: the kernel's only timer service.
+ */
+#include "kernel.h"
+#include "../arch/x86_64/arch.h"
+
+static void deliver(struct thread *t, uint64_t word, uint64_t info)
+{
+    t->regs.rax = PITH_OK;
+    t->regs.rdi = word;
+    t->regs.rsi = info;
+    t->blocked_on = NULL;
+    sched_make_runnable(t);
+}
+
+void notification_signal(struct notification *n, uint64_t bits)
+{
+    if (n->head) {
+        struct thread *t = n->head;
+        n->head = t->qnext;
+        if (n->head)
+            n->head->qprev = NULL;
+        else
+            n->tail = NULL;
+        t->qnext = t->qprev = NULL;
+        uint64_t word = n->word | bits;
+        n->word = 0;
+        deliver(t, word, 0);
+        return;
+    }
+    struct thread *b = n->bound;
+    if (b && b->state == THREAD_BLOCKED_RECV) {
+        endpoint_cancel(b);
+        uint64_t word = n->word | bits;
+        n->word = 0;
+        deliver(b, word, PITH_MSG_FROM_NOTIFICATION);
+        return;
+    }
+    n->word |= bits;
+}
+
+void notification_wait(struct notification *n, struct thread *t, bool block)
+{
+    if (!n->word && !block) {
+        thread_set_result(t, PITH_E_WOULD_BLOCK);
+        t->regs.rdi = 0;
+        return;
+    }
+    if (n->word) {
+        t->regs.rax = PITH_OK;
+        t->regs.rdi = n->word;
+        t->regs.rsi = 0;
+        n->word = 0;
+        return;
+    }
+    t->qnext = NULL;
+    t->qprev = n->tail;
+    if (n->tail)
+        n->tail->qnext = t;
+    else
+        n->head = t;
+    n->tail = t;
+    t->blocked_on = n;
+    sched_block(t, THREAD_BLOCKED_NOTIFICATION);
+}
+
+void notification_cancel(struct thread *t)
+{
+    struct notification *n = t->blocked_on;
+    if (t->qprev)
+        t->qprev->qnext = t->qnext;
+    else
+        n->head = t->qnext;
+    if (t->qnext)
+        t->qnext->qprev = t->qprev;
+    else
+        n->tail = t->qprev;
+    t->qnext = t->qprev = NULL;
+    t->blocked_on = NULL;
+}
+
+/* ---- Deadlines: a list sorted by TSC value; the timer is armed for its head ---------- */
+
+static void deadline_remove(struct notification *n)
+{
+    struct cpu *c = this_cpu();
+    for (struct notification **p = &c->deadlines; *p; p = &(*p)->deadline_next) {
+        if (*p == n) {
+            *p = n->deadline_next;
+            break;
+        }
+    }
+    n->deadline_next = NULL;
+    n->deadline = 0;
+}
+
+static void deadline_insert(struct notification *n, uint64_t tsc)
+{
+    struct notification **p = &this_cpu()->deadlines;
+    while (*p && (*p)->deadline <= tsc)
+        p = &(*p)->deadline_next;
+    n->deadline = tsc;
+    n->deadline_next = *p;
+    *p = n;
+}
+
+uint64_t notification_earliest_deadline(void)
+{
+    struct notification *n = this_cpu()->deadlines;
+    return n ? n->deadline : 0;
+}
+
+void notification_check_deadlines(uint64_t now)
+{
+    struct cpu *c = this_cpu();
+    while (c->deadlines && c->deadlines->deadline <= now) {
+        struct notification *n = c->deadlines;
+        deadline_remove(n);
+        notification_signal(n, PITH_DEADLINE_BIT);
+    }
+}
+
+int notification_set_deadline(struct notification *n, uint64_t tsc)
+{
+    if (n->deadline)
+        deadline_remove(n);
+    if (tsc)
+        deadline_insert(n, tsc);
+    timer_reprogram();
+    return PITH_OK;
+}
+
+void notification_unbind(struct notification *n)
+{
+    if (n->bound) {
+        n->bound->bound = NULL;
+        n->bound = NULL;
+    }
+}
+
+void notification_destroy(struct notification *n)
+{
+    while (n->head) {
+        struct thread *t = n->head;
+        notification_cancel(t);
+        thread_wake_with_error(t, PITH_E_DELETED);
+    }
+    notification_unbind(n);
+    if (n->deadline)
+        deadline_remove(n);
+    irq_notification_destroyed(n);
+}
+
+int notification_invoke(struct invocation *inv)
+{
+    struct notification *n = (struct notification *)inv->cap->object;
+    switch (inv->label) {
+    case PITH_NOTIFICATION_SET_DEADLINE:
+        if (!(inv->cap->rights & PITH_RIGHT_WRITE))
+            return PITH_E_RIGHTS;
+        return notification_set_deadline(n, inv_arg(inv, 0));
+    default:
+        return PITH_E_ILLEGAL_OP;
+    }
+}

@@ -1,0 +1,92 @@
+/*
+ * The scheduler: fixed priorities 0..255, round robin within a priority, a timeslice
+ * of TIMESLICE_TICKS ticks.  The running thread is not in a ready queue.  Every
+ * kernel entry ends in sched_return_to_user(), which picks the thread to run; with
+ * nothing runnable the CPU idles in the kernel until an interrupt makes a thread
+ * runnable.
+ */
+#include "kernel.h"
+#include "../arch/x86_64/arch.h"
+#include "../arch/x86_64/x86.h"
+
+void sched_make_runnable(struct thread *t)
+{
+    struct cpu *c = this_cpu();
+    t->state = THREAD_RUNNABLE;
+    if (t == c->current || t->in_ready_queue)
+        return;
+    schedq_push_back(&c->ready, t);
+    if (!c->current || t->priority > c->current->priority)
+        c->reschedule = true;
+}
+
+/* Take a thread out of the running set: it is blocked or suspended. */
+void sched_block(struct thread *t, enum thread_state state)
+{
+    t->state = (uint8_t)state;
+    schedq_remove(&this_cpu()->ready, t);
+}
+
+void sched_remove(struct thread *t)
+{
+    struct cpu *c = this_cpu();
+    schedq_remove(&c->ready, t);
+    if (c->current == t)
+        c->current = NULL;
+}
+
+void sched_yield(void)
+{
+    struct cpu *c = this_cpu();
+    struct thread *t = c->current;
+    if (!t)
+        return;
+    t->ticks_left = TIMESLICE_TICKS;
+    schedq_push_back(&c->ready, t);
+    c->current = NULL;
+}
+
+/* Timer tick: account the timeslice; deadlines are checked by the caller. */
+void sched_tick(void)
+{
+    struct cpu *c = this_cpu();
+    struct thread *t = c->current;
+    if (t && t->state == THREAD_RUNNABLE && t->ticks_left && --t->ticks_left == 0) {
+        t->ticks_left = TIMESLICE_TICKS;
+        c->current = NULL;
+        schedq_push_back(&c->ready, t);
+    }
+}
+
+static struct thread *choose(struct cpu *c)
+{
+    struct thread *cur = c->current;
+    if (cur && cur->state != THREAD_RUNNABLE)
+        cur = NULL;
+    struct thread *best = schedq_highest(&c->ready);
+    if (cur && (!best || best->priority <= cur->priority))
+        return cur;
+    if (cur)    /* preempted by a higher priority: keep its place at the front */
+        schedq_push_front(&c->ready, cur);
+    if (best) {
+        schedq_remove(&c->ready, best);
+        if (!best->ticks_left)
+            best->ticks_left = TIMESLICE_TICKS;
+    }
+    return best;
+}
+
+void sched_return_to_user(void)
+{
+    struct cpu *c = this_cpu();
+    c->reschedule = false;
+    struct thread *t = choose(c);
+    while (!t) {
+        c->current = NULL;
+        sti_hlt();
+        t = choose(c);
+    }
+    c->current = t;
+    arch_load_thread(t);
+    restore_user(&t->regs);
+}

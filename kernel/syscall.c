@@ -1,0 +1,146 @@
+/*
+ * System-call dispatch.  Every call names a capability (rdi) in the caller's space;
+ * Call and Send on an endpoint are IPC, on any other object they invoke its method.
+ * Each path leaves its result in the thread's saved registers and ends by choosing
+ * what runs next.
+ */
+#include "kernel.h"
+#include "../arch/x86_64/arch.h"
+
+static void invoke(struct thread *t, struct cap *c)
+{
+    struct invocation inv = { .caller = t, .cap = c,
+                              .label = pith_msginfo_label(t->regs.rsi),
+                              .length = pith_msginfo_length(t->regs.rsi) };
+    int err = inv.length > PITH_MSG_MAX ? PITH_E_TRUNCATED : object_invoke(&inv);
+    t->regs.rax = (uint64_t)err;
+    t->regs.rsi = pith_msginfo(0, err ? 0 : inv.reply_length, 0);
+}
+
+static void do_send(struct thread *t, uint64_t call_number)
+{
+    int err;
+    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    if (!c) {
+        thread_set_result(t, (uint64_t)err);
+        return;
+    }
+    bool call = call_number == PITH_SYS_CALL;
+    if (c->type == PITH_OBJ_ENDPOINT) {
+        if (!(c->rights & PITH_RIGHT_WRITE)) {
+            thread_set_result(t, PITH_E_RIGHTS);
+            return;
+        }
+        endpoint_send((struct endpoint *)c->object, t, c->data, c->rights & PITH_RIGHT_GRANT,
+                      call, call_number != PITH_SYS_NB_SEND);
+        return;
+    }
+    if (c->type == PITH_OBJ_NOTIFICATION && !call) {
+        if (!(c->rights & PITH_RIGHT_WRITE)) {
+            thread_set_result(t, PITH_E_RIGHTS);
+            return;
+        }
+        notification_signal((struct notification *)c->object, c->data ? c->data : 1);
+        thread_set_result(t, PITH_OK);
+        return;
+    }
+    invoke(t, c);
+}
+
+static void do_receive(struct thread *t, bool block)
+{
+    int err;
+    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    if (!c) {
+        thread_set_result(t, (uint64_t)err);
+        return;
+    }
+    if (c->type != PITH_OBJ_ENDPOINT && c->type != PITH_OBJ_NOTIFICATION) {
+        thread_set_result(t, PITH_E_INVALID_CAP);
+        return;
+    }
+    if (!(c->rights & PITH_RIGHT_READ)) {
+        thread_set_result(t, PITH_E_RIGHTS);
+        return;
+    }
+    if (c->type == PITH_OBJ_ENDPOINT)
+        endpoint_receive((struct endpoint *)c->object, t, block);
+    else
+        notification_wait((struct notification *)c->object, t, block);
+}
+
+static void do_signal(struct thread *t)
+{
+    int err;
+    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    if (c && c->type != PITH_OBJ_NOTIFICATION)
+        err = PITH_E_INVALID_CAP;
+    else if (c && !(c->rights & PITH_RIGHT_WRITE))
+        err = PITH_E_RIGHTS;
+    else if (c)
+        notification_signal((struct notification *)c->object, c->data ? c->data : 1);
+    thread_set_result(t, (uint64_t)err);
+}
+
+static void do_wait(struct thread *t, bool block)
+{
+    int err;
+    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    if (c && c->type != PITH_OBJ_NOTIFICATION)
+        err = PITH_E_INVALID_CAP;
+    else if (c && !(c->rights & PITH_RIGHT_READ))
+        err = PITH_E_RIGHTS;
+    if (!c || err) {
+        thread_set_result(t, (uint64_t)err);
+        return;
+    }
+    notification_wait((struct notification *)c->object, t, block);
+}
+
+void syscall_from_user(void)
+{
+    struct thread *t = this_cpu()->current;
+    uint64_t number = t->regs.rax;
+    switch (number) {
+    case PITH_SYS_CALL:
+        if (fastpath_call(t))
+            break;
+        /* fall through */
+    case PITH_SYS_SEND:
+    case PITH_SYS_NB_SEND:
+        do_send(t, number);
+        break;
+    case PITH_SYS_RECV:
+    case PITH_SYS_NB_RECV:
+        do_receive(t, number == PITH_SYS_RECV);
+        break;
+    case PITH_SYS_REPLY:
+        thread_set_result(t, (uint64_t)ipc_reply_to_caller(t));
+        break;
+    case PITH_SYS_REPLY_RECV:
+        if (fastpath_reply_recv(t))
+            break;
+        ipc_reply_to_caller(t);
+        do_receive(t, true);
+        break;
+    case PITH_SYS_SIGNAL:
+        do_signal(t);
+        break;
+    case PITH_SYS_WAIT:
+    case PITH_SYS_POLL:
+        do_wait(t, number == PITH_SYS_WAIT);
+        break;
+    case PITH_SYS_YIELD:
+        thread_set_result(t, PITH_OK);
+        sched_yield();
+        break;
+    case PITH_SYS_DEBUG_PUTC:
+        serial_putc((char)t->regs.rdi);
+        thread_set_result(t, PITH_OK);
+        break;
+    default:
+        thread_set_result(t, PITH_E_ILLEGAL_OP);
+        break;
+    }
+    sched_return_to_user();
+}

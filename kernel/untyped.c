@@ -1,0 +1,105 @@
+/*
+ * Untyped memory: retype turns part of it into kernel objects or frames.  Objects
+ * are placed at the untyped's watermark, each aligned to its own size; an untyped
+ * without children starts again from zero, which is how revoke returns memory.
+ * object_size_bits() and untyped_place() are pure arithmetic (host-tested).
+ */
+#include "kernel.h"
+
+#define RETYPE_MAX_COUNT 4096
+
+int object_size_bits(unsigned type, unsigned user_bits, unsigned *out)
+{
+    switch (type) {
+    case PITH_OBJ_UNTYPED:
+        if (user_bits < 4 || user_bits > 47)
+            return PITH_E_RANGE;
+        *out = user_bits;
+        return PITH_OK;
+    case PITH_OBJ_CNODE:
+        if (user_bits < 1 || user_bits > 16)
+            return PITH_E_RANGE;
+        *out = user_bits + 6;
+        return PITH_OK;
+    case PITH_OBJ_THREAD:         *out = THREAD_OBJECT_BITS; return PITH_OK;
+    case PITH_OBJ_ENDPOINT:       *out = ENDPOINT_OBJECT_BITS; return PITH_OK;
+    case PITH_OBJ_NOTIFICATION:   *out = NOTIFICATION_OBJECT_BITS; return PITH_OK;
+    case PITH_OBJ_ADDRESS_SPACE:  *out = ADDRESS_SPACE_OBJECT_BITS; return PITH_OK;
+    case PITH_OBJ_PDPT:
+    case PITH_OBJ_PAGE_DIRECTORY:
+    case PITH_OBJ_PAGE_TABLE:
+    case PITH_OBJ_FRAME_4K:       *out = 12; return PITH_OK;
+    case PITH_OBJ_FRAME_2M:       *out = 21; return PITH_OK;
+    default:
+        return PITH_E_INVALID_ARG;
+    }
+}
+
+/* Where `count` objects of 2^obj_bits go, starting at the watermark. */
+uint64_t untyped_place(uint64_t watermark, unsigned obj_bits, uint64_t count,
+                       unsigned untyped_bits, bool *fits)
+{
+    uint64_t size = BIT(obj_bits), capacity = BIT(untyped_bits);
+    uint64_t start = (watermark + size - 1) & ~(size - 1);
+    *fits = obj_bits <= untyped_bits && start <= capacity &&
+            count <= (capacity - start) >> obj_bits;
+    return start;
+}
+
+#ifndef HOST_TEST
+static bool type_fits_device(unsigned type)
+{
+    return type == PITH_OBJ_FRAME_4K || type == PITH_OBJ_FRAME_2M || type == PITH_OBJ_UNTYPED;
+}
+
+int untyped_invoke(struct invocation *inv)
+{
+    struct cap *ut = inv->cap;
+    if (inv->label != PITH_UNTYPED_RETYPE)
+        return PITH_E_ILLEGAL_OP;
+    unsigned type = (unsigned)inv_arg(inv, 0), bits;
+    int err = object_size_bits(type, (unsigned)inv_arg(inv, 1), &bits);
+    if (err)
+        return err;
+    bool device = ut->aux & CAP_AUX_DEVICE;
+    if (device && !type_fits_device(type))
+        return PITH_E_INVALID_ARG;
+    struct cap *dest_cnode = inv_cap_arg(inv, 2, PITH_OBJ_CNODE, PITH_RIGHT_WRITE, &err);
+    if (!dest_cnode)
+        return err;
+    uint64_t first = inv_arg(inv, 3), count = inv_arg(inv, 4);
+    if (count == 0 || count > RETYPE_MAX_COUNT)
+        return PITH_E_RANGE;
+    if (first == 0 || first >= BIT(cap_size_bits(dest_cnode)) ||
+        count > BIT(cap_size_bits(dest_cnode)) - first)
+        return PITH_E_RANGE;
+    struct cap *slots = (struct cap *)dest_cnode->object + first;
+    for (uint64_t i = 0; i < count; i++)
+        if (!cap_is_empty(&slots[i]))
+            return PITH_E_SLOT_OCCUPIED;
+    if (type == PITH_OBJ_ADDRESS_SPACE && count > vspace_asids_free())
+        return PITH_E_NO_MEMORY;
+    uint64_t watermark = cap_has_children(ut) ? ut->data : 0;
+    bool fits;
+    uint64_t start = untyped_place(watermark, bits, count, cap_size_bits(ut), &fits);
+    if (!fits)
+        return PITH_E_NO_MEMORY;
+
+    /* point of no return */
+    ut->data = start + (count << bits);
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t obj = ut->object + start + (i << bits);
+        struct cap value = { .type = (uint8_t)type, .rights = PITH_RIGHTS_ALL, .object = obj };
+        if (type == PITH_OBJ_UNTYPED || type == PITH_OBJ_CNODE || type == PITH_OBJ_FRAME_4K ||
+            type == PITH_OBJ_FRAME_2M)
+            value.aux = bits - (type == PITH_OBJ_CNODE ? 6 : 0);
+        if (device)
+            value.aux |= CAP_AUX_DEVICE;
+        else if (type != PITH_OBJ_UNTYPED)
+            memset((void *)obj, 0, BIT(bits));
+        object_init(&value);
+        cap_insert_child(ut, &slots[i], &value);
+    }
+    return PITH_OK;
+}
+#endif

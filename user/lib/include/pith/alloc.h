@@ -1,0 +1,56 @@
+/*
+ * A simple allocator for single-threaded user programs: CNode slots from a range,
+ * kernel objects retyped from a set of untypeds, 4 KiB pages mapped into a heap range
+ * (page tables created as needed), and pith_malloc/pith_free over those pages.
+ * Objects and pages are never given back to the untyped; freed heap blocks are reused.
+ */
+#ifndef PITH_ALLOC_H
+#define PITH_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pith/syscall.h"
+
+#define PITH_ALLOC_MAX_UNTYPED  32
+
+struct pith_alloc_config {
+    pith_cap_t untyped;             /* first untyped to retype from (not device memory) */
+    uint64_t untyped_size_bits;
+    pith_cap_t cnode;               /* the caller's own CNode: objects land in it */
+    pith_cap_t address_space;       /* the caller's own address space: pages map here */
+    uint64_t first_free_slot;       /* slots [first_free_slot, end_slot) are empty */
+    uint64_t end_slot;
+    uint64_t heap_start;            /* heap pages go into [heap_start, heap_end), */
+    uint64_t heap_end;              /* both 4 KiB aligned, nothing mapped there yet */
+};
+
+/* PITH_E_INVALID_ARG for an empty slot range or a misaligned or empty heap range. */
+enum pith_error pith_alloc_init(const struct pith_alloc_config *config);
+
+/* Adds another untyped, tried when the earlier ones are full; PITH_E_RANGE when
+ * PITH_ALLOC_MAX_UNTYPED are already in use. */
+enum pith_error pith_alloc_add_untyped(pith_cap_t untyped, uint64_t size_bits);
+
+/* An empty slot of the caller's CNode, or 0 (the null slot) when none is left. */
+uint64_t pith_alloc_slot(void);
+
+/* Gives back a slot the caller has emptied (a small number are kept for reuse). */
+void pith_alloc_free_slot(uint64_t slot);
+
+/* Retypes one object (size_bits only for untyped and CNode objects) into a fresh
+ * slot. PITH_E_RANGE when no slot is left, PITH_E_NO_MEMORY when no untyped has room,
+ * otherwise the kernel's error for the retype. */
+enum pith_error pith_alloc_object(enum pith_object_type type, uint64_t size_bits,
+                                  uint64_t *slot);
+
+/* Maps `count` fresh zeroed 4 KiB pages, read-write and not executable, at the next
+ * free heap addresses; returns the first address or NULL. After a failure the pages
+ * already mapped by this call stay mapped but unused. */
+void *pith_alloc_pages(size_t count);
+
+/* Heap blocks, 16-byte aligned. pith_free(NULL) does nothing. */
+void *pith_malloc(size_t size);
+void pith_free(void *ptr);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * Kernel-object methods: each packs its arguments into message registers and makes a
+ * Call on the object's capability (pith/abi.h, "Invocation labels").
+ */
+#include "pith/pith.h"
+
+#define ARRAY_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+enum pith_error pith_invoke(pith_cap_t cap, uint64_t label, const uint64_t *args,
+                            size_t count, struct pith_msg *reply)
+{
+    struct pith_ipc_buffer *buffer = pith_ipc_buffer();
+    struct pith_msg msg = { .info = pith_msginfo(label, count, 0) };
+
+    if (count > PITH_MSG_MAX || (count > PITH_MSG_REGS_IN_CPU && !buffer))
+        return PITH_E_TRUNCATED;
+    for (size_t i = 0; i < count; i++) {
+        if (i < PITH_MSG_REGS_IN_CPU)
+            msg.mr[i] = args[i];
+        else
+            buffer->mr[i] = args[i];
+    }
+    enum pith_error err = pith_call(cap, &msg);
+    if (reply)
+        *reply = msg;
+    return err;
+}
+
+const char *pith_error_name(enum pith_error err)
+{
+    static const char *const names[] = {
+        [PITH_OK] = "PITH_OK",
+        [PITH_E_INVALID_CAP] = "PITH_E_INVALID_CAP",
+        [PITH_E_RANGE] = "PITH_E_RANGE",
+        [PITH_E_INVALID_ARG] = "PITH_E_INVALID_ARG",
+        [PITH_E_ALIGNMENT] = "PITH_E_ALIGNMENT",
+        [PITH_E_BAD_ADDRESS] = "PITH_E_BAD_ADDRESS",
+        [PITH_E_NO_MEMORY] = "PITH_E_NO_MEMORY",
+        [PITH_E_SLOT_OCCUPIED] = "PITH_E_SLOT_OCCUPIED",
+        [PITH_E_RIGHTS] = "PITH_E_RIGHTS",
+        [PITH_E_ILLEGAL_OP] = "PITH_E_ILLEGAL_OP",
+        [PITH_E_WOULD_BLOCK] = "PITH_E_WOULD_BLOCK",
+        [PITH_E_MAPPED] = "PITH_E_MAPPED",
+        [PITH_E_NOT_MAPPED] = "PITH_E_NOT_MAPPED",
+        [PITH_E_TRUNCATED] = "PITH_E_TRUNCATED",
+        [PITH_E_BUSY] = "PITH_E_BUSY",
+        [PITH_E_NO_REPLY] = "PITH_E_NO_REPLY",
+        [PITH_E_DELETED] = "PITH_E_DELETED",
+        [PITH_E_REVOKE_FIRST] = "PITH_E_REVOKE_FIRST",
+    };
+    _Static_assert(ARRAY_COUNT(names) == PITH_E_COUNT, "an error code has no name");
+
+    if ((uint64_t)err >= ARRAY_COUNT(names))
+        return "PITH_E_?";
+    return names[err];
+}
+
+/* Methods whose arguments all fit in MR0..3 build them in place. */
+static enum pith_error invoke0(pith_cap_t cap, enum pith_method method)
+{
+    return pith_invoke(cap, method, NULL, 0, NULL);
+}
+
+static enum pith_error invoke1(pith_cap_t cap, enum pith_method method, uint64_t arg0)
+{
+    const uint64_t args[] = { arg0 };
+    return pith_invoke(cap, method, args, ARRAY_COUNT(args), NULL);
+}
+
+/* ---- Untyped ---------------------------------------------------------------------- */
+
+enum pith_error pith_untyped_retype(pith_cap_t untyped, enum pith_object_type type,
+                                    uint64_t size_bits, pith_cap_t dest_cnode,
+                                    uint64_t dest_slot, uint64_t count)
+{
+    const uint64_t args[] = { type, size_bits, dest_cnode, dest_slot, count };
+    return pith_invoke(untyped, PITH_UNTYPED_RETYPE, args, ARRAY_COUNT(args), NULL);
+}
+
+/* ---- CNode ------------------------------------------------------------------------ */
+
+enum pith_error pith_cnode_copy(pith_cap_t cnode, uint64_t dest_slot, pith_cap_t src_cnode,
+                                uint64_t src_slot, uint64_t rights)
+{
+    const uint64_t args[] = { dest_slot, src_cnode, src_slot, rights };
+    return pith_invoke(cnode, PITH_CNODE_COPY, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_cnode_mint(pith_cap_t cnode, uint64_t dest_slot, pith_cap_t src_cnode,
+                                uint64_t src_slot, uint64_t rights, uint64_t badge)
+{
+    const uint64_t args[] = { dest_slot, src_cnode, src_slot, rights, badge };
+    return pith_invoke(cnode, PITH_CNODE_MINT, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_cnode_move(pith_cap_t cnode, uint64_t dest_slot, pith_cap_t src_cnode,
+                                uint64_t src_slot)
+{
+    const uint64_t args[] = { dest_slot, src_cnode, src_slot };
+    return pith_invoke(cnode, PITH_CNODE_MOVE, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_cnode_delete(pith_cap_t cnode, uint64_t slot)
+{
+    return invoke1(cnode, PITH_CNODE_DELETE, slot);
+}
+
+enum pith_error pith_cnode_revoke(pith_cap_t cnode, uint64_t slot)
+{
+    return invoke1(cnode, PITH_CNODE_REVOKE, slot);
+}
+
+/* ---- Thread ----------------------------------------------------------------------- */
+
+enum pith_error pith_thread_configure(pith_cap_t thread, pith_cap_t cnode,
+                                      pith_cap_t address_space, uint64_t ipc_buffer_addr,
+                                      pith_cap_t ipc_buffer_frame, pith_cap_t fault_endpoint)
+{
+    const uint64_t args[] = { cnode, address_space, ipc_buffer_addr, ipc_buffer_frame,
+                              fault_endpoint };
+    return pith_invoke(thread, PITH_THREAD_CONFIGURE, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_thread_set_priority(pith_cap_t thread, uint64_t priority)
+{
+    return invoke1(thread, PITH_THREAD_SET_PRIORITY, priority);
+}
+
+/* The request names how many registers (MR0 = count); the reply carries them. */
+enum pith_error pith_thread_read_registers(pith_cap_t thread, uint64_t *regs, size_t count)
+{
+    struct pith_ipc_buffer *buffer = pith_ipc_buffer();
+    const uint64_t args[] = { count };
+    struct pith_msg reply;
+
+    if (count > PITH_MSG_REGS_IN_CPU && !buffer)
+        return PITH_E_TRUNCATED;
+    enum pith_error err = pith_invoke(thread, PITH_THREAD_READ_REGISTERS, args,
+                                      ARRAY_COUNT(args), &reply);
+    if (err != PITH_OK)
+        return err;
+    if (pith_msginfo_length(reply.info) < count)
+        return PITH_E_TRUNCATED;
+    for (size_t i = 0; i < count; i++)
+        regs[i] = i < PITH_MSG_REGS_IN_CPU ? reply.mr[i] : buffer->mr[i];
+    return PITH_OK;
+}
+
+enum pith_error pith_thread_write_registers(pith_cap_t thread, const uint64_t *regs,
+                                            size_t count)
+{
+    return pith_invoke(thread, PITH_THREAD_WRITE_REGISTERS, regs, count, NULL);
+}
+
+enum pith_error pith_thread_resume(pith_cap_t thread)
+{
+    return invoke0(thread, PITH_THREAD_RESUME);
+}
+
+enum pith_error pith_thread_suspend(pith_cap_t thread)
+{
+    return invoke0(thread, PITH_THREAD_SUSPEND);
+}
+
+enum pith_error pith_thread_bind_notification(pith_cap_t thread, pith_cap_t notification)
+{
+    return invoke1(thread, PITH_THREAD_BIND_NOTIFICATION, notification);
+}
+
+enum pith_error pith_thread_unbind_notification(pith_cap_t thread)
+{
+    return invoke0(thread, PITH_THREAD_UNBIND_NOTIFICATION);
+}
+
+enum pith_error pith_thread_set_affinity(pith_cap_t thread, uint64_t cpu)
+{
+    return invoke1(thread, PITH_THREAD_SET_AFFINITY, cpu);
+}
+
+/* ---- Paging ----------------------------------------------------------------------- */
+
+enum pith_error pith_table_map(pith_cap_t table, pith_cap_t address_space, uint64_t vaddr)
+{
+    const uint64_t args[] = { address_space, vaddr };
+    return pith_invoke(table, PITH_TABLE_MAP, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_table_unmap(pith_cap_t table)
+{
+    return invoke0(table, PITH_TABLE_UNMAP);
+}
+
+enum pith_error pith_frame_map(pith_cap_t frame, pith_cap_t address_space, uint64_t vaddr,
+                               uint64_t rights, uint64_t attributes)
+{
+    const uint64_t args[] = { address_space, vaddr, rights, attributes };
+    return pith_invoke(frame, PITH_FRAME_MAP, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_frame_unmap(pith_cap_t frame)
+{
+    return invoke0(frame, PITH_FRAME_UNMAP);
+}
+
+enum pith_error pith_frame_address(pith_cap_t frame, uint64_t *phys)
+{
+    struct pith_msg reply;
+    enum pith_error err = pith_invoke(frame, PITH_FRAME_ADDRESS, NULL, 0, &reply);
+    if (err == PITH_OK && phys)
+        *phys = reply.mr[0];
+    return err;
+}
+
+/* ---- Notification ----------------------------------------------------------------- */
+
+enum pith_error pith_notification_set_deadline(pith_cap_t notification, uint64_t tsc)
+{
+    return invoke1(notification, PITH_NOTIFICATION_SET_DEADLINE, tsc);
+}
+
+/* ---- Interrupts ------------------------------------------------------------------- */
+
+enum pith_error pith_irq_control_get(pith_cap_t irq_control, uint64_t line,
+                                     uint64_t dest_slot)
+{
+    const uint64_t args[] = { line, dest_slot };
+    return pith_invoke(irq_control, PITH_IRQ_CONTROL_GET, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_irq_set_notification(pith_cap_t irq_handler, pith_cap_t notification)
+{
+    return invoke1(irq_handler, PITH_IRQ_SET_NOTIFICATION, notification);
+}
+
+enum pith_error pith_irq_ack(pith_cap_t irq_handler)
+{
+    return invoke0(irq_handler, PITH_IRQ_ACK);
+}
+
+enum pith_error pith_irq_clear(pith_cap_t irq_handler)
+{
+    return invoke0(irq_handler, PITH_IRQ_CLEAR);
+}
+
+/* ---- I/O ports -------------------------------------------------------------------- */
+
+enum pith_error pith_ioport_control_issue(pith_cap_t ioport_control, uint64_t first_port,
+                                          uint64_t last_port, uint64_t dest_slot)
+{
+    const uint64_t args[] = { first_port, last_port, dest_slot };
+    return pith_invoke(ioport_control, PITH_IOPORT_CONTROL_ISSUE, args, ARRAY_COUNT(args),
+                       NULL);
+}
+
+enum pith_error pith_ioport_allow(pith_cap_t ioport, pith_cap_t address_space)
+{
+    return invoke1(ioport, PITH_IOPORT_ALLOW, address_space);
+}
+
+enum pith_error pith_ioport_deny(pith_cap_t ioport, pith_cap_t address_space)
+{
+    return invoke1(ioport, PITH_IOPORT_DENY, address_space);
+}
