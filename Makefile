@@ -49,7 +49,7 @@ $(BUILD)/libpith.a: $(LIB_OBJ)
 
 define program
 $(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard user/$(1)/*.c)) $$(BUILD)/libpith.a user/user.ld
-	$$(CC) -nostdlib -static -no-pie -Wl,-T,user/user.ld -Wl,-z,max-page-size=0x1000 \
+	$$(CC) -nostdlib -static -no-pie -Wl,-T,user/user.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
 		-o $$@ $$(filter %.o,$$^) $$(BUILD)/libpith.a -lgcc
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program,$(p))))

@@ -259,6 +259,7 @@ static void create_root_task(void)
     cap_insert_child(root_slot(&r, PITH_SLOT_IPC_BUFFER), &t->slots[TSLOT_IPC_BUFFER], &ipc_value);
     t->ipc_buffer = (struct pith_ipc_buffer *)ipc;
     t->ipc_buffer_vaddr = PITH_ROOT_IPC_BUFFER;
+    t->fs_base = PITH_ROOT_IPC_BUFFER;
     t->regs.rip = entry;
     t->regs.rsp = PITH_ROOT_STACK_TOP;
     t->regs.rdi = PITH_ROOT_BOOTINFO;

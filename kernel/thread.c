@@ -175,6 +175,7 @@ static int thread_configure(struct invocation *inv, struct thread *t)
     set_slot(t, TSLOT_IPC_BUFFER, buf);
     set_slot(t, TSLOT_FAULT, fault);
     t->ipc_buffer_vaddr = buf ? inv_arg(inv, 2) : 0;
+    t->fs_base = t->ipc_buffer_vaddr;   /* the runtime finds its IPC buffer through FS */
     t->ipc_buffer = buf ? (struct pith_ipc_buffer *)buf->object : NULL;
     return PITH_OK;
 }

@@ -1,13 +1,11 @@
 /*
- * Per-program runtime state: the IPC-buffer pointer and the default exit.
+ * Per-thread runtime state (the IPC buffer's self pointer) and the default exit.
  */
 #include "pith/pith.h"
 
-struct pith_ipc_buffer *pith_ipc_buffer_ptr;
-
 void pith_set_ipc_buffer(struct pith_ipc_buffer *buffer)
 {
-    pith_ipc_buffer_ptr = buffer;
+    buffer->user[0] = (uint64_t)buffer;
 }
 
 /* Weak so that a program with its own idea of exiting (tell a parent, power off)

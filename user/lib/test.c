@@ -50,7 +50,8 @@ void pith_run_tests(const struct pith_test *tests, size_t count, const char *pla
             pith_printf("FAIL %s: %s\n", tests[i].name, ctx.why);
         }
     }
-    pith_printf("%s: %u passed, %u failed\n", platform, pass_count, fail_count);
+    if (platform)   /* NULL: the caller sums several tables and prints the total */
+        pith_printf("%s: %u passed, %u failed\n", platform, pass_count, fail_count);
     if (passed)
         *passed = pass_count;
     if (failed)

@@ -28,13 +28,21 @@ struct pith_msg {
  * PITH_ROOT_IPC_BUFFER), and a program whose threads send long messages switches it
  * when it switches threads. NULL means "no IPC buffer": only MR0..3 are usable.
  */
-extern struct pith_ipc_buffer *pith_ipc_buffer_ptr;
+/* Each thread's FS base is the address of its IPC buffer (Thread.configure sets it;
+ * the root task starts with it), and the buffer's user[0] holds its own address, so
+ * every thread finds its own buffer without thread-local storage. */
+#define PITH_IPC_BUFFER_SELF_OFFSET 528   /* offsetof(struct pith_ipc_buffer, user[0]) */
+_Static_assert(PITH_IPC_BUFFER_SELF_OFFSET == __builtin_offsetof(struct pith_ipc_buffer, user),
+               "user[0] offset");
 
+/* Record the calling thread's IPC buffer (FS base must already point at it). */
 void pith_set_ipc_buffer(struct pith_ipc_buffer *buffer);
 
 static inline struct pith_ipc_buffer *pith_ipc_buffer(void)
 {
-    return pith_ipc_buffer_ptr;
+    struct pith_ipc_buffer *buffer;
+    __asm__ volatile("mov %%fs:%c1, %0" : "=r"(buffer) : "i"(PITH_IPC_BUFFER_SELF_OFFSET));
+    return buffer;
 }
 
 /*

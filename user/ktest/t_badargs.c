@@ -1,0 +1,4 @@
+/* badargs tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(badargs)

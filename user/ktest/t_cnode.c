@@ -1,0 +1,4 @@
+/* cnode tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(cnode)

@@ -1,0 +1,4 @@
+/* device tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(device)

@@ -1,0 +1,4 @@
+/* fault tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(fault)

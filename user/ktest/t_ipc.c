@@ -1,0 +1,4 @@
+/* ipc tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(ipc)

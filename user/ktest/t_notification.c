@@ -1,0 +1,4 @@
+/* notification tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(notification)

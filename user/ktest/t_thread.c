@@ -1,0 +1,4 @@
+/* thread tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(thread)

@@ -1,0 +1,4 @@
+/* vspace tests (to be written). */
+#include "ktest.h"
+
+KT_TABLE(vspace)
