@@ -71,7 +71,7 @@ else
 endif
 
 # ---- Tests -------------------------------------------------------------------------
-UNIT_SRC := $(wildcard tests/unit/*.c) kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c
+UNIT_SRC := $(wildcard tests/unit/*.c) kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c kernel/message.c
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(BUILD)
