@@ -185,13 +185,15 @@ static int thread_set_priority(struct invocation *inv, struct thread *t)
     uint64_t prio = inv_arg(inv, 0);
     if (prio > PITH_PRIORITY_MAX)
         return PITH_E_RANGE;
-    if (prio > inv->caller->priority)
+    if (prio > inv->caller->mcp)
         return PITH_E_RIGHTS;
     struct cpu *c = this_cpu();
     bool queued = t->in_ready_queue;
     if (queued)
         schedq_remove(&c->ready, t);
     t->priority = (uint8_t)prio;
+    if (t != inv->caller)       /* what another thread gives is also the most it may give */
+        t->mcp = (uint8_t)prio;
     if (queued)
         schedq_push_back(&c->ready, t);
     return PITH_OK;

@@ -133,7 +133,9 @@ enum pith_method {
      * CONFIGURE   MR0 CNode (capability space), MR1 address space, MR2 IPC buffer
      *             address (4 KiB aligned, 0 = none), MR3 IPC buffer frame, MR4 fault
      *             endpoint (0 = none).  Thread must be inactive.
-     * SET_PRIORITY MR0 priority 0..255, not above the caller's own priority
+     * SET_PRIORITY MR0 priority 0..255, not above the caller's maximum controlled
+ *             priority (MCP: the priority another thread last gave it; root: 255).
+ *             Setting another thread's priority also sets its MCP.
      * READ_REGISTERS  reply MR0.. = struct pith_regs order, length = count
      * WRITE_REGISTERS MR0.. in struct pith_regs order, length = count (1..20)
      * RESUME, SUSPEND
