@@ -29,9 +29,9 @@ void cnode_destroy(struct cap *slots, unsigned size_bits)
 }
 
 /* Source of copy, mint and move: MR1 names a CNode in the caller's space, MR2 a slot. */
-static struct cap *decode_source(struct invocation *inv, int *err)
+static struct cap *decode_source(struct invocation *inv, unsigned rights, int *err)
 {
-    struct cap *src_cnode = inv_cap_arg(inv, 1, PITH_OBJ_CNODE, 0, err);
+    struct cap *src_cnode = inv_cap_arg(inv, 1, PITH_OBJ_CNODE, rights, err);
     if (!src_cnode)
         return NULL;
     struct cap *src = cnode_slot(src_cnode, inv_arg(inv, 2), err);
@@ -45,7 +45,7 @@ static struct cap *decode_source(struct invocation *inv, int *err)
 static int cnode_derive(struct invocation *inv, struct cap *dest, bool mint)
 {
     int err;
-    struct cap *src = decode_source(inv, &err);
+    struct cap *src = decode_source(inv, 0, &err);
     if (!src)
         return err;
     if (!cap_derivable(src))
@@ -71,7 +71,7 @@ static int cnode_derive(struct invocation *inv, struct cap *dest, bool mint)
 static int cnode_move(struct invocation *inv, struct cap *dest)
 {
     int err;
-    struct cap *src = decode_source(inv, &err);
+    struct cap *src = decode_source(inv, PITH_RIGHT_WRITE, &err);     /* it loses a capability */
     if (!src)
         return err;
     if (src == dest)

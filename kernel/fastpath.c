@@ -2,7 +2,8 @@
  * The IPC fast path: Call and ReplyRecv with a short message (registers only, no
  * capability) between an idle endpoint's waiting partner and the caller, switching
  * threads directly without touching the ready queues.  Any other case returns false
- * and takes the slow path, which gives the same result.
+ * and takes the slow path, which gives the same result; a taken fast path does not
+ * return.
  */
 #include "kernel.h"
 
@@ -61,8 +62,7 @@ bool fastpath_call(struct thread *t)
     t->replier = receiver;
     t->state = THREAD_BLOCKED_REPLY;
     receiver->state = THREAD_RUNNABLE;
-    this_cpu()->current = receiver;
-    return true;
+    sched_switch_to(receiver);
 }
 
 bool fastpath_reply_recv(struct thread *t)
@@ -98,6 +98,5 @@ bool fastpath_reply_recv(struct thread *t)
     ep->state = EP_RECEIVING;
     t->blocked_on = ep;
     t->state = THREAD_BLOCKED_RECV;
-    this_cpu()->current = caller;
-    return true;
+    sched_switch_to(caller);
 }

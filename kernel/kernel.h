@@ -150,7 +150,8 @@ struct address_space {
 /* ---- Per-CPU state (entry.S uses the first four fields by offset) -------------------- */
 struct sched_queues {
     struct thread *head[256], *tail[256];
-    uint64_t bitmap[4];
+    uint64_t bitmap[4];         /* bit p: priority p has a runnable thread */
+    uint64_t summary;           /* bit w: bitmap[w] is not zero */
 };
 
 struct cpu {
@@ -162,6 +163,7 @@ struct cpu {
     struct thread *fpu_owner;
     struct address_space *loaded_space;
     struct address_space *io_bitmap_of;     /* whose bitmap the TSS holds */
+    uint64_t loaded_fs_base, loaded_gs_base;
     bool reschedule;            /* a higher-priority thread became runnable */
     struct sched_queues ready;
     struct notification *deadlines;         /* sorted by deadline */
@@ -182,6 +184,7 @@ void sched_remove(struct thread *t);
 void sched_tick(void);
 void sched_yield(void);
 NORETURN void sched_return_to_user(void);
+NORETURN void sched_switch_to(struct thread *t);
 #define TIMESLICE_TICKS 5
 #define TICK_NS 1000000ull
 

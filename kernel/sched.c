@@ -86,7 +86,13 @@ void sched_return_to_user(void)
         sti_hlt();
         t = choose(c);
     }
-    c->current = t;
+    sched_switch_to(t);
+}
+
+/* Run t now: the caller has decided (the IPC fast path does, without the queues). */
+void sched_switch_to(struct thread *t)
+{
+    this_cpu()->current = t;
     arch_load_thread(t);
     restore_user(&t->regs);
 }

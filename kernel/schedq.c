@@ -5,8 +5,18 @@
  */
 #include "kernel.h"
 
-static void bitmap_set(struct sched_queues *q, unsigned p) { q->bitmap[p >> 6] |= BIT(p & 63); }
-static void bitmap_clear(struct sched_queues *q, unsigned p) { q->bitmap[p >> 6] &= ~BIT(p & 63); }
+static void bitmap_set(struct sched_queues *q, unsigned p)
+{
+    q->bitmap[p >> 6] |= BIT(p & 63);
+    q->summary |= BIT(p >> 6);
+}
+
+static void bitmap_clear(struct sched_queues *q, unsigned p)
+{
+    q->bitmap[p >> 6] &= ~BIT(p & 63);
+    if (!q->bitmap[p >> 6])
+        q->summary &= ~BIT(p >> 6);
+}
 
 void schedq_push_back(struct sched_queues *q, struct thread *t)
 {
@@ -57,8 +67,8 @@ void schedq_remove(struct sched_queues *q, struct thread *t)
 
 struct thread *schedq_highest(const struct sched_queues *q)
 {
-    for (int w = 3; w >= 0; w--)
-        if (q->bitmap[w])
-            return q->head[w * 64 + 63 - __builtin_clzll(q->bitmap[w])];
-    return NULL;
+    if (!q->summary)
+        return NULL;
+    unsigned w = 63 - (unsigned)__builtin_clzll(q->summary);
+    return q->head[w * 64 + 63 - (unsigned)__builtin_clzll(q->bitmap[w])];
 }

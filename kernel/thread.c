@@ -67,9 +67,11 @@ void thread_suspend(struct thread *t)
     case THREAD_BLOCKED_RECV:
     case THREAD_BLOCKED_REPLY:
         endpoint_cancel(t);
+        thread_set_result(t, PITH_E_INTERRUPTED);
         break;
     case THREAD_BLOCKED_NOTIFICATION:
         notification_cancel(t);
+        thread_set_result(t, PITH_E_INTERRUPTED);
         break;
     default:
         break;

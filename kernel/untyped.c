@@ -57,6 +57,8 @@ int untyped_invoke(struct invocation *inv)
     struct cap *ut = inv->cap;
     if (inv->label != PITH_UNTYPED_RETYPE)
         return PITH_E_ILLEGAL_OP;
+    if (!(ut->rights & PITH_RIGHT_WRITE))
+        return PITH_E_RIGHTS;
     unsigned type = (unsigned)inv_arg(inv, 0), bits;
     int err = object_size_bits(type, (unsigned)inv_arg(inv, 1), &bits);
     if (err)

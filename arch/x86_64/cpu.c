@@ -198,12 +198,13 @@ static void load_io_bitmap(struct cpu *c, struct address_space *as)
 void arch_load_thread(struct thread *t)
 {
     struct cpu *c = this_cpu();
-    struct address_space *as = vspace_of_thread(t);
+    struct address_space *as = (struct address_space *)t->slots[TSLOT_VSPACE].object;
     if (as != c->loaded_space) {
         write_cr3(virt_to_phys(as));
         c->loaded_space = as;
     }
-    load_io_bitmap(c, as);
+    if (c->io_bitmap_of != as)
+        load_io_bitmap(c, as);
     uint64_t top = (uint64_t)(&t->regs + 1);
     tss.rsp[0] = top;
     c->current_regs_top = top;
@@ -213,8 +214,14 @@ void arch_load_thread(struct thread *t)
         fxrstor(t->fpu);
         c->fpu_owner = t;
     }
-    wrmsr(MSR_FS_BASE, t->fs_base);
-    wrmsr(MSR_KERNEL_GS_BASE, t->gs_base);
+    if (c->loaded_fs_base != t->fs_base) {
+        wrmsr(MSR_FS_BASE, t->fs_base);
+        c->loaded_fs_base = t->fs_base;
+    }
+    if (c->loaded_gs_base != t->gs_base) {
+        wrmsr(MSR_KERNEL_GS_BASE, t->gs_base);
+        c->loaded_gs_base = t->gs_base;
+    }
 }
 
 /* A thread is going away: the CPU must not touch it again. */

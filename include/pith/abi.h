@@ -69,6 +69,7 @@ enum pith_error {
     PITH_E_NO_REPLY,         /* reply with no caller waiting */
     PITH_E_DELETED,          /* the object was destroyed while the caller waited */
     PITH_E_REVOKE_FIRST,     /* the object still has derived capabilities */
+    PITH_E_INTERRUPTED,      /* the thread was suspended while it waited in a call */
     PITH_E_COUNT
 };
 
@@ -229,9 +230,9 @@ enum pith_root_slot {
 };
 
 #define PITH_BOOTINFO_MAGIC     0x6f666e4968746950ull   /* "PithInfo" */
-#define PITH_BOOTINFO_UNTYPED   192
-#define PITH_BOOTINFO_MODULES   16
-#define PITH_BOOTINFO_MEMMAP    64
+#define PITH_BOOTINFO_UNTYPED   128
+#define PITH_BOOTINFO_MODULES   12
+#define PITH_BOOTINFO_MEMMAP    32
 
 /* CPU feature bits in pith_bootinfo.cpu_features. */
 #define PITH_CPU_VMX            (1ull << 0)
@@ -285,6 +286,7 @@ struct pith_bootinfo {
     struct pith_module_desc modules[PITH_BOOTINFO_MODULES];
     struct pith_memmap_entry memmap[PITH_BOOTINFO_MEMMAP];
 };
+_Static_assert(sizeof(struct pith_bootinfo) <= 4096, "boot info fits its page");
 
 /* Fixed virtual addresses in the root task (everything else is its own business). */
 #define PITH_ROOT_BOOTINFO      0x00007f0000000000ull

@@ -9,15 +9,15 @@
 enum pith_error pith_invoke(pith_cap_t cap, uint64_t label, const uint64_t *args,
                             size_t count, struct pith_msg *reply)
 {
-    struct pith_ipc_buffer *buffer = pith_ipc_buffer();
     struct pith_msg msg = { .info = pith_msginfo(label, count, 0) };
 
-    if (count > PITH_MSG_MAX || (count > PITH_MSG_REGS_IN_CPU && !buffer))
+    if (count > PITH_MSG_MAX)
         return PITH_E_TRUNCATED;
-    for (size_t i = 0; i < count; i++) {
-        if (i < PITH_MSG_REGS_IN_CPU)
-            msg.mr[i] = args[i];
-        else
+    for (size_t i = 0; i < count && i < PITH_MSG_REGS_IN_CPU; i++)
+        msg.mr[i] = args[i];
+    if (count > PITH_MSG_REGS_IN_CPU) {
+        struct pith_ipc_buffer *buffer = pith_ipc_buffer();
+        for (size_t i = PITH_MSG_REGS_IN_CPU; i < count; i++)
             buffer->mr[i] = args[i];
     }
     enum pith_error err = pith_call(cap, &msg);
@@ -47,6 +47,7 @@ const char *pith_error_name(enum pith_error err)
         [PITH_E_NO_REPLY] = "PITH_E_NO_REPLY",
         [PITH_E_DELETED] = "PITH_E_DELETED",
         [PITH_E_REVOKE_FIRST] = "PITH_E_REVOKE_FIRST",
+        [PITH_E_INTERRUPTED] = "PITH_E_INTERRUPTED",
     };
     _Static_assert(ARRAY_COUNT(names) == PITH_E_COUNT, "an error code has no name");
 
@@ -129,20 +130,22 @@ enum pith_error pith_thread_set_priority(pith_cap_t thread, uint64_t priority)
 /* The request names how many registers (MR0 = count); the reply carries them. */
 enum pith_error pith_thread_read_registers(pith_cap_t thread, uint64_t *regs, size_t count)
 {
-    struct pith_ipc_buffer *buffer = pith_ipc_buffer();
     const uint64_t args[] = { count };
     struct pith_msg reply;
 
-    if (count > PITH_MSG_REGS_IN_CPU && !buffer)
-        return PITH_E_TRUNCATED;
     enum pith_error err = pith_invoke(thread, PITH_THREAD_READ_REGISTERS, args,
                                       ARRAY_COUNT(args), &reply);
     if (err != PITH_OK)
         return err;
     if (pith_msginfo_length(reply.info) < count)
         return PITH_E_TRUNCATED;
-    for (size_t i = 0; i < count; i++)
-        regs[i] = i < PITH_MSG_REGS_IN_CPU ? reply.mr[i] : buffer->mr[i];
+    for (size_t i = 0; i < count && i < PITH_MSG_REGS_IN_CPU; i++)
+        regs[i] = reply.mr[i];
+    if (count > PITH_MSG_REGS_IN_CPU) {
+        const struct pith_ipc_buffer *buffer = pith_ipc_buffer();
+        for (size_t i = PITH_MSG_REGS_IN_CPU; i < count; i++)
+            regs[i] = buffer->mr[i];
+    }
     return PITH_OK;
 }
 

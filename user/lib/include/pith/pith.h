@@ -3,8 +3,8 @@
  * program entry/exit contract. Each method is a Call on the object's capability with
  * label = method and the arguments in MR0, MR1, ...; it returns the kernel's error.
  * Methods with more than four arguments (retype, mint, thread configure, write
- * registers) and read_registers of more than four registers need an IPC buffer
- * (pith_set_ipc_buffer); without one they return PITH_E_TRUNCATED.
+ * registers) and read_registers of more than four registers use the calling thread's
+ * IPC buffer (pith_ipc_buffer), so only threads that have one may call them.
  */
 #ifndef PITH_PITH_H
 #define PITH_PITH_H

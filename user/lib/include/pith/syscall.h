@@ -23,27 +23,27 @@ struct pith_msg {
 };
 
 /*
- * The IPC buffer of the running thread. There is no thread-local storage, so this is
- * one pointer per address space: a program sets it once (the root task to
- * PITH_ROOT_IPC_BUFFER), and a program whose threads send long messages switches it
- * when it switches threads. NULL means "no IPC buffer": only MR0..3 are usable.
+ * The IPC buffer of the running thread, found without thread-local storage: the
+ * kernel points each thread's FS base at its IPC buffer (Thread.CONFIGURE; the root
+ * task's at boot), and by the runtime's convention user[PITH_IPC_USER_SELF] of every
+ * IPC buffer holds the buffer's own address, so one %fs-relative load yields it.
+ * Only call it in a thread that has an IPC buffer: without one FS base is 0 and the
+ * load faults.
  */
-/* Each thread's FS base is the address of its IPC buffer (Thread.configure sets it;
- * the root task starts with it), and the buffer's user[0] holds its own address, so
- * every thread finds its own buffer without thread-local storage. */
-#define PITH_IPC_BUFFER_SELF_OFFSET 528   /* offsetof(struct pith_ipc_buffer, user[0]) */
-_Static_assert(PITH_IPC_BUFFER_SELF_OFFSET == __builtin_offsetof(struct pith_ipc_buffer, user),
-               "user[0] offset");
-
-/* Record the calling thread's IPC buffer (FS base must already point at it). */
-void pith_set_ipc_buffer(struct pith_ipc_buffer *buffer);
+#define PITH_IPC_USER_SELF 0
 
 static inline struct pith_ipc_buffer *pith_ipc_buffer(void)
 {
-    struct pith_ipc_buffer *buffer;
-    __asm__ volatile("mov %%fs:%c1, %0" : "=r"(buffer) : "i"(PITH_IPC_BUFFER_SELF_OFFSET));
-    return buffer;
+    struct pith_ipc_buffer *self;
+    __asm__ volatile("movq %%fs:%c1, %0"
+                     : "=r"(self)
+                     : "i"(offsetof(struct pith_ipc_buffer, user[PITH_IPC_USER_SELF])));
+    return self;
 }
+
+/* Writes the self pointer into an IPC buffer: once for the running thread's own buffer
+ * (the root task: PITH_ROOT_IPC_BUFFER), and for a new thread's before it starts. */
+void pith_set_ipc_buffer(struct pith_ipc_buffer *buffer);
 
 /*
  * The one system-call primitive: every input register comes from *msg, every output

@@ -50,7 +50,8 @@ bool pith_expect_err(struct pith_test_ctx *ctx, enum pith_error actual,
 #define pith_expect_ok(ctx, err, what) pith_expect_err((ctx), (err), PITH_OK, (what))
 
 /* Runs every case, printing "PASS name" or "FAIL name: why" for each and finally
- * "<platform>: N passed, N failed". passed and failed may be NULL. */
+ * "<platform>: N passed, N failed" — unless platform is NULL, for a caller that runs
+ * several tables and prints the total itself. passed and failed may be NULL. */
 void pith_run_tests(const struct pith_test *tests, size_t count, const char *platform,
                     unsigned *passed, unsigned *failed);
 
