@@ -126,7 +126,8 @@ void endpoint_receive(struct endpoint *ep, struct thread *receiver, bool block)
     ep_enqueue(ep, receiver, EP_RECEIVING, THREAD_BLOCKED_RECV);
 }
 
-/* Reply to the thread that called us; a faulting thread simply resumes. */
+/* Reply to the thread that called us.  A faulting thread resumes: at the same rip
+ * after a reply of length 0, at MR0 otherwise; a MR0 outside user space stops it. */
 int ipc_reply_to_caller(struct thread *replier)
 {
     struct thread *caller = replier->caller;
@@ -134,10 +135,18 @@ int ipc_reply_to_caller(struct thread *replier)
         return PITH_E_NO_REPLY;
     replier->caller = NULL;
     caller->replier = NULL;
-    if (caller->fault_label)
+    if (caller->fault_label) {
         caller->fault_label = 0;
-    else
+        if (pith_msginfo_length(replier->regs.rsi) >= 1) {
+            if (replier->regs.rdx >= PITH_USER_TOP) {
+                thread_suspend(caller);
+                return PITH_OK;
+            }
+            caller->regs.rip = replier->regs.rdx;
+        }
+    } else {
         ipc_transfer(replier, caller, 0, false);
+    }
     wake_partner(replier, caller);
     return PITH_OK;
 }

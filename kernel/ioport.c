@@ -7,6 +7,10 @@
 #include "kernel.h"
 #include "../arch/x86_64/arch.h"
 
+/* The kernel's debug console (COM1, arch/x86_64/serial.c) is never handed out. */
+#define KERNEL_UART_FIRST 0x3f8
+#define KERNEL_UART_LAST  0x3ff
+
 static int ioport_issue(struct invocation *inv)
 {
     uint64_t first = inv_arg(inv, 0), last = inv_arg(inv, 1);
@@ -14,6 +18,8 @@ static int ioport_issue(struct invocation *inv)
         return PITH_E_RANGE;
     if (first > last)
         return PITH_E_INVALID_ARG;
+    if (first <= KERNEL_UART_LAST && last >= KERNEL_UART_FIRST)
+        return PITH_E_BUSY;
     struct cap *dest = thread_cspace_slot(inv->caller, inv_arg(inv, 2));
     if (!dest)
         return PITH_E_RANGE;

@@ -74,6 +74,7 @@ int irq_invoke(struct invocation *inv)
             return err;
         l->notification = (struct notification *)nc->object;
         l->bits = nc->data ? nc->data : BIT(line);
+        pic_unmask(line);
         return PITH_OK;
     }
     case PITH_IRQ_ACK:
