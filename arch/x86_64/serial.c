@@ -22,4 +22,8 @@ void serial_putc(char c)
     for (unsigned spin = 0; spin < 100000 && !(inb(COM1 + 5) & 0x20); spin++)
         ;
     outb(COM1, (uint8_t)c);
+    /* A line is on the wire before anyone powers off after it (LSR bit 6: empty). */
+    if (c == '\n')
+        for (unsigned spin = 0; spin < 100000 && !(inb(COM1 + 5) & 0x40); spin++)
+            ;
 }
