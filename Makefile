@@ -12,12 +12,12 @@ USER_CFLAGS := -std=c11 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -DHOST_TEST -Iinclude -Ikernel
 
-KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c) $(wildcard arch/x86_64/*.S)
+KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S arch/x86_64/*/*.c arch/x86_64/*/*.S)
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench
-HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h user/lib/include/pith/*.h)
+HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h)
 
 .PHONY: all deps run test test-unit test-system test-qemu test-bochs bench clean help
 all: $(BUILD)/pith.iso

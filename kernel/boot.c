@@ -287,6 +287,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
     cpu_init();
     if (!(cpu_features() & PITH_CPU_NX))
         vspace_nx_bit = 0;
+    vcpu_boot();
     print_memory_map();
     cpu_print_features();
     timer_init();

@@ -111,6 +111,8 @@ int cap_delete(struct cap *c)
         object_slot_cleared(c);
     if (final)
         object_destroy(&last);
+    else if (last.aux & CAP_AUX_MAPPED)
+        vspace_unmap_cap(&last);    /* a frame's mapping belongs to its capability */
     return PITH_OK;
 }
 

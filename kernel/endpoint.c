@@ -135,7 +135,10 @@ int ipc_reply_to_caller(struct thread *replier)
         return PITH_E_NO_REPLY;
     replier->caller = NULL;
     caller->replier = NULL;
-    if (caller->fault_label) {
+    if (caller->fault_label && caller->vcpu) {
+        caller->fault_label = 0;
+        vcpu_take_reply(caller->vcpu, replier);
+    } else if (caller->fault_label) {
         caller->fault_label = 0;
         if (pith_msginfo_length(replier->regs.rsi) >= 1) {
             if (replier->regs.rdx >= PITH_USER_TOP) {

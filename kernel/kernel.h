@@ -36,6 +36,7 @@ static inline uint64_t virt_to_phys(const void *va)
  * capability's descendants are the entries after it with greater depth, seL4's MDB);
  * owner is a property of the slot: the thread whose internal slot this is. */
 struct thread;
+struct invocation;
 
 struct cap {
     uint8_t type;
@@ -146,6 +147,61 @@ struct address_space {
     uint32_t io_ports_open;                 /* number of ports allowed */
 };
 #define ADDRESS_SPACE_OBJECT_BITS 14
+
+/* ---- Virtualization ------------------------------------------------------------------
+ * A VCpu object is 32 KiB: page 0 the VMCB or VMCS, pages 1..3 the I/O intercept
+ * bitmap, pages 4..5 the MSR bitmap, pages 6..7 struct vcpu.  A GuestSpace is 8 KiB:
+ * the top-level EPT/NPT table, then struct guest_space. */
+#define VCPU_OBJECT_BITS        15
+#define VCPU_PAGE_CONTROL       0
+#define VCPU_PAGE_IO_BITMAP     1
+#define VCPU_PAGE_MSR_BITMAP    4
+#define VCPU_PAGE_STATE         6
+#define GUEST_SPACE_OBJECT_BITS 13
+
+struct vcpu {
+    struct thread *thread;                  /* the vCPU thread, NULL when unbound */
+    uint64_t gpr[16];                       /* guest GPRs the hardware does not keep */
+    uint64_t transfer_mask;
+    uint64_t exception_bitmap;
+    uint64_t msg[PITH_MSG_MAX];             /* the exit message while it is delivered */
+    uint32_t msg_length;
+    bool recall_pending;
+    bool launched;                          /* VMX: VMRESUME rather than VMLAUNCH */
+    bool flush_tlb;                         /* SVM: flush the guest's TLB at next entry */
+    uint32_t space_generation;              /* the guest space's generation last flushed */
+    uint8_t cpu;
+};
+_Static_assert(sizeof(struct vcpu) <= 8192, "struct vcpu fits its pages");
+
+struct guest_space {
+    uint64_t table[512];
+    uint32_t asid;
+    uint32_t generation;                    /* bumped when a mapping goes away */
+};
+
+static inline struct vcpu *vcpu_of_object(uint64_t object)
+{
+    return (struct vcpu *)(object + VCPU_PAGE_STATE * PAGE_SIZE);
+}
+static inline void *vcpu_page(const struct vcpu *v, unsigned page)
+{
+    return (uint8_t *)v - VCPU_PAGE_STATE * PAGE_SIZE + page * PAGE_SIZE;
+}
+
+/* vcpu.c */
+void vcpu_init(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+void vcpu_unbind_thread(struct thread *t);
+int vcpu_invoke(struct invocation *inv);
+NORETURN void vcpu_enter(struct vcpu *v);
+NORETURN void vcpu_exited(struct vcpu *v);
+void vcpu_take_reply(struct vcpu *v, struct thread *replier);
+void vcpu_boot(void);
+bool vcpu_available(void);
+/* guest_space.c */
+void guest_space_init(struct guest_space *gs);
+void guest_space_destroy(struct guest_space *gs);
 
 /* ---- Per-CPU state (entry.S uses the first four fields by offset) -------------------- */
 struct sched_queues {

@@ -64,7 +64,15 @@ bool ipc_transfer(struct thread *from, struct thread *to, uint64_t badge, bool g
 {
     uint64_t info, label;
     unsigned length;
-    if (from->fault_label) {
+    if (from->fault_label && from->vcpu) {       /* a VM exit (vcpu.c) */
+        label = from->fault_label;
+        length = from->vcpu->msg_length;
+        if (length > PITH_MSG_REGS_IN_CPU && !to->ipc_buffer)
+            length = PITH_MSG_REGS_IN_CPU;
+        for (unsigned i = 0; i < length; i++)
+            thread_set_mr(to, i, from->vcpu->msg[i]);
+        info = 0;
+    } else if (from->fault_label) {
         label = from->fault_label;
         length = 4;
         for (unsigned i = 0; i < 4; i++)

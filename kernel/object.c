@@ -14,6 +14,12 @@ void object_init(struct cap *c)
     case PITH_OBJ_ADDRESS_SPACE:
         vspace_init((struct address_space *)c->object);
         break;
+    case PITH_OBJ_VCPU:
+        vcpu_init(vcpu_of_object(c->object));
+        break;
+    case PITH_OBJ_GUEST_SPACE:
+        guest_space_init((struct guest_space *)c->object);
+        break;
     default:
         break;
     }
@@ -36,6 +42,12 @@ void object_destroy(const struct cap *last)
         break;
     case PITH_OBJ_ADDRESS_SPACE:
         vspace_destroy((struct address_space *)last->object);
+        break;
+    case PITH_OBJ_VCPU:
+        vcpu_destroy(vcpu_of_object(last->object));
+        break;
+    case PITH_OBJ_GUEST_SPACE:
+        guest_space_destroy((struct guest_space *)last->object);
         break;
     case PITH_OBJ_PDPT:
     case PITH_OBJ_PAGE_DIRECTORY:
@@ -90,6 +102,8 @@ int object_invoke(struct invocation *inv)
         return thread_invoke(inv);
     case PITH_OBJ_NOTIFICATION:
         return notification_invoke(inv);
+    case PITH_OBJ_VCPU:
+        return vcpu_invoke(inv);
     case PITH_OBJ_PDPT:
     case PITH_OBJ_PAGE_DIRECTORY:
     case PITH_OBJ_PAGE_TABLE:

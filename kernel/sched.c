@@ -92,6 +92,8 @@ void sched_return_to_user(void)
 /* Run t now: the caller has decided (the IPC fast path does, without the queues). */
 void sched_switch_to(struct thread *t)
 {
+    if (t->vcpu)
+        vcpu_enter(t->vcpu);
     this_cpu()->current = t;
     arch_load_thread(t);
     restore_user(&t->regs);

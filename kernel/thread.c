@@ -89,6 +89,8 @@ void thread_destroy(struct thread *t)
     }
     if (t->bound)
         notification_unbind(t->bound);
+    if (t->vcpu)
+        vcpu_unbind_thread(t);
     sched_remove(t);
     arch_forget_thread(t);
     for (unsigned i = 0; i < TSLOT_COUNT; i++) {
@@ -254,8 +256,10 @@ static int thread_write_registers(struct invocation *inv, struct thread *t)
 
 static int thread_resume(struct thread *t)
 {
-    if (t->slots[TSLOT_CSPACE].type != PITH_OBJ_CNODE ||
-        t->slots[TSLOT_VSPACE].type != PITH_OBJ_ADDRESS_SPACE)
+    bool runs_guest = t->vcpu && t->slots[TSLOT_VSPACE].type == PITH_OBJ_GUEST_SPACE;
+    bool runs_user = t->slots[TSLOT_CSPACE].type == PITH_OBJ_CNODE &&
+                     t->slots[TSLOT_VSPACE].type == PITH_OBJ_ADDRESS_SPACE;
+    if (!runs_guest && !runs_user)
         return PITH_E_INVALID_ARG;
     if (t->state == THREAD_INACTIVE)
         sched_make_runnable(t);

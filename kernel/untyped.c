@@ -30,6 +30,8 @@ int object_size_bits(unsigned type, unsigned user_bits, unsigned *out)
     case PITH_OBJ_PAGE_TABLE:
     case PITH_OBJ_FRAME_4K:       *out = 12; return PITH_OK;
     case PITH_OBJ_FRAME_2M:       *out = 21; return PITH_OK;
+    case PITH_OBJ_VCPU:           *out = VCPU_OBJECT_BITS; return PITH_OK;
+    case PITH_OBJ_GUEST_SPACE:    *out = GUEST_SPACE_OBJECT_BITS; return PITH_OK;
     default:
         return PITH_E_INVALID_ARG;
     }
@@ -79,8 +81,10 @@ int untyped_invoke(struct invocation *inv)
     for (uint64_t i = 0; i < count; i++)
         if (!cap_is_empty(&slots[i]))
             return PITH_E_SLOT_OCCUPIED;
-    if (type == PITH_OBJ_ADDRESS_SPACE && count > vspace_asids_free())
+    if ((type == PITH_OBJ_ADDRESS_SPACE || type == PITH_OBJ_GUEST_SPACE) && count > vspace_asids_free())
         return PITH_E_NO_MEMORY;
+    if ((type == PITH_OBJ_VCPU || type == PITH_OBJ_GUEST_SPACE) && !vcpu_available())
+        return PITH_E_ILLEGAL_OP;
     uint64_t watermark = cap_has_children(ut) ? ut->data : 0;
     bool fits;
     uint64_t start = untyped_place(watermark, bits, count, cap_size_bits(ut), &fits);

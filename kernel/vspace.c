@@ -20,16 +20,32 @@
 #define PTE_ADDR 0x000ffffffffff000ull
 #define TABLE_ENTRY (PTE_P | PTE_W | PTE_U)
 
-static struct address_space *asid_table[ASID_COUNT];
+/* The ASID table names every address space and guest space by a small number, so a
+ * frame's capability can find out whether the space it was mapped in still exists.
+ * An entry is the space's address, with bit 0 set for a guest space. */
+#define SPACE_GUEST 1ull
+static uint64_t asid_table[ASID_COUNT];
 uint64_t vspace_nx_bit = PTE_NX;   /* cleared at boot on CPUs without NX */
+bool vspace_guest_ept;              /* guest tables in EPT format (VMX), else NPT (SVM) */
 extern uint64_t boot_pml4[512];
 
 uint64_t vspace_asids_free(void)
 {
     uint64_t n = 0;
     for (unsigned i = 1; i < ASID_COUNT; i++)
-        n += asid_table[i] == NULL;
+        n += asid_table[i] == 0;
     return n;
+}
+
+static uint32_t asid_alloc(void *space, bool guest)
+{
+    for (uint32_t i = 1; i < ASID_COUNT; i++) {
+        if (!asid_table[i]) {
+            asid_table[i] = (uint64_t)space | (guest ? SPACE_GUEST : 0);
+            return i;
+        }
+    }
+    panic("no ASID left although retype checked");
 }
 
 void vspace_init(struct address_space *as)
@@ -37,20 +53,36 @@ void vspace_init(struct address_space *as)
     for (unsigned i = 256; i < 512; i++)
         as->pml4[i] = boot_pml4[i];
     memset(as->io_bitmap, 0xff, sizeof(as->io_bitmap));
-    for (unsigned i = 1; i < ASID_COUNT; i++) {
-        if (!asid_table[i]) {
-            asid_table[i] = as;
-            as->asid = i;
-            return;
-        }
-    }
-    panic("no ASID left although retype checked");
+    as->asid = asid_alloc(as, false);
 }
 
 void vspace_destroy(struct address_space *as)
 {
-    asid_table[as->asid] = NULL;
+    asid_table[as->asid] = 0;
     arch_forget_space(as);
+}
+
+void guest_space_init(struct guest_space *gs)
+{
+    gs->asid = asid_alloc(gs, true);
+}
+
+void guest_space_destroy(struct guest_space *gs)
+{
+    asid_table[gs->asid] = 0;
+}
+
+/* A space as the mapping code sees it: its top-level table and entry format. */
+struct space {
+    uint64_t *root;
+    uint32_t asid;
+    bool guest;
+    void *object;
+};
+
+static bool entry_present(const struct space *sp, uint64_t e)
+{
+    return (e & (sp->guest && vspace_guest_ept ? 7 : PTE_P)) != 0;
 }
 
 static uint64_t *table_of(uint64_t entry) { return phys_to_virt(entry & PTE_ADDR); }
@@ -60,12 +92,12 @@ static unsigned index_at(uint64_t vaddr, unsigned level) { return (vaddr >> (12 
 
 /* The entry at `level` that maps vaddr, or NULL when a table above is missing or a
  * large page is in the way. */
-static uint64_t *walk(struct address_space *as, uint64_t vaddr, unsigned level)
+static uint64_t *walk(const struct space *sp, uint64_t vaddr, unsigned level)
 {
-    uint64_t *table = as->pml4;
+    uint64_t *table = sp->root;
     for (unsigned l = 3; l > level; l--) {
         uint64_t e = table[index_at(vaddr, l)];
-        if (!(e & PTE_P) || (e & PTE_PS))
+        if (!entry_present(sp, e) || (e & PTE_PS))
             return NULL;
         table = table_of(e);
     }
@@ -83,78 +115,136 @@ static unsigned table_level(unsigned type)
     }
 }
 
-static struct address_space *mapped_space(const struct cap *c)
+static bool space_by_asid(uint64_t asid, struct space *sp)
 {
-    if (!(c->aux & CAP_AUX_MAPPED) || c->data2 >= ASID_COUNT)
-        return NULL;
-    return asid_table[c->data2];
+    if (asid == 0 || asid >= ASID_COUNT || !asid_table[asid])
+        return false;
+    uint64_t e = asid_table[asid];
+    sp->guest = e & SPACE_GUEST;
+    sp->object = (void *)(e & ~SPACE_GUEST);
+    sp->root = sp->guest ? ((struct guest_space *)sp->object)->table
+                         : ((struct address_space *)sp->object)->pml4;
+    sp->asid = (uint32_t)asid;
+    return true;
+}
+
+static void flush(const struct space *sp, const struct cap *c)
+{
+    if (sp->guest) {
+        struct guest_space *gs = sp->object;
+        gs->generation++;
+        arch_guest_space_flush(gs);
+    } else if (c->type == PITH_OBJ_FRAME_4K || c->type == PITH_OBJ_FRAME_2M) {
+        arch_flush_tlb_page(sp->object, c->data);
+    } else {
+        arch_flush_tlb(sp->object);
+    }
 }
 
 /* Remove the capability's mapping if it is still in place. */
 void vspace_unmap_cap(struct cap *c)
 {
-    struct address_space *as = mapped_space(c);
-    if (as) {
-        uint64_t *e = walk(as, c->data, table_level(c->type));
-        if (e && (*e & PTE_P) && (*e & PTE_ADDR) == cap_phys(c)) {
+    struct space sp;
+    if ((c->aux & CAP_AUX_MAPPED) && space_by_asid(c->data2, &sp)) {
+        uint64_t *e = walk(&sp, c->data, table_level(c->type));
+        if (e && entry_present(&sp, *e) && (*e & PTE_ADDR) == cap_phys(c)) {
             *e = 0;
-            if (c->type == PITH_OBJ_FRAME_4K || c->type == PITH_OBJ_FRAME_2M)
-                arch_flush_tlb_page(as, c->data);
-            else
-                arch_flush_tlb(as);
+            flush(&sp, c);
         }
     }
     c->aux &= ~CAP_AUX_MAPPED;
     c->data = c->data2 = 0;
 }
 
-static int decode_map(struct invocation *inv, struct address_space **as, uint64_t **entry,
-                      uint64_t align)
+/* MR0 names an address space or a guest space with the write right. */
+static int decode_space(struct invocation *inv, struct space *sp)
 {
     int err;
-    struct cap *asc = inv_cap_arg(inv, 0, PITH_OBJ_ADDRESS_SPACE, PITH_RIGHT_WRITE, &err);
-    if (!asc)
+    struct cap *c = thread_cspace_lookup(inv->caller, inv_arg(inv, 0), &err);
+    if (!c)
+        return err;
+    if (c->type != PITH_OBJ_ADDRESS_SPACE && c->type != PITH_OBJ_GUEST_SPACE)
+        return PITH_E_INVALID_CAP;
+    if (!(c->rights & PITH_RIGHT_WRITE))
+        return PITH_E_RIGHTS;
+    if (c->type == PITH_OBJ_GUEST_SPACE)
+        return space_by_asid(((struct guest_space *)c->object)->asid, sp) ? PITH_OK : PITH_E_INVALID_CAP;
+    return space_by_asid(((struct address_space *)c->object)->asid, sp) ? PITH_OK : PITH_E_INVALID_CAP;
+}
+
+/* Guest-physical addresses: what four levels of EPT or NPT translate. */
+#define GUEST_PHYS_TOP BIT(48)
+
+static int decode_map(struct invocation *inv, struct space *sp, uint64_t **entry, uint64_t align)
+{
+    int err = decode_space(inv, sp);
+    if (err)
         return err;
     uint64_t vaddr = inv_arg(inv, 1);
-    if (vaddr >= PITH_USER_TOP)
+    if (vaddr >= (sp->guest ? GUEST_PHYS_TOP : PITH_USER_TOP))
         return PITH_E_BAD_ADDRESS;
     if (vaddr & (align - 1))
         return PITH_E_ALIGNMENT;
     if (inv->cap->aux & CAP_AUX_MAPPED)
         return PITH_E_MAPPED;
-    *as = (struct address_space *)asc->object;
-    *entry = walk(*as, vaddr, table_level(inv->cap->type));
+    *entry = walk(sp, vaddr, table_level(inv->cap->type));
     if (!*entry)
         return PITH_E_NOT_MAPPED;
-    if (**entry & PTE_P)
+    if (entry_present(sp, **entry))
         return PITH_E_MAPPED;
     return PITH_OK;
 }
 
-static void record_mapping(struct cap *c, struct address_space *as, uint64_t vaddr)
+static void record_mapping(struct cap *c, uint32_t asid, uint64_t vaddr)
 {
     c->aux |= CAP_AUX_MAPPED;
     c->data = vaddr;
-    c->data2 = as->asid;
+    c->data2 = asid;
+}
+
+static uint64_t table_entry(const struct space *sp, uint64_t phys)
+{
+    return phys | (sp->guest && vspace_guest_ept ? 7 : TABLE_ENTRY);
 }
 
 static int table_map(struct invocation *inv)
 {
-    struct address_space *as;
+    struct space sp;
     uint64_t *entry;
     uint64_t coverage = BIT(12 + 9 * table_level(inv->cap->type));
-    int err = decode_map(inv, &as, &entry, PAGE_SIZE);
+    int err = decode_map(inv, &sp, &entry, PAGE_SIZE);
     if (err)
         return err;
     /* point of no return */
-    *entry = cap_phys(inv->cap) | TABLE_ENTRY;
-    record_mapping(inv->cap, as, inv_arg(inv, 1) & ~(coverage - 1));
+    *entry = table_entry(&sp, cap_phys(inv->cap));
+    record_mapping(inv->cap, sp.asid, inv_arg(inv, 1) & ~(coverage - 1));
     return PITH_OK;
+}
+
+/* A leaf: x86 and NPT use the ordinary format (NPT walks count as user accesses, so U
+ * is set); EPT has R/W/X in bits 0..2 and the memory type in bits 3..5 (SDM 29.3.2). */
+static uint64_t leaf_entry(const struct space *sp, uint64_t phys, unsigned rights, bool large,
+                           bool uncached)
+{
+    uint64_t e = phys | (large ? PTE_PS : 0);
+    if (sp->guest && vspace_guest_ept) {
+        e |= (rights & PITH_RIGHT_READ ? 1 : 0) | (rights & PITH_RIGHT_WRITE ? 2 : 0) |
+             (rights & PITH_RIGHT_EXECUTE ? 4 : 0) | ((uncached ? 0ull : 6ull) << 3);
+        return e;
+    }
+    e |= PTE_P | PTE_U;
+    if (rights & PITH_RIGHT_WRITE)
+        e |= PTE_W;
+    if (!(rights & PITH_RIGHT_EXECUTE))
+        e |= vspace_nx_bit;
+    if (uncached)
+        e |= PTE_PCD | PTE_PWT;
+    return e;
 }
 
 static int frame_map(struct invocation *inv)
 {
-    struct address_space *as;
+    struct space sp;
     uint64_t *entry;
     bool large = inv->cap->type == PITH_OBJ_FRAME_2M;
     unsigned rights = (unsigned)inv_arg(inv, 2) & inv->cap->rights;
@@ -162,21 +252,12 @@ static int frame_map(struct invocation *inv)
         return PITH_E_RIGHTS;
     if (inv_arg(inv, 3) & ~(uint64_t)PITH_ATTR_UNCACHED)
         return PITH_E_INVALID_ARG;
-    int err = decode_map(inv, &as, &entry, large ? LARGE_PAGE_SIZE : PAGE_SIZE);
+    int err = decode_map(inv, &sp, &entry, large ? LARGE_PAGE_SIZE : PAGE_SIZE);
     if (err)
         return err;
     /* point of no return */
-    uint64_t pte = cap_phys(inv->cap) | PTE_P | PTE_U;
-    if (rights & PITH_RIGHT_WRITE)
-        pte |= PTE_W;
-    if (!(rights & PITH_RIGHT_EXECUTE))
-        pte |= vspace_nx_bit;
-    if (large)
-        pte |= PTE_PS;
-    if (inv_arg(inv, 3) & PITH_ATTR_UNCACHED)
-        pte |= PTE_PCD | PTE_PWT;
-    *entry = pte;
-    record_mapping(inv->cap, as, inv_arg(inv, 1));
+    *entry = leaf_entry(&sp, cap_phys(inv->cap), rights, large, inv_arg(inv, 3) & PITH_ATTR_UNCACHED);
+    record_mapping(inv->cap, sp.asid, inv_arg(inv, 1));
     return PITH_OK;
 }
 
@@ -223,5 +304,5 @@ void vspace_boot_map(struct address_space *as, uint64_t vaddr, uint64_t phys, bo
 
 void vspace_boot_record(struct cap *frame, struct address_space *as, uint64_t vaddr)
 {
-    record_mapping(frame, as, vaddr);
+    record_mapping(frame, as->asid, vaddr);
 }

@@ -17,6 +17,28 @@ void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr);
 void arch_flush_tlb(struct address_space *as);
 NORETURN void restore_user(struct user_regs *regs);
 
+/* Virtualization backends (svm/, vmx/), one chosen at boot by vcpu_arch_init_cpu.
+ * Generic code sees only these hooks. */
+struct vcpu_exit {
+    uint64_t reason;            /* PITH_EXIT_*, or one of the two the kernel keeps: */
+    uint64_t raw, qualification, qualification2, length;
+};
+#define VCPU_EXIT_KEEP_INTERRUPT  (1ull << 32)  /* a host interrupt is pending */
+#define VCPU_EXIT_KEEP_NMI        (2ull << 32)
+bool vcpu_arch_init_cpu(void);                  /* false: no usable VMX/SVM */
+const char *vcpu_arch_name(void);
+void vcpu_arch_init(struct vcpu *v);
+void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+NORETURN void vcpu_arch_run(struct vcpu *v);    /* ends in vcpu_exited(v) on a fresh stack */
+void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e);
+void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
+void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
+void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
+void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);
+void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
+void arch_guest_space_flush(struct guest_space *gs);
+void arch_take_interrupts(void);                /* let pending host interrupts in, briefly */
+
 /* serial.c */
 void serial_init(void);
 void serial_putc(char c);

@@ -86,8 +86,8 @@ enum pith_object_type {
     PITH_OBJ_PAGE_TABLE,         /* 4 KiB page table */
     PITH_OBJ_FRAME_4K,
     PITH_OBJ_FRAME_2M,
-    PITH_OBJ_VCPU,               /* reserved for the virtualization objects */
-    PITH_OBJ_GUEST_SPACE,
+    PITH_OBJ_VCPU,               /* 32 KiB: VMCB or VMCS, I/O and MSR bitmaps, state */
+    PITH_OBJ_GUEST_SPACE,        /* 8 KiB: top-level EPT/NPT table and bookkeeping */
     PITH_OBJ_TYPE_COUNT
 };
 
@@ -179,6 +179,22 @@ enum pith_method {
     PITH_IOPORT_CONTROL_ISSUE = 96,
     PITH_IOPORT_ALLOW,
     PITH_IOPORT_DENY,
+
+    /* VCpu (see pith/vm.h for the exit protocol):
+     * CONFIGURE  MR0 thread (inactive; becomes the vCPU thread), MR1 guest space,
+     *            MR2 exit endpoint (write right; its badge names the vCPU in exits),
+     *            MR3 transfer mask (PITH_VM_GROUP_* sent with every exit),
+     *            MR4 exception bitmap (bit v: guest exception v exits)
+     * READ_STATE MR0 group mask; reply MR0.. = the groups in order (thread not running)
+     * WRITE_STATE MR0 group mask, MR1.. the groups in order
+     * RECALL     force an exit with reason PITH_EXIT_RECALL as soon as possible
+     * SET_IO     MR0 I/O-port capability, MR1 1 = let the guest use those ports
+     *            directly, 0 = exit on them again (the default) */
+    PITH_VCPU_CONFIGURE = 112,
+    PITH_VCPU_READ_STATE,
+    PITH_VCPU_WRITE_STATE,
+    PITH_VCPU_RECALL,
+    PITH_VCPU_SET_IO,
 };
 
 #define PITH_DEADLINE_BIT       (1ull << 63)
@@ -294,5 +310,7 @@ _Static_assert(sizeof(struct pith_bootinfo) <= 4096, "boot info fits its page");
 #define PITH_ROOT_STACK_TOP     0x00007f0000200000ull   /* 64 KiB below this */
 #define PITH_ROOT_MODULES       0x0000100000000000ull
 #define PITH_USER_TOP           0x0000800000000000ull   /* first non-user address */
+
+#include "pith/vm.h"
 
 #endif

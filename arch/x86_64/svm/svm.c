@@ -1,0 +1,325 @@
+/*
+ * The SVM backend (AMD APM Vol. 2, chapter 15): a VMCB per vCPU with nested paging,
+ * every I/O port and MSR intercepted unless the VMM passes ports through, and the
+ * exit dispatch that decides what the kernel keeps (host interrupts and NMIs) and
+ * what becomes an exit message.  Works without NRIP-save and decode assists: lengths
+ * of the intercepted instructions are known from their encodings, and an I/O exit
+ * carries the next RIP in EXITINFO2.
+ */
+#include "../arch.h"
+#include "../x86.h"
+#include "vmcb.h"
+
+#define MSR_VM_CR       0xc0010114
+#define MSR_VM_HSAVE_PA 0xc0010117
+#define VM_CR_SVMDIS    (1u << 4)
+
+void svm_enter(struct vcpu *v, uint64_t vmcb_phys, uint64_t host_vmcb_phys);
+
+static uint8_t host_save_area[4096] __attribute__((aligned(4096)));
+static uint8_t host_vmcb[4096] __attribute__((aligned(4096)));
+static bool has_nrip;
+
+static uint8_t *vmcb(const struct vcpu *v) { return vcpu_page(v, VCPU_PAGE_CONTROL); }
+static uint64_t *u64_at(const struct vcpu *v, unsigned off) { return (uint64_t *)(vmcb(v) + off); }
+static uint32_t *u32_at(const struct vcpu *v, unsigned off) { return (uint32_t *)(vmcb(v) + off); }
+
+bool svm_init_cpu(void)
+{
+    if (!(cpu_features() & PITH_CPU_SVM) || !(cpu_features() & PITH_CPU_NPT))
+        return false;
+    if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS)
+        return false;
+    uint32_t r[4];
+    cpuid(0x8000000a, 0, r);
+    has_nrip = r[3] & BIT(3);
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(host_save_area));
+    return true;
+}
+
+void svm_init(struct vcpu *v)
+{
+    memset(vcpu_page(v, VCPU_PAGE_IO_BITMAP), 0xff, 3 * PAGE_SIZE);
+    memset(vcpu_page(v, VCPU_PAGE_MSR_BITMAP), 0xff, 2 * PAGE_SIZE);
+    *u32_at(v, VMCB_INTERCEPT_MISC1) = MISC1_INTR | MISC1_NMI | MISC1_SMI | MISC1_INIT |
+        MISC1_CPUID | MISC1_INVD | MISC1_HLT | MISC1_INVLPGA | MISC1_IOIO | MISC1_MSR |
+        MISC1_TASK_SWITCH | MISC1_SHUTDOWN;
+    *u32_at(v, VMCB_INTERCEPT_MISC2) = MISC2_VMRUN | MISC2_VMMCALL | MISC2_VMLOAD |
+        MISC2_VMSAVE | MISC2_STGI | MISC2_CLGI | MISC2_SKINIT | MISC2_WBINVD |
+        MISC2_MONITOR | MISC2_MWAIT | MISC2_XSETBV;
+    *u64_at(v, VMCB_IOPM_BASE) = virt_to_phys(vcpu_page(v, VCPU_PAGE_IO_BITMAP));
+    *u64_at(v, VMCB_MSRPM_BASE) = virt_to_phys(vcpu_page(v, VCPU_PAGE_MSR_BITMAP));
+    *u64_at(v, VMCB_INT_CTL) = BIT(24);                 /* V_INTR_MASKING */
+    *u64_at(v, VMCB_G_PAT) = 0x0007040600070406ull;     /* the power-on PAT */
+    *u64_at(v, VMCB_EFER) = EFER_SVME;
+    /* A reset-like starting point: real mode at f000:fff0 (APM 14.1.3). */
+    *u64_at(v, VMCB_CR0) = 0x60000010;
+    *u64_at(v, VMCB_RFLAGS) = 2;
+    *u64_at(v, VMCB_RIP) = 0xfff0;
+    static const unsigned segs[] = { VMCB_ES, VMCB_CS, VMCB_SS, VMCB_DS, VMCB_FS, VMCB_GS };
+    for (unsigned i = 0; i < 6; i++) {
+        *(uint16_t *)(vmcb(v) + segs[i] + 2) = 0x93;    /* present, writable data */
+        *u32_at(v, segs[i] + 4) = 0xffff;
+    }
+    *(uint16_t *)(vmcb(v) + VMCB_CS) = 0xf000;
+    *(uint16_t *)(vmcb(v) + VMCB_CS + 2) = 0x9b;
+    *u64_at(v, VMCB_CS + 8) = 0xffff0000;
+    *(uint16_t *)(vmcb(v) + VMCB_LDTR + 2) = 0x82;
+    *u32_at(v, VMCB_LDTR + 4) = 0xffff;
+    *(uint16_t *)(vmcb(v) + VMCB_TR + 2) = 0x8b;
+    *u32_at(v, VMCB_TR + 4) = 0xffff;
+    *u32_at(v, VMCB_GDTR + 4) = 0xffff;
+    *u32_at(v, VMCB_IDTR + 4) = 0xffff;
+    *u64_at(v, VMCB_DR6) = 0xffff0ff0;
+    *u64_at(v, VMCB_DR7) = 0x400;
+    v->flush_tlb = true;
+}
+
+void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap)
+{
+    *u64_at(v, VMCB_NP_ENABLE) = 1;
+    *u64_at(v, VMCB_N_CR3) = virt_to_phys(gs->table);
+    *u32_at(v, VMCB_ASID) = gs->asid;
+    *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap;
+    v->flush_tlb = true;
+}
+
+void svm_run(struct vcpu *v)
+{
+    /* Unmaps since the last entry: flush the guest's ASID (APM 15.16). */
+    struct guest_space *gs = (struct guest_space *)v->thread->slots[TSLOT_VSPACE].object;
+    if (gs->generation != v->space_generation) {
+        v->space_generation = gs->generation;
+        v->flush_tlb = true;
+    }
+    *(uint8_t *)(vmcb(v) + VMCB_TLB_CONTROL) = v->flush_tlb ? 3 : 0;
+    v->flush_tlb = false;
+    *u64_at(v, VMCB_CLEAN) = 0;
+    v->gpr[0] = *u64_at(v, VMCB_RAX);
+    svm_enter(v, virt_to_phys(vmcb(v)), virt_to_phys(host_vmcb));
+}
+
+/* ---- Exit decoding: the one switch that shows what the kernel keeps ------------------ */
+
+static uint64_t io_qualification(uint64_t info1)
+{
+    unsigned size = info1 & BIT(4) ? 1 : info1 & BIT(5) ? 2 : 4;
+    return (info1 >> 16) | ((uint64_t)size << 16) | (info1 & 1 ? PITH_VM_IO_IN : 0) |
+           (info1 & BIT(2) ? PITH_VM_IO_STRING : 0) | (info1 & BIT(3) ? PITH_VM_IO_REP : 0);
+}
+
+/* Length of an intercepted instruction when nothing reports it: its usual encoding. */
+static uint64_t known_length(const struct vcpu *v, uint64_t fixed)
+{
+    return has_nrip ? *u64_at(v, VMCB_NRIP) - *u64_at(v, VMCB_RIP) : fixed;
+}
+
+void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
+{
+    uint64_t code = *u64_at(v, VMCB_EXITCODE), info1 = *u64_at(v, VMCB_EXITINFO1),
+             info2 = *u64_at(v, VMCB_EXITINFO2), rax = *u64_at(v, VMCB_RAX);
+    v->gpr[0] = rax;
+    *e = (struct vcpu_exit){ .reason = PITH_EXIT_OTHER, .raw = code };
+    switch (code) {
+    case SVM_EXIT_INTR:
+        e->reason = VCPU_EXIT_KEEP_INTERRUPT;
+        break;
+    case SVM_EXIT_NMI:
+        e->reason = VCPU_EXIT_KEEP_NMI;
+        break;
+    case SVM_EXIT_CPUID:
+        *e = (struct vcpu_exit){ PITH_EXIT_CPUID, code, (uint32_t)rax, (uint32_t)v->gpr[1], known_length(v, 2) };
+        break;
+    case SVM_EXIT_IOIO:
+        *e = (struct vcpu_exit){ PITH_EXIT_IO, code, io_qualification(info1), rax,
+                                 info2 - *u64_at(v, VMCB_RIP) };
+        break;
+    case SVM_EXIT_MSR:
+        *e = (struct vcpu_exit){ info1 ? PITH_EXIT_MSR_WRITE : PITH_EXIT_MSR_READ, code,
+                                 (uint32_t)v->gpr[1], (v->gpr[2] << 32) | (uint32_t)rax,
+                                 known_length(v, 2) };
+        break;
+    case SVM_EXIT_HLT:
+        *e = (struct vcpu_exit){ PITH_EXIT_HLT, code, 0, 0, known_length(v, 1) };
+        break;
+    case SVM_EXIT_VINTR:
+        *u32_at(v, VMCB_INTERCEPT_MISC1) &= ~MISC1_VINTR;
+        *u64_at(v, VMCB_INT_CTL) &= ~BIT(8);
+        e->reason = PITH_EXIT_INTERRUPT_WINDOW;
+        break;
+    case SVM_EXIT_NPF: {
+        uint64_t access = (info1 & BIT(1) ? PITH_VM_ACCESS_WRITE : PITH_VM_ACCESS_READ) |
+                          (info1 & BIT(4) ? PITH_VM_ACCESS_EXECUTE : 0) |
+                          (info1 & BIT(0) ? PITH_VM_ACCESS_PRESENT : 0);
+        *e = (struct vcpu_exit){ PITH_EXIT_MMIO, code, info2, access, 0 };
+        break;
+    }
+    case SVM_EXIT_SHUTDOWN:
+        e->reason = PITH_EXIT_SHUTDOWN;
+        break;
+    case SVM_EXIT_VMMCALL:
+        *e = (struct vcpu_exit){ PITH_EXIT_VMCALL, code, 0, 0, known_length(v, 3) };
+        break;
+    case SVM_EXIT_INVD:
+        *e = (struct vcpu_exit){ PITH_EXIT_INVD, code, 0, 0, known_length(v, 2) };
+        break;
+    case SVM_EXIT_WBINVD:
+        *e = (struct vcpu_exit){ PITH_EXIT_WBINVD, code, 0, 0, known_length(v, 2) };
+        break;
+    case SVM_EXIT_XSETBV:
+        *e = (struct vcpu_exit){ PITH_EXIT_XSETBV, code, (uint32_t)v->gpr[1],
+                                 (v->gpr[2] << 32) | (uint32_t)rax, known_length(v, 3) };
+        break;
+    case SVM_EXIT_PAUSE:
+        *e = (struct vcpu_exit){ PITH_EXIT_PAUSE, code, 0, 0, known_length(v, 2) };
+        break;
+    case SVM_EXIT_INIT:
+        e->reason = PITH_EXIT_INIT;
+        break;
+    case SVM_EXIT_INVALID:
+        e->reason = PITH_EXIT_INVALID_STATE;
+        break;
+    default:
+        if (code >= SVM_EXIT_EXCEPTION_0 && code < SVM_EXIT_EXCEPTION_0 + 32)
+            *e = (struct vcpu_exit){ PITH_EXIT_EXCEPTION, code, code - SVM_EXIT_EXCEPTION_0, info1, 0 };
+        else if (code < 0x20)
+            *e = (struct vcpu_exit){ PITH_EXIT_CR_ACCESS, code, code & 15, code >= 0x10, 0 };
+        break;
+    }
+}
+
+/* ---- State groups (pith/vm.h order) -------------------------------------------------- */
+
+static const unsigned seg_offsets[8] = { VMCB_ES, VMCB_CS, VMCB_SS, VMCB_DS, VMCB_FS, VMCB_GS,
+                                         VMCB_LDTR, VMCB_TR };
+static const unsigned sys_offsets[9] = { VMCB_SYSENTER_CS, VMCB_SYSENTER_ESP, VMCB_SYSENTER_EIP,
+                                         VMCB_STAR, VMCB_LSTAR, VMCB_CSTAR, VMCB_SFMASK,
+                                         VMCB_KERNEL_GS_BASE, VMCB_G_PAT };
+
+void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
+{
+    switch (BIT(group)) {
+    case PITH_VM_GROUP_GPR:
+        for (unsigned i = 0; i < 16; i++)
+            out[i] = v->gpr[i];
+        out[0] = *u64_at(v, VMCB_RAX);
+        out[4] = *u64_at(v, VMCB_RSP);
+        break;
+    case PITH_VM_GROUP_RIP:
+        out[0] = *u64_at(v, VMCB_RIP);
+        out[1] = *u64_at(v, VMCB_RFLAGS);
+        break;
+    case PITH_VM_GROUP_CR:
+        out[0] = *u64_at(v, VMCB_CR0);
+        out[1] = *u64_at(v, VMCB_CR2);
+        out[2] = *u64_at(v, VMCB_CR3);
+        out[3] = *u64_at(v, VMCB_CR4);
+        out[4] = *u64_at(v, VMCB_EFER) & ~EFER_SVME;    /* the host's business */
+        out[5] = *u64_at(v, VMCB_DR7);
+        break;
+    case PITH_VM_GROUP_SEG:
+        for (unsigned i = 0; i < 8; i++) {
+            const uint8_t *s = vmcb(v) + seg_offsets[i];
+            out[2 * i] = *(const uint16_t *)s | ((uint64_t)(*(const uint16_t *)(s + 2) & 0xfff) << 16) |
+                         ((uint64_t)*(const uint32_t *)(s + 4) << 32);
+            out[2 * i + 1] = *(const uint64_t *)(s + 8);
+        }
+        break;
+    case PITH_VM_GROUP_DTR:
+        out[0] = *u64_at(v, VMCB_GDTR + 8);
+        out[1] = *u32_at(v, VMCB_GDTR + 4);
+        out[2] = *u64_at(v, VMCB_IDTR + 8);
+        out[3] = *u32_at(v, VMCB_IDTR + 4);
+        break;
+    case PITH_VM_GROUP_SYS:
+        for (unsigned i = 0; i < 9; i++)
+            out[i] = *u64_at(v, sys_offsets[i]);
+        break;
+    case PITH_VM_GROUP_INTR:
+        out[0] = *u64_at(v, VMCB_INT_SHADOW) & 1;
+        out[1] = *u64_at(v, VMCB_EXITINTINFO) & 0xffffffffull;
+        break;
+    case PITH_VM_GROUP_TSC:
+        out[0] = *u64_at(v, VMCB_TSC_OFFSET);
+        break;
+    }
+}
+
+void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
+{
+    switch (BIT(group)) {
+    case PITH_VM_GROUP_GPR:
+        for (unsigned i = 0; i < 16; i++)
+            v->gpr[i] = in[i];
+        *u64_at(v, VMCB_RAX) = in[0];
+        *u64_at(v, VMCB_RSP) = in[4];
+        break;
+    case PITH_VM_GROUP_RIP:
+        *u64_at(v, VMCB_RIP) = in[0];
+        *u64_at(v, VMCB_RFLAGS) = in[1];
+        break;
+    case PITH_VM_GROUP_CR:
+        *u64_at(v, VMCB_CR0) = in[0];
+        *u64_at(v, VMCB_CR2) = in[1];
+        *u64_at(v, VMCB_CR3) = in[2];
+        *u64_at(v, VMCB_CR4) = in[3];
+        *u64_at(v, VMCB_EFER) = in[4] | EFER_SVME;      /* VMRUN requires it (APM 15.5.1) */
+        *u64_at(v, VMCB_DR7) = in[5];
+        break;
+    case PITH_VM_GROUP_SEG:
+        for (unsigned i = 0; i < 8; i++) {
+            uint8_t *s = vmcb(v) + seg_offsets[i];
+            *(uint16_t *)s = (uint16_t)in[2 * i];
+            *(uint16_t *)(s + 2) = (uint16_t)((in[2 * i] >> 16) & 0xfff);
+            *(uint32_t *)(s + 4) = (uint32_t)(in[2 * i] >> 32);
+            *(uint64_t *)(s + 8) = in[2 * i + 1];
+        }
+        /* The CPL is the stack segment's DPL (APM 15.5.1). */
+        *(vmcb(v) + VMCB_CPL) = (uint8_t)((*(uint16_t *)(vmcb(v) + VMCB_SS + 2) >> 5) & 3);
+        break;
+    case PITH_VM_GROUP_DTR:
+        *u64_at(v, VMCB_GDTR + 8) = in[0];
+        *u32_at(v, VMCB_GDTR + 4) = (uint32_t)in[1];
+        *u64_at(v, VMCB_IDTR + 8) = in[2];
+        *u32_at(v, VMCB_IDTR + 4) = (uint32_t)in[3];
+        break;
+    case PITH_VM_GROUP_SYS:
+        for (unsigned i = 0; i < 9; i++)
+            *u64_at(v, sys_offsets[i]) = in[i];
+        break;
+    case PITH_VM_GROUP_INTR:
+        *u64_at(v, VMCB_INT_SHADOW) = in[0] & 1;
+        break;
+    case PITH_VM_GROUP_TSC:
+        *u64_at(v, VMCB_TSC_OFFSET) = in[0];
+        break;
+    }
+}
+
+/* The ABI's event format is the EVENTINJ layout (APM 15.20). */
+void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
+{
+    *u64_at(v, VMCB_EVENTINJ) = (event & 0x80000fffull) | (error_code << 32);
+}
+
+/* An interrupt window: a virtual interrupt the guest takes when it can, intercepted
+ * (APM 15.21.4): the VINTR exit says the window is open. */
+void svm_request_windows(struct vcpu *v, uint64_t windows)
+{
+    if (windows & PITH_VM_WINDOW_INTERRUPT) {
+        *u64_at(v, VMCB_INT_CTL) |= BIT(8) | BIT(20);
+        *u32_at(v, VMCB_INTERCEPT_MISC1) |= MISC1_VINTR;
+    }
+}
+
+void svm_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct)
+{
+    uint8_t *map = vcpu_page(v, VCPU_PAGE_IO_BITMAP);
+    for (unsigned port = first; port <= last; port++) {
+        if (direct)
+            map[port >> 3] &= (uint8_t)~(1u << (port & 7));
+        else
+            map[port >> 3] |= (uint8_t)(1u << (port & 7));
+    }
+}

@@ -1,0 +1,89 @@
+/*
+ * The vcpu_arch_* hooks: one table of functions per vendor, chosen at boot (SVM on
+ * AMD, VMX on Intel).  The backends live in svm/ and vmx/.
+ */
+#include "arch.h"
+#include "x86.h"
+
+struct vcpu_backend {
+    const char *name;
+    bool (*init_cpu)(void);
+    void (*init)(struct vcpu *v);
+    void (*configure)(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+    void (*run)(struct vcpu *v);
+    void (*exit_info)(struct vcpu *v, struct vcpu_exit *e);
+    void (*read_group)(struct vcpu *v, unsigned group, uint64_t *out);
+    void (*write_group)(struct vcpu *v, unsigned group, const uint64_t *in);
+    void (*inject)(struct vcpu *v, uint64_t event, uint64_t error_code);
+    void (*request_windows)(struct vcpu *v, uint64_t windows);
+    void (*set_io)(struct vcpu *v, unsigned first, unsigned last, bool direct);
+    void (*flush_space)(struct guest_space *gs);
+};
+
+bool svm_init_cpu(void);
+void svm_init(struct vcpu *v);
+void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+void svm_run(struct vcpu *v);
+void svm_exit_info(struct vcpu *v, struct vcpu_exit *e);
+void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out);
+void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
+void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
+void svm_request_windows(struct vcpu *v, uint64_t windows);
+void svm_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
+
+static void svm_flush_space(struct guest_space *gs)
+{
+    (void)gs;   /* the generation check at the next VMRUN flushes the ASID */
+}
+
+static const struct vcpu_backend svm = {
+    "svm", svm_init_cpu, svm_init, svm_configure, svm_run, svm_exit_info, svm_read_group,
+    svm_write_group, svm_inject, svm_request_windows, svm_set_io, svm_flush_space,
+};
+
+#ifdef PITH_VMX
+extern const struct vcpu_backend vmx_backend;
+#endif
+
+static const struct vcpu_backend *backend;
+
+bool vcpu_arch_init_cpu(void)
+{
+    const struct vcpu_backend *candidates[] = {
+        &svm,
+#ifdef PITH_VMX
+        &vmx_backend,
+#endif
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(candidates); i++) {
+        if (candidates[i]->init_cpu()) {
+            backend = candidates[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *vcpu_arch_name(void) { return backend->name; }
+void vcpu_arch_init(struct vcpu *v) { backend->init(v); }
+void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exc) { backend->configure(v, gs, exc); }
+void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e) { backend->exit_info(v, e); }
+void vcpu_arch_read_group(struct vcpu *v, unsigned g, uint64_t *out) { backend->read_group(v, g, out); }
+void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in) { backend->write_group(v, g, in); }
+void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
+void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
+void vcpu_arch_set_io(struct vcpu *v, unsigned f, unsigned l, bool d) { backend->set_io(v, f, l, d); }
+void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
+
+void vcpu_arch_run(struct vcpu *v)
+{
+    backend->run(v);
+    panic("vCPU backend returned from entering the guest");
+}
+
+/* Host interrupts wait while a guest runs; after its exit they are let in here, on the
+ * kernel stack, exactly as if they had arrived while the kernel idled. */
+void arch_take_interrupts(void)
+{
+    __asm__ volatile("sti; nop; cli" ::: "memory");
+}

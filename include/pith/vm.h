@@ -1,0 +1,94 @@
+/*
+ * The virtual-machine exit protocol, the same on VMX and SVM.
+ *
+ * When a guest exits for a reason the kernel does not keep, the vCPU thread makes a
+ * Call on its exit endpoint with this message:
+ *   label  PITH_EXIT_* (arch-neutral reason)
+ *   MR0    raw vendor reason (VMX basic exit reason, SVM EXITCODE)
+ *   MR1    qualification (below, per reason)
+ *   MR2    second qualification
+ *   MR3    instruction length in bytes, 0 when the kernel cannot know it
+ *   MR4..  the state groups selected by the vCPU's transfer mask, in bit order
+ * The VMM replies with
+ *   label  mask of the groups it changed
+ *   MR0    event to inject (PITH_VM_EVENT_*), 0 = none; MR1 its error code
+ *   MR2    window requests (PITH_VM_WINDOW_*)
+ *   MR3    0
+ *   MR4..  the changed groups, in bit order
+ * and the kernel writes them back and enters the guest again.  A reply only moves
+ * RIP when the VMM writes PITH_VM_GROUP_RIP: to skip an emulated instruction, add MR3
+ * to the RIP it received.
+ */
+#ifndef PITH_VM_H
+#define PITH_VM_H
+
+enum pith_exit {
+    PITH_EXIT_CPUID = 1,        /* MR1 = eax (leaf), MR2 = ecx (subleaf) */
+    PITH_EXIT_IO,               /* MR1 = port | size << 16 | in << 24 | string << 25 | rep << 26;
+                                 * MR2 = value written (out, not string) */
+    PITH_EXIT_MMIO,             /* guest-physical access to nothing mapped, or a denied
+                                 * access: MR1 = guest-physical address, MR2 = access
+                                 * (PITH_VM_ACCESS_*) */
+    PITH_EXIT_MSR_READ,         /* MR1 = MSR number */
+    PITH_EXIT_MSR_WRITE,        /* MR1 = MSR number, MR2 = value (edx:eax) */
+    PITH_EXIT_HLT,
+    PITH_EXIT_INTERRUPT_WINDOW, /* the guest can take an external interrupt now */
+    PITH_EXIT_NMI_WINDOW,
+    PITH_EXIT_RECALL,           /* VCpu.RECALL */
+    PITH_EXIT_EXCEPTION,        /* MR1 = vector, MR2 = error code */
+    PITH_EXIT_SHUTDOWN,         /* triple fault */
+    PITH_EXIT_INVALID_STATE,    /* the guest state was refused at entry */
+    PITH_EXIT_VMCALL,           /* VMCALL / VMMCALL */
+    PITH_EXIT_INVD,
+    PITH_EXIT_WBINVD,
+    PITH_EXIT_XSETBV,           /* MR1 = ecx, MR2 = edx:eax */
+    PITH_EXIT_CR_ACCESS,        /* MR1 = control register, MR2 = 1 for a write */
+    PITH_EXIT_PAUSE,
+    PITH_EXIT_INIT,
+    PITH_EXIT_OTHER,            /* any other reason: see MR0 */
+    PITH_EXIT_COUNT
+};
+
+#define PITH_VM_IO_IN       (1ull << 24)
+#define PITH_VM_IO_STRING   (1ull << 25)
+#define PITH_VM_IO_REP      (1ull << 26)
+
+#define PITH_VM_ACCESS_READ    1u
+#define PITH_VM_ACCESS_WRITE   2u
+#define PITH_VM_ACCESS_EXECUTE 4u
+#define PITH_VM_ACCESS_PRESENT 8u  /* something was mapped, the rights did not allow it */
+
+/* State groups (transfer mask bits) and their words, in order. */
+#define PITH_VM_GROUP_GPR   (1u << 0)   /* 16: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
+#define PITH_VM_GROUP_RIP   (1u << 1)   /* 2: rip rflags */
+#define PITH_VM_GROUP_CR    (1u << 2)   /* 6: cr0 cr2 cr3 cr4 efer dr7 */
+#define PITH_VM_GROUP_SEG   (1u << 3)   /* 16: es cs ss ds fs gs ldtr tr, each two words:
+                                         * selector | attributes << 16 | limit << 32, base */
+#define PITH_VM_GROUP_DTR   (1u << 4)   /* 4: gdtr base, gdtr limit, idtr base, idtr limit */
+#define PITH_VM_GROUP_SYS   (1u << 5)   /* 9: sysenter cs esp eip, star lstar cstar sfmask,
+                                         * kernel gs base, pat */
+#define PITH_VM_GROUP_INTR  (1u << 6)   /* 2: interruptibility (bit 0 interrupt shadow, bit 1
+                                         * NMI blocked), event being delivered at the exit
+                                         * (PITH_VM_EVENT_* format, 0 = none) */
+#define PITH_VM_GROUP_TSC   (1u << 7)   /* 1: TSC offset */
+#define PITH_VM_GROUP_COUNT 8
+#define PITH_VM_GROUP_ALL   0xffu
+
+/* Segment attributes: descriptor bits 40..47 as bits 0..7 (type, S, DPL, P) and
+ * 52..55 as bits 8..11 (AVL, L, D/B, G); bit 12 = unusable (VMX; SVM ignores it). */
+#define PITH_VM_SEG_UNUSABLE (1u << 12)
+
+/* Events to inject (reply MR0) and the delivering event of PITH_VM_GROUP_INTR. */
+#define PITH_VM_EVENT_VALID       (1ull << 31)
+#define PITH_VM_EVENT_ERROR_CODE  (1ull << 11)
+#define PITH_VM_EVENT_EXTINT      (0ull << 8)
+#define PITH_VM_EVENT_NMI         (2ull << 8)
+#define PITH_VM_EVENT_EXCEPTION   (3ull << 8)
+#define PITH_VM_EVENT_SOFT_INT    (4ull << 8)
+
+#define PITH_VM_WINDOW_INTERRUPT  1u
+#define PITH_VM_WINDOW_NMI        2u
+
+#define PITH_VM_EXIT_HEADER 4           /* MR0..3 before the groups */
+
+#endif
