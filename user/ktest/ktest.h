@@ -77,6 +77,7 @@ KT_GROUP(notification)
 KT_GROUP(fault)
 KT_GROUP(device)
 KT_GROUP(badargs)
+KT_GROUP(vm)
 
 #define KT_TABLE(name, ...) \
     const struct pith_test name##_tests[] = { __VA_ARGS__ }; \

@@ -19,6 +19,7 @@ static const struct { const struct pith_test *tests; const unsigned *count; } gr
     { fault_tests, &fault_count },
     { device_tests, &device_count },
     { badargs_tests, &badargs_count },
+    { vm_tests, &vm_count },
 };
 
 static void poweroff(bool pass)

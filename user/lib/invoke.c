@@ -264,3 +264,50 @@ enum pith_error pith_ioport_deny(pith_cap_t ioport, pith_cap_t address_space)
 {
     return invoke1(ioport, PITH_IOPORT_DENY, address_space);
 }
+
+/* ---- VCpu ---------------------------------------------------------------------------- */
+
+enum pith_error pith_vcpu_configure(pith_cap_t vcpu, pith_cap_t thread, pith_cap_t guest_space,
+                                    pith_cap_t exit_endpoint, uint64_t transfer_mask,
+                                    uint64_t exception_bitmap)
+{
+    const uint64_t args[] = { thread, guest_space, exit_endpoint, transfer_mask, exception_bitmap };
+    return pith_invoke(vcpu, PITH_VCPU_CONFIGURE, args, ARRAY_COUNT(args), NULL);
+}
+
+/* Reads the groups of `mask` into out[0..n) (n = the groups' words). */
+enum pith_error pith_vcpu_read_state(pith_cap_t vcpu, uint64_t mask, uint64_t *out, size_t n)
+{
+    const uint64_t args[] = { mask };
+    struct pith_msg reply;
+    enum pith_error err = pith_invoke(vcpu, PITH_VCPU_READ_STATE, args, 1, &reply);
+    if (err != PITH_OK)
+        return err;
+    if (pith_msginfo_length(reply.info) < n)
+        return PITH_E_TRUNCATED;
+    for (size_t i = 0; i < n; i++)
+        out[i] = i < PITH_MSG_REGS_IN_CPU ? reply.mr[i] : pith_ipc_buffer()->mr[i];
+    return PITH_OK;
+}
+
+enum pith_error pith_vcpu_write_state(pith_cap_t vcpu, uint64_t mask, const uint64_t *in, size_t n)
+{
+    uint64_t args[PITH_MSG_MAX];
+    if (n + 1 > PITH_MSG_MAX)
+        return PITH_E_TRUNCATED;
+    args[0] = mask;
+    for (size_t i = 0; i < n; i++)
+        args[i + 1] = in[i];
+    return pith_invoke(vcpu, PITH_VCPU_WRITE_STATE, args, n + 1, NULL);
+}
+
+enum pith_error pith_vcpu_recall(pith_cap_t vcpu)
+{
+    return invoke0(vcpu, PITH_VCPU_RECALL);
+}
+
+enum pith_error pith_vcpu_set_io(pith_cap_t vcpu, pith_cap_t ioport, uint64_t direct)
+{
+    const uint64_t args[] = { ioport, direct };
+    return pith_invoke(vcpu, PITH_VCPU_SET_IO, args, ARRAY_COUNT(args), NULL);
+}

@@ -180,6 +180,9 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
     case SVM_EXIT_INVALID:
         e->reason = PITH_EXIT_INVALID_STATE;
         break;
+    case (uint32_t)SVM_EXIT_INVALID:    /* QEMU reports -1 in 32 bits */
+        e->reason = PITH_EXIT_INVALID_STATE;
+        break;
     default:
         if (code >= SVM_EXIT_EXCEPTION_0 && code < SVM_EXIT_EXCEPTION_0 + 32)
             *e = (struct vcpu_exit){ PITH_EXIT_EXCEPTION, code, code - SVM_EXIT_EXCEPTION_0, info1, 0 };

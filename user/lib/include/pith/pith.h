@@ -90,4 +90,13 @@ enum pith_error pith_ioport_control_issue(pith_cap_t ioport_control, uint64_t fi
 enum pith_error pith_ioport_allow(pith_cap_t ioport, pith_cap_t address_space);
 enum pith_error pith_ioport_deny(pith_cap_t ioport, pith_cap_t address_space);
 
+/* VCpu (pith/vm.h has the exit protocol). */
+enum pith_error pith_vcpu_configure(pith_cap_t vcpu, pith_cap_t thread, pith_cap_t guest_space,
+                                    pith_cap_t exit_endpoint, uint64_t transfer_mask,
+                                    uint64_t exception_bitmap);
+enum pith_error pith_vcpu_read_state(pith_cap_t vcpu, uint64_t mask, uint64_t *out, size_t n);
+enum pith_error pith_vcpu_write_state(pith_cap_t vcpu, uint64_t mask, const uint64_t *in, size_t n);
+enum pith_error pith_vcpu_recall(pith_cap_t vcpu);
+enum pith_error pith_vcpu_set_io(pith_cap_t vcpu, pith_cap_t ioport, uint64_t direct);
+
 #endif

@@ -1,0 +1,55 @@
+/*
+ * Receiving VM exits and answering them (pith/vm.h is the protocol): a VMM thread
+ * waits on the exit endpoint, looks at the reason and the state that came with it,
+ * changes what it must and replies.
+ */
+#ifndef PITH_VMEXIT_H
+#define PITH_VMEXIT_H
+
+#include <stdbool.h>
+#include "pith/syscall.h"
+
+/* Words of each state group, in bit order. */
+static const unsigned char pith_vm_group_words[PITH_VM_GROUP_COUNT] = { 16, 2, 6, 16, 4, 9, 2, 1 };
+
+/* Index of a group's first word in an exit message with this transfer mask. */
+static inline unsigned pith_vm_group_at(uint64_t mask, uint64_t group)
+{
+    unsigned at = PITH_VM_EXIT_HEADER;
+    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT && (1ull << g) != group; g++)
+        if (mask & (1ull << g))
+            at += pith_vm_group_words[g];
+    return at;
+}
+
+static inline unsigned pith_vm_groups_length(uint64_t mask)
+{
+    unsigned n = 0;
+    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++)
+        if (mask & (1ull << g))
+            n += pith_vm_group_words[g];
+    return n;
+}
+
+/* One exit: the reason, the header and the groups, copied out of the message.
+ * Set transfer_mask to the vCPU's transfer mask before the first wait. */
+struct pith_vm_exit {
+    uint64_t transfer_mask;
+    uint64_t reason;
+    uint64_t badge;
+    uint64_t length;
+    uint64_t mr[PITH_MSG_MAX];
+};
+
+/* Wait for the next exit on `endpoint`. */
+enum pith_error pith_vm_wait_exit(pith_cap_t endpoint, struct pith_vm_exit *exit);
+/* Reply to the exit: the groups of `mask` (within the transfer mask) are taken from
+ * exit->mr where the exit had them, so a VMM edits the message it received and sends
+ * it back.  inject: PITH_VM_EVENT_* or 0; windows: PITH_VM_WINDOW_*. */
+enum pith_error pith_vm_reply(const struct pith_vm_exit *exit, uint64_t mask, uint64_t inject,
+                              uint64_t error_code, uint64_t windows);
+/* Both at once: reply, then wait for the next exit. */
+enum pith_error pith_vm_reply_wait(pith_cap_t endpoint, struct pith_vm_exit *exit, uint64_t mask,
+                                   uint64_t inject, uint64_t error_code, uint64_t windows);
+
+#endif

@@ -1,0 +1,63 @@
+/* VM exits as a VMM sees them: receive, edit, reply (pith/vmexit.h). */
+#include "pith/pith.h"
+#include "pith/vmexit.h"
+
+static void take(struct pith_vm_exit *exit, const struct pith_msg *msg)
+{
+    exit->reason = pith_msginfo_label(msg->info);
+    exit->badge = msg->badge;
+    exit->length = pith_msginfo_length(msg->info);
+    for (unsigned i = 0; i < exit->length && i < PITH_MSG_MAX; i++)
+        exit->mr[i] = i < PITH_MSG_REGS_IN_CPU ? msg->mr[i] : pith_ipc_buffer()->mr[i];
+}
+
+/* The reply message: the header words, then the groups of `mask` (a subset of the
+ * transfer mask) copied from their places in the exit, packed in bit order. */
+static uint64_t put_reply(const struct pith_vm_exit *exit, struct pith_msg *msg, uint64_t mask,
+                          uint64_t inject, uint64_t error_code, uint64_t windows)
+{
+    struct pith_ipc_buffer *buffer = pith_ipc_buffer();
+    msg->mr[0] = inject;
+    msg->mr[1] = error_code;
+    msg->mr[2] = windows;
+    msg->mr[3] = 0;
+    mask &= exit->transfer_mask;
+    unsigned out = PITH_VM_EXIT_HEADER;
+    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
+        if (!(mask & (1ull << g)))
+            continue;
+        unsigned src = pith_vm_group_at(exit->transfer_mask, 1ull << g);
+        for (unsigned i = 0; i < pith_vm_group_words[g]; i++)
+            buffer->mr[out + i] = exit->mr[src + i];
+        out += pith_vm_group_words[g];
+    }
+    return pith_msginfo(mask, out, 0);
+}
+
+enum pith_error pith_vm_wait_exit(pith_cap_t endpoint, struct pith_vm_exit *exit)
+{
+    struct pith_msg msg;
+    enum pith_error err = pith_recv(endpoint, &msg);
+    if (err == PITH_OK)
+        take(exit, &msg);
+    return err;
+}
+
+enum pith_error pith_vm_reply(const struct pith_vm_exit *exit, uint64_t mask, uint64_t inject,
+                              uint64_t error_code, uint64_t windows)
+{
+    struct pith_msg msg;
+    msg.info = put_reply(exit, &msg, mask, inject, error_code, windows);
+    return pith_reply(&msg);
+}
+
+enum pith_error pith_vm_reply_wait(pith_cap_t endpoint, struct pith_vm_exit *exit, uint64_t mask,
+                                   uint64_t inject, uint64_t error_code, uint64_t windows)
+{
+    struct pith_msg msg;
+    msg.info = put_reply(exit, &msg, mask, inject, error_code, windows);
+    enum pith_error err = pith_reply_recv(endpoint, &msg);
+    if (err == PITH_OK)
+        take(exit, &msg);
+    return err;
+}
