@@ -61,8 +61,11 @@ int untyped_invoke(struct invocation *inv)
         return PITH_E_ILLEGAL_OP;
     if (!(ut->rights & PITH_RIGHT_WRITE))
         return PITH_E_RIGHTS;
-    unsigned type = (unsigned)inv_arg(inv, 0), bits;
-    int err = object_size_bits(type, (unsigned)inv_arg(inv, 1), &bits);
+    /* Out-of-range values must not wrap into valid ones when narrowed: type 0 and
+     * 255 size bits are refused by object_size_bits like the values they stand for. */
+    uint64_t type_arg = inv_arg(inv, 0), bits_arg = inv_arg(inv, 1);
+    unsigned type = type_arg < PITH_OBJ_TYPE_COUNT ? (unsigned)type_arg : 0, bits;
+    int err = object_size_bits(type, bits_arg < 256 ? (unsigned)bits_arg : 255, &bits);
     if (err)
         return err;
     bool device = ut->aux & CAP_AUX_DEVICE;

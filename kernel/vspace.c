@@ -141,10 +141,14 @@ static void flush(const struct space *sp, const struct cap *c)
     }
 }
 
-/* Remove the capability's mapping if it is still in place. */
+/* Remove the capability's mapping if it is still in place.  A table is emptied as
+ * well: the frames and tables in it are found by (ASID, address), which no longer
+ * leads to them, so entries left behind could outlive the frames they map if the
+ * table were mapped again. */
 void vspace_unmap_cap(struct cap *c)
 {
     struct space sp;
+    bool frame = c->type == PITH_OBJ_FRAME_4K || c->type == PITH_OBJ_FRAME_2M;
     if ((c->aux & CAP_AUX_MAPPED) && space_by_asid(c->data2, &sp)) {
         uint64_t *e = walk(&sp, c->data, table_level(c->type));
         if (e && entry_present(&sp, *e) && (*e & PTE_ADDR) == cap_phys(c)) {
@@ -152,6 +156,8 @@ void vspace_unmap_cap(struct cap *c)
             flush(&sp, c);
         }
     }
+    if (!frame && (c->aux & CAP_AUX_MAPPED))
+        memset((void *)c->object, 0, PAGE_SIZE);
     c->aux &= ~CAP_AUX_MAPPED;
     c->data = c->data2 = 0;
 }
