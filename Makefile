@@ -47,18 +47,30 @@ $(BUILD)/libpith.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# $(1): program name, $(2): its source directory
 define program
-$(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard user/$(1)/*.c)) $$(BUILD)/libpith.a user/user.ld
+$(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard $(2)/*.c)) $$(BUILD)/libpith.a user/user.ld
 	$$(CC) -nostdlib -static -no-pie -Wl,-T,user/user.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
 		-o $$@ $$(filter %.o,$$^) $$(BUILD)/libpith.a -lgcc
 endef
-$(foreach p,$(PROGRAMS),$(eval $(call program,$(p))))
+$(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p))))
+$(eval $(call program,vmm,vmm))
+
+# Test guests: flat binaries loaded at guest-physical 0x100000 (guests/tests/).
+GUEST_BINS := $(patsubst guests/tests/%.S,$(BUILD)/guests/%.bin,$(wildcard guests/tests/*.S))
+$(BUILD)/guests/%.bin: guests/tests/%.S | deps
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $(BUILD)/guests/$*.o $<
+	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
 $(BUILD)/pith.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root
 
 $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/ktest.elf=ktest
+
+$(BUILD)/pith-vmm.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(GUEST_BINS) tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/vmm.elf=vmm $(foreach g,$(GUEST_BINS),$(g)=$(notdir $(g)))
 
 $(BUILD)/pith-bench.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/bench.elf=bench
