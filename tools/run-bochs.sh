@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# run-bochs.sh — boot a Pith ISO headless in Bochs (Intel VMX + EPT), COM1 on stdout.
+#
+# Usage: tools/run-bochs.sh [--timeout SECONDS] [--log FILE] ISO
+#
+#   --timeout S   kill Bochs after S wall seconds (default 900)
+#   --log FILE    also copy the serial output to FILE
+#
+# Guest convention (Bochs has no isa-debug-exit; these are the two ways a
+# guest can end Debian's Bochs 2.7 with different exit statuses):
+#   pass: write the bytes "Shutdown" to port 0x8900.  Bochs powers off (it
+#         exits with status 1 and logs "Shutdown port: shutdown requested").
+#   fail: write the byte 'D' (0x44) to port 0x8900.  Bochs stops in its
+#         built-in debugger, which runs the next command of our -rc file,
+#         `quit`: Bochs exits with status 0.
+#   Before either, wait until COM1 has sent everything (LSR bit 6, port 0x3fd),
+#   or the last characters are lost.
+# A triple fault is a Bochs panic here (reset_on_triple_fault=0), like any
+# other panic: status 1 without the Shutdown message, reported as an error.
+# Exit status: 0 pass; 1 fail; 124 timeout; 2 anything else (Bochs error or
+# panic, triple fault, bad usage); the end of Bochs' own log goes to stderr.
+set -euo pipefail
+
+usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] ISO" >&2; exit 2; }
+
+timeout=900 log='' iso=''
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
+		--log) [ $# -ge 2 ] || usage; log=$2; shift ;;
+		-*) usage ;;
+		*) [ -z "$iso" ] || usage; iso=$1 ;;
+	esac
+	shift
+done
+[ -n "$iso" ] || usage
+[ -f "$iso" ] || { echo "run-bochs: no such ISO: $iso" >&2; exit 2; }
+[[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run-bochs: bad timeout: $timeout" >&2; exit 2; }
+bios=/usr/share/bochs/BIOS-bochs-latest vgabios=/usr/share/vgabios/vgabios.bin
+for f in "$bios" "$vgabios"; do
+	[ -f "$f" ] || { echo "run-bochs: $f missing (tools/deps.sh)" >&2; exit 2; }
+done
+command -v bochs >/dev/null || { echo "run-bochs: bochs missing (tools/deps.sh)" >&2; exit 2; }
+
+tmp=$(mktemp -d)
+pid='' sleeper='' tailer=''
+# shellcheck disable=SC2317  # (called through the trap)
+cleanup() {
+	# Bochs ignores SIGTERM: kill its whole process group (session) outright.
+	[ -z "$pid" ] || kill -KILL -- "-$pid" 2>/dev/null || true
+	[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true
+	[ -z "$tailer" ] || kill "$tailer" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cat >"$tmp/bochsrc" <<RC
+megs: 256
+cpu: model=corei7_haswell_4770, ips=200000000, reset_on_triple_fault=0
+romimage: file=$bios
+vgaromimage: file=$vgabios
+display_library: term
+ata0-master: type=cdrom, path="$(realpath "$iso")", status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev=serial.txt
+log: bochs.log
+panic: action=fatal
+clock: sync=none
+speaker: enabled=0
+sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
+RC
+# Debian's Bochs starts in its debugger: continue, and quit at the next stop.
+printf 'c\nquit\n' >"$tmp/cmds"
+: >"$tmp/serial.txt"
+
+# setsid: own session, no controlling terminal (needed by the term display);
+# as we are not a process group leader here, $! is Bochs' pid and its pgid.
+(cd "$tmp" && exec setsid -w bochs -q -f bochsrc -rc cmds </dev/null >bochs.out 2>&1) &
+pid=$!
+tail -s 0.2 --pid="$pid" -n +1 -f "$tmp/serial.txt" &
+tailer=$!
+sleep "$timeout" &
+sleeper=$!
+
+status=0 first=''
+wait -n -p first "$pid" "$sleeper" || status=$?    # whichever ends first
+if [ "$first" = "$sleeper" ]; then
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true     # (no "Killed" job notice)
+	pid=''
+	wait "$tailer" || true
+	[ -z "$log" ] || cp "$tmp/serial.txt" "$log"
+	echo "run-bochs: timeout after $timeout s" >&2
+	exit 124
+fi
+pid=''
+wait "$tailer" || true      # tail prints the rest, then sees Bochs has gone
+[ -z "$log" ] || cp "$tmp/serial.txt" "$log"
+
+if [ "$status" = 1 ] && grep -q 'Shutdown port: shutdown requested' "$tmp/bochs.log"; then
+	exit 0
+elif [ "$status" = 0 ]; then
+	exit 1
+fi
+echo "run-bochs: Bochs exited with status $status without the guest's pass/fail signal" >&2
+grep -E '^[0-9]+[ep]\[' "$tmp/bochs.log" | tail -n 10 >&2 || true      # errors, panics
+exit 2
