@@ -89,8 +89,16 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
-test-unit: $(BUILD)/unit-tests
+# Device models of the VMM (vmm/dev), tested on the host.
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c)
+
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h) | deps
+	@mkdir -p $(BUILD)
+	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(DEVICE_SRC)
+
+test-unit: $(BUILD)/unit-tests $(BUILD)/device-tests
 	$(BUILD)/unit-tests
+	$(BUILD)/device-tests
 
 test-qemu: $(BUILD)/pith-test.iso
 	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso
