@@ -24,6 +24,20 @@ static void copy_registers(struct thread *from, struct thread *to, uint64_t badg
     to->regs.r10 = from->regs.r10;
 }
 
+/* The endpoint named by rdi, if the capability is an endpoint with these rights. */
+static struct endpoint *endpoint_in_rdi(struct thread *t, unsigned rights, uint64_t *badge)
+{
+    const struct cap *cs = &t->slots[TSLOT_CSPACE];
+    uint64_t cptr = t->regs.rdi;
+    if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
+        return NULL;
+    const struct cap *c = (const struct cap *)cs->object + cptr;
+    if (c->type != PITH_OBJ_ENDPOINT || (c->rights & rights) != rights)
+        return NULL;
+    *badge = c->data;
+    return (struct endpoint *)c->object;
+}
+
 /* The partner may run at once only if nothing runnable outranks it. */
 static bool may_switch_to(struct thread *partner)
 {
@@ -33,16 +47,10 @@ static bool may_switch_to(struct thread *partner)
 
 bool fastpath_call(struct thread *t)
 {
-    if (!short_message(t->regs.rsi))
+    uint64_t badge;
+    struct endpoint *ep;
+    if (!short_message(t->regs.rsi) || !(ep = endpoint_in_rdi(t, PITH_RIGHT_WRITE, &badge)))
         return false;
-    const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    uint64_t cptr = t->regs.rdi;
-    if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
-        return false;
-    const struct cap *c = (const struct cap *)cs->object + cptr;
-    if (c->type != PITH_OBJ_ENDPOINT || !(c->rights & PITH_RIGHT_WRITE))
-        return false;
-    struct endpoint *ep = (struct endpoint *)c->object;
     struct thread *receiver = ep->head;
     if (ep->state != EP_RECEIVING || receiver->caller || !may_switch_to(receiver))
         return false;
@@ -57,7 +65,7 @@ bool fastpath_call(struct thread *t)
     }
     receiver->qnext = NULL;
     receiver->blocked_on = NULL;
-    copy_registers(t, receiver, c->data);
+    copy_registers(t, receiver, badge);
     receiver->caller = t;
     t->replier = receiver;
     t->state = THREAD_BLOCKED_REPLY;
@@ -72,15 +80,9 @@ bool fastpath_reply_recv(struct thread *t)
         return false;
     if (t->bound && t->bound->word)
         return false;
-    const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    uint64_t cptr = t->regs.rdi;
-    if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
-        return false;
-    const struct cap *c = (const struct cap *)cs->object + cptr;
-    if (c->type != PITH_OBJ_ENDPOINT || !(c->rights & PITH_RIGHT_READ))
-        return false;
-    struct endpoint *ep = (struct endpoint *)c->object;
-    if (ep->state == EP_SENDING || !may_switch_to(caller))
+    uint64_t badge;
+    struct endpoint *ep = endpoint_in_rdi(t, PITH_RIGHT_READ, &badge);
+    if (!ep || ep->state == EP_SENDING || !may_switch_to(caller))
         return false;
 
     /* point of no return */

@@ -11,6 +11,7 @@
 #include <pith/cpu.h>
 #include <pith/pith.h>
 #include <pith/printf.h>
+#include <pith/root.h>
 #include <pith/string.h>
 #include <pith/syscall.h>
 #include <pith/test.h>

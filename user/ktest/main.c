@@ -22,39 +22,9 @@ static const struct { const struct pith_test *tests; const unsigned *count; } gr
     { vm_tests, &vm_count },
 };
 
-static void poweroff(bool pass)
-{
-    const uint16_t ports[] = { 0xf4, 0x8900 };
-    for (unsigned i = 0; i < 2; i++) {
-        pith_cap_t slot = kt_slot();
-        pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, ports[i], ports[i], slot);
-        pith_ioport_allow(slot, KT_SPACE);
-    }
-    pith_outb(0xf4, pass ? 0 : 1);             /* QEMU exits here */
-    if (!pass) {
-        pith_outb(0x8900, 'D');                 /* Bochs: stop in the debugger (tools/run-bochs.sh) */
-        return;
-    }
-    for (const char *s = "Shutdown"; *s; s++)
-        pith_outb(0x8900, (uint8_t)*s);
-}
-
 static bool setup(void)
 {
-    const struct pith_bootinfo *bi = kt_bootinfo;
-    unsigned largest = 0;
-    for (unsigned i = 0; i < bi->untyped_count; i++)
-        if (!bi->untyped[i].is_device &&
-            (bi->untyped[largest].is_device || bi->untyped[i].size_bits > bi->untyped[largest].size_bits))
-            largest = i;
-    struct pith_alloc_config config = {
-        .untyped = bi->untyped_first_slot + largest,
-        .untyped_size_bits = bi->untyped[largest].size_bits,
-        .cnode = KT_CNODE, .address_space = KT_SPACE,
-        .first_free_slot = bi->first_free_slot, .end_slot = 1ull << bi->cnode_size_bits,
-        .heap_start = 0x40000000, .heap_end = 0x80000000,
-    };
-    enum pith_error err = pith_alloc_init(&config);
+    enum pith_error err = pith_root_init(kt_bootinfo, 0x40000000, 0x80000000);
     if (err == PITH_OK)
         err = pith_thread_set_priority(KT_SELF, KT_ROOT_PRIORITY);
     if (err == PITH_OK)
@@ -77,11 +47,10 @@ static bool kernel_has_vcpus(void)
 int main(void *arg)
 {
     kt_bootinfo = arg;
-    pith_set_ipc_buffer((struct pith_ipc_buffer *)kt_bootinfo->ipc_buffer);
     const char *platform = (kt_bootinfo->cpu_features & PITH_CPU_VMX) ? "vmx" : "svm";
     if (!setup()) {
         pith_printf("%s: 0 passed, 1 failed\n", platform);
-        poweroff(false);
+        pith_poweroff(false);
         return 1;
     }
     unsigned passed = 0, failed = 0;
@@ -97,6 +66,6 @@ int main(void *arg)
         failed += f;
     }
     pith_printf("%s: %u passed, %u failed\n", platform, passed, failed);
-    poweroff(failed == 0);
+    pith_poweroff(failed == 0);
     return failed != 0;
 }

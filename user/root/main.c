@@ -7,6 +7,7 @@
 #include <pith/printf.h>
 #include <pith/syscall.h>
 #include <pith/cpu.h>
+#include <pith/root.h>
 
 static uint64_t worker_stack[1024] __attribute__((aligned(16)));
 
@@ -24,38 +25,13 @@ static void worker(void)
     }
 }
 
-static void poweroff(void)
-{
-    const struct { uint16_t first, last; } ports[] = { { 0xf4, 0xf4 }, { 0x8900, 0x8900 } };
-    for (unsigned i = 0; i < 2; i++) {
-        pith_cap_t slot = pith_alloc_slot();
-        pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, ports[i].first, ports[i].last, slot);
-        pith_ioport_allow(slot, PITH_SLOT_ADDRESS_SPACE);
-    }
-    pith_outb(0xf4, 0);             /* QEMU isa-debug-exit */
-    for (const char *s = "Shutdown"; *s; s++)
-        pith_outb(0x8900, (uint8_t)*s);
-}
-
 int main(void *arg)
 {
     const struct pith_bootinfo *bi = arg;
-    pith_set_ipc_buffer((struct pith_ipc_buffer *)bi->ipc_buffer);
+    enum pith_error err = pith_root_init(bi, 0x10000000, 0x20000000);
     pith_printf("root: hello from user space; %lu untyped capabilities, %lu modules, "
                 "TSC %lu MHz\n", bi->untyped_count, bi->module_count, bi->tsc_hz / 1000000);
 
-    unsigned largest = 0;
-    for (unsigned i = 0; i < bi->untyped_count; i++)
-        if (!bi->untyped[i].is_device && bi->untyped[i].size_bits > bi->untyped[largest].size_bits)
-            largest = i;
-    struct pith_alloc_config config = {
-        .untyped = bi->untyped_first_slot + largest,
-        .untyped_size_bits = bi->untyped[largest].size_bits,
-        .cnode = PITH_SLOT_CNODE, .address_space = PITH_SLOT_ADDRESS_SPACE,
-        .first_free_slot = bi->first_free_slot, .end_slot = 1ull << bi->cnode_size_bits,
-        .heap_start = 0x10000000, .heap_end = 0x20000000,
-    };
-    enum pith_error err = pith_alloc_init(&config);
     uint64_t thread = 0, ntfn = 0;
     if (!err)
         err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &endpoint);
@@ -88,6 +64,6 @@ int main(void *arg)
     pith_printf("root: a deadline 10 ms ahead woke us after %lu us\n",
                 (pith_rdtsc() - start) * 1000000 / bi->tsc_hz);
     pith_printf("root: demo done, powering off\n");
-    poweroff();
+    pith_poweroff(true);
     return 0;
 }
