@@ -30,34 +30,9 @@ uint64_t kt_window(void)
     return w;
 }
 
-/* Make sure the PDPT, page directory and page table over vaddr exist. */
-static enum pith_error map_tables(uint64_t vaddr)
-{
-    static const enum pith_object_type levels[] = {
-        PITH_OBJ_PDPT, PITH_OBJ_PAGE_DIRECTORY, PITH_OBJ_PAGE_TABLE };
-    for (unsigned i = 0; i < 3; i++) {
-        uint64_t slot;
-        enum pith_error err = pith_alloc_object(levels[i], 0, &slot);
-        if (err)
-            return err;
-        err = pith_table_map(slot, KT_SPACE, vaddr);
-        if (err == PITH_E_MAPPED) {
-            pith_cnode_delete(KT_CNODE, slot);
-            pith_alloc_free_slot(slot);
-        } else if (err) {
-            return err;
-        }
-    }
-    return PITH_OK;
-}
-
 enum pith_error kt_map(pith_cap_t frame, uint64_t vaddr, uint64_t rights)
 {
-    enum pith_error err = pith_frame_map(frame, KT_SPACE, vaddr, rights, 0);
-    if (err != PITH_E_NOT_MAPPED)
-        return err;
-    err = map_tables(vaddr);
-    return err ? err : pith_frame_map(frame, KT_SPACE, vaddr, rights, 0);
+    return pith_map_frame(frame, KT_SPACE, vaddr, rights, 0);
 }
 
 pith_cap_t kt_graveyard;

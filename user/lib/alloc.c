@@ -129,8 +129,9 @@ static void release_object(uint64_t slot)
  * Makes the page table covering vaddr exist. A table map answers PITH_E_NOT_MAPPED
  * when the level above it is missing, so walk up (page table, page directory, PDPT;
  * the PML4 always exists) until one maps, then back down with the tables made so far.
+ * `first` is the lowest level wanted: 0 for a 4 KiB frame, 1 (no page table) for 2 MiB.
  */
-static enum pith_error map_tables_for(uint64_t vaddr)
+static enum pith_error map_tables_for(pith_cap_t space, uint64_t vaddr, int first)
 {
     static const enum pith_object_type level_type[] = {
         PITH_OBJ_PAGE_TABLE, PITH_OBJ_PAGE_DIRECTORY, PITH_OBJ_PDPT,
@@ -139,13 +140,13 @@ static enum pith_error map_tables_for(uint64_t vaddr)
     uint64_t table[LEVELS] = { 0 };
     enum pith_error err = PITH_OK;
 
-    for (int level = 0; level >= 0;) {
+    for (int level = first; level >= first;) {
         if (table[level] == 0) {
             err = pith_alloc_object(level_type[level], 0, &table[level]);
             if (err != PITH_OK)
                 break;
         }
-        err = pith_table_map(table[level], allocator.address_space, vaddr);
+        err = pith_table_map(table[level], space, vaddr);
         if (err == PITH_OK) {
             table[level] = 0;       /* in use now */
             level--;
@@ -169,16 +170,34 @@ static enum pith_error map_heap_page(uint64_t vaddr)
     if (err != PITH_OK)
         return err;
 
-    const uint64_t rights = PITH_RIGHT_READ | PITH_RIGHT_WRITE;
-    err = pith_frame_map(frame, allocator.address_space, vaddr, rights, 0);
-    if (err == PITH_E_NOT_MAPPED) {
-        err = map_tables_for(vaddr);
-        if (err == PITH_OK)
-            err = pith_frame_map(frame, allocator.address_space, vaddr, rights, 0);
-    }
+    err = pith_map_frame(frame, allocator.address_space, vaddr, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
     if (err != PITH_OK)
         release_object(frame);
     return err;
+}
+
+static enum pith_error map_frame(pith_cap_t frame, pith_cap_t space, uint64_t vaddr, uint64_t rights,
+                                 uint64_t attributes, int first_table)
+{
+    enum pith_error err = pith_frame_map(frame, space, vaddr, rights, attributes);
+    if (err == PITH_E_NOT_MAPPED) {
+        err = map_tables_for(space, vaddr, first_table);
+        if (err == PITH_OK)
+            err = pith_frame_map(frame, space, vaddr, rights, attributes);
+    }
+    return err;
+}
+
+enum pith_error pith_map_frame(pith_cap_t frame, pith_cap_t space, uint64_t vaddr, uint64_t rights,
+                               uint64_t attributes)
+{
+    return map_frame(frame, space, vaddr, rights, attributes, 0);
+}
+
+enum pith_error pith_map_frame_2m(pith_cap_t frame, pith_cap_t space, uint64_t vaddr, uint64_t rights,
+                                  uint64_t attributes)
+{
+    return map_frame(frame, space, vaddr, rights, attributes, 1);
 }
 
 void *pith_alloc_pages(size_t count)

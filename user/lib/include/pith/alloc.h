@@ -49,6 +49,13 @@ enum pith_error pith_alloc_object(enum pith_object_type type, uint64_t size_bits
  * already mapped by this call stay mapped but unused. */
 void *pith_alloc_pages(size_t count);
 
+/* Map a 4 KiB frame (or with _2m a 2 MiB frame) into an address space or a guest
+ * space, retyping the page tables that are missing on the way. */
+enum pith_error pith_map_frame(pith_cap_t frame, pith_cap_t space, uint64_t vaddr, uint64_t rights,
+                               uint64_t attributes);
+enum pith_error pith_map_frame_2m(pith_cap_t frame, pith_cap_t space, uint64_t vaddr, uint64_t rights,
+                                  uint64_t attributes);
+
 /* Heap blocks, 16-byte aligned. pith_free(NULL) does nothing. */
 void *pith_malloc(size_t size);
 void pith_free(void *ptr);
