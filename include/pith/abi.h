@@ -297,7 +297,9 @@ struct pith_bootinfo {
     uint64_t cpu_count;
     uint64_t ipc_buffer;             /* address of the root task's IPC buffer */
     uint64_t kernel_reserved_bytes;  /* RAM the kernel kept for itself and root objects */
-    char cmdline[128];               /* kernel command line */
+    char cmdline[128];               /* kernel command line (a child: its arguments) */
+    uint64_t extra_first_slot;       /* a child: capabilities its parent passed, whose */
+    uint64_t extra_count;            /* meaning is the program's convention */
     struct pith_untyped_desc untyped[PITH_BOOTINFO_UNTYPED];
     struct pith_module_desc modules[PITH_BOOTINFO_MODULES];
     struct pith_memmap_entry memmap[PITH_BOOTINFO_MEMMAP];

@@ -79,6 +79,10 @@ KT_GROUP(fault)
 KT_GROUP(device)
 KT_GROUP(badargs)
 KT_GROUP(vm)
+KT_GROUP(process)
+
+/* t_process.c: what this program does when started as a child. */
+int kt_child_main(const struct pith_bootinfo *bi);
 
 #define KT_TABLE(name, ...) \
     const struct pith_test name##_tests[] = { __VA_ARGS__ }; \

@@ -19,6 +19,7 @@ static const struct { const struct pith_test *tests; const unsigned *count; } gr
     { fault_tests, &fault_count },
     { device_tests, &device_count },
     { badargs_tests, &badargs_count },
+    { process_tests, &process_count },
     { vm_tests, &vm_count },
 };
 
@@ -47,6 +48,10 @@ static bool kernel_has_vcpus(void)
 int main(void *arg)
 {
     kt_bootinfo = arg;
+    if (kt_bootinfo->extra_count && pith_strcmp(kt_bootinfo->cmdline, "child") == 0) {
+        pith_root_init(kt_bootinfo, 0x40000000, 0x80000000);
+        return kt_child_main(kt_bootinfo);
+    }
     const char *platform = (kt_bootinfo->cpu_features & PITH_CPU_VMX) ? "vmx" : "svm";
     if (!setup()) {
         pith_printf("%s: 0 passed, 1 failed\n", platform);
