@@ -16,7 +16,7 @@ KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
-PROGRAMS   := root ktest bench
+PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h)
 
 .PHONY: all deps run test test-unit test-system test-qemu test-bochs bench clean help
@@ -26,7 +26,7 @@ help:
 	@echo "make            build the kernel, user programs and $(BUILD)/pith.iso"
 	@echo "make run        boot the default system in QEMU (EMU=bochs for Bochs)"
 	@echo "make test       host unit tests, then the kernel test suite in QEMU and Bochs"
-	@echo "make bench      benchmarks under QEMU -icount (deterministic instruction counts)"
+	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
 	@echo "make clean      remove $(BUILD)"
 
 deps:
@@ -63,8 +63,8 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 	$(CC) -c -o $(BUILD)/guests/$*.o $<
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
-$(BUILD)/pith.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf tools/mkiso.sh
-	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root
+$(BUILD)/pith.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root $(BUILD)/console.elf=console
 
 $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/ktest.elf=ktest
@@ -74,6 +74,14 @@ $(BUILD)/pith-vmm.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(GUEST_BINS) tools/
 
 $(BUILD)/pith-bench.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/bench.elf=bench
+
+$(BUILD)/pith-bench-wall.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
+	KERNEL_CMDLINE=wall tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/bench.elf=bench
+
+# The Linux KVM peer of the vm_exit benchmarks (runs in a Linux guest: static, host libc).
+$(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ tools/bench/kvm_exit.c
 
 run: $(BUILD)/pith.iso
 ifeq ($(EMU),bochs)
@@ -90,7 +98,7 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
 # Device models of the VMM (vmm/dev), tested on the host.
-DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c)
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c
 
 $(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h) | deps
 	@mkdir -p $(BUILD)
@@ -110,8 +118,8 @@ test-system: test-qemu test-bochs
 
 test: test-unit test-system
 
-bench: $(BUILD)/pith-bench.iso
-	tools/run-qemu.sh --icount --timeout 600 $(BUILD)/pith-bench.iso
+bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit
+	tools/bench/bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

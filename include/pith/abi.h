@@ -173,7 +173,8 @@ enum pith_method {
     PITH_IRQ_ACK,
     PITH_IRQ_CLEAR,
 
-    /* I/O ports: ISSUE MR0 first port, MR1 last port, MR2 destination slot.
+    /* I/O ports: ISSUE MR0 first port, MR1 last port, MR2 destination slot, MR3 1 to
+     * include the kernel's console UART (COM1, 0x3f8..0x3ff; PITH_E_BUSY otherwise).
      * ALLOW / DENY MR0 address space: open or close the capability's port range in
      * that address space's I/O permission bitmap. */
     PITH_IOPORT_CONTROL_ISSUE = 96,

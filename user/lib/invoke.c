@@ -255,6 +255,15 @@ enum pith_error pith_ioport_control_issue(pith_cap_t ioport_control, uint64_t fi
                        NULL);
 }
 
+/* The same, allowed to include the kernel's console UART (docs/abi.md §4.7). */
+enum pith_error pith_ioport_control_issue_console(pith_cap_t ioport_control, uint64_t first_port,
+                                                  uint64_t last_port, uint64_t dest_slot)
+{
+    const uint64_t args[] = { first_port, last_port, dest_slot, 1 };
+    return pith_invoke(ioport_control, PITH_IOPORT_CONTROL_ISSUE, args, ARRAY_COUNT(args),
+                       NULL);
+}
+
 enum pith_error pith_ioport_allow(pith_cap_t ioport, pith_cap_t address_space)
 {
     return invoke1(ioport, PITH_IOPORT_ALLOW, address_space);

@@ -87,6 +87,8 @@ enum pith_error pith_irq_clear(pith_cap_t irq_handler);
 /* ---- I/O ports -------------------------------------------------------------------- */
 enum pith_error pith_ioport_control_issue(pith_cap_t ioport_control, uint64_t first_port,
                                           uint64_t last_port, uint64_t dest_slot);
+enum pith_error pith_ioport_control_issue_console(pith_cap_t ioport_control, uint64_t first_port,
+                                                  uint64_t last_port, uint64_t dest_slot);
 enum pith_error pith_ioport_allow(pith_cap_t ioport, pith_cap_t address_space);
 enum pith_error pith_ioport_deny(pith_cap_t ioport, pith_cap_t address_space);
 

@@ -1,0 +1,25 @@
+/*
+ * The console server's protocol.  Clients hold a badged capability to its endpoint
+ * (the badge names the client) and Call it:
+ *   PITH_CONSOLE_HELLO   MR0..3: the client's name, up to 31 bytes, zero padded
+ *   PITH_CONSOLE_WRITE   MR0: byte count n (1..480), bytes from MR1 on (8 a register)
+ *   PITH_CONSOLE_READ    reply MR0: byte count (0..24), bytes from MR1 on
+ * Every reply's label is a pith_error.  Keyboard input goes to the focused client:
+ * Ctrl-A followed by a digit 1..9 focuses client n (in HELLO order); Ctrl-A twice sends
+ * one Ctrl-A to the focused client.
+ */
+#ifndef PITH_CONSOLE_H
+#define PITH_CONSOLE_H
+
+enum pith_console_call {
+    PITH_CONSOLE_HELLO = 1,
+    PITH_CONSOLE_WRITE,
+    PITH_CONSOLE_READ,
+};
+
+#define PITH_CONSOLE_NAME_MAX   31
+#define PITH_CONSOLE_WRITE_MAX  480
+#define PITH_CONSOLE_READ_MAX   24
+#define PITH_CONSOLE_ESCAPE     0x01    /* Ctrl-A */
+
+#endif

@@ -1,0 +1,14 @@
+/* Talking to the console server (pith/console.h) through a badged endpoint capability. */
+#ifndef PITH_CONSOLE_CLIENT_H
+#define PITH_CONSOLE_CLIENT_H
+
+#include <stddef.h>
+#include "pith/syscall.h"
+
+enum pith_error pith_console_hello(pith_cap_t console, const char *name);
+/* Writes all n bytes (in pieces of PITH_CONSOLE_WRITE_MAX). */
+enum pith_error pith_console_write(pith_cap_t console, const char *bytes, size_t n);
+/* Typed input for this client: up to max bytes (max ≤ PITH_CONSOLE_READ_MAX); *got = count. */
+enum pith_error pith_console_read(pith_cap_t console, char *out, size_t max, size_t *got);
+
+#endif
