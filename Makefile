@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs bench clean help
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default bench clean help
 all: $(BUILD)/pith.iso
 
 help:
@@ -114,7 +114,11 @@ test-qemu: $(BUILD)/pith-test.iso
 test-bochs: $(BUILD)/pith-test.iso
 	tests/system.sh vmx 100 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-test.iso
 
-test-system: test-qemu test-bochs
+test-default: $(BUILD)/pith.iso
+	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith.iso
+	tests/default-system.sh default-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith.iso
+
+test-system: test-qemu test-bochs test-default
 
 test: test-unit test-system
 
