@@ -1,0 +1,173 @@
+/*
+ * The legacy virtio PCI transport and split virtqueues (virtio.h).  Register offsets
+ * of the legacy I/O window (Virtio 1.x §4.1.4.8): 0x00 device features, 0x04 driver
+ * features, 0x08 queue address (page frame number), 0x0c queue size, 0x0e queue
+ * select, 0x10 queue notify, 0x12 device status, 0x13 ISR status (read clears), then
+ * the device configuration (no MSI-X).
+ */
+#include "virtio.h"
+
+#define REG_DEVICE_FEATURES 0x00
+#define REG_GUEST_FEATURES  0x04
+#define REG_QUEUE_PFN       0x08
+#define REG_QUEUE_SIZE      0x0c
+#define REG_QUEUE_SELECT    0x0e
+#define REG_QUEUE_NOTIFY    0x10
+#define REG_STATUS          0x12
+#define REG_ISR             0x13
+
+#define DESC_F_NEXT         1
+#define DESC_F_WRITE        2
+
+/* Legacy split-ring layout for a queue of VIRTIO_QUEUE_SIZE entries (§2.7, legacy):
+ * 16-byte descriptors, then the available ring (flags, idx, ring[], used_event), then
+ * padding to VIRTIO_LEGACY_ALIGN, then the used ring (flags, idx, {id, len}[]). */
+static uint64_t ring_base(const struct virtqueue *q) { return q->pfn * 4096; }
+static uint64_t avail_base(const struct virtqueue *q) { return ring_base(q) + 16 * VIRTIO_QUEUE_SIZE; }
+static uint64_t used_base(const struct virtqueue *q)
+{
+    uint64_t end_of_avail = avail_base(q) + 4 + 2 * VIRTIO_QUEUE_SIZE + 2;
+    return (end_of_avail + VIRTIO_LEGACY_ALIGN - 1) & ~(uint64_t)(VIRTIO_LEGACY_ALIGN - 1);
+}
+
+void virtio_init(struct virtio_device *d, const struct virtio_ops *ops, void *impl,
+                 struct guest_memory memory, struct irq_line irq)
+{
+    *d = (struct virtio_device){ .ops = ops, .impl = impl, .memory = memory, .irq = irq };
+}
+
+static void reset(struct virtio_device *d)
+{
+    d->guest_features = 0;
+    d->status = d->isr = 0;
+    d->queue_select = 0;
+    for (unsigned i = 0; i < VIRTIO_QUEUES_MAX; i++)
+        d->queue[i] = (struct virtqueue){ 0 };
+    irq_line_set(&d->irq, false);
+    if (d->ops->reset)
+        d->ops->reset(d);
+}
+
+static struct virtqueue *selected(struct virtio_device *d)
+{
+    return d->queue_select < d->ops->queues ? &d->queue[d->queue_select] : NULL;
+}
+
+static uint64_t virtio_read(void *dev, uint64_t offset, unsigned size)
+{
+    struct virtio_device *d = dev;
+    struct virtqueue *q = selected(d);
+    if (offset >= VIRTIO_LEGACY_REGISTERS) {
+        uint64_t value = 0;
+        for (unsigned i = 0; i < size; i++) {
+            unsigned at = (unsigned)offset - VIRTIO_LEGACY_REGISTERS + i;
+            uint8_t byte = at < d->ops->config_size && d->ops->config_read ? d->ops->config_read(d, at) : 0;
+            value |= (uint64_t)byte << (8 * i);
+        }
+        return value;
+    }
+    switch (offset) {
+    case REG_DEVICE_FEATURES: return d->ops->features;
+    case REG_GUEST_FEATURES:  return d->guest_features;
+    case REG_QUEUE_PFN:       return q ? q->pfn : 0;
+    case REG_QUEUE_SIZE:      return q ? VIRTIO_QUEUE_SIZE : 0;
+    case REG_QUEUE_SELECT:    return d->queue_select;
+    case REG_STATUS:          return d->status;
+    case REG_ISR: {
+        uint8_t isr = d->isr;
+        d->isr = 0;
+        irq_line_set(&d->irq, false);
+        return isr;
+    }
+    default:
+        return 0;
+    }
+}
+
+static void virtio_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct virtio_device *d = dev;
+    struct virtqueue *q = selected(d);
+    if (offset >= VIRTIO_LEGACY_REGISTERS) {
+        for (unsigned i = 0; i < size; i++) {
+            unsigned at = (unsigned)offset - VIRTIO_LEGACY_REGISTERS + i;
+            if (at < d->ops->config_size && d->ops->config_write)
+                d->ops->config_write(d, at, (uint8_t)(value >> (8 * i)));
+        }
+        return;
+    }
+    switch (offset) {
+    case REG_GUEST_FEATURES:
+        d->guest_features = (uint32_t)value & d->ops->features;
+        break;
+    case REG_QUEUE_PFN:
+        if (q)
+            *q = (struct virtqueue){ .pfn = (uint32_t)value };
+        break;
+    case REG_QUEUE_SELECT:
+        d->queue_select = (uint16_t)value;
+        break;
+    case REG_QUEUE_NOTIFY:
+        if ((uint16_t)value < d->ops->queues && d->queue[(uint16_t)value].pfn && d->ops->notify)
+            d->ops->notify(d, (uint16_t)value);
+        break;
+    case REG_STATUS:
+        d->status = (uint8_t)value;
+        if (d->status == 0)         /* writing 0 resets the device (§2.1) */
+            reset(d);
+        break;
+    default:
+        break;
+    }
+}
+
+static void virtio_reset_op(void *dev) { reset(dev); }
+
+const struct device_ops virtio_pci_ops = { "virtio-pci", virtio_read, virtio_write, virtio_reset_op };
+
+static bool read16(struct virtio_device *d, uint64_t gpa, uint16_t *v)
+{
+    return d->memory.read(d->memory.ctx, gpa, v, 2);
+}
+
+bool virtio_queue_pop(struct virtio_device *d, unsigned qi, struct virtio_chain *chain)
+{
+    struct virtqueue *q = &d->queue[qi];
+    uint16_t avail_index;
+    if (!q->pfn || !read16(d, avail_base(q) + 2, &avail_index) || avail_index == q->last_avail)
+        return false;
+    uint16_t head;
+    if (!read16(d, avail_base(q) + 4 + 2 * (q->last_avail % VIRTIO_QUEUE_SIZE), &head))
+        return false;
+    q->last_avail++;
+    chain->head = head;
+    chain->count = 0;
+    uint16_t index = head;
+    for (unsigned hops = 0; hops < VIRTIO_QUEUE_SIZE; hops++) {
+        struct { uint64_t addr; uint32_t len; uint16_t flags, next; } desc;
+        if (index >= VIRTIO_QUEUE_SIZE || chain->count == 16 ||
+            !d->memory.read(d->memory.ctx, ring_base(q) + 16 * index, &desc, sizeof(desc)))
+            return false;       /* a malformed chain is dropped, not followed */
+        chain->buf[chain->count].gpa = desc.addr;
+        chain->buf[chain->count].length = desc.len;
+        chain->buf[chain->count].device_writes = desc.flags & DESC_F_WRITE;
+        chain->count++;
+        if (!(desc.flags & DESC_F_NEXT))
+            return true;
+        index = desc.next;
+    }
+    return false;
+}
+
+void virtio_queue_push(struct virtio_device *d, unsigned qi, const struct virtio_chain *chain,
+                       uint32_t written)
+{
+    struct virtqueue *q = &d->queue[qi];
+    uint32_t element[2] = { chain->head, written };
+    d->memory.write(d->memory.ctx, used_base(q) + 4 + 8 * (q->used_index % VIRTIO_QUEUE_SIZE),
+                    element, sizeof(element));
+    q->used_index++;
+    d->memory.write(d->memory.ctx, used_base(q) + 2, &q->used_index, 2);
+    d->isr |= 1;
+    irq_line_set(&d->irq, true);
+}

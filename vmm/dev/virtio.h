@@ -1,0 +1,85 @@
+/*
+ * Virtio devices over the legacy PCI transport (Virtio 1.x specification §4.1.4.8
+ * "Legacy Interfaces: A Note on PCI Device Layout", and §2.7 split virtqueues in their
+ * legacy layout), which Linux drives through virtio-pci's legacy path: registers in an
+ * I/O BAR, so every access is a port exit the VMM handles without decoding
+ * instructions.  The model is pure: guest memory is reached through callbacks.
+ */
+#ifndef VMM_VIRTIO_H
+#define VMM_VIRTIO_H
+
+#include "device.h"
+
+#define VIRTIO_QUEUES_MAX       2
+#define VIRTIO_QUEUE_SIZE       128     /* entries per queue (a power of two) */
+#define VIRTIO_LEGACY_ALIGN     4096    /* the used ring starts on this boundary */
+
+/* Guest-physical memory as a device sees it (DMA). */
+struct guest_memory {
+    bool (*read)(void *ctx, uint64_t gpa, void *buf, size_t length);
+    bool (*write)(void *ctx, uint64_t gpa, const void *buf, size_t length);
+    void *ctx;
+};
+
+struct virtqueue {
+    uint64_t pfn;                       /* guest page of the ring, 0 = not set up */
+    uint16_t last_avail;                /* next available entry we will take */
+    uint16_t used_index;
+};
+
+/* A chain of buffers the driver made available: up to 16 pieces. */
+struct virtio_buffer {
+    uint64_t gpa;
+    uint32_t length;
+    bool device_writes;
+};
+struct virtio_chain {
+    uint16_t head;
+    unsigned count;
+    struct virtio_buffer buf[16];
+};
+
+struct virtio_device;
+struct virtio_ops {
+    uint32_t features;                  /* device feature bits offered */
+    unsigned queues;
+    unsigned config_size;               /* bytes of device configuration */
+    uint8_t (*config_read)(struct virtio_device *d, unsigned offset);
+    void (*config_write)(struct virtio_device *d, unsigned offset, uint8_t value);
+    /* the driver notified queue q: process what is available */
+    void (*notify)(struct virtio_device *d, unsigned q);
+    void (*reset)(struct virtio_device *d);
+};
+
+struct virtio_device {
+    const struct virtio_ops *ops;
+    void *impl;                         /* the device type's own state */
+    struct guest_memory memory;
+    struct irq_line irq;
+    uint32_t guest_features;
+    uint8_t status, isr;
+    uint16_t queue_select;
+    struct virtqueue queue[VIRTIO_QUEUES_MAX];
+};
+
+/* The legacy register window (I/O BAR 0): 0x14 bytes of common registers then the
+ * device's configuration. */
+extern const struct device_ops virtio_pci_ops;
+void virtio_init(struct virtio_device *d, const struct virtio_ops *ops, void *impl,
+                 struct guest_memory memory, struct irq_line irq);
+
+/* Take the next chain the driver made available on queue q; false when none. */
+bool virtio_queue_pop(struct virtio_device *d, unsigned q, struct virtio_chain *chain);
+/* Give a chain back with `written` bytes filled in, and interrupt the driver. */
+void virtio_queue_push(struct virtio_device *d, unsigned q, const struct virtio_chain *chain,
+                       uint32_t written);
+
+/* PCI identity of a legacy ("transitional") virtio function (§4.1.2.3). */
+#define VIRTIO_PCI_VENDOR       0x1af4
+#define VIRTIO_PCI_DEVICE_BLK   0x1001
+#define VIRTIO_PCI_DEVICE_CONSOLE 0x1003
+#define VIRTIO_SUBSYSTEM_BLK    2
+#define VIRTIO_SUBSYSTEM_CONSOLE 3
+#define VIRTIO_LEGACY_REGISTERS 0x14
+
+#endif
