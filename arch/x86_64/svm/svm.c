@@ -38,10 +38,30 @@ bool svm_init_cpu(void)
     return true;
 }
 
+/* MSRs whose guest values live in the VMCB and are switched by VMLOAD/VMSAVE (APM
+ * 15.5.2): the guest may use them without exits; the VMM sees them in the SEG and SYS
+ * groups.  Every other MSR exits. */
+static const uint32_t guest_owned_msrs[] = {
+    0x174, 0x175, 0x176,                        /* SYSENTER_CS, _ESP, _EIP */
+    0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, /* STAR, LSTAR, CSTAR, SFMASK */
+    0xc0000100, 0xc0000101, 0xc0000102,         /* FS_BASE, GS_BASE, KERNEL_GS_BASE */
+};
+
+/* The MSR permission map: two bits (read, write) per MSR in three 8 KiB-bit ranges
+ * (APM 15.11). */
+static void msr_pass_through(uint8_t *map, uint32_t msr)
+{
+    uint32_t base = msr < 0x2000 ? 0 : msr >= 0xc0010000 ? 0x1000 : 0x800;
+    uint32_t bit = (msr & 0x1fff) * 2;
+    map[base + bit / 8] &= (uint8_t)~(3u << (bit % 8));
+}
+
 void svm_init(struct vcpu *v)
 {
     memset(vcpu_page(v, VCPU_PAGE_IO_BITMAP), 0xff, 3 * PAGE_SIZE);
     memset(vcpu_page(v, VCPU_PAGE_MSR_BITMAP), 0xff, 2 * PAGE_SIZE);
+    for (unsigned i = 0; i < ARRAY_SIZE(guest_owned_msrs); i++)
+        msr_pass_through(vcpu_page(v, VCPU_PAGE_MSR_BITMAP), guest_owned_msrs[i]);
     *u32_at(v, VMCB_INTERCEPT_MISC1) = MISC1_INTR | MISC1_NMI | MISC1_SMI | MISC1_INIT |
         MISC1_CPUID | MISC1_INVD | MISC1_HLT | MISC1_INVLPGA | MISC1_IOIO | MISC1_MSR |
         MISC1_TASK_SWITCH | MISC1_SHUTDOWN;
