@@ -1,0 +1,102 @@
+/*
+ * The system configuration: a text file passed as a boot module that tells the root
+ * task which guests to compose (DESIGN.md §7).  The format is in docs/config.md:
+ *
+ *   guest linux1
+ *     memory 256M
+ *     kernel vmlinuz
+ *     cmdline console=ttyS0
+ *
+ * Parsing is pure and needs no allocator: fixed arrays, errors as text with the line
+ * number.  A guest with an error is marked invalid and the others stay valid, so the
+ * valid guests still start.
+ */
+#ifndef VMM_SYSCONF_H
+#define VMM_SYSCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYSCONF_MAX_GUESTS      8
+#define SYSCONF_MAX_VCPUS       8
+#define SYSCONF_STRING          128     /* names and module names, with the NUL */
+#define SYSCONF_CMDLINE         512     /* the guest's command line, with the NUL */
+#define SYSCONF_MESSAGE         128     /* one error message, with the NUL */
+
+enum sysconf_boot {
+    SYSCONF_BOOT_LINUX,         /* bzImage, Linux x86 boot protocol (the default) */
+    SYSCONF_BOOT_MULTIBOOT,     /* multiboot test kernels */
+};
+
+enum sysconf_console {
+    SYSCONF_CONSOLE_SERIAL,     /* the guest's 16550 on the console server (default) */
+    SYSCONF_CONSOLE_NONE,
+};
+
+struct sysconf_guest {
+    char name[SYSCONF_STRING];
+    bool valid;
+    unsigned line;              /* of the `guest` line */
+    uint64_t memory;            /* bytes */
+    unsigned vcpus;
+    enum sysconf_boot boot;
+    char kernel[SYSCONF_STRING];        /* boot module names; "" when not given */
+    char initrd[SYSCONF_STRING];
+    char disk[SYSCONF_STRING];          /* virtio-blk backing module */
+    char cmdline[SYSCONF_CMDLINE];
+    enum sysconf_console console;
+    unsigned kernel_line, initrd_line, disk_line;   /* where each module was named */
+};
+
+struct sysconf {
+    struct sysconf_guest guests[SYSCONF_MAX_GUESTS];
+    unsigned guest_count;
+};
+
+enum sysconf_error_kind {
+    SYSCONF_ERR_UNKNOWN_KEY,
+    SYSCONF_ERR_MISSING_VALUE,
+    SYSCONF_ERR_EXTRA_VALUE,        /* text after a one-word value */
+    SYSCONF_ERR_BAD_NUMBER,
+    SYSCONF_ERR_BAD_VALUE,          /* boot method, console or guest name not allowed */
+    SYSCONF_ERR_TOO_LONG,
+    SYSCONF_ERR_KEY_OUTSIDE_GUEST,
+    SYSCONF_ERR_DUPLICATE_GUEST,
+    SYSCONF_ERR_DUPLICATE_KEY,
+    SYSCONF_ERR_TOO_MANY_GUESTS,
+    SYSCONF_ERR_MISSING_KERNEL,
+    SYSCONF_ERR_MEMORY_RANGE,       /* 0, not page-sized, or more than the limit */
+    SYSCONF_ERR_OUT_OF_MEMORY,      /* fits alone, not after the guests above it */
+    SYSCONF_ERR_VCPUS_RANGE,
+    SYSCONF_ERR_MISSING_MODULE,
+};
+
+struct sysconf_error {
+    unsigned line;
+    enum sysconf_error_kind kind;
+    char message[SYSCONF_MESSAGE];  /* "line 7: unknown key 'memroy'" */
+};
+
+/*
+ * Parses length bytes of text.  memory_limit is the RAM the caller can give guests in
+ * all: each guest must fit in it, and the valid guests together, taken in file order.
+ * Errors go to errors[0..max_errors); returns how many there were in all, which may be
+ * more than max_errors.
+ */
+unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
+                       struct sysconf *config,
+                       struct sysconf_error *errors, unsigned max_errors);
+
+/*
+ * Checks that every module a guest names (kernel, initrd, disk) is among the boot
+ * modules; a guest that names a missing one becomes invalid.  Returns the number of
+ * errors, stored as for sysconf_parse.
+ */
+unsigned sysconf_check_modules(struct sysconf *config,
+                               const char *const *modules, unsigned module_count,
+                               struct sysconf_error *errors, unsigned max_errors);
+
+unsigned sysconf_valid_guests(const struct sysconf *config);
+
+#endif
