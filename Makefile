@@ -17,9 +17,9 @@ KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
-HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h)
+HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default bench clean help
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default test-vmm bench clean help
 all: $(BUILD)/pith.iso
 
 help:
@@ -34,7 +34,7 @@ deps:
 
 $(BUILD)/%.c.o: %.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(if $(filter user/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) -c $< -o $@
+	$(CC) $(if $(filter user/% vmm/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) -c $< -o $@
 
 $(BUILD)/%.S.o: %.S | deps
 	@mkdir -p $(dir $@)
@@ -91,7 +91,8 @@ else
 endif
 
 # ---- Tests -------------------------------------------------------------------------
-UNIT_SRC := $(wildcard tests/unit/*.c) kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c kernel/message.c
+UNIT_SRC := $(wildcard tests/unit/*.c) kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c kernel/message.c \
+	vmm/uart16550.c vmm/decode.c vmm/cpuid.c vmm/msr.c vmm/testdev.c vmm/timer.c vmm/console.c
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(BUILD)
@@ -118,7 +119,12 @@ test-default: $(BUILD)/pith.iso
 	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith.iso
 	tests/default-system.sh default-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith.iso
 
-test-system: test-qemu test-bochs test-default
+# The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
+test-vmm: $(BUILD)/pith-vmm.iso
+	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
+	tests/system.sh vmm-vmx 12 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-vmm.iso
+
+test-system: test-qemu test-bochs test-default test-vmm
 
 test: test-unit test-system
 

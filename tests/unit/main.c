@@ -10,6 +10,9 @@ static const struct { const struct unit_case *cases; const unsigned *count; } gr
     { bootmem_cases, &bootmem_count },
     { untyped_cases, &untyped_count },
     { message_cases, &message_count },
+    { uart16550_cases, &uart16550_count },
+    { decode_cases, &decode_count },
+    { vmm_cases, &vmm_count },
 };
 
 int main(void)

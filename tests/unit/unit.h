@@ -37,6 +37,9 @@ UNIT_GROUP(schedq)
 UNIT_GROUP(bootmem)
 UNIT_GROUP(untyped)
 UNIT_GROUP(message)
+UNIT_GROUP(uart16550)
+UNIT_GROUP(decode)
+UNIT_GROUP(vmm)
 
 #define UNIT_TABLE(name, ...) \
     const struct unit_case name##_cases[] = { __VA_ARGS__ }; \

@@ -1,0 +1,26 @@
+/*
+ * What CPUID tells the guest: the host's identity and a whitelist of the host's
+ * features that need nothing from the VMM (instructions that run natively), minus
+ * everything this VMM does not emulate (local APIC, MTRRs, machine checks, XSAVE,
+ * nested virtualization, performance monitoring ...), plus the hypervisor bit and a
+ * hypervisor leaf with the signature "PithPithPith" (the convention KVM, Xen and
+ * Hyper-V share: leaf 0x40000000, signature in ebx, ecx, edx).  Leaves past the
+ * supported ones read as zero.  Pure: the host's CPUID is a callback.
+ */
+#ifndef VMM_CPUID_H
+#define VMM_CPUID_H
+
+#include <stdint.h>
+
+#define CPUID_HYPERVISOR_LEAF   0x40000000u
+#define CPUID_SIGNATURE         "PithPithPith"
+
+enum { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX };
+
+/* Runs CPUID on the host. */
+typedef void cpuid_host_fn(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/* The guest's answer to CPUID(leaf, subleaf): eax, ebx, ecx, edx. */
+void cpuid_guest(cpuid_host_fn *host, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+#endif
