@@ -301,6 +301,8 @@ struct pith_bootinfo {
     char cmdline[128];               /* kernel command line (a child: its arguments) */
     uint64_t extra_first_slot;       /* a child: capabilities its parent passed, whose */
     uint64_t extra_count;            /* meaning is the program's convention */
+    uint64_t args_vaddr;             /* a child: its parent's argument block (read-only), */
+    uint64_t args_size;              /* 0 when none */
     struct pith_untyped_desc untyped[PITH_BOOTINFO_UNTYPED];
     struct pith_module_desc modules[PITH_BOOTINFO_MODULES];
     struct pith_memmap_entry memmap[PITH_BOOTINFO_MEMMAP];
@@ -312,6 +314,7 @@ _Static_assert(sizeof(struct pith_bootinfo) <= 4096, "boot info fits its page");
 #define PITH_ROOT_IPC_BUFFER    0x00007f0000010000ull
 #define PITH_ROOT_STACK_TOP     0x00007f0000200000ull   /* 64 KiB below this */
 #define PITH_ROOT_MODULES       0x0000100000000000ull
+#define PITH_CHILD_ARGS         0x00007f0000100000ull   /* up to 64 KiB */
 #define PITH_USER_TOP           0x0000800000000000ull   /* first non-user address */
 
 #include "pith/vm.h"

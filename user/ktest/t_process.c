@@ -4,7 +4,7 @@
 #include "ktest.h"
 #include <pith/process.h>
 
-#define CHILD_BUDGET_BITS 22
+#define CHILD_MEMORY (3u << 20)      /* two pieces: 2 MiB and 1 MiB */
 
 /* In the child: report what it was given over the endpoint in its first extra slot. */
 int kt_child_main(const struct pith_bootinfo *bi)
@@ -13,11 +13,12 @@ int kt_child_main(const struct pith_bootinfo *bi)
     uint64_t probe = 0;
     enum pith_error err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &probe);
     struct pith_msg msg = { .info = pith_msginfo(1, 4, 0) };
-    msg.mr[0] = bi->untyped_count | bi->untyped[0].size_bits << 8;
+    msg.mr[0] = bi->untyped_count | bi->untyped[0].size_bits << 8 | bi->untyped[1].size_bits << 16;
     msg.mr[1] = err;                                        /* could it use its untyped? */
     struct pith_msg scratch = { .info = pith_msginfo(PITH_FRAME_ADDRESS, 0, 0) };
     msg.mr[2] = pith_call(bi->first_free_slot + 100, &scratch);     /* a slot it was not given */
-    msg.mr[3] = bi->module_count;
+    msg.mr[3] = bi->module_count | (bi->args_size << 8) |
+                ((uint64_t)(bi->args_vaddr && pith_memcmp((const void *)bi->args_vaddr, "argument", 8) == 0) << 16);
     pith_send(reply_to, &msg);
     for (;;)
         pith_recv(reply_to, &scratch);      /* stay until the parent destroys us */
@@ -26,8 +27,8 @@ int kt_child_main(const struct pith_bootinfo *bi)
 static bool start_child(struct pith_test_ctx *ctx, struct pith_child *child, pith_cap_t endpoint)
 {
     *child = (struct pith_child){
-        .name = "child", .image = (const void *)kt_bootinfo->modules[0].vaddr,
-        .image_size = kt_bootinfo->modules[0].size, .budget_bits = CHILD_BUDGET_BITS,
+        .name = "child", .args = "argument block", .args_size = 15, .image = (const void *)kt_bootinfo->modules[0].vaddr,
+        .image_size = kt_bootinfo->modules[0].size, .memory_bytes = CHILD_MEMORY,
         .cnode_bits = 10, .priority = 90, .modules = kt_bootinfo->modules, .module_count = 1,
         .extra_caps = &endpoint, .extra_count = 1, .cmdline = "child" };
     return pith_expect_ok(ctx, pith_child_start(child), "starting the child");
@@ -41,13 +42,13 @@ static void process_child_reports(struct pith_test_ctx *ctx)
         return;
     struct pith_msg msg;
     if (pith_expect_ok(ctx, pith_recv(ep, &msg), "the child's report")) {
-        pith_expect_eq(ctx, msg.mr[0], 1 | (CHILD_BUDGET_BITS - 1) << 8, "one untyped, half the budget");
+        pith_expect_eq(ctx, msg.mr[0], 2 | 21 << 8 | 20 << 16, "two untyped pieces, 2 MiB and 1 MiB");
         pith_expect_eq(ctx, msg.mr[1], PITH_OK, "the child retypes from its own untyped");
         pith_expect_eq(ctx, msg.mr[2], PITH_E_INVALID_CAP, "a slot the child was not given");
-        pith_expect_eq(ctx, msg.mr[3], 1, "the shared module");
+        pith_expect_eq(ctx, msg.mr[3], 1 | 15 << 8 | 1 << 16, "the shared module and the argument block");
     }
-    pith_expect(ctx, child.kernel_objects_bytes > 0 && child.kernel_objects_bytes < (1u << (CHILD_BUDGET_BITS - 1)),
-                "objects took %lu bytes", child.kernel_objects_bytes);
+    pith_expect(ctx, child.setup_bytes > 0 && child.setup_bytes < (1u << 20),
+                "the child's own objects took %lu bytes", child.setup_bytes);
     pith_expect_ok(ctx, pith_child_destroy(&child), "destroying the child");
     kt_delete(ep);
 }
@@ -62,10 +63,10 @@ static void process_destroy_returns_budget(struct pith_test_ctx *ctx)
     pith_recv(ep, &msg);
     pith_expect_ok(ctx, pith_child_destroy(&child), "destroying the child");
     pith_cap_t again = kt_slot();
-    pith_expect_ok(ctx, pith_untyped_retype(child.budget, PITH_OBJ_UNTYPED, CHILD_BUDGET_BITS - 1,
-                                            KT_CNODE, again, 1), "the budget is whole again");
+    pith_expect_ok(ctx, pith_untyped_retype(child.containers[0], PITH_OBJ_UNTYPED, 21, KT_CNODE, again, 1),
+                   "its memory is whole again");
     pith_expect_err(ctx, pith_thread_resume(child.thread), PITH_E_INVALID_CAP, "the child's thread is gone");
-    pith_cnode_revoke(KT_CNODE, child.budget);
+    pith_cnode_revoke(KT_CNODE, child.containers[0]);
     kt_delete(ep);
 }
 
@@ -73,10 +74,9 @@ static void process_bad_image_refused(struct pith_test_ctx *ctx)
 {
     static const uint8_t junk[64] = { 'n', 'o', 't', ' ', 'e', 'l', 'f' };
     struct pith_child child = { .name = "junk", .image = junk, .image_size = sizeof(junk),
-                                .budget_bits = 20, .cnode_bits = 8, .priority = 10 };
+                                .memory_bytes = 1u << 20, .cnode_bits = 8, .priority = 10 };
     pith_expect_err(ctx, pith_child_start(&child), PITH_E_INVALID_ARG, "an image that is not ELF");
-    if (child.budget)
-        pith_cnode_revoke(KT_CNODE, child.budget);
+    pith_child_destroy(&child);
 }
 
 KT_TABLE(process,

@@ -38,44 +38,45 @@ static uint64_t object_bytes(enum pith_object_type type, uint64_t bits)
     case PITH_OBJ_CNODE: return 64ull << bits;
     case PITH_OBJ_ADDRESS_SPACE: return 16384;
     case PITH_OBJ_THREAD: return 2048;
-    case PITH_OBJ_UNTYPED: return 0;        /* the child's own memory, not overhead */
     default: return PAGE;
     }
 }
 
-/* An object from the child's budget, in a fresh slot of ours. */
+/* An object from the child's setup untyped, in a fresh slot of ours. */
 static enum pith_error budget_object(struct builder *b, enum pith_object_type type, uint64_t bits,
                                      pith_cap_t *slot)
 {
     *slot = pith_alloc_slot();
     if (!*slot)
         return PITH_E_RANGE;
-    enum pith_error err = pith_untyped_retype(b->child->budget, type, bits, PITH_SLOT_CNODE, *slot, 1);
+    enum pith_error err = pith_untyped_retype(b->child->setup, type, bits, PITH_SLOT_CNODE, *slot, 1);
     if (!err)
-        b->child->kernel_objects_bytes += object_bytes(type, bits);
+        b->child->setup_bytes += object_bytes(type, bits);
     return err;
 }
 
-/* Map a frame into the child's space, making missing tables from its budget. */
+/* Map a frame into the child's space, making the missing tables from its setup
+ * untyped: climb from the page table up until one maps, then come back down. */
 static enum pith_error child_map(struct builder *b, pith_cap_t frame, uint64_t vaddr, uint64_t rights)
 {
     static const enum pith_object_type levels[] = {
-        PITH_OBJ_PDPT, PITH_OBJ_PAGE_DIRECTORY, PITH_OBJ_PAGE_TABLE };
+        PITH_OBJ_PAGE_TABLE, PITH_OBJ_PAGE_DIRECTORY, PITH_OBJ_PDPT };
+    pith_cap_t made[3] = { 0 };
     enum pith_error err = pith_frame_map(frame, b->child->space, vaddr, rights, 0);
-    if (err != PITH_E_NOT_MAPPED)
-        return err;
-    for (unsigned i = 0; i < 3; i++) {
-        pith_cap_t table;
-        err = budget_object(b, levels[i], 0, &table);
-        if (err)
+    for (int level = 0; err == PITH_E_NOT_MAPPED && level >= 0;) {
+        if (!made[level] && (err = budget_object(b, levels[level], 0, &made[level])) != PITH_OK)
             return err;
-        err = pith_table_map(table, b->child->space, vaddr);
-        if (err == PITH_E_MAPPED)
-            err = PITH_OK;      /* it was there; the object stays unused in the budget */
-        if (err)
+        err = pith_table_map(made[level], b->child->space, vaddr);
+        if (err == PITH_E_NOT_MAPPED && level < 2) {
+            level++;
+        } else if (err == PITH_OK) {
+            level--;
+            err = level < 0 ? pith_frame_map(frame, b->child->space, vaddr, rights, 0) : PITH_E_NOT_MAPPED;
+        } else {
             return err;
+        }
     }
-    return pith_frame_map(frame, b->child->space, vaddr, rights, 0);
+    return err;
 }
 
 /* Run fn on our own view of a child frame. */
@@ -200,22 +201,86 @@ static void fill_info(uint8_t *page, const void *arg)
     pith_memcpy(page, arg, sizeof(struct pith_bootinfo));
 }
 
+/* How much the child's own objects and pages need, with room for page tables. */
+static unsigned setup_bits(const struct pith_child *c)
+{
+    const struct elf_header *h = c->image;
+    uint64_t pages = STACK_PAGES + 2 + (c->args_size + PAGE - 1) / PAGE;
+    uint64_t regions = 4;                   /* 2 MiB regions that need a page table */
+    if (c->image_size >= sizeof(*h) && h->phoff + (uint64_t)h->phnum * sizeof(struct elf_phdr) <= c->image_size) {
+        const struct elf_phdr *ph = (const void *)((const uint8_t *)c->image + h->phoff);
+        for (unsigned i = 0; i < h->phnum; i++)
+            if (ph[i].type == PT_LOAD) {
+                pages += (ph[i].memsz + (ph[i].vaddr & (PAGE - 1)) + PAGE - 1) / PAGE;
+                regions += 1 + ph[i].memsz / (2u << 20);
+            }
+    }
+    for (unsigned m = 0; m < c->module_count; m++)
+        regions += 1 + c->modules[m].frame_count / 512;
+    uint64_t bytes = (64ull << c->cnode_bits) + 16384 + 2048 + (pages + 3 * regions) * PAGE;
+    unsigned bits = 16;
+    while ((1ull << bits) < bytes + bytes / 4)
+        bits++;
+    return bits;
+}
+
+/* The child's memory in power-of-two pieces: a container we keep around each piece
+ * we give, so that revoking the container takes everything back. */
+static enum pith_error make_pieces(struct builder *b, pith_cap_t *pieces, struct pith_bootinfo *info)
+{
+    struct pith_child *c = b->child;
+    uint64_t bytes = (c->memory_bytes + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+    c->piece_count = 0;
+    for (unsigned bits = 40; bits >= 20 && bytes; bits--) {
+        if (!(bytes & (1ull << bits)))
+            continue;
+        if (c->piece_count == PITH_CHILD_PIECES)
+            return PITH_E_RANGE;
+        pith_cap_t *container = &c->containers[c->piece_count];
+        enum pith_error err = pith_alloc_object(PITH_OBJ_UNTYPED, bits, container);
+        pieces[c->piece_count] = pith_alloc_slot();
+        if (!err)
+            err = pith_untyped_retype(*container, PITH_OBJ_UNTYPED, bits, PITH_SLOT_CNODE,
+                                      pieces[c->piece_count], 1);
+        if (err)
+            return err;
+        info->untyped[c->piece_count] = (struct pith_untyped_desc){ .size_bits = (uint8_t)bits };
+        c->piece_count++;
+        bytes &= ~(1ull << bits);
+    }
+    info->untyped_count = c->piece_count;
+    return PITH_OK;
+}
+
+struct args_page {
+    const struct pith_child *child;
+    uint64_t offset;
+};
+
+static void fill_args_page(uint8_t *page, const void *arg)
+{
+    const struct args_page *ap = arg;
+    const uint8_t *src = ap->child->args;
+    for (uint64_t i = 0; i < PAGE; i++)
+        page[i] = ap->offset + i < ap->child->args_size ? src[ap->offset + i] : 0;
+}
+
 enum pith_error pith_child_start(struct pith_child *c)
 {
     static struct pith_bootinfo info;
     const struct pith_bootinfo *mine = (const struct pith_bootinfo *)PITH_ROOT_BOOTINFO;
     struct builder b = { .child = c, .next_child_slot = PITH_SLOT_FIRST_FREE_FIXED };
-    pith_cap_t own_untyped, ipc, info_frame;
+    pith_cap_t pieces[PITH_CHILD_PIECES], ipc, info_frame;
     uint64_t entry = 0;
 
-    if (c->budget_bits < 20 || c->budget_bits > 40 || c->cnode_bits < 8 || c->cnode_bits > 16)
+    if (c->cnode_bits < 8 || c->cnode_bits > 16 || c->args_size > PITH_CHILD_ARGS_MAX)
         return PITH_E_RANGE;
-    c->kernel_objects_bytes = 0;
-    enum pith_error err = pith_alloc_object(PITH_OBJ_UNTYPED, c->budget_bits, &c->budget);
-    /* Half the budget is the child's own untyped (retyped first: it sits at offset 0);
-     * the child's objects, tables and pages come out of the other half. */
+    c->setup_bytes = 0;
+    pith_memset(&info, 0, sizeof(info));
+    enum pith_error err = pith_alloc_object(PITH_OBJ_UNTYPED, setup_bits(c), &c->setup);
     if (!err)
-        err = budget_object(&b, PITH_OBJ_UNTYPED, c->budget_bits - 1, &own_untyped);
+        err = make_pieces(&b, pieces, &info);
+    /* Largest objects first: each is aligned to its size inside the setup untyped. */
     if (!err)
         err = budget_object(&b, PITH_OBJ_CNODE, c->cnode_bits, &c->cnode);
     if (!err)
@@ -229,16 +294,21 @@ enum pith_error pith_child_start(struct pith_child *c)
                          NULL, NULL, NULL);
     if (!err)
         err = child_page(&b, PITH_ROOT_IPC_BUFFER, PITH_RIGHT_READ | PITH_RIGHT_WRITE, NULL, NULL, &ipc);
+    for (uint64_t off = 0; !err && off < c->args_size; off += PAGE) {
+        struct args_page ap = { c, off };
+        err = child_page(&b, PITH_CHILD_ARGS + off, PITH_RIGHT_READ, fill_args_page, &ap, NULL);
+    }
     if (err)
         return err;
 
-    pith_memset(&info, 0, sizeof(info));
     info.magic = PITH_BOOTINFO_MAGIC;
     info.cnode_size_bits = c->cnode_bits;
     info.tsc_hz = mine->tsc_hz;
     info.cpu_features = mine->cpu_features;
     info.cpu_count = mine->cpu_count;
     info.ipc_buffer = PITH_ROOT_IPC_BUFFER;
+    info.args_vaddr = c->args_size ? PITH_CHILD_ARGS : 0;
+    info.args_size = c->args_size;
     if (c->cmdline)
         pith_strlcpy(info.cmdline, c->cmdline, sizeof(info.cmdline));
     err = give_at(&b, PITH_SLOT_CNODE, c->cnode, PITH_RIGHTS_ALL);
@@ -252,10 +322,8 @@ enum pith_error pith_child_start(struct pith_child *c)
         err = give_modules(&b, &info);
     uint64_t at;
     info.untyped_first_slot = b.next_child_slot;
-    if (!err)
-        err = give(&b, own_untyped, 0, true, &at);
-    info.untyped_count = 1;
-    info.untyped[0] = (struct pith_untyped_desc){ .size_bits = (uint8_t)(c->budget_bits - 1) };
+    for (unsigned i = 0; !err && i < c->piece_count; i++)
+        err = give(&b, pieces[i], 0, true, &at);
     info.extra_first_slot = b.next_child_slot;
     info.extra_count = c->extra_count;
     for (unsigned i = 0; !err && i < c->extra_count; i++)
@@ -286,5 +354,11 @@ enum pith_error pith_child_start(struct pith_child *c)
 enum pith_error pith_child_destroy(struct pith_child *c)
 {
     pith_thread_suspend(c->thread);
-    return pith_cnode_revoke(PITH_SLOT_CNODE, c->budget);
+    enum pith_error err = PITH_OK;
+    for (unsigned i = 0; i < c->piece_count; i++)
+        if (pith_cnode_revoke(PITH_SLOT_CNODE, c->containers[i]) != PITH_OK)
+            err = PITH_E_INVALID_CAP;
+    if (pith_cnode_revoke(PITH_SLOT_CNODE, c->setup) != PITH_OK)
+        err = PITH_E_INVALID_CAP;
+    return err;
 }

@@ -21,7 +21,14 @@ enum pith_error pith_root_init(const struct pith_bootinfo *bi, uint64_t heap_sta
         .first_free_slot = bi->first_free_slot, .end_slot = 1ull << bi->cnode_size_bits,
         .heap_start = heap_start, .heap_end = heap_end,
     };
-    return pith_alloc_init(&config);
+    enum pith_error err = pith_alloc_init(&config);
+    /* The other RAM untyped, largest first, for when the first is full. */
+    for (unsigned bits = 47; !err && bits >= 12; bits--)
+        for (unsigned i = 0; i < bi->untyped_count; i++)
+            if ((int)i != largest && !bi->untyped[i].is_device && bi->untyped[i].size_bits == bits &&
+                pith_alloc_add_untyped(bi->untyped_first_slot + i, bits) != PITH_OK)
+                return PITH_OK;     /* the allocator's table is full: the rest stays unused */
+    return err;
 }
 
 static void open_port(uint16_t port)

@@ -63,7 +63,7 @@ static enum pith_error start_console(const struct pith_module_desc *image)
         return err;
     server = (struct pith_child){
         .name = "console", .image = (const void *)image->vaddr, .image_size = image->size,
-        .budget_bits = 21, .cnode_bits = 8, .priority = 200,
+        .memory_bytes = 1u << 20, .cnode_bits = 8, .priority = 200,
         .extra_caps = caps, .extra_count = 3 };
     err = pith_child_start(&server);
     if (err)

@@ -1,9 +1,10 @@
 /*
  * Starting a program in a protection domain of its own: a new CNode, address space
- * and thread, all made from an untyped budget the parent sets aside, and the budget's
- * other half handed to the child as its own untyped.  The child starts exactly like
- * the root task (struct pith_bootinfo at PITH_ROOT_BOOTINFO, same fixed slots), so one
- * program can run either way.
+ * and thread, made from a small setup untyped, plus the memory the child may use for
+ * itself, handed over as untyped pieces.  The parent keeps a container untyped around
+ * each piece, so destroying the child (revoking them) gives every byte back.  The
+ * child starts exactly like the root task (struct pith_bootinfo at PITH_ROOT_BOOTINFO,
+ * same fixed slots), so one program can run either way.
  */
 #ifndef PITH_PROCESS_H
 #define PITH_PROCESS_H
@@ -11,11 +12,14 @@
 #include <stddef.h>
 #include "pith/syscall.h"
 
+#define PITH_CHILD_PIECES 12
+#define PITH_CHILD_ARGS_MAX (64u << 10)
+
 struct pith_child {
     const char *name;
     const void *image;              /* an ELF executable */
     size_t image_size;
-    unsigned budget_bits;           /* everything the child costs: 2^budget_bits bytes */
+    uint64_t memory_bytes;          /* untyped memory for the child (rounded up to 1 MiB) */
     unsigned cnode_bits;            /* the child's CNode: 2^cnode_bits slots */
     uint64_t priority;
     const struct pith_module_desc *modules;     /* shared read-only with the child */
@@ -23,15 +27,20 @@ struct pith_child {
     const pith_cap_t *extra_caps;   /* copied into the child's CNode, in order */
     unsigned extra_count;
     const char *cmdline;
+    const void *args;               /* an argument block, mapped read-only at PITH_CHILD_ARGS */
+    size_t args_size;
     /* filled in by pith_child_start */
-    pith_cap_t budget, cnode, space, thread;
-    uint64_t kernel_objects_bytes;  /* what its objects, tables and pages took from the budget */
+    pith_cap_t setup;               /* container of the child's own objects and pages */
+    pith_cap_t containers[PITH_CHILD_PIECES];   /* around each piece of its memory */
+    unsigned piece_count;
+    pith_cap_t cnode, space, thread;
+    uint64_t setup_bytes;           /* what its objects, tables and pages took */
 };
 
 /* Create and start the child; PITH_E_INVALID_ARG for an image that is not ELF64. */
 enum pith_error pith_child_start(struct pith_child *child);
 
-/* Stop the child and give its whole budget back (revoke). */
+/* Stop the child and take all its memory back (the containers stay the parent's). */
 enum pith_error pith_child_destroy(struct pith_child *child);
 
 #endif

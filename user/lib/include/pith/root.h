@@ -6,7 +6,7 @@
 #include "pith/abi.h"
 
 /* Point the runtime at the root task's IPC buffer and start the allocator (pith/alloc.h)
- * over the largest RAM untyped, with its heap in [heap_start, heap_end). */
+ * over the RAM untyped, largest first, with its heap in [heap_start, heap_end). */
 enum pith_error pith_root_init(const struct pith_bootinfo *bi, uint64_t heap_start, uint64_t heap_end);
 
 /* Power the machine off with a verdict: QEMU's isa-debug-exit (port 0xf4) gets 0 for
