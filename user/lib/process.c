@@ -341,7 +341,8 @@ enum pith_error pith_child_start(struct pith_child *c)
     regs[PITH_REG_RSP] = PITH_ROOT_STACK_TOP;
     regs[PITH_REG_RFLAGS] = 0x202;
     regs[PITH_REG_RDI] = PITH_ROOT_BOOTINFO;
-    err = pith_thread_configure(c->thread, c->cnode, c->space, PITH_ROOT_IPC_BUFFER, ipc, 0);
+    err = pith_thread_configure(c->thread, c->cnode, c->space, PITH_ROOT_IPC_BUFFER, ipc,
+                                c->fault_endpoint);
     if (!err)
         err = pith_thread_write_registers(c->thread, regs, PITH_REG_RDI + 1);
     if (!err)

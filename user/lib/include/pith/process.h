@@ -29,6 +29,7 @@ struct pith_child {
     const char *cmdline;
     const void *args;               /* an argument block, mapped read-only at PITH_CHILD_ARGS */
     size_t args_size;
+    pith_cap_t fault_endpoint;      /* ours; receives the child thread's faults (0: none) */
     /* filled in by pith_child_start */
     pith_cap_t setup;               /* container of the child's own objects and pages */
     pith_cap_t containers[PITH_CHILD_PIECES];   /* around each piece of its memory */
