@@ -47,13 +47,14 @@ $(BUILD)/libpith.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# $(1): program name, $(2): its source directory
+# $(1): program name, $(2): its source directory, $(3): more sources it shares
 define program
-$(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard $(2)/*.c)) $$(BUILD)/libpith.a user/user.ld
+$(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard $(2)/*.c) $(3)) $$(BUILD)/libpith.a user/user.ld
 	$$(CC) -nostdlib -static -no-pie -Wl,-T,user/user.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
 		-o $$@ $$(filter %.o,$$^) $$(BUILD)/libpith.a -lgcc
 endef
-$(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p))))
+ROOT_SHARED := vmm/dev/sysconf.c
+$(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p),$(if $(filter root,$(p)),$(ROOT_SHARED)))))
 $(eval $(call program,vmm,vmm))
 
 # Test guests: flat binaries loaded at guest-physical 0x100000 (guests/tests/).
@@ -71,6 +72,13 @@ $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
 
 $(BUILD)/pith-vmm.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(GUEST_BINS) tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/vmm.elf=vmm $(foreach g,$(GUEST_BINS),$(g)=$(notdir $(g)))
+
+# The root task composing guests from a configuration: two test guests and a bad one.
+$(BUILD)/pith-compose.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf \
+		$(GUEST_BINS) guests/configs/two-tests.conf tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root $(BUILD)/console.elf=console \
+		$(BUILD)/vmm.elf=vmm guests/configs/two-tests.conf=system.conf \
+		$(foreach g,$(GUEST_BINS),$(g)=$(notdir $(g)))
 
 $(BUILD)/pith-bench.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/bench.elf=bench

@@ -1,13 +1,17 @@
 /*
- * The default root task.  It composes the system: starts the console server on the
- * UART, gives every client a badged capability to it, and — until guests are composed
- * from a system configuration — runs a short demonstration of the kernel's
- * mechanisms (a thread from untyped memory, IPC, a notification deadline), printing
- * through the console server, then powers off.
+ * The root task composes the system.  It starts the console server on the UART, then
+ * reads the system configuration (the boot module "system.conf", docs/config.md) and
+ * starts one VMM per valid guest in a protection domain of its own: the guest's memory
+ * and the VMM's as untyped, the modules the guest names, a badged capability to the
+ * console server and one back to us (include/pith/guest.h).  Configuration errors are
+ * reported with their line and the valid guests still start.  When every guest has
+ * stopped — or its VMM has crashed — the machine powers off.
+ * Without a configuration it runs a short demonstration of the kernel's mechanisms.
  */
 #include <stdarg.h>
 #include <pith/alloc.h>
 #include <pith/console_client.h>
+#include <pith/guest.h>
 #include <pith/cpu.h>
 #include <pith/pith.h>
 #include <pith/printf.h>
@@ -15,12 +19,14 @@
 #include <pith/root.h>
 #include <pith/string.h>
 #include <pith/syscall.h>
+#include "../../vmm/dev/sysconf.h"
 
 #define COM1 0x3f8
 #define COM1_IRQ 4
 
 static const struct pith_bootinfo *bi;
 static pith_cap_t console;          /* our badged capability to the console server */
+static pith_cap_t console_service;  /* the server's endpoint: we mint clients from it */
 static uint64_t worker_stack[1024] __attribute__((aligned(16)));
 static pith_cap_t endpoint;
 
@@ -68,6 +74,7 @@ static enum pith_error start_console(const struct pith_module_desc *image)
     err = pith_child_start(&server);
     if (err)
         return err;
+    console_service = service;
     console = pith_alloc_slot();
     err = pith_cnode_mint(PITH_SLOT_CNODE, console, PITH_SLOT_CNODE, service,
                           PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, 1);
@@ -117,6 +124,144 @@ static enum pith_error demo(void)
     return PITH_OK;
 }
 
+/* ---- Guests from the system configuration ----------------------------------------- */
+
+#define GUEST_BADGE_BASE 16         /* console badges 1.. are ours; guests from here */
+
+struct guest {
+    const struct sysconf_guest *config;
+    struct pith_child vmm;
+    bool running;
+};
+
+static struct sysconf config;
+static struct guest guests[SYSCONF_MAX_GUESTS];
+
+static uint64_t free_memory(void)
+{
+    uint64_t bytes = 0;
+    for (unsigned i = 0; i < bi->untyped_count; i++)
+        if (!bi->untyped[i].is_device)
+            bytes += 1ull << bi->untyped[i].size_bits;
+    return bytes;
+}
+
+/* The guest's block of the configuration, as the VMM parses it. */
+static size_t guest_block(const struct sysconf_guest *g, char *out, size_t size)
+{
+    int n = pith_snprintf(out, size, "guest %s\n  memory %luK\n  vcpus %u\n  boot %s\n  kernel %s\n",
+                          g->name, g->memory >> 10, g->vcpus,
+                          g->boot == SYSCONF_BOOT_LINUX ? "linux" : "multiboot", g->kernel);
+    if (g->initrd[0])
+        n += pith_snprintf(out + n, size - (size_t)n, "  initrd %s\n", g->initrd);
+    if (g->disk[0])
+        n += pith_snprintf(out + n, size - (size_t)n, "  disk %s\n", g->disk);
+    if (g->cmdline[0])
+        n += pith_snprintf(out + n, size - (size_t)n, "  cmdline %s\n", g->cmdline);
+    n += pith_snprintf(out + n, size - (size_t)n, "  console %s\n",
+                       g->console == SYSCONF_CONSOLE_SERIAL ? "serial" : "none");
+    return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static unsigned module_frames(const struct pith_module_desc *const *mods, unsigned n)
+{
+    unsigned frames = 0;
+    for (unsigned i = 0; i < n; i++)
+        frames += (unsigned)mods[i]->frame_count;
+    return frames;
+}
+
+static enum pith_error start_guest(struct guest *g, unsigned index, const struct pith_module_desc *vmm,
+                                   pith_cap_t reports)
+{
+    static char block[2048];
+    static struct pith_module_desc shared[3];
+    const struct sysconf_guest *c = g->config;
+    const struct pith_module_desc *mods[3];
+    unsigned count = 0;
+    const char *names[3] = { c->kernel, c->initrd, c->disk };
+    for (unsigned i = 0; i < 3; i++)
+        if (names[i][0] && (mods[count] = module(names[i])) != NULL)
+            shared[count] = *mods[count], count++;
+    uint64_t badge = GUEST_BADGE_BASE + index;
+    pith_cap_t caps[PITH_GUEST_SLOT_COUNT] = { pith_alloc_slot(), pith_alloc_slot() };
+    enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
+                                          console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_ROOT], PITH_SLOT_CNODE, reports,
+                              PITH_RIGHT_WRITE, badge);
+    unsigned slots_needed = module_frames(mods, count) + 1024, bits = 10;
+    while ((1u << bits) < slots_needed)
+        bits++;
+    g->vmm = (struct pith_child){
+        .name = c->name, .image = (const void *)vmm->vaddr, .image_size = vmm->size,
+        .memory_bytes = c->memory + PITH_GUEST_VMM_BYTES, .cnode_bits = bits, .priority = 100,
+        .modules = shared, .module_count = count, .extra_caps = caps,
+        .extra_count = PITH_GUEST_SLOT_COUNT, .args = block,
+        .args_size = guest_block(c, block, sizeof(block)) };
+    pith_cap_t fault = pith_alloc_slot();
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, fault, PITH_SLOT_CNODE, reports, PITH_RIGHT_WRITE, badge);
+    g->vmm.fault_endpoint = fault;
+    if (!err)
+        err = pith_child_start(&g->vmm);
+    g->running = err == PITH_OK;
+    return err;
+}
+
+/* Start every valid guest, then wait until none is left; returns whether all stopped cleanly. */
+static bool compose(const struct pith_module_desc *text, const struct pith_module_desc *vmm)
+{
+    static struct sysconf_error errors[16];
+    unsigned nerr = sysconf_parse((const char *)text->vaddr, text->size, free_memory() - (64ull << 20),
+                                  &config, errors, 16);
+    const char *names[PITH_BOOTINFO_MODULES];
+    for (unsigned i = 0; i < bi->module_count; i++)
+        names[i] = bi->modules[i].name;
+    unsigned shown = nerr < 16 ? nerr : 16;
+    shown += sysconf_check_modules(&config, names, (unsigned)bi->module_count, errors + shown, 16 - shown);
+    for (unsigned i = 0; i < shown && i < 16; i++)
+        say("system.conf: %s\n", errors[i].message);
+    uint64_t reports = 0;
+    if (pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &reports) != PITH_OK)
+        return false;
+    unsigned running = 0;
+    bool clean = true;
+    for (unsigned i = 0; i < config.guest_count; i++) {
+        guests[i].config = &config.guests[i];
+        if (!config.guests[i].valid) {
+            say("guest %s: not started (see the errors above)\n", config.guests[i].name);
+            continue;
+        }
+        enum pith_error err = start_guest(&guests[i], i, vmm, reports);
+        say("guest %s: %lu MiB, %s%s\n", config.guests[i].name, config.guests[i].memory >> 20,
+            err ? "could not start: " : "started", err ? pith_error_name(err) : "");
+        running += err == PITH_OK;
+    }
+    while (running) {
+        struct pith_msg msg;
+        pith_recv(reports, &msg);
+        unsigned index = (unsigned)(msg.badge - GUEST_BADGE_BASE);
+        if (index >= config.guest_count || !guests[index].running)
+            continue;
+        struct guest *g = &guests[index];
+        uint64_t label = pith_msginfo_label(msg.info);
+        if (label == PITH_GUEST_STOPPED) {
+            say("guest %s: stopped%s\n", g->config->name, msg.mr[0] ? " with an error" : "");
+            clean &= msg.mr[0] == 0;
+        } else {
+            say("guest %s: its VMM crashed (fault %lu at %lx); the other guests go on\n",
+                g->config->name, label, msg.mr[0]);
+            clean = false;
+        }
+        pith_child_destroy(&g->vmm);
+        g->running = false;
+        running--;
+    }
+    say("no guest left, powering off\n");
+    return clean;
+}
+
 int main(void *arg)
 {
     bi = arg;
@@ -130,6 +275,11 @@ int main(void *arg)
         pith_printf("root: the console server did not start: %s\n", pith_error_name(err));
     say("hello from user space; %lu untyped capabilities, %lu modules, TSC %lu MHz\n",
         bi->untyped_count, bi->module_count, bi->tsc_hz / 1000000);
+    const struct pith_module_desc *text = module("system.conf"), *vmm = module("vmm");
+    if (text && vmm) {
+        pith_poweroff(compose(text, vmm));
+        return 0;
+    }
     err = demo();
     if (err)
         say("the demo failed: %s\n", pith_error_name(err));
