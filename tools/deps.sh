@@ -11,7 +11,7 @@
 set -euo pipefail
 
 pkgs=(qemu-system-x86 grub-pc-bin grub-common xorriso mtools seabios busybox-static
-      bochs bochsbios vgabios bochs-term cpio kmod gcc make binutils)
+      bochs bochsbios vgabios bochs-term cpio kmod gcc make binutils libc6-dev)
 
 check=0
 case "${1:-}" in
