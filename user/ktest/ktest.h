@@ -79,6 +79,7 @@ KT_GROUP(fault)
 KT_GROUP(device)
 KT_GROUP(badargs)
 KT_GROUP(vm)
+KT_GROUP(vm2)
 KT_GROUP(process)
 
 /* t_process.c: what this program does when started as a child. */

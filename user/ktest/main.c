@@ -21,6 +21,7 @@ static const struct { const struct pith_test *tests; const unsigned *count; } gr
     { badargs_tests, &badargs_count },
     { process_tests, &process_count },
     { vm_tests, &vm_count },
+    { vm2_tests, &vm2_count },
 };
 
 static bool setup(void)
@@ -63,7 +64,7 @@ int main(void *arg)
     if (!vcpus)
         pith_printf("ktest: this kernel has no VMX/SVM backend for this CPU: the vm_ group is not run\n");
     for (unsigned g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
-        if (groups[g].tests == vm_tests && !vcpus)
+        if ((groups[g].tests == vm_tests || groups[g].tests == vm2_tests) && !vcpus)
             continue;
         unsigned p = 0, f = 0;
         pith_run_tests(groups[g].tests, *groups[g].count, NULL, &p, &f);
