@@ -171,6 +171,9 @@ struct vcpu {
     bool flush_tlb;                         /* SVM: flush the guest's TLB at next entry */
     uint32_t space_generation;              /* the guest space's generation last flushed */
     uint8_t cpu;
+    bool entry_failed;                      /* VMX: VMLAUNCH/VMRESUME refused to enter */
+    uint64_t guest_cr2;                     /* VMX: what the VMCS does not hold: CR2, */
+    uint64_t guest_msr[5];                  /*   STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE */
 };
 _Static_assert(sizeof(struct vcpu) <= 8192, "struct vcpu fits its pages");
 

@@ -7,6 +7,7 @@
 /* cpu.c */
 void cpu_init(void);
 uint64_t cpu_features(void);
+uint64_t cpu_tss_base(void);                  /* for the VMX host state */
 void cpu_print_features(void);
 void arch_thread_init(struct thread *t);
 void arch_load_thread(struct thread *t);      /* address space, stacks, FPU, TLS, I/O */

@@ -144,6 +144,7 @@ void cpu_print_features(void)
 }
 
 uint64_t cpu_features(void) { return features; }
+uint64_t cpu_tss_base(void) { return (uint64_t)&tss; }
 
 void cpu_init(void)
 {

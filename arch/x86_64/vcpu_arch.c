@@ -41,23 +41,36 @@ static const struct vcpu_backend svm = {
     svm_write_group, svm_inject, svm_request_windows, svm_set_io, svm_flush_space,
 };
 
-#ifdef PITH_VMX
-extern const struct vcpu_backend vmx_backend;
-#endif
+bool vmx_init_cpu(void);
+void vmx_init(struct vcpu *v);
+void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+void vmx_run(struct vcpu *v);
+void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e);
+void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out);
+void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
+void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
+void vmx_request_windows(struct vcpu *v, uint64_t windows);
+void vmx_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
+void vmx_flush_space(struct guest_space *gs);
+
+static const struct vcpu_backend vmx = {
+    "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_run, vmx_exit_info, vmx_read_group,
+    vmx_write_group, vmx_inject, vmx_request_windows, vmx_set_io, vmx_flush_space,
+};
 
 static const struct vcpu_backend *backend;
+extern bool vspace_guest_ept;
 
 bool vcpu_arch_init_cpu(void)
 {
     const struct vcpu_backend *candidates[] = {
         &svm,
-#ifdef PITH_VMX
-        &vmx_backend,
-#endif
+        &vmx,
     };
     for (unsigned i = 0; i < ARRAY_SIZE(candidates); i++) {
         if (candidates[i]->init_cpu()) {
             backend = candidates[i];
+            vspace_guest_ept = backend == &vmx;     /* guest tables: EPT, else NPT */
             return true;
         }
     }
