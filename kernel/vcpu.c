@@ -28,6 +28,7 @@ void vcpu_destroy(struct vcpu *v)
         t->vcpu = NULL;
         v->thread = NULL;
     }
+    vcpu_arch_destroy(v);
 }
 
 void vcpu_unbind_thread(struct thread *t)

@@ -30,6 +30,7 @@ bool vcpu_arch_init_cpu(void);                  /* false: no usable VMX/SVM */
 const char *vcpu_arch_name(void);
 void vcpu_arch_init(struct vcpu *v);
 void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+void vcpu_arch_destroy(struct vcpu *v);                /* before its memory is reused */
 NORETURN void vcpu_arch_run(struct vcpu *v);    /* ends in vcpu_exited(v) on a fresh stack */
 void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e);
 void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);

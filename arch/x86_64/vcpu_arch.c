@@ -18,6 +18,7 @@ struct vcpu_backend {
     void (*request_windows)(struct vcpu *v, uint64_t windows);
     void (*set_io)(struct vcpu *v, unsigned first, unsigned last, bool direct);
     void (*flush_space)(struct guest_space *gs);
+    void (*destroy)(struct vcpu *v);
 };
 
 bool svm_init_cpu(void);
@@ -31,6 +32,12 @@ void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void svm_request_windows(struct vcpu *v, uint64_t windows);
 void svm_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 
+/* A VMCB is plain memory: nothing of it stays in the CPU. */
+static void svm_destroy(struct vcpu *v)
+{
+    (void)v;
+}
+
 static void svm_flush_space(struct guest_space *gs)
 {
     (void)gs;   /* the generation check at the next VMRUN flushes the ASID */
@@ -39,6 +46,7 @@ static void svm_flush_space(struct guest_space *gs)
 static const struct vcpu_backend svm = {
     "svm", svm_init_cpu, svm_init, svm_configure, svm_run, svm_exit_info, svm_read_group,
     svm_write_group, svm_inject, svm_request_windows, svm_set_io, svm_flush_space,
+    svm_destroy,
 };
 
 bool vmx_init_cpu(void);
@@ -52,10 +60,12 @@ void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vmx_request_windows(struct vcpu *v, uint64_t windows);
 void vmx_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 void vmx_flush_space(struct guest_space *gs);
+void vmx_destroy(struct vcpu *v);
 
 static const struct vcpu_backend vmx = {
     "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_run, vmx_exit_info, vmx_read_group,
     vmx_write_group, vmx_inject, vmx_request_windows, vmx_set_io, vmx_flush_space,
+    vmx_destroy,
 };
 
 static const struct vcpu_backend *backend;
@@ -86,6 +96,7 @@ void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in) { bac
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
 void vcpu_arch_set_io(struct vcpu *v, unsigned f, unsigned l, bool d) { backend->set_io(v, f, l, d); }
+void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
 void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
 
 void vcpu_arch_run(struct vcpu *v)

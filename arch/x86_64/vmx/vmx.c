@@ -739,6 +739,13 @@ void vmx_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct)
     }
 }
 
+/* The CPU may keep a VMCS's data cached until VMCLEAR writes it back (SDM 24.11.1):
+ * clear it before the object's memory can become something else. */
+void vmx_destroy(struct vcpu *v)
+{
+    vmclear(virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL)));
+}
+
 void vmx_flush_space(struct guest_space *gs)
 {
     flush_ept(eptp_of(gs));
