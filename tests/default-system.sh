@@ -27,7 +27,7 @@ check() {   # name, extended regular expression a line must match
 }
 check default_banner '^Pith microkernel, x86_64$'
 check default_cpu_features '^cpu features:'
-check default_virtualization '^virtualization: '
+check default_virtualization "^virtualization: ${platform#default-}\$"
 check default_console_labels_root '^\[root\] hello from user space'
 check default_ipc_demo '^\[root\] asked a worker thread for 4 squared over IPC: 16$'
 check default_deadline_demo '^\[root\] a deadline 10 ms ahead woke us'
