@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default test-vmm bench clean help
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default test-vmm test-linux bench clean help
 all: $(BUILD)/pith.iso
 
 help:
@@ -55,7 +55,7 @@ $(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard $(2)/*.c) $(3)) $$(BU
 endef
 ROOT_SHARED := vmm/dev/sysconf.c
 $(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p),$(if $(filter root,$(p)),$(ROOT_SHARED)))))
-$(eval $(call program,vmm,vmm))
+$(eval $(call program,vmm,vmm,$(wildcard vmm/dev/*.c)))
 
 # Test guests: flat binaries loaded at guest-physical 0x100000 (guests/tests/).
 GUEST_BINS := $(patsubst guests/tests/%.S,$(BUILD)/guests/%.bin,$(wildcard guests/tests/*.S))
@@ -79,6 +79,18 @@ $(BUILD)/pith-compose.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/consol
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root $(BUILD)/console.elf=console \
 		$(BUILD)/vmm.elf=vmm guests/configs/two-tests.conf=system.conf \
 		$(foreach g,$(GUEST_BINS),$(g)=$(notdir $(g)))
+
+# The reference Linux guest (tools/guest-linux.sh): Debian's cloud kernel, downloaded
+# once into $(BUILD)/linux/, a busybox initramfs and a small disk image.
+$(BUILD)/initrd.img: tools/guest-linux.sh guests/linux/init | deps
+	tools/guest-linux.sh $(BUILD)
+$(BUILD)/vmlinuz $(BUILD)/disk.img: $(BUILD)/initrd.img
+
+# The VMM as the root task booting that guest (vmm/main.c's built-in guest, pith.test=1).
+$(BUILD)/pith-linux.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(BUILD)/vmlinuz $(BUILD)/initrd.img \
+		$(BUILD)/disk.img tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/vmm.elf=vmm $(BUILD)/vmlinuz=vmlinuz \
+		$(BUILD)/initrd.img=initrd.img $(BUILD)/disk.img=disk.img
 
 $(BUILD)/pith-bench.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/bench.elf=bench
@@ -132,7 +144,14 @@ test-vmm: $(BUILD)/pith-vmm.iso
 	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
 	tests/system.sh vmm-vmx 12 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-vmm.iso
 
-test-system: test-qemu test-bochs test-default test-vmm
+# Debian's cloud kernel in the VMM to a busybox shell and a clean power-off
+# (tests/linux.sh): about 10 s in QEMU, 45 s in Bochs; the first build downloads the
+# kernel package.
+test-linux: $(BUILD)/pith-linux.iso
+	tests/linux.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-linux.iso
+	tests/linux.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-linux.iso
+
+test-system: test-qemu test-bochs test-default test-vmm test-linux
 
 test: test-unit test-system
 

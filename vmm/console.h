@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define CONSOLE_LINE_MAX 160
+#define CONSOLE_LINE_MAX 240
 
 struct console {
     char line[CONSOLE_LINE_MAX + 1];

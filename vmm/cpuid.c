@@ -43,6 +43,12 @@ static void clear(uint32_t out[4])
 
 void cpuid_guest(cpuid_host_fn *host, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
+    cpuid_guest_with(host, 0, leaf, subleaf, out);
+}
+
+void cpuid_guest_with(cpuid_host_fn *host, unsigned emulated, uint32_t leaf, uint32_t subleaf,
+                      uint32_t out[4])
+{
     uint32_t h[4];
     clear(out);
     if (leaf > 0x80000000u && leaf <= MAX_EXTENDED_LEAF) {
@@ -64,6 +70,12 @@ void cpuid_guest(cpuid_host_fn *host, uint32_t leaf, uint32_t subleaf, uint32_t 
         out[CPUID_EBX] = h[CPUID_EBX] & 0xffff;      /* brand index, CLFLUSH size; APIC ID 0 */
         out[CPUID_ECX] = (h[CPUID_ECX] & LEAF1_ECX_KEEP) | LEAF1_ECX_HYPERVISOR;
         out[CPUID_EDX] = h[CPUID_EDX] & LEAF1_EDX_KEEP;
+        if (emulated & CPUID_EMULATES_APIC) {
+            out[CPUID_EDX] |= BIT(9);
+            out[CPUID_ECX] |= BIT(24);
+        }
+        if (emulated & CPUID_EMULATES_MTRR)
+            out[CPUID_EDX] |= BIT(12);
         break;
     case CPUID_HYPERVISOR_LEAF:
         out[CPUID_EAX] = CPUID_HYPERVISOR_LEAF;     /* the highest hypervisor leaf */
@@ -86,6 +98,11 @@ void cpuid_guest(cpuid_host_fn *host, uint32_t leaf, uint32_t subleaf, uint32_t 
         break;
     case 0x80000002: case 0x80000003: case 0x80000004:   /* the brand string */
         host(leaf, subleaf, out);
+        break;
+    case 0x80000007:                /* power management: only the invariant TSC */
+        host(0x80000007, 0, h);
+        if (emulated & CPUID_INVARIANT_TSC)
+            out[CPUID_EDX] = h[CPUID_EDX] & BIT(8);
         break;
     case 0x80000008:                /* physical and linear address sizes only */
         host(0x80000008, 0, h);

@@ -23,4 +23,12 @@ typedef void cpuid_host_fn(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 /* The guest's answer to CPUID(leaf, subleaf): eax, ebx, ecx, edx. */
 void cpuid_guest(cpuid_host_fn *host, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
+/* What a platform adds to the whitelist because the VMM emulates it. */
+#define CPUID_EMULATES_APIC     (1u << 0)   /* local APIC (leaf 1 EDX.9) with TSC deadline (ECX.24) */
+#define CPUID_EMULATES_MTRR     (1u << 1)   /* MTRRs without ranges (leaf 1 EDX.12) */
+#define CPUID_INVARIANT_TSC     (1u << 2)   /* the host's invariant TSC (0x80000007 EDX.8) */
+
+void cpuid_guest_with(cpuid_host_fn *host, unsigned emulated, uint32_t leaf, uint32_t subleaf,
+                      uint32_t out[4]);
+
 #endif

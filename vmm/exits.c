@@ -3,17 +3,19 @@
  *
  * The VMM thread has the timer notification bound, so its receive on the exit
  * endpoint returns either an exit (a Call from the vCPU thread) or the deadline's bit.
- * A deadline marks the timer interrupt pending; it is injected on the next reply to
- * an exit when the guest can take it, else an interrupt window is requested.  If the
- * guest is running when the deadline arrives, a recall brings it back with a RECALL
- * exit.  A HLT exit is answered only when an interrupt is pending: until then the
- * VMM waits on the notification and the vCPU thread waits for the reply.
+ * A deadline brings the platform's timers up to date (test platform: the periodic
+ * timer; PC: PIT, RTC, local APIC, console input), which may leave an interrupt
+ * pending; it is injected on the next reply to an exit when the guest can take it,
+ * else an interrupt window is requested.  If the guest is running when the deadline
+ * arrives, a recall brings it back with a RECALL exit.  A HLT exit is answered only
+ * when an interrupt is pending: until then the VMM waits on the notification and the
+ * vCPU thread waits for the reply.
  */
 #include <pith/printf.h>
 #include <pith/string.h>
 
 #include "cpuid.h"
-#include "decode.h"
+#include "emulate.h"
 #include "interrupt.h"
 #include "vm.h"
 
@@ -42,10 +44,15 @@ static void skip_instruction(struct vm *vm, uint64_t length)
     vm->exit.mr[VM_INTERRUPTIBILITY] &= ~INTERRUPT_SHADOW;
 }
 
+static void inject_exception(struct reply *reply, uint8_t vector, bool error_code)
+{
+    reply->inject = exception_event(vector, error_code);
+    reply->error_code = 0;
+}
+
 static void inject_gp(struct vm *vm, struct reply *reply)
 {
-    reply->inject = exception_event(13, true);
-    reply->error_code = 0;
+    inject_exception(reply, 13, true);
     vm->record.gp_injected++;
 }
 
@@ -62,7 +69,9 @@ static void host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 static enum next_step handle_cpuid(struct vm *vm)
 {
     uint32_t leaf = (uint32_t)vm->exit.mr[1], out[4];
-    cpuid_guest(host_cpuid, leaf, (uint32_t)vm->exit.mr[2], out);
+    unsigned emulated = vm->platform == VM_PLATFORM_PC
+                            ? CPUID_EMULATES_APIC | CPUID_EMULATES_MTRR | CPUID_INVARIANT_TSC : 0;
+    cpuid_guest_with(host_cpuid, emulated, leaf, (uint32_t)vm->exit.mr[2], out);
     if (leaf < 32)
         vm->record.cpuid_leaves |= 1ull << leaf;
     else if (leaf == CPUID_HYPERVISOR_LEAF)
@@ -75,51 +84,37 @@ static enum next_step handle_cpuid(struct vm *vm)
     return STEP_RESUME;
 }
 
-/* ---- Devices ---------------------------------------------------------------------- */
-
-static const struct device_window *window_at(const struct device_window *windows, unsigned count,
-                                             uint64_t address)
-{
-    for (unsigned i = 0; i < count; i++)
-        if (address >= windows[i].base && address - windows[i].base < windows[i].length)
-            return &windows[i];
-    return NULL;
-}
-
-/* What a read from nothing returns: all ones (an open bus). */
-static uint64_t open_bus(unsigned size)
-{
-    return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
-}
-
-static uint64_t device_read(const struct device_window *w, uint64_t address, unsigned size)
-{
-    return w && w->ops->read ? w->ops->read(w->dev, address - w->base, size) : open_bus(size);
-}
-
-static void device_write(const struct device_window *w, uint64_t address, unsigned size,
-                         uint64_t value)
-{
-    if (w && w->ops->write)
-        w->ops->write(w->dev, address - w->base, size, value & open_bus(size));
-}
-
 /* ---- Port I/O --------------------------------------------------------------------- */
 
-static enum next_step handle_io(struct vm *vm)
+static enum next_step after_emulation(struct vm *vm, enum emulate_result r, struct reply *reply);
+
+/* IN writes AL or AX and keeps the rest of RAX; IN EAX zero-extends into RAX. */
+static uint64_t in_merge(uint64_t rax, unsigned size, uint64_t value)
+{
+    if (size >= 4)
+        return (uint32_t)value;
+    uint64_t mask = size == 2 ? 0xffffull : 0xffull;
+    return (rax & ~mask) | (value & mask);
+}
+
+static enum next_step handle_io(struct vm *vm, struct reply *reply)
 {
     uint64_t q = vm->exit.mr[1];
     unsigned port = q & 0xffff, size = (q >> 16) & 0xff;
+    struct device_window scratch;
+    const struct device_window *w = vm_port_window(vm, (uint16_t)port, &scratch);
     if (q & (PITH_VM_IO_STRING | PITH_VM_IO_REP)) {
-        vm_stop(vm, "string I/O on port 0x%x is not emulated", port);
-        return STEP_STOP;
+        enum emulate_result r = emulate_string_io(vm, (uint16_t)port, size, q & PITH_VM_IO_IN,
+                                                  q & PITH_VM_IO_REP, &reply->inject, &reply->error_code);
+        return after_emulation(vm, r, reply);
     }
-    const struct device_window *w = window_at(vm->ports, VM_PORT_WINDOWS, port);
     if (q & PITH_VM_IO_IN)
-        gprs(vm)[VM_RAX] = gpr_merge(gprs(vm)[VM_RAX], size, device_read(w, port, size));
+        gprs(vm)[VM_RAX] = in_merge(gprs(vm)[VM_RAX], size, vm_device_read(w, port, size));
     else
-        device_write(w, port, size, vm->exit.mr[2]);
+        vm_device_write(w, port, size, vm->exit.mr[2]);
     skip_instruction(vm, vm->exit.mr[3]);
+    if (vm->stopped)
+        return STEP_STOP;
     return vm->testdev.verdict_written ? STEP_STOP : STEP_RESUME;
 }
 
@@ -131,7 +126,7 @@ static bool read_group(struct vm *vm, uint64_t group, uint64_t *words)
     unsigned n = pith_vm_groups_length(group);
     enum pith_error err = pith_vcpu_read_state(vm->vcpu, group, words, n);
     if (err != PITH_OK)
-        vm_stop(vm, "reading vCPU state: %s", pith_error_name(err));
+        vm_stop(vm, VM_END_ERROR, "reading vCPU state: %s", pith_error_name(err));
     return err == PITH_OK;
 }
 
@@ -140,16 +135,31 @@ static bool write_group(struct vm *vm, uint64_t group, const uint64_t *words)
     unsigned n = pith_vm_groups_length(group);
     enum pith_error err = pith_vcpu_write_state(vm->vcpu, group, words, n);
     if (err != PITH_OK)
-        vm_stop(vm, "writing vCPU state: %s", pith_error_name(err));
+        vm_stop(vm, VM_END_ERROR, "writing vCPU state: %s", pith_error_name(err));
     return err == PITH_OK;
+}
+
+/* A state-group word: from the exit message when the group came with it. */
+static uint64_t *exit_word(struct vm *vm, uint64_t group, unsigned word)
+{
+    if (!(VM_TRANSFER_MASK & group))
+        return NULL;
+    return &vm->exit.mr[pith_vm_group_at(VM_TRANSFER_MASK, group) + word];
 }
 
 static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
 {
+    bool ok;
+    if (vm->platform == VM_PLATFORM_PC && pc_msr_read(vm, index, value, &ok))
+        return ok;
     struct msr_place place = msr_lookup(index);
-    uint64_t words[16];
+    uint64_t words[16], *word;
     switch (place.kind) {
     case MSR_IN_STATE:
+        if ((word = exit_word(vm, place.group, place.word)) != NULL) {
+            *value = *word;
+            return true;
+        }
         if (!read_group(vm, place.group, words))
             return false;
         *value = words[place.word];
@@ -167,11 +177,23 @@ static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
 
 static bool msr_write(struct vm *vm, uint32_t index, uint64_t value)
 {
+    bool ok;
+    if (vm->platform == VM_PLATFORM_PC && pc_msr_write(vm, index, value, &ok))
+        return ok;
     struct msr_place place = msr_lookup(index);
-    uint64_t words[16];
+    uint64_t words[16], *word;
     switch (place.kind) {
     case MSR_IN_STATE:
-        if (!msr_state_write_valid(index, value) || !read_group(vm, place.group, words))
+        if (!msr_state_write_valid(index, value))
+            return false;
+        if ((word = exit_word(vm, place.group, place.word)) != NULL) {
+            if (index == MSR_EFER)      /* LMA is the processor's: kept as it is */
+                value = (value & ~(1ull << 10)) | (*word & (1ull << 10));
+            *word = value;
+            vm->reply_groups |= place.group;
+            return true;
+        }
+        if (!read_group(vm, place.group, words))
             return false;
         words[place.word] = value;
         return write_group(vm, place.group, words);
@@ -211,115 +233,118 @@ static enum next_step handle_msr(struct vm *vm, struct reply *reply)
     return STEP_RESUME;
 }
 
-/* ---- MMIO ------------------------------------------------------------------------- */
+/* ---- MMIO and other emulated instructions ------------------------------------------ */
 
-#define CR0_PG          (1ull << 31)
-#define EFER_LMA        (1ull << 10)
-#define SEG_ATTR_L      (1ull << 9)
-#define SEG_ATTR_DB     (1ull << 10)
-
-/* The processor mode and the linear address of the instruction at RIP. */
-static bool instruction_address(struct vm *vm, enum decode_mode *mode, uint64_t *linear)
+static enum next_step after_emulation(struct vm *vm, enum emulate_result r, struct reply *reply)
 {
-    uint64_t cr[6], seg[16];
-    if (!read_group(vm, PITH_VM_GROUP_CR, cr) || !read_group(vm, PITH_VM_GROUP_SEG, seg))
-        return false;
-    if (cr[0] & CR0_PG) {
-        vm_stop(vm, "MMIO with guest paging on: the decoder does not walk page tables yet");
-        return false;
+    switch (r) {
+    case EMULATE_DONE:
+        vm->exit.mr[VM_INTERRUPTIBILITY] &= ~INTERRUPT_SHADOW;
+        return vm->stopped ? STEP_STOP : STEP_RESUME;
+    case EMULATE_AGAIN:
+    case EMULATE_FAULT:
+        (void)reply;
+        return vm->stopped ? STEP_STOP : STEP_RESUME;
+    default:
+        return STEP_STOP;
     }
-    uint64_t cs_attributes = (seg[2] >> 16) & 0xffff, cs_base = seg[3];
-    if ((cr[4] & EFER_LMA) && (cs_attributes & SEG_ATTR_L))
-        *mode = DECODE_MODE_64;
-    else
-        *mode = (cs_attributes & SEG_ATTR_DB) ? DECODE_MODE_32 : DECODE_MODE_16;
-    *linear = cs_base + vm->exit.mr[VM_RIP];
-    if (*mode != DECODE_MODE_64)
-        *linear &= 0xffffffffull;
-    return true;
 }
 
-/* Reads and decodes the instruction that made the access. */
-static bool fetch_and_decode(struct vm *vm, struct mmio_instruction *insn)
-{
-    enum decode_mode mode;
-    uint64_t linear;
-    if (!instruction_address(vm, &mode, &linear))
-        return false;
-    if (linear >= VM_RAM_SIZE) {
-        vm_stop(vm, "MMIO instruction at 0x%lx is outside RAM", linear);
-        return false;
-    }
-    uint64_t available = VM_RAM_SIZE - linear;
-    const uint8_t *code = vm->ram + linear;
-    if (!decode_mmio(code, available < DECODE_MAX_LENGTH ? (unsigned)available : DECODE_MAX_LENGTH,
-                     mode, insn)) {
-        vm_stop(vm, "cannot emulate the instruction at 0x%lx (%02x %02x %02x %02x)", linear,
-                code[0], code[1], code[2], code[3]);
-        return false;
-    }
-    return true;
-}
-
-static enum next_step handle_mmio(struct vm *vm)
+static enum next_step handle_mmio(struct vm *vm, struct reply *reply)
 {
     uint64_t gpa = vm->exit.mr[1], access = vm->exit.mr[2];
     if (access & PITH_VM_ACCESS_EXECUTE) {
-        vm_stop(vm, "the guest jumped to 0x%lx, where there is no memory", gpa);
+        vm_stop(vm, VM_END_ERROR, "the guest jumped to 0x%lx, where there is no memory", gpa);
         return STEP_STOP;
     }
-    struct mmio_instruction insn;
-    if (!fetch_and_decode(vm, &insn))
-        return STEP_STOP;
-    if (insn.store != ((access & PITH_VM_ACCESS_WRITE) != 0)) {
-        vm_stop(vm, "MMIO at 0x%lx: the instruction and the exit disagree on the direction", gpa);
-        return STEP_STOP;
-    }
-    const struct device_window *w = window_at(vm->mmio, VM_MMIO_WINDOWS, gpa);
-    if (insn.store)
-        device_write(w, gpa, insn.size, mmio_store_value(&insn, gprs(vm)));
-    else
-        mmio_complete_load(&insn, gprs(vm), device_read(w, gpa, insn.size));
-    vm->record.mmio_done++;
-    skip_instruction(vm, insn.length);
-    return STEP_RESUME;
+    enum emulate_result r = emulate_mmio(vm, gpa, access & PITH_VM_ACCESS_WRITE, &reply->inject,
+                                         &reply->error_code);
+    return after_emulation(vm, r, reply);
 }
 
-/* ---- The timer -------------------------------------------------------------------- */
-
-/* The deadline's bit arrived (or may have): count ended periods, re-arm. */
-static void timer_check(struct vm *vm)
+static enum next_step handle_cr_access(struct vm *vm, struct reply *reply)
 {
-    uint64_t now = pith_rdtsc();
-    uint64_t periods = periodic_expire(&vm->timer, now);
+    return after_emulation(vm, emulate_cr_access(vm, &reply->inject, &reply->error_code), reply);
+}
+
+/* ---- Time -------------------------------------------------------------------------- */
+
+/* Arms the notification for the next event (host TSC), when it changed. */
+static void arm_deadline(struct vm *vm, uint64_t tsc)
+{
+    if (tsc == vm->deadline)
+        return;
+    vm->deadline = tsc;
+    pith_notification_set_deadline(vm->timer_notification, tsc);
+}
+
+/* Everything time-driven up to now: the test platform's periodic timer, or the PC's
+ * timers and console input; then the deadline for what comes next. */
+static void update_time(struct vm *vm)
+{
+    uint64_t now_tsc = pith_rdtsc();
+    if (vm->give_up_at && now_tsc >= vm->give_up_at)
+        vm_stop(vm, VM_END_ERROR, "no verdict after %u s", VM_TIME_LIMIT_S);
+    if (vm->platform == VM_PLATFORM_PC) {
+        uint64_t next = pc_update(vm, vm_now_ns(vm));
+        arm_deadline(vm, next == PC_NO_EVENT ? 0 : vm_tsc_at(vm, next));
+        return;
+    }
+    uint64_t periods = periodic_expire(&vm->timer, now_tsc);
     if (periods) {
         vm->record.ticks += periods;
         vm->interrupt_pending = true;
     }
-    pith_notification_set_deadline(vm->timer_notification, vm->timer.next);
-    if (now >= vm->give_up_at)
-        vm_stop(vm, "no verdict after %u s", VM_TIME_LIMIT_S);
+    arm_deadline(vm, vm->timer.next);
+}
+
+/* The deadline's bit came (it is consumed by the receive or the poll). */
+static void deadline_passed(struct vm *vm)
+{
+    vm->deadline = 0;
+    update_time(vm);
 }
 
 /* Before a reply: take a deadline bit that arrived while the VMM was busy. */
-static void timer_poll(struct vm *vm)
+static void poll_deadline(struct vm *vm)
 {
     uint64_t bits;
-    if (pith_poll(vm->timer_notification, &bits) == PITH_OK)
-        timer_check(vm);
+    if (pith_poll(vm->timer_notification, &bits) == PITH_OK && bits)
+        deadline_passed(vm);
+    else if (vm->platform == VM_PLATFORM_PC)
+        update_time(vm);                /* the exit may have changed a device's timer */
+}
+
+/* ---- Interrupts -------------------------------------------------------------------- */
+
+static bool interrupt_waiting(struct vm *vm)
+{
+    if (vm->platform == VM_PLATFORM_PC)
+        return pc_interrupt(vm, false) >= 0;
+    return vm->interrupt_pending;
+}
+
+static uint8_t take_interrupt(struct vm *vm)
+{
+    if (vm->platform == VM_PLATFORM_PC)
+        return (uint8_t)pc_interrupt(vm, true);
+    vm->interrupt_pending = false;
+    return VM_TIMER_VECTOR;
 }
 
 /* A HLT: the vCPU thread waits for the reply, the VMM for the next interrupt. */
 static void wait_for_interrupt(struct vm *vm)
 {
-    if (!(vm->exit.mr[VM_RFLAGS] & RFLAGS_IF) && !vm->interrupt_pending) {
-        vm_stop(vm, "HLT with interrupts disabled at 0x%lx", vm->exit.mr[VM_RIP]);
+    if (!(vm->exit.mr[VM_RFLAGS] & RFLAGS_IF) &&
+        (vm->platform == VM_PLATFORM_PC || !vm->interrupt_pending)) {
+        vm_stop(vm, VM_END_HALTED, "HLT with interrupts disabled at 0x%lx", vm->exit.mr[VM_RIP]);
         return;
     }
-    while (!vm->interrupt_pending && !vm->stopped) {
+    vm_output_flush(vm);
+    while (!interrupt_waiting(vm) && !vm->stopped) {
         uint64_t bits;
         pith_wait(vm->timer_notification, &bits);
-        timer_check(vm);
+        deadline_passed(vm);
     }
 }
 
@@ -333,13 +358,20 @@ static void plan_injection(struct vm *vm, struct reply *reply)
         reply->inject = delivering;
         reply->error_code = 0;      /* not part of the exit message (see docs/vmm.md) */
     }
-    if (!vm->interrupt_pending)
+    if (!interrupt_waiting(vm))
         return;
+    /* A RECALL may come before the guest ran again: the event the last reply injected
+     * may still be waiting in the VMCB/VMCS, and a new one would replace it.  Wait for
+     * a window instead; it opens once that event is delivered. */
+    if (vm->exit.reason == PITH_EXIT_RECALL && vm->injection_outstanding && !reply->inject) {
+        reply->windows |= PITH_VM_WINDOW_INTERRUPT;
+        return;
+    }
     if (!reply->inject && interrupt_deliverable(vm->exit.mr[VM_RFLAGS],
                                                 vm->exit.mr[VM_INTERRUPTIBILITY], delivering)) {
-        reply->inject = interrupt_event(VM_TIMER_VECTOR);
-        vm->interrupt_pending = false;
-        vm->record.injected_at[vm->exit.reason]++;
+        reply->inject = interrupt_event(take_interrupt(vm));
+        vm->record.interrupts++;
+        vm->record.injected_at[vm->exit.reason < PITH_EXIT_COUNT ? vm->exit.reason : 0]++;
     } else {
         reply->windows |= PITH_VM_WINDOW_INTERRUPT;
     }
@@ -370,12 +402,14 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
     case PITH_EXIT_CPUID:
         return handle_cpuid(vm);
     case PITH_EXIT_IO:
-        return handle_io(vm);
+        return handle_io(vm, reply);
     case PITH_EXIT_MSR_READ:
     case PITH_EXIT_MSR_WRITE:
         return handle_msr(vm, reply);
     case PITH_EXIT_MMIO:
-        return handle_mmio(vm);
+        return handle_mmio(vm, reply);
+    case PITH_EXIT_CR_ACCESS:
+        return handle_cr_access(vm, reply);
     case PITH_EXIT_HLT:
         skip_instruction(vm, vm->exit.mr[3]);
         return STEP_HALT;
@@ -386,8 +420,19 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
     case PITH_EXIT_PAUSE:
         skip_instruction(vm, 0);
         return STEP_RESUME;
+    case PITH_EXIT_INVD:
+    case PITH_EXIT_WBINVD:              /* guest memory is always coherent here */
+        skip_instruction(vm, vm->exit.mr[3]);
+        return STEP_RESUME;
+    case PITH_EXIT_VMCALL:              /* no hypercalls: as on a CPU without them */
+    case PITH_EXIT_XSETBV:              /* XSAVE is not offered */
+        inject_exception(reply, 6, false);
+        return STEP_RESUME;
+    case PITH_EXIT_SHUTDOWN:
+        vm_stop(vm, VM_END_RESET, "triple fault at rip 0x%lx", vm->exit.mr[VM_RIP]);
+        return STEP_STOP;
     default:
-        vm_stop(vm, "unexpected exit %s (raw 0x%lx, qualification 0x%lx 0x%lx) at rip 0x%lx",
+        vm_stop(vm, VM_END_ERROR, "unexpected exit %s (raw 0x%lx, qualification 0x%lx 0x%lx) at rip 0x%lx",
                 vm_exit_name(vm->exit.reason), vm->exit.mr[0], vm->exit.mr[1], vm->exit.mr[2],
                 vm->exit.mr[VM_RIP]);
         return STEP_STOP;
@@ -404,25 +449,29 @@ static bool is_deadline(const struct vm *vm)
 /* The guest runs; the deadline came: get it back to take the interrupt. */
 static void recall_for_interrupt(struct vm *vm)
 {
-    if (!vm->interrupt_pending || vm->recall_requested)
+    if (!interrupt_waiting(vm) || vm->recall_requested)
         return;
     vm->recall_requested = true;
     vm->record.recalls++;
     pith_vcpu_recall(vm->vcpu);
 }
 
+/* Guest time starts now: the guest's TSC reads 0 here, and the devices count from it. */
 static void start(struct vm *vm)
 {
-    uint64_t now = pith_rdtsc(), bits;
+    uint64_t bits;
     pith_poll(vm->timer_notification, &bits);      /* nothing left from an earlier guest */
-    periodic_start(&vm->timer, now, vm->tsc_hz / 1000 * VM_TIMER_PERIOD_MS);
-    vm->give_up_at = now + vm->tsc_hz * VM_TIME_LIMIT_S;
-    pith_notification_set_deadline(vm->timer_notification, vm->timer.next);
+    uint64_t now = pith_rdtsc();
+    if (vm->platform == VM_PLATFORM_TEST) {
+        periodic_start(&vm->timer, now, vm->tsc_hz / 1000 * VM_TIMER_PERIOD_MS);
+        vm->give_up_at = now + vm->tsc_hz * VM_TIME_LIMIT_S;
+    }
+    update_time(vm);
     enum pith_error err = pith_thread_resume(vm->thread);
     if (err == PITH_OK)
         err = pith_vm_wait_exit(vm->exit_endpoint, &vm->exit);
     if (err != PITH_OK)
-        vm_stop(vm, "starting the vCPU: %s", pith_error_name(err));
+        vm_stop(vm, VM_END_ERROR, "starting the vCPU: %s", pith_error_name(err));
 }
 
 void vm_run(struct vm *vm)
@@ -431,27 +480,38 @@ void vm_run(struct vm *vm)
     while (!vm->stopped) {
         enum pith_error err;
         if (is_deadline(vm)) {
-            timer_check(vm);
+            deadline_passed(vm);
             recall_for_interrupt(vm);
+            if (vm->stopped)
+                break;
             err = pith_vm_wait_exit(vm->exit_endpoint, &vm->exit);
         } else {
             struct reply reply = { 0 };
+            vm->reply_groups = 0;
+            if (vm->exit.reason != PITH_EXIT_RECALL)
+                vm->injection_outstanding = false;      /* the guest ran: it was delivered */
             vm->record.exits[vm->exit.reason < PITH_EXIT_COUNT ? vm->exit.reason : 0]++;
             enum next_step step = handle_exit(vm, &reply);
             if (step == STEP_HALT)
                 wait_for_interrupt(vm);
             if (step == STEP_STOP || vm->stopped)
                 break;
-            timer_poll(vm);
+            poll_deadline(vm);
+            if (vm->stopped)
+                break;
             plan_injection(vm, &reply);
-            err = pith_vm_reply_wait(vm->exit_endpoint, &vm->exit, VM_TRANSFER_MASK, reply.inject,
-                                     reply.error_code, reply.windows);
+            if (reply.inject & PITH_VM_EVENT_VALID)
+                vm->injection_outstanding = true;
+            err = pith_vm_reply_wait(vm->exit_endpoint, &vm->exit, VM_REPLY_MASK | vm->reply_groups,
+                                     reply.inject, reply.error_code, reply.windows);
         }
         if (err != PITH_OK)
-            vm_stop(vm, "waiting for an exit: %s", pith_error_name(err));
+            vm_stop(vm, VM_END_ERROR, "waiting for an exit: %s", pith_error_name(err));
     }
     vm->stopped = true;
     pith_thread_suspend(vm->thread);
     pith_notification_set_deadline(vm->timer_notification, 0);
+    vm->deadline = 0;
     console_flush(&vm->console);
+    vm_output_flush(vm);
 }

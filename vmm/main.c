@@ -1,18 +1,36 @@
 /*
- * The VMM as the root task: it takes the largest untyped for itself, creates a guest
- * for every boot module named *.bin (the flat test guests of guests/tests/), runs each
- * to its verdict, checks what the guest did against what the VMM saw, prints one
- * `PASS vmm_...` / `FAIL vmm_...: why` line per check and `vmm-svm: N passed, N failed`
- * (vmm-vmx on Intel), and powers the machine off with the verdict (pith_poweroff:
- * QEMU's isa-debug-exit, Bochs's shutdown port), as the kernel tests do.
+ * The VMM's start: one program, three ways to run.
+ *
+ *   A child of the root task with an argument block (include/pith/guest.h): the block
+ *   is one guest of the system configuration (docs/config.md); the VMM builds that
+ *   guest from the modules it names -- a Linux bzImage on the PC platform (pc.h), or a
+ *   flat test image -- runs it, and reports PITH_GUEST_STOPPED on the root endpoint.
+ *   Guest output goes to the console server.
+ *
+ *   The root task with a module named "vmlinuz" (make test-linux): the same for a
+ *   built-in guest (128 MiB, initrd.img if present, a command line with pith.test=1),
+ *   or for the guest described by a module named "guest.conf"; then it powers the
+ *   machine off, with a pass verdict when the guest powered itself off.
+ *
+ *   The root task with modules named *.bin (make test-vmm): each flat test guest of
+ *   guests/tests/ in turn, a check of what it did against what the VMM saw, one
+ *   `PASS vmm_...` / `FAIL vmm_...: why` line per check and `vmm-svm: N passed, N failed`
+ *   (vmm-vmx on Intel), and power-off with the verdict (pith_poweroff: QEMU's
+ *   isa-debug-exit, Bochs's shutdown port), as the kernel tests do.
  */
+#include <stdarg.h>
+
 #include <pith/alloc.h>
+#include <pith/console_client.h>
+#include <pith/guest.h>
 #include <pith/pith.h>
 #include <pith/printf.h>
 #include <pith/root.h>
 #include <pith/string.h>
 
 #include "cpuid.h"
+#include "dev/sysconf.h"
+#include "linux.h"
 #include "vm.h"
 
 static const struct pith_bootinfo *bootinfo;
@@ -141,12 +159,14 @@ static void run_guest(const struct pith_module_desc *module, pith_cap_t notifica
     if (!guest_name(module->name, name, sizeof(name)))
         return;
     pith_snprintf(check_name, sizeof(check_name), "vmm_%s_created", name);
-    enum pith_error err = vm_create(&guest, name, notification, bootinfo->tsc_hz);
+    struct vm_config config = { .name = name, .platform = VM_PLATFORM_TEST, .ram_bytes = VM_TEST_RAM_SIZE,
+                                .notification = notification, .tsc_hz = bootinfo->tsc_hz };
+    enum pith_error err = vm_create(&guest, &config);
     check(err == PITH_OK, check_name, pith_error_name(err));
     if (err != PITH_OK)
         return;
     pith_printf("vmm: %s: %lu bytes at 0x%lx, %lu MiB of RAM, timer every %u ms\n", name,
-                module->size, VM_LOAD_ADDRESS, VM_RAM_SIZE >> 20, VM_TIMER_PERIOD_MS);
+                module->size, VM_LOAD_ADDRESS, VM_TEST_RAM_SIZE >> 20, VM_TIMER_PERIOD_MS);
     if (vm_load(&guest, (const uint8_t *)module->vaddr, module->size))
         vm_run(&guest);
     report(&guest);
@@ -158,12 +178,184 @@ static void run_guest(const struct pith_module_desc *module, pith_cap_t notifica
     }
 }
 
+/* ---- A configured guest ------------------------------------------------------------------ */
+
+static const struct pith_module_desc *module_named(const char *name)
+{
+    for (unsigned i = 0; i < bootinfo->module_count; i++)
+        if (name[0] && pith_strcmp(bootinfo->modules[i].name, name) == 0)
+            return &bootinfo->modules[i];
+    return NULL;
+}
+
+/* The guest `make test-linux` boots when no guest.conf module describes another. */
+static size_t builtin_config(char *text, size_t size)
+{
+    int n = pith_snprintf(text, size, "guest linux\n  memory 128M\n  kernel vmlinuz\n");
+    if (module_named("initrd.img"))
+        n += pith_snprintf(text + n, size - (size_t)n, "  initrd initrd.img\n");
+    if (module_named("disk.img"))
+        n += pith_snprintf(text + n, size - (size_t)n, "  disk disk.img\n");
+    n += pith_snprintf(text + n, size - (size_t)n,
+                       "  cmdline console=ttyS0 earlyprintk=serial panic=-1 pith.test=1\n");
+    return (size_t)n;
+}
+
+/* Where the report goes: on the console server when there is one. */
+static pith_cap_t console_cap, root_endpoint;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[256];
+    va_list args;
+    va_start(args, fmt);
+    int n = pith_vsnprintf(line, sizeof(line), fmt, args);
+    va_end(args);
+    if (n > (int)sizeof(line) - 1)
+        n = sizeof(line) - 1;
+    if (!console_cap || pith_console_write(console_cap, line, (size_t)n) != PITH_OK)
+        pith_printf("%s", line);
+}
+
+static const char *end_name(enum vm_end end)
+{
+    switch (end) {
+    case VM_END_POWER_OFF: return "powered off";
+    case VM_END_RESET: return "reset";
+    case VM_END_HALTED: return "halted";
+    case VM_END_ERROR: return "failed";
+    default: return "stopped";
+    }
+}
+
+static void report_configured(const struct vm *vm, uint64_t started)
+{
+    const struct vm_record *r = &vm->record;
+    uint64_t ms = (pith_rdtsc() - started) / (bootinfo->tsc_hz / 1000);
+    if (!vm->why[0] && vm->testdev.verdict_written)
+        say("vmm: %s: stopped after %lu ms with verdict %u\n", vm->name, ms, vm->testdev.verdict);
+    else
+        say("vmm: %s: %s after %lu ms: %s\n", vm->name, end_name(vm->end), ms, vm->why);
+    say("vmm: %s: exits: %lu IO, %lu MMIO, %lu MSR, %lu CPUID, %lu HLT, %lu RECALL, %lu window; "
+        "%lu interrupts (%lu PIC, %lu APIC)\n", vm->name,
+        r->exits[PITH_EXIT_IO], r->exits[PITH_EXIT_MMIO],
+        r->exits[PITH_EXIT_MSR_READ] + r->exits[PITH_EXIT_MSR_WRITE], r->exits[PITH_EXIT_CPUID],
+        r->exits[PITH_EXIT_HLT], r->exits[PITH_EXIT_RECALL], r->exits[PITH_EXIT_INTERRUPT_WINDOW],
+        r->interrupts, vm->pc.extint_injected, vm->pc.apic_injected);
+}
+
+/* One guest from its block of the configuration; true when it ended cleanly (powered
+ * itself off, or a test guest's pass verdict). */
+static bool run_configured(const char *text, size_t length)
+{
+    static struct sysconf config;
+    static struct sysconf_error errors[8];
+    unsigned nerr = sysconf_parse(text, length, 1ull << 40, &config, errors, 8);
+    const char *names[PITH_BOOTINFO_MODULES];
+    for (unsigned i = 0; i < bootinfo->module_count; i++)
+        names[i] = bootinfo->modules[i].name;
+    unsigned shown = nerr < 8 ? nerr : 8;
+    shown += sysconf_check_modules(&config, names, (unsigned)bootinfo->module_count, errors + shown,
+                                   8 - shown);
+    for (unsigned i = 0; i < shown && i < 8; i++)
+        say("vmm: configuration: %s\n", errors[i].message);
+    const struct sysconf_guest *g = NULL;
+    for (unsigned i = 0; i < config.guest_count && !g; i++)
+        if (config.guests[i].valid)
+            g = &config.guests[i];
+    if (!g) {
+        say("vmm: no valid guest in the configuration\n");
+        return false;
+    }
+    if (console_cap)
+        pith_console_hello(console_cap, g->name);
+
+    const struct pith_module_desc *kernel = module_named(g->kernel), *initrd = module_named(g->initrd),
+                                  *disk = module_named(g->disk);
+    bool linux = g->boot == SYSCONF_BOOT_LINUX;
+    uint64_t ram = (g->memory + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    if (!linux && ram < VM_TEST_RAM_SIZE)
+        ram = VM_TEST_RAM_SIZE;
+    struct vm_config vc = { .name = g->name, .platform = linux ? VM_PLATFORM_PC : VM_PLATFORM_TEST,
+                            .ram_bytes = ram,
+                            .tsc_hz = bootinfo->tsc_hz, .console = console_cap,
+                            .no_output = g->console == SYSCONF_CONSOLE_NONE };
+    /* The notification comes after the guest's RAM: 2 MiB frames retype best first. */
+    enum pith_error err = vm_create(&guest, &vc);
+    uint64_t notification = 0;
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &notification);
+    if (!err)
+        err = pith_thread_bind_notification(PITH_SLOT_THREAD, notification);
+    guest.timer_notification = notification;
+    if (err != PITH_OK) {
+        say("vmm: %s: creating the guest (%lu MiB): %s\n", g->name, ram >> 20, pith_error_name(err));
+        return false;
+    }
+    vm_log(&guest, "%lu MiB of RAM, %s, kernel %s (%lu bytes)%s%s%s%s%s", ram >> 20,
+           linux ? "Linux on the PC platform" : "a flat test guest", g->kernel, kernel->size,
+           initrd ? ", initrd " : "", initrd ? g->initrd : "", disk ? ", disk " : "", disk ? g->disk : "",
+           linux ? ", virtio console" : "");
+    bool loaded;
+    if (linux) {
+        struct pc_disk d = { disk ? (const uint8_t *)disk->vaddr : NULL, disk ? disk->size : 0 };
+        struct linux_guest lg = { (const void *)kernel->vaddr, kernel->size,
+                                  initrd ? (const void *)initrd->vaddr : NULL, initrd ? initrd->size : 0,
+                                  g->cmdline };
+        loaded = pc_create(&guest, disk ? &d : NULL, true);     /* hvc0 writes to the same console */
+        if (!loaded)
+            vm_stop(&guest, VM_END_ERROR, "building the PC platform failed");
+        loaded = loaded && linux_load(&guest, &lg);
+    } else {
+        loaded = vm_load(&guest, (const uint8_t *)kernel->vaddr, kernel->size);
+    }
+    uint64_t started = pith_rdtsc();
+    if (loaded)
+        vm_run(&guest);
+    report_configured(&guest, started);
+    if (!linux)
+        return !guest.why[0] && guest.testdev.verdict_written && guest.testdev.verdict == 0;
+    return guest.end == VM_END_POWER_OFF;
+}
+
 int main(void *arg)
 {
     bootinfo = arg;
     const char *platform = (bootinfo->cpu_features & PITH_CPU_VMX) ? "vmm-vmx" : "vmm-svm";
     uint64_t notification = 0;
     enum pith_error err = pith_root_init(bootinfo, 0x10000000, 0x20000000);
+
+    /* A guest of the system configuration, or the built-in Linux guest. */
+    const struct pith_module_desc *vmlinuz = module_named("vmlinuz");
+    if (!err && (bootinfo->args_size || vmlinuz)) {
+        static char text[1024];
+        size_t length;
+        if (bootinfo->extra_count > PITH_GUEST_SLOT_CONSOLE)
+            console_cap = bootinfo->extra_first_slot + PITH_GUEST_SLOT_CONSOLE;
+        if (bootinfo->extra_count > PITH_GUEST_SLOT_ROOT)
+            root_endpoint = bootinfo->extra_first_slot + PITH_GUEST_SLOT_ROOT;
+        const struct pith_module_desc *conf = module_named("guest.conf");
+        const char *source = (const char *)bootinfo->args_vaddr;
+        if (bootinfo->args_size) {
+            length = bootinfo->args_size;
+        } else if (conf) {
+            source = (const char *)conf->vaddr;
+            length = conf->size;
+        } else {
+            source = text;
+            length = builtin_config(text, sizeof(text));
+        }
+        bool clean = run_configured(source, length);
+        if (root_endpoint) {
+            struct pith_msg msg = { .info = pith_msginfo(PITH_GUEST_STOPPED, 1, 0), .mr = { clean ? 0 : 1 } };
+            pith_send(root_endpoint, &msg);
+        } else if (!bootinfo->args_size) {
+            pith_poweroff(clean);
+        }
+        return clean ? 0 : 1;
+    }
+
     if (!err)
         err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &notification);
     if (!err)

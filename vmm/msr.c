@@ -36,7 +36,60 @@ struct msr_place msr_lookup(uint32_t index)
 
 void msr_file_reset(struct msr_file *f)
 {
-    f->apic_base = APIC_BASE_DEFAULT;
+    *f = (struct msr_file){ .apic_base = APIC_BASE_DEFAULT, .mtrr_def_type = MTRR_DEF_TYPE_DEFAULT,
+                            .misc_enable = MISC_ENABLE_FAST_STRING };
+}
+
+bool msr_pc_read(const struct msr_file *f, uint32_t index, uint64_t *value)
+{
+    switch (index) {
+    case MSR_IA32_FEATURE_CONTROL: *value = 1; return true;     /* locked, VMX off */
+    case MSR_IA32_UCODE_REV:       *value = 0; return true;
+    case MSR_IA32_MTRRCAP:         *value = 0; return true;
+    case MSR_IA32_MISC_ENABLE:     *value = f->misc_enable; return true;
+    case MSR_IA32_MTRR_DEF_TYPE:   *value = f->mtrr_def_type; return true;
+    case MSR_TSC_AUX:              *value = f->tsc_aux; return true;
+    case MSR_AMD_HWCR:             *value = f->amd_hwcr; return true;
+    case MSR_AMD_DE_CFG:           *value = f->amd_de_cfg; return true;
+    case MSR_AMD_INT_PENDING:      *value = 0; return true;
+    default:                       return false;
+    }
+}
+
+/* MTRR_DEF_TYPE (SDM Vol. 3, 12.11.2.1): type in bits 0..7 (0, 1, 4, 5, 6), FE bit 10,
+ * E bit 11. */
+static bool mtrr_type_valid(uint64_t type)
+{
+    return type == 0 || type == 1 || (type >= 4 && type <= 6);
+}
+
+bool msr_pc_write(struct msr_file *f, uint32_t index, uint64_t value)
+{
+    switch (index) {
+    case MSR_IA32_UCODE_REV:
+        return true;                                    /* "load the update": nothing */
+    case MSR_IA32_MISC_ENABLE:
+        f->misc_enable = value;
+        return true;
+    case MSR_IA32_MTRR_DEF_TYPE:
+        if ((value & ~0xcffull) || !mtrr_type_valid(value & 0xff))
+            return false;
+        f->mtrr_def_type = value;
+        return true;
+    case MSR_TSC_AUX:
+        if (value >> 32)
+            return false;
+        f->tsc_aux = value;
+        return true;
+    case MSR_AMD_HWCR:
+        f->amd_hwcr = value;
+        return true;
+    case MSR_AMD_DE_CFG:
+        f->amd_de_cfg = value;
+        return true;
+    default:
+        return false;
+    }
 }
 
 bool msr_emulated_read(const struct msr_file *f, uint32_t index, uint64_t *value)

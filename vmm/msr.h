@@ -12,8 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dev/lapic.h"      /* MSR_IA32_APIC_BASE and its bits */
+
 #define MSR_IA32_TSC            0x10u
-#define MSR_IA32_APIC_BASE      0x1bu
 #define MSR_IA32_SYSENTER_CS    0x174u
 #define MSR_IA32_SYSENTER_ESP   0x175u
 #define MSR_IA32_SYSENTER_EIP   0x176u
@@ -45,10 +46,34 @@ struct msr_place msr_lookup(uint32_t index);
 /* The MSRs the VMM emulates itself. */
 struct msr_file {
     uint64_t apic_base;
+    /* the PC platform's (msr_pc_read) */
+    uint64_t mtrr_def_type, misc_enable, tsc_aux, amd_hwcr, amd_de_cfg;
 };
 
-#define APIC_BASE_BSP       (1ull << 8)
-#define APIC_BASE_ENABLE    (1ull << 11)
+#define MSR_IA32_FEATURE_CONTROL 0x3au
+#define MSR_IA32_UCODE_REV      0x8bu   /* AMD: the patch level */
+#define MSR_IA32_MTRRCAP        0xfeu
+#define MSR_IA32_MISC_ENABLE    0x1a0u
+#define MSR_IA32_MTRR_DEF_TYPE  0x2ffu
+#define MSR_TSC_AUX             0xc0000103u
+#define MSR_AMD_HWCR            0xc0010015u
+#define MSR_AMD_INT_PENDING     0xc0010055u   /* interrupt pending message (C1E): 0 */
+#define MSR_AMD_DE_CFG          0xc0011029u
+
+#define MTRR_DEF_TYPE_DEFAULT   0x806u  /* MTRRs enabled, no fixed ranges, default WB */
+#define MISC_ENABLE_FAST_STRING 1u
+
+/*
+ * The machine-level MSRs a PC guest's kernel reads while it identifies the CPU: MTRRs
+ * that exist but have no ranges (MTRRCAP 0; everything is the default type, write-back),
+ * IA32_MISC_ENABLE with fast strings, a locked IA32_FEATURE_CONTROL without VMX, a
+ * microcode revision of 0, TSC_AUX, AMD's HWCR and DE_CFG as plain storage, and AMD's
+ * interrupt-pending message register reading 0 (no C1E).
+ * false: not one of these (or a reserved value): #GP.
+ */
+bool msr_pc_read(const struct msr_file *f, uint32_t index, uint64_t *value);
+bool msr_pc_write(struct msr_file *f, uint32_t index, uint64_t value);
+
 #define APIC_BASE_DEFAULT   (0xfee00000ull | APIC_BASE_ENABLE | APIC_BASE_BSP)
 
 void msr_file_reset(struct msr_file *f);

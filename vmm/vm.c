@@ -2,42 +2,109 @@
 #include <stdarg.h>
 
 #include <pith/alloc.h>
+#include <pith/console_client.h>
 #include <pith/printf.h>
 #include <pith/string.h>
 
 #include "vm.h"
 
-#define VCPU_PRIORITY   100         /* below the VMM (255), so its timer preempts the guest */
+#define VCPU_PRIORITY   99          /* below the VMM (100 as the root task's child, 255 as
+                                     * the root task), so its deadlines preempt the guest */
 #define FRAME_2M        (2ull << 20)
+#define NS_PER_SEC      1000000000ull
 
-/* Where the VMM sees each guest's RAM: a GiB of its address space per guest. */
+/* Where the VMM sees each guest's RAM: its own stretch of the VMM's address space. */
 static uint64_t next_window = 1ull << 30;
 
-void vm_stop(struct vm *vm, const char *fmt, ...)
+void vm_stop(struct vm *vm, enum vm_end end, const char *fmt, ...)
 {
-    if (!vm->stopped && fmt) {
-        va_list args;
-        va_start(args, fmt);
-        pith_vsnprintf(vm->why, sizeof(vm->why), fmt, args);
-        va_end(args);
+    if (!vm->stopped) {
+        vm->end = end;
+        if (fmt) {
+            va_list args;
+            va_start(args, fmt);
+            pith_vsnprintf(vm->why, sizeof(vm->why), fmt, args);
+            va_end(args);
+        }
     }
     vm->stopped = true;
 }
 
-/* Guest RAM: each 2 MiB frame mapped at its guest-physical address in the guest space
- * and, through a copy of its capability, into the VMM's window. */
+uint64_t vm_now_ns(const struct vm *vm)
+{
+    uint64_t ticks = pith_rdtsc() - vm->tsc_start;
+    return (uint64_t)((unsigned __int128)ticks * NS_PER_SEC / vm->tsc_hz);
+}
+
+uint64_t vm_tsc_at(const struct vm *vm, uint64_t ns)
+{
+    return vm->tsc_start + (uint64_t)(((unsigned __int128)ns * vm->tsc_hz + NS_PER_SEC - 1) / NS_PER_SEC);
+}
+
+bool vm_read_phys(void *context, uint64_t gpa, void *buf, size_t length)
+{
+    struct vm *vm = context;
+    if (gpa >= vm->ram_size || length > vm->ram_size - gpa)
+        return false;
+    memcpy(buf, vm->ram + gpa, length);
+    return true;
+}
+
+bool vm_write_phys(void *context, uint64_t gpa, const void *buf, size_t length)
+{
+    struct vm *vm = context;
+    if (gpa >= vm->ram_size || length > vm->ram_size - gpa)
+        return false;
+    memcpy(vm->ram + gpa, buf, length);
+    return true;
+}
+
+bool vm_add_port_window(struct vm *vm, struct device_window w)
+{
+    if (vm->port_count == VM_PORT_WINDOWS)
+        return false;
+    vm->ports[vm->port_count++] = w;
+    return true;
+}
+
+bool vm_add_mmio_window(struct vm *vm, struct device_window w)
+{
+    if (vm->mmio_count == VM_MMIO_WINDOWS)
+        return false;
+    vm->mmio[vm->mmio_count++] = w;
+    return true;
+}
+
+/*
+ * Guest RAM: 2 MiB frames, all retyped first (one after another they keep their
+ * alignment without gaps), then each mapped at its guest-physical address in the
+ * guest space and, through a copy of its capability, into the VMM's window.
+ */
+static pith_cap_t frames[VM_MAX_FRAMES];
+
+static enum pith_error retype_ram(struct vm *vm)
+{
+    uint64_t count = vm->ram_size / FRAME_2M;
+    if (count == 0 || count > VM_MAX_FRAMES || vm->ram_size % FRAME_2M)
+        return PITH_E_RANGE;
+    enum pith_error err = PITH_OK;
+    for (uint64_t i = 0; !err && i < count; i++)
+        err = pith_alloc_object(PITH_OBJ_FRAME_2M, 0, &frames[i]);
+    return err;
+}
+
 static enum pith_error map_ram(struct vm *vm)
 {
-    uint64_t window = next_window;
-    next_window += 1ull << 30;
+    uint64_t window = next_window, stretch = (vm->ram_size + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+    next_window += stretch;
     enum pith_error err = PITH_OK;
-    for (uint64_t gpa = 0; !err && gpa < VM_RAM_SIZE; gpa += FRAME_2M) {
-        uint64_t frame, view = pith_alloc_slot();
-        err = view ? pith_alloc_object(PITH_OBJ_FRAME_2M, 0, &frame) : PITH_E_RANGE;
+    for (uint64_t i = 0; !err && i < vm->ram_size / FRAME_2M; i++) {
+        uint64_t gpa = i * FRAME_2M, view = pith_alloc_slot();
+        err = view ? PITH_OK : PITH_E_RANGE;
         if (!err)
-            err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, frame, PITH_RIGHTS_ALL);
+            err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, frames[i], PITH_RIGHTS_ALL);
         if (!err)
-            err = pith_map_frame_2m(frame, vm->space, gpa, PITH_RIGHTS_ALL & ~PITH_RIGHT_GRANT, 0);
+            err = pith_map_frame_2m(frames[i], vm->space, gpa, PITH_RIGHTS_ALL & ~PITH_RIGHT_GRANT, 0);
         if (!err)
             err = pith_map_frame_2m(view, PITH_SLOT_ADDRESS_SPACE, window + gpa,
                                     PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
@@ -46,46 +113,94 @@ static enum pith_error map_ram(struct vm *vm)
     return err;
 }
 
-static void uart_output(void *context, uint8_t byte)
+/* ---- Guest output -------------------------------------------------------------------- */
+
+void vm_output_flush(struct vm *vm)
 {
-    struct vm *vm = context;
-    console_put(&vm->console, byte);
+    if (vm->console_cap && vm->out_length) {
+        if (pith_console_write(vm->console_cap, vm->out, vm->out_length) != PITH_OK)
+            vm->console_cap = 0;            /* the server is gone: print from now on */
+        vm->out_length = 0;
+    }
 }
 
-/* A complete guest line: printed with the guest's name, and kept for the checks. */
+void vm_output(struct vm *vm, uint8_t byte)
+{
+    console_put(&vm->console, byte);        /* the lines, for the record */
+    if (!vm->console_cap || vm->no_output)
+        return;
+    vm->out[vm->out_length++] = (char)byte;
+    if (byte == '\n' || vm->out_length == sizeof(vm->out))
+        vm_output_flush(vm);
+}
+
+void vm_log(struct vm *vm, const char *fmt, ...)
+{
+    char line[640];
+    int n = pith_snprintf(line, sizeof(line), "vmm: %s: ", vm->name);
+    va_list args;
+    va_start(args, fmt);
+    pith_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, args);
+    va_end(args);
+    if (vm->console_cap) {
+        vm_output_flush(vm);
+        size_t length = pith_strlen(line);
+        if (length < sizeof(line) - 1)
+            line[length++] = '\n';
+        pith_console_write(vm->console_cap, line, length);
+    } else {
+        pith_printf("%s\n", line);
+    }
+}
+
+static void uart_output(void *context, uint8_t byte)
+{
+    vm_output(context, byte);
+}
+
+/* A complete guest line: printed with the guest's name (unless the console server
+ * does that), and kept for the checks. */
 static void console_line(void *context, const char *line)
 {
     struct vm *vm = context;
-    pith_printf("[%s] %s\n", vm->name, line);
+    if (!vm->console_cap && !vm->no_output)
+        pith_printf("[%s] %s\n", vm->name, line);
     if (vm->record.line_count < VM_LINES_KEPT)
         pith_strlcpy(vm->record.lines[vm->record.line_count], line, CONSOLE_LINE_MAX + 1);
     vm->record.line_count++;
 }
 
-/* The platform: COM1 (no interrupt controller yet, so its IRQ goes nowhere) and the
- * test device. */
-static void create_devices(struct vm *vm)
+/* The test platform: COM1 (its interrupt goes nowhere) and the test device. */
+static void create_test_devices(struct vm *vm)
 {
     uart16550_init(&vm->uart, uart_output, vm, (struct irq_line){ 0 });
     testdev_reset(&vm->testdev);
-    console_init(&vm->console, console_line, vm);
-    msr_file_reset(&vm->msrs);
-    vm->ports[VM_PORTS_COM1] = (struct device_window){ 0x3f8, UART16550_REGS, &uart16550_ops, &vm->uart };
-    vm->ports[VM_PORTS_TEST] = (struct device_window){ TESTDEV_PORT, 1, &testdev_port_ops, &vm->testdev };
-    vm->mmio[VM_MMIO_TEST] = (struct device_window){ TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE,
-                                                     &testdev_mmio_ops, &vm->testdev };
+    vm_add_port_window(vm, (struct device_window){ 0x3f8, UART16550_REGS, &uart16550_ops, &vm->uart });
+    vm_add_port_window(vm, (struct device_window){ TESTDEV_PORT, 1, &testdev_port_ops, &vm->testdev });
+    vm_add_mmio_window(vm, (struct device_window){ TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE,
+                                                   &testdev_mmio_ops, &vm->testdev });
 }
 
-enum pith_error vm_create(struct vm *vm, const char *name, pith_cap_t notification,
-                          uint64_t tsc_hz)
+enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
 {
     memset(vm, 0, sizeof(*vm));
-    vm->name = name;
-    vm->timer_notification = notification;
-    vm->tsc_hz = tsc_hz;
+    vm->name = config->name;
+    vm->platform = config->platform;
+    vm->ram_size = config->ram_bytes;
+    vm->timer_notification = config->notification;
+    vm->tsc_hz = config->tsc_hz;
+    vm->console_cap = config->console;
+    vm->no_output = config->no_output;
     vm->exit.transfer_mask = VM_TRANSFER_MASK;
-    create_devices(vm);
-    enum pith_error err = pith_alloc_object(PITH_OBJ_GUEST_SPACE, 0, &vm->space);
+    console_init(&vm->console, console_line, vm);
+    msr_file_reset(&vm->msrs);
+    if (vm->platform == VM_PLATFORM_TEST)
+        create_test_devices(vm);
+    enum pith_error err = retype_ram(vm);
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_GUEST_SPACE, 0, &vm->space);
+    if (!err)
+        err = map_ram(vm);
     if (!err)
         err = pith_alloc_object(PITH_OBJ_VCPU, 0, &vm->vcpu);
     if (!err)
@@ -93,12 +208,15 @@ enum pith_error vm_create(struct vm *vm, const char *name, pith_cap_t notificati
     if (!err)
         err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &vm->exit_endpoint);
     if (!err)
-        err = map_ram(vm);
-    if (!err)
         err = pith_vcpu_configure(vm->vcpu, vm->thread, vm->space, vm->exit_endpoint,
                                   VM_TRANSFER_MASK, 0);
     if (!err)
         err = pith_thread_set_priority(vm->thread, VCPU_PRIORITY);
+    /* Guest time 0 is now: the guest's TSC starts from 0 (dev/lapic.h assumes it). */
+    vm->tsc_start = pith_rdtsc();
+    vm->tsc_offset = -vm->tsc_start;
+    if (!err)
+        err = pith_vcpu_write_state(vm->vcpu, PITH_VM_GROUP_TSC, &vm->tsc_offset, 1);
     return err;
 }
 
@@ -144,14 +262,14 @@ static enum pith_error enter_protected_mode(struct vm *vm, uint64_t entry)
 
 bool vm_load(struct vm *vm, const uint8_t *image, uint64_t size)
 {
-    if (size > VM_RAM_SIZE - VM_LOAD_ADDRESS) {
-        vm_stop(vm, "the image (%lu bytes) does not fit in %lu MiB of RAM", size,
-                VM_RAM_SIZE >> 20);
+    if (size > vm->ram_size - VM_LOAD_ADDRESS) {
+        vm_stop(vm, VM_END_ERROR, "the image (%lu bytes) does not fit in %lu MiB of RAM", size,
+                vm->ram_size >> 20);
         return false;
     }
     memcpy(vm->ram + VM_LOAD_ADDRESS, image, size);
     enum pith_error err = enter_protected_mode(vm, VM_LOAD_ADDRESS);
     if (err != PITH_OK)
-        vm_stop(vm, "writing the initial vCPU state: %s", pith_error_name(err));
+        vm_stop(vm, VM_END_ERROR, "writing the initial vCPU state: %s", pith_error_name(err));
     return err == PITH_OK;
 }

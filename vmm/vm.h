@@ -1,8 +1,13 @@
 /*
  * One guest: its guest space and RAM, its vCPU and the vCPU's thread, its devices,
- * its timer, and the record of what happened while it ran (the checks of main.c
- * read it).  vm_create builds it from the VMM's own untyped memory, vm_load copies a
- * flat image into its RAM, vm_run runs the exit loop until the guest stops.
+ * its time, and the record of what happened while it ran (the checks of main.c read
+ * it).  Two platforms:
+ *   VM_PLATFORM_TEST  the flat test guests of guests/tests/: a UART, the test device,
+ *                     and a VMM-internal periodic timer at vector 0x20 (no PIC)
+ *   VM_PLATFORM_PC    a PC for Linux (pc.h): PIC pair, PIT, RTC, i8042, local APIC,
+ *                     I/O APIC, ACPI, PCI with virtio devices, the UART on IRQ 4
+ * vm_create builds it from the VMM's own untyped memory, vm_load / linux_load put a
+ * guest into its RAM, vm_run runs the exit loop until the guest stops.
  */
 #ifndef VMM_VM_H
 #define VMM_VM_H
@@ -16,29 +21,47 @@
 #include "console.h"
 #include "dev/device.h"
 #include "msr.h"
+#include "pc.h"
 #include "testdev.h"
 #include "timer.h"
 #include "uart16550.h"
 
-#define VM_RAM_SIZE         (4ul << 20)     /* at guest-physical 0, in 2 MiB frames */
+#define VM_TEST_RAM_SIZE    (4ul << 20)     /* test guests: at guest-physical 0 */
 #define VM_LOAD_ADDRESS     0x100000ul      /* where flat images start, entered in 32-bit mode */
 #define VM_TIMER_VECTOR     0x20
 #define VM_TIMER_PERIOD_MS  10
-#define VM_TIME_LIMIT_S     60              /* a guest without a verdict by then fails */
+#define VM_TIME_LIMIT_S     60              /* a test guest without a verdict by then fails */
 #define VM_LINES_KEPT       48
 #define VM_WHY_MAX          160
+#define VM_MAX_FRAMES       2048            /* 2 MiB frames: 4 GiB of guest RAM */
 
-/* The state groups every exit brings and every reply writes back. */
-#define VM_TRANSFER_MASK (PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_INTR)
+/* The state groups every exit brings; replies write back a subset. */
+#define VM_TRANSFER_MASK (PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | \
+                          PITH_VM_GROUP_SEG | PITH_VM_GROUP_INTR)
+#define VM_REPLY_MASK   (PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_INTR)
 #define VM_GPR(i)       (pith_vm_group_at(VM_TRANSFER_MASK, PITH_VM_GROUP_GPR) + (i))
 #define VM_RIP          pith_vm_group_at(VM_TRANSFER_MASK, PITH_VM_GROUP_RIP)
 #define VM_RFLAGS       (VM_RIP + 1)
+#define VM_CR(i)        (pith_vm_group_at(VM_TRANSFER_MASK, PITH_VM_GROUP_CR) + (i))
+#define VM_SEG(i)       (pith_vm_group_at(VM_TRANSFER_MASK, PITH_VM_GROUP_SEG) + (i))
 #define VM_INTERRUPTIBILITY pith_vm_group_at(VM_TRANSFER_MASK, PITH_VM_GROUP_INTR)
 #define VM_DELIVERING   (VM_INTERRUPTIBILITY + 1)
 
 enum { VM_RAX, VM_RCX, VM_RDX, VM_RBX };
+enum { VM_CR0, VM_CR2, VM_CR3, VM_CR4, VM_EFER, VM_DR7 };
 
-/* What the exit loop counted, for the checks. */
+enum vm_platform { VM_PLATFORM_TEST, VM_PLATFORM_PC };
+
+/* How a guest ended (besides a test guest's verdict). */
+enum vm_end {
+    VM_END_NONE,
+    VM_END_POWER_OFF,               /* ACPI S5: a clean power-off */
+    VM_END_RESET,                   /* i8042 or port 0xcf9 reset, triple fault */
+    VM_END_HALTED,                  /* HLT with interrupts off: nothing can wake it */
+    VM_END_ERROR,                   /* something the VMM could not emulate */
+};
+
+/* What the exit loop counted, for the checks and the report. */
 struct vm_record {
     uint64_t exits[PITH_EXIT_COUNT];
     uint64_t cpuid_leaves;          /* bit n: leaf n asked (n < 32); bit 32: 0x40000000 */
@@ -46,55 +69,99 @@ struct vm_record {
     uint64_t gp_injected;           /* #GP for unknown MSRs or bad values */
     uint32_t last_gp_msr;
     uint64_t mmio_done;             /* MMIO instructions emulated */
-    uint64_t ticks;                 /* timer periods that ended */
-    uint64_t injected_at[PITH_EXIT_COUNT];  /* timer interrupts, by the exit they rode */
+    uint64_t ticks;                 /* test platform: timer periods that ended */
+    uint64_t injected_at[PITH_EXIT_COUNT];  /* interrupts, by the exit they rode */
+    uint64_t interrupts;            /* external interrupts injected */
     uint64_t recalls;               /* pith_vcpu_recall calls */
     char lines[VM_LINES_KEPT][CONSOLE_LINE_MAX + 1];
     unsigned line_count;            /* lines seen; the first VM_LINES_KEPT are kept */
 };
 
 /* The platform's device windows (dev/device.h), in port space and in MMIO space. */
-enum vm_port_window { VM_PORTS_COM1, VM_PORTS_TEST, VM_PORT_WINDOWS };
-enum vm_mmio_window { VM_MMIO_TEST, VM_MMIO_WINDOWS };
+#define VM_PORT_WINDOWS 16
+#define VM_MMIO_WINDOWS 4
+
+struct vm_config {
+    const char *name;
+    enum vm_platform platform;
+    uint64_t ram_bytes;             /* a multiple of 2 MiB */
+    pith_cap_t notification;        /* the VMM thread's bound notification */
+    uint64_t tsc_hz;
+    pith_cap_t console;             /* console server capability, 0: pith_printf */
+    bool no_output;                 /* `console none`: the guest's output goes nowhere */
+};
 
 struct vm {
     const char *name;
+    enum vm_platform platform;
     pith_cap_t space, vcpu, thread, exit_endpoint;
     pith_cap_t timer_notification;  /* bound to the VMM's thread */
     uint8_t *ram;                   /* guest RAM as the VMM sees it */
+    uint64_t ram_size;
     uint64_t tsc_hz;
+    uint64_t tsc_start;             /* host TSC at guest time 0 (the guest TSC reads 0) */
     struct pith_vm_exit exit;
+    uint64_t reply_groups;          /* groups beyond VM_REPLY_MASK this reply writes */
 
     struct uart16550 uart;
     struct testdev testdev;
     struct console console;
+    pith_cap_t console_cap;         /* the console server, 0 for none */
+    bool no_output;                 /* guest output is dropped (kept for the record) */
+    char out[256];                  /* guest output not yet sent to the console server */
+    unsigned out_length;
     struct device_window ports[VM_PORT_WINDOWS];
+    unsigned port_count;
     struct device_window mmio[VM_MMIO_WINDOWS];
+    unsigned mmio_count;
     struct msr_file msrs;
     uint64_t tsc_offset;
 
-    struct periodic_timer timer;
-    bool interrupt_pending;         /* a timer interrupt the guest has not taken yet */
+    struct pc pc;                   /* VM_PLATFORM_PC */
+
+    struct periodic_timer timer;    /* VM_PLATFORM_TEST */
+    bool interrupt_pending;         /* test platform: a timer interrupt not taken yet */
     bool recall_requested;          /* a RECALL exit is on its way */
-    uint64_t give_up_at;            /* TSC */
+    bool injection_outstanding;     /* the last reply injected an event and no exit
+                                     * since shows the guest ran (a RECALL does not) */
+    uint64_t give_up_at;            /* TSC; 0 = never */
+    uint64_t deadline;              /* the TSC deadline armed now, 0 = none */
 
     bool stopped;
+    enum vm_end end;
     char why[VM_WHY_MAX];           /* why it stopped, when not by its verdict */
     struct vm_record record;
 };
 
-/* Guest space, RAM, vCPU, thread and devices; the vCPU stays stopped.  `notification`
- * is the VMM thread's bound notification, used for the guest's timer. */
-enum pith_error vm_create(struct vm *vm, const char *name, pith_cap_t notification,
-                          uint64_t tsc_hz);
+/* Guest space, RAM, vCPU, thread and devices; the vCPU stays stopped.  RAM frames are
+ * retyped before anything else, so the 2 MiB alignment wastes nothing. */
+enum pith_error vm_create(struct vm *vm, const struct vm_config *config);
 /* Copies a flat image to VM_LOAD_ADDRESS and sets the vCPU up to enter it in 32-bit
  * protected mode; false (and vm->why) if it does not fit or the state is refused. */
 bool vm_load(struct vm *vm, const uint8_t *image, uint64_t size);
-/* Runs the guest until it writes its verdict or something stops it. */
+/* Runs the guest until it stops. */
 void vm_run(struct vm *vm);
 /* "CPUID", "HLT", ... for PITH_EXIT_* values. */
 const char *vm_exit_name(uint64_t reason);
 /* Stops the guest with a reason (the first reason is kept). */
-void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vm_stop(struct vm *vm, enum vm_end end, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Guest time in nanoseconds (0 when the guest started). */
+uint64_t vm_now_ns(const struct vm *vm);
+/* The host TSC value at guest time ns. */
+uint64_t vm_tsc_at(const struct vm *vm, uint64_t ns);
+/* Guest-physical memory for devices (DMA) and the page walker: false outside RAM. */
+bool vm_read_phys(void *vm, uint64_t gpa, void *buf, size_t length);
+bool vm_write_phys(void *vm, uint64_t gpa, const void *buf, size_t length);
+/* Guest output: one byte from the UART (or a virtio console). */
+void vm_output(struct vm *vm, uint8_t byte);
+/* Sends what is buffered to the console server (a partial line too). */
+void vm_output_flush(struct vm *vm);
+/* A line from the VMM about the guest ("vmm: NAME: ..."), on the console server when
+ * there is one, else on the kernel's debug console. */
+void vm_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a device window; false when the table is full. */
+bool vm_add_port_window(struct vm *vm, struct device_window w);
+bool vm_add_mmio_window(struct vm *vm, struct device_window w);
 
 #endif

@@ -307,7 +307,7 @@ static void power_button_raises_sci(void)
     CHECK(acpi_pm_ops.read(&pm, ACPI_PM1_STATUS, 2) & ACPI_PM1_POWER_BUTTON);
     CHECK(!sci);                                            /* not enabled yet */
     acpi_pm_ops.write(&pm, ACPI_PM1_ENABLE, 2, 0xffff);
-    CHECK_EQ(acpi_pm_ops.read(&pm, ACPI_PM1_ENABLE, 2), 0x0121);
+    CHECK_EQ(acpi_pm_ops.read(&pm, ACPI_PM1_ENABLE, 2), 0x0521);    /* with RTC_EN */
     CHECK(sci);
     acpi_pm_ops.write(&pm, ACPI_PM1_STATUS, 2, 0);          /* writing 0 clears nothing */
     CHECK(sci);

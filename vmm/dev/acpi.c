@@ -345,7 +345,9 @@ void acpi_default_config(struct acpi_config *cfg, unsigned cpus, uint64_t guest_
 
 /* ---- PM1a event and control, PM timer (§4.8.3) --------------------------------- */
 
-#define PM1_EVENTS          (ACPI_PM1_TIMER | ACPI_PM1_GLOBAL | ACPI_PM1_POWER_BUTTON)
+/* RTC_EN is storage only: Linux's rtc-cmos enables the RTC fixed event even with
+ * FADT.FIX_RTC set, and reports an ACPI error when the bit does not stick. */
+#define PM1_EVENTS          (ACPI_PM1_TIMER | ACPI_PM1_GLOBAL | ACPI_PM1_POWER_BUTTON | ACPI_PM1_RTC)
 #define PM1_CONTROL_KEPT    0x1c02u     /* BM_RLD and SLP_TYP; GBL_RLS and SLP_EN are write-only */
 
 /* §5.6: the SCI is a shared level interrupt, up while any enabled event is pending. */

@@ -26,6 +26,7 @@
 #define ACPI_PM1_TIMER          (1u << 0)
 #define ACPI_PM1_GLOBAL         (1u << 5)
 #define ACPI_PM1_POWER_BUTTON   (1u << 8)
+#define ACPI_PM1_RTC            (1u << 10)      /* enable kept; the status never rises */
 #define ACPI_PM1_WAKE           (1u << 15)      /* status only */
 
 /* PM1 control bits (§4.8.3.2.1) */

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# guest-linux.sh — the reference Linux guest: Debian's cloud kernel and a busybox
+# initramfs, for the VMM's Linux boot (docs/vmm.md, `make test-linux`).
+#
+# Usage: tools/guest-linux.sh OUTDIR
+#
+# Writes OUTDIR/vmlinuz (the bzImage), OUTDIR/initrd.img (cpio newc, gzip) and
+# OUTDIR/disk.img (64 KiB whose first line is "pith-disk: hello from a virtio disk").
+# The kernel package is downloaded once into OUTDIR/linux/ with `apt-get download`
+# (never installed) and unpacked there with `dpkg -x`; later runs reuse it.  The
+# package: LINUX_PACKAGE=linux-image-...-cloud-amd64 picks one; otherwise the one
+# Debian's linux-image-cloud-amd64 depends on, else the newest
+# linux-image-*-cloud-amd64(-unsigned) apt knows.  `apt-get update` runs once if
+# apt knows none.
+#
+# The initramfs (guests/linux/init is its /init) holds a static busybox and the
+# virtio modules of the same kernel (virtio-blk, virtio-console), loaded when the
+# guest has a PCI bus.
+# Exit status: 0 the files written; 1 anything failed.
+set -euo pipefail
+
+die() { echo "guest-linux: $*" >&2; exit 1; }
+[ $# -eq 1 ] || die "usage: $0 OUTDIR"
+here=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$1/linux"
+out=$(cd "$1" && pwd)
+cache=$out/linux
+
+# ---- The kernel package: download once ---------------------------------------------
+newest_deb() {
+	# shellcheck disable=SC2012,SC2086  # (the default is a glob)
+	ls "$cache"/${1:-linux-image-*-cloud-amd64*}_*.deb 2>/dev/null | sort -V | tail -n 1 || true
+}
+deb=$(newest_deb "${LINUX_PACKAGE:-}")
+if [ -z "$deb" ]; then
+	lookup() {
+		local p
+		p=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+			awk '$1 == "Depends:" && $2 ~ /^linux-image-.*-cloud-amd64(-unsigned)?$/ { print $2; exit }')
+		[ -n "$p" ] || p=$(apt-cache pkgnames linux-image- 2>/dev/null |
+			grep -E '^linux-image-[0-9].*-cloud-amd64(-unsigned)?$' | sort -V | tail -n 1)
+		echo "$p"
+	}
+	pkg=${LINUX_PACKAGE:-$(lookup)}
+	if [ -z "$pkg" ]; then
+		echo "guest-linux: updating the package lists" >&2
+		sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo)
+		"${sudo[@]}" apt-get update -qq >&2 || die "apt-get update failed"
+		pkg=$(lookup)
+	fi
+	[ -n "$pkg" ] || die "no linux-image-*-cloud-amd64 package known to apt"
+	echo "guest-linux: downloading $pkg" >&2
+	# As root apt-get download warns that it runs unsandboxed: harmless.
+	(cd "$cache" && apt-get download -q "$pkg" 2>&1 |
+		grep -v -e unsandboxed -e '^Get:' -e '^Fetched' >&2) || true
+	deb=$(newest_deb "$pkg")
+	[ -n "$deb" ] || die "apt-get download $pkg failed"
+fi
+
+root="$cache/root-$(basename "$deb" .deb)"
+if [ ! -d "$root/boot" ]; then
+	rm -rf "$root.tmp"
+	dpkg -x "$deb" "$root.tmp" || die "dpkg -x $deb failed"
+	mv "$root.tmp" "$root"
+fi
+vmlinuz=$(find "$root/boot" -name 'vmlinuz-*' 2>/dev/null | sort | head -n 1)
+[ -n "$vmlinuz" ] || die "no boot/vmlinuz-* in $deb"
+moddir=$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | head -n 1)
+
+# ---- Modules, dependencies first ---------------------------------------------------
+modfile() {
+	find "$moddir/kernel" \( -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" \
+		-o -name "$1.ko.gz" -o -name "${1//_/-}.ko*" \) 2>/dev/null | head -n 1
+}
+order=()
+add_module() {
+	local name=${1//-/_} f dep m
+	for m in "${order[@]}"; do [ "$m" != "$name" ] || return 0; done
+	f=$(modfile "$name")
+	[ -n "$f" ] || { echo "guest-linux: module $name not in the package (skipped)" >&2; return 0; }
+	for dep in $(modinfo -F depends "$f" | tr ',' ' '); do
+		add_module "$dep"
+	done
+	order+=("$name")
+}
+if [ -n "$moddir" ] && command -v modinfo >/dev/null; then
+	for m in virtio_pci virtio_blk virtio_console; do add_module "$m"; done
+else
+	echo "guest-linux: no modules (package without lib/modules, or no modinfo: install kmod)" >&2
+fi
+
+# ---- The initramfs -----------------------------------------------------------------
+busybox=$(command -v busybox) || die "busybox missing: install busybox-static (tools/deps.sh)"
+! readelf -l "$busybox" 2>/dev/null | grep -q 'program interpreter' ||
+	die "$busybox is not static: install busybox-static (tools/deps.sh)"
+command -v cpio >/dev/null || die "cpio missing (tools/deps.sh)"
+tree=$(mktemp -d)
+trap 'rm -rf "$tree"' EXIT
+mkdir -p "$tree"/{bin,sbin,dev,proc,sys,tmp,etc,root,lib/modules}
+cp "$busybox" "$tree/bin/busybox"
+cp "$here/guests/linux/init" "$tree/init"
+chmod 755 "$tree/init" "$tree/bin/busybox"
+for m in "${order[@]}"; do
+	f=$(modfile "$m")
+	case "$f" in
+		*.xz) xz -dc "$f" ;;
+		*.zst) zstd -dcq "$f" ;;
+		*.gz) gzip -dc "$f" ;;
+		*) cat "$f" ;;
+	esac >"$tree/lib/modules/$m.ko"
+done
+printf '%s\n' "${order[@]}" >"$tree/lib/modules/order"
+# One newc entry (the kernel's initramfs format, Documentation/driver-api/early-userspace/
+# buffer-format.rst) with its name padded so the data starts on 4 bytes.
+newc_entry() {   # name mode rdevmajor rdevminor
+	local name=$1 size=$((${#1} + 1))
+	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+		1 "$2" 0 0 1 0 0 0 0 "$3" "$4" "$size" 0
+	printf '%s\0' "$name"
+	printf '%*s' $(( (4 - (110 + size) % 4) % 4 )) '' | tr ' ' '\0'
+}
+# /dev/console must exist when the kernel starts /init (it opens it for init's
+# standard streams); a second archive after the tree makes it without mknod.
+{
+	(cd "$tree" && find . | sort | cpio -o -H newc --quiet -R 0:0)
+	newc_entry dev/console $((0x2180)) 5 1          # S_IFCHR | 0600
+	newc_entry TRAILER!!! 0 0 0
+} | gzip -9n >"$out/initrd.img.tmp"
+mv "$out/initrd.img.tmp" "$out/initrd.img"
+# A small disk for the virtio-blk test: a known first line, then zeros (64 KiB).
+{ echo "pith-disk: hello from a virtio disk"; head -c 65500 /dev/zero; } | head -c 65536 >"$out/disk.img.tmp"
+mv "$out/disk.img.tmp" "$out/disk.img"
+cp "$vmlinuz" "$out/vmlinuz.tmp"
+mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+echo "guest-linux: $(basename "$vmlinuz") ($(stat -c %s "$out/vmlinuz") bytes), initrd.img" \
+	"($(stat -c %s "$out/initrd.img") bytes, ${#order[@]} modules), disk.img" >&2

@@ -1,0 +1,468 @@
+/* The PC platform for Linux guests (pc.h). */
+#include <pith/console.h>
+#include <pith/console_client.h>
+#include <pith/string.h>
+
+#include "emulate.h"
+#include "vm.h"
+
+#define RTC_START_UNIX      1767225600ull   /* 2026-01-01 00:00:00 UTC: no wall clock here */
+#define LAPIC_TIMER_HZ      1000000000ull   /* the local APIC timer's input clock: 1 GHz */
+
+static uint64_t clock_ns(void *context)
+{
+    return vm_now_ns(context);
+}
+
+/* ---- Interrupt wiring ---------------------------------------------------------------- */
+
+/* ISA IRQ n: PIC input n and I/O APIC pin n, except IRQ 0 on pin 2 (the MADT says so). */
+static void isa_irq(void *context, unsigned line, bool level)
+{
+    struct vm *vm = context;
+    pic_set_irq(&vm->pc.pic, line, level);
+    ioapic_set_irq(&vm->pc.ioapic, line == 0 ? 2 : line, level);
+}
+
+static struct irq_line isa_line(struct vm *vm, unsigned irq)
+{
+    return (struct irq_line){ isa_irq, vm, irq };
+}
+
+/* One vCPU: every fixed or lowest-priority message is for it. */
+static bool ioapic_deliver(void *context, const struct ioapic_message *m)
+{
+    struct vm *vm = context;
+    if (m->delivery_mode != APIC_FIXED && m->delivery_mode != APIC_LOWEST_PRIORITY)
+        return false;
+    return lapic_set_irq(&vm->pc.lapic, m->vector, m->level_triggered);
+}
+
+static void lapic_eoi(void *context, uint8_t vector)
+{
+    struct vm *vm = context;
+    ioapic_eoi(&vm->pc.ioapic, vector);
+}
+
+int pc_interrupt(struct vm *vm, bool take)
+{
+    struct pc *pc = &vm->pc;
+    int vector = lapic_has_interrupt(&pc->lapic);
+    if (vector >= 0) {
+        if (take) {
+            lapic_acknowledge(&pc->lapic, (uint8_t)vector);
+            pc->apic_injected++;
+        }
+        return vector;
+    }
+    if (lapic_extint_pending(&pc->lapic) && pic_has_interrupt(&pc->pic)) {
+        if (!take)
+            return 0;
+        pc->extint_injected++;
+        return pic_acknowledge(&pc->pic);
+    }
+    return -1;
+}
+
+/* ---- Machine control ----------------------------------------------------------------- */
+
+static void machine_reset(void *context)
+{
+    vm_stop(context, VM_END_RESET, "the guest reset the machine");
+}
+
+static void machine_power_off(void *context)
+{
+    vm_stop(context, VM_END_POWER_OFF, "the guest powered off (ACPI S5)");
+}
+
+static void uart_output(void *context, uint8_t byte)
+{
+    vm_output(context, byte);
+}
+
+/* ---- Time ----------------------------------------------------------------------------- */
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Typed bytes wait in pc->input until the UART's receive FIFO has room: a read from the
+ * console server takes all it has for us (up to PITH_CONSOLE_READ_MAX), more than the
+ * FIFO may hold. */
+static void feed_uart(struct vm *vm)
+{
+    struct pc *pc = &vm->pc;
+    while (pc->input_count && vm->uart.rx_count < UART_FIFO_SIZE) {
+        uart16550_receive(&vm->uart, pc->input[pc->input_head]);
+        pc->input_head = (pc->input_head + 1) % sizeof(pc->input);
+        pc->input_count--;
+    }
+}
+
+static void poll_input(struct vm *vm)
+{
+    if (!vm->console_cap || sizeof(vm->pc.input) - vm->pc.input_count < PITH_CONSOLE_READ_MAX)
+        return;
+    char bytes[PITH_CONSOLE_READ_MAX];
+    size_t got = 0;
+    if (pith_console_read(vm->console_cap, bytes, sizeof(bytes), &got) == PITH_OK)
+        pc_input(vm, bytes, (unsigned)got);
+}
+
+uint64_t pc_update(struct vm *vm, uint64_t now)
+{
+    struct pc *pc = &vm->pc;
+    feed_uart(vm);
+    pit_update(&pc->pit, now);
+    rtc_update(&pc->rtc, now);
+    lapic_update(&pc->lapic, now);
+    uint64_t next = earlier(pit_next_event_ns(&pc->pit, now), rtc_next_event_ns(&pc->rtc, now));
+    next = earlier(next, lapic_next_event(&pc->lapic));
+    if (vm->console_cap) {
+        if (now >= pc->next_input_poll) {
+            poll_input(vm);
+            pc->next_input_poll = now + PC_INPUT_POLL_NS;
+        }
+        next = earlier(next, pc->next_input_poll);
+    }
+    return next;
+}
+
+void pc_input(struct vm *vm, const char *bytes, unsigned n)
+{
+    struct pc *pc = &vm->pc;
+    for (unsigned i = 0; i < n && pc->input_count < sizeof(pc->input); i++)
+        pc->input[(pc->input_head + pc->input_count++) % sizeof(pc->input)] = (uint8_t)bytes[i];
+    feed_uart(vm);
+}
+
+/* ---- MSRs ------------------------------------------------------------------------------ */
+
+static bool lapic_msr(uint32_t index)
+{
+    return index == MSR_IA32_APIC_BASE || index == MSR_IA32_TSC_DEADLINE ||
+           (index >= MSR_X2APIC_FIRST && index <= MSR_X2APIC_LAST);
+}
+
+bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok)
+{
+    if (lapic_msr(index)) {
+        *ok = lapic_msr_read(&vm->pc.lapic, index, value);
+        return true;
+    }
+    if (msr_pc_read(&vm->msrs, index, value)) {
+        *ok = true;
+        return true;
+    }
+    return false;
+}
+
+bool pc_msr_write(struct vm *vm, uint32_t index, uint64_t value, bool *ok)
+{
+    if (lapic_msr(index)) {
+        *ok = lapic_msr_write(&vm->pc.lapic, index, value);
+        return true;
+    }
+    if (msr_pc_write(&vm->msrs, index, value)) {
+        *ok = true;
+        return true;
+    }
+    return false;
+}
+
+/* ---- PCI and virtio ---------------------------------------------------------------------- */
+
+static bool dma_read(void *context, uint64_t gpa, void *buf, size_t length)
+{
+    return vm_read_phys(context, gpa, buf, length);
+}
+
+static bool dma_write(void *context, uint64_t gpa, const void *buf, size_t length)
+{
+    return vm_write_phys(context, gpa, buf, length);
+}
+
+static bool disk_read(void *context, uint64_t offset, void *buf, size_t length)
+{
+    const struct pc_disk *d = context;
+    if (offset > d->size || length > d->size - offset)
+        return false;
+    memcpy(buf, d->data + offset, length);
+    return true;
+}
+
+static bool disk_write(void *context, uint64_t offset, const void *buf, size_t length)
+{
+    (void)context, (void)offset, (void)buf, (void)length;
+    return false;                   /* boot modules are read-only */
+}
+
+static void vcon_output(void *context, const char *bytes, size_t length)
+{
+    for (size_t i = 0; i < length; i++)
+        vm_output(context, (uint8_t)bytes[i]);
+}
+
+/* A legacy virtio function: I/O BAR 0 at a fixed place (the guest may move it), INTA#. */
+static void virtio_function(struct pci_function *f, uint16_t device, uint16_t subsystem,
+                            uint32_t class_code, unsigned dev, uint32_t registers)
+{
+    pci_function_init(f, VIRTIO_PCI_VENDOR, device, class_code, 0);
+    uint32_t size = 32;
+    while (size < registers)
+        size <<= 1;
+    pci_function_set_bar(f, 0, size, PCI_BAR_IO);
+    uint32_t bar = (PC_PCI_IO_BASE + dev * 0x100) | PCI_BAR_IO;
+    memcpy(&f->config[PCI_BAR0], &bar, 4);
+    f->config[PCI_SUBSYSTEM_VENDOR_ID] = VIRTIO_PCI_VENDOR & 0xff;
+    f->config[PCI_SUBSYSTEM_VENDOR_ID + 1] = VIRTIO_PCI_VENDOR >> 8;
+    f->config[PCI_SUBSYSTEM_ID] = (uint8_t)subsystem;
+    pci_function_set_interrupt(f, 1, (uint8_t)(PC_IRQ_PCI_BASE + dev % 2));
+    f->config[PCI_COMMAND] = 0x1;                       /* I/O space on */
+}
+
+static bool io_enabled(const struct pci_function *f)
+{
+    return f->config[PCI_COMMAND] & 1;
+}
+
+const struct device_window *pc_port_window(struct vm *vm, uint16_t port, struct device_window *out)
+{
+    struct pc *pc = &vm->pc;
+    const struct { bool present; struct pci_function *f; struct virtio_device *d; } fns[2] = {
+        { pc->has_disk, &pc->blk_pci, &pc->blk.dev },
+        { pc->has_vconsole, &pc->vcon_pci, &pc->vcon.dev },
+    };
+    for (unsigned i = 0; i < 2; i++) {
+        if (!fns[i].present || !io_enabled(fns[i].f))
+            continue;
+        uint64_t base = pci_function_bar_address(fns[i].f, 0);
+        uint64_t length = VIRTIO_LEGACY_REGISTERS + fns[i].d->ops->config_size;
+        if (base && port >= base && port - base < length) {
+            *out = (struct device_window){ base, length, &virtio_pci_ops, fns[i].d };
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* ---- ACPI ------------------------------------------------------------------------------ */
+
+/* AML for the DSDT body (ACPI 6.5, chapter 20): the PCI root bridge with its _PRT, so a
+ * guest that takes its PCI configuration from ACPI finds bus 0 and routes INTA# of the
+ * virtio devices to IRQs 10 and 11 (level, active high in this platform's terms).
+ *
+ *   Device (PCI0) {
+ *     Name (_HID, EisaId ("PNP0A03"))  Name (_UID, 0)  Name (_BBN, 0)
+ *     Name (_CRS, ResourceTemplate () { WordBusNumber 0-0; IO 0xcf8/8;
+ *                                       WordIO 0x0000-0x0cf7, 0x0d00-0xffff;
+ *                                       DWordMemory 0xa0000-0xbffff, 0xe0000000-0xfebfffff })
+ *     Name (_PRT, Package () { Package () { 0xDDDDFFFF, pin, 0, IRQ } ... })
+ *   }
+ */
+static size_t aml_pkglength(uint8_t *p, size_t length)
+{
+    /* length counts the PkgLength bytes themselves; 1, 2 or 3 bytes */
+    if (length + 1 < 0x40) {
+        p[0] = (uint8_t)(length + 1);
+        return 1;
+    }
+    if (length + 2 < 0x1000) {
+        size_t n = length + 2;
+        p[0] = (uint8_t)(0x40 | (n & 0xf));
+        p[1] = (uint8_t)(n >> 4);
+        return 2;
+    }
+    size_t n = length + 3;
+    p[0] = (uint8_t)(0x80 | (n & 0xf));
+    p[1] = (uint8_t)(n >> 4);
+    p[2] = (uint8_t)(n >> 12);
+    return 3;
+}
+
+struct aml {
+    uint8_t *p;
+    size_t n, size;
+};
+
+static void aml_bytes(struct aml *a, const void *bytes, size_t n)
+{
+    if (a->n + n <= a->size)
+        memcpy(a->p + a->n, bytes, n);
+    a->n += n;
+}
+
+static void aml_byte(struct aml *a, uint8_t b)
+{
+    aml_bytes(a, &b, 1);
+}
+
+static void aml_dword_const(struct aml *a, uint32_t v)
+{
+    uint8_t b[5] = { 0x0c, (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+    aml_bytes(a, b, 5);
+}
+
+static void aml_integer(struct aml *a, uint32_t v)
+{
+    if (v == 0)
+        aml_byte(a, 0x00);                              /* ZeroOp */
+    else if (v == 1)
+        aml_byte(a, 0x01);                              /* OneOp */
+    else if (v <= 0xff) {
+        uint8_t b[2] = { 0x0a, (uint8_t)v };            /* BytePrefix */
+        aml_bytes(a, b, 2);
+    } else
+        aml_dword_const(a, v);
+}
+
+/* Wraps the bytes written since `start` in an opcode and a PkgLength. */
+static void aml_wrap(struct aml *a, size_t start, const uint8_t *opcode, size_t opcode_length)
+{
+    uint8_t header[5];
+    size_t body = a->n - start;
+    memcpy(header, opcode, opcode_length);
+    size_t h = opcode_length + aml_pkglength(header + opcode_length, body);
+    if (a->n + h <= a->size) {
+        memmove(a->p + start + h, a->p + start, body);
+        memcpy(a->p + start, header, h);
+    }
+    a->n += h;
+}
+
+static size_t build_pci_aml(uint8_t *buf, size_t size)
+{
+    struct aml a = { buf, 0, size };
+    static const uint8_t crs[] = {
+        /* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, , 0, 0, 0, 0, 1) */
+        0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+        /* IO (Decode16, 0xcf8, 0xcf8, 1, 8) */
+        0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+        /* WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0, 0xcf7, 0, 0xcf8) */
+        0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x00, 0xf7, 0x0c, 0x00, 0x00, 0xf8, 0x0c,
+        /* WordIO (..., 0, 0xd00, 0xffff, 0, 0xf300) */
+        0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x0d, 0xff, 0xff, 0x00, 0x00, 0x00, 0xf3,
+        /* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite,
+         *              0, 0xa0000, 0xbffff, 0, 0x20000) */
+        0x87, 0x17, 0x00, 0x00, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00,
+        0xff, 0xff, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00,
+        /* DWordMemory (..., 0, 0xe0000000, 0xfebfffff, 0, 0x1ec00000) */
+        0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0,
+        0xff, 0xff, 0xbf, 0xfe, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x1e,
+        0x79, 0x00,                                     /* EndTag */
+    };
+    static const uint8_t device_op[2] = { 0x5b, 0x82 }, package_op[1] = { 0x12 },
+                         buffer_op[1] = { 0x11 };
+    size_t device = a.n;
+    aml_bytes(&a, "PCI0", 4);
+    aml_bytes(&a, "\x08_HID\x0c\x41\xd0\x0a\x03", 10);  /* EisaId ("PNP0A03") */
+    aml_bytes(&a, "\x08_UID\x00", 6);
+    aml_bytes(&a, "\x08_BBN\x00", 6);
+    aml_bytes(&a, "\x08_CRS", 5);
+    size_t buffer = a.n;
+    aml_integer(&a, sizeof(crs));
+    aml_bytes(&a, crs, sizeof(crs));
+    aml_wrap(&a, buffer, buffer_op, 1);
+    aml_bytes(&a, "\x08_PRT", 5);
+    size_t prt = a.n;
+    unsigned entries = 0;
+    size_t count_at = a.n;
+    aml_byte(&a, 0);                                    /* NumElements, set below */
+    for (unsigned dev = 1; dev < 8; dev++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            size_t entry = a.n;
+            aml_byte(&a, 4);
+            aml_dword_const(&a, dev << 16 | 0xffff);
+            aml_integer(&a, pin);
+            aml_byte(&a, 0);                            /* Source: none, a GSI */
+            aml_integer(&a, PC_IRQ_PCI_BASE + (dev + pin) % 2);
+            aml_wrap(&a, entry, package_op, 1);
+            entries++;
+        }
+    }
+    if (count_at < a.size)
+        a.p[count_at] = (uint8_t)entries;
+    aml_wrap(&a, prt, package_op, 1);
+    aml_wrap(&a, device, device_op, 2);
+    return a.n <= size ? a.n : 0;
+}
+
+static bool build_acpi(struct vm *vm)
+{
+    static uint8_t aml[2048];
+    struct acpi_config cfg;
+    acpi_default_config(&cfg, 1, PC_ACPI_BASE);
+    cfg.extra_aml = aml;
+    cfg.extra_aml_length = build_pci_aml(aml, sizeof(aml));
+    /* No ACPI_BOOT_8042: Linux then leaves the keyboard controller alone (probing a
+     * keyboard that never answers costs seconds); its reset still works. */
+    cfg.boot_arch = ACPI_BOOT_LEGACY_DEVICES | ACPI_BOOT_NO_VGA;
+    return cfg.extra_aml_length && acpi_build_tables(&cfg, vm->ram + PC_ACPI_BASE, PC_ACPI_SIZE, &vm->pc.acpi);
+}
+
+/* ---- Creation -------------------------------------------------------------------------- */
+
+bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
+{
+    struct pc *pc = &vm->pc;
+    uint64_t now = vm_now_ns(vm);
+    pic_init(&pc->pic, (struct irq_line){ lapic_set_lint, &pc->lapic, 0 });
+    pit_init(&pc->pit, isa_line(vm, 0), clock_ns, vm);
+    rtc_init(&pc->rtc, RTC_START_UNIX, now, isa_line(vm, 8), clock_ns, vm);
+    uint64_t below_4g = vm->ram_size < 0xe0000000ull ? vm->ram_size : 0xe0000000ull;
+    rtc_set_memory_size(&pc->rtc, below_4g, vm->ram_size - below_4g);
+    i8042_init(&pc->kbd, machine_reset, vm);
+    struct lapic_config lc = { .id = 0, .bsp = true, .timer_hz = LAPIC_TIMER_HZ, .tsc_hz = vm->tsc_hz,
+                               .eoi_broadcast = lapic_eoi, .ctx = vm, .clock = clock_ns, .clock_ctx = vm };
+    lapic_init(&pc->lapic, &lc);
+    lapic_enable_virtual_wire(&pc->lapic);
+    ioapic_init(&pc->ioapic, 0, ioapic_deliver, vm);
+    pci_host_init(&pc->pci, machine_reset, vm);
+    acpi_pm_init(&pc->pm, true, isa_line(vm, PC_IRQ_SCI), machine_power_off, vm, clock_ns, vm);
+    uart16550_init(&vm->uart, uart_output, vm, isa_line(vm, PC_IRQ_UART));
+
+    struct guest_memory dma = { dma_read, dma_write, vm };
+    if (disk && disk->data) {
+        pc->disk = *disk;
+        pc->has_disk = true;
+        virtio_blk_init(&pc->blk, dma, isa_line(vm, PC_IRQ_PCI_BASE + PC_VIRTIO_BLK_DEV % 2),
+                        disk->size & ~511ull, true);
+        pc->blk.disk_read = disk_read;
+        pc->blk.disk_write = disk_write;
+        pc->blk.disk_ctx = &pc->disk;
+        virtio_function(&pc->blk_pci, VIRTIO_PCI_DEVICE_BLK, VIRTIO_SUBSYSTEM_BLK, 0x010000,
+                        PC_VIRTIO_BLK_DEV, VIRTIO_LEGACY_REGISTERS + pc->blk.dev.ops->config_size);
+        pci_host_register(&pc->pci, PC_VIRTIO_BLK_DEV, 0, &pc->blk_pci);
+    }
+    if (virtio_console) {
+        pc->has_vconsole = true;
+        virtio_console_init(&pc->vcon, dma, isa_line(vm, PC_IRQ_PCI_BASE + PC_VIRTIO_CONSOLE_DEV % 2),
+                            vcon_output, vm);
+        virtio_function(&pc->vcon_pci, VIRTIO_PCI_DEVICE_CONSOLE, VIRTIO_SUBSYSTEM_CONSOLE, 0x078000,
+                        PC_VIRTIO_CONSOLE_DEV, VIRTIO_LEGACY_REGISTERS + pc->vcon.dev.ops->config_size);
+        pci_host_register(&pc->pci, PC_VIRTIO_CONSOLE_DEV, 0, &pc->vcon_pci);
+    }
+
+    static const struct { uint64_t base, length; const struct device_ops *ops; size_t offset; } ports[] = {
+        { 0x20, 2, &pic_master_ops, offsetof(struct pc, pic) },
+        { 0xa0, 2, &pic_slave_ops, offsetof(struct pc, pic) },
+        { 0x4d0, 2, &pic_elcr_ops, offsetof(struct pc, pic) },
+        { 0x40, 4, &pit_ops, offsetof(struct pc, pit) },
+        { 0x61, 1, &pit_port61_ops, offsetof(struct pc, pit) },     /* before the i8042's 0x60-0x64 */
+        { 0x60, 5, &i8042_ops, offsetof(struct pc, kbd) },
+        { 0x70, 2, &rtc_ops, offsetof(struct pc, rtc) },
+        { PCI_HOST_PORT_BASE, PCI_HOST_PORT_COUNT, &pci_host_ops, offsetof(struct pc, pci) },
+        { ACPI_PM_DEFAULT_BASE, ACPI_PM_WINDOW_SIZE, &acpi_pm_ops, offsetof(struct pc, pm) },
+    };
+    bool ok = vm_add_port_window(vm, (struct device_window){ 0x3f8, UART16550_REGS, &uart16550_ops, &vm->uart });
+    for (unsigned i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+        ok &= vm_add_port_window(vm, (struct device_window){ ports[i].base, ports[i].length, ports[i].ops,
+                                                             (uint8_t *)pc + ports[i].offset });
+    ok &= vm_add_mmio_window(vm, (struct device_window){ LAPIC_DEFAULT_BASE, LAPIC_WINDOW_SIZE,
+                                                         &lapic_mmio_ops, &pc->lapic });
+    ok &= vm_add_mmio_window(vm, (struct device_window){ IOAPIC_DEFAULT_BASE, IOAPIC_WINDOW_SIZE,
+                                                         &ioapic_ops, &pc->ioapic });
+    return ok && build_acpi(vm);
+}
