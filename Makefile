@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default test-vmm test-linux bench clean help
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default test-vmm test-linux test-side bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -64,8 +64,22 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 	$(CC) -c -o $(BUILD)/guests/$*.o $<
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
-$(BUILD)/pith.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf tools/mkiso.sh
+# The default system: the configuration CONFIG (two Linux guests side by side).
+CONFIG ?= guests/configs/two-linux.conf
+SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf \
+	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
+
+$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(CONFIG) FORCE
+	tools/mkimage.sh $@ $(CONFIG) $(BUILD)
+
+# The root task without a configuration: its demonstration of the kernel's mechanisms.
+$(BUILD)/pith-demo.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root $(BUILD)/console.elf=console
+
+$(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
+	tools/mkimage.sh $@ guests/configs/side-by-side-test.conf $(BUILD)
+
+FORCE:
 
 $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/ktest.elf=ktest
@@ -105,9 +119,9 @@ $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 
 run: $(BUILD)/pith.iso
 ifeq ($(EMU),bochs)
-	tools/run-bochs.sh $(BUILD)/pith.iso
+	tools/run-bochs.sh --timeout 86400 $(BUILD)/pith.iso
 else
-	tools/run-qemu.sh --interactive $(BUILD)/pith.iso
+	tools/run-qemu.sh --interactive $(if $(filter kvm,$(ACCEL)),--kvm) $(BUILD)/pith.iso
 endif
 
 # ---- Tests -------------------------------------------------------------------------
@@ -135,9 +149,14 @@ test-qemu: $(BUILD)/pith-test.iso
 test-bochs: $(BUILD)/pith-test.iso
 	tests/system.sh vmx 100 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-test.iso
 
-test-default: $(BUILD)/pith.iso
-	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith.iso
-	tests/default-system.sh default-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith.iso
+test-default: $(BUILD)/pith-demo.iso
+	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-demo.iso
+	tests/default-system.sh default-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-demo.iso
+
+# Two Linux guests side by side, a crashing VMM and a malformed guest (tests/side-by-side.sh).
+test-side: $(BUILD)/pith-side.iso
+	tests/side-by-side.sh side-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
+	tests/side-by-side.sh side-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
 
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
@@ -151,7 +170,7 @@ test-linux: $(BUILD)/pith-linux.iso
 	tests/linux.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-linux.iso
 	tests/linux.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-linux.iso
 
-test-system: test-qemu test-bochs test-default test-vmm test-linux
+test-system: test-qemu test-bochs test-default test-vmm test-linux test-side
 
 test: test-unit test-system
 

@@ -56,7 +56,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cat >"$tmp/bochsrc" <<RC
-megs: 256
+megs: 512
 cpu: model=corei7_haswell_4770, ips=200000000, reset_on_triple_fault=0
 romimage: file=$bios
 vgaromimage: file=$vgabios

@@ -10,6 +10,8 @@
 #   --log FILE     also copy the serial output to FILE
 #   --interactive  keep the terminal attached (Ctrl-A x quits, Ctrl-A c is the
 #                  QEMU monitor), no timeout; for `make run`
+#   --kvm          run on KVM with the host's CPU (-accel kvm -cpu host): needs a
+#                  /dev/kvm that allows nested virtualization
 #
 # Guest convention: write 0 (pass) or 1 (fail) to port 0xf4 (isa-debug-exit);
 # QEMU then exits with (v<<1)|1.
@@ -17,15 +19,18 @@
 # (QEMU error, guest reset/halt without writing port 0xf4, bad usage).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
+usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
 
 icount=() timeout=300 log='' interactive=0 iso=''
+# shellcheck disable=SC2054  # (the commas are inside QEMU option values)
+accel=(-accel tcg -cpu "qemu64,+svm,+npt")
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--icount) icount=(-icount shift=0) ;;
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
 		--log) [ $# -ge 2 ] || usage; log=$2; shift ;;
 		--interactive) interactive=1 ;;
+		--kvm) accel=(-accel kvm -cpu host) ;;
 		--) shift; break ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
@@ -39,7 +44,7 @@ done
 # -display none + -serial mon:stdio instead of -nographic: -nographic also makes
 # SeaBIOS mirror the BIOS/GRUB screen onto COM1 (escape codes in the log).
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
-qemu=(qemu-system-x86_64 -accel tcg -cpu "qemu64,+svm,+npt" -m 512
+qemu=(qemu-system-x86_64 "${accel[@]}" -m 512
       -display none -serial mon:stdio -no-reboot -boot d
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
       "${icount[@]}" -cdrom "$iso" "$@")

@@ -102,7 +102,17 @@ enum pith_error pith_alloc_object(enum pith_object_type type, uint64_t size_bits
 
     enum pith_error err = PITH_E_NO_MEMORY;
     uint64_t needed_bits = object_size_bits(type, size_bits);
+    /* Best fit: the smallest untyped that can hold it first, so that small objects do
+     * not cut into the large untyped that large ones (guest memory) need whole. */
+    size_t order[PITH_ALLOC_MAX_UNTYPED];
     for (size_t i = 0; i < allocator.untyped_count; i++) {
+        size_t j = i;
+        for (; j > 0 && allocator.untyped[order[j - 1]].size_bits > allocator.untyped[i].size_bits; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (size_t k = 0; k < allocator.untyped_count; k++) {
+        size_t i = order[k];
         if (allocator.untyped[i].size_bits < needed_bits)
             continue;
         err = pith_untyped_retype(allocator.untyped[i].cap, type, size_bits,

@@ -190,7 +190,8 @@ static enum pith_error start_guest(struct guest *g, unsigned index, const struct
     if (!err)
         err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_ROOT], PITH_SLOT_CNODE, reports,
                               PITH_RIGHT_WRITE, badge);
-    unsigned slots_needed = module_frames(mods, count) + 1024, bits = 10;
+    /* the module frames, two slots per 2 MiB of guest memory, and room for the VMM */
+    unsigned slots_needed = module_frames(mods, count) + (unsigned)(c->memory >> 20) + 1024, bits = 10;
     while ((1u << bits) < slots_needed)
         bits++;
     g->vmm = (struct pith_child){
@@ -258,7 +259,7 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         g->running = false;
         running--;
     }
-    say("no guest left, powering off\n");
+    say("no guest left (%s), powering off\n", clean ? "all stopped cleanly" : "not all stopped cleanly");
     return clean;
 }
 
@@ -277,7 +278,8 @@ int main(void *arg)
         bi->untyped_count, bi->module_count, bi->tsc_hz / 1000000);
     const struct pith_module_desc *text = module("system.conf"), *vmm = module("vmm");
     if (text && vmm) {
-        pith_poweroff(compose(text, vmm));
+        compose(text, vmm);
+        pith_poweroff(true);        /* no guest is left: the system's work is done */
         return 0;
     }
     err = demo();
