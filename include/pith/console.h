@@ -4,9 +4,10 @@
  *   PITH_CONSOLE_HELLO   MR0..3: the client's name, up to 31 bytes, zero padded
  *   PITH_CONSOLE_WRITE   MR0: byte count n (1..480), bytes from MR1 on (8 a register)
  *   PITH_CONSOLE_READ    reply MR0: byte count (0..24), bytes from MR1 on
- * Every reply's label is a pith_error.  Keyboard input goes to the focused client:
- * Ctrl-A followed by a digit 1..9 focuses client n (in HELLO order); Ctrl-A twice sends
- * one Ctrl-A to the focused client.
+ * Every reply's label is a pith_error.  Keyboard input goes to the focused client —
+ * at first the first client that asks for input: Ctrl-] followed by a digit 1..9
+ * focuses client n (in HELLO order: the root task is 1, then the guests in the order
+ * they started); Ctrl-] twice sends one Ctrl-] to the focused client.
  */
 #ifndef PITH_CONSOLE_H
 #define PITH_CONSOLE_H
@@ -20,6 +21,6 @@ enum pith_console_call {
 #define PITH_CONSOLE_NAME_MAX   31
 #define PITH_CONSOLE_WRITE_MAX  480
 #define PITH_CONSOLE_READ_MAX   24
-#define PITH_CONSOLE_ESCAPE     0x01    /* Ctrl-A */
+#define PITH_CONSOLE_ESCAPE     0x1d    /* Ctrl-] (QEMU keeps Ctrl-A for itself) */
 
 #endif

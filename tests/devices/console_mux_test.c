@@ -115,7 +115,22 @@ static void hello_renames_and_limits(void)
     CHECK_EQ(mux_hello(&m, 999, "overflow"), -1);
 }
 
+static void first_reader_gets_the_keyboard(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    CHECK_EQ(mux_read(&m, 22, got, 8), 0);      /* beta asks first: alpha never reads */
+    mux_input(&m, 'k');
+    CHECK_EQ(mux_read(&m, 22, got, 8), 1);
+    CHECK_EQ(got[0], 'k');
+    CHECK_EQ(mux_read(&m, 11, got, 8), 0);      /* a later reader does not take it */
+    mux_input(&m, 'q');
+    CHECK_EQ(mux_read(&m, 22, got, 8), 1);
+}
+
 DEVICE_TESTS(console_mux,
+    { "console_first_reader_gets_the_keyboard", first_reader_gets_the_keyboard },
     { "console_lines_prefixed", lines_are_prefixed },
     { "console_partial_lines_do_not_interleave", partial_lines_do_not_interleave },
     { "console_unknown_clients_ignored", unknown_clients_ignored },

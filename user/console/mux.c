@@ -101,6 +101,11 @@ size_t mux_read(struct mux *m, uint64_t badge, uint8_t *out, size_t max)
 {
     struct mux_client *c = find(m, badge);
     size_t n = 0;
+    /* The keyboard starts with the first client that wants input. */
+    if (c && !c->reads && m->count && !m->clients[m->focus].reads)
+        m->focus = (unsigned)(c - m->clients);
+    if (c)
+        c->reads = true;
     while (c && n < max && c->input_count) {
         out[n++] = c->input[c->input_head];
         c->input_head = (c->input_head + 1) % MUX_INPUT_SIZE;

@@ -18,6 +18,7 @@ struct mux_client {
     size_t line_length;
     uint8_t input[MUX_INPUT_SIZE];
     size_t input_head, input_count;
+    bool reads;                 /* it has asked for input at least once */
 };
 
 struct mux {
