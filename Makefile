@@ -155,8 +155,8 @@ test-default: $(BUILD)/pith-demo.iso
 
 # Two Linux guests side by side, a crashing VMM and a malformed guest (tests/side-by-side.sh).
 test-side: $(BUILD)/pith-side.iso
-	tests/side-by-side.sh side-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
-	tests/side-by-side.sh side-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
+	tests/side-by-side.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
+	tests/side-by-side.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
 
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
@@ -167,8 +167,8 @@ test-vmm: $(BUILD)/pith-vmm.iso
 # (tests/linux.sh): about 10 s in QEMU, 45 s in Bochs; the first build downloads the
 # kernel package.
 test-linux: $(BUILD)/pith-linux.iso
-	tests/linux.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-linux.iso
-	tests/linux.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-linux.iso
+	tests/linux.sh linux-single-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-linux.iso
+	tests/linux.sh linux-single-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-linux.iso
 
 test-system: test-qemu test-bochs test-default test-vmm test-linux test-side
 
