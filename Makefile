@@ -174,8 +174,12 @@ test-system: test-qemu test-bochs test-default test-vmm test-linux test-side
 
 test: test-unit test-system
 
-bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit
+$(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
+	tools/mkimage.sh $@ guests/configs/bench-linux.conf $(BUILD)
+
+bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso
 	tools/bench/bench.sh $(BUILD)
+	tools/bench/linux-boot.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -30,6 +30,7 @@ static struct {
     size_t untyped_count;
     uint64_t recycled[RECYCLED_SLOTS];   /* emptied slots, reused first */
     size_t recycled_count;
+    uint64_t bytes_retyped;             /* every object this allocator made, in bytes */
 } allocator;
 
 enum pith_error pith_alloc_init(const struct pith_alloc_config *config)
@@ -89,6 +90,8 @@ static uint64_t object_size_bits(enum pith_object_type type, uint64_t size_bits)
     case PITH_OBJ_NOTIFICATION: return 6;
     case PITH_OBJ_ADDRESS_SPACE: return 14;
     case PITH_OBJ_FRAME_2M: return 21;
+    case PITH_OBJ_VCPU: return 15;
+    case PITH_OBJ_GUEST_SPACE: return 13;
     default: return 12;
     }
 }
@@ -124,8 +127,14 @@ enum pith_error pith_alloc_object(enum pith_object_type type, uint64_t size_bits
         pith_alloc_free_slot(dest);
         return err;
     }
+    allocator.bytes_retyped += 1ull << needed_bits;
     *slot = dest;
     return PITH_OK;
+}
+
+uint64_t pith_alloc_bytes(void)
+{
+    return allocator.bytes_retyped;
 }
 
 /* Deletes an object this file made but could not use, and recycles its slot. */

@@ -237,6 +237,9 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         enum pith_error err = start_guest(&guests[i], i, vmm, reports);
         say("guest %s: %lu MiB, %s%s\n", config.guests[i].name, config.guests[i].memory >> 20,
             err ? "could not start: " : "started", err ? pith_error_name(err) : "");
+        if (!err)
+            say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables)\n",
+                config.guests[i].name, guests[i].vmm.setup_bytes >> 10);
         running += err == PITH_OK;
     }
     while (running) {

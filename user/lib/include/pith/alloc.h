@@ -56,6 +56,9 @@ enum pith_error pith_map_frame(pith_cap_t frame, pith_cap_t space, uint64_t vadd
 enum pith_error pith_map_frame_2m(pith_cap_t frame, pith_cap_t space, uint64_t vaddr, uint64_t rights,
                                   uint64_t attributes);
 
+/* Bytes of every object the allocator has retyped so far (frames included). */
+uint64_t pith_alloc_bytes(void);
+
 /* Heap blocks, 16-byte aligned. pith_free(NULL) does nothing. */
 void *pith_malloc(size_t size);
 void pith_free(void *ptr);

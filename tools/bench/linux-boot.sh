@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# linux-boot.sh — the Linux benchmarks of `make bench`, measured side by side in one run.
+#
+# Usage: tools/bench/linux-boot.sh BUILD
+#
+# linux_boot_ratio_vs_qemu: wall time from power-on (QEMU starting) to the guest's
+#   /init printing "pith-guest: init running", booted through Pith (BUILD/pith-bench-linux.iso:
+#   root task, console server, VMM; the kernel and initramfs of tools/guest-linux.sh),
+#   over the same kernel and initramfs booted directly by the same QEMU (-kernel/-initrd,
+#   TCG, the same CPU model and memory).  BENCH_ROUNDS (default 3) alternating rounds;
+#   the fastest of each side counts (noise only ever adds time).
+# guest_overhead_kib: what the guest costs beyond its RAM: the VMM domain's own objects
+#   and image (the root task's report) plus what the VMM retyped beyond the guest's RAM
+#   (its report).
+# Prints `bench NAME VALUE [UNIT]` lines; exit status 0 when all were measured.
+set -euo pipefail
+
+[ $# -eq 1 ] || { echo "usage: $0 BUILD" >&2; exit 2; }
+build=$1
+rounds=${BENCH_ROUNDS:-3}
+marker='pith-guest: init running'
+
+# Milliseconds from starting the command until a line matching $marker appears in its
+# output (looked for every 20 ms); the command is then stopped.  Output goes to $log.
+time_to_init() {
+	local log=$1 start now pid
+	shift
+	: >"$log"
+	start=${EPOCHREALTIME/./}
+	setsid "$@" >"$log" 2>&1 </dev/null &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if grep -q "$marker" "$log"; then
+			now=${EPOCHREALTIME/./}
+			kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			echo $(((now - start) / 1000))
+			return 0
+		fi
+		sleep 0.02
+	done
+	wait "$pid" 2>/dev/null || true
+	grep -q "$marker" "$log" && { echo $(((${EPOCHREALTIME/./} - start) / 1000)); return 0; }
+	return 1
+}
+
+pith_best='' qemu_best=''
+for round in $(seq "$rounds"); do
+	p=$(time_to_init "$build/bench-linux-pith-$round.txt" \
+		"$(dirname "$0")/../run-qemu.sh" --timeout 300 "$build/pith-bench-linux.iso") || {
+		echo "bench: the Linux guest on Pith did not reach init (round $round)" >&2; exit 1; }
+	q=$(time_to_init "$build/bench-linux-qemu-$round.txt" \
+		qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt -m 512 -display none \
+		-serial stdio -no-reboot -kernel "$build/vmlinuz" -initrd "$build/initrd.img" \
+		-append "console=ttyS0 panic=-1 pith.test=1 tsc=reliable") || {
+		echo "bench: the Linux guest on plain QEMU did not reach init (round $round)" >&2; exit 1; }
+	echo "bench: round $round: Pith $p ms, QEMU $q ms"
+	[ -z "$pith_best" ] || [ "$p" -lt "$pith_best" ] && pith_best=$p
+	[ -z "$qemu_best" ] || [ "$q" -lt "$qemu_best" ] && qemu_best=$q
+done
+echo "bench linux_boot_pith_ms $pith_best ms"
+echo "bench linux_boot_qemu_ms $qemu_best ms"
+echo "bench linux_boot_ratio_vs_qemu $(awk -v a="$pith_best" -v b="$qemu_best" 'BEGIN { printf "%.2f", a / b }')"
+
+log=$(tr -d '\r' <"$build/bench-linux-pith-1.txt")
+domain=$(sed -nE "s/^\[root\] guest bench: its VMM's domain took ([0-9]+) KiB.*/\1/p" <<<"$log" | head -n 1)
+vmm=$(sed -nE "s/.*bench: memory beyond the guest's RAM: ([0-9]+) KiB.*/\1/p" <<<"$log" | head -n 1)
+[ -n "$domain" ] && [ -n "$vmm" ] || { echo "bench: no memory report in $build/bench-linux-pith-1.txt" >&2; exit 1; }
+echo "bench: guest overhead: VMM domain $domain KiB + VMM objects $vmm KiB"
+echo "bench guest_overhead_kib $((domain + vmm)) KiB"
