@@ -13,6 +13,20 @@
 #define KERNEL_UART_FIRST 0x3f8
 #define KERNEL_UART_LAST  0x3ff
 
+/* An I/O permission bitmap, one bit a port, 1 = the access traps: the layout of the
+ * TSS bitmap (SDM 20.5.2), of the VMX I/O bitmaps A and B (SDM 25.6.4), and of the
+ * first 64 Ki bits of the SVM I/O permission map (APM 15.10.1). */
+void io_bitmap_set(uint8_t *map, unsigned first, unsigned last, bool open)
+{
+    for (unsigned port = first; port <= last; port++) {
+        uint8_t bit = (uint8_t)(1u << (port & 7));
+        if (open)
+            map[port >> 3] &= (uint8_t)~bit;
+        else
+            map[port >> 3] |= bit;
+    }
+}
+
 static int ioport_issue(struct invocation *inv)
 {
     uint64_t first = inv_arg(inv, 0), last = inv_arg(inv, 1);
@@ -41,13 +55,7 @@ static int ioport_set(struct invocation *inv, bool allow)
         return err;
     struct address_space *as = (struct address_space *)asc->object;
     unsigned first = inv->cap->data & 0xffff, last = (inv->cap->data >> 16) & 0xffff;
-    for (unsigned port = first; port <= last; port++) {
-        uint8_t bit = (uint8_t)(1u << (port & 7));
-        if (allow)
-            as->io_bitmap[port >> 3] &= (uint8_t)~bit;
-        else
-            as->io_bitmap[port >> 3] |= bit;
-    }
+    io_bitmap_set(as->io_bitmap, first, last, allow);
     if (allow)
         as->io_ports_open = 1;
     arch_forget_space_io(as);

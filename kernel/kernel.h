@@ -320,6 +320,9 @@ void vspace_unmap_cap(struct cap *c);
 struct address_space *vspace_of_thread(const struct thread *t);
 extern uint64_t kernel_pml4_upper[256];
 
+/* ioport.c */
+void io_bitmap_set(uint8_t *map, unsigned first, unsigned last, bool open);
+
 /* irq.c */
 void irq_handle(unsigned line);
 void irq_handler_deleted(const struct cap *c);

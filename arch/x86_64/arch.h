@@ -37,7 +37,6 @@ void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);
-void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 void arch_guest_space_flush(struct guest_space *gs);
 void arch_take_interrupts(void);                /* let pending host interrupts in, briefly */
 

@@ -16,7 +16,6 @@ struct vcpu_backend {
     void (*write_group)(struct vcpu *v, unsigned group, const uint64_t *in);
     void (*inject)(struct vcpu *v, uint64_t event, uint64_t error_code);
     void (*request_windows)(struct vcpu *v, uint64_t windows);
-    void (*set_io)(struct vcpu *v, unsigned first, unsigned last, bool direct);
     void (*flush_space)(struct guest_space *gs);
     void (*destroy)(struct vcpu *v);
 };
@@ -30,7 +29,6 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void svm_request_windows(struct vcpu *v, uint64_t windows);
-void svm_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 
 /* A VMCB is plain memory: nothing of it stays in the CPU. */
 static void svm_destroy(struct vcpu *v)
@@ -45,7 +43,7 @@ static void svm_flush_space(struct guest_space *gs)
 
 static const struct vcpu_backend svm = {
     "svm", svm_init_cpu, svm_init, svm_configure, svm_run, svm_exit_info, svm_read_group,
-    svm_write_group, svm_inject, svm_request_windows, svm_set_io, svm_flush_space,
+    svm_write_group, svm_inject, svm_request_windows, svm_flush_space,
     svm_destroy,
 };
 
@@ -58,13 +56,12 @@ void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vmx_request_windows(struct vcpu *v, uint64_t windows);
-void vmx_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 void vmx_flush_space(struct guest_space *gs);
 void vmx_destroy(struct vcpu *v);
 
 static const struct vcpu_backend vmx = {
     "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_run, vmx_exit_info, vmx_read_group,
-    vmx_write_group, vmx_inject, vmx_request_windows, vmx_set_io, vmx_flush_space,
+    vmx_write_group, vmx_inject, vmx_request_windows, vmx_flush_space,
     vmx_destroy,
 };
 
@@ -95,7 +92,6 @@ void vcpu_arch_read_group(struct vcpu *v, unsigned g, uint64_t *out) { backend->
 void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in) { backend->write_group(v, g, in); }
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
-void vcpu_arch_set_io(struct vcpu *v, unsigned f, unsigned l, bool d) { backend->set_io(v, f, l, d); }
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
 void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
 

@@ -336,13 +336,3 @@ void svm_request_windows(struct vcpu *v, uint64_t windows)
     }
 }
 
-void svm_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct)
-{
-    uint8_t *map = vcpu_page(v, VCPU_PAGE_IO_BITMAP);
-    for (unsigned port = first; port <= last; port++) {
-        if (direct)
-            map[port >> 3] &= (uint8_t)~(1u << (port & 7));
-        else
-            map[port >> 3] |= (uint8_t)(1u << (port & 7));
-    }
-}

@@ -727,17 +727,6 @@ void vmx_request_windows(struct vcpu *v, uint64_t windows)
     vmwrite(VMCS_PROC_CONTROLS, proc);
 }
 
-/* I/O bitmaps A and B (SDM 25.6.4) are pages 1 and 2: one bitmap over all ports. */
-void vmx_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct)
-{
-    uint8_t *map = vcpu_page(v, VCPU_PAGE_IO_BITMAP);
-    for (unsigned port = first; port <= last; port++) {
-        if (direct)
-            map[port >> 3] &= (uint8_t)~(1u << (port & 7));
-        else
-            map[port >> 3] |= (uint8_t)(1u << (port & 7));
-    }
-}
 
 /* The CPU may keep a VMCS's data cached until VMCLEAR writes it back (SDM 24.11.1):
  * clear it before the object's memory can become something else. */
