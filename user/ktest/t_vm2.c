@@ -890,7 +890,55 @@ done:
     kt_delete(ep);
 }
 
+/* Port pass-through: only with an I/O-port capability, and only for its ports.  The
+ * guest reads CMOS register 0x0d (bit 7: valid RAM and time) twice; with ports 0x70-0x71
+ * passed through it never exits until its HLT. */
+static void vm_io_passthrough(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = {
+        0xb0, 0x0d,             /* mov al, 0x0d */
+        0xe6, 0x70,             /* out 0x70, al */
+        0xe4, 0x71,             /* in al, 0x71 */
+        0xf4 };                 /* hlt */
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    pith_cap_t ports = kt_slot();
+    pith_expect_err(ctx, pith_vcpu_set_io(vm.vcpu, vm.space, 1), PITH_E_INVALID_CAP,
+                    "a capability that is not an I/O-port range");
+    if (pith_expect_ok(ctx, pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, 0x70, 0x71, ports),
+                       "issuing ports 0x70-0x71") &&
+        pith_expect_err(ctx, pith_vcpu_set_io(vm.vcpu, ports, 2), PITH_E_INVALID_ARG, "direct = 2") &&
+        pith_expect_ok(ctx, pith_vcpu_set_io(vm.vcpu, ports, 1), "passing them through") &&
+        vm_start(ctx, &vm)) {
+        pith_expect_eq(ctx, vm.exit.reason, PITH_EXIT_HLT, "no I/O exit before the hlt");
+        pith_expect_eq(ctx, vm.exit.mr[VM_GPR(0)] & 0x80, 0x80, "the guest read the real CMOS");
+    }
+    vm_destroy(&vm);
+    kt_delete(ports);
+}
+
+static void vm_io_passthrough_revoked(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0xe4, 0x71, 0xf4 };     /* in al, 0x71; hlt */
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    pith_cap_t ports = kt_slot();
+    pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, 0x71, 0x71, ports);
+    pith_vcpu_set_io(vm.vcpu, ports, 1);
+    pith_expect_ok(ctx, pith_vcpu_set_io(vm.vcpu, ports, 0), "exits again");
+    if (vm_start(ctx, &vm)) {
+        pith_expect_eq(ctx, vm.exit.reason, PITH_EXIT_IO, "the port exits");
+        pith_expect_eq(ctx, vm.exit.mr[1] & 0xffff, 0x71, "port 0x71");
+    }
+    vm_destroy(&vm);
+    kt_delete(ports);
+}
+
 KT_TABLE(vm2,
+    { "vm_io_passthrough", vm_io_passthrough },
+    { "vm_io_passthrough_revoked", vm_io_passthrough_revoked },
     { "vm_create_destroy", vm_create_destroy },
     { "vm_thread_reuse", vm_thread_reuse },
     { "vm_vcpu_rebind", vm_vcpu_rebind },
