@@ -65,8 +65,10 @@ powered_off() { has "^vmm: $name: powered off after [0-9]+ ms" && [ "$status" = 
 
 check linux_command_output "no output of the test commands (arithmetic, uname)" commands_ran
 if grep -qE "^vmm: $name: .*, disk " "$out"; then
-	check linux_virtio_disk "the guest did not read its virtio disk" \
-		has "pith-guest: disk vda [0-9]+ sectors, first line: pith-disk: hello from a virtio disk$"
+	check linux_virtio_disk "the guest did not see its virtio disk" \
+		has "pith-guest: disk vda [0-9]+ sectors$"
+	check linux_virtio_disk_mounted "the guest did not mount its virtio disk and read hello.txt" \
+		has "pith-guest: mounted vda, hello.txt: pith-disk: hello from a mounted virtio disk$"
 fi
 if grep -qE "^vmm: $name: .*, virtio console" "$out"; then
 	check linux_virtio_console "nothing the guest wrote to /dev/hvc0 arrived" \

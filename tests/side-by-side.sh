@@ -45,8 +45,8 @@ check side_alpha_boots "alpha's /init did not run" has '^\[alpha\] pith-guest: i
 check side_beta_boots "beta's /init did not run" has '^\[beta\] pith-guest: init running on beta$'
 check side_alpha_memory "alpha's MemTotal does not fit its 96 MiB" fits alpha 96
 check side_beta_memory "beta's MemTotal does not fit its 80 MiB" fits beta 80
-check side_alpha_disk "alpha did not read its virtio disk" \
-	has '^\[alpha\] pith-guest: disk vda [0-9]+ sectors, first line: pith-disk: '
+check side_alpha_disk "alpha did not mount its virtio disk and read hello.txt" \
+	has '^\[alpha\] pith-guest: mounted vda, hello.txt: pith-disk: hello from a mounted virtio disk$'
 check side_alpha_command "alpha's test commands printed nothing" has '^\[alpha\] pith-guest: arithmetic 42$'
 check side_crash_reported "the crashed VMM was not reported" has '^\[root\] guest crashy: its VMM crashed'
 check side_alpha_powers_off "alpha did not power off" has '^\[root\] guest alpha: stopped$'

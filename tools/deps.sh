@@ -11,7 +11,7 @@
 set -euo pipefail
 
 pkgs=(qemu-system-x86 grub-pc-bin grub-common xorriso mtools seabios busybox-static
-      bochs bochsbios vgabios bochs-term cpio kmod gcc make binutils libc6-dev)
+      bochs bochsbios vgabios bochs-term cpio kmod gcc make binutils libc6-dev e2fsprogs)
 
 check=0
 case "${1:-}" in

@@ -5,7 +5,8 @@
 # Usage: tools/guest-linux.sh OUTDIR
 #
 # Writes OUTDIR/vmlinuz (the bzImage), OUTDIR/initrd.img (cpio newc, gzip) and
-# OUTDIR/disk.img (64 KiB whose first line is "pith-disk: hello from a virtio disk").
+# OUTDIR/disk.img (a 64 KiB ext2 filesystem whose hello.txt is the line
+# "pith-disk: hello from a mounted virtio disk"; made by mke2fs -d, e2fsprogs).
 # The kernel package is downloaded once into OUTDIR/linux/ with `apt-get download`
 # (never installed) and unpacked there with `dpkg -x`; later runs reuse it.  The
 # package: LINUX_PACKAGE=linux-image-...-cloud-amd64 picks one; otherwise the one
@@ -127,8 +128,17 @@ newc_entry() {   # name mode rdevmajor rdevminor
 	newc_entry TRAILER!!! 0 0 0
 } | gzip -9n >"$out/initrd.img.tmp"
 mv "$out/initrd.img.tmp" "$out/initrd.img"
-# A small disk for the virtio-blk test: a known first line, then zeros (64 KiB).
-{ echo "pith-disk: hello from a virtio disk"; head -c 65500 /dev/zero; } | head -c 65536 >"$out/disk.img.tmp"
+# A small disk for the virtio-blk test: 64 KiB of ext2 (the cloud kernel's built-in
+# ext4 driver mounts it; no journal, so read-only is enough) holding hello.txt.
+# Fixed UUID, hash seed and owner, so only the timestamps vary between builds.
+mke2fs=$(PATH=$PATH:/usr/sbin:/sbin command -v mke2fs) || die "mke2fs missing: install e2fsprogs (tools/deps.sh)"
+mkdir "$tree/disk"
+echo "pith-disk: hello from a mounted virtio disk" >"$tree/disk/hello.txt"
+head -c 65536 /dev/zero >"$out/disk.img.tmp"
+"$mke2fs" -q -F -t ext2 -r 1 -b 1024 -N 16 -m 0 -L pith-disk \
+	-U 00000000-0000-0000-0000-000000000000 \
+	-E root_owner=0:0,hash_seed=00000000-0000-0000-0000-000000000000 \
+	-d "$tree/disk" "$out/disk.img.tmp" >&2 || die "mke2fs of disk.img failed"
 mv "$out/disk.img.tmp" "$out/disk.img"
 cp "$vmlinuz" "$out/vmlinuz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
