@@ -143,10 +143,12 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
     *e = (struct vcpu_exit){ .reason = PITH_EXIT_OTHER, .raw = code };
     switch (code) {
     case SVM_EXIT_INTR:
-        e->reason = VCPU_EXIT_KEEP_INTERRUPT;
-        break;
     case SVM_EXIT_NMI:
-        e->reason = VCPU_EXIT_KEEP_NMI;
+        /* An event the exit cut short is delivered again on the next entry (APM
+         * 15.7.2): EXITINTINFO has the EVENTINJ layout. */
+        if (*u64_at(v, VMCB_EXITINTINFO) & PITH_VM_EVENT_VALID)
+            *u64_at(v, VMCB_EVENTINJ) = *u64_at(v, VMCB_EXITINTINFO);
+        e->reason = code == SVM_EXIT_INTR ? VCPU_EXIT_KEEP_INTERRUPT : VCPU_EXIT_KEEP_NMI;
         break;
     case SVM_EXIT_CPUID:
         *e = (struct vcpu_exit){ PITH_EXIT_CPUID, code, (uint32_t)rax, (uint32_t)v->gpr[1], known_length(v, 2) };
