@@ -223,7 +223,6 @@ struct cpu {
     struct address_space *loaded_space;
     struct address_space *io_bitmap_of;     /* whose bitmap the TSS holds */
     uint64_t loaded_fs_base, loaded_gs_base;
-    bool reschedule;            /* a higher-priority thread became runnable */
     struct sched_queues ready;
     struct notification *deadlines;         /* sorted by deadline */
     uint64_t next_tick;

@@ -15,9 +15,7 @@ void sched_make_runnable(struct thread *t)
     t->state = THREAD_RUNNABLE;
     if (t == c->current || t->in_ready_queue)
         return;
-    schedq_push_back(&c->ready, t);
-    if (!c->current || t->priority > c->current->priority)
-        c->reschedule = true;
+    schedq_push_back(&c->ready, t);     /* choose() preempts current if t outranks it */
 }
 
 /* Take a thread out of the running set: it is blocked or suspended. */
@@ -79,7 +77,6 @@ static struct thread *choose(struct cpu *c)
 void sched_return_to_user(void)
 {
     struct cpu *c = this_cpu();
-    c->reschedule = false;
     struct thread *t = choose(c);
     while (!t) {
         c->current = NULL;
