@@ -1,6 +1,7 @@
 /*
  * The IPC fast path: Call and ReplyRecv with a short message (registers only, no
- * capability) between an idle endpoint's waiting partner and the caller, switching
+ * capability), and ReplyRecv answering a VM exit, between an idle endpoint's waiting
+ * partner and the caller, switching
  * threads directly without touching the ready queues.  Any other case returns false
  * and takes the slow path, which gives the same result; a taken fast path does not
  * return.
@@ -73,10 +74,19 @@ bool fastpath_call(struct thread *t)
     sched_switch_to(receiver);
 }
 
+/* The caller can take this reply here: a short message, or any answer to a VM exit
+ * (the vCPU takes its state from the reply's registers and buffer). */
+static bool reply_fits(const struct thread *t, const struct thread *caller)
+{
+    if (caller->fault_label)
+        return caller->vcpu != NULL;
+    return short_message(t->regs.rsi);
+}
+
 bool fastpath_reply_recv(struct thread *t)
 {
     struct thread *caller = t->caller;
-    if (!caller || caller->fault_label || !short_message(t->regs.rsi))
+    if (!caller || !reply_fits(t, caller))
         return false;
     if (t->bound && t->bound->word)
         return false;
@@ -86,7 +96,12 @@ bool fastpath_reply_recv(struct thread *t)
         return false;
 
     /* point of no return */
-    copy_registers(t, caller, 0);
+    if (caller->fault_label) {
+        caller->fault_label = 0;
+        vcpu_take_reply(caller->vcpu, t);
+    } else {
+        copy_registers(t, caller, 0);
+    }
     t->caller = NULL;
     caller->replier = NULL;
     caller->state = THREAD_RUNNABLE;
