@@ -24,8 +24,10 @@ all: $(BUILD)/pith.iso
 
 help:
 	@echo "make            build the kernel, user programs and $(BUILD)/pith.iso"
-	@echo "make run        boot the default system in QEMU (EMU=bochs for Bochs)"
-	@echo "make test       host unit tests, then the kernel test suite in QEMU and Bochs"
+	@echo "make run        boot the default system (two Linux guests) in QEMU;"
+	@echo "                EMU=bochs: in Bochs; ACCEL=kvm: on KVM; CONFIG=file: another system"
+	@echo "make test       host tests, then every system test in QEMU and Bochs:"
+	@echo "                test-qemu test-bochs test-default test-vmm test-linux test-side"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
 	@echo "make clean      remove $(BUILD)"
 
