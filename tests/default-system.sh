@@ -11,31 +11,18 @@ set -euo pipefail
 platform=$1
 shift 2
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-status=0
-"$@" >"$out" 2>&1 || status=$?
-tr -d '\r' <"$out" >"$out.txt" && mv "$out.txt" "$out"
+source "$(dirname "$0")/checks.sh"
+checks_run "$@" >/dev/null
 
-passed=0 failed=0
-check() {   # name, extended regular expression a line must match
-	if grep -Eq "$2" "$out"; then
-		echo "PASS $1"; passed=$((passed + 1))
-	else
-		echo "FAIL $1: no line matches /$2/"; failed=$((failed + 1))
-	fi
+line() {    # name, extended regular expression a line must match
+	check "$1" "no line matches /$2/" has "$2"
 }
-check default_banner '^Pith microkernel, x86_64$'
-check default_cpu_features '^cpu features:'
-check default_virtualization "^virtualization: ${platform#default-}\$"
-check default_console_labels_root '^\[root\] hello from user space'
-check default_ipc_demo '^\[root\] asked a worker thread for 4 squared over IPC: 16$'
-check default_deadline_demo '^\[root\] a deadline 10 ms ahead woke us'
-check default_powers_off '^\[root\] demo done, powering off$'
-if [ "$status" = 0 ]; then
-	echo "PASS default_exit_status"; passed=$((passed + 1))
-else
-	echo "FAIL default_exit_status: the emulator exited with $status"; failed=$((failed + 1))
-fi
-echo "$platform: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+line default_banner '^Pith microkernel, x86_64$'
+line default_cpu_features '^cpu features:'
+line default_virtualization "^virtualization: ${platform#default-}\$"
+line default_console_labels_root '^\[root\] hello from user space'
+line default_ipc_demo '^\[root\] asked a worker thread for 4 squared over IPC: 16$'
+line default_deadline_demo '^\[root\] a deadline 10 ms ahead woke us'
+line default_powers_off '^\[root\] demo done, powering off$'
+check default_exit_status "the emulator exited with $status" [ "$status" = 0 ]
+checks_summary "$platform"

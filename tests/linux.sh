@@ -17,26 +17,8 @@ usage() { echo "usage: $0 PLATFORM -- COMMAND..." >&2; exit 2; }
 platform=$1
 shift 2
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-status=0
-"$@" | tee "$out" || status=${PIPESTATUS[0]}
-tr -d '\r' <"$out" >"$out.txt" && mv "$out.txt" "$out"
-
-passed=0 failed=0
-check() {   # check why condition...
-	local check_name=$1 why=$2
-	shift 2
-	if "$@"; then
-		echo "PASS $check_name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $check_name: $why"
-		failed=$((failed + 1))
-	fi
-}
-has() { grep -qE -- "$1" "$out"; }
-lacks() { ! grep -qE -- "$1" "$out"; }
+source "$(dirname "$0")/checks.sh"
+checks_run "$@"
 
 # The guest's name and memory, from the VMM's first line about it:
 #   vmm: linux: 128 MiB of RAM, Linux on the PC platform, kernel vmlinuz (...)...
@@ -81,5 +63,4 @@ check linux_no_kernel_errors "the guest kernel complained: $(grep -m 1 -E 'Kerne
 	lacks 'Kernel panic|Oops|BUG:|unchecked MSR|ACPI Error|Call Trace'
 
 grep -E "^vmm: $name: (powered off|reset|halted|failed|stopped) after" "$out" | sed 's/^/linux: /' || true
-echo "$platform: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+checks_summary "$platform"

@@ -9,20 +9,9 @@ set -euo pipefail
 [ $# -ge 3 ] && [ "$2" = "--" ] || { echo "usage: $0 PLATFORM -- COMMAND..." >&2; exit 2; }
 platform=$1
 shift 2
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-status=0
-"$@" | tee "$out" || status=${PIPESTATUS[0]}
-tr -d '\r' <"$out" >"$out.txt" && mv "$out.txt" "$out"
+source "$(dirname "$0")/checks.sh"
+checks_run "$@"
 
-passed=0 failed=0
-check() {   # name why command...
-	local name=$1 why=$2
-	shift 2
-	if "$@"; then echo "PASS $name"; passed=$((passed + 1))
-	else echo "FAIL $name: $why"; failed=$((failed + 1)); fi
-}
-has() { grep -qE -- "$1" "$out"; }
 line_of() { grep -nE -- "$1" "$out" | head -n 1 | cut -d: -f1; }
 memtotal() { grep -m 1 -E "^\[$1\] pith-guest: MemTotal: [0-9]+ kB" "$out" | sed -E 's/.*MemTotal: ([0-9]+) kB.*/\1/'; }
 fits() {    # guest MiB: MemTotal at most the configured size, within 64 MiB of it
@@ -54,5 +43,4 @@ check side_beta_goes_on "beta did not go on after alpha powered off" alpha_first
 check side_beta_powers_off "beta did not power off" has '^\[root\] guest beta: stopped$'
 check side_system_powers_off "the system did not power off with success (status $status)" \
 	eval 'has "^\[root\] no guest left" && [ "$status" = 0 ]'
-echo "$platform: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+checks_summary "$platform"

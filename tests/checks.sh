@@ -1,0 +1,35 @@
+# checks.sh — what the system-test checkers share (sourced, not run): run the boot
+# command once, keep its output, and judge it line by line.
+#
+#   source tests/checks.sh
+#   checks_run "$@"          # runs the command; $out holds its output, $status its exit
+#   check NAME WHY CMD...    # PASS NAME if CMD succeeds, else FAIL NAME: WHY
+#   has REGEX / lacks REGEX  # a line matches / no line matches (extended regex)
+#   checks_summary PLATFORM  # "PLATFORM: N passed, M failed"; exit 0 only if none failed
+
+passed=0 failed=0 status=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+checks_run() {  # shows the output live; carriage returns from the serial port dropped
+	"$@" | tee "$out" || status=${PIPESTATUS[0]}
+	tr -d '\r' <"$out" >"$out.txt" && mv "$out.txt" "$out"
+}
+
+check() {   # (its locals must not hide the checker's own variables, such as $name)
+	local check_name=$1 check_why=$2
+	shift 2
+	if "$@"; then
+		echo "PASS $check_name"; passed=$((passed + 1))
+	else
+		echo "FAIL $check_name: $check_why"; failed=$((failed + 1))
+	fi
+}
+
+has() { grep -qE -- "$1" "$out"; }
+lacks() { ! grep -qE -- "$1" "$out"; }
+
+checks_summary() {
+	echo "$1: $passed passed, $failed failed"
+	[ "$failed" = 0 ]
+}
