@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-default test-vmm test-linux test-side bench clean help FORCE
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-default test-vmm test-linux test-side bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -58,6 +58,8 @@ endef
 ROOT_SHARED := vmm/dev/sysconf.c
 $(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p),$(if $(filter root,$(p)),$(ROOT_SHARED)))))
 $(eval $(call program,vmm,vmm,$(wildcard vmm/dev/*.c)))
+# The hostile suite shares the kernel test suite's helpers.
+$(eval $(call program,hostile,user/hostile,user/ktest/util.c user/ktest/vm.c))
 
 # Test guests: flat binaries loaded at guest-physical 0x100000 (guests/tests/).
 GUEST_BINS := $(patsubst guests/tests/%.S,$(BUILD)/guests/%.bin,$(wildcard guests/tests/*.S))
@@ -85,6 +87,9 @@ FORCE:
 
 $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/ktest.elf=ktest
+
+$(BUILD)/pith-hostile.iso: $(BUILD)/kernel.elf $(BUILD)/hostile.elf tools/mkiso.sh
+	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/hostile.elf=hostile
 
 $(BUILD)/pith-vmm.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(GUEST_BINS) tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/vmm.elf=vmm $(foreach g,$(GUEST_BINS),$(g)=$(notdir $(g)))
@@ -151,6 +156,11 @@ test-qemu: $(BUILD)/pith-test.iso
 test-bochs: $(BUILD)/pith-test.iso
 	tests/system.sh vmx 100 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-test.iso
 
+# Attacks on the kernel from a task, a VMM and a guest (user/hostile): each must be refused.
+test-hostile: $(BUILD)/pith-hostile.iso
+	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-hostile.iso
+	tests/system.sh hostile-vmx 40 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-hostile.iso
+
 test-default: $(BUILD)/pith-demo.iso
 	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-demo.iso
 	tests/default-system.sh default-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-demo.iso
@@ -172,7 +182,7 @@ test-linux: $(BUILD)/pith-linux.iso
 	tests/linux.sh linux-single-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-linux.iso
 	tests/linux.sh linux-single-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-linux.iso
 
-test-system: test-qemu test-bochs test-default test-vmm test-linux test-side
+test-system: test-qemu test-bochs test-hostile test-default test-vmm test-linux test-side
 
 test: test-unit test-system
 
