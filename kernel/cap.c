@@ -116,17 +116,61 @@ int cap_delete(struct cap *c)
     return PITH_OK;
 }
 
-/* The capability being revoked; a CNode destroyed during the revoke leaves it alone. */
-struct cap *cap_revoking;
-
+/* Revoke deletes leaves only: from c it goes down to a capability without children
+ * (at most CAP_DEPTH_MAX steps), deletes it, and goes on from the one before it.  A
+ * leaf has no descendants to promote, so each deletion is constant work, and the
+ * list itself records the progress: a revoke stopped at a preemption point starts
+ * again from c and finds the remaining leaves.  Destroying an object never deletes
+ * another capability at once (zombies wait), so the one before the leaf stays put. */
 int cap_revoke(struct cap *c)
 {
-    struct cap *outer = cap_revoking;
-    cap_revoking = c;
-    while (cap_has_children(c))
-        cap_delete(c->next);
-    cap_revoking = outer;
+    struct cap *x = c;
+    while (cap_has_children(c)) {
+        while (cap_has_children(x))
+            x = x->next;
+        struct cap *before = x->prev;
+        cap_delete(x);
+        x = before;
+        if (preemption_point())
+            return KERNEL_RESTART;
+    }
     return PITH_OK;
+}
+
+/* ---- Zombies ----------------------------------------------------------------------- */
+
+static struct zombie *zombies;
+
+void zombie_add(struct zombie *z, struct cap *slots, uint32_t count)
+{
+    z->slots = slots;
+    z->count = count;
+    z->next_slot = 0;
+    z->next = zombies;
+    zombies = z;
+}
+
+bool zombies_pending(void) { return zombies != NULL; }
+
+/* A zombie found while reaping another goes to the front and is reaped first, so
+ * the list stays a stack and needs no memory but the links in the objects. */
+bool zombies_reap(void)
+{
+    struct zombie *z;
+    while ((z = zombies)) {
+        if (z->next_slot == z->count) {
+            zombies = z->next;
+            z->next = NULL;
+            continue;
+        }
+        struct cap *slot = &z->slots[z->next_slot++];
+        if (!cap_is_empty(slot)) {
+            cap_delete(slot);
+            if (preemption_point())
+                return false;
+        }
+    }
+    return true;
 }
 
 /* Untyped memory and page tables are never copied: an untyped is shared by retyping

@@ -11,21 +11,14 @@ struct cap *cnode_slot(const struct cap *cnode, uint64_t index, int *err)
     return (struct cap *)cnode->object + index;
 }
 
-/* Nested CNodes are destroyed recursively; past this depth what they hold is left to
- * the untyped's revoke (the slots stay linked; nothing can name them). */
-#define CNODE_DESTROY_DEPTH 16
-extern struct cap *cap_revoking;
+/* A CNode whose last capability went becomes a zombie: its slots are deleted later
+ * (cap.c), so CNodes nested to any depth are destroyed without recursion.  Slot 0 is
+ * never a capability (no capability address names it) and holds the link. */
+_Static_assert(sizeof(struct zombie) <= sizeof(struct cap), "the zombie link fits slot 0");
 
 void cnode_destroy(struct cap *slots, unsigned size_bits)
 {
-    static unsigned depth;
-    if (depth >= CNODE_DESTROY_DEPTH)
-        return;
-    depth++;
-    for (uint64_t i = 1; i < BIT(size_bits); i++)
-        if (&slots[i] != cap_revoking)
-            cap_delete(&slots[i]);
-    depth--;
+    zombie_add((struct zombie *)&slots[0], slots + 1, (uint32_t)(BIT(size_bits) - 1));
 }
 
 /* Source of copy, mint and move: MR1 names a CNode in the caller's space, MR2 a slot. */
@@ -50,6 +43,8 @@ static int cnode_derive(struct invocation *inv, struct cap *dest, bool mint)
         return err;
     if (!cap_derivable(src))
         return PITH_E_ILLEGAL_OP;
+    if (!cap_can_derive_from(src))
+        return PITH_E_RANGE;
     struct cap value = *src;
     value.rights &= (uint8_t)inv_arg(inv, 3);
     if (mint) {

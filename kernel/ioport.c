@@ -34,6 +34,8 @@ static int ioport_issue(struct invocation *inv)
         return PITH_E_RANGE;
     if (first > last)
         return PITH_E_INVALID_ARG;
+    if (!cap_can_derive_from(inv->cap))
+        return PITH_E_RANGE;
     if (first <= KERNEL_UART_LAST && last >= KERNEL_UART_FIRST && inv_arg(inv, 3) != 1)
         return PITH_E_BUSY;
     struct cap *dest = thread_cspace_slot(inv->caller, inv_arg(inv, 2));

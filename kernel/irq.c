@@ -47,6 +47,8 @@ static int irq_control_get(struct invocation *inv)
         return PITH_E_INVALID_ARG;
     if (lines[line].issued)
         return PITH_E_BUSY;
+    if (!cap_can_derive_from(inv->cap))
+        return PITH_E_RANGE;
     struct cap *dest = thread_cspace_slot(inv->caller, inv_arg(inv, 1));
     if (!dest)
         return PITH_E_RANGE;

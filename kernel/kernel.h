@@ -61,6 +61,12 @@ static inline unsigned cap_size_bits(const struct cap *c) { return c->aux & CAP_
 static inline bool cap_is_empty(const struct cap *c) { return c->type == PITH_CAP_NULL; }
 static inline uint64_t cap_phys(const struct cap *c) { return c->object - PHYSMAP_BASE; }
 
+/* How deep derivation may go: a copy of a capability at this depth is refused
+ * (PITH_E_RANGE), so depths never wrap, and finding a leaf below any capability takes
+ * at most this many steps (cap_revoke). */
+#define CAP_DEPTH_MAX 1024u
+static inline bool cap_can_derive_from(const struct cap *parent) { return parent->depth < CAP_DEPTH_MAX; }
+
 /* cap.c: the derivation tree.  Pure logic, also built for the host tests. */
 void cap_insert_child(struct cap *parent, struct cap *slot, const struct cap *value);
 void cap_insert_root(struct cap *slot, const struct cap *value);
@@ -73,6 +79,26 @@ void cap_prepare_copy(struct cap *value);
 void cap_unlink(struct cap *c);
 int cap_delete(struct cap *c);
 int cap_revoke(struct cap *c);
+/* Kernel-internal result of a long operation that stopped at a preemption point: the
+ * system call is restarted from the beginning when the thread runs again. */
+#define KERNEL_RESTART 1000
+/* Whether a long operation should stop here and let another thread run (sched.c). */
+bool preemption_point(void);
+
+/* Zombies: objects whose last capability is gone but which still hold capabilities
+ * (a CNode's slots, a thread's own slots).  Their slots are deleted later, one at a
+ * time with preemption points, so destruction has no recursion and no depth limit.
+ * The link lives in the object itself (slot 0 of a CNode, a field of a thread).
+ * Memory is never handed out again while a zombie may lie in it: retype reaps first. */
+struct zombie {
+    struct zombie *next;
+    struct cap *slots;
+    uint32_t count, next_slot;
+};
+void zombie_add(struct zombie *z, struct cap *slots, uint32_t count);
+bool zombies_reap(void);            /* false: stopped at a preemption point */
+bool zombies_pending(void);
+
 /* Called by cap_delete when the last capability to an object goes (kernel only). */
 void object_destroy(const struct cap *last);
 void object_slot_cleared(struct cap *slot);
@@ -114,6 +140,7 @@ struct thread {
     struct notification *bound;
     struct vcpu *vcpu;
     uint64_t fault_mr[4];                   /* the fault message while fault_label != 0 */
+    struct zombie zombie;                   /* its slots wait for deletion (cap.c) */
     uint32_t ticks_left;
     uint8_t fault_label;
     uint8_t state, priority, mcp, cpu;
@@ -227,7 +254,9 @@ struct cpu {
     struct notification *deadlines;         /* sorted by deadline */
     uint64_t next_tick;
     uint32_t id;
+    uint32_t preempt_count;                 /* steps since the last preemption point */
 };
+#define PREEMPT_EVERY 16    /* steps of a long operation between looks at interrupts */
 extern struct cpu cpu0;
 static inline struct cpu *this_cpu(void) { return &cpu0; }
 

@@ -48,7 +48,7 @@ static bool transfer_cap(struct thread *from, struct thread *to)
         return false;
     int err;
     struct cap *src = thread_cspace_lookup(from, from->ipc_buffer->caps[0], &err);
-    if (!src || !cap_derivable(src))
+    if (!src || !cap_derivable(src) || !cap_can_derive_from(src))
         return false;
     struct cap *dest = thread_cspace_lookup(to, to->ipc_buffer->receive_slot, &err);
     if (dest || err != PITH_E_INVALID_CAP)      /* must name an empty slot */

@@ -56,6 +56,23 @@ void sched_tick(void)
     }
 }
 
+/* A preemption point of a long operation (revoke, zombie reaping, retype's zeroing):
+ * let pending interrupts in, and stop if they made another thread more deserving than
+ * the caller — its timeslice ended, or a higher priority woke.  The operation then
+ * returns KERNEL_RESTART and its system call starts again when the caller next runs. */
+bool preemption_point(void)
+{
+    struct cpu *c = this_cpu();
+    if (++c->preempt_count % PREEMPT_EVERY)
+        return false;
+    arch_take_interrupts();
+    struct thread *t = c->current;
+    if (!t || t->state != THREAD_RUNNABLE)
+        return true;
+    struct thread *best = schedq_highest(&c->ready);
+    return best && best->priority > t->priority;
+}
+
 static struct thread *choose(struct cpu *c)
 {
     struct thread *cur = c->current;

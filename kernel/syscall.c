@@ -7,14 +7,23 @@
 #include "kernel.h"
 #include "../arch/x86_64/arch.h"
 
+#define SYSCALL_INSN_LENGTH 2   /* 0f 05 */
+
 static void invoke(struct thread *t, struct cap *c)
 {
     struct invocation inv = { .caller = t, .cap = c,
                               .label = pith_msginfo_label(t->regs.rsi),
                               .length = pith_msginfo_length(t->regs.rsi) };
     int err = inv.length > PITH_MSG_MAX ? PITH_E_TRUNCATED : object_invoke(&inv);
+    if (err == KERNEL_RESTART) {    /* stopped at a preemption point: SYSCALL again */
+        t->regs.rip -= SYSCALL_INSN_LENGTH;
+        return;
+    }
     t->regs.rax = (uint64_t)err;
     t->regs.rsi = pith_msginfo(0, err ? 0 : inv.reply_length, 0);
+    /* What the invocation left to destroy is destroyed now, as far as time allows;
+     * whatever remains is finished by the next invocation or retype. */
+    zombies_reap();
 }
 
 static void do_send(struct thread *t, uint64_t call_number)
@@ -97,9 +106,23 @@ static void do_wait(struct thread *t, bool block)
     notification_wait((struct notification *)c->object, t, block);
 }
 
+/* Destruction left over from earlier invocations is finished before any system call
+ * looks up a capability, so no call ever sees an object half destroyed.  The caller
+ * may be among what it destroys; then it does not go on. */
+static bool finish_destruction(struct thread *t)
+{
+    if (!zombies_reap()) {
+        t->regs.rip -= SYSCALL_INSN_LENGTH;
+        return false;
+    }
+    return this_cpu()->current == t;
+}
+
 void syscall_from_user(void)
 {
     struct thread *t = this_cpu()->current;
+    if (zombies_pending() && !finish_destruction(t))
+        sched_return_to_user();
     uint64_t number = t->regs.rax;
     switch (number) {
     case PITH_SYS_CALL:

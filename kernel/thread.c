@@ -62,12 +62,16 @@ struct cap *thread_cspace_lookup(struct thread *t, uint64_t cptr, int *err)
 /* Leave every queue and wait; the thread stays where it is, inactive. */
 void thread_suspend(struct thread *t)
 {
+    /* A thread stopped in a fault (or a VM exit) holds the registers of the faulting
+     * instruction, not a system call's: they stay exactly as they were. */
+    bool in_call = !t->fault_label;
     switch (t->state) {
     case THREAD_BLOCKED_SEND:
     case THREAD_BLOCKED_RECV:
     case THREAD_BLOCKED_REPLY:
         endpoint_cancel(t);
-        thread_set_result(t, PITH_E_INTERRUPTED);
+        if (in_call)
+            thread_set_result(t, PITH_E_INTERRUPTED);
         break;
     case THREAD_BLOCKED_NOTIFICATION:
         notification_cancel(t);
@@ -93,10 +97,13 @@ void thread_destroy(struct thread *t)
         vcpu_unbind_thread(t);
     sched_remove(t);
     arch_forget_thread(t);
-    for (unsigned i = 0; i < TSLOT_COUNT; i++) {
+    /* Its own capabilities go later, as a zombie's: deleting them here could destroy
+     * a CNode, and a revoke deleting this thread relies on no other capability
+     * disappearing under it. */
+    for (unsigned i = 0; i < TSLOT_COUNT; i++)
         t->slots[i].owner = NULL;
-        cap_delete(&t->slots[i]);
-    }
+    t->ipc_buffer = NULL;
+    zombie_add(&t->zombie, t->slots, TSLOT_COUNT);
 }
 
 /* One of the thread's own capabilities went away (deleted or revoked elsewhere). */
@@ -154,6 +161,9 @@ static int decode_configure(struct invocation *inv, struct thread *t, struct cap
     *fault = NULL;
     if (inv_arg(inv, 4) && !(*fault = inv_cap_arg(inv, 4, PITH_OBJ_ENDPOINT, PITH_RIGHT_WRITE, &err)))
         return err;
+    if (!cap_can_derive_from(*cs) || !cap_can_derive_from(*vs) ||
+        (*buf && !cap_can_derive_from(*buf)) || (*fault && !cap_can_derive_from(*fault)))
+        return PITH_E_RANGE;
     return PITH_OK;
 }
 
@@ -174,6 +184,8 @@ static int thread_configure(struct invocation *inv, struct thread *t)
     if (err)
         return err;
     /* point of no return */
+    if (t->vcpu)        /* an ordinary thread again: the vCPU no longer runs on it */
+        vcpu_unbind_thread(t);
     set_slot(t, TSLOT_CSPACE, cs);
     set_slot(t, TSLOT_VSPACE, vs);
     set_slot(t, TSLOT_IPC_BUFFER, buf);

@@ -49,6 +49,30 @@ uint64_t untyped_place(uint64_t watermark, unsigned obj_bits, uint64_t count,
 }
 
 #ifndef HOST_TEST
+/* Zeroing is the long part of a retype (4096 frames of 2 MiB are 8 GiB), so it goes in
+ * chunks with preemption points, and its progress is kept in the untyped capability:
+ * bytes [data, data2) are known to be zero (data is the watermark).  A retype stopped
+ * here restarts, finds the same start and goes on from data2.  Whatever the alignment
+ * skips is given up: the watermark moves up to start before the first chunk, so the
+ * zero range always begins at the watermark. */
+#define CLEAR_CHUNK (64ull << 10)
+
+static bool untyped_clear(struct cap *ut, uint64_t start, uint64_t end)
+{
+    if (ut->data2 < start) {
+        ut->data = start;
+        ut->data2 = start;
+    }
+    while (ut->data2 < end) {
+        uint64_t n = end - ut->data2 < CLEAR_CHUNK ? end - ut->data2 : CLEAR_CHUNK;
+        memset((void *)(ut->object + ut->data2), 0, n);
+        ut->data2 += n;
+        if (ut->data2 < end && preemption_point())
+            return false;
+    }
+    return true;
+}
+
 static bool type_fits_device(unsigned type)
 {
     return type == PITH_OBJ_FRAME_4K || type == PITH_OBJ_FRAME_2M || type == PITH_OBJ_UNTYPED;
@@ -88,14 +112,28 @@ int untyped_invoke(struct invocation *inv)
         return PITH_E_NO_MEMORY;
     if ((type == PITH_OBJ_VCPU || type == PITH_OBJ_GUEST_SPACE) && !vcpu_available())
         return PITH_E_ILLEGAL_OP;
-    uint64_t watermark = cap_has_children(ut) ? ut->data : 0;
+    if (!cap_can_derive_from(ut))
+        return PITH_E_RANGE;
+    /* Memory goes back to the watermark's start only when nothing can reach it: no
+     * child capability, and no zombie whose slots may lie in it. */
+    if (zombies_pending())      /* (system calls finish destruction before they start) */
+        return KERNEL_RESTART;
+    bool reset = !cap_has_children(ut);
+    uint64_t watermark = reset ? 0 : ut->data;
     bool fits;
     uint64_t start = untyped_place(watermark, bits, count, cap_size_bits(ut), &fits);
     if (!fits)
         return PITH_E_NO_MEMORY;
+    uint64_t end = start + (count << bits);
+    if (reset) {
+        ut->data = 0;
+        ut->data2 = 0;
+    }
+    if (!device && type != PITH_OBJ_UNTYPED && !untyped_clear(ut, start, end))
+        return KERNEL_RESTART;
 
     /* point of no return */
-    ut->data = start + (count << bits);
+    ut->data = end;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t obj = ut->object + start + (i << bits);
         struct cap value = { .type = (uint8_t)type, .rights = PITH_RIGHTS_ALL, .object = obj };
@@ -104,8 +142,6 @@ int untyped_invoke(struct invocation *inv)
             value.aux = bits - (type == PITH_OBJ_CNODE ? 6 : 0);
         if (device)
             value.aux |= CAP_AUX_DEVICE;
-        else if (type != PITH_OBJ_UNTYPED)
-            memset((void *)obj, 0, BIT(bits));
         object_init(&value);
         cap_insert_child(ut, &slots[i], &value);
     }

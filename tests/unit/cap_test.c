@@ -10,6 +10,7 @@ static void reset(void)
 {
     memset(slots, 0, sizeof(slots));
     destroyed_count = slot_cleared_count = 0;
+    preempt_after = preempt_visits = 0;
 }
 
 static void child_follows_parent(void)
@@ -184,7 +185,89 @@ static void control_caps_never_final(void)
     CHECK_EQ(destroyed_count, 0);
 }
 
+/* A chain of nested copies, each the child of the one before. */
+static struct cap chain[CAP_DEPTH_MAX + 2];
+
+static void build_chain(unsigned n)
+{
+    memset(chain, 0, sizeof(chain));
+    cap_insert_root(&chain[0], &endpoint_a);
+    for (unsigned i = 1; i < n; i++)
+        cap_insert_child(&chain[i - 1], &chain[i], &endpoint_a);
+}
+
+static void depth_limit_reached_not_wrapped(void)
+{
+    reset();
+    build_chain(CAP_DEPTH_MAX + 1);
+    CHECK_EQ(chain[CAP_DEPTH_MAX].depth, CAP_DEPTH_MAX);
+    CHECK(cap_can_derive_from(&chain[CAP_DEPTH_MAX - 1]));
+    CHECK(!cap_can_derive_from(&chain[CAP_DEPTH_MAX]));
+    /* Deleting the ancestors promotes the chain: depths go down, never around. */
+    for (unsigned i = 0; i < 8; i++)
+        cap_delete(&chain[i]);
+    CHECK_EQ(chain[8].depth, 0);
+    CHECK_EQ(chain[CAP_DEPTH_MAX].depth, CAP_DEPTH_MAX - 8);
+    CHECK(cap_has_children(&chain[8]));
+}
+
+static void revoke_of_deep_chain_deletes_leaves_first(void)
+{
+    reset();
+    build_chain(CAP_DEPTH_MAX + 1);
+    CHECK_EQ(cap_revoke(&chain[0]), PITH_OK);
+    for (unsigned i = 1; i <= CAP_DEPTH_MAX; i++)
+        CHECK(cap_is_empty(&chain[i]));
+    CHECK(!cap_is_empty(&chain[0]));
+    CHECK(chain[0].next == NULL);
+    CHECK_EQ(destroyed_count, 0);
+}
+
+static void revoke_restarts_where_it_stopped(void)
+{
+    reset();
+    cap_insert_root(&slots[1], &endpoint_a);
+    for (unsigned i = 2; i < 12; i++)
+        cap_insert_child(i % 2 ? &slots[i - 1] : &slots[1], &slots[i], &endpoint_a);
+    preempt_after = 3;
+    unsigned restarts = 0;
+    while (cap_revoke(&slots[1]) == KERNEL_RESTART)
+        restarts++;
+    CHECK_EQ(restarts, 3);
+    CHECK(!cap_has_children(&slots[1]));
+    for (unsigned i = 2; i < 12; i++)
+        CHECK(cap_is_empty(&slots[i]));
+    CHECK(!cap_is_empty(&slots[1]));
+}
+
+static void zombie_slots_deleted_later(void)
+{
+    reset();
+    struct cap held[5];
+    memset(held, 0, sizeof(held));
+    struct zombie z;
+    cap_insert_root(&slots[1], &endpoint_a);
+    cap_insert_child(&slots[1], &held[1], &endpoint_b);     /* the last one to b */
+    cap_insert_child(&slots[1], &held[3], &endpoint_a);
+    zombie_add(&z, held, 5);
+    CHECK(zombies_pending());
+    CHECK_EQ(destroyed_count, 0);
+    preempt_after = 1;
+    CHECK(!zombies_reap());                 /* stops after the first deletion */
+    CHECK(zombies_pending());
+    preempt_after = 0;
+    CHECK(zombies_reap());
+    CHECK(!zombies_pending());
+    CHECK(cap_is_empty(&held[1]) && cap_is_empty(&held[3]));
+    CHECK_EQ(destroyed_count, 1);
+    CHECK(slots[1].next == NULL);
+}
+
 UNIT_TABLE(cap,
+    { "cap_depth_limit_reached_not_wrapped", depth_limit_reached_not_wrapped },
+    { "cap_revoke_deep_chain_leaves_first", revoke_of_deep_chain_deletes_leaves_first },
+    { "cap_revoke_restarts_where_it_stopped", revoke_restarts_where_it_stopped },
+    { "cap_zombie_slots_deleted_later", zombie_slots_deleted_later },
     { "cap_child_follows_parent", child_follows_parent },
     { "cap_final_only_without_same_object_neighbours", final_only_without_same_object_neighbours },
     { "cap_child_untyped_same_address", child_untyped_at_same_address_is_another_object },

@@ -41,3 +41,12 @@ struct cap *thread_cspace_lookup(struct thread *t, uint64_t cptr, int *err)
     *err = cap_is_empty(c) ? PITH_E_INVALID_CAP : PITH_OK;
     return cap_is_empty(c) ? NULL : c;
 }
+
+/* sched.c: a preemption point that says "stop" on its n-th visit (0: never). */
+unsigned preempt_after, preempt_visits;
+
+bool preemption_point(void)
+{
+    preempt_visits++;
+    return preempt_after && preempt_visits % preempt_after == 0;
+}

@@ -49,5 +49,6 @@ UNIT_GROUP(vmm)
 extern unsigned destroyed_count;
 extern struct cap destroyed_last;
 extern unsigned slot_cleared_count;
+extern unsigned preempt_after, preempt_visits;
 
 #endif
