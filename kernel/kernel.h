@@ -56,6 +56,7 @@ _Static_assert(sizeof(struct cap) == 64, "a CNode slot is 64 bytes");
 #define CAP_AUX_SIZE_MASK   0xffu       /* size bits: untyped, cnode, frame */
 #define CAP_AUX_DEVICE      BIT(8)      /* untyped or frame of device memory */
 #define CAP_AUX_MAPPED      BIT(9)      /* frame or table is mapped (data, data2) */
+#define CAP_AUX_CLEARING    BIT(10)     /* untyped: a retype stopped while zeroing */
 
 static inline unsigned cap_size_bits(const struct cap *c) { return c->aux & CAP_AUX_SIZE_MASK; }
 static inline bool cap_is_empty(const struct cap *c) { return c->type == PITH_CAP_NULL; }
@@ -254,9 +255,7 @@ struct cpu {
     struct notification *deadlines;         /* sorted by deadline */
     uint64_t next_tick;
     uint32_t id;
-    uint32_t preempt_count;                 /* steps since the last preemption point */
 };
-#define PREEMPT_EVERY 16    /* steps of a long operation between looks at interrupts */
 extern struct cpu cpu0;
 static inline struct cpu *this_cpu(void) { return &cpu0; }
 

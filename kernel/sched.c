@@ -63,8 +63,6 @@ void sched_tick(void)
 bool preemption_point(void)
 {
     struct cpu *c = this_cpu();
-    if (++c->preempt_count % PREEMPT_EVERY)
-        return false;
     arch_take_interrupts();
     struct thread *t = c->current;
     if (!t || t->state != THREAD_RUNNABLE)

@@ -51,11 +51,13 @@ uint64_t untyped_place(uint64_t watermark, unsigned obj_bits, uint64_t count,
 #ifndef HOST_TEST
 /* Zeroing is the long part of a retype (4096 frames of 2 MiB are 8 GiB), so it goes in
  * chunks with preemption points, and its progress is kept in the untyped capability:
- * bytes [data, data2) are known to be zero (data is the watermark).  A retype stopped
- * here restarts, finds the same start and goes on from data2.  Whatever the alignment
- * skips is given up: the watermark moves up to start before the first chunk, so the
- * zero range always begins at the watermark. */
-#define CLEAR_CHUNK (64ull << 10)
+ * bytes [data, data2) are known to be zero (data is the watermark), and the CLEARING
+ * flag says so until the retype completes, so that an untyped without children does
+ * not start again from zero and forget it.  A retype stopped here restarts, finds the
+ * same start and goes on from data2.  Whatever the alignment skips is given up: the
+ * watermark moves up to start before the first chunk, so the zero range always
+ * begins at the watermark. */
+#define CLEAR_CHUNK (16ull << 10)
 
 static bool untyped_clear(struct cap *ut, uint64_t start, uint64_t end)
 {
@@ -63,6 +65,7 @@ static bool untyped_clear(struct cap *ut, uint64_t start, uint64_t end)
         ut->data = start;
         ut->data2 = start;
     }
+    ut->aux |= CAP_AUX_CLEARING;
     while (ut->data2 < end) {
         uint64_t n = end - ut->data2 < CLEAR_CHUNK ? end - ut->data2 : CLEAR_CHUNK;
         memset((void *)(ut->object + ut->data2), 0, n);
@@ -118,7 +121,7 @@ int untyped_invoke(struct invocation *inv)
      * child capability, and no zombie whose slots may lie in it. */
     if (zombies_pending())      /* (system calls finish destruction before they start) */
         return KERNEL_RESTART;
-    bool reset = !cap_has_children(ut);
+    bool reset = !cap_has_children(ut) && !(ut->aux & CAP_AUX_CLEARING);
     uint64_t watermark = reset ? 0 : ut->data;
     bool fits;
     uint64_t start = untyped_place(watermark, bits, count, cap_size_bits(ut), &fits);
@@ -134,6 +137,7 @@ int untyped_invoke(struct invocation *inv)
 
     /* point of no return */
     ut->data = end;
+    ut->aux &= ~CAP_AUX_CLEARING;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t obj = ut->object + start + (i << bits);
         struct cap value = { .type = (uint8_t)type, .rights = PITH_RIGHTS_ALL, .object = obj };

@@ -497,7 +497,25 @@ static void large_retype_zeroes_everything(struct pith_test_ctx *ctx)
     scribble_over(ctx, ut, 21);     /* the first 2 MiB full of 0xff */
     /* Into a CNode of its own, where four consecutive slots are free. */
     pith_cap_t cn = kt_new(ctx, PITH_OBJ_CNODE, 3), frame = kt_slot();
+    /* A high-priority ticker makes the zeroing stop at preemption points and restart. */
+    tick_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0);
+    tick_period = kt_bootinfo->tsc_hz / 5000;
+    window_start = window_end = wakes_inside = worst_late = tick_stop = 0;
+    struct kt_thread t;
+    if (!kt_thread_start(ctx, &t, ticker, 0, KT_ROOT_PRIORITY + 50, 0))
+        return;
+    window_start = pith_rdtsc();
     pith_expect_ok(ctx, pith_untyped_retype(ut, PITH_OBJ_FRAME_2M, 0, cn, 1, 4), "4 frames of 2 MiB");
+    window_end = pith_rdtsc();
+    tick_stop = 1;
+    uint64_t per_us = kt_bootinfo->tsc_hz / 1000000;
+    pith_printf("hostile: zeroing 8 MiB took %lu us; the ticker woke %lu times meanwhile, at worst %lu us late\n",
+                (window_end - window_start) / per_us, (uint64_t)wakes_inside, worst_late / per_us);
+    if (window_end - window_start > 4 * tick_period)
+        pith_expect(ctx, wakes_inside >= 2, "the ticker woke %lu times during the retype", (uint64_t)wakes_inside);
+    kt_thread_destroy(&t);
+    kt_delete(t.ipc_frame);
+    kt_delete(tick_note);
     pith_expect_ok(ctx, pith_cnode_move(KT_CNODE, frame, cn, 1), "the first frame");
     uint64_t va = kt_window();
     if (pith_expect_ok(ctx, pith_map_frame_2m(frame, KT_SPACE, va, PITH_RIGHT_READ, 0), "map the first")) {
