@@ -139,7 +139,7 @@ int cap_revoke(struct cap *c)
 
 /* ---- Zombies ----------------------------------------------------------------------- */
 
-static struct zombie *zombies;
+struct zombie *zombies;
 
 void zombie_add(struct zombie *z, struct cap *slots, uint32_t count)
 {
@@ -149,8 +149,6 @@ void zombie_add(struct zombie *z, struct cap *slots, uint32_t count)
     z->next = zombies;
     zombies = z;
 }
-
-bool zombies_pending(void) { return zombies != NULL; }
 
 /* A zombie found while reaping another goes to the front and is reaped first, so
  * the list stays a stack and needs no memory but the links in the objects. */

@@ -98,7 +98,8 @@ struct zombie {
 };
 void zombie_add(struct zombie *z, struct cap *slots, uint32_t count);
 bool zombies_reap(void);            /* false: stopped at a preemption point */
-bool zombies_pending(void);
+extern struct zombie *zombies;
+static inline bool zombies_pending(void) { return zombies != NULL; }
 
 /* Called by cap_delete when the last capability to an object goes (kernel only). */
 void object_destroy(const struct cap *last);

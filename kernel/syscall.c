@@ -121,14 +121,15 @@ static bool finish_destruction(struct thread *t)
 void syscall_from_user(void)
 {
     struct thread *t = this_cpu()->current;
+    uint64_t number = t->regs.rax;
+    /* The fast paths touch no object that destruction could leave half done. */
+    if ((number == PITH_SYS_CALL && fastpath_call(t)) ||
+        (number == PITH_SYS_REPLY_RECV && fastpath_reply_recv(t)))
+        sched_return_to_user();
     if (zombies_pending() && !finish_destruction(t))
         sched_return_to_user();
-    uint64_t number = t->regs.rax;
     switch (number) {
     case PITH_SYS_CALL:
-        if (fastpath_call(t))
-            break;
-        /* fall through */
     case PITH_SYS_SEND:
     case PITH_SYS_NB_SEND:
         do_send(t, number);
@@ -141,8 +142,6 @@ void syscall_from_user(void)
         thread_set_result(t, (uint64_t)ipc_reply_to_caller(t));
         break;
     case PITH_SYS_REPLY_RECV:
-        if (fastpath_reply_recv(t))
-            break;
         ipc_reply_to_caller(t);
         do_receive(t, true);
         break;

@@ -209,6 +209,63 @@ static void bench_map(void)
     pith_printf("bench map_unmap_4k %lu instructions\n", to_instructions(ticks, ROUNDS));
 }
 
+/* How long a high-priority thread waits while another revokes a tree of 100,000
+ * capabilities: it sleeps on a deadline 20,000 instructions away, again and again, and
+ * records how late it woke.  Revoke stops at preemption points and restarts. */
+#define REVOKE_TREE 100000u
+static volatile uint64_t latency_worst, latency_wakes, latency_active, latency_stop;
+static uint64_t latency_period;
+static pith_cap_t latency_note;
+
+static void latency_ticker(void)
+{
+    for (;;) {
+        uint64_t due = pith_rdtsc() + latency_period;
+        pith_notification_set_deadline(latency_note, due);
+        pith_wait(latency_note, NULL);
+        uint64_t late = pith_rdtsc() - due;
+        if (latency_active && !latency_stop) {
+            latency_wakes++;
+            if (late > latency_worst)
+                latency_worst = late;
+        }
+    }
+}
+
+static void bench_revoke_latency(void)
+{
+    pith_cap_t ep = new_object(PITH_OBJ_ENDPOINT, 0);
+    pith_cap_t nodes[2] = { new_object(PITH_OBJ_CNODE, 16), new_object(PITH_OBJ_CNODE, 16) };
+    latency_note = new_object(PITH_OBJ_NOTIFICATION, 0);
+    for (uint64_t i = 0; i < REVOKE_TREE; i++)
+        if (pith_cnode_copy(nodes[i & 1], 1 + i / 2, PITH_SLOT_CNODE, ep, PITH_RIGHTS_ALL)) {
+            pith_printf("bench: revoke tree: copy %lu failed\n", i);
+            return;
+        }
+    latency_period = bi->tsc_hz / 50000;        /* 20 us: 20,000 instructions */
+    struct bench_thread ticker;
+    if (!start_thread(&ticker, latency_ticker, 250, false))
+        return;
+    latency_active = 1;
+    uint64_t start = pith_rdtsc();
+    pith_cnode_revoke(PITH_SLOT_CNODE, ep);
+    uint64_t took = pith_rdtsc() - start;
+    latency_stop = 1;
+    pith_printf("bench revoke_100k_caps %lu us\n", per_round_ns(took, 1000));
+    pith_printf("bench revoke_worst_latency_us %lu us\n", per_round_ns(latency_worst, 1000));
+    pith_printf("bench: the ticker woke %lu times during the revoke\n", (uint64_t)latency_wakes);
+    /* The same while 16 MiB are retyped into frames of 2 MiB (zeroing them). */
+    pith_cap_t ut = new_object(PITH_OBJ_UNTYPED, 24), cn = new_object(PITH_OBJ_CNODE, 4);
+    latency_worst = latency_wakes = latency_stop = 0;
+    start = pith_rdtsc();
+    pith_untyped_retype(ut, PITH_OBJ_FRAME_2M, 0, cn, 1, 8);
+    took = pith_rdtsc() - start;
+    latency_stop = 1;
+    pith_printf("bench retype_16m_frames %lu us\n", per_round_ns(took, 1000));
+    pith_printf("bench retype_worst_latency_us %lu us\n", per_round_ns(latency_worst, 1000));
+    pith_thread_suspend(ticker.tcb);
+}
+
 static void allow_ports(uint16_t first, uint16_t last)
 {
     pith_cap_t slot = pith_alloc_slot();
@@ -290,6 +347,7 @@ int main(void *arg)
     bench_notify();
     bench_retype();
     bench_map();
+    bench_revoke_latency();
     bench_vm_exits();
     poweroff();
     return 0;
