@@ -40,6 +40,12 @@ void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);
 void arch_guest_space_flush(struct guest_space *gs);
 void arch_take_interrupts(void);                /* let pending host interrupts in, briefly */
 
+/* trap.c: called by entry.S with the interrupted context's frame */
+void trap_from_user(void);
+void trap_from_kernel(struct user_regs *frame);
+void trap_nmi(struct user_regs *frame);
+NORETURN void trap_fatal(struct user_regs *frame);
+
 /* serial.c */
 void serial_init(void);
 void serial_putc(char c);

@@ -20,12 +20,19 @@
 #define CR0_NE  (1ull << 5)
 #define CR0_WP  (1ull << 16)
 #define CR0_PG  (1ull << 31)
+#define CR4_VME        (1ull << 0)
+#define CR4_PVI        (1ull << 1)
+#define CR4_TSD        (1ull << 2)
 #define CR4_PAE        (1ull << 5)
 #define CR4_PGE        (1ull << 7)
+#define CR4_PCE        (1ull << 8)
 #define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP       (1ull << 11)
 #define CR4_VMXE       (1ull << 13)
 #define CR4_FSGSBASE   (1ull << 16)
+#define CR4_SMEP       (1ull << 20)
+#define CR4_SMAP       (1ull << 21)
 
 #define MSR_APIC_BASE       0x1b
 #define MSR_TSC_DEADLINE    0x6e0

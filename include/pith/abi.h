@@ -263,6 +263,9 @@ enum pith_root_slot {
 #define PITH_CPU_NX             (1ull << 8)
 #define PITH_CPU_PAGE1G         (1ull << 9)
 #define PITH_CPU_INVARIANT_TSC  (1ull << 10)
+#define PITH_CPU_SMEP           (1ull << 11)    /* the kernel enables SMEP, SMAP and */
+#define PITH_CPU_SMAP           (1ull << 12)    /* UMIP when the CPU has them */
+#define PITH_CPU_UMIP           (1ull << 13)
 
 struct pith_untyped_desc {
     uint64_t phys;
