@@ -285,6 +285,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
     if (err)
         panic("bad multiboot2 information (error %d)", err);
     cpu_init();
+    kernel_map_protect();
     if (!(cpu_features() & PITH_CPU_NX))
         vspace_nx_bit = 0;
     vcpu_boot();

@@ -18,6 +18,9 @@ void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr);
 void arch_flush_tlb(struct address_space *as);
 NORETURN void restore_user(struct user_regs *regs);
 
+/* kernel_map.c: W^X for the kernel image, no execute in the physmap (after cpu_init) */
+void kernel_map_protect(void);
+
 /* Virtualization backends (svm/, vmx/), one chosen at boot by vcpu_arch_init_cpu.
  * Generic code sees only these hooks. */
 struct vcpu_exit {
