@@ -57,8 +57,10 @@
 #define RFLAGS_RF   (1ull << 16)
 #define RFLAGS_VM   (1ull << 17)
 #define RFLAGS_AC   (1ull << 18)
-/* Flags a user thread may change: the arithmetic flags, TF, DF, AC, ID (SDM 3.4.3). */
-#define RFLAGS_USER_MASK 0x254fd5ull
+/* Flags a thread's registers may be given (SDM 3.4.3): the arithmetic flags (CF PF AF
+ * ZF SF OF), TF, DF, AC and ID.  Never IOPL (IRETQ at CPL 0 would load it: in, out,
+ * cli for the thread), NT, RF, VM, VIF or VIP; IF is always set. */
+#define RFLAGS_USER_MASK 0x240dd5ull
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
