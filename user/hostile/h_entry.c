@@ -570,6 +570,7 @@ out:
 /* ---- Instructions aimed at the kernel -------------------------------------------- */
 
 struct attempt {
+    const char *name;               /* of the case that runs it */
     const char *what;
     uint8_t bytes[6];
     uint8_t length, fault_at;       /* the faulting instruction's offset in bytes */
@@ -624,53 +625,55 @@ out:
     cell_end();
 }
 
-static void privileged_instructions(struct pith_test_ctx *ctx)
-{
-    static const struct attempt attempts[] = {
-        { "cli", { 0xfa }, 1, 0, 13, 0, false, false },
-        { "sti", { 0xfb }, 1, 0, 13, 0, false, false },
-        { "hlt", { 0xf4 }, 1, 0, 13, 0, false, false },
-        { "in", { 0xe4, 0x80 }, 2, 0, 13, 0, false, false },
-        { "out", { 0xe6, 0x80 }, 2, 0, 13, 0, false, false },
-        { "mov %cr0, %rax", { 0x0f, 0x20, 0xc0 }, 3, 0, 13, 0, false, false },
-        { "mov %rax, %cr3", { 0x0f, 0x22, 0xd8 }, 3, 0, 13, 0, false, false },
-        { "wrmsr", { 0x0f, 0x30 }, 2, 0, 13, 0, false, false },
-        { "rdmsr", { 0x0f, 0x32 }, 2, 0, 13, 0, false, false },
-        { "swapgs", { 0x0f, 0x01, 0xf8 }, 3, 0, 13, 0, false, false },
-        { "sysretq", { 0x48, 0x0f, 0x07 }, 3, 0, 13, 0, false, false },
-        { "wbinvd", { 0x0f, 0x09 }, 2, 0, 13, 0, false, false },
-        { "clts", { 0x0f, 0x06 }, 2, 0, 13, 0, false, false },
-        { "invlpg (%rax)", { 0x0f, 0x01, 0x38 }, 3, 0, 13, 0, false, false },
-        { "ltr %ax", { 0x0f, 0x00, 0xd8 }, 3, 0, 13, 0, false, false },
-        { "clac", { 0x0f, 0x01, 0xca }, 3, 0, 6, 0, false, false },
-    };
-    run_attempts(ctx, attempts, ARRAY_LENGTH(attempts));
-}
-
-/* User mode may not raise the kernel's vectors (NMI, #DF, #PF, #MC, the timer, an
- * IRQ): the gates have DPL 0, so each is a #GP naming the vector (SDM 6.13). */
-static void software_interrupts(struct pith_test_ctx *ctx)
-{
 #define GATE_ERROR(v) ((v) * 8 + 2)
-    static const struct attempt attempts[] = {
-        { "int $0x80", { 0xcd, 0x80 }, 2, 0, 13, GATE_ERROR(0x80), false, false },
-        { "int $2 (NMI)", { 0xcd, 0x02 }, 2, 0, 13, GATE_ERROR(2), false, false },
-        { "int $8 (#DF)", { 0xcd, 0x08 }, 2, 0, 13, GATE_ERROR(8), false, false },
-        { "int $14 (#PF)", { 0xcd, 0x0e }, 2, 0, 13, GATE_ERROR(14), false, false },
-        { "int $18 (#MC)", { 0xcd, 0x12 }, 2, 0, 13, GATE_ERROR(18), false, false },
-        { "int $0x20 (IRQ 0)", { 0xcd, 0x20 }, 2, 0, 13, GATE_ERROR(0x20), false, false },
-        { "int $0xf0 (timer)", { 0xcd, 0xf0 }, 2, 0, 13, GATE_ERROR(0xf0), false, false },
-        { "int $0xff (spurious)", { 0xcd, 0xff }, 2, 0, 13, GATE_ERROR(0xff), false, false },
-        { "int3", { 0xcc }, 1, 0, 3, 0, true, false },
-        { "int $3", { 0xcd, 0x03 }, 2, 0, 3, 0, true, false },
-        { "int1", { 0xf1 }, 1, 0, 1, 0, true, true },
-        { "into", { 0xce }, 1, 0, 6, 0, false, false },
-        { "ud2", { 0x0f, 0x0b }, 2, 0, 6, 0, false, false },
-        { "div by zero", { 0x31, 0xc9, 0xf7, 0xf1 }, 4, 2, 0, 0, false, false },
-        { "rdpmc", { 0x31, 0xc9, 0x0f, 0x33 }, 4, 2, 13, 0, false, false },
-    };
-    run_attempts(ctx, attempts, ARRAY_LENGTH(attempts));
+static const struct attempt attempts[] = {
+    /* Privileged instructions: #GP at CPL 3 (SDM Vol. 2, each one's exceptions). */
+    { "entry_insn_cli", "cli", { 0xfa }, 1, 0, 13, 0, false, false },
+    { "entry_insn_sti", "sti", { 0xfb }, 1, 0, 13, 0, false, false },
+    { "entry_insn_hlt", "hlt", { 0xf4 }, 1, 0, 13, 0, false, false },
+    { "entry_insn_in", "in", { 0xe4, 0x80 }, 2, 0, 13, 0, false, false },
+    { "entry_insn_out", "out", { 0xe6, 0x80 }, 2, 0, 13, 0, false, false },
+    { "entry_insn_read_cr0", "mov %cr0, %rax", { 0x0f, 0x20, 0xc0 }, 3, 0, 13, 0, false, false },
+    { "entry_insn_write_cr3", "mov %rax, %cr3", { 0x0f, 0x22, 0xd8 }, 3, 0, 13, 0, false, false },
+    { "entry_insn_wrmsr", "wrmsr", { 0x0f, 0x30 }, 2, 0, 13, 0, false, false },
+    { "entry_insn_rdmsr", "rdmsr", { 0x0f, 0x32 }, 2, 0, 13, 0, false, false },
+    { "entry_insn_swapgs", "swapgs", { 0x0f, 0x01, 0xf8 }, 3, 0, 13, 0, false, false },
+    { "entry_insn_sysret", "sysretq", { 0x48, 0x0f, 0x07 }, 3, 0, 13, 0, false, false },
+    { "entry_insn_wbinvd", "wbinvd", { 0x0f, 0x09 }, 2, 0, 13, 0, false, false },
+    { "entry_insn_clts", "clts", { 0x0f, 0x06 }, 2, 0, 13, 0, false, false },
+    { "entry_insn_invlpg", "invlpg (%rax)", { 0x0f, 0x01, 0x38 }, 3, 0, 13, 0, false, false },
+    { "entry_insn_ltr", "ltr %ax", { 0x0f, 0x00, 0xd8 }, 3, 0, 13, 0, false, false },
+    { "entry_insn_clac", "clac", { 0x0f, 0x01, 0xca }, 3, 0, 6, 0, false, false },
+    /* The kernel's own vectors (NMI, #DF, #PF, #MC, IRQs, the timer) have DPL 0 gates:
+     * raised with INT they are a #GP naming the vector (SDM 6.13). */
+    { "entry_int_0x80", "int $0x80", { 0xcd, 0x80 }, 2, 0, 13, GATE_ERROR(0x80), false, false },
+    { "entry_int_nmi", "int $2", { 0xcd, 0x02 }, 2, 0, 13, GATE_ERROR(2), false, false },
+    { "entry_int_double_fault", "int $8", { 0xcd, 0x08 }, 2, 0, 13, GATE_ERROR(8), false, false },
+    { "entry_int_page_fault", "int $14", { 0xcd, 0x0e }, 2, 0, 13, GATE_ERROR(14), false, false },
+    { "entry_int_machine_check", "int $18", { 0xcd, 0x12 }, 2, 0, 13, GATE_ERROR(18), false, false },
+    { "entry_int_irq0", "int $0x20", { 0xcd, 0x20 }, 2, 0, 13, GATE_ERROR(0x20), false, false },
+    { "entry_int_timer", "int $0xf0", { 0xcd, 0xf0 }, 2, 0, 13, GATE_ERROR(0xf0), false, false },
+    { "entry_int_spurious", "int $0xff", { 0xcd, 0xff }, 2, 0, 13, GATE_ERROR(0xff), false, false },
+    /* Exceptions user mode may raise: each a fault message, trap or fault as the SDM says. */
+    { "entry_exc_int3", "int3", { 0xcc }, 1, 0, 3, 0, true, false },
+    { "entry_exc_int_3", "int $3", { 0xcd, 0x03 }, 2, 0, 3, 0, true, false },
+    { "entry_exc_int1", "int1", { 0xf1 }, 1, 0, 1, 0, true, true },
+    { "entry_exc_into", "into", { 0xce }, 1, 0, 6, 0, false, false },
+    { "entry_exc_ud2", "ud2", { 0x0f, 0x0b }, 2, 0, 6, 0, false, false },
+    { "entry_exc_divide", "div by zero", { 0x31, 0xc9, 0xf7, 0xf1 }, 4, 2, 0, 0, false, false },
+};
 #undef GATE_ERROR
+
+/* The case named like the running one, in its own cell. */
+static void one_attempt(struct pith_test_ctx *ctx)
+{
+    for (unsigned i = 0; i < ARRAY_LENGTH(attempts); i++) {
+        if (pith_strcmp(attempts[i].name, ctx->name) == 0) {
+            run_attempts(ctx, &attempts[i], 1);
+            return;
+        }
+    }
+    pith_expect(ctx, false, "no attempt is named %s", ctx->name);
 }
 
 /* RDPMC is the kernel's (CR4.PCE clear), RDTSC is everyone's clock. */
@@ -756,7 +759,7 @@ static void protection_features(struct pith_test_ctx *ctx)
     if (!(f & PITH_CPU_UMIP))
         return;
     static const struct attempt sgdt[] = {
-        { "sgdt (%rax)", { 0x0f, 0x01, 0x00 }, 3, 0, 13, 0, false, false },
+        { "entry_protection_features", "sgdt (%rax)", { 0x0f, 0x01, 0x00 }, 3, 0, 13, 0, false, false },
     };
     run_attempts(ctx, sgdt, 1);
 }
@@ -774,8 +777,36 @@ KT_TABLE(entry,
     { "entry_write_registers_bad_bases", write_registers_bad_bases },
     { "entry_write_registers_rflags", write_registers_rflags },
     { "entry_fault_reply_bad_rip", fault_reply_bad_rip },
-    { "entry_privileged_instructions", privileged_instructions },
-    { "entry_software_interrupts", software_interrupts },
+    { "entry_insn_cli", one_attempt },
+    { "entry_insn_sti", one_attempt },
+    { "entry_insn_hlt", one_attempt },
+    { "entry_insn_in", one_attempt },
+    { "entry_insn_out", one_attempt },
+    { "entry_insn_read_cr0", one_attempt },
+    { "entry_insn_write_cr3", one_attempt },
+    { "entry_insn_wrmsr", one_attempt },
+    { "entry_insn_rdmsr", one_attempt },
+    { "entry_insn_swapgs", one_attempt },
+    { "entry_insn_sysret", one_attempt },
+    { "entry_insn_wbinvd", one_attempt },
+    { "entry_insn_clts", one_attempt },
+    { "entry_insn_invlpg", one_attempt },
+    { "entry_insn_ltr", one_attempt },
+    { "entry_insn_clac", one_attempt },
+    { "entry_int_0x80", one_attempt },
+    { "entry_int_nmi", one_attempt },
+    { "entry_int_double_fault", one_attempt },
+    { "entry_int_page_fault", one_attempt },
+    { "entry_int_machine_check", one_attempt },
+    { "entry_int_irq0", one_attempt },
+    { "entry_int_timer", one_attempt },
+    { "entry_int_spurious", one_attempt },
+    { "entry_exc_int3", one_attempt },
+    { "entry_exc_int_3", one_attempt },
+    { "entry_exc_int1", one_attempt },
+    { "entry_exc_into", one_attempt },
+    { "entry_exc_ud2", one_attempt },
+    { "entry_exc_divide", one_attempt },
     { "entry_rdpmc_faults", rdpmc_faults },
     { "entry_debug_putc_needs_cap", debug_putc_needs_cap },
     { "entry_ipc_buffer_outside_user", ipc_buffer_outside_user },
