@@ -216,6 +216,8 @@ static void create_root_task(void)
     root_cap(&r, PITH_SLOT_THREAD, PITH_OBJ_THREAD, (uint64_t)r.thread, 0);
     root_cap(&r, PITH_SLOT_IRQ_CONTROL, PITH_CAP_IRQ_CONTROL, 0, 0);
     root_cap(&r, PITH_SLOT_IOPORT_CONTROL, PITH_CAP_IOPORT_CONTROL, 0, 0);
+    root_cap(&r, PITH_SLOT_DEBUG_CONSOLE, PITH_CAP_DEBUG_CONSOLE, 0, 0);
+    root_slot(&r, PITH_SLOT_DEBUG_CONSOLE)->rights = PITH_RIGHT_WRITE;
 
     uint64_t ipc = map_new_page(&r, PITH_ROOT_IPC_BUFFER, true, false);
     root_cap(&r, PITH_SLOT_IPC_BUFFER, PITH_OBJ_FRAME_4K, ipc, 12);
@@ -285,6 +287,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
     if (err)
         panic("bad multiboot2 information (error %d)", err);
     cpu_init();
+    kernel_map_protect();
     if (!(cpu_features() & PITH_CPU_NX))
         vspace_nx_bit = 0;
     vcpu_boot();

@@ -89,24 +89,51 @@ static struct thread *choose(struct cpu *c)
     return best;
 }
 
-void sched_return_to_user(void)
+/* SYSRET and IRETQ to a non-canonical rip fault in ring 0 (on Intel SYSRET with the
+ * user's stack already loaded), so a thread never leaves for an address outside user
+ * space: a SYSCALL in the last bytes below PITH_USER_TOP, a fault reply or a register
+ * write could put it there.  It takes a #GP at that rip instead, as if the CPU had
+ * raised it in user mode: its fault handler may reply with a new rip.  False when t
+ * faulted (it blocked on its handler or was suspended) and something else must run. */
+static bool may_leave_to(struct thread *t)
 {
-    struct cpu *c = this_cpu();
-    struct thread *t = choose(c);
-    while (!t) {
-        c->current = NULL;
-        sti_hlt();
-        t = choose(c);
-    }
-    sched_switch_to(t);
+    if (t->vcpu || t->regs.rip < PITH_USER_TOP)
+        return true;
+    this_cpu()->current = t;
+    thread_user_fault(t, 13, 0, 0);
+    return false;
 }
 
-/* Run t now: the caller has decided (the IPC fast path does, without the queues). */
-void sched_switch_to(struct thread *t)
+static NORETURN void leave_to(struct thread *t)
 {
     if (t->vcpu)
         vcpu_enter(t->vcpu);
     this_cpu()->current = t;
     arch_load_thread(t);
     restore_user(&t->regs);
+}
+
+/* A loop, not recursion, over threads that cannot leave: any number of them may be
+ * ready at once. */
+void sched_return_to_user(void)
+{
+    struct cpu *c = this_cpu();
+    for (;;) {
+        struct thread *t = choose(c);
+        while (!t) {
+            c->current = NULL;
+            sti_hlt();
+            t = choose(c);
+        }
+        if (may_leave_to(t))
+            leave_to(t);
+    }
+}
+
+/* Run t now: the caller has decided (the IPC fast path does, without the queues). */
+void sched_switch_to(struct thread *t)
+{
+    if (!may_leave_to(t))
+        sched_return_to_user();
+    leave_to(t);
 }

@@ -118,6 +118,20 @@ static bool finish_destruction(struct thread *t)
     return this_cpu()->current == t;
 }
 
+/* The kernel console is written only through the debug-console capability (rdi). */
+static void do_debug_putc(struct thread *t)
+{
+    int err;
+    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    if (c && c->type != PITH_CAP_DEBUG_CONSOLE)
+        err = PITH_E_INVALID_CAP;
+    else if (c && !(c->rights & PITH_RIGHT_WRITE))
+        err = PITH_E_RIGHTS;
+    else if (c)
+        serial_putc((char)t->regs.rdx);
+    thread_set_result(t, (uint64_t)err);
+}
+
 void syscall_from_user(void)
 {
     struct thread *t = this_cpu()->current;
@@ -157,8 +171,7 @@ void syscall_from_user(void)
         sched_yield();
         break;
     case PITH_SYS_DEBUG_PUTC:
-        serial_putc((char)t->regs.rdi);
-        thread_set_result(t, PITH_OK);
+        do_debug_putc(t);
         break;
     default:
         thread_set_result(t, PITH_E_ILLEGAL_OP);

@@ -257,7 +257,9 @@ static int thread_write_registers(struct invocation *inv, struct thread *t)
         return PITH_E_BAD_ADDRESS;
     if (count > PITH_REG_GS_BASE && (!is_canonical(v[PITH_REG_GS_BASE]) || v[PITH_REG_GS_BASE] >= PITH_USER_TOP))
         return PITH_E_BAD_ADDRESS;
-    /* point of no return */
+    /* point of no return.  A rip or base that is not a user address would make SYSRET,
+     * IRETQ or WRMSR fault in ring 0; rsp is the thread's own business (only the CPU
+     * in user mode uses it). */
     if (count > PITH_REG_RFLAGS)
         v[PITH_REG_RFLAGS] = (v[PITH_REG_RFLAGS] & RFLAGS_USER_MASK) | RFLAGS_IF | 2;
     for (unsigned i = 0; i < count; i++)

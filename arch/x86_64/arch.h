@@ -18,6 +18,9 @@ void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr);
 void arch_flush_tlb(struct address_space *as);
 NORETURN void restore_user(struct user_regs *regs);
 
+/* kernel_map.c: W^X for the kernel image, no execute in the physmap (after cpu_init) */
+void kernel_map_protect(void);
+
 /* Virtualization backends (svm/, vmx/), one chosen at boot by vcpu_arch_init_cpu.
  * Generic code sees only these hooks. */
 struct vcpu_exit {
@@ -39,6 +42,12 @@ void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);
 void arch_guest_space_flush(struct guest_space *gs);
 void arch_take_interrupts(void);                /* let pending host interrupts in, briefly */
+
+/* trap.c: called by entry.S with the interrupted context's frame */
+void trap_from_user(void);
+void trap_from_kernel(struct user_regs *frame);
+void trap_nmi(struct user_regs *frame);
+NORETURN void trap_fatal(struct user_regs *frame);
 
 /* serial.c */
 void serial_init(void);

@@ -6,6 +6,8 @@
  *   - the first GiB at 0 (identity, only needed until we run in the higher half),
  *   - the first 4 GiB at PHYSMAP_BASE (0xffff800000000000, the kernel's view of RAM),
  *   - the first GiB at KERNEL_BASE (0xffffffff80000000, the kernel image).
+ * All of it is writable and executable until kernel_map.c takes the identity map
+ * away and gives each part only the access it needs.
  */
 #define KERNEL_BASE 0xffffffff80000000
 #define V2P(x) ((x) - KERNEL_BASE)
@@ -142,7 +144,7 @@ higher_half:
 
     .bss
     .align 4096
-    .global boot_pml4
+    .global boot_pml4, boot_pdpt_kernel, boot_pd
 boot_pml4:        .space 4096
 boot_pdpt_low:    .space 4096
 boot_pdpt_phys:   .space 4096

@@ -33,12 +33,18 @@ static uint64_t gdt[8];
 static struct tss tss __attribute__((aligned(16)));
 static struct idt_entry idt[256];
 static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
-static uint8_t fatal_stack[4096] __attribute__((aligned(16)));
-static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
+/* NMI, #DF and #MC switch to stacks of their own (SDM 6.14.5, IST): they can arrive
+ * while RSP is still the user's (right after SYSCALL, right before SYSRET) or the
+ * kernel stack is exhausted. */
+enum { IST_DOUBLE_FAULT = 1, IST_NMI, IST_MACHINE_CHECK };
+static uint8_t double_fault_stack[8192] __attribute__((aligned(16)));
+static uint8_t nmi_stack[8192] __attribute__((aligned(16)));
+static uint8_t machine_check_stack[8192] __attribute__((aligned(16)));
 static uint8_t fpu_initial[512] __attribute__((aligned(16)));
 static uint64_t features;
 
-extern char vector_table_start[], syscall_entry[], nmi_entry[], fatal_entry[];
+extern char vector_table_start[], syscall_entry[], nmi_entry[], double_fault_entry[],
+    machine_check_entry[];
 extern uint64_t boot_pml4[512];
 
 struct cpu cpu0;
@@ -64,8 +70,9 @@ static void gdt_init(void)
         "xor %%ax, %%ax\n mov %%ax, %%fs\n mov %%ax, %%gs\n" ::: "rax", "memory");
 
     tss.rsp[0] = (uint64_t)(kernel_stack + sizeof(kernel_stack));
-    tss.ist[0] = (uint64_t)(fatal_stack + sizeof(fatal_stack));
-    tss.ist[1] = (uint64_t)(nmi_stack + sizeof(nmi_stack));
+    tss.ist[IST_DOUBLE_FAULT - 1] = (uint64_t)(double_fault_stack + sizeof(double_fault_stack));
+    tss.ist[IST_NMI - 1] = (uint64_t)(nmi_stack + sizeof(nmi_stack));
+    tss.ist[IST_MACHINE_CHECK - 1] = (uint64_t)(machine_check_stack + sizeof(machine_check_stack));
     tss.iomap_base = offsetof(struct tss, iomap);
     memset(tss.iomap, 0xff, sizeof(tss.iomap));
     tss.iomap_end = 0xff;
@@ -86,9 +93,9 @@ static void idt_init(void)
     for (unsigned v = 0; v < 256; v++)
         idt_set(v, vector_table_start + 16 * v, 0, 0);
     idt_set(3, vector_table_start + 16 * 3, 0, 3);  /* int3 from user mode faults to handler */
-    idt_set(2, nmi_entry, 2, 0);
-    idt_set(8, fatal_entry, 1, 0);
-    idt_set(18, fatal_entry, 1, 0);
+    idt_set(2, nmi_entry, IST_NMI, 0);
+    idt_set(8, double_fault_entry, IST_DOUBLE_FAULT, 0);
+    idt_set(18, machine_check_entry, IST_MACHINE_CHECK, 0);
     struct table_pointer p = { sizeof(idt) - 1, (uint64_t)idt };
     __asm__ volatile("lidt %0" :: "m"(p));
 }
@@ -98,6 +105,12 @@ static void features_probe(void)
     uint32_t r[4];
     cpuid(0, 0, r);
     uint32_t max_leaf = r[0];
+    if (max_leaf >= 7) {
+        cpuid(7, 0, r);
+        if (r[1] & BIT(7)) features |= PITH_CPU_SMEP;
+        if (r[1] & BIT(20)) features |= PITH_CPU_SMAP;
+        if (r[2] & BIT(2)) features |= PITH_CPU_UMIP;
+    }
     cpuid(1, 0, r);
     if (r[2] & BIT(5)) features |= PITH_CPU_VMX;
     if (r[2] & BIT(21)) features |= PITH_CPU_X2APIC;
@@ -129,22 +142,44 @@ static void features_probe(void)
                 features |= PITH_CPU_EPT;
         }
     }
-    (void)max_leaf;
 }
 
 void cpu_print_features(void)
 {
     static const char *const names[] = { "vmx", "svm", "ept", "npt", "x2apic", "tsc-deadline",
-                                         "pcid", "xsave", "nx", "page1g", "invariant-tsc" };
+                                         "pcid", "xsave", "nx", "page1g", "invariant-tsc",
+                                         "smep", "smap", "umip" };
     kprintf("cpu features:");
     for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
         if (features & BIT(i))
             kprintf(" %s", names[i]);
-    kprintf("\n");
+    uint64_t cr4 = read_cr4();
+    kprintf("; kernel protection: wp%s%s%s%s\n", features & PITH_CPU_NX ? " nx w^x" : "",
+            cr4 & CR4_SMEP ? " smep" : "", cr4 & CR4_SMAP ? " smap" : "",
+            cr4 & CR4_UMIP ? " umip" : "");
 }
 
 uint64_t cpu_features(void) { return features; }
 uint64_t cpu_tss_base(void) { return (uint64_t)&tss; }
+
+/* CR4 (SDM 2.5): SMEP and SMAP keep the kernel from running or touching user pages,
+ * UMIP keeps user mode from reading descriptor-table addresses.  Cleared on purpose:
+ * PCE (RDPMC faults in user mode), TSD stays clear (RDTSC is the user's clock),
+ * FSGSBASE (the kernel alone sets FS and GS bases: arch_load_thread caches them),
+ * VME and PVI (no virtual-8086 mode). */
+static uint64_t cr4_value(uint64_t cr4)
+{
+    cr4 &= ~(CR4_VME | CR4_PVI | CR4_TSD | CR4_PCE | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP |
+             CR4_UMIP);
+    cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_PGE;
+    if (features & PITH_CPU_SMEP)
+        cr4 |= CR4_SMEP;
+    if (features & PITH_CPU_SMAP)
+        cr4 |= CR4_SMAP;
+    if (features & PITH_CPU_UMIP)
+        cr4 |= CR4_UMIP;
+    return cr4;
+}
 
 void cpu_init(void)
 {
@@ -165,11 +200,13 @@ void cpu_init(void)
     wrmsr(MSR_EFER, efer);
     wrmsr(MSR_STAR, ((uint64_t)(SEL_USER_CS32 | 3) << 48) | ((uint64_t)SEL_KERNEL_CS << 32));
     wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
-    wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT);
+    /* The kernel runs with interrupts off, forward string operations, no single-step,
+     * SMAP in force, and nothing of the user's IOPL or NT (SDM 5.8.8). */
+    wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT | RFLAGS_IOPL);
 
     /* SSE for user threads; the kernel itself is built without it (SDM 13.1.3). */
     write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE | CR0_WP);
-    write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_PGE);
+    write_cr4(cr4_value(read_cr4()));
     __asm__ volatile("fninit");
     uint32_t mxcsr = 0x1f80;
     __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr));

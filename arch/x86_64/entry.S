@@ -6,12 +6,25 @@
  * restore_user().  Interrupts taken in the kernel (only while idle) nest on the
  * kernel stack and return with IRETQ.
  *
+ * What every entry guarantees C code: DF clear (the kernel's string operations run
+ * forwards, SysV ABI 3.2.1), AC clear (SMAP protects the kernel even when user mode
+ * set AC), the kernel's GS base, and a kernel stack.  RFLAGS come from SFMASK on
+ * SYSCALL (cpu.c) and from a POPFQ of a known value on interrupts and exceptions,
+ * which do not clear DF or AC themselves (SDM 6.12.1.3).
+ *
+ * NMI, #DF and #MC arrive on stacks of their own (IST, cpu.c) wherever they hit: in
+ * the SYSCALL window before the stack switch, or with the user's GS base loaded just
+ * before SYSRET.  Their handlers therefore never use %gs (C code does not either:
+ * this_cpu() is a plain address) and never assume the interrupted stack is the
+ * kernel's, so no SWAPGS needs balancing there.
+ *
  * struct cpu field offsets (kernel.h): 8 kernel_stack_top, 16 user_rsp,
  * 24 current_regs_top.
  */
 #define VECTOR_SYSCALL 0x100
 #define SEL_USER_DS 0x23
 #define SEL_USER_CS 0x2b
+#define RFLAGS_KERNEL 0x2                   /* IF, DF, AC, TF clear; bit 1 reads as one */
 
 .macro PUSH_GPRS
     push %rax
@@ -49,9 +62,17 @@
     pop %rax
 .endm
 
+/* RFLAGS as the kernel wants them; interrupts stay off (every gate is an interrupt gate). */
+.macro KERNEL_FLAGS
+    push $RFLAGS_KERNEL
+    popfq
+.endm
+
     .text
     .global syscall_entry
 syscall_entry:
+    /* SFMASK cleared IF, TF, DF, AC; until the stack switch below only an NMI or #MC
+     * can arrive, and both run on their own stacks. */
     swapgs
     mov %rsp, %gs:16
     mov %gs:24, %rsp
@@ -64,6 +85,7 @@ syscall_entry:
     push $VECTOR_SYSCALL
     PUSH_GPRS
     mov %gs:8, %rsp
+    cld                                     /* again, should SFMASK ever lose DF */
     xor %ebp, %ebp
     call syscall_from_user
     ud2
@@ -92,31 +114,59 @@ vector_table_start:
 
 interrupt_common:
     PUSH_GPRS
+    KERNEL_FLAGS
     testb $3, 18 * 8(%rsp)          /* CS of the interrupted context */
     jz 1f
     swapgs
+    /* Neither path may run on speculatively with the wrong GS base (the SWAPGS
+     * variant of Spectre v1, CVE-2019-1125). */
+    lfence
     mov %gs:8, %rsp
     xor %ebp, %ebp
     call trap_from_user
     ud2
-1:  mov %rsp, %rdi
+1:  lfence
+    mov %rsp, %rdi
     call trap_from_kernel
     POP_GPRS
     add $16, %rsp
     iretq
 
-/* NMI, double fault and machine check run on their own stacks (IST). */
+/* NMI: handled on its own stack and returned from; it may have interrupted anything,
+ * so every register is kept.  NMIs stay blocked until the IRETQ. */
     .global nmi_entry
 nmi_entry:
+    push $0
+    push $2
+    PUSH_GPRS
+    KERNEL_FLAGS
+    mov %rsp, %rdi
+    call trap_nmi
+    POP_GPRS
+    add $16, %rsp
     iretq
 
-    .global fatal_entry
-fatal_entry:
+/* Double fault and machine check: the machine state cannot be trusted; report and stop. */
+    .global double_fault_entry
+double_fault_entry:
+    push $8                         /* after the CPU's error code (always zero) */
+    jmp fatal_common
+
+    .global machine_check_entry
+machine_check_entry:
+    push $0
+    push $18
+fatal_common:
+    PUSH_GPRS
+    KERNEL_FLAGS
     mov %rsp, %rdi
     call trap_fatal
     ud2
 
-/* void restore_user(struct user_regs *regs): leave to user mode. */
+/* void restore_user(struct user_regs *regs): leave to user mode.  The caller has made
+ * sure regs->rip is a user address (sched.c): SYSRET and IRETQ to a non-canonical rip
+ * fault in ring 0, SYSRET on Intel with the user's stack already loaded (SDM SYSRET,
+ * IRET: "#GP(0) if the return instruction pointer is non-canonical"). */
     .global restore_user
 restore_user:
     mov %rdi, %rsp
@@ -128,7 +178,7 @@ restore_user:
     iretq
 2:  mov 16(%rsp), %rcx              /* rip */
     mov 32(%rsp), %r11              /* rflags */
-    mov 40(%rsp), %rsp              /* user rsp */
+    mov 40(%rsp), %rsp              /* user rsp: from here on only IST handlers can run */
     swapgs
     sysretq
 

@@ -75,7 +75,18 @@ void trap_from_kernel(struct user_regs *frame)
         kprintf("pith: unexpected vector %lu in the kernel\n", frame->vector);
 }
 
+/* An NMI (on its own stack, possibly between SYSCALL and the stack switch): nothing
+ * in the system raises one on purpose, so it reports a hardware problem.  Only the
+ * console is touched; the interrupted code goes on undisturbed. */
+void trap_nmi(struct user_regs *frame)
+{
+    kprintf("pith: NMI at rip %lx (%s mode), ignored\n", frame->rip,
+            frame->cs & 3 ? "user" : "kernel");
+}
+
+/* Double fault or machine check (on its own stack): nothing can be trusted any more. */
 void trap_fatal(struct user_regs *frame)
 {
-    panic("fatal exception %lu at rip %lx", frame->vector, frame->rip);
+    panic("fatal exception %lu at rip %lx, rsp %lx, cs %lx, error %lx", frame->vector,
+          frame->rip, frame->rsp, frame->cs, frame->error);
 }

@@ -20,12 +20,19 @@
 #define CR0_NE  (1ull << 5)
 #define CR0_WP  (1ull << 16)
 #define CR0_PG  (1ull << 31)
+#define CR4_VME        (1ull << 0)
+#define CR4_PVI        (1ull << 1)
+#define CR4_TSD        (1ull << 2)
 #define CR4_PAE        (1ull << 5)
 #define CR4_PGE        (1ull << 7)
+#define CR4_PCE        (1ull << 8)
 #define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP       (1ull << 11)
 #define CR4_VMXE       (1ull << 13)
 #define CR4_FSGSBASE   (1ull << 16)
+#define CR4_SMEP       (1ull << 20)
+#define CR4_SMAP       (1ull << 21)
 
 #define MSR_APIC_BASE       0x1b
 #define MSR_TSC_DEADLINE    0x6e0
@@ -50,8 +57,10 @@
 #define RFLAGS_RF   (1ull << 16)
 #define RFLAGS_VM   (1ull << 17)
 #define RFLAGS_AC   (1ull << 18)
-/* Flags a user thread may change: the arithmetic flags, TF, DF, AC, ID (SDM 3.4.3). */
-#define RFLAGS_USER_MASK 0x254fd5ull
+/* Flags a thread's registers may be given (SDM 3.4.3): the arithmetic flags (CF PF AF
+ * ZF SF OF), TF, DF, AC and ID.  Never IOPL (IRETQ at CPL 0 would load it: in, out,
+ * cli for the thread), NT, RF, VM, VIF or VIP; IF is always set. */
+#define RFLAGS_USER_MASK 0x240dd5ull
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }

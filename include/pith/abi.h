@@ -25,7 +25,8 @@ enum pith_syscall {
     PITH_SYS_WAIT,           /* block until a notification has bits; take them */
     PITH_SYS_POLL,           /* take a notification's bits without blocking */
     PITH_SYS_YIELD,          /* give up the rest of the timeslice */
-    PITH_SYS_DEBUG_PUTC,     /* write rdi's low byte to the kernel console */
+    PITH_SYS_DEBUG_PUTC,     /* write MR0's low byte to the kernel console (rdi: the
+                              * debug-console capability) */
     PITH_SYS_COUNT
 };
 
@@ -99,6 +100,7 @@ enum pith_cap_type {
     PITH_CAP_IRQ_HANDLER,
     PITH_CAP_IOPORT_CONTROL,
     PITH_CAP_IOPORT,
+    PITH_CAP_DEBUG_CONSOLE,      /* the right to write to the kernel's console */
 };
 
 /* ---- Rights ------------------------------------------------------------------------
@@ -243,6 +245,7 @@ enum pith_root_slot {
     PITH_SLOT_IOPORT_CONTROL,
     PITH_SLOT_IPC_BUFFER,        /* the frame of its IPC buffer */
     PITH_SLOT_BOOTINFO,          /* the frame of this page */
+    PITH_SLOT_DEBUG_CONSOLE,     /* the kernel console (PITH_SYS_DEBUG_PUTC) */
     PITH_SLOT_FIRST_FREE_FIXED   /* the kernel fills slots from here on */
 };
 
@@ -263,6 +266,9 @@ enum pith_root_slot {
 #define PITH_CPU_NX             (1ull << 8)
 #define PITH_CPU_PAGE1G         (1ull << 9)
 #define PITH_CPU_INVARIANT_TSC  (1ull << 10)
+#define PITH_CPU_SMEP           (1ull << 11)    /* the kernel enables SMEP, SMAP and */
+#define PITH_CPU_SMAP           (1ull << 12)    /* UMIP when the CPU has them */
+#define PITH_CPU_UMIP           (1ull << 13)
 
 struct pith_untyped_desc {
     uint64_t phys;

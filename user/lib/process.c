@@ -318,6 +318,8 @@ enum pith_error pith_child_start(struct pith_child *c)
         err = give_at(&b, PITH_SLOT_THREAD, c->thread, PITH_RIGHTS_ALL);
     if (!err)
         err = give_at(&b, PITH_SLOT_IPC_BUFFER, ipc, PITH_RIGHTS_ALL);
+    if (!err && c->debug_console)
+        err = give_at(&b, PITH_SLOT_DEBUG_CONSOLE, c->debug_console, PITH_RIGHT_WRITE);
     if (!err)
         err = give_modules(&b, &info);
     uint64_t at;

@@ -198,7 +198,7 @@ static enum pith_error start_guest(struct guest *g, unsigned index, const struct
         .name = c->name, .image = (const void *)vmm->vaddr, .image_size = vmm->size,
         .memory_bytes = c->memory + PITH_GUEST_VMM_BYTES, .cnode_bits = bits, .priority = 100,
         .modules = shared, .module_count = count, .extra_caps = caps,
-        .extra_count = PITH_GUEST_SLOT_COUNT, .args = block,
+        .extra_count = PITH_GUEST_SLOT_COUNT, .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = block,
         .args_size = guest_block(c, block, sizeof(block)) };
     pith_cap_t fault = pith_alloc_slot();
     if (!err)

@@ -30,6 +30,8 @@ struct pith_child {
     const void *args;               /* an argument block, mapped read-only at PITH_CHILD_ARGS */
     size_t args_size;
     pith_cap_t fault_endpoint;      /* ours; receives the child thread's faults (0: none) */
+    pith_cap_t debug_console;       /* ours, copied to the child's PITH_SLOT_DEBUG_CONSOLE
+                                     * (0: the child cannot write to the kernel console) */
     /* filled in by pith_child_start */
     pith_cap_t setup;               /* container of the child's own objects and pages */
     pith_cap_t containers[PITH_CHILD_PIECES];   /* around each piece of its memory */

@@ -154,10 +154,13 @@ static inline enum pith_error pith_yield(void)
     return pith_syscall(PITH_SYS_YIELD, 0, &scratch);
 }
 
+/* Write c to the kernel console through the debug-console capability in the fixed
+ * slot PITH_SLOT_DEBUG_CONSOLE (the root task's from the kernel, a child's from its
+ * parent: pith_child.debug_console); PITH_E_INVALID_CAP without it. */
 static inline enum pith_error pith_debug_putc(char c)
 {
-    struct pith_msg scratch = { 0 };
-    return pith_syscall(PITH_SYS_DEBUG_PUTC, (uint8_t)c, &scratch);
+    struct pith_msg scratch = { .info = pith_msginfo(0, 1, 0), .mr = { (uint8_t)c } };
+    return pith_syscall(PITH_SYS_DEBUG_PUTC, PITH_SLOT_DEBUG_CONSOLE, &scratch);
 }
 
 #endif
