@@ -16,7 +16,6 @@
 
 #define PTE_PRESENT  BIT(0)
 #define PTE_WRITE    BIT(1)
-#define PTE_LARGE    BIT(7)
 #define PTE_NX       BIT(63)
 #define TABLE_ENTRIES 512
 #define IMAGE_TABLES 2                          /* 4 MiB: kernel.ld checks the image fits */
