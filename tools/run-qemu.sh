@@ -23,7 +23,8 @@ usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interac
 
 icount=() timeout=300 log='' interactive=0 iso=''
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
-accel=(-accel tcg -cpu "qemu64,+svm,+npt")
+# SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on.
+accel=(-accel tcg -cpu "qemu64,+svm,+npt,+smep,+smap,+umip")
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--icount) icount=(-icount shift=0) ;;
