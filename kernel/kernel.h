@@ -148,7 +148,7 @@ struct thread {
     uint8_t state, priority, mcp, cpu;
     uint8_t blocked_call, blocked_grant, in_ready_queue;
 };
-#define THREAD_OBJECT_BITS 11
+#define THREAD_OBJECT_BITS PITH_THREAD_BITS
 _Static_assert(sizeof(struct thread) <= (1u << THREAD_OBJECT_BITS), "TCB fits its object");
 
 /* ---- IPC objects -------------------------------------------------------------------- */
@@ -164,8 +164,8 @@ struct notification {
     uint64_t deadline;                      /* TSC, 0 = none */
     struct notification *deadline_next;
 };
-#define ENDPOINT_OBJECT_BITS 6
-#define NOTIFICATION_OBJECT_BITS 6
+#define ENDPOINT_OBJECT_BITS PITH_ENDPOINT_BITS
+#define NOTIFICATION_OBJECT_BITS PITH_NOTIFICATION_BITS
 
 /* ---- Address spaces ------------------------------------------------------------------ */
 #define ASID_COUNT 4096
@@ -175,7 +175,7 @@ struct address_space {
     uint32_t asid;
     uint32_t io_ports_open;                 /* number of ports allowed */
 };
-#define ADDRESS_SPACE_OBJECT_BITS 14
+#define ADDRESS_SPACE_OBJECT_BITS PITH_ADDRESS_SPACE_BITS
 
 /* ---- Virtualization ------------------------------------------------------------------
  * A VCpu object is 32 KiB: page 0 the VMCB or VMCS, pages 1..3 the I/O intercept

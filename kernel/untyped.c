@@ -10,31 +10,12 @@
 
 int object_size_bits(unsigned type, unsigned user_bits, unsigned *out)
 {
-    switch (type) {
-    case PITH_OBJ_UNTYPED:
-        if (user_bits < 4 || user_bits > 47)
-            return PITH_E_RANGE;
-        *out = user_bits;
-        return PITH_OK;
-    case PITH_OBJ_CNODE:
-        if (user_bits < 1 || user_bits > 16)
-            return PITH_E_RANGE;
-        *out = user_bits + 6;
-        return PITH_OK;
-    case PITH_OBJ_THREAD:         *out = THREAD_OBJECT_BITS; return PITH_OK;
-    case PITH_OBJ_ENDPOINT:       *out = ENDPOINT_OBJECT_BITS; return PITH_OK;
-    case PITH_OBJ_NOTIFICATION:   *out = NOTIFICATION_OBJECT_BITS; return PITH_OK;
-    case PITH_OBJ_ADDRESS_SPACE:  *out = ADDRESS_SPACE_OBJECT_BITS; return PITH_OK;
-    case PITH_OBJ_PDPT:
-    case PITH_OBJ_PAGE_DIRECTORY:
-    case PITH_OBJ_PAGE_TABLE:
-    case PITH_OBJ_FRAME_4K:       *out = 12; return PITH_OK;
-    case PITH_OBJ_FRAME_2M:       *out = 21; return PITH_OK;
-    case PITH_OBJ_VCPU:           *out = VCPU_OBJECT_BITS; return PITH_OK;
-    case PITH_OBJ_GUEST_SPACE:    *out = GUEST_SPACE_OBJECT_BITS; return PITH_OK;
-    default:
-        return PITH_E_INVALID_ARG;
-    }
+    if (type == PITH_OBJ_UNTYPED && (user_bits < 4 || user_bits > 47))
+        return PITH_E_RANGE;
+    if (type == PITH_OBJ_CNODE && (user_bits < 1 || user_bits > 16))
+        return PITH_E_RANGE;
+    *out = pith_object_bits(type, user_bits);
+    return *out ? PITH_OK : PITH_E_INVALID_ARG;
 }
 
 /* Where `count` objects of 2^obj_bits go, starting at the watermark. */

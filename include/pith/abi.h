@@ -92,6 +92,41 @@ enum pith_object_type {
     PITH_OBJ_TYPE_COUNT
 };
 
+/* log2 of the bytes each object takes in its untyped: the kernel retypes by these and
+ * user-level allocators budget by them.  For an untyped, size_bits is its own size;
+ * for a CNode, log2 of its slots (PITH_CNODE_SLOT_BITS each).  The ranges Untyped.retype
+ * accepts are in docs/abi.md §4.1; unknown types answer 0. */
+#define PITH_CNODE_SLOT_BITS        6
+#define PITH_THREAD_BITS            11
+#define PITH_ENDPOINT_BITS          6
+#define PITH_NOTIFICATION_BITS      6
+#define PITH_ADDRESS_SPACE_BITS     14
+#define PITH_TABLE_BITS             12
+#define PITH_FRAME_4K_BITS          12
+#define PITH_FRAME_2M_BITS          21
+#define PITH_VCPU_BITS              15
+#define PITH_GUEST_SPACE_BITS       13
+
+static inline unsigned pith_object_bits(unsigned type, unsigned size_bits)
+{
+    switch (type) {
+    case PITH_OBJ_UNTYPED:          return size_bits;
+    case PITH_OBJ_CNODE:            return size_bits + PITH_CNODE_SLOT_BITS;
+    case PITH_OBJ_THREAD:           return PITH_THREAD_BITS;
+    case PITH_OBJ_ENDPOINT:         return PITH_ENDPOINT_BITS;
+    case PITH_OBJ_NOTIFICATION:     return PITH_NOTIFICATION_BITS;
+    case PITH_OBJ_ADDRESS_SPACE:    return PITH_ADDRESS_SPACE_BITS;
+    case PITH_OBJ_PDPT:
+    case PITH_OBJ_PAGE_DIRECTORY:
+    case PITH_OBJ_PAGE_TABLE:       return PITH_TABLE_BITS;
+    case PITH_OBJ_FRAME_4K:         return PITH_FRAME_4K_BITS;
+    case PITH_OBJ_FRAME_2M:         return PITH_FRAME_2M_BITS;
+    case PITH_OBJ_VCPU:             return PITH_VCPU_BITS;
+    case PITH_OBJ_GUEST_SPACE:      return PITH_GUEST_SPACE_BITS;
+    default:                        return 0;
+    }
+}
+
 /* Capability types that are not retyped: handed to the root task at boot. */
 enum pith_cap_type {
     PITH_CAP_NULL = 0,

@@ -79,23 +79,6 @@ void pith_alloc_free_slot(uint64_t slot)
         allocator.recycled[allocator.recycled_count++] = slot;
 }
 
-/* log2 of the bytes an object takes in its untyped (pith/abi.h, object types). */
-static uint64_t object_size_bits(enum pith_object_type type, uint64_t size_bits)
-{
-    switch (type) {
-    case PITH_OBJ_UNTYPED: return size_bits;
-    case PITH_OBJ_CNODE: return size_bits + 6;
-    case PITH_OBJ_THREAD: return 11;
-    case PITH_OBJ_ENDPOINT:
-    case PITH_OBJ_NOTIFICATION: return 6;
-    case PITH_OBJ_ADDRESS_SPACE: return 14;
-    case PITH_OBJ_FRAME_2M: return 21;
-    case PITH_OBJ_VCPU: return 15;
-    case PITH_OBJ_GUEST_SPACE: return 13;
-    default: return 12;
-    }
-}
-
 enum pith_error pith_alloc_object(enum pith_object_type type, uint64_t size_bits,
                                   uint64_t *slot)
 {
@@ -104,7 +87,7 @@ enum pith_error pith_alloc_object(enum pith_object_type type, uint64_t size_bits
         return PITH_E_RANGE;
 
     enum pith_error err = PITH_E_NO_MEMORY;
-    uint64_t needed_bits = object_size_bits(type, size_bits);
+    uint64_t needed_bits = pith_object_bits(type, (unsigned)size_bits);
     /* Best fit: the smallest untyped that can hold it first, so that small objects do
      * not cut into the large untyped that large ones (guest memory) need whole. */
     size_t order[PITH_ALLOC_MAX_UNTYPED];

@@ -32,16 +32,6 @@ struct builder {
     uint64_t next_child_slot;
 };
 
-static uint64_t object_bytes(enum pith_object_type type, uint64_t bits)
-{
-    switch (type) {
-    case PITH_OBJ_CNODE: return 64ull << bits;
-    case PITH_OBJ_ADDRESS_SPACE: return 16384;
-    case PITH_OBJ_THREAD: return 2048;
-    default: return PAGE;
-    }
-}
-
 /* An object from the child's setup untyped, in a fresh slot of ours. */
 static enum pith_error budget_object(struct builder *b, enum pith_object_type type, uint64_t bits,
                                      pith_cap_t *slot)
@@ -51,7 +41,7 @@ static enum pith_error budget_object(struct builder *b, enum pith_object_type ty
         return PITH_E_RANGE;
     enum pith_error err = pith_untyped_retype(b->child->setup, type, bits, PITH_SLOT_CNODE, *slot, 1);
     if (!err)
-        b->child->setup_bytes += object_bytes(type, bits);
+        b->child->setup_bytes += 1ull << pith_object_bits(type, (unsigned)bits);
     return err;
 }
 
