@@ -188,6 +188,11 @@ struct address_space {
 #define VCPU_PAGE_STATE         6
 #define GUEST_SPACE_OBJECT_BITS 13
 
+/* The checked groups of pith/vm.h, as a VMM wrote them (arch/x86_64/guest_state.c). */
+struct guest_state_words {
+    uint64_t rip[2], cr[6], seg[16], dtr[4], sys[9];
+};
+
 struct vcpu {
     struct thread *thread;                  /* the vCPU thread, NULL when unbound */
     uint64_t gpr[16];                       /* guest GPRs the hardware does not keep */
@@ -202,7 +207,14 @@ struct vcpu {
     uint8_t cpu;
     bool entry_failed;                      /* VMX: VMLAUNCH/VMRESUME refused to enter */
     uint64_t guest_cr2;                     /* VMX: what the VMCS does not hold: CR2, */
-    uint64_t guest_msr[5];                  /*   STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE */
+    uint64_t guest_msr[5];                  /*   STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE, */
+    uint64_t guest_dr6;                     /*   and DR6 */
+    uint64_t guest_dr[4];                   /* DR0..DR3: neither VMCB nor VMCS holds them */
+    uint64_t unchecked;                     /* groups written since the last state check, */
+    struct guest_state_words written;       /*   their words as written */
+    uint64_t refused;                       /* PITH_VM_REFUSED_* of a refused reply, 0 = none */
+    struct guest_space *space;              /* the guest space the backend last loaded */
+    uint32_t tag, tag_generation;           /* the ASID (SVM) or VPID (VMX) and its round */
 };
 _Static_assert(sizeof(struct vcpu) <= 8192, "struct vcpu fits its pages");
 

@@ -6,6 +6,11 @@
  * and the thread is runnable again.  The thread's address-space slot holds the guest
  * space, so revoking the guest space or the endpoint stops the vCPU like any thread.
  * The vendor backends (arch/x86_64/svm, vmx) sit behind the vcpu_arch_* hooks.
+ *
+ * Nothing a VMM writes reaches the hardware unchecked: a reply with an invalid event
+ * is refused whole, and state written since the last entry is checked before the next
+ * one (arch/x86_64/guest_state.c); either way the guest does not run and the VMM gets
+ * an INVALID_STATE exit with MR0 = 0 and the reason in MR1.
  */
 #include "kernel.h"
 #include "../arch/x86_64/arch.h"
@@ -37,16 +42,34 @@ void vcpu_unbind_thread(struct thread *t)
     t->vcpu = NULL;
 }
 
-/* Append the groups of `mask` to the message, from word `at`; returns the new end. */
-static unsigned put_groups(struct vcpu *v, uint64_t mask, unsigned at)
+/* The groups of `mask`, one after the other, from out[0]; returns the number of words. */
+static unsigned put_groups(struct vcpu *v, uint64_t mask, uint64_t *out)
 {
+    unsigned at = 0;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
         if (!(mask & BIT(g)))
             continue;
-        vcpu_arch_read_group(v, g, &v->msg[at]);
+        vcpu_arch_read_group(v, g, &out[at]);
         at += group_words[g];
     }
     return at;
+}
+
+/* The words of a group the state check looks at, kept as the VMM wrote them: the
+ * backends narrow some fields, and the check must see what was asked for. */
+static void remember_written(struct vcpu *v, unsigned group, const uint64_t *words)
+{
+    uint64_t *keep;
+    switch (BIT(group)) {
+    case PITH_VM_GROUP_RIP: keep = v->written.rip; break;
+    case PITH_VM_GROUP_CR:  keep = v->written.cr; break;
+    case PITH_VM_GROUP_SEG: keep = v->written.seg; break;
+    case PITH_VM_GROUP_DTR: keep = v->written.dtr; break;
+    case PITH_VM_GROUP_SYS: keep = v->written.sys; break;
+    default: return;
+    }
+    memcpy(keep, words, group_words[group] * sizeof(uint64_t));
+    v->unchecked |= BIT(group);
 }
 
 static unsigned groups_length(uint64_t mask)
@@ -67,7 +90,7 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
     v->msg[1] = e->qualification;
     v->msg[2] = e->qualification2;
     v->msg[3] = e->length;
-    v->msg_length = put_groups(v, v->transfer_mask, PITH_VM_EXIT_HEADER);
+    v->msg_length = PITH_VM_EXIT_HEADER + put_groups(v, v->transfer_mask, &v->msg[PITH_VM_EXIT_HEADER]);
     if (ep->type != PITH_OBJ_ENDPOINT) {
         kprintf("pith: vCPU %p: exit %lu with no exit endpoint; stopped\n", (void *)v, e->reason);
         thread_suspend(t);
@@ -88,11 +111,27 @@ void vcpu_exited(struct vcpu *v)
     sched_return_to_user();
 }
 
+/* The kernel refuses to enter: the VMM hears why, as an INVALID_STATE exit. */
+static NORETURN void refuse_entry(struct vcpu *v, uint64_t why)
+{
+    struct vcpu_exit e = { .reason = PITH_EXIT_INVALID_STATE, .raw = 0, .qualification = why };
+    deliver_exit(v, &e);
+    sched_return_to_user();
+}
+
 void vcpu_enter(struct vcpu *v)
 {
     struct cpu *c = this_cpu();
     struct thread *t = v->thread;
     c->current = t;
+    /* The guest space is the one in the thread's slot now, never one remembered from
+     * VCpu.CONFIGURE: that one may be gone and its memory something else. */
+    struct cap *space = &t->slots[TSLOT_VSPACE];
+    if (space->type != PITH_OBJ_GUEST_SPACE) {
+        kprintf("pith: vCPU %p: its thread has no guest space; stopped\n", (void *)v);
+        thread_suspend(t);
+        sched_return_to_user();
+    }
     if (c->fpu_owner != t) {
         if (c->fpu_owner)
             __asm__ volatile("fxsaveq (%0)" :: "r"(c->fpu_owner->fpu) : "memory");
@@ -105,15 +144,33 @@ void vcpu_enter(struct vcpu *v)
         deliver_exit(v, &e);
         sched_return_to_user();
     }
+    if (v->refused) {
+        uint64_t why = v->refused;
+        v->refused = 0;
+        refuse_entry(v, why);
+    }
+    if (v->unchecked) {
+        unsigned why = vcpu_arch_check_state(v, v->unchecked);
+        if (why)
+            refuse_entry(v, why);
+        v->unchecked = 0;
+    }
+    vcpu_arch_load_space(v, (struct guest_space *)space->object);
     vcpu_arch_run(v);
 }
 
-/* The VMM answered an exit: write back the groups it changed, inject, open windows. */
+/* The VMM answered an exit: write back the groups it changed, inject, open windows.
+ * A reply with an invalid event changes nothing, and the next entry reports it. */
 void vcpu_take_reply(struct vcpu *v, struct thread *replier)
 {
     uint64_t info = replier->regs.rsi;
     uint64_t mask = pith_msginfo_label(info) & PITH_VM_GROUP_ALL;
     unsigned length = (unsigned)pith_msginfo_length(info);
+    uint64_t event = length > 0 ? thread_mr(replier, 0) : 0;
+    if ((event & PITH_VM_EVENT_VALID) && !guest_event_valid(event)) {
+        v->refused = PITH_VM_REFUSED_EVENT;
+        return;
+    }
     if (length < PITH_VM_EXIT_HEADER + groups_length(mask))
         mask = 0;           /* a short reply changes no state */
     unsigned at = PITH_VM_EXIT_HEADER;
@@ -124,10 +181,11 @@ void vcpu_take_reply(struct vcpu *v, struct thread *replier)
         for (unsigned i = 0; i < group_words[g]; i++)
             words[i] = thread_mr(replier, at + i);
         vcpu_arch_write_group(v, g, words);
+        remember_written(v, g, words);
         at += group_words[g];
     }
-    if (length > 0 && (thread_mr(replier, 0) & PITH_VM_EVENT_VALID))
-        vcpu_arch_inject(v, thread_mr(replier, 0), thread_mr(replier, 1));
+    if (event & PITH_VM_EVENT_VALID)
+        vcpu_arch_inject(v, event, thread_mr(replier, 1) & 0xffffffffull);
     if (length > 2)
         vcpu_arch_request_windows(v, thread_mr(replier, 2));
 }
@@ -149,6 +207,9 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     struct thread *t = (struct thread *)tc->object;
     if (t->state != THREAD_INACTIVE || (t->vcpu && t->vcpu != v) || (v->thread && v->thread != t))
         return PITH_E_BUSY;
+    uint64_t exception_bitmap = inv_arg(inv, 4);
+    if (exception_bitmap >> 32 || (exception_bitmap & PITH_VM_HOST_EXCEPTIONS))
+        return PITH_E_INVALID_ARG;
     /* point of no return */
     struct cap value;
     cap_delete(&t->slots[TSLOT_VSPACE]);
@@ -160,7 +221,7 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     t->vcpu = v;
     v->thread = t;
     v->transfer_mask = inv_arg(inv, 3) & PITH_VM_GROUP_ALL;
-    v->exception_bitmap = inv_arg(inv, 4) & 0xffffffffull;
+    v->exception_bitmap = exception_bitmap;
     vcpu_arch_configure(v, (struct guest_space *)gc->object, v->exception_bitmap);
     return PITH_OK;
 }
@@ -181,9 +242,10 @@ static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
         return PITH_E_TRUNCATED;
     if (!state_accessible(v))
         return PITH_E_BUSY;
-    put_groups(v, mask, 0);
+    uint64_t words[PITH_MSG_MAX];   /* not v->msg: it may hold an exit not yet received */
+    put_groups(v, mask, words);
     for (unsigned i = 0; i < length; i++)
-        thread_set_mr(inv->caller, i, v->msg[i]);
+        thread_set_mr(inv->caller, i, words[i]);
     inv_reply(inv, length);
     return PITH_OK;
 }
@@ -205,6 +267,7 @@ static int vcpu_write_state(struct invocation *inv, struct vcpu *v)
         for (unsigned i = 0; i < group_words[g]; i++)
             words[i] = inv_arg(inv, at + i);
         vcpu_arch_write_group(v, g, words);
+        remember_written(v, g, words);
         at += group_words[g];
     }
     return PITH_OK;

@@ -65,4 +65,32 @@ void lapic_eoi(void);
 #define VECTOR_TIMER    0xf0
 #define VECTOR_SPURIOUS 0xff
 
+/* ---- Virtualization, continued: the guest's space, state checks, tags, debug registers */
+
+/* Before every entry: the guest space of the vCPU thread's address-space slot.  One
+ * other than the backend last loaded becomes the nested root, its TLB entries clean. */
+void vcpu_arch_load_space(struct vcpu *v, struct guest_space *gs);
+/* Check what the VMM wrote to `groups` since the last check: 0 if the guest may run,
+ * else a PITH_VM_REFUSED_* reason. */
+unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups);
+
+/* guest_state.c: the x86 rules for VMM-written state and events, on the words of
+ * pith/vm.h; what the CPU lets a guest have comes from CPUID at boot. */
+struct vcpu_guest_limits {
+    uint64_t cr4_allowed, efer_allowed;
+    unsigned phys_bits;                         /* MAXPHYADDR: CR3 bits above are reserved */
+};
+unsigned guest_state_check(const struct guest_state_words *w, uint64_t groups,
+                           const struct vcpu_guest_limits *limits);
+bool guest_event_valid(uint64_t event);
+
+/* Tags of guest TLB entries (SVM ASIDs, VMX VPIDs), one per vCPU, handed out in rounds:
+ * when a round runs out, every tag is flushed once and a new round starts (so there are
+ * never more tags in use than the CPU has, however many vCPUs exist). */
+struct vcpu_tag_pool {
+    uint32_t next, count, round;
+};
+enum vcpu_tag_result { VCPU_TAG_KEPT, VCPU_TAG_FRESH, VCPU_TAG_NEW_ROUND };
+enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v);
+
 #endif

@@ -1,6 +1,8 @@
 /*
  * The vcpu_arch_* hooks: one table of functions per vendor, chosen at boot (SVM on
- * AMD, VMX on Intel).  The backends live in svm/ and vmx/.
+ * AMD, VMX on Intel).  The backends live in svm/ and vmx/.  What both vendors leave to
+ * software is here: DR0..DR3 (neither VMCB nor VMCS holds them), the check of the
+ * state a VMM wrote (guest_state.c has the rules) and the rounds of TLB tags.
  */
 #include "arch.h"
 #include "x86.h"
@@ -10,6 +12,7 @@ struct vcpu_backend {
     bool (*init_cpu)(void);
     void (*init)(struct vcpu *v);
     void (*configure)(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+    void (*load_space)(struct vcpu *v, struct guest_space *gs);
     void (*run)(struct vcpu *v);
     void (*exit_info)(struct vcpu *v, struct vcpu_exit *e);
     void (*read_group)(struct vcpu *v, unsigned group, uint64_t *out);
@@ -23,6 +26,7 @@ struct vcpu_backend {
 bool svm_init_cpu(void);
 void svm_init(struct vcpu *v);
 void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+void svm_load_space(struct vcpu *v, struct guest_space *gs);
 void svm_run(struct vcpu *v);
 void svm_exit_info(struct vcpu *v, struct vcpu_exit *e);
 void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out);
@@ -42,7 +46,7 @@ static void svm_flush_space(struct guest_space *gs)
 }
 
 static const struct vcpu_backend svm = {
-    "svm", svm_init_cpu, svm_init, svm_configure, svm_run, svm_exit_info, svm_read_group,
+    "svm", svm_init_cpu, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_read_group,
     svm_write_group, svm_inject, svm_request_windows, svm_flush_space,
     svm_destroy,
 };
@@ -50,6 +54,7 @@ static const struct vcpu_backend svm = {
 bool vmx_init_cpu(void);
 void vmx_init(struct vcpu *v);
 void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+void vmx_load_space(struct vcpu *v, struct guest_space *gs);
 void vmx_run(struct vcpu *v);
 void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e);
 void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out);
@@ -60,13 +65,39 @@ void vmx_flush_space(struct guest_space *gs);
 void vmx_destroy(struct vcpu *v);
 
 static const struct vcpu_backend vmx = {
-    "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_run, vmx_exit_info, vmx_read_group,
+    "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_read_group,
     vmx_write_group, vmx_inject, vmx_request_windows, vmx_flush_space,
     vmx_destroy,
 };
 
 static const struct vcpu_backend *backend;
+static struct vcpu_guest_limits guest_limits;
 extern bool vspace_guest_ept;
+
+/* What a guest may have on this CPU (guest_state.c): CR4 bits 0..10 exist on every
+ * x86-64 CPU, the later ones only with their CPUID feature (SDM Vol. 3A 2.5); VMXE and
+ * SMXE stay the host's, CET is not switched.  EFER: SCE, LME, LMA and NXE. */
+static void probe_guest_limits(void)
+{
+    uint32_t r[4], basic[4], ext[4];
+    cpuid(0, 0, basic);
+    cpuid(1, 0, r);
+    uint64_t cr4 = 0x7ff | (r[2] & BIT(17) ? BIT(17) : 0) | (r[2] & BIT(26) ? BIT(18) : 0);
+    if (basic[0] >= 7) {
+        cpuid(7, 0, r);
+        cr4 |= (r[1] & BIT(0) ? BIT(16) : 0) | (r[1] & BIT(7) ? BIT(20) : 0) |
+               (r[1] & BIT(20) ? BIT(21) : 0) | (r[2] & BIT(2) ? BIT(11) : 0) |
+               (r[2] & BIT(3) ? BIT(22) : 0) | (r[2] & BIT(16) ? BIT(12) : 0);
+    }
+    guest_limits.cr4_allowed = cr4;
+    guest_limits.efer_allowed = EFER_SCE | EFER_LME | BIT(10) | (cpu_features() & PITH_CPU_NX ? EFER_NXE : 0);
+    cpuid(0x80000000, 0, ext);
+    guest_limits.phys_bits = 36;
+    if (ext[0] >= 0x80000008) {
+        cpuid(0x80000008, 0, r);
+        guest_limits.phys_bits = r[0] & 0xff;
+    }
+}
 
 bool vcpu_arch_init_cpu(void)
 {
@@ -77,6 +108,7 @@ bool vcpu_arch_init_cpu(void)
     for (unsigned i = 0; i < ARRAY_SIZE(candidates); i++) {
         if (candidates[i]->init_cpu()) {
             backend = candidates[i];
+            probe_guest_limits();
             vspace_guest_ept = backend == &vmx;     /* guest tables: EPT, else NPT */
             return true;
         }
@@ -87,7 +119,7 @@ bool vcpu_arch_init_cpu(void)
 const char *vcpu_arch_name(void) { return backend->name; }
 void vcpu_arch_init(struct vcpu *v) { backend->init(v); }
 void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exc) { backend->configure(v, gs, exc); }
-void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e) { backend->exit_info(v, e); }
+void vcpu_arch_load_space(struct vcpu *v, struct guest_space *gs) { backend->load_space(v, gs); }
 void vcpu_arch_read_group(struct vcpu *v, unsigned g, uint64_t *out) { backend->read_group(v, g, out); }
 void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in) { backend->write_group(v, g, in); }
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
@@ -95,10 +127,99 @@ void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_wi
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
 void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
 
+#define GROUP_INDEX(group) ((unsigned)__builtin_ctz(group))
+
+/* The groups written since the last check as the VMM wrote them, the others as the
+ * vCPU has them. */
+unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups)
+{
+    struct guest_state_words w;
+    static const struct { uint64_t group; size_t at, words; } parts[] = {
+        { PITH_VM_GROUP_RIP, offsetof(struct guest_state_words, rip), 2 },
+        { PITH_VM_GROUP_CR, offsetof(struct guest_state_words, cr), 6 },
+        { PITH_VM_GROUP_SEG, offsetof(struct guest_state_words, seg), 16 },
+        { PITH_VM_GROUP_DTR, offsetof(struct guest_state_words, dtr), 4 },
+        { PITH_VM_GROUP_SYS, offsetof(struct guest_state_words, sys), 9 },
+    };
+    uint64_t needed = groups & (PITH_VM_GROUP_DTR | PITH_VM_GROUP_SYS);
+    if (groups & (PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG))
+        needed |= PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG;
+    for (unsigned i = 0; i < ARRAY_SIZE(parts); i++) {
+        uint64_t *to = (uint64_t *)((uint8_t *)&w + parts[i].at);
+        if (!(needed & parts[i].group))
+            continue;
+        if (groups & parts[i].group)
+            memcpy(to, (const uint8_t *)&v->written + parts[i].at, parts[i].words * sizeof(uint64_t));
+        else
+            backend->read_group(v, GROUP_INDEX(parts[i].group), to);
+    }
+    return guest_state_check(&w, groups, &guest_limits);
+}
+
+/* ---- DR0..DR3 -------------------------------------------------------------------------
+ * The guest reads and writes them without exits and no VM entry or exit switches them,
+ * so each vCPU keeps its own: loaded before entry where the CPU holds something else,
+ * saved after the exit.  The host never uses them (its DR7 disables every breakpoint,
+ * and an exit resets DR7 on both vendors), and user tasks cannot reach them at CPL 3,
+ * so what a guest leaves there is only ever seen by the next guest's load. */
+
+static uint64_t read_dr(unsigned i)
+{
+    uint64_t value = 0;
+    switch (i) {
+    case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(value)); break;
+    case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(value)); break;
+    case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(value)); break;
+    case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(value)); break;
+    }
+    return value;
+}
+
+static void write_dr(unsigned i, uint64_t value)
+{
+    switch (i) {
+    case 0: __asm__ volatile("mov %0, %%dr0" :: "r"(value)); break;
+    case 1: __asm__ volatile("mov %0, %%dr1" :: "r"(value)); break;
+    case 2: __asm__ volatile("mov %0, %%dr2" :: "r"(value)); break;
+    case 3: __asm__ volatile("mov %0, %%dr3" :: "r"(value)); break;
+    }
+}
+
 void vcpu_arch_run(struct vcpu *v)
 {
+    for (unsigned i = 0; i < 4; i++)
+        if (read_dr(i) != v->guest_dr[i])
+            write_dr(i, v->guest_dr[i]);
     backend->run(v);
     panic("vCPU backend returned from entering the guest");
+}
+
+void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e)
+{
+    for (unsigned i = 0; i < 4; i++)
+        v->guest_dr[i] = read_dr(i);
+    backend->exit_info(v, e);
+}
+
+/* ---- Tags ------------------------------------------------------------------------------ */
+
+/* A vCPU keeps its tag while the pool is in the round it was given in.  Tags are never
+ * given twice in a round, and a new round starts with a flush of every tag, so a fresh
+ * tag has no TLB entries.  (One pool per CPU; a vCPU moving to another CPU would need a
+ * tag of that CPU's pool.) */
+enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v)
+{
+    if (v->tag && v->tag_generation == pool->round)
+        return VCPU_TAG_KEPT;
+    enum vcpu_tag_result result = VCPU_TAG_FRESH;
+    if (pool->round == 0 || pool->next >= pool->count) {
+        pool->round++;
+        pool->next = 1;         /* tag 0 is the host's */
+        result = VCPU_TAG_NEW_ROUND;
+    }
+    v->tag = pool->next++;
+    v->tag_generation = pool->round;
+    return result;
 }
 
 /* Host interrupts wait while a guest runs; after its exit they are let in here, on the

@@ -91,4 +91,16 @@ enum pith_exit {
 
 #define PITH_VM_EXIT_HEADER 4           /* MR0..3 before the groups */
 
+/* PITH_EXIT_INVALID_STATE with MR0 = 0: the kernel, not the CPU, refused to enter the
+ * guest; MR1 says why.  The state stays as it was; the VMM's reply can correct it. */
+#define PITH_VM_REFUSED_EVENT    1      /* the last reply's event (nothing of it applied) */
+#define PITH_VM_REFUSED_CONTROL  2      /* CR0, CR3, CR4, EFER, DR7 alone or together */
+#define PITH_VM_REFUSED_RIP      3      /* RIP for the mode, or reserved RFLAGS bits */
+#define PITH_VM_REFUSED_SEGMENT  4      /* segment attributes or bases, CS.L with CS.D */
+#define PITH_VM_REFUSED_TABLE    5      /* GDTR or IDTR base or limit */
+#define PITH_VM_REFUSED_SYS      6      /* a non-canonical or reserved SYS group word */
+
+/* Exceptions VCpu.CONFIGURE refuses in its bitmap: NMI and #MC belong to the host. */
+#define PITH_VM_HOST_EXCEPTIONS  ((1u << 2) | (1u << 18))
+
 #endif

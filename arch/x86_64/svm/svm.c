@@ -1,10 +1,15 @@
 /*
  * The SVM backend (AMD APM Vol. 2, chapter 15): a VMCB per vCPU with nested paging,
  * every I/O port and MSR intercepted unless the VMM passes ports through, and the
- * exit dispatch that decides what the kernel keeps (host interrupts and NMIs) and
- * what becomes an exit message.  Works without NRIP-save and decode assists: lengths
- * of the intercepted instructions are known from their encodings, and an I/O exit
- * carries the next RIP in EXITINFO2.
+ * exit dispatch that decides what the kernel keeps (host interrupts, NMIs, machine
+ * checks) and what becomes an exit message.  Works without NRIP-save and decode
+ * assists: lengths of the intercepted instructions are known from their encodings, and
+ * an I/O exit carries the next RIP in EXITINFO2.
+ * The world switch: VMRUN and #VMEXIT switch the VMCB state (segments, CR0/3/4, CR2,
+ * EFER, DR6, DR7, RFLAGS, RIP, RSP, RAX, PAT); VMLOAD and VMSAVE around them switch
+ * FS, GS, TR, LDTR, KERNEL_GS_BASE, STAR, LSTAR, CSTAR, SFMASK and the SYSENTER MSRs;
+ * vcpu_arch.c switches DR0..DR3 and kernel/vcpu.c the FPU.  XCR0 is never the guest's
+ * (XSETBV exits), and RDPMC exits, so the host's counters stay unread.
  */
 #include "../arch.h"
 #include "../x86.h"
@@ -19,6 +24,7 @@ void svm_enter(struct vcpu *v, uint64_t vmcb_phys, uint64_t host_vmcb_phys);
 static uint8_t host_save_area[4096] __attribute__((aligned(4096)));
 static uint8_t host_vmcb[4096] __attribute__((aligned(4096)));
 static bool has_nrip;
+static struct vcpu_tag_pool asids;      /* the CPU's ASIDs (CPUID 8000_000A EBX) */
 
 static uint8_t *vmcb(const struct vcpu *v) { return vcpu_page(v, VCPU_PAGE_CONTROL); }
 static uint64_t *u64_at(const struct vcpu *v, unsigned off) { return (uint64_t *)(vmcb(v) + off); }
@@ -33,6 +39,9 @@ bool svm_init_cpu(void)
     uint32_t r[4];
     cpuid(0x8000000a, 0, r);
     has_nrip = r[3] & BIT(3);
+    asids.count = r[1];
+    if (asids.count < 2)
+        return false;
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
     wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(host_save_area));
     return true;
@@ -63,7 +72,7 @@ void svm_init(struct vcpu *v)
     for (unsigned i = 0; i < ARRAY_SIZE(guest_owned_msrs); i++)
         msr_pass_through(vcpu_page(v, VCPU_PAGE_MSR_BITMAP), guest_owned_msrs[i]);
     *u32_at(v, VMCB_INTERCEPT_MISC1) = MISC1_INTR | MISC1_NMI | MISC1_SMI | MISC1_INIT |
-        MISC1_CPUID | MISC1_INVD | MISC1_HLT | MISC1_INVLPGA | MISC1_IOIO | MISC1_MSR |
+        MISC1_RDPMC | MISC1_CPUID | MISC1_INVD | MISC1_HLT | MISC1_INVLPGA | MISC1_IOIO | MISC1_MSR |
         MISC1_TASK_SWITCH | MISC1_SHUTDOWN;
     *u32_at(v, VMCB_INTERCEPT_MISC2) = MISC2_VMRUN | MISC2_VMMCALL | MISC2_VMLOAD |
         MISC2_VMSAVE | MISC2_STGI | MISC2_CLGI | MISC2_SKINIT | MISC2_WBINVD |
@@ -96,24 +105,46 @@ void svm_init(struct vcpu *v)
     v->flush_tlb = true;
 }
 
+/* The guest space is loaded at the next entry (svm_load_space); #MC stays the host's
+ * (vcpu.c refuses it in the VMM's bitmap; intercepted, it ends in svm_exit_info). */
 void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap)
 {
+    (void)gs;
     *u64_at(v, VMCB_NP_ENABLE) = 1;
-    *u64_at(v, VMCB_N_CR3) = virt_to_phys(gs->table);
-    *u32_at(v, VMCB_ASID) = gs->asid;
-    *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap;
-    v->flush_tlb = true;
+    *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap | BIT(VECTOR_MC);
+    v->space = NULL;
+}
+
+/* A new guest space: its table becomes nCR3 and this vCPU's ASID forgets the old one's
+ * translations; unmaps since the last entry also flush the ASID (APM 15.16). */
+void svm_load_space(struct vcpu *v, struct guest_space *gs)
+{
+    if (v->space != gs) {
+        v->space = gs;
+        *u64_at(v, VMCB_N_CR3) = virt_to_phys(gs->table);
+        v->space_generation = gs->generation;
+        v->flush_tlb = true;
+    } else if (gs->generation != v->space_generation) {
+        v->space_generation = gs->generation;
+        v->flush_tlb = true;
+    }
 }
 
 void svm_run(struct vcpu *v)
 {
-    /* Unmaps since the last entry: flush the guest's ASID (APM 15.16). */
-    struct guest_space *gs = (struct guest_space *)v->thread->slots[TSLOT_VSPACE].object;
-    if (gs->generation != v->space_generation) {
-        v->space_generation = gs->generation;
-        v->flush_tlb = true;
+    uint8_t flush = v->flush_tlb ? TLB_FLUSH_GUEST : TLB_FLUSH_NOTHING;
+    switch (vcpu_tag_get(&asids, v)) {
+    case VCPU_TAG_NEW_ROUND:
+        flush = TLB_FLUSH_ALL;
+        break;
+    case VCPU_TAG_FRESH:
+        flush = TLB_FLUSH_NOTHING;      /* nobody used it in this round */
+        break;
+    case VCPU_TAG_KEPT:
+        break;
     }
-    *(uint8_t *)(vmcb(v) + VMCB_TLB_CONTROL) = v->flush_tlb ? 3 : 0;
+    *u32_at(v, VMCB_ASID) = v->tag;
+    *(uint8_t *)(vmcb(v) + VMCB_TLB_CONTROL) = flush;
     v->flush_tlb = false;
     *u64_at(v, VMCB_CLEAN) = 0;
     v->gpr[0] = *u64_at(v, VMCB_RAX);
@@ -199,6 +230,11 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
     case SVM_EXIT_INIT:
         e->reason = PITH_EXIT_INIT;
         break;
+    case SVM_EXIT_RDPMC:
+        *e = (struct vcpu_exit){ PITH_EXIT_OTHER, code, 0, 0, known_length(v, 2) };
+        break;
+    case SVM_EXIT_EXCEPTION_0 + VECTOR_MC:
+        panic("machine check while a guest ran");
     case SVM_EXIT_INVALID:
         e->reason = PITH_EXIT_INVALID_STATE;
         break;
@@ -322,9 +358,14 @@ void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
     }
 }
 
-/* The ABI's event format is the EVENTINJ layout (APM 15.20). */
+/* The ABI's event format is the EVENTINJ layout (APM 15.20), checked by vcpu.c.  SVM
+ * has no types of their own for ICEBP and INT3/INTO (VMX's 5 and 6): they are
+ * exceptions here. */
 void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
 {
+    uint64_t type = (event >> 8) & 7;
+    if (type == 5 || type == 6)
+        event = (event & ~0x700ull) | PITH_VM_EVENT_EXCEPTION;
     *u64_at(v, VMCB_EVENTINJ) = (event & 0x80000fffull) | (error_code << 32);
 }
 

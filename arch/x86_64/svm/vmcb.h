@@ -11,7 +11,7 @@
 #define VMCB_MSRPM_BASE         0x048
 #define VMCB_TSC_OFFSET         0x050
 #define VMCB_ASID               0x058   /* u32 */
-#define VMCB_TLB_CONTROL        0x05c   /* u8: 1 flush all, 3 flush this ASID */
+#define VMCB_TLB_CONTROL        0x05c   /* u8: TLB_FLUSH_* */
 #define VMCB_INT_CTL            0x060   /* V_TPR, V_IRQ (bit 8), V_IGN_TPR (20), V_INTR_MASKING (24), vector (32..39) */
 #define VMCB_INT_SHADOW         0x068
 #define VMCB_EXITCODE           0x070
@@ -56,12 +56,20 @@
 #define VMCB_CR2                0x640
 #define VMCB_G_PAT              0x668
 
+/* TLB_CONTROL (APM 15.16.1): nothing, every ASID's entries, this guest's ASID's. */
+#define TLB_FLUSH_NOTHING   0
+#define TLB_FLUSH_ALL       1
+#define TLB_FLUSH_GUEST     3
+
+#define VECTOR_MC           18      /* machine check: always the host's */
+
 /* Intercept bits (APM Table B-1). */
 #define MISC1_INTR          (1u << 0)
 #define MISC1_NMI           (1u << 1)
 #define MISC1_SMI           (1u << 2)
 #define MISC1_INIT          (1u << 3)
 #define MISC1_VINTR         (1u << 4)
+#define MISC1_RDPMC         (1u << 15)
 #define MISC1_CPUID         (1u << 18)
 #define MISC1_INVD          (1u << 22)
 #define MISC1_HLT           (1u << 24)
@@ -89,6 +97,7 @@
 #define SVM_EXIT_SMI            0x62
 #define SVM_EXIT_INIT           0x63
 #define SVM_EXIT_VINTR          0x64
+#define SVM_EXIT_RDPMC          0x6f
 #define SVM_EXIT_CPUID          0x72
 #define SVM_EXIT_INVD           0x76
 #define SVM_EXIT_PAUSE          0x77

@@ -46,6 +46,7 @@
 #define PROC_INTR_WINDOW            (1u << 2)
 #define PROC_TSC_OFFSETTING         (1u << 3)
 #define PROC_HLT_EXITING            (1u << 7)
+#define PROC_RDPMC_EXITING          (1u << 11)
 #define PROC_MWAIT_EXITING          (1u << 10)
 #define PROC_CR8_LOAD_EXITING       (1u << 19)
 #define PROC_CR8_STORE_EXITING      (1u << 20)
@@ -176,6 +177,7 @@
  * NMI unblocking due to IRET 12, valid 31. */
 #define INTR_INFO_TYPE(i)           (((i) >> 8) & 7)
 #define INTR_TYPE_NMI               2
+#define INTR_TYPE_HARD_EXC          3
 #define INTR_TYPE_SOFT_INT          4
 #define INTR_TYPE_PRIV_SOFT_EXC     5
 #define INTR_TYPE_SOFT_EXC          6
@@ -192,6 +194,7 @@
 #define VMX_EXIT_NMI_WINDOW         8
 #define VMX_EXIT_CPUID              10
 #define VMX_EXIT_HLT                12
+#define VMX_EXIT_RDPMC              15
 #define VMX_EXIT_INVD               13
 #define VMX_EXIT_VMCALL             18
 #define VMX_EXIT_CR_ACCESS          28
@@ -206,6 +209,9 @@
 #define VMX_EXIT_WBINVD             54
 #define VMX_EXIT_XSETBV             55
 #define VMX_EXIT_ENTRY_FAILURE      (1u << 31)
+
+#define VECTOR_MC                   18      /* machine check: always the host's */
+#define DR6_INIT                    0xffff0ff0ull   /* DR6 after reset (SDM Vol. 3A 18.2.3) */
 
 /* EPT (29.3): EPTP memory type write-back, 4-level walk; INVEPT/INVVPID types (31.3). */
 #define EPTP_WB_WALK4               (6u | 3u << 3)

@@ -5,8 +5,12 @@
  * that decides what the kernel keeps (host interrupts and NMIs) and what becomes an
  * exit message.  A VMCS is only reachable through VMREAD/VMWRITE while it is current,
  * so every hook first makes its vCPU's VMCS current.
- * What the VMCS does not switch, the backend does around each entry: CR2, the SYSCALL
- * MSRs and KERNEL_GS_BASE, and TR, whose limit a VM exit cuts to 0x67.
+ * The world switch: the VMCS switches CR0/3/4, DR7, segments with FS and GS base, GDTR
+ * and IDTR bases, the SYSENTER MSRs, PAT and EFER.  What it does not switch, the
+ * backend does around each entry: CR2, DR6, the SYSCALL MSRs and KERNEL_GS_BASE, and
+ * the limits a VM exit leaves wrong (TR 0x67, GDTR and IDTR 0xffff); vcpu_arch.c
+ * switches DR0..DR3 and kernel/vcpu.c the FPU.  XSETBV always exits, so XCR0 stays the
+ * host's, and RDPMC exits, so the host's counters stay unread.
  */
 #include "../arch.h"
 #include "../x86.h"
@@ -24,6 +28,12 @@ static const uint32_t switched_msrs[5] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_F
 
 static uint8_t vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
+/* The operand of LGDT/SGDT and LIDT/SIDT. */
+struct __attribute__((packed)) table_register {
+    uint16_t limit;
+    uint64_t base;
+};
+
 /* What the CPU allows, settled once at boot (SDM Appendix A). */
 static struct {
     uint32_t revision;
@@ -31,11 +41,13 @@ static struct {
     uint64_t cr0_forced, cr4_forced;            /* guest bits VMX operation keeps set */
     uint64_t host_msr[4];                       /* the host's STAR LSTAR CSTAR SFMASK */
     uint64_t gdt;
+    struct table_register host_gdtr, host_idtr;
     unsigned preemption_rate;
-    bool zero_length_inject, invept_single, invvpid_single;
+    bool zero_length_inject, invept_single;
 } vmx;
 
 static uint64_t current_vmcs;                   /* physical address, 0 = none */
+static struct vcpu_tag_pool vpids = { .count = 0x10000 };  /* VPID 0 is the host's */
 
 /* ---- Instructions (SDM 31.3); a failing VMREAD or VMWRITE is a kernel bug ----------- */
 
@@ -94,6 +106,13 @@ static void invvpid(uint64_t type, uint64_t vpid)
     __asm__ volatile("invvpid %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
 }
 
+static uint64_t read_dr6(void)
+{
+    uint64_t value;
+    __asm__ volatile("mov %%dr6, %0" : "=r"(value));
+    return value;
+}
+
 static void load(const struct vcpu *v)
 {
     uint64_t pa = virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL));
@@ -115,11 +134,6 @@ static void flush_ept(uint64_t eptp)
 }
 
 /* ---- Boot ----------------------------------------------------------------------------- */
-
-struct __attribute__((packed)) table_register {
-    uint16_t limit;
-    uint64_t base;
-};
 
 /* A control word (SDM A.3-A.5): the bits needed or wanted that the CPU allows, plus the
  * bits it insists on (allowed-0 settings in the MSR's low half, allowed-1 in its high
@@ -150,7 +164,7 @@ bool vmx_init_cpu(void)
     if (!control(MSR_VMX_PINBASED + true_msr, PIN_EXTINT_EXITING | PIN_NMI_EXITING,
                  PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER, &vmx.pin) ||
         !control(MSR_VMX_PROCBASED + true_msr, PROC_TSC_OFFSETTING | PROC_HLT_EXITING |
-                 PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_SECONDARY | cr8,
+                 PROC_RDPMC_EXITING | PROC_IO_BITMAPS | PROC_MSR_BITMAPS | PROC_SECONDARY | cr8,
                  PROC_MWAIT_EXITING | PROC_MONITOR_EXITING, &vmx.proc) ||
         !control(MSR_VMX_PROCBASED2, PROC2_EPT | PROC2_UNRESTRICTED,
                  PROC2_VPID | PROC2_WBINVD_EXITING | PROC2_RDTSCP | PROC2_INVPCID, &vmx.proc2) ||
@@ -163,12 +177,12 @@ bool vmx_init_cpu(void)
     uint64_t need_ept = EPT_CAP_WALK_4 | EPT_CAP_WB | EPT_CAP_INVEPT;
     if ((ept & need_ept) != need_ept || !(ept & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL)))
         return false;
-    if (!(ept & VPID_CAP_INVVPID) || !(ept & (VPID_CAP_INVVPID_SINGLE | VPID_CAP_INVVPID_ALL)))
+    /* A new round of VPIDs flushes them all (vcpu_tag_get). */
+    if (!(ept & VPID_CAP_INVVPID) || !(ept & VPID_CAP_INVVPID_ALL))
         vmx.proc2 &= ~PROC2_VPID;
     vmx.entry &= ~ENTRY_IA32E_GUEST;
     vmx.revision = basic & 0x7fffffff;
     vmx.invept_single = ept & EPT_CAP_INVEPT_SINGLE;
-    vmx.invvpid_single = ept & VPID_CAP_INVVPID_SINGLE;
     vmx.zero_length_inject = misc & VMX_MISC_ZERO_LENGTH_INJECT;
     vmx.preemption_rate = misc & VMX_MISC_PREEMPTION_RATE;
     /* The guest's CR0.PE and PG are free with unrestricted guest (SDM 27.3.1.1). */
@@ -176,9 +190,9 @@ bool vmx_init_cpu(void)
     vmx.cr4_forced = rdmsr(MSR_VMX_CR4_FIXED0);
     for (unsigned i = 0; i < 4; i++)
         vmx.host_msr[i] = rdmsr(switched_msrs[i]);
-    struct table_register gdtr;
-    __asm__ volatile("sgdt %0" : "=m"(gdtr));
-    vmx.gdt = gdtr.base;
+    __asm__ volatile("sgdt %0" : "=m"(vmx.host_gdtr));
+    __asm__ volatile("sidt %0" : "=m"(vmx.host_idtr));
+    vmx.gdt = vmx.host_gdtr.base;
 
     /* VMXON (SDM 24.7, 24.8): fixed CR bits, CR4.VMXE, a region with the revision. */
     write_cr0((read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
@@ -301,22 +315,36 @@ void vmx_init(struct vcpu *v)
     init_guest_state();
     v->entry_failed = false;
     v->guest_cr2 = 0;
+    v->guest_dr6 = DR6_INIT;
     for (unsigned i = 0; i < 5; i++)
         v->guest_msr[i] = 0;
 }
 
+/* The guest space is loaded at the next entry (vmx_load_space); #MC stays the host's
+ * (vcpu.c refuses it in the VMM's bitmap; intercepted, it ends in vmx_exit_info). */
 void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap)
 {
+    (void)gs;
     load(v);
-    vmwrite(VMCS_EPTP, eptp_of(gs));
-    if (vmx.proc2 & PROC2_VPID) {
-        vmwrite(VMCS_VPID, gs->asid);
-        invvpid(vmx.invvpid_single ? INVVPID_SINGLE : INVVPID_ALL, gs->asid);
+    vmwrite(VMCS_EXCEPTION_BITMAP, exception_bitmap | BIT(VECTOR_MC));
+    v->space = NULL;
+}
+
+/* A new guest space becomes the EPTP.  Its table may have been another guest space's,
+ * and unmaps since the last entry leave stale translations: INVEPT forgets both for
+ * every VPID (SDM 29.4.3). */
+void vmx_load_space(struct vcpu *v, struct guest_space *gs)
+{
+    load(v);
+    if (v->space != gs) {
+        v->space = gs;
+        vmwrite(VMCS_EPTP, eptp_of(gs));
+        v->space_generation = gs->generation;
+        flush_ept(eptp_of(gs));
+    } else if (gs->generation != v->space_generation) {
+        v->space_generation = gs->generation;
+        flush_ept(eptp_of(gs));
     }
-    vmwrite(VMCS_EXCEPTION_BITMAP, exception_bitmap);
-    /* The table may have been another guest space's: forget what it cached (SDM 29.4.3). */
-    flush_ept(eptp_of(gs));
-    v->space_generation = gs->generation;
 }
 
 /* ---- Entry and exit ------------------------------------------------------------------- */
@@ -336,15 +364,30 @@ static uint32_t preemption_timer(const struct cpu *c)
     return ticks > 0xffffffff ? 0xffffffff : (uint32_t)ticks;
 }
 
+/* Each vCPU has a VPID of its own: vCPUs of one guest space have their own guest page
+ * tables, whose translations must not meet (SDM 29.1). */
+static void load_vpid(struct vcpu *v)
+{
+    if (!(vmx.proc2 & PROC2_VPID))
+        return;
+    switch (vcpu_tag_get(&vpids, v)) {
+    case VCPU_TAG_NEW_ROUND:
+        invvpid(INVVPID_ALL, 0);
+        vmwrite(VMCS_VPID, v->tag);
+        break;
+    case VCPU_TAG_FRESH:
+        vmwrite(VMCS_VPID, v->tag);
+        break;
+    case VCPU_TAG_KEPT:
+        break;
+    }
+}
+
 void vmx_run(struct vcpu *v)
 {
     struct cpu *c = this_cpu();
-    struct guest_space *gs = (struct guest_space *)v->thread->slots[TSLOT_VSPACE].object;
     load(v);
-    if (gs->generation != v->space_generation) {
-        v->space_generation = gs->generation;
-        flush_ept(eptp_of(gs));
-    }
+    load_vpid(v);
     vmwrite(VMCS_HOST_CR3, read_cr3());
     vmwrite(VMCS_HOST_FS_BASE, c->loaded_fs_base);
     if (vmx.pin & PIN_PREEMPTION_TIMER)
@@ -352,6 +395,8 @@ void vmx_run(struct vcpu *v)
                 vmread(VMCS_GUEST_RFLAGS) & RFLAGS_IF ? 0xffffffff : preemption_timer(c));
     if (read_cr2() != v->guest_cr2)
         __asm__ volatile("mov %0, %%cr2" :: "r"(v->guest_cr2));
+    if (read_dr6() != v->guest_dr6)
+        __asm__ volatile("mov %0, %%dr6" :: "r"(v->guest_dr6));
     for (unsigned i = 0; i < 4; i++)
         if (v->guest_msr[i] != vmx.host_msr[i])
             wrmsr(switched_msrs[i], v->guest_msr[i]);
@@ -366,12 +411,16 @@ void vmx_entry_failed(struct vcpu *v)
     vcpu_exited(v);
 }
 
-/* Give the host back what the VMCS does not restore; a VM exit also leaves TR's limit
- * at 0x67 (SDM 28.5.2), cutting off the TSS's I/O bitmap, so TR is loaded again. */
+/* Give the host back what the VMCS does not restore.  A VM exit also sets the limits of
+ * GDTR and IDTR to 0xffff, and TR's to 0x67 (SDM 28.5.2): a user task would reach
+ * descriptors past the GDT's end, and the TSS's I/O bitmap would be cut off, so all
+ * three are loaded again. */
 static void restore_host(struct vcpu *v)
 {
     struct cpu *c = this_cpu();
+    __asm__ volatile("lgdt %0; lidt %1" :: "m"(vmx.host_gdtr), "m"(vmx.host_idtr));
     v->guest_cr2 = read_cr2();
+    v->guest_dr6 = read_dr6();
     v->guest_msr[4] = rdmsr(MSR_KERNEL_GS_BASE);    /* SWAPGS in the guest changes it */
     for (unsigned i = 0; i < 4; i++)
         if (v->guest_msr[i] != vmx.host_msr[i])
@@ -467,6 +516,8 @@ void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
             e->reason = VCPU_EXIT_KEEP_NMI;
             break;
         }
+        if ((info & 0xff) == VECTOR_MC && INTR_INFO_TYPE(info) == INTR_TYPE_HARD_EXC)
+            panic("machine check while a guest ran");
         reblock_nmi(info & INTR_INFO_IRET_UNBLOCKED);
         *e = (struct vcpu_exit){ PITH_EXIT_EXCEPTION, code, info & 0xff,
                                  info & INTR_INFO_ERROR_CODE ? vmread(VMCS_EXIT_INTR_ERROR) : 0,
@@ -496,6 +547,9 @@ void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
         break;
     case VMX_EXIT_HLT:
         *e = (struct vcpu_exit){ PITH_EXIT_HLT, code, 0, 0, length };
+        break;
+    case VMX_EXIT_RDPMC:
+        *e = (struct vcpu_exit){ PITH_EXIT_OTHER, code, 0, 0, length };
         break;
     case VMX_EXIT_INVD:
         *e = (struct vcpu_exit){ PITH_EXIT_INVD, code, 0, 0, length };
@@ -691,7 +745,8 @@ void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
     }
 }
 
-/* The ABI's event format is the VM-entry interruption-information layout (SDM 25.8.3).
+/* The ABI's event format is the VM-entry interruption-information layout (SDM 25.8.3),
+ * checked by vcpu.c.
  * Real mode pushes no error codes (SDM 27.2.1.3).  A software event returns to the RIP
  * the VMM left, as on SVM, unless it is the one whose delivery the last exit stopped,
  * which returns past the instruction that raised it (SDM 27.6.1.1). */
