@@ -207,6 +207,8 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     struct thread *t = (struct thread *)tc->object;
     if (t->state != THREAD_INACTIVE || (t->vcpu && t->vcpu != v) || (v->thread && v->thread != t))
         return PITH_E_BUSY;
+    if (!cap_can_derive_from(gc) || !cap_can_derive_from(ec))
+        return PITH_E_RANGE;
     uint64_t exception_bitmap = inv_arg(inv, 4);
     if (exception_bitmap >> 32 || (exception_bitmap & PITH_VM_HOST_EXCEPTIONS))
         return PITH_E_INVALID_ARG;
