@@ -13,6 +13,7 @@ static const struct { const struct unit_case *cases; const unsigned *count; } gr
     { uart16550_cases, &uart16550_count },
     { decode_cases, &decode_count },
     { vmm_cases, &vmm_count },
+    { guest_state_cases, &guest_state_count },
 };
 
 int main(void)

@@ -40,6 +40,7 @@ UNIT_GROUP(message)
 UNIT_GROUP(uart16550)
 UNIT_GROUP(decode)
 UNIT_GROUP(vmm)
+UNIT_GROUP(guest_state)
 
 #define UNIT_TABLE(name, ...) \
     const struct unit_case name##_cases[] = { __VA_ARGS__ }; \
