@@ -132,7 +132,7 @@ else
 endif
 
 # ---- Tests -------------------------------------------------------------------------
-UNIT_SRC := $(wildcard tests/unit/*.c) kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c kernel/message.c \
+UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c kernel/message.c \
 	vmm/uart16550.c vmm/decode.c vmm/cpuid.c vmm/msr.c vmm/testdev.c vmm/timer.c vmm/console.c
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
