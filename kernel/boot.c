@@ -59,6 +59,28 @@ static void collect_free_ram(void)
                       (params.modules[i].end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
 }
 
+/* A page of RAM below 1 MiB for the APs' start-up code (a STARTUP IPI names a page
+ * there), clear of the multiboot information and the modules.  RAM below 1 MiB is never
+ * handed out (collect_free_ram), so the page stays the kernel's.  0: none. */
+static uint64_t find_trampoline_page(uint64_t info_phys)
+{
+    struct range_set low = { .count = 0 };
+    for (unsigned i = 0; i < params.memmap_count; i++)
+        if (params.memmap[i].type == 1)
+            ranges_add(&low, params.memmap[i].base, params.memmap[i].base + params.memmap[i].length);
+    ranges_remove(&low, 0, PAGE_SIZE);                      /* the real-mode IVT and BDA */
+    ranges_remove(&low, 0x100000, ~0ull);
+    ranges_remove(&low, info_phys, info_phys + params.info_size);
+    for (unsigned i = 0; i < params.module_count; i++)
+        ranges_remove(&low, params.modules[i].start, params.modules[i].end);
+    for (unsigned i = 0; i < low.count; i++) {
+        uint64_t page = (low.r[i].base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+        if (page + PAGE_SIZE <= low.r[i].end)
+            return page;
+    }
+    return 0;
+}
+
 static void print_memory_map(void)
 {
     static const char *const kinds[] = { "?", "RAM", "reserved", "ACPI", "NVS", "bad" };
@@ -248,6 +270,7 @@ static void create_root_task(void)
     bi->tsc_hz = timer_tsc_hz();
     bi->cpu_features = cpu_features();
     bi->cpu_count = 1;
+    bi->cpus_online = cpus_online;
     bi->ipc_buffer = PITH_ROOT_IPC_BUFFER;
     bi->kernel_reserved_bytes = reserved_bytes;
     memcpy(bi->cmdline, params.cmdline, sizeof(bi->cmdline));
@@ -299,6 +322,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
     collect_free_ram();
     ranges_remove(&free_ram, info_phys & ~(PAGE_SIZE - 1),
                   (info_phys + params.info_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+    smp_start(params.rsdp, params.rsdp_size, find_trampoline_page(info_phys), boot_alloc);
     create_root_task();
     timer_reprogram();
     sched_return_to_user();

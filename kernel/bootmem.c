@@ -9,6 +9,8 @@
 #define TAG_CMDLINE  1
 #define TAG_MODULE   3
 #define TAG_MMAP     6
+#define TAG_ACPI_OLD 14     /* a copy of the RSDP of ACPI 1.0 */
+#define TAG_ACPI_NEW 15     /* a copy of the RSDP of ACPI 2.0 or later */
 
 static void copy_string(char *dest, size_t size, const char *src, size_t src_max)
 {
@@ -38,6 +40,16 @@ static int parse_mmap(const uint8_t *tag, uint32_t size, struct boot_params *out
     return MBI_OK;
 }
 
+/* The newer RSDP wins over the older, whatever their order. */
+static void copy_rsdp(const uint8_t *tag, uint32_t size, bool newer, struct boot_params *out)
+{
+    if (out->rsdp_size && !newer)
+        return;
+    uint32_t n = size - 8 < sizeof(out->rsdp) ? size - 8 : sizeof(out->rsdp);
+    memcpy(out->rsdp, tag + 8, n);
+    out->rsdp_size = n;
+}
+
 int mbi_parse(const void *info, uint64_t max_size, struct boot_params *out)
 {
     const uint8_t *base = info;
@@ -47,6 +59,7 @@ int mbi_parse(const void *info, uint64_t max_size, struct boot_params *out)
     out->info_size = total;
     out->memmap_count = out->module_count = 0;
     out->cmdline[0] = 0;
+    out->rsdp_size = 0;
     for (uint32_t off = 8; off + 8 <= total;) {
         const uint8_t *tag = base + off;
         uint32_t type = *(const uint32_t *)tag, size = *(const uint32_t *)(tag + 4);
@@ -67,6 +80,8 @@ int mbi_parse(const void *info, uint64_t max_size, struct boot_params *out)
                 if (m->end < m->start)
                     return MBI_BAD_TAG;
             }
+        } else if (type == TAG_ACPI_OLD || type == TAG_ACPI_NEW) {
+            copy_rsdp(tag, size, type == TAG_ACPI_NEW, out);
         } else if (type == TAG_MMAP) {
             int err = parse_mmap(tag, size, out);
             if (err)

@@ -21,6 +21,8 @@ struct boot_params {
     unsigned module_count;
     char cmdline[128];
     uint64_t info_size;
+    uint8_t rsdp[36];           /* GRUB's copy of the ACPI RSDP (ACPI 6.5 §5.2.5.3) */
+    unsigned rsdp_size;         /* 0: none given */
 };
 
 enum mbi_error { MBI_OK, MBI_BAD_SIZE, MBI_BAD_TAG, MBI_NO_MEMORY_MAP };

@@ -254,8 +254,12 @@ struct sched_queues {
     uint64_t summary;           /* bit w: bitmap[w] is not zero */
 };
 
+#define MAX_CPUS 16
+struct cpu_tables;              /* descriptor tables and stacks (arch/x86_64/cpu.c) */
+
+/* Each CPU's GS base points at its struct cpu while it runs in the kernel. */
 struct cpu {
-    struct cpu *self;           /* 0 */
+    struct cpu *self;           /* 0: this_cpu() reads it through %gs */
     uint64_t kernel_stack_top;  /* 8 */
     uint64_t user_rsp;          /* 16: scratch during SYSCALL entry */
     uint64_t current_regs_top;  /* 24: where entry pushes the current thread's frame */
@@ -267,10 +271,28 @@ struct cpu {
     struct sched_queues ready;
     struct notification *deadlines;         /* sorted by deadline */
     uint64_t next_tick;
-    uint32_t id;
+    struct cpu_tables *tables;
+    uint32_t id;                /* index in cpus[]; 0 is the bootstrap processor */
+    uint32_t apic_id;
+    uint32_t online;            /* set once by the CPU itself (smp.c) */
 };
-extern struct cpu cpu0;
-static inline struct cpu *this_cpu(void) { return &cpu0; }
+_Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
+_Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");
+_Static_assert(offsetof(struct cpu, user_rsp) == 16, "entry.S");
+_Static_assert(offsetof(struct cpu, current_regs_top) == 24, "entry.S");
+
+extern struct cpu cpus[MAX_CPUS];
+extern unsigned cpus_online;
+
+/* The GS base of a CPU never changes while it runs in the kernel, so the compiler may
+ * keep the result.  Only code that runs with the kernel's GS base may call this: not
+ * the NMI, #DF and #MC handlers (entry.S). */
+static inline struct cpu *this_cpu(void)
+{
+    struct cpu *c;
+    __asm__("mov %%gs:0, %0" : "=r"(c));
+    return c;
+}
 
 /* ---- sched.c -------------------------------------------------------------------------- */
 void schedq_push_back(struct sched_queues *q, struct thread *t);

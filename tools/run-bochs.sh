@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # run-bochs.sh — boot a Pith ISO headless in Bochs (Intel VMX + EPT), COM1 on stdout.
 #
-# Usage: tools/run-bochs.sh [--timeout SECONDS] [--log FILE] ISO
+# Usage: tools/run-bochs.sh [--timeout SECONDS] [--log FILE] [--smp N] ISO
 #
 #   --timeout S   kill Bochs after S wall seconds (default 900)
 #   --log FILE    also copy the serial output to FILE
+#   --smp N       N CPUs (default: the SMP environment variable, else 1)
 #
 # Guest convention (Bochs has no isa-debug-exit; these are the two ways a
 # guest can end Debian's Bochs 2.7 with different exit statuses):
@@ -21,13 +22,14 @@
 # panic, triple fault, bad usage); the end of Bochs' own log goes to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] ISO" >&2; exit 2; }
+usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] ISO" >&2; exit 2; }
 
-timeout=900 log='' iso=''
+timeout=900 log='' iso='' smp=${SMP:-1}
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
 		--log) [ $# -ge 2 ] || usage; log=$2; shift ;;
+		--smp) [ $# -ge 2 ] || usage; smp=$2; shift ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
 	esac
@@ -36,6 +38,7 @@ done
 [ -n "$iso" ] || usage
 [ -f "$iso" ] || { echo "run-bochs: no such ISO: $iso" >&2; exit 2; }
 [[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run-bochs: bad timeout: $timeout" >&2; exit 2; }
+[[ "$smp" =~ ^[1-9][0-9]*$ ]] || { echo "run-bochs: bad CPU count: $smp" >&2; exit 2; }
 bios=/usr/share/bochs/BIOS-bochs-latest vgabios=/usr/share/vgabios/vgabios.bin
 for f in "$bios" "$vgabios"; do
 	[ -f "$f" ] || { echo "run-bochs: $f missing (tools/deps.sh)" >&2; exit 2; }
@@ -57,7 +60,7 @@ trap 'exit 130' INT TERM
 
 cat >"$tmp/bochsrc" <<RC
 megs: 512
-cpu: model=corei7_haswell_4770, ips=200000000, reset_on_triple_fault=0
+cpu: model=corei7_haswell_4770, count=$smp, ips=200000000, reset_on_triple_fault=0
 romimage: file=$bios
 vgaromimage: file=$vgabios
 display_library: term

@@ -12,6 +12,7 @@
 #                  QEMU monitor), no timeout; for `make run`
 #   --kvm          run on KVM with the host's CPU (-accel kvm -cpu host): needs a
 #                  /dev/kvm that allows nested virtualization
+#   --smp N        N CPUs (default: the SMP environment variable, else 1)
 #
 # Guest convention: write 0 (pass) or 1 (fail) to port 0xf4 (isa-debug-exit);
 # QEMU then exits with (v<<1)|1.
@@ -19,9 +20,9 @@
 # (QEMU error, guest reset/halt without writing port 0xf4, bad usage).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
+usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
 
-icount=() timeout=300 log='' interactive=0 iso=''
+icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1}
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
 # SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on.
 accel=(-accel tcg -cpu "qemu64,+svm,+npt,+smep,+smap,+umip")
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
 		--log) [ $# -ge 2 ] || usage; log=$2; shift ;;
 		--interactive) interactive=1 ;;
 		--kvm) accel=(-accel kvm -cpu host) ;;
+		--smp) [ $# -ge 2 ] || usage; smp=$2; shift ;;
 		--) shift; break ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
@@ -41,11 +43,12 @@ done
 [ -n "$iso" ] || usage
 [ -f "$iso" ] || { echo "run-qemu: no such ISO: $iso" >&2; exit 2; }
 [[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run-qemu: bad timeout: $timeout" >&2; exit 2; }
+[[ "$smp" =~ ^[1-9][0-9]*$ ]] || { echo "run-qemu: bad CPU count: $smp" >&2; exit 2; }
 
 # -display none + -serial mon:stdio instead of -nographic: -nographic also makes
 # SeaBIOS mirror the BIOS/GRUB screen onto COM1 (escape codes in the log).
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
-qemu=(qemu-system-x86_64 "${accel[@]}" -m 512
+qemu=(qemu-system-x86_64 "${accel[@]}" -m 512 -smp "$smp"
       -display none -serial mon:stdio -no-reboot -boot d
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
       "${icount[@]}" -cdrom "$iso" "$@")

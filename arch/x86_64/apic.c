@@ -8,8 +8,11 @@
 #include "x86.h"
 
 #define LAPIC_PHYS      0xfee00000ull
+#define LAPIC_ID        0x020
 #define LAPIC_EOI       0x0b0
 #define LAPIC_SVR       0x0f0
+#define LAPIC_ICR_LOW   0x300
+#define LAPIC_ICR_HIGH  0x310
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_LVT_LINT0 0x350
 #define LAPIC_LVT_LINT1 0x360
@@ -18,6 +21,10 @@
 #define LAPIC_DIVIDE    0x3e0
 #define LVT_MASKED      BIT(16)
 #define LVT_TSC_DEADLINE (2u << 17)
+#define ICR_INIT        (5u << 8)       /* SDM 10.6.1: delivery modes */
+#define ICR_STARTUP     (6u << 8)
+#define ICR_PENDING     BIT(12)         /* delivery status: send pending */
+#define ICR_ASSERT      BIT(14)
 
 static uint64_t tsc_hz, lapic_hz;
 static uint64_t lapic_per_tsc_q32;   /* LAPIC ticks per TSC tick, 32.32 fixed point */
@@ -28,6 +35,7 @@ static void lapic_write(unsigned off, uint32_t v) { *lapic_reg(off) = v; }
 static uint32_t lapic_read(unsigned off) { return *lapic_reg(off); }
 
 void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
+uint32_t lapic_id(void) { return lapic_read(LAPIC_ID) >> 24; }
 
 static uint8_t pic_masks[2] = { 0xff, 0xff };
 
@@ -135,4 +143,55 @@ void timer_arm(uint64_t deadline)
     if (count > 0xffffffffull)
         count = 0xffffffffull;
     lapic_write(LAPIC_INITIAL, (uint32_t)count);
+}
+
+void tsc_delay_us(uint64_t us)
+{
+    uint64_t end = rdtsc() + tsc_hz / 1000000 * us;
+    while (rdtsc() < end)
+        __asm__ volatile("pause");
+}
+
+/* An application processor's LAPIC: software-enabled so it accepts IPIs later, with
+ * the timer and both local lines masked (the 8259 and NMI pins belong to the
+ * bootstrap processor). */
+void lapic_init_ap(void)
+{
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | BIT(11));
+    lapic_write(LAPIC_SVR, 0x100 | VECTOR_SPURIOUS);
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+    lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
+    lapic_write(LAPIC_LVT_LINT1, LVT_MASKED);
+}
+
+/* Send an IPI and wait (at most 10 ms) until the LAPIC has sent it. */
+static bool lapic_send(uint32_t apic_id, uint32_t command)
+{
+    lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
+    lapic_write(LAPIC_ICR_LOW, command);
+    uint64_t end = rdtsc() + tsc_hz / 100;
+    while (lapic_read(LAPIC_ICR_LOW) & ICR_PENDING)
+        if (rdtsc() > end)
+            return false;
+    return true;
+}
+
+void lapic_reset_cpu(uint32_t apic_id) { lapic_send(apic_id, ICR_INIT | ICR_ASSERT); }
+
+/* INIT, then two STARTUP IPIs whose vector is the page of the real-mode code, with the
+ * delays of SDM 8.4.4.1 (10 ms after INIT, 200 µs after each STARTUP).  A processor
+ * already running ignores the second STARTUP. */
+bool lapic_start_cpu(uint32_t apic_id, uint64_t trampoline_phys)
+{
+    if (apic_id > 0xff || trampoline_phys >= 0x100000 || (trampoline_phys & 0xfff))
+        return false;                           /* xAPIC destinations are 8 bits */
+    if (!lapic_send(apic_id, ICR_INIT | ICR_ASSERT))
+        return false;
+    tsc_delay_us(10000);
+    for (unsigned i = 0; i < 2; i++) {
+        if (!lapic_send(apic_id, ICR_STARTUP | (uint32_t)(trampoline_phys >> 12)))
+            return false;
+        tsc_delay_us(200);
+    }
+    return true;
 }

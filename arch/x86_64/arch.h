@@ -5,7 +5,10 @@
 #include "../../kernel/kernel.h"
 
 /* cpu.c */
-void cpu_init(void);
+void cpu_init(void);                          /* the bootstrap processor, cpus[0] */
+bool cpu_prepare(struct cpu *c, void *(*alloc)(uint64_t size));   /* an AP's tables */
+uint64_t cpu_stack_top(const struct cpu *c);
+void cpu_init_ap(struct cpu *c);              /* on the AP itself */
 uint64_t cpu_features(void);
 uint64_t cpu_tss_base(void);                  /* for the VMX host state */
 void cpu_print_features(void);
@@ -61,6 +64,16 @@ void pic_mask(unsigned line);
 void pic_unmask(unsigned line);
 void pic_eoi(unsigned line);
 void lapic_eoi(void);
+uint32_t lapic_id(void);
+void lapic_init_ap(void);                     /* enabled, every local interrupt masked */
+bool lapic_start_cpu(uint32_t apic_id, uint64_t trampoline_phys);
+void lapic_reset_cpu(uint32_t apic_id);       /* INIT: back to waiting for a SIPI */
+void tsc_delay_us(uint64_t us);
+
+/* smp.c: find the CPUs in the ACPI tables and start the others (after timer_init,
+ * before any thread runs).  Returns how many are online, the caller's included. */
+unsigned smp_start(const uint8_t *rsdp, unsigned rsdp_size, uint64_t trampoline_phys,
+                   void *(*alloc)(uint64_t size));
 #define VECTOR_IRQ_BASE 0x20
 #define VECTOR_TIMER    0xf0
 #define VECTOR_SPURIOUS 0xff

@@ -29,17 +29,24 @@ struct __attribute__((packed)) table_pointer {
     uint64_t base;
 };
 
-static uint64_t gdt[8];
-static struct tss tss __attribute__((aligned(16)));
-static struct idt_entry idt[256];
-static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
 /* NMI, #DF and #MC switch to stacks of their own (SDM 6.14.5, IST): they can arrive
  * while RSP is still the user's (right after SYSCALL, right before SYSRET) or the
  * kernel stack is exhausted. */
 enum { IST_DOUBLE_FAULT = 1, IST_NMI, IST_MACHINE_CHECK };
-static uint8_t double_fault_stack[8192] __attribute__((aligned(16)));
-static uint8_t nmi_stack[8192] __attribute__((aligned(16)));
-static uint8_t machine_check_stack[8192] __attribute__((aligned(16)));
+
+/* What each CPU has of its own: a GDT (its TSS descriptor goes busy when loaded),
+ * the TSS with RSP0, the IST stacks and the I/O bitmap, and the stacks. */
+struct cpu_tables {
+    uint8_t kernel_stack[16384] __attribute__((aligned(16)));
+    uint8_t double_fault_stack[8192] __attribute__((aligned(16)));
+    uint8_t nmi_stack[8192] __attribute__((aligned(16)));
+    uint8_t machine_check_stack[8192] __attribute__((aligned(16)));
+    struct tss tss __attribute__((aligned(16)));
+    uint64_t gdt[8];
+};
+
+static struct cpu_tables bsp_tables __attribute__((aligned(4096)));
+static struct idt_entry idt[256];           /* shared by every CPU */
 static uint8_t fpu_initial[512] __attribute__((aligned(16)));
 static uint64_t features;
 
@@ -47,35 +54,38 @@ extern char vector_table_start[], syscall_entry[], nmi_entry[], double_fault_ent
     machine_check_entry[];
 extern uint64_t boot_pml4[512];
 
-struct cpu cpu0;
+struct cpu cpus[MAX_CPUS];
 
-static void gdt_init(void)
+static void gdt_init(struct cpu_tables *t)
 {
+    uint64_t *gdt = t->gdt;
     gdt[0] = 0;
     gdt[1] = 0x00af9a000000ffffull;     /* kernel code 64 */
     gdt[2] = 0x00cf92000000ffffull;     /* kernel data */
     gdt[3] = 0x00cffa000000ffffull;     /* user code 32 (SYSRET layout) */
     gdt[4] = 0x00cff2000000ffffull;     /* user data */
     gdt[5] = 0x00affa000000ffffull;     /* user code 64 */
-    uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+    uint64_t base = (uint64_t)&t->tss, limit = sizeof(t->tss) - 1;
     gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
              (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     gdt[7] = base >> 32;
 
-    struct table_pointer p = { sizeof(gdt) - 1, (uint64_t)gdt };
+    struct table_pointer p = { sizeof(t->gdt) - 1, (uint64_t)gdt };
     __asm__ volatile("lgdt %0" :: "m"(p));
     __asm__ volatile(
         "pushq $0x08\n lea 1f(%%rip), %%rax\n pushq %%rax\n lretq\n"
         "1: mov $0x10, %%ax\n mov %%ax, %%ds\n mov %%ax, %%es\n mov %%ax, %%ss\n"
         "xor %%ax, %%ax\n mov %%ax, %%fs\n mov %%ax, %%gs\n" ::: "rax", "memory");
 
-    tss.rsp[0] = (uint64_t)(kernel_stack + sizeof(kernel_stack));
-    tss.ist[IST_DOUBLE_FAULT - 1] = (uint64_t)(double_fault_stack + sizeof(double_fault_stack));
-    tss.ist[IST_NMI - 1] = (uint64_t)(nmi_stack + sizeof(nmi_stack));
-    tss.ist[IST_MACHINE_CHECK - 1] = (uint64_t)(machine_check_stack + sizeof(machine_check_stack));
-    tss.iomap_base = offsetof(struct tss, iomap);
-    memset(tss.iomap, 0xff, sizeof(tss.iomap));
-    tss.iomap_end = 0xff;
+    struct tss *tss = &t->tss;
+    tss->rsp[0] = (uint64_t)(t->kernel_stack + sizeof(t->kernel_stack));
+    tss->ist[IST_DOUBLE_FAULT - 1] = (uint64_t)(t->double_fault_stack + sizeof(t->double_fault_stack));
+    tss->ist[IST_NMI - 1] = (uint64_t)(t->nmi_stack + sizeof(t->nmi_stack));
+    tss->ist[IST_MACHINE_CHECK - 1] =
+        (uint64_t)(t->machine_check_stack + sizeof(t->machine_check_stack));
+    tss->iomap_base = offsetof(struct tss, iomap);
+    memset(tss->iomap, 0xff, sizeof(tss->iomap));
+    tss->iomap_end = 0xff;
     __asm__ volatile("ltr %w0" :: "r"(SEL_TSS));
 }
 
@@ -88,7 +98,7 @@ static void idt_set(unsigned v, void *handler, unsigned ist, unsigned dpl)
         .offset_high = a >> 32 };
 }
 
-static void idt_init(void)
+static void idt_build(void)
 {
     for (unsigned v = 0; v < 256; v++)
         idt_set(v, vector_table_start + 16 * v, 0, 0);
@@ -96,6 +106,10 @@ static void idt_init(void)
     idt_set(2, nmi_entry, IST_NMI, 0);
     idt_set(8, double_fault_entry, IST_DOUBLE_FAULT, 0);
     idt_set(18, machine_check_entry, IST_MACHINE_CHECK, 0);
+}
+
+static void idt_load(void)
+{
     struct table_pointer p = { sizeof(idt) - 1, (uint64_t)idt };
     __asm__ volatile("lidt %0" :: "m"(p));
 }
@@ -160,7 +174,7 @@ void cpu_print_features(void)
 }
 
 uint64_t cpu_features(void) { return features; }
-uint64_t cpu_tss_base(void) { return (uint64_t)&tss; }
+uint64_t cpu_tss_base(void) { return (uint64_t)&this_cpu()->tables->tss; }
 
 /* CR4 (SDM 2.5): SMEP and SMAP keep the kernel from running or touching user pages,
  * UMIP keeps user mode from reading descriptor-table addresses.  Cleared on purpose:
@@ -181,18 +195,16 @@ static uint64_t cr4_value(uint64_t cr4)
     return cr4;
 }
 
-void cpu_init(void)
+/* Descriptor tables, GS base, system-call MSRs and control registers: what every CPU
+ * sets up for itself.  The features are the bootstrap processor's, probed first. */
+static void cpu_setup(struct cpu *c)
 {
-    struct cpu *c = &cpu0;
     c->self = c;
-    c->kernel_stack_top = (uint64_t)(kernel_stack + sizeof(kernel_stack));
-    wrmsr(MSR_GS_BASE, (uint64_t)c);
+    c->kernel_stack_top = (uint64_t)(c->tables->kernel_stack + sizeof(c->tables->kernel_stack));
+    gdt_init(c->tables);
+    wrmsr(MSR_GS_BASE, (uint64_t)c);    /* loading GS in gdt_init cleared the base */
     wrmsr(MSR_KERNEL_GS_BASE, 0);
-
-    gdt_init();
-    wrmsr(MSR_GS_BASE, (uint64_t)c);    /* loading GS above cleared the base */
-    idt_init();
-    features_probe();
+    idt_load();
 
     uint64_t efer = rdmsr(MSR_EFER) | EFER_SCE;
     if (features & PITH_CPU_NX)
@@ -210,7 +222,32 @@ void cpu_init(void)
     __asm__ volatile("fninit");
     uint32_t mxcsr = 0x1f80;
     __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr));
+}
+
+void cpu_init(void)
+{
+    struct cpu *c = &cpus[0];
+    c->tables = &bsp_tables;
+    features_probe();
+    idt_build();
+    cpu_setup(c);
     fxsave(fpu_initial);
+}
+
+bool cpu_prepare(struct cpu *c, void *(*alloc)(uint64_t size))
+{
+    c->tables = alloc(sizeof(struct cpu_tables));
+    return c->tables != NULL;
+}
+
+uint64_t cpu_stack_top(const struct cpu *c)
+{
+    return (uint64_t)(c->tables->kernel_stack + sizeof(c->tables->kernel_stack));
+}
+
+void cpu_init_ap(struct cpu *c)
+{
+    cpu_setup(c);
 }
 
 void arch_thread_init(struct thread *t)
@@ -226,10 +263,11 @@ static void load_io_bitmap(struct cpu *c, struct address_space *as)
     struct address_space *want = as && as->io_ports_open ? as : NULL;
     if (c->io_bitmap_of == want)
         return;
+    uint8_t *iomap = c->tables->tss.iomap;
     if (want)
-        memcpy(tss.iomap, want->io_bitmap, sizeof(tss.iomap));
+        memcpy(iomap, want->io_bitmap, sizeof(c->tables->tss.iomap));
     else
-        memset(tss.iomap, 0xff, sizeof(tss.iomap));
+        memset(iomap, 0xff, sizeof(c->tables->tss.iomap));
     c->io_bitmap_of = want;
 }
 
@@ -244,7 +282,7 @@ void arch_load_thread(struct thread *t)
     if (c->io_bitmap_of != as)
         load_io_bitmap(c, as);
     uint64_t top = (uint64_t)(&t->regs + 1);
-    tss.rsp[0] = top;
+    c->tables->tss.rsp[0] = top;
     c->current_regs_top = top;
     if (c->fpu_owner != t) {
         if (c->fpu_owner)

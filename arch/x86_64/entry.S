@@ -14,12 +14,12 @@
  *
  * NMI, #DF and #MC arrive on stacks of their own (IST, cpu.c) wherever they hit: in
  * the SYSCALL window before the stack switch, or with the user's GS base loaded just
- * before SYSRET.  Their handlers therefore never use %gs (C code does not either:
- * this_cpu() is a plain address) and never assume the interrupted stack is the
- * kernel's, so no SWAPGS needs balancing there.
+ * before SYSRET.  Their handlers therefore never use %gs, nor does the C they call
+ * (this_cpu() reads %gs), and never assume the interrupted stack is the kernel's, so
+ * no SWAPGS needs balancing there.
  *
- * struct cpu field offsets (kernel.h): 8 kernel_stack_top, 16 user_rsp,
- * 24 current_regs_top.
+ * struct cpu field offsets (kernel.h checks them): 0 self, 8 kernel_stack_top,
+ * 16 user_rsp, 24 current_regs_top.
  */
 #define VECTOR_SYSCALL 0x100
 #define SEL_USER_DS 0x23

@@ -347,6 +347,7 @@ struct pith_bootinfo {
     struct pith_untyped_desc untyped[PITH_BOOTINFO_UNTYPED];
     struct pith_module_desc modules[PITH_BOOTINFO_MODULES];
     struct pith_memmap_entry memmap[PITH_BOOTINFO_MEMMAP];
+    uint64_t cpus_online;            /* CPUs started; threads run on cpu_count of them */
 };
 _Static_assert(sizeof(struct pith_bootinfo) <= 4096, "boot info fits its page");
 

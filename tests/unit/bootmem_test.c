@@ -72,6 +72,37 @@ static void parses_memory_map_modules_cmdline(void)
     CHECK(strcmp(p.cmdline, "quiet") == 0);
 }
 
+/* ACPI RSDP tags: the newer copy wins whatever the order; a long tag is cut. */
+static void keeps_the_newer_rsdp(void)
+{
+    struct mbi_builder b;
+    static struct boot_params p;
+    begin(&b);
+    add_mmap(&b, qemu_map, 4);
+    finish(&b);
+    CHECK_EQ(mbi_parse(b.buf, sizeof(b.buf), &p), MBI_OK);
+    CHECK_EQ(p.rsdp_size, 0);
+    begin(&b);
+    uint8_t *newer = tag(&b, 15, 8 + 40);
+    memset(newer + 8, 'n', 40);
+    uint8_t *older = tag(&b, 14, 8 + 20);
+    memset(older + 8, 'o', 20);
+    add_mmap(&b, qemu_map, 4);
+    finish(&b);
+    CHECK_EQ(mbi_parse(b.buf, sizeof(b.buf), &p), MBI_OK);
+    CHECK_EQ(p.rsdp_size, 36);
+    CHECK_EQ(p.rsdp[0], 'n');
+    CHECK_EQ(p.rsdp[35], 'n');
+    begin(&b);
+    older = tag(&b, 14, 8 + 20);
+    memset(older + 8, 'o', 20);
+    add_mmap(&b, qemu_map, 4);
+    finish(&b);
+    CHECK_EQ(mbi_parse(b.buf, sizeof(b.buf), &p), MBI_OK);
+    CHECK_EQ(p.rsdp_size, 20);
+    CHECK_EQ(p.rsdp[19], 'o');
+}
+
 static void rejects_bad_sizes_and_tags(void)
 {
     struct mbi_builder b;
@@ -174,6 +205,7 @@ static void blocks_respect_limits(void)
 
 UNIT_TABLE(bootmem,
     { "mbi_parses_memory_map_modules_cmdline", parses_memory_map_modules_cmdline },
+    { "mbi_keeps_the_newer_rsdp", keeps_the_newer_rsdp },
     { "mbi_rejects_bad_sizes_and_tags", rejects_bad_sizes_and_tags },
     { "mbi_requires_memory_map", requires_memory_map },
     { "mbi_module_end_before_start", module_end_before_start_rejected },

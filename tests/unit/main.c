@@ -8,6 +8,7 @@ static const struct { const struct unit_case *cases; const unsigned *count; } gr
     { cap_cases, &cap_count },
     { schedq_cases, &schedq_count },
     { bootmem_cases, &bootmem_count },
+    { acpi_cases, &acpi_count },
     { untyped_cases, &untyped_count },
     { message_cases, &message_count },
     { uart16550_cases, &uart16550_count },

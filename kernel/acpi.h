@@ -1,0 +1,37 @@
+/* ACPI tables: finding the processors in the MADT (pure; host tests feed it tables). */
+#ifndef ACPI_H
+#define ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define ACPI_RSDP_V1_SIZE 20    /* ACPI 6.5 §5.2.5.3: the part revision 0 defines */
+#define ACPI_RSDP_V2_SIZE 36
+#define ACPI_MAX_CPUS     64    /* enabled processors the parser records */
+
+struct acpi_cpus {
+    uint32_t apic_id[ACPI_MAX_CPUS];
+    unsigned count;             /* enabled processors recorded in apic_id[] */
+    unsigned dropped;           /* enabled processors beyond ACPI_MAX_CPUS */
+    uint32_t lapic_phys;        /* the MADT's local APIC address */
+};
+
+/* The tables lie in physical memory: `map` returns a readable view of [phys, phys+len)
+ * or NULL when that range cannot be read. */
+typedef const void *(*acpi_map_fn)(uint64_t phys, uint64_t len, void *ctx);
+
+enum acpi_error { ACPI_OK, ACPI_BAD_RSDP, ACPI_BAD_ROOT, ACPI_NO_MADT, ACPI_BAD_MADT };
+
+/* A valid RSDP at the start of [p, p+len): signature and checksums (and, from
+ * revision 2, a length that fits in len). */
+bool acpi_rsdp_valid(const uint8_t *p, size_t len);
+/* The offset of the first valid RSDP on a 16-byte boundary of the area, or len. */
+size_t acpi_rsdp_scan(const uint8_t *area, size_t len);
+/* The enabled processors of the MADT (`len` bytes at madt, header included). */
+int acpi_madt_parse(const uint8_t *madt, size_t len, struct acpi_cpus *out);
+/* RSDP -> XSDT or RSDT -> the first valid MADT -> its processors. */
+int acpi_find_cpus(const uint8_t *rsdp, size_t rsdp_len, acpi_map_fn map, void *ctx,
+                   struct acpi_cpus *out);
+
+#endif
