@@ -15,8 +15,6 @@
 #include "kernel.h"
 #include "../arch/x86_64/arch.h"
 
-/* Words of each state group, in PITH_VM_GROUP_* bit order (pith/vm.h). */
-static const uint8_t group_words[PITH_VM_GROUP_COUNT] = { 16, 2, 6, 16, 4, 9, 2, 1 };
 
 static bool vm_available;
 
@@ -50,7 +48,7 @@ static unsigned put_groups(struct vcpu *v, uint64_t mask, uint64_t *out)
         if (!(mask & BIT(g)))
             continue;
         vcpu_arch_read_group(v, g, &out[at]);
-        at += group_words[g];
+        at += pith_vm_group_words(g);
     }
     return at;
 }
@@ -68,18 +66,10 @@ static void remember_written(struct vcpu *v, unsigned group, const uint64_t *wor
     case PITH_VM_GROUP_SYS: keep = v->written.sys; break;
     default: return;
     }
-    memcpy(keep, words, group_words[group] * sizeof(uint64_t));
+    memcpy(keep, words, pith_vm_group_words(group) * sizeof(uint64_t));
     v->unchecked |= BIT(group);
 }
 
-static unsigned groups_length(uint64_t mask)
-{
-    unsigned n = 0;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++)
-        if (mask & BIT(g))
-            n += group_words[g];
-    return n;
-}
 
 /* Send the exit to the VMM: a Call from the vCPU thread on its exit endpoint. */
 static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
@@ -171,18 +161,18 @@ void vcpu_take_reply(struct vcpu *v, struct thread *replier)
         v->refused = PITH_VM_REFUSED_EVENT;
         return;
     }
-    if (length < PITH_VM_EXIT_HEADER + groups_length(mask))
+    if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask))
         mask = 0;           /* a short reply changes no state */
     unsigned at = PITH_VM_EXIT_HEADER;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
         if (!(mask & BIT(g)))
             continue;
         uint64_t words[16];
-        for (unsigned i = 0; i < group_words[g]; i++)
+        for (unsigned i = 0; i < pith_vm_group_words(g); i++)
             words[i] = thread_mr(replier, at + i);
         vcpu_arch_write_group(v, g, words);
         remember_written(v, g, words);
-        at += group_words[g];
+        at += pith_vm_group_words(g);
     }
     if (event & PITH_VM_EVENT_VALID)
         vcpu_arch_inject(v, event, thread_mr(replier, 1) & 0xffffffffull);
@@ -239,7 +229,7 @@ static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
     uint64_t mask = inv_arg(inv, 0);
     if (mask & ~(uint64_t)PITH_VM_GROUP_ALL)
         return PITH_E_INVALID_ARG;
-    unsigned length = groups_length(mask);
+    unsigned length = pith_vm_groups_length(mask);
     if (length > PITH_MSG_REGS_IN_CPU && !inv->caller->ipc_buffer)
         return PITH_E_TRUNCATED;
     if (!state_accessible(v))
@@ -257,7 +247,7 @@ static int vcpu_write_state(struct invocation *inv, struct vcpu *v)
     uint64_t mask = inv_arg(inv, 0);
     if (mask & ~(uint64_t)PITH_VM_GROUP_ALL)
         return PITH_E_INVALID_ARG;
-    if (inv->length < 1 + groups_length(mask))
+    if (inv->length < 1 + pith_vm_groups_length(mask))
         return PITH_E_TRUNCATED;
     if (!state_accessible(v))
         return PITH_E_BUSY;
@@ -266,11 +256,11 @@ static int vcpu_write_state(struct invocation *inv, struct vcpu *v)
         if (!(mask & BIT(g)))
             continue;
         uint64_t words[16];
-        for (unsigned i = 0; i < group_words[g]; i++)
+        for (unsigned i = 0; i < pith_vm_group_words(g); i++)
             words[i] = inv_arg(inv, at + i);
         vcpu_arch_write_group(v, g, words);
         remember_written(v, g, words);
-        at += group_words[g];
+        at += pith_vm_group_words(g);
     }
     return PITH_OK;
 }

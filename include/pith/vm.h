@@ -74,6 +74,23 @@ enum pith_exit {
 #define PITH_VM_GROUP_COUNT 8
 #define PITH_VM_GROUP_ALL   0xffu
 
+/* Words of group g (bit g of a transfer mask), and of all the groups of a mask: the
+ * kernel lays out and reads the groups by these, and so does a VMM. */
+static inline unsigned pith_vm_group_words(unsigned g)
+{
+    static const unsigned char words[PITH_VM_GROUP_COUNT] = { 16, 2, 6, 16, 4, 9, 2, 1 };
+    return g < PITH_VM_GROUP_COUNT ? words[g] : 0;
+}
+
+static inline unsigned pith_vm_groups_length(uint64_t mask)
+{
+    unsigned n = 0;
+    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++)
+        if (mask & (1ull << g))
+            n += pith_vm_group_words(g);
+    return n;
+}
+
 /* Segment attributes: descriptor bits 40..47 as bits 0..7 (type, S, DPL, P) and
  * 52..55 as bits 8..11 (AVL, L, D/B, G); bit 12 = unusable (VMX; SVM ignores it). */
 #define PITH_VM_SEG_UNUSABLE (1u << 12)

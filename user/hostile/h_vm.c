@@ -57,8 +57,8 @@ static void expect_refused(struct pith_test_ctx *ctx, struct kt_vm *vm, uint64_t
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
         if (!(mask & (1ull << g)))
             continue;
-        memcpy(exit_group(vm, 1ull << g), &good[at], pith_vm_group_words[g] * sizeof(uint64_t));
-        at += pith_vm_group_words[g];
+        memcpy(exit_group(vm, 1ull << g), &good[at], pith_vm_group_words(g) * sizeof(uint64_t));
+        at += pith_vm_group_words(g);
     }
     if (vm_reply(ctx, vm, mask, 0, 0, 0))
         vm_expect_exit(ctx, vm, PITH_EXIT_HLT, "the corrected guest runs");

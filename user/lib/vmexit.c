@@ -27,9 +27,9 @@ static uint64_t put_reply(const struct pith_vm_exit *exit, struct pith_msg *msg,
         if (!(mask & (1ull << g)))
             continue;
         unsigned src = pith_vm_group_at(exit->transfer_mask, 1ull << g);
-        for (unsigned i = 0; i < pith_vm_group_words[g]; i++)
+        for (unsigned i = 0; i < pith_vm_group_words(g); i++)
             buffer->mr[out + i] = exit->mr[src + i];
-        out += pith_vm_group_words[g];
+        out += pith_vm_group_words(g);
     }
     return pith_msginfo(mask, out, 0);
 }

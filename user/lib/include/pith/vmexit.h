@@ -9,26 +9,14 @@
 #include <stdbool.h>
 #include "pith/syscall.h"
 
-/* Words of each state group, in bit order. */
-static const unsigned char pith_vm_group_words[PITH_VM_GROUP_COUNT] = { 16, 2, 6, 16, 4, 9, 2, 1 };
-
 /* Index of a group's first word in an exit message with this transfer mask. */
 static inline unsigned pith_vm_group_at(uint64_t mask, uint64_t group)
 {
     unsigned at = PITH_VM_EXIT_HEADER;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT && (1ull << g) != group; g++)
         if (mask & (1ull << g))
-            at += pith_vm_group_words[g];
+            at += pith_vm_group_words(g);
     return at;
-}
-
-static inline unsigned pith_vm_groups_length(uint64_t mask)
-{
-    unsigned n = 0;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++)
-        if (mask & (1ull << g))
-            n += pith_vm_group_words[g];
-    return n;
 }
 
 /* One exit: the reason, the header and the groups, copied out of the message.
