@@ -60,6 +60,8 @@ $(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p),$(if $(filter root,
 $(eval $(call program,vmm,vmm,$(wildcard vmm/dev/*.c)))
 # The hostile suite shares the kernel test suite's helpers.
 $(eval $(call program,hostile,user/hostile,user/ktest/util.c user/ktest/vm.c))
+# The fuzzer too (user/fuzz, tools/fuzz.sh).
+$(eval $(call program,fuzz,user/fuzz,user/ktest/util.c user/ktest/vm.c))
 
 # Test guests: flat binaries loaded at guest-physical 0x100000 (guests/tests/).
 GUEST_BINS := $(patsubst guests/tests/%.S,$(BUILD)/guests/%.bin,$(wildcard guests/tests/*.S))
@@ -90,6 +92,10 @@ $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
 
 $(BUILD)/pith-hostile.iso: $(BUILD)/kernel.elf $(BUILD)/hostile.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/hostile.elf=hostile
+
+# The fuzzer with its default parameters, or FUZZ_CMDLINE (tools/fuzz.sh sets it).
+$(BUILD)/pith-fuzz.iso: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf tools/mkiso.sh FORCE
+	KERNEL_CMDLINE="$(FUZZ_CMDLINE)" tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/fuzz.elf=fuzz
 
 $(BUILD)/pith-vmm.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(GUEST_BINS) tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/vmm.elf=vmm $(foreach g,$(GUEST_BINS),$(g)=$(notdir $(g)))
