@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-default test-vmm test-linux test-side bench clean help FORCE
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -188,7 +188,18 @@ test-linux: $(BUILD)/pith-linux.iso
 	tests/linux.sh linux-single-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-linux.iso
 	tests/linux.sh linux-single-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-linux.iso
 
-test-system: test-qemu test-bochs test-hostile test-default test-vmm test-linux test-side
+# The fuzzer's short campaign (user/fuzz): 8 seeds in QEMU, 2 in Bochs, each at least
+# 20000 invocations and 2000 VM exits; a kernel crash shows as no summary line.
+test-fuzz: $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --timeout 180 $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-vmx 2 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-fuzz.iso
+
+# A long campaign: make fuzz SEEDS=1,2,3 N=100000 EMU=qemu|bochs [VMEXITS=..] [AVOID=df,..]
+fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
+	tools/fuzz.sh --emu $(EMU) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(N),--n $(N)) \
+		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
+
+test-system: test-qemu test-bochs test-hostile test-fuzz test-default test-vmm test-linux test-side
 
 test: test-unit test-system
 

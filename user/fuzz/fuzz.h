@@ -34,7 +34,8 @@ enum fuzz_avoid {
     AVOID_DEPTH = 1u << 2,       /* derivation chains deeper than 65535 */
     AVOID_CNODE_CHAIN = 1u << 3, /* chains of CNodes holding each other */
     AVOID_VCPU_SPACE = 1u << 4,  /* Thread.CONFIGURE of a vCPU thread */
-    AVOID_GUEST_STATE = 1u << 5, /* random CR, EFER and SYS state written to a vCPU */
+    AVOID_GUEST_STATE = 1u << 5, /* random CR, EFER, SYS, segment, descriptor-table and
+                                  * RFLAGS state written to a vCPU */
 };
 
 struct fuzz_options {
@@ -119,6 +120,9 @@ enum stream_slot {
 #define HELPER_IPC 0x20000ull
 #define HELPER_TOP_PAGE (PITH_USER_TOP - 0x1000)
 
+/* The worker's priority, and the most the stream gives a thread (its MCP is this). */
+#define WORKER_PRIORITY 100
+
 /* Fixed for the whole run. */
 bool world_init(void);
 /* Revoke the previous batch's world and build a new one; the worker is created but
@@ -153,10 +157,13 @@ struct stream_state {
     volatile uint64_t calls;     /* made so far in this batch */
     volatile uint64_t in_call;   /* the worker is between entering and leaving a call */
     bool deep;                   /* this batch starts with the deep derivation chain */
+    uint64_t deep_reached;       /* its length */
     volatile uint64_t done;
     volatile uint64_t failed;    /* the worker found a broken contract */
     char why[160];
     struct call_record ring[RING_SIZE];
+    struct call_record slowest;  /* the call that took longest in this batch */
+    uint64_t slowest_tsc;
     uint8_t shadow[STREAM_SLOTS];   /* what each slot is believed to hold (object type) */
 };
 extern struct stream_state stream;
@@ -165,6 +172,7 @@ extern struct stream_state stream;
 void stream_worker(uint64_t arg);
 /* Print the last calls of the ring buffer. */
 void stream_print_ring(void);
+void stream_print_record(const struct call_record *c);
 const char *fuzz_syscall_name(uint64_t number);
 
 /* ---- Helpers (helper.c) ------------------------------------------------------------- */

@@ -360,7 +360,9 @@ static void start_state(uint64_t *words)
         dtr[0] = GDT_GPA, dtr[1] = 0x1f, dtr[2] = IDT_GPA, dtr[3] = lm ? 0xfff : 0x3ff;
     }
     seg[12] = SEG(0, 0x82, 0xffff);
-    seg[14] = SEG(0, 0x8b, 0xffff);
+    /* TR: VMX requires a busy TSS at entry (SDM Vol. 3, 27.3.1.2); QEMU's SVM wants
+     * the available type in its cache and aborts on an interrupt that reads a busy one. */
+    seg[14] = SEG(0, (kt_bootinfo->cpu_features & PITH_CPU_VMX) ? 0x8b : 0x89, 0xffff);
 }
 
 /* A new episode: mode, tables, program and state; the vCPU must not be in the guest. */
@@ -401,12 +403,13 @@ static uint64_t random_event(struct rng *r)
     return event;
 }
 
+/* The groups random values may go into: with avoid=guest-state only the registers
+ * no entry check looks at. */
 static uint64_t allowed_groups(void)
 {
-    uint64_t groups = PITH_VM_GROUP_ALL;
     if (fuzz_options.avoid & AVOID_GUEST_STATE)
-        groups &= ~(uint64_t)(PITH_VM_GROUP_CR | PITH_VM_GROUP_SYS);
-    return groups;
+        return PITH_VM_GROUP_GPR | PITH_VM_GROUP_INTR | PITH_VM_GROUP_TSC;
+    return PITH_VM_GROUP_ALL;
 }
 
 /* Answer the exit in vm.exit: false when the episode should start over. */
@@ -465,7 +468,10 @@ static void reconfigure_thread(struct rng *r)
 static void meddle(struct rng *r)
 {
     uint64_t words[PITH_MSG_MAX];
-    switch (rng_below(r, 8)) {
+    unsigned what = (unsigned)rng_below(r, 8);
+    if (fuzz_options.trace)
+        pith_printf("  meddle %u\n", what);
+    switch (what) {
     case 0:
         pith_vcpu_recall(vm.vcpu);
         break;
@@ -512,6 +518,8 @@ static void meddle(struct rng *r)
 
 static bool start_guest(char *why, size_t why_size)
 {
+    if (fuzz_options.trace)
+        pith_printf("  new episode%s\n", vm.alive ? "" : " in a new VM");
     if (!vm.alive && !vm_create(why, why_size))
         return false;
     pith_thread_suspend(vm.thread);
@@ -536,13 +544,16 @@ bool guest_fuzz(uint64_t seed, uint64_t exits, uint64_t *done, char *why, size_t
         return false;
     uint64_t tick = kt_bootinfo->tsc_hz / 500;      /* 2 ms without an exit: recall */
     while (*done < exits) {
-        pith_notification_set_deadline(fuzz_tick, pith_rdtsc() + tick);
+        uint64_t waited = pith_rdtsc();
+        pith_notification_set_deadline(fuzz_tick, waited + tick);
         enum pith_error err = pith_vm_wait_exit(vm.endpoint, &vm.exit);
         if (err != PITH_OK) {
             pith_snprintf(why, why_size, "waiting for an exit: %s", pith_error_name(err));
             return false;
         }
         if (vm.exit.reason == 0) {                  /* the deadline: no exit came */
+            if (fuzz_options.trace)
+                pith_printf("  no exit: recall\n");
             if (++quiet > 3) {
                 quiet = 0;
                 vm.alive = false;                   /* the vCPU is gone or stopped: a new VM */
@@ -555,6 +566,10 @@ bool guest_fuzz(uint64_t seed, uint64_t exits, uint64_t *done, char *why, size_t
         }
         quiet = 0;
         ++*done;
+        if (fuzz_options.trace)
+            pith_printf("  exit %lu: reason %lu qual %lx/%lx len %lu mode %u after %lu us\n", *done,
+                        vm.exit.reason, vm.exit.mr[1], vm.exit.mr[2], vm.exit.mr[3], vm.mode,
+                        (pith_rdtsc() - waited) / (kt_bootinfo->tsc_hz / 1000000));
         ++episode_exits;
         uint64_t reason = vm.exit.reason;
         bool over = reason == PITH_EXIT_SHUTDOWN || reason == PITH_EXIT_INVALID_STATE ||

@@ -22,9 +22,11 @@ pith_cap_t fuzz_tick;                   /* bound to the supervisor: its deadline
 #define SUPERVISOR_PRIORITY 200
 #define LIVENESS_PRIORITY 150
 #define SENTINEL_PAGES 16
-#define STUCK_TICKS_MAX 20000           /* 10 s of ticks without a single call */
+#define STUCK_TICKS_MAX 40000           /* 10 s of ticks without a single call */
 
-static const uint64_t default_seeds[] = { 1, 2, 3 };
+/* Without seeds=: eight seeds under QEMU, two under Bochs (about 30x slower). */
+#define DEFAULT_SEEDS_SVM 8
+#define DEFAULT_SEEDS_VMX 2
 
 /* ---- Parameters ------------------------------------------------------------------------ */
 
@@ -98,8 +100,9 @@ static void parse_options(const char *cmdline)
             p++;
     }
     if (!o->seed_count) {
-        for (unsigned i = 0; i < sizeof(default_seeds) / sizeof(default_seeds[0]); i++)
-            o->seeds[o->seed_count++] = default_seeds[i];
+        bool vmx = (kt_bootinfo->cpu_features & PITH_CPU_VMX) != 0;
+        for (unsigned i = 0; i < (vmx ? DEFAULT_SEEDS_VMX : DEFAULT_SEEDS_SVM); i++)
+            o->seeds[o->seed_count++] = i + 1;
     }
     if (!o->batch)
         o->batch = 2000;
@@ -225,7 +228,7 @@ static void worker_fault(struct seed_result *res, const struct pith_msg *msg)
 /* Let the worker run its batch, kicking it out of calls that block. */
 static void supervise(struct seed_result *res)
 {
-    uint64_t tick = kt_bootinfo->tsc_hz / 2000, last = 0, stuck = 0;
+    uint64_t tick = kt_bootinfo->tsc_hz / 4000, last = 0, stuck = 0;
     pith_thread_resume(world_worker);
     while (!stream.done && !stream.failed) {
         pith_notification_set_deadline(fuzz_tick, pith_rdtsc() + tick);
@@ -259,6 +262,9 @@ static void supervise(struct seed_result *res)
         fail(res, stream.why);
 }
 
+/* The deep derivation chain costs two calls a level: the first seed of a run makes it. */
+static bool first_seed = true;
+
 static void run_batch(struct seed_result *res, uint64_t batch)
 {
     struct rng world_rng = { res->seed * 0x100000001b3ull ^ batch * 0x9e3779b97f4a7c15ull };
@@ -267,7 +273,9 @@ static void run_batch(struct seed_result *res, uint64_t batch)
     stream.batch = batch;
     stream.calls = 0;
     stream.done = stream.failed = 0;
-    stream.deep = batch == fuzz_options.first_batch + 1 && fuzz_options.deep_chain > 0 &&
+    stream.slowest_tsc = 0;
+    stream.deep_reached = 0;
+    stream.deep = first_seed && batch == fuzz_options.first_batch + 1 && fuzz_options.deep_chain > 0 &&
                   !(fuzz_options.avoid & AVOID_DEPTH);
     stream.calls_wanted = fuzz_options.batch + (stream.deep ? 2 * fuzz_options.deep_chain + 8 : 0);
     stream.rng.state = rng_next(&world_rng) ^ 0x5eed;
@@ -306,6 +314,12 @@ static bool run_seed(uint64_t seed, bool vcpus, uint64_t *total_invocations, uin
         if (fuzz_options.verbose)
             pith_printf("  seed %lu batch %lu: %lu calls, %lu kicks, %lu ms\n", seed, b, stream.calls,
                         res.kicks, res.tsc / (kt_bootinfo->tsc_hz / 1000));
+        if (fuzz_options.verbose && stream.deep)
+            pith_printf("  deep derivation chain: %lu levels\n", stream.deep_reached);
+        if (fuzz_options.trace) {
+            pith_printf("  slowest call: %lu us\n", stream.slowest_tsc / (kt_bootinfo->tsc_hz / 1000000));
+            stream_print_record(&stream.slowest);
+        }
     }
     bool stream_failed = res.failed;
     if (!res.failed && vcpus && fuzz_options.vm_exits) {
@@ -321,6 +335,7 @@ static bool run_seed(uint64_t seed, bool vcpus, uint64_t *total_invocations, uin
             pith_printf("  seed %lu: %lu exits in %lu ms\n", seed, res.exits,
                         (pith_rdtsc() - t0) / (kt_bootinfo->tsc_hz / 1000));
     }
+    first_seed = false;
     *total_invocations += res.invocations;
     *total_tsc += res.tsc;
     if (res.failed) {

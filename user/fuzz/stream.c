@@ -69,7 +69,6 @@ static enum pith_error fuzz_syscall(uint64_t number, uint64_t cap, struct pith_m
     return (enum pith_error)rax;
 }
 
-static void print_record(const struct call_record *c);
 
 /* One recorded call: number, capability, label and length, MR0..; arguments beyond
  * MR3 go through the IPC buffer. */
@@ -93,11 +92,17 @@ static enum pith_error make_call(struct call *c, struct pith_msg *out)
     struct pith_msg msg = { .info = pith_msginfo(c->label, c->length, c->caps),
                             .mr = { c->mr[0], c->mr[1], c->mr[2], c->mr[3] } };
     if (fuzz_options.trace)
-        print_record(rec);
+        stream_print_record(rec);
     stream.in_call = 1;
+    uint64_t t0 = pith_rdtsc();
     enum pith_error err = fuzz_syscall(c->number, c->cap, &msg, df);
+    uint64_t took = pith_rdtsc() - t0;
     stream.in_call = 0;
     rec->result = (uint8_t)err;
+    if (took > stream.slowest_tsc) {
+        stream.slowest_tsc = took;
+        stream.slowest = *rec;
+    }
     if ((uint64_t)err >= PITH_E_COUNT && !stream.failed) {
         pith_snprintf(stream.why, sizeof(stream.why), "call %lu returned error %lu", seq, (uint64_t)err);
         stream.failed = 1;
@@ -351,7 +356,11 @@ static void args_thread(struct call *c)
         c->length = 5;
         break;
     case PITH_THREAD_SET_PRIORITY:
-        c->mr[0] = rng_percent(r, 80) ? rng_below(r, 101) : fuzz_value(r);
+        /* Below the worker's own priority (its MCP): a thread the stream lifts to the
+         * worker's level could take its time; above it the kernel refuses. */
+        c->mr[0] = rng_percent(r, 80) ? rng_below(r, WORKER_PRIORITY) : fuzz_value(r);
+        if (c->mr[0] == WORKER_PRIORITY)
+            c->mr[0]--;
         c->length = 1;
         break;
     case PITH_THREAD_READ_REGISTERS:
@@ -428,7 +437,7 @@ static void args_vcpu_state(struct call *c)
     struct rng *r = &stream.rng;
     uint64_t mask = rng_percent(r, 90) ? rng_below(r, 0x100) : fuzz_value(r);
     if (fuzz_options.avoid & AVOID_GUEST_STATE)
-        mask &= ~(uint64_t)(PITH_VM_GROUP_CR | PITH_VM_GROUP_SYS);
+        mask &= PITH_VM_GROUP_GPR | PITH_VM_GROUP_INTR | PITH_VM_GROUP_TSC;
     c->mr[0] = mask;
     unsigned words = 0;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++)
@@ -634,17 +643,17 @@ static bool budget_left(uint64_t calls)
 
 /* Copy of a copy of a copy ...: with `drop`, each parent is deleted after its child is
  * made, so the chain grows deep in two slots. */
-static void op_derivation_chain(uint64_t length, bool drop)
+static uint64_t op_derivation_chain(uint64_t length, bool drop)
 {
     uint64_t from = slot_of(rng_percent(&stream.rng, 50) ? PITH_OBJ_ENDPOINT : PITH_OBJ_NOTIFICATION);
-    uint64_t a = dest_slot(), b;
+    uint64_t a = dest_slot(), b, i = 0;
     if (!in_stream(from) || !in_stream(a) || invoke5(SS_CNODE, PITH_CNODE_COPY, a, SS_CNODE, from,
                                                       PITH_RIGHTS_ALL, 0, 4) != PITH_OK)
-        return;
-    for (uint64_t i = 0; i < length && budget_left(2); i++) {
+        return 0;
+    for (; i < length && budget_left(2); i++) {
         b = dest_slot();
         if (!in_stream(b) || invoke5(SS_CNODE, PITH_CNODE_COPY, b, SS_CNODE, a, PITH_RIGHTS_ALL, 0, 4) != PITH_OK)
-            return;
+            return i;
         if (drop)
             invoke5(SS_CNODE, PITH_CNODE_DELETE, a, 0, 0, 0, 0, 1);
         a = b;
@@ -652,6 +661,7 @@ static void op_derivation_chain(uint64_t length, bool drop)
     /* Now revoke or delete somewhere along what is left. */
     invoke5(SS_CNODE, rng_percent(&stream.rng, 50) ? PITH_CNODE_REVOKE : PITH_CNODE_DELETE,
             rng_percent(&stream.rng, 50) ? from : a, 0, 0, 0, 0, 1);
+    return i;
 }
 
 /* CNodes each holding the only capability to the next one, then the head deleted:
@@ -736,7 +746,7 @@ static void op_vcpu(void)
     invoke5(vcpu, PITH_VCPU_CONFIGURE, thread, space, slot_of(PITH_OBJ_ENDPOINT),
             rng_below(r, 0x100), rng_percent(r, 50) ? 0 : rng_next(r), 5);
     op_map_chain();     /* perhaps into this guest space */
-    invoke5(thread, PITH_THREAD_SET_PRIORITY, rng_below(r, 101), 0, 0, 0, 0, 1);
+    invoke5(thread, PITH_THREAD_SET_PRIORITY, rng_below(r, WORKER_PRIORITY), 0, 0, 0, 0, 1);
     invoke5(thread, PITH_THREAD_RESUME, 0, 0, 0, 0, 0, 0);
 }
 
@@ -787,8 +797,9 @@ void stream_worker(uint64_t arg)
     (void)arg;
     reset_shadow();
     /* Once a seed, if allowed: a derivation chain past the 16-bit depth. */
-    if (stream.deep)
-        op_derivation_chain(fuzz_options.deep_chain, true);
+    /* The deep chain starts from one of the world's endpoints or notifications. */
+    for (unsigned tries = 0; stream.deep && !stream.deep_reached && tries < 16; tries++)
+        stream.deep_reached = op_derivation_chain(fuzz_options.deep_chain, true);
     while (stream.calls < stream.calls_wanted && !stream.failed)
         one_step();
     stream.done = 1;
@@ -808,7 +819,7 @@ const char *fuzz_syscall_name(uint64_t number)
     return number < sizeof(syscall_names) / sizeof(syscall_names[0]) ? syscall_names[number] : "?";
 }
 
-static void print_record(const struct call_record *c)
+void stream_print_record(const struct call_record *c)
 {
     char result[24];
     if (c->result == 0xff)
@@ -825,5 +836,5 @@ void stream_print_ring(void)
     uint64_t n = stream.calls < RING_SIZE ? stream.calls : RING_SIZE;
     pith_printf("  last %lu calls of batch %lu (oldest first):\n", n, stream.batch);
     for (uint64_t i = stream.calls - n; i < stream.calls; i++)
-        print_record(&stream.ring[i % RING_SIZE]);
+        stream_print_record(&stream.ring[i % RING_SIZE]);
 }

@@ -10,7 +10,6 @@
 #define WORLD_UNTYPED_BITS 25       /* 32 MiB: CNode, pools, helpers, tables */
 #define POOL_BITS 22
 #define POOL_SMALL_BITS 16
-#define WORKER_PRIORITY 100
 #define WORKER_STACK_PAGES 16
 
 pith_cap_t world_worker;
@@ -155,7 +154,7 @@ static void build_helper(struct build *b, struct rng *r, unsigned i, pith_cap_t 
     if (b->ok)
         check(b, pith_thread_write_registers(tcb, regs, PITH_REG_RDI + 1), "helper registers");
     if (b->ok)
-        check(b, pith_thread_set_priority(tcb, rng_percent(r, 20) ? WORKER_PRIORITY : WORKER_PRIORITY - 10),
+        check(b, pith_thread_set_priority(tcb, WORKER_PRIORITY - 1 - rng_below(r, 10)),
               "helper priority");
     if (b->ok)
         check(b, pith_thread_resume(tcb), "starting a helper");
