@@ -650,13 +650,30 @@ static uint64_t op_derivation_chain(uint64_t length, bool drop)
     if (!in_stream(from) || !in_stream(a) || invoke5(SS_CNODE, PITH_CNODE_COPY, a, SS_CNODE, from,
                                                       PITH_RIGHTS_ALL, 0, 4) != PITH_OK)
         return 0;
+    uint64_t spare = dest_slot();
     for (; i < length && budget_left(2); i++) {
-        b = dest_slot();
+        /* With drop, two slots take turns: the parent's slot is empty again. */
+        b = drop && i > 0 ? spare : dest_slot();
+        spare = a;
         if (!in_stream(b) || invoke5(SS_CNODE, PITH_CNODE_COPY, b, SS_CNODE, a, PITH_RIGHTS_ALL, 0, 4) != PITH_OK)
             return i;
         if (drop)
             invoke5(SS_CNODE, PITH_CNODE_DELETE, a, 0, 0, 0, 0, 1);
         a = b;
+    }
+    /* A long chain is revoked from its root: every level must go, the last one too
+     * (a depth counter that wraps would hide it from the revoke). */
+    if (length > 1000) {
+        invoke5(SS_CNODE, PITH_CNODE_REVOKE, from, 0, 0, 0, 0, 1);
+        uint64_t probe = dest_slot();
+        enum pith_error err = invoke5(SS_CNODE, PITH_CNODE_COPY, probe, SS_CNODE, a, PITH_RIGHTS_ALL, 0, 4);
+        if (err != PITH_E_INVALID_CAP && in_stream(probe) && stream.shadow[probe] == SH_EMPTY && !stream.failed) {
+            pith_snprintf(stream.why, sizeof(stream.why),
+                          "level %lu of a derivation chain survived the revoke of its root (copy: %s)",
+                          i, pith_error_name(err));
+            stream.failed = 1;
+        }
+        return i;
     }
     /* Now revoke or delete somewhere along what is left. */
     invoke5(SS_CNODE, rng_percent(&stream.rng, 50) ? PITH_CNODE_REVOKE : PITH_CNODE_DELETE,
