@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-default test-vmm test-linux test-side test-smp-boot bench clean help FORCE
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -60,6 +60,8 @@ $(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p),$(if $(filter root,
 $(eval $(call program,vmm,vmm,$(wildcard vmm/dev/*.c)))
 # The hostile suite shares the kernel test suite's helpers.
 $(eval $(call program,hostile,user/hostile,user/ktest/util.c user/ktest/vm.c))
+# The fuzzer too (user/fuzz, tools/fuzz.sh).
+$(eval $(call program,fuzz,user/fuzz,user/ktest/util.c user/ktest/vm.c))
 
 # Test guests: flat binaries loaded at guest-physical 0x100000 (guests/tests/).
 GUEST_BINS := $(patsubst guests/tests/%.S,$(BUILD)/guests/%.bin,$(wildcard guests/tests/*.S))
@@ -90,6 +92,10 @@ $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
 
 $(BUILD)/pith-hostile.iso: $(BUILD)/kernel.elf $(BUILD)/hostile.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/hostile.elf=hostile
+
+# The fuzzer with its default parameters, or FUZZ_CMDLINE (tools/fuzz.sh sets it).
+$(BUILD)/pith-fuzz.iso: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf tools/mkiso.sh FORCE
+	KERNEL_CMDLINE="$(FUZZ_CMDLINE)" tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/fuzz.elf=fuzz
 
 $(BUILD)/pith-vmm.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(GUEST_BINS) tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/vmm.elf=vmm $(foreach g,$(GUEST_BINS),$(g)=$(notdir $(g)))
@@ -190,7 +196,18 @@ test-smp-boot: $(BUILD)/pith-test.iso
 	tests/smp-boot.sh svm 2 100 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
 	tests/smp-boot.sh vmx 2 100 -- tools/run-bochs.sh --smp 2 --timeout 1200 $(BUILD)/pith-test.iso
 
-test-system: test-qemu test-bochs test-hostile test-default test-vmm test-linux test-side
+# The fuzzer's short campaign (user/fuzz): 8 seeds in QEMU, 2 in Bochs, each at least
+# 20000 invocations and 2000 VM exits; a kernel crash shows as no summary line.
+test-fuzz: $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --timeout 180 $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-vmx 2 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-fuzz.iso
+
+# A long campaign: make fuzz SEEDS=1,2,3 N=100000 EMU=qemu|bochs [VMEXITS=..] [AVOID=df,..]
+fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
+	tools/fuzz.sh --emu $(EMU) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(N),--n $(N)) \
+		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
+
+test-system: test-qemu test-bochs test-hostile test-fuzz test-default test-vmm test-linux test-side
 
 test: test-unit test-system
 

@@ -1,0 +1,49 @@
+/* Biased random values: boundaries, small numbers, addresses (fuzz.h). */
+#include "fuzz.h"
+
+static const uint64_t boundaries[] = {
+    0, 1, 2, 3, 4, 7, 8, 11, 12, 15, 16, 17, 31, 32, 63, 64, 65, 127, 128, 255, 256,
+    0xfff, 0x1000, 0x1001, 0xffff, 0x10000, 0x1fffff, 0x200000, 0x3fffffff, 0x40000000,
+    0x7fffffff, 0x80000000, 0xffffffff, 0x100000000, 0x7fffffffffffull, 0x800000000000ull,
+    0x7ffffffff000ull, 0x7ffffffffffeull, 0xffff800000000000ull, 0xffffffff80000000ull,
+    0x7fffffffffffffffull, 0x8000000000000000ull, 0xfffffffffffff000ull, 0xfffffffffffffffeull,
+    0xffffffffffffffffull,
+};
+
+uint64_t fuzz_boundary(struct rng *r)
+{
+    uint64_t v = RNG_PICK(r, boundaries);
+    switch (rng_below(r, 4)) {
+    case 0: return v - 1;
+    case 1: return v + 1;
+    default: return v;
+    }
+}
+
+uint64_t fuzz_value(struct rng *r)
+{
+    switch (rng_below(r, 8)) {
+    case 0: case 1: case 2: return fuzz_boundary(r);
+    case 3: case 4: return rng_below(r, 64);
+    case 5: return 1ull << rng_below(r, 64);
+    default: return rng_next(r);
+    }
+}
+
+uint64_t fuzz_address(struct rng *r)
+{
+    static const uint64_t bases[] = {
+        0, HELPER_CODE, HELPER_IPC, 0x400000, 0x40000000, 0x8000000000ull,
+        PITH_USER_TOP - 0x200000, PITH_USER_TOP - 0x1000, PITH_USER_TOP,
+        0xffff800000000000ull, 0x0000800000001000ull, 0xfffffffffffff000ull,
+    };
+    uint64_t base = RNG_PICK(r, bases);
+    switch (rng_below(r, 6)) {
+    case 0: return base;
+    case 1: return base + (rng_below(r, 16) << 12);
+    case 2: return base - (rng_below(r, 4) << 12);
+    case 3: return base + (rng_below(r, 512) << 21);
+    case 4: return rng_next(r) & ~0xfffull;
+    default: return base + rng_below(r, 0x2000);   /* mostly unaligned */
+    }
+}
