@@ -118,8 +118,13 @@ static bool vm_create(char *why, size_t why_size)
     struct rng *r = &vm.rng;
     vm.transfer_mask = rng_percent(r, 80) ? PITH_VM_GROUP_ALL : rng_below(r, 0x100) | PITH_VM_GROUP_RIP;
     uint64_t exceptions = rng_percent(r, 60) ? 0 : rng_percent(r, 50) ? rng_next(r) : 0xffffffffull;
-    if (!err)
+    if (!err) {
         err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask, exceptions);
+        /* NMI, #MC and bits above 31 are the host's: refused, then the rest. */
+        if (err == PITH_E_INVALID_ARG && (exceptions & (PITH_VM_HOST_EXCEPTIONS | ~0xffffffffull)))
+            err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask,
+                                      exceptions & 0xffffffffull & ~(uint64_t)PITH_VM_HOST_EXCEPTIONS);
+    }
     if (!err)
         err = pith_thread_set_priority(vm.thread, VCPU_PRIORITY);
     if (err) {
@@ -433,7 +438,7 @@ static void reply(struct rng *r)
             if (!(groups & (1u << g)))
                 continue;
             unsigned at = pith_vm_group_at(x->transfer_mask, 1ull << g);
-            for (unsigned i = 0; i < pith_vm_group_words[g]; i++)
+            for (unsigned i = 0; i < pith_vm_group_words(g); i++)
                 if (rng_percent(r, 25))
                     x->mr[at + i] = mutate(r, x->mr[at + i]);
         }

@@ -442,7 +442,7 @@ static void args_vcpu_state(struct call *c)
     unsigned words = 0;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++)
         if (mask & (1u << g))
-            words += pith_vm_group_words[g];
+            words += pith_vm_group_words(g);
     for (unsigned i = 1; i < PITH_MSG_MAX; i++)
         c->mr[i] = fuzz_value(r);
     c->length = rng_percent(r, 90) ? (words + 1 < PITH_MSG_MAX ? words + 1 : PITH_MSG_MAX) : rng_below(r, 66);
