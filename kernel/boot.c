@@ -7,8 +7,7 @@
  */
 #include "kernel.h"
 #include "bootmem.h"
-#include "../arch/x86_64/arch.h"
-#include "../arch/x86_64/x86.h"
+#include <arch.h>
 
 #define MULTIBOOT2_MAGIC 0x36d76289
 #define PHYSMAP_LIMIT    (4ull << 30)   /* the boot page tables map the first 4 GiB */

@@ -5,7 +5,7 @@
  * PITH_DEADLINE_BIT once the TSC passes it: the kernel's only timer service.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 static void deliver(struct thread *t, uint64_t word, uint64_t info)
 {

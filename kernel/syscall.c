@@ -5,7 +5,7 @@
  * what runs next.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 #define SYSCALL_INSN_LENGTH 2   /* 0f 05 */
 

@@ -3,8 +3,7 @@
  * turning a user fault into a message to the thread's fault endpoint.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
-#include "../arch/x86_64/x86.h"
+#include <arch.h>
 
 void thread_init(struct thread *t)
 {
@@ -261,7 +260,7 @@ static int thread_write_registers(struct invocation *inv, struct thread *t)
      * IRETQ or WRMSR fault in ring 0; rsp is the thread's own business (only the CPU
      * in user mode uses it). */
     if (count > PITH_REG_RFLAGS)
-        v[PITH_REG_RFLAGS] = (v[PITH_REG_RFLAGS] & RFLAGS_USER_MASK) | RFLAGS_IF | 2;
+        v[PITH_REG_RFLAGS] = arch_user_rflags(v[PITH_REG_RFLAGS]);
     for (unsigned i = 0; i < count; i++)
         *reg_slot(t, i) = v[i];
     t->regs.vector = 0;     /* leave through IRETQ: every register exactly as written */

@@ -13,7 +13,7 @@
  * an INVALID_STATE exit with MR0 = 0 and the reason in MR1.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 
 static bool vm_available;
@@ -122,12 +122,7 @@ void vcpu_enter(struct vcpu *v)
         thread_suspend(t);
         sched_return_to_user();
     }
-    if (c->fpu_owner != t) {
-        if (c->fpu_owner)
-            __asm__ volatile("fxsaveq (%0)" :: "r"(c->fpu_owner->fpu) : "memory");
-        __asm__ volatile("fxrstorq (%0)" :: "r"(t->fpu) : "memory");
-        c->fpu_owner = t;
-    }
+    arch_fpu_switch(c, t);
     if (v->recall_pending) {
         v->recall_pending = false;
         struct vcpu_exit e = { .reason = PITH_EXIT_RECALL };

@@ -7,8 +7,7 @@
  * gone (SDM 4.5 for the formats).
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
-#include "../arch/x86_64/x86.h"
+#include <arch.h>
 
 #define PTE_P    BIT(0)
 #define PTE_W    BIT(1)

@@ -1,8 +1,49 @@
-/* The interface the generic kernel uses from arch/x86_64 (the glue layer). */
+/*
+ * The interface between the generic kernel (kernel/) and arch/x86_64.  Generic code
+ * includes this header only (as <arch.h>: the Makefile puts arch/x86_64 on the include
+ * path), never x86.h or a vendor header; what it needs of the machine is declared or
+ * defined inline here.  The rest of arch/x86_64 uses x86.h for instructions and
+ * architectural constants.
+ */
 #ifndef ARCH_H
 #define ARCH_H
 
 #include "../../kernel/kernel.h"
+
+/* An address with bits 63..47 all equal (SDM Vol. 1 3.3.7.1). */
+static inline bool is_canonical(uint64_t va)
+{
+    return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+/* The RFLAGS a thread's registers may be given (SDM Vol. 1 3.4.3): the arithmetic
+ * flags (CF PF AF ZF SF OF), TF, DF, AC and ID of what was asked for.  Never IOPL
+ * (IRETQ at CPL 0 would load it: in, out, cli for the thread), NT, RF, VM, VIF or VIP;
+ * IF (bit 9) and the always-one bit 1 are set. */
+#define RFLAGS_USER_MASK 0x240dd5ull
+static inline uint64_t arch_user_rflags(uint64_t requested)
+{
+    return (requested & RFLAGS_USER_MASK) | BIT(9) | 2;
+}
+
+/* Stop this CPU for good: interrupts off, halted (panic). */
+static inline NORETURN void arch_halt(void)
+{
+    for (;;)
+        __asm__ volatile("cli; hlt" ::: "memory");
+}
+
+/* Give the CPU's FPU/SSE registers to t: the previous owner's are saved (FXSAVE) and
+ * t's loaded, only when they are not t's already.  For threads and vCPU threads. */
+static inline void arch_fpu_switch(struct cpu *c, struct thread *t)
+{
+    if (c->fpu_owner == t)
+        return;
+    if (c->fpu_owner)
+        __asm__ volatile("fxsaveq (%0)" :: "r"(c->fpu_owner->fpu) : "memory");
+    __asm__ volatile("fxrstorq (%0)" :: "r"(t->fpu) : "memory");
+    c->fpu_owner = t;
+}
 
 /* cpu.c */
 void cpu_init(void);                          /* the bootstrap processor, cpus[0] */
