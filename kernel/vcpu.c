@@ -148,7 +148,7 @@ void vcpu_enter(struct vcpu *v)
  * A reply with an invalid event changes nothing, and the next entry reports it. */
 void vcpu_take_reply(struct vcpu *v, struct thread *replier)
 {
-    uint64_t info = replier->regs.rsi;
+    uint64_t info = arch_msg_info(replier);
     uint64_t mask = pith_msginfo_label(info) & PITH_VM_GROUP_ALL;
     unsigned length = (unsigned)pith_msginfo_length(info);
     uint64_t event = length > 0 ? thread_mr(replier, 0) : 0;

@@ -16,6 +16,78 @@ static inline bool is_canonical(uint64_t va)
     return (uint64_t)((int64_t)(va << 16) >> 16) == va;
 }
 
+/* ---- A thread's user registers as the system-call ABI uses them (abi.md) ----------
+ * rax: the system-call number in, the result out; rdi: the capability named (in) and
+ * the badge or notification word (out); rsi: the message info; rdx, r8, r9, r10:
+ * message registers 0..3.  Inline, so the IPC fast path stays as short as it was. */
+_Static_assert(PITH_MSG_REGS_IN_CPU == 4, "rdx, r8, r9 and r10 carry MR0..MR3");
+
+static inline uint64_t arch_syscall_number(const struct thread *t) { return t->regs.rax; }
+static inline uint64_t arch_result(const struct thread *t) { return t->regs.rax; }
+static inline void arch_set_result(struct thread *t, uint64_t v) { t->regs.rax = v; }
+static inline uint64_t arch_cap_arg(const struct thread *t) { return t->regs.rdi; }
+static inline uint64_t arch_badge(const struct thread *t) { return t->regs.rdi; }
+static inline void arch_set_badge(struct thread *t, uint64_t v) { t->regs.rdi = v; }
+static inline uint64_t arch_msg_info(const struct thread *t) { return t->regs.rsi; }
+static inline void arch_set_msg_info(struct thread *t, uint64_t v) { t->regs.rsi = v; }
+static inline uint64_t arch_user_ip(const struct thread *t) { return t->regs.rip; }
+static inline void arch_set_user_ip(struct thread *t, uint64_t v) { t->regs.rip = v; }
+
+/* Message register i < PITH_MSG_REGS_IN_CPU. */
+static inline uint64_t arch_mr_reg(const struct thread *t, unsigned i)
+{
+    switch (i) {
+    case 0: return t->regs.rdx;
+    case 1: return t->regs.r8;
+    case 2: return t->regs.r9;
+    default: return t->regs.r10;
+    }
+}
+
+static inline void arch_set_mr_reg(struct thread *t, unsigned i, uint64_t v)
+{
+    switch (i) {
+    case 0: t->regs.rdx = v; break;
+    case 1: t->regs.r8 = v; break;
+    case 2: t->regs.r9 = v; break;
+    default: t->regs.r10 = v; break;
+    }
+}
+
+static inline void arch_copy_mr_regs(const struct thread *from, struct thread *to)
+{
+    to->regs.rdx = from->regs.rdx;
+    to->regs.r8 = from->regs.r8;
+    to->regs.r9 = from->regs.r9;
+    to->regs.r10 = from->regs.r10;
+}
+
+/* Run the system call again when the thread next runs: back over SYSCALL (0f 05). */
+static inline void arch_restart_syscall(struct thread *t) { t->regs.rip -= 2; }
+
+/* A new thread's start: where it runs, its stack and its first argument (rdi). */
+static inline void arch_set_entry(struct thread *t, uint64_t ip, uint64_t sp, uint64_t arg)
+{
+    t->regs.rip = ip;
+    t->regs.rsp = sp;
+    t->regs.rdi = arg;
+}
+
+/* The register PITH_REG_i (abi.h order) of Thread.read/write_registers. */
+static inline uint64_t *arch_thread_register(struct thread *t, unsigned i)
+{
+    struct user_regs *r = &t->regs;
+    uint64_t *const map[PITH_REG_COUNT] = {
+        &r->rip, &r->rsp, &r->rflags, &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi,
+        &r->rbp, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15,
+        &t->fs_base, &t->gs_base };
+    return map[i];
+}
+
+/* Registers were written from outside: leave through IRETQ, which restores every
+ * register exactly as written (SYSRET would take rip from rcx and rflags from r11). */
+static inline void arch_registers_written(struct thread *t) { t->regs.vector = 0; }
+
 /* The RFLAGS a thread's registers may be given (SDM Vol. 1 3.4.3): the arithmetic
  * flags (CF PF AF ZF SF OF), TF, DF, AC and ID of what was asked for.  Never IOPL
  * (IRETQ at CPL 0 would load it: in, out, cli for the thread), NT, RF, VM, VIF or VIP;
