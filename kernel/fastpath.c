@@ -16,10 +16,10 @@ static bool short_message(uint64_t info)
 
 static void copy_registers(struct thread *from, struct thread *to, uint64_t badge)
 {
-    uint64_t info = arch_msg_info(from);
     arch_set_result(to, PITH_OK);
     arch_set_badge(to, badge);
-    arch_set_msg_info(to, pith_msginfo(pith_msginfo_label(info), pith_msginfo_length(info), 0));
+    arch_set_msg_info(to, pith_msginfo(pith_msginfo_label(arch_msg_info(from)),
+                                       pith_msginfo_length(arch_msg_info(from)), 0));
     arch_copy_mr_regs(from, to);
 }
 

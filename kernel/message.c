@@ -11,17 +11,24 @@ static const unsigned regs_mr_count = PITH_MSG_REGS_IN_CPU;
 
 uint64_t thread_mr(const struct thread *t, unsigned i)
 {
-    if (i < regs_mr_count)
+    switch (i) {
+    case 0: case 1: case 2: case 3:
         return arch_mr_reg(t, i);
-    return t->ipc_buffer && i < PITH_MSG_MAX ? t->ipc_buffer->mr[i] : 0;
+    default:
+        return t->ipc_buffer && i < PITH_MSG_MAX ? t->ipc_buffer->mr[i] : 0;
+    }
 }
 
 void thread_set_mr(struct thread *t, unsigned i, uint64_t v)
 {
-    if (i < regs_mr_count)
+    switch (i) {
+    case 0: case 1: case 2: case 3:
         arch_set_mr_reg(t, i, v);
-    else if (t->ipc_buffer && i < PITH_MSG_MAX)
-        t->ipc_buffer->mr[i] = v;
+        break;
+    default:
+        if (t->ipc_buffer && i < PITH_MSG_MAX)
+            t->ipc_buffer->mr[i] = v;
+    }
 }
 
 /* How many message registers fit between these two threads. */

@@ -40,7 +40,8 @@ static inline uint64_t arch_mr_reg(const struct thread *t, unsigned i)
     case 0: return t->regs.rdx;
     case 1: return t->regs.r8;
     case 2: return t->regs.r9;
-    default: return t->regs.r10;
+    case 3: return t->regs.r10;
+    default: __builtin_unreachable();
     }
 }
 
@@ -50,7 +51,8 @@ static inline void arch_set_mr_reg(struct thread *t, unsigned i, uint64_t v)
     case 0: t->regs.rdx = v; break;
     case 1: t->regs.r8 = v; break;
     case 2: t->regs.r9 = v; break;
-    default: t->regs.r10 = v; break;
+    case 3: t->regs.r10 = v; break;
+    default: __builtin_unreachable();
     }
 }
 
