@@ -269,7 +269,7 @@ static int vcpu_set_io(struct invocation *inv, struct vcpu *v)
     uint64_t direct = inv_arg(inv, 1);
     if (direct > 1)
         return PITH_E_INVALID_ARG;
-    io_bitmap_set(vcpu_page(v, VCPU_PAGE_IO_BITMAP), io->data & 0xffff, (io->data >> 16) & 0xffff, direct);
+    vcpu_arch_set_io(v, io->data & 0xffff, (io->data >> 16) & 0xffff, direct);
     return PITH_OK;
 }
 

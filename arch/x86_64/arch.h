@@ -140,7 +140,37 @@ NORETURN void restore_user(struct user_regs *regs);
 void kernel_map_protect(void);
 
 /* Virtualization backends (svm/, vmx/), one chosen at boot by vcpu_arch_init_cpu.
- * Generic code sees only these hooks. */
+ * Generic code sees only these hooks and vcpu_of_object.
+ * A VCpu object (VCPU_OBJECT_BITS): page 0 the VMCB or VMCS, pages 1..3 the I/O
+ * intercept bitmap (VMX: two pages, then the TPR shadow's page), pages 4..5 the MSR
+ * bitmap, pages 6..7 struct vcpu. */
+#define VCPU_PAGE_CONTROL       0
+#define VCPU_PAGE_IO_BITMAP     1
+#define VCPU_PAGE_MSR_BITMAP    4
+#define VCPU_PAGE_STATE         6
+_Static_assert(sizeof(struct vcpu) <= 2 * PAGE_SIZE, "struct vcpu fits its pages");
+
+static inline struct vcpu *vcpu_of_object(uint64_t object)
+{
+    return (struct vcpu *)(object + VCPU_PAGE_STATE * PAGE_SIZE);
+}
+static inline void *vcpu_page(const struct vcpu *v, unsigned page)
+{
+    return (uint8_t *)v - VCPU_PAGE_STATE * PAGE_SIZE + page * PAGE_SIZE;
+}
+
+/* What both backends keep in struct vcpu.arch; each backend's own state follows it
+ * (struct svm_vcpu, struct vmx_vcpu). */
+struct vcpu_x86 {
+    uint64_t gpr[16];           /* guest GPRs the hardware does not keep (guest_gprs.h) */
+    uint64_t guest_dr[4];       /* DR0..DR3: neither VMCB nor VMCS holds them */
+    struct guest_space *space;  /* the guest space the backend last loaded */
+    uint32_t space_generation;  /* the guest space's generation last flushed */
+    uint32_t tag, tag_generation;   /* the ASID (SVM) or VPID (VMX) and its round */
+};
+#define VCPU_X86_GPR_OFFSET 8   /* of gpr[0] in struct vcpu: guest_gprs.h */
+static inline struct vcpu_x86 *vcpu_x86(struct vcpu *v) { return (struct vcpu_x86 *)v->arch; }
+
 struct vcpu_exit {
     uint64_t reason;            /* PITH_EXIT_*, or one of the two the kernel keeps: */
     uint64_t raw, qualification, qualification2, length;
@@ -158,6 +188,7 @@ void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);
+void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 void arch_guest_space_flush(struct guest_space *gs);
 void arch_take_interrupts(void);                /* let pending host interrupts in, briefly */
 

@@ -127,6 +127,16 @@ void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_wi
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
 void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
 
+_Static_assert(offsetof(struct vcpu, arch) + offsetof(struct vcpu_x86, gpr) == VCPU_X86_GPR_OFFSET,
+               "guest_gprs.h finds the guest registers here");
+
+/* Both vendors' I/O bitmaps have one bit per port, set = intercepted, from port 0 on
+ * (SDM 25.6.4, APM 15.10.1). */
+void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct)
+{
+    io_bitmap_set(vcpu_page(v, VCPU_PAGE_IO_BITMAP), first, last, direct);
+}
+
 #define GROUP_INDEX(group) ((unsigned)__builtin_ctz(group))
 
 /* The groups written since the last check as the VMM wrote them, the others as the
@@ -188,8 +198,8 @@ static void write_dr(unsigned i, uint64_t value)
 void vcpu_arch_run(struct vcpu *v)
 {
     for (unsigned i = 0; i < 4; i++)
-        if (read_dr(i) != v->guest_dr[i])
-            write_dr(i, v->guest_dr[i]);
+        if (read_dr(i) != vcpu_x86(v)->guest_dr[i])
+            write_dr(i, vcpu_x86(v)->guest_dr[i]);
     backend->run(v);
     panic("vCPU backend returned from entering the guest");
 }
@@ -197,7 +207,7 @@ void vcpu_arch_run(struct vcpu *v)
 void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e)
 {
     for (unsigned i = 0; i < 4; i++)
-        v->guest_dr[i] = read_dr(i);
+        vcpu_x86(v)->guest_dr[i] = read_dr(i);
     backend->exit_info(v, e);
 }
 
@@ -209,7 +219,8 @@ void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e)
  * tag of that CPU's pool.) */
 enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v)
 {
-    if (v->tag && v->tag_generation == pool->round)
+    struct vcpu_x86 *x = vcpu_x86(v);
+    if (x->tag && x->tag_generation == pool->round)
         return VCPU_TAG_KEPT;
     enum vcpu_tag_result result = VCPU_TAG_FRESH;
     if (pool->round == 0 || pool->next >= pool->count) {
@@ -217,8 +228,8 @@ enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v)
         pool->next = 1;         /* tag 0 is the host's */
         result = VCPU_TAG_NEW_ROUND;
     }
-    v->tag = pool->next++;
-    v->tag_generation = pool->round;
+    x->tag = pool->next++;
+    x->tag_generation = pool->round;
     return result;
 }
 
