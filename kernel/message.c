@@ -11,20 +11,22 @@ static const unsigned regs_mr_count = PITH_MSG_REGS_IN_CPU;
 
 uint64_t thread_mr(const struct thread *t, unsigned i)
 {
-    switch (i) {
-    case 0: case 1: case 2: case 3:
-        return arch_mr_reg(t, i);
-    default:
-        return t->ipc_buffer && i < PITH_MSG_MAX ? t->ipc_buffer->mr[i] : 0;
+    switch (i) {                /* constant indices: each case is one load */
+    case 0: return arch_mr_reg(t, 0);
+    case 1: return arch_mr_reg(t, 1);
+    case 2: return arch_mr_reg(t, 2);
+    case 3: return arch_mr_reg(t, 3);
+    default: return t->ipc_buffer && i < PITH_MSG_MAX ? t->ipc_buffer->mr[i] : 0;
     }
 }
 
 void thread_set_mr(struct thread *t, unsigned i, uint64_t v)
 {
     switch (i) {
-    case 0: case 1: case 2: case 3:
-        arch_set_mr_reg(t, i, v);
-        break;
+    case 0: arch_set_mr_reg(t, 0, v); break;
+    case 1: arch_set_mr_reg(t, 1, v); break;
+    case 2: arch_set_mr_reg(t, 2, v); break;
+    case 3: arch_set_mr_reg(t, 3, v); break;
     default:
         if (t->ipc_buffer && i < PITH_MSG_MAX)
             t->ipc_buffer->mr[i] = v;
