@@ -185,7 +185,8 @@ bool vmx_init_cpu(void)
         !control(MSR_VMX_ENTRY + true_msr, ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, ENTRY_LOAD_DEBUG,
                  &vmx.entry))
         return false;
-    /* EPT tables as vspace.c writes them: 4 levels, write-back (SDM A.10). */
+    /* EPT tables as vspace.c walks them and ept_pte_leaf fills them: 4 levels,
+     * write-back (SDM A.10). */
     uint64_t need_ept = EPT_CAP_WALK_4 | EPT_CAP_WB | EPT_CAP_INVEPT;
     if ((ept & need_ept) != need_ept || !(ept & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL)))
         return false;
@@ -810,4 +811,18 @@ void vmx_destroy(struct vcpu *v)
 void vmx_flush_space(struct guest_space *gs)
 {
     flush_ept(eptp_of(gs));
+}
+
+/* ---- EPT entries (SDM 29.3.2): read, write, execute in bits 0..2, an entry with none
+ * of them is not present; a leaf's memory type in bits 3..5 (6 write-back, 0 uncached)
+ * and bit 7 for a large page.  Tables allow everything: the leaves decide. */
+
+bool ept_pte_present(uint64_t entry) { return (entry & 7) != 0; }
+uint64_t ept_pte_table(uint64_t phys) { return phys | 7; }
+
+uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached)
+{
+    return phys | (large ? BIT(7) : 0) | (rights & PITH_RIGHT_READ ? 1 : 0) |
+           (rights & PITH_RIGHT_WRITE ? 2 : 0) | (rights & PITH_RIGHT_EXECUTE ? 4 : 0) |
+           ((uncached ? 0ull : 6ull) << 3);
 }
