@@ -255,6 +255,8 @@ struct cpu {
     uint32_t id;                /* index in cpus[]; 0 is the bootstrap processor */
     uint32_t apic_id;
     uint32_t online;            /* set once by the CPU itself (smp.c) */
+    uint64_t timer_armed;       /* the TSC deadline the timer is set for (trap.c) */
+    uint64_t vm_arch[12];       /* the virtualization backend's (its host state, tags) */
 };
 _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");

@@ -21,10 +21,18 @@
 
 void svm_enter(struct vcpu *v, uint64_t vmcb_phys, uint64_t host_vmcb_phys);
 
-static uint8_t host_save_area[4096] __attribute__((aligned(4096)));
-static uint8_t host_vmcb[4096] __attribute__((aligned(4096)));
+/* What each CPU has of its own, in struct cpu.vm_arch. */
+struct svm_cpu {
+    uint64_t host_vmcb_phys;            /* the host state VMSAVE/VMLOAD keep around VMRUN */
+    struct vcpu_tag_pool asids;         /* the CPU's ASIDs (CPUID 8000_000A EBX) */
+};
+_Static_assert(sizeof(struct svm_cpu) <= sizeof(((struct cpu *)0)->vm_arch), "fits cpu.vm_arch");
+static struct svm_cpu *svm_cpu(struct cpu *c) { return (struct svm_cpu *)c->vm_arch; }
+
+/* The bootstrap processor's host save area (VM_HSAVE_PA) and host VMCB. */
+static uint8_t boot_host_save_area[4096] __attribute__((aligned(4096)));
+static uint8_t boot_host_vmcb[4096] __attribute__((aligned(4096)));
 static bool has_nrip;
-static struct vcpu_tag_pool asids;      /* the CPU's ASIDs (CPUID 8000_000A EBX) */
 
 /* The SVM part of struct vcpu.arch. */
 struct svm_vcpu {
@@ -47,11 +55,13 @@ bool svm_init_cpu(void)
     uint32_t r[4];
     cpuid(0x8000000a, 0, r);
     has_nrip = r[3] & BIT(3);
-    asids.count = r[1];
-    if (asids.count < 2)
+    struct svm_cpu *sc = svm_cpu(this_cpu());
+    sc->asids.count = r[1];
+    if (sc->asids.count < 2)
         return false;
+    sc->host_vmcb_phys = virt_to_phys(boot_host_vmcb);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-    wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(host_save_area));
+    wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(boot_host_save_area));
     return true;
 }
 
@@ -142,7 +152,8 @@ void svm_load_space(struct vcpu *v, struct guest_space *gs)
 void svm_run(struct vcpu *v)
 {
     uint8_t flush = svm_state(v)->flush_tlb ? TLB_FLUSH_GUEST : TLB_FLUSH_NOTHING;
-    switch (vcpu_tag_get(&asids, v)) {
+    struct svm_cpu *sc = svm_cpu(this_cpu());
+    switch (vcpu_tag_get(&sc->asids, v)) {
     case VCPU_TAG_NEW_ROUND:
         flush = TLB_FLUSH_ALL;
         break;
@@ -157,7 +168,7 @@ void svm_run(struct vcpu *v)
     svm_state(v)->flush_tlb = false;
     *u64_at(v, VMCB_CLEAN) = 0;
     vcpu_x86(v)->gpr[0] = *u64_at(v, VMCB_RAX);
-    svm_enter(v, virt_to_phys(vmcb(v)), virt_to_phys(host_vmcb));
+    svm_enter(v, virt_to_phys(vmcb(v)), sc->host_vmcb_phys);
 }
 
 /* ---- Exit decoding: the one switch that shows what the kernel keeps ------------------ */

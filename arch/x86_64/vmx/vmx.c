@@ -38,7 +38,8 @@ static struct vmx_vcpu *vmx_state(struct vcpu *v) { return (struct vmx_vcpu *)v-
 static const uint32_t switched_msrs[5] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK,
                                            MSR_KERNEL_GS_BASE };
 
-static uint8_t vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+/* The bootstrap processor's VMXON region. */
+static uint8_t boot_vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
 /* The operand of LGDT/SGDT and LIDT/SIDT. */
 struct __attribute__((packed)) table_register {
@@ -46,20 +47,26 @@ struct __attribute__((packed)) table_register {
     uint64_t base;
 };
 
+/* What each CPU has of its own, in struct cpu.vm_arch: its current VMCS, VPIDs, and
+ * descriptor tables (each CPU has its own GDT). */
+struct vmx_cpu {
+    uint64_t current_vmcs;              /* physical address, 0 = none */
+    struct vcpu_tag_pool vpids;         /* VPID 0 is the host's */
+    struct table_register host_gdtr, host_idtr;
+};
+_Static_assert(sizeof(struct vmx_cpu) <= sizeof(((struct cpu *)0)->vm_arch), "fits cpu.vm_arch");
+static struct vmx_cpu *vmx_cpu(void) { return (struct vmx_cpu *)this_cpu()->vm_arch; }
+
 /* What the CPU allows, settled once at boot (SDM Appendix A). */
 static struct {
     uint32_t revision;
     uint32_t pin, proc, proc2, exit, entry;     /* entry without "IA-32e mode guest" */
     uint64_t cr0_forced, cr4_forced;            /* guest bits VMX operation keeps set */
     uint64_t host_msr[4];                       /* the host's STAR LSTAR CSTAR SFMASK */
-    uint64_t gdt;
-    struct table_register host_gdtr, host_idtr;
     unsigned preemption_rate;
     bool zero_length_inject, invept_single;
 } vmx;
 
-static uint64_t current_vmcs;                   /* physical address, 0 = none */
-static struct vcpu_tag_pool vpids = { .count = 0x10000 };  /* VPID 0 is the host's */
 
 /* ---- Instructions (SDM 31.3); a failing VMREAD or VMWRITE is a kernel bug ----------- */
 
@@ -93,8 +100,8 @@ static void vmclear(uint64_t pa)
     __asm__ volatile("vmclear %1; setna %0" : "=q"(failed) : "m"(pa) : "cc", "memory");
     if (failed)
         panic("vmx: VMCLEAR %lx failed", pa);
-    if (current_vmcs == pa)
-        current_vmcs = 0;
+    if (vmx_cpu()->current_vmcs == pa)
+        vmx_cpu()->current_vmcs = 0;
 }
 
 static void vmptrld(uint64_t pa)
@@ -103,7 +110,7 @@ static void vmptrld(uint64_t pa)
     __asm__ volatile("vmptrld %1; setna %0" : "=q"(failed) : "m"(pa) : "cc", "memory");
     if (failed)
         panic("vmx: VMPTRLD %lx failed", pa);
-    current_vmcs = pa;
+    vmx_cpu()->current_vmcs = pa;
 }
 
 static void invept(uint64_t type, uint64_t eptp)
@@ -128,7 +135,7 @@ static uint64_t read_dr6(void)
 static void load(const struct vcpu *v)
 {
     uint64_t pa = virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL));
-    if (current_vmcs != pa)
+    if (vmx_cpu()->current_vmcs != pa)
         vmptrld(pa);
 }
 
@@ -203,15 +210,16 @@ bool vmx_init_cpu(void)
     vmx.cr4_forced = rdmsr(MSR_VMX_CR4_FIXED0);
     for (unsigned i = 0; i < 4; i++)
         vmx.host_msr[i] = rdmsr(switched_msrs[i]);
-    __asm__ volatile("sgdt %0" : "=m"(vmx.host_gdtr));
-    __asm__ volatile("sidt %0" : "=m"(vmx.host_idtr));
-    vmx.gdt = vmx.host_gdtr.base;
+    struct vmx_cpu *xc = vmx_cpu();
+    xc->vpids.count = 0x10000;
+    __asm__ volatile("sgdt %0" : "=m"(xc->host_gdtr));
+    __asm__ volatile("sidt %0" : "=m"(xc->host_idtr));
 
     /* VMXON (SDM 24.7, 24.8): fixed CR bits, CR4.VMXE, a region with the revision. */
     write_cr0((read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
     write_cr4((read_cr4() | CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
-    *(uint32_t *)vmxon_region = vmx.revision;
-    if (!vmxon(virt_to_phys(vmxon_region))) {
+    *(uint32_t *)boot_vmxon_region = vmx.revision;
+    if (!vmxon(virt_to_phys(boot_vmxon_region))) {
         write_cr4(read_cr4() & ~CR4_VMXE);
         return false;
     }
@@ -243,7 +251,7 @@ static void init_host_state(void)
     vmwrite(VMCS_HOST_TR_SEL, SEL_TSS);
     vmwrite(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
     vmwrite(VMCS_HOST_TR_BASE, cpu_tss_base());
-    vmwrite(VMCS_HOST_GDTR_BASE, vmx.gdt);
+    vmwrite(VMCS_HOST_GDTR_BASE, vmx_cpu()->host_gdtr.base);
     vmwrite(VMCS_HOST_IDTR_BASE, idtr.base);
     vmwrite(VMCS_HOST_SYSENTER_CS, rdmsr(MSR_SYSENTER_CS));
     vmwrite(VMCS_HOST_SYSENTER_ESP, rdmsr(MSR_SYSENTER_ESP));
@@ -385,7 +393,7 @@ static void load_vpid(struct vcpu *v)
 {
     if (!(vmx.proc2 & PROC2_VPID))
         return;
-    switch (vcpu_tag_get(&vpids, v)) {
+    switch (vcpu_tag_get(&vmx_cpu()->vpids, v)) {
     case VCPU_TAG_NEW_ROUND:
         invvpid(INVVPID_ALL, 0);
         vmwrite(VMCS_VPID, vcpu_x86(v)->tag);
@@ -434,7 +442,8 @@ void vmx_entry_failed(struct vcpu *v)
 static void restore_host(struct vcpu *v)
 {
     struct cpu *c = this_cpu();
-    __asm__ volatile("lgdt %0; lidt %1" :: "m"(vmx.host_gdtr), "m"(vmx.host_idtr));
+    struct vmx_cpu *xc = vmx_cpu();
+    __asm__ volatile("lgdt %0; lidt %1" :: "m"(xc->host_gdtr), "m"(xc->host_idtr));
     struct vmx_vcpu *x = vmx_state(v);
     x->guest_cr2 = read_cr2();
     x->guest_dr6 = read_dr6();
@@ -444,7 +453,7 @@ static void restore_host(struct vcpu *v)
             wrmsr(switched_msrs[i], vmx.host_msr[i]);
     if (x->guest_msr[4] != c->loaded_gs_base)
         wrmsr(MSR_KERNEL_GS_BASE, c->loaded_gs_base);
-    ((uint64_t *)vmx.gdt)[SEL_TSS >> 3] &= ~BIT(41);   /* busy -> available */
+    ((uint64_t *)xc->host_gdtr.base)[SEL_TSS >> 3] &= ~BIT(41);   /* busy -> available */
     __asm__ volatile("ltr %w0" :: "r"(SEL_TSS));
 }
 
@@ -501,7 +510,7 @@ static void redeliver_event(void)
  * VMCS starts again from a clear launch state. */
 static void entry_refused(struct vcpu *v, struct vcpu_exit *e, uint64_t raw, uint64_t qualification)
 {
-    vmclear(current_vmcs);
+    vmclear(vmx_cpu()->current_vmcs);
     vmptrld(virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL)));
     vmx_state(v)->launched = false;
     vmwrite(VMCS_ENTRY_INTR_INFO, 0);
