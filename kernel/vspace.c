@@ -77,11 +77,12 @@ struct space {
     uint32_t asid;
     bool guest;
     void *object;
+    uint64_t present_bits;      /* an entry is present when any of these is set */
 };
 
 static bool entry_present(const struct space *sp, uint64_t e)
 {
-    return sp->guest ? guest_pte_present(e) : (e & PTE_P) != 0;
+    return (e & sp->present_bits) != 0;
 }
 
 static uint64_t *table_of(uint64_t entry) { return phys_to_virt(entry & PTE_ADDR); }
@@ -124,6 +125,7 @@ static bool space_by_asid(uint64_t asid, struct space *sp)
     sp->root = sp->guest ? ((struct guest_space *)sp->object)->table
                          : ((struct address_space *)sp->object)->pml4;
     sp->asid = (uint32_t)asid;
+    sp->present_bits = sp->guest ? guest_pte_present_bits() : PTE_P;
     return true;
 }
 

@@ -193,7 +193,7 @@ void arch_guest_space_flush(struct guest_space *gs);
 /* Entries of guest page tables (GuestSpace), in the backend's format: EPT on VMX, the
  * ordinary x86 format on SVM (NPT).  Both keep the address in bits 12..51 and mark a
  * large page with bit 7, which vspace.c relies on. */
-bool guest_pte_present(uint64_t entry);
+uint64_t guest_pte_present_bits(void);          /* present: any of these is set */
 uint64_t guest_pte_table(uint64_t phys);
 uint64_t guest_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 void arch_take_interrupts(void);                /* let pending host interrupts in, briefly */

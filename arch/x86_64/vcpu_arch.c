@@ -21,7 +21,7 @@ struct vcpu_backend {
     void (*request_windows)(struct vcpu *v, uint64_t windows);
     void (*flush_space)(struct guest_space *gs);
     void (*destroy)(struct vcpu *v);
-    bool (*pte_present)(uint64_t entry);
+    uint64_t pte_present_bits;
     uint64_t (*pte_table)(uint64_t phys);
     uint64_t (*pte_leaf)(uint64_t phys, unsigned rights, bool large, bool uncached);
 };
@@ -36,7 +36,7 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void svm_request_windows(struct vcpu *v, uint64_t windows);
-bool npt_pte_present(uint64_t entry);
+#define NPT_PTE_PRESENT_BITS 1ull        /* P */
 uint64_t npt_pte_table(uint64_t phys);
 uint64_t npt_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 
@@ -54,7 +54,7 @@ static void svm_flush_space(struct guest_space *gs)
 static const struct vcpu_backend svm = {
     "svm", svm_init_cpu, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_read_group,
     svm_write_group, svm_inject, svm_request_windows, svm_flush_space,
-    svm_destroy, npt_pte_present, npt_pte_table, npt_pte_leaf,
+    svm_destroy, NPT_PTE_PRESENT_BITS, npt_pte_table, npt_pte_leaf,
 };
 
 bool vmx_init_cpu(void);
@@ -69,14 +69,14 @@ void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vmx_request_windows(struct vcpu *v, uint64_t windows);
 void vmx_flush_space(struct guest_space *gs);
 void vmx_destroy(struct vcpu *v);
-bool ept_pte_present(uint64_t entry);
+#define EPT_PTE_PRESENT_BITS 7ull        /* read, write, execute */
 uint64_t ept_pte_table(uint64_t phys);
 uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 
 static const struct vcpu_backend vmx = {
     "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_read_group,
     vmx_write_group, vmx_inject, vmx_request_windows, vmx_flush_space,
-    vmx_destroy, ept_pte_present, ept_pte_table, ept_pte_leaf,
+    vmx_destroy, EPT_PTE_PRESENT_BITS, ept_pte_table, ept_pte_leaf,
 };
 
 static const struct vcpu_backend *backend;
@@ -134,7 +134,7 @@ void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_wi
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
 void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
 /* Guest spaces exist only with a backend (retype refuses them without). */
-bool guest_pte_present(uint64_t e) { return backend->pte_present(e); }
+uint64_t guest_pte_present_bits(void) { return backend->pte_present_bits; }
 uint64_t guest_pte_table(uint64_t phys) { return backend->pte_table(phys); }
 uint64_t guest_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached)
 {

@@ -410,7 +410,6 @@ void svm_request_windows(struct vcpu *v, uint64_t windows)
 #define PTE_PS  BIT(7)
 #define PTE_NX  BIT(63)
 
-bool npt_pte_present(uint64_t entry) { return (entry & PTE_P) != 0; }
 uint64_t npt_pte_table(uint64_t phys) { return phys | PTE_P | PTE_W | PTE_U; }
 
 uint64_t npt_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached)

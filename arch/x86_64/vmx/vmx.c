@@ -826,7 +826,6 @@ void vmx_flush_space(struct guest_space *gs)
  * of them is not present; a leaf's memory type in bits 3..5 (6 write-back, 0 uncached)
  * and bit 7 for a large page.  Tables allow everything: the leaves decide. */
 
-bool ept_pte_present(uint64_t entry) { return (entry & 7) != 0; }
 uint64_t ept_pte_table(uint64_t phys) { return phys | 7; }
 
 uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached)
