@@ -5,12 +5,12 @@ EMU     ?= qemu
 
 KERNEL_CFLAGS := -std=c11 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
 	-mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
-	-fno-omit-frame-pointer -O2 -g -Wall -Wextra -Werror -Iinclude
+	-fno-omit-frame-pointer -O2 -g -Wall -Wextra -Werror -Iinclude -Iarch/x86_64
 USER_CFLAGS := -std=c11 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -mno-red-zone -O2 -g -Wall -Wextra -Werror \
 	-Iinclude -Iuser/lib/include
 HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -DHOST_TEST -Iinclude -Ikernel
+	-fno-sanitize-recover=all -DHOST_TEST -Iinclude -Ikernel -Iarch/x86_64
 
 KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S arch/x86_64/*/*.c arch/x86_64/*/*.S)
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))

@@ -7,8 +7,7 @@
  */
 #include "kernel.h"
 #include "bootmem.h"
-#include "../arch/x86_64/arch.h"
-#include "../arch/x86_64/x86.h"
+#include <arch.h>
 
 #define MULTIBOOT2_MAGIC 0x36d76289
 #define PHYSMAP_LIMIT    (4ull << 30)   /* the boot page tables map the first 4 GiB */
@@ -285,9 +284,7 @@ static void create_root_task(void)
     t->ipc_buffer = (struct pith_ipc_buffer *)ipc;
     t->ipc_buffer_vaddr = PITH_ROOT_IPC_BUFFER;
     t->fs_base = PITH_ROOT_IPC_BUFFER;
-    t->regs.rip = entry;
-    t->regs.rsp = PITH_ROOT_STACK_TOP;
-    t->regs.rdi = PITH_ROOT_BOOTINFO;
+    arch_set_entry(t, entry, PITH_ROOT_STACK_TOP, PITH_ROOT_BOOTINFO);
     t->priority = t->mcp = PITH_PRIORITY_MAX;
     sched_make_runnable(t);
 

@@ -5,6 +5,7 @@
  * the way seL4 keeps a reply capability in the TCB.
  */
 #include "kernel.h"
+#include <arch.h>
 
 static void queue_append(struct thread **head, struct thread **tail, struct thread *t)
 {
@@ -101,9 +102,9 @@ void endpoint_receive(struct endpoint *ep, struct thread *receiver, bool block)
 {
     struct notification *bound = receiver->bound;
     if (bound && bound->word) {
-        receiver->regs.rax = PITH_OK;
-        receiver->regs.rdi = bound->word;
-        receiver->regs.rsi = PITH_MSG_FROM_NOTIFICATION;
+        arch_set_result(receiver, PITH_OK);
+        arch_set_badge(receiver, bound->word);
+        arch_set_msg_info(receiver, PITH_MSG_FROM_NOTIFICATION);
         bound->word = 0;
         return;
     }
@@ -120,7 +121,7 @@ void endpoint_receive(struct endpoint *ep, struct thread *receiver, bool block)
     }
     if (!block) {
         thread_set_result(receiver, PITH_E_WOULD_BLOCK);
-        receiver->regs.rsi = 0;
+        arch_set_msg_info(receiver, 0);
         return;
     }
     ep_enqueue(ep, receiver, EP_RECEIVING, THREAD_BLOCKED_RECV);
@@ -140,12 +141,12 @@ int ipc_reply_to_caller(struct thread *replier)
         vcpu_take_reply(caller->vcpu, replier);
     } else if (caller->fault_label) {
         caller->fault_label = 0;
-        if (pith_msginfo_length(replier->regs.rsi) >= 1) {
-            if (replier->regs.rdx >= PITH_USER_TOP) {
+        if (pith_msginfo_length(arch_msg_info(replier)) >= 1) {
+            if (arch_mr_reg(replier, 0) >= PITH_USER_TOP) {
                 thread_suspend(caller);
                 return PITH_OK;
             }
-            caller->regs.rip = replier->regs.rdx;
+            arch_set_user_ip(caller, arch_mr_reg(replier, 0));
         }
     } else {
         ipc_transfer(replier, caller, 0, false);

@@ -7,6 +7,7 @@
  * return.
  */
 #include "kernel.h"
+#include <arch.h>
 
 static bool short_message(uint64_t info)
 {
@@ -15,21 +16,19 @@ static bool short_message(uint64_t info)
 
 static void copy_registers(struct thread *from, struct thread *to, uint64_t badge)
 {
-    to->regs.rax = PITH_OK;
-    to->regs.rdi = badge;
-    to->regs.rsi = pith_msginfo(pith_msginfo_label(from->regs.rsi),
-                                pith_msginfo_length(from->regs.rsi), 0);
-    to->regs.rdx = from->regs.rdx;
-    to->regs.r8 = from->regs.r8;
-    to->regs.r9 = from->regs.r9;
-    to->regs.r10 = from->regs.r10;
+    arch_set_result(to, PITH_OK);
+    arch_set_badge(to, badge);
+    arch_set_msg_info(to, pith_msginfo(pith_msginfo_label(arch_msg_info(from)),
+                                       pith_msginfo_length(arch_msg_info(from)), 0));
+    arch_copy_mr_regs(from, to);
 }
 
-/* The endpoint named by rdi, if the capability is an endpoint with these rights. */
-static struct endpoint *endpoint_in_rdi(struct thread *t, unsigned rights, uint64_t *badge)
+/* The endpoint the system call names, if the capability is an endpoint with these
+ * rights. */
+static struct endpoint *endpoint_named(struct thread *t, unsigned rights, uint64_t *badge)
 {
     const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    uint64_t cptr = t->regs.rdi;
+    uint64_t cptr = arch_cap_arg(t);
     if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
         return NULL;
     const struct cap *c = (const struct cap *)cs->object + cptr;
@@ -50,7 +49,7 @@ bool fastpath_call(struct thread *t)
 {
     uint64_t badge;
     struct endpoint *ep;
-    if (!short_message(t->regs.rsi) || !(ep = endpoint_in_rdi(t, PITH_RIGHT_WRITE, &badge)))
+    if (!short_message(arch_msg_info(t)) || !(ep = endpoint_named(t, PITH_RIGHT_WRITE, &badge)))
         return false;
     struct thread *receiver = ep->head;
     if (ep->state != EP_RECEIVING || receiver->caller || !may_switch_to(receiver))
@@ -80,7 +79,7 @@ static bool reply_fits(const struct thread *t, const struct thread *caller)
 {
     if (caller->fault_label)
         return caller->vcpu != NULL;
-    return short_message(t->regs.rsi);
+    return short_message(arch_msg_info(t));
 }
 
 bool fastpath_reply_recv(struct thread *t)
@@ -91,7 +90,7 @@ bool fastpath_reply_recv(struct thread *t)
     if (t->bound && t->bound->word)
         return false;
     uint64_t badge;
-    struct endpoint *ep = endpoint_in_rdi(t, PITH_RIGHT_READ, &badge);
+    struct endpoint *ep = endpoint_named(t, PITH_RIGHT_READ, &badge);
     if (!ep || ep->state == EP_SENDING || !may_switch_to(caller))
         return false;
 

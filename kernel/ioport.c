@@ -5,7 +5,7 @@
  * costs no system call.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 /* The kernel's debug console (COM1, arch/x86_64/serial.c) is handed out only on an
  * explicit request (MR3 = 1): to the console server, which then shares the UART with

@@ -5,7 +5,7 @@
  * device cannot storm the CPU before its driver runs.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 struct irq_line {
     bool issued;

@@ -178,14 +178,11 @@ struct address_space {
 #define ADDRESS_SPACE_OBJECT_BITS PITH_ADDRESS_SPACE_BITS
 
 /* ---- Virtualization ------------------------------------------------------------------
- * A VCpu object is 32 KiB: page 0 the VMCB or VMCS, pages 1..3 the I/O intercept
- * bitmap, pages 4..5 the MSR bitmap, pages 6..7 struct vcpu.  A GuestSpace is 8 KiB:
- * the top-level EPT/NPT table, then struct guest_space. */
+ * A VCpu object is 32 KiB, laid out by the arch backend (the hardware's control
+ * structure and bitmaps, and struct vcpu: vcpu_of_object in arch.h).  A GuestSpace is
+ * 8 KiB: the top-level guest page table (its format is the backend's), then struct
+ * guest_space. */
 #define VCPU_OBJECT_BITS        15
-#define VCPU_PAGE_CONTROL       0
-#define VCPU_PAGE_IO_BITMAP     1
-#define VCPU_PAGE_MSR_BITMAP    4
-#define VCPU_PAGE_STATE         6
 #define GUEST_SPACE_OBJECT_BITS 13
 
 /* The checked groups of pith/vm.h, as a VMM wrote them (arch/x86_64/guest_state.c). */
@@ -193,45 +190,28 @@ struct guest_state_words {
     uint64_t rip[2], cr[6], seg[16], dtr[4], sys[9];
 };
 
+/* What generic code keeps of a vCPU; `arch` belongs to the backend alone (guest
+ * registers the hardware does not hold, the loaded guest space, TLB tag, launch
+ * state...), each backend asserting that its state fits. */
+#define VCPU_ARCH_WORDS 48
 struct vcpu {
     struct thread *thread;                  /* the vCPU thread, NULL when unbound */
-    uint64_t gpr[16];                       /* guest GPRs the hardware does not keep */
+    uint64_t arch[VCPU_ARCH_WORDS];         /* the backend's (entry code uses offset 8) */
     uint64_t transfer_mask;
     uint64_t exception_bitmap;
     uint64_t msg[PITH_MSG_MAX];             /* the exit message while it is delivered */
     uint32_t msg_length;
     bool recall_pending;
-    bool launched;                          /* VMX: VMRESUME rather than VMLAUNCH */
-    bool flush_tlb;                         /* SVM: flush the guest's TLB at next entry */
-    uint32_t space_generation;              /* the guest space's generation last flushed */
-    uint8_t cpu;
-    bool entry_failed;                      /* VMX: VMLAUNCH/VMRESUME refused to enter */
-    uint64_t guest_cr2;                     /* VMX: what the VMCS does not hold: CR2, */
-    uint64_t guest_msr[5];                  /*   STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE, */
-    uint64_t guest_dr6;                     /*   and DR6 */
-    uint64_t guest_dr[4];                   /* DR0..DR3: neither VMCB nor VMCS holds them */
     uint64_t unchecked;                     /* groups written since the last state check, */
     struct guest_state_words written;       /*   their words as written */
     uint64_t refused;                       /* PITH_VM_REFUSED_* of a refused reply, 0 = none */
-    struct guest_space *space;              /* the guest space the backend last loaded */
-    uint32_t tag, tag_generation;           /* the ASID (SVM) or VPID (VMX) and its round */
 };
-_Static_assert(sizeof(struct vcpu) <= 8192, "struct vcpu fits its pages");
 
 struct guest_space {
     uint64_t table[512];
     uint32_t asid;
     uint32_t generation;                    /* bumped when a mapping goes away */
 };
-
-static inline struct vcpu *vcpu_of_object(uint64_t object)
-{
-    return (struct vcpu *)(object + VCPU_PAGE_STATE * PAGE_SIZE);
-}
-static inline void *vcpu_page(const struct vcpu *v, unsigned page)
-{
-    return (uint8_t *)v - VCPU_PAGE_STATE * PAGE_SIZE + page * PAGE_SIZE;
-}
 
 /* vcpu.c */
 void vcpu_init(struct vcpu *v);
@@ -275,6 +255,8 @@ struct cpu {
     uint32_t id;                /* index in cpus[]; 0 is the bootstrap processor */
     uint32_t apic_id;
     uint32_t online;            /* set once by the CPU itself (smp.c) */
+    uint64_t timer_armed;       /* the TSC deadline the timer is set for (trap.c) */
+    uint64_t vm_arch[12];       /* the virtualization backend's (its host state, tags) */
 };
 _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");

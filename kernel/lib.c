@@ -1,7 +1,7 @@
 /* Freestanding helpers: memory functions and the kernel's formatted printing. */
 #include <stdarg.h>
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 void *memset(void *d, int c, size_t n)
 {
@@ -121,6 +121,5 @@ void panic(const char *fmt, ...)
     vkprintf(fmt, ap);
     va_end(ap);
     kprintf("\n");
-    for (;;)
-        __asm__ volatile("cli; hlt");
+    arch_halt();
 }

@@ -5,16 +5,17 @@
  * message is made from its fault record instead of its registers.
  */
 #include "kernel.h"
+#include <arch.h>
 
 static const unsigned regs_mr_count = PITH_MSG_REGS_IN_CPU;
 
 uint64_t thread_mr(const struct thread *t, unsigned i)
 {
-    switch (i) {
-    case 0: return t->regs.rdx;
-    case 1: return t->regs.r8;
-    case 2: return t->regs.r9;
-    case 3: return t->regs.r10;
+    switch (i) {                /* constant indices: each case is one load */
+    case 0: return arch_mr_reg(t, 0);
+    case 1: return arch_mr_reg(t, 1);
+    case 2: return arch_mr_reg(t, 2);
+    case 3: return arch_mr_reg(t, 3);
     default: return t->ipc_buffer && i < PITH_MSG_MAX ? t->ipc_buffer->mr[i] : 0;
     }
 }
@@ -22,10 +23,10 @@ uint64_t thread_mr(const struct thread *t, unsigned i)
 void thread_set_mr(struct thread *t, unsigned i, uint64_t v)
 {
     switch (i) {
-    case 0: t->regs.rdx = v; break;
-    case 1: t->regs.r8 = v; break;
-    case 2: t->regs.r9 = v; break;
-    case 3: t->regs.r10 = v; break;
+    case 0: arch_set_mr_reg(t, 0, v); break;
+    case 1: arch_set_mr_reg(t, 1, v); break;
+    case 2: arch_set_mr_reg(t, 2, v); break;
+    case 3: arch_set_mr_reg(t, 3, v); break;
     default:
         if (t->ipc_buffer && i < PITH_MSG_MAX)
             t->ipc_buffer->mr[i] = v;
@@ -79,21 +80,18 @@ bool ipc_transfer(struct thread *from, struct thread *to, uint64_t badge, bool g
             thread_set_mr(to, i, from->fault_mr[i]);
         info = 0;
     } else {
-        info = from->regs.rsi;
+        info = arch_msg_info(from);
         label = pith_msginfo_label(info);
         length = transferable(from, to, (unsigned)pith_msginfo_length(info));
-        to->regs.rdx = from->regs.rdx;
-        to->regs.r8 = from->regs.r8;
-        to->regs.r9 = from->regs.r9;
-        to->regs.r10 = from->regs.r10;
+        arch_copy_mr_regs(from, to);
         for (unsigned i = regs_mr_count; i < length; i++)
             to->ipc_buffer->mr[i] = from->ipc_buffer->mr[i];
     }
     uint64_t out = pith_msginfo(label, length, 0);
     if (grant && pith_msginfo_caps(info) && transfer_cap(from, to))
         out |= PITH_MSG_CAP_RECEIVED;
-    to->regs.rax = PITH_OK;
-    to->regs.rdi = badge;
-    to->regs.rsi = out;
+    arch_set_result(to, PITH_OK);
+    arch_set_badge(to, badge);
+    arch_set_msg_info(to, out);
     return true;
 }

@@ -5,13 +5,13 @@
  * PITH_DEADLINE_BIT once the TSC passes it: the kernel's only timer service.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 static void deliver(struct thread *t, uint64_t word, uint64_t info)
 {
-    t->regs.rax = PITH_OK;
-    t->regs.rdi = word;
-    t->regs.rsi = info;
+    arch_set_result(t, PITH_OK);
+    arch_set_badge(t, word);
+    arch_set_msg_info(t, info);
     t->blocked_on = NULL;
     sched_make_runnable(t);
 }
@@ -46,13 +46,13 @@ void notification_wait(struct notification *n, struct thread *t, bool block)
 {
     if (!n->word && !block) {
         thread_set_result(t, PITH_E_WOULD_BLOCK);
-        t->regs.rdi = 0;
+        arch_set_badge(t, 0);
         return;
     }
     if (n->word) {
-        t->regs.rax = PITH_OK;
-        t->regs.rdi = n->word;
-        t->regs.rsi = 0;
+        arch_set_result(t, PITH_OK);
+        arch_set_badge(t, n->word);
+        arch_set_msg_info(t, 0);
         n->word = 0;
         return;
     }

@@ -4,6 +4,7 @@
  * helpers invocations use to read capability arguments and write their replies.
  */
 #include "kernel.h"
+#include <arch.h>
 
 void object_init(struct cap *c)
 {

@@ -1,26 +1,24 @@
 /*
- * System-call dispatch.  Every call names a capability (rdi) in the caller's space;
+ * System-call dispatch.  Every call names a capability in the caller's space;
  * Call and Send on an endpoint are IPC, on any other object they invoke its method.
  * Each path leaves its result in the thread's saved registers and ends by choosing
  * what runs next.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
-
-#define SYSCALL_INSN_LENGTH 2   /* 0f 05 */
+#include <arch.h>
 
 static void invoke(struct thread *t, struct cap *c)
 {
     struct invocation inv = { .caller = t, .cap = c,
-                              .label = pith_msginfo_label(t->regs.rsi),
-                              .length = pith_msginfo_length(t->regs.rsi) };
+                              .label = pith_msginfo_label(arch_msg_info(t)),
+                              .length = pith_msginfo_length(arch_msg_info(t)) };
     int err = inv.length > PITH_MSG_MAX ? PITH_E_TRUNCATED : object_invoke(&inv);
     if (err == KERNEL_RESTART) {    /* stopped at a preemption point: SYSCALL again */
-        t->regs.rip -= SYSCALL_INSN_LENGTH;
+        arch_restart_syscall(t);
         return;
     }
-    t->regs.rax = (uint64_t)err;
-    t->regs.rsi = pith_msginfo(0, err ? 0 : inv.reply_length, 0);
+    arch_set_result(t, (uint64_t)err);
+    arch_set_msg_info(t, pith_msginfo(0, err ? 0 : inv.reply_length, 0));
     /* What the invocation left to destroy is destroyed now, as far as time allows;
      * whatever remains is finished by the next invocation or retype. */
     zombies_reap();
@@ -29,7 +27,7 @@ static void invoke(struct thread *t, struct cap *c)
 static void do_send(struct thread *t, uint64_t call_number)
 {
     int err;
-    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    struct cap *c = thread_cspace_lookup(t, arch_cap_arg(t), &err);
     if (!c) {
         thread_set_result(t, (uint64_t)err);
         return;
@@ -59,7 +57,7 @@ static void do_send(struct thread *t, uint64_t call_number)
 static void do_receive(struct thread *t, bool block)
 {
     int err;
-    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    struct cap *c = thread_cspace_lookup(t, arch_cap_arg(t), &err);
     if (!c) {
         thread_set_result(t, (uint64_t)err);
         return;
@@ -81,7 +79,7 @@ static void do_receive(struct thread *t, bool block)
 static void do_signal(struct thread *t)
 {
     int err;
-    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    struct cap *c = thread_cspace_lookup(t, arch_cap_arg(t), &err);
     if (c && c->type != PITH_OBJ_NOTIFICATION)
         err = PITH_E_INVALID_CAP;
     else if (c && !(c->rights & PITH_RIGHT_WRITE))
@@ -94,7 +92,7 @@ static void do_signal(struct thread *t)
 static void do_wait(struct thread *t, bool block)
 {
     int err;
-    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    struct cap *c = thread_cspace_lookup(t, arch_cap_arg(t), &err);
     if (c && c->type != PITH_OBJ_NOTIFICATION)
         err = PITH_E_INVALID_CAP;
     else if (c && !(c->rights & PITH_RIGHT_READ))
@@ -112,30 +110,30 @@ static void do_wait(struct thread *t, bool block)
 static bool finish_destruction(struct thread *t)
 {
     if (!zombies_reap()) {
-        t->regs.rip -= SYSCALL_INSN_LENGTH;
+        arch_restart_syscall(t);
         return false;
     }
     return this_cpu()->current == t;
 }
 
-/* The kernel console is written only through the debug-console capability (rdi). */
+/* The kernel console is written only through the debug-console capability. */
 static void do_debug_putc(struct thread *t)
 {
     int err;
-    struct cap *c = thread_cspace_lookup(t, t->regs.rdi, &err);
+    struct cap *c = thread_cspace_lookup(t, arch_cap_arg(t), &err);
     if (c && c->type != PITH_CAP_DEBUG_CONSOLE)
         err = PITH_E_INVALID_CAP;
     else if (c && !(c->rights & PITH_RIGHT_WRITE))
         err = PITH_E_RIGHTS;
     else if (c)
-        serial_putc((char)t->regs.rdx);
+        serial_putc((char)arch_mr_reg(t, 0));
     thread_set_result(t, (uint64_t)err);
 }
 
 void syscall_from_user(void)
 {
     struct thread *t = this_cpu()->current;
-    uint64_t number = t->regs.rax;
+    uint64_t number = arch_syscall_number(t);
     /* The fast paths touch no object that destruction could leave half done. */
     if ((number == PITH_SYS_CALL && fastpath_call(t)) ||
         (number == PITH_SYS_REPLY_RECV && fastpath_reply_recv(t)))

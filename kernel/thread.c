@@ -3,8 +3,7 @@
  * turning a user fault into a message to the thread's fault endpoint.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
-#include "../arch/x86_64/x86.h"
+#include <arch.h>
 
 void thread_init(struct thread *t)
 {
@@ -16,8 +15,8 @@ void thread_init(struct thread *t)
 
 void thread_set_result(struct thread *t, uint64_t error)
 {
-    t->regs.rax = error;
-    t->regs.rsi = 0;
+    arch_set_result(t, error);
+    arch_set_msg_info(t, 0);
 }
 
 void thread_wake_with_error(struct thread *t, uint64_t error)
@@ -121,13 +120,13 @@ void thread_user_fault(struct thread *t, uint64_t vector, uint64_t error, uint64
     struct cap *handler = &t->slots[TSLOT_FAULT];
     if (handler->type != PITH_OBJ_ENDPOINT) {
         kprintf("pith: thread %p: unhandled %s %lu at rip %lx, address %lx, error %lx; suspended\n",
-                (void *)t, vector == 14 ? "page fault" : "exception", vector, t->regs.rip,
+                (void *)t, vector == 14 ? "page fault" : "exception", vector, arch_user_ip(t),
                 addr, error);
         thread_suspend(t);
         return;
     }
     t->fault_label = vector == 14 ? PITH_FAULT_PAGE : PITH_FAULT_EXCEPTION;
-    t->fault_mr[0] = t->regs.rip;
+    t->fault_mr[0] = arch_user_ip(t);
     t->fault_mr[1] = addr;
     t->fault_mr[2] = error;
     t->fault_mr[3] = vector;
@@ -215,16 +214,6 @@ static int thread_set_priority(struct invocation *inv, struct thread *t)
     return PITH_OK;
 }
 
-static uint64_t *reg_slot(struct thread *t, unsigned i)
-{
-    struct user_regs *r = &t->regs;
-    uint64_t *const map[PITH_REG_COUNT] = {
-        &r->rip, &r->rsp, &r->rflags, &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi,
-        &r->rbp, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15,
-        &t->fs_base, &t->gs_base };
-    return map[i];
-}
-
 static int thread_read_registers(struct invocation *inv, struct thread *t)
 {
     uint64_t count = inv_arg(inv, 0);
@@ -234,7 +223,7 @@ static int thread_read_registers(struct invocation *inv, struct thread *t)
         return PITH_E_TRUNCATED;
     uint64_t values[PITH_REG_COUNT];
     for (unsigned i = 0; i < count; i++)
-        values[i] = *reg_slot(t, i);
+        values[i] = *arch_thread_register(t, i);
     for (unsigned i = 0; i < count; i++)
         thread_set_mr(inv->caller, i, values[i]);
     inv_reply(inv, (unsigned)count);
@@ -261,10 +250,10 @@ static int thread_write_registers(struct invocation *inv, struct thread *t)
      * IRETQ or WRMSR fault in ring 0; rsp is the thread's own business (only the CPU
      * in user mode uses it). */
     if (count > PITH_REG_RFLAGS)
-        v[PITH_REG_RFLAGS] = (v[PITH_REG_RFLAGS] & RFLAGS_USER_MASK) | RFLAGS_IF | 2;
+        v[PITH_REG_RFLAGS] = arch_user_rflags(v[PITH_REG_RFLAGS]);
     for (unsigned i = 0; i < count; i++)
-        *reg_slot(t, i) = v[i];
-    t->regs.vector = 0;     /* leave through IRETQ: every register exactly as written */
+        *arch_thread_register(t, i) = v[i];
+    arch_registers_written(t);
     return PITH_OK;
 }
 

@@ -13,7 +13,7 @@
  * an INVALID_STATE exit with MR0 = 0 and the reason in MR1.
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
+#include <arch.h>
 
 
 static bool vm_available;
@@ -122,12 +122,7 @@ void vcpu_enter(struct vcpu *v)
         thread_suspend(t);
         sched_return_to_user();
     }
-    if (c->fpu_owner != t) {
-        if (c->fpu_owner)
-            __asm__ volatile("fxsaveq (%0)" :: "r"(c->fpu_owner->fpu) : "memory");
-        __asm__ volatile("fxrstorq (%0)" :: "r"(t->fpu) : "memory");
-        c->fpu_owner = t;
-    }
+    arch_fpu_switch(c, t);
     if (v->recall_pending) {
         v->recall_pending = false;
         struct vcpu_exit e = { .reason = PITH_EXIT_RECALL };
@@ -153,7 +148,7 @@ void vcpu_enter(struct vcpu *v)
  * A reply with an invalid event changes nothing, and the next entry reports it. */
 void vcpu_take_reply(struct vcpu *v, struct thread *replier)
 {
-    uint64_t info = replier->regs.rsi;
+    uint64_t info = arch_msg_info(replier);
     uint64_t mask = pith_msginfo_label(info) & PITH_VM_GROUP_ALL;
     unsigned length = (unsigned)pith_msginfo_length(info);
     uint64_t event = length > 0 ? thread_mr(replier, 0) : 0;
@@ -274,7 +269,7 @@ static int vcpu_set_io(struct invocation *inv, struct vcpu *v)
     uint64_t direct = inv_arg(inv, 1);
     if (direct > 1)
         return PITH_E_INVALID_ARG;
-    io_bitmap_set(vcpu_page(v, VCPU_PAGE_IO_BITMAP), io->data & 0xffff, (io->data >> 16) & 0xffff, direct);
+    vcpu_arch_set_io(v, io->data & 0xffff, (io->data >> 16) & 0xffff, direct);
     return PITH_OK;
 }
 

@@ -7,8 +7,7 @@
  * gone (SDM 4.5 for the formats).
  */
 #include "kernel.h"
-#include "../arch/x86_64/arch.h"
-#include "../arch/x86_64/x86.h"
+#include <arch.h>
 
 #define PTE_P    BIT(0)
 #define PTE_W    BIT(1)
@@ -26,7 +25,6 @@
 #define SPACE_GUEST 1ull
 static uint64_t asid_table[ASID_COUNT];
 uint64_t vspace_nx_bit = PTE_NX;   /* cleared at boot on CPUs without NX */
-bool vspace_guest_ept;              /* guest tables in EPT format (VMX), else NPT (SVM) */
 extern uint64_t boot_pml4[512];
 
 uint64_t vspace_asids_free(void)
@@ -72,17 +70,19 @@ void guest_space_destroy(struct guest_space *gs)
     asid_table[gs->asid] = 0;
 }
 
-/* A space as the mapping code sees it: its top-level table and entry format. */
+/* A space as the mapping code sees it: its top-level table and entry format (a guest
+ * space's entries are the arch backend's: guest_pte_*). */
 struct space {
     uint64_t *root;
     uint32_t asid;
     bool guest;
     void *object;
+    uint64_t present_bits;      /* an entry is present when any of these is set */
 };
 
 static bool entry_present(const struct space *sp, uint64_t e)
 {
-    return (e & (sp->guest && vspace_guest_ept ? 7 : PTE_P)) != 0;
+    return (e & sp->present_bits) != 0;
 }
 
 static uint64_t *table_of(uint64_t entry) { return phys_to_virt(entry & PTE_ADDR); }
@@ -125,6 +125,7 @@ static bool space_by_asid(uint64_t asid, struct space *sp)
     sp->root = sp->guest ? ((struct guest_space *)sp->object)->table
                          : ((struct address_space *)sp->object)->pml4;
     sp->asid = (uint32_t)asid;
+    sp->present_bits = sp->guest ? guest_pte_present_bits() : PTE_P;
     return true;
 }
 
@@ -210,7 +211,7 @@ static void record_mapping(struct cap *c, uint32_t asid, uint64_t vaddr)
 
 static uint64_t table_entry(const struct space *sp, uint64_t phys)
 {
-    return phys | (sp->guest && vspace_guest_ept ? 7 : TABLE_ENTRY);
+    return sp->guest ? guest_pte_table(phys) : phys | TABLE_ENTRY;
 }
 
 static int table_map(struct invocation *inv)
@@ -227,18 +228,13 @@ static int table_map(struct invocation *inv)
     return PITH_OK;
 }
 
-/* A leaf: x86 and NPT use the ordinary format (NPT walks count as user accesses, so U
- * is set); EPT has R/W/X in bits 0..2 and the memory type in bits 3..5 (SDM 29.3.2). */
+/* A leaf of an address space (SDM 4.5); a guest space's is the backend's. */
 static uint64_t leaf_entry(const struct space *sp, uint64_t phys, unsigned rights, bool large,
                            bool uncached)
 {
-    uint64_t e = phys | (large ? PTE_PS : 0);
-    if (sp->guest && vspace_guest_ept) {
-        e |= (rights & PITH_RIGHT_READ ? 1 : 0) | (rights & PITH_RIGHT_WRITE ? 2 : 0) |
-             (rights & PITH_RIGHT_EXECUTE ? 4 : 0) | ((uncached ? 0ull : 6ull) << 3);
-        return e;
-    }
-    e |= PTE_P | PTE_U;
+    if (sp->guest)
+        return guest_pte_leaf(phys, rights, large, uncached);
+    uint64_t e = phys | (large ? PTE_PS : 0) | PTE_P | PTE_U;
     if (rights & PITH_RIGHT_WRITE)
         e |= PTE_W;
     if (!(rights & PITH_RIGHT_EXECUTE))

@@ -1,8 +1,123 @@
-/* The interface the generic kernel uses from arch/x86_64 (the glue layer). */
+/*
+ * The interface between the generic kernel (kernel/) and arch/x86_64.  Generic code
+ * includes this header only (as <arch.h>: the Makefile puts arch/x86_64 on the include
+ * path), never x86.h or a vendor header; what it needs of the machine is declared or
+ * defined inline here.  The rest of arch/x86_64 uses x86.h for instructions and
+ * architectural constants.
+ */
 #ifndef ARCH_H
 #define ARCH_H
 
 #include "../../kernel/kernel.h"
+
+/* An address with bits 63..47 all equal (SDM Vol. 1 3.3.7.1). */
+static inline bool is_canonical(uint64_t va)
+{
+    return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+/* ---- A thread's user registers as the system-call ABI uses them (abi.md) ----------
+ * rax: the system-call number in, the result out; rdi: the capability named (in) and
+ * the badge or notification word (out); rsi: the message info; rdx, r8, r9, r10:
+ * message registers 0..3.  Inline, so the IPC fast path stays as short as it was. */
+_Static_assert(PITH_MSG_REGS_IN_CPU == 4, "rdx, r8, r9 and r10 carry MR0..MR3");
+
+static inline uint64_t arch_syscall_number(const struct thread *t) { return t->regs.rax; }
+static inline uint64_t arch_result(const struct thread *t) { return t->regs.rax; }
+static inline void arch_set_result(struct thread *t, uint64_t v) { t->regs.rax = v; }
+static inline uint64_t arch_cap_arg(const struct thread *t) { return t->regs.rdi; }
+static inline uint64_t arch_badge(const struct thread *t) { return t->regs.rdi; }
+static inline void arch_set_badge(struct thread *t, uint64_t v) { t->regs.rdi = v; }
+static inline uint64_t arch_msg_info(const struct thread *t) { return t->regs.rsi; }
+static inline void arch_set_msg_info(struct thread *t, uint64_t v) { t->regs.rsi = v; }
+static inline uint64_t arch_user_ip(const struct thread *t) { return t->regs.rip; }
+static inline void arch_set_user_ip(struct thread *t, uint64_t v) { t->regs.rip = v; }
+
+/* Message register i < PITH_MSG_REGS_IN_CPU. */
+static inline uint64_t arch_mr_reg(const struct thread *t, unsigned i)
+{
+    switch (i) {
+    case 0: return t->regs.rdx;
+    case 1: return t->regs.r8;
+    case 2: return t->regs.r9;
+    case 3: return t->regs.r10;
+    default: __builtin_unreachable();
+    }
+}
+
+static inline void arch_set_mr_reg(struct thread *t, unsigned i, uint64_t v)
+{
+    switch (i) {
+    case 0: t->regs.rdx = v; break;
+    case 1: t->regs.r8 = v; break;
+    case 2: t->regs.r9 = v; break;
+    case 3: t->regs.r10 = v; break;
+    default: __builtin_unreachable();
+    }
+}
+
+static inline void arch_copy_mr_regs(const struct thread *from, struct thread *to)
+{
+    to->regs.rdx = from->regs.rdx;
+    to->regs.r8 = from->regs.r8;
+    to->regs.r9 = from->regs.r9;
+    to->regs.r10 = from->regs.r10;
+}
+
+/* Run the system call again when the thread next runs: back over SYSCALL (0f 05). */
+static inline void arch_restart_syscall(struct thread *t) { t->regs.rip -= 2; }
+
+/* A new thread's start: where it runs, its stack and its first argument (rdi). */
+static inline void arch_set_entry(struct thread *t, uint64_t ip, uint64_t sp, uint64_t arg)
+{
+    t->regs.rip = ip;
+    t->regs.rsp = sp;
+    t->regs.rdi = arg;
+}
+
+/* The register PITH_REG_i (abi.h order) of Thread.read/write_registers. */
+static inline uint64_t *arch_thread_register(struct thread *t, unsigned i)
+{
+    struct user_regs *r = &t->regs;
+    uint64_t *const map[PITH_REG_COUNT] = {
+        &r->rip, &r->rsp, &r->rflags, &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi,
+        &r->rbp, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15,
+        &t->fs_base, &t->gs_base };
+    return map[i];
+}
+
+/* Registers were written from outside: leave through IRETQ, which restores every
+ * register exactly as written (SYSRET would take rip from rcx and rflags from r11). */
+static inline void arch_registers_written(struct thread *t) { t->regs.vector = 0; }
+
+/* The RFLAGS a thread's registers may be given (SDM Vol. 1 3.4.3): the arithmetic
+ * flags (CF PF AF ZF SF OF), TF, DF, AC and ID of what was asked for.  Never IOPL
+ * (IRETQ at CPL 0 would load it: in, out, cli for the thread), NT, RF, VM, VIF or VIP;
+ * IF (bit 9) and the always-one bit 1 are set. */
+#define RFLAGS_USER_MASK 0x240dd5ull
+static inline uint64_t arch_user_rflags(uint64_t requested)
+{
+    return (requested & RFLAGS_USER_MASK) | BIT(9) | 2;
+}
+
+/* Stop this CPU for good: interrupts off, halted (panic). */
+static inline NORETURN void arch_halt(void)
+{
+    for (;;)
+        __asm__ volatile("cli; hlt" ::: "memory");
+}
+
+/* Give the CPU's FPU/SSE registers to t: the previous owner's are saved (FXSAVE) and
+ * t's loaded, only when they are not t's already.  For threads and vCPU threads. */
+static inline void arch_fpu_switch(struct cpu *c, struct thread *t)
+{
+    if (c->fpu_owner == t)
+        return;
+    if (c->fpu_owner)
+        __asm__ volatile("fxsaveq (%0)" :: "r"(c->fpu_owner->fpu) : "memory");
+    __asm__ volatile("fxrstorq (%0)" :: "r"(t->fpu) : "memory");
+    c->fpu_owner = t;
+}
 
 /* cpu.c */
 void cpu_init(void);                          /* the bootstrap processor, cpus[0] */
@@ -25,7 +140,37 @@ NORETURN void restore_user(struct user_regs *regs);
 void kernel_map_protect(void);
 
 /* Virtualization backends (svm/, vmx/), one chosen at boot by vcpu_arch_init_cpu.
- * Generic code sees only these hooks. */
+ * Generic code sees only these hooks and vcpu_of_object.
+ * A VCpu object (VCPU_OBJECT_BITS): page 0 the VMCB or VMCS, pages 1..3 the I/O
+ * intercept bitmap (VMX: two pages, then the TPR shadow's page), pages 4..5 the MSR
+ * bitmap, pages 6..7 struct vcpu. */
+#define VCPU_PAGE_CONTROL       0
+#define VCPU_PAGE_IO_BITMAP     1
+#define VCPU_PAGE_MSR_BITMAP    4
+#define VCPU_PAGE_STATE         6
+_Static_assert(sizeof(struct vcpu) <= 2 * PAGE_SIZE, "struct vcpu fits its pages");
+
+static inline struct vcpu *vcpu_of_object(uint64_t object)
+{
+    return (struct vcpu *)(object + VCPU_PAGE_STATE * PAGE_SIZE);
+}
+static inline void *vcpu_page(const struct vcpu *v, unsigned page)
+{
+    return (uint8_t *)v - VCPU_PAGE_STATE * PAGE_SIZE + page * PAGE_SIZE;
+}
+
+/* What both backends keep in struct vcpu.arch; each backend's own state follows it
+ * (struct svm_vcpu, struct vmx_vcpu). */
+struct vcpu_x86 {
+    uint64_t gpr[16];           /* guest GPRs the hardware does not keep (guest_gprs.h) */
+    uint64_t guest_dr[4];       /* DR0..DR3: neither VMCB nor VMCS holds them */
+    struct guest_space *space;  /* the guest space the backend last loaded */
+    uint32_t space_generation;  /* the guest space's generation last flushed */
+    uint32_t tag, tag_generation;   /* the ASID (SVM) or VPID (VMX) and its round */
+};
+#define VCPU_X86_GPR_OFFSET 8   /* of gpr[0] in struct vcpu: guest_gprs.h */
+static inline struct vcpu_x86 *vcpu_x86(struct vcpu *v) { return (struct vcpu_x86 *)v->arch; }
+
 struct vcpu_exit {
     uint64_t reason;            /* PITH_EXIT_*, or one of the two the kernel keeps: */
     uint64_t raw, qualification, qualification2, length;
@@ -43,7 +188,14 @@ void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);
+void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 void arch_guest_space_flush(struct guest_space *gs);
+/* Entries of guest page tables (GuestSpace), in the backend's format: EPT on VMX, the
+ * ordinary x86 format on SVM (NPT).  Both keep the address in bits 12..51 and mark a
+ * large page with bit 7, which vspace.c relies on. */
+uint64_t guest_pte_present_bits(void);          /* present: any of these is set */
+uint64_t guest_pte_table(uint64_t phys);
+uint64_t guest_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 void arch_take_interrupts(void);                /* let pending host interrupts in, briefly */
 
 /* trap.c: called by entry.S with the interrupted context's frame */

@@ -284,12 +284,7 @@ void arch_load_thread(struct thread *t)
     uint64_t top = (uint64_t)(&t->regs + 1);
     c->tables->tss.rsp[0] = top;
     c->current_regs_top = top;
-    if (c->fpu_owner != t) {
-        if (c->fpu_owner)
-            fxsave(c->fpu_owner->fpu);
-        fxrstor(t->fpu);
-        c->fpu_owner = t;
-    }
+    arch_fpu_switch(c, t);
     if (c->loaded_fs_base != t->fs_base) {
         wrmsr(MSR_FS_BASE, t->fs_base);
         c->loaded_fs_base = t->fs_base;

@@ -1,7 +1,7 @@
 /*
  * Guest general-purpose registers around VMRUN and VMLAUNCH/VMRESUME, shared by the
- * two entry stubs (svm/svm_entry.S, vmx/vmx_entry.S).  struct vcpu.gpr[] starts at 8
- * (after the thread pointer), in the order rax rcx rdx rbx rsp rbp rsi rdi r8..r15.
+ * two entry stubs (svm/svm_entry.S, vmx/vmx_entry.S).  struct vcpu_x86.gpr[] starts at 8
+ * in struct vcpu (VCPU_X86_GPR_OFFSET, checked in vcpu_arch.c), in the order rax rcx rdx rbx rsp rbp rsi rdi r8..r15.
  * RAX and RSP are each backend's business (SVM keeps both in the VMCB, VMX keeps RSP
  * in the VMCS); RDI holds the vcpu, so it is loaded last and saved through the stack.
  */

@@ -7,7 +7,7 @@
 #include "arch.h"
 #include "x86.h"
 
-static uint64_t tick_tsc, timer_armed;
+static uint64_t tick_tsc;       /* TSC ticks in a scheduler tick, on every CPU */
 
 static void timer_interrupt(void)
 {
@@ -21,7 +21,7 @@ static void timer_interrupt(void)
             c->next_tick = now + tick_tsc;
     }
     notification_check_deadlines(now);
-    timer_armed = 0;
+    c->timer_armed = 0;
     timer_reprogram();
 }
 
@@ -36,8 +36,8 @@ void timer_reprogram(void)
     uint64_t when = c->next_tick, deadline = notification_earliest_deadline();
     if (deadline && deadline < when)
         when = deadline;
-    if (when != timer_armed) {
-        timer_armed = when;
+    if (when != c->timer_armed) {
+        c->timer_armed = when;
         timer_arm(when);
     }
 }

@@ -21,6 +21,9 @@ struct vcpu_backend {
     void (*request_windows)(struct vcpu *v, uint64_t windows);
     void (*flush_space)(struct guest_space *gs);
     void (*destroy)(struct vcpu *v);
+    uint64_t pte_present_bits;
+    uint64_t (*pte_table)(uint64_t phys);
+    uint64_t (*pte_leaf)(uint64_t phys, unsigned rights, bool large, bool uncached);
 };
 
 bool svm_init_cpu(void);
@@ -33,6 +36,9 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void svm_request_windows(struct vcpu *v, uint64_t windows);
+#define NPT_PTE_PRESENT_BITS 1ull        /* P */
+uint64_t npt_pte_table(uint64_t phys);
+uint64_t npt_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 
 /* A VMCB is plain memory: nothing of it stays in the CPU. */
 static void svm_destroy(struct vcpu *v)
@@ -48,7 +54,7 @@ static void svm_flush_space(struct guest_space *gs)
 static const struct vcpu_backend svm = {
     "svm", svm_init_cpu, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_read_group,
     svm_write_group, svm_inject, svm_request_windows, svm_flush_space,
-    svm_destroy,
+    svm_destroy, NPT_PTE_PRESENT_BITS, npt_pte_table, npt_pte_leaf,
 };
 
 bool vmx_init_cpu(void);
@@ -63,16 +69,18 @@ void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vmx_request_windows(struct vcpu *v, uint64_t windows);
 void vmx_flush_space(struct guest_space *gs);
 void vmx_destroy(struct vcpu *v);
+#define EPT_PTE_PRESENT_BITS 7ull        /* read, write, execute */
+uint64_t ept_pte_table(uint64_t phys);
+uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 
 static const struct vcpu_backend vmx = {
     "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_read_group,
     vmx_write_group, vmx_inject, vmx_request_windows, vmx_flush_space,
-    vmx_destroy,
+    vmx_destroy, EPT_PTE_PRESENT_BITS, ept_pte_table, ept_pte_leaf,
 };
 
 static const struct vcpu_backend *backend;
 static struct vcpu_guest_limits guest_limits;
-extern bool vspace_guest_ept;
 
 /* What a guest may have on this CPU (guest_state.c): CR4 bits 0..10 exist on every
  * x86-64 CPU, the later ones only with their CPUID feature (SDM Vol. 3A 2.5); VMXE and
@@ -109,7 +117,6 @@ bool vcpu_arch_init_cpu(void)
         if (candidates[i]->init_cpu()) {
             backend = candidates[i];
             probe_guest_limits();
-            vspace_guest_ept = backend == &vmx;     /* guest tables: EPT, else NPT */
             return true;
         }
     }
@@ -126,6 +133,23 @@ void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend-
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
 void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
+/* Guest spaces exist only with a backend (retype refuses them without). */
+uint64_t guest_pte_present_bits(void) { return backend->pte_present_bits; }
+uint64_t guest_pte_table(uint64_t phys) { return backend->pte_table(phys); }
+uint64_t guest_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached)
+{
+    return backend->pte_leaf(phys, rights, large, uncached);
+}
+
+_Static_assert(offsetof(struct vcpu, arch) + offsetof(struct vcpu_x86, gpr) == VCPU_X86_GPR_OFFSET,
+               "guest_gprs.h finds the guest registers here");
+
+/* Both vendors' I/O bitmaps have one bit per port, set = intercepted, from port 0 on
+ * (SDM 25.6.4, APM 15.10.1). */
+void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct)
+{
+    io_bitmap_set(vcpu_page(v, VCPU_PAGE_IO_BITMAP), first, last, direct);
+}
 
 #define GROUP_INDEX(group) ((unsigned)__builtin_ctz(group))
 
@@ -188,8 +212,8 @@ static void write_dr(unsigned i, uint64_t value)
 void vcpu_arch_run(struct vcpu *v)
 {
     for (unsigned i = 0; i < 4; i++)
-        if (read_dr(i) != v->guest_dr[i])
-            write_dr(i, v->guest_dr[i]);
+        if (read_dr(i) != vcpu_x86(v)->guest_dr[i])
+            write_dr(i, vcpu_x86(v)->guest_dr[i]);
     backend->run(v);
     panic("vCPU backend returned from entering the guest");
 }
@@ -197,7 +221,7 @@ void vcpu_arch_run(struct vcpu *v)
 void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e)
 {
     for (unsigned i = 0; i < 4; i++)
-        v->guest_dr[i] = read_dr(i);
+        vcpu_x86(v)->guest_dr[i] = read_dr(i);
     backend->exit_info(v, e);
 }
 
@@ -209,7 +233,8 @@ void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e)
  * tag of that CPU's pool.) */
 enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v)
 {
-    if (v->tag && v->tag_generation == pool->round)
+    struct vcpu_x86 *x = vcpu_x86(v);
+    if (x->tag && x->tag_generation == pool->round)
         return VCPU_TAG_KEPT;
     enum vcpu_tag_result result = VCPU_TAG_FRESH;
     if (pool->round == 0 || pool->next >= pool->count) {
@@ -217,8 +242,8 @@ enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v)
         pool->next = 1;         /* tag 0 is the host's */
         result = VCPU_TAG_NEW_ROUND;
     }
-    v->tag = pool->next++;
-    v->tag_generation = pool->round;
+    x->tag = pool->next++;
+    x->tag_generation = pool->round;
     return result;
 }
 

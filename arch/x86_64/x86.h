@@ -57,10 +57,6 @@
 #define RFLAGS_RF   (1ull << 16)
 #define RFLAGS_VM   (1ull << 17)
 #define RFLAGS_AC   (1ull << 18)
-/* Flags a thread's registers may be given (SDM 3.4.3): the arithmetic flags (CF PF AF
- * ZF SF OF), TF, DF, AC and ID.  Never IOPL (IRETQ at CPL 0 would load it: in, out,
- * cli for the thread), NT, RF, VM, VIF or VIP; IF is always set. */
-#define RFLAGS_USER_MASK 0x240dd5ull
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
@@ -98,10 +94,5 @@ static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 static inline void fxsave(void *area) { __asm__ volatile("fxsaveq (%0)" :: "r"(area) : "memory"); }
 static inline void fxrstor(const void *area) { __asm__ volatile("fxrstorq (%0)" :: "r"(area) : "memory"); }
-
-static inline int is_canonical(uint64_t va)
-{
-    return (uint64_t)((int64_t)(va << 16) >> 16) == va;
-}
 
 #endif

@@ -21,10 +21,26 @@
 
 void svm_enter(struct vcpu *v, uint64_t vmcb_phys, uint64_t host_vmcb_phys);
 
-static uint8_t host_save_area[4096] __attribute__((aligned(4096)));
-static uint8_t host_vmcb[4096] __attribute__((aligned(4096)));
+/* What each CPU has of its own, in struct cpu.vm_arch. */
+struct svm_cpu {
+    uint64_t host_vmcb_phys;            /* the host state VMSAVE/VMLOAD keep around VMRUN */
+    struct vcpu_tag_pool asids;         /* the CPU's ASIDs (CPUID 8000_000A EBX) */
+};
+_Static_assert(sizeof(struct svm_cpu) <= sizeof(((struct cpu *)0)->vm_arch), "fits cpu.vm_arch");
+static struct svm_cpu *svm_cpu(struct cpu *c) { return (struct svm_cpu *)c->vm_arch; }
+
+/* The bootstrap processor's host save area (VM_HSAVE_PA) and host VMCB. */
+static uint8_t boot_host_save_area[4096] __attribute__((aligned(4096)));
+static uint8_t boot_host_vmcb[4096] __attribute__((aligned(4096)));
 static bool has_nrip;
-static struct vcpu_tag_pool asids;      /* the CPU's ASIDs (CPUID 8000_000A EBX) */
+
+/* The SVM part of struct vcpu.arch. */
+struct svm_vcpu {
+    struct vcpu_x86 x86;
+    bool flush_tlb;                     /* flush the guest's ASID at the next VMRUN */
+};
+_Static_assert(sizeof(struct svm_vcpu) <= sizeof(((struct vcpu *)0)->arch), "fits vcpu.arch");
+static struct svm_vcpu *svm_state(struct vcpu *v) { return (struct svm_vcpu *)v->arch; }
 
 static uint8_t *vmcb(const struct vcpu *v) { return vcpu_page(v, VCPU_PAGE_CONTROL); }
 static uint64_t *u64_at(const struct vcpu *v, unsigned off) { return (uint64_t *)(vmcb(v) + off); }
@@ -39,11 +55,13 @@ bool svm_init_cpu(void)
     uint32_t r[4];
     cpuid(0x8000000a, 0, r);
     has_nrip = r[3] & BIT(3);
-    asids.count = r[1];
-    if (asids.count < 2)
+    struct svm_cpu *sc = svm_cpu(this_cpu());
+    sc->asids.count = r[1];
+    if (sc->asids.count < 2)
         return false;
+    sc->host_vmcb_phys = virt_to_phys(boot_host_vmcb);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-    wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(host_save_area));
+    wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(boot_host_save_area));
     return true;
 }
 
@@ -102,7 +120,7 @@ void svm_init(struct vcpu *v)
     *u32_at(v, VMCB_IDTR + 4) = 0xffff;
     *u64_at(v, VMCB_DR6) = 0xffff0ff0;
     *u64_at(v, VMCB_DR7) = 0x400;
-    v->flush_tlb = true;
+    svm_state(v)->flush_tlb = true;
 }
 
 /* The guest space is loaded at the next entry (svm_load_space); #MC stays the host's
@@ -112,28 +130,30 @@ void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bi
     (void)gs;
     *u64_at(v, VMCB_NP_ENABLE) = 1;
     *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap | BIT(VECTOR_MC);
-    v->space = NULL;
+    vcpu_x86(v)->space = NULL;
 }
 
 /* A new guest space: its table becomes nCR3 and this vCPU's ASID forgets the old one's
  * translations; unmaps since the last entry also flush the ASID (APM 15.16). */
 void svm_load_space(struct vcpu *v, struct guest_space *gs)
 {
-    if (v->space != gs) {
-        v->space = gs;
+    struct svm_vcpu *s = svm_state(v);
+    if (s->x86.space != gs) {
+        s->x86.space = gs;
         *u64_at(v, VMCB_N_CR3) = virt_to_phys(gs->table);
-        v->space_generation = gs->generation;
-        v->flush_tlb = true;
-    } else if (gs->generation != v->space_generation) {
-        v->space_generation = gs->generation;
-        v->flush_tlb = true;
+        s->x86.space_generation = gs->generation;
+        s->flush_tlb = true;
+    } else if (gs->generation != s->x86.space_generation) {
+        s->x86.space_generation = gs->generation;
+        s->flush_tlb = true;
     }
 }
 
 void svm_run(struct vcpu *v)
 {
-    uint8_t flush = v->flush_tlb ? TLB_FLUSH_GUEST : TLB_FLUSH_NOTHING;
-    switch (vcpu_tag_get(&asids, v)) {
+    uint8_t flush = svm_state(v)->flush_tlb ? TLB_FLUSH_GUEST : TLB_FLUSH_NOTHING;
+    struct svm_cpu *sc = svm_cpu(this_cpu());
+    switch (vcpu_tag_get(&sc->asids, v)) {
     case VCPU_TAG_NEW_ROUND:
         flush = TLB_FLUSH_ALL;
         break;
@@ -143,12 +163,12 @@ void svm_run(struct vcpu *v)
     case VCPU_TAG_KEPT:
         break;
     }
-    *u32_at(v, VMCB_ASID) = v->tag;
+    *u32_at(v, VMCB_ASID) = vcpu_x86(v)->tag;
     *(uint8_t *)(vmcb(v) + VMCB_TLB_CONTROL) = flush;
-    v->flush_tlb = false;
+    svm_state(v)->flush_tlb = false;
     *u64_at(v, VMCB_CLEAN) = 0;
-    v->gpr[0] = *u64_at(v, VMCB_RAX);
-    svm_enter(v, virt_to_phys(vmcb(v)), virt_to_phys(host_vmcb));
+    vcpu_x86(v)->gpr[0] = *u64_at(v, VMCB_RAX);
+    svm_enter(v, virt_to_phys(vmcb(v)), sc->host_vmcb_phys);
 }
 
 /* ---- Exit decoding: the one switch that shows what the kernel keeps ------------------ */
@@ -168,9 +188,10 @@ static uint64_t known_length(const struct vcpu *v, uint64_t fixed)
 
 void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
 {
+    uint64_t *gpr = vcpu_x86(v)->gpr;
     uint64_t code = *u64_at(v, VMCB_EXITCODE), info1 = *u64_at(v, VMCB_EXITINFO1),
              info2 = *u64_at(v, VMCB_EXITINFO2), rax = *u64_at(v, VMCB_RAX);
-    v->gpr[0] = rax;
+    gpr[0] = rax;
     *e = (struct vcpu_exit){ .reason = PITH_EXIT_OTHER, .raw = code };
     switch (code) {
     case SVM_EXIT_INTR:
@@ -182,7 +203,7 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         e->reason = code == SVM_EXIT_INTR ? VCPU_EXIT_KEEP_INTERRUPT : VCPU_EXIT_KEEP_NMI;
         break;
     case SVM_EXIT_CPUID:
-        *e = (struct vcpu_exit){ PITH_EXIT_CPUID, code, (uint32_t)rax, (uint32_t)v->gpr[1], known_length(v, 2) };
+        *e = (struct vcpu_exit){ PITH_EXIT_CPUID, code, (uint32_t)rax, (uint32_t)gpr[1], known_length(v, 2) };
         break;
     case SVM_EXIT_IOIO:
         *e = (struct vcpu_exit){ PITH_EXIT_IO, code, io_qualification(info1), rax,
@@ -190,7 +211,7 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         break;
     case SVM_EXIT_MSR:
         *e = (struct vcpu_exit){ info1 ? PITH_EXIT_MSR_WRITE : PITH_EXIT_MSR_READ, code,
-                                 (uint32_t)v->gpr[1], (v->gpr[2] << 32) | (uint32_t)rax,
+                                 (uint32_t)gpr[1], (gpr[2] << 32) | (uint32_t)rax,
                                  known_length(v, 2) };
         break;
     case SVM_EXIT_HLT:
@@ -221,8 +242,8 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         *e = (struct vcpu_exit){ PITH_EXIT_WBINVD, code, 0, 0, known_length(v, 2) };
         break;
     case SVM_EXIT_XSETBV:
-        *e = (struct vcpu_exit){ PITH_EXIT_XSETBV, code, (uint32_t)v->gpr[1],
-                                 (v->gpr[2] << 32) | (uint32_t)rax, known_length(v, 3) };
+        *e = (struct vcpu_exit){ PITH_EXIT_XSETBV, code, (uint32_t)gpr[1],
+                                 (gpr[2] << 32) | (uint32_t)rax, known_length(v, 3) };
         break;
     case SVM_EXIT_PAUSE:
         *e = (struct vcpu_exit){ PITH_EXIT_PAUSE, code, 0, 0, known_length(v, 2) };
@@ -263,7 +284,7 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
     switch (BIT(group)) {
     case PITH_VM_GROUP_GPR:
         for (unsigned i = 0; i < 16; i++)
-            out[i] = v->gpr[i];
+            out[i] = vcpu_x86(v)->gpr[i];
         out[0] = *u64_at(v, VMCB_RAX);
         out[4] = *u64_at(v, VMCB_RSP);
         break;
@@ -312,7 +333,7 @@ void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
     switch (BIT(group)) {
     case PITH_VM_GROUP_GPR:
         for (unsigned i = 0; i < 16; i++)
-            v->gpr[i] = in[i];
+            vcpu_x86(v)->gpr[i] = in[i];
         *u64_at(v, VMCB_RAX) = in[0];
         *u64_at(v, VMCB_RSP) = in[4];
         break;
@@ -379,3 +400,26 @@ void svm_request_windows(struct vcpu *v, uint64_t windows)
     }
 }
 
+/* ---- NPT entries: the ordinary x86-64 format (APM 15.25.5).  Nested walks count as
+ * user accesses, so every entry has U; tables allow everything and the leaves decide. */
+#define PTE_P   BIT(0)
+#define PTE_W   BIT(1)
+#define PTE_U   BIT(2)
+#define PTE_PWT BIT(3)
+#define PTE_PCD BIT(4)
+#define PTE_PS  BIT(7)
+#define PTE_NX  BIT(63)
+
+uint64_t npt_pte_table(uint64_t phys) { return phys | PTE_P | PTE_W | PTE_U; }
+
+uint64_t npt_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached)
+{
+    uint64_t e = phys | PTE_P | PTE_U | (large ? PTE_PS : 0);
+    if (rights & PITH_RIGHT_WRITE)
+        e |= PTE_W;
+    if (!(rights & PITH_RIGHT_EXECUTE) && (cpu_features() & PITH_CPU_NX))
+        e |= PTE_NX;
+    if (uncached)
+        e |= PTE_PCD | PTE_PWT;
+    return e;
+}

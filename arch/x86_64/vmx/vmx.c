@@ -22,11 +22,24 @@ void vmx_enter(struct vcpu *v, bool launched);
 void vmx_exit(void);
 NORETURN void vmx_entry_failed(struct vcpu *v);
 
-/* The SYSCALL MSRs in the order of struct vcpu.guest_msr. */
+/* The VMX part of struct vcpu.arch: what the VMCS does not hold. */
+struct vmx_vcpu {
+    struct vcpu_x86 x86;
+    bool launched;                      /* VMRESUME rather than VMLAUNCH */
+    bool entry_failed;                  /* VMLAUNCH/VMRESUME refused to enter */
+    uint64_t guest_cr2;
+    uint64_t guest_msr[5];              /* STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE */
+    uint64_t guest_dr6;
+};
+_Static_assert(sizeof(struct vmx_vcpu) <= sizeof(((struct vcpu *)0)->arch), "fits vcpu.arch");
+static struct vmx_vcpu *vmx_state(struct vcpu *v) { return (struct vmx_vcpu *)v->arch; }
+
+/* The SYSCALL MSRs in the order of struct vmx_vcpu.guest_msr. */
 static const uint32_t switched_msrs[5] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK,
                                            MSR_KERNEL_GS_BASE };
 
-static uint8_t vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+/* The bootstrap processor's VMXON region. */
+static uint8_t boot_vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
 /* The operand of LGDT/SGDT and LIDT/SIDT. */
 struct __attribute__((packed)) table_register {
@@ -34,20 +47,26 @@ struct __attribute__((packed)) table_register {
     uint64_t base;
 };
 
+/* What each CPU has of its own, in struct cpu.vm_arch: its current VMCS, VPIDs, and
+ * descriptor tables (each CPU has its own GDT). */
+struct vmx_cpu {
+    uint64_t current_vmcs;              /* physical address, 0 = none */
+    struct vcpu_tag_pool vpids;         /* VPID 0 is the host's */
+    struct table_register host_gdtr, host_idtr;
+};
+_Static_assert(sizeof(struct vmx_cpu) <= sizeof(((struct cpu *)0)->vm_arch), "fits cpu.vm_arch");
+static struct vmx_cpu *vmx_cpu(void) { return (struct vmx_cpu *)this_cpu()->vm_arch; }
+
 /* What the CPU allows, settled once at boot (SDM Appendix A). */
 static struct {
     uint32_t revision;
     uint32_t pin, proc, proc2, exit, entry;     /* entry without "IA-32e mode guest" */
     uint64_t cr0_forced, cr4_forced;            /* guest bits VMX operation keeps set */
     uint64_t host_msr[4];                       /* the host's STAR LSTAR CSTAR SFMASK */
-    uint64_t gdt;
-    struct table_register host_gdtr, host_idtr;
     unsigned preemption_rate;
     bool zero_length_inject, invept_single;
 } vmx;
 
-static uint64_t current_vmcs;                   /* physical address, 0 = none */
-static struct vcpu_tag_pool vpids = { .count = 0x10000 };  /* VPID 0 is the host's */
 
 /* ---- Instructions (SDM 31.3); a failing VMREAD or VMWRITE is a kernel bug ----------- */
 
@@ -81,8 +100,8 @@ static void vmclear(uint64_t pa)
     __asm__ volatile("vmclear %1; setna %0" : "=q"(failed) : "m"(pa) : "cc", "memory");
     if (failed)
         panic("vmx: VMCLEAR %lx failed", pa);
-    if (current_vmcs == pa)
-        current_vmcs = 0;
+    if (vmx_cpu()->current_vmcs == pa)
+        vmx_cpu()->current_vmcs = 0;
 }
 
 static void vmptrld(uint64_t pa)
@@ -91,7 +110,7 @@ static void vmptrld(uint64_t pa)
     __asm__ volatile("vmptrld %1; setna %0" : "=q"(failed) : "m"(pa) : "cc", "memory");
     if (failed)
         panic("vmx: VMPTRLD %lx failed", pa);
-    current_vmcs = pa;
+    vmx_cpu()->current_vmcs = pa;
 }
 
 static void invept(uint64_t type, uint64_t eptp)
@@ -116,7 +135,7 @@ static uint64_t read_dr6(void)
 static void load(const struct vcpu *v)
 {
     uint64_t pa = virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL));
-    if (current_vmcs != pa)
+    if (vmx_cpu()->current_vmcs != pa)
         vmptrld(pa);
 }
 
@@ -173,7 +192,8 @@ bool vmx_init_cpu(void)
         !control(MSR_VMX_ENTRY + true_msr, ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, ENTRY_LOAD_DEBUG,
                  &vmx.entry))
         return false;
-    /* EPT tables as vspace.c writes them: 4 levels, write-back (SDM A.10). */
+    /* EPT tables as vspace.c walks them and ept_pte_leaf fills them: 4 levels,
+     * write-back (SDM A.10). */
     uint64_t need_ept = EPT_CAP_WALK_4 | EPT_CAP_WB | EPT_CAP_INVEPT;
     if ((ept & need_ept) != need_ept || !(ept & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL)))
         return false;
@@ -190,15 +210,16 @@ bool vmx_init_cpu(void)
     vmx.cr4_forced = rdmsr(MSR_VMX_CR4_FIXED0);
     for (unsigned i = 0; i < 4; i++)
         vmx.host_msr[i] = rdmsr(switched_msrs[i]);
-    __asm__ volatile("sgdt %0" : "=m"(vmx.host_gdtr));
-    __asm__ volatile("sidt %0" : "=m"(vmx.host_idtr));
-    vmx.gdt = vmx.host_gdtr.base;
+    struct vmx_cpu *xc = vmx_cpu();
+    xc->vpids.count = 0x10000;
+    __asm__ volatile("sgdt %0" : "=m"(xc->host_gdtr));
+    __asm__ volatile("sidt %0" : "=m"(xc->host_idtr));
 
     /* VMXON (SDM 24.7, 24.8): fixed CR bits, CR4.VMXE, a region with the revision. */
     write_cr0((read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
     write_cr4((read_cr4() | CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
-    *(uint32_t *)vmxon_region = vmx.revision;
-    if (!vmxon(virt_to_phys(vmxon_region))) {
+    *(uint32_t *)boot_vmxon_region = vmx.revision;
+    if (!vmxon(virt_to_phys(boot_vmxon_region))) {
         write_cr4(read_cr4() & ~CR4_VMXE);
         return false;
     }
@@ -230,7 +251,7 @@ static void init_host_state(void)
     vmwrite(VMCS_HOST_TR_SEL, SEL_TSS);
     vmwrite(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
     vmwrite(VMCS_HOST_TR_BASE, cpu_tss_base());
-    vmwrite(VMCS_HOST_GDTR_BASE, vmx.gdt);
+    vmwrite(VMCS_HOST_GDTR_BASE, vmx_cpu()->host_gdtr.base);
     vmwrite(VMCS_HOST_IDTR_BASE, idtr.base);
     vmwrite(VMCS_HOST_SYSENTER_CS, rdmsr(MSR_SYSENTER_CS));
     vmwrite(VMCS_HOST_SYSENTER_ESP, rdmsr(MSR_SYSENTER_ESP));
@@ -288,7 +309,7 @@ void vmx_init(struct vcpu *v)
     vmcs[0] = vmx.revision;
     vmclear(virt_to_phys(vmcs));
     vmptrld(virt_to_phys(vmcs));
-    v->launched = false;
+    vmx_state(v)->launched = false;
 
     vmwrite(VMCS_PIN_CONTROLS, vmx.pin);
     vmwrite(VMCS_PROC_CONTROLS, vmx.proc);
@@ -313,11 +334,12 @@ void vmx_init(struct vcpu *v)
     vmwrite(VMCS_TSC_OFFSET, 0);
     init_host_state();
     init_guest_state();
-    v->entry_failed = false;
-    v->guest_cr2 = 0;
-    v->guest_dr6 = DR6_INIT;
+    struct vmx_vcpu *x = vmx_state(v);
+    x->entry_failed = false;
+    x->guest_cr2 = 0;
+    x->guest_dr6 = DR6_INIT;
     for (unsigned i = 0; i < 5; i++)
-        v->guest_msr[i] = 0;
+        x->guest_msr[i] = 0;
 }
 
 /* The guest space is loaded at the next entry (vmx_load_space); #MC stays the host's
@@ -327,7 +349,7 @@ void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bi
     (void)gs;
     load(v);
     vmwrite(VMCS_EXCEPTION_BITMAP, exception_bitmap | BIT(VECTOR_MC));
-    v->space = NULL;
+    vcpu_x86(v)->space = NULL;
 }
 
 /* A new guest space becomes the EPTP.  Its table may have been another guest space's,
@@ -335,14 +357,15 @@ void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bi
  * every VPID (SDM 29.4.3). */
 void vmx_load_space(struct vcpu *v, struct guest_space *gs)
 {
+    struct vcpu_x86 *x = vcpu_x86(v);
     load(v);
-    if (v->space != gs) {
-        v->space = gs;
+    if (x->space != gs) {
+        x->space = gs;
         vmwrite(VMCS_EPTP, eptp_of(gs));
-        v->space_generation = gs->generation;
+        x->space_generation = gs->generation;
         flush_ept(eptp_of(gs));
-    } else if (gs->generation != v->space_generation) {
-        v->space_generation = gs->generation;
+    } else if (gs->generation != x->space_generation) {
+        x->space_generation = gs->generation;
         flush_ept(eptp_of(gs));
     }
 }
@@ -370,13 +393,13 @@ static void load_vpid(struct vcpu *v)
 {
     if (!(vmx.proc2 & PROC2_VPID))
         return;
-    switch (vcpu_tag_get(&vpids, v)) {
+    switch (vcpu_tag_get(&vmx_cpu()->vpids, v)) {
     case VCPU_TAG_NEW_ROUND:
         invvpid(INVVPID_ALL, 0);
-        vmwrite(VMCS_VPID, v->tag);
+        vmwrite(VMCS_VPID, vcpu_x86(v)->tag);
         break;
     case VCPU_TAG_FRESH:
-        vmwrite(VMCS_VPID, v->tag);
+        vmwrite(VMCS_VPID, vcpu_x86(v)->tag);
         break;
     case VCPU_TAG_KEPT:
         break;
@@ -393,21 +416,22 @@ void vmx_run(struct vcpu *v)
     if (vmx.pin & PIN_PREEMPTION_TIMER)
         vmwrite(VMCS_GUEST_PREEMPTION_TIMER,
                 vmread(VMCS_GUEST_RFLAGS) & RFLAGS_IF ? 0xffffffff : preemption_timer(c));
-    if (read_cr2() != v->guest_cr2)
-        __asm__ volatile("mov %0, %%cr2" :: "r"(v->guest_cr2));
-    if (read_dr6() != v->guest_dr6)
-        __asm__ volatile("mov %0, %%dr6" :: "r"(v->guest_dr6));
+    struct vmx_vcpu *x = vmx_state(v);
+    if (read_cr2() != x->guest_cr2)
+        __asm__ volatile("mov %0, %%cr2" :: "r"(x->guest_cr2));
+    if (read_dr6() != x->guest_dr6)
+        __asm__ volatile("mov %0, %%dr6" :: "r"(x->guest_dr6));
     for (unsigned i = 0; i < 4; i++)
-        if (v->guest_msr[i] != vmx.host_msr[i])
-            wrmsr(switched_msrs[i], v->guest_msr[i]);
-    if (v->guest_msr[4] != c->loaded_gs_base)
-        wrmsr(MSR_KERNEL_GS_BASE, v->guest_msr[4]);
-    vmx_enter(v, v->launched);
+        if (x->guest_msr[i] != vmx.host_msr[i])
+            wrmsr(switched_msrs[i], x->guest_msr[i]);
+    if (x->guest_msr[4] != c->loaded_gs_base)
+        wrmsr(MSR_KERNEL_GS_BASE, x->guest_msr[4]);
+    vmx_enter(v, x->launched);
 }
 
 void vmx_entry_failed(struct vcpu *v)
 {
-    v->entry_failed = true;
+    vmx_state(v)->entry_failed = true;
     vcpu_exited(v);
 }
 
@@ -418,16 +442,18 @@ void vmx_entry_failed(struct vcpu *v)
 static void restore_host(struct vcpu *v)
 {
     struct cpu *c = this_cpu();
-    __asm__ volatile("lgdt %0; lidt %1" :: "m"(vmx.host_gdtr), "m"(vmx.host_idtr));
-    v->guest_cr2 = read_cr2();
-    v->guest_dr6 = read_dr6();
-    v->guest_msr[4] = rdmsr(MSR_KERNEL_GS_BASE);    /* SWAPGS in the guest changes it */
+    struct vmx_cpu *xc = vmx_cpu();
+    __asm__ volatile("lgdt %0; lidt %1" :: "m"(xc->host_gdtr), "m"(xc->host_idtr));
+    struct vmx_vcpu *x = vmx_state(v);
+    x->guest_cr2 = read_cr2();
+    x->guest_dr6 = read_dr6();
+    x->guest_msr[4] = rdmsr(MSR_KERNEL_GS_BASE);    /* SWAPGS in the guest changes it */
     for (unsigned i = 0; i < 4; i++)
-        if (v->guest_msr[i] != vmx.host_msr[i])
+        if (x->guest_msr[i] != vmx.host_msr[i])
             wrmsr(switched_msrs[i], vmx.host_msr[i]);
-    if (v->guest_msr[4] != c->loaded_gs_base)
+    if (x->guest_msr[4] != c->loaded_gs_base)
         wrmsr(MSR_KERNEL_GS_BASE, c->loaded_gs_base);
-    ((uint64_t *)vmx.gdt)[SEL_TSS >> 3] &= ~BIT(41);   /* busy -> available */
+    ((uint64_t *)xc->host_gdtr.base)[SEL_TSS >> 3] &= ~BIT(41);   /* busy -> available */
     __asm__ volatile("ltr %w0" :: "r"(SEL_TSS));
 }
 
@@ -484,31 +510,32 @@ static void redeliver_event(void)
  * VMCS starts again from a clear launch state. */
 static void entry_refused(struct vcpu *v, struct vcpu_exit *e, uint64_t raw, uint64_t qualification)
 {
-    vmclear(current_vmcs);
+    vmclear(vmx_cpu()->current_vmcs);
     vmptrld(virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL)));
-    v->launched = false;
+    vmx_state(v)->launched = false;
     vmwrite(VMCS_ENTRY_INTR_INFO, 0);
     *e = (struct vcpu_exit){ PITH_EXIT_INVALID_STATE, raw, qualification, 0, 0 };
 }
 
 void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
 {
+    const uint64_t *gpr = vcpu_x86(v)->gpr;
     load(v);
     restore_host(v);
-    if (v->entry_failed) {
-        v->entry_failed = false;
+    if (vmx_state(v)->entry_failed) {
+        vmx_state(v)->entry_failed = false;
         entry_refused(v, e, VMX_EXIT_INVALID_STATE, vmread(VMCS_INSTR_ERROR));
         return;
     }
     uint64_t reason = vmread(VMCS_EXIT_REASON), code = reason & 0xffff,
              q = vmread(VMCS_EXIT_QUALIFICATION), length = vmread(VMCS_EXIT_INSTR_LENGTH),
-             rax = v->gpr[0], ecx = (uint32_t)v->gpr[1], edx_eax = (v->gpr[2] << 32) | (uint32_t)rax;
+             rax = gpr[0], ecx = (uint32_t)gpr[1], edx_eax = (gpr[2] << 32) | (uint32_t)rax;
     if (reason & VMX_EXIT_ENTRY_FAILURE) {
         entry_refused(v, e, code, q);
         return;
     }
     *e = (struct vcpu_exit){ .reason = PITH_EXIT_OTHER, .raw = code, .qualification = q };
-    v->launched = true;
+    vmx_state(v)->launched = true;
     switch (code) {
     case VMX_EXIT_EXCEPTION_NMI: {
         uint64_t info = vmread(VMCS_EXIT_INTR_INFO);
@@ -623,7 +650,7 @@ void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out)
     switch (BIT(group)) {
     case PITH_VM_GROUP_GPR:
         for (unsigned i = 0; i < 16; i++)
-            out[i] = v->gpr[i];
+            out[i] = vcpu_x86(v)->gpr[i];
         out[4] = vmread(VMCS_GUEST_RSP);
         break;
     case PITH_VM_GROUP_RIP:
@@ -632,7 +659,7 @@ void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out)
         break;
     case PITH_VM_GROUP_CR:
         out[0] = shadowed(vmread(VMCS_GUEST_CR0), vmread(VMCS_CR0_SHADOW), vmx.cr0_forced);
-        out[1] = v->guest_cr2;
+        out[1] = vmx_state(v)->guest_cr2;
         out[2] = vmread(VMCS_GUEST_CR3);
         out[3] = shadowed(vmread(VMCS_GUEST_CR4), vmread(VMCS_CR4_SHADOW), vmx.cr4_forced);
         out[4] = vmread(VMCS_GUEST_EFER);
@@ -656,7 +683,7 @@ void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out)
         for (unsigned i = 0; i < 3; i++)
             out[i] = vmread(sysenter_fields[i]);
         for (unsigned i = 0; i < 5; i++)
-            out[3 + i] = v->guest_msr[i];
+            out[3 + i] = vmx_state(v)->guest_msr[i];
         out[8] = vmread(VMCS_GUEST_PAT);
         break;
     case PITH_VM_GROUP_INTR: {
@@ -679,7 +706,7 @@ void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
     switch (BIT(group)) {
     case PITH_VM_GROUP_GPR:
         for (unsigned i = 0; i < 16; i++)
-            v->gpr[i] = in[i];
+            vcpu_x86(v)->gpr[i] = in[i];
         vmwrite(VMCS_GUEST_RSP, in[4]);
         break;
     case PITH_VM_GROUP_RIP: {
@@ -698,7 +725,7 @@ void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
     case PITH_VM_GROUP_CR:
         vmwrite(VMCS_GUEST_CR0, in[0] | vmx.cr0_forced);
         vmwrite(VMCS_CR0_SHADOW, in[0]);
-        v->guest_cr2 = in[1];
+        vmx_state(v)->guest_cr2 = in[1];
         vmwrite(VMCS_GUEST_CR3, in[2]);
         vmwrite(VMCS_GUEST_CR4, in[3] | vmx.cr4_forced);
         vmwrite(VMCS_CR4_SHADOW, in[3]);
@@ -724,7 +751,7 @@ void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
         for (unsigned i = 0; i < 3; i++)
             vmwrite(sysenter_fields[i], in[i]);
         for (unsigned i = 0; i < 5; i++)
-            v->guest_msr[i] = in[3 + i];
+            vmx_state(v)->guest_msr[i] = in[3 + i];
         vmwrite(VMCS_GUEST_PAT, in[8]);
         break;
     case PITH_VM_GROUP_INTR: {
@@ -793,4 +820,17 @@ void vmx_destroy(struct vcpu *v)
 void vmx_flush_space(struct guest_space *gs)
 {
     flush_ept(eptp_of(gs));
+}
+
+/* ---- EPT entries (SDM 29.3.2): read, write, execute in bits 0..2, an entry with none
+ * of them is not present; a leaf's memory type in bits 3..5 (6 write-back, 0 uncached)
+ * and bit 7 for a large page.  Tables allow everything: the leaves decide. */
+
+uint64_t ept_pte_table(uint64_t phys) { return phys | 7; }
+
+uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached)
+{
+    return phys | (large ? BIT(7) : 0) | (rights & PITH_RIGHT_READ ? 1 : 0) |
+           (rights & PITH_RIGHT_WRITE ? 2 : 0) | (rights & PITH_RIGHT_EXECUTE ? 4 : 0) |
+           ((uncached ? 0ull : 6ull) << 3);
 }
