@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot bench clean help FORCE
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -195,6 +195,11 @@ test-linux: $(BUILD)/pith-linux.iso
 test-smp-boot: $(BUILD)/pith-test.iso
 	tests/smp-boot.sh svm 2 100 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
 	tests/smp-boot.sh vmx 2 100 -- tools/run-bochs.sh --smp 2 --timeout 1200 $(BUILD)/pith-test.iso
+
+# The kernel suite on two CPUs, its smp_ group included (reported as smp-svm / smp-vmx).
+test-smp: $(BUILD)/pith-test.iso
+	tests/system.sh smp-svm 10 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
+	tests/system.sh smp-vmx 10 -- tools/run-bochs.sh --smp 2 --timeout 1800 $(BUILD)/pith-test.iso
 
 # The fuzzer's short campaign (user/fuzz): 8 seeds in QEMU, 2 in Bochs, each at least
 # 20000 invocations and 2000 VM exits; a kernel crash shows as no summary line.

@@ -268,7 +268,7 @@ static void create_root_task(void)
     memcpy(bi->memmap, params.memmap, sizeof(bi->memmap));
     bi->tsc_hz = timer_tsc_hz();
     bi->cpu_features = cpu_features();
-    bi->cpu_count = 1;
+    bi->cpu_count = cpus_online;
     bi->cpus_online = cpus_online;
     bi->ipc_buffer = PITH_ROOT_IPC_BUFFER;
     bi->kernel_reserved_bytes = reserved_bytes;

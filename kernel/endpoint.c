@@ -60,11 +60,12 @@ static void await_reply(struct thread *sender, struct thread *receiver)
     sched_block(sender, THREAD_BLOCKED_REPLY);
 }
 
-/* After a rendezvous: run the receiver at once if the sender stops (direct switch). */
+/* After a rendezvous: run the receiver at once if the sender stops (direct switch)
+ * and the receiver runs on this CPU; else it wakes on its own. */
 static void wake_partner(struct thread *self, struct thread *partner)
 {
     struct cpu *c = this_cpu();
-    if (self->state != THREAD_RUNNABLE && c->current == self) {
+    if (self->state != THREAD_RUNNABLE && c->current == self && partner->cpu == c->id) {
         struct thread *best = schedq_highest(&c->ready);
         if (!best || best->priority <= partner->priority) {
             partner->state = THREAD_RUNNABLE;

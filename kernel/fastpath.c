@@ -38,10 +38,14 @@ static struct endpoint *endpoint_named(struct thread *t, unsigned rights, uint64
     return (struct endpoint *)c->object;
 }
 
-/* The partner may run at once only if nothing runnable outranks it. */
+/* The partner may run at once only here (its affinity is this CPU) and only if
+ * nothing runnable outranks it. */
 static bool may_switch_to(struct thread *partner)
 {
-    struct thread *best = schedq_highest(&this_cpu()->ready);
+    struct cpu *c = this_cpu();
+    if (partner->cpu != c->id)
+        return false;
+    struct thread *best = schedq_highest(&c->ready);
     return !best || best->priority <= partner->priority;
 }
 

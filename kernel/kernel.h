@@ -249,14 +249,16 @@ struct cpu {
     struct address_space *io_bitmap_of;     /* whose bitmap the TSS holds */
     uint64_t loaded_fs_base, loaded_gs_base;
     struct sched_queues ready;
-    struct notification *deadlines;         /* sorted by deadline */
+    struct notification *deadlines;         /* sorted by deadline; only CPU 0's is used */
     uint64_t next_tick;
+    uint64_t timer_armed;                   /* the TSC value its timer is armed for */
     struct cpu_tables *tables;
     uint32_t id;                /* index in cpus[]; 0 is the bootstrap processor */
     uint32_t apic_id;
     uint32_t online;            /* set once by the CPU itself (smp.c) */
-    uint64_t timer_armed;       /* the TSC deadline the timer is set for (trap.c) */
     uint64_t vm_arch[12];       /* the virtualization backend's (its host state, tags) */
+    uint32_t requests;          /* CPU_REQUEST_*: posted by the lock holder, cleared when done */
+    bool idle;                  /* idling without the big lock (sched.c, trap.c) */
 };
 _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");
@@ -265,6 +267,22 @@ _Static_assert(offsetof(struct cpu, current_regs_top) == 24, "entry.S");
 
 extern struct cpu cpus[MAX_CPUS];
 extern unsigned cpus_online;
+
+/* The big kernel lock (smp.c): every entry from user mode or a guest takes it, every
+ * exit to user mode or a guest and the idle loop release it.  While a CPU waits for it
+ * (interrupts off) it carries out the requests the holder posts in its `requests`. */
+void kernel_lock(void);
+void kernel_unlock(void);
+/* What the lock holder may ask another CPU to do (it waits until the CPU has):  */
+#define CPU_REQUEST_SAVE_FPU        BIT(0)  /* save the FPU owner's state and drop it */
+#define CPU_REQUEST_FLUSH_TLB       BIT(1)  /* flush the TLB of its address space */
+#define CPU_REQUEST_KERNEL_SPACE    BIT(2)  /* load the kernel's page tables only */
+#define CPU_REQUEST_RELOAD_IO       BIT(3)  /* copy the I/O bitmap again before leaving */
+#define CPU_REQUEST_ENTER_KERNEL    BIT(4)  /* nothing: only be out of user mode or a guest */
+void smp_post(struct cpu *c, uint32_t what);    /* post and send the IPI */
+void smp_wait(struct cpu *c, uint32_t what);    /* until c has done it */
+void smp_request(struct cpu *c, uint32_t what); /* both */
+void smp_reschedule(struct cpu *c);             /* an IPI: c enters the kernel and chooses */
 
 /* The GS base of a CPU never changes while it runs in the kernel, so the compiler may
  * keep the result.  Only code that runs with the kernel's GS base may call this: not
@@ -286,6 +304,8 @@ void sched_block(struct thread *t, enum thread_state state);
 void sched_remove(struct thread *t);
 void sched_tick(void);
 void sched_yield(void);
+void sched_recall(struct thread *t);
+void sched_migrate(struct thread *t, unsigned cpu);
 NORETURN void sched_return_to_user(void);
 NORETURN void sched_switch_to(struct thread *t);
 #define TIMESLICE_TICKS 5

@@ -82,11 +82,14 @@ void notification_cancel(struct thread *t)
     t->blocked_on = NULL;
 }
 
-/* ---- Deadlines: a list sorted by TSC value; the timer is armed for its head ---------- */
+/* ---- Deadlines: a list sorted by TSC value; CPU 0 keeps it and arms its timer for
+ * the head (the woken thread runs on its own CPU). ------------------------------------ */
+
+static struct cpu *deadline_cpu(void) { return &cpus[0]; }
 
 static void deadline_remove(struct notification *n)
 {
-    struct cpu *c = this_cpu();
+    struct cpu *c = deadline_cpu();
     for (struct notification **p = &c->deadlines; *p; p = &(*p)->deadline_next) {
         if (*p == n) {
             *p = n->deadline_next;
@@ -99,7 +102,7 @@ static void deadline_remove(struct notification *n)
 
 static void deadline_insert(struct notification *n, uint64_t tsc)
 {
-    struct notification **p = &this_cpu()->deadlines;
+    struct notification **p = &deadline_cpu()->deadlines;
     while (*p && (*p)->deadline <= tsc)
         p = &(*p)->deadline_next;
     n->deadline = tsc;
@@ -109,13 +112,13 @@ static void deadline_insert(struct notification *n, uint64_t tsc)
 
 uint64_t notification_earliest_deadline(void)
 {
-    struct notification *n = this_cpu()->deadlines;
+    struct notification *n = deadline_cpu()->deadlines;
     return n ? n->deadline : 0;
 }
 
 void notification_check_deadlines(uint64_t now)
 {
-    struct cpu *c = this_cpu();
+    struct cpu *c = deadline_cpu();
     while (c->deadlines && c->deadlines->deadline <= now) {
         struct notification *n = c->deadlines;
         deadline_remove(n);
@@ -129,7 +132,10 @@ int notification_set_deadline(struct notification *n, uint64_t tsc)
         deadline_remove(n);
     if (tsc)
         deadline_insert(n, tsc);
-    timer_reprogram();
+    if (this_cpu() == deadline_cpu())
+        timer_reprogram();
+    else
+        smp_reschedule(deadline_cpu());     /* its IPI handler arms the timer again */
     return PITH_OK;
 }
 

@@ -1,36 +1,83 @@
 /*
  * The scheduler: fixed priorities 0..255, round robin within a priority, a timeslice
- * of TIMESLICE_TICKS ticks.  The running thread is not in a ready queue.  Every
+ * of TIMESLICE_TICKS ticks.  Each CPU has its own ready queues and runs the threads
+ * whose affinity (t->cpu) it is; the running thread is not in a ready queue.  Every
  * kernel entry ends in sched_return_to_user(), which picks the thread to run; with
- * nothing runnable the CPU idles in the kernel until an interrupt makes a thread
- * runnable.
+ * nothing runnable the CPU idles without the big lock until an interrupt comes.
+ *
+ * All of it runs under the big kernel lock, so one CPU may look at and change
+ * another's queues; only a thread another CPU is running needs that CPU's help
+ * (sched_recall).
  */
 #include "kernel.h"
 #include "../arch/x86_64/arch.h"
 #include "../arch/x86_64/x86.h"
 
+#define SYSCALL_INSN_LENGTH 2   /* 0f 05 */
+
+static struct cpu *cpu_of(const struct thread *t) { return &cpus[t->cpu]; }
+
+/* On its own CPU's queue; that CPU, if another, hears of it when t outranks what it
+ * runs (choose() there preempts its current thread). */
 void sched_make_runnable(struct thread *t)
 {
-    struct cpu *c = this_cpu();
+    struct cpu *c = cpu_of(t);
     t->state = THREAD_RUNNABLE;
     if (t == c->current || t->in_ready_queue)
         return;
-    schedq_push_back(&c->ready, t);     /* choose() preempts current if t outranks it */
+    schedq_push_back(&c->ready, t);
+    if (c != this_cpu() && (!c->current || t->priority > c->current->priority))
+        smp_reschedule(c);
 }
 
 /* Take a thread out of the running set: it is blocked or suspended. */
 void sched_block(struct thread *t, enum thread_state state)
 {
     t->state = (uint8_t)state;
-    schedq_remove(&this_cpu()->ready, t);
+    schedq_remove(&cpu_of(t)->ready, t);
 }
 
 void sched_remove(struct thread *t)
 {
-    struct cpu *c = this_cpu();
+    struct cpu *c = cpu_of(t);
     schedq_remove(&c->ready, t);
     if (c->current == t)
         c->current = NULL;
+}
+
+/* t may be running on another CPU: in user mode, in a guest, or entering the kernel
+ * and waiting for the lock.  Make that CPU let go of it and wait until it has: then
+ * t's registers and FPU state are all in the TCB, and the CPU, once it has the lock,
+ * finds no current thread and chooses again.  A system call t was entering is
+ * started again when t next runs (its rip goes back over the SYSCALL). */
+void sched_recall(struct thread *t)
+{
+    struct cpu *c = cpu_of(t);
+    if (c == this_cpu() || c->current != t)
+        return;
+    smp_request(c, CPU_REQUEST_SAVE_FPU);
+    c->current = NULL;
+    if (!t->vcpu && t->regs.vector == VECTOR_SYSCALL)
+        t->regs.rip -= SYSCALL_INSN_LENGTH;
+    if (t->state == THREAD_RUNNABLE)
+        schedq_push_front(&c->ready, t);
+}
+
+/* Thread.set_affinity: t runs on `cpu` from now on.  A blocked thread simply wakes
+ * there; a runnable one moves to that CPU's queue, after its old CPU let go of it. */
+void sched_migrate(struct thread *t, unsigned cpu)
+{
+    struct cpu *from = cpu_of(t), *to = &cpus[cpu];
+    if (from == to)
+        return;
+    sched_recall(t);
+    if (from->current == t)         /* the caller moves itself */
+        from->current = NULL;
+    schedq_remove(&from->ready, t);
+    arch_release_fpu(t);
+    t->cpu = (uint8_t)cpu;
+    if (t->state == THREAD_RUNNABLE)
+        sched_make_runnable(t);
 }
 
 void sched_yield(void)
@@ -104,12 +151,17 @@ static bool may_leave_to(struct thread *t)
     return false;
 }
 
+/* The lock is released last: from then on another CPU that wants t back (to suspend
+ * or move it) waits until t has entered the kernel again (sched_recall), so t's
+ * registers are never read here and changed there at once.  A vCPU thread releases
+ * it in the entry stub, right before VMRUN or VMLAUNCH. */
 static NORETURN void leave_to(struct thread *t)
 {
     if (t->vcpu)
         vcpu_enter(t->vcpu);
     this_cpu()->current = t;
     arch_load_thread(t);
+    kernel_unlock();
     restore_user(&t->regs);
 }
 
@@ -122,7 +174,7 @@ void sched_return_to_user(void)
         struct thread *t = choose(c);
         while (!t) {
             c->current = NULL;
-            sti_hlt();
+            cpu_idle(c);
             t = choose(c);
         }
         if (may_leave_to(t))

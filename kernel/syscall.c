@@ -132,7 +132,10 @@ static void do_debug_putc(struct thread *t)
 
 void syscall_from_user(void)
 {
+    kernel_lock();
     struct thread *t = this_cpu()->current;
+    if (!t)                 /* another CPU took the thread away while we waited */
+        sched_return_to_user();
     uint64_t number = arch_syscall_number(t);
     /* The fast paths touch no object that destruction could leave half done. */
     if ((number == PITH_SYS_CALL && fastpath_call(t)) ||

@@ -64,6 +64,7 @@ void thread_suspend(struct thread *t)
     /* A thread stopped in a fault (or a VM exit) holds the registers of the faulting
      * instruction, not a system call's: they stay exactly as they were. */
     bool in_call = !t->fault_label;
+    sched_recall(t);            /* another CPU may be running it */
     switch (t->state) {
     case THREAD_BLOCKED_SEND:
     case THREAD_BLOCKED_RECV:
@@ -202,7 +203,7 @@ static int thread_set_priority(struct invocation *inv, struct thread *t)
         return PITH_E_RANGE;
     if (prio > inv->caller->mcp)
         return PITH_E_RIGHTS;
-    struct cpu *c = this_cpu();
+    struct cpu *c = &cpus[t->cpu];
     bool queued = t->in_ready_queue;
     if (queued)
         schedq_remove(&c->ready, t);
@@ -210,7 +211,20 @@ static int thread_set_priority(struct invocation *inv, struct thread *t)
     if (t != inv->caller)       /* what another thread gives is also the most it may give */
         t->mcp = (uint8_t)prio;
     if (queued)
-        schedq_push_back(&c->ready, t);
+        sched_make_runnable(t);
+    return PITH_OK;
+}
+
+/* Any online CPU; a vCPU thread stays on CPU 0 (VMX/SVM are set up there only). */
+static int thread_set_affinity(struct invocation *inv, struct thread *t)
+{
+    uint64_t cpu = inv_arg(inv, 0);
+    if (cpu >= cpus_online)
+        return PITH_E_RANGE;
+    if (t->vcpu && cpu != 0)
+        return PITH_E_INVALID_ARG;
+    /* point of no return */
+    sched_migrate(t, (unsigned)cpu);
     return PITH_OK;
 }
 
@@ -310,7 +324,7 @@ int thread_invoke(struct invocation *inv)
         notification_unbind(t->bound);
         return PITH_OK;
     case PITH_THREAD_SET_AFFINITY:
-        return inv_arg(inv, 0) == 0 ? PITH_OK : PITH_E_RANGE;
+        return thread_set_affinity(inv, t);
     default:
         return PITH_E_ILLEGAL_OP;
     }

@@ -94,6 +94,8 @@ void vcpu_exited(struct vcpu *v)
 {
     struct vcpu_exit e;
     vcpu_arch_exit_info(v, &e);
+    if (!this_cpu()->current)   /* another CPU took the thread away (sched_recall) */
+        e.reason = VCPU_EXIT_KEEP_INTERRUPT;
     if (e.reason == VCPU_EXIT_KEEP_INTERRUPT)
         arch_take_interrupts();
     else if (e.reason != VCPU_EXIT_KEEP_NMI)
@@ -196,6 +198,8 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
         return PITH_E_RANGE;
     uint64_t exception_bitmap = inv_arg(inv, 4);
     if (exception_bitmap >> 32 || (exception_bitmap & PITH_VM_HOST_EXCEPTIONS))
+        return PITH_E_INVALID_ARG;
+    if (t->cpu != 0)            /* VMX/SVM are set up on CPU 0 only, for now */
         return PITH_E_INVALID_ARG;
     /* point of no return */
     struct cap value;

@@ -126,11 +126,16 @@ void timer_init(void)
 
 uint64_t timer_tsc_hz(void) { return tsc_hz; }
 
-/* Interrupt when the TSC reaches the deadline (at once if it has passed). */
+/* Interrupt when the TSC reaches the deadline (at once if it has passed); 0 stops the
+ * timer. */
 void timer_arm(uint64_t deadline)
 {
     if (use_tsc_deadline) {
         wrmsr(MSR_TSC_DEADLINE, deadline);
+        return;
+    }
+    if (!deadline) {
+        lapic_write(LAPIC_INITIAL, 0);
         return;
     }
     uint64_t now = rdtsc();
@@ -164,6 +169,13 @@ void lapic_init_ap(void)
     lapic_write(LAPIC_LVT_LINT1, LVT_MASKED);
 }
 
+/* An AP's timer: the same mode and vector as the bootstrap processor's. */
+void timer_init_ap(void)
+{
+    lapic_write(LAPIC_DIVIDE, 0xb);             /* divide by 1, as calibrated */
+    lapic_write(LAPIC_LVT_TIMER, VECTOR_TIMER | (use_tsc_deadline ? LVT_TSC_DEADLINE : 0));
+}
+
 /* Send an IPI and wait (at most 10 ms) until the LAPIC has sent it. */
 static bool lapic_send(uint32_t apic_id, uint32_t command)
 {
@@ -177,6 +189,13 @@ static bool lapic_send(uint32_t apic_id, uint32_t command)
 }
 
 void lapic_reset_cpu(uint32_t apic_id) { lapic_send(apic_id, ICR_INIT | ICR_ASSERT); }
+
+/* A fixed interrupt for one CPU (SDM 10.6.1: delivery mode 0, physical destination). */
+void lapic_send_ipi(uint32_t apic_id, unsigned vector)
+{
+    if (!lapic_send(apic_id, ICR_ASSERT | vector))
+        kprintf("pith: IPI %u to APIC ID %u not sent\n", vector, apic_id);
+}
 
 /* INIT, then two STARTUP IPIs whose vector is the page of the real-mode code, with the
  * delays of SDM 8.4.4.1 (10 ms after INIT, 200 µs after each STARTUP).  A processor

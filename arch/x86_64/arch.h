@@ -134,6 +134,9 @@ void arch_forget_space(struct address_space *as);
 void arch_forget_space_io(struct address_space *as);
 void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr);
 void arch_flush_tlb(struct address_space *as);
+void arch_release_fpu(struct thread *t);      /* its FPU state back in t->fpu, every CPU */
+void arch_serve_requests(struct cpu *c);      /* CPU_REQUEST_* posted to c (kernel.h) */
+void cpu_idle(struct cpu *c);                 /* without the lock until an interrupt */
 NORETURN void restore_user(struct user_regs *regs);
 
 /* kernel_map.c: W^X for the kernel image, no execute in the physmap (after cpu_init) */
@@ -218,6 +221,8 @@ void pic_eoi(unsigned line);
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_init_ap(void);                     /* enabled, every local interrupt masked */
+void timer_init_ap(void);                     /* an AP's own timer, after lapic_init_ap */
+void lapic_send_ipi(uint32_t apic_id, unsigned vector);
 bool lapic_start_cpu(uint32_t apic_id, uint64_t trampoline_phys);
 void lapic_reset_cpu(uint32_t apic_id);       /* INIT: back to waiting for a SIPI */
 void tsc_delay_us(uint64_t us);
@@ -228,6 +233,7 @@ unsigned smp_start(const uint8_t *rsdp, unsigned rsdp_size, uint64_t trampoline_
                    void *(*alloc)(uint64_t size));
 #define VECTOR_IRQ_BASE 0x20
 #define VECTOR_TIMER    0xf0
+#define VECTOR_IPI      0xf1    /* enter the kernel: choose again, serve the requests */
 #define VECTOR_SPURIOUS 0xff
 
 /* ---- Virtualization, continued: the guest's space, state checks, tags, debug registers */

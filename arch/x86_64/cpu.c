@@ -295,14 +295,80 @@ void arch_load_thread(struct thread *t)
     }
 }
 
-/* A thread is going away: the CPU must not touch it again. */
+/* A thread is going away: no CPU may touch it again.  Another CPU's FPU may still
+ * hold its state (not running it: thread_destroy recalled it first); that is dropped. */
 void arch_forget_thread(struct thread *t)
 {
-    struct cpu *c = this_cpu();
-    if (c->fpu_owner == t)
-        c->fpu_owner = NULL;
+    for (unsigned i = 0; i < cpus_online; i++)
+        if (cpus[i].fpu_owner == t)
+            cpus[i].fpu_owner = NULL;
 }
 
+/* A thread moves to another CPU: its FPU state, wherever it is, goes back to its TCB. */
+void arch_release_fpu(struct thread *t)
+{
+    struct cpu *self = this_cpu();
+    for (unsigned i = 0; i < cpus_online; i++) {
+        struct cpu *c = &cpus[i];
+        if (c->fpu_owner != t)
+            continue;
+        if (c == self) {
+            fxsave(t->fpu);
+            c->fpu_owner = NULL;
+        } else {
+            smp_request(c, CPU_REQUEST_SAVE_FPU);
+        }
+    }
+}
+
+/* Ask every other CPU for which `affected` holds to do `what`, and wait for all. */
+static void ask_others(bool (*affected)(const struct cpu *, const struct address_space *),
+                       const struct address_space *as, uint32_t what)
+{
+    struct cpu *self = this_cpu();
+    uint32_t asked = 0;
+    for (unsigned i = 0; i < cpus_online; i++) {
+        if (&cpus[i] != self && affected(&cpus[i], as)) {
+            smp_post(&cpus[i], what);
+            asked |= 1u << i;
+        }
+    }
+    for (unsigned i = 0; i < cpus_online; i++)
+        if (asked & (1u << i))
+            smp_wait(&cpus[i], what);
+}
+
+static bool has_loaded(const struct cpu *c, const struct address_space *as)
+{
+    return c->loaded_space == as;
+}
+
+static bool has_io_bitmap(const struct cpu *c, const struct address_space *as)
+{
+    return c->loaded_space == as || c->io_bitmap_of == as;
+}
+
+/* What the lock holder asked of this CPU, done while it waits for the lock (smp.c).
+ * It touches only this CPU's registers and state, and the FPU owner's save area. */
+void arch_serve_requests(struct cpu *c)
+{
+    uint32_t what = __atomic_load_n(&c->requests, __ATOMIC_ACQUIRE);
+    if ((what & CPU_REQUEST_SAVE_FPU) && c->fpu_owner) {
+        fxsave(c->fpu_owner->fpu);
+        c->fpu_owner = NULL;
+    }
+    if (what & CPU_REQUEST_KERNEL_SPACE) {
+        write_cr3(virt_to_phys(boot_pml4));
+        c->loaded_space = NULL;
+    } else if (what & CPU_REQUEST_FLUSH_TLB) {
+        write_cr3(read_cr3());          /* every non-global entry (SDM 4.10.4.1) */
+    }
+    if (what & (CPU_REQUEST_RELOAD_IO | CPU_REQUEST_KERNEL_SPACE))
+        c->io_bitmap_of = (struct address_space *)-1;
+    __atomic_and_fetch(&c->requests, ~what, __ATOMIC_RELEASE);
+}
+
+/* The address space is going away: no CPU may keep it loaded. */
 void arch_forget_space(struct address_space *as)
 {
     struct cpu *c = this_cpu();
@@ -312,24 +378,31 @@ void arch_forget_space(struct address_space *as)
     }
     if (c->io_bitmap_of == as)
         c->io_bitmap_of = (struct address_space *)-1;  /* reload on next switch */
+    ask_others(has_io_bitmap, as, CPU_REQUEST_KERNEL_SPACE);
 }
 
-/* The address space's I/O bitmap changed: load it again before the next switch. */
+/* The address space's I/O bitmap changed: load it again before the next switch, on a
+ * CPU running one of its threads before that thread goes on. */
 void arch_forget_space_io(struct address_space *as)
 {
     struct cpu *c = this_cpu();
     if (c->io_bitmap_of == as || c->loaded_space == as)
         c->io_bitmap_of = (struct address_space *)-1;
+    ask_others(has_io_bitmap, as, CPU_REQUEST_RELOAD_IO);
 }
 
+/* TLB shootdown: the flush has happened on every CPU before this returns.  Only CPUs
+ * with the space loaded can cache its entries (no PCID: loading CR3 flushes them). */
 void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr)
 {
     if (this_cpu()->loaded_space == as)
         invlpg(vaddr);
+    ask_others(has_loaded, as, CPU_REQUEST_FLUSH_TLB);
 }
 
 void arch_flush_tlb(struct address_space *as)
 {
     if (this_cpu()->loaded_space == as)
         write_cr3(virt_to_phys(as));
+    ask_others(has_loaded, as, CPU_REQUEST_FLUSH_TLB);
 }

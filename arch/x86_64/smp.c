@@ -4,11 +4,18 @@
  * code (trampoline.S) to a free page below 1 MiB and wakes them one at a time with
  * INIT and two STARTUP IPIs.  Each AP arrives in smp_ap_main on its own kernel stack,
  * loads its own GDT, TSS and GS base, the shared IDT, the kernel's page tables and the
- * BSP's control-register protections, enables its LAPIC, says it is online and parks.
+ * BSP's control-register protections, enables its LAPIC and timer, says it is online
+ * and joins the scheduler: it waits for the big kernel lock and runs its own queue.
  *
- * For now that is all an AP does: the scheduler and every kernel object belong to the
- * bootstrap processor alone, without a lock, so an AP halts with interrupts off and
- * takes no timer interrupt.
+ * The big kernel lock is a ticket lock (fair: CPUs get it in the order they asked).
+ * The holder may need another CPU's help: to flush its TLB, to save the FPU state of
+ * a thread it ran, to let go of a thread.  It posts the request in that CPU's
+ * `requests`, sends an IPI and waits, lock held, until the request is cleared.  The
+ * other CPU may be in user mode or a guest (the IPI brings it into the kernel), idle
+ * in `sti; hlt` (the IPI wakes it), or already waiting for the lock with interrupts
+ * off: every one of these ends in kernel_lock(), whose wait loop serves requests.  So
+ * requests are served without the lock, by a CPU that touches nothing but its own
+ * registers and per-CPU state, and no CPU ever waits for one that waits for it.
  */
 #include "arch.h"
 #include "x86.h"
@@ -51,6 +58,64 @@ extern const uint8_t trampoline_start[], trampoline_32[], trampoline_64[],
 extern uint64_t boot_pml4[512];
 
 unsigned cpus_online = 1;
+
+static struct {
+    uint32_t next_ticket;
+    uint32_t serving;
+} big_lock;
+
+void kernel_lock(void)
+{
+    struct cpu *c = this_cpu();
+    uint32_t ticket = __atomic_fetch_add(&big_lock.next_ticket, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&big_lock.serving, __ATOMIC_ACQUIRE) != ticket) {
+        if (__atomic_load_n(&c->requests, __ATOMIC_ACQUIRE))
+            arch_serve_requests(c);
+        __asm__ volatile("pause");
+    }
+}
+
+void kernel_unlock(void)
+{
+    __atomic_store_n(&big_lock.serving, big_lock.serving + 1, __ATOMIC_RELEASE);
+}
+
+void smp_post(struct cpu *c, uint32_t what)
+{
+    __atomic_or_fetch(&c->requests, what, __ATOMIC_RELEASE);
+    lapic_send_ipi(c->apic_id, VECTOR_IPI);
+}
+
+void smp_wait(struct cpu *c, uint32_t what)
+{
+    while (__atomic_load_n(&c->requests, __ATOMIC_ACQUIRE) & what)
+        __asm__ volatile("pause");
+}
+
+void smp_request(struct cpu *c, uint32_t what)
+{
+    smp_post(c, what);
+    smp_wait(c, what);
+}
+
+void smp_reschedule(struct cpu *c)
+{
+    lapic_send_ipi(c->apic_id, VECTOR_IPI);
+}
+
+/* Nothing to run: wait for an interrupt without the lock.  An interrupt taken here
+ * takes the lock for its handler (trap_from_kernel); `sti; hlt` lets none slip in
+ * between (the STI shadow covers the HLT).  An idle CPU does not tick; once it has
+ * something to run again, its timer is armed before it leaves. */
+void cpu_idle(struct cpu *c)
+{
+    c->idle = true;
+    kernel_unlock();
+    sti_hlt();
+    kernel_lock();
+    c->idle = false;
+    timer_reprogram();
+}
 
 NORETURN void smp_ap_main(struct cpu *c);
 
@@ -162,6 +227,7 @@ static void start_all(const struct acpi_cpus *found, uint64_t trampoline_phys,
 unsigned smp_start(const uint8_t *rsdp_copy, unsigned rsdp_size, uint64_t trampoline_phys,
                    void *(*alloc)(uint64_t size))
 {
+    kernel_lock();          /* held from now until the root task first leaves */
     cpus[0].apic_id = lapic_id();
     cpus[0].online = 1;
     static struct acpi_cpus found;
@@ -185,7 +251,9 @@ void smp_ap_main(struct cpu *c)
     cpu_init_ap(c);
     write_cr3(virt_to_phys(boot_pml4));
     lapic_init_ap();
+    timer_init_ap();
     __atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
-    for (;;)
-        __asm__ volatile("cli; hlt");
+    kernel_lock();
+    timer_reprogram();
+    sched_return_to_user();
 }

@@ -132,7 +132,18 @@ void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in) { bac
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
-void arch_guest_space_flush(struct guest_space *gs) { if (backend) backend->flush_space(gs); }
+/* vCPUs run on CPU 0 only.  From another CPU, a vCPU in its guest is only made to
+ * exit: its next entry sees the space's new generation and flushes there. */
+void arch_guest_space_flush(struct guest_space *gs)
+{
+    if (!backend)
+        return;
+    if (this_cpu() == &cpus[0])
+        backend->flush_space(gs);
+    else if (cpus[0].current && cpus[0].current->vcpu)
+        smp_request(&cpus[0], CPU_REQUEST_ENTER_KERNEL);
+}
+
 /* Guest spaces exist only with a backend (retype refuses them without). */
 uint64_t guest_pte_present_bits(void) { return backend->pte_present_bits; }
 uint64_t guest_pte_table(uint64_t phys) { return backend->pte_table(phys); }

@@ -336,7 +336,7 @@ struct pith_bootinfo {
     uint64_t memmap_count;
     uint64_t tsc_hz;                 /* measured TSC frequency */
     uint64_t cpu_features;           /* PITH_CPU_* */
-    uint64_t cpu_count;
+    uint64_t cpu_count;              /* CPUs threads run on: 0 … cpu_count-1 */
     uint64_t ipc_buffer;             /* address of the root task's IPC buffer */
     uint64_t kernel_reserved_bytes;  /* RAM the kernel kept for itself and root objects */
     char cmdline[128];               /* kernel command line (a child: its arguments) */
@@ -347,7 +347,7 @@ struct pith_bootinfo {
     struct pith_untyped_desc untyped[PITH_BOOTINFO_UNTYPED];
     struct pith_module_desc modules[PITH_BOOTINFO_MODULES];
     struct pith_memmap_entry memmap[PITH_BOOTINFO_MEMMAP];
-    uint64_t cpus_online;            /* CPUs started; threads run on cpu_count of them */
+    uint64_t cpus_online;            /* CPUs started; threads run on all (= cpu_count) */
 };
 _Static_assert(sizeof(struct pith_bootinfo) <= 4096, "boot info fits its page");
 

@@ -81,6 +81,7 @@ KT_GROUP(badargs)
 KT_GROUP(vm)
 KT_GROUP(vm2)
 KT_GROUP(process)
+KT_GROUP(smp)
 
 /* t_process.c: what this program does when started as a child. */
 int kt_child_main(const struct pith_bootinfo *bi);

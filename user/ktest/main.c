@@ -1,7 +1,10 @@
 /*
  * Test root task: sets up an allocator over the largest untyped, runs every group,
  * prints the summary line named after the platform (svm under QEMU, vmx under
- * Bochs), and powers the machine off with the verdict: QEMU's isa-debug-exit gets 0
+ * Bochs), and powers the machine off with the verdict.  With more than one CPU it
+ * also runs the smp_ group and reports it on a line of its own, `smp-svm: N passed,
+ * N failed` (counted in the main line too); with one CPU that group is not run.
+ * The verdict: QEMU's isa-debug-exit gets 0
  * for pass and 1 for fail; Bochs's port 0x8900 gets "Shutdown" for pass and 'D'
  * (enter the debugger, which the runner tells to quit) for fail.
  */
@@ -68,6 +71,13 @@ int main(void *arg)
             continue;
         unsigned p = 0, f = 0;
         pith_run_tests(groups[g].tests, *groups[g].count, NULL, &p, &f);
+        passed += p;
+        failed += f;
+    }
+    if (kt_bootinfo->cpu_count > 1) {
+        unsigned p = 0, f = 0;
+        pith_run_tests(smp_tests, smp_count, NULL, &p, &f);
+        pith_printf("smp-%s: %u passed, %u failed\n", platform, p, f);
         passed += p;
         failed += f;
     }

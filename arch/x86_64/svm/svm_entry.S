@@ -5,6 +5,8 @@
  * Host interrupts: GIF is cleared around the switch and IF set, so an interrupt for
  * the host ends the guest with an INTR exit and waits until we take it.
  * Guest registers: ../guest_gprs.h; RAX and RSP live in the VMCB.
+ * The big kernel lock is released right before the switch and taken again after it,
+ * before C runs (another CPU that wants this vCPU back waits for us in between).
  */
 #include "../guest_gprs.h"
 
@@ -16,6 +18,7 @@ svm_enter:
     mov %rdx, %rax
     vmsave                          /* host FS, GS, TR, LDTR, KernelGsBase, STAR... */
     push %rax                       /* the host save VMCB */
+    call kernel_unlock              /* the stack is 16-byte aligned here */
     clgi
     sti
     mov 8(%rsp), %rax
@@ -31,6 +34,9 @@ svm_enter:
     stgi
     mov %gs:8, %rsp                 /* cpu.kernel_stack_top */
     xor %ebp, %ebp
+    mov %rdi, %rbx                  /* the vcpu; the guest's rbx is saved */
+    call kernel_lock
+    mov %rbx, %rdi
     call vcpu_exited
     ud2
 

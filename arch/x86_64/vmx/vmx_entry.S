@@ -6,6 +6,8 @@
  * stack in vcpu_exited(v), which never returns.  An entry the CPU refuses falls
  * through (VMfailInvalid or VMfailValid, SDM 31.2) and continues in vmx_entry_failed.
  * Guest registers: ../guest_gprs.h; RAX is kept in gpr[0], RSP in the VMCS.
+ * The big kernel lock is released right before the entry and taken again after the
+ * exit (or a refused entry), before C runs.
  */
 #include "vmcs.h"
 #include "../guest_gprs.h"
@@ -13,6 +15,13 @@
     .text
     .global vmx_enter
 vmx_enter:
+    push %rdi
+    push %rsi
+    sub $8, %rsp                    /* 16-byte aligned for the call */
+    call kernel_unlock
+    add $8, %rsp
+    pop %rsi
+    pop %rdi
     push %rdi
     mov $VMCS_HOST_RSP, %eax
     vmwrite %rsp, %rax
@@ -23,9 +32,11 @@ vmx_enter:
     vmlaunch
     jmp 2f
 1:  vmresume
-2:  mov (%rsp), %rdi
+2:  mov (%rsp), %rbx              /* the vcpu */
     mov %gs:8, %rsp                 /* cpu.kernel_stack_top */
     xor %ebp, %ebp
+    call kernel_lock
+    mov %rbx, %rdi
     call vmx_entry_failed
     ud2
 
@@ -37,6 +48,9 @@ vmx_exit:
     mov %rax, GPR(0)(%rdi)
     mov %gs:8, %rsp
     xor %ebp, %ebp
+    mov %rdi, %rbx
+    call kernel_lock
+    mov %rbx, %rdi
     call vcpu_exited
     ud2
 
