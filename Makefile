@@ -219,7 +219,7 @@ test: test-unit test-system
 $(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
 	tools/mkimage.sh $@ guests/configs/bench-linux.conf $(BUILD)
 
-bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso
+bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso
 	tools/bench/bench.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
 

@@ -18,6 +18,10 @@
 # run) and NAME_instructions_ratio_vs_kvm (1 over 2).
 # Every line is `bench NAME VALUE [UNIT]` (`bench: ...` lines are remarks); the serial
 # logs are kept in BUILD/bench-*.txt.
+# Last, the fuzzer's default campaign (BUILD/pith-fuzz.iso) in wall-clock time gives
+# fuzz_invocations_per_s.
+# Last, the fuzzer's default campaign (BUILD/pith-fuzz.iso), in wall-clock time, gives
+# fuzz_invocations_per_s.
 # Exit status: 0 all figures printed; 1 something failed (its log's tail is shown).
 set -euo pipefail
 
@@ -79,4 +83,14 @@ for name in vm_exit_io vm_exit_cpuid; do
 	ratio "${name}_ratio_vs_kvm" "${name}_wall" "kvm_${name}_wall"
 	ratio "${name}_instructions_ratio_vs_kvm" "$name" "kvm_$name"
 done
+
+# The fuzzer's speed: its default short campaign (user/fuzz) in wall-clock time.
+fuzz_log="$build/bench-fuzz.txt"
+if "$here/../run-qemu.sh" --timeout 300 "$build/pith-fuzz.iso" >"$fuzz_log" 2>&1; then
+	tr -d '\r' <"$fuzz_log" | awk '$1 == "fuzz_invocations_per_s:" { print "bench fuzz_invocations_per_s", $2 }'
+else
+	echo "bench: the fuzzer's campaign failed; the end of $fuzz_log:" >&2
+	tail -n 20 "$fuzz_log" >&2
+	status=1
+fi
 exit "$status"
