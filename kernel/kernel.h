@@ -408,6 +408,7 @@ void *memcpy(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* rate-limited */
 NORETURN void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -104,6 +104,33 @@ static void vkprintf(const char *fmt, va_list ap)
     }
 }
 
+/* Messages user threads can cause (a fault nobody handles, a vCPU without an exit
+ * endpoint) are rate-limited: at most WARN_BURST a second, so no task can keep the
+ * kernel busy writing to the serial port.  What is dropped is counted and reported. */
+#define WARN_BURST 8
+
+void kwarn(const char *fmt, ...)
+{
+    static uint64_t window_start, dropped;
+    static unsigned in_window;
+    uint64_t now = arch_timestamp();
+    if (now - window_start >= timer_tsc_hz()) {
+        if (dropped)
+            kprintf("pith: %lu more warnings not shown\n", dropped);
+        window_start = now;
+        in_window = 0;
+        dropped = 0;
+    }
+    if (in_window++ >= WARN_BURST) {
+        dropped++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vkprintf(fmt, ap);
+    va_end(ap);
+}
+
 int kprintf(const char *fmt, ...)
 {
     va_list ap;

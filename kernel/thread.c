@@ -120,7 +120,7 @@ void thread_user_fault(struct thread *t, uint64_t vector, uint64_t error, uint64
 {
     struct cap *handler = &t->slots[TSLOT_FAULT];
     if (handler->type != PITH_OBJ_ENDPOINT) {
-        kprintf("pith: thread %p: unhandled %s %lu at rip %lx, address %lx, error %lx; suspended\n",
+        kwarn("pith: thread %p: unhandled %s %lu at rip %lx, address %lx, error %lx; suspended\n",
                 (void *)t, vector == 14 ? "page fault" : "exception", vector, arch_user_ip(t),
                 addr, error);
         thread_suspend(t);

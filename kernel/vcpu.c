@@ -82,7 +82,7 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
     v->msg[3] = e->length;
     v->msg_length = PITH_VM_EXIT_HEADER + put_groups(v, v->transfer_mask, &v->msg[PITH_VM_EXIT_HEADER]);
     if (ep->type != PITH_OBJ_ENDPOINT) {
-        kprintf("pith: vCPU %p: exit %lu with no exit endpoint; stopped\n", (void *)v, e->reason);
+        kwarn("pith: vCPU %p: exit %lu with no exit endpoint; stopped\n", (void *)v, e->reason);
         thread_suspend(t);
         return;
     }
@@ -120,7 +120,7 @@ void vcpu_enter(struct vcpu *v)
      * VCpu.CONFIGURE: that one may be gone and its memory something else. */
     struct cap *space = &t->slots[TSLOT_VSPACE];
     if (space->type != PITH_OBJ_GUEST_SPACE) {
-        kprintf("pith: vCPU %p: its thread has no guest space; stopped\n", (void *)v);
+        kwarn("pith: vCPU %p: its thread has no guest space; stopped\n", (void *)v);
         thread_suspend(t);
         sched_return_to_user();
     }

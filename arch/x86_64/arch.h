@@ -215,6 +215,13 @@ void serial_putc(char c);
 void timer_init(void);
 void timer_arm(uint64_t tsc_deadline);
 uint64_t timer_tsc_hz(void);
+/* The time stamp counter (machine-wide time in timer_tsc_hz() ticks a second). */
+static inline uint64_t arch_timestamp(void)
+{
+    uint32_t low, high;
+    __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
+    return ((uint64_t)high << 32) | low;
+}
 void pic_mask(unsigned line);
 void pic_unmask(unsigned line);
 void pic_eoi(unsigned line);

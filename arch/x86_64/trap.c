@@ -83,7 +83,7 @@ void trap_from_user(void)
     kernel_lock();
     if (vector >= 32) {
         if (!handle_interrupt(vector))
-            kprintf("pith: unexpected vector %lu from user mode\n", vector);
+            kwarn("pith: unexpected vector %lu from user mode\n", vector);
     } else if (c->current == t) {
         thread_user_fault(t, vector, error, address);
     }
