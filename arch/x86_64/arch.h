@@ -205,6 +205,7 @@ void arch_take_interrupts(void);                /* let pending host interrupts i
 void trap_from_user(void);
 void trap_from_kernel(struct user_regs *frame);
 void trap_nmi(struct user_regs *frame);
+void trap_debug_kernel(struct user_regs *frame);
 NORETURN void trap_fatal(struct user_regs *frame);
 
 /* serial.c */

@@ -29,10 +29,11 @@ struct __attribute__((packed)) table_pointer {
     uint64_t base;
 };
 
-/* NMI, #DF and #MC switch to stacks of their own (SDM 6.14.5, IST): they can arrive
- * while RSP is still the user's (right after SYSCALL, right before SYSRET) or the
- * kernel stack is exhausted. */
-enum { IST_DOUBLE_FAULT = 1, IST_NMI, IST_MACHINE_CHECK };
+/* NMI, #DF, #MC and #DB switch to stacks of their own (SDM 6.14.5, IST): they can
+ * arrive while RSP is still the user's (right after SYSCALL, right before SYSRET) or
+ * the kernel stack is exhausted.  #DB does: a SYSCALL made with RFLAGS.TF set traps
+ * after it completes, at the first instruction of syscall_entry (SDM 17.3.1.4). */
+enum { IST_DOUBLE_FAULT = 1, IST_NMI, IST_MACHINE_CHECK, IST_DEBUG };
 
 /* What each CPU has of its own: a GDT (its TSS descriptor goes busy when loaded),
  * the TSS with RSP0, the IST stacks and the I/O bitmap, and the stacks. */
@@ -41,6 +42,7 @@ struct cpu_tables {
     uint8_t double_fault_stack[8192] __attribute__((aligned(16)));
     uint8_t nmi_stack[8192] __attribute__((aligned(16)));
     uint8_t machine_check_stack[8192] __attribute__((aligned(16)));
+    uint8_t debug_stack[4096] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));
     uint64_t gdt[8];
 };
@@ -51,7 +53,7 @@ static uint8_t fpu_initial[512] __attribute__((aligned(16)));
 static uint64_t features;
 
 extern char vector_table_start[], syscall_entry[], nmi_entry[], double_fault_entry[],
-    machine_check_entry[];
+    machine_check_entry[], debug_entry[];
 extern uint64_t boot_pml4[512];
 
 struct cpu cpus[MAX_CPUS];
@@ -83,6 +85,7 @@ static void gdt_init(struct cpu_tables *t)
     tss->ist[IST_NMI - 1] = (uint64_t)(t->nmi_stack + sizeof(t->nmi_stack));
     tss->ist[IST_MACHINE_CHECK - 1] =
         (uint64_t)(t->machine_check_stack + sizeof(t->machine_check_stack));
+    tss->ist[IST_DEBUG - 1] = (uint64_t)(t->debug_stack + sizeof(t->debug_stack));
     tss->iomap_base = offsetof(struct tss, iomap);
     memset(tss->iomap, 0xff, sizeof(tss->iomap));
     tss->iomap_end = 0xff;
@@ -106,6 +109,7 @@ static void idt_build(void)
     idt_set(2, nmi_entry, IST_NMI, 0);
     idt_set(8, double_fault_entry, IST_DOUBLE_FAULT, 0);
     idt_set(18, machine_check_entry, IST_MACHINE_CHECK, 0);
+    idt_set(1, debug_entry, IST_DEBUG, 0);
 }
 
 static void idt_load(void)

@@ -146,6 +146,51 @@ nmi_entry:
     add $16, %rsp
     iretq
 
+/* Debug exception, on its own stack.  From user mode (single step, ICEBP) it goes the
+ * way of every exception from user mode: its frame moves to the top of the thread's
+ * register area, where the CPU would have put it without IST, and interrupt_common
+ * takes it from there.  In the kernel the only one is the single-step trap of a
+ * SYSCALL made with TF set, at the first instruction of syscall_entry with the user's
+ * RSP still loaded: trap_debug_kernel lets it go on. */
+    .global debug_entry
+debug_entry:
+    testb $3, 8(%rsp)               /* CS of the interrupted context */
+    jz 1f
+    push %rax
+    push %rcx
+    swapgs
+    mov %gs:24, %rax                /* cpu.current_regs_top */
+    swapgs
+    mov 16(%rsp), %rcx              /* rip, cs, rflags, rsp, ss */
+    mov %rcx, -40(%rax)
+    mov 24(%rsp), %rcx
+    mov %rcx, -32(%rax)
+    mov 32(%rsp), %rcx
+    mov %rcx, -24(%rax)
+    mov 40(%rsp), %rcx
+    mov %rcx, -16(%rax)
+    mov 48(%rsp), %rcx
+    mov %rcx, -8(%rax)
+    mov (%rsp), %rcx                /* the user's rcx and rax, for a moment where the */
+    mov %rcx, -48(%rax)             /* error code and vector will go */
+    mov 8(%rsp), %rcx
+    mov %rcx, -56(%rax)
+    lea -56(%rax), %rsp
+    pop %rax
+    pop %rcx
+    push $0
+    push $1
+    jmp interrupt_common
+1:  push $0
+    push $1
+    PUSH_GPRS
+    KERNEL_FLAGS
+    mov %rsp, %rdi
+    call trap_debug_kernel
+    POP_GPRS
+    add $16, %rsp
+    iretq
+
 /* Double fault and machine check: the machine state cannot be trusted; report and stop. */
     .global double_fault_entry
 double_fault_entry:

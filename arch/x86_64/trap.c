@@ -116,6 +116,19 @@ void trap_nmi(struct user_regs *frame)
             frame->cs & 3 ? "user" : "kernel");
 }
 
+/* A debug exception in the kernel (on its own stack).  The kernel sets no breakpoints
+ * and never single-steps itself: what arrives is the single-step trap of a SYSCALL made
+ * with TF set (SDM 17.3.1.4), delivered at syscall_entry while RSP is still the
+ * user's.  The entry goes on; TF is already clear in the kernel's RFLAGS.  Anything else
+ * is reported and ignored the same way.  No lock, no %gs: like an NMI. */
+void trap_debug_kernel(struct user_regs *frame)
+{
+    extern char syscall_entry[];
+    frame->rflags &= ~RFLAGS_TF;
+    if (frame->rip != (uint64_t)syscall_entry)
+        kprintf("pith: debug exception in the kernel at rip %lx, ignored\n", frame->rip);
+}
+
 /* Double fault or machine check (on its own stack): nothing can be trusted any more. */
 void trap_fatal(struct user_regs *frame)
 {

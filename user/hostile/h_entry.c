@@ -764,7 +764,68 @@ static void protection_features(struct pith_test_ctx *ctx)
     run_attempts(ctx, sgdt, 1);
 }
 
+/* ---- Single step --------------------------------------------------------------------- */
+
+/* A SYSCALL made with TF set: on Intel CPUs the single-step trap is taken after it, at
+ * the kernel's first instruction, with the user's RSP still loaded (SDM 17.3.1.4).
+ * The kernel must let the call go on; back in user mode the ud2 after it faults. */
+static void single_step_into_syscall(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = {
+        0xb8, PITH_SYS_YIELD, 0x00, 0x00, 0x00,         /* mov $YIELD, %eax */
+        0x9c,                                           /* pushfq */
+        0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, /* orq $0x100, (%rsp): TF */
+        0x9d,                                           /* popfq */
+        0x0f, 0x05,                                     /* syscall */
+        0x0f, 0x0b,                                     /* ud2 */
+    };
+    struct pith_msg m;
+    if (!cell_begin(ctx, CELL_PRIORITY) || !cell_code(ctx, CELL_CODE, 0, code, sizeof(code)))
+        goto out;
+    /* A user stack the kernel must not run on when the trap arrives. */
+    pith_cap_t stack = kt_new(ctx, PITH_OBJ_FRAME_4K, 0);
+    if (!stack || !pith_expect_ok(ctx, cell_map(stack, CELL_DATA + 0x10000, PITH_RIGHT_READ | PITH_RIGHT_WRITE),
+                                  "the cell's stack"))
+        goto out;
+    cell_keep(stack);
+    uint64_t start[2] = { CELL_CODE, CELL_DATA + 0x11000 };
+    /* Back in user mode with TF set: the step after the SYSCALL traps there (QEMU), or
+     * the ud2 faults (CPUs that took the step in the kernel). */
+    if (cell_start(ctx, start, 2) && pith_expect_ok(ctx, pith_recv(cell.ep, &m), "the cell's fault"))
+        pith_expect(ctx, (m.mr[3] == 1 || m.mr[3] == 6) && m.mr[0] == CELL_CODE + sizeof(code) - 2,
+                    "vector %lu at %lx after the SYSCALL", m.mr[3], m.mr[0]);
+out:
+    cell_end();
+}
+
+/* Single-stepping user code: each step is a debug exception for the fault handler. */
+static void single_step_user(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = {
+        0x9c,                                           /* pushfq */
+        0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, /* orq $0x100, (%rsp): TF */
+        0x9d,                                           /* popfq */
+        0x90,                                           /* nop: traps after it */
+        0x90,
+    };
+    struct pith_msg m;
+    if (!cell_begin(ctx, CELL_PRIORITY) || !cell_code(ctx, CELL_CODE, 0, code, sizeof(code)))
+        goto out;
+    pith_cap_t stack = kt_new(ctx, PITH_OBJ_FRAME_4K, 0);
+    if (!stack || !pith_expect_ok(ctx, cell_map(stack, CELL_DATA + 0x10000, PITH_RIGHT_READ | PITH_RIGHT_WRITE),
+                                  "the cell's stack"))
+        goto out;
+    cell_keep(stack);
+    uint64_t start[2] = { CELL_CODE, CELL_DATA + 0x11000 };
+    if (cell_start(ctx, start, 2) && cell_expect(ctx, 1, CELL_CODE + 11, 0, &m))
+        pith_expect(ctx, (m.mr[2] & 0xffff) == 0, "error code %lx", m.mr[2]);
+out:
+    cell_end();
+}
+
 KT_TABLE(entry,
+    { "entry_single_step_into_syscall", single_step_into_syscall },
+    { "entry_single_step_user", single_step_user },
     { "entry_df_retype", df_retype },
     { "entry_df_fault", df_fault },
     { "entry_df_interrupt", df_interrupt },
