@@ -258,6 +258,7 @@ unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups);
 struct vcpu_guest_limits {
     uint64_t cr4_allowed, efer_allowed;
     unsigned phys_bits;                         /* MAXPHYADDR: CR3 bits above are reserved */
+    bool lme_needs_pae;                         /* EFER.LME only with CR4.PAE (svm.c says why) */
 };
 unsigned guest_state_check(const struct guest_state_words *w, uint64_t groups,
                            const struct vcpu_guest_limits *limits);

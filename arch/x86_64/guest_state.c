@@ -53,6 +53,10 @@ static bool control_valid(const uint64_t *cr, const struct vcpu_guest_limits *li
         return false;
     if (long_mode(cr) && !(cr4 & CR4_PAE))
         return false;
+    /* Stricter than the CPU where the backend asks: LME without paging is valid, but
+     * with PAE clear QEMU's #VMEXIT keeps the guest's CR0 for the host (svm.c). */
+    if (limits->lme_needs_pae && lme && !(cr4 & CR4_PAE))
+        return false;
     return !(cr4 & CR4_PCIDE) || long_mode(cr);
 }
 

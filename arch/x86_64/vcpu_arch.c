@@ -117,6 +117,7 @@ bool vcpu_arch_init_cpu(void)
         if (candidates[i]->init_cpu()) {
             backend = candidates[i];
             probe_guest_limits();
+            guest_limits.lme_needs_pae = backend == &svm;   /* svm.c: guest_control_intercepts */
             return true;
         }
     }

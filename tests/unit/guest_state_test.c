@@ -75,6 +75,27 @@ static void control_inconsistencies_refused(void)
     CHECK_EQ(check(&w), PITH_VM_REFUSED_CONTROL);
 }
 
+/* LME without paging: valid on the CPU (and under VMX) with or without PAE; where the
+ * backend asks (SVM, for QEMU's #VMEXIT) only with PAE. */
+static void lme_without_pae(void)
+{
+    struct vcpu_guest_limits svm = limits;
+    svm.lme_needs_pae = true;
+    uint64_t groups = PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG;
+    struct guest_state_words w = long_mode_guest();
+    w.cr[0] = CR0_PE;
+    w.cr[3] = 0;
+    w.cr[4] = EFER_LME;
+    w.seg[2] = 0x10 | (0xc9bull << 16);     /* 32-bit code */
+    w.rip[0] = 0x1000;
+    CHECK_EQ(check(&w), 0);
+    CHECK_EQ(guest_state_check(&w, groups, &svm), PITH_VM_REFUSED_CONTROL);
+    w.cr[3] = CR4_PAE;
+    CHECK_EQ(guest_state_check(&w, groups, &svm), 0);
+    w = long_mode_guest();
+    CHECK_EQ(guest_state_check(&w, groups, &svm), 0);
+}
+
 static void segments_rip_and_tables_refused(void)
 {
     struct guest_state_words w = long_mode_guest();
@@ -143,6 +164,7 @@ static void events_checked(void)
 UNIT_TABLE(guest_state,
     { "guest_state_long_mode_accepted", consistent_long_mode_accepted },
     { "guest_state_control_refused", control_inconsistencies_refused },
+    { "guest_state_lme_without_pae", lme_without_pae },
     { "guest_state_segments_rip_tables_refused", segments_rip_and_tables_refused },
     { "guest_state_only_written_groups", only_written_groups_checked },
     { "guest_state_events_checked", events_checked },

@@ -186,6 +186,94 @@ ATTACK_CR(hvm_efer_bit63, false, ET, 0, 0, 1ull << 63)
 ATTACK_CR(hvm_cr3_bit62_in_long_mode, true, PE | PG | ET | NE, 0x4000 | (1ull << 62), CR4_PAE,
           EFER_LME | EFER_LMA)
 
+/*
+ * Long mode enabled (EFER.LME) with neither paging nor PAE: valid on the CPU, but
+ * QEMU's #VMEXIT then keeps the guest's CR0 for the host, which runs on without paging
+ * (svm.c, guest_control_intercepts).  SVM refuses to enter with it and keeps the guest
+ * from reaching it; VMX runs it.
+ */
+static void hvm_lme_without_pae(struct pith_test_ctx *ctx)
+{
+    if (!on_vmx()) {
+        attack_cr(ctx, false, PE | ET | NE, 0, 0, EFER_LME, "hvm_lme_without_pae");
+        return;
+    }
+    struct kt_vm vm;
+    uint64_t good[6], bad[6];
+    if (state_vm(ctx, &vm, false, PITH_VM_GROUP_CR, good, bad)) {
+        bad[CR_CR0] = PE | ET | NE, bad[CR_CR4] = 0, bad[CR_EFER] = EFER_LME;
+        if (vm_write(ctx, &vm, PITH_VM_GROUP_CR, bad) && vm_start(ctx, &vm))
+            vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "VMX runs LME without PAE");
+    }
+    vm_destroy(&vm);
+}
+
+VM_GUEST(hvg_clear_pae, ".code32",
+    "mov %cr4, %eax\n"
+    "and $~0x20, %eax\n"
+    "mov %eax, %cr4\n"                  /* 0x1006 */
+    "hlt\n");
+
+/* The guest itself, with LME and PAE and no paging, clears PAE and would then exit
+ * (the fuzzer's hang: the host left on CR0 = 0x31, the guest's).  Under SVM its MOV to
+ * CR4 exits instead; the VMM doing what it asked is refused, and good state runs on. */
+static void hvm_guest_clears_pae_with_lme(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(hvg_clear_pae), 0) || !vm_protected(ctx, &vm))
+        goto done;
+    uint64_t cr[6] = { PE | ET | NE, 0, 0, CR4_PAE, EFER_LME, 0x400 };
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_CR, cr) || !vm_start(ctx, &vm))
+        goto done;
+    if (on_vmx()) {
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "VMX: the guest clears PAE and halts");
+        goto done;
+    }
+    if (!vm_expect_exit(ctx, &vm, PITH_EXIT_CR_ACCESS, "the MOV to CR4 exits"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 4, "CR4");
+    pith_expect_eq(ctx, vm.exit.mr[2], 1, "a write");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], VM_CODE_GPA + 6, "rip at the MOV");
+    vm.exit.mr[VM_CR(CR_CR4)] &= ~CR4_PAE;
+    if (!vm_reply(ctx, &vm, PITH_VM_GROUP_CR, 0, 0, 0) ||
+        !vm_expect_exit(ctx, &vm, PITH_EXIT_INVALID_STATE, "the VMM clearing PAE"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], PITH_VM_REFUSED_CONTROL, "refused for its control state");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], VM_CODE_GPA + 6, "the guest did not run");
+    vm.exit.mr[VM_CR(CR_CR4)] |= CR4_PAE;
+    vm.exit.mr[VM_RIP] += 3;
+    if (vm_reply(ctx, &vm, PITH_VM_GROUP_CR | PITH_VM_GROUP_RIP, 0, 0, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "the guest runs on with PAE");
+done:
+    vm_destroy(&vm);
+}
+
+/* A long-mode guest leaving paging (then free to clear PAE) exits first under SVM. */
+static void hvm_long_mode_guest_leaves_paging(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code64[] = {
+        0x0f, 0x20, 0xc0,                       /* mov %cr0, %rax */
+        0x25, 0xff, 0xff, 0xff, 0x7f,           /* and $0x7fffffff, %eax */
+        0x0f, 0x22, 0xc0,                       /* mov %rax, %cr0 (0x1008) */
+        0xf4,                                   /* hlt */
+    };
+    if (on_vmx())
+        return;             /* VMX: a #GP in 64-bit code, the guest's business */
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code64, sizeof(code64), 0) || !vm_long(ctx, &vm) ||
+        !vm_start(ctx, &vm))
+        goto done;
+    if (!vm_expect_exit(ctx, &vm, PITH_EXIT_CR_ACCESS, "the MOV to CR0 exits"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 0, "CR0");
+    pith_expect_eq(ctx, vm.exit.mr[2], 1, "a write");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], VM_CODE_GPA + 8, "rip at the MOV");
+    if (vm_resume(ctx, &vm, 3, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "skipped, the guest halts");
+done:
+    vm_destroy(&vm);
+}
+
 /* ---- Events ---------------------------------------------------------------------------- */
 
 /* A real-mode guest whose every interrupt vector goes to an OUT 0x90: a delivered event
@@ -740,6 +828,9 @@ KT_TABLE(hvm,
     { "hvm_efer_svme_from_vmm", hvm_efer_svme_from_vmm },
     { "hvm_efer_bit63", hvm_efer_bit63 },
     { "hvm_cr3_bit62_in_long_mode", hvm_cr3_bit62_in_long_mode },
+    { "hvm_lme_without_pae", hvm_lme_without_pae },
+    { "hvm_guest_clears_pae_with_lme", hvm_guest_clears_pae_with_lme },
+    { "hvm_long_mode_guest_leaves_paging", hvm_long_mode_guest_leaves_paging },
     { "hvm_inject_type_1", hvm_inject_type_1 },
     { "hvm_inject_type_7", hvm_inject_type_7 },
     { "hvm_inject_icebp_type_on_vector_0x30", hvm_inject_icebp_type_on_vector_0x30 },

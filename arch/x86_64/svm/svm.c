@@ -149,8 +149,36 @@ void svm_load_space(struct vcpu *v, struct guest_space *gs)
     }
 }
 
+/*
+ * Control state the guest must not leave at an exit.  QEMU's #VMEXIT (TCG,
+ * target/i386/tcg/sysemu/svm_helper.c do_vmexit, 7.2 and later) loads the host's CR0
+ * through its MOV-to-CR0 path while EFER and CR4 are still the guest's: with the guest
+ * at CR0.PG = 0, EFER.LME = 1 and CR4.PAE = 0 that path sees "paging on with LME but
+ * no PAE" and returns without writing CR0 (helper.c cpu_x86_update_cr0), so the host
+ * goes on with its CR3, CR4 and EFER but the guest's CR0: paging off, fetching its
+ * next instruction from the kernel's virtual address as a physical one.  The CPU
+ * loads the host's CR0 whatever the guest had; the kernel keeps the guest out of that
+ * state anyway, so no emulator's exit can hand the host a guest's CR0:
+ *  - the state check refuses LME without PAE (vcpu_guest_limits.lme_needs_pae), so no
+ *    entry starts there;
+ *  - with LME and no paging, CR4 writes exit (PAE cannot be cleared; setting PG is
+ *    free, and leaving long mode again keeps PAE);
+ *  - with LME and paging (long mode, PAE set), CR0 writes exit, so the guest cannot
+ *    leave paging and then clear PAE in the same run.
+ * LME itself changes only through the VMM (WRMSR EFER exits).  The intercepted MOVs
+ * reach the VMM as CR_ACCESS exits, as CR0/CR4 writes under VMX's masks do.
+ */
+static void guest_control_intercepts(struct vcpu *v)
+{
+    uint32_t writes = 0;
+    if (*u64_at(v, VMCB_EFER) & EFER_LME)
+        writes = *u64_at(v, VMCB_CR0) & CR0_PG ? BIT(0) : BIT(4);
+    *u32_at(v, VMCB_INTERCEPT_CR) = writes << 16;
+}
+
 void svm_run(struct vcpu *v)
 {
+    guest_control_intercepts(v);
     uint8_t flush = svm_state(v)->flush_tlb ? TLB_FLUSH_GUEST : TLB_FLUSH_NOTHING;
     struct svm_cpu *sc = svm_cpu(this_cpu());
     switch (vcpu_tag_get(&sc->asids, v)) {
