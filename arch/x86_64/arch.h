@@ -263,7 +263,6 @@ struct vcpu_guest_limits {
 unsigned guest_state_check(const struct guest_state_words *w, uint64_t groups,
                            const struct vcpu_guest_limits *limits);
 bool guest_event_valid(uint64_t event);
-bool guest_rip_alone_valid(const uint64_t *rip, bool *decided);
 
 /* Tags of guest TLB entries (SVM ASIDs, VMX VPIDs), one per vCPU, handed out in rounds:
  * when a round runs out, every tag is flushed once and a new round starts (so there are

@@ -113,20 +113,6 @@ static bool sys_valid(const uint64_t *sys)
            is_canonical(sys[7]) && pat_valid(sys[8]);
 }
 
-/* The common reply to an exit changes RIP and RFLAGS only (it skips an instruction).
- * Whether RIP fits the mode needs the CR and segment groups, which the backend would
- * have to read out; what may be judged without them is judged here: RFLAGS, and a
- * canonical RIP (no mode accepts another).  A RIP too wide for a 32-bit mode is left
- * to the CPU, whose VM entry refuses it guest-side (VMX: an entry failure, reported as
- * INVALID_STATE; SVM: the guest's fetch faults).  A virtual-8086 RFLAGS needs the mode:
- * then the whole check runs. */
-bool guest_rip_alone_valid(const uint64_t *rip, bool *decided)
-{
-    uint64_t flags = rip[1];
-    *decided = !(flags & RFLAGS_VM);
-    return !(flags & RFLAGS_RESERVED) && (flags & RFLAGS_FIXED1) && is_canonical(rip[0]);
-}
-
 unsigned guest_state_check(const struct guest_state_words *w, uint64_t groups,
                            const struct vcpu_guest_limits *limits)
 {

@@ -169,12 +169,6 @@ void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct
  * vCPU has them. */
 unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups)
 {
-    bool decided;
-    if (groups == PITH_VM_GROUP_RIP) {
-        bool valid = guest_rip_alone_valid(v->written.rip, &decided);
-        if (decided)
-            return valid ? 0 : PITH_VM_REFUSED_RIP;
-    }
     struct guest_state_words w;
     static const struct { uint64_t group; size_t at, words; } parts[] = {
         { PITH_VM_GROUP_RIP, offsetof(struct guest_state_words, rip), 2 },

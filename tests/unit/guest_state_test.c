@@ -129,23 +129,6 @@ static void only_written_groups_checked(void)
     CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_SYS, &limits), PITH_VM_REFUSED_SYS);
 }
 
-static void rip_alone_judged_without_the_mode(void)
-{
-    bool decided;
-    uint64_t rip[2] = { 0xffffffff81000000ull, 0x202 };
-    CHECK(guest_rip_alone_valid(rip, &decided) && decided);
-    rip[0] = 0x0000800000000000ull;                 /* non-canonical in every mode */
-    CHECK(!guest_rip_alone_valid(rip, &decided) && decided);
-    rip[0] = 0x1000;
-    rip[1] = 0x200;                                 /* bit 1 clear */
-    CHECK(!guest_rip_alone_valid(rip, &decided));
-    rip[1] = 0x202 | (1ull << 22);                  /* a reserved bit */
-    CHECK(!guest_rip_alone_valid(rip, &decided));
-    rip[1] = 0x202 | (1ull << 17);                  /* VM: needs the mode */
-    guest_rip_alone_valid(rip, &decided);
-    CHECK(!decided);
-}
-
 static void events_checked(void)
 {
     uint64_t v = PITH_VM_EVENT_VALID;
@@ -168,5 +151,4 @@ UNIT_TABLE(guest_state,
     { "guest_state_segments_rip_tables_refused", segments_rip_and_tables_refused },
     { "guest_state_only_written_groups", only_written_groups_checked },
     { "guest_state_events_checked", events_checked },
-    { "guest_state_rip_alone", rip_alone_judged_without_the_mode },
 )
