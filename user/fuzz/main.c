@@ -173,11 +173,7 @@ static bool kernel_answers(uint64_t probe, char *why, size_t size)
 static bool setup(void)
 {
     struct pith_test_ctx ctx = { .name = "setup" };
-    enum pith_error err = pith_root_init(kt_bootinfo, 0x40000000, 0x80000000);
-    if (err == PITH_OK)
-        err = pith_thread_set_priority(KT_SELF, SUPERVISOR_PRIORITY);
-    if (err == PITH_OK)
-        err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &kt_graveyard);
+    enum pith_error err = kt_setup(SUPERVISOR_PRIORITY);
     if (err == PITH_OK)
         err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &fuzz_tick);
     if (err == PITH_OK)

@@ -59,6 +59,10 @@ void kt_thread_enter(struct kt_thread *t);
 /* An endpoint nobody sends to: threads whose entry returns wait on it forever. */
 extern pith_cap_t kt_graveyard;
 
+/* What a test root task does first: the allocator over its untyped, its priority, the
+ * graveyard endpoint. */
+enum pith_error kt_setup(uint64_t priority);
+
 /* Run other threads until *flag becomes nonzero or `yields` yields pass. */
 bool kt_wait_flag(volatile uint64_t *flag, unsigned yields);
 

@@ -29,11 +29,7 @@ static const struct { const struct pith_test *tests; const unsigned *count; } gr
 
 static bool setup(void)
 {
-    enum pith_error err = pith_root_init(kt_bootinfo, 0x40000000, 0x80000000);
-    if (err == PITH_OK)
-        err = pith_thread_set_priority(KT_SELF, KT_ROOT_PRIORITY);
-    if (err == PITH_OK)
-        err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &kt_graveyard);
+    enum pith_error err = kt_setup(KT_ROOT_PRIORITY);
     if (err != PITH_OK)
         pith_printf("ktest: setup failed: %s\n", pith_error_name(err));
     return err == PITH_OK;

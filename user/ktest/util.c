@@ -37,6 +37,16 @@ enum pith_error kt_map(pith_cap_t frame, uint64_t vaddr, uint64_t rights)
 
 pith_cap_t kt_graveyard;
 
+enum pith_error kt_setup(uint64_t priority)
+{
+    enum pith_error err = pith_root_init(kt_bootinfo, 0x40000000, 0x80000000);
+    if (err == PITH_OK)
+        err = pith_thread_set_priority(KT_SELF, priority);
+    if (err == PITH_OK)
+        err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &kt_graveyard);
+    return err;
+}
+
 /* Where a thread's entry function returns to: it waits on an endpoint nobody sends to. */
 static void thread_stop_forever(void)
 {
