@@ -200,11 +200,12 @@ test-smp-boot: $(BUILD)/pith-test.iso
 	tests/smp-boot.sh vmx 2 100 -- tools/run-bochs.sh --smp 2 --timeout 1200 $(BUILD)/pith-test.iso
 
 # The kernel suite on two CPUs, its smp_ group included (reported as smp-svm / smp-vmx),
-# and the hostile suite on two CPUs in QEMU.
-test-smp: $(BUILD)/pith-test.iso $(BUILD)/pith-hostile.iso
+# and the hostile suite and the fuzzer's short campaign on two CPUs in QEMU.
+test-smp: $(BUILD)/pith-test.iso $(BUILD)/pith-hostile.iso $(BUILD)/pith-fuzz.iso
 	tests/system.sh smp-svm 10 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
 	tests/system.sh smp-vmx 10 -- tools/run-bochs.sh --smp 2 --timeout 1800 $(BUILD)/pith-test.iso
 	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --smp 2 --icount --timeout 300 $(BUILD)/pith-hostile.iso
+	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --smp 2 --timeout 180 $(BUILD)/pith-fuzz.iso
 
 # The fuzzer's short campaign (user/fuzz): 8 seeds in QEMU, 2 in Bochs, each at least
 # 20000 invocations and 2000 VM exits; a kernel crash shows as no summary line.
