@@ -766,6 +766,21 @@ static void protection_features(struct pith_test_ctx *ctx)
 
 /* ---- Single step --------------------------------------------------------------------- */
 
+/* A cell running `code` at CELL_CODE with a stack page below CELL_STACK_TOP. */
+#define CELL_STACK_TOP (CELL_DATA + 0x11000)
+
+static bool cell_with_stack(struct pith_test_ctx *ctx, const uint8_t *code, size_t length)
+{
+    if (!cell_begin(ctx, CELL_PRIORITY) || !cell_code(ctx, CELL_CODE, 0, code, length))
+        return false;
+    pith_cap_t stack = kt_new(ctx, PITH_OBJ_FRAME_4K, 0);
+    if (!stack)
+        return false;
+    cell_keep(stack);
+    return pith_expect_ok(ctx, cell_map(stack, CELL_STACK_TOP - 0x1000, PITH_RIGHT_READ | PITH_RIGHT_WRITE),
+                          "the cell's stack");
+}
+
 /* A SYSCALL made with TF set: on Intel CPUs the single-step trap is taken after it, at
  * the kernel's first instruction, with the user's RSP still loaded (SDM 17.3.1.4).
  * The kernel must let the call go on; back in user mode the ud2 after it faults. */
@@ -780,15 +795,10 @@ static void single_step_into_syscall(struct pith_test_ctx *ctx)
         0x0f, 0x0b,                                     /* ud2 */
     };
     struct pith_msg m;
-    if (!cell_begin(ctx, CELL_PRIORITY) || !cell_code(ctx, CELL_CODE, 0, code, sizeof(code)))
+    /* The user stack is one the kernel must not run on when the trap arrives. */
+    if (!cell_with_stack(ctx, code, sizeof(code)))
         goto out;
-    /* A user stack the kernel must not run on when the trap arrives. */
-    pith_cap_t stack = kt_new(ctx, PITH_OBJ_FRAME_4K, 0);
-    if (!stack || !pith_expect_ok(ctx, cell_map(stack, CELL_DATA + 0x10000, PITH_RIGHT_READ | PITH_RIGHT_WRITE),
-                                  "the cell's stack"))
-        goto out;
-    cell_keep(stack);
-    uint64_t start[2] = { CELL_CODE, CELL_DATA + 0x11000 };
+    uint64_t start[2] = { CELL_CODE, CELL_STACK_TOP };
     /* Back in user mode with TF set: the step after the SYSCALL traps there (QEMU), or
      * the ud2 faults (CPUs that took the step in the kernel). */
     if (cell_start(ctx, start, 2) && pith_expect_ok(ctx, pith_recv(cell.ep, &m), "the cell's fault"))
@@ -809,14 +819,9 @@ static void single_step_user(struct pith_test_ctx *ctx)
         0x90,
     };
     struct pith_msg m;
-    if (!cell_begin(ctx, CELL_PRIORITY) || !cell_code(ctx, CELL_CODE, 0, code, sizeof(code)))
+    if (!cell_with_stack(ctx, code, sizeof(code)))
         goto out;
-    pith_cap_t stack = kt_new(ctx, PITH_OBJ_FRAME_4K, 0);
-    if (!stack || !pith_expect_ok(ctx, cell_map(stack, CELL_DATA + 0x10000, PITH_RIGHT_READ | PITH_RIGHT_WRITE),
-                                  "the cell's stack"))
-        goto out;
-    cell_keep(stack);
-    uint64_t start[2] = { CELL_CODE, CELL_DATA + 0x11000 };
+    uint64_t start[2] = { CELL_CODE, CELL_STACK_TOP };
     if (cell_start(ctx, start, 2) && cell_expect(ctx, 1, CELL_CODE + 11, 0, &m))
         pith_expect(ctx, (m.mr[2] & 0xffff) == 0, "error code %lx", m.mr[2]);
 out:
