@@ -9,14 +9,6 @@
 #include "kernel.h"
 #include <arch.h>
 
-#define PTE_P    BIT(0)
-#define PTE_W    BIT(1)
-#define PTE_U    BIT(2)
-#define PTE_PWT  BIT(3)
-#define PTE_PCD  BIT(4)
-#define PTE_PS   BIT(7)
-#define PTE_NX   BIT(63)
-#define PTE_ADDR 0x000ffffffffff000ull
 #define TABLE_ENTRY (PTE_P | PTE_W | PTE_U)
 
 /* The ASID table names every address space and guest space by a small number, so a

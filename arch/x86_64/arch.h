@@ -94,6 +94,17 @@ static inline void arch_registers_written(struct thread *t) { t->regs.vector = 0
  * flags (CF PF AF ZF SF OF), TF, DF, AC and ID of what was asked for.  Never IOPL
  * (IRETQ at CPL 0 would load it: in, out, cli for the thread), NT, RF, VM, VIF or VIP;
  * IF (bit 9) and the always-one bit 1 are set. */
+/* Page-table entry bits of the x86-64 format (SDM 4.5), which address spaces and
+ * NPT guest spaces share. */
+#define PTE_P    BIT(0)
+#define PTE_W    BIT(1)
+#define PTE_U    BIT(2)
+#define PTE_PWT  BIT(3)
+#define PTE_PCD  BIT(4)
+#define PTE_PS   BIT(7)
+#define PTE_NX   BIT(63)
+#define PTE_ADDR 0x000ffffffffff000ull
+
 #define RFLAGS_USER_MASK 0x240dd5ull
 static inline uint64_t arch_user_rflags(uint64_t requested)
 {

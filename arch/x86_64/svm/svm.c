@@ -430,13 +430,6 @@ void svm_request_windows(struct vcpu *v, uint64_t windows)
 
 /* ---- NPT entries: the ordinary x86-64 format (APM 15.25.5).  Nested walks count as
  * user accesses, so every entry has U; tables allow everything and the leaves decide. */
-#define PTE_P   BIT(0)
-#define PTE_W   BIT(1)
-#define PTE_U   BIT(2)
-#define PTE_PWT BIT(3)
-#define PTE_PCD BIT(4)
-#define PTE_PS  BIT(7)
-#define PTE_NX  BIT(63)
 
 uint64_t npt_pte_table(uint64_t phys) { return phys | PTE_P | PTE_W | PTE_U; }
 
