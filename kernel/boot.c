@@ -216,6 +216,9 @@ static void give_device_untyped(struct root *r)
     for (unsigned i = 0; i < params.memmap_count; i++)
         ranges_remove(&holes, params.memmap[i].base, params.memmap[i].base + params.memmap[i].length);
     ranges_remove(&holes, LAPIC_PAGE, LAPIC_PAGE + PAGE_SIZE);
+    uint64_t ioapic = irq_controller_mmio();
+    if (ioapic)
+        ranges_remove(&holes, ioapic, ioapic + PAGE_SIZE);
     for (unsigned i = 0; i < holes.count; i++)
         give_untyped(r, holes.r[i].base, holes.r[i].end, true);
 }
@@ -270,6 +273,9 @@ static void create_root_task(void)
     bi->cpu_features = cpu_features();
     bi->cpu_count = cpus_online;
     bi->cpus_online = cpus_online;
+    bi->irq_controller = irq_controller_is_ioapic() ? PITH_IRQ_CONTROLLER_IOAPIC
+                                                    : PITH_IRQ_CONTROLLER_8259;
+    bi->irq_controller_mmio = irq_controller_mmio();
     bi->ipc_buffer = PITH_ROOT_IPC_BUFFER;
     bi->kernel_reserved_bytes = reserved_bytes;
     memcpy(bi->cmdline, params.cmdline, sizeof(bi->cmdline));

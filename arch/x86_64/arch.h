@@ -237,6 +237,18 @@ static inline uint64_t arch_timestamp(void)
 void pic_mask(unsigned line);
 void pic_unmask(unsigned line);
 void pic_eoi(unsigned line);
+void pic_disable(void);
+struct acpi_cpus;
+/* Lines 0..15 through the MADT's I/O APIC to destination_apic_id, else the 8259. */
+void irq_controller_init(const struct acpi_cpus *found, uint32_t destination_apic_id);
+bool irq_controller_is_ioapic(void);
+uint64_t irq_controller_mmio(void);             /* the I/O APIC's page, 0 with the 8259 */
+/* A line's interrupt arrived: acknowledged, and held until opened again; true if it is
+ * to be delivered (false: it came while held, and opening delivers it). */
+bool irq_line_fired(unsigned line);
+void irq_line_hold(unsigned line);              /* no more interrupts until opened */
+bool irq_line_open(unsigned line);              /* true: one came while held */
+void irq_line_close(unsigned line);             /* held, and a remembered one forgotten */
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_init_ap(void);                     /* enabled, every local interrupt masked */

@@ -234,6 +234,7 @@ unsigned smp_start(const uint8_t *rsdp_copy, unsigned rsdp_size, uint64_t trampo
     size_t rsdp_len;
     const uint8_t *rsdp = find_rsdp(rsdp_copy, rsdp_size, &rsdp_len);
     int err = rsdp ? acpi_find_cpus(rsdp, rsdp_len, map_physical, NULL, &found) : ACPI_BAD_RSDP;
+    irq_controller_init(err == ACPI_OK ? &found : NULL, cpus[0].apic_id);
     if (err != ACPI_OK || found.count == 0) {
         kprintf("cpus: no processors in the ACPI tables (error %d): 1 found, 1 online\n", err);
         return cpus_online;
