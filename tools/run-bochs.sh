@@ -94,7 +94,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 if [ -n "$screen" ] && [ -c "$screen" ]; then
-	(stty raw -echo 2>/dev/null; exec cat >/dev/null) <"$screen" &
+	(stty raw -echo 2>/dev/null; exec cat >/dev/null 2>&1) <"$screen" &
 	drainer=$!
 elif kill -0 "$pid" 2>/dev/null; then
 	echo "run-bochs: Bochs did not name its screen's terminal; a long run may block on it" >&2
