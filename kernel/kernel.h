@@ -111,6 +111,7 @@ struct user_regs {          /* the order the entry code pushes them (entry.S) */
     uint64_t vector, error;
     uint64_t rip, cs, rflags, rsp, ss;  /* the CPU's interrupt frame */
 };
+_Static_assert(sizeof(struct user_regs) == 22 * 8, "entry.S");
 #define VECTOR_SYSCALL  0x100   /* entered through SYSCALL: may leave through SYSRET */
 
 enum thread_state {
@@ -299,6 +300,12 @@ void schedq_push_back(struct sched_queues *q, struct thread *t);
 void schedq_push_front(struct sched_queues *q, struct thread *t);
 void schedq_remove(struct sched_queues *q, struct thread *t);
 struct thread *schedq_highest(const struct sched_queues *q);
+/* The highest priority with a runnable thread; the queues must not be empty. */
+static inline unsigned schedq_highest_priority(const struct sched_queues *q)
+{
+    unsigned w = 63 - (unsigned)__builtin_clzll(q->summary);
+    return w * 64 + 63 - (unsigned)__builtin_clzll(q->bitmap[w]);
+}
 void sched_make_runnable(struct thread *t);
 void sched_block(struct thread *t, enum thread_state state);
 void sched_remove(struct thread *t);

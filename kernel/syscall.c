@@ -130,17 +130,12 @@ static void do_debug_putc(struct thread *t)
     thread_set_result(t, (uint64_t)err);
 }
 
-void syscall_from_user(void)
+/* Everything but the fast paths, for the current thread: kept out of
+ * syscall_from_user, so that the fast paths' way through it saves no registers. */
+static NORETURN __attribute__((noinline)) void syscall_slow(void)
 {
-    kernel_lock();
     struct thread *t = this_cpu()->current;
-    if (!t)                 /* another CPU took the thread away while we waited */
-        sched_return_to_user();
     uint64_t number = arch_syscall_number(t);
-    /* The fast paths touch no object that destruction could leave half done. */
-    if ((number == PITH_SYS_CALL && fastpath_call(t)) ||
-        (number == PITH_SYS_REPLY_RECV && fastpath_reply_recv(t)))
-        sched_return_to_user();
     if (zombies_pending() && !finish_destruction(t))
         sched_return_to_user();
     switch (number) {
@@ -179,4 +174,18 @@ void syscall_from_user(void)
         break;
     }
     sched_return_to_user();
+}
+
+void syscall_from_user(void)
+{
+    kernel_lock();
+    struct thread *t = this_cpu()->current;
+    if (!t)                 /* another CPU took the thread away while we waited */
+        sched_return_to_user();
+    uint64_t number = arch_syscall_number(t);
+    /* The fast paths touch no object that destruction could leave half done. */
+    if ((number == PITH_SYS_CALL && fastpath_call(t)) ||
+        (number == PITH_SYS_REPLY_RECV && fastpath_reply_recv(t)))
+        sched_return_to_user();
+    syscall_slow();
 }

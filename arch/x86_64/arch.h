@@ -149,6 +149,7 @@ void arch_release_fpu(struct thread *t);      /* its FPU state back in t->fpu, e
 void arch_serve_requests(struct cpu *c);      /* CPU_REQUEST_* posted to c (kernel.h) */
 void cpu_idle(struct cpu *c);                 /* without the lock until an interrupt */
 NORETURN void restore_user(struct user_regs *regs);
+NORETURN void restore_current_user(void);     /* the thread arch_load_thread loaded */
 
 /* kernel_map.c: W^X for the kernel image, no execute in the physmap (after cpu_init) */
 void kernel_map_protect(void);
