@@ -16,6 +16,7 @@ typedef uint64_t word_t;
 
 #define PHYSMAP_BASE    0xffff800000000000ull
 #define KERNEL_BASE     0xffffffff80000000ull
+#define PHYSMAP_MAX     (512ull << 30)  /* the physmap is one PML4 entry: RAM beyond is unused */
 #define PAGE_SIZE       4096ull
 #define LARGE_PAGE_SIZE (2ull << 20)
 
