@@ -2,22 +2,24 @@
  * The IPC fast path: Call and ReplyRecv with a short message (registers only, no
  * capability), and ReplyRecv answering a VM exit, between an idle endpoint's waiting
  * partner and the caller, switching threads directly without touching the ready
- * queues.  Each function checks everything first and changes nothing until its
- * "point of no return"; it then runs the partner (sched_switch_to) and does not
- * return.  Any other case returns false and takes the slow path, which gives the same
- * result.
+ * queues.  syscall_from_user hands every Call and ReplyRecv here.  Each is in two
+ * parts: a check that changes nothing and finds the endpoint, and after the "point of
+ * no return" the transfer and the switch, which cannot fail.  What the check refuses
+ * goes to syscall_slow, which gives the same result.  Neither way returns.
  *
  * Every way out to the slow path: a long message or one with a capability; a
  * capability that is not an endpoint with the right (write for Call, read for
  * ReplyRecv); for Call, no receiver waiting or one that owes a reply already; for
- * ReplyRecv, no caller, a fault reply from a thread that is not a vCPU, a pending
+ * ReplyRecv, no caller, a fault reply to a thread that is not a vCPU, a pending
  * notification bound to the server, or senders queued on the endpoint; for both, a
  * partner whose affinity is another CPU or a runnable thread on this CPU that
  * outranks it.  Like the slow path, all of it runs under the big kernel lock
- * (syscall_from_user took it), so no other CPU sees any of this half done.
+ * (entry.S took it), so no other CPU sees any of this half done.
  */
 #include "kernel.h"
 #include <arch.h>
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* At most PITH_MSG_REGS_IN_CPU words and no capability: the length (bits 0..6) and
  * the capability count (bits 7..8) are tested in one comparison. */
@@ -26,6 +28,31 @@ _Static_assert(PITH_MSG_REGS_IN_CPU < 0x80, "the length field holds it");
 static bool short_message(uint64_t info)
 {
     return (info & MSGINFO_LENGTH_AND_CAPS) <= PITH_MSG_REGS_IN_CPU;
+}
+
+/* The endpoint the system call names, if the capability is an endpoint with these
+ * rights. */
+static struct endpoint *endpoint_named(struct thread *t, unsigned rights, uint64_t *badge)
+{
+    const struct cap *cs = &t->slots[TSLOT_CSPACE];
+    uint64_t cptr = arch_cap_arg(t);
+    if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
+        return NULL;
+    const struct cap *c = (const struct cap *)cs->object + cptr;
+    if (c->type != PITH_OBJ_ENDPOINT || (c->rights & rights) != rights)
+        return NULL;
+    *badge = c->data;
+    return (struct endpoint *)c->object;
+}
+
+/* The partner may run at once only here (its affinity is this CPU) and only if
+ * nothing runnable outranks it. */
+static ALWAYS_INLINE bool may_switch_to(const struct thread *partner)
+{
+    const struct cpu *c = this_cpu();
+    if (partner->cpu != c->id)
+        return false;
+    return !c->ready.summary || schedq_highest_priority(&c->ready) <= partner->priority;
 }
 
 static void copy_registers(struct thread *from, struct thread *to, uint64_t badge)
@@ -37,42 +64,43 @@ static void copy_registers(struct thread *from, struct thread *to, uint64_t badg
     arch_copy_mr_regs(from, to);
 }
 
-/* The endpoint the system call names, if the capability is an endpoint with these
- * rights. */
-static struct endpoint *endpoint_named(struct thread *t, unsigned rights, uint64_t *badge)
+/* Run t: sched_switch_to with its common case written out (a user thread going back
+ * to a user rip), so the fast path makes no call it need not make. */
+static ALWAYS_INLINE NORETURN void switch_to(struct thread *t)
 {
-    const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    uint64_t cptr = arch_cap_arg(t);
-    if (cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
-        return false;
-    const struct cap *c = (const struct cap *)cs->object + cptr;
-    if (c->type != PITH_OBJ_ENDPOINT || (c->rights & rights) != rights)
-        return false;
-    *badge = c->data;
-    return (struct endpoint *)c->object;
+    if (__builtin_expect(t->vcpu != NULL || arch_user_ip(t) >= PITH_USER_TOP, 0))
+        sched_switch_to(t);
+    this_cpu()->current = t;
+    arch_load_thread(t);
+    kernel_unlock();
+    restore_current_user();
 }
 
-/* The partner may run at once only here (its affinity is this CPU) and only if
- * nothing runnable outranks it. */
-static inline __attribute__((always_inline)) bool may_switch_to(const struct thread *partner)
+/* ---- Call ------------------------------------------------------------------------ */
+
+/* The endpoint whose waiting receiver t's Call can go to at once, or NULL. */
+static ALWAYS_INLINE struct endpoint *call_checked(struct thread *t, uint64_t *badge)
 {
-    const struct cpu *c = this_cpu();
-    if (partner->cpu != c->id)
-        return false;
-    return !c->ready.summary || schedq_highest_priority(&c->ready) <= partner->priority;
+    if (!short_message(arch_msg_info(t)))
+        return NULL;
+    struct endpoint *ep = endpoint_named(t, PITH_RIGHT_WRITE, badge);
+    if (!ep || ep->state != EP_RECEIVING)
+        return NULL;
+    struct thread *receiver = ep->head;
+    return !receiver->caller && may_switch_to(receiver) ? ep : NULL;
 }
 
-bool fastpath_call(struct thread *t)
+void fastpath_call(struct thread *t)
 {
     uint64_t badge;
-    struct endpoint *ep;
-    if (!short_message(arch_msg_info(t)) || !(ep = endpoint_named(t, PITH_RIGHT_WRITE, &badge)))
-        return false;
-    struct thread *receiver = ep->head;
-    if (ep->state != EP_RECEIVING || receiver->caller || !may_switch_to(receiver))
-        return false;
+    struct endpoint *ep = call_checked(t, &badge);
+    if (!ep) {
+        syscall_slow(t);
+        return;
+    }
 
     /* point of no return */
+    struct thread *receiver = ep->head;
     ep->head = receiver->qnext;
     if (ep->head)
         ep->head->qprev = NULL;
@@ -87,8 +115,10 @@ bool fastpath_call(struct thread *t)
     t->replier = receiver;
     t->state = THREAD_BLOCKED_REPLY;
     receiver->state = THREAD_RUNNABLE;
-    sched_switch_to(receiver);
+    switch_to(receiver);
 }
+
+/* ---- ReplyRecv --------------------------------------------------------------------- */
 
 /* The caller can take this reply here: a short message, or any answer to a VM exit
  * (the vCPU takes its state from the reply's registers and buffer). */
@@ -99,9 +129,22 @@ static bool reply_fits(const struct thread *t, const struct thread *caller)
     return short_message(arch_msg_info(t));
 }
 
+/* The endpoint t waits on once its caller has the reply and runs at once, or NULL. */
+static ALWAYS_INLINE struct endpoint *reply_recv_checked(struct thread *t)
+{
+    struct thread *caller = t->caller;
+    if (!caller || !reply_fits(t, caller) || (t->bound && t->bound->word))
+        return NULL;
+    uint64_t badge;
+    struct endpoint *ep = endpoint_named(t, PITH_RIGHT_READ, &badge);
+    if (!ep || ep->state == EP_SENDING || !may_switch_to(caller))
+        return NULL;
+    return ep;
+}
+
 /* After the reply: the caller runs, t waits on the endpoint for the next message. */
-static inline __attribute__((always_inline)) NORETURN void
-reply_and_wait(struct thread *t, struct thread *caller, struct endpoint *ep)
+static ALWAYS_INLINE NORETURN void reply_and_wait(struct thread *t, struct thread *caller,
+                                                  struct endpoint *ep)
 {
     t->caller = NULL;
     caller->replier = NULL;
@@ -116,7 +159,7 @@ reply_and_wait(struct thread *t, struct thread *caller, struct endpoint *ep)
     ep->state = EP_RECEIVING;
     t->blocked_on = ep;
     t->state = THREAD_BLOCKED_RECV;
-    sched_switch_to(caller);
+    switch_to(caller);
 }
 
 /* The answer to a VM exit: apart, so that the common case calls nothing before the
@@ -129,19 +172,16 @@ reply_to_exit(struct thread *t, struct thread *caller, struct endpoint *ep)
     reply_and_wait(t, caller, ep);
 }
 
-bool fastpath_reply_recv(struct thread *t)
+void fastpath_reply_recv(struct thread *t)
 {
-    struct thread *caller = t->caller;
-    if (!caller || !reply_fits(t, caller))
-        return false;
-    if (t->bound && t->bound->word)
-        return false;
-    uint64_t badge;
-    struct endpoint *ep = endpoint_named(t, PITH_RIGHT_READ, &badge);
-    if (!ep || ep->state == EP_SENDING || !may_switch_to(caller))
-        return false;
+    struct endpoint *ep = reply_recv_checked(t);
+    if (!ep) {
+        syscall_slow(t);
+        return;
+    }
 
     /* point of no return */
+    struct thread *caller = t->caller;
     if (caller->fault_label)
         reply_to_exit(t, caller, ep);
     copy_registers(t, caller, 0);

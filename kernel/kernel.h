@@ -404,8 +404,13 @@ void irq_notification_destroyed(struct notification *n);
 void timer_reprogram(void);
 
 /* fastpath.c */
-bool fastpath_call(struct thread *t);
-bool fastpath_reply_recv(struct thread *t);
+/* Call and ReplyRecv: switch to the partner at once, or pass the call to syscall_slow.
+ * Neither returns (not declared NORETURN so the compiler may jump to them). */
+void fastpath_call(struct thread *t);
+void fastpath_reply_recv(struct thread *t);
+
+/* syscall.c: every system call the fast paths do not take (does not return) */
+void syscall_slow(struct thread *t);
 
 /* boot.c */
 NORETURN void kernel_main(uint32_t magic, uint32_t info_phys);

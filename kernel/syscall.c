@@ -130,11 +130,10 @@ static void do_debug_putc(struct thread *t)
     thread_set_result(t, (uint64_t)err);
 }
 
-/* Everything but the fast paths, for the current thread: kept out of
- * syscall_from_user, so that the fast paths' way through it saves no registers. */
-static NORETURN __attribute__((noinline)) void syscall_slow(void)
+/* Everything but the fast paths.  The fast paths come here for what they do not take,
+ * before changing anything. */
+void syscall_slow(struct thread *t)
 {
-    struct thread *t = this_cpu()->current;
     uint64_t number = arch_syscall_number(t);
     if (zombies_pending() && !finish_destruction(t))
         sched_return_to_user();
@@ -176,16 +175,22 @@ static NORETURN __attribute__((noinline)) void syscall_slow(void)
     sched_return_to_user();
 }
 
+/* SYSCALL comes here from entry.S, which took the big kernel lock. */
 void syscall_from_user(void)
 {
-    kernel_lock();
     struct thread *t = this_cpu()->current;
     if (!t)                 /* another CPU took the thread away while we waited */
         sched_return_to_user();
-    uint64_t number = arch_syscall_number(t);
-    /* The fast paths touch no object that destruction could leave half done. */
-    if ((number == PITH_SYS_CALL && fastpath_call(t)) ||
-        (number == PITH_SYS_REPLY_RECV && fastpath_reply_recv(t)))
-        sched_return_to_user();
-    syscall_slow();
+    /* The fast paths touch no object that destruction could leave half done; what
+     * they cannot take they pass to syscall_slow. */
+    switch (arch_syscall_number(t)) {
+    case PITH_SYS_CALL:
+        fastpath_call(t);
+        return;
+    case PITH_SYS_REPLY_RECV:
+        fastpath_reply_recv(t);
+        return;
+    default:
+        syscall_slow(t);
+    }
 }

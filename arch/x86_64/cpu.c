@@ -279,7 +279,7 @@ void arch_load_thread(struct thread *t)
     struct cpu *c = this_cpu();
     struct address_space *as = (struct address_space *)t->slots[TSLOT_VSPACE].object;
     if (as != c->loaded_space) {
-        write_cr3(virt_to_phys(as));
+        write_cr3((uint64_t)as - PHYSMAP_BASE);    /* retyped or boot_alloc'd: in the physmap */
         c->loaded_space = as;
     }
     uint64_t top = (uint64_t)(&t->regs + 1);
@@ -294,7 +294,7 @@ void arch_load_thread(struct thread *t)
         wrmsr(MSR_KERNEL_GS_BASE, t->gs_base);
         c->loaded_gs_base = t->gs_base;
     }
-    struct address_space *io = as && as->io_ports_open ? as : NULL;
+    struct address_space *io = as->io_ports_open ? as : NULL;
     if (c->io_bitmap_of != io)
         load_io_bitmap(c, io);      /* last: a tail call, nothing to keep across it */
 }

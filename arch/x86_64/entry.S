@@ -88,7 +88,8 @@ syscall_entry:
     mov %gs:8, %rsp
     cld                                     /* again, should SFMASK ever lose DF */
     xor %ebp, %ebp
-    call syscall_from_user
+    call kernel_lock                        /* here, so that the C of the fast paths */
+    call syscall_from_user                  /* needs no frame of its own */
     ud2
 
 /* Exceptions without an error code push a zero so every frame looks the same. */

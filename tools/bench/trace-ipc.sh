@@ -18,12 +18,12 @@ command -v gdb >/dev/null || { echo "trace-ipc: gdb missing" >&2; exit 1; }
 iso="$build/pith-bench.iso" kernel="$build/kernel.elf" user="$build/bench.elf"
 for f in "$iso" "$kernel" "$user"; do [ -f "$f" ] || { echo "trace-ipc: no $f (make bench first)" >&2; exit 1; }; done
 
-# bench_ipc's loop: the SYSCALL between its two RDTSCs.
-read -r from to < <(nm -S "$user" | awk '$4 == "bench_ipc" { print $1, $2 }')
-[ -n "${from:-}" ] || { echo "trace-ipc: no bench_ipc in $user" >&2; exit 1; }
+# The benchmark loop (call_rounds): the SYSCALL between its two RDTSCs.
+read -r from to < <(nm -S "$user" | awk '$4 == "call_rounds" { print $1, $2 }')
+[ -n "${from:-}" ] || { echo "trace-ipc: no call_rounds in $user" >&2; exit 1; }
 loop=$(objdump -d "$user" --start-address=0x"$from" --stop-address=$((0x$from + 0x$to)) |
 	awk '/rdtsc/ { n++ } n == 1 && /\tsyscall/ { sub(":", "", $1); print "0x" $1; exit }')
-[ -n "$loop" ] || { echo "trace-ipc: no SYSCALL in bench_ipc's loop" >&2; exit 1; }
+[ -n "$loop" ] || { echo "trace-ipc: no SYSCALL in call_rounds" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 qemu_pid=''
