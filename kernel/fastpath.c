@@ -64,18 +64,6 @@ static void copy_registers(struct thread *from, struct thread *to, uint64_t badg
     arch_copy_mr_regs(from, to);
 }
 
-/* Run t: sched_switch_to with its common case written out (a user thread going back
- * to a user rip), so the fast path makes no call it need not make. */
-static ALWAYS_INLINE NORETURN void switch_to(struct thread *t)
-{
-    if (__builtin_expect(t->vcpu != NULL || arch_user_ip(t) >= PITH_USER_TOP, 0))
-        sched_switch_to(t);
-    this_cpu()->current = t;
-    arch_load_thread(t);
-    kernel_unlock();
-    restore_current_user();
-}
-
 /* ---- Call ------------------------------------------------------------------------ */
 
 /* The endpoint whose waiting receiver t's Call can go to at once, or NULL. */
@@ -115,7 +103,7 @@ void fastpath_call(struct thread *t)
     t->replier = receiver;
     t->state = THREAD_BLOCKED_REPLY;
     receiver->state = THREAD_RUNNABLE;
-    switch_to(receiver);
+    sched_switch_to(receiver);
 }
 
 /* ---- ReplyRecv --------------------------------------------------------------------- */
@@ -159,7 +147,7 @@ static ALWAYS_INLINE NORETURN void reply_and_wait(struct thread *t, struct threa
     ep->state = EP_RECEIVING;
     t->blocked_on = ep;
     t->state = THREAD_BLOCKED_RECV;
-    switch_to(caller);
+    sched_switch_to(caller);
 }
 
 /* The answer to a VM exit: apart, so that the common case calls nothing before the

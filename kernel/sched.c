@@ -183,8 +183,8 @@ void sched_return_to_user(void)
 }
 
 /* Run t now: the caller has decided (the IPC fast path does, without the queues).
- * The common case, a user thread going back to a user rip, is leave_to() written out
- * here so the fast path pays for no more calls than it must. */
+ * The common case, a user thread going back to a user rip, is leave_to() written out,
+ * leaving through restore_current_user: the fast path saves no registers for it. */
 void sched_switch_to(struct thread *t)
 {
     if (__builtin_expect(t->vcpu != NULL || t->regs.rip >= PITH_USER_TOP, 0)) {

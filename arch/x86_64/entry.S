@@ -213,18 +213,18 @@ fatal_common:
 /* void restore_user(struct user_regs *regs): leave to user mode.  The caller has made
  * sure regs->rip is a user address (sched.c): SYSRET and IRETQ to a non-canonical rip
  * fault in ring 0, SYSRET on Intel with the user's stack already loaded (SDM SYSRET,
- * IRET: "#GP(0) if the return instruction pointer is non-canonical"). */
-/* void restore_current_user(void): the same for the thread arch_load_thread() made
- * current, whose frame ends at cpu.current_regs_top (struct user_regs: 22 words). */
+ * IRET: "#GP(0) if the return instruction pointer is non-canonical").
+ * void restore_current_user(void): the same for the thread arch_load_thread() loaded,
+ * whose frame ends at cpu.current_regs_top (struct user_regs: 22 words); the IPC
+ * fast path leaves this way, without a jump. */
+    .global restore_user
+restore_user:
+    mov %rdi, %rsp
+    jmp 1f
     .global restore_current_user
 restore_current_user:
     mov %gs:24, %rsp
     sub $USER_REGS_SIZE, %rsp
-    jmp 1f
-
-    .global restore_user
-restore_user:
-    mov %rdi, %rsp
 1:
     POP_GPRS
     cmpq $VECTOR_SYSCALL, (%rsp)
