@@ -27,7 +27,7 @@ loop=$(objdump -d "$user" --start-address=0x"$from" --stop-address=$((0x$from + 
 
 tmp=$(mktemp -d)
 qemu_pid=''
-cleanup() { [ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() { [ -z "$qemu_pid" ] || { kill "$qemu_pid" 2>/dev/null; wait "$qemu_pid" 2>/dev/null; } || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 {
