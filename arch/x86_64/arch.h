@@ -149,9 +149,12 @@ void arch_release_fpu(struct thread *t);      /* its FPU state back in t->fpu, e
 void arch_serve_requests(struct cpu *c);      /* CPU_REQUEST_* posted to c (kernel.h) */
 void cpu_idle(struct cpu *c);                 /* without the lock until an interrupt */
 NORETURN void restore_user(struct user_regs *regs);
+NORETURN void restore_current_user(void);     /* the thread arch_load_thread loaded */
 
 /* kernel_map.c: W^X for the kernel image, no execute in the physmap (after cpu_init) */
 void kernel_map_protect(void);
+/* kernel_map.c: the physmap over [base, end) above 4 GiB (2 MiB aligned), at boot */
+void kernel_map_physmap(uint64_t base, uint64_t end, void *(*alloc)(uint64_t size));
 
 /* Virtualization backends (svm/, vmx/), one chosen at boot by vcpu_arch_init_cpu.
  * Generic code sees only these hooks and vcpu_of_object.

@@ -64,15 +64,22 @@ static struct {
     uint32_t serving;
 } big_lock;
 
-void kernel_lock(void)
+static __attribute__((noinline)) void kernel_lock_wait(uint32_t ticket)
 {
     struct cpu *c = this_cpu();
-    uint32_t ticket = __atomic_fetch_add(&big_lock.next_ticket, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&big_lock.serving, __ATOMIC_ACQUIRE) != ticket) {
         if (__atomic_load_n(&c->requests, __ATOMIC_ACQUIRE))
             arch_serve_requests(c);
         __asm__ volatile("pause");
     }
+}
+
+/* Every system call takes it: the uncontended case is a handful of instructions. */
+void kernel_lock(void)
+{
+    uint32_t ticket = __atomic_fetch_add(&big_lock.next_ticket, 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&big_lock.serving, __ATOMIC_ACQUIRE) != ticket)
+        kernel_lock_wait(ticket);
 }
 
 void kernel_unlock(void)
