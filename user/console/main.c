@@ -1,8 +1,14 @@
 /*
  * The console server: owns the UART (COM1) and multiplexes every client's output onto
  * it, each line labelled with the client's name; typed input goes to the focused
- * client (pith/console.h).  Started by the root task with, in its extra slots: the
- * service endpoint, an I/O-port capability for COM1, and the IRQ handler for line 4.
+ * client (pith/console.h, the rules in mux.h).  Started by the root task with, in its
+ * extra slots: the service endpoint, an I/O-port capability for COM1, and the IRQ
+ * handler for line 4.
+ *
+ * Back-pressure: while the focused client's queue is full the server reads nothing from
+ * the UART and turns its receive interrupt off; the UART's FIFO fills and the host's
+ * serial line waits (QEMU takes no more bytes from its character device).  Each READ
+ * that empties some of the queue reads the UART again.
  */
 #include <pith/alloc.h>
 #include <pith/console.h>
@@ -14,6 +20,7 @@
 #include "mux.h"
 
 #define COM1 0x3f8
+#define COM1_IRQ 4
 enum { SLOT_SERVICE, SLOT_UART_PORTS, SLOT_UART_IRQ, SLOT_COUNT };
 
 static void uart_emit(void *ctx, const char *text, size_t length)
@@ -26,10 +33,37 @@ static void uart_emit(void *ctx, const char *text, size_t length)
     }
 }
 
+#define UART_IER_RECEIVED_DATA 0x01
+#define HOLD_TICKS_PER_SECOND 50                /* unfinished lines wait at most 20 ms */
+
+static bool uart_paused;
+static uint64_t flush_at;                       /* TSC deadline of held lines; 0: none */
+static uint64_t tsc_hz;
+static pith_cap_t notification;
+
 static void uart_receive(struct mux *m)
 {
-    while (pith_inb(COM1 + 5) & 0x01)          /* LSR: data ready */
+    while (mux_input_room(m) && (pith_inb(COM1 + 5) & 0x01))    /* LSR: data ready */
         mux_input(m, pith_inb(COM1));
+    bool pause = !mux_input_room(m);
+    if (pause != uart_paused) {
+        pith_outb(COM1 + 1, pause ? 0 : UART_IER_RECEIVED_DATA);
+        uart_paused = pause;
+    }
+}
+
+/* Held unfinished lines are shown when the deadline passes (mux_flush). */
+static void hold_deadline(struct mux *m)
+{
+    uint64_t now = pith_rdtsc();
+    if (flush_at && now >= flush_at) {
+        mux_flush(m);
+        flush_at = 0;
+    }
+    if (!flush_at && mux_holding(m)) {
+        flush_at = now + tsc_hz / HOLD_TICKS_PER_SECOND;
+        pith_notification_set_deadline(notification, flush_at);
+    }
 }
 
 static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
@@ -56,6 +90,8 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
     case PITH_CONSOLE_READ: {
         uint8_t bytes[PITH_CONSOLE_READ_MAX] = { 0 };
         size_t n = mux_read(m, badge, bytes, sizeof(bytes));
+        if (n && uart_paused)
+            uart_receive(m);
         msg->mr[0] = n;
         for (unsigned i = 0; i < 3; i++) {
             msg->mr[1 + i] = 0;
@@ -64,6 +100,11 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
         }
         return PITH_OK;
     }
+    case PITH_CONSOLE_STOPPED:
+        if (badge != PITH_CONSOLE_ROOT_BADGE || length < 1)
+            return PITH_E_ILLEGAL_OP;
+        mux_stopped(m, words[0]);
+        return PITH_OK;
     default:
         return PITH_E_ILLEGAL_OP;
     }
@@ -80,9 +121,12 @@ int main(void *arg)
     pith_ioport_allow(bi->extra_first_slot + SLOT_UART_PORTS, PITH_SLOT_ADDRESS_SPACE);
     uint64_t ntfn = 0;
     pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &ntfn);
+    notification = ntfn;
+    tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000;
     pith_thread_bind_notification(PITH_SLOT_THREAD, ntfn);
     pith_irq_set_notification(irq, ntfn);
-    pith_outb(COM1 + 1, 0x01);                  /* IER: interrupt when data arrives */
+    pith_outb(COM1 + 2, 0x07);                  /* FCR: FIFOs on and cleared */
+    pith_outb(COM1 + 1, UART_IER_RECEIVED_DATA);
     pith_outb(COM1 + 4, 0x0b);                  /* MCR: DTR, RTS, OUT2 (the IRQ line) */
     mux_init(&m, uart_emit, NULL);
 
@@ -91,11 +135,14 @@ int main(void *arg)
     for (;;) {
         if (msg.info & PITH_MSG_FROM_NOTIFICATION) {
             uart_receive(&m);
-            pith_irq_ack(irq);
+            if (msg.badge & (1ull << COM1_IRQ))
+                pith_irq_ack(irq);
+            hold_deadline(&m);
             pith_recv(service, &msg);
             continue;
         }
         uint64_t err = handle(&m, msg.badge, &msg);
+        hold_deadline(&m);
         unsigned words = pith_msginfo_label(msg.info) == PITH_CONSOLE_READ && !err ? 4 : 0;
         msg.info = pith_msginfo(err, words, 0);
         pith_reply_recv(service, &msg);
