@@ -41,6 +41,12 @@ static uint64_t flush_at;                       /* TSC deadline of held lines; 0
 static uint64_t tsc_hz;
 static pith_cap_t notification;
 
+static void uart_drain(void)
+{
+    while (!(pith_inb(COM1 + 5) & 0x40))        /* LSR: transmitter empty */
+        pith_cpu_relax();
+}
+
 static void uart_receive(struct mux *m)
 {
     while (mux_input_room(m) && (pith_inb(COM1 + 5) & 0x01))    /* LSR: data ready */
@@ -85,6 +91,7 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
         if (n > PITH_CONSOLE_WRITE_MAX || (n + 7) / 8 + 1 > length)
             return PITH_E_INVALID_ARG;
         mux_write(m, badge, (const char *)&words[1], n);
+        uart_drain();       /* the client may power off next: its words are out first */
         return PITH_OK;
     }
     case PITH_CONSOLE_READ: {
