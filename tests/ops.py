@@ -23,6 +23,7 @@ import sys
 import time
 
 ESCAPE = b"\x1d"        # Ctrl-]
+ISO_PATH = [""]
 # busybox ash's prompt, unfinished, then its cursor-position query
 PROMPT = rb"\] [^\r\n]*# (\x1b\[6n)?$"
 
@@ -136,6 +137,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     platform, emulator, iso = sys.argv[1:4]
+    ISO_PATH[0] = iso
     scale = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
     here = os.path.dirname(os.path.abspath(__file__))
     tools = os.path.join(here, "..", "tools")
@@ -229,6 +231,15 @@ def run_checks(term, c, scale, emulator):
     c.check("ops_partial_line_prompt", early is not None and not saw_def_early and later is not None,
             "'abc' did not appear before the command ended")
     term.expect(rb"# (\x1b\[6n)?$", 10 * scale * t)
+
+    # The guest's clock starts at the host's time (pith.clock=, written by mkimage when
+    # the image was built: allow for the time since).
+    built = os.path.getmtime(ISO_PATH[0])
+    shell_command(term, "linux1", "date +%s", scale * t)
+    said = re.search(rb"\[linux1\] (\d{9,})\r\n", term.screen[term.mark:])
+    guest_time = int(said.group(1)) if said else 0
+    c.check("ops_clock_is_host_time", said is not None and built - 5 <= guest_time <= time.time() + 5,
+            f"guest date {guest_time}, image built {int(built)}, now {int(time.time())}")
 
     # A 300-character line arrives whole, with one label.
     shell_command(term, "linux1", "printf '%0300d\\n' 0 | tr 0 x", scale * t)

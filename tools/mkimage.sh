@@ -49,4 +49,7 @@ while read -r key name _; do
 done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config")
 [ "$missing" = 0 ] || die "$missing module file(s) missing: no image written"
 
+# The host's time, for the guests' clocks (vmm/dev/rtc.h): the root task hands the
+# kernel's command line on to each VMM.
+export KERNEL_CMDLINE="${KERNEL_CMDLINE:+$KERNEL_CMDLINE }pith.clock=$(date -u +%s)"
 exec "$(dirname "$0")/mkiso.sh" "$out" "$build/kernel.elf" "${modules[@]}"

@@ -199,6 +199,7 @@ static enum pith_error start_guest(struct guest *g, unsigned index, const struct
         .memory_bytes = c->memory + PITH_GUEST_VMM_BYTES, .cnode_bits = bits, .priority = 100,
         .modules = shared, .module_count = count, .extra_caps = caps,
         .extra_count = PITH_GUEST_SLOT_COUNT, .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = block,
+        .cmdline = bi->cmdline,     /* the kernel's: pith.clock= (the RTC's start) */
         .args_size = guest_block(c, block, sizeof(block)) };
     pith_cap_t fault = pith_alloc_slot();
     if (!err)
