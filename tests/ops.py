@@ -103,9 +103,14 @@ class Terminal:
         self.mark = len(self.screen)
 
     def stop(self):
+        """End the runner: TERM first, so it can end the emulator it started."""
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
 
 class Checks:

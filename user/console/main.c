@@ -6,9 +6,9 @@
  * handler for line 4.
  *
  * Back-pressure: while the focused client's queue is full the server reads nothing from
- * the UART and turns its receive interrupt off; the UART's FIFO fills and the host's
- * serial line waits (QEMU takes no more bytes from its character device).  Each READ
- * that empties some of the queue reads the UART again.
+ * the UART and turns its receive interrupt off; the UART's holding register stays full
+ * and the host's serial line waits (uart_setup).  Each READ that empties some of the
+ * queue reads the UART again.
  */
 #include <pith/alloc.h>
 #include <pith/console.h>
@@ -56,6 +56,24 @@ static void uart_receive(struct mux *m)
         pith_outb(COM1 + 1, pause ? 0 : UART_IER_RECEIVED_DATA);
         uart_paused = pause;
     }
+}
+
+/*
+ * 115200 baud, 8 data bits, no parity, one stop bit, and the FIFOs off: with one byte
+ * of receive buffer the host's serial line waits whenever that byte is unread (QEMU and
+ * Bochs take the next byte only into an empty holding register; with the FIFO on,
+ * Bochs would read on and drop what overruns it).  An interrupt per byte is cheap at
+ * typing speed, and a paste goes no faster than the guests take it anyway.
+ */
+static void uart_setup(void)
+{
+    pith_outb(COM1 + 3, 0x80);                  /* LCR: DLAB, the divisor latch */
+    pith_outb(COM1 + 0, 1);                     /* DLL: 115200 / 1 */
+    pith_outb(COM1 + 1, 0);                     /* DLM */
+    pith_outb(COM1 + 3, 0x03);                  /* LCR: 8N1 */
+    pith_outb(COM1 + 2, 0x06);                  /* FCR: clear both FIFOs... */
+    pith_outb(COM1 + 2, 0x00);                  /* ...and turn them off */
+    pith_outb(COM1 + 1, UART_IER_RECEIVED_DATA);
 }
 
 /* Held unfinished lines are shown when the deadline passes (mux_flush). */
@@ -132,8 +150,7 @@ int main(void *arg)
     tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000;
     pith_thread_bind_notification(PITH_SLOT_THREAD, ntfn);
     pith_irq_set_notification(irq, ntfn);
-    pith_outb(COM1 + 2, 0x07);                  /* FCR: FIFOs on and cleared */
-    pith_outb(COM1 + 1, UART_IER_RECEIVED_DATA);
+    uart_setup();
     pith_outb(COM1 + 4, 0x0b);                  /* MCR: DTR, RTS, OUT2 (the IRQ line) */
     mux_init(&m, uart_emit, NULL);
 
