@@ -6,6 +6,7 @@
 #   --timeout S   kill Bochs after S wall seconds (default 900)
 #   --log FILE    also copy the serial output to FILE (not with --tty)
 #   --smp N       N CPUs (default: the SMP environment variable, else 1)
+#   --mem SIZE    memory: 512M, 1G (default: the MEM environment variable, else 512M)
 #   --tty TTY     COM1 on the terminal TTY (Bochs' `term` mode) instead of standard
 #                 output: what is typed there reaches the guest (`make run EMU=bochs`
 #                 passes the user's terminal; tests/ops.py a pseudo-terminal).  Bochs
@@ -27,15 +28,16 @@
 # panic, triple fault, bad usage); the end of Bochs' own log goes to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--tty TTY] ISO" >&2; exit 2; }
+usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--mem SIZE] [--tty TTY] ISO" >&2; exit 2; }
 
-timeout=900 log='' iso='' smp=${SMP:-1} tty=
+timeout=900 log='' iso='' smp=${SMP:-1} tty='' mem=${MEM:-512M}
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
 		--log) [ $# -ge 2 ] || usage; log=$2; shift ;;
 		--smp) [ $# -ge 2 ] || usage; smp=$2; shift ;;
 		--tty) [ $# -ge 2 ] || usage; tty=$2; shift ;;
+		--mem) [ $# -ge 2 ] || usage; mem=$2; shift ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
 	esac
@@ -45,6 +47,12 @@ done
 [ -f "$iso" ] || { echo "run-bochs: no such ISO: $iso" >&2; exit 2; }
 [[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run-bochs: bad timeout: $timeout" >&2; exit 2; }
 [[ "$smp" =~ ^[1-9][0-9]*$ ]] || { echo "run-bochs: bad CPU count: $smp" >&2; exit 2; }
+case "$mem" in     # megabytes, as QEMU's -m reads the same values
+	[1-9]*G) [[ "${mem%G}" =~ ^[0-9]+$ ]] && megs=$((${mem%G} * 1024)) ;;
+	[1-9]*M) megs=${mem%M} ;;
+	[1-9]*) megs=$mem ;;
+esac
+[[ "${megs:-}" =~ ^[1-9][0-9]*$ ]] || { echo "run-bochs: bad memory size: $mem (e.g. 512M, 2G)" >&2; exit 2; }
 if [ -n "$tty" ] && [ ! -c "$tty" ]; then
 	echo "run-bochs: no terminal ($tty): COM1 goes to standard output, input is not read" >&2
 	tty=''
@@ -71,7 +79,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cat >"$tmp/bochsrc" <<RC
-megs: 512
+megs: $megs
 cpu: model=corei7_haswell_4770, count=$smp, ips=200000000, reset_on_triple_fault=0
 romimage: file=$bios
 vgaromimage: file=$vgabios
