@@ -161,6 +161,22 @@ static void escape_switches_focus(void)
     CHECK(strstr(out, "no target 7") != NULL);
 }
 
+static void stop_during_full_screen_waits(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    mux_read(&m, 11, got, 8);
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, 'f');
+    mux_write(&m, 22, "last words\n", 11);
+    mux_stopped(&m, 22);                        /* beta's line waits for the screen */
+    CHECK(strstr(out, "last words") == NULL);
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, 'f');
+    CHECK(strstr(out, "[beta] last words\r\n") != NULL);
+}
+
 static void unknown_escape_gives_hint(void)
 {
     static struct mux m;
@@ -337,6 +353,7 @@ DEVICE_TESTS(console_mux,
     { "console_carriage_return_keeps_label", carriage_return_keeps_label },
     { "console_escape_sequences_pass", escape_sequences_pass },
     { "console_full_screen_unlabelled_others_held", full_screen_unlabelled_others_held },
+    { "console_stop_during_full_screen_waits", stop_during_full_screen_waits },
     { "console_unknown_escape_gives_hint", unknown_escape_gives_hint },
     { "console_help_lists_keys_and_targets", help_lists_keys_and_targets },
     { "console_focus_by_name", focus_by_name },

@@ -115,8 +115,6 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
     case PITH_CONSOLE_READ: {
         uint8_t bytes[PITH_CONSOLE_READ_MAX] = { 0 };
         size_t n = mux_read(m, badge, bytes, sizeof(bytes));
-        if (n && uart_paused)
-            uart_receive(m);
         msg->mr[0] = n;
         for (unsigned i = 0; i < 3; i++) {
             msg->mr[1 + i] = 0;
@@ -166,6 +164,8 @@ int main(void *arg)
             continue;
         }
         uint64_t err = handle(&m, msg.badge, &msg);
+        if (uart_paused && mux_input_room(&m))  /* a READ or a stop made room */
+            uart_receive(&m);
         hold_deadline(&m);
         unsigned words = pith_msginfo_label(msg.info) == PITH_CONSOLE_READ && !err ? 4 : 0;
         msg.info = pith_msginfo(err, words, 0);

@@ -299,7 +299,8 @@ void mux_stopped(struct mux *m, uint64_t badge)
     struct mux_client *c = &m->clients[index];
     if (m->full_screen == index)
         leave_full_screen(m);
-    show_held(m, index, c->held_length);
+    if (!held_back(m, index))
+        show_held(m, index, c->held_length);
     c->stopped = true;
     c->input_count = 0;
     if (m->focus != index)
