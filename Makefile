@@ -36,6 +36,7 @@ help:
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators)"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too"
+	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
 	@echo "make clean      remove $(BUILD)"
