@@ -308,23 +308,36 @@ def run_checks(term, c, scale, emulator):
             not mixed and not unlabelled and len(ones) == 30 and len(twos) == 30,
             f"{len(mixed)} mixed lines, {len(unlabelled)} unlabelled, {len(ones)}/30 and {len(twos)}/30 seen")
 
-    # A terminal program: vi, with the full screen; the escape key passes through.
+    # A terminal program: vi switches to the alternate screen, which gives it the full
+    # screen until it switches back; the escape key passes through.
     focus(term, "linux1", scale * t)
     term.here()
-    term.type(ESCAPE + b"f")
-    full = term.expect(rb"\[console\] full screen: linux1", 10 * scale * t) is not None
     term.type(b"\rvi /tmp/v\r")
-    drawn = term.expect(rb"\x1b\[", 15 * scale * t) is not None
+    full = term.expect(rb"\[console\] full screen: linux1 \(Ctrl-\] f ends it\)\r\n\x1b\[\?1049h",
+                       15 * scale * t) is not None
     term.pump(2 * t)
     term.type(b"ihello from vi\x1b", pace=0.05)
     term.pump(1 * t)
     term.type(b":wq\r", pace=0.05)
-    term.pump(2 * t)
+    ended = term.expect(rb"\x1b\[\?1049l\r\n\[console\] full screen ended", 15 * scale * t) is not None
+    shell_command(term, "linux1", "cat /tmp/v", scale * t)
+    c.check("ops_vi_full_screen", full and ended and b"[linux1] hello from vi\r\n" in term.screen[term.mark:],
+            f"full screen began {full}, ended {ended}, or the file does not hold what was typed")
+
+    # top, with Ctrl-] f: cursor addressing passes unlabelled, q leaves it.
+    term.here()
+    term.type(ESCAPE + b"f")
+    full = term.expect(rb"\[console\] full screen: linux1", 10 * scale * t) is not None
+    term.type(b"top\r")
+    drawn = term.expect(rb"\x1b\[H\x1b\[J?Mem: ", 20 * scale * t) is not None
+    term.pump(1 * t)
+    term.type(b"q")
+    term.pump(1 * t)
     term.type(ESCAPE + b"f")
     ended = term.expect(rb"full screen ended", 10 * scale * t) is not None
-    shell_command(term, "linux1", "cat /tmp/v", scale * t)
-    c.check("ops_vi_full_screen", full and drawn and ended and b"[linux1] hello from vi\r\n" in term.screen[term.mark:],
-            f"full screen {full}, escape sequences {drawn}, ended {ended}, file not written as typed")
+    back = shell_command(term, "linux1", "echo top-done", scale * t) is not None
+    c.check("ops_top_full_screen", full and drawn and ended and back,
+            f"full screen {full}, top drawn {drawn}, ended {ended}, shell back {back}")
 
     # A stopped guest says so, and focus moves on.
     focus(term, "linux2", scale * t)

@@ -161,6 +161,27 @@ static void escape_switches_focus(void)
     CHECK(strstr(out, "no target 7") != NULL);
 }
 
+/* vi switches to the alternate screen and back: full screen follows it. */
+static void alternate_screen_is_full_screen(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    mux_read(&m, 11, got, 8);
+    mux_write(&m, 11, "$ vi\r\n\x1b[?1049h\x1b[Hfile\n", 22);
+    mux_write(&m, 22, "beta\n", 5);
+    CHECK(strstr(out, "[alpha] $ vi\r\n[console] full screen: alpha (Ctrl-] f ends it)\r\n"
+                      "\x1b[?1049h\x1b[Hfile\n") != NULL);
+    CHECK(strstr(out, "beta") == NULL);
+    mux_write(&m, 11, "\x1b[?1049l$ ", 10);
+    CHECK(strstr(out, "\x1b[?1049l\r\n[console] full screen ended") != NULL);
+    CHECK(strstr(out, "[beta] beta\r\n") != NULL);
+    mux_flush(&m);
+    CHECK(strstr(out, "[alpha] $ ") != NULL);
+    mux_write(&m, 22, "\x1b[?1049h\n", 9);           /* not focused: no full screen */
+    CHECK_EQ(m.full_screen, -1);
+}
+
 static void stop_during_full_screen_waits(void)
 {
     static struct mux m;
@@ -353,6 +374,7 @@ DEVICE_TESTS(console_mux,
     { "console_carriage_return_keeps_label", carriage_return_keeps_label },
     { "console_escape_sequences_pass", escape_sequences_pass },
     { "console_full_screen_unlabelled_others_held", full_screen_unlabelled_others_held },
+    { "console_alternate_screen_is_full_screen", alternate_screen_is_full_screen },
     { "console_stop_during_full_screen_waits", stop_during_full_screen_waits },
     { "console_unknown_escape_gives_hint", unknown_escape_gives_hint },
     { "console_help_lists_keys_and_targets", help_lists_keys_and_targets },

@@ -145,16 +145,28 @@ static bool cursor_query_at(const char *bytes, size_t length)
     return length >= sizeof(CURSOR_QUERY) - 1 && same_text(bytes, CURSOR_QUERY, sizeof(CURSOR_QUERY) - 1);
 }
 
-void mux_write(struct mux *m, uint64_t badge, const char *bytes, size_t length)
+/* The alternate screen (xterm's private mode 1049), which full-screen programs such as
+ * vi switch to and back from: the focused client's switch starts and ends full screen. */
+#define ALTERNATE_SCREEN_ON  "\x1b[?1049h"
+#define ALTERNATE_SCREEN_OFF "\x1b[?1049l"
+
+/* Where `sequence` starts in bytes, or length when it is not there whole. */
+static size_t find_sequence(const char *bytes, size_t length, const char *sequence)
 {
-    int index = find(m, badge);
-    if (index < 0)
-        return;
+    size_t n = text_length(sequence, 16);
+    for (size_t at = 0; at + n <= length; at++)
+        if (same_text(bytes + at, sequence, n))
+            return at;
+    return length;
+}
+
+static void enter_full_screen(struct mux *m, int index);
+static void leave_full_screen(struct mux *m);
+
+/* Output of a client without the full screen: held, complete lines shown. */
+static void write_labelled(struct mux *m, int index, const char *bytes, size_t length)
+{
     struct mux_client *c = &m->clients[index];
-    if (m->full_screen == index) {
-        show(m, index, bytes, length);
-        return;
-    }
     for (size_t i = 0; i < length; i++) {
         if (index != m->focus && cursor_query_at(bytes + i, length - i)) {
             i += sizeof(CURSOR_QUERY) - 2;
@@ -171,6 +183,33 @@ void mux_write(struct mux *m, uint64_t badge, const char *bytes, size_t length)
     }
     if (!held_back(m, index))
         show_complete_lines(m, index);
+}
+
+void mux_write(struct mux *m, uint64_t badge, const char *bytes, size_t length)
+{
+    int index = find(m, badge);
+    if (index < 0)
+        return;
+    if (m->full_screen == index) {
+        size_t off = find_sequence(bytes, length, ALTERNATE_SCREEN_OFF);
+        if (off == length) {
+            show(m, index, bytes, length);
+            return;
+        }
+        off += sizeof(ALTERNATE_SCREEN_OFF) - 1;
+        show(m, index, bytes, off);
+        leave_full_screen(m);
+        mux_write(m, badge, bytes + off, length - off);
+        return;
+    }
+    size_t on = find_sequence(bytes, length, ALTERNATE_SCREEN_ON);
+    if (index != m->focus || on == length || held_back(m, index)) {
+        write_labelled(m, index, bytes, length);
+        return;
+    }
+    write_labelled(m, index, bytes, on);
+    enter_full_screen(m, index);
+    mux_write(m, badge, bytes + on, length - on);
 }
 
 bool mux_holding(const struct mux *m)
@@ -289,6 +328,18 @@ static void leave_full_screen(struct mux *m)
         }
     }
     mux_flush(m);
+}
+
+/* What the client wrote before is shown labelled; from now on its output passes as it is. */
+static void enter_full_screen(struct mux *m, int index)
+{
+    show_held(m, index, m->clients[index].held_length);
+    note_begin(m);
+    say(m, "full screen: ");
+    say_name(m, index);
+    say(m, " (Ctrl-] f ends it)");
+    note_end(m);
+    m->full_screen = index;
 }
 
 void mux_stopped(struct mux *m, uint64_t badge)
@@ -509,17 +560,10 @@ static void escape_key(struct mux *m, uint8_t byte)
         m->typed_length = 0;
         name_prompt(m);
     } else if (byte == 'f') {
-        if (m->full_screen >= 0) {
+        if (m->full_screen >= 0)
             leave_full_screen(m);
-        } else if (m->focus >= 0 && !m->clients[m->focus].stopped) {
-            note_begin(m);
-            say(m, "full screen: ");
-            say_name(m, m->focus);
-            say(m, " (Ctrl-] f ends it)");
-            note_end(m);
-            m->full_screen = m->focus;
-            show_held(m, m->focus, m->clients[m->focus].held_length);
-        }
+        else if (m->focus >= 0 && !m->clients[m->focus].stopped)
+            enter_full_screen(m, m->focus);
     } else if (byte == '?' || byte == 'h') {
         help(m);
     } else {

@@ -10,8 +10,10 @@
  * unfinished on the screen, that line is ended there and continues later on a new line
  * with its label again.  Bytes pass unchanged (escape sequences, tabs, backspaces); a
  * carriage return that does not end a line rewrites the label after it, so a line
- * editor's redraw keeps it.  In full screen (Ctrl-] f) the focused client's output
- * passes without labels and the others' is held until full screen ends.
+ * editor's redraw keeps it.  In full screen (Ctrl-] f, or from when the focused client
+ * switches to the terminal's alternate screen, as vi does, until it switches back) the
+ * focused client's output passes without labels and the others' is held until full
+ * screen ends.
  *
  * Input.  Typed bytes go to the focused client's queue.  A queue that is full holds
  * the keyboard back (mux_input_room) instead of dropping: the server stops reading the
