@@ -36,10 +36,12 @@ static void uart_emit(void *ctx, const char *text, size_t length)
 #define UART_IER_RECEIVED_DATA 0x01
 #define HOLD_TICKS_PER_SECOND 50                /* unfinished lines wait at most 20 ms */
 
-static bool uart_paused;
-static uint64_t flush_at;                       /* TSC deadline of held lines; 0: none */
-static uint64_t tsc_hz;
-static pith_cap_t notification;
+static struct {
+    bool uart_paused;                           /* the keyboard is held back (mux.h) */
+    uint64_t flush_at;                          /* TSC deadline of held lines; 0: none */
+    uint64_t tsc_hz;
+    pith_cap_t notification;                    /* the UART's interrupt and the deadline */
+} server;
 
 static void uart_drain(void)
 {
@@ -52,9 +54,9 @@ static void uart_receive(struct mux *m)
     while (mux_input_room(m) && (pith_inb(COM1 + 5) & 0x01))    /* LSR: data ready */
         mux_input(m, pith_inb(COM1));
     bool pause = !mux_input_room(m);
-    if (pause != uart_paused) {
+    if (pause != server.uart_paused) {
         pith_outb(COM1 + 1, pause ? 0 : UART_IER_RECEIVED_DATA);
-        uart_paused = pause;
+        server.uart_paused = pause;
     }
 }
 
@@ -80,13 +82,13 @@ static void uart_setup(void)
 static void hold_deadline(struct mux *m)
 {
     uint64_t now = pith_rdtsc();
-    if (flush_at && now >= flush_at) {
+    if (server.flush_at && now >= server.flush_at) {
         mux_flush(m);
-        flush_at = 0;
+        server.flush_at = 0;
     }
-    if (!flush_at && mux_holding(m)) {
-        flush_at = now + tsc_hz / HOLD_TICKS_PER_SECOND;
-        pith_notification_set_deadline(notification, flush_at);
+    if (!server.flush_at && mux_holding(m)) {
+        server.flush_at = now + server.tsc_hz / HOLD_TICKS_PER_SECOND;
+        pith_notification_set_deadline(server.notification, server.flush_at);
     }
 }
 
@@ -144,8 +146,8 @@ int main(void *arg)
     pith_ioport_allow(bi->extra_first_slot + SLOT_UART_PORTS, PITH_SLOT_ADDRESS_SPACE);
     uint64_t ntfn = 0;
     pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &ntfn);
-    notification = ntfn;
-    tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000;
+    server.notification = ntfn;
+    server.tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000;
     pith_thread_bind_notification(PITH_SLOT_THREAD, ntfn);
     pith_irq_set_notification(irq, ntfn);
     uart_setup();
@@ -164,7 +166,7 @@ int main(void *arg)
             continue;
         }
         uint64_t err = handle(&m, msg.badge, &msg);
-        if (uart_paused && mux_input_room(&m))  /* a READ or a stop made room */
+        if (server.uart_paused && mux_input_room(&m))  /* a READ or a stop made room */
             uart_receive(&m);
         hold_deadline(&m);
         unsigned words = pith_msginfo_label(msg.info) == PITH_CONSOLE_READ && !err ? 4 : 0;
