@@ -31,7 +31,7 @@ PROMPT = rb"\] [^\r\n]*# (\x1b\[6n)?$"
 class Terminal:
     """A command on a pseudo-terminal: what it writes is kept in `screen`."""
 
-    def __init__(self, argv, log):
+    def __init__(self, log):
         self.master, slave = pty.openpty()
         self.slave_name = os.ttyname(slave)
         self.log = log
@@ -147,7 +147,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     tools = os.path.join(here, "..", "tools")
     log = open(os.path.join(os.path.dirname(os.path.abspath(iso)), f"{platform}.log"), "wb")
-    term = Terminal(None, log)
+    term = Terminal(log)
     if emulator == "qemu":
         argv = [os.path.join(tools, "run-qemu.sh"), "--interactive", iso]
     else:
@@ -168,7 +168,7 @@ def main():
 def leave_with_ctrl_a_x(c, tools, iso, log_name, scale):
     """Leaving QEMU on purpose (Ctrl-A x, as README says) is a success."""
     with open(log_name, "wb") as log:
-        term = Terminal(None, log)
+        term = Terminal(log)
         term.start([os.path.join(tools, "run-qemu.sh"), "--interactive", iso])
         try:
             started = term.expect(rb"\[root\] guest linux2: 128 MiB, started", 120 * scale)
