@@ -292,6 +292,10 @@ static void stopped_client_loses_focus_and_says_so(void)
     CHECK(strstr(out, "beta has stopped; no other target takes input") != NULL);
     mux_input(&m, 'q');
     CHECK(strstr(out, "beta has stopped: what is typed is dropped") != NULL);
+    CHECK_EQ(mux_hello(&m, 22, "beta"), 1);     /* started again, in its old place */
+    mux_input(&m, 'r');
+    CHECK_EQ(mux_read(&m, 22, got, 8), 1);
+    CHECK_EQ(got[0], 'r');
 }
 
 static void targets_ordered_by_badge(void)

@@ -279,6 +279,8 @@ int mux_hello(struct mux *m, uint64_t badge, const char *name)
         m->clients[index] = (struct mux_client){ .badge = badge };
     }
     struct mux_client *c = &m->clients[index];
+    c->stopped = false;             /* a stopped client started again keeps its place */
+    c->told_dropped = false;
     size_t n = text_length(name, sizeof(c->name) - 1);
     for (size_t i = 0; i < n; i++)
         c->name[i] = name[i];

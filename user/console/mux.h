@@ -72,7 +72,8 @@ struct mux {
 };
 
 void mux_init(struct mux *m, void (*emit)(void *ctx, const char *text, size_t length), void *ctx);
-/* A client introduces itself (again: a new name); returns its index, -1 when full. */
+/* A client introduces itself; again: a new name, or a stopped client started again.
+ * Returns its index, -1 when the table is full. */
 int mux_hello(struct mux *m, uint64_t badge, const char *name);
 /* A client has stopped: its held output is shown, its input dropped, focus moves on. */
 void mux_stopped(struct mux *m, uint64_t badge);
