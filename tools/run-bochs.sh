@@ -114,7 +114,7 @@ tailer=$!
 # looks at that screen, but it must be read: once its buffer is full (after a few
 # minutes of cursor updates) Bochs blocks writing to it, and the whole machine stops.
 for _ in $(seq 100); do
-	screen=$(grep -a -o -m1 '/dev/pts/[0-9]*' "$tmp/bochs.out" 2>/dev/null || true)
+	screen=$(sed -n 's/.*connected to screen "\(\/dev\/[^"]*\)".*/\1/p' "$tmp/bochs.out" 2>/dev/null | head -1 || true)
 	[ -z "$screen" ] && kill -0 "$pid" 2>/dev/null || break
 	sleep 0.1
 done
