@@ -90,12 +90,15 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
     endpoint_send((struct endpoint *)ep->object, t, ep->data, false, true, true);
 }
 
+/* Back from the guest with the lock (vcpu_arch_after_exit took the exit out of the
+ * CPU).  While this CPU waited for the lock, another may have taken the thread away
+ * (sched_recall: to suspend, move or destroy it) and even freed v: then nothing of v
+ * is touched here, and only the host's interrupts are let in. */
 void vcpu_exited(struct vcpu *v)
 {
-    struct vcpu_exit e;
-    vcpu_arch_exit_info(v, &e);
-    if (!this_cpu()->current)   /* another CPU took the thread away (sched_recall) */
-        e.reason = VCPU_EXIT_KEEP_INTERRUPT;
+    struct vcpu_exit e = { .reason = VCPU_EXIT_KEEP_INTERRUPT };
+    if (this_cpu()->current)
+        vcpu_arch_exit_info(v, &e);
     if (e.reason == VCPU_EXIT_KEEP_INTERRUPT)
         arch_take_interrupts();
     else if (e.reason != VCPU_EXIT_KEEP_NMI)
@@ -199,7 +202,7 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     uint64_t exception_bitmap = inv_arg(inv, 4);
     if (exception_bitmap >> 32 || (exception_bitmap & PITH_VM_HOST_EXCEPTIONS))
         return PITH_E_INVALID_ARG;
-    if (t->cpu != 0)            /* VMX/SVM are set up on CPU 0 only, for now */
+    if (!vcpu_may_run_on(t->cpu))
         return PITH_E_INVALID_ARG;
     /* point of no return */
     struct cap value;
@@ -217,10 +220,23 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     return PITH_OK;
 }
 
-/* The vCPU's state may be read and written while its thread is not in the guest. */
+/* The vCPU's state may be read and written while its thread is not in the guest, on
+ * any CPU (nor on its way in or out: its CPU's current thread until it has the lock). */
 static bool state_accessible(const struct vcpu *v)
 {
-    return !v->thread || v->thread != this_cpu()->current;
+    return !v->thread || cpus[v->thread->cpu].current != v->thread;
+}
+
+/* Recall: the vCPU's next entry becomes a RECALL exit.  A guest running on another
+ * CPU is made to leave by an IPI: it comes back through the kernel, which finds the
+ * recall before it enters again (whatever CPU the thread is on by then). */
+static int vcpu_recall(struct vcpu *v)
+{
+    v->recall_pending = true;
+    struct thread *t = v->thread;
+    if (t && cpus[t->cpu].current == t && &cpus[t->cpu] != this_cpu())
+        smp_reschedule(&cpus[t->cpu]);
+    return PITH_OK;
 }
 
 static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
@@ -290,8 +306,7 @@ int vcpu_invoke(struct invocation *inv)
     case PITH_VCPU_WRITE_STATE:
         return vcpu_write_state(inv, v);
     case PITH_VCPU_RECALL:
-        v->recall_pending = true;
-        return PITH_OK;
+        return vcpu_recall(v);
     case PITH_VCPU_SET_IO:
         return vcpu_set_io(inv, v);
     default:
@@ -306,4 +321,18 @@ void vcpu_boot(void)
     kprintf("virtualization: %s\n", vm_available ? vcpu_arch_name() : "none (no VMX or SVM)");
 }
 
+/* On each application processor as it starts: the same backend there. */
+void vcpu_boot_ap(void)
+{
+    if (vm_available && !vcpu_arch_init_ap())
+        kprintf("virtualization: %s refused on CPU %u: no vCPU runs there\n", vcpu_arch_name(),
+                this_cpu()->id);
+}
+
 bool vcpu_available(void) { return vm_available; }
+
+/* Whether a vCPU thread may have this CPU as its affinity. */
+bool vcpu_may_run_on(unsigned cpu)
+{
+    return cpu < cpus_online && cpus[cpu].vm_ready;
+}

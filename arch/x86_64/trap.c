@@ -26,8 +26,7 @@ static void timer_interrupt(void)
         if (c->next_tick <= now)
             c->next_tick = now + tick_tsc;
     }
-    if (keeps_deadlines(c))
-        notification_check_deadlines(now);
+    notification_check_deadlines(now);     /* CPU 0 arms for them; any CPU's tick fires */
     c->timer_armed = 0;
     timer_reprogram();
 }
