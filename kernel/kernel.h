@@ -202,6 +202,10 @@ struct vcpu {
     uint64_t msg[PITH_MSG_MAX];             /* the exit message while it is delivered */
     uint32_t msg_length;
     bool recall_pending;
+    bool reply_pending;                     /* reply[] waits to be written back (vcpu.c) */
+    uint32_t reply_length;
+    uint64_t reply_info;
+    uint64_t reply[PITH_MSG_MAX];
     uint64_t unchecked;                     /* groups written since the last state check, */
     struct guest_state_words written;       /*   their words as written */
     uint64_t refused;                       /* PITH_VM_REFUSED_* of a refused reply, 0 = none */

@@ -18,6 +18,8 @@
 
 static bool vm_available;
 
+static void apply_reply(struct vcpu *v);
+
 void vcpu_init(struct vcpu *v)
 {
     vcpu_arch_init(v);
@@ -128,6 +130,7 @@ void vcpu_enter(struct vcpu *v)
         sched_return_to_user();
     }
     arch_fpu_switch(c, t);
+    apply_reply(v);
     if (v->recall_pending) {
         v->recall_pending = false;
         struct vcpu_exit e = { .reason = PITH_EXIT_RECALL };
@@ -149,35 +152,52 @@ void vcpu_enter(struct vcpu *v)
     vcpu_arch_run(v);
 }
 
-/* The VMM answered an exit: write back the groups it changed, inject, open windows.
- * A reply with an invalid event changes nothing, and the next entry reports it. */
+/* The VMM answered an exit.  A reply with an invalid event changes nothing, and the
+ * next entry reports it.  Otherwise the reply is kept and written back by the vCPU's
+ * own CPU at its next entry (or before anyone reads or writes the state): the VMM's
+ * thread may run on another CPU, and on VMX writing there would take the VMCS over
+ * from the vCPU's CPU for every exit (vcpu_arch_*). */
 void vcpu_take_reply(struct vcpu *v, struct thread *replier)
 {
     uint64_t info = arch_msg_info(replier);
-    uint64_t mask = pith_msginfo_label(info) & PITH_VM_GROUP_ALL;
     unsigned length = (unsigned)pith_msginfo_length(info);
     uint64_t event = length > 0 ? thread_mr(replier, 0) : 0;
     if ((event & PITH_VM_EVENT_VALID) && !guest_event_valid(event)) {
         v->refused = PITH_VM_REFUSED_EVENT;
         return;
     }
+    if (length > PITH_MSG_MAX)
+        length = PITH_MSG_MAX;
+    for (unsigned i = 0; i < length || i < PITH_MSG_REGS_IN_CPU; i++)
+        v->reply[i] = thread_mr(replier, i);    /* MR1 is read even when not sent */
+    v->reply_info = info;
+    v->reply_length = length;
+    v->reply_pending = true;
+}
+
+/* Write back the groups the reply changed, inject, open windows. */
+static void apply_reply(struct vcpu *v)
+{
+    if (!v->reply_pending)
+        return;
+    v->reply_pending = false;
+    uint64_t mask = pith_msginfo_label(v->reply_info) & PITH_VM_GROUP_ALL;
+    unsigned length = v->reply_length;
+    uint64_t event = length > 0 ? v->reply[0] : 0;
     if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask))
         mask = 0;           /* a short reply changes no state */
     unsigned at = PITH_VM_EXIT_HEADER;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
         if (!(mask & BIT(g)))
             continue;
-        uint64_t words[16];
-        for (unsigned i = 0; i < pith_vm_group_words(g); i++)
-            words[i] = thread_mr(replier, at + i);
-        vcpu_arch_write_group(v, g, words);
-        remember_written(v, g, words);
+        vcpu_arch_write_group(v, g, &v->reply[at]);
+        remember_written(v, g, &v->reply[at]);
         at += pith_vm_group_words(g);
     }
     if (event & PITH_VM_EVENT_VALID)
-        vcpu_arch_inject(v, event, thread_mr(replier, 1) & 0xffffffffull);
+        vcpu_arch_inject(v, event, v->reply[1] & 0xffffffffull);
     if (length > 2)
-        vcpu_arch_request_windows(v, thread_mr(replier, 2));
+        vcpu_arch_request_windows(v, v->reply[2]);
 }
 
 /* ---- Invocations ------------------------------------------------------------------- */
@@ -249,6 +269,7 @@ static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
         return PITH_E_TRUNCATED;
     if (!state_accessible(v))
         return PITH_E_BUSY;
+    apply_reply(v);
     uint64_t words[PITH_MSG_MAX];   /* not v->msg: it may hold an exit not yet received */
     put_groups(v, mask, words);
     for (unsigned i = 0; i < length; i++)
@@ -266,6 +287,7 @@ static int vcpu_write_state(struct invocation *inv, struct vcpu *v)
         return PITH_E_TRUNCATED;
     if (!state_accessible(v))
         return PITH_E_BUSY;
+    apply_reply(v);
     unsigned at = 1;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
         if (!(mask & BIT(g)))
