@@ -243,6 +243,7 @@ struct sched_queues {
 };
 
 #define MAX_CPUS 16
+_Static_assert(MAX_CPUS <= 32, "struct guest_space.cpus_entered has a bit per CPU");
 struct cpu_tables;              /* descriptor tables and stacks (arch/x86_64/cpu.c) */
 
 /* Each CPU's GS base points at its struct cpu while it runs in the kernel. */
