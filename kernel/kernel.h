@@ -203,7 +203,6 @@ struct vcpu {
     uint32_t msg_length;
     bool recall_pending;
     bool reply_pending;                     /* reply[] waits to be written back (vcpu.c) */
-    uint32_t reply_length;
     uint64_t reply_info;
     uint64_t reply[PITH_MSG_MAX];
     uint64_t unchecked;                     /* groups written since the last state check, */

@@ -152,11 +152,43 @@ void vcpu_enter(struct vcpu *v)
     vcpu_arch_run(v);
 }
 
+/* Word i of a reply: the replier's message register, or the copy kept in v.  Both
+ * are inlined, so each caller of write_back gets its own copy without the test. */
+static inline __attribute__((always_inline)) uint64_t reply_word(const struct vcpu *v, const struct thread *replier, unsigned i)
+{
+    return replier ? thread_mr(replier, i) : v->reply[i];
+}
+
+/* Write back the groups a reply changed, inject, open windows. */
+static inline __attribute__((always_inline)) void write_back(struct vcpu *v, uint64_t info, const struct thread *replier)
+{
+    uint64_t mask = pith_msginfo_label(info) & PITH_VM_GROUP_ALL;
+    unsigned length = (unsigned)pith_msginfo_length(info);
+    uint64_t event = length > 0 ? reply_word(v, replier, 0) : 0;
+    if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask))
+        mask = 0;           /* a short reply changes no state */
+    unsigned at = PITH_VM_EXIT_HEADER;
+    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
+        if (!(mask & BIT(g)))
+            continue;
+        uint64_t words[16];
+        for (unsigned i = 0; i < pith_vm_group_words(g); i++)
+            words[i] = reply_word(v, replier, at + i);
+        vcpu_arch_write_group(v, g, words);
+        remember_written(v, g, words);
+        at += pith_vm_group_words(g);
+    }
+    if (event & PITH_VM_EVENT_VALID)
+        vcpu_arch_inject(v, event, reply_word(v, replier, 1) & 0xffffffffull);
+    if (length > 2)
+        vcpu_arch_request_windows(v, reply_word(v, replier, 2));
+}
+
 /* The VMM answered an exit.  A reply with an invalid event changes nothing, and the
- * next entry reports it.  Otherwise the reply is kept and written back by the vCPU's
- * own CPU at its next entry (or before anyone reads or writes the state): the VMM's
- * thread may run on another CPU, and on VMX writing there would take the VMCS over
- * from the vCPU's CPU for every exit (vcpu_arch_*). */
+ * next entry reports it.  A reply from the vCPU's own CPU is written back at once;
+ * one from another CPU is kept and written back by the vCPU's CPU at its next entry
+ * (or before anyone reads or writes the state): on VMX, writing from the VMM's CPU
+ * would take the VMCS over from the vCPU's CPU at every exit (vcpu_arch_*). */
 void vcpu_take_reply(struct vcpu *v, struct thread *replier)
 {
     uint64_t info = arch_msg_info(replier);
@@ -166,38 +198,24 @@ void vcpu_take_reply(struct vcpu *v, struct thread *replier)
         v->refused = PITH_VM_REFUSED_EVENT;
         return;
     }
-    if (length > PITH_MSG_MAX)
-        length = PITH_MSG_MAX;
-    for (unsigned i = 0; i < length || i < PITH_MSG_REGS_IN_CPU; i++)
-        v->reply[i] = thread_mr(replier, i);    /* MR1 is read even when not sent */
+    if (v->thread && v->thread->cpu == this_cpu()->id) {
+        write_back(v, info, replier);
+        return;
+    }
+    /* Every word write_back may read: the header and groups (at most PITH_MSG_MAX),
+     * MR1 and MR2 even when not sent. */
+    for (unsigned i = 0; i < PITH_MSG_MAX && (i < length || i < PITH_MSG_REGS_IN_CPU); i++)
+        v->reply[i] = thread_mr(replier, i);
     v->reply_info = info;
-    v->reply_length = length;
     v->reply_pending = true;
 }
 
-/* Write back the groups the reply changed, inject, open windows. */
 static void apply_reply(struct vcpu *v)
 {
     if (!v->reply_pending)
         return;
     v->reply_pending = false;
-    uint64_t mask = pith_msginfo_label(v->reply_info) & PITH_VM_GROUP_ALL;
-    unsigned length = v->reply_length;
-    uint64_t event = length > 0 ? v->reply[0] : 0;
-    if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask))
-        mask = 0;           /* a short reply changes no state */
-    unsigned at = PITH_VM_EXIT_HEADER;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
-        if (!(mask & BIT(g)))
-            continue;
-        vcpu_arch_write_group(v, g, &v->reply[at]);
-        remember_written(v, g, &v->reply[at]);
-        at += pith_vm_group_words(g);
-    }
-    if (event & PITH_VM_EVENT_VALID)
-        vcpu_arch_inject(v, event, v->reply[1] & 0xffffffffull);
-    if (length > 2)
-        vcpu_arch_request_windows(v, v->reply[2]);
+    write_back(v, v->reply_info, NULL);
 }
 
 /* ---- Invocations ------------------------------------------------------------------- */
