@@ -740,6 +740,41 @@ done:
     vm_destroy(&vm);
 }
 
+/* The test task on CPU 0 answers exits of a vCPU on CPU 1, which cannot run yet (a
+ * spinner above it has CPU 1): the reply's state is what READ_STATE sees, and what the
+ * guest goes on with once it runs. */
+static void smp_vcpu_reply_across(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    struct kt_thread spinner = { 0 };
+    if (!have_vcpus())
+        return;
+    counters[0] = 0;
+    if (!guest_on(ctx, &vm, VM_CODE(smpg_out_loop), 1, 50) || !vm_start(ctx, &vm) ||
+        !vm_expect_io(ctx, &vm, 0x80, "the first exit") ||
+        !start_on(ctx, &spinner, 1, spin_body, 0, SMP_HIGH, 0) ||
+        !pith_expect(ctx, changes_within(&counters[0], 0, WAIT_MS), "the spinner never ran"))
+        goto done;
+    uint64_t rip = vm.exit.mr[VM_RIP] + vm.exit.mr[3];
+    vm.exit.mr[VM_RIP] = rip;
+    vm.exit.mr[VM_GPR(VM_RBX)] = 0x100;
+    if (!pith_expect_ok(ctx, pith_vm_reply(&vm.exit, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP, 0, 0, 0),
+                        "replying"))
+        goto done;
+    uint64_t words[18];
+    if (vm_read(ctx, &vm, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP, words)) {
+        pith_expect_eq(ctx, words[16], rip, "rip as the reply wrote it");
+        pith_expect_eq(ctx, words[VM_RBX], 0x100, "rbx as the reply wrote it");
+    }
+    kt_thread_destroy(&spinner);
+    if (pith_expect(ctx, exit_within(&vm, WAIT_MS), "no exit once CPU 1 is free") &&
+        vm_expect_io(ctx, &vm, 0x80, "the next exit"))
+        pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, 0x101, "bx went on from the reply's");
+done:
+    kt_thread_destroy(&spinner);
+    vm_destroy(&vm);
+}
+
 /* A running guest moves between CPUs and keeps running, on each. */
 static void smp_vcpu_migrate_running(struct pith_test_ctx *ctx)
 {
@@ -971,6 +1006,7 @@ KT_TABLE(smp,
     { "smp_vcpu_every_cpu", smp_vcpu_every_cpu },
     { "smp_vcpu_runs_beside", smp_vcpu_runs_beside },
     { "smp_vcpu_migrate_between_exits", smp_vcpu_migrate_between_exits },
+    { "smp_vcpu_reply_across", smp_vcpu_reply_across },
     { "smp_vcpu_migrate_running", smp_vcpu_migrate_running },
     { "smp_vcpu_recall_across", smp_vcpu_recall_across },
     { "smp_vcpu_recall_migrate", smp_vcpu_recall_migrate },
