@@ -775,6 +775,72 @@ done:
     vm_destroy(&vm);
 }
 
+/* Stress: a guest exits at every round of its loop on CPU 1 (or moving round the
+ * others); the test task on CPU 0 reads its state at every exit (on VMX that takes the
+ * VMCS to CPU 0 and back each time) and answers, while a thread on CPU 0 recalls it
+ * every few ms.  Every I/O exit comes exactly once, in order, with its state intact. */
+static pith_cap_t stress_vcpu, stress_note;
+static volatile uint64_t stress_stop, stress_recalls;
+
+static void recaller_body(uint64_t unused)
+{
+    (void)unused;
+    while (!stress_stop) {
+        vm_sleep_ms(stress_note, 2);
+        if (pith_vcpu_recall(stress_vcpu) == PITH_OK)
+            stress_recalls++;
+    }
+}
+
+static void smp_vcpu_stress_exits(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    struct kt_thread recaller = { 0 };
+    if (!have_vcpus())
+        return;
+    unsigned n = kt_bootinfo->cpu_count, io = 0, recalls = 0;
+    stress_stop = stress_recalls = 0;
+    if (!(stress_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)) ||
+        !guest_on(ctx, &vm, VM_CODE(smpg_out_loop), 1, 50) || !vm_go(ctx, &vm))
+        goto done;
+    stress_vcpu = vm.vcpu;
+    if (!start_on(ctx, &recaller, 0, recaller_body, 0, SMP_HIGH, 0))
+        goto done;
+    uint64_t until = pith_rdtsc() + ms_to_tsc(8000);
+    while (io < 150 && pith_rdtsc() < until) {
+        if (!pith_expect(ctx, exit_within(&vm, WAIT_MS), "no exit after %u I/O exits", io))
+            break;
+        uint64_t advance = 0;
+        if (vm.exit.reason == PITH_EXIT_RECALL) {
+            recalls++;
+        } else {
+            if (!vm_expect_io(ctx, &vm, 0x80, "an exit of the loop") ||
+                !pith_expect(ctx, (vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff) == io + 1, "bx %lu at I/O exit %u",
+                             vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, io + 1))
+                break;
+            uint64_t gpr[16];
+            if (!vm_read(ctx, &vm, PITH_VM_GROUP_GPR, gpr) ||
+                !pith_expect_eq(ctx, gpr[VM_RBX], vm.exit.mr[VM_GPR(VM_RBX)], "rbx read at the exit"))
+                break;
+            advance = vm.exit.mr[3];
+            io++;
+            if (io % 10 == 0 &&
+                !pith_expect_ok(ctx, pith_thread_set_affinity(vm.thread, 1 + io / 10 % (n - 1)), "moving it"))
+                break;
+        }
+        vm.exit.mr[VM_RIP] += advance;
+        if (!pith_expect_ok(ctx, pith_vm_reply(&vm.exit, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP, 0, 0, 0),
+                            "reply"))
+            break;
+    }
+    pith_expect(ctx, io >= 50, "only %u I/O exits (%u recalls)", io, recalls);
+done:
+    stress_stop = 1;
+    kt_thread_destroy(&recaller);
+    vm_destroy(&vm);
+    kt_delete(stress_note);
+}
+
 /* A running guest moves between CPUs and keeps running, on each. */
 static void smp_vcpu_migrate_running(struct pith_test_ctx *ctx)
 {
@@ -1007,6 +1073,7 @@ KT_TABLE(smp,
     { "smp_vcpu_runs_beside", smp_vcpu_runs_beside },
     { "smp_vcpu_migrate_between_exits", smp_vcpu_migrate_between_exits },
     { "smp_vcpu_reply_across", smp_vcpu_reply_across },
+    { "smp_vcpu_stress_exits", smp_vcpu_stress_exits },
     { "smp_vcpu_migrate_running", smp_vcpu_migrate_running },
     { "smp_vcpu_recall_across", smp_vcpu_recall_across },
     { "smp_vcpu_recall_migrate", smp_vcpu_recall_migrate },
