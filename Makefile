@@ -29,7 +29,7 @@ help:
 	@echo "make test       host tests, then every system test in QEMU and Bochs:"
 	@echo "                test-qemu test-bochs test-hostile test-fuzz test-default test-vmm"
 	@echo "                test-linux test-side"
-	@echo "make test-smp   the kernel test suite on two CPUs (SMP=n for run and tests)"
+	@echo "make test-smp   the kernel test suite on two and four CPUs (SMP=n for run and tests)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
 	@echo "make clean      remove $(BUILD)"
