@@ -98,13 +98,11 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
  * is touched here, and only the host's interrupts are let in. */
 void vcpu_exited(struct vcpu *v)
 {
-    struct vcpu_exit e = { .reason = VCPU_EXIT_KEEP_INTERRUPT };
-    if (this_cpu()->current)
-        vcpu_arch_exit_info(v, &e);
-    if (e.reason == VCPU_EXIT_KEEP_INTERRUPT)
+    const struct vcpu_exit *e = this_cpu()->current ? vcpu_arch_exit_info(v) : NULL;
+    if (!e || e->reason == VCPU_EXIT_KEEP_INTERRUPT)
         arch_take_interrupts();
-    else if (e.reason != VCPU_EXIT_KEEP_NMI)
-        deliver_exit(v, &e);
+    else if (e->reason != VCPU_EXIT_KEEP_NMI)
+        deliver_exit(v, e);
     sched_return_to_user();
 }
 

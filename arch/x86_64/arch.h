@@ -208,7 +208,7 @@ void vcpu_arch_init(struct vcpu *v);
 void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
 void vcpu_arch_destroy(struct vcpu *v);                /* before its memory is reused */
 NORETURN void vcpu_arch_run(struct vcpu *v);    /* ends in vcpu_exited(v) on a fresh stack */
-void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e);
+const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v);   /* the exit after_exit kept */
 void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);

@@ -304,9 +304,9 @@ void vcpu_arch_after_exit(struct vcpu *v)
     backend->exit_info(v, &vcpu_x86(v)->exit);
 }
 
-void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e)
+const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v)
 {
-    *e = vcpu_x86(v)->exit;
+    return &vcpu_x86(v)->exit;
 }
 
 /* ---- Tags ------------------------------------------------------------------------------ */
