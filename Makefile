@@ -35,7 +35,7 @@ help:
 	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators)"
-	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too"
+	@echo "make test-smp   the kernel test suite on two and four CPUs, hostile and fuzz on two"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
@@ -227,11 +227,13 @@ test-smp-boot: $(BUILD)/pith-test.iso
 	tests/smp-boot.sh svm 2 100 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
 	tests/smp-boot.sh vmx 2 100 -- tools/run-bochs.sh --smp 2 --timeout 1200 $(BUILD)/pith-test.iso
 
-# The kernel suite on two CPUs, its smp_ group included (reported as smp-svm / smp-vmx),
-# and the hostile suite and the fuzzer's short campaign on two CPUs in QEMU.
+# The kernel suite on two and four CPUs in QEMU and two in Bochs, its smp_ group
+# included (reported as smp-svm / smp-vmx), and the hostile suite and the fuzzer's short
+# campaign on two CPUs in QEMU.
 test-smp: $(BUILD)/pith-test.iso $(BUILD)/pith-hostile.iso $(BUILD)/pith-fuzz.iso
-	tests/system.sh smp-svm 10 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
-	tests/system.sh smp-vmx 10 -- tools/run-bochs.sh --smp 2 --timeout 1800 $(BUILD)/pith-test.iso
+	tests/system.sh smp-svm 25 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
+	tests/system.sh smp-svm 25 -- tools/run-qemu.sh --smp 4 --timeout 400 $(BUILD)/pith-test.iso
+	tests/system.sh smp-vmx 25 -- tools/run-bochs.sh --smp 2 --timeout 1800 $(BUILD)/pith-test.iso
 	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --smp 2 --icount --timeout 300 $(BUILD)/pith-hostile.iso
 	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --smp 2 --timeout 180 $(BUILD)/pith-fuzz.iso
 
