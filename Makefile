@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -28,7 +28,7 @@ help:
 	@echo "                EMU=bochs: in Bochs; ACCEL=kvm: on KVM; CONFIG=file: another system"
 	@echo "make test       host tests, then every system test in QEMU and Bochs:"
 	@echo "                test-qemu test-bochs test-hostile test-fuzz test-default test-vmm"
-	@echo "                test-linux test-side"
+	@echo "                test-linux test-linux-smp test-side"
 	@echo "make test-smp   the kernel test suite on two CPUs (SMP=n for run and tests)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
@@ -87,6 +87,10 @@ $(BUILD)/pith-demo.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.e
 
 $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 	tools/mkimage.sh $@ guests/configs/side-by-side-test.conf $(BUILD)
+
+# SMP guests (tests/linux-smp.sh): two 2-vCPU Linux guests side by side, a pinned one, a bad cpus.
+$(BUILD)/pith-smp.iso: $(SYSTEM_PARTS) guests/configs/linux-smp-test.conf
+	tools/mkimage.sh $@ guests/configs/linux-smp-test.conf $(BUILD)
 
 FORCE:
 
@@ -181,6 +185,11 @@ test-side: $(BUILD)/pith-side.iso
 	tests/side-by-side.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
 	tests/side-by-side.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
 
+# Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).
+test-linux-smp: $(BUILD)/pith-smp.iso
+	tests/linux-smp.sh linux-smp-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-smp.iso
+	tests/linux-smp.sh linux-smp-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-smp.iso
+
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
 	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
@@ -218,7 +227,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 	tools/fuzz.sh --emu $(EMU) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(N),--n $(N)) \
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
-test-system: test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux test-side
+test-system: test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux test-linux-smp test-side
 
 test: test-unit test-system
 
