@@ -1,15 +1,18 @@
 /*
- * The exit loop (vm.h): wait for an exit or a timer deadline, emulate, reply.
+ * The exit loop of one vCPU (vm.h): wait for an exit or a timer deadline, emulate,
+ * reply.  Every vCPU has its own VMM thread running this loop (vcpu.c); each step
+ * after a receive is done under the VMM lock, with vm->cpu the vCPU it is for.
  *
- * The VMM thread has the timer notification bound, so its receive on the exit
- * endpoint returns either an exit (a Call from the vCPU thread) or the deadline's bit.
+ * The VMM thread has its vCPU's notification bound, so its receive on the exit
+ * endpoint returns either an exit (a Call from the vCPU thread) or the notification's
+ * bits: a deadline, or a kick from another VMM thread.
  * A deadline brings the platform's timers up to date (test platform: the periodic
  * timer; PC: PIT, RTC, local APIC, console input), which may leave an interrupt
  * pending; it is injected on the next reply to an exit when the guest can take it,
  * else an interrupt window is requested.  If the guest is running when the deadline
- * arrives, a recall brings it back with a RECALL exit.  A HLT exit is answered only
- * when an interrupt is pending: until then the VMM waits on the notification and the
- * vCPU thread waits for the reply.
+ * arrives, a recall brings it back with a RECALL exit (vm_unlock sends it).  A HLT
+ * exit is answered only when an interrupt is pending: until then the VMM thread waits
+ * on the notification and the vCPU thread waits for the reply.
  */
 #include <pith/printf.h>
 #include <pith/string.h>
