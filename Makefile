@@ -164,8 +164,11 @@ test-unit: $(BUILD)/unit-tests $(BUILD)/device-tests
 	$(BUILD)/unit-tests
 	$(BUILD)/device-tests
 
+# The second run gives QEMU 6 GiB (the later -m wins): RAM above 4 GiB, untyped too
+# (untyped_above_4g checks it).
 test-qemu: $(BUILD)/pith-test.iso
 	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso
+	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso -- -m 6G
 
 test-bochs: $(BUILD)/pith-test.iso
 	tests/system.sh vmx 100 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-test.iso
