@@ -35,7 +35,6 @@
 #define VM_WHY_MAX          160
 #define VM_MAX_FRAMES       2048            /* 2 MiB frames: 4 GiB of guest RAM */
 #define VM_MAX_VCPUS        8               /* SYSCONF_MAX_VCPUS */
-#define VM_KICK_BIT         1ull            /* a vCPU's notification: look again (pith_signal) */
 
 /* The state groups every exit brings; replies write back a subset. */
 #define VM_TRANSFER_MASK (PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | \
