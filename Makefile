@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators)"
+	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs, one pinned with cpus"
 	@echo "make test-smp   the kernel test suite on two and four CPUs, hostile and fuzz on two"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
@@ -94,6 +95,10 @@ $(BUILD)/pith-demo.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.e
 
 $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 	tools/mkimage.sh $@ guests/configs/side-by-side-test.conf $(BUILD)
+
+# SMP guests (tests/linux-smp.sh): two 2-vCPU Linux guests side by side, a pinned one, a bad cpus.
+$(BUILD)/pith-smp.iso: $(SYSTEM_PARTS) guests/configs/linux-smp-test.conf
+	tools/mkimage.sh $@ guests/configs/linux-smp-test.conf $(BUILD)
 
 FORCE:
 
@@ -209,6 +214,11 @@ test-ops: $(BUILD)/pith-ops.iso
 	tests/ops.py ops-svm qemu $(BUILD)/pith-ops.iso
 	tests/ops.py ops-vmx bochs $(BUILD)/pith-ops.iso
 
+# Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).
+test-linux-smp: $(BUILD)/pith-smp.iso
+	tests/linux-smp.sh linux-smp-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-smp.iso
+	tests/linux-smp.sh linux-smp-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-smp.iso
+
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
 	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
@@ -249,7 +259,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops
+	test-linux-smp test-side test-ops
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.
@@ -267,9 +277,14 @@ test: deps
 $(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
 	tools/mkimage.sh $@ guests/configs/bench-linux.conf $(BUILD)
 
-bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso
+$(BUILD)/pith-bench-smp-%.iso: $(SYSTEM_PARTS) guests/configs/bench-smp-%.conf
+	tools/mkimage.sh $@ guests/configs/bench-smp-$*.conf $(BUILD)
+
+bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso \
+		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso
 	tools/bench/bench.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
+	tools/bench/smp-guest.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
