@@ -26,7 +26,7 @@ help:
 	@echo "make            build the kernel, user programs and $(BUILD)/pith.iso"
 	@echo "make run        boot the default system (two Linux guests) in QEMU; variables:"
 	@echo "                  CONFIG=file   another system configuration (guests/configs/)"
-	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
+	@echo "                  MEM=1G SMP=4  the machine's memory and CPUs (default 512M, 2)"
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
 	@echo "make test       every suite below, then one summary line per suite"
@@ -184,17 +184,17 @@ test-unit: $(BUILD)/unit-tests $(BUILD)/device-tests
 # The second run gives QEMU 6 GiB (the later -m wins): RAM above 4 GiB, untyped too
 # (untyped_above_4g checks it).
 test-qemu: $(BUILD)/pith-test.iso
-	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso
-	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso -- -m 6G
+	tests/system.sh svm 100 -- tools/run-qemu.sh --smp 1 --timeout 300 $(BUILD)/pith-test.iso
+	tests/system.sh svm 100 -- tools/run-qemu.sh --smp 1 --timeout 300 $(BUILD)/pith-test.iso -- -m 6G
 
 test-bochs: $(BUILD)/pith-test.iso
-	tests/system.sh vmx 100 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-test.iso
+	tests/system.sh vmx 100 -- tools/run-bochs.sh --smp 1 --timeout 1200 $(BUILD)/pith-test.iso
 
 # Attacks on the kernel from a task, a VMM and a guest (user/hostile): each must be refused.
 # QEMU runs with -icount so the latency cases measure instructions, not a busy host.
 test-hostile: $(BUILD)/pith-hostile.iso
-	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --icount --timeout 300 $(BUILD)/pith-hostile.iso
-	tests/system.sh hostile-vmx 40 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-hostile.iso
+	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --smp 1 --icount --timeout 300 $(BUILD)/pith-hostile.iso
+	tests/system.sh hostile-vmx 40 -- tools/run-bochs.sh --smp 1 --timeout 1200 $(BUILD)/pith-hostile.iso
 
 test-default: $(BUILD)/pith-demo.iso
 	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-demo.iso
@@ -221,8 +221,8 @@ test-linux-smp: $(BUILD)/pith-smp.iso
 
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
-	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
-	tests/system.sh vmm-vmx 12 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-vmm.iso
+	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --smp 1 --timeout 120 $(BUILD)/pith-vmm.iso
+	tests/system.sh vmm-vmx 12 -- tools/run-bochs.sh --smp 1 --timeout 600 $(BUILD)/pith-vmm.iso
 
 # Debian's cloud kernel in the VMM to a busybox shell and a clean power-off
 # (tests/linux.sh): about 10 s in QEMU, 45 s in Bochs; the first build downloads the
@@ -250,8 +250,8 @@ test-smp: $(BUILD)/pith-test.iso $(BUILD)/pith-hostile.iso $(BUILD)/pith-fuzz.is
 # The fuzzer's short campaign (user/fuzz): 8 seeds in QEMU, 2 in Bochs, each at least
 # 20000 invocations and 2000 VM exits; a kernel crash shows as no summary line.
 test-fuzz: $(BUILD)/pith-fuzz.iso
-	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --timeout 180 $(BUILD)/pith-fuzz.iso
-	tests/system.sh fuzz-vmx 2 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --smp 1 --timeout 180 $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-vmx 2 -- tools/run-bochs.sh --smp 1 --timeout 600 $(BUILD)/pith-fuzz.iso
 
 # A long campaign: make fuzz SEEDS=1,2,3 N=100000 EMU=qemu|bochs [VMEXITS=..] [AVOID=df,..]
 fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
