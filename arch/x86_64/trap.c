@@ -97,6 +97,10 @@ void trap_from_kernel(struct user_regs *frame)
     if (frame->vector < 32)
         panic("exception %lu in the kernel at rip %lx, error %lx, cr2 %lx", frame->vector,
               frame->rip, frame->error, read_cr2());
+    uint64_t gs = rdmsr(MSR_GS_BASE);
+    if (gs < (uint64_t)&cpus[0] || gs >= (uint64_t)&cpus[MAX_CPUS])
+        panic("interrupt %lu in the kernel at rip %lx with GS base %lx, not a CPU's",
+              frame->vector, frame->rip, gs);
     struct cpu *c = this_cpu();
     bool idle = c->idle;
     if (idle)
