@@ -7,7 +7,11 @@
     .align 4
     .long MB1_MAGIC
     .long MB1_FLAGS
+#ifdef BAD_CHECKSUM
+    .long -(MB1_MAGIC + MB1_FLAGS) + 1      /* a malformed kernel for the tests */
+#else
     .long -(MB1_MAGIC + MB1_FLAGS)
+#endif
 
     .text
     .globl _start
