@@ -5,7 +5,9 @@
 
 #include "bios.h"
 #include "dev/fw_cfg.h"
+#include "dev/ata.h"
 #include "dev/pc_bridges.h"
+#include "dev/vga_text.h"
 #include "vm.h"
 
 #define FRAME_2M        (2ul << 20)
@@ -17,6 +19,12 @@ static struct fw_cfg fw_cfg;
 static struct i440fx host_bridge;
 static struct piix3 isa_bridge;
 static struct port92 port92;
+static struct ata_controller ide;
+static bool ide_ready;
+static unsigned bmide_window;           /* its index in vm->ports */
+static struct { const uint8_t *data; uint64_t size; } images[4];
+static struct vga vga;
+static bool vga_ready;
 static uint8_t e820[2 * FW_CFG_E820_ENTRY];
 static char bootorder[] = "/pci@i0cf8/ide@1,1/drive@0/disk@0\n";
 static uint8_t sercon_port[2] = { 0xf8, 0x03 };
@@ -132,4 +140,88 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
            size >> 10, FIRMWARE_TOP - size, (unsigned)((size < LOW_ALIAS ? size : LOW_ALIAS) >> 10),
            (unsigned)(0x100000 - (size < LOW_ALIAS ? size : LOW_ALIAS)));
     return true;
+}
+
+/* ---- IDE ------------------------------------------------------------------------ */
+
+static bool image_read(void *ctx, uint64_t offset, void *buf, size_t length)
+{
+    const struct { const uint8_t *data; uint64_t size; } *image = ctx;
+    if (offset > image->size || length > image->size - offset)
+        return false;
+    memcpy(buf, image->data + offset, length);
+    return true;
+}
+
+/* The bus master's registers follow BAR 4 wherever the firmware puts it. */
+static void ide_config_written(void *ctx, unsigned offset, unsigned size)
+{
+    struct vm *vm = ctx;
+    (void)offset; (void)size;
+    uint16_t base = ata_bmide_base(&ide);
+    vm->ports[bmide_window].base = base ? base : 0xffff;
+}
+
+bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t size, bool cdrom,
+                      const struct irq_line *primary, const struct irq_line *secondary)
+{
+    if (slot > 3) {
+        vm_stop(vm, VM_END_ERROR, "disk slot %u: there are four (0-3)", slot);
+        return false;
+    }
+    if (!ide_ready) {
+        ata_init(&ide, (struct guest_memory){ vm_read_phys, vm_write_phys, vm }, *primary, *secondary);
+        ide.function.config_written = ide_config_written;
+        ide.function.ctx = vm;
+        pci_function_set_interrupt(&ide.function, 1, 14);
+        bool ok = pci_host_register(&vm->pc.pci, 1, 1, &ide.function);
+        ok &= vm_add_port_window(vm, (struct device_window){ ATA_PRIMARY_BASE, 8, &ata_command_ops, &ide.channel[0] });
+        ok &= vm_add_port_window(vm, (struct device_window){ ATA_PRIMARY_CONTROL, 1, &ata_control_ops, &ide.channel[0] });
+        ok &= vm_add_port_window(vm, (struct device_window){ ATA_SECONDARY_BASE, 8, &ata_command_ops, &ide.channel[1] });
+        ok &= vm_add_port_window(vm, (struct device_window){ ATA_SECONDARY_CONTROL, 1, &ata_control_ops, &ide.channel[1] });
+        bmide_window = vm->port_count;
+        ok &= vm_add_port_window(vm, (struct device_window){ 0xffff, ATA_BMIDE_SIZE, &ata_bmide_ops, &ide });
+        if (!ok) {
+            vm_stop(vm, VM_END_ERROR, "setting up the IDE controller failed");
+            return false;
+        }
+        ide_ready = true;
+    }
+    images[slot].data = data;
+    images[slot].size = size;
+    bool ok = cdrom ? ata_attach_cdrom(&ide, slot / 2, slot % 2, size, image_read, &images[slot])
+                    : ata_attach_disk(&ide, slot / 2, slot % 2, size, true, image_read, NULL, &images[slot]);
+    if (!ok) {
+        vm_stop(vm, VM_END_ERROR, "%s of %lu bytes cannot be attached%s", cdrom ? "a CD image" : "a disk image",
+                size, cdrom ? " (less than one 2048-byte block)" : " (not a multiple of 512 bytes)");
+        return false;
+    }
+    vm_log(vm, "IDE %s %s: %s, %lu KiB", slot / 2 ? "secondary" : "primary", slot % 2 ? "slave" : "master",
+           cdrom ? "CD-ROM" : "hard disk (read-only)", size >> 10);
+    return true;
+}
+
+/* ---- VGA text ------------------------------------------------------------------- */
+
+bool bios_attach_vga(struct vm *vm)
+{
+    vga_init(&vga);
+    vga_ready = vm_add_port_window(vm, (struct device_window){ VGA_PORT_BASE, VGA_PORT_COUNT, &vga_ops, &vga });
+    return vga_ready;
+}
+
+static void vga_line(void *ctx, unsigned row, const char *text, unsigned length)
+{
+    struct vm *vm = ctx;
+    (void)row;
+    vm_output_flush(vm);
+    for (unsigned i = 0; i < length; i++)
+        vm_output(vm, (uint8_t)text[i]);
+    vm_output(vm, '\n');
+}
+
+void bios_vga_poll(struct vm *vm)
+{
+    if (vga_ready && vm->ram_size >= VGA_TEXT_BASE + VGA_TEXT_SIZE)
+        vga_render(&vga, vm->ram + VGA_TEXT_BASE, vga_line, vm);
 }

@@ -25,4 +25,17 @@ const char *bios_image_problem(uint64_t size);
  * firmware's debug port 0x402 goes to the guest's console (else it is dropped). */
 bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, bool log);
 
+/* A disk image on the IDE controller (PCI 00:01.1, the legacy ports, IRQ 14 and 15):
+ * slot 0-3 is primary master, primary slave, secondary master, secondary slave; a
+ * hard disk must be whole 512-byte sectors.  Read-only: the image is a boot module.
+ * false (and vm->why naming the problem) when it cannot be attached. */
+struct irq_line;
+bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t size, bool cdrom,
+                      const struct irq_line *primary, const struct irq_line *secondary);
+
+/* The VGA text screen: the registers at 0x3b0-0x3df, and vga_poll() sends the rows of
+ * 0xb8000 that changed to the guest's console. */
+bool bios_attach_vga(struct vm *vm);
+void bios_vga_poll(struct vm *vm);
+
 #endif
