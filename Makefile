@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-legacy test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -28,7 +28,7 @@ help:
 	@echo "                EMU=bochs: in Bochs; ACCEL=kvm: on KVM; CONFIG=file: another system"
 	@echo "make test       host tests, then every system test in QEMU and Bochs:"
 	@echo "                test-qemu test-bochs test-hostile test-fuzz test-default test-vmm"
-	@echo "                test-linux test-side"
+	@echo "                test-linux test-side test-legacy"
 	@echo "make test-smp   the kernel test suite on two CPUs (SMP=n for run and tests)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
@@ -73,6 +73,22 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 	$(CC) -c -o $(BUILD)/guests/$*.o $<
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
+include guests/multiboot/multiboot.mk
+
+# The boot sector of the legacy tests (guests/bios/) on a 1 MiB raw disk and on a CD
+# (El Torito, no emulation).
+$(BUILD)/guests/bootsect.bin: guests/bios/bootsect.S | deps
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c -o $(BUILD)/guests/bootsect.o $<
+	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $(BUILD)/guests/bootsect.o
+$(BUILD)/guests/boot.img: $(BUILD)/guests/bootsect.bin
+	dd if=/dev/zero of=$@ bs=512 count=2048 status=none
+	dd if=$< of=$@ conv=notrunc status=none
+$(BUILD)/guests/boot.iso: $(BUILD)/guests/bootsect.bin
+	rm -rf $(BUILD)/guests/cd && mkdir -p $(BUILD)/guests/cd && cp $< $(BUILD)/guests/cd/boot.bin
+	xorriso -as mkisofs -quiet -b boot.bin -no-emul-boot -boot-load-size 4 -o $@ $(BUILD)/guests/cd
+LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/boot.iso
+
 # The default system: the configuration CONFIG (two Linux guests side by side).
 CONFIG ?= guests/configs/two-linux.conf
 SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf \
@@ -87,6 +103,9 @@ $(BUILD)/pith-demo.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.e
 
 $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 	tools/mkimage.sh $@ guests/configs/side-by-side-test.conf $(BUILD)
+
+$(BUILD)/pith-legacy.iso: $(SYSTEM_PARTS) $(LEGACY_GUESTS) guests/configs/legacy-test.conf
+	tools/mkimage.sh $@ guests/configs/legacy-test.conf $(BUILD)
 
 FORCE:
 
@@ -181,6 +200,12 @@ test-side: $(BUILD)/pith-side.iso
 	tests/side-by-side.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
 	tests/side-by-side.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
 
+# Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD, a flat guest,
+# and bad guests reported by name (tests/legacy.sh).
+test-legacy: $(BUILD)/pith-legacy.iso
+	tests/legacy.sh legacy-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy.iso
+	tests/legacy.sh legacy-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-legacy.iso
+
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
 	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
@@ -218,7 +243,8 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 	tools/fuzz.sh --emu $(EMU) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(N),--n $(N)) \
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
-test-system: test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux test-side
+test-system: test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux test-side \
+	test-legacy
 
 test: test-unit test-system
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # legacy.sh — judge the legacy system test (guests/configs/legacy-test.conf): the
-# multiboot test kernels pass their own checks and end through port 0xf4, a flat
-# test guest still runs, and each bad multiboot guest is reported by name.
+# multiboot test kernels pass their own checks and end through port 0xf4, SeaBIOS
+# boots a boot sector from an IDE disk and from an ATAPI CD (BIOS output, the VGA
+# text screen, port 0xf4), and each bad multiboot guest is reported by name.
 #
 # Usage: tests/legacy.sh PLATFORM -- COMMAND...
 # One line per check, then "PLATFORM: N passed, M failed"; exit 0 only if all passed.
@@ -27,9 +28,21 @@ check legacy_mb2_checks "the v2 kernel's checks did not all pass" \
 check legacy_mb2_no_failure "the v2 kernel reported a failed check" lacks '^\[mb2\] mb2: FAIL'
 check legacy_mb2_status "mb2's exit status 33 was not reported" \
 	has '^\[root\] guest mb2: stopped with exit status 33$'
-check legacy_flat_runs "the flat test guest did not print its greeting" \
-	has '^\[flat\] hello from a Pith guest$'
-check legacy_flat_stops "the flat test guest did not stop cleanly" has '^\[root\] guest flat: stopped$'
+check legacy_bios_disk_banner "SeaBIOS printed no banner for seadisk" has '^\[seadisk\] .*SeaBIOS \(version '
+check legacy_bios_disk_boots "SeaBIOS did not boot from the IDE disk" has '^\[seadisk\] Booting from Hard Disk'
+check legacy_bios_disk_sector "the disk's boot sector did not run" \
+	has '^\[seadisk\] pith-boot: hello from the boot sector$'
+check legacy_bios_disk_vga "the boot sector's line in video memory did not reach the console" \
+	has '^\[seadisk\] pith-boot: written to 0xb8000$'
+check legacy_bios_disk_status "seadisk's exit status 35 (no key, 0x11) was not reported" \
+	has '^\[root\] guest seadisk: stopped with exit status 35$'
+check legacy_bios_cd_boots "SeaBIOS did not boot from the ATAPI CD" has '^\[seacd\] Booting from DVD/CD'
+check legacy_bios_cd_sector "the CD's boot sector did not run" \
+	has '^\[seacd\] pith-boot: hello from the boot sector$'
+check legacy_bios_cd_vga "the CD guest's line in video memory did not reach the console" \
+	has '^\[seacd\] pith-boot: written to 0xb8000$'
+check legacy_bios_cd_status "seacd's exit status 35 was not reported" \
+	has '^\[root\] guest seacd: stopped with exit status 35$'
 check legacy_bad_checksum "the bad checksum was not reported for badsum" \
 	has 'badsum.*multiboot header checksum is wrong'
 check legacy_no_header "the missing header was not reported for noheader" \

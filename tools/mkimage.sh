@@ -22,13 +22,18 @@ done
 modules=("$build/root.elf=root" "$build/console.elf=console" "$build/vmm.elf=vmm"
          "$config=system.conf")
 declare -A packed=()
-# Module names: the second word of kernel/initrd/disk lines, comments stripped.
+# A guest with "boot bios" and no kernel line runs Debian's SeaBIOS (docs/config.md).
+default_firmware=
+if grep -qE '^[[:space:]]*boot[[:space:]]+bios' "$config"; then
+	default_firmware="kernel bios-256k.bin"
+fi
+# Module names: the second word of kernel/initrd/disk/cdrom/module lines, comments stripped.
 while read -r key name _; do
-	case "$key" in kernel|initrd|disk) ;; *) continue ;; esac
+	case "$key" in kernel|initrd|disk|cdrom|module) ;; *) continue ;; esac
 	[ -n "${name:-}" ] && [ -z "${packed[$name]:-}" ] || continue
 	packed[$name]=1
 	found=
-	for dir in "$build" "$build/guests" guests/tests guests; do
+	for dir in "$build" "$build/guests" guests/tests guests /usr/share/seabios; do
 		if [ -f "$dir/$name" ]; then found=$dir/$name; break; fi
 	done
 	if [ -n "$found" ]; then
@@ -36,6 +41,6 @@ while read -r key name _; do
 	else
 		echo "mkimage: warning: no file for module '$name' named in $config" >&2
 	fi
-done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config")
+done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config"; echo "$default_firmware")
 
 exec "$(dirname "$0")/mkiso.sh" "$out" "$build/kernel.elf" "${modules[@]}"

@@ -222,6 +222,9 @@ static void vga_line(void *ctx, unsigned row, const char *text, unsigned length)
 
 void bios_vga_poll(struct vm *vm)
 {
+    /* not in the middle of a line from the UART: the screen's lines stay whole */
+    if (vm->console.length)
+        return;
     if (vga_ready && vm->ram_size >= VGA_TEXT_BASE + VGA_TEXT_SIZE)
         vga_render(&vga, vm->ram + VGA_TEXT_BASE, vga_line, vm);
 }
