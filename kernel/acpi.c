@@ -3,7 +3,10 @@
  * names the XSDT (64-bit entries) or the RSDT (32-bit entries); one of the tables they
  * list is the MADT, signature "APIC", whose entries describe the interrupt controllers.
  * Type 0 is a processor's local APIC (8-bit ID), type 9 its local x2APIC (32-bit ID);
- * flag bit 0 says the processor is enabled.  Firmware wrote these tables, so every
+ * flag bit 0 says the processor is enabled.  Type 1 is an I/O APIC (its address and
+ * first GSI), type 2 an interrupt source override: ISA IRQ n arrives on another GSI,
+ * or with another polarity or trigger mode (QEMU and Bochs put the timer's IRQ 0 on
+ * GSI 2).  Firmware wrote these tables, so every
  * length and checksum is checked before a byte behind it is read.
  */
 #include "acpi.h"
@@ -13,6 +16,8 @@
 #define MADT_ENTRIES        44      /* §5.2.12: local APIC address and flags first */
 #define MADT_LOCAL_APIC     0
 #define MADT_LOCAL_X2APIC   9
+#define MADT_IO_APIC        1
+#define MADT_OVERRIDE       2
 #define MADT_ENABLED        1u
 #define XAPIC_BROADCAST     0xffu
 
@@ -21,6 +26,7 @@ static uint32_t read32(const uint8_t *p)
     return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint16_t read16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint64_t read64(const uint8_t *p) { return read32(p) | (uint64_t)read32(p + 4) << 32; }
 
 static bool same_bytes(const uint8_t *p, const char *s, size_t n)
@@ -87,9 +93,33 @@ static void add_cpu(struct acpi_cpus *out, uint32_t apic_id)
         out->apic_id[out->count++] = apic_id;
 }
 
+static void clear_interrupts(struct acpi_cpus *out)
+{
+    out->ioapic_phys = 0;
+    for (unsigned i = 0; i < ACPI_ISA_IRQS; i++)
+        out->isa[i] = (struct acpi_isa_irq){ i, 0 };
+}
+
+/* Only the I/O APIC serving GSI 0 is kept: the ISA IRQs are its first inputs. */
+static void add_io_apic(struct acpi_cpus *out, const uint8_t *e)
+{
+    uint32_t address = read32(e + 4), gsi_base = read32(e + 8);
+    if (gsi_base == 0 && address && !(address & 0xfff) && !out->ioapic_phys)
+        out->ioapic_phys = address;
+}
+
+/* Bus 0 is ISA; a source beyond the ISA IRQs is not one the kernel hands out. */
+static void add_override(struct acpi_cpus *out, const uint8_t *e)
+{
+    uint8_t bus = e[2], source = e[3];
+    if (bus == 0 && source < ACPI_ISA_IRQS)
+        out->isa[source] = (struct acpi_isa_irq){ read32(e + 4), read16(e + 8) };
+}
+
 int acpi_madt_parse(const uint8_t *madt, size_t len, struct acpi_cpus *out)
 {
     out->count = out->dropped = 0;
+    clear_interrupts(out);
     if (len < MADT_ENTRIES)
         return ACPI_BAD_MADT;
     out->lapic_phys = read32(madt + SDT_HEADER_SIZE);
@@ -106,6 +136,10 @@ int acpi_madt_parse(const uint8_t *madt, size_t len, struct acpi_cpus *out)
         } else if (type == MADT_LOCAL_X2APIC && size >= 16) {
             if (read32(e + 8) & MADT_ENABLED)
                 add_cpu(out, read32(e + 4));
+        } else if (type == MADT_IO_APIC && size >= 12) {
+            add_io_apic(out, e);
+        } else if (type == MADT_OVERRIDE && size >= 10) {
+            add_override(out, e);
         }
         off += size;
     }
@@ -116,6 +150,7 @@ int acpi_find_cpus(const uint8_t *rsdp, size_t rsdp_len, acpi_map_fn map, void *
                    struct acpi_cpus *out)
 {
     out->count = out->dropped = 0;
+    clear_interrupts(out);
     if (!acpi_rsdp_valid(rsdp, rsdp_len))
         return ACPI_BAD_RSDP;
     bool extended = rsdp[15] >= 2 && read64(rsdp + 24) != 0;
@@ -138,5 +173,6 @@ int acpi_find_cpus(const uint8_t *rsdp, size_t rsdp_len, acpi_map_fn map, void *
             return ACPI_OK;
     }
     out->count = out->dropped = 0;
+    clear_interrupts(out);
     return madt_seen ? ACPI_BAD_MADT : ACPI_NO_MADT;
 }

@@ -4,13 +4,18 @@
  * tables, stack, image, IPC buffer and boot-info page); every other free byte of RAM
  * becomes Untyped capabilities, the holes below 4 GiB become device untyped, and the
  * boot modules become frame capabilities mapped read-only into the root task.
+ *
+ * RAM above 4 GiB: boot.S maps only the first 4 GiB into the physmap, so before any
+ * of it is handed out kernel_map_physmap maps the RAM ranges above, rounded inward to
+ * 2 MiB (the physmap's page size there), up to PHYSMAP_MAX.  Those ranges become
+ * untyped like the rest.
  */
 #include "kernel.h"
 #include "bootmem.h"
 #include <arch.h>
 
 #define MULTIBOOT2_MAGIC 0x36d76289
-#define PHYSMAP_LIMIT    (4ull << 30)   /* the boot page tables map the first 4 GiB */
+#define PHYSMAP_LOW_END  (4ull << 30)   /* the boot page tables map the first 4 GiB */
 #define ROOT_STACK_PAGES 16
 #define LAPIC_PAGE       0xfee00000ull
 
@@ -51,11 +56,25 @@ static void collect_free_ram(void)
             ranges_add(&free_ram, m->base, m->base + m->length);
     }
     ranges_remove(&free_ram, 0, 0x100000);                  /* real-mode area, BIOS */
-    ranges_remove(&free_ram, PHYSMAP_LIMIT, ~0ull);
+    ranges_remove(&free_ram, PHYSMAP_LOW_END, ~0ull);   /* until map_high_ram */
     ranges_remove(&free_ram, 0x100000, virt_to_phys(kernel_end));
     for (unsigned i = 0; i < params.module_count; i++)
         ranges_remove(&free_ram, params.modules[i].start & ~(PAGE_SIZE - 1),
                       (params.modules[i].end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+}
+
+/* The RAM above 4 GiB into the physmap, then into free_ram: the page directories
+ * come from free_ram below 4 GiB, which boot.S mapped. */
+static void map_high_ram(void)
+{
+    struct range_set high;
+    ranges_high_ram(params.memmap, params.memmap_count, PHYSMAP_LOW_END, PHYSMAP_MAX, 21, &high);
+    for (unsigned i = 0; i < high.count; i++)
+        kernel_map_physmap(high.r[i].base, high.r[i].end, boot_alloc);
+    for (unsigned i = 0; i < high.count; i++)
+        ranges_add(&free_ram, high.r[i].base, high.r[i].end);
+    if (high.count)
+        kprintf("boot: %lu MiB of RAM above 4 GiB in the physmap\n", ranges_total(&high) >> 20);
 }
 
 /* A page of RAM below 1 MiB for the APs' start-up code (a STARTUP IPI names a page
@@ -212,10 +231,13 @@ static void give_untyped(struct root *r, uint64_t base, uint64_t end, bool devic
 static void give_device_untyped(struct root *r)
 {
     struct range_set holes = { .count = 0 };
-    ranges_add(&holes, 0x100000, PHYSMAP_LIMIT);
+    ranges_add(&holes, 0x100000, PHYSMAP_LOW_END);
     for (unsigned i = 0; i < params.memmap_count; i++)
         ranges_remove(&holes, params.memmap[i].base, params.memmap[i].base + params.memmap[i].length);
     ranges_remove(&holes, LAPIC_PAGE, LAPIC_PAGE + PAGE_SIZE);
+    uint64_t ioapic = irq_controller_mmio();
+    if (ioapic)
+        ranges_remove(&holes, ioapic, ioapic + PAGE_SIZE);
     for (unsigned i = 0; i < holes.count; i++)
         give_untyped(r, holes.r[i].base, holes.r[i].end, true);
 }
@@ -270,6 +292,9 @@ static void create_root_task(void)
     bi->cpu_features = cpu_features();
     bi->cpu_count = cpus_online;
     bi->cpus_online = cpus_online;
+    bi->irq_controller = irq_controller_is_ioapic() ? PITH_IRQ_CONTROLLER_IOAPIC
+                                                    : PITH_IRQ_CONTROLLER_8259;
+    bi->irq_controller_mmio = irq_controller_mmio();
     bi->ipc_buffer = PITH_ROOT_IPC_BUFFER;
     bi->kernel_reserved_bytes = reserved_bytes;
     memcpy(bi->cmdline, params.cmdline, sizeof(bi->cmdline));
@@ -319,6 +344,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
     collect_free_ram();
     ranges_remove(&free_ram, info_phys & ~(PAGE_SIZE - 1),
                   (info_phys + params.info_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+    map_high_ram();
     smp_start(params.rsdp, params.rsdp_size, find_trampoline_page(info_phys), boot_alloc);
     create_root_task();
     timer_reprogram();

@@ -166,6 +166,28 @@ uint64_t ranges_total(const struct range_set *s)
     return n;
 }
 
+void ranges_high_ram(const struct pith_memmap_entry *map, unsigned count, uint64_t low_end,
+                     uint64_t limit, unsigned page_bits, struct range_set *out)
+{
+    struct range_set ram = { .count = 0 };
+    for (unsigned i = 0; i < count; i++) {
+        if (map[i].type != 1 || map[i].base >= limit)
+            continue;
+        uint64_t end = map[i].base + map[i].length;
+        if (end > limit || end < map[i].base)      /* past the limit, or wrapping */
+            end = limit;
+        ranges_add(&ram, map[i].base, end);
+    }
+    ranges_remove(&ram, 0, low_end);
+    uint64_t page = BIT(page_bits);
+    out->count = 0;
+    for (unsigned i = 0; i < ram.count; i++) {
+        uint64_t base = (ram.r[i].base + page - 1) & ~(page - 1), end = ram.r[i].end & ~(page - 1);
+        if (base < end)
+            ranges_add(out, base, end);
+    }
+}
+
 unsigned range_to_blocks(uint64_t base, uint64_t end, unsigned min_bits, unsigned max_bits,
                          struct pith_untyped_desc *out, unsigned max, bool device)
 {

@@ -37,6 +37,11 @@ struct range_set {
 void ranges_add(struct range_set *s, uint64_t base, uint64_t end);
 void ranges_remove(struct range_set *s, uint64_t base, uint64_t end);
 uint64_t ranges_total(const struct range_set *s);
+/* The RAM of the memory map in [low_end, limit) (type 1 entries, merged), each range
+ * rounded inward to 2^page_bits bytes: what a map in pages of that size covers
+ * without reaching past RAM.  Empty pieces are left out. */
+void ranges_high_ram(const struct pith_memmap_entry *map, unsigned count, uint64_t low_end,
+                     uint64_t limit, unsigned page_bits, struct range_set *out);
 /* Split [base, end) into naturally aligned power-of-two blocks of 2^min..2^max bytes. */
 unsigned range_to_blocks(uint64_t base, uint64_t end, unsigned min_bits, unsigned max_bits,
                          struct pith_untyped_desc *out, unsigned max, bool device);

@@ -1,5 +1,6 @@
 /*
- * Interrupt lines 0..15 (the legacy PIC pair).  IRQ control hands out one handler
+ * Interrupt lines 0..15, the ISA IRQs (through the I/O APIC, or the legacy 8259 pair
+ * where there is none: arch/x86_64/ioapic.c).  IRQ control hands out one handler
  * capability per line; the handler names the notification to signal.  The kernel
  * masks a line when it fires and the driver unmasks it with ACK, so a level-triggered
  * device cannot storm the CPU before its driver runs.
@@ -14,19 +15,22 @@ struct irq_line {
 };
 static struct irq_line lines[PITH_IRQ_LINES];
 
-void irq_handle(unsigned line)
+static void deliver(struct irq_line *l)
 {
-    pic_mask(line);
-    pic_eoi(line);
-    struct irq_line *l = &lines[line];
     if (l->notification)
         notification_signal(l->notification, l->bits);
+}
+
+void irq_handle(unsigned line)
+{
+    if (irq_line_fired(line))
+        deliver(&lines[line]);
 }
 
 void irq_handler_deleted(const struct cap *c)
 {
     struct irq_line *l = &lines[c->data];
-    pic_mask((unsigned)c->data);
+    irq_line_close((unsigned)c->data);
     l->issued = false;
     l->notification = NULL;
 }
@@ -43,7 +47,7 @@ static int irq_control_get(struct invocation *inv)
     uint64_t line = inv_arg(inv, 0);
     if (line >= PITH_IRQ_LINES)
         return PITH_E_RANGE;
-    if (line == 2)          /* the cascade to the second PIC */
+    if (line == 2)          /* the 8259 cascade: no ISA device has it */
         return PITH_E_INVALID_ARG;
     if (lines[line].issued)
         return PITH_E_BUSY;
@@ -76,15 +80,17 @@ int irq_invoke(struct invocation *inv)
             return err;
         l->notification = (struct notification *)nc->object;
         l->bits = nc->data ? nc->data : BIT(line);
-        pic_unmask(line);
+        if (irq_line_open(line))
+            deliver(l);
         return PITH_OK;
     }
     case PITH_IRQ_ACK:
-        pic_unmask(line);
+        if (irq_line_open(line))
+            deliver(l);
         return PITH_OK;
     case PITH_IRQ_CLEAR:
         l->notification = NULL;
-        pic_mask(line);
+        irq_line_hold(line);
         return PITH_OK;
     default:
         return PITH_E_ILLEGAL_OP;

@@ -16,6 +16,7 @@ typedef uint64_t word_t;
 
 #define PHYSMAP_BASE    0xffff800000000000ull
 #define KERNEL_BASE     0xffffffff80000000ull
+#define PHYSMAP_MAX     (512ull << 30)  /* the physmap is one PML4 entry: RAM beyond is unused */
 #define PAGE_SIZE       4096ull
 #define LARGE_PAGE_SIZE (2ull << 20)
 
@@ -111,6 +112,7 @@ struct user_regs {          /* the order the entry code pushes them (entry.S) */
     uint64_t vector, error;
     uint64_t rip, cs, rflags, rsp, ss;  /* the CPU's interrupt frame */
 };
+_Static_assert(sizeof(struct user_regs) == 22 * 8, "entry.S");
 #define VECTOR_SYSCALL  0x100   /* entered through SYSCALL: may leave through SYSRET */
 
 enum thread_state {
@@ -299,6 +301,12 @@ void schedq_push_back(struct sched_queues *q, struct thread *t);
 void schedq_push_front(struct sched_queues *q, struct thread *t);
 void schedq_remove(struct sched_queues *q, struct thread *t);
 struct thread *schedq_highest(const struct sched_queues *q);
+/* The highest priority with a runnable thread; the queues must not be empty. */
+static inline unsigned schedq_highest_priority(const struct sched_queues *q)
+{
+    unsigned w = 63 - (unsigned)__builtin_clzll(q->summary);
+    return w * 64 + 63 - (unsigned)__builtin_clzll(q->bitmap[w]);
+}
 void sched_make_runnable(struct thread *t);
 void sched_block(struct thread *t, enum thread_state state);
 void sched_remove(struct thread *t);
@@ -396,8 +404,13 @@ void irq_notification_destroyed(struct notification *n);
 void timer_reprogram(void);
 
 /* fastpath.c */
-bool fastpath_call(struct thread *t);
-bool fastpath_reply_recv(struct thread *t);
+/* Call and ReplyRecv: switch to the partner at once, or pass the call to syscall_slow.
+ * Neither returns (not declared NORETURN so the compiler may jump to them). */
+void fastpath_call(struct thread *t);
+void fastpath_reply_recv(struct thread *t);
+
+/* syscall.c: every system call the fast paths do not take (does not return) */
+void syscall_slow(struct thread *t);
 
 /* boot.c */
 NORETURN void kernel_main(uint32_t magic, uint32_t info_phys);

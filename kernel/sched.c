@@ -182,10 +182,18 @@ void sched_return_to_user(void)
     }
 }
 
-/* Run t now: the caller has decided (the IPC fast path does, without the queues). */
+/* Run t now: the caller has decided (the IPC fast path does, without the queues).
+ * The common case, a user thread going back to a user rip, is leave_to() written out,
+ * leaving through restore_current_user: the fast path saves no registers for it. */
 void sched_switch_to(struct thread *t)
 {
-    if (!may_leave_to(t))
-        sched_return_to_user();
-    leave_to(t);
+    if (__builtin_expect(t->vcpu != NULL || t->regs.rip >= PITH_USER_TOP, 0)) {
+        if (!may_leave_to(t))
+            sched_return_to_user();
+        leave_to(t);
+    }
+    this_cpu()->current = t;
+    arch_load_thread(t);
+    kernel_unlock();
+    restore_current_user();
 }

@@ -130,17 +130,11 @@ static void do_debug_putc(struct thread *t)
     thread_set_result(t, (uint64_t)err);
 }
 
-void syscall_from_user(void)
+/* Everything but the fast paths.  The fast paths come here for what they do not take,
+ * before changing anything. */
+void syscall_slow(struct thread *t)
 {
-    kernel_lock();
-    struct thread *t = this_cpu()->current;
-    if (!t)                 /* another CPU took the thread away while we waited */
-        sched_return_to_user();
     uint64_t number = arch_syscall_number(t);
-    /* The fast paths touch no object that destruction could leave half done. */
-    if ((number == PITH_SYS_CALL && fastpath_call(t)) ||
-        (number == PITH_SYS_REPLY_RECV && fastpath_reply_recv(t)))
-        sched_return_to_user();
     if (zombies_pending() && !finish_destruction(t))
         sched_return_to_user();
     switch (number) {
@@ -179,4 +173,24 @@ void syscall_from_user(void)
         break;
     }
     sched_return_to_user();
+}
+
+/* SYSCALL comes here from entry.S, which took the big kernel lock. */
+void syscall_from_user(void)
+{
+    struct thread *t = this_cpu()->current;
+    if (!t)                 /* another CPU took the thread away while we waited */
+        sched_return_to_user();
+    /* The fast paths touch no object that destruction could leave half done; what
+     * they cannot take they pass to syscall_slow. */
+    switch (arch_syscall_number(t)) {
+    case PITH_SYS_CALL:
+        fastpath_call(t);
+        return;
+    case PITH_SYS_REPLY_RECV:
+        fastpath_reply_recv(t);
+        return;
+    default:
+        syscall_slow(t);
+    }
 }

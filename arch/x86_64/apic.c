@@ -59,6 +59,15 @@ static void pic_init(void)
 
 void pic_mask(unsigned line) { pic_masks[line >> 3] |= (uint8_t)BIT(line & 7); pic_write_masks(); }
 void pic_unmask(unsigned line) { pic_masks[line >> 3] &= (uint8_t)~BIT(line & 7); pic_write_masks(); }
+/* The I/O APIC delivers the lines instead: every 8259 input masked, the cascade too,
+ * and LINT0, where the 8259 reached the local APIC. */
+void pic_disable(void)
+{
+    pic_masks[0] = pic_masks[1] = 0xff;
+    pic_write_masks();
+    lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
+}
+
 void pic_eoi(unsigned line)
 {
     if (line >= 8)

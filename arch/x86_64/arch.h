@@ -149,9 +149,12 @@ void arch_release_fpu(struct thread *t);      /* its FPU state back in t->fpu, e
 void arch_serve_requests(struct cpu *c);      /* CPU_REQUEST_* posted to c (kernel.h) */
 void cpu_idle(struct cpu *c);                 /* without the lock until an interrupt */
 NORETURN void restore_user(struct user_regs *regs);
+NORETURN void restore_current_user(void);     /* the thread arch_load_thread loaded */
 
 /* kernel_map.c: W^X for the kernel image, no execute in the physmap (after cpu_init) */
 void kernel_map_protect(void);
+/* kernel_map.c: the physmap over [base, end) above 4 GiB (2 MiB aligned), at boot */
+void kernel_map_physmap(uint64_t base, uint64_t end, void *(*alloc)(uint64_t size));
 
 /* Virtualization backends (svm/, vmx/), one chosen at boot by vcpu_arch_init_cpu.
  * Generic code sees only these hooks and vcpu_of_object.
@@ -237,6 +240,18 @@ static inline uint64_t arch_timestamp(void)
 void pic_mask(unsigned line);
 void pic_unmask(unsigned line);
 void pic_eoi(unsigned line);
+void pic_disable(void);
+struct acpi_cpus;
+/* Lines 0..15 through the MADT's I/O APIC to destination_apic_id, else the 8259. */
+void irq_controller_init(const struct acpi_cpus *found, uint32_t destination_apic_id);
+bool irq_controller_is_ioapic(void);
+uint64_t irq_controller_mmio(void);             /* the I/O APIC's page, 0 with the 8259 */
+/* A line's interrupt arrived: acknowledged, and held until opened again; true if it is
+ * to be delivered (false: it came while held, and opening delivers it). */
+bool irq_line_fired(unsigned line);
+void irq_line_hold(unsigned line);              /* no more interrupts until opened */
+bool irq_line_open(unsigned line);              /* true: one came while held */
+void irq_line_close(unsigned line);             /* held, and a remembered one forgotten */
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_init_ap(void);                     /* enabled, every local interrupt masked */

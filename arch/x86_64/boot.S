@@ -4,7 +4,8 @@
  * We build the boot page tables, enter long mode (SDM 9.8.5) and call kernel_main
  * in the higher half.  Page tables map, with 2 MiB pages:
  *   - the first GiB at 0 (identity, only needed until we run in the higher half),
- *   - the first 4 GiB at PHYSMAP_BASE (0xffff800000000000, the kernel's view of RAM),
+ *   - the first 4 GiB at PHYSMAP_BASE (0xffff800000000000, the kernel's view of RAM;
+ *     kernel_map_physmap adds the RAM above 4 GiB once the memory map is known),
  *   - the first GiB at KERNEL_BASE (0xffffffff80000000, the kernel image).
  * All of it is writable and executable until kernel_map.c takes the identity map
  * away and gives each part only the access it needs.
@@ -144,7 +145,7 @@ higher_half:
 
     .bss
     .align 4096
-    .global boot_pml4, boot_pdpt_kernel, boot_pd
+    .global boot_pml4, boot_pdpt_phys, boot_pdpt_kernel, boot_pd
 boot_pml4:        .space 4096
 boot_pdpt_low:    .space 4096
 boot_pdpt_phys:   .space 4096

@@ -262,11 +262,10 @@ void arch_thread_init(struct thread *t)
     memcpy(t->fpu, fpu_initial, sizeof(t->fpu));
 }
 
-static void load_io_bitmap(struct cpu *c, struct address_space *as)
+/* want: the space whose ports to allow, NULL for none.  Apart from arch_load_thread,
+ * whose every call would otherwise save the registers memcpy needs. */
+static __attribute__((noinline)) void load_io_bitmap(struct cpu *c, struct address_space *want)
 {
-    struct address_space *want = as && as->io_ports_open ? as : NULL;
-    if (c->io_bitmap_of == want)
-        return;
     uint8_t *iomap = c->tables->tss.iomap;
     if (want)
         memcpy(iomap, want->io_bitmap, sizeof(c->tables->tss.iomap));
@@ -280,11 +279,9 @@ void arch_load_thread(struct thread *t)
     struct cpu *c = this_cpu();
     struct address_space *as = (struct address_space *)t->slots[TSLOT_VSPACE].object;
     if (as != c->loaded_space) {
-        write_cr3(virt_to_phys(as));
+        write_cr3((uint64_t)as - PHYSMAP_BASE);    /* retyped or boot_alloc'd: in the physmap */
         c->loaded_space = as;
     }
-    if (c->io_bitmap_of != as)
-        load_io_bitmap(c, as);
     uint64_t top = (uint64_t)(&t->regs + 1);
     c->tables->tss.rsp[0] = top;
     c->current_regs_top = top;
@@ -297,6 +294,9 @@ void arch_load_thread(struct thread *t)
         wrmsr(MSR_KERNEL_GS_BASE, t->gs_base);
         c->loaded_gs_base = t->gs_base;
     }
+    struct address_space *io = as->io_ports_open ? as : NULL;
+    if (c->io_bitmap_of != io)
+        load_io_bitmap(c, io);      /* last: a tail call, nothing to keep across it */
 }
 
 /* A thread is going away: no CPU may touch it again.  Another CPU's FPU may still

@@ -24,6 +24,7 @@
 #define VECTOR_SYSCALL 0x100
 #define SEL_USER_DS 0x23
 #define SEL_USER_CS 0x2b
+#define USER_REGS_SIZE (22 * 8)             /* struct user_regs (kernel.h checks it) */
 #define RFLAGS_KERNEL 0x2                   /* IF, DF, AC, TF clear; bit 1 reads as one */
 
 .macro PUSH_GPRS
@@ -87,7 +88,8 @@ syscall_entry:
     mov %gs:8, %rsp
     cld                                     /* again, should SFMASK ever lose DF */
     xor %ebp, %ebp
-    call syscall_from_user
+    call kernel_lock                        /* here, so that the C of the fast paths */
+    call syscall_from_user                  /* needs no frame of its own */
     ud2
 
 /* Exceptions without an error code push a zero so every frame looks the same. */
@@ -211,10 +213,19 @@ fatal_common:
 /* void restore_user(struct user_regs *regs): leave to user mode.  The caller has made
  * sure regs->rip is a user address (sched.c): SYSRET and IRETQ to a non-canonical rip
  * fault in ring 0, SYSRET on Intel with the user's stack already loaded (SDM SYSRET,
- * IRET: "#GP(0) if the return instruction pointer is non-canonical"). */
+ * IRET: "#GP(0) if the return instruction pointer is non-canonical").
+ * void restore_current_user(void): the same for the thread arch_load_thread() loaded,
+ * whose frame ends at cpu.current_regs_top (struct user_regs: 22 words); the IPC
+ * fast path leaves this way, without a jump. */
     .global restore_user
 restore_user:
     mov %rdi, %rsp
+    jmp 1f
+    .global restore_current_user
+restore_current_user:
+    mov %gs:24, %rsp
+    sub $USER_REGS_SIZE, %rsp
+1:
     POP_GPRS
     cmpq $VECTOR_SYSCALL, (%rsp)
     je 2f

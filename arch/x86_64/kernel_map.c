@@ -7,6 +7,7 @@
  *     is read-only: no address is both writable and executable, and no writable
  *     address reaches the kernel's code,
  *   - the identity map of the first GiB is gone.
+ * kernel_map_physmap then extends the physmap over the RAM above 4 GiB.
  * Every address space shares these tables through the upper half of boot_pml4
  * (vspace_init), so the change reaches all of them.  SDM 4.5 (4-level paging), 4.6
  * (access rights: the U/S, R/W and XD bits).
@@ -21,7 +22,7 @@
 #define IMAGE_TABLES 2                          /* 4 MiB: kernel.ld checks the image fits */
 #define PDPT_INDEX_KERNEL 510                   /* KERNEL_BASE = -2 GiB */
 
-extern uint64_t boot_pml4[TABLE_ENTRIES], boot_pdpt_kernel[TABLE_ENTRIES];
+extern uint64_t boot_pml4[TABLE_ENTRIES], boot_pdpt_phys[TABLE_ENTRIES], boot_pdpt_kernel[TABLE_ENTRIES];
 extern uint64_t boot_pd[4 * TABLE_ENTRIES];     /* the physmap's four directories */
 extern char kernel_text_start[], kernel_rodata_start[], kernel_data_start[], kernel_end[];
 
@@ -81,4 +82,21 @@ void kernel_map_protect(void)
     protect_physmap(nx);
     boot_pml4[0] = 0;
     write_cr3(read_cr3());      /* nothing is global yet: this flushes every old entry */
+}
+
+/* RAM beyond the first 4 GiB that boot.S mapped: [base, end), 2 MiB aligned and below
+ * PHYSMAP_MAX (one PDPT: boot_pml4[256]), in 2 MiB pages, read+write, never
+ * executable.  The page directories it needs come from alloc, zeroed.  Every address
+ * space shares boot_pdpt_phys, so they all see the new entries; a not-present entry
+ * becoming present needs no TLB flush (SDM 4.10.4.3). */
+void kernel_map_physmap(uint64_t base, uint64_t end, void *(*alloc)(uint64_t size))
+{
+    uint64_t nx = cpu_features() & PITH_CPU_NX ? PTE_NX : 0;
+    for (uint64_t phys = base; phys < end && phys < PHYSMAP_MAX; phys += LARGE_PAGE_SIZE) {
+        uint64_t *pdpte = &boot_pdpt_phys[phys >> 30];
+        if (!(*pdpte & PTE_PRESENT))
+            *pdpte = table_entry(alloc(PAGE_SIZE));
+        uint64_t *directory = phys_to_virt(*pdpte & PTE_ADDR);
+        directory[(phys >> 21) % TABLE_ENTRIES] = phys | PTE_PRESENT | PTE_WRITE | PTE_PS | nx;
+    }
 }

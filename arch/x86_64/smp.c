@@ -64,15 +64,22 @@ static struct {
     uint32_t serving;
 } big_lock;
 
-void kernel_lock(void)
+static __attribute__((noinline)) void kernel_lock_wait(uint32_t ticket)
 {
     struct cpu *c = this_cpu();
-    uint32_t ticket = __atomic_fetch_add(&big_lock.next_ticket, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&big_lock.serving, __ATOMIC_ACQUIRE) != ticket) {
         if (__atomic_load_n(&c->requests, __ATOMIC_ACQUIRE))
             arch_serve_requests(c);
         __asm__ volatile("pause");
     }
+}
+
+/* Every system call takes it: the uncontended case is a handful of instructions. */
+void kernel_lock(void)
+{
+    uint32_t ticket = __atomic_fetch_add(&big_lock.next_ticket, 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&big_lock.serving, __ATOMIC_ACQUIRE) != ticket)
+        kernel_lock_wait(ticket);
 }
 
 void kernel_unlock(void)
@@ -234,6 +241,7 @@ unsigned smp_start(const uint8_t *rsdp_copy, unsigned rsdp_size, uint64_t trampo
     size_t rsdp_len;
     const uint8_t *rsdp = find_rsdp(rsdp_copy, rsdp_size, &rsdp_len);
     int err = rsdp ? acpi_find_cpus(rsdp, rsdp_len, map_physical, NULL, &found) : ACPI_BAD_RSDP;
+    irq_controller_init(err == ACPI_OK ? &found : NULL, cpus[0].apic_id);
     if (err != ACPI_OK || found.count == 0) {
         kprintf("cpus: no processors in the ACPI tables (error %d): 1 found, 1 online\n", err);
         return cpus_online;

@@ -348,7 +348,11 @@ struct pith_bootinfo {
     struct pith_module_desc modules[PITH_BOOTINFO_MODULES];
     struct pith_memmap_entry memmap[PITH_BOOTINFO_MEMMAP];
     uint64_t cpus_online;            /* CPUs started; threads run on all (= cpu_count) */
+    uint64_t irq_controller;         /* PITH_IRQ_CONTROLLER_*: what delivers IRQ lines */
+    uint64_t irq_controller_mmio;    /* the I/O APIC's page: the kernel's, no untyped has it */
 };
+#define PITH_IRQ_CONTROLLER_8259    1
+#define PITH_IRQ_CONTROLLER_IOAPIC  2
 _Static_assert(sizeof(struct pith_bootinfo) <= 4096, "boot info fits its page");
 
 /* Fixed virtual addresses in the root task (everything else is its own business). */

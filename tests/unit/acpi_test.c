@@ -77,12 +77,26 @@ static void madt_x2apic(struct madt_builder *b, uint32_t id, uint32_t flags)
     b->length += 16;
 }
 
-static void madt_io_apic(struct madt_builder *b)
+static void madt_io_apic_at(struct madt_builder *b, uint32_t address, uint32_t gsi_base)
 {
     uint8_t *e = b->t + b->length;
     memset(e, 0, 12);
     e[0] = 1, e[1] = 12;
+    put32(e + 4, address);
+    put32(e + 8, gsi_base);
     b->length += 12;
+}
+
+static void madt_io_apic(struct madt_builder *b) { madt_io_apic_at(b, 0xfec00000, 0); }
+
+static void madt_override(struct madt_builder *b, uint8_t bus, uint8_t source, uint32_t gsi,
+                          uint16_t flags)
+{
+    uint8_t *e = b->t + b->length;
+    e[0] = 2, e[1] = 10, e[2] = bus, e[3] = source;
+    put32(e + 4, gsi);
+    e[8] = (uint8_t)flags, e[9] = (uint8_t)(flags >> 8);
+    b->length += 10;
 }
 
 static void madt_finish(struct madt_builder *b)
@@ -256,6 +270,51 @@ static void madt_entries_must_fit(void)
     CHECK_EQ(acpi_madt_parse(m, length, &cpus), ACPI_BAD_MADT);
 }
 
+static void io_apic_and_overrides(void)
+{
+    uint8_t rsdp[ACPI_RSDP_V2_SIZE];
+    struct acpi_cpus cpus;
+    standard_machine(rsdp);
+    CHECK_EQ(acpi_find_cpus(rsdp, ACPI_RSDP_V1_SIZE, map_memory, NULL, &cpus), ACPI_OK);
+    CHECK_EQ(cpus.ioapic_phys, 0xfec00000);
+    for (unsigned i = 0; i < ACPI_ISA_IRQS; i++) {      /* no override: identity, defaults */
+        CHECK_EQ(cpus.isa[i].gsi, i);
+        CHECK_EQ(cpus.isa[i].flags, 0);
+    }
+
+    rsdp_make(rsdp, 0, RSDT_AT, 0);
+    const uint32_t listing[] = { MADT_AT };
+    rsdt_listing(listing, 1);
+    struct madt_builder b = madt_begin();
+    madt_local_apic(&b, 0, 1);
+    madt_io_apic_at(&b, 0xfec01000, 24);            /* a second one, for GSI 24 on */
+    madt_io_apic_at(&b, 0xfec00800, 0);             /* not page aligned: ignored */
+    madt_io_apic_at(&b, 0xfec00000, 0);
+    madt_io_apic_at(&b, 0xfed00000, 0);             /* GSI 0 twice: the first stays */
+    madt_override(&b, 0, 0, 2, 0);                  /* the timer on GSI 2 */
+    madt_override(&b, 0, 9, 9, 0xd);                /* SCI: level, active high */
+    madt_override(&b, 0, 16, 20, 0xf);              /* not an ISA IRQ: ignored */
+    madt_override(&b, 1, 5, 21, 0xf);               /* not the ISA bus: ignored */
+    madt_finish(&b);
+    CHECK_EQ(acpi_find_cpus(rsdp, ACPI_RSDP_V1_SIZE, map_memory, NULL, &cpus), ACPI_OK);
+    CHECK_EQ(cpus.ioapic_phys, 0xfec00000);
+    CHECK_EQ(cpus.isa[0].gsi, 2);
+    CHECK_EQ(cpus.isa[9].gsi, 9);
+    CHECK_EQ(cpus.isa[9].flags & ACPI_INTI_TRIGGER_MASK, ACPI_INTI_LEVEL);
+    CHECK_EQ(cpus.isa[5].gsi, 5);
+    CHECK_EQ(cpus.isa[5].flags, 0);
+
+    uint8_t *m = memory + MADT_AT, *last = m + b.length - 10;
+    last[2] = 0;                                    /* the last override on the ISA bus */
+    CHECK_EQ(acpi_madt_parse(m, b.length, &cpus), ACPI_OK);
+    CHECK_EQ(cpus.isa[5].gsi, 21);
+    CHECK_EQ(cpus.isa[5].flags, 0xf);
+    last[1] = 9;                                    /* one byte short of an override: */
+    CHECK_EQ(acpi_madt_parse(m, b.length - 1, &cpus), ACPI_OK);     /* skipped */
+    CHECK_EQ(cpus.isa[5].gsi, 5);
+    CHECK_EQ(cpus.isa[0].gsi, 2);
+}
+
 static void many_processors_are_counted(void)
 {
     struct acpi_cpus cpus;
@@ -279,4 +338,5 @@ UNIT_TABLE(acpi,
     { "acpi_missing_or_damaged_madt", missing_or_damaged_madt },
     { "acpi_madt_entries_must_fit", madt_entries_must_fit },
     { "acpi_many_processors_are_counted", many_processors_are_counted },
+    { "acpi_io_apic_and_overrides", io_apic_and_overrides },
 )

@@ -203,6 +203,57 @@ static void blocks_respect_limits(void)
     CHECK_EQ(range_to_blocks(0x1000, 0x1800, 12, 47, out, 4, false), 0);
 }
 
+/* QEMU's map with -m 6G: 3 GiB below the PCI hole, 3 GiB from 4 GiB on. */
+static const struct pith_memmap_entry six_gib[] = {
+    { 0, 0x9fc00, 1, 0 }, { 0x100000, 0xbfee0000, 1, 0 }, { 0xfffc0000, 0x40000, 2, 0 },
+    { 0x100000000, 0xc0000000, 1, 0 } };
+
+static void high_ram_of_qemu_6g(void)
+{
+    struct range_set high;
+    ranges_high_ram(six_gib, 4, 4ull << 30, 512ull << 30, 21, &high);
+    CHECK_EQ(high.count, 1);
+    CHECK_EQ(high.r[0].base, 4ull << 30);
+    CHECK_EQ(high.r[0].end, 7ull << 30);
+    ranges_high_ram(six_gib, 3, 4ull << 30, 512ull << 30, 21, &high);
+    CHECK_EQ(high.count, 0);                    /* nothing above 4 GiB */
+}
+
+/* A range across 4 GiB keeps only its part above; ragged ends are rounded inward to
+ * the page size; adjacent entries merge first; reserved memory and what lies past the
+ * limit stay out; an entry whose end wraps stops at the limit. */
+static void high_ram_edges(void)
+{
+    const struct pith_memmap_entry map[] = {
+        { 0xc0000000, 0x80000000, 1, 0 },               /* 3 GiB .. 5 GiB */
+        { 0x140000000, 0x123000, 1, 0 },                /* touches it: 5 GiB + 1.1 MiB */
+        { 0x180001000, 0x400000, 1, 0 },                /* 6 GiB + 4 KiB, 4 MiB long */
+        { 0x1c0000000, 0x40000000, 2, 0 },              /* reserved */
+        { 0x7f00000000, 0x300000000, 1, 0 },            /* 508 GiB .. 520 GiB */
+        { 0xfffffffffff00000, 0x200000, 1, 0 },         /* wraps */
+    };
+    struct range_set high;
+    ranges_high_ram(map, 6, 4ull << 30, 512ull << 30, 21, &high);
+    CHECK_EQ(high.count, 3);
+    CHECK_EQ(high.r[0].base, 4ull << 30);
+    CHECK_EQ(high.r[0].end, 0x140000000);               /* the 1.1 MiB tail is less than a page */
+    CHECK_EQ(high.r[1].base, 0x180200000);
+    CHECK_EQ(high.r[1].end, 0x180400000);
+    CHECK_EQ(high.r[2].base, 0x7f00000000);
+    CHECK_EQ(high.r[2].end, 512ull << 30);
+    /* The untyped blocks of such a range never straddle 4 GiB: free RAM from 1 MiB to
+     * 5 GiB (both sides joined) splits at 4 GiB. */
+    struct pith_untyped_desc out[64];
+    unsigned n = range_to_blocks(0x100000, 5ull << 30, 12, 47, out, 64, false);
+    uint64_t below = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t end = out[i].phys + BIT(out[i].size_bits);
+        CHECK(out[i].phys >= (4ull << 30) || end <= (4ull << 30));
+        below += out[i].phys < (4ull << 30) ? BIT(out[i].size_bits) : 0;
+    }
+    CHECK_EQ(below, (4ull << 30) - 0x100000);
+}
+
 UNIT_TABLE(bootmem,
     { "mbi_parses_memory_map_modules_cmdline", parses_memory_map_modules_cmdline },
     { "mbi_keeps_the_newer_rsdp", keeps_the_newer_rsdp },
@@ -213,4 +264,6 @@ UNIT_TABLE(bootmem,
     { "ranges_sorted", ranges_sorted },
     { "blocks_aligned_and_cover", blocks_are_aligned_and_cover },
     { "blocks_respect_limits", blocks_respect_limits },
+    { "high_ram_of_qemu_6g", high_ram_of_qemu_6g },
+    { "high_ram_edges", high_ram_edges },
 )

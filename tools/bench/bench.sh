@@ -6,7 +6,8 @@
 # Needs BUILD/pith-bench.iso, BUILD/pith-bench-wall.iso (the same, booted with `wall`
 # on the command line) and BUILD/kvm_exit (tools/bench/kvm_exit.c, static).  Runs, one
 # after the other:
-#   1. Pith under -icount shift=0: every benchmark, figures in instructions;
+#   1. Pith under -icount shift=0: every benchmark, figures in instructions; then
+#      the same with -smp 2, which runs only ipc_call_reply_cross_cpu;
 #   2. Linux KVM under -icount shift=0: the same guests (kvm_NAME, instructions);
 #   3. BENCH_ROUNDS (default 3) rounds of: Pith without -icount, the vm_exit benchmarks
 #      in wall-clock ns (NAME_wall), then Linux KVM the same way (kvm_NAME_wall); each
@@ -18,8 +19,6 @@
 # run) and NAME_instructions_ratio_vs_kvm (1 over 2).
 # Every line is `bench NAME VALUE [UNIT]` (`bench: ...` lines are remarks); the serial
 # logs are kept in BUILD/bench-*.txt.
-# Last, the fuzzer's default campaign (BUILD/pith-fuzz.iso) in wall-clock time gives
-# fuzz_invocations_per_s.
 # Last, the fuzzer's default campaign (BUILD/pith-fuzz.iso), in wall-clock time, gives
 # fuzz_invocations_per_s.
 # Exit status: 0 all figures printed; 1 something failed (its log's tail is shown).
@@ -55,6 +54,9 @@ run() {
 }
 
 run pith-icount "$results" "$here/../run-qemu.sh" --icount --timeout 600 "$build/pith-bench.iso"
+# The same image on two CPUs runs only ipc_call_reply_cross_cpu (ns of the icount clock,
+# which both CPUs' instructions advance).
+run pith-icount-smp2 "$results" "$here/../run-qemu.sh" --icount --smp 2 --timeout 600 "$build/pith-bench.iso"
 run kvm-icount "$results" "$here/kvm-peer.sh" --icount "$build/kvm-peer" "$build/kvm_exit"
 for round in $(seq "$rounds"); do
 	run "pith-wall-$round" "$walls" "$here/../run-qemu.sh" --timeout 600 "$build/pith-bench-wall.iso"

@@ -76,8 +76,8 @@ uint64_t scratch_vaddr(void)
     return va;
 }
 
-static bool start_thread(struct bench_thread *t, void (*entry)(void), uint64_t priority,
-                         bool own_space)
+static bool start_thread_on(struct bench_thread *t, void (*entry)(void), uint64_t priority,
+                            bool own_space, uint64_t cpu)
 {
     t->tcb = new_object(PITH_OBJ_THREAD, 0);
     t->space = PITH_SLOT_ADDRESS_SPACE;
@@ -125,11 +125,19 @@ static bool start_thread(struct bench_thread *t, void (*entry)(void), uint64_t p
         err = pith_thread_write_registers(t->tcb, regs, 3);
     if (!err)
         err = pith_thread_set_priority(t->tcb, priority);
+    if (!err && cpu)
+        err = pith_thread_set_affinity(t->tcb, cpu);
     if (!err)
         err = pith_thread_resume(t->tcb);
     if (err)
         pith_printf("bench: starting a thread: %s\n", pith_error_name(err));
     return err == PITH_OK;
+}
+
+static bool start_thread(struct bench_thread *t, void (*entry)(void), uint64_t priority,
+                         bool own_space)
+{
+    return start_thread_on(t, entry, priority, own_space, 0);
 }
 
 static void echo_server(void)
@@ -146,13 +154,10 @@ static void signal_waiter(void)
         pith_wait(notification, NULL);
 }
 
-static void bench_ipc(const char *name, bool own_space)
+/* ROUNDS Call + ReplyRecv round trips to the echo server after one to warm up: the
+ * TSC ticks they took.  One loop for every IPC figure. */
+static __attribute__((noinline)) uint64_t call_rounds(void)
 {
-    struct bench_thread server;
-    if (!start_thread(&server, echo_server, 200, own_space)) {
-        pith_printf("bench: %s: could not start the server\n", name);
-        return;
-    }
     struct pith_msg msg = { .info = pith_msginfo(1, 2, 0), .mr = { 7, 8 } };
     pith_call(endpoint, &msg);                  /* warm up */
     uint64_t start = pith_rdtsc();
@@ -160,8 +165,23 @@ static void bench_ipc(const char *name, bool own_space)
         msg.info = pith_msginfo(1, 2, 0);
         pith_call(endpoint, &msg);
     }
-    uint64_t ticks = pith_rdtsc() - start;
-    pith_printf("bench %s %lu instructions\n", name, to_instructions(ticks, ROUNDS));
+    return pith_rdtsc() - start;
+}
+
+/* Call + ReplyRecv against an echo server in this or another address space, on this
+ * CPU or on `cpu`. */
+static void bench_ipc(const char *name, bool own_space, uint64_t cpu)
+{
+    struct bench_thread server;
+    if (!start_thread_on(&server, echo_server, 200, own_space, cpu)) {
+        pith_printf("bench: %s: could not start the server\n", name);
+        return;
+    }
+    uint64_t ticks = call_rounds();
+    if (cpu)        /* both CPUs' instructions advance the one icount clock */
+        pith_printf("bench %s %lu ns\n", name, per_round_ns(ticks, ROUNDS));
+    else
+        pith_printf("bench %s %lu instructions\n", name, to_instructions(ticks, ROUNDS));
     pith_thread_suspend(server.tcb);
     pith_cnode_delete(PITH_SLOT_CNODE, server.tcb);
 }
@@ -340,10 +360,16 @@ int main(void *arg)
         poweroff();
         return 0;
     }
+    if (bi->cpu_count > 1) {        /* the -smp 2 run: only what needs two CPUs */
+        pith_printf("bench: %lu CPUs; figures are ns of QEMU's icount clock\n", bi->cpu_count);
+        bench_ipc("ipc_call_reply_cross_cpu", false, 1);
+        poweroff();
+        return 0;
+    }
     pith_printf("bench: TSC %lu kHz; figures are instructions (QEMU -icount shift=0)\n",
                 bi->tsc_hz / 1000);
-    bench_ipc("ipc_call_reply_same_as", false);
-    bench_ipc("ipc_call_reply_cross_as", true);
+    bench_ipc("ipc_call_reply_same_as", false, 0);
+    bench_ipc("ipc_call_reply_cross_as", true, 0);
     bench_notify();
     bench_retype();
     bench_map();

@@ -337,6 +337,24 @@ static bool pit_open(struct pith_test_ctx *ctx, struct pit *p)
     return ok;
 }
 
+/* QEMU's and Bochs's firmware list an I/O APIC: the kernel delivers the lines through
+ * it (the PIT and RTC cases below then prove its routing, IRQ 0's override included),
+ * and its registers are in no untyped the root task got. */
+static void irq_controller_ioapic(struct pith_test_ctx *ctx)
+{
+    uint64_t page = kt_bootinfo->irq_controller_mmio;
+    if (!pith_expect_eq(ctx, kt_bootinfo->irq_controller, PITH_IRQ_CONTROLLER_IOAPIC,
+                        "the controller named in the boot info") ||
+        !pith_expect(ctx, page && !(page & 0xfff), "the I/O APIC's page: %lx", page))
+        return;
+    for (uint64_t i = 0; i < kt_bootinfo->untyped_count; i++) {
+        const struct pith_untyped_desc *u = &kt_bootinfo->untyped[i];
+        uint64_t end = u->phys + (1ull << u->size_bits);
+        pith_expect(ctx, page + 0x1000 <= u->phys || page >= end,
+                    "untyped %lu [%lx, %lx) covers the I/O APIC at %lx", i, u->phys, end, page);
+    }
+}
+
 static void irq_pit_interrupt(struct pith_test_ctx *ctx)
 {
     struct pit p;
@@ -822,6 +840,7 @@ KT_TABLE(device,
     { "irq_bad_lines", irq_bad_lines },
     { "irq_bad_slots", irq_bad_slots },
     { "irq_handler_methods", irq_handler_methods },
+    { "irq_controller_ioapic", irq_controller_ioapic },
     { "irq_pit_interrupt", irq_pit_interrupt },
     { "irq_masked_until_ack", irq_masked_until_ack },
     { "irq_clear_detaches", irq_clear_detaches },

@@ -118,6 +118,62 @@ static void retype_cnode_sizes(struct pith_test_ctx *ctx)
     pith_expect_ok(ctx, pith_untyped_retype(ut, PITH_OBJ_CNODE, 8, KT_CNODE, s, 1), "256 slots");
 }
 
+/* RAM above 4 GiB (`make test-qemu` boots once with QEMU -m 6G): the boot info lists it
+ * in the memory map and as untyped, no untyped straddles 4 GiB, and a 2 MiB frame
+ * retyped from it is zeroed, mapped and keeps what is written.  Without such RAM no
+ * untyped lies there either. */
+#define FOUR_GIB (4ull << 30)
+static void untyped_above_4g(struct pith_test_ctx *ctx)
+{
+    const struct pith_bootinfo *bi = kt_bootinfo;
+    uint64_t ram = 0, untyped = 0;
+    for (unsigned i = 0; i < bi->memmap_count; i++) {
+        uint64_t base = bi->memmap[i].base, end = base + bi->memmap[i].length;
+        if (bi->memmap[i].type == 1 && end > FOUR_GIB)
+            ram += end - (base > FOUR_GIB ? base : FOUR_GIB);
+    }
+    int smallest = -1;
+    for (unsigned i = 0; i < bi->untyped_count; i++) {
+        const struct pith_untyped_desc *u = &bi->untyped[i];
+        uint64_t end = u->phys + (1ull << u->size_bits);
+        if (u->is_device)
+            continue;
+        pith_expect(ctx, u->phys >= FOUR_GIB || end <= FOUR_GIB, "untyped %lx-%lx straddles 4 GiB",
+                    u->phys, end);
+        if (u->phys < FOUR_GIB)
+            continue;
+        untyped += 1ull << u->size_bits;
+        if (u->size_bits >= 21 && (smallest < 0 || u->size_bits < bi->untyped[smallest].size_bits))
+            smallest = (int)i;
+    }
+    pith_printf("ktest: RAM above 4 GiB: %lu MiB, untyped there: %lu MiB\n", ram >> 20, untyped >> 20);
+    /* Only the 2 MiB pieces of the physmap count: a range loses less than 2 MiB at
+     * each end, and QEMU's RAM above 4 GiB is one range. */
+    if (!pith_expect(ctx, untyped <= ram && ram - untyped < (4ull << 20), "all RAM above 4 GiB is untyped") ||
+        ram == 0 || !pith_expect(ctx, smallest >= 0, "an untyped of 2 MiB or more above 4 GiB"))
+        return;
+    pith_cap_t frame = kt_slot();
+    uint64_t phys = 0, va = kt_window();
+    if (!pith_expect_ok(ctx, pith_untyped_retype(bi->untyped_first_slot + (unsigned)smallest,
+                                                 PITH_OBJ_FRAME_2M, 0, KT_CNODE, frame, 1), "a 2 MiB frame") ||
+        !pith_expect_ok(ctx, pith_frame_address(frame, &phys), "its address") ||
+        !pith_expect(ctx, phys >= FOUR_GIB, "the frame is above 4 GiB (%lx)", phys) ||
+        !pith_expect_ok(ctx, pith_map_frame_2m(frame, KT_SPACE, va, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0),
+                        "map it"))
+        return;
+    volatile uint64_t *words = (volatile uint64_t *)va;
+    uint64_t count = (2ull << 20) / sizeof(uint64_t), nonzero = 0, wrong = 0;
+    for (uint64_t i = 0; i < count; i += 509)
+        nonzero += words[i] != 0;
+    for (uint64_t i = 0; i < count; i += 509)
+        words[i] = phys + i;
+    for (uint64_t i = 0; i < count; i += 509)
+        wrong += words[i] != phys + i;
+    pith_expect_eq(ctx, nonzero, 0, "the new frame is zeroed");
+    pith_expect_eq(ctx, wrong, 0, "the frame keeps what was written");
+    kt_delete(frame);
+}
+
 KT_TABLE(untyped,
     { "untyped_retype_every_type", retype_every_type },
     { "untyped_exhaustion", retype_exhaustion },
@@ -127,4 +183,5 @@ KT_TABLE(untyped,
     { "untyped_new_frames_zeroed", revoke_zeroes_memory },
     { "untyped_child_untyped_revoke", retype_child_untyped },
     { "untyped_cnode_sizes", retype_cnode_sizes },
+    { "untyped_above_4g", untyped_above_4g },
 )
