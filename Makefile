@@ -115,6 +115,9 @@ $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 $(BUILD)/pith-legacy.iso: $(SYSTEM_PARTS) $(LEGACY_GUESTS) guests/configs/legacy-test.conf
 	tools/mkimage.sh $@ guests/configs/legacy-test.conf $(BUILD)
 
+$(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img guests/configs/legacy-keys.conf
+	tools/mkimage.sh $@ guests/configs/legacy-keys.conf $(BUILD)
+
 FORCE:
 
 $(BUILD)/pith-test.iso: $(BUILD)/kernel.elf $(BUILD)/ktest.elf tools/mkiso.sh
@@ -231,9 +234,12 @@ test-ops: $(BUILD)/pith-ops.iso
 
 # Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD, a flat guest,
 # and bad guests reported by name (tests/legacy.sh).
-test-legacy: $(BUILD)/pith-legacy.iso
+# Then keys typed on the console through SeaBIOS's boot menu to a boot sector (tests/legacy_keys.py).
+test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
 	tests/legacy.sh legacy-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy.iso
 	tests/legacy.sh legacy-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-legacy.iso
+	tests/legacy_keys.py legacy-keys-svm qemu $(BUILD)/pith-legacy-keys.iso
+	tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
 
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso

@@ -28,7 +28,7 @@ static bool vga_ready;
 static uint8_t e820[2 * FW_CFG_E820_ENTRY];
 static char bootorder[] = "/pci@i0cf8/ide@1,1/drive@0/disk@0\n";
 static uint8_t sercon_port[2] = { 0xf8, 0x03 };
-static uint8_t boot_menu_wait[2] = { 0xe8, 0x03 };     /* 1000 ms */
+static uint8_t boot_menu_wait[2] = { 0xc4, 0x09 };     /* 2500 ms: time to press Escape */
 
 const char *bios_image_problem(uint64_t size)
 {

@@ -44,6 +44,7 @@ start:
     jne 3b
     mov $nokey, %si
     call print
+    call settle
     mov $0x11, %al
     out %al, $0xf4
     jmp halt
@@ -52,12 +53,23 @@ start:
     mov %al, key
     mov $gotkey, %si
     call print
+    call settle
     mov $0x10, %al
     out %al, $0xf4
 halt:
     cli
     hlt
     jmp halt
+
+/* two or three timer ticks, so the BIOS's serial console has sent what was printed */
+settle:
+    mov 0x46c, %cx
+    add $3, %cx
+1:  hlt
+    mov 0x46c, %ax
+    cmp %cx, %ax
+    jne 1b
+    ret
 
 print:
     lodsb

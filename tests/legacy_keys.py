@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""legacy_keys.py — keys typed on the console reach a firmware-booted guest.
+
+Usage: tests/legacy_keys.py PLATFORM qemu|bochs ISO [TIMEOUT_SCALE]
+
+Boots guests/configs/legacy-keys.conf on a pseudo-terminal (as tests/ops.py does):
+presses Escape at SeaBIOS's "Press ESC for boot menu", picks the first entry of the
+menu with "1", then answers the boot sector's "press a key" with "k" -- every key
+travels console -> VMM -> PS/2 keyboard (set 2, translated to set 1 by the 8042) ->
+IRQ 1 -> the BIOS.  Prints one line per check, then "PLATFORM: N passed, M failed".
+"""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ops import Checks, Terminal  # noqa: E402
+
+
+def run_checks(term, c, scale):
+    prompt = term.expect(rb"\[seakey\] Press ESC for boot menu", 180 * scale)
+    if prompt:
+        term.type(b"\x1b")
+    c.check("legacy_keys_bios_prompt", prompt is not None, "SeaBIOS did not offer its boot menu")
+    menu = term.expect(rb"\[seakey\] Select boot device", 30 * scale)
+    c.check("legacy_keys_boot_menu", menu is not None, "Escape did not open the boot menu")
+    if menu:
+        term.expect(rb"\[seakey\] 1\. ", 10 * scale)
+        term.here()
+        term.type(b"1")
+    booted = term.expect(rb"\[seakey\] Booting from Hard Disk", 30 * scale)
+    c.check("legacy_keys_menu_choice", booted is not None, "choosing 1 did not boot the disk")
+    asked = term.expect(rb"\[seakey\] pith-boot: press a key", 30 * scale)
+    if asked:
+        term.type(b"k")
+    got = term.expect(rb"\[seakey\] pith-boot: key 'k'", 30 * scale)
+    c.check("legacy_keys_key_reaches_guest", got is not None, "the boot sector did not get 'k'")
+    status = term.expect(rb"\[root\] guest seakey: stopped with exit status 33", 30 * scale)
+    c.check("legacy_keys_exit_status", status is not None, "no exit status 33 (0x10 after a key)")
+    left = term.expect(rb"\[root\] no guest left", 30 * scale)
+    try:
+        code = term.process.wait(timeout=60 * scale)
+    except subprocess.TimeoutExpired:
+        code = None
+    c.check("legacy_keys_power_off", left is not None and code == 0,
+            f"the system did not power off cleanly (exit status {code})")
+
+
+def main():
+    if len(sys.argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    platform, emulator, iso = sys.argv[1:4]
+    scale = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    tools = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
+    log = open(os.path.join(os.path.dirname(os.path.abspath(iso)), f"{platform}.log"), "wb")
+    term = Terminal(log)
+    if emulator == "qemu":
+        argv = [os.path.join(tools, "run-qemu.sh"), "--interactive", iso]
+    else:
+        argv = [os.path.join(tools, "run-bochs.sh"), "--timeout", str(int(1500 * scale)),
+                "--tty", term.slave_name, iso]
+    term.start(argv)
+    c = Checks(platform)
+    try:
+        run_checks(term, c, scale)
+    finally:
+        term.stop()
+        log.close()
+    return 0 if c.summary() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
