@@ -95,6 +95,13 @@ $(BUILD)/guests/boot.img: $(BUILD)/guests/bootsect.bin
 $(BUILD)/guests/boot.iso: $(BUILD)/guests/bootsect.bin
 	rm -rf $(BUILD)/guests/cd && mkdir -p $(BUILD)/guests/cd && cp $< $(BUILD)/guests/cd/boot.bin
 	xorriso -as mkisofs -quiet -b boot.bin -no-emul-boot -boot-load-size 4 -o $@ $(BUILD)/guests/cd
+# GRUB (Debian's i386-pc platform) with a two-entry menu, as grub-mkrescue's hybrid
+# image: a CD image that is also a disk with an MBR.
+$(BUILD)/guests/grub.img: guests/bios/grub.cfg | deps
+	rm -rf $(BUILD)/guests/grub && mkdir -p $(BUILD)/guests/grub/boot/grub
+	cp $< $(BUILD)/guests/grub/boot/grub/grub.cfg
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub \
+		--install-modules="normal iorw echo sleep part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
 LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/boot.iso
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
@@ -115,7 +122,8 @@ $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 $(BUILD)/pith-legacy.iso: $(SYSTEM_PARTS) $(LEGACY_GUESTS) guests/configs/legacy-test.conf
 	tools/mkimage.sh $@ guests/configs/legacy-test.conf $(BUILD)
 
-$(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img guests/configs/legacy-keys.conf
+$(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)/guests/grub.img \
+		guests/configs/legacy-keys.conf
 	tools/mkimage.sh $@ guests/configs/legacy-keys.conf $(BUILD)
 
 FORCE:

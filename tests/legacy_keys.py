@@ -5,19 +5,23 @@ Usage: tests/legacy_keys.py PLATFORM qemu|bochs ISO [TIMEOUT_SCALE]
 
 Boots guests/configs/legacy-keys.conf on a pseudo-terminal (as tests/ops.py does):
 presses Escape at SeaBIOS's "Press ESC for boot menu", picks the first entry of the
-menu with "1", then answers the boot sector's "press a key" with "k" -- every key
-travels console -> VMM -> PS/2 keyboard (set 2, translated to set 1 by the 8042) ->
-IRQ 1 -> the BIOS.  Prints one line per check, then "PLATFORM: N passed, M failed".
+menu with "1", then answers the boot sector's "press a key" with "k"; then picks the
+second entry of GRUB's menu (booted by SeaBIOS from an IDE disk) with its hotkey.
+Every key travels console -> VMM -> PS/2 keyboard (set 2, translated to set 1 by the
+8042) -> IRQ 1 -> the BIOS.  Prints one line per check, then "PLATFORM: N passed, M failed".
 """
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ops import Checks, Terminal  # noqa: E402
+from ops import Checks, Terminal, focus  # noqa: E402
 
 
 def run_checks(term, c, scale):
+    started = term.expect(rb"\[root\] guest seagrub: 32 MiB, started", 120 * scale)
+    focus(term, "seakey", scale)
+    term.mark = 0
     prompt = term.expect(rb"\[seakey\] Press ESC for boot menu", 180 * scale)
     if prompt:
         term.type(b"\x1b")
@@ -37,6 +41,19 @@ def run_checks(term, c, scale):
     c.check("legacy_keys_key_reaches_guest", got is not None, "the boot sector did not get 'k'")
     status = term.expect(rb"\[root\] guest seakey: stopped with exit status 33", 30 * scale)
     c.check("legacy_keys_exit_status", status is not None, "no exit status 33 (0x10 after a key)")
+    # GRUB: its menu on the console, the second entry by its hotkey
+    c.check("legacy_grub_started", started is not None, "the GRUB guest did not start")
+    term.mark = 0
+    menu = term.expect(rb"\[seagrub\] .*GNU GRUB", 300 * scale)
+    c.check("legacy_grub_menu", menu is not None and
+            term.expect(rb"pith-grub: second entry", 30 * scale) is not None,
+            "GRUB's menu did not reach the console")
+    focus(term, "seagrub", scale)
+    term.type(b"2")
+    ran = term.expect(rb"\[seagrub\] .*pith-grub: the second entry", 60 * scale)
+    c.check("legacy_grub_entry_chosen", ran is not None, "the hotkey 2 did not run the second entry")
+    status = term.expect(rb"\[root\] guest seagrub: stopped with exit status 33", 60 * scale)
+    c.check("legacy_grub_exit_status", status is not None, "no exit status 33 from GRUB's entry")
     left = term.expect(rb"\[root\] no guest left", 30 * scale)
     try:
         code = term.process.wait(timeout=60 * scale)
