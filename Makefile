@@ -102,6 +102,15 @@ $(BUILD)/guests/grub.img: guests/bios/grub.cfg | deps
 	cp $< $(BUILD)/guests/grub/boot/grub/grub.cfg
 	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub \
 		--install-modules="normal iorw echo sleep part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
+# The same with the reference Linux guest, its initramfs with the IDE drivers.
+$(BUILD)/guests/initrd-ide.img: $(BUILD)/initrd.img guests/bios/initrd-ide.sh
+	guests/bios/initrd-ide.sh $(BUILD) $@
+$(BUILD)/guests/grub-linux.img: guests/bios/grub-linux.cfg $(BUILD)/vmlinuz $(BUILD)/guests/initrd-ide.img | deps
+	rm -rf $(BUILD)/guests/grub-linux && mkdir -p $(BUILD)/guests/grub-linux/boot/grub
+	cp $< $(BUILD)/guests/grub-linux/boot/grub/grub.cfg
+	cp $(BUILD)/vmlinuz $(BUILD)/guests/initrd-ide.img $(BUILD)/guests/grub-linux/
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-linux \
+		--install-modules="normal linux16 echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
 LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/boot.iso
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
@@ -123,6 +132,7 @@ $(BUILD)/pith-legacy.iso: $(SYSTEM_PARTS) $(LEGACY_GUESTS) guests/configs/legacy
 	tools/mkimage.sh $@ guests/configs/legacy-test.conf $(BUILD)
 
 $(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)/guests/grub.img \
+		$(BUILD)/guests/grub-linux.img \
 		guests/configs/legacy-keys.conf
 	tools/mkimage.sh $@ guests/configs/legacy-keys.conf $(BUILD)
 

@@ -28,7 +28,7 @@ static bool vga_ready;
 static uint8_t e820[2 * FW_CFG_E820_ENTRY];
 static char bootorder[] = "/pci@i0cf8/ide@1,1/drive@0/disk@0\n";
 static uint8_t sercon_port[2] = { 0xf8, 0x03 };
-static uint8_t boot_menu_wait[2] = { 0xc4, 0x09 };     /* 2500 ms: time to press Escape */
+static uint8_t boot_menu_wait[2];                       /* ms, little-endian */
 
 const char *bios_image_problem(uint64_t size)
 {
@@ -102,7 +102,8 @@ static void fast_reset(void *ctx)
     vm_stop(ctx, VM_END_RESET, "fast reset through port 0x92");
 }
 
-bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, bool log)
+bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, bool log,
+               unsigned menu_wait_ms)
 {
     const char *problem = bios_image_problem(size);
     if (problem) {
@@ -128,6 +129,8 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
     bool ok = fw_cfg_add_file(&fw_cfg, "etc/e820", e820, FW_CFG_E820_ENTRY, false) >= 0;
     ok &= fw_cfg_add_file(&fw_cfg, "bootorder", bootorder, sizeof(bootorder) - 1, false) >= 0;
     ok &= fw_cfg_add_file(&fw_cfg, "etc/sercon-port", sercon_port, sizeof(sercon_port), false) >= 0;
+    boot_menu_wait[0] = (uint8_t)menu_wait_ms;
+    boot_menu_wait[1] = (uint8_t)(menu_wait_ms >> 8);
     ok &= fw_cfg_add_file(&fw_cfg, "etc/boot-menu-wait", boot_menu_wait, sizeof(boot_menu_wait), false) >= 0;
     ok &= vm_add_port_window(vm, (struct device_window){ FW_CFG_PORT_BASE, FW_CFG_PORT_COUNT, &fw_cfg_ops, &fw_cfg });
     ok &= vm_add_port_window(vm, (struct device_window){ BIOS_DEBUG_PORT, 1, log ? &debug_ops : &quiet_ops, vm });

@@ -22,8 +22,11 @@ struct vm;
 const char *bios_image_problem(uint64_t size);
 
 /* false (and vm->why) when the image is unusable or a device does not fit.  log: the
- * firmware's debug port 0x402 goes to the guest's console (else it is dropped). */
-bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, bool log);
+ * firmware's debug port 0x402 goes to the guest's console (else it is dropped);
+ * menu_wait_ms: how long SeaBIOS offers its boot menu (at most 65535). */
+#define BIOS_MENU_WAIT_MS   2500
+bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, bool log,
+               unsigned menu_wait_ms);
 
 /* A disk image on the IDE controller (PCI 00:01.1, the legacy ports, IRQ 14 and 15):
  * slot 0-3 is primary master, primary slave, secondary master, secondary slave; a

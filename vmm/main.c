@@ -261,6 +261,21 @@ static bool cmdline_has(const char *line, const char *word)
     return false;
 }
 
+/* The number after a word starting with `key` ("pith.boot_menu_wait="), or fallback. */
+static uint64_t cmdline_number(const char *line, const char *key, uint64_t fallback)
+{
+    size_t n = pith_strlen(key);
+    for (const char *p = line; *p; p++) {
+        if ((p == line || p[-1] == ' ') && pith_strncmp(p, key, n) == 0 && p[n] >= '0' && p[n] <= '9') {
+            uint64_t v = 0;
+            for (p += n; *p >= '0' && *p <= '9' && v < (1ull << 40); p++)
+                v = v * 10 + (uint64_t)(*p - '0');
+            return v;
+        }
+    }
+    return fallback;
+}
+
 /* isa-debug-exit: the guest ends with status (v << 1) | 1, which the root task reports. */
 static uint32_t exit_status;
 
@@ -360,8 +375,9 @@ static bool run_configured(const char *text, size_t length)
         loaded = multiboot_guest_load(&guest, &mg);
     } else if (bios) {
         struct irq_line irq14 = pc_isa_line(&guest, 14), irq15 = pc_isa_line(&guest, 15);
+        uint64_t wait = cmdline_number(g->cmdline, "pith.boot_menu_wait=", BIOS_MENU_WAIT_MS);
         loaded = bios_load(&guest, (const void *)kernel->vaddr, kernel->size, 1,
-                           cmdline_has(g->cmdline, "pith.bios_log=1"));
+                           cmdline_has(g->cmdline, "pith.bios_log=1"), wait < 65535 ? (unsigned)wait : 65535);
         if (loaded && disk)
             loaded = bios_attach_disk(&guest, 0, (const void *)disk->vaddr, disk->size, false, &irq14, &irq15);
         if (loaded && cdrom)

@@ -32,9 +32,10 @@ start:
     jmp 1b
 2:  mov $prompt, %si
     call print
-    /* poll INT 16h for about ten seconds (the BIOS tick count at 0x46c, 18.2 Hz) */
+    /* poll INT 16h for about 25 seconds (the BIOS tick count at 0x46c, 18.2 Hz): a key
+     * typed on the console may take seconds to arrive on a loaded emulator */
     mov 0x46c, %cx
-    add $182, %cx
+    add $455, %cx
 3:  mov $0x01, %ah
     int $0x16
     jnz 4f
