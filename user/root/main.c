@@ -164,6 +164,11 @@ static size_t guest_block(const struct sysconf_guest *g, char *out, size_t size)
         n += pith_snprintf(out + n, size - (size_t)n, "  debug-exit yes\n");
     if (g->cmdline[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cmdline %s\n", g->cmdline);
+    if (g->cpus) {
+        char cpus[SYSCONF_MESSAGE];
+        sysconf_format_cpus(g->cpus, cpus, sizeof(cpus));
+        n += pith_snprintf(out + n, size - (size_t)n, "  cpus %s\n", cpus);
+    }
     n += pith_snprintf(out + n, size - (size_t)n, "  console %s\n",
                        g->console == SYSCONF_CONSOLE_SERIAL ? "serial" : "none");
     return (size_t)n < size ? (size_t)n : size - 1;
@@ -235,6 +240,7 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         names[i] = bi->modules[i].name;
     unsigned shown = nerr < 16 ? nerr : 16;
     shown += sysconf_check_modules(&config, names, (unsigned)bi->module_count, errors + shown, 16 - shown);
+    shown += sysconf_check_cpus(&config, (unsigned)bi->cpu_count, errors + shown, 16 - shown);
     for (unsigned i = 0; i < shown && i < 16; i++)
         say("system.conf: %s\n", errors[i].message);
     uint64_t reports = 0;
