@@ -255,7 +255,7 @@ test-ops: $(BUILD)/pith-ops.iso
 	tests/ops.py ops-svm qemu $(BUILD)/pith-ops.iso
 	tests/ops.py ops-vmx bochs $(BUILD)/pith-ops.iso
 
-# Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD, a flat guest,
+# Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD,
 # and bad guests reported by name (tests/legacy.sh).
 # Then keys typed on the console through SeaBIOS's boot menu to a boot sector (tests/legacy_keys.py).
 test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
