@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -36,6 +36,7 @@ help:
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs, one pinned with cpus"
+	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
 	@echo "make test-smp   the kernel test suite on two and four CPUs, hostile and fuzz on two"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
@@ -81,6 +82,38 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 	$(CC) -c -o $(BUILD)/guests/$*.o $<
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
+include guests/multiboot/multiboot.mk
+
+# The boot sector of the legacy tests (guests/bios/) on a 1 MiB raw disk and on a CD
+# (El Torito, no emulation).
+$(BUILD)/guests/bootsect.bin: guests/bios/bootsect.S | deps
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c -o $(BUILD)/guests/bootsect.o $<
+	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $(BUILD)/guests/bootsect.o
+$(BUILD)/guests/boot.img: $(BUILD)/guests/bootsect.bin
+	dd if=/dev/zero of=$@ bs=512 count=2048 status=none
+	dd if=$< of=$@ conv=notrunc status=none
+$(BUILD)/guests/boot.iso: $(BUILD)/guests/bootsect.bin
+	rm -rf $(BUILD)/guests/cd && mkdir -p $(BUILD)/guests/cd && cp $< $(BUILD)/guests/cd/boot.bin
+	xorriso -as mkisofs -quiet -b boot.bin -no-emul-boot -boot-load-size 4 -o $@ $(BUILD)/guests/cd
+# GRUB (Debian's i386-pc platform) with a two-entry menu, as grub-mkrescue's hybrid
+# image: a CD image that is also a disk with an MBR.
+$(BUILD)/guests/grub.img: guests/bios/grub.cfg | deps
+	rm -rf $(BUILD)/guests/grub && mkdir -p $(BUILD)/guests/grub/boot/grub
+	cp $< $(BUILD)/guests/grub/boot/grub/grub.cfg
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub \
+		--install-modules="normal iorw echo sleep part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
+# The same with the reference Linux guest, its initramfs with the IDE drivers.
+$(BUILD)/guests/initrd-ide.img: $(BUILD)/initrd.img guests/bios/initrd-ide.sh
+	guests/bios/initrd-ide.sh $(BUILD) $@
+$(BUILD)/guests/grub-linux.img: guests/bios/grub-linux.cfg $(BUILD)/vmlinuz $(BUILD)/guests/initrd-ide.img | deps
+	rm -rf $(BUILD)/guests/grub-linux && mkdir -p $(BUILD)/guests/grub-linux/boot/grub
+	cp $< $(BUILD)/guests/grub-linux/boot/grub/grub.cfg
+	cp $(BUILD)/vmlinuz $(BUILD)/guests/initrd-ide.img $(BUILD)/guests/grub-linux/
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-linux \
+		--install-modules="normal linux16 echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
+LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/boot.iso
+
 # The default system: the configuration CONFIG (two Linux guests side by side).
 CONFIG ?= guests/configs/two-linux.conf
 SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf \
@@ -95,6 +128,14 @@ $(BUILD)/pith-demo.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.e
 
 $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 	tools/mkimage.sh $@ guests/configs/side-by-side-test.conf $(BUILD)
+
+$(BUILD)/pith-legacy.iso: $(SYSTEM_PARTS) $(LEGACY_GUESTS) guests/configs/legacy-test.conf
+	tools/mkimage.sh $@ guests/configs/legacy-test.conf $(BUILD)
+
+$(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)/guests/grub.img \
+		$(BUILD)/guests/grub-linux.img \
+		guests/configs/legacy-keys.conf
+	tools/mkimage.sh $@ guests/configs/legacy-keys.conf $(BUILD)
 
 # SMP guests (tests/linux-smp.sh): two 2-vCPU Linux guests side by side, a pinned one, a bad cpus.
 $(BUILD)/pith-smp.iso: $(SYSTEM_PARTS) guests/configs/linux-smp-test.conf
@@ -214,6 +255,15 @@ test-ops: $(BUILD)/pith-ops.iso
 	tests/ops.py ops-svm qemu $(BUILD)/pith-ops.iso
 	tests/ops.py ops-vmx bochs $(BUILD)/pith-ops.iso
 
+# Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD,
+# and bad guests reported by name (tests/legacy.sh).
+# Then keys typed on the console through SeaBIOS's boot menu to a boot sector (tests/legacy_keys.py).
+test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
+	tests/legacy.sh legacy-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy.iso
+	tests/legacy.sh legacy-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-legacy.iso
+	tests/legacy_keys.py legacy-keys-svm qemu $(BUILD)/pith-legacy-keys.iso
+	tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
+
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).
 test-linux-smp: $(BUILD)/pith-smp.iso
 	tests/linux-smp.sh linux-smp-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-smp.iso
@@ -259,7 +309,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-linux-smp test-side test-ops
+	test-linux-smp test-side test-ops test-legacy
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

@@ -26,16 +26,22 @@ modules=("$build/root.elf=root" "$build/console.elf=console" "$build/vmm.elf=vmm
 config_dir=$(dirname "$config")
 declare -A packed=()
 missing=0 number=0
-# Module names: the second word of kernel/initrd/disk lines, comments stripped.
+# A guest with "boot bios" and no kernel line runs Debian's SeaBIOS (docs/config.md).
+default_firmware=
+if grep -qE '^[[:space:]]*boot[[:space:]]+bios' "$config"; then
+	default_firmware="kernel bios-256k.bin"
+fi
+# Module names: the second word of kernel/initrd/disk/cdrom/module lines, comments stripped.
 while read -r key name _; do
 	number=$((number + 1))
-	case "$key" in kernel|initrd|disk) ;; *) continue ;; esac
+	case "$key" in kernel|initrd|disk|cdrom|module) ;; *) continue ;; esac
 	[ -n "${name:-}" ] && [ -z "${packed[$name]:-}" ] || continue
 	packed[$name]=1
 	found=
 	case "$name" in
 		/*) candidates=("$name") ;;
-		*) candidates=("$config_dir/$name" "$build/$name" "$build/guests/$name" "guests/tests/$name" "guests/$name") ;;
+		*) candidates=("$config_dir/$name" "$build/$name" "$build/guests/$name" "guests/tests/$name" "guests/$name"
+		            "/usr/share/seabios/$name") ;;
 	esac
 	for path in "${candidates[@]}"; do
 		if [ -f "$path" ]; then found=$path; break; fi
@@ -46,7 +52,7 @@ while read -r key name _; do
 		echo "mkimage: $config: line $number: no file '$name' for '$key' (looked in $config_dir/ and $build/)" >&2
 		missing=$((missing + 1))
 	fi
-done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config")
+done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config"; echo "$default_firmware")
 [ "$missing" = 0 ] || die "$missing module file(s) missing: no image written"
 
 # The host's time, for the guests' clocks (vmm/dev/rtc.h): the root task hands the

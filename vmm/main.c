@@ -3,8 +3,9 @@
  *
  *   A child of the root task with an argument block (include/pith/guest.h): the block
  *   is one guest of the system configuration (docs/config.md); the VMM builds that
- *   guest from the modules it names -- a Linux bzImage on the PC platform (pc.h), or a
- *   flat test image -- runs it, and reports PITH_GUEST_STOPPED on the root endpoint.
+ *   guest from the modules it names -- a Linux bzImage, a multiboot kernel or firmware
+ *   (SeaBIOS with IDE disks) on the PC platform (pc.h), or a flat test image -- runs
+ *   it, and reports PITH_GUEST_STOPPED on the root endpoint.
  *   Guest output goes to the console server.
  *
  *   The root task with a module named "vmlinuz" (make test-linux): the same for a
@@ -28,9 +29,12 @@
 #include <pith/root.h>
 #include <pith/string.h>
 
+#include "bios.h"
 #include "cpuid.h"
+#include "dev/debug_exit.h"
 #include "dev/sysconf.h"
 #include "linux.h"
+#include "multiboot_guest.h"
 #include "vm.h"
 
 static const struct pith_bootinfo *bootinfo;
@@ -257,6 +261,29 @@ static bool cmdline_has(const char *line, const char *word)
     return false;
 }
 
+/* The number after a word starting with `key` ("pith.boot_menu_wait="), or fallback. */
+static uint64_t cmdline_number(const char *line, const char *key, uint64_t fallback)
+{
+    size_t n = pith_strlen(key);
+    for (const char *p = line; *p; p++) {
+        if ((p == line || p[-1] == ' ') && pith_strncmp(p, key, n) == 0 && p[n] >= '0' && p[n] <= '9') {
+            uint64_t v = 0;
+            for (p += n; *p >= '0' && *p <= '9' && v < (1ull << 40); p++)
+                v = v * 10 + (uint64_t)(*p - '0');
+            return v;
+        }
+    }
+    return fallback;
+}
+
+/* isa-debug-exit: the guest ends with status (v << 1) | 1, which the root task reports. */
+static uint32_t exit_status;
+
+static void debug_exit_stop(void *ctx, uint32_t status)
+{
+    vm_stop(ctx, VM_END_POWER_OFF, "exit status %u through port 0x%x", status, DEBUG_EXIT_PORT);
+}
+
 static bool run_configured(const char *text, size_t length)
 {
     static struct sysconf config;
@@ -282,12 +309,13 @@ static bool run_configured(const char *text, size_t length)
         pith_console_hello(console_cap, g->name);
 
     const struct pith_module_desc *kernel = module_named(g->kernel), *initrd = module_named(g->initrd),
-                                  *disk = module_named(g->disk);
-    bool linux = g->boot == SYSCONF_BOOT_LINUX;
+                                  *disk = module_named(g->disk), *cdrom = module_named(g->cdrom);
+    bool linux = g->boot == SYSCONF_BOOT_LINUX, flat = g->boot == SYSCONF_BOOT_FLAT;
+    bool multiboot = g->boot == SYSCONF_BOOT_MULTIBOOT, bios = g->boot == SYSCONF_BOOT_BIOS;
     uint64_t ram = (g->memory + (2ull << 20) - 1) & ~((2ull << 20) - 1);
-    if (!linux && ram < VM_TEST_RAM_SIZE)
+    if (flat && ram < VM_TEST_RAM_SIZE)
         ram = VM_TEST_RAM_SIZE;
-    struct vm_config vc = { .name = g->name, .platform = linux ? VM_PLATFORM_PC : VM_PLATFORM_TEST,
+    struct vm_config vc = { .name = g->name, .platform = flat ? VM_PLATFORM_TEST : VM_PLATFORM_PC,
                             .ram_bytes = ram, .vcpus = linux ? g->vcpus : 1, .cpu_mask = g->cpus,
                             .host_cpus = (unsigned)bootinfo->cpu_count,
                             .tsc_hz = bootinfo->tsc_hz, .console = console_cap,
@@ -311,20 +339,59 @@ static bool run_configured(const char *text, size_t length)
         say("vmm: %s: creating the guest (%lu MiB): %s\n", g->name, ram >> 20, pith_error_name(err));
         return false;
     }
-    vm_log(&guest, "%lu MiB of RAM, %s, kernel %s (%lu bytes)%s%s%s%s%s", ram >> 20,
-           linux ? "Linux on the PC platform" : "a flat test guest", g->kernel, kernel->size,
+    static const char *const methods[] = { "Linux on the PC platform", "a multiboot kernel on the PC platform",
+                                           "a flat test guest", "firmware on the PC platform" };
+    vm_log(&guest, "%lu MiB of RAM, %s, %s %s (%lu bytes)%s%s%s%s%s%s%s", ram >> 20, methods[g->boot],
+           bios ? "firmware" : "kernel", g->kernel, kernel->size,
            initrd ? ", initrd " : "", initrd ? g->initrd : "", disk ? ", disk " : "", disk ? g->disk : "",
-           linux ? ", virtio console" : "");
-    bool loaded;
-    if (linux) {
+           cdrom ? ", cdrom " : "", cdrom ? g->cdrom : "", linux ? ", virtio console" : "");
+    bool loaded = true;
+    if (!flat) {
         struct pc_disk d = { disk ? (const uint8_t *)disk->vaddr : NULL, disk ? disk->size : 0 };
+        loaded = pc_create(&guest, linux && disk ? &d : NULL, linux);   /* hvc0 writes to the same console */
+        if (!loaded)
+            vm_stop(&guest, VM_END_ERROR, "building the PC platform failed");
+    }
+    static struct debug_exit debug_exit;
+    if (loaded && g->debug_exit) {
+        debug_exit_init(&debug_exit, debug_exit_stop, &guest);
+        loaded = vm_add_port_window(&guest, (struct device_window){ DEBUG_EXIT_PORT, 1, &debug_exit_ops,
+                                                                    &debug_exit });
+    }
+    if (!loaded) {
+        /* reported above */
+    } else if (linux) {
         struct linux_guest lg = { (const void *)kernel->vaddr, kernel->size,
                                   initrd ? (const void *)initrd->vaddr : NULL, initrd ? initrd->size : 0,
                                   g->cmdline };
-        loaded = pc_create(&guest, disk ? &d : NULL, true);     /* hvc0 writes to the same console */
-        if (!loaded)
-            vm_stop(&guest, VM_END_ERROR, "building the PC platform failed");
-        loaded = loaded && linux_load(&guest, &lg);
+        loaded = linux_load(&guest, &lg);
+    } else if (multiboot) {
+        static struct multiboot_module modules[SYSCONF_MAX_MODULES];
+        for (unsigned i = 0; i < g->module_count; i++) {
+            const struct pith_module_desc *m = module_named(g->module[i]);
+            modules[i] = (struct multiboot_module){ (const void *)m->vaddr, m->size, g->module_string[i] };
+        }
+        struct multiboot_guest mg = { (const void *)kernel->vaddr, kernel->size, g->cmdline,
+                                      modules, g->module_count };
+        loaded = multiboot_guest_load(&guest, &mg);
+    } else if (bios) {
+        struct irq_line irq14 = pc_isa_line(&guest, 14), irq15 = pc_isa_line(&guest, 15);
+        uint64_t wait = cmdline_number(g->cmdline, "pith.boot_menu_wait=", BIOS_MENU_WAIT_MS);
+        loaded = bios_load(&guest, (const void *)kernel->vaddr, kernel->size, 1,
+                           cmdline_has(g->cmdline, "pith.bios_log=1"), wait < 65535 ? (unsigned)wait : 65535);
+        if (loaded && disk)
+            loaded = bios_attach_disk(&guest, 0, (const void *)disk->vaddr, disk->size, false, &irq14, &irq15);
+        if (loaded && cdrom)
+            loaded = bios_attach_disk(&guest, 2, (const void *)cdrom->vaddr, cdrom->size, true, &irq14, &irq15);
+        if (loaded)
+            loaded = bios_attach_vga(&guest);
+        if (loaded) {
+            i8042_attach_keyboard(&guest.pc.kbd, pc_isa_line(&guest, 1));
+            guest.pc.keyboard_input = true;
+            guest.pc.poll = bios_vga_poll;
+        } else if (!guest.stopped) {
+            vm_stop(&guest, VM_END_ERROR, "setting up the firmware platform failed");
+        }
     } else {
         loaded = vm_load(&guest, (const uint8_t *)kernel->vaddr, kernel->size);
     }
@@ -336,7 +403,11 @@ static bool run_configured(const char *text, size_t length)
     if (loaded)
         vm_run(&guest);
     report_configured(&guest, started);
-    if (!linux)
+    if (debug_exit.written) {
+        exit_status = debug_exit.status;
+        return true;                /* it ended itself; the status says how */
+    }
+    if (flat)
         return !guest.why[0] && guest.testdev.verdict_written && guest.testdev.verdict == 0;
     return guest.end == VM_END_POWER_OFF;
 }
@@ -370,7 +441,8 @@ int main(void *arg)
         }
         bool clean = run_configured(source, length);
         if (root_endpoint) {
-            struct pith_msg msg = { .info = pith_msginfo(PITH_GUEST_STOPPED, 1, 0), .mr = { clean ? 0 : 1 } };
+            struct pith_msg msg = { .info = pith_msginfo(PITH_GUEST_STOPPED, 2, 0),
+                                    .mr = { clean ? 0 : 1, exit_status } };
             pith_send(root_endpoint, &msg);
         } else if (!bootinfo->args_size) {
             pith_poweroff(clean);

@@ -29,6 +29,11 @@ static struct irq_line isa_line(struct vm *vm, unsigned irq)
     return (struct irq_line){ isa_irq, vm, irq };
 }
 
+struct irq_line pc_isa_line(struct vm *vm, unsigned irq)
+{
+    return isa_line(vm, irq);
+}
+
 /* A redirection entry's message goes over the APIC bus to its destinations. */
 static bool ioapic_deliver(void *context, const struct ioapic_message *m)
 {
@@ -147,6 +152,18 @@ static uint64_t earlier(uint64_t a, uint64_t b)
 static void feed_uart(struct vm *vm)
 {
     struct pc *pc = &vm->pc;
+    if (pc->keyboard_input) {
+        /* to the PS/2 keyboard instead: a character with no key is dropped */
+        while (pc->input_count) {
+            struct ps2_scancode code;
+            uint8_t c = pc->input[pc->input_head];
+            if (ps2_scancode_of(c, &code) && !i8042_type(&pc->kbd, c))
+                break;                  /* the keyboard's FIFO is full: later */
+            pc->input_head = (pc->input_head + 1) % sizeof(pc->input);
+            pc->input_count--;
+        }
+        return;
+    }
     while (pc->input_count && vm->uart.rx_count < UART_FIFO_SIZE) {
         uart16550_receive(&vm->uart, pc->input[pc->input_head]);
         pc->input_head = (pc->input_head + 1) % sizeof(pc->input);
@@ -179,6 +196,8 @@ uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
     if (vm->console_cap) {
         if (now >= pc->next_input_poll) {
             poll_input(vm);
+            if (pc->poll)
+                pc->poll(vm);
             pc->next_input_poll = now + PC_INPUT_POLL_NS;
         }
         next = earlier(next, pc->next_input_poll);

@@ -75,6 +75,8 @@ struct pc {
     struct pci_function vcon_pci;
     uint64_t next_input_poll;       /* guest ns */
     uint8_t input[256];             /* typed, not yet in the UART's receive FIFO */
+    bool keyboard_input;            /* typing goes to the PS/2 keyboard, not the UART */
+    void (*poll)(struct vm *vm);    /* called with the input poll (the VGA screen) */
     unsigned input_head, input_count;
     uint64_t extint_injected;       /* interrupts the PIC resolved (ExtINT) */
     uint64_t apic_injected;         /* vectors the local APIC gave */
@@ -104,5 +106,7 @@ const struct device_window *pc_port_window(struct vm *vm, uint16_t port, struct 
 /* Console input for the guest's UART (from the console server): queued, and moved
  * into the receive FIFO as it has room. */
 void pc_input(struct vm *vm, const char *bytes, unsigned n);
+/* The interrupt line of ISA IRQ n (the PIC input and the I/O APIC pin). */
+struct irq_line pc_isa_line(struct vm *vm, unsigned irq);
 
 #endif

@@ -79,7 +79,7 @@ struct vm_record {
 };
 
 /* The platform's device windows (dev/device.h), in port space and in MMIO space. */
-#define VM_PORT_WINDOWS 16
+#define VM_PORT_WINDOWS 24
 #define VM_MMIO_WINDOWS 4
 
 /* Where a vCPU is, as the VMM threads see it (changed under the VMM lock). */

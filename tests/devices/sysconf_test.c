@@ -160,7 +160,7 @@ static void bad_number(void)
 static void bad_value(void)
 {
     expect_one("guest g\nkernel k\nboot efi\n", 3, SYSCONF_ERR_BAD_VALUE,
-               "line 3: unknown boot method 'efi' (linux or multiboot)");
+               "line 3: unknown boot method 'efi' (linux, multiboot, flat or bios)");
     expect_one("guest g\nkernel k\nconsole vga\n", 3, SYSCONF_ERR_BAD_VALUE,
                "line 3: unknown console 'vga' (serial or none)");
     expect_one("guest g/1\nkernel k\n", 1, SYSCONF_ERR_BAD_VALUE,
@@ -438,7 +438,69 @@ static void example_files(void)
     CHECK_EQ(sysconf_valid_guests(&config), 1);
 }
 
+/* The legacy boot methods and their keys: multiboot modules with their strings, the
+ * isa-debug-exit device, firmware with an IDE disk and CD, the default firmware. */
+static void legacy_boot_methods(void)
+{
+    static const char text[] =
+        "guest mb\n"
+        "  boot multiboot\n"
+        "  kernel mb1-test.elf\n"
+        "  module module1.txt tag=1 more words\n"
+        "  module module2.txt\n"
+        "  debug-exit yes\n"
+        "guest fw\n"
+        "  boot bios\n"
+        "  disk boot.img\n"
+        "  cdrom boot.iso\n"
+        "guest old\n"
+        "  boot flat\n"
+        "  kernel hello.bin\n"
+        "  debug-exit no\n";
+    CHECK_EQ(parse(text), 0);
+    const struct sysconf_guest *mb = &config.guests[0], *fw = &config.guests[1], *old = &config.guests[2];
+    CHECK_EQ(mb->boot, SYSCONF_BOOT_MULTIBOOT);
+    CHECK_EQ(mb->module_count, 2);
+    CHECK(strcmp(mb->module[0], "module1.txt") == 0);
+    CHECK(strcmp(mb->module_string[0], "module1.txt tag=1 more words") == 0);
+    CHECK(strcmp(mb->module[1], "module2.txt") == 0);
+    CHECK_EQ(mb->module_line[1], 5);
+    CHECK(mb->debug_exit);
+    CHECK_EQ(fw->boot, SYSCONF_BOOT_BIOS);
+    CHECK(strcmp(fw->kernel, SYSCONF_DEFAULT_FIRMWARE) == 0);   /* no kernel line: SeaBIOS */
+    CHECK(strcmp(fw->cdrom, "boot.iso") == 0);
+    CHECK(!fw->debug_exit);
+    CHECK_EQ(old->boot, SYSCONF_BOOT_FLAT);
+    CHECK(!old->debug_exit);
+    /* every module is checked against the boot modules, by name */
+    static const char *const some[] = { "mb1-test.elf", "module1.txt", "bios-256k.bin", "boot.img",
+                                        "hello.bin" };
+    CHECK_EQ(sysconf_check_modules(&config, some, 5, errors, MAX_ERRORS), 2);
+    CHECK(strcmp(errors[0].message, "line 5: module 'module2.txt' of guest 'mb' is not a boot module") == 0);
+    CHECK(strcmp(errors[1].message, "line 10: cdrom 'boot.iso' of guest 'fw' is not a boot module") == 0);
+    CHECK(!config.guests[0].valid);
+    CHECK(!config.guests[1].valid);
+    CHECK(config.guests[2].valid);
+}
+
+static void legacy_bad_values(void)
+{
+    expect_one("guest a\n  kernel k\n  debug-exit maybe\n", 3, SYSCONF_ERR_BAD_VALUE,
+               "line 3: debug-exit is yes or no, not 'maybe'");
+    expect_one("guest a\n  kernel k\n  cdrom one two\n", 3, SYSCONF_ERR_EXTRA_VALUE,
+               "line 3: cdrom takes one value, not 'one two'");
+    expect_one("guest a\n  boot multiboot\n", 1, SYSCONF_ERR_MISSING_KERNEL,
+               "line 1: guest 'a' has no kernel");
+    char text[1024] = "guest a\n  kernel k\n";
+    for (unsigned i = 0; i < SYSCONF_MAX_MODULES + 1; i++)
+        strcat(text, "  module m\n");
+    expect_one(text, 3 + SYSCONF_MAX_MODULES, SYSCONF_ERR_BAD_VALUE, "line 11: more than 8 modules");
+    CHECK_EQ(config.guests[0].module_count, SYSCONF_MAX_MODULES);
+}
+
 DEVICE_TESTS(sysconf,
+    { "sysconf_legacy_boot_methods", legacy_boot_methods },
+    { "sysconf_legacy_bad_values", legacy_bad_values },
     { "sysconf_valid_two_guests", valid_two_guests },
     { "sysconf_defaults", defaults },
     { "sysconf_sizes", sizes },

@@ -149,13 +149,19 @@ static uint64_t free_memory(void)
 /* The guest's block of the configuration, as the VMM parses it. */
 static size_t guest_block(const struct sysconf_guest *g, char *out, size_t size)
 {
+    static const char *const boot[] = { "linux", "multiboot", "flat", "bios" };
     int n = pith_snprintf(out, size, "guest %s\n  memory %luK\n  vcpus %u\n  boot %s\n  kernel %s\n",
-                          g->name, g->memory >> 10, g->vcpus,
-                          g->boot == SYSCONF_BOOT_LINUX ? "linux" : "multiboot", g->kernel);
+                          g->name, g->memory >> 10, g->vcpus, boot[g->boot], g->kernel);
     if (g->initrd[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  initrd %s\n", g->initrd);
     if (g->disk[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  disk %s\n", g->disk);
+    if (g->cdrom[0])
+        n += pith_snprintf(out + n, size - (size_t)n, "  cdrom %s\n", g->cdrom);
+    for (unsigned i = 0; i < g->module_count; i++)
+        n += pith_snprintf(out + n, size - (size_t)n, "  module %s\n", g->module_string[i]);
+    if (g->debug_exit)
+        n += pith_snprintf(out + n, size - (size_t)n, "  debug-exit yes\n");
     if (g->cmdline[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cmdline %s\n", g->cmdline);
     if (g->cpus) {
@@ -179,15 +185,22 @@ static unsigned module_frames(const struct pith_module_desc *const *mods, unsign
 static enum pith_error start_guest(struct guest *g, unsigned index, const struct pith_module_desc *vmm,
                                    pith_cap_t reports)
 {
-    static char block[2048];
-    static struct pith_module_desc shared[3];
+    static char block[4096];
+    enum { MAX_SHARED = 4 + SYSCONF_MAX_MODULES };
+    static struct pith_module_desc shared[MAX_SHARED];
     const struct sysconf_guest *c = g->config;
-    const struct pith_module_desc *mods[3];
+    const struct pith_module_desc *mods[MAX_SHARED];
     unsigned count = 0;
-    const char *names[3] = { c->kernel, c->initrd, c->disk };
-    for (unsigned i = 0; i < 3; i++)
-        if (names[i][0] && (mods[count] = module(names[i])) != NULL)
+    const char *names[MAX_SHARED] = { c->kernel, c->initrd, c->disk, c->cdrom };
+    for (unsigned i = 0; i < c->module_count; i++)
+        names[4 + i] = c->module[i];
+    for (unsigned i = 0; i < 4 + c->module_count; i++) {
+        bool again = false;             /* a module named twice is shared once */
+        for (unsigned j = 0; j < count; j++)
+            again |= pith_strcmp(shared[j].name, names[i]) == 0;
+        if (names[i][0] && !again && (mods[count] = module(names[i])) != NULL)
             shared[count] = *mods[count], count++;
+    }
     uint64_t badge = GUEST_BADGE_BASE + index;
     pith_cap_t caps[PITH_GUEST_SLOT_COUNT] = { pith_alloc_slot(), pith_alloc_slot() };
     enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
@@ -258,7 +271,10 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         struct guest *g = &guests[index];
         uint64_t label = pith_msginfo_label(msg.info);
         if (label == PITH_GUEST_STOPPED) {
-            say("guest %s: stopped%s\n", g->config->name, msg.mr[0] ? " with an error" : "");
+            if (pith_msginfo_length(msg.info) > 1 && msg.mr[1])    /* isa-debug-exit */
+                say("guest %s: stopped with exit status %lu\n", g->config->name, msg.mr[1]);
+            else
+                say("guest %s: stopped%s\n", g->config->name, msg.mr[0] ? " with an error" : "");
             clean &= msg.mr[0] == 0;
         } else {
             say("guest %s: its VMM crashed (fault %lu at %lx); the other guests go on\n",

@@ -323,9 +323,13 @@ static void set_boot(struct parser *p, struct text key, struct text value)
         p->guest->boot = SYSCONF_BOOT_LINUX;
     } else if (text_is(value, "multiboot")) {
         p->guest->boot = SYSCONF_BOOT_MULTIBOOT;
+    } else if (text_is(value, "flat")) {
+        p->guest->boot = SYSCONF_BOOT_FLAT;
+    } else if (text_is(value, "bios")) {
+        p->guest->boot = SYSCONF_BOOT_BIOS;
     } else {
         struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
-        say_around(&m, "unknown boot method '", value, "' (linux or multiboot)");
+        say_around(&m, "unknown boot method '", value, "' (linux, multiboot, flat or bios)");
     }
 }
 
@@ -374,6 +378,47 @@ static void set_disk(struct parser *p, struct text key, struct text value)
     set_module(p, key, value, p->guest->disk, &p->guest->disk_line);
 }
 
+static void set_cdrom(struct parser *p, struct text key, struct text value)
+{
+    set_module(p, key, value, p->guest->cdrom, &p->guest->cdrom_line);
+}
+
+/* `module NAME [its command line]`: the name is the first word, the string all of it. */
+static void add_module(struct parser *p, struct text key, struct text value)
+{
+    struct sysconf_guest *g = p->guest;
+    if (g->module_count == SYSCONF_MAX_MODULES) {
+        struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
+        say(&m, "more than ");
+        say_number(&m, SYSCONF_MAX_MODULES);
+        say(&m, " modules");
+        return;
+    }
+    if (value.n >= SYSCONF_STRING) {
+        too_long(p, key, SYSCONF_STRING);
+        return;
+    }
+    struct text rest, name = first_word(value, &rest);
+    unsigned i = g->module_count;
+    set_module(p, key, name, g->module[i], &g->module_line[i]);
+    copy_text(g->module_string[i], SYSCONF_STRING, value);
+    if (g->module[i][0])
+        g->module_count++;
+}
+
+static void set_debug_exit(struct parser *p, struct text key, struct text value)
+{
+    (void)key;
+    if (text_is(value, "yes")) {
+        p->guest->debug_exit = true;
+    } else if (text_is(value, "no")) {
+        p->guest->debug_exit = false;
+    } else {
+        struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
+        say_around(&m, "debug-exit is yes or no, not '", value, "'");
+    }
+}
+
 /* Repeated cmdline lines append, separated by a space, for long command lines. */
 static void add_cmdline(struct parser *p, struct text key, struct text value)
 {
@@ -406,6 +451,9 @@ static const struct key keys[] = {
     { "disk",    set_disk,    false, false },
     { "console", set_console, false, false },
     { "cpus",    set_cpus,    false, false },
+    { "module",  add_module,  true,  true  },
+    { "cdrom",   set_cdrom,   false, false },
+    { "debug-exit", set_debug_exit, false, false },
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
@@ -449,6 +497,11 @@ static void finish_guest(struct parser *p)
     if (!g)
         return;
     p->memory_lines[g - p->config->guests] = p->memory_line ? p->memory_line : g->line;
+    if (g->kernel[0] == 0 && g->boot == SYSCONF_BOOT_BIOS) {
+        copy_text(g->kernel, SYSCONF_STRING, (struct text){ SYSCONF_DEFAULT_FIRMWARE,
+                                                           sizeof(SYSCONF_DEFAULT_FIRMWARE) - 1 });
+        g->kernel_line = g->line;
+    }
     if (g->kernel[0] == 0) {
         g->valid = false;
         struct message m = report(p, g->line, SYSCONF_ERR_MISSING_KERNEL);
@@ -653,6 +706,9 @@ unsigned sysconf_check_modules(struct sysconf *config,
         check_module(&p, g, "kernel", g->kernel, g->kernel_line, modules, module_count);
         check_module(&p, g, "initrd", g->initrd, g->initrd_line, modules, module_count);
         check_module(&p, g, "disk", g->disk, g->disk_line, modules, module_count);
+        check_module(&p, g, "cdrom", g->cdrom, g->cdrom_line, modules, module_count);
+        for (unsigned j = 0; j < g->module_count; j++)
+            check_module(&p, g, "module", g->module[j], g->module_line[j], modules, module_count);
     }
     return p.error_count;
 }

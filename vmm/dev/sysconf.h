@@ -27,8 +27,13 @@
 
 enum sysconf_boot {
     SYSCONF_BOOT_LINUX,         /* bzImage, Linux x86 boot protocol (the default) */
-    SYSCONF_BOOT_MULTIBOOT,     /* multiboot test kernels */
+    SYSCONF_BOOT_MULTIBOOT,     /* a multiboot v1 or v2 kernel on the PC platform */
+    SYSCONF_BOOT_FLAT,          /* a flat test image at 1 MiB (guests/tests) */
+    SYSCONF_BOOT_BIOS,          /* firmware (SeaBIOS) from the reset vector */
 };
+
+#define SYSCONF_MAX_MODULES     8       /* multiboot modules per guest */
+#define SYSCONF_DEFAULT_FIRMWARE "bios-256k.bin"
 
 enum sysconf_console {
     SYSCONF_CONSOLE_SERIAL,     /* the guest's 16550 on the console server (default) */
@@ -50,6 +55,14 @@ struct sysconf_guest {
     char cmdline[SYSCONF_CMDLINE];
     enum sysconf_console console;
     unsigned kernel_line, initrd_line, disk_line;   /* where each module was named */
+    /* multiboot modules: the module's name, then its command line (the whole value) */
+    char module[SYSCONF_MAX_MODULES][SYSCONF_STRING];
+    char module_string[SYSCONF_MAX_MODULES][SYSCONF_STRING];
+    unsigned module_line[SYSCONF_MAX_MODULES];
+    unsigned module_count;
+    char cdrom[SYSCONF_STRING];         /* boot bios: an ISO image on the IDE controller */
+    unsigned cdrom_line;
+    bool debug_exit;                    /* QEMU's isa-debug-exit at port 0xf4 */
 };
 
 struct sysconf {

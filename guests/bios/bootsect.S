@@ -1,0 +1,94 @@
+/*
+ * A boot sector for the legacy tests: loaded by the BIOS at 0x7c00 from an IDE disk
+ * or a CD (no-emulation boot), it prints a line through the BIOS (INT 10h, which
+ * SeaBIOS also sends to the serial console), writes a line straight into the VGA
+ * text buffer, waits for a key through INT 16h and echoes it, then reports through
+ * port 0xf4 (isa-debug-exit): 0x10 after a key, 0x11 when no key came in time.
+ */
+    .code16
+    .text
+    .globl _start
+_start:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %ss
+    mov $0x7c00, %sp
+    ljmp $0, $start
+start:
+    sti
+    mov $hello, %si
+    call print
+    /* a line straight into video memory, row 12 */
+    mov $0xb800, %ax
+    mov %ax, %es
+    mov $vga_text, %si
+    mov $(12 * 160), %di
+1:  lodsb
+    test %al, %al
+    jz 2f
+    mov $0x1f, %ah
+    stosw
+    jmp 1b
+2:  mov $prompt, %si
+    call print
+    /* poll INT 16h for about 25 seconds (the BIOS tick count at 0x46c, 18.2 Hz): a key
+     * typed on the console may take seconds to arrive on a loaded emulator */
+    mov 0x46c, %cx
+    add $455, %cx
+3:  mov $0x01, %ah
+    int $0x16
+    jnz 4f
+    hlt
+    mov 0x46c, %ax
+    cmp %cx, %ax
+    jne 3b
+    mov $nokey, %si
+    call print
+    call settle
+    mov $0x11, %al
+    out %al, $0xf4
+    jmp halt
+4:  mov $0x00, %ah
+    int $0x16
+    mov %al, key
+    mov $gotkey, %si
+    call print
+    call settle
+    mov $0x10, %al
+    out %al, $0xf4
+halt:
+    cli
+    hlt
+    jmp halt
+
+/* two or three timer ticks, so the BIOS's serial console has sent what was printed */
+settle:
+    mov 0x46c, %cx
+    add $3, %cx
+1:  hlt
+    mov 0x46c, %ax
+    cmp %cx, %ax
+    jne 1b
+    ret
+
+print:
+    lodsb
+    test %al, %al
+    jz 1f
+    mov $0x0e, %ah
+    mov $0x0007, %bx
+    int $0x10
+    jmp print
+1:  ret
+
+hello:      .asciz "pith-boot: hello from the boot sector\r\n"
+vga_text:   .asciz "pith-boot: written to 0xb8000"
+prompt:     .asciz "pith-boot: press a key\r\n"
+nokey:      .asciz "pith-boot: no key\r\n"
+gotkey:     .ascii "pith-boot: key '"
+key:        .ascii "?"
+            .asciz "'\r\n"
+
+    .org 510
+    .word 0xaa55
