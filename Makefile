@@ -16,7 +16,7 @@ KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
-PROGRAMS   := root ktest bench console
+PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
 .PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot test-smp bench clean help FORCE
@@ -150,7 +150,7 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
 # Device models of the VMM (vmm/dev), tested on the host.
-DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c
 
 $(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h) | deps
 	@mkdir -p $(BUILD)
