@@ -55,22 +55,23 @@ static bool complete_checksum(uint8_t *frame, uint32_t length, const struct net_
  * checksum request). */
 static bool gather(struct virtio_net *n, const struct virtio_chain *c, uint32_t *length)
 {
+    unsigned header = virtio_net_header_length(n);
     uint8_t bytes[VIRTIO_NET_HDR_MODERN + VIRTIO_NET_FRAME_MAX];
     uint64_t total = 0;
     for (unsigned i = 0; i < c->count; i++) {
         const struct virtio_buffer *b = &c->buf[i];
-        if (b->device_writes || total + b->length > n->header_length + VIRTIO_NET_FRAME_MAX)
+        if (b->device_writes || total + b->length > header + VIRTIO_NET_FRAME_MAX)
             return false;
         if (b->length && !n->dev.memory.read(n->dev.memory.ctx, b->gpa, bytes + total, b->length))
             return false;
         total += b->length;
     }
-    if (total < n->header_length + 14)
+    if (total < header + 14)
         return false;                   /* not even an Ethernet header */
     struct net_header h = { 0 };
     __builtin_memcpy(&h, bytes, 10);
-    *length = (uint32_t)total - n->header_length;
-    __builtin_memcpy(n->held, bytes + n->header_length, *length);
+    *length = (uint32_t)total - header;
+    __builtin_memcpy(n->held, bytes + header, *length);
     if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
         return (n->dev.guest_features & VIRTIO_NET_F_CSUM) && complete_checksum(n->held, *length, &h);
     return true;
@@ -124,8 +125,7 @@ static const struct virtio_ops net_ops = {
 void virtio_net_init(struct virtio_net *n, struct guest_memory memory, struct irq_line irq,
                      const uint8_t mac[6], struct virtio_net_backend backend)
 {
-    *n = (struct virtio_net){ .link_up = true, .header_length = VIRTIO_NET_HDR_LEGACY,
-                              .backend = backend };
+    *n = (struct virtio_net){ .link_up = true, .backend = backend };
     __builtin_memcpy(n->mac, mac, 6);
     virtio_init(&n->dev, &net_ops, n, memory, irq);
 }
@@ -165,8 +165,14 @@ static bool scatter(struct virtio_net *n, uint32_t offset, const uint8_t *bytes,
     return length == 0;
 }
 
+unsigned virtio_net_header_length(const struct virtio_net *n)
+{
+    return n->dev.version_1 ? VIRTIO_NET_HDR_MODERN : VIRTIO_NET_HDR_LEGACY;
+}
+
 bool virtio_net_receive(struct virtio_net *n, const uint8_t *frame, uint32_t length)
 {
+    unsigned header = virtio_net_header_length(n);
     if (!n->link_up || length < 14 || length > VIRTIO_NET_FRAME_MAX) {
         n->stats.rx_dropped++;
         return true;
@@ -180,10 +186,10 @@ bool virtio_net_receive(struct virtio_net *n, const uint8_t *frame, uint32_t len
         room += n->rx_chain.buf[i].length;
     }
     struct net_header h = { .num_buffers = 1 };
-    if (writable && room >= n->header_length + length &&
-        scatter(n, 0, (const uint8_t *)&h, n->header_length) &&
-        scatter(n, n->header_length, frame, length)) {
-        virtio_queue_push(&n->dev, RECEIVEQ, &n->rx_chain, n->header_length + length);
+    if (writable && room >= header + length &&
+        scatter(n, 0, (const uint8_t *)&h, header) &&
+        scatter(n, header, frame, length)) {
+        virtio_queue_push(&n->dev, RECEIVEQ, &n->rx_chain, header + length);
         n->stats.rx_frames++;
     } else {
         virtio_queue_push(&n->dev, RECEIVEQ, &n->rx_chain, 0);   /* malformed or too small */
@@ -198,6 +204,5 @@ void virtio_net_set_link(struct virtio_net *n, bool up)
     if (n->link_up == up)
         return;
     n->link_up = up;
-    n->dev.isr |= 2;
-    irq_line_set(&n->dev.irq, true);
+    virtio_interrupt(&n->dev, VIRTIO_INTERRUPT_CONFIG);
 }

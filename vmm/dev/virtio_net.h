@@ -44,7 +44,6 @@ struct virtio_net {
     struct virtio_device dev;
     uint8_t mac[6];
     bool link_up;
-    unsigned header_length;             /* VIRTIO_NET_HDR_LEGACY or _MODERN (transport's) */
     struct virtio_net_backend backend;
     struct virtio_net_stats stats;
     /* a frame the backend refused, sent before any newer one */
@@ -66,6 +65,9 @@ bool virtio_net_receive_ready(struct virtio_net *n);
 bool virtio_net_receive(struct virtio_net *n, const uint8_t *frame, uint32_t length);
 /* The backend has room again: send what the guest queued meanwhile. */
 void virtio_net_transmit_resume(struct virtio_net *n);
+/* Bytes of struct virtio_net_hdr before each frame: with num_buffers once
+ * VIRTIO_F_VERSION_1 is negotiated (§5.1.6), without it on the legacy transport. */
+unsigned virtio_net_header_length(const struct virtio_net *n);
 /* Link status; a change interrupts the driver (configuration change, §4.1.4.5). */
 void virtio_net_set_link(struct virtio_net *n, bool up);
 
