@@ -23,6 +23,7 @@
 #define SYSCONF_STRING          128     /* names and module names, with the NUL */
 #define SYSCONF_CMDLINE         512     /* the guest's command line, with the NUL */
 #define SYSCONF_MESSAGE         128     /* one error message, with the NUL */
+#define SYSCONF_MAX_SEGMENT     4094    /* network segments are 1..this */
 
 enum sysconf_boot {
     SYSCONF_BOOT_LINUX,         /* bzImage, Linux x86 boot protocol (the default) */
@@ -47,6 +48,9 @@ struct sysconf_guest {
     char cmdline[SYSCONF_CMDLINE];
     enum sysconf_console console;
     unsigned kernel_line, initrd_line, disk_line;   /* where each module was named */
+    uint32_t net_segment;       /* `net SEGMENT [MAC]`: a NIC on that segment; 0 = none */
+    uint8_t mac[6];             /* given, or 52:54:00:50:SS:GG (segment, guest number) */
+    unsigned net_line;
 };
 
 struct sysconf {
@@ -70,6 +74,7 @@ enum sysconf_error_kind {
     SYSCONF_ERR_OUT_OF_MEMORY,      /* fits alone, not after the guests above it */
     SYSCONF_ERR_VCPUS_RANGE,
     SYSCONF_ERR_MISSING_MODULE,
+    SYSCONF_ERR_BAD_NET,            /* segment out of range, bad or duplicate MAC */
 };
 
 struct sysconf_error {
