@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-io test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -28,7 +28,7 @@ help:
 	@echo "                EMU=bochs: in Bochs; ACCEL=kvm: on KVM; CONFIG=file: another system"
 	@echo "make test       host tests, then every system test in QEMU and Bochs:"
 	@echo "                test-qemu test-bochs test-hostile test-fuzz test-default test-vmm"
-	@echo "                test-linux test-side"
+	@echo "                test-linux test-side test-io"
 	@echo "make test-smp   the kernel test suite on two CPUs (SMP=n for run and tests)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
@@ -75,7 +75,7 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
 CONFIG ?= guests/configs/two-linux.conf
-SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf \
+SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
 $(BUILD)/pith.iso: $(SYSTEM_PARTS) $(CONFIG) FORCE
@@ -87,6 +87,9 @@ $(BUILD)/pith-demo.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.e
 
 $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 	tools/mkimage.sh $@ guests/configs/side-by-side-test.conf $(BUILD)
+
+$(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
+	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
 
 FORCE:
 
@@ -184,6 +187,12 @@ test-side: $(BUILD)/pith-side.iso
 	tests/side-by-side.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
 	tests/side-by-side.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
 
+# Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
+# segment pinging each other, one on another segment reaching neither.
+test-io: $(BUILD)/pith-io.iso
+	tests/io.sh io-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-io.iso
+	tests/io.sh io-vmx -- tools/run-bochs.sh --timeout 2400 $(BUILD)/pith-io.iso
+
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
 	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
@@ -221,7 +230,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 	tools/fuzz.sh --emu $(EMU) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(N),--n $(N)) \
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
-test-system: test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux test-side
+test-system: test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux test-side test-io
 
 test: test-unit test-system
 

@@ -34,7 +34,7 @@ probed_while_up() {
 		before "$g" '^\[beta\] pith-guest: test end$'
 }
 
-check io_switch_started "the switch server did not report its ports" has '^\[?switch\]?:? ?(switch: )?3 ports'
+check io_switch_started "the switch server did not start with 3 ports" has '^\[root\] network: the switch serves 3 ports$'
 check io_alpha_nic "alpha has no eth0 with its configured MAC" \
 	has '^\[alpha\] pith-guest: eth0 10\.0\.0\.1 52:54:00:00:01:01$'
 check io_beta_nic "beta has no eth0 with its configured MAC" \

@@ -21,6 +21,11 @@ done
 
 modules=("$build/root.elf=root" "$build/console.elf=console" "$build/vmm.elf=vmm"
          "$config=system.conf")
+# The switch server, for guests with a `net` key (docs/network.md).
+if grep -qE '^[[:space:]]*net[[:space:]]' "$config"; then
+	[ -f "$build/switch.elf" ] || die "$build/switch.elf missing: build it first (make)"
+	modules+=("$build/switch.elf=switch")
+fi
 declare -A packed=()
 # Module names: the second word of kernel/initrd/disk lines, comments stripped.
 while read -r key name _; do

@@ -298,11 +298,14 @@ static void update_time(struct vm *vm)
     arm_deadline(vm, vm->timer.next);
 }
 
-/* The deadline's bit came (it is consumed by the receive or the poll). */
+/* The deadline's bit came (it is consumed by the receive or the poll); or the network
+ * switch's, which shares the notification: frames may wait for the guest. */
 static void deadline_passed(struct vm *vm)
 {
     vm->deadline = 0;
     update_time(vm);
+    if (vm->platform == VM_PLATFORM_PC)
+        pc_net_poll(vm);
 }
 
 /* Before a reply: take a deadline bit that arrived while the VMM was busy. */

@@ -27,6 +27,7 @@
 #include <pith/printf.h>
 #include <pith/root.h>
 #include <pith/string.h>
+#include <pith/switch.h>
 
 #include "cpuid.h"
 #include "dev/sysconf.h"
@@ -257,6 +258,28 @@ static bool cmdline_has(const char *line, const char *word)
     return false;
 }
 
+/* The guest's NIC channel (pith/guest.h): its frames mapped here, and the notification
+ * the switch signals, which becomes the VMM's bound one.  PITH_E_INVALID_ARG when the
+ * root task passed no channel. */
+#define VMM_NET_CHANNEL 0x0000400000000000ull
+
+static enum pith_error map_channel(void **channel, uint64_t *notification)
+{
+    unsigned frames = PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS);
+    if (bootinfo->extra_count < PITH_GUEST_SLOT_NET_FRAMES + frames)
+        return PITH_E_INVALID_ARG;
+    pith_cap_t first = bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_FRAMES;
+    for (unsigned f = 0; f < frames; f++) {
+        enum pith_error err = pith_map_frame(first + f, PITH_SLOT_ADDRESS_SPACE, VMM_NET_CHANNEL + 4096ull * f,
+                                             PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
+        if (err)
+            return err;
+    }
+    *channel = (void *)VMM_NET_CHANNEL;
+    *notification = bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_NOTIFY;
+    return PITH_OK;
+}
+
 static bool run_configured(const char *text, size_t length)
 {
     static struct sysconf config;
@@ -300,7 +323,10 @@ static bool run_configured(const char *text, size_t length)
     }
     enum pith_error err = vm_create(&guest, &vc);
     uint64_t notification = 0;
-    if (!err)
+    void *channel = NULL;
+    if (!err && g->net_segment)
+        err = map_channel(&channel, &notification);
+    if (!err && !notification)
         err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &notification);
     if (!err)
         err = pith_thread_bind_notification(PITH_SLOT_THREAD, notification);
@@ -320,6 +346,13 @@ static bool run_configured(const char *text, size_t length)
                                   initrd ? (const void *)initrd->vaddr : NULL, initrd ? initrd->size : 0,
                                   g->cmdline };
         loaded = pc_create(&guest, disk ? &d : NULL, true);     /* hvc0 writes to the same console */
+        if (loaded && channel) {
+            struct pc_net net = { channel, { 0 }, bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_SWITCH };
+            pith_memcpy(net.mac, g->mac, 6);
+            loaded = pc_add_net(&guest, &net);
+            vm_log(&guest, "NIC %02x:%02x:%02x:%02x:%02x:%02x on segment %u", g->mac[0], g->mac[1],
+                   g->mac[2], g->mac[3], g->mac[4], g->mac[5], g->net_segment);
+        }
         if (!loaded)
             vm_stop(&guest, VM_END_ERROR, "building the PC platform failed");
         loaded = loaded && linux_load(&guest, &lg);
