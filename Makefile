@@ -19,17 +19,24 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-io test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-io test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
 	@echo "make            build the kernel, user programs and $(BUILD)/pith.iso"
-	@echo "make run        boot the default system (two Linux guests) in QEMU;"
-	@echo "                EMU=bochs: in Bochs; ACCEL=kvm: on KVM; CONFIG=file: another system"
-	@echo "make test       host tests, then every system test in QEMU and Bochs:"
-	@echo "                test-qemu test-bochs test-hostile test-fuzz test-default test-vmm"
-	@echo "                test-linux test-side test-io"
-	@echo "make test-smp   the kernel test suite on two CPUs (SMP=n for run and tests)"
+	@echo "make run        boot the default system (two Linux guests) in QEMU; variables:"
+	@echo "                  CONFIG=file   another system configuration (guests/configs/)"
+	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
+	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
+	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
+	@echo "make test       every suite below, then one summary line per suite"
+	@echo "make test-unit  host unit tests of the kernel's pure logic and the VMM's devices"
+	@echo "make test-qemu  the kernel test suite in QEMU (SVM);  test-bochs: in Bochs (VMX)"
+	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
+	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
+	@echo "                side by side, the console driven through a terminal, guest networks"
+	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too"
+	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
 	@echo "make clean      remove $(BUILD)"
@@ -78,7 +85,7 @@ CONFIG ?= guests/configs/two-linux.conf
 SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
-$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(CONFIG) FORCE
+$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(wildcard $(CONFIG)) FORCE
 	tools/mkimage.sh $@ $(CONFIG) $(BUILD)
 
 # The root task without a configuration: its demonstration of the kernel's mechanisms.
@@ -136,12 +143,21 @@ $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 	@mkdir -p $(BUILD)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ tools/bench/kvm_exit.c
 
-run: $(BUILD)/pith.iso
+# `make run`: MEM, SMP and QEMU_ARGS reach tools/run-qemu.sh through the environment.
+export MEM SMP QEMU_ARGS
+run: check-config $(BUILD)/pith.iso
 ifeq ($(EMU),bochs)
-	tools/run-bochs.sh --timeout 86400 $(BUILD)/pith.iso
+	tools/run-bochs.sh --timeout 86400 --tty "$$(tty)" $(BUILD)/pith.iso
 else
 	tools/run-qemu.sh --interactive $(if $(filter kvm,$(ACCEL)),--kvm) $(BUILD)/pith.iso
 endif
+
+# A configuration that does not exist is named, not left to make's "No rule".
+check-config:
+	@[ -f "$(CONFIG)" ] || { echo "make run: no such configuration file: $(CONFIG)"; \
+		echo "  the configurations here: $$(ls guests/configs/*.conf | tr '\n' ' ')"; exit 1; }
+	@[ -z "$(ACCEL)" ] || [ "$(ACCEL)" = kvm ] || { echo "make run: ACCEL=$(ACCEL): only ACCEL=kvm is known (default: TCG)"; exit 1; }
+	@[ "$(EMU)" = qemu ] || [ "$(EMU)" = bochs ] || { echo "make run: EMU=$(EMU): qemu or bochs"; exit 1; }
 
 # ---- Tests -------------------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c \
@@ -184,8 +200,17 @@ test-default: $(BUILD)/pith-demo.iso
 
 # Two Linux guests side by side, a crashing VMM and a malformed guest (tests/side-by-side.sh).
 test-side: $(BUILD)/pith-side.iso
-	tests/side-by-side.sh linux-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
-	tests/side-by-side.sh linux-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
+	tests/side-by-side.sh linux-side-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-side.iso
+	tests/side-by-side.sh linux-side-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
+
+# The default system driven through a terminal as a person would (tests/ops.py): typing,
+# pasting, focus, the console's keys, two guests writing at once, vi, leaving.
+$(BUILD)/pith-ops.iso: $(SYSTEM_PARTS) guests/configs/two-linux.conf
+	tools/mkimage.sh $@ guests/configs/two-linux.conf $(BUILD)
+
+test-ops: $(BUILD)/pith-ops.iso
+	tests/ops.py ops-svm qemu $(BUILD)/pith-ops.iso
+	tests/ops.py ops-vmx bochs $(BUILD)/pith-ops.iso
 
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
 # segment pinging each other, one on another segment reaching neither.
@@ -230,9 +255,21 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 	tools/fuzz.sh --emu $(EMU) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(N),--n $(N)) \
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
-test-system: test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux test-side test-io
+SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
+	test-side test-ops test-io
+test-system: $(SYSTEM_TESTS)
 
-test: test-unit test-system
+# Every suite, even after one fails; then the summary line of each suite, and the result.
+test: deps
+	@mkdir -p $(BUILD); : >$(BUILD)/test.log; failed=''; \
+	for t in test-unit $(SYSTEM_TESTS); do \
+		bash -o pipefail -c '$(MAKE) --no-print-directory '$$t' 2>&1 | tee -a $(BUILD)/test.log' \
+			|| failed="$$failed $$t"; \
+	done; \
+	echo; echo "== make test: the summary line of every suite =="; \
+	tr -d '\r' <$(BUILD)/test.log | grep -aE '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$$' || true; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: every suite passed"
 
 $(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
 	tools/mkimage.sh $@ guests/configs/bench-linux.conf $(BUILD)

@@ -14,6 +14,8 @@ trap 'rm -f "$out"' EXIT
 checks_run() {  # shows the output live; carriage returns from the serial port dropped
 	"$@" | tee "$out" || status=${PIPESTATUS[0]}
 	tr -d '\r' <"$out" >"$out.txt" && mv "$out.txt" "$out"
+	# output cut off mid-line must not run into the checks' own lines
+	if [ -s "$out" ] && [ -n "$(tail -c 1 "$out")" ]; then echo; fi
 }
 
 check() {   # (its locals must not hide the checker's own variables, such as $name)

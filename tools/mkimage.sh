@@ -5,16 +5,18 @@
 #
 # Packs the kernel, the root task, the console server and the VMM from BUILD_DIR,
 # CONFIG as the module "system.conf", and every file the configuration names on a
-# `kernel`, `initrd` or `disk` line, looked up by name in BUILD_DIR, BUILD_DIR/guests,
-# guests/tests and guests/.  A name with no file is left out with a warning: the root
-# task then reports the guest's line at boot and starts the others (docs/config.md).
+# `kernel`, `initrd` or `disk` line.  A name is a path: absolute, or relative to the
+# directory of CONFIG; a name not found there is looked up in BUILD_DIR, BUILD_DIR/guests,
+# guests/tests and guests/ (where the build leaves vmlinuz, initrd.img, disk.img and
+# the test guests).  The module keeps the name as written, which is what the root task
+# compares.  A name with no file fails the build, naming the file and its line.
 # Exit status: 0 the image was written; 1 otherwise.
 set -euo pipefail
 
 die() { echo "mkimage: $*" >&2; exit 1; }
 [ $# -eq 3 ] || die "usage: $0 OUT.iso CONFIG BUILD_DIR"
 out=$1 config=$2 build=$3
-[ -f "$config" ] || die "no such configuration: $config"
+[ -f "$config" ] || die "no such configuration file: $config (the configurations: guests/configs/*.conf)"
 for f in kernel.elf root.elf console.elf vmm.elf; do
 	[ -f "$build/$f" ] || die "$build/$f missing: build it first (make)"
 done
@@ -26,21 +28,33 @@ if grep -qE '^[[:space:]]*net[[:space:]]' "$config"; then
 	[ -f "$build/switch.elf" ] || die "$build/switch.elf missing: build it first (make)"
 	modules+=("$build/switch.elf=switch")
 fi
+config_dir=$(dirname "$config")
 declare -A packed=()
+missing=0 number=0
 # Module names: the second word of kernel/initrd/disk lines, comments stripped.
 while read -r key name _; do
+	number=$((number + 1))
 	case "$key" in kernel|initrd|disk) ;; *) continue ;; esac
 	[ -n "${name:-}" ] && [ -z "${packed[$name]:-}" ] || continue
 	packed[$name]=1
 	found=
-	for dir in "$build" "$build/guests" guests/tests guests; do
-		if [ -f "$dir/$name" ]; then found=$dir/$name; break; fi
+	case "$name" in
+		/*) candidates=("$name") ;;
+		*) candidates=("$config_dir/$name" "$build/$name" "$build/guests/$name" "guests/tests/$name" "guests/$name") ;;
+	esac
+	for path in "${candidates[@]}"; do
+		if [ -f "$path" ]; then found=$path; break; fi
 	done
 	if [ -n "$found" ]; then
 		modules+=("$found=$name")
 	else
-		echo "mkimage: warning: no file for module '$name' named in $config" >&2
+		echo "mkimage: $config: line $number: no file '$name' for '$key' (looked in $config_dir/ and $build/)" >&2
+		missing=$((missing + 1))
 	fi
 done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config")
+[ "$missing" = 0 ] || die "$missing module file(s) missing: no image written"
 
+# The host's time, for the guests' clocks (vmm/dev/rtc.h): the root task hands the
+# kernel's command line on to each VMM.
+export KERNEL_CMDLINE="${KERNEL_CMDLINE:+$KERNEL_CMDLINE }pith.clock=$(date -u +%s)"
 exec "$(dirname "$0")/mkiso.sh" "$out" "$build/kernel.elf" "${modules[@]}"

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # run-bochs.sh — boot a Pith ISO headless in Bochs (Intel VMX + EPT), COM1 on stdout.
 #
-# Usage: tools/run-bochs.sh [--timeout SECONDS] [--log FILE] [--smp N] ISO
+# Usage: tools/run-bochs.sh [--timeout SECONDS] [--log FILE] [--smp N] [--tty TTY] ISO
 #
 #   --timeout S   kill Bochs after S wall seconds (default 900)
-#   --log FILE    also copy the serial output to FILE
+#   --log FILE    also copy the serial output to FILE (not with --tty)
 #   --smp N       N CPUs (default: the SMP environment variable, else 1)
+#   --mem SIZE    memory: 512M, 1G (default: the MEM environment variable, else 512M)
+#   --tty TTY     COM1 on the terminal TTY (Bochs' `term` mode) instead of standard
+#                 output: what is typed there reaches the guest (`make run EMU=bochs`
+#                 passes the user's terminal; tests/ops.py a pseudo-terminal).  Bochs
+#                 takes keys only as fast as its serial line, and drops what overruns
+#                 the UART's 16-byte FIFO: type, do not paste.
 #
 # Guest convention (Bochs has no isa-debug-exit; these are the two ways a
 # guest can end Debian's Bochs 2.7 with different exit statuses):
@@ -22,14 +28,16 @@
 # panic, triple fault, bad usage); the end of Bochs' own log goes to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] ISO" >&2; exit 2; }
+usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--mem SIZE] [--tty TTY] ISO" >&2; exit 2; }
 
-timeout=900 log='' iso='' smp=${SMP:-1}
+timeout=900 log='' iso='' smp=${SMP:-1} tty='' mem=${MEM:-512M}
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
 		--log) [ $# -ge 2 ] || usage; log=$2; shift ;;
 		--smp) [ $# -ge 2 ] || usage; smp=$2; shift ;;
+		--tty) [ $# -ge 2 ] || usage; tty=$2; shift ;;
+		--mem) [ $# -ge 2 ] || usage; mem=$2; shift ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
 	esac
@@ -39,6 +47,18 @@ done
 [ -f "$iso" ] || { echo "run-bochs: no such ISO: $iso" >&2; exit 2; }
 [[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run-bochs: bad timeout: $timeout" >&2; exit 2; }
 [[ "$smp" =~ ^[1-9][0-9]*$ ]] || { echo "run-bochs: bad CPU count: $smp" >&2; exit 2; }
+case "$mem" in     # megabytes, as QEMU's -m reads the same values
+	[1-9]*G) [[ "${mem%G}" =~ ^[0-9]+$ ]] && megs=$((${mem%G} * 1024)) ;;
+	[1-9]*M) megs=${mem%M} ;;
+	[1-9]*) megs=$mem ;;
+esac
+[[ "${megs:-}" =~ ^[1-9][0-9]*$ ]] || { echo "run-bochs: bad memory size: $mem (e.g. 512M, 2G)" >&2; exit 2; }
+if [ -n "$tty" ] && [ ! -c "$tty" ]; then
+	echo "run-bochs: no terminal ($tty): COM1 goes to standard output, input is not read" >&2
+	tty=''
+fi
+com1="com1: enabled=1, mode=file, dev=serial.txt"
+[ -z "$tty" ] || com1="com1: enabled=1, mode=term, dev=$tty"
 bios=/usr/share/bochs/BIOS-bochs-latest vgabios=/usr/share/vgabios/vgabios.bin
 for f in "$bios" "$vgabios"; do
 	[ -f "$f" ] || { echo "run-bochs: $f missing (tools/deps.sh)" >&2; exit 2; }
@@ -60,14 +80,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cat >"$tmp/bochsrc" <<RC
-megs: 512
+megs: $megs
 cpu: model=corei7_haswell_4770, count=$smp, ips=200000000, reset_on_triple_fault=0
 romimage: file=$bios
 vgaromimage: file=$vgabios
 display_library: term
 ata0-master: type=cdrom, path="$(realpath "$iso")", status=inserted
 boot: cdrom
-com1: enabled=1, mode=file, dev=serial.txt
+$com1
 log: bochs.log
 panic: action=fatal
 clock: sync=none
@@ -82,6 +102,11 @@ printf 'c\nquit\n' >"$tmp/cmds"
 # as we are not a process group leader here, $! is Bochs' pid and its pgid.
 (cd "$tmp" && exec setsid -w bochs -q -f bochsrc -rc cmds </dev/null >bochs.out 2>&1) &
 pid=$!
+if [ -n "$tty" ]; then
+	# The terminal is Bochs' own now: raw, as QEMU makes it; restored when Bochs ends.
+	saved=$(stty -g <"$tty" 2>/dev/null || true)
+	trap 'cleanup; [ -z "$saved" ] || stty "$saved" <"$tty" 2>/dev/null || true' EXIT
+fi
 tail -s 0.2 --pid="$pid" -n +1 -f "$tmp/serial.txt" &
 tailer=$!
 # Debian's Bochs has its debugger built in, so its `term` display draws the VGA screen
@@ -89,7 +114,7 @@ tailer=$!
 # looks at that screen, but it must be read: once its buffer is full (after a few
 # minutes of cursor updates) Bochs blocks writing to it, and the whole machine stops.
 for _ in $(seq 100); do
-	screen=$(grep -a -o -m1 '/dev/pts/[0-9]*' "$tmp/bochs.out" 2>/dev/null || true)
+	screen=$(sed -n 's/.*connected to screen "\(\/dev\/[^"]*\)".*/\1/p' "$tmp/bochs.out" 2>/dev/null | head -1 || true)
 	[ -z "$screen" ] && kill -0 "$pid" 2>/dev/null || break
 	sleep 0.1
 done

@@ -13,16 +13,23 @@
 #   --kvm          run on KVM with the host's CPU (-accel kvm -cpu host): needs a
 #                  /dev/kvm that allows nested virtualization
 #   --smp N        N CPUs (default: the SMP environment variable, else 1)
+#   --mem SIZE     memory, as QEMU's -m takes it (default: the MEM environment
+#                  variable, else 512M)
+#
+# More QEMU arguments: after `--`, or in the QEMU_ARGS environment variable (split at
+# spaces), e.g. QEMU_ARGS="-d int -D qemu.log".
 #
 # Guest convention: write 0 (pass) or 1 (fail) to port 0xf4 (isa-debug-exit);
-# QEMU then exits with (v<<1)|1.
-# Exit status: 0 guest wrote 0; 1 guest wrote 1; 124 timeout; 2 anything else
-# (QEMU error, guest reset/halt without writing port 0xf4, bad usage).
+# QEMU then exits with (v<<1)|1.  Pith's root task writes 0 when every guest stopped
+# cleanly, 1 when one did not (an error, a crashed VMM).
+# Exit status: 0 guest wrote 0, or (--interactive) the user left QEMU with Ctrl-A x;
+# 1 guest wrote 1; 124 timeout; 2 anything else (QEMU error, guest reset/halt without
+# writing port 0xf4, bad usage).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
+usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
 
-icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1}
+icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1} mem=${MEM:-512M} kvm=0
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
 # SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on.
 accel=(-accel tcg -cpu "qemu64,+svm,+npt,+smep,+smap,+umip")
@@ -32,8 +39,9 @@ while [ $# -gt 0 ]; do
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
 		--log) [ $# -ge 2 ] || usage; log=$2; shift ;;
 		--interactive) interactive=1 ;;
-		--kvm) accel=(-accel kvm -cpu host) ;;
+		--kvm) accel=(-accel kvm -cpu host); kvm=1 ;;
 		--smp) [ $# -ge 2 ] || usage; smp=$2; shift ;;
+		--mem) [ $# -ge 2 ] || usage; mem=$2; shift ;;
 		--) shift; break ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
@@ -44,14 +52,23 @@ done
 [ -f "$iso" ] || { echo "run-qemu: no such ISO: $iso" >&2; exit 2; }
 [[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run-qemu: bad timeout: $timeout" >&2; exit 2; }
 [[ "$smp" =~ ^[1-9][0-9]*$ ]] || { echo "run-qemu: bad CPU count: $smp" >&2; exit 2; }
-
+[[ "$mem" =~ ^[1-9][0-9]*[MG]?$ ]] || { echo "run-qemu: bad memory size: $mem (e.g. 512M, 2G)" >&2; exit 2; }
+if [ "$kvm" = 1 ]; then
+	# KVM for Pith needs /dev/kvm and a host CPU that offers SVM or VMX to its guests.
+	[ -w /dev/kvm ] || { echo "run-qemu: ACCEL=kvm needs /dev/kvm (read-write); this host has none: run without ACCEL=kvm (TCG)" >&2; exit 2; }
+	nested=$(cat /sys/module/kvm_amd/parameters/nested /sys/module/kvm_intel/parameters/nested 2>/dev/null || true)
+	grep -qE '^(1|Y)$' <<<"$nested" || {
+		echo "run-qemu: ACCEL=kvm needs nested virtualization (SVM or VMX offered to guests); this host has none: run without ACCEL=kvm (TCG)" >&2; exit 2; }
+fi
+# shellcheck disable=SC2206  # (QEMU_ARGS is split at spaces on purpose)
+extra=(${QEMU_ARGS:-})
 # -display none + -serial mon:stdio instead of -nographic: -nographic also makes
 # SeaBIOS mirror the BIOS/GRUB screen onto COM1 (escape codes in the log).
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
-qemu=(qemu-system-x86_64 "${accel[@]}" -m 512 -smp "$smp"
+qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp"
       -display none -serial mon:stdio -no-reboot -boot d
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
-      "${icount[@]}" -cdrom "$iso" "$@")
+      "${icount[@]}" -cdrom "$iso" "${extra[@]}" "$@")
 
 if [ "$interactive" = 1 ]; then
 	run=("${qemu[@]}")
@@ -71,8 +88,15 @@ else
 fi
 
 case "$status" in
+	0)
+		if [ "$interactive" = 1 ]; then
+			echo "run-qemu: left QEMU (Ctrl-A x)" >&2
+			exit 0
+		fi ;;
 	1) exit 0 ;;
-	3) exit 1 ;;
+	3)
+		echo "run-qemu: the guest reported failure (wrote 1 to port 0xf4; from Pith's root task: not every guest stopped cleanly)" >&2
+		exit 1 ;;
 	124|137)
 		if [ "$interactive" = 0 ]; then
 			echo "run-qemu: timeout after $timeout s" >&2

@@ -89,6 +89,13 @@ bool linux_load(struct vm *vm, const struct linux_guest *g)
     };
     struct linux_layout layout;
     e = linux_prepare(&info, &request, &layout);
+    if (e == LINUX_ERR_KERNEL_PLACEMENT && vm->ram_size < linux_minimum_memory(&info)) {
+        vm_stop(vm, VM_END_ERROR, "the kernel needs at least %lu MiB (loaded at %lu MiB, init_size "
+                "%u KiB) but the guest has %lu MiB: give it memory %luM or more",
+                linux_minimum_memory(&info) >> 20, info.pref_address >> 20, info.init_size >> 10,
+                vm->ram_size >> 20, linux_minimum_memory(&info) >> 20);
+        return false;
+    }
     if (e != LINUX_OK) {
         vm_stop(vm, VM_END_ERROR, "loading the kernel into %lu MiB: %s", vm->ram_size >> 20,
                 linux_error_name(e));

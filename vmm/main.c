@@ -313,7 +313,8 @@ static bool run_configured(const char *text, size_t length)
     struct vm_config vc = { .name = g->name, .platform = linux ? VM_PLATFORM_PC : VM_PLATFORM_TEST,
                             .ram_bytes = ram,
                             .tsc_hz = bootinfo->tsc_hz, .console = console_cap,
-                            .no_output = g->console == SYSCONF_CONSOLE_NONE };
+                            .no_output = g->console == SYSCONF_CONSOLE_NONE,
+                            .wall_clock = rtc_clock_from_cmdline(bootinfo->cmdline, 0) };
     /* The notification comes after the guest's RAM: 2 MiB frames retype best first. */
     /* For the tests of isolation: a VMM told to crash does so before its guest runs,
      * and the root task must carry on with the others. */

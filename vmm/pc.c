@@ -7,7 +7,7 @@
 #include "emulate.h"
 #include "vm.h"
 
-#define RTC_START_UNIX      1767225600ull   /* 2026-01-01 00:00:00 UTC: no wall clock here */
+#define RTC_START_UNIX      1767225600ull   /* 2026-01-01 00:00:00 UTC: without pith.clock= */
 #define LAPIC_TIMER_HZ      1000000000ull   /* the local APIC timer's input clock: 1 GHz */
 
 static uint64_t clock_ns(void *context)
@@ -469,7 +469,7 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
     uint64_t now = vm_now_ns(vm);
     pic_init(&pc->pic, (struct irq_line){ lapic_set_lint, &pc->lapic, 0 });
     pit_init(&pc->pit, isa_line(vm, 0), clock_ns, vm);
-    rtc_init(&pc->rtc, RTC_START_UNIX, now, isa_line(vm, 8), clock_ns, vm);
+    rtc_init(&pc->rtc, vm->wall_clock ? vm->wall_clock : RTC_START_UNIX, now, isa_line(vm, 8), clock_ns, vm);
     uint64_t below_4g = vm->ram_size < 0xe0000000ull ? vm->ram_size : 0xe0000000ull;
     rtc_set_memory_size(&pc->rtc, below_4g, vm->ram_size - below_4g);
     i8042_init(&pc->kbd, machine_reset, vm);

@@ -191,6 +191,7 @@ enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
     vm->tsc_hz = config->tsc_hz;
     vm->console_cap = config->console;
     vm->no_output = config->no_output;
+    vm->wall_clock = config->wall_clock;
     vm->exit.transfer_mask = VM_TRANSFER_MASK;
     console_init(&vm->console, console_line, vm);
     msr_file_reset(&vm->msrs);

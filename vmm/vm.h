@@ -89,6 +89,7 @@ struct vm_config {
     uint64_t tsc_hz;
     pith_cap_t console;             /* console server capability, 0: pith_printf */
     bool no_output;                 /* `console none`: the guest's output goes nowhere */
+    uint64_t wall_clock;            /* the host's time at start (seconds since 1970), 0: unknown */
 };
 
 struct vm {
@@ -108,6 +109,7 @@ struct vm {
     struct console console;
     pith_cap_t console_cap;         /* the console server, 0 for none */
     bool no_output;                 /* guest output is dropped (kept for the record) */
+    uint64_t wall_clock;            /* vm_config.wall_clock */
     char out[256];                  /* guest output not yet sent to the console server */
     unsigned out_length;
     struct device_window ports[VM_PORT_WINDOWS];

@@ -4,10 +4,15 @@
  *   PITH_CONSOLE_HELLO   MR0..3: the client's name, up to 31 bytes, zero padded
  *   PITH_CONSOLE_WRITE   MR0: byte count n (1..480), bytes from MR1 on (8 a register)
  *   PITH_CONSOLE_READ    reply MR0: byte count (0..24), bytes from MR1 on
+ *   PITH_CONSOLE_STOPPED MR0: the badge of a client that has stopped (its VMM ended or
+ *                        crashed); only the root task's badge (PITH_CONSOLE_ROOT_BADGE)
+ *                        may say so, others get PITH_E_ILLEGAL_OP
  * Every reply's label is a pith_error.  Keyboard input goes to the focused client —
- * at first the first client that asks for input: Ctrl-] followed by a digit 1..9
- * focuses client n (in HELLO order: the root task is 1, then the guests in the order
- * they started); Ctrl-] twice sends one Ctrl-] to the focused client.
+ * at first the first client that asks for input.  Ctrl-] then a key switches it
+ * (Ctrl-] ? lists the keys): a digit focuses that target of the list (clients by
+ * badge: the root task is 1, then the guests in configuration order), `c` NAME Enter
+ * focuses by name, `n` the next, `f` gives the focused client the full screen;
+ * Ctrl-] twice sends one Ctrl-] to the focused client (user/console/mux.h).
  */
 #ifndef PITH_CONSOLE_H
 #define PITH_CONSOLE_H
@@ -16,7 +21,10 @@ enum pith_console_call {
     PITH_CONSOLE_HELLO = 1,
     PITH_CONSOLE_WRITE,
     PITH_CONSOLE_READ,
+    PITH_CONSOLE_STOPPED,
 };
+
+#define PITH_CONSOLE_ROOT_BADGE 1
 
 #define PITH_CONSOLE_NAME_MAX   31
 #define PITH_CONSOLE_WRITE_MAX  480

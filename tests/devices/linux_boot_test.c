@@ -116,6 +116,9 @@ static void parse_valid_image(void)
     CHECK_EQ(info.cmdline_size, 2047);
     CHECK_EQ(info.pref_address, 16 * MIB);
     CHECK_EQ(info.init_size, 4 * MIB);
+    CHECK_EQ(linux_minimum_memory(&info), 20 * MIB);
+    info.init_size = 4 * MIB + 1;                   /* rounded up to whole MiB */
+    CHECK_EQ(linux_minimum_memory(&info), 21 * MIB);
     CHECK(info.image == image);
 }
 

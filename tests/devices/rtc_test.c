@@ -328,7 +328,19 @@ static void device_ops_and_reset(void)
     fake_now = 0;
 }
 
+static void clock_from_cmdline(void)
+{
+    CHECK_EQ(rtc_clock_from_cmdline("pith.clock=1780000000", 7), 1780000000);
+    CHECK_EQ(rtc_clock_from_cmdline("wall pith.clock=42 x=1", 7), 42);
+    CHECK_EQ(rtc_clock_from_cmdline("xpith.clock=42", 7), 7);          /* not a word of its own */
+    CHECK_EQ(rtc_clock_from_cmdline("pith.clock=12ab", 7), 7);         /* not a number */
+    CHECK_EQ(rtc_clock_from_cmdline("pith.clock=", 7), 7);
+    CHECK_EQ(rtc_clock_from_cmdline("", 7), 7);
+    CHECK_EQ(rtc_clock_from_cmdline(NULL, 7), 7);
+}
+
 DEVICE_TESTS(rtc,
+    { "rtc_clock_from_cmdline", clock_from_cmdline },
     { "rtc_bcd_time_of_a_known_date", bcd_time_of_a_known_date },
     { "rtc_binary_and_twelve_hour_formats", binary_and_twelve_hour_formats },
     { "rtc_calendar_rolls_into_the_new_year", calendar_rolls_into_the_new_year },

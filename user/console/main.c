@@ -1,8 +1,14 @@
 /*
  * The console server: owns the UART (COM1) and multiplexes every client's output onto
  * it, each line labelled with the client's name; typed input goes to the focused
- * client (pith/console.h).  Started by the root task with, in its extra slots: the
- * service endpoint, an I/O-port capability for COM1, and the IRQ handler for line 4.
+ * client (pith/console.h, the rules in mux.h).  Started by the root task with, in its
+ * extra slots: the service endpoint, an I/O-port capability for COM1, and the IRQ
+ * handler for line 4.
+ *
+ * Back-pressure: while the focused client's queue is full the server reads nothing from
+ * the UART and turns its receive interrupt off; the UART's holding register stays full
+ * and the host's serial line waits (uart_setup).  Each READ that empties some of the
+ * queue reads the UART again.
  */
 #include <pith/alloc.h>
 #include <pith/console.h>
@@ -14,6 +20,7 @@
 #include "mux.h"
 
 #define COM1 0x3f8
+#define COM1_IRQ 4
 enum { SLOT_SERVICE, SLOT_UART_PORTS, SLOT_UART_IRQ, SLOT_COUNT };
 
 static void uart_emit(void *ctx, const char *text, size_t length)
@@ -26,10 +33,63 @@ static void uart_emit(void *ctx, const char *text, size_t length)
     }
 }
 
+#define UART_IER_RECEIVED_DATA 0x01
+#define HOLD_TICKS_PER_SECOND 50                /* unfinished lines wait at most 20 ms */
+
+static struct {
+    bool uart_paused;                           /* the keyboard is held back (mux.h) */
+    uint64_t flush_at;                          /* TSC deadline of held lines; 0: none */
+    uint64_t tsc_hz;
+    pith_cap_t notification;                    /* the UART's interrupt and the deadline */
+} server;
+
+static void uart_drain(void)
+{
+    while (!(pith_inb(COM1 + 5) & 0x40))        /* LSR: transmitter empty */
+        pith_cpu_relax();
+}
+
 static void uart_receive(struct mux *m)
 {
-    while (pith_inb(COM1 + 5) & 0x01)          /* LSR: data ready */
+    while (mux_input_room(m) && (pith_inb(COM1 + 5) & 0x01))    /* LSR: data ready */
         mux_input(m, pith_inb(COM1));
+    bool pause = !mux_input_room(m);
+    if (pause != server.uart_paused) {
+        pith_outb(COM1 + 1, pause ? 0 : UART_IER_RECEIVED_DATA);
+        server.uart_paused = pause;
+    }
+}
+
+/*
+ * 115200 baud, 8 data bits, no parity, one stop bit, and the FIFOs off: with one byte
+ * of receive buffer the host's serial line waits whenever that byte is unread (QEMU and
+ * Bochs take the next byte only into an empty holding register; with the FIFO on,
+ * Bochs would read on and drop what overruns it).  An interrupt per byte is cheap at
+ * typing speed, and a paste goes no faster than the guests take it anyway.
+ */
+static void uart_setup(void)
+{
+    pith_outb(COM1 + 3, 0x80);                  /* LCR: DLAB, the divisor latch */
+    pith_outb(COM1 + 0, 1);                     /* DLL: 115200 / 1 */
+    pith_outb(COM1 + 1, 0);                     /* DLM */
+    pith_outb(COM1 + 3, 0x03);                  /* LCR: 8N1 */
+    pith_outb(COM1 + 2, 0x06);                  /* FCR: clear both FIFOs... */
+    pith_outb(COM1 + 2, 0x00);                  /* ...and turn them off */
+    pith_outb(COM1 + 1, UART_IER_RECEIVED_DATA);
+}
+
+/* Held unfinished lines are shown when the deadline passes (mux_flush). */
+static void hold_deadline(struct mux *m)
+{
+    uint64_t now = pith_rdtsc();
+    if (server.flush_at && now >= server.flush_at) {
+        mux_flush(m);
+        server.flush_at = 0;
+    }
+    if (!server.flush_at && mux_holding(m)) {
+        server.flush_at = now + server.tsc_hz / HOLD_TICKS_PER_SECOND;
+        pith_notification_set_deadline(server.notification, server.flush_at);
+    }
 }
 
 static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
@@ -51,6 +111,7 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
         if (n > PITH_CONSOLE_WRITE_MAX || (n + 7) / 8 + 1 > length)
             return PITH_E_INVALID_ARG;
         mux_write(m, badge, (const char *)&words[1], n);
+        uart_drain();       /* the client may power off next: its words are out first */
         return PITH_OK;
     }
     case PITH_CONSOLE_READ: {
@@ -64,6 +125,11 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
         }
         return PITH_OK;
     }
+    case PITH_CONSOLE_STOPPED:
+        if (badge != PITH_CONSOLE_ROOT_BADGE || length < 1)
+            return PITH_E_ILLEGAL_OP;
+        mux_stopped(m, words[0]);
+        return PITH_OK;
     default:
         return PITH_E_ILLEGAL_OP;
     }
@@ -80,9 +146,11 @@ int main(void *arg)
     pith_ioport_allow(bi->extra_first_slot + SLOT_UART_PORTS, PITH_SLOT_ADDRESS_SPACE);
     uint64_t ntfn = 0;
     pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &ntfn);
+    server.notification = ntfn;
+    server.tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000;
     pith_thread_bind_notification(PITH_SLOT_THREAD, ntfn);
     pith_irq_set_notification(irq, ntfn);
-    pith_outb(COM1 + 1, 0x01);                  /* IER: interrupt when data arrives */
+    uart_setup();
     pith_outb(COM1 + 4, 0x0b);                  /* MCR: DTR, RTS, OUT2 (the IRQ line) */
     mux_init(&m, uart_emit, NULL);
 
@@ -91,11 +159,16 @@ int main(void *arg)
     for (;;) {
         if (msg.info & PITH_MSG_FROM_NOTIFICATION) {
             uart_receive(&m);
-            pith_irq_ack(irq);
+            if (msg.badge & (1ull << COM1_IRQ))
+                pith_irq_ack(irq);
+            hold_deadline(&m);
             pith_recv(service, &msg);
             continue;
         }
         uint64_t err = handle(&m, msg.badge, &msg);
+        if (server.uart_paused && mux_input_room(&m))  /* a READ or a stop made room */
+            uart_receive(&m);
+        hold_deadline(&m);
         unsigned words = pith_msginfo_label(msg.info) == PITH_CONSOLE_READ && !err ? 4 : 0;
         msg.info = pith_msginfo(err, words, 0);
         pith_reply_recv(service, &msg);

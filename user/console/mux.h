@@ -1,5 +1,33 @@
-/* The console multiplexer, without hardware: per-client line assembly with a name
- * prefix, focus switching, and input queues.  Unit-tested on the host. */
+/*
+ * The console multiplexer, without hardware: several clients share one terminal.
+ * Unit-tested on the host (tests/devices/console_mux_test.c).
+ *
+ * Output.  Every screen line belongs to one client and starts with its label
+ * "[name] ", once.  A client's complete lines go out at once, whole, however long; its
+ * unfinished last line (a prompt, an echoed key) is held until the line completes or
+ * the server calls mux_flush (after a short hold, so a line a guest writes in pieces
+ * still arrives in one piece).  When another client's output arrives while a line is
+ * unfinished on the screen, that line is ended there and continues later on a new line
+ * with its label again.  Bytes pass unchanged (escape sequences, tabs, backspaces); a
+ * carriage return that does not end a line rewrites the label after it, so a line
+ * editor's redraw keeps it.  In full screen (Ctrl-] f, or from when the focused client
+ * switches to the terminal's alternate screen, as vi does, until it switches back) the
+ * focused client's output passes without labels and the others' is held until full
+ * screen ends.
+ *
+ * Input.  Typed bytes go to the focused client's queue.  A queue that is full holds
+ * the keyboard back (mux_input_room) instead of dropping: the server stops reading the
+ * UART and the host's serial line waits.  Only a client that has never asked for input
+ * (it may never) or one that has stopped does not hold the keyboard back: what is typed
+ * to it is dropped, with a note.
+ *
+ * Focus targets.  The clients, ordered by badge (the root task's 1 first, then the
+ * guests in configuration order), numbered 1.. as Ctrl-] ? lists them; a stopped
+ * client stays in the list, marked stopped, so the numbers do not move.  A control
+ * shell that reads input and registers with the lowest badge becomes target 1.
+ * Keys after Ctrl-] (PITH_CONSOLE_ESCAPE): a digit, `n` (next), `c` NAME Enter, `f`
+ * (full screen), `?` (the keys and targets), Ctrl-] (itself); anything else gets a hint.
+ */
 #ifndef CONSOLE_MUX_H
 #define CONSOLE_MUX_H
 
@@ -7,34 +35,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MUX_CLIENTS     9
-#define MUX_LINE_MAX    160
-#define MUX_INPUT_SIZE  256
+#define MUX_CLIENTS     10
+#define MUX_NAME_MAX    32
+#define MUX_INPUT_SIZE  2048        /* typed bytes a client has not read yet */
+#define MUX_HOLD_SIZE   2048        /* output not yet shown */
 
 struct mux_client {
     uint64_t badge;
-    char name[32];
-    char line[MUX_LINE_MAX];
-    size_t line_length;
+    char name[MUX_NAME_MAX];
+    bool reads;                     /* it has asked for input at least once */
+    bool stopped;                   /* mux_stopped: it will neither write nor read again */
+    bool after_cr;                  /* its last byte shown was a lone carriage return */
+    bool told_dropped;              /* the note about dropped input was shown */
     uint8_t input[MUX_INPUT_SIZE];
     size_t input_head, input_count;
-    bool reads;                 /* it has asked for input at least once */
+    char held[MUX_HOLD_SIZE];
+    size_t held_length;
+    size_t held_dropped;            /* output lost while another had the full screen */
 };
 
+enum mux_keys { MUX_KEYS_TYPING, MUX_KEYS_ESCAPE, MUX_KEYS_NAME };
+
 struct mux {
-    struct mux_client clients[MUX_CLIENTS];
+    struct mux_client clients[MUX_CLIENTS];     /* by badge */
     unsigned count;
-    unsigned focus;             /* index of the focused client */
-    bool escape;                /* the last input byte was the escape key */
-    void (*emit)(void *ctx, const char *text, size_t length);   /* to the UART */
+    int focus;                      /* index of the focused client; -1 before any */
+    int screen_line;                /* whose unfinished line the cursor is on, or: */
+#define MUX_SCREEN_FREE    (-1)     /*   the cursor is at the start of a line */
+#define MUX_SCREEN_CONSOLE (-2)     /*   the console's own question (Ctrl-] c) */
+    int full_screen;                /* whose output has the screen unlabelled; -1: none */
+    enum mux_keys keys;
+    char typed[MUX_NAME_MAX];       /* a name typed after Ctrl-] c */
+    size_t typed_length;
+    void (*emit)(void *ctx, const char *text, size_t length);   /* to the terminal */
     void *ctx;
 };
 
 void mux_init(struct mux *m, void (*emit)(void *ctx, const char *text, size_t length), void *ctx);
-/* A client introduces itself; returns its index or -1 when the table is full. */
+/* A client introduces itself; again: a new name, or a stopped client started again.
+ * Returns its index, -1 when the table is full. */
 int mux_hello(struct mux *m, uint64_t badge, const char *name);
-/* Output from a client: complete lines go out prefixed with "[name] ". */
+/* A client has stopped: its held output is shown, its input dropped, focus moves on. */
+void mux_stopped(struct mux *m, uint64_t badge);
+/* Output from a client. */
 void mux_write(struct mux *m, uint64_t badge, const char *bytes, size_t length);
+/* Whether unfinished lines are held: the server calls mux_flush soon. */
+bool mux_holding(const struct mux *m);
+/* Show every held unfinished line (not those held back by the full screen). */
+void mux_flush(struct mux *m);
+/* Whether the next typed byte can be taken without dropping it. */
+bool mux_input_room(const struct mux *m);
 /* A byte typed on the keyboard. */
 void mux_input(struct mux *m, uint8_t byte);
 /* Up to max bytes queued for the client; returns how many. */

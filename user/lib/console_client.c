@@ -65,3 +65,9 @@ enum pith_error pith_console_read(pith_cap_t console, char *out, size_t max, siz
     *got = n;
     return PITH_OK;
 }
+
+enum pith_error pith_console_stopped(pith_cap_t console, uint64_t badge)
+{
+    struct pith_msg reply;
+    return call(console, PITH_CONSOLE_STOPPED, &badge, 1, &reply);
+}

@@ -78,7 +78,7 @@ static enum pith_error start_console(const struct pith_module_desc *image)
     console_service = service;
     console = pith_alloc_slot();
     err = pith_cnode_mint(PITH_SLOT_CNODE, console, PITH_SLOT_CNODE, service,
-                          PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, 1);
+                          PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, PITH_CONSOLE_ROOT_BADGE);
     return err ? err : pith_console_hello(console, "root");
 }
 
@@ -290,6 +290,7 @@ static enum pith_error start_guest(struct guest *g, unsigned index, const struct
         .memory_bytes = c->memory + PITH_GUEST_VMM_BYTES, .cnode_bits = bits, .priority = 100,
         .modules = shared, .module_count = count, .extra_caps = caps,
         .extra_count = cap_count, .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = block,
+        .cmdline = bi->cmdline,     /* the kernel's: pith.clock= (the RTC's start) */
         .args_size = guest_block(c, g->port, block, sizeof(block)) };
     pith_cap_t fault = pith_alloc_slot();
     if (!err)
@@ -351,6 +352,8 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
                 g->config->name, label, msg.mr[0]);
             clean = false;
         }
+        if (console)
+            pith_console_stopped(console, msg.badge);
         pith_child_destroy(&g->vmm);
         g->running = false;
         running--;
@@ -374,8 +377,8 @@ int main(void *arg)
         bi->untyped_count, bi->module_count, bi->tsc_hz / 1000000);
     const struct pith_module_desc *text = module("system.conf"), *vmm = module("vmm");
     if (text && vmm) {
-        compose(text, vmm);
-        pith_poweroff(true);        /* no guest is left: the system's work is done */
+        /* no guest is left: the system's work is done, successfully if all stopped cleanly */
+        pith_poweroff(compose(text, vmm));
         return 0;
     }
     err = demo();

@@ -103,7 +103,7 @@ const char *linux_error_name(enum linux_error e)
     case LINUX_ERR_INIT_SIZE:        return "init_size smaller than the kernel";
     case LINUX_ERR_RAM_MAP:          return "bad guest RAM map";
     case LINUX_ERR_LOAD_ADDRESS:     return "load address misaligned or not relocatable";
-    case LINUX_ERR_KERNEL_PLACEMENT: return "kernel does not fit in RAM below 4G";
+    case LINUX_ERR_KERNEL_PLACEMENT: return "the guest's RAM ends before the kernel's load address + init_size";
     case LINUX_ERR_LOW_MEMORY:       return "no RAM for the zero page and page tables";
     case LINUX_ERR_CMDLINE_TOO_LONG: return "command line longer than cmdline_size";
     case LINUX_ERR_INITRD_PLACEMENT: return "initrd does not fit below initrd_addr_max";
@@ -312,6 +312,12 @@ static bool in_ram(const struct linux_layout *l, const struct linux_guest_memory
             return true;
     }
     return false;
+}
+
+uint64_t linux_minimum_memory(const struct linux_info *info)
+{
+    uint64_t end = info->pref_address + info->init_size;
+    return (end + MIB - 1) / MIB * MIB;
 }
 
 /* ---- placement: decides, writes nothing ---- */

@@ -141,6 +141,10 @@ struct linux_layout {
 #define LINUX_CMDLINE_ADDRESS   0x20000
 #define LINUX_IDENTITY_MAPPED   0x100000000ull  /* the page tables map 0..4 GiB */
 
+/* The least guest memory the kernel can be loaded into at its preferred address:
+ * pref_address + init_size, in whole MiB (LINUX_ERR_KERNEL_PLACEMENT below it). */
+uint64_t linux_minimum_memory(const struct linux_info *info);
+
 /* Checks everything first; on an error nothing in guest memory has changed. */
 enum linux_error linux_prepare(const struct linux_info *info,
                                const struct linux_boot_request *request,

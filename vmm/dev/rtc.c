@@ -495,6 +495,27 @@ void rtc_set_memory_size(struct rtc *rtc, uint64_t bytes_below_4g, uint64_t byte
     rtc->cmos[CMOS_CHECKSUM + 1] = (uint8_t)sum;
 }
 
+uint64_t rtc_clock_from_cmdline(const char *cmdline, uint64_t fallback)
+{
+    const char *option = RTC_CLOCK_OPTION;
+    for (const char *word = cmdline; word && *word; word++) {
+        if (word != cmdline && word[-1] != ' ')
+            continue;
+        unsigned n = 0;
+        while (option[n] && word[n] == option[n])
+            n++;
+        if (option[n])
+            continue;
+        uint64_t seconds = 0;
+        const char *digit = word + n;
+        while (*digit >= '0' && *digit <= '9' && seconds < UINT64_MAX / 100)
+            seconds = seconds * 10 + (uint64_t)(*digit++ - '0');
+        if (digit != word + n && (*digit == 0 || *digit == ' '))
+            return seconds;
+    }
+    return fallback;
+}
+
 void rtc_init(struct rtc *rtc, uint64_t unix_seconds, uint64_t now, struct irq_line irq8,
               uint64_t (*clock)(void *ctx), void *clock_ctx)
 {

@@ -35,6 +35,12 @@ struct rtc {
 
 extern const struct device_ops rtc_ops;     /* ports 0x70-0x71, offset = port - 0x70 */
 
+/* The host's time at start: `pith.clock=SECONDS` (UTC, since 1970) on a command line,
+ * as tools/mkimage.sh puts it on the kernel's and the root task hands it to each VMM;
+ * `fallback` when the line has none. */
+#define RTC_CLOCK_OPTION "pith.clock="
+uint64_t rtc_clock_from_cmdline(const char *cmdline, uint64_t fallback);
+
 /* unix_seconds: the wall-clock time (UTC, seconds since 1970) at guest time now. */
 void rtc_init(struct rtc *rtc, uint64_t unix_seconds, uint64_t now, struct irq_line irq8,
               uint64_t (*clock)(void *ctx), void *clock_ctx);

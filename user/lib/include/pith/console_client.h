@@ -3,6 +3,7 @@
 #define PITH_CONSOLE_CLIENT_H
 
 #include <stddef.h>
+#include "pith/console.h"
 #include "pith/syscall.h"
 
 enum pith_error pith_console_hello(pith_cap_t console, const char *name);
@@ -10,5 +11,7 @@ enum pith_error pith_console_hello(pith_cap_t console, const char *name);
 enum pith_error pith_console_write(pith_cap_t console, const char *bytes, size_t n);
 /* Typed input for this client: up to max bytes (max ≤ PITH_CONSOLE_READ_MAX); *got = count. */
 enum pith_error pith_console_read(pith_cap_t console, char *out, size_t max, size_t *got);
+/* The root task tells the server that the client with `badge` has stopped. */
+enum pith_error pith_console_stopped(pith_cap_t console, uint64_t badge);
 
 #endif
