@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # io.sh — judge the network system test (guests/configs/io-test.conf): three Linux
-# guests with virtio-net NICs on the switch server, alpha and beta on segment 1,
-# gamma on segment 2.
+# guests with virtio-net NICs on the switch server, alpha and beta on segment 1 (pings
+# both ways, 3 MiB over TCP with its MD5), gamma on segment 2 (reaches neither, and
+# receives nothing).
 #
 # Usage: tests/io.sh PLATFORM -- COMMAND...
 # One line per check, then "PLATFORM: N passed, M failed"; exit 0 only if all passed.
@@ -44,6 +45,13 @@ check io_alpha_pings_beta "alpha's ping of beta got no answer" \
 	has '^\[alpha\] pith-guest: ping 10\.0\.0\.2 reachable$'
 check io_beta_pings_alpha "beta's ping of alpha got no answer" \
 	has '^\[beta\] pith-guest: ping 10\.0\.0\.1 reachable$'
+sent_md5() { grep -m 1 -E '^\[alpha\] pith-guest: sending 3072 KiB to 10\.0\.0\.2:5000, md5 [0-9a-f]{32}$' "$out" | sed -E 's/.*md5 //'; }
+received_md5() { grep -m 1 -E '^\[beta\] pith-guest: received 3145728 bytes, md5 [0-9a-f]{32}$' "$out" | sed -E 's/.*md5 //'; }
+same_md5() { local a b; a=$(sent_md5); b=$(received_md5); [ -n "$a" ] && [ "$a" = "$b" ]; }
+check io_tcp_sent "alpha could not send its 3 MiB to beta over TCP" has '^\[alpha\] pith-guest: send done$'
+check io_tcp_received "beta did not receive 3145728 bytes" \
+	has '^\[beta\] pith-guest: received 3145728 bytes, md5 '
+check io_tcp_checksum "the MD5 beta received is not the one alpha sent" same_md5
 check io_alpha_cannot_reach_gamma "alpha reached gamma across segments" \
 	has '^\[alpha\] pith-guest: probe 10\.0\.0\.3 unreachable$'
 check io_gamma_cannot_reach_alpha "gamma's probe of alpha did not fail while alpha was up" \
