@@ -19,14 +19,14 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-side test-io test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-io test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
 	@echo "make            build the kernel, user programs and $(BUILD)/pith.iso"
 	@echo "make run        boot the default system (two Linux guests) in QEMU; variables:"
 	@echo "                  CONFIG=file   another system configuration (guests/configs/)"
-	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
+	@echo "                  MEM=1G SMP=4  the machine's memory and CPUs (default 512M, 2)"
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
 	@echo "make test       every suite below, then one summary line per suite"
@@ -34,8 +34,9 @@ help:
 	@echo "make test-qemu  the kernel test suite in QEMU (SVM);  test-bochs: in Bochs (VMX)"
 	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
-	@echo "                side by side, the console driven through a terminal, guest networks"
-	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too"
+	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
+	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs, one pinned with cpus"
+	@echo "make test-smp   the kernel test suite on two and four CPUs, hostile and fuzz on two"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
@@ -97,6 +98,10 @@ $(BUILD)/pith-side.iso: $(SYSTEM_PARTS) guests/configs/side-by-side-test.conf
 
 $(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
 	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
+
+# SMP guests (tests/linux-smp.sh): two 2-vCPU Linux guests side by side, a pinned one, a bad cpus.
+$(BUILD)/pith-smp.iso: $(SYSTEM_PARTS) guests/configs/linux-smp-test.conf
+	tools/mkimage.sh $@ guests/configs/linux-smp-test.conf $(BUILD)
 
 FORCE:
 
@@ -182,17 +187,17 @@ test-unit: $(BUILD)/unit-tests $(BUILD)/device-tests
 # The second run gives QEMU 6 GiB (the later -m wins): RAM above 4 GiB, untyped too
 # (untyped_above_4g checks it).
 test-qemu: $(BUILD)/pith-test.iso
-	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso
-	tests/system.sh svm 100 -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-test.iso -- -m 6G
+	tests/system.sh svm 100 -- tools/run-qemu.sh --smp 1 --timeout 300 $(BUILD)/pith-test.iso
+	tests/system.sh svm 100 -- tools/run-qemu.sh --smp 1 --timeout 300 $(BUILD)/pith-test.iso -- -m 6G
 
 test-bochs: $(BUILD)/pith-test.iso
-	tests/system.sh vmx 100 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-test.iso
+	tests/system.sh vmx 100 -- tools/run-bochs.sh --smp 1 --timeout 1200 $(BUILD)/pith-test.iso
 
 # Attacks on the kernel from a task, a VMM and a guest (user/hostile): each must be refused.
 # QEMU runs with -icount so the latency cases measure instructions, not a busy host.
 test-hostile: $(BUILD)/pith-hostile.iso
-	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --icount --timeout 300 $(BUILD)/pith-hostile.iso
-	tests/system.sh hostile-vmx 40 -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-hostile.iso
+	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --smp 1 --icount --timeout 300 $(BUILD)/pith-hostile.iso
+	tests/system.sh hostile-vmx 40 -- tools/run-bochs.sh --smp 1 --timeout 1200 $(BUILD)/pith-hostile.iso
 
 test-default: $(BUILD)/pith-demo.iso
 	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-demo.iso
@@ -218,10 +223,15 @@ test-io: $(BUILD)/pith-io.iso
 	tests/io.sh io-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-io.iso
 	tests/io.sh io-vmx -- tools/run-bochs.sh --timeout 2400 $(BUILD)/pith-io.iso
 
+# Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).
+test-linux-smp: $(BUILD)/pith-smp.iso
+	tests/linux-smp.sh linux-smp-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-smp.iso
+	tests/linux-smp.sh linux-smp-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-smp.iso
+
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
-	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-vmm.iso
-	tests/system.sh vmm-vmx 12 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-vmm.iso
+	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --smp 1 --timeout 120 $(BUILD)/pith-vmm.iso
+	tests/system.sh vmm-vmx 12 -- tools/run-bochs.sh --smp 1 --timeout 600 $(BUILD)/pith-vmm.iso
 
 # Debian's cloud kernel in the VMM to a busybox shell and a clean power-off
 # (tests/linux.sh): about 10 s in QEMU, 45 s in Bochs; the first build downloads the
@@ -236,19 +246,21 @@ test-smp-boot: $(BUILD)/pith-test.iso
 	tests/smp-boot.sh svm 2 100 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
 	tests/smp-boot.sh vmx 2 100 -- tools/run-bochs.sh --smp 2 --timeout 1200 $(BUILD)/pith-test.iso
 
-# The kernel suite on two CPUs, its smp_ group included (reported as smp-svm / smp-vmx),
-# and the hostile suite and the fuzzer's short campaign on two CPUs in QEMU.
+# The kernel suite on two and four CPUs in QEMU and two in Bochs, its smp_ group
+# included (reported as smp-svm / smp-vmx), and the hostile suite and the fuzzer's short
+# campaign on two CPUs in QEMU.
 test-smp: $(BUILD)/pith-test.iso $(BUILD)/pith-hostile.iso $(BUILD)/pith-fuzz.iso
-	tests/system.sh smp-svm 10 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
-	tests/system.sh smp-vmx 10 -- tools/run-bochs.sh --smp 2 --timeout 1800 $(BUILD)/pith-test.iso
+	tests/system.sh smp-svm 25 -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-test.iso
+	tests/system.sh smp-svm 25 -- tools/run-qemu.sh --smp 4 --timeout 400 $(BUILD)/pith-test.iso
+	tests/system.sh smp-vmx 25 -- tools/run-bochs.sh --smp 2 --timeout 1800 $(BUILD)/pith-test.iso
 	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --smp 2 --icount --timeout 300 $(BUILD)/pith-hostile.iso
 	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --smp 2 --timeout 180 $(BUILD)/pith-fuzz.iso
 
 # The fuzzer's short campaign (user/fuzz): 8 seeds in QEMU, 2 in Bochs, each at least
 # 20000 invocations and 2000 VM exits; a kernel crash shows as no summary line.
 test-fuzz: $(BUILD)/pith-fuzz.iso
-	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --timeout 180 $(BUILD)/pith-fuzz.iso
-	tests/system.sh fuzz-vmx 2 -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-svm 8 -- tools/run-qemu.sh --smp 1 --timeout 180 $(BUILD)/pith-fuzz.iso
+	tests/system.sh fuzz-vmx 2 -- tools/run-bochs.sh --smp 1 --timeout 600 $(BUILD)/pith-fuzz.iso
 
 # A long campaign: make fuzz SEEDS=1,2,3 N=100000 EMU=qemu|bochs [VMEXITS=..] [AVOID=df,..]
 fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
@@ -256,7 +268,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops test-io
+	test-linux-smp test-side test-ops test-io
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.
@@ -274,9 +286,14 @@ test: deps
 $(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
 	tools/mkimage.sh $@ guests/configs/bench-linux.conf $(BUILD)
 
-bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso
+$(BUILD)/pith-bench-smp-%.iso: $(SYSTEM_PARTS) guests/configs/bench-smp-%.conf
+	tools/mkimage.sh $@ guests/configs/bench-smp-$*.conf $(BUILD)
+
+bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso \
+		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso
 	tools/bench/bench.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
+	tools/bench/smp-guest.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -204,6 +204,9 @@ struct vcpu {
     uint64_t msg[PITH_MSG_MAX];             /* the exit message while it is delivered */
     uint32_t msg_length;
     bool recall_pending;
+    bool reply_pending;                     /* reply[] waits to be written back (vcpu.c) */
+    uint64_t reply_info;
+    uint64_t reply[PITH_MSG_MAX];
     uint64_t unchecked;                     /* groups written since the last state check, */
     struct guest_state_words written;       /*   their words as written */
     uint64_t refused;                       /* PITH_VM_REFUSED_* of a refused reply, 0 = none */
@@ -213,6 +216,8 @@ struct guest_space {
     uint64_t table[512];
     uint32_t asid;
     uint32_t generation;                    /* bumped when a mapping goes away */
+    uint32_t cpus_entered;                  /* bit i: a vCPU entered it on CPU i, so that
+                                               CPU's TLB may hold its translations */
 };
 
 /* vcpu.c */
@@ -224,7 +229,9 @@ NORETURN void vcpu_enter(struct vcpu *v);
 NORETURN void vcpu_exited(struct vcpu *v);
 void vcpu_take_reply(struct vcpu *v, struct thread *replier);
 void vcpu_boot(void);
+void vcpu_boot_ap(void);
 bool vcpu_available(void);
+bool vcpu_may_run_on(unsigned cpu);
 /* guest_space.c */
 void guest_space_init(struct guest_space *gs);
 void guest_space_destroy(struct guest_space *gs);
@@ -237,6 +244,7 @@ struct sched_queues {
 };
 
 #define MAX_CPUS 16
+_Static_assert(MAX_CPUS <= 32, "struct guest_space.cpus_entered has a bit per CPU");
 struct cpu_tables;              /* descriptor tables and stacks (arch/x86_64/cpu.c) */
 
 /* Each CPU's GS base points at its struct cpu while it runs in the kernel. */
@@ -261,6 +269,7 @@ struct cpu {
     uint64_t vm_arch[12];       /* the virtualization backend's (its host state, tags) */
     uint32_t requests;          /* CPU_REQUEST_*: posted by the lock holder, cleared when done */
     bool idle;                  /* idling without the big lock (sched.c, trap.c) */
+    bool vm_ready;              /* VMX or SVM is on here: vCPU threads may run on it */
 };
 _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");
@@ -281,6 +290,8 @@ void kernel_unlock(void);
 #define CPU_REQUEST_KERNEL_SPACE    BIT(2)  /* load the kernel's page tables only */
 #define CPU_REQUEST_RELOAD_IO       BIT(3)  /* copy the I/O bitmap again before leaving */
 #define CPU_REQUEST_ENTER_KERNEL    BIT(4)  /* nothing: only be out of user mode or a guest */
+#define CPU_REQUEST_VM              BIT(5)  /* what the VMX/SVM backend left in vm_arch:
+                                               release a vCPU's VMCS, flush a guest space */
 void smp_post(struct cpu *c, uint32_t what);    /* post and send the IPI */
 void smp_wait(struct cpu *c, uint32_t what);    /* until c has done it */
 void smp_request(struct cpu *c, uint32_t what); /* both */

@@ -215,13 +215,14 @@ static int thread_set_priority(struct invocation *inv, struct thread *t)
     return PITH_OK;
 }
 
-/* Any online CPU; a vCPU thread stays on CPU 0 (VMX/SVM are set up there only). */
+/* Any online CPU; a vCPU thread any on which VMX/SVM is on (every one, normally).  A
+ * vCPU's hardware state follows it to the new CPU at its next entry (vcpu_arch_*). */
 static int thread_set_affinity(struct invocation *inv, struct thread *t)
 {
     uint64_t cpu = inv_arg(inv, 0);
     if (cpu >= cpus_online)
         return PITH_E_RANGE;
-    if (t->vcpu && cpu != 0)
+    if (t->vcpu && !vcpu_may_run_on((unsigned)cpu))
         return PITH_E_INVALID_ARG;
     /* point of no return */
     sched_migrate(t, (unsigned)cpu);

@@ -18,6 +18,8 @@
 
 static bool vm_available;
 
+static void apply_reply(struct vcpu *v);
+
 void vcpu_init(struct vcpu *v)
 {
     vcpu_arch_init(v);
@@ -90,16 +92,17 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
     endpoint_send((struct endpoint *)ep->object, t, ep->data, false, true, true);
 }
 
+/* Back from the guest with the lock (vcpu_arch_after_exit took the exit out of the
+ * CPU).  While this CPU waited for the lock, another may have taken the thread away
+ * (sched_recall: to suspend, move or destroy it) and even freed v: then nothing of v
+ * is touched here, and only the host's interrupts are let in. */
 void vcpu_exited(struct vcpu *v)
 {
-    struct vcpu_exit e;
-    vcpu_arch_exit_info(v, &e);
-    if (!this_cpu()->current)   /* another CPU took the thread away (sched_recall) */
-        e.reason = VCPU_EXIT_KEEP_INTERRUPT;
-    if (e.reason == VCPU_EXIT_KEEP_INTERRUPT)
+    const struct vcpu_exit *e = this_cpu()->current ? vcpu_arch_exit_info(v) : NULL;
+    if (!e || e->reason == VCPU_EXIT_KEEP_INTERRUPT)
         arch_take_interrupts();
-    else if (e.reason != VCPU_EXIT_KEEP_NMI)
-        deliver_exit(v, &e);
+    else if (e->reason != VCPU_EXIT_KEEP_NMI)
+        deliver_exit(v, e);
     sched_return_to_user();
 }
 
@@ -125,6 +128,7 @@ void vcpu_enter(struct vcpu *v)
         sched_return_to_user();
     }
     arch_fpu_switch(c, t);
+    apply_reply(v);
     if (v->recall_pending) {
         v->recall_pending = false;
         struct vcpu_exit e = { .reason = PITH_EXIT_RECALL };
@@ -146,18 +150,19 @@ void vcpu_enter(struct vcpu *v)
     vcpu_arch_run(v);
 }
 
-/* The VMM answered an exit: write back the groups it changed, inject, open windows.
- * A reply with an invalid event changes nothing, and the next entry reports it. */
-void vcpu_take_reply(struct vcpu *v, struct thread *replier)
+/* Word i of a reply: the replier's message register, or the copy kept in v.  Both
+ * are inlined, so each caller of write_back gets its own copy without the test. */
+static inline __attribute__((always_inline)) uint64_t reply_word(const struct vcpu *v, const struct thread *replier, unsigned i)
 {
-    uint64_t info = arch_msg_info(replier);
+    return replier ? thread_mr(replier, i) : v->reply[i];
+}
+
+/* Write back the groups a reply changed, inject, open windows. */
+static inline __attribute__((always_inline)) void write_back(struct vcpu *v, uint64_t info, const struct thread *replier)
+{
     uint64_t mask = pith_msginfo_label(info) & PITH_VM_GROUP_ALL;
     unsigned length = (unsigned)pith_msginfo_length(info);
-    uint64_t event = length > 0 ? thread_mr(replier, 0) : 0;
-    if ((event & PITH_VM_EVENT_VALID) && !guest_event_valid(event)) {
-        v->refused = PITH_VM_REFUSED_EVENT;
-        return;
-    }
+    uint64_t event = length > 0 ? reply_word(v, replier, 0) : 0;
     if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask))
         mask = 0;           /* a short reply changes no state */
     unsigned at = PITH_VM_EXIT_HEADER;
@@ -166,15 +171,49 @@ void vcpu_take_reply(struct vcpu *v, struct thread *replier)
             continue;
         uint64_t words[16];
         for (unsigned i = 0; i < pith_vm_group_words(g); i++)
-            words[i] = thread_mr(replier, at + i);
+            words[i] = reply_word(v, replier, at + i);
         vcpu_arch_write_group(v, g, words);
         remember_written(v, g, words);
         at += pith_vm_group_words(g);
     }
     if (event & PITH_VM_EVENT_VALID)
-        vcpu_arch_inject(v, event, thread_mr(replier, 1) & 0xffffffffull);
+        vcpu_arch_inject(v, event, reply_word(v, replier, 1) & 0xffffffffull);
     if (length > 2)
-        vcpu_arch_request_windows(v, thread_mr(replier, 2));
+        vcpu_arch_request_windows(v, reply_word(v, replier, 2));
+}
+
+/* The VMM answered an exit.  A reply with an invalid event changes nothing, and the
+ * next entry reports it.  A reply from the vCPU's own CPU is written back at once;
+ * one from another CPU is kept and written back by the vCPU's CPU at its next entry
+ * (or before anyone reads or writes the state): on VMX, writing from the VMM's CPU
+ * would take the VMCS over from the vCPU's CPU at every exit (vcpu_arch_*). */
+void vcpu_take_reply(struct vcpu *v, struct thread *replier)
+{
+    uint64_t info = arch_msg_info(replier);
+    unsigned length = (unsigned)pith_msginfo_length(info);
+    uint64_t event = length > 0 ? thread_mr(replier, 0) : 0;
+    if ((event & PITH_VM_EVENT_VALID) && !guest_event_valid(event)) {
+        v->refused = PITH_VM_REFUSED_EVENT;
+        return;
+    }
+    if (v->thread && v->thread->cpu == this_cpu()->id) {
+        write_back(v, info, replier);
+        return;
+    }
+    /* Every word write_back may read: the header and groups (at most PITH_MSG_MAX),
+     * MR1 and MR2 even when not sent. */
+    for (unsigned i = 0; i < PITH_MSG_MAX && (i < length || i < PITH_MSG_REGS_IN_CPU); i++)
+        v->reply[i] = thread_mr(replier, i);
+    v->reply_info = info;
+    v->reply_pending = true;
+}
+
+static void apply_reply(struct vcpu *v)
+{
+    if (!v->reply_pending)
+        return;
+    v->reply_pending = false;
+    write_back(v, v->reply_info, NULL);
 }
 
 /* ---- Invocations ------------------------------------------------------------------- */
@@ -199,7 +238,7 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     uint64_t exception_bitmap = inv_arg(inv, 4);
     if (exception_bitmap >> 32 || (exception_bitmap & PITH_VM_HOST_EXCEPTIONS))
         return PITH_E_INVALID_ARG;
-    if (t->cpu != 0)            /* VMX/SVM are set up on CPU 0 only, for now */
+    if (!vcpu_may_run_on(t->cpu))
         return PITH_E_INVALID_ARG;
     /* point of no return */
     struct cap value;
@@ -217,10 +256,23 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     return PITH_OK;
 }
 
-/* The vCPU's state may be read and written while its thread is not in the guest. */
+/* The vCPU's state may be read and written while its thread is not in the guest, on
+ * any CPU (nor on its way in or out: its CPU's current thread until it has the lock). */
 static bool state_accessible(const struct vcpu *v)
 {
-    return !v->thread || v->thread != this_cpu()->current;
+    return !v->thread || cpus[v->thread->cpu].current != v->thread;
+}
+
+/* Recall: the vCPU's next entry becomes a RECALL exit.  A guest running on another
+ * CPU is made to leave by an IPI: it comes back through the kernel, which finds the
+ * recall before it enters again (whatever CPU the thread is on by then). */
+static int vcpu_recall(struct vcpu *v)
+{
+    v->recall_pending = true;
+    struct thread *t = v->thread;
+    if (t && cpus[t->cpu].current == t && &cpus[t->cpu] != this_cpu())
+        smp_reschedule(&cpus[t->cpu]);
+    return PITH_OK;
 }
 
 static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
@@ -233,6 +285,7 @@ static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
         return PITH_E_TRUNCATED;
     if (!state_accessible(v))
         return PITH_E_BUSY;
+    apply_reply(v);
     uint64_t words[PITH_MSG_MAX];   /* not v->msg: it may hold an exit not yet received */
     put_groups(v, mask, words);
     for (unsigned i = 0; i < length; i++)
@@ -250,6 +303,7 @@ static int vcpu_write_state(struct invocation *inv, struct vcpu *v)
         return PITH_E_TRUNCATED;
     if (!state_accessible(v))
         return PITH_E_BUSY;
+    apply_reply(v);
     unsigned at = 1;
     for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
         if (!(mask & BIT(g)))
@@ -290,8 +344,7 @@ int vcpu_invoke(struct invocation *inv)
     case PITH_VCPU_WRITE_STATE:
         return vcpu_write_state(inv, v);
     case PITH_VCPU_RECALL:
-        v->recall_pending = true;
-        return PITH_OK;
+        return vcpu_recall(v);
     case PITH_VCPU_SET_IO:
         return vcpu_set_io(inv, v);
     default:
@@ -306,4 +359,18 @@ void vcpu_boot(void)
     kprintf("virtualization: %s\n", vm_available ? vcpu_arch_name() : "none (no VMX or SVM)");
 }
 
+/* On each application processor as it starts: the same backend there. */
+void vcpu_boot_ap(void)
+{
+    if (vm_available && !vcpu_arch_init_ap())
+        kprintf("virtualization: %s refused on CPU %u: no vCPU runs there\n", vcpu_arch_name(),
+                this_cpu()->id);
+}
+
 bool vcpu_available(void) { return vm_available; }
+
+/* Whether a vCPU thread may have this CPU as its affinity. */
+bool vcpu_may_run_on(unsigned cpu)
+{
+    return cpu < cpus_online && cpus[cpu].vm_ready;
+}

@@ -57,9 +57,11 @@ void guest_space_init(struct guest_space *gs)
     gs->asid = asid_alloc(gs, true);
 }
 
+/* No CPU keeps translations of it once its memory may be something else. */
 void guest_space_destroy(struct guest_space *gs)
 {
     asid_table[gs->asid] = 0;
+    arch_guest_space_flush(gs);
 }
 
 /* A space as the mapping code sees it: its top-level table and entry format (a guest

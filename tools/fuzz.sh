@@ -36,8 +36,8 @@ iso=$build/pith-fuzz-campaign.iso log=$build/fuzz-campaign.log
 KERNEL_CMDLINE="$cmdline" tools/mkiso.sh "$iso" "$build/kernel.elf" "$build/fuzz.elf=fuzz"
 
 case "$emu" in
-	qemu) platform=fuzz-svm run=(tools/run-qemu.sh --timeout "${timeout:-86400}" "$iso") ;;
-	bochs) platform=fuzz-vmx run=(tools/run-bochs.sh --timeout "${timeout:-86400}" "$iso") ;;
+	qemu) platform=fuzz-svm run=(tools/run-qemu.sh --smp "${SMP:-1}" --timeout "${timeout:-86400}" "$iso") ;;
+	bochs) platform=fuzz-vmx run=(tools/run-bochs.sh --smp "${SMP:-1}" --timeout "${timeout:-86400}" "$iso") ;;
 	*) echo "fuzz: unknown emulator $emu" >&2; exit 2 ;;
 esac
 

@@ -56,17 +56,17 @@ void vm_device_write(const struct device_window *w, uint64_t address, unsigned s
 
 static uint64_t seg_attributes(const struct vm *vm, unsigned segment)
 {
-    return (vm->exit.mr[VM_SEG(2 * segment)] >> 16) & 0xffff;
+    return (vm->cpu->exit.mr[VM_SEG(2 * segment)] >> 16) & 0xffff;
 }
 
 static uint64_t seg_base(const struct vm *vm, unsigned segment)
 {
-    return vm->exit.mr[VM_SEG(2 * segment + 1)];
+    return vm->cpu->exit.mr[VM_SEG(2 * segment + 1)];
 }
 
 static void paging_of(struct vm *vm, struct guest_paging *p)
 {
-    const uint64_t *mr = vm->exit.mr;
+    const uint64_t *mr = vm->cpu->exit.mr;
     *p = (struct guest_paging){
         .cr0 = mr[VM_CR(VM_CR0)], .cr3 = mr[VM_CR(VM_CR3)], .cr4 = mr[VM_CR(VM_CR4)],
         .efer = mr[VM_CR(VM_EFER)], .rflags = mr[VM_RFLAGS],
@@ -77,7 +77,7 @@ static void paging_of(struct vm *vm, struct guest_paging *p)
 
 static unsigned code_size_of(const struct vm *vm)
 {
-    const uint64_t *mr = vm->exit.mr;
+    const uint64_t *mr = vm->cpu->exit.mr;
     return x86_code_size(mr[VM_CR(VM_CR0)], mr[VM_CR(VM_EFER)], mr[VM_RFLAGS],
                          (unsigned)seg_attributes(vm, GUEST_SEG_CS));
 }
@@ -85,8 +85,8 @@ static unsigned code_size_of(const struct vm *vm)
 static void page_fault(struct vm *vm, const struct guest_translation *t, uint64_t *event,
                        uint64_t *error_code)
 {
-    vm->exit.mr[VM_CR(VM_CR2)] = t->linear;
-    vm->reply_groups |= PITH_VM_GROUP_CR;
+    vm->cpu->exit.mr[VM_CR(VM_CR2)] = t->linear;
+    vm->cpu->reply_groups |= PITH_VM_GROUP_CR;
     *event = exception_event(VECTOR_PF, true);
     *error_code = t->error_code;
 }
@@ -99,7 +99,7 @@ static enum emulate_result fetch(struct vm *vm, uint8_t *bytes, size_t *got, uin
     struct guest_paging p;
     paging_of(vm, &p);
     unsigned code_size = code_size_of(vm);
-    uint64_t rip = vm->exit.mr[VM_RIP];
+    uint64_t rip = vm->cpu->exit.mr[VM_RIP];
     if (code_size < 8)
         rip &= code_size == 4 ? 0xffffffffull : 0xffffull;
     uint64_t linear = guest_segment_linear(code_size == 8, GUEST_SEG_CS, seg_base(vm, GUEST_SEG_CS), rip);
@@ -110,7 +110,7 @@ static enum emulate_result fetch(struct vm *vm, uint8_t *bytes, size_t *got, uin
             return EMULATE_FAULT;
         }
         vm_stop(vm, VM_END_ERROR, "cannot read the instruction at rip 0x%lx (linear 0x%lx)",
-                vm->exit.mr[VM_RIP], linear);
+                vm->cpu->exit.mr[VM_RIP], linear);
         return EMULATE_FAILED;
     }
     return EMULATE_DONE;
@@ -191,14 +191,14 @@ enum emulate_result emulate_mmio(struct vm *vm, uint64_t gpa, bool write, uint64
     if (d != X86_DECODE_OK) {
         vm_stop(vm, VM_END_ERROR, "cannot emulate the MMIO %s of 0x%lx at rip 0x%lx "
                 "(%02x %02x %02x %02x %02x %02x)", write ? "write" : "read", gpa,
-                vm->exit.mr[VM_RIP], bytes[0], got > 1 ? bytes[1] : 0, got > 2 ? bytes[2] : 0,
+                vm->cpu->exit.mr[VM_RIP], bytes[0], got > 1 ? bytes[1] : 0, got > 2 ? bytes[2] : 0,
                 got > 3 ? bytes[3] : 0, got > 4 ? bytes[4] : 0, got > 5 ? bytes[5] : 0);
         return EMULATE_FAILED;
     }
     struct x86_state state;
-    memcpy(state.gpr, &vm->exit.mr[VM_GPR(0)], sizeof(state.gpr));
-    state.rip = vm->exit.mr[VM_RIP];
-    state.rflags = vm->exit.mr[VM_RFLAGS];
+    memcpy(state.gpr, &vm->cpu->exit.mr[VM_GPR(0)], sizeof(state.gpr));
+    state.rip = vm->cpu->exit.mr[VM_RIP];
+    state.rflags = vm->cpu->exit.mr[VM_RFLAGS];
     for (unsigned s = 0; s < GUEST_SEG_COUNT; s++)
         state.segment_base[s] = seg_base(vm, s);
     struct mmio_context c = { vm, vm_mmio_window(vm, gpa), event, error_code };
@@ -210,12 +210,12 @@ enum emulate_result emulate_mmio(struct vm *vm, uint64_t gpa, bool write, uint64
     }
     if (e == X86_EMULATE_FAULT)
         return EMULATE_FAULT;
-    memcpy(&vm->exit.mr[VM_GPR(0)], state.gpr, sizeof(state.gpr));
-    vm->exit.mr[VM_RFLAGS] = state.rflags;
+    memcpy(&vm->cpu->exit.mr[VM_GPR(0)], state.gpr, sizeof(state.gpr));
+    vm->cpu->exit.mr[VM_RFLAGS] = state.rflags;
     vm->record.mmio_done++;
     if (e == X86_EMULATE_REPEAT)
         return EMULATE_AGAIN;
-    vm->exit.mr[VM_RIP] += insn.length;
+    vm->cpu->exit.mr[VM_RIP] += insn.length;
     return EMULATE_DONE;
 }
 
@@ -263,14 +263,14 @@ enum emulate_result emulate_string_io(struct vm *vm, uint16_t port, unsigned siz
     }
     if (i >= got || b[i] < 0x6c || b[i] > 0x6f) {
         vm_stop(vm, VM_END_ERROR, "string I/O on port 0x%x: no INS/OUTS at rip 0x%lx", port,
-                vm->exit.mr[VM_RIP]);
+                vm->cpu->exit.mr[VM_RIP]);
         return EMULATE_FAILED;
     }
     unsigned length = i + 1;
     unsigned address_size = code_size == 8 ? (address_override ? 4 : 8)
                           : code_size == 4 ? (address_override ? 2 : 4) : (address_override ? 4 : 2);
     uint64_t mask = address_size == 8 ? ~0ull : (1ull << (8 * address_size)) - 1;
-    uint64_t *gpr = &vm->exit.mr[VM_GPR(0)];
+    uint64_t *gpr = &vm->cpu->exit.mr[VM_GPR(0)];
     int index = in ? X86_RDI : X86_RSI;
     if (in)
         segment = GUEST_SEG_ES;
@@ -278,7 +278,7 @@ enum emulate_result emulate_string_io(struct vm *vm, uint16_t port, unsigned siz
     paging_of(vm, &p);
     struct device_window scratch;
     const struct device_window *w = vm_port_window(vm, port, &scratch);
-    int64_t step = (vm->exit.mr[VM_RFLAGS] & X86_FLAG_DF) ? -(int64_t)size : (int64_t)size;
+    int64_t step = (vm->cpu->exit.mr[VM_RFLAGS] & X86_FLAG_DF) ? -(int64_t)size : (int64_t)size;
     for (unsigned n = 0; n < STRING_IO_BATCH; n++) {
         if (rep && (gpr[X86_RCX] & mask) == 0)
             break;
@@ -314,7 +314,7 @@ enum emulate_result emulate_string_io(struct vm *vm, uint16_t port, unsigned siz
     }
     if (rep && (gpr[X86_RCX] & mask) != 0)
         return EMULATE_AGAIN;                   /* more to do: the guest executes it again */
-    vm->exit.mr[VM_RIP] += vm->exit.mr[3] ? vm->exit.mr[3] : length;
+    vm->cpu->exit.mr[VM_RIP] += vm->cpu->exit.mr[3] ? vm->cpu->exit.mr[3] : length;
     return EMULATE_DONE;
 }
 
@@ -326,13 +326,13 @@ static uint64_t cr8_read(struct vm *vm)
 {
     if (vm->platform != VM_PLATFORM_PC)
         return 0;
-    return (vm->pc.lapic.tpr >> 4) & 0xf;
+    return (vm->pc.lapic[vm->cpu->index].tpr >> 4) & 0xf;
 }
 
 static void cr8_write(struct vm *vm, uint64_t value)
 {
     if (vm->platform == VM_PLATFORM_PC)
-        lapic_mmio_ops.write(&vm->pc.lapic, LAPIC_TPR, 4, (value & 0xf) << 4);
+        lapic_mmio_ops.write(&vm->pc.lapic[vm->cpu->index], LAPIC_TPR, 4, (value & 0xf) << 4);
 }
 
 /* MOV to/from CRn (0F 22 / 0F 20), CLTS (0F 06), LMSW (0F 01 /6 with a register). */
@@ -352,7 +352,7 @@ enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *
         i++;
     if (i < got && code_size_of(vm) == 8 && (b[i] & 0xf0) == 0x40)
         rex = b[i++];
-    uint64_t *gpr = &vm->exit.mr[VM_GPR(0)], *cr = &vm->exit.mr[VM_CR(0)];
+    uint64_t *gpr = &vm->cpu->exit.mr[VM_GPR(0)], *cr = &vm->cpu->exit.mr[VM_CR(0)];
     if (i + 1 < got && b[i] == 0x0f) {
         uint8_t op = b[i + 1], modrm = i + 2 < got ? b[i + 2] : 0;
         unsigned reg = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0), rm = (modrm & 7) | (rex & 1 ? 8 : 0);
@@ -382,12 +382,12 @@ enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *
             i = 0;
         }
         if (i) {
-            vm->reply_groups |= PITH_VM_GROUP_CR;
-            vm->exit.mr[VM_RIP] += vm->exit.mr[3] ? vm->exit.mr[3] : i;
+            vm->cpu->reply_groups |= PITH_VM_GROUP_CR;
+            vm->cpu->exit.mr[VM_RIP] += vm->cpu->exit.mr[3] ? vm->cpu->exit.mr[3] : i;
             return EMULATE_DONE;
         }
     }
     vm_stop(vm, VM_END_ERROR, "cannot emulate the control-register access at rip 0x%lx (%02x %02x %02x)",
-            vm->exit.mr[VM_RIP], b[0], got > 1 ? b[1] : 0, got > 2 ? b[2] : 0);
+            vm->cpu->exit.mr[VM_RIP], b[0], got > 1 ? b[1] : 0, got > 2 ? b[2] : 0);
     return EMULATE_FAILED;
 }

@@ -1,16 +1,20 @@
 /*
- * The exit loop (vm.h): wait for an exit or a timer deadline, emulate, reply.
+ * The exit loop of one vCPU (vm.h): wait for an exit or a timer deadline, emulate,
+ * reply.  Every vCPU has its own VMM thread running this loop (vcpu.c); each step
+ * after a receive is done under the VMM lock, with vm->cpu the vCPU it is for.
  *
- * The VMM thread has the timer notification bound, so its receive on the exit
- * endpoint returns either an exit (a Call from the vCPU thread) or the deadline's bit.
+ * The VMM thread has its vCPU's notification bound, so its receive on the exit
+ * endpoint returns either an exit (a Call from the vCPU thread) or the notification's
+ * bits: a deadline, or a kick from another VMM thread.
  * A deadline brings the platform's timers up to date (test platform: the periodic
  * timer; PC: PIT, RTC, local APIC, console input), which may leave an interrupt
  * pending; it is injected on the next reply to an exit when the guest can take it,
  * else an interrupt window is requested.  If the guest is running when the deadline
- * arrives, a recall brings it back with a RECALL exit.  A HLT exit is answered only
- * when an interrupt is pending: until then the VMM waits on the notification and the
- * vCPU thread waits for the reply.
+ * arrives, a recall brings it back with a RECALL exit (vm_unlock sends it).  A HLT
+ * exit is answered only when an interrupt is pending: until then the VMM thread waits
+ * on the notification and the vCPU thread waits for the reply.
  */
+#include <pith/guest.h>
 #include <pith/printf.h>
 #include <pith/string.h>
 
@@ -33,15 +37,15 @@ struct reply {
 
 static uint64_t *gprs(struct vm *vm)
 {
-    return &vm->exit.mr[VM_GPR(0)];
+    return &vm->cpu->exit.mr[VM_GPR(0)];
 }
 
 /* The emulated instruction is done: move past it.  Completing an instruction also
  * ends an STI or MOV SS interrupt shadow, which covered only that instruction. */
 static void skip_instruction(struct vm *vm, uint64_t length)
 {
-    vm->exit.mr[VM_RIP] += length;
-    vm->exit.mr[VM_INTERRUPTIBILITY] &= ~INTERRUPT_SHADOW;
+    vm->cpu->exit.mr[VM_RIP] += length;
+    vm->cpu->exit.mr[VM_INTERRUPTIBILITY] &= ~INTERRUPT_SHADOW;
 }
 
 static void inject_exception(struct reply *reply, uint8_t vector, bool error_code)
@@ -68,19 +72,21 @@ static void host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 
 static enum next_step handle_cpuid(struct vm *vm)
 {
-    uint32_t leaf = (uint32_t)vm->exit.mr[1], out[4];
+    uint32_t leaf = (uint32_t)vm->cpu->exit.mr[1], out[4];
     unsigned emulated = vm->platform == VM_PLATFORM_PC
                             ? CPUID_EMULATES_APIC | CPUID_EMULATES_MTRR | CPUID_INVARIANT_TSC : 0;
-    cpuid_guest_with(host_cpuid, emulated, leaf, (uint32_t)vm->exit.mr[2], out);
+    cpuid_guest_with(host_cpuid, emulated, leaf, (uint32_t)vm->cpu->exit.mr[2], out);
     if (leaf < 32)
         vm->record.cpuid_leaves |= 1ull << leaf;
     else if (leaf == CPUID_HYPERVISOR_LEAF)
         vm->record.cpuid_leaves |= 1ull << 32;
     gprs(vm)[VM_RAX] = out[CPUID_EAX];
+    if (leaf == 1)                      /* the initial APIC ID: the vCPU's index */
+        out[CPUID_EBX] = (out[CPUID_EBX] & 0xffffff) | vm->cpu->index << 24;
     gprs(vm)[VM_RBX] = out[CPUID_EBX];
     gprs(vm)[VM_RCX] = out[CPUID_ECX];
     gprs(vm)[VM_RDX] = out[CPUID_EDX];
-    skip_instruction(vm, vm->exit.mr[3]);
+    skip_instruction(vm, vm->cpu->exit.mr[3]);
     return STEP_RESUME;
 }
 
@@ -99,7 +105,7 @@ static uint64_t in_merge(uint64_t rax, unsigned size, uint64_t value)
 
 static enum next_step handle_io(struct vm *vm, struct reply *reply)
 {
-    uint64_t q = vm->exit.mr[1];
+    uint64_t q = vm->cpu->exit.mr[1];
     unsigned port = q & 0xffff, size = (q >> 16) & 0xff;
     struct device_window scratch;
     const struct device_window *w = vm_port_window(vm, (uint16_t)port, &scratch);
@@ -111,8 +117,8 @@ static enum next_step handle_io(struct vm *vm, struct reply *reply)
     if (q & PITH_VM_IO_IN)
         gprs(vm)[VM_RAX] = in_merge(gprs(vm)[VM_RAX], size, vm_device_read(w, port, size));
     else
-        vm_device_write(w, port, size, vm->exit.mr[2]);
-    skip_instruction(vm, vm->exit.mr[3]);
+        vm_device_write(w, port, size, vm->cpu->exit.mr[2]);
+    skip_instruction(vm, vm->cpu->exit.mr[3]);
     if (vm->stopped)
         return STEP_STOP;
     return vm->testdev.verdict_written ? STEP_STOP : STEP_RESUME;
@@ -124,7 +130,7 @@ static enum next_step handle_io(struct vm *vm, struct reply *reply)
 static bool read_group(struct vm *vm, uint64_t group, uint64_t *words)
 {
     unsigned n = pith_vm_groups_length(group);
-    enum pith_error err = pith_vcpu_read_state(vm->vcpu, group, words, n);
+    enum pith_error err = pith_vcpu_read_state(vm->cpu->vcpu, group, words, n);
     if (err != PITH_OK)
         vm_stop(vm, VM_END_ERROR, "reading vCPU state: %s", pith_error_name(err));
     return err == PITH_OK;
@@ -133,7 +139,7 @@ static bool read_group(struct vm *vm, uint64_t group, uint64_t *words)
 static bool write_group(struct vm *vm, uint64_t group, const uint64_t *words)
 {
     unsigned n = pith_vm_groups_length(group);
-    enum pith_error err = pith_vcpu_write_state(vm->vcpu, group, words, n);
+    enum pith_error err = pith_vcpu_write_state(vm->cpu->vcpu, group, words, n);
     if (err != PITH_OK)
         vm_stop(vm, VM_END_ERROR, "writing vCPU state: %s", pith_error_name(err));
     return err == PITH_OK;
@@ -144,7 +150,7 @@ static uint64_t *exit_word(struct vm *vm, uint64_t group, unsigned word)
 {
     if (!(VM_TRANSFER_MASK & group))
         return NULL;
-    return &vm->exit.mr[pith_vm_group_at(VM_TRANSFER_MASK, group) + word];
+    return &vm->cpu->exit.mr[pith_vm_group_at(VM_TRANSFER_MASK, group) + word];
 }
 
 static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
@@ -166,7 +172,7 @@ static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
         return true;
     case MSR_TSC:
         vm->record.tsc_reads++;
-        *value = msr_tsc_read(pith_rdtsc(), vm->tsc_offset);
+        *value = msr_tsc_read(pith_rdtsc(), vm->cpu->tsc_offset);
         return true;
     case MSR_EMULATED:
         return msr_emulated_read(&vm->msrs, index, value);
@@ -190,7 +196,7 @@ static bool msr_write(struct vm *vm, uint32_t index, uint64_t value)
             if (index == MSR_EFER)      /* LMA is the processor's: kept as it is */
                 value = (value & ~(1ull << 10)) | (*word & (1ull << 10));
             *word = value;
-            vm->reply_groups |= place.group;
+            vm->cpu->reply_groups |= place.group;
             return true;
         }
         if (!read_group(vm, place.group, words))
@@ -198,8 +204,8 @@ static bool msr_write(struct vm *vm, uint32_t index, uint64_t value)
         words[place.word] = value;
         return write_group(vm, place.group, words);
     case MSR_TSC:
-        vm->tsc_offset = msr_tsc_offset_for(pith_rdtsc(), value);
-        return write_group(vm, PITH_VM_GROUP_TSC, &vm->tsc_offset);
+        vm->cpu->tsc_offset = msr_tsc_offset_for(pith_rdtsc(), value);
+        return write_group(vm, PITH_VM_GROUP_TSC, &vm->cpu->tsc_offset);
     case MSR_EMULATED:
         return msr_emulated_write(&vm->msrs, index, value);
     default:
@@ -210,9 +216,9 @@ static bool msr_write(struct vm *vm, uint32_t index, uint64_t value)
 /* RDMSR and WRMSR: edx:eax is the value, ecx the MSR; #GP(0) for what is not there. */
 static enum next_step handle_msr(struct vm *vm, struct reply *reply)
 {
-    uint32_t index = (uint32_t)vm->exit.mr[1];
+    uint32_t index = (uint32_t)vm->cpu->exit.mr[1];
     bool ok;
-    if (vm->exit.reason == PITH_EXIT_MSR_READ) {
+    if (vm->cpu->exit.reason == PITH_EXIT_MSR_READ) {
         uint64_t value = 0;
         ok = msr_read(vm, index, &value);
         if (ok) {
@@ -220,7 +226,7 @@ static enum next_step handle_msr(struct vm *vm, struct reply *reply)
             gprs(vm)[VM_RDX] = value >> 32;
         }
     } else {
-        ok = msr_write(vm, index, vm->exit.mr[2]);
+        ok = msr_write(vm, index, vm->cpu->exit.mr[2]);
     }
     if (vm->stopped)
         return STEP_STOP;
@@ -229,7 +235,7 @@ static enum next_step handle_msr(struct vm *vm, struct reply *reply)
         inject_gp(vm, reply);
         return STEP_RESUME;
     }
-    skip_instruction(vm, vm->exit.mr[3]);
+    skip_instruction(vm, vm->cpu->exit.mr[3]);
     return STEP_RESUME;
 }
 
@@ -239,7 +245,7 @@ static enum next_step after_emulation(struct vm *vm, enum emulate_result r, stru
 {
     switch (r) {
     case EMULATE_DONE:
-        vm->exit.mr[VM_INTERRUPTIBILITY] &= ~INTERRUPT_SHADOW;
+        vm->cpu->exit.mr[VM_INTERRUPTIBILITY] &= ~INTERRUPT_SHADOW;
         return vm->stopped ? STEP_STOP : STEP_RESUME;
     case EMULATE_AGAIN:
     case EMULATE_FAULT:
@@ -252,7 +258,7 @@ static enum next_step after_emulation(struct vm *vm, enum emulate_result r, stru
 
 static enum next_step handle_mmio(struct vm *vm, struct reply *reply)
 {
-    uint64_t gpa = vm->exit.mr[1], access = vm->exit.mr[2];
+    uint64_t gpa = vm->cpu->exit.mr[1], access = vm->cpu->exit.mr[2];
     if (access & PITH_VM_ACCESS_EXECUTE) {
         vm_stop(vm, VM_END_ERROR, "the guest jumped to 0x%lx, where there is no memory", gpa);
         return STEP_STOP;
@@ -269,13 +275,14 @@ static enum next_step handle_cr_access(struct vm *vm, struct reply *reply)
 
 /* ---- Time -------------------------------------------------------------------------- */
 
-/* Arms the notification for the next event (host TSC), when it changed. */
+/* Arms the notification of the lock holder's vCPU for its next event (host TSC). */
 static void arm_deadline(struct vm *vm, uint64_t tsc)
 {
-    if (tsc == vm->deadline)
+    struct vcpu *c = vm->cpu;
+    if (tsc == c->deadline)
         return;
-    vm->deadline = tsc;
-    pith_notification_set_deadline(vm->timer_notification, tsc);
+    c->deadline = tsc;
+    pith_notification_set_deadline(c->notification, tsc);
 }
 
 /* Everything time-driven up to now: the test platform's periodic timer, or the PC's
@@ -286,7 +293,7 @@ static void update_time(struct vm *vm)
     if (vm->give_up_at && now_tsc >= vm->give_up_at)
         vm_stop(vm, VM_END_ERROR, "no verdict after %u s", VM_TIME_LIMIT_S);
     if (vm->platform == VM_PLATFORM_PC) {
-        uint64_t next = pc_update(vm, vm_now_ns(vm));
+        uint64_t next = pc_update(vm, vm_now_ns(vm), vm->cpu->index);
         arm_deadline(vm, next == PC_NO_EVENT ? 0 : vm_tsc_at(vm, next));
         return;
     }
@@ -298,13 +305,17 @@ static void update_time(struct vm *vm)
     arm_deadline(vm, vm->timer.next);
 }
 
-/* The deadline's bit came (it is consumed by the receive or the poll); or the network
- * switch's, which shares the notification: frames may wait for the guest. */
-static void deadline_passed(struct vm *vm)
+/* The notification's bits came (taken by the receive, the wait or the poll): a
+ * deadline, a kick from another VMM thread, which needs nothing here, or (vCPU 0's)
+ * the network switch's signal: frames may wait for the guest. */
+static void notified(struct vm *vm, uint64_t bits)
 {
-    vm->deadline = 0;
-    update_time(vm);
-    if (vm->platform == VM_PLATFORM_PC)
+    vm->cpu->kicked = false;
+    if (bits & PITH_DEADLINE_BIT) {
+        vm->cpu->deadline = 0;
+        update_time(vm);
+    }
+    if ((bits & PITH_GUEST_NET_BADGE) && vm->platform == VM_PLATFORM_PC)
         pc_net_poll(vm);
 }
 
@@ -312,9 +323,9 @@ static void deadline_passed(struct vm *vm)
 static void poll_deadline(struct vm *vm)
 {
     uint64_t bits;
-    if (pith_poll(vm->timer_notification, &bits) == PITH_OK && bits)
-        deadline_passed(vm);
-    else if (vm->platform == VM_PLATFORM_PC)
+    if (pith_poll(vm->cpu->notification, &bits) == PITH_OK && bits)
+        notified(vm, bits);
+    if (vm->platform == VM_PLATFORM_PC)
         update_time(vm);                /* the exit may have changed a device's timer */
 }
 
@@ -323,58 +334,84 @@ static void poll_deadline(struct vm *vm)
 static bool interrupt_waiting(struct vm *vm)
 {
     if (vm->platform == VM_PLATFORM_PC)
-        return pc_interrupt(vm, false) >= 0;
+        return pc_interrupt(vm, vm->cpu->index, false) >= 0;
     return vm->interrupt_pending;
 }
 
 static uint8_t take_interrupt(struct vm *vm)
 {
     if (vm->platform == VM_PLATFORM_PC)
-        return (uint8_t)pc_interrupt(vm, true);
+        return (uint8_t)pc_interrupt(vm, vm->cpu->index, true);
     vm->interrupt_pending = false;
     return VM_TIMER_VECTOR;
 }
 
-/* A HLT: the vCPU thread waits for the reply, the VMM for the next interrupt. */
+/* Waits, without the lock, for the vCPU's notification (a deadline or a kick). */
+static void wait_notified(struct vm *vm)
+{
+    struct vcpu *c = vm->cpu;
+    uint64_t bits = 0;
+    vm_unlock(vm);
+    pith_wait(c->notification, &bits);
+    vm_lock(vm, c);
+    notified(vm, bits);
+}
+
+/* A HLT: the vCPU thread waits for the reply, its VMM thread for the next interrupt.
+ * With interrupts off only an NMI or INIT can wake it: on a machine with one vCPU that
+ * is the end; with several it is how Linux parks the others when it powers off. */
 static void wait_for_interrupt(struct vm *vm)
 {
-    if (!(vm->exit.mr[VM_RFLAGS] & RFLAGS_IF) &&
+    struct vcpu *c = vm->cpu;
+    bool interrupts_off = !(c->exit.mr[VM_RFLAGS] & RFLAGS_IF);
+    if (interrupts_off && vm->vcpu_count == 1 &&
         (vm->platform == VM_PLATFORM_PC || !vm->interrupt_pending)) {
-        vm_stop(vm, VM_END_HALTED, "HLT with interrupts disabled at 0x%lx", vm->exit.mr[VM_RIP]);
+        vm_stop(vm, VM_END_HALTED, "HLT with interrupts disabled at 0x%lx", c->exit.mr[VM_RIP]);
         return;
     }
     vm_output_flush(vm);
-    while (!interrupt_waiting(vm) && !vm->stopped) {
-        uint64_t bits;
-        pith_wait(vm->timer_notification, &bits);
-        deadline_passed(vm);
-    }
+    c->halted_interrupts_off = interrupts_off;
+    c->state = VCPU_HALTED;
+    while (!vcpu_wants_attention(c))
+        wait_notified(vm);
+    c->state = VCPU_HANDLING;
+    c->halted_interrupts_off = false;
 }
 
 /* The interrupt rides on this reply if the guest can take it; otherwise the guest
  * exits again as soon as it can.  An event whose delivery the exit interrupted goes
- * first (the hardware does not redo it). */
+ * first (the hardware does not redo it); an NMI before an external interrupt. */
 static void plan_injection(struct vm *vm, struct reply *reply)
 {
-    uint64_t delivering = vm->exit.mr[VM_DELIVERING];
+    struct vcpu *c = vm->cpu;
+    uint64_t delivering = c->exit.mr[VM_DELIVERING];
     if (!reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
         reply->inject = delivering;
         reply->error_code = 0;      /* not part of the exit message (see docs/vmm.md) */
+    }
+    if (vm->platform == VM_PLATFORM_PC && pc_nmi(vm, c->index, false)) {
+        if (!reply->inject && !(c->exit.mr[VM_INTERRUPTIBILITY] & INTERRUPT_NMI_BLOCKED) &&
+            !(c->exit.reason == PITH_EXIT_RECALL && c->injection_outstanding)) {
+            pc_nmi(vm, c->index, true);
+            reply->inject = PITH_VM_EVENT_VALID | PITH_VM_EVENT_NMI | 2;
+            return;
+        }
+        reply->windows |= PITH_VM_WINDOW_NMI;
     }
     if (!interrupt_waiting(vm))
         return;
     /* A RECALL may come before the guest ran again: the event the last reply injected
      * may still be waiting in the VMCB/VMCS, and a new one would replace it.  Wait for
      * a window instead; it opens once that event is delivered. */
-    if (vm->exit.reason == PITH_EXIT_RECALL && vm->injection_outstanding && !reply->inject) {
+    if (c->exit.reason == PITH_EXIT_RECALL && c->injection_outstanding && !reply->inject) {
         reply->windows |= PITH_VM_WINDOW_INTERRUPT;
         return;
     }
-    if (!reply->inject && interrupt_deliverable(vm->exit.mr[VM_RFLAGS],
-                                                vm->exit.mr[VM_INTERRUPTIBILITY], delivering)) {
+    if (!reply->inject && interrupt_deliverable(c->exit.mr[VM_RFLAGS],
+                                                c->exit.mr[VM_INTERRUPTIBILITY], delivering)) {
         reply->inject = interrupt_event(take_interrupt(vm));
         vm->record.interrupts++;
-        vm->record.injected_at[vm->exit.reason < PITH_EXIT_COUNT ? vm->exit.reason : 0]++;
+        vm->record.injected_at[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
     } else {
         reply->windows |= PITH_VM_WINDOW_INTERRUPT;
     }
@@ -401,7 +438,7 @@ const char *vm_exit_name(uint64_t reason)
 
 static enum next_step handle_exit(struct vm *vm, struct reply *reply)
 {
-    switch (vm->exit.reason) {
+    switch (vm->cpu->exit.reason) {
     case PITH_EXIT_CPUID:
         return handle_cpuid(vm);
     case PITH_EXIT_IO:
@@ -414,10 +451,9 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
     case PITH_EXIT_CR_ACCESS:
         return handle_cr_access(vm, reply);
     case PITH_EXIT_HLT:
-        skip_instruction(vm, vm->exit.mr[3]);
+        skip_instruction(vm, vm->cpu->exit.mr[3]);
         return STEP_HALT;
-    case PITH_EXIT_RECALL:
-        vm->recall_requested = false;
+    case PITH_EXIT_RECALL:              /* handle() took note of it */
         return STEP_RESUME;
     case PITH_EXIT_INTERRUPT_WINDOW:
     case PITH_EXIT_PAUSE:
@@ -425,96 +461,166 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
         return STEP_RESUME;
     case PITH_EXIT_INVD:
     case PITH_EXIT_WBINVD:              /* guest memory is always coherent here */
-        skip_instruction(vm, vm->exit.mr[3]);
+        skip_instruction(vm, vm->cpu->exit.mr[3]);
         return STEP_RESUME;
     case PITH_EXIT_VMCALL:              /* no hypercalls: as on a CPU without them */
     case PITH_EXIT_XSETBV:              /* XSAVE is not offered */
         inject_exception(reply, 6, false);
         return STEP_RESUME;
     case PITH_EXIT_SHUTDOWN:
-        vm_stop(vm, VM_END_RESET, "triple fault at rip 0x%lx", vm->exit.mr[VM_RIP]);
+        vm_stop(vm, VM_END_RESET, "triple fault at rip 0x%lx", vm->cpu->exit.mr[VM_RIP]);
         return STEP_STOP;
     default:
         vm_stop(vm, VM_END_ERROR, "unexpected exit %s (raw 0x%lx, qualification 0x%lx 0x%lx) at rip 0x%lx",
-                vm_exit_name(vm->exit.reason), vm->exit.mr[0], vm->exit.mr[1], vm->exit.mr[2],
-                vm->exit.mr[VM_RIP]);
+                vm_exit_name(vm->cpu->exit.reason), vm->cpu->exit.mr[0], vm->cpu->exit.mr[1], vm->cpu->exit.mr[2],
+                vm->cpu->exit.mr[VM_RIP]);
         return STEP_STOP;
     }
 }
 
 /* A receive that returned the bound notification's bits rather than a Call: its
  * label is 0, which no exit reason uses (PITH_MSG_FROM_NOTIFICATION, pith/abi.h). */
-static bool is_deadline(const struct vm *vm)
+static bool is_notification(const struct vcpu *c)
 {
-    return vm->exit.reason == 0;
+    return c->exit.reason == 0;
 }
 
-/* The guest runs; the deadline came: get it back to take the interrupt. */
-static void recall_for_interrupt(struct vm *vm)
+/* The vCPU waits for a start-up IPI (an application processor, or any vCPU after
+ * INIT); then it starts in real mode.  false: the guest stopped first. */
+static bool wait_for_startup(struct vm *vm)
 {
-    if (!interrupt_waiting(vm) || vm->recall_requested)
-        return;
-    vm->recall_requested = true;
-    vm->record.recalls++;
-    pith_vcpu_recall(vm->vcpu);
+    struct vcpu *c = vm->cpu;
+    c->state = VCPU_WAIT_SIPI;
+    while (!vm->stopped && !c->sipi_pending)
+        wait_notified(vm);
+    if (vm->stopped)
+        return false;
+    c->sipi_pending = false;
+    c->injection_outstanding = c->recall_requested = false;
+    c->reply_windows = 0;
+    enum pith_error err = vcpu_enter_startup(c, c->sipi_vector);
+    if (err != PITH_OK)
+        vm_stop(vm, VM_END_ERROR, "starting vCPU %u: %s", c->index, pith_error_name(err));
+    c->state = VCPU_IN_GUEST;
+    return err == PITH_OK;
 }
 
-/* Guest time starts now: the guest's TSC reads 0 here, and the devices count from it. */
-static void start(struct vm *vm)
+/* INIT reached a vCPU that runs: it stops where it is and waits for a start-up IPI. */
+static void park_for_init(struct vm *vm)
 {
+    struct vcpu *c = vm->cpu;
+    c->init_pending = false;
+    pith_thread_suspend(c->thread);
+    if (wait_for_startup(vm))
+        pith_thread_resume(c->thread);
+}
+
+/* Guest time starts at vm_create: the guest's TSC reads 0 there, and the devices
+ * count from it.  The first vCPU runs; the others wait for their start-up IPIs. */
+static enum pith_error start(struct vm *vm)
+{
+    struct vcpu *c = vm->cpu;
     uint64_t bits;
-    pith_poll(vm->timer_notification, &bits);      /* nothing left from an earlier guest */
-    uint64_t now = pith_rdtsc();
-    if (vm->platform == VM_PLATFORM_TEST) {
+    pith_poll(c->notification, &bits);      /* nothing left from an earlier guest */
+    if (c->index == 0 && vm->platform == VM_PLATFORM_TEST) {
+        uint64_t now = pith_rdtsc();
         periodic_start(&vm->timer, now, vm->tsc_hz / 1000 * VM_TIMER_PERIOD_MS);
         vm->give_up_at = now + vm->tsc_hz * VM_TIME_LIMIT_S;
     }
     update_time(vm);
-    enum pith_error err = pith_thread_resume(vm->thread);
-    if (err == PITH_OK)
-        err = pith_vm_wait_exit(vm->exit_endpoint, &vm->exit);
+    if (c->index != 0 && !wait_for_startup(vm))
+        return PITH_OK;
+    c->state = VCPU_IN_GUEST;
+    return pith_thread_resume(c->thread);
+}
+
+/* One exit, under the lock: handle it, wait if it halted, and plan the reply. */
+static bool handle(struct vm *vm, struct reply *reply)
+{
+    struct vcpu *c = vm->cpu;
+    c->state = VCPU_HANDLING;
+    c->reply_groups = 0;
+    if (c->exit.reason != PITH_EXIT_RECALL)
+        c->injection_outstanding = false;      /* the guest ran: it was delivered */
+    else
+        c->recall_requested = false;
+    vm->record.exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
+    enum next_step step = handle_exit(vm, reply);
+    if (step == STEP_HALT && !vm->stopped)
+        wait_for_interrupt(vm);
+    if (step == STEP_STOP)
+        vm_stop(vm, VM_END_NONE, NULL);     /* a test guest's verdict: the reason stays empty */
+    if (vm->stopped)
+        return false;
+    if (c->init_pending) {
+        park_for_init(vm);
+        return false;
+    }
+    poll_deadline(vm);
+    if (vm->stopped)
+        return false;
+    plan_injection(vm, reply);
+    if (reply->inject & PITH_VM_EVENT_VALID)
+        c->injection_outstanding = true;
+    c->reply_windows = reply->windows;
+    c->state = VCPU_IN_GUEST;
+    return true;
+}
+
+void vcpu_run(struct vcpu *c)
+{
+    struct vm *vm = c->vm;
+    vm_lock(vm, c);
+    enum pith_error err = start(vm);
     if (err != PITH_OK)
-        vm_stop(vm, VM_END_ERROR, "starting the vCPU: %s", pith_error_name(err));
+        vm_stop(vm, VM_END_ERROR, "starting vCPU %u: %s", c->index, pith_error_name(err));
+    vm_unlock(vm);
+    if (!vm->stopped)
+        err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
+    while (!vm->stopped && err == PITH_OK) {
+        vm_lock(vm, c);
+        if (is_notification(c)) {
+            notified(vm, c->exit.badge);
+            vm_unlock(vm);
+            err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
+            continue;
+        }
+        struct reply reply = { 0 };
+        bool reply_now = handle(vm, &reply);
+        vm_unlock(vm);
+        if (vm->stopped)
+            break;
+        if (!reply_now)         /* parked by INIT and started again: a fresh entry */
+            err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
+        else
+            err = pith_vm_reply_wait(c->exit_endpoint, &c->exit, VM_REPLY_MASK | c->reply_groups,
+                                     reply.inject, reply.error_code, reply.windows);
+    }
+    vm_lock(vm, c);
+    if (err != PITH_OK)
+        vm_stop(vm, VM_END_ERROR, "waiting for an exit of vCPU %u: %s", c->index, pith_error_name(err));
+    c->finished = true;
+    pith_thread_suspend(c->thread);
+    vm_unlock(vm);
 }
 
 void vm_run(struct vm *vm)
 {
-    start(vm);
-    while (!vm->stopped) {
-        enum pith_error err;
-        if (is_deadline(vm)) {
-            deadline_passed(vm);
-            recall_for_interrupt(vm);
-            if (vm->stopped)
-                break;
-            err = pith_vm_wait_exit(vm->exit_endpoint, &vm->exit);
-        } else {
-            struct reply reply = { 0 };
-            vm->reply_groups = 0;
-            if (vm->exit.reason != PITH_EXIT_RECALL)
-                vm->injection_outstanding = false;      /* the guest ran: it was delivered */
-            vm->record.exits[vm->exit.reason < PITH_EXIT_COUNT ? vm->exit.reason : 0]++;
-            enum next_step step = handle_exit(vm, &reply);
-            if (step == STEP_HALT)
-                wait_for_interrupt(vm);
-            if (step == STEP_STOP || vm->stopped)
-                break;
-            poll_deadline(vm);
-            if (vm->stopped)
-                break;
-            plan_injection(vm, &reply);
-            if (reply.inject & PITH_VM_EVENT_VALID)
-                vm->injection_outstanding = true;
-            err = pith_vm_reply_wait(vm->exit_endpoint, &vm->exit, VM_REPLY_MASK | vm->reply_groups,
-                                     reply.inject, reply.error_code, reply.windows);
-        }
-        if (err != PITH_OK)
-            vm_stop(vm, VM_END_ERROR, "waiting for an exit: %s", pith_error_name(err));
+    struct vcpu *c = &vm->cpus[0];
+    if (vm->platform == VM_PLATFORM_PC)
+        vm_place_vcpus_on_host(vm);
+    enum pith_error err = vm_start_vcpus(vm);
+    if (err != PITH_OK) {
+        vm_stop(vm, VM_END_ERROR, "starting the VMM threads: %s", pith_error_name(err));
+        return;
     }
+    vcpu_run(c);
+    vm_lock(vm, c);
     vm->stopped = true;
-    pith_thread_suspend(vm->thread);
-    pith_notification_set_deadline(vm->timer_notification, 0);
-    vm->deadline = 0;
+    vm_stop_vcpus(vm);
+    pith_notification_set_deadline(c->notification, 0);
+    c->deadline = 0;
     console_flush(&vm->console);
     vm_output_flush(vm);
+    vm_unlock(vm);
 }

@@ -15,6 +15,7 @@
 
 #define RFLAGS_IF (1ull << 9)
 #define INTERRUPT_SHADOW 1ull       /* bit 0 of the INTR group's interruptibility word */
+#define INTERRUPT_NMI_BLOCKED 2ull  /* bit 1: an NMI handler runs (until its IRET) */
 
 static inline bool interrupt_deliverable(uint64_t rflags, uint64_t interruptibility,
                                          uint64_t delivering_event)

@@ -65,7 +65,7 @@ static enum pith_error write_entry_state(struct vm *vm, const struct linux_entry
     dtr[3] = 0;
     uint64_t groups = PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR |
                       PITH_VM_GROUP_SEG | PITH_VM_GROUP_DTR;
-    return pith_vcpu_write_state(vm->vcpu, groups, state, sizeof(state) / sizeof(state[0]));
+    return pith_vcpu_write_state(vm->cpus[0].vcpu, groups, state, sizeof(state) / sizeof(state[0]));
 }
 
 bool linux_load(struct vm *vm, const struct linux_guest *g)

@@ -311,7 +311,8 @@ static bool run_configured(const char *text, size_t length)
     if (!linux && ram < VM_TEST_RAM_SIZE)
         ram = VM_TEST_RAM_SIZE;
     struct vm_config vc = { .name = g->name, .platform = linux ? VM_PLATFORM_PC : VM_PLATFORM_TEST,
-                            .ram_bytes = ram,
+                            .ram_bytes = ram, .vcpus = linux ? g->vcpus : 1, .cpu_mask = g->cpus,
+                            .host_cpus = (unsigned)bootinfo->cpu_count,
                             .tsc_hz = bootinfo->tsc_hz, .console = console_cap,
                             .no_output = g->console == SYSCONF_CONSOLE_NONE,
                             .wall_clock = rtc_clock_from_cmdline(bootinfo->cmdline, 0) };
@@ -331,7 +332,7 @@ static bool run_configured(const char *text, size_t length)
         err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &notification);
     if (!err)
         err = pith_thread_bind_notification(PITH_SLOT_THREAD, notification);
-    guest.timer_notification = notification;
+    guest.cpus[0].notification = notification;
     if (err != PITH_OK) {
         say("vmm: %s: creating the guest (%lu MiB): %s\n", g->name, ram >> 20, pith_error_name(err));
         return false;

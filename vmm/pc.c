@@ -46,13 +46,29 @@ static struct irq_line pci_line(struct vm *vm, unsigned device)
     return (struct irq_line){ pci_irq, vm, (PC_IRQ_PCI_BASE + device % 2) | device << 8 };
 }
 
-/* One vCPU: every fixed or lowest-priority message is for it. */
+/* A redirection entry's message goes over the APIC bus to its destinations. */
 static bool ioapic_deliver(void *context, const struct ioapic_message *m)
 {
     struct vm *vm = context;
-    if (m->delivery_mode != APIC_FIXED && m->delivery_mode != APIC_LOWEST_PRIORITY)
+    if (m->delivery_mode != APIC_FIXED && m->delivery_mode != APIC_LOWEST_PRIORITY &&
+        m->delivery_mode != APIC_NMI)
         return false;
-    return lapic_set_irq(&vm->pc.lapic, m->vector, m->level_triggered);
+    struct apic_message message = {
+        .vector = m->vector, .delivery_mode = m->delivery_mode, .logical = m->logical,
+        .level_triggered = m->level_triggered, .assert = true, .destination = m->destination,
+        .source = APIC_BUS_FROM_IOAPIC,
+    };
+    return apic_bus_deliver(&vm->pc.bus, &message) != 0;
+}
+
+static void bus_init(void *context, unsigned index)
+{
+    vm_vcpu_init(context, index);
+}
+
+static void bus_startup(void *context, unsigned index, uint8_t vector)
+{
+    vm_vcpu_startup(context, index, vector);
 }
 
 static void lapic_eoi(void *context, uint8_t vector)
@@ -61,24 +77,61 @@ static void lapic_eoi(void *context, uint8_t vector)
     ioapic_eoi(&vm->pc.ioapic, vector);
 }
 
-int pc_interrupt(struct vm *vm, bool take)
+static void lapic_ipi(void *context, const struct lapic_ipi *ipi)
+{
+    struct vm *vm = context;
+    apic_bus_send_ipi(&vm->pc.bus, ipi);
+}
+
+/* Every vCPU sees its own local APIC at the same address: the one of the vCPU whose
+ * exit is being handled (vm->cpu, under the VMM lock). */
+static uint64_t local_apic_read(void *context, uint64_t offset, unsigned size)
+{
+    struct vm *vm = context;
+    return lapic_mmio_ops.read(&vm->pc.lapic[vm->cpu->index], offset, size);
+}
+
+static void local_apic_write(void *context, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct vm *vm = context;
+    lapic_mmio_ops.write(&vm->pc.lapic[vm->cpu->index], offset, size, value);
+}
+
+static void local_apic_reset(void *context)
+{
+    struct vm *vm = context;
+    for (unsigned i = 0; i < vm->vcpu_count; i++)
+        lapic_reset(&vm->pc.lapic[i]);
+}
+
+static const struct device_ops local_apic_ops = { "lapic", local_apic_read, local_apic_write,
+                                                  local_apic_reset };
+
+int pc_interrupt(struct vm *vm, unsigned cpu, bool take)
 {
     struct pc *pc = &vm->pc;
-    int vector = lapic_has_interrupt(&pc->lapic);
+    struct lapic *l = &pc->lapic[cpu];
+    int vector = lapic_has_interrupt(l);
     if (vector >= 0) {
         if (take) {
-            lapic_acknowledge(&pc->lapic, (uint8_t)vector);
+            lapic_acknowledge(l, (uint8_t)vector);
             pc->apic_injected++;
         }
         return vector;
     }
-    if (lapic_extint_pending(&pc->lapic) && pic_has_interrupt(&pc->pic)) {
+    if (cpu == 0 && lapic_extint_pending(l) && pic_has_interrupt(&pc->pic)) {
         if (!take)
             return 0;
         pc->extint_injected++;
         return pic_acknowledge(&pc->pic);
     }
     return -1;
+}
+
+bool pc_nmi(struct vm *vm, unsigned cpu, bool take)
+{
+    struct lapic *l = &vm->pc.lapic[cpu];
+    return take ? lapic_take_nmi(l) : l->nmi_pending;
 }
 
 /* ---- Machine control ----------------------------------------------------------------- */
@@ -128,15 +181,18 @@ static void poll_input(struct vm *vm)
         pc_input(vm, bytes, (unsigned)got);
 }
 
-uint64_t pc_update(struct vm *vm, uint64_t now)
+uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
 {
     struct pc *pc = &vm->pc;
     feed_uart(vm);
     pit_update(&pc->pit, now);
     rtc_update(&pc->rtc, now);
-    lapic_update(&pc->lapic, now);
-    uint64_t next = earlier(pit_next_event_ns(&pc->pit, now), rtc_next_event_ns(&pc->rtc, now));
-    next = earlier(next, lapic_next_event(&pc->lapic));
+    for (unsigned i = 0; i < vm->vcpu_count; i++)
+        lapic_update(&pc->lapic[i], now);
+    uint64_t next = lapic_next_event(&pc->lapic[cpu]);
+    if (cpu != 0)
+        return next;
+    next = earlier(next, earlier(pit_next_event_ns(&pc->pit, now), rtc_next_event_ns(&pc->rtc, now)));
     if (vm->console_cap) {
         if (now >= pc->next_input_poll) {
             poll_input(vm);
@@ -166,7 +222,7 @@ static bool lapic_msr(uint32_t index)
 bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok)
 {
     if (lapic_msr(index)) {
-        *ok = lapic_msr_read(&vm->pc.lapic, index, value);
+        *ok = lapic_msr_read(&vm->pc.lapic[vm->cpu->index], index, value);
         return true;
     }
     if (msr_pc_read(&vm->msrs, index, value)) {
@@ -179,7 +235,7 @@ bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok)
 bool pc_msr_write(struct vm *vm, uint32_t index, uint64_t value, bool *ok)
 {
     if (lapic_msr(index)) {
-        *ok = lapic_msr_write(&vm->pc.lapic, index, value);
+        *ok = lapic_msr_write(&vm->pc.lapic[vm->cpu->index], index, value);
         return true;
     }
     if (msr_pc_write(&vm->msrs, index, value)) {
@@ -452,7 +508,7 @@ static bool build_acpi(struct vm *vm)
 {
     static uint8_t aml[2048];
     struct acpi_config cfg;
-    acpi_default_config(&cfg, 1, PC_ACPI_BASE);
+    acpi_default_config(&cfg, vm->vcpu_count, PC_ACPI_BASE);
     cfg.extra_aml = aml;
     cfg.extra_aml_length = build_pci_aml(aml, sizeof(aml));
     /* No ACPI_BOOT_8042: Linux then leaves the keyboard controller alone (probing a
@@ -467,16 +523,22 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
 {
     struct pc *pc = &vm->pc;
     uint64_t now = vm_now_ns(vm);
-    pic_init(&pc->pic, (struct irq_line){ lapic_set_lint, &pc->lapic, 0 });
+    pic_init(&pc->pic, (struct irq_line){ lapic_set_lint, &pc->lapic[0], 0 });
     pit_init(&pc->pit, isa_line(vm, 0), clock_ns, vm);
     rtc_init(&pc->rtc, vm->wall_clock ? vm->wall_clock : RTC_START_UNIX, now, isa_line(vm, 8), clock_ns, vm);
     uint64_t below_4g = vm->ram_size < 0xe0000000ull ? vm->ram_size : 0xe0000000ull;
     rtc_set_memory_size(&pc->rtc, below_4g, vm->ram_size - below_4g);
     i8042_init(&pc->kbd, machine_reset, vm);
-    struct lapic_config lc = { .id = 0, .bsp = true, .timer_hz = LAPIC_TIMER_HZ, .tsc_hz = vm->tsc_hz,
-                               .eoi_broadcast = lapic_eoi, .ctx = vm, .clock = clock_ns, .clock_ctx = vm };
-    lapic_init(&pc->lapic, &lc);
-    lapic_enable_virtual_wire(&pc->lapic);
+    pc->bus = (struct apic_bus){ .count = vm->vcpu_count, .init = bus_init, .startup = bus_startup,
+                                 .ctx = vm };
+    for (unsigned i = 0; i < vm->vcpu_count; i++) {
+        struct lapic_config lc = { .id = i, .bsp = i == 0, .timer_hz = LAPIC_TIMER_HZ,
+                                   .tsc_hz = vm->tsc_hz, .send_ipi = lapic_ipi, .eoi_broadcast = lapic_eoi,
+                                   .ctx = vm, .clock = clock_ns, .clock_ctx = vm };
+        lapic_init(&pc->lapic[i], &lc);
+        pc->bus.lapic[i] = &pc->lapic[i];
+    }
+    lapic_enable_virtual_wire(&pc->lapic[0]);
     ioapic_init(&pc->ioapic, 0, ioapic_deliver, vm);
     pci_host_init(&pc->pci, machine_reset, vm);
     acpi_pm_init(&pc->pm, true, isa_line(vm, PC_IRQ_SCI), machine_power_off, vm, clock_ns, vm);
@@ -520,7 +582,7 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
         ok &= vm_add_port_window(vm, (struct device_window){ ports[i].base, ports[i].length, ports[i].ops,
                                                              (uint8_t *)pc + ports[i].offset });
     ok &= vm_add_mmio_window(vm, (struct device_window){ LAPIC_DEFAULT_BASE, LAPIC_WINDOW_SIZE,
-                                                         &lapic_mmio_ops, &pc->lapic });
+                                                         &local_apic_ops, vm });
     ok &= vm_add_mmio_window(vm, (struct device_window){ IOAPIC_DEFAULT_BASE, IOAPIC_WINDOW_SIZE,
                                                          &ioapic_ops, &pc->ioapic });
     return ok && build_acpi(vm);

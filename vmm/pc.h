@@ -11,8 +11,9 @@
  * An ISA interrupt n goes to PIC input n and to I/O APIC pin n (IRQ 0 to pin 2, as the
  * MADT's override says); PCI INTA# of device d is IRQ 10 + d % 2 (level, the DSDT's
  * _PRT says so).  The PIC's INTR drives the local APIC's LINT0 (virtual wire, as
- * firmware leaves it), the I/O APIC delivers to the local APIC, and the vCPU takes
- * what the local APIC offers: a fixed vector, or an ExtINT the PIC resolves.
+ * firmware leaves it), the I/O APIC and the local APICs' IPIs go over the APIC bus
+ * (dev/apic_bus.h) to the local APIC of each vCPU, and each vCPU takes what its local
+ * APIC offers: an NMI, a fixed vector, or (vCPU 0) an ExtINT the PIC resolves.
  *
  * Time: guest nanoseconds from the TSC (vm_now_ns); every device with a timer says
  * when it next needs attention, and the VMM arms one notification deadline for the
@@ -25,6 +26,7 @@
 #include <stdint.h>
 
 #include "dev/acpi.h"
+#include "dev/apic_bus.h"
 #include "dev/i8042.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
@@ -47,6 +49,7 @@
 #define PC_VIRTIO_NET_DEV   4
 #define PC_INPUT_POLL_NS    20000000ull     /* console input: every 20 ms */
 #define PC_NO_EVENT         UINT64_MAX
+#define PC_MAX_CPUS         APIC_BUS_MAX
 
 struct vm;
 
@@ -68,7 +71,8 @@ struct pc {
     struct pit pit;
     struct rtc rtc;
     struct i8042 kbd;
-    struct lapic lapic;
+    struct lapic lapic[PC_MAX_CPUS];  /* one per vCPU, APIC ID = index */
+    struct apic_bus bus;
     struct ioapic ioapic;
     struct pci_host pci;
     struct acpi_pm pm;
@@ -101,12 +105,15 @@ bool pc_add_net(struct vm *vm, const struct pc_net *net);
 void pc_net_poll(struct vm *vm);
 
 /* Brings every timer up to date at guest time now; returns the guest time of the
- * next event (PC_NO_EVENT for none). */
-uint64_t pc_update(struct vm *vm, uint64_t now);
+ * next event vCPU `cpu` must wake for (PC_NO_EVENT for none): its local APIC's timer,
+ * and for vCPU 0 the machine's (PIT, RTC, console input). */
+uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu);
 
-/* The vector the vCPU should take now, or -1; take = acknowledge it (it goes in
+/* The vector vCPU `cpu` should take now, or -1; take = acknowledge it (it goes in
  * service at the local APIC or the PIC). */
-int pc_interrupt(struct vm *vm, bool take);
+int pc_interrupt(struct vm *vm, unsigned cpu, bool take);
+/* An NMI waits for vCPU `cpu`; take = it is being injected. */
+bool pc_nmi(struct vm *vm, unsigned cpu, bool take);
 
 /* MSRs the PC's devices own (the local APIC's); false: not one of them. */
 bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok);

@@ -181,18 +181,49 @@ static void create_test_devices(struct vm *vm)
                                                    &testdev_mmio_ops, &vm->testdev });
 }
 
+/* The vCPU, its thread and exit endpoint; the TSC offset that makes its TSC read 0 at
+ * guest time 0, the same on every vCPU (dev/lapic.h assumes it, and Linux checks that
+ * the CPUs' TSCs agree). */
+static enum pith_error create_vcpu(struct vm *vm, struct vcpu *c)
+{
+    enum pith_error err = pith_alloc_object(PITH_OBJ_VCPU, 0, &c->vcpu);
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_THREAD, 0, &c->thread);
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &c->exit_endpoint);
+    if (!err)
+        err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint, VM_TRANSFER_MASK, 0);
+    if (!err)
+        err = pith_thread_set_priority(c->thread, VCPU_PRIORITY);
+    c->tsc_offset = -vm->tsc_start;
+    if (!err)
+        err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_TSC, &c->tsc_offset, 1);
+    if (!err && c->index > 0)       /* vCPU 0's VMM thread has its own from main.c */
+        err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &c->notification);
+    return err;
+}
+
 enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
 {
     memset(vm, 0, sizeof(*vm));
     vm->name = config->name;
     vm->platform = config->platform;
     vm->ram_size = config->ram_bytes;
-    vm->timer_notification = config->notification;
     vm->tsc_hz = config->tsc_hz;
     vm->console_cap = config->console;
     vm->no_output = config->no_output;
     vm->wall_clock = config->wall_clock;
-    vm->exit.transfer_mask = VM_TRANSFER_MASK;
+    vm->vcpu_count = config->vcpus ? config->vcpus : 1;
+    if (vm->vcpu_count > VM_MAX_VCPUS || (vm->platform == VM_PLATFORM_TEST && vm->vcpu_count > 1))
+        return PITH_E_RANGE;        /* the test platform has no APIC to start others */
+    vm_place_vcpus(vm, config->cpu_mask, config->host_cpus);
+    for (unsigned i = 0; i < vm->vcpu_count; i++) {
+        vm->cpus[i] = (struct vcpu){ .vm = vm, .index = i, .host_cpu = vm->cpus[i].host_cpu,
+                                     .state = i ? VCPU_WAIT_SIPI : VCPU_IN_GUEST };
+        vm->cpus[i].exit.transfer_mask = VM_TRANSFER_MASK;
+    }
+    vm->cpus[0].notification = config->notification;
+    vm->cpu = &vm->cpus[0];             /* until vm_run, only this thread runs */
     console_init(&vm->console, console_line, vm);
     msr_file_reset(&vm->msrs);
     if (vm->platform == VM_PLATFORM_TEST)
@@ -202,22 +233,12 @@ enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
         err = pith_alloc_object(PITH_OBJ_GUEST_SPACE, 0, &vm->space);
     if (!err)
         err = map_ram(vm);
-    if (!err)
-        err = pith_alloc_object(PITH_OBJ_VCPU, 0, &vm->vcpu);
-    if (!err)
-        err = pith_alloc_object(PITH_OBJ_THREAD, 0, &vm->thread);
-    if (!err)
-        err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &vm->exit_endpoint);
-    if (!err)
-        err = pith_vcpu_configure(vm->vcpu, vm->thread, vm->space, vm->exit_endpoint,
-                                  VM_TRANSFER_MASK, 0);
-    if (!err)
-        err = pith_thread_set_priority(vm->thread, VCPU_PRIORITY);
-    /* Guest time 0 is now: the guest's TSC starts from 0 (dev/lapic.h assumes it). */
+    /* Guest time 0 is now: every vCPU's TSC starts from 0 (dev/lapic.h assumes it). */
     vm->tsc_start = pith_rdtsc();
-    vm->tsc_offset = -vm->tsc_start;
-    if (!err)
-        err = pith_vcpu_write_state(vm->vcpu, PITH_VM_GROUP_TSC, &vm->tsc_offset, 1);
+    for (unsigned i = 0; !err && i < vm->vcpu_count; i++)
+        err = create_vcpu(vm, &vm->cpus[i]);
+    if (!err && vm->vcpu_count > 1)
+        err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &vm->lock_notification);
     return err;
 }
 
@@ -258,7 +279,7 @@ static enum pith_error enter_protected_mode(struct vm *vm, uint64_t entry)
     dtr[1] = dtr[3] = 0xffff;                       /* GDTR, IDTR: base 0, as at reset */
     uint64_t groups = PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR |
                       PITH_VM_GROUP_SEG | PITH_VM_GROUP_DTR;
-    return pith_vcpu_write_state(vm->vcpu, groups, state, sizeof(state) / sizeof(state[0]));
+    return pith_vcpu_write_state(vm->cpus[0].vcpu, groups, state, sizeof(state) / sizeof(state[0]));
 }
 
 bool vm_load(struct vm *vm, const uint8_t *image, uint64_t size)

@@ -1,7 +1,7 @@
 /*
- * One guest: its guest space and RAM, its vCPU and the vCPU's thread, its devices,
- * its time, and the record of what happened while it ran (the checks of main.c read
- * it).  Two platforms:
+ * One guest: its guest space and RAM, its vCPUs (each with its vCPU thread and the VMM
+ * thread that answers its exits), its devices, its time, and the record of what
+ * happened while it ran (the checks of main.c read it).  Two platforms:
  *   VM_PLATFORM_TEST  the flat test guests of guests/tests/: a UART, the test device,
  *                     and a VMM-internal periodic timer at vector 0x20 (no PIC)
  *   VM_PLATFORM_PC    a PC for Linux (pc.h): PIC pair, PIT, RTC, i8042, local APIC,
@@ -34,6 +34,7 @@
 #define VM_LINES_KEPT       48
 #define VM_WHY_MAX          160
 #define VM_MAX_FRAMES       2048            /* 2 MiB frames: 4 GiB of guest RAM */
+#define VM_MAX_VCPUS        8               /* SYSCONF_MAX_VCPUS */
 
 /* The state groups every exit brings; replies write back a subset. */
 #define VM_TRANSFER_MASK (PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | \
@@ -81,11 +82,50 @@ struct vm_record {
 #define VM_PORT_WINDOWS 16
 #define VM_MMIO_WINDOWS 4
 
+/* Where a vCPU is, as the VMM threads see it (changed under the VMM lock). */
+enum vcpu_state {
+    VCPU_WAIT_SIPI,                 /* an application processor before its start-up IPI */
+    VCPU_IN_GUEST,                  /* replied to (or resumed): in the guest or about to be */
+    VCPU_HANDLING,                  /* its VMM thread handles an exit */
+    VCPU_HALTED,                    /* HLT: its VMM thread waits for an interrupt */
+};
+
+struct vm;
+
+/* One vCPU and the VMM thread that serves it.  vCPU 0 is served by the VMM's first
+ * thread, the others by threads vm_start_vcpus makes. */
+struct vcpu {
+    struct vm *vm;
+    unsigned index;                 /* also its APIC ID */
+    pith_cap_t vcpu, thread, exit_endpoint;
+    pith_cap_t notification;        /* bound to its VMM thread: deadlines and kicks */
+    pith_cap_t vmm_thread;          /* 0 for vCPU 0 (the VMM's first thread) */
+    unsigned host_cpu;              /* where both threads run */
+    struct pith_vm_exit exit;
+    uint64_t reply_groups;          /* groups beyond VM_REPLY_MASK this reply writes */
+    uint64_t tsc_offset;
+    uint64_t deadline;              /* the TSC deadline armed now, 0 = none */
+    enum vcpu_state state;
+    bool recall_requested;          /* a RECALL exit is on its way */
+    uint64_t reply_windows;         /* the windows the last reply asked for */
+    bool kicked;                    /* its notification was signalled and not yet seen */
+    bool injection_outstanding;     /* the last reply injected an event and no exit
+                                     * since shows the guest ran (a RECALL does not) */
+    bool halted_interrupts_off;     /* HLT with IF = 0: only an NMI or INIT wakes it */
+    bool init_pending;              /* INIT while running: back to wait-for-SIPI */
+    bool sipi_pending;
+    uint8_t sipi_vector;
+    bool finished;                  /* its VMM thread left the exit loop */
+};
+
 struct vm_config {
     const char *name;
     enum vm_platform platform;
     uint64_t ram_bytes;             /* a multiple of 2 MiB */
-    pith_cap_t notification;        /* the VMM thread's bound notification */
+    pith_cap_t notification;        /* the VMM thread's bound notification (vCPU 0) */
+    unsigned vcpus;                 /* 1..VM_MAX_VCPUS (0: 1) */
+    uint64_t cpu_mask;              /* host CPUs for the vCPUs (0: spread over all) */
+    unsigned host_cpus;             /* how many the kernel runs threads on */
     uint64_t tsc_hz;
     pith_cap_t console;             /* console server capability, 0: pith_printf */
     bool no_output;                 /* `console none`: the guest's output goes nowhere */
@@ -95,14 +135,21 @@ struct vm_config {
 struct vm {
     const char *name;
     enum vm_platform platform;
-    pith_cap_t space, vcpu, thread, exit_endpoint;
-    pith_cap_t timer_notification;  /* bound to the VMM's thread */
+    pith_cap_t space;
     uint8_t *ram;                   /* guest RAM as the VMM sees it */
     uint64_t ram_size;
     uint64_t tsc_hz;
     uint64_t tsc_start;             /* host TSC at guest time 0 (the guest TSC reads 0) */
-    struct pith_vm_exit exit;
-    uint64_t reply_groups;          /* groups beyond VM_REPLY_MASK this reply writes */
+
+    /* vCPUs.  Every device model, the record and the vCPU states below are shared by
+     * the VMM threads: a thread touches them only between vm_lock and vm_unlock, and
+     * cpu is the vCPU whose thread holds the lock (the one whose exit is handled). */
+    struct vcpu cpus[VM_MAX_VCPUS];
+    unsigned vcpu_count;
+    struct vcpu *cpu;
+    uint32_t lock_users;            /* holder + waiters */
+    pith_cap_t lock_notification;   /* waiters block on it; the holder hands over */
+    bool cpu_fallback;              /* the kernel kept vCPUs on CPU 0 */
 
     struct uart16550 uart;
     struct testdev testdev;
@@ -116,18 +163,13 @@ struct vm {
     unsigned port_count;
     struct device_window mmio[VM_MMIO_WINDOWS];
     unsigned mmio_count;
-    struct msr_file msrs;
-    uint64_t tsc_offset;
+    struct msr_file msrs;           /* shared by the vCPUs (MTRR type, MISC_ENABLE...) */
 
     struct pc pc;                   /* VM_PLATFORM_PC */
 
     struct periodic_timer timer;    /* VM_PLATFORM_TEST */
     bool interrupt_pending;         /* test platform: a timer interrupt not taken yet */
-    bool recall_requested;          /* a RECALL exit is on its way */
-    bool injection_outstanding;     /* the last reply injected an event and no exit
-                                     * since shows the guest ran (a RECALL does not) */
     uint64_t give_up_at;            /* TSC; 0 = never */
-    uint64_t deadline;              /* the TSC deadline armed now, 0 = none */
 
     bool stopped;
     enum vm_end end;
@@ -141,8 +183,30 @@ enum pith_error vm_create(struct vm *vm, const struct vm_config *config);
 /* Copies a flat image to VM_LOAD_ADDRESS and sets the vCPU up to enter it in 32-bit
  * protected mode; false (and vm->why) if it does not fit or the state is refused. */
 bool vm_load(struct vm *vm, const uint8_t *image, uint64_t size);
-/* Runs the guest until it stops. */
+/* Runs the guest until it stops (on the VMM's first thread, which serves vCPU 0). */
 void vm_run(struct vm *vm);
+/* The VMM lock around everything the vCPUs share; unlock also wakes (recall or
+ * signal) every vCPU that has something new to take. */
+void vm_lock(struct vm *vm, struct vcpu *cpu);
+void vm_unlock(struct vm *vm);
+/* The VMM threads of vCPUs 1..n-1, each waiting for its start-up IPI (vcpu.c). */
+enum pith_error vm_start_vcpus(struct vm *vm);
+/* The exit loop of one vCPU (exits.c); returns when the guest stops. */
+void vcpu_run(struct vcpu *cpu);
+/* An application processor's start-up IPI: real mode at vector << 12 (vcpu.c). */
+enum pith_error vcpu_enter_startup(struct vcpu *cpu, uint8_t vector);
+/* INIT and start-up IPIs from the local APICs (pc.c's APIC bus). */
+void vm_vcpu_init(struct vm *vm, unsigned index);
+void vm_vcpu_startup(struct vm *vm, unsigned index, uint8_t vector);
+/* Host CPUs for the vCPUs: the mask's CPUs in turn, or spread over all (vcpu.c). */
+void vm_place_vcpus(struct vm *vm, uint64_t mask, unsigned host_cpus);
+/* Sets the affinity of every vCPU thread (and the first VMM thread) and says where
+ * they went (vcpu.c). */
+void vm_place_vcpus_on_host(struct vm *vm);
+/* An interrupt, NMI, INIT or start-up IPI waits for the vCPU, or the guest stopped. */
+bool vcpu_wants_attention(struct vcpu *cpu);
+/* Stops every vCPU thread and every VMM thread but the caller's (the guest stopped). */
+void vm_stop_vcpus(struct vm *vm);
 /* "CPUID", "HLT", ... for PITH_EXIT_* values. */
 const char *vm_exit_name(uint64_t reason);
 /* Stops the guest with a reason (the first reason is kept). */

@@ -134,6 +134,7 @@ static inline void arch_fpu_switch(struct cpu *c, struct thread *t)
 void cpu_init(void);                          /* the bootstrap processor, cpus[0] */
 bool cpu_prepare(struct cpu *c, void *(*alloc)(uint64_t size));   /* an AP's tables */
 uint64_t cpu_stack_top(const struct cpu *c);
+void *cpu_vm_page(struct cpu *c, unsigned i); /* two zeroed pages of c's for VMX or SVM */
 void cpu_init_ap(struct cpu *c);              /* on the AP itself */
 uint64_t cpu_features(void);
 uint64_t cpu_tss_base(void);                  /* for the VMX host state */
@@ -176,31 +177,41 @@ static inline void *vcpu_page(const struct vcpu *v, unsigned page)
     return (uint8_t *)v - VCPU_PAGE_STATE * PAGE_SIZE + page * PAGE_SIZE;
 }
 
+struct vcpu_exit {
+    uint64_t reason;            /* PITH_EXIT_*, or one of the two the kernel keeps: */
+    uint64_t raw, qualification, qualification2, length;
+};
+
 /* What both backends keep in struct vcpu.arch; each backend's own state follows it
- * (struct svm_vcpu, struct vmx_vcpu). */
+ * (struct svm_vcpu, struct vmx_vcpu).  space, space_generation and the tag are of the
+ * CPU in last_cpu: a vCPU that comes to another CPU starts afresh there. */
 struct vcpu_x86 {
     uint64_t gpr[16];           /* guest GPRs the hardware does not keep (guest_gprs.h) */
     uint64_t guest_dr[4];       /* DR0..DR3: neither VMCB nor VMCS holds them */
     struct guest_space *space;  /* the guest space the backend last loaded */
     uint32_t space_generation;  /* the guest space's generation last flushed */
     uint32_t tag, tag_generation;   /* the ASID (SVM) or VPID (VMX) and its round */
+    uint32_t last_cpu;          /* 1 + the CPU it last entered the guest on, 0 = none */
+    struct vcpu_exit exit;      /* the last exit, decoded on its CPU before the lock */
 };
 #define VCPU_X86_GPR_OFFSET 8   /* of gpr[0] in struct vcpu: guest_gprs.h */
 static inline struct vcpu_x86 *vcpu_x86(struct vcpu *v) { return (struct vcpu_x86 *)v->arch; }
-
-struct vcpu_exit {
-    uint64_t reason;            /* PITH_EXIT_*, or one of the two the kernel keeps: */
-    uint64_t raw, qualification, qualification2, length;
-};
 #define VCPU_EXIT_KEEP_INTERRUPT  (1ull << 32)  /* a host interrupt is pending */
 #define VCPU_EXIT_KEEP_NMI        (2ull << 32)
 bool vcpu_arch_init_cpu(void);                  /* false: no usable VMX/SVM */
+bool vcpu_arch_init_ap(void);                   /* the chosen backend on an AP, on the AP */
+void vcpu_arch_serve_request(struct cpu *c);    /* CPU_REQUEST_VM, on c itself */
+/* Right after a VM exit (or a refused entry), on the exiting CPU, before it takes the
+ * big lock: everything of the exit that lives in the CPU goes into v, the host gets its
+ * own state back.  Once the lock is taken another CPU may have taken the vCPU thread
+ * away (sched_recall) and v may be gone: vcpu_exited then touches it no more. */
+void vcpu_arch_after_exit(struct vcpu *v);
 const char *vcpu_arch_name(void);
 void vcpu_arch_init(struct vcpu *v);
 void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
 void vcpu_arch_destroy(struct vcpu *v);                /* before its memory is reused */
 NORETURN void vcpu_arch_run(struct vcpu *v);    /* ends in vcpu_exited(v) on a fresh stack */
-void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e);
+const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v);   /* the exit after_exit kept */
 void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);

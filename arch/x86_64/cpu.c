@@ -38,6 +38,7 @@ enum { IST_DOUBLE_FAULT = 1, IST_NMI, IST_MACHINE_CHECK, IST_DEBUG };
 /* What each CPU has of its own: a GDT (its TSS descriptor goes busy when loaded),
  * the TSS with RSP0, the IST stacks and the I/O bitmap, and the stacks. */
 struct cpu_tables {
+    uint8_t vm_pages[2][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));  /* VMXON region; SVM host save area, host VMCB */
     uint8_t kernel_stack[16384] __attribute__((aligned(16)));
     uint8_t double_fault_stack[8192] __attribute__((aligned(16)));
     uint8_t nmi_stack[8192] __attribute__((aligned(16)));
@@ -244,6 +245,11 @@ bool cpu_prepare(struct cpu *c, void *(*alloc)(uint64_t size))
     return c->tables != NULL;
 }
 
+void *cpu_vm_page(struct cpu *c, unsigned i)
+{
+    return c->tables->vm_pages[i];
+}
+
 uint64_t cpu_stack_top(const struct cpu *c)
 {
     return (uint64_t)(c->tables->kernel_stack + sizeof(c->tables->kernel_stack));
@@ -369,6 +375,8 @@ void arch_serve_requests(struct cpu *c)
     }
     if (what & (CPU_REQUEST_RELOAD_IO | CPU_REQUEST_KERNEL_SPACE))
         c->io_bitmap_of = (struct address_space *)-1;
+    if (what & CPU_REQUEST_VM)
+        vcpu_arch_serve_request(c);
     __atomic_and_fetch(&c->requests, ~what, __ATOMIC_RELEASE);
 }
 

@@ -260,6 +260,7 @@ void smp_ap_main(struct cpu *c)
     write_cr3(virt_to_phys(boot_pml4));
     lapic_init_ap();
     timer_init_ap();
+    vcpu_boot_ap();
     __atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
     kernel_lock();
     timer_reprogram();

@@ -6,7 +6,8 @@
  * lock, or at a preemption point or after a VM exit, with the lock already held.
  *
  * Each CPU ticks its own round robin with its own LAPIC timer; notification
- * deadlines live on CPU 0's list and fire there.
+ * deadlines live on CPU 0's list, CPU 0 arms its timer for the earliest even while it
+ * idles, and any CPU's timer interrupt fires those that have passed.
  */
 #include "arch.h"
 #include "x86.h"
@@ -26,8 +27,7 @@ static void timer_interrupt(void)
         if (c->next_tick <= now)
             c->next_tick = now + tick_tsc;
     }
-    if (keeps_deadlines(c))
-        notification_check_deadlines(now);
+    notification_check_deadlines(now);     /* CPU 0 arms for them; any CPU's tick fires */
     c->timer_armed = 0;
     timer_reprogram();
 }

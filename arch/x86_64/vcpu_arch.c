@@ -10,6 +10,9 @@
 struct vcpu_backend {
     const char *name;
     bool (*init_cpu)(void);
+    bool (*init_ap)(void);
+    void (*serve_request)(struct cpu *c);
+    void (*post_flush)(struct cpu *c, struct guest_space *gs);
     void (*init)(struct vcpu *v);
     void (*configure)(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
     void (*load_space)(struct vcpu *v, struct guest_space *gs);
@@ -27,6 +30,7 @@ struct vcpu_backend {
 };
 
 bool svm_init_cpu(void);
+bool svm_init_ap(void);
 void svm_init(struct vcpu *v);
 void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
 void svm_load_space(struct vcpu *v, struct guest_space *gs);
@@ -46,18 +50,34 @@ static void svm_destroy(struct vcpu *v)
     (void)v;
 }
 
+/* Each vCPU has ASIDs of its own, so a guest space's stale translations are the
+ * vCPUs', and the generation check at each one's next VMRUN flushes its ASID.  Another
+ * CPU only has to leave the guest: the IPI that posts the request does that. */
 static void svm_flush_space(struct guest_space *gs)
 {
-    (void)gs;   /* the generation check at the next VMRUN flushes the ASID */
+    (void)gs;
+}
+
+static void svm_post_flush(struct cpu *c, struct guest_space *gs)
+{
+    (void)c, (void)gs;
+}
+
+static void svm_serve_request(struct cpu *c)
+{
+    (void)c;
 }
 
 static const struct vcpu_backend svm = {
-    "svm", svm_init_cpu, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_read_group,
+    "svm", svm_init_cpu, svm_init_ap, svm_serve_request, svm_post_flush, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_read_group,
     svm_write_group, svm_inject, svm_request_windows, svm_flush_space,
     svm_destroy, NPT_PTE_PRESENT_BITS, npt_pte_table, npt_pte_leaf,
 };
 
 bool vmx_init_cpu(void);
+bool vmx_init_ap(void);
+void vmx_serve_request(struct cpu *c);
+void vmx_post_flush(struct cpu *c, struct guest_space *gs);
 void vmx_init(struct vcpu *v);
 void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
 void vmx_load_space(struct vcpu *v, struct guest_space *gs);
@@ -74,7 +94,7 @@ uint64_t ept_pte_table(uint64_t phys);
 uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 
 static const struct vcpu_backend vmx = {
-    "vmx", vmx_init_cpu, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_read_group,
+    "vmx", vmx_init_cpu, vmx_init_ap, vmx_serve_request, vmx_post_flush, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_read_group,
     vmx_write_group, vmx_inject, vmx_request_windows, vmx_flush_space,
     vmx_destroy, EPT_PTE_PRESENT_BITS, ept_pte_table, ept_pte_leaf,
 };
@@ -118,31 +138,78 @@ bool vcpu_arch_init_cpu(void)
             backend = candidates[i];
             probe_guest_limits();
             guest_limits.lme_needs_pae = backend == &svm;   /* svm.c: guest_control_intercepts */
+            this_cpu()->vm_ready = true;
             return true;
         }
     }
     return false;
 }
 
+/* The backend the bootstrap processor chose, on an application processor: its own
+ * VMXON region or host save area, its own tags. */
+bool vcpu_arch_init_ap(void)
+{
+    if (!backend)
+        return false;
+    this_cpu()->vm_ready = backend->init_ap();
+    return this_cpu()->vm_ready;
+}
+
+void vcpu_arch_serve_request(struct cpu *c)
+{
+    if (backend)
+        backend->serve_request(c);
+}
+
 const char *vcpu_arch_name(void) { return backend->name; }
 void vcpu_arch_init(struct vcpu *v) { backend->init(v); }
 void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exc) { backend->configure(v, gs, exc); }
-void vcpu_arch_load_space(struct vcpu *v, struct guest_space *gs) { backend->load_space(v, gs); }
+/* A vCPU that comes to another CPU than it last ran on has nothing of its own in
+ * that CPU's TLB and takes a fresh tag there; its guest space is loaded and flushed
+ * there as if new (the CPU may hold stale translations of it from another vCPU). */
+void vcpu_arch_load_space(struct vcpu *v, struct guest_space *gs)
+{
+    struct vcpu_x86 *x = vcpu_x86(v);
+    struct cpu *c = this_cpu();
+    if (x->last_cpu != c->id + 1) {
+        x->last_cpu = c->id + 1;
+        x->space = NULL;
+        x->tag = 0;
+    }
+    gs->cpus_entered |= (uint32_t)BIT(c->id);
+    backend->load_space(v, gs);
+}
 void vcpu_arch_read_group(struct vcpu *v, unsigned g, uint64_t *out) { backend->read_group(v, g, out); }
 void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in) { backend->write_group(v, g, in); }
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
-/* vCPUs run on CPU 0 only.  From another CPU, a vCPU in its guest is only made to
- * exit: its next entry sees the space's new generation and flushes there. */
+/* A mapping of gs went away (its generation is already new): every CPU a vCPU entered
+ * gs on flushes it before this returns, by request and IPI as in a TLB shootdown; the
+ * IPI also makes a guest running there leave, and no vCPU enters gs again without
+ * seeing the new generation.  The CPUs are forgotten: the next entry on each marks
+ * it again. */
 void arch_guest_space_flush(struct guest_space *gs)
 {
     if (!backend)
         return;
-    if (this_cpu() == &cpus[0])
-        backend->flush_space(gs);
-    else if (cpus[0].current && cpus[0].current->vcpu)
-        smp_request(&cpus[0], CPU_REQUEST_ENTER_KERNEL);
+    struct cpu *self = this_cpu();
+    uint32_t asked = 0;
+    for (unsigned i = 0; i < cpus_online; i++) {
+        if (!(gs->cpus_entered & BIT(i)))
+            continue;
+        if (&cpus[i] == self) {
+            backend->flush_space(gs);
+            continue;
+        }
+        backend->post_flush(&cpus[i], gs);
+        smp_post(&cpus[i], CPU_REQUEST_VM);
+        asked |= (uint32_t)BIT(i);
+    }
+    for (unsigned i = 0; i < cpus_online; i++)
+        if (asked & BIT(i))
+            smp_wait(&cpus[i], CPU_REQUEST_VM);
+    gs->cpus_entered = 0;
 }
 
 /* Guest spaces exist only with a backend (retype refuses them without). */
@@ -230,19 +297,24 @@ void vcpu_arch_run(struct vcpu *v)
     panic("vCPU backend returned from entering the guest");
 }
 
-void vcpu_arch_exit_info(struct vcpu *v, struct vcpu_exit *e)
+void vcpu_arch_after_exit(struct vcpu *v)
 {
     for (unsigned i = 0; i < 4; i++)
         vcpu_x86(v)->guest_dr[i] = read_dr(i);
-    backend->exit_info(v, e);
+    backend->exit_info(v, &vcpu_x86(v)->exit);
+}
+
+const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v)
+{
+    return &vcpu_x86(v)->exit;
 }
 
 /* ---- Tags ------------------------------------------------------------------------------ */
 
 /* A vCPU keeps its tag while the pool is in the round it was given in.  Tags are never
  * given twice in a round, and a new round starts with a flush of every tag, so a fresh
- * tag has no TLB entries.  (One pool per CPU; a vCPU moving to another CPU would need a
- * tag of that CPU's pool.) */
+ * tag has no TLB entries.  One pool per CPU: a vCPU that moves to another CPU drops its
+ * tag (vcpu_arch_load_space) and takes one of that CPU's pool. */
 enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v)
 {
     struct vcpu_x86 *x = vcpu_x86(v);

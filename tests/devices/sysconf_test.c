@@ -268,6 +268,80 @@ static void vcpus_range(void)
     CHECK_EQ(config.guests[0].vcpus, 8);
 }
 
+static void cpus_lists(void)
+{
+    CHECK_EQ(parse("guest g\nkernel k\n"), 0);
+    CHECK_EQ(config.guests[0].cpus, 0);                 /* no key: spread */
+    CHECK_EQ(parse("guest g\nkernel k\ncpus 1-2\n"), 0);
+    CHECK_EQ(config.guests[0].cpus, 0x6);
+    CHECK_EQ(config.guests[0].cpus_line, 3);
+    CHECK_EQ(parse("guest g\nkernel k\ncpus 0,3\n"), 0);
+    CHECK_EQ(config.guests[0].cpus, 0x9);
+    CHECK_EQ(parse("guest g\nkernel k\ncpus 5\n"), 0);
+    CHECK_EQ(config.guests[0].cpus, 0x20);
+    CHECK_EQ(parse("guest g\nkernel k\ncpus 0-1,4-5,63\n"), 0);
+    CHECK_EQ(config.guests[0].cpus, 0x8000000000000033ull);
+    CHECK_EQ(parse("guest g\nkernel k\ncpus 2,2,1-2\n"), 0);    /* repeats are harmless */
+    CHECK_EQ(config.guests[0].cpus, 0x6);
+}
+
+static void cpus_bad_values(void)
+{
+    static const char *const bad[] = { "2-1", "a", "1-", "-1", ",", "0,", ",0", "0,,1", "64",
+                                       "0-64", "1-2-3", "1.5", "99999999999999999999" };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]) && !device_failed; i++) {
+        char text[96], message[SYSCONF_MESSAGE];
+        snprintf(text, sizeof(text), "guest g\nkernel k\ncpus %s\n", bad[i]);
+        snprintf(message, sizeof(message),
+                 "line 3: cpus '%s' is not a list of CPUs 0 to 63 (like 1-2 or 0,3)", bad[i]);
+        expect_one(text, 3, SYSCONF_ERR_BAD_CPUS, message);
+        CHECK(!config.guests[0].valid);
+    }
+    expect_one("guest g\nkernel k\ncpus 0 1\n", 3, SYSCONF_ERR_EXTRA_VALUE,
+               "line 3: cpus takes one value, not '0 1'");
+    expect_one("guest g\nkernel k\ncpus 0\ncpus 1\n", 4, SYSCONF_ERR_DUPLICATE_KEY,
+               "line 4: cpus given twice for guest 'g'");
+}
+
+/* The root task checks the CPUs against the machine's: a guest naming one that is not
+ * there is reported by line and stays behind, the others start. */
+static void cpus_checked_against_machine(void)
+{
+    CHECK_EQ(parse("guest a\nkernel k\ncpus 1\nguest b\nkernel k\nvcpus 2\ncpus 0,2-3\n"
+                   "guest c\nkernel k\n"), 0);
+    CHECK_EQ(sysconf_check_cpus(&config, 4, errors, MAX_ERRORS), 0);
+    CHECK_EQ(sysconf_valid_guests(&config), 3);
+    CHECK_EQ(sysconf_check_cpus(&config, 2, errors, MAX_ERRORS), 1);
+    CHECK_EQ(errors[0].line, 7);
+    CHECK_EQ(errors[0].kind, SYSCONF_ERR_NO_SUCH_CPU);
+    CHECK(strcmp(errors[0].message,
+                 "line 7: cpus of guest 'b' names CPU 2-3, but the machine has 2 CPUs (0-1)") == 0);
+    CHECK(config.guests[0].valid && !config.guests[1].valid && config.guests[2].valid);
+    CHECK_EQ(parse("guest a\nkernel k\ncpus 1\n"), 0);
+    CHECK_EQ(sysconf_check_cpus(&config, 1, errors, MAX_ERRORS), 1);
+    CHECK(strcmp(errors[0].message,
+                 "line 3: cpus of guest 'a' names CPU 1, but the machine has 1 CPU (0)") == 0);
+}
+
+static void cpus_formatted(void)
+{
+    char out[64];
+    CHECK_EQ(sysconf_format_cpus(0x6, out, sizeof(out)), 3);
+    CHECK(strcmp(out, "1-2") == 0);
+    sysconf_format_cpus(0x8000000000000035ull, out, sizeof(out));
+    CHECK(strcmp(out, "0,2,4-5,63") == 0);
+    sysconf_format_cpus(0, out, sizeof(out));
+    CHECK(strcmp(out, "") == 0);
+    CHECK_EQ(sysconf_format_cpus(0x15, out, 4), 3);     /* cut to fit, NUL-terminated */
+    CHECK(strcmp(out, "0,2") == 0);
+    /* What the root task hands the VMM parses back to the same CPUs. */
+    char text[128];
+    sysconf_format_cpus(0x8000000000000035ull, out, sizeof(out));
+    snprintf(text, sizeof(text), "guest g\nkernel k\ncpus %s\n", out);
+    CHECK_EQ(parse(text), 0);
+    CHECK_EQ(config.guests[0].cpus, 0x8000000000000035ull);
+}
+
 static void missing_module(void)
 {
     static const char *const modules[] = { "vmlinuz", "initrd.gz", "pith-test.elf" };
@@ -384,6 +458,10 @@ DEVICE_TESTS(sysconf,
     { "sysconf_memory_range", memory_range },
     { "sysconf_out_of_memory", out_of_memory },
     { "sysconf_vcpus_range", vcpus_range },
+    { "sysconf_cpus_lists", cpus_lists },
+    { "sysconf_cpus_bad_values", cpus_bad_values },
+    { "sysconf_cpus_checked_against_machine", cpus_checked_against_machine },
+    { "sysconf_cpus_formatted", cpus_formatted },
     { "sysconf_missing_module", missing_module },
     { "sysconf_bad_guest_keeps_good_one", bad_guest_keeps_good_one },
     { "sysconf_error_overflow", error_overflow },

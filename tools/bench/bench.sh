@@ -53,13 +53,13 @@ run() {
 	fi
 }
 
-run pith-icount "$results" "$here/../run-qemu.sh" --icount --timeout 600 "$build/pith-bench.iso"
+run pith-icount "$results" "$here/../run-qemu.sh" --icount --smp 1 --timeout 600 "$build/pith-bench.iso"
 # The same image on two CPUs runs only ipc_call_reply_cross_cpu (ns of the icount clock,
 # which both CPUs' instructions advance).
 run pith-icount-smp2 "$results" "$here/../run-qemu.sh" --icount --smp 2 --timeout 600 "$build/pith-bench.iso"
 run kvm-icount "$results" "$here/kvm-peer.sh" --icount "$build/kvm-peer" "$build/kvm_exit"
 for round in $(seq "$rounds"); do
-	run "pith-wall-$round" "$walls" "$here/../run-qemu.sh" --timeout 600 "$build/pith-bench-wall.iso"
+	run "pith-wall-$round" "$walls" "$here/../run-qemu.sh" --smp 1 --timeout 600 "$build/pith-bench-wall.iso"
 	run "kvm-wall-$round" "$walls" "$here/kvm-peer.sh" "$build/kvm-peer" "$build/kvm_exit"
 done
 # The best of the rounds, in the order the names first came.
@@ -88,7 +88,7 @@ done
 
 # The fuzzer's speed: its default short campaign (user/fuzz) in wall-clock time.
 fuzz_log="$build/bench-fuzz.txt"
-if "$here/../run-qemu.sh" --timeout 300 "$build/pith-fuzz.iso" >"$fuzz_log" 2>&1; then
+if "$here/../run-qemu.sh" --smp 1 --timeout 300 "$build/pith-fuzz.iso" >"$fuzz_log" 2>&1; then
 	tr -d '\r' <"$fuzz_log" | awk '$1 == "fuzz_invocations_per_s:" { print "bench fuzz_invocations_per_s", $2 }'
 else
 	echo "bench: the fuzzer's campaign failed; the end of $fuzz_log:" >&2

@@ -1,13 +1,15 @@
 /*
  * Several CPUs: threads on every CPU, IPC and notifications across CPUs, moving
- * threads, TLB shootdown, stopping a thread another CPU runs.  main.c runs this group
- * only when the boot info says threads may run on more than one CPU.
+ * threads, TLB shootdown, stopping a thread another CPU runs; vCPUs on every CPU,
+ * moved between CPUs, recalled, deleted and losing guest memory while another CPU runs
+ * their guest.  main.c runs this group only when the boot info says threads may run on
+ * more than one CPU (the vCPU cases only with a virtualization backend).
  *
  * There is no "which CPU am I" call.  What shows that a thread runs on another CPU is
  * that it spins at a priority above the test task's (SMP_HIGH) and the test task still
  * runs; waits are bounded by the TSC and generous, since emulated CPUs are slow.
  */
-#include "ktest.h"
+#include "vm.h"
 
 #define SMP_HIGH    (KT_ROOT_PRIORITY + 10)     /* would starve the test task on CPU 0 */
 #define SMP_LOW     (KT_ROOT_PRIORITY - 10)     /* runs on CPU 0 only while it blocks */
@@ -459,6 +461,597 @@ static void smp_stress_pingpong(struct pith_test_ctx *ctx)
     }
 }
 
+/* ---- Stress: a thread moved between CPUs all the time keeps its IPC ------------------- */
+
+static volatile uint64_t mover_rounds, mover_errors, mover_stop, mover_done;
+
+static void mover_client(uint64_t unused)
+{
+    (void)unused;
+    for (uint64_t n = 0; !mover_stop; n++) {
+        struct pith_msg m = { .info = pith_msginfo(0, 1, 0), .mr = { n } };
+        if (pith_call(smp_ep, &m) != PITH_OK || m.mr[0] != n + 1)
+            mover_errors++;
+        mover_rounds++;
+    }
+    mover_done = 1;
+}
+
+/* A client calls a server on the last CPU while the test task moves it round every CPU
+ * (on CPU 0 it runs while the test task sleeps), 40 moves or about 4 seconds,
+ * whichever is first: every answer is right, none is lost. */
+static void smp_stress_migrate_ipc(struct pith_test_ctx *ctx)
+{
+    struct kt_thread server = { 0 }, client = { 0 };
+    unsigned n = kt_bootinfo->cpu_count;
+    mover_rounds = mover_errors = mover_stop = mover_done = 0;
+    if (!(smp_ep = kt_new(ctx, PITH_OBJ_ENDPOINT, 0)) ||
+        !start_on(ctx, &server, n - 1, server_body, 0, SMP_LOW, 0) ||
+        !start_on(ctx, &client, 1, mover_client, 0, SMP_LOW, 0))
+        goto done;
+    uint64_t until = pith_rdtsc() + ms_to_tsc(4000), moves = 0;
+    while (moves < 40 && pith_rdtsc() < until) {
+        if (pith_thread_set_affinity(client.tcb, moves % n) != PITH_OK)
+            mover_errors++;
+        moves++;
+        sleep_ms(ctx, 1);
+    }
+    pith_expect_ok(ctx, pith_thread_set_affinity(client.tcb, 1), "the last move");
+    mover_stop = 1;
+    pith_expect(ctx, changes_within(&mover_done, 0, WAIT_MS), "the client is stuck after %lu calls",
+                mover_rounds);
+    pith_expect(ctx, mover_rounds > 0 && moves >= 2 * kt_bootinfo->cpu_count,
+                "%lu calls in %lu moves", mover_rounds, moves);
+    pith_expect_eq(ctx, mover_errors, 0, "wrong answers or failed moves");
+done:
+    kt_thread_destroy(&client);
+    kt_thread_destroy(&server);
+    kt_delete(smp_ep);
+}
+
+/* ---- Deadlines while CPU 0, which keeps them, idles ------------------------------------ */
+
+static pith_cap_t dl_note[SMP_TEST_CPUS], dl_done;
+static volatile uint64_t dl_woke[SMP_TEST_CPUS], dl_early, dl_watchdog_fired;
+
+/* Thread i sleeps `rounds` times for i ms (at least 1), on its own CPU. */
+static void dl_sleeper(uint64_t i)
+{
+    uint64_t ms = i ? i : 1;
+    for (unsigned r = 0; r < 5; r++) {
+        uint64_t until = pith_rdtsc() + ms_to_tsc(ms);
+        pith_notification_set_deadline(dl_note[i], until);
+        uint64_t bits = 0;
+        while (!(bits & PITH_DEADLINE_BIT))
+            pith_wait(dl_note[i], &bits);
+        if (pith_rdtsc() < until)
+            dl_early++;
+        dl_woke[i]++;
+    }
+    pith_signal(dl_done);
+}
+
+/* Ends the test task's wait if the deadlines are lost (it spins on CPU 1, below the
+ * sleeper there). */
+static void dl_watchdog(uint64_t ms)
+{
+    spin_ms(ms);
+    dl_watchdog_fired = 1;
+    pith_signal(dl_done);
+}
+
+/* Threads on every CPU other than 0 sleep on deadlines while the test task waits
+ * without a deadline of its own, so CPU 0 idles: each deadline still fires, on time. */
+static void smp_deadline_cpu0_idle(struct pith_test_ctx *ctx)
+{
+    unsigned n = kt_bootinfo->cpu_count;
+    if (n > SMP_TEST_CPUS)
+        n = SMP_TEST_CPUS;
+    struct kt_thread sleeper[SMP_TEST_CPUS] = { 0 }, watchdog = { 0 };
+    dl_early = dl_watchdog_fired = 0;
+    unsigned started = 1;
+    for (unsigned i = 0; i < n; i++)
+        dl_note[i] = 0;
+    if (!(dl_done = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)))
+        return;
+    for (; started < n; started++) {
+        dl_woke[started] = 0;
+        if (!(dl_note[started] = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)) ||
+            !start_on(ctx, &sleeper[started], started, dl_sleeper, started, SMP_HIGH, 0)) {
+            kt_thread_destroy(&sleeper[started]);
+            break;
+        }
+    }
+    if (!start_on(ctx, &watchdog, 1, dl_watchdog, WAIT_MS, SMP_HIGH - 1, 0))
+        goto done;
+    unsigned finished = 0;
+    while (finished < started - 1 && !dl_watchdog_fired) {
+        uint64_t bits;
+        pith_wait(dl_done, &bits);
+        finished = 0;
+        for (unsigned i = 1; i < started; i++)
+            finished += dl_woke[i] == 5;
+    }
+    for (unsigned i = 1; i < started; i++)
+        pith_expect(ctx, dl_woke[i] == 5, "the sleeper on CPU %u woke %lu of 5 times", i, dl_woke[i]);
+    pith_expect_eq(ctx, dl_early, 0, "deadlines fired early");
+done:
+    kt_thread_destroy(&watchdog);
+    for (unsigned i = 1; i < started; i++)
+        kt_thread_destroy(&sleeper[i]);
+    for (unsigned i = 1; i < n; i++)
+        if (dl_note[i])
+            kt_delete(dl_note[i]);
+    kt_delete(dl_done);
+}
+
+/* ---- vCPUs on other CPUs ----------------------------------------------------------------- */
+
+/* The vCPU cases need a virtualization backend (they pass trivially without). */
+static bool have_vcpus(void)
+{
+    uint64_t slot = 0;
+    if (pith_alloc_object(PITH_OBJ_VCPU, 0, &slot) != PITH_OK)
+        return false;
+    kt_delete(slot);
+    return true;
+}
+
+/* A guest that counts in the dword at 0x2000 forever. */
+VM_GUEST(smpg_loop, ".code16",
+    "1: incl 0x2000\n"
+    "jmp 1b\n");
+
+/* A guest that reads the page at 0x5000 and counts in 0x2000. */
+VM_GUEST(smpg_reader, ".code16",
+    "1: mov 0x5000, %eax\n"
+    "incl 0x2000\n"
+    "jmp 1b\n");
+
+/* A guest that exits at every round of its loop, counting in bx. */
+VM_GUEST(smpg_out_loop, ".code16",
+    "1: inc %bx\n"
+    "out %al, $0x80\n"
+    "jmp 1b\n");
+
+/* A guest made with `code`, its vCPU thread on `cpu` at `priority`, the data page at
+ * 0x2000 mapped (returned), not started. */
+static volatile uint32_t *guest_on(struct pith_test_ctx *ctx, struct kt_vm *vm, const uint8_t *code,
+                                   size_t length, unsigned cpu, uint64_t priority)
+{
+    uint64_t rip[2] = { VM_CODE_GPA, 0x202 };
+    if (!vm_create(ctx, vm, code, length, 0) || !vm_write(ctx, vm, PITH_VM_GROUP_RIP, rip) ||
+        !pith_expect_ok(ctx, pith_thread_set_affinity(vm->thread, cpu), "the vCPU thread's CPU") ||
+        !pith_expect_ok(ctx, pith_thread_set_priority(vm->thread, priority), "its priority"))
+        return NULL;
+    return (volatile uint32_t *)vm_map_page(ctx, vm, VM_DATA_GPA, PITH_RIGHT_READ | PITH_RIGHT_WRITE);
+}
+
+static bool counts_within(volatile uint32_t *counter, uint64_t ms)
+{
+    uint32_t from = *counter;
+    uint64_t until = pith_rdtsc() + ms_to_tsc(ms);
+    while (*counter == from)
+        if (pith_rdtsc() > until)
+            return false;
+    return true;
+}
+
+/* The next exit, polled for at most ms (the test task keeps its CPU meanwhile). */
+static bool exit_within(struct kt_vm *vm, uint64_t ms)
+{
+    uint64_t until = pith_rdtsc() + ms_to_tsc(ms);
+    struct pith_msg m;
+    while (pith_nb_recv(vm->exit_ep, &m) != PITH_OK)
+        if (pith_rdtsc() > until)
+            return false;
+    vm->exit.reason = pith_msginfo_label(m.info);
+    vm->exit.badge = m.badge;
+    vm->exit.length = pith_msginfo_length(m.info);
+    for (unsigned i = 0; i < vm->exit.length && i < PITH_MSG_MAX; i++)
+        vm->exit.mr[i] = i < PITH_MSG_REGS_IN_CPU ? m.mr[i] : pith_ipc_buffer()->mr[i];
+    return true;
+}
+
+/* Whether rip is in the guest's code of `length` bytes (smpg_loop: 7). */
+static bool rip_in_loop(uint64_t rip, uint64_t length)
+{
+    return rip >= VM_CODE_GPA && rip < VM_CODE_GPA + length;
+}
+
+/* A vCPU thread may have any CPU, and its guest runs there: exits come from each. */
+static void smp_vcpu_every_cpu(struct pith_test_ctx *ctx)
+{
+    if (!have_vcpus())
+        return;
+    for (unsigned cpu = 0; cpu < kt_bootinfo->cpu_count; cpu++) {
+        struct kt_vm vm;
+        pith_cap_t thread = kt_new(ctx, PITH_OBJ_THREAD, 0);
+        /* The affinity comes first here: configure takes a thread on any CPU. */
+        if (!thread || !pith_expect_ok(ctx, pith_thread_set_affinity(thread, cpu), "affinity")) {
+            kt_delete(thread);
+            return;
+        }
+        bool made = vm_create(ctx, &vm, VM_CODE(smpg_out_loop), 0);
+        if (made) {
+            kt_delete(vm.thread);       /* the vCPU takes the thread on `cpu` instead */
+            vm.thread = 0;
+        }
+        if (made)
+            made = pith_expect_ok(ctx, pith_vcpu_configure(vm.vcpu, thread, vm.space, vm.exit_ep, VM_MASK, 0),
+                                  "configuring a vCPU whose thread is on another CPU");
+        if (made) {
+            vm.thread = thread;
+            thread = 0;
+            uint64_t regs[18] = { 0 };
+            regs[4] = 0x8000;
+            regs[16] = VM_CODE_GPA;
+            regs[17] = 2;
+            made = vm_write(ctx, &vm, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP, regs) &&
+                   pith_expect_ok(ctx, pith_thread_set_priority(vm.thread, 50), "priority");
+        }
+        if (made && vm_start(ctx, &vm) && vm_expect_io(ctx, &vm, 0x80, "the first exit")) {
+            for (unsigned i = 2; i <= 4; i++)
+                if (!vm_resume(ctx, &vm, vm.exit.mr[3], 0) || !vm_expect_io(ctx, &vm, 0x80, "next") ||
+                    !pith_expect(ctx, (vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff) == i, "bx %lu on CPU %u",
+                                 vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, cpu))
+                    break;
+        }
+        if (thread)
+            kt_delete(thread);
+        vm_destroy(&vm);
+    }
+}
+
+/* A guest above the test task's priority runs on CPU 1 while the test task runs. */
+static void smp_vcpu_runs_beside(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_loop), 1, SMP_HIGH);
+    if (counter && vm_go(ctx, &vm)) {
+        pith_expect(ctx, counts_within(counter, WAIT_MS), "the guest on CPU 1 never ran");
+        pith_expect(ctx, counts_within(counter, WAIT_MS), "the guest on CPU 1 stopped");
+        vm_expect_quiet(ctx, &vm, "a loop never exits");
+    }
+    vm_destroy(&vm);
+}
+
+/* The vCPU moves to another CPU between each two exits: its state goes with it (VMX:
+ * its VMCS is cleared on the old CPU and launched again on the new one). */
+static void smp_vcpu_migrate_between_exits(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    unsigned n = kt_bootinfo->cpu_count;
+    if (!guest_on(ctx, &vm, VM_CODE(smpg_out_loop), 1, 50) || !vm_start(ctx, &vm) ||
+        !vm_expect_io(ctx, &vm, 0x80, "the first exit"))
+        goto done;
+    for (unsigned i = 2; i <= 40; i++) {
+        if (!pith_expect_ok(ctx, pith_thread_set_affinity(vm.thread, i % n), "moving the vCPU") ||
+            !vm_resume(ctx, &vm, vm.exit.mr[3], 0) || !vm_expect_io(ctx, &vm, 0x80, "after a move") ||
+            !pith_expect(ctx, (vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff) == i, "bx %lu after %u moves",
+                         vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, i - 1))
+            break;
+    }
+done:
+    vm_destroy(&vm);
+}
+
+/* The test task on CPU 0 answers exits of a vCPU on CPU 1, which cannot run yet (a
+ * spinner above it has CPU 1): the reply's state is what READ_STATE sees, and what the
+ * guest goes on with once it runs. */
+static void smp_vcpu_reply_across(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    struct kt_thread spinner = { 0 };
+    if (!have_vcpus())
+        return;
+    counters[0] = 0;
+    if (!guest_on(ctx, &vm, VM_CODE(smpg_out_loop), 1, 50) || !vm_start(ctx, &vm) ||
+        !vm_expect_io(ctx, &vm, 0x80, "the first exit") ||
+        !start_on(ctx, &spinner, 1, spin_body, 0, SMP_HIGH, 0) ||
+        !pith_expect(ctx, changes_within(&counters[0], 0, WAIT_MS), "the spinner never ran"))
+        goto done;
+    uint64_t rip = vm.exit.mr[VM_RIP] + vm.exit.mr[3];
+    vm.exit.mr[VM_RIP] = rip;
+    vm.exit.mr[VM_GPR(VM_RBX)] = 0x100;
+    if (!pith_expect_ok(ctx, pith_vm_reply(&vm.exit, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP, 0, 0, 0),
+                        "replying"))
+        goto done;
+    uint64_t words[18];
+    if (vm_read(ctx, &vm, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP, words)) {
+        pith_expect_eq(ctx, words[16], rip, "rip as the reply wrote it");
+        pith_expect_eq(ctx, words[VM_RBX], 0x100, "rbx as the reply wrote it");
+    }
+    kt_thread_destroy(&spinner);
+    if (pith_expect(ctx, exit_within(&vm, WAIT_MS), "no exit once CPU 1 is free") &&
+        vm_expect_io(ctx, &vm, 0x80, "the next exit"))
+        pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, 0x101, "bx went on from the reply's");
+done:
+    kt_thread_destroy(&spinner);
+    vm_destroy(&vm);
+}
+
+/* Stress: a guest exits at every round of its loop on CPU 1 (or moving round the
+ * others); the test task on CPU 0 reads its state at every exit (on VMX that takes the
+ * VMCS to CPU 0 and back each time) and answers, while a thread on CPU 0 recalls it
+ * every few ms: 100 I/O exits or 15 s.  Every I/O exit comes exactly once, in order,
+ * with its state intact. */
+static pith_cap_t stress_vcpu, stress_note;
+static volatile uint64_t stress_stop, stress_recalls;
+
+static void recaller_body(uint64_t unused)
+{
+    (void)unused;
+    while (!stress_stop) {
+        vm_sleep_ms(stress_note, 2);
+        if (pith_vcpu_recall(stress_vcpu) == PITH_OK)
+            stress_recalls++;
+    }
+}
+
+static void smp_vcpu_stress_exits(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    struct kt_thread recaller = { 0 };
+    if (!have_vcpus())
+        return;
+    unsigned n = kt_bootinfo->cpu_count, io = 0, recalls = 0;
+    stress_stop = stress_recalls = 0;
+    if (!(stress_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)) ||
+        !guest_on(ctx, &vm, VM_CODE(smpg_out_loop), 1, 50) || !vm_go(ctx, &vm))
+        goto done;
+    stress_vcpu = vm.vcpu;
+    if (!start_on(ctx, &recaller, 0, recaller_body, 0, SMP_HIGH, 0))
+        goto done;
+    uint64_t until = pith_rdtsc() + ms_to_tsc(15000);     /* emulated CPUs on a busy host */
+    while (io < 100 && pith_rdtsc() < until) {
+        if (!pith_expect(ctx, exit_within(&vm, WAIT_MS), "no exit after %u I/O exits", io))
+            break;
+        uint64_t advance = 0;
+        if (vm.exit.reason == PITH_EXIT_RECALL) {
+            recalls++;
+        } else {
+            if (!vm_expect_io(ctx, &vm, 0x80, "an exit of the loop") ||
+                !pith_expect(ctx, (vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff) == io + 1, "bx %lu at I/O exit %u",
+                             vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, io + 1))
+                break;
+            uint64_t gpr[16];
+            if (!vm_read(ctx, &vm, PITH_VM_GROUP_GPR, gpr) ||
+                !pith_expect_eq(ctx, gpr[VM_RBX], vm.exit.mr[VM_GPR(VM_RBX)], "rbx read at the exit"))
+                break;
+            advance = vm.exit.mr[3];
+            io++;
+            if (io % 10 == 0 &&
+                !pith_expect_ok(ctx, pith_thread_set_affinity(vm.thread, 1 + io / 10 % (n - 1)), "moving it"))
+                break;
+        }
+        vm.exit.mr[VM_RIP] += advance;
+        if (!pith_expect_ok(ctx, pith_vm_reply(&vm.exit, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP, 0, 0, 0),
+                            "reply"))
+            break;
+    }
+    pith_expect(ctx, io >= 20, "only %u I/O exits (%u recalls)", io, recalls);
+done:
+    stress_stop = 1;
+    kt_thread_destroy(&recaller);
+    vm_destroy(&vm);
+    kt_delete(stress_note);
+}
+
+/* A running guest moves between CPUs and keeps running, on each. */
+static void smp_vcpu_migrate_running(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    unsigned n = kt_bootinfo->cpu_count;
+    volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_loop), 1, SMP_HIGH);
+    if (!counter || !vm_go(ctx, &vm) ||
+        !pith_expect(ctx, counts_within(counter, WAIT_MS), "never ran on CPU 1"))
+        goto done;
+    for (unsigned i = 0; i < 12; i++) {
+        unsigned cpu = 1 + i % (n - 1);
+        if (!pith_expect_ok(ctx, pith_thread_set_affinity(vm.thread, cpu), "moving the running vCPU") ||
+            !pith_expect(ctx, counts_within(counter, WAIT_MS), "does not run on CPU %u", cpu))
+            break;
+    }
+    /* On CPU 0 below the test task: it waits while the test task spins... */
+    if (pith_expect_ok(ctx, pith_thread_set_priority(vm.thread, SMP_LOW), "lower priority") &&
+        pith_expect_ok(ctx, pith_thread_set_affinity(vm.thread, 0), "to CPU 0")) {
+        uint32_t seen = *counter;
+        spin_ms(20);
+        pith_expect_eq(ctx, *counter, seen, "it still runs elsewhere");
+        sleep_ms(ctx, 20);      /* ...and runs while it sleeps */
+        pith_expect(ctx, *counter != seen, "it never ran on CPU 0");
+        if (pith_expect_ok(ctx, pith_thread_set_affinity(vm.thread, 1), "back to CPU 1"))
+            pith_expect(ctx, counts_within(counter, WAIT_MS), "it does not run on CPU 1 again");
+    }
+    vm_expect_quiet(ctx, &vm, "a loop never exits");
+done:
+    vm_destroy(&vm);
+}
+
+/* Recall of a guest running on CPU 1: the RECALL exit comes at once, the guest goes
+ * on after the reply, again and again. */
+static void smp_vcpu_recall_across(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_loop), 1, SMP_HIGH);
+    if (!counter || !vm_go(ctx, &vm) || !pith_expect(ctx, counts_within(counter, WAIT_MS), "never ran"))
+        goto done;
+    for (unsigned i = 0; i < 20; i++) {
+        if (!pith_expect_ok(ctx, pith_vcpu_recall(vm.vcpu), "recall") ||
+            !pith_expect(ctx, exit_within(&vm, WAIT_MS), "no exit after recall %u", i) ||
+            !vm_expect_exit(ctx, &vm, PITH_EXIT_RECALL, "recall") ||
+            !pith_expect(ctx, rip_in_loop(vm.exit.mr[VM_RIP], 7), "rip 0x%lx", vm.exit.mr[VM_RIP]))
+            break;
+        uint32_t stopped = *counter;
+        spin_ms(2);
+        if (!pith_expect_eq(ctx, *counter, stopped, "the guest runs while its exit waits"))
+            break;
+        if (!pith_expect_ok(ctx, pith_vm_reply(&vm.exit, 0, 0, 0, 0), "reply") ||
+            !pith_expect(ctx, counts_within(counter, WAIT_MS), "the guest did not go on"))
+            break;
+    }
+    vm_expect_quiet(ctx, &vm, "only the recalls exit");
+done:
+    vm_destroy(&vm);
+}
+
+/* Recall and a move at once, many times, round every CPU: each recall gives one RECALL
+ * exit wherever the vCPU went.  Below the test task's priority, the vCPU runs on CPU 0
+ * only while the test task waits. */
+static void smp_vcpu_recall_migrate(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    unsigned n = kt_bootinfo->cpu_count;
+    volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_loop), 1, SMP_LOW);
+    if (!counter || !vm_go(ctx, &vm) || !pith_expect(ctx, counts_within(counter, WAIT_MS), "never ran"))
+        goto done;
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned cpu = i % n;
+        if (!pith_expect_ok(ctx, pith_vcpu_recall(vm.vcpu), "recall") ||
+            !pith_expect_ok(ctx, pith_thread_set_affinity(vm.thread, cpu), "moving it"))
+            break;
+        bool exited = cpu == 0 ? pith_vm_wait_exit(vm.exit_ep, &vm.exit) == PITH_OK
+                               : exit_within(&vm, WAIT_MS);
+        if (!pith_expect(ctx, exited, "no exit after recall %u", i) ||
+            !vm_expect_exit(ctx, &vm, PITH_EXIT_RECALL, "recall") ||
+            !pith_expect_ok(ctx, pith_vm_reply(&vm.exit, 0, 0, 0, 0), "reply"))
+            break;
+        uint32_t seen = *counter;
+        if (cpu == 0)
+            sleep_ms(ctx, 10);
+        if (!pith_expect(ctx, cpu == 0 ? *counter != seen : counts_within(counter, WAIT_MS),
+                         "the guest did not go on on CPU %u", cpu))
+            break;
+    }
+    vm_expect_quiet(ctx, &vm, "one exit per recall");
+done:
+    vm_destroy(&vm);
+}
+
+/* The state of a vCPU in its guest on another CPU is not to be had; once it exited, it is. */
+static void smp_vcpu_state_busy_remote(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_loop), 1, SMP_HIGH);
+    if (!counter || !vm_go(ctx, &vm) || !pith_expect(ctx, counts_within(counter, WAIT_MS), "never ran"))
+        goto done;
+    uint64_t rip[2];
+    pith_expect_err(ctx, pith_vcpu_read_state(vm.vcpu, PITH_VM_GROUP_RIP, rip, 2), PITH_E_BUSY,
+                    "reading a running guest's state");
+    pith_expect_err(ctx, pith_vcpu_write_state(vm.vcpu, PITH_VM_GROUP_RIP, rip, 2), PITH_E_BUSY,
+                    "writing it");
+    if (pith_expect_ok(ctx, pith_thread_suspend(vm.thread), "suspending it") &&
+        vm_read(ctx, &vm, PITH_VM_GROUP_RIP, rip))
+        pith_expect(ctx, rip_in_loop(rip[0], 7), "rip 0x%lx is not in the loop", rip[0]);
+    uint32_t before = *counter;
+    if (pith_expect_ok(ctx, pith_thread_resume(vm.thread), "resume"))
+        pith_expect(ctx, counts_within(counter, WAIT_MS), "no progress after resume (from %u)", before);
+done:
+    vm_destroy(&vm);
+}
+
+/* Guest-space shootdown: a guest on CPU 1 reading a page exits at once when CPU 0
+ * unmaps it from the guest space. */
+static void smp_guest_shootdown(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_reader), 1, SMP_HIGH);
+    if (!counter || !vm_map_page(ctx, &vm, 0x5000, PITH_RIGHT_READ))
+        goto done;
+    pith_cap_t page = vm.last_frame;
+    if (!vm_go(ctx, &vm) || !pith_expect(ctx, counts_within(counter, WAIT_MS), "never ran"))
+        goto done;
+    pith_expect_ok(ctx, pith_frame_unmap(page), "unmapping the page from the guest space");
+    uint32_t at_unmap = *counter;
+    spin_ms(20);
+    pith_expect(ctx, *counter <= at_unmap + 1, "the guest read %u times after the unmap",
+                *counter - at_unmap);
+    if (pith_expect(ctx, exit_within(&vm, WAIT_MS), "no exit after the unmap") &&
+        vm_expect_exit(ctx, &vm, PITH_EXIT_MMIO, "the read"))
+        pith_expect_eq(ctx, vm.exit.mr[1], 0x5000, "the guest-physical address");
+done:
+    vm_destroy(&vm);
+}
+
+/* Deleting a vCPU, its thread or its guest space while its guest runs on another CPU
+ * stops the guest before the deletion returns (the other CPU leaves the guest and
+ * touches nothing that was freed); a new VM made right after runs. */
+static void delete_running(struct pith_test_ctx *ctx, unsigned what)
+{
+    struct kt_vm vm;
+    if (!have_vcpus())
+        return;
+    for (unsigned round = 0; round < 8; round++) {
+        volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_loop), 1 + round % (kt_bootinfo->cpu_count - 1),
+                                              SMP_HIGH);
+        if (!counter || !vm_go(ctx, &vm) || !pith_expect(ctx, counts_within(counter, WAIT_MS), "never ran"))
+            break;
+        spin_ms(round);     /* somewhere else in its run each time */
+        pith_cap_t *victim = what == 0 ? &vm.vcpu : what == 1 ? &vm.thread : &vm.space;
+        if (what == 2)      /* the vCPU thread holds a copy */
+            pith_cnode_revoke(KT_CNODE, *victim);
+        kt_delete(*victim);
+        *victim = 0;
+        uint32_t stopped = *counter;
+        spin_ms(10);
+        if (!pith_expect(ctx, *counter <= stopped + 1, "round %u: the guest went on (%u -> %u)", round,
+                         stopped, *counter))
+            break;
+        vm_expect_quiet(ctx, &vm, "a deletion is no exit");
+        vm_destroy(&vm);
+    }
+    vm_destroy(&vm);
+}
+
+static void smp_vcpu_delete_remote(struct pith_test_ctx *ctx) { delete_running(ctx, 0); }
+static void smp_vcpu_thread_delete_remote(struct pith_test_ctx *ctx) { delete_running(ctx, 1); }
+static void smp_guest_space_delete_remote(struct pith_test_ctx *ctx) { delete_running(ctx, 2); }
+
+/* Every object of a VM running on CPU 1 comes from one untyped; revoking it from CPU 0
+ * stops the guest, and a VM made from the same memory runs on CPU 1 again. */
+static void smp_vcpu_revoke_remote(struct pith_test_ctx *ctx)
+{
+    if (!have_vcpus())
+        return;
+    pith_cap_t ut = kt_new(ctx, PITH_OBJ_UNTYPED, 20);
+    if (!ut)
+        return;
+    for (unsigned round = 0; round < 4; round++) {
+        struct kt_vm vm;
+        vm_use_untyped(ut);
+        volatile uint32_t *counter = guest_on(ctx, &vm, VM_CODE(smpg_loop), 1, SMP_HIGH);
+        vm_use_untyped(0);
+        if (!counter || !vm_go(ctx, &vm) || !pith_expect(ctx, counts_within(counter, WAIT_MS), "never ran")) {
+            vm_destroy(&vm);
+            break;
+        }
+        if (!pith_expect_ok(ctx, pith_cnode_revoke(KT_CNODE, ut), "revoking the untyped"))
+            break;
+        pith_expect_err(ctx, pith_vcpu_recall(vm.vcpu), PITH_E_INVALID_CAP, "the vCPU is gone");
+        kt_delete(vm.vcpu);
+        kt_delete(vm.thread);
+        kt_delete(vm.space);
+        kt_delete(vm.exit_ep);
+    }
+    pith_cnode_revoke(KT_CNODE, ut);
+    kt_delete(ut);
+}
+
 KT_TABLE(smp,
     { "smp_bootinfo", smp_bootinfo },
     { "smp_affinity_range", smp_affinity_range },
@@ -475,4 +1068,20 @@ KT_TABLE(smp,
     { "smp_migrate_blocked", smp_migrate_blocked },
     { "smp_shootdown", smp_shootdown },
     { "smp_stress_pingpong", smp_stress_pingpong },
+    { "smp_stress_migrate_ipc", smp_stress_migrate_ipc },
+    { "smp_deadline_cpu0_idle", smp_deadline_cpu0_idle },
+    { "smp_vcpu_every_cpu", smp_vcpu_every_cpu },
+    { "smp_vcpu_runs_beside", smp_vcpu_runs_beside },
+    { "smp_vcpu_migrate_between_exits", smp_vcpu_migrate_between_exits },
+    { "smp_vcpu_reply_across", smp_vcpu_reply_across },
+    { "smp_vcpu_stress_exits", smp_vcpu_stress_exits },
+    { "smp_vcpu_migrate_running", smp_vcpu_migrate_running },
+    { "smp_vcpu_recall_across", smp_vcpu_recall_across },
+    { "smp_vcpu_recall_migrate", smp_vcpu_recall_migrate },
+    { "smp_vcpu_state_busy_remote", smp_vcpu_state_busy_remote },
+    { "smp_guest_shootdown", smp_guest_shootdown },
+    { "smp_vcpu_delete_remote", smp_vcpu_delete_remote },
+    { "smp_vcpu_thread_delete_remote", smp_vcpu_thread_delete_remote },
+    { "smp_guest_space_delete_remote", smp_guest_space_delete_remote },
+    { "smp_vcpu_revoke_remote", smp_vcpu_revoke_remote },
 )

@@ -240,6 +240,11 @@ static size_t guest_block(const struct sysconf_guest *g, int port, char *out, si
         n += pith_snprintf(out + n, size - (size_t)n, "  disk %s\n", g->disk);
     if (g->cmdline[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cmdline %s\n", g->cmdline);
+    if (g->cpus) {
+        char cpus[SYSCONF_MESSAGE];
+        sysconf_format_cpus(g->cpus, cpus, sizeof(cpus));
+        n += pith_snprintf(out + n, size - (size_t)n, "  cpus %s\n", cpus);
+    }
     n += pith_snprintf(out + n, size - (size_t)n, "  console %s\n",
                        g->console == SYSCONF_CONSOLE_SERIAL ? "serial" : "none");
     if (g->net_segment && port >= 0)
@@ -313,6 +318,7 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         names[i] = bi->modules[i].name;
     unsigned shown = nerr < 16 ? nerr : 16;
     shown += sysconf_check_modules(&config, names, (unsigned)bi->module_count, errors + shown, 16 - shown);
+    shown += sysconf_check_cpus(&config, (unsigned)bi->cpu_count, errors + shown, 16 - shown);
     for (unsigned i = 0; i < shown && i < 16; i++)
         say("system.conf: %s\n", errors[i].message);
     uint64_t reports = 0;

@@ -251,7 +251,7 @@ static void write_eoi(struct lapic *l)
 /* ---- Interprocessor interrupts (§10.6) ----------------------------------------- */
 
 /* §10.6.2: physical and logical (flat or cluster, §10.6.2.2; x2APIC §10.12.10.1). */
-static bool destination_is_me(const struct lapic *l, uint32_t dest, bool logical)
+bool lapic_accepts(const struct lapic *l, uint32_t dest, bool logical)
 {
     bool x2 = lapic_x2apic_mode(l);
     if (dest == (x2 ? 0xffffffffu : 0xffu))
@@ -303,10 +303,11 @@ static void send_ipi(struct lapic *l)
     bool to_me = ipi.shorthand == SHORTHAND_SELF || ipi.shorthand == SHORTHAND_ALL;
     bool to_others = ipi.shorthand >= SHORTHAND_ALL;
     if (ipi.shorthand == SHORTHAND_NONE) {
-        to_me = destination_is_me(l, ipi.destination, ipi.logical);
+        to_me = lapic_accepts(l, ipi.destination, ipi.logical);
         to_others = ipi.logical || ipi.destination != apic_id(l);
     }
-    if (to_me)
+    /* With other APICs on the bus, a lowest-priority IPI is theirs to arbitrate. */
+    if (to_me && !(ipi.delivery_mode == APIC_LOWEST_PRIORITY && l->cfg.send_ipi))
         ipi.delivered_here = deliver_here(l, &ipi);
     if ((to_others || (to_me && !ipi.delivered_here)) && l->cfg.send_ipi)
         l->cfg.send_ipi(l->cfg.ctx, &ipi);

@@ -129,6 +129,9 @@ bool lapic_set_irq(struct lapic *l, uint8_t vector, bool level_triggered);
 /* The LINT0/LINT1 pins; with an irq_line's signature so a PIC can drive LINT0. */
 void lapic_set_lint(void *lapic, unsigned pin, bool level);
 
+/* §10.6.2: is this APIC among the destinations of a physical or logical address? */
+bool lapic_accepts(const struct lapic *l, uint32_t dest, bool logical);
+
 /* Interrupts out, to the vCPU */
 int lapic_has_interrupt(const struct lapic *l);     /* vector to inject, or -1 */
 void lapic_acknowledge(struct lapic *l, uint8_t vector);

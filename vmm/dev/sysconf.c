@@ -272,6 +272,50 @@ static void set_vcpus(struct parser *p, struct text key, struct text value)
     }
 }
 
+/* "N", "N-M", and lists of them separated by commas: "0,2-3". */
+static bool parse_cpus(struct text t, uint64_t *mask)
+{
+    uint64_t m = 0;
+    size_t start = 0;
+    while (start <= t.n) {
+        size_t end = start, dash = 0;
+        while (end < t.n && t.p[end] != ',') {
+            if (t.p[end] == '-' && !dash)
+                dash = end;
+            end++;
+        }
+        uint64_t first, last;
+        struct text a = { t.p + start, (dash ? dash : end) - start };
+        if (!parse_number(a, &first))
+            return false;
+        last = first;
+        if (dash && !parse_number((struct text){ t.p + dash + 1, end - dash - 1 }, &last))
+            return false;
+        if (first > last || last > SYSCONF_MAX_CPU)
+            return false;
+        for (uint64_t cpu = first; cpu <= last; cpu++)
+            m |= 1ull << cpu;
+        start = end + 1;
+    }
+    *mask = m;
+    return true;
+}
+
+static void set_cpus(struct parser *p, struct text key, struct text value)
+{
+    uint64_t mask;
+    (void)key;
+    if (!parse_cpus(value, &mask)) {
+        struct message m = guest_error(p, SYSCONF_ERR_BAD_CPUS);
+        say_around(&m, "cpus '", value, "' is not a list of CPUs 0 to ");
+        say_number(&m, SYSCONF_MAX_CPU);
+        say(&m, " (like 1-2 or 0,3)");
+        return;
+    }
+    p->guest->cpus = mask;
+    p->guest->cpus_line = p->line;
+}
+
 static void set_boot(struct parser *p, struct text key, struct text value)
 {
     (void)key;
@@ -418,6 +462,7 @@ static const struct key keys[] = {
     { "cmdline", add_cmdline, true,  true  },
     { "disk",    set_disk,    false, false },
     { "console", set_console, false, false },
+    { "cpus",    set_cpus,    false, false },
     { "net",     set_net,     true,  false },
 };
 
@@ -690,6 +735,63 @@ unsigned sysconf_check_modules(struct sysconf *config,
         check_module(&p, g, "kernel", g->kernel, g->kernel_line, modules, module_count);
         check_module(&p, g, "initrd", g->initrd, g->initrd_line, modules, module_count);
         check_module(&p, g, "disk", g->disk, g->disk_line, modules, module_count);
+    }
+    return p.error_count;
+}
+
+size_t sysconf_format_cpus(uint64_t mask, char *out, size_t size)
+{
+    char buf[SYSCONF_MESSAGE];
+    struct message m = { buf, 0 };
+    buf[0] = 0;
+    for (unsigned cpu = 0; cpu <= SYSCONF_MAX_CPU; cpu++) {
+        if (!((mask >> cpu) & 1))
+            continue;
+        unsigned last = cpu;
+        while (last < SYSCONF_MAX_CPU && ((mask >> (last + 1)) & 1))
+            last++;
+        if (m.len)
+            say(&m, ",");
+        say_number(&m, cpu);
+        if (last > cpu) {
+            say(&m, "-");
+            say_number(&m, last);
+        }
+        cpu = last;
+    }
+    size_t n = m.len < size ? m.len : (size ? size - 1 : 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = buf[i];
+    if (size)
+        out[n] = 0;
+    return n;
+}
+
+unsigned sysconf_check_cpus(struct sysconf *config, unsigned cpu_count,
+                            struct sysconf_error *errors, unsigned max_errors)
+{
+    struct parser p = { .config = config, .errors = errors, .max_errors = max_errors };
+    uint64_t present = cpu_count >= 64 ? ~0ull : (1ull << cpu_count) - 1;
+    for (unsigned i = 0; i < config->guest_count; i++) {
+        struct sysconf_guest *g = &config->guests[i];
+        uint64_t missing = g->cpus & ~present;
+        if (!missing)
+            continue;
+        g->valid = false;
+        struct message m = report(&p, g->cpus_line, SYSCONF_ERR_NO_SUCH_CPU);
+        char list[SYSCONF_MESSAGE];
+        sysconf_format_cpus(missing, list, sizeof(list));
+        say(&m, "cpus of guest '");
+        say(&m, g->name);
+        say(&m, "' names CPU ");
+        say(&m, list);
+        say(&m, ", but the machine has ");
+        say_number(&m, cpu_count);
+        say(&m, cpu_count == 1 ? " CPU (0)" : " CPUs (0-");
+        if (cpu_count != 1) {
+            say_number(&m, cpu_count - 1);
+            say(&m, ")");
+        }
     }
     return p.error_count;
 }

@@ -20,6 +20,7 @@
 
 #define SYSCONF_MAX_GUESTS      8
 #define SYSCONF_MAX_VCPUS       8
+#define SYSCONF_MAX_CPU         63      /* the highest host CPU number `cpus` may name */
 #define SYSCONF_STRING          128     /* names and module names, with the NUL */
 #define SYSCONF_CMDLINE         512     /* the guest's command line, with the NUL */
 #define SYSCONF_MESSAGE         128     /* one error message, with the NUL */
@@ -41,6 +42,8 @@ struct sysconf_guest {
     unsigned line;              /* of the `guest` line */
     uint64_t memory;            /* bytes */
     unsigned vcpus;
+    uint64_t cpus;              /* `cpus`: host CPUs for the vCPUs, bit n = CPU n; 0: spread */
+    unsigned cpus_line;
     enum sysconf_boot boot;
     char kernel[SYSCONF_STRING];        /* boot module names; "" when not given */
     char initrd[SYSCONF_STRING];
@@ -74,6 +77,8 @@ enum sysconf_error_kind {
     SYSCONF_ERR_OUT_OF_MEMORY,      /* fits alone, not after the guests above it */
     SYSCONF_ERR_VCPUS_RANGE,
     SYSCONF_ERR_MISSING_MODULE,
+    SYSCONF_ERR_BAD_CPUS,           /* `cpus` is not a list of CPU numbers and ranges */
+    SYSCONF_ERR_NO_SUCH_CPU,        /* `cpus` names a CPU the machine does not have */
     SYSCONF_ERR_BAD_NET,            /* segment out of range, bad or duplicate MAC */
 };
 
@@ -101,6 +106,16 @@ unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
 unsigned sysconf_check_modules(struct sysconf *config,
                                const char *const *modules, unsigned module_count,
                                struct sysconf_error *errors, unsigned max_errors);
+
+/*
+ * Checks every guest's `cpus` against the host CPUs 0 .. cpu_count-1; a guest that
+ * names another becomes invalid.  Returns the number of errors, stored as above.
+ */
+unsigned sysconf_check_cpus(struct sysconf *config, unsigned cpu_count,
+                            struct sysconf_error *errors, unsigned max_errors);
+
+/* "0-1,3" for the CPUs of mask; returns the length written (out has size bytes). */
+size_t sysconf_format_cpus(uint64_t mask, char *out, size_t size);
 
 unsigned sysconf_valid_guests(const struct sysconf *config);
 

@@ -20,6 +20,7 @@
 #define VM_CR_SVMDIS    (1u << 4)
 
 void svm_enter(struct vcpu *v, uint64_t vmcb_phys, uint64_t host_vmcb_phys);
+bool svm_init_ap(void);
 
 /* What each CPU has of its own, in struct cpu.vm_arch. */
 struct svm_cpu {
@@ -29,9 +30,6 @@ struct svm_cpu {
 _Static_assert(sizeof(struct svm_cpu) <= sizeof(((struct cpu *)0)->vm_arch), "fits cpu.vm_arch");
 static struct svm_cpu *svm_cpu(struct cpu *c) { return (struct svm_cpu *)c->vm_arch; }
 
-/* The bootstrap processor's host save area (VM_HSAVE_PA) and host VMCB. */
-static uint8_t boot_host_save_area[4096] __attribute__((aligned(4096)));
-static uint8_t boot_host_vmcb[4096] __attribute__((aligned(4096)));
 static bool has_nrip;
 
 /* The SVM part of struct vcpu.arch. */
@@ -46,23 +44,33 @@ static uint8_t *vmcb(const struct vcpu *v) { return vcpu_page(v, VCPU_PAGE_CONTR
 static uint64_t *u64_at(const struct vcpu *v, unsigned off) { return (uint64_t *)(vmcb(v) + off); }
 static uint32_t *u32_at(const struct vcpu *v, unsigned off) { return (uint32_t *)(vmcb(v) + off); }
 
-bool svm_init_cpu(void)
+/* SVM on this CPU (APM 15.4): EFER.SVME, its own host save area (VM_HSAVE_PA) and
+ * host VMCB (cpu_vm_page), its own ASIDs.  The same on every CPU. */
+bool svm_init_ap(void)
 {
-    if (!(cpu_features() & PITH_CPU_SVM) || !(cpu_features() & PITH_CPU_NPT))
-        return false;
     if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS)
         return false;
     uint32_t r[4];
     cpuid(0x8000000a, 0, r);
-    has_nrip = r[3] & BIT(3);
-    struct svm_cpu *sc = svm_cpu(this_cpu());
-    sc->asids.count = r[1];
+    struct cpu *c = this_cpu();
+    struct svm_cpu *sc = svm_cpu(c);
+    sc->asids = (struct vcpu_tag_pool){ .count = r[1] };
     if (sc->asids.count < 2)
         return false;
-    sc->host_vmcb_phys = virt_to_phys(boot_host_vmcb);
+    sc->host_vmcb_phys = virt_to_phys(cpu_vm_page(c, 1));
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-    wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(boot_host_save_area));
+    wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(cpu_vm_page(c, 0)));
     return true;
+}
+
+bool svm_init_cpu(void)
+{
+    if (!(cpu_features() & PITH_CPU_SVM) || !(cpu_features() & PITH_CPU_NPT))
+        return false;
+    uint32_t r[4];
+    cpuid(0x8000000a, 0, r);
+    has_nrip = r[3] & BIT(3);
+    return svm_init_ap();
 }
 
 /* MSRs whose guest values live in the VMCB and are switched by VMLOAD/VMSAVE (APM

@@ -6,7 +6,8 @@
  * the host ends the guest with an INTR exit and waits until we take it.
  * Guest registers: ../guest_gprs.h; RAX and RSP live in the VMCB.
  * The big kernel lock is released right before the switch and taken again after it,
- * before C runs (another CPU that wants this vCPU back waits for us in between).
+ * once vcpu_arch_after_exit has taken the exit's state out of the CPU (another CPU
+ * that wants this vCPU back waits for us until then, and may own it afterwards).
  */
 #include "../guest_gprs.h"
 
@@ -35,6 +36,7 @@ svm_enter:
     mov %gs:8, %rsp                 /* cpu.kernel_stack_top */
     xor %ebp, %ebp
     mov %rdi, %rbx                  /* the vcpu; the guest's rbx is saved */
+    call vcpu_arch_after_exit
     call kernel_lock
     mov %rbx, %rdi
     call vcpu_exited

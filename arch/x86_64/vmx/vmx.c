@@ -20,11 +20,15 @@
 
 void vmx_enter(struct vcpu *v, bool launched);
 void vmx_exit(void);
-NORETURN void vmx_entry_failed(struct vcpu *v);
+void vmx_entry_failed(struct vcpu *v);
+bool vmx_init_ap(void);
+void vmx_serve_request(struct cpu *c);
+void vmx_post_flush(struct cpu *c, struct guest_space *gs);
 
 /* The VMX part of struct vcpu.arch: what the VMCS does not hold. */
 struct vmx_vcpu {
     struct vcpu_x86 x86;
+    uint32_t vmcs_cpu;                  /* 1 + the CPU the VMCS is active on, 0 = clear */
     bool launched;                      /* VMRESUME rather than VMLAUNCH */
     bool entry_failed;                  /* VMLAUNCH/VMRESUME refused to enter */
     uint64_t guest_cr2;
@@ -38,9 +42,6 @@ static struct vmx_vcpu *vmx_state(struct vcpu *v) { return (struct vmx_vcpu *)v-
 static const uint32_t switched_msrs[5] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK,
                                            MSR_KERNEL_GS_BASE };
 
-/* The bootstrap processor's VMXON region. */
-static uint8_t boot_vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
-
 /* The operand of LGDT/SGDT and LIDT/SIDT. */
 struct __attribute__((packed)) table_register {
     uint16_t limit;
@@ -48,14 +49,18 @@ struct __attribute__((packed)) table_register {
 };
 
 /* What each CPU has of its own, in struct cpu.vm_arch: its current VMCS, VPIDs, and
- * descriptor tables (each CPU has its own GDT). */
+ * descriptor tables (each CPU has its own GDT); and what the lock holder asks of it
+ * with CPU_REQUEST_VM (vmx_serve_request). */
 struct vmx_cpu {
     uint64_t current_vmcs;              /* physical address, 0 = none */
     struct vcpu_tag_pool vpids;         /* VPID 0 is the host's */
     struct table_register host_gdtr, host_idtr;
+    uint64_t release_vmcs;              /* VMCLEAR this VMCS, 0 = nothing */
+    uint64_t flush_eptp;                /* INVEPT this EPTP, 0 = nothing */
 };
 _Static_assert(sizeof(struct vmx_cpu) <= sizeof(((struct cpu *)0)->vm_arch), "fits cpu.vm_arch");
-static struct vmx_cpu *vmx_cpu(void) { return (struct vmx_cpu *)this_cpu()->vm_arch; }
+static struct vmx_cpu *vmx_cpu_of(struct cpu *c) { return (struct vmx_cpu *)c->vm_arch; }
+static struct vmx_cpu *vmx_cpu(void) { return vmx_cpu_of(this_cpu()); }
 
 /* What the CPU allows, settled once at boot (SDM Appendix A). */
 static struct {
@@ -132,13 +137,6 @@ static uint64_t read_dr6(void)
     return value;
 }
 
-static void load(const struct vcpu *v)
-{
-    uint64_t pa = virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL));
-    if (vmx_cpu()->current_vmcs != pa)
-        vmptrld(pa);
-}
-
 static uint64_t eptp_of(const struct guest_space *gs)
 {
     return virt_to_phys(gs->table) | EPTP_WB_WALK4;
@@ -150,6 +148,62 @@ static void flush_ept(uint64_t eptp)
         invept(INVEPT_SINGLE, eptp);
     else
         invept(INVEPT_ALL, 0);
+}
+
+static uint64_t vmcs_of(const struct vcpu *v)
+{
+    return virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL));
+}
+
+/* Ask another CPU to VMCLEAR a VMCS that is active there (the caller holds the big
+ * lock, and the vCPU does not run there: its thread is not that CPU's current). */
+static void release_on(struct cpu *c, uint64_t vmcs)
+{
+    vmx_cpu_of(c)->release_vmcs = vmcs;
+    smp_request(c, CPU_REQUEST_VM);
+}
+
+static void init_host_state(void);
+
+/* A VMCS is active on one CPU at a time, and must be cleared there before another
+ * CPU loads it (SDM 25.11.1): a vCPU that moved, or whose state another CPU reads or
+ * writes, takes its VMCS over here.  The VMCS is clear then: the next entry is a
+ * VMLAUNCH, and the host state of this CPU (GS base, TR, GDTR) is written again. */
+static void load(struct vcpu *v)
+{
+    struct vmx_vcpu *x = vmx_state(v);
+    struct cpu *c = this_cpu();
+    uint64_t pa = vmcs_of(v);
+    if (x->vmcs_cpu == c->id + 1) {
+        if (vmx_cpu()->current_vmcs != pa)
+            vmptrld(pa);
+        return;
+    }
+    if (x->vmcs_cpu)
+        release_on(&cpus[x->vmcs_cpu - 1], pa);
+    vmptrld(pa);
+    x->vmcs_cpu = c->id + 1;
+    x->launched = false;
+    init_host_state();
+}
+
+/* CPU_REQUEST_VM, on the CPU asked, without the lock: only its own VMX state. */
+void vmx_serve_request(struct cpu *c)
+{
+    struct vmx_cpu *xc = vmx_cpu_of(c);
+    if (xc->release_vmcs) {
+        vmclear(xc->release_vmcs);
+        xc->release_vmcs = 0;
+    }
+    if (xc->flush_eptp) {
+        flush_ept(xc->flush_eptp);
+        xc->flush_eptp = 0;
+    }
+}
+
+void vmx_post_flush(struct cpu *c, struct guest_space *gs)
+{
+    vmx_cpu_of(c)->flush_eptp = eptp_of(gs);
 }
 
 /* ---- Boot ----------------------------------------------------------------------------- */
@@ -168,13 +222,6 @@ bool vmx_init_cpu(void)
 {
     if (!(cpu_features() & PITH_CPU_VMX) || !(cpu_features() & PITH_CPU_EPT))
         return false;
-    /* Firmware may have locked VMX off (SDM 24.7). */
-    uint64_t fc = rdmsr(MSR_FEATURE_CONTROL);
-    if (!(fc & FEATURE_CONTROL_LOCK))
-        wrmsr(MSR_FEATURE_CONTROL, fc | FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON);
-    else if (!(fc & FEATURE_CONTROL_VMXON))
-        return false;
-
     uint64_t basic = rdmsr(MSR_VMX_BASIC), ept = rdmsr(MSR_VMX_EPT_VPID_CAP), misc = rdmsr(MSR_VMX_MISC);
     uint32_t true_msr = basic & VMX_BASIC_TRUE_CONTROLS ? MSR_VMX_TRUE_PINBASED - MSR_VMX_PINBASED : 0;
     /* Without a TPR shadow a guest's MOV to CR8 would reach the host's APIC. */
@@ -210,16 +257,30 @@ bool vmx_init_cpu(void)
     vmx.cr4_forced = rdmsr(MSR_VMX_CR4_FIXED0);
     for (unsigned i = 0; i < 4; i++)
         vmx.host_msr[i] = rdmsr(switched_msrs[i]);
-    struct vmx_cpu *xc = vmx_cpu();
-    xc->vpids.count = 0x10000;
+    return vmx_init_ap();
+}
+
+/* VMX operation on this CPU (SDM 24.7, 24.8): the feature-control MSR, fixed CR bits,
+ * CR4.VMXE, VMXON with a region of its own (cpu_vm_page) holding the revision; its own
+ * VPIDs and the descriptor tables its exits restore.  The same on every CPU, after
+ * the bootstrap processor settled the controls (vmx_init_cpu). */
+bool vmx_init_ap(void)
+{
+    uint64_t fc = rdmsr(MSR_FEATURE_CONTROL);
+    if (!(fc & FEATURE_CONTROL_LOCK))
+        wrmsr(MSR_FEATURE_CONTROL, fc | FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON);
+    else if (!(fc & FEATURE_CONTROL_VMXON))
+        return false;
+    struct cpu *c = this_cpu();
+    struct vmx_cpu *xc = vmx_cpu_of(c);
+    *xc = (struct vmx_cpu){ .vpids.count = 0x10000 };
     __asm__ volatile("sgdt %0" : "=m"(xc->host_gdtr));
     __asm__ volatile("sidt %0" : "=m"(xc->host_idtr));
-
-    /* VMXON (SDM 24.7, 24.8): fixed CR bits, CR4.VMXE, a region with the revision. */
     write_cr0((read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
     write_cr4((read_cr4() | CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
-    *(uint32_t *)boot_vmxon_region = vmx.revision;
-    if (!vmxon(virt_to_phys(boot_vmxon_region))) {
+    uint8_t *region = cpu_vm_page(c, 0);
+    *(uint32_t *)region = vmx.revision;
+    if (!vmxon(virt_to_phys(region))) {
         write_cr4(read_cr4() & ~CR4_VMXE);
         return false;
     }
@@ -310,6 +371,7 @@ void vmx_init(struct vcpu *v)
     vmclear(virt_to_phys(vmcs));
     vmptrld(virt_to_phys(vmcs));
     vmx_state(v)->launched = false;
+    vmx_state(v)->vmcs_cpu = this_cpu()->id + 1;
 
     vmwrite(VMCS_PIN_CONTROLS, vmx.pin);
     vmwrite(VMCS_PROC_CONTROLS, vmx.proc);
@@ -429,10 +491,10 @@ void vmx_run(struct vcpu *v)
     vmx_enter(v, x->launched);
 }
 
+/* From vmx_enter, before the lock: vcpu_arch_after_exit follows. */
 void vmx_entry_failed(struct vcpu *v)
 {
     vmx_state(v)->entry_failed = true;
-    vcpu_exited(v);
 }
 
 /* Give the host back what the VMCS does not restore.  A VM exit also sets the limits of
@@ -520,8 +582,7 @@ static void entry_refused(struct vcpu *v, struct vcpu_exit *e, uint64_t raw, uin
 void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
 {
     const uint64_t *gpr = vcpu_x86(v)->gpr;
-    load(v);
-    restore_host(v);
+    restore_host(v);     /* before the lock (vcpu_arch_after_exit): v's VMCS is current */
     if (vmx_state(v)->entry_failed) {
         vmx_state(v)->entry_failed = false;
         entry_refused(v, e, VMX_EXIT_INVALID_STATE, vmread(VMCS_INSTR_ERROR));
@@ -814,7 +875,12 @@ void vmx_request_windows(struct vcpu *v, uint64_t windows)
  * clear it before the object's memory can become something else. */
 void vmx_destroy(struct vcpu *v)
 {
-    vmclear(virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL)));
+    struct vmx_vcpu *x = vmx_state(v);
+    if (x->vmcs_cpu == this_cpu()->id + 1)
+        vmclear(vmcs_of(v));
+    else if (x->vmcs_cpu)
+        release_on(&cpus[x->vmcs_cpu - 1], vmcs_of(v));
+    x->vmcs_cpu = 0;
 }
 
 void vmx_flush_space(struct guest_space *gs)

@@ -4,10 +4,11 @@
  * VM exit (SDM 28.5) lands in vmx_exit with RSP = HOST_RSP, which points at the vcpu
  * pushed here; the guest's registers are saved and C continues on a fresh kernel
  * stack in vcpu_exited(v), which never returns.  An entry the CPU refuses falls
- * through (VMfailInvalid or VMfailValid, SDM 31.2) and continues in vmx_entry_failed.
+ * through (VMfailInvalid or VMfailValid, SDM 31.2) and is marked by vmx_entry_failed.
  * Guest registers: ../guest_gprs.h; RAX is kept in gpr[0], RSP in the VMCS.
  * The big kernel lock is released right before the entry and taken again after the
- * exit (or a refused entry), before C runs.
+ * exit (or a refused entry), once vcpu_arch_after_exit has taken everything of the
+ * exit out of the CPU: from then on another CPU may own the vCPU.
  */
 #include "vmcs.h"
 #include "../guest_gprs.h"
@@ -35,10 +36,9 @@ vmx_enter:
 2:  mov (%rsp), %rbx              /* the vcpu */
     mov %gs:8, %rsp                 /* cpu.kernel_stack_top */
     xor %ebp, %ebp
-    call kernel_lock
     mov %rbx, %rdi
     call vmx_entry_failed
-    ud2
+    jmp 3f
 
     .global vmx_exit
 vmx_exit:
@@ -49,6 +49,8 @@ vmx_exit:
     mov %gs:8, %rsp
     xor %ebp, %ebp
     mov %rdi, %rbx
+3:  mov %rbx, %rdi
+    call vcpu_arch_after_exit
     call kernel_lock
     mov %rbx, %rdi
     call vcpu_exited

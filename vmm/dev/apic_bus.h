@@ -1,0 +1,58 @@
+/*
+ * The APIC bus between the local APICs of a guest's vCPUs and its I/O APIC (Intel SDM
+ * Vol. 3A §10.6 "Issuing Interprocessor Interrupts", §10.6.2 "Determining IPI
+ * Destination"; 82093AA datasheet §3.2.4): a message names its destinations by
+ * shorthand (self, all, all but self), by physical APIC ID (0xff: everyone) or by a
+ * logical address that each local APIC matches against its LDR and DFR (flat or
+ * cluster); lowest-priority messages go to the one destination whose processor
+ * priority is lowest (ties in turn); fixed and lowest-priority messages set IRR, NMI
+ * sets the NMI line, INIT resets the local APIC and the VMM puts the vCPU into
+ * wait-for-SIPI, a start-up IPI starts a waiting vCPU at vector << 12.
+ *
+ * Local APIC n is the one with APIC ID n (the vCPU index).  Pure: the VMM supplies
+ * the INIT and start-up actions.
+ */
+#ifndef VMM_APIC_BUS_H
+#define VMM_APIC_BUS_H
+
+#include "lapic.h"
+
+#define APIC_BUS_MAX            8
+#define APIC_BUS_FROM_IOAPIC    0xffffffffu     /* apic_message.source of an I/O APIC message */
+
+enum { APIC_SHORTHAND_NONE, APIC_SHORTHAND_SELF, APIC_SHORTHAND_ALL, APIC_SHORTHAND_OTHERS };
+
+/* One message on the bus: an ICR write or an I/O APIC redirection. */
+struct apic_message {
+    uint8_t vector;
+    uint8_t delivery_mode;      /* enum apic_delivery_mode */
+    uint8_t shorthand;          /* APIC_SHORTHAND_* (an I/O APIC sends none) */
+    bool logical;
+    bool level_triggered;
+    bool assert;                /* false: an INIT level de-assert, which only resynchronises */
+    uint32_t destination;       /* 8 bits in xAPIC mode */
+    uint32_t source;            /* APIC ID of the sender, or APIC_BUS_FROM_IOAPIC */
+    bool source_done;           /* the sender already took its own copy */
+};
+
+struct apic_bus {
+    struct lapic *lapic[APIC_BUS_MAX];
+    unsigned count;
+    unsigned next_lowest;       /* where the next lowest-priority tie starts */
+    void (*init)(void *ctx, unsigned index);
+    void (*startup)(void *ctx, unsigned index, uint8_t vector);
+    void *ctx;
+};
+
+/* The local APICs the message is for (bit n: APIC ID n), before lowest-priority
+ * arbitration. */
+uint32_t apic_bus_destinations(const struct apic_bus *bus, const struct apic_message *m);
+
+/* Delivers the message; returns the APICs that took it (a refused fixed vector, a
+ * disabled APIC, a de-assert or an unknown delivery mode take nothing). */
+uint32_t apic_bus_deliver(struct apic_bus *bus, const struct apic_message *m);
+
+/* With lapic_config.send_ipi's signature (ctx: the bus). */
+void apic_bus_send_ipi(void *bus, const struct lapic_ipi *ipi);
+
+#endif
