@@ -44,8 +44,8 @@ check smp_pinned_placement "pair's vCPUs were not both placed on host CPU 1 as '
 	has '^\[pair\] vmm: pair: 2 vCPUs on host CPU 1,1$'
 check smp_partitioned "duo's vCPUs were not both placed on host CPU 0 as 'cpus 0' asks: the guests share a CPU" \
 	has '^\[duo\] vmm: duo: 2 vCPUs on host CPU 0,0$'
-check smp_bad_cpus_reported "no configuration error naming line 27 and CPU 7" \
-	has '^\[root\] system\.conf: line 27: cpus of guest .nowhere. names CPU 7, but the machine has 2 CPUs'
+check smp_bad_cpus_reported "no configuration error naming line 29 and CPU 7" \
+	has '^\[root\] system\.conf: line 29: cpus of guest .nowhere. names CPU 7, but the machine has 2 CPUs'
 check smp_bad_cpus_not_started "the guest with a bad cpus was not reported as not started" \
 	has '^\[root\] guest nowhere: not started'
 check smp_no_kernel_errors "a guest kernel complained: $(grep -m 1 -E 'Kernel panic|Oops|BUG:|Call Trace|soft lockup|rcu_sched self-detected' "$out" | cut -c 1-120)" \
