@@ -16,10 +16,10 @@ KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
-PROGRAMS   := root ktest bench console
+PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-smp-boot test-smp bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-smp-boot test-smp bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -32,9 +32,9 @@ help:
 	@echo "make test       every suite below, then one summary line per suite"
 	@echo "make test-unit  host unit tests of the kernel's pure logic and the VMM's devices"
 	@echo "make test-qemu  the kernel test suite in QEMU (SVM);  test-bochs: in Bochs (VMX)"
-	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops"
+	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
-	@echo "                side by side, the console driven through a terminal (both emulators)"
+	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs, one pinned with cpus"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
 	@echo "make test-smp   the kernel test suite on two and four CPUs, hostile and fuzz on two"
@@ -116,7 +116,7 @@ LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/bo
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
 CONFIG ?= guests/configs/two-linux.conf
-SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf \
+SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
 $(BUILD)/pith.iso: $(SYSTEM_PARTS) $(wildcard $(CONFIG)) FORCE
@@ -136,6 +136,9 @@ $(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)
 		$(BUILD)/guests/grub-linux.img \
 		guests/configs/legacy-keys.conf
 	tools/mkimage.sh $@ guests/configs/legacy-keys.conf $(BUILD)
+
+$(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
+	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
 
 # SMP guests (tests/linux-smp.sh): two 2-vCPU Linux guests side by side, a pinned one, a bad cpus.
 $(BUILD)/pith-smp.iso: $(SYSTEM_PARTS) guests/configs/linux-smp-test.conf
@@ -212,9 +215,9 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
 # Device models of the VMM (vmm/dev), tested on the host.
-DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c
 
-$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h) | deps
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(DEVICE_SRC)
 
@@ -264,6 +267,12 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
 	tests/legacy_keys.py legacy-keys-svm qemu $(BUILD)/pith-legacy-keys.iso
 	tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
 
+# Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
+# segment pinging each other, one on another segment reaching neither.
+test-io: $(BUILD)/pith-io.iso
+	tests/io.sh io-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-io.iso
+	tests/io.sh io-vmx -- tools/run-bochs.sh --timeout 2400 $(BUILD)/pith-io.iso
+
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).
 test-linux-smp: $(BUILD)/pith-smp.iso
 	tests/linux-smp.sh linux-smp-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-smp.iso
@@ -309,7 +318,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-linux-smp test-side test-ops test-legacy
+	test-linux-smp test-side test-ops test-legacy test-io
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

@@ -85,7 +85,7 @@ add_module() {
 	order+=("$name")
 }
 if [ -n "$moddir" ] && command -v modinfo >/dev/null; then
-	for m in virtio_pci virtio_blk virtio_console; do add_module "$m"; done
+	for m in virtio_pci virtio_blk virtio_console virtio_net; do add_module "$m"; done
 else
 	echo "guest-linux: no modules (package without lib/modules, or no modinfo: install kmod)" >&2
 fi

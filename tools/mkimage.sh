@@ -23,6 +23,11 @@ done
 
 modules=("$build/root.elf=root" "$build/console.elf=console" "$build/vmm.elf=vmm"
          "$config=system.conf")
+# The switch server, for guests with a `net` key (docs/network.md).
+if grep -qE '^[[:space:]]*net[[:space:]]' "$config"; then
+	[ -f "$build/switch.elf" ] || die "$build/switch.elf missing: build it first (make)"
+	modules+=("$build/switch.elf=switch")
+fi
 config_dir=$(dirname "$config")
 declare -A packed=()
 missing=0 number=0

@@ -14,6 +14,7 @@
  * exit is answered only when an interrupt is pending: until then the VMM thread waits
  * on the notification and the vCPU thread waits for the reply.
  */
+#include <pith/guest.h>
 #include <pith/printf.h>
 #include <pith/string.h>
 
@@ -305,7 +306,8 @@ static void update_time(struct vm *vm)
 }
 
 /* The notification's bits came (taken by the receive, the wait or the poll): a
- * deadline, or a kick from another VMM thread, which needs nothing here. */
+ * deadline, a kick from another VMM thread, which needs nothing here, or (vCPU 0's)
+ * the network switch's signal: frames may wait for the guest. */
 static void notified(struct vm *vm, uint64_t bits)
 {
     vm->cpu->kicked = false;
@@ -313,6 +315,8 @@ static void notified(struct vm *vm, uint64_t bits)
         vm->cpu->deadline = 0;
         update_time(vm);
     }
+    if ((bits & PITH_GUEST_NET_BADGE) && vm->platform == VM_PLATFORM_PC)
+        pc_net_poll(vm);
 }
 
 /* Before a reply: take a deadline bit that arrived while the VMM was busy. */

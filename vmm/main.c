@@ -28,6 +28,7 @@
 #include <pith/printf.h>
 #include <pith/root.h>
 #include <pith/string.h>
+#include <pith/switch.h>
 
 #include "bios.h"
 #include "cpuid.h"
@@ -284,6 +285,28 @@ static void debug_exit_stop(void *ctx, uint32_t status)
     vm_stop(ctx, VM_END_POWER_OFF, "exit status %u through port 0x%x", status, DEBUG_EXIT_PORT);
 }
 
+/* The guest's NIC channel (pith/guest.h): its frames mapped here, and the notification
+ * the switch signals, which becomes the VMM's bound one.  PITH_E_INVALID_ARG when the
+ * root task passed no channel. */
+#define VMM_NET_CHANNEL 0x0000400000000000ull
+
+static enum pith_error map_channel(void **channel, uint64_t *notification)
+{
+    unsigned frames = PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS);
+    if (bootinfo->extra_count < PITH_GUEST_SLOT_NET_FRAMES + frames)
+        return PITH_E_INVALID_ARG;
+    pith_cap_t first = bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_FRAMES;
+    for (unsigned f = 0; f < frames; f++) {
+        enum pith_error err = pith_map_frame(first + f, PITH_SLOT_ADDRESS_SPACE, VMM_NET_CHANNEL + 4096ull * f,
+                                             PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
+        if (err)
+            return err;
+    }
+    *channel = (void *)VMM_NET_CHANNEL;
+    *notification = bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_NOTIFY;
+    return PITH_OK;
+}
+
 static bool run_configured(const char *text, size_t length)
 {
     static struct sysconf config;
@@ -330,7 +353,10 @@ static bool run_configured(const char *text, size_t length)
     }
     enum pith_error err = vm_create(&guest, &vc);
     uint64_t notification = 0;
-    if (!err)
+    void *channel = NULL;
+    if (!err && g->net_segment)
+        err = map_channel(&channel, &notification);
+    if (!err && !notification)
         err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &notification);
     if (!err)
         err = pith_thread_bind_notification(PITH_SLOT_THREAD, notification);
@@ -349,6 +375,13 @@ static bool run_configured(const char *text, size_t length)
     if (!flat) {
         struct pc_disk d = { disk ? (const uint8_t *)disk->vaddr : NULL, disk ? disk->size : 0 };
         loaded = pc_create(&guest, linux && disk ? &d : NULL, linux);   /* hvc0 writes to the same console */
+        if (loaded && channel) {
+            struct pc_net net = { channel, { 0 }, bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_SWITCH };
+            pith_memcpy(net.mac, g->mac, 6);
+            loaded = pc_add_net(&guest, &net);
+            vm_log(&guest, "NIC %02x:%02x:%02x:%02x:%02x:%02x on segment %u", g->mac[0], g->mac[1],
+                   g->mac[2], g->mac[3], g->mac[4], g->mac[5], g->net_segment);
+        }
         if (!loaded)
             vm_stop(&guest, VM_END_ERROR, "building the PC platform failed");
     }

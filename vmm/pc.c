@@ -2,6 +2,7 @@
 #include <pith/console.h>
 #include <pith/console_client.h>
 #include <pith/string.h>
+#include <pith/syscall.h>
 
 #include "emulate.h"
 #include "vm.h"
@@ -32,6 +33,22 @@ static struct irq_line isa_line(struct vm *vm, unsigned irq)
 struct irq_line pc_isa_line(struct vm *vm, unsigned irq)
 {
     return isa_line(vm, irq);
+}
+
+/* INTA# of PCI device d is IRQ 10 + d % 2, shared: the line is high while any of its
+ * devices holds it (line = irq | d << 8). */
+static void pci_irq(void *context, unsigned line, bool level)
+{
+    struct vm *vm = context;
+    unsigned irq = line & 0xff, device = line >> 8;
+    uint32_t *held = &vm->pc.pci_irq_held[(irq - PC_IRQ_PCI_BASE) & 1];
+    *held = level ? *held | 1u << device : *held & ~(1u << device);
+    isa_irq(vm, irq, *held != 0);
+}
+
+static struct irq_line pci_line(struct vm *vm, unsigned device)
+{
+    return (struct irq_line){ pci_irq, vm, (PC_IRQ_PCI_BASE + device % 2) | device << 8 };
 }
 
 /* A redirection entry's message goes over the APIC bus to its destinations. */
@@ -303,20 +320,62 @@ static bool io_enabled(const struct pci_function *f)
     return f->config[PCI_COMMAND] & 1;
 }
 
+/* The NIC's registers: the legacy transport, then a signal to the switch if the
+ * guest's notify queued frames for it or took frames from it. */
+static uint64_t net_read(void *dev, uint64_t offset, unsigned size)
+{
+    return virtio_pci_ops.read(dev, offset, size);
+}
+
+static void net_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct virtio_net *n = dev;
+    struct pc *pc = (struct pc *)((uint8_t *)n - offsetof(struct pc, net));
+    virtio_pci_ops.write(dev, offset, size, value);
+    if (net_link_take_signal(&pc->net_link))
+        pith_signal(pc->net_switch_signal);
+}
+
+static void net_reset(void *dev) { virtio_pci_ops.reset(dev); }
+
+static const struct device_ops net_ops = { "virtio-net", net_read, net_write, net_reset };
+
+bool pc_add_net(struct vm *vm, const struct pc_net *net)
+{
+    struct pc *pc = &vm->pc;
+    struct guest_memory dma = { dma_read, dma_write, vm };
+    virtio_net_init(&pc->net, dma, pci_line(vm, PC_VIRTIO_NET_DEV), net->mac, (struct virtio_net_backend){ 0 });
+    if (!net_link_attach(&pc->net_link, &pc->net, net->channel, NETRING_SLOTS))
+        return false;
+    pc->net_switch_signal = net->switch_signal;
+    virtio_function(&pc->net_pci, VIRTIO_PCI_DEVICE_NET, VIRTIO_SUBSYSTEM_NET, 0x020000,
+                    PC_VIRTIO_NET_DEV, VIRTIO_LEGACY_REGISTERS + pc->net.dev.ops->config_size);
+    pc->has_net = pci_host_register(&pc->pci, PC_VIRTIO_NET_DEV, 0, &pc->net_pci);
+    return pc->has_net;
+}
+
+void pc_net_poll(struct vm *vm)
+{
+    struct pc *pc = &vm->pc;
+    if (pc->has_net && net_link_poll(&pc->net_link))
+        pith_signal(pc->net_switch_signal);
+}
+
 const struct device_window *pc_port_window(struct vm *vm, uint16_t port, struct device_window *out)
 {
     struct pc *pc = &vm->pc;
-    const struct { bool present; struct pci_function *f; struct virtio_device *d; } fns[2] = {
-        { pc->has_disk, &pc->blk_pci, &pc->blk.dev },
-        { pc->has_vconsole, &pc->vcon_pci, &pc->vcon.dev },
+    const struct { bool present; struct pci_function *f; struct virtio_device *d; const struct device_ops *ops; } fns[3] = {
+        { pc->has_disk, &pc->blk_pci, &pc->blk.dev, &virtio_pci_ops },
+        { pc->has_vconsole, &pc->vcon_pci, &pc->vcon.dev, &virtio_pci_ops },
+        { pc->has_net, &pc->net_pci, &pc->net.dev, &net_ops },
     };
-    for (unsigned i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < 3; i++) {
         if (!fns[i].present || !io_enabled(fns[i].f))
             continue;
         uint64_t base = pci_function_bar_address(fns[i].f, 0);
         uint64_t length = VIRTIO_LEGACY_REGISTERS + fns[i].d->ops->config_size;
         if (base && port >= base && port - base < length) {
-            *out = (struct device_window){ base, length, &virtio_pci_ops, fns[i].d };
+            *out = (struct device_window){ base, length, fns[i].ops, fns[i].d };
             return out;
         }
     }
@@ -508,7 +567,7 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
     if (disk && disk->data) {
         pc->disk = *disk;
         pc->has_disk = true;
-        virtio_blk_init(&pc->blk, dma, isa_line(vm, PC_IRQ_PCI_BASE + PC_VIRTIO_BLK_DEV % 2),
+        virtio_blk_init(&pc->blk, dma, pci_line(vm, PC_VIRTIO_BLK_DEV),
                         disk->size & ~511ull, true);
         pc->blk.disk_read = disk_read;
         pc->blk.disk_write = disk_write;
@@ -519,7 +578,7 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
     }
     if (virtio_console) {
         pc->has_vconsole = true;
-        virtio_console_init(&pc->vcon, dma, isa_line(vm, PC_IRQ_PCI_BASE + PC_VIRTIO_CONSOLE_DEV % 2),
+        virtio_console_init(&pc->vcon, dma, pci_line(vm, PC_VIRTIO_CONSOLE_DEV),
                             vcon_output, vm);
         virtio_function(&pc->vcon_pci, VIRTIO_PCI_DEVICE_CONSOLE, VIRTIO_SUBSYSTEM_CONSOLE, 0x078000,
                         PC_VIRTIO_CONSOLE_DEV, VIRTIO_LEGACY_REGISTERS + pc->vcon.dev.ops->config_size);

@@ -36,6 +36,7 @@
 #include "dev/rtc.h"
 #include "dev/virtio_blk.h"
 #include "dev/virtio_console.h"
+#include "dev/net_link.h"
 
 #define PC_ACPI_BASE        0xe0000ull      /* in the BIOS area the e820 map reserves */
 #define PC_ACPI_SIZE        0x10000ull
@@ -45,11 +46,20 @@
 #define PC_PCI_IO_BASE      0xc000u         /* where the VMM places virtio I/O BARs */
 #define PC_VIRTIO_BLK_DEV   2               /* PCI device numbers */
 #define PC_VIRTIO_CONSOLE_DEV 3
+#define PC_VIRTIO_NET_DEV   4
 #define PC_INPUT_POLL_NS    20000000ull     /* console input: every 20 ms */
 #define PC_NO_EVENT         UINT64_MAX
 #define PC_MAX_CPUS         APIC_BUS_MAX
 
 struct vm;
+
+/* A NIC on the switch server: the channel mapped in the VMM, and the capability that
+ * signals the switch (docs/network.md). */
+struct pc_net {
+    void *channel;
+    uint8_t mac[6];
+    uint64_t switch_signal;
+};
 
 struct pc_disk {
     const uint8_t *data;            /* the boot module, read-only */
@@ -73,6 +83,12 @@ struct pc {
     struct pci_function blk_pci;
     struct virtio_console vcon;
     struct pci_function vcon_pci;
+    bool has_net;
+    struct virtio_net net;
+    struct pci_function net_pci;
+    struct net_link net_link;
+    uint64_t net_switch_signal;
+    uint32_t pci_irq_held[2];       /* INTx of PCI devices on IRQ 10 and 11, by device */
     uint64_t next_input_poll;       /* guest ns */
     uint8_t input[256];             /* typed, not yet in the UART's receive FIFO */
     bool keyboard_input;            /* typing goes to the PS/2 keyboard, not the UART */
@@ -84,6 +100,11 @@ struct pc {
 
 /* Builds the devices and their windows; writes the ACPI tables into RAM. */
 bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console);
+
+/* Adds a virtio-net function (PCI 00:04.0) connected to the switch through net. */
+bool pc_add_net(struct vm *vm, const struct pc_net *net);
+/* The switch signalled (or anything woke the VMM): move the frames that can move. */
+void pc_net_poll(struct vm *vm);
 
 /* Brings every timer up to date at guest time now; returns the guest time of the
  * next event vCPU `cpu` must wake for (PC_NO_EVENT for none): its local APIC's timer,

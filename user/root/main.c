@@ -18,6 +18,7 @@
 #include <pith/process.h>
 #include <pith/root.h>
 #include <pith/string.h>
+#include <pith/switch.h>
 #include <pith/syscall.h>
 #include "../../vmm/dev/sysconf.h"
 
@@ -132,6 +133,9 @@ struct guest {
     const struct sysconf_guest *config;
     struct pith_child vmm;
     bool running;
+    int port;                       /* on the switch, or -1: no NIC */
+    /* its NIC's capabilities, in PITH_GUEST_SLOT_NET_* order (pith/guest.h) */
+    pith_cap_t net[2 + PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS)];
 };
 
 static struct sysconf config;
@@ -146,8 +150,86 @@ static uint64_t free_memory(void)
     return bytes;
 }
 
+/* ---- The network: the switch server and a channel per guest NIC (docs/network.md) ---- */
+
+#define CHANNEL_FRAMES PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS)
+
+static struct pith_child switch_server;
+
+/* Guest g's channel: fresh frames, its VMM's notification, and the two badged
+ * capabilities that let each side signal the other.  caps[] receives what the switch
+ * gets for this port (the VMM's notification, then the frames). */
+static enum pith_error make_channel(struct guest *g, pith_cap_t switch_notification, pith_cap_t *caps)
+{
+    uint64_t vmm_notification = 0;
+    enum pith_error err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &vmm_notification);
+    g->net[0] = vmm_notification;
+    g->net[1] = pith_alloc_slot();
+    caps[0] = pith_alloc_slot();
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, g->net[1], PITH_SLOT_CNODE, switch_notification,
+                              PITH_RIGHT_WRITE, 1ull << g->port);
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, caps[0], PITH_SLOT_CNODE, vmm_notification,
+                              PITH_RIGHT_WRITE, PITH_GUEST_NET_BADGE);
+    for (unsigned f = 0; !err && f < CHANNEL_FRAMES; f++) {
+        uint64_t frame = 0;
+        err = pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &frame);
+        g->net[2 + f] = caps[1 + f] = frame;
+    }
+    return err;
+}
+
+/* The switch and every guest NIC's channel, before the guests start.  A guest whose
+ * channel could not be made starts without its NIC (said so). */
+static void start_network(unsigned count)
+{
+    static struct pith_switch_args args;
+    static pith_cap_t caps[1 + PITH_SWITCH_PORTS_MAX * (1 + CHANNEL_FRAMES)];
+    const struct pith_module_desc *image = module("switch");
+    uint64_t notification = 0;
+    unsigned ports = 0;
+    for (unsigned i = 0; i < count; i++)
+        guests[i].port = -1;
+    for (unsigned i = 0; i < count; i++)
+        ports += guests[i].config->valid && guests[i].config->net_segment;
+    if (!ports)
+        return;
+    if (!image || pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &notification) != PITH_OK) {
+        say("network: %s; the guests start without NICs\n", image ? "no memory" : "no module 'switch'");
+        return;
+    }
+    caps[0] = notification;
+    args = (struct pith_switch_args){ .magic = PITH_SWITCH_MAGIC, .slots = NETRING_SLOTS };
+    for (unsigned i = 0; i < count && args.port_count < PITH_SWITCH_PORTS_MAX; i++) {
+        struct guest *g = &guests[i];
+        if (!g->config->valid || !g->config->net_segment)
+            continue;
+        g->port = (int)args.port_count;
+        if (make_channel(g, notification, caps + PITH_SWITCH_PORT_FIRST(args.port_count, NETRING_SLOTS)) != PITH_OK) {
+            say("guest %s: no memory for its NIC's channel\n", g->config->name);
+            g->port = -1;
+            break;
+        }
+        args.segment[args.port_count++] = g->config->net_segment;
+    }
+    switch_server = (struct pith_child){
+        .name = "switch", .image = (const void *)image->vaddr, .image_size = image->size,
+        .memory_bytes = 4ull << 20, .cnode_bits = 12, .priority = 110,
+        .extra_caps = caps, .extra_count = PITH_SWITCH_PORT_FIRST(args.port_count, NETRING_SLOTS),
+        .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = &args, .args_size = sizeof(args) };
+    enum pith_error err = pith_child_start(&switch_server);
+    if (err != PITH_OK) {
+        say("network: the switch did not start (%s); the guests start without NICs\n", pith_error_name(err));
+        for (unsigned i = 0; i < count; i++)
+            guests[i].port = -1;
+        return;
+    }
+    say("network: the switch serves %lu ports\n", args.port_count);
+}
+
 /* The guest's block of the configuration, as the VMM parses it. */
-static size_t guest_block(const struct sysconf_guest *g, char *out, size_t size)
+static size_t guest_block(const struct sysconf_guest *g, int port, char *out, size_t size)
 {
     static const char *const boot[] = { "linux", "multiboot", "flat", "bios" };
     int n = pith_snprintf(out, size, "guest %s\n  memory %luK\n  vcpus %u\n  boot %s\n  kernel %s\n",
@@ -171,6 +253,9 @@ static size_t guest_block(const struct sysconf_guest *g, char *out, size_t size)
     }
     n += pith_snprintf(out + n, size - (size_t)n, "  console %s\n",
                        g->console == SYSCONF_CONSOLE_SERIAL ? "serial" : "none");
+    if (g->net_segment && port >= 0)
+        n += pith_snprintf(out + n, size - (size_t)n, "  net %u %02x:%02x:%02x:%02x:%02x:%02x\n",
+                           g->net_segment, g->mac[0], g->mac[1], g->mac[2], g->mac[3], g->mac[4], g->mac[5]);
     return (size_t)n < size ? (size_t)n : size - 1;
 }
 
@@ -202,23 +287,29 @@ static enum pith_error start_guest(struct guest *g, unsigned index, const struct
             shared[count] = *mods[count], count++;
     }
     uint64_t badge = GUEST_BADGE_BASE + index;
-    pith_cap_t caps[PITH_GUEST_SLOT_COUNT] = { pith_alloc_slot(), pith_alloc_slot() };
+    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES] = { pith_alloc_slot(), pith_alloc_slot() };
+    unsigned cap_count = PITH_GUEST_SLOT_COUNT;
+    if (g->port >= 0) {
+        for (unsigned i = 0; i < 2 + CHANNEL_FRAMES; i++)
+            caps[PITH_GUEST_SLOT_NET_NOTIFY + i] = g->net[i];
+        cap_count = PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES;
+    }
     enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
                                           console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
     if (!err)
         err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_ROOT], PITH_SLOT_CNODE, reports,
                               PITH_RIGHT_WRITE, badge);
     /* the module frames, two slots per 2 MiB of guest memory, and room for the VMM */
-    unsigned slots_needed = module_frames(mods, count) + (unsigned)(c->memory >> 20) + 1024, bits = 10;
+    unsigned slots_needed = module_frames(mods, count) + (unsigned)(c->memory >> 20) + cap_count + 1024, bits = 10;
     while ((1u << bits) < slots_needed)
         bits++;
     g->vmm = (struct pith_child){
         .name = c->name, .image = (const void *)vmm->vaddr, .image_size = vmm->size,
         .memory_bytes = c->memory + PITH_GUEST_VMM_BYTES, .cnode_bits = bits, .priority = 100,
         .modules = shared, .module_count = count, .extra_caps = caps,
-        .extra_count = PITH_GUEST_SLOT_COUNT, .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = block,
+        .extra_count = cap_count, .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = block,
         .cmdline = bi->cmdline,     /* the kernel's: pith.clock= (the RTC's start) */
-        .args_size = guest_block(c, block, sizeof(block)) };
+        .args_size = guest_block(c, g->port, block, sizeof(block)) };
     pith_cap_t fault = pith_alloc_slot();
     if (!err)
         err = pith_cnode_mint(PITH_SLOT_CNODE, fault, PITH_SLOT_CNODE, reports, PITH_RIGHT_WRITE, badge);
@@ -248,8 +339,10 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         return false;
     unsigned running = 0;
     bool clean = true;
-    for (unsigned i = 0; i < config.guest_count; i++) {
+    for (unsigned i = 0; i < config.guest_count; i++)
         guests[i].config = &config.guests[i];
+    start_network(config.guest_count);
+    for (unsigned i = 0; i < config.guest_count; i++) {
         if (!config.guests[i].valid) {
             say("guest %s: not started (see the errors above)\n", config.guests[i].name);
             continue;

@@ -434,6 +434,63 @@ static void add_cmdline(struct parser *p, struct text key, struct text value)
     copy_text(cmdline + used, SYSCONF_CMDLINE - used, value);
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* xx:xx:xx:xx:xx:xx, an individual (not group) address other than all zeroes. */
+static bool parse_mac(struct text t, uint8_t mac[6])
+{
+    if (t.n != 17)
+        return false;
+    for (unsigned i = 0; i < 6; i++) {
+        int high = hex_digit(t.p[3 * i]), low = hex_digit(t.p[3 * i + 1]);
+        if (high < 0 || low < 0 || (i < 5 && t.p[3 * i + 2] != ':'))
+            return false;
+        mac[i] = (uint8_t)(high << 4 | low);
+    }
+    return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+/* net SEGMENT [MAC] */
+static void set_net(struct parser *p, struct text key, struct text value)
+{
+    (void)key;
+    struct text rest, more;
+    struct text segment = first_word(value, &rest);
+    struct text mac = first_word(rest, &more);
+    uint64_t n;
+    struct message m;
+    if (!parse_number(segment, &n) || n < 1 || n > SYSCONF_MAX_SEGMENT) {
+        m = guest_error(p, SYSCONF_ERR_BAD_NET);
+        say_around(&m, "net segment '", segment, "' is not between 1 and ");
+        say_number(&m, SYSCONF_MAX_SEGMENT);
+    } else if (mac.n && !parse_mac(mac, p->guest->mac)) {
+        m = guest_error(p, SYSCONF_ERR_BAD_NET);
+        say_around(&m, "bad MAC address '", mac, "' (xx:xx:xx:xx:xx:xx, not multicast)");
+    } else if (more.n) {
+        m = guest_error(p, SYSCONF_ERR_EXTRA_VALUE);
+        say_around(&m, "net takes a segment and a MAC address, not '", more, "'");
+    } else {
+        p->guest->net_segment = (uint32_t)n;
+        p->guest->net_line = p->line;
+        if (!mac.n) {
+            static const uint8_t base[6] = { 0x52, 0x54, 0x00, 0x50, 0, 0 };
+            for (unsigned i = 0; i < 6; i++)
+                p->guest->mac[i] = base[i];
+            p->guest->mac[4] = (uint8_t)n;
+            p->guest->mac[5] = (uint8_t)(p->guest - p->config->guests + 1);
+        }
+    }
+}
+
 struct key {
     const char *name;
     void (*set)(struct parser *p, struct text key, struct text value);
@@ -454,6 +511,7 @@ static const struct key keys[] = {
     { "module",  add_module,  true,  true  },
     { "cdrom",   set_cdrom,   false, false },
     { "debug-exit", set_debug_exit, false, false },
+    { "net",     set_net,     true,  false },
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))
@@ -618,6 +676,29 @@ static void parse_line(struct parser *p, struct text line)
         set_key(p, word, rest);
 }
 
+/* Two NICs with one MAC address on a segment would steal each other's frames: the
+ * later one is refused. */
+static void check_macs(struct parser *p)
+{
+    struct sysconf *c = p->config;
+    for (unsigned i = 0; i < c->guest_count; i++)
+        for (unsigned j = 0; j < i; j++) {
+            struct sysconf_guest *a = &c->guests[j], *b = &c->guests[i];
+            bool same = a->net_segment && b->net_segment && a->net_segment == b->net_segment;
+            for (unsigned k = 0; same && k < 6; k++)
+                same = a->mac[k] == b->mac[k];
+            if (!same || !a->valid || !b->valid)
+                continue;
+            b->valid = false;
+            struct message m = report(p, b->net_line, SYSCONF_ERR_BAD_NET);
+            say(&m, "guest '");
+            say(&m, b->name);
+            say(&m, "' has the MAC address of guest '");
+            say(&m, a->name);
+            say(&m, "' on its segment");
+        }
+}
+
 /* The valid guests share memory_limit in file order; whoever comes too late loses. */
 static void check_memory_budget(struct parser *p)
 {
@@ -669,6 +750,7 @@ unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
     }
     finish_guest(&p);
     check_memory_budget(&p);
+    check_macs(&p);
     return p.error_count;
 }
 

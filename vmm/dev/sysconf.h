@@ -24,6 +24,7 @@
 #define SYSCONF_STRING          128     /* names and module names, with the NUL */
 #define SYSCONF_CMDLINE         512     /* the guest's command line, with the NUL */
 #define SYSCONF_MESSAGE         128     /* one error message, with the NUL */
+#define SYSCONF_MAX_SEGMENT     4094    /* network segments are 1..this */
 
 enum sysconf_boot {
     SYSCONF_BOOT_LINUX,         /* bzImage, Linux x86 boot protocol (the default) */
@@ -63,6 +64,9 @@ struct sysconf_guest {
     char cdrom[SYSCONF_STRING];         /* boot bios: an ISO image on the IDE controller */
     unsigned cdrom_line;
     bool debug_exit;                    /* QEMU's isa-debug-exit at port 0xf4 */
+    uint32_t net_segment;       /* `net SEGMENT [MAC]`: a NIC on that segment; 0 = none */
+    uint8_t mac[6];             /* given, or 52:54:00:50:SS:GG (segment, guest number) */
+    unsigned net_line;
 };
 
 struct sysconf {
@@ -88,6 +92,7 @@ enum sysconf_error_kind {
     SYSCONF_ERR_MISSING_MODULE,
     SYSCONF_ERR_BAD_CPUS,           /* `cpus` is not a list of CPU numbers and ranges */
     SYSCONF_ERR_NO_SUCH_CPU,        /* `cpus` names a CPU the machine does not have */
+    SYSCONF_ERR_BAD_NET,            /* segment out of range, bad or duplicate MAC */
 };
 
 struct sysconf_error {

@@ -21,31 +21,48 @@
 
 /* Legacy split-ring layout for a queue of VIRTIO_QUEUE_SIZE entries (§2.7, legacy):
  * 16-byte descriptors, then the available ring (flags, idx, ring[], used_event), then
- * padding to VIRTIO_LEGACY_ALIGN, then the used ring (flags, idx, {id, len}[]). */
-static uint64_t ring_base(const struct virtqueue *q) { return q->pfn * 4096; }
-static uint64_t avail_base(const struct virtqueue *q) { return ring_base(q) + 16 * VIRTIO_QUEUE_SIZE; }
-static uint64_t used_base(const struct virtqueue *q)
+ * padding to VIRTIO_LEGACY_ALIGN, then the used ring (flags, idx, {id, len}[]).  The
+ * modern transport sets the three addresses one by one instead. */
+static void legacy_layout(struct virtqueue *q, uint32_t pfn)
 {
-    uint64_t end_of_avail = avail_base(q) + 4 + 2 * VIRTIO_QUEUE_SIZE + 2;
-    return (end_of_avail + VIRTIO_LEGACY_ALIGN - 1) & ~(uint64_t)(VIRTIO_LEGACY_ALIGN - 1);
+    uint64_t desc = (uint64_t)pfn * 4096, avail = desc + 16 * VIRTIO_QUEUE_SIZE;
+    uint64_t end_of_avail = avail + 4 + 2 * VIRTIO_QUEUE_SIZE + 2;
+    uint64_t used = (end_of_avail + VIRTIO_LEGACY_ALIGN - 1) & ~(uint64_t)(VIRTIO_LEGACY_ALIGN - 1);
+    *q = (struct virtqueue){ .pfn = pfn, .desc = desc, .avail = avail, .used = used,
+                             .size = VIRTIO_QUEUE_SIZE, .ready = pfn != 0 };
 }
 
 void virtio_init(struct virtio_device *d, const struct virtio_ops *ops, void *impl,
                  struct guest_memory memory, struct irq_line irq)
 {
     *d = (struct virtio_device){ .ops = ops, .impl = impl, .memory = memory, .irq = irq };
+    for (unsigned i = 0; i < VIRTIO_QUEUES_MAX; i++)
+        d->queue[i].size = VIRTIO_QUEUE_SIZE;
 }
 
-static void reset(struct virtio_device *d)
+void virtio_device_reset(struct virtio_device *d)
 {
     d->guest_features = 0;
     d->status = d->isr = 0;
     d->queue_select = 0;
+    d->version_1 = false;
     for (unsigned i = 0; i < VIRTIO_QUEUES_MAX; i++)
-        d->queue[i] = (struct virtqueue){ 0 };
+        d->queue[i] = (struct virtqueue){ .size = VIRTIO_QUEUE_SIZE };
     irq_line_set(&d->irq, false);
     if (d->ops->reset)
         d->ops->reset(d);
+}
+
+static void reset(struct virtio_device *d) { virtio_device_reset(d); }
+
+void virtio_interrupt(struct virtio_device *d, int source)
+{
+    if (d->interrupt) {
+        d->interrupt(d->interrupt_ctx, source);
+        return;
+    }
+    d->isr |= source == VIRTIO_INTERRUPT_CONFIG ? 2 : 1;
+    irq_line_set(&d->irq, true);
 }
 
 static struct virtqueue *selected(struct virtio_device *d)
@@ -102,13 +119,13 @@ static void virtio_write(void *dev, uint64_t offset, unsigned size, uint64_t val
         break;
     case REG_QUEUE_PFN:
         if (q)
-            *q = (struct virtqueue){ .pfn = (uint32_t)value };
+            legacy_layout(q, (uint32_t)value);
         break;
     case REG_QUEUE_SELECT:
         d->queue_select = (uint16_t)value;
         break;
     case REG_QUEUE_NOTIFY:
-        if ((uint16_t)value < d->ops->queues && d->queue[(uint16_t)value].pfn && d->ops->notify)
+        if ((uint16_t)value < d->ops->queues && d->queue[(uint16_t)value].ready && d->ops->notify)
             d->ops->notify(d, (uint16_t)value);
         break;
     case REG_STATUS:
@@ -134,19 +151,19 @@ bool virtio_queue_pop(struct virtio_device *d, unsigned qi, struct virtio_chain 
 {
     struct virtqueue *q = &d->queue[qi];
     uint16_t avail_index;
-    if (!q->pfn || !read16(d, avail_base(q) + 2, &avail_index) || avail_index == q->last_avail)
+    if (!q->ready || !read16(d, q->avail + 2, &avail_index) || avail_index == q->last_avail)
         return false;
     uint16_t head;
-    if (!read16(d, avail_base(q) + 4 + 2 * (q->last_avail % VIRTIO_QUEUE_SIZE), &head))
+    if (!read16(d, q->avail + 4 + 2 * (q->last_avail % q->size), &head))
         return false;
     q->last_avail++;
     chain->head = head;
     chain->count = 0;
     uint16_t index = head;
-    for (unsigned hops = 0; hops < VIRTIO_QUEUE_SIZE; hops++) {
+    for (unsigned hops = 0; hops < q->size; hops++) {
         struct { uint64_t addr; uint32_t len; uint16_t flags, next; } desc;
-        if (index >= VIRTIO_QUEUE_SIZE || chain->count == 16 ||
-            !d->memory.read(d->memory.ctx, ring_base(q) + 16 * index, &desc, sizeof(desc)))
+        if (index >= q->size || chain->count == 16 ||
+            !d->memory.read(d->memory.ctx, q->desc + 16 * index, &desc, sizeof(desc)))
             return false;       /* a malformed chain is dropped, not followed */
         chain->buf[chain->count].gpa = desc.addr;
         chain->buf[chain->count].length = desc.len;
@@ -164,10 +181,9 @@ void virtio_queue_push(struct virtio_device *d, unsigned qi, const struct virtio
 {
     struct virtqueue *q = &d->queue[qi];
     uint32_t element[2] = { chain->head, written };
-    d->memory.write(d->memory.ctx, used_base(q) + 4 + 8 * (q->used_index % VIRTIO_QUEUE_SIZE),
+    d->memory.write(d->memory.ctx, q->used + 4 + 8 * (q->used_index % q->size),
                     element, sizeof(element));
     q->used_index++;
-    d->memory.write(d->memory.ctx, used_base(q) + 2, &q->used_index, 2);
-    d->isr |= 1;
-    irq_line_set(&d->irq, true);
+    d->memory.write(d->memory.ctx, q->used + 2, &q->used_index, 2);
+    virtio_interrupt(d, (int)qi);
 }

@@ -22,7 +22,10 @@ struct guest_memory {
 };
 
 struct virtqueue {
-    uint64_t pfn;                       /* guest page of the ring, 0 = not set up */
+    uint64_t pfn;                       /* legacy: guest page of the ring, 0 = not set up */
+    uint64_t desc, avail, used;         /* guest-physical addresses of the three parts */
+    uint16_t size;                      /* entries, a power of two <= VIRTIO_QUEUE_SIZE */
+    bool ready;                         /* the driver set it up: the device may use it */
     uint16_t last_avail;                /* next available entry we will take */
     uint16_t used_index;
 };
@@ -60,7 +63,18 @@ struct virtio_device {
     uint8_t status, isr;
     uint16_t queue_select;
     struct virtqueue queue[VIRTIO_QUEUES_MAX];
+    bool version_1;                     /* VIRTIO_F_VERSION_1 negotiated (modern transport) */
+    /* A transport that delivers interrupts its own way (MSI-X) sets this; otherwise an
+     * interrupt sets the ISR bit and raises irq. */
+    void (*interrupt)(void *ctx, int source);
+    void *interrupt_ctx;
 };
+
+/* Interrupt sources: a queue's index, or a configuration change. */
+#define VIRTIO_INTERRUPT_CONFIG (-1)
+void virtio_interrupt(struct virtio_device *d, int source);
+/* The device's reset (§2.1): queues, features and status cleared, the type's reset. */
+void virtio_device_reset(struct virtio_device *d);
 
 /* The legacy register window (I/O BAR 0): 0x14 bytes of common registers then the
  * device's configuration. */

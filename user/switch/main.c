@@ -1,0 +1,78 @@
+/*
+ * The switch server: its own protection domain, connected to each guest NIC through a
+ * channel of shared frames and a pair of notifications (pith/switch.h).  It waits on
+ * its notification, moves every waiting frame (switch.c, fdb.c) and signals the ports
+ * that got frames or room.  It never reads a guest's memory: only the channels.
+ */
+#include <pith/alloc.h>
+#include <pith/cpu.h>
+#include <pith/pith.h>
+#include <pith/printf.h>
+#include <pith/root.h>
+#include <pith/switch.h>
+#include <pith/syscall.h>
+#include "switch.h"
+
+#define AGE_SECONDS 300                 /* forget an address unheard of this long */
+
+static struct netswitch sw;
+static pith_cap_t peer[PITH_SWITCH_PORTS_MAX];
+
+static bool map_channel(const struct pith_bootinfo *bi, unsigned port, uint64_t slots)
+{
+    uint64_t first = bi->extra_first_slot + PITH_SWITCH_PORT_FIRST(port, slots);
+    uint64_t vaddr = PITH_SWITCH_CHANNELS + port * NETRING_CHANNEL_BYTES(slots);
+    for (unsigned f = 0; f < PITH_SWITCH_CHANNEL_FRAMES(slots); f++)
+        if (pith_map_frame(first + 1 + f, PITH_SLOT_ADDRESS_SPACE, vaddr + 4096ull * f,
+                           PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0) != PITH_OK)
+            return false;
+    peer[port] = first;
+    return true;
+}
+
+static const struct pith_switch_args *arguments(const struct pith_bootinfo *bi)
+{
+    const struct pith_switch_args *a = (const void *)bi->args_vaddr;
+    if (bi->args_size < sizeof(*a) || a->magic != PITH_SWITCH_MAGIC ||
+        a->port_count > PITH_SWITCH_PORTS_MAX || !netring_slots_valid((uint32_t)a->slots) ||
+        a->slots > 1024 ||
+        bi->extra_count < PITH_SWITCH_PORT_FIRST(a->port_count, a->slots))
+        return NULL;
+    return a;
+}
+
+int main(void *arg)
+{
+    const struct pith_bootinfo *bi = arg;
+    if (pith_root_init(bi, 0x40000000, 0x50000000) != PITH_OK)
+        return 1;
+    const struct pith_switch_args *a = arguments(bi);
+    if (!a) {
+        pith_printf("switch: bad arguments\n");
+        return 1;
+    }
+    switch_init(&sw, bi->tsc_hz * AGE_SECONDS);
+    for (unsigned p = 0; p < a->port_count; p++) {
+        void *channel = (void *)(PITH_SWITCH_CHANNELS + p * NETRING_CHANNEL_BYTES(a->slots));
+        if (!map_channel(bi, p, a->slots) ||
+            !switch_attach(&sw, p, (uint32_t)a->segment[p], channel, (uint32_t)a->slots))
+            pith_printf("switch: port %u could not be connected\n", p);
+    }
+    pith_printf("switch: %lu ports\n", a->port_count);
+    pith_cap_t notify = bi->extra_first_slot + PITH_SWITCH_SLOT_NOTIFY;
+    uint64_t next_aging = pith_rdtsc() + bi->tsc_hz;
+    for (;;) {
+        uint64_t bits;
+        if (pith_wait(notify, &bits) != PITH_OK)
+            return 1;
+        uint64_t now = pith_rdtsc();
+        uint64_t ports = switch_pump(&sw, now);
+        for (unsigned p = 0; ports; p++, ports >>= 1)
+            if (ports & 1)
+                pith_signal(peer[p]);
+        if (now >= next_aging) {
+            fdb_age(&sw.fdb, now);
+            next_aging = now + bi->tsc_hz;
+        }
+    }
+}
