@@ -10,22 +10,7 @@ static uint8_t disk[64 * 512];          /* 64 sectors */
 static uint8_t iso[8 * 2048];           /* 8 blocks */
 static int irq14, irq15;
 
-static bool mem_read(void *ctx, uint64_t gpa, void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(buf, mem + gpa, n);
-    return true;
-}
-static bool mem_write(void *ctx, uint64_t gpa, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(mem + gpa, buf, n);
-    return true;
-}
+static struct test_ram ram = { mem, MEM_SIZE };
 static bool disk_read(void *ctx, uint64_t off, void *buf, size_t n)
 {
     uint8_t *d = ctx;
@@ -54,7 +39,7 @@ static void setup(void)
         disk[i] = (uint8_t)(i / 512 * 7 + i);
     for (unsigned i = 0; i < sizeof(iso); i++)
         iso[i] = (uint8_t)(i / 2048 + 0x40);
-    struct guest_memory m = { mem_read, mem_write, NULL };
+    struct guest_memory m = { test_ram_read, test_ram_write, &ram };
     ata_init(&c, m, (struct irq_line){ set_irq, NULL, 14 }, (struct irq_line){ set_irq, NULL, 15 });
     CHECK(ata_attach_disk(&c, 0, 0, sizeof(disk), false, disk_read, disk_write, disk));
     CHECK(ata_attach_cdrom(&c, 1, 0, sizeof(iso), disk_read, iso));
@@ -99,7 +84,7 @@ static void signatures_and_presence(void)
     CHECK_EQ(ata_control_ops.read(pri, 0, 1), 0);
     /* a channel with no drives floats high */
     struct ata_controller empty;
-    struct guest_memory m = { mem_read, mem_write, NULL };
+    struct guest_memory m = { test_ram_read, test_ram_write, &ram };
     ata_init(&empty, m, (struct irq_line){ 0 }, (struct irq_line){ 0 });
     CHECK_EQ(ata_command_ops.read(&empty.channel[0], 7, 1), 0xff);
     CHECK_EQ(ata_command_ops.read(&empty.channel[0], 0, 2), 0xffff);
@@ -254,7 +239,7 @@ static void pio_read_write_lba28_chs_lba48(void)
 static void read_only_disk(void)
 {
     setup();
-    struct guest_memory m = { mem_read, mem_write, NULL };
+    struct guest_memory m = { test_ram_read, test_ram_write, &ram };
     ata_init(&c, m, (struct irq_line){ 0 }, (struct irq_line){ 0 });
     CHECK(ata_attach_disk(&c, 0, 1, sizeof(disk), true, disk_read, NULL, disk));
     uint8_t before = disk[0];

@@ -6,23 +6,8 @@
 #define MEM_SIZE 8192
 static uint8_t mem[MEM_SIZE];
 
-static bool mem_read(void *ctx, uint64_t gpa, void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(buf, mem + gpa, n);
-    return true;
-}
-static bool mem_write(void *ctx, uint64_t gpa, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(mem + gpa, buf, n);
-    return true;
-}
-static const struct guest_memory memory = { mem_read, mem_write, NULL };
+static struct test_ram ram = { mem, MEM_SIZE };
+static const struct guest_memory memory = { test_ram_read, test_ram_write, &ram };
 
 static void select_key(struct fw_cfg *f, uint16_t key) { fw_cfg_ops.write(f, 0, 2, key); }
 static uint8_t data(struct fw_cfg *f) { return (uint8_t)fw_cfg_ops.read(f, 1, 1); }

@@ -3,6 +3,8 @@
 #ifndef DEVICE_HARNESS_H
 #define DEVICE_HARNESS_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +20,15 @@ struct device_group {
 };
 
 void device_register(struct device_group *group);
+
+/* Guest RAM for the models that reach guest memory (struct guest_memory's callbacks,
+ * ctx = the struct test_ram): bytes [0, size), every access bounds-checked. */
+struct test_ram {
+    unsigned char *bytes;
+    size_t size;
+};
+bool test_ram_read(void *ctx, uint64_t gpa, void *buf, size_t n);
+bool test_ram_write(void *ctx, uint64_t gpa, const void *buf, size_t n);
 
 extern int device_failed;
 extern char device_why[256];

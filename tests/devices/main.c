@@ -31,3 +31,21 @@ int main(void)
     printf("devices: %u passed, %u failed\n", passed, failed);
     return failed != 0 || passed == 0;
 }
+
+bool test_ram_read(void *ctx, uint64_t gpa, void *buf, size_t n)
+{
+    const struct test_ram *ram = ctx;
+    if (gpa > ram->size || n > ram->size - gpa)
+        return false;
+    memcpy(buf, ram->bytes + gpa, n);
+    return true;
+}
+
+bool test_ram_write(void *ctx, uint64_t gpa, const void *buf, size_t n)
+{
+    struct test_ram *ram = ctx;
+    if (gpa > ram->size || n > ram->size - gpa)
+        return false;
+    memcpy(ram->bytes + gpa, buf, n);
+    return true;
+}

@@ -21,22 +21,7 @@ static uint32_t sent_length;
 static struct virtio_net net;
 static struct virtio_modern modern;
 
-static bool mem_read(void *ctx, uint64_t gpa, void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(buf, mem + gpa, n);
-    return true;
-}
-static bool mem_write(void *ctx, uint64_t gpa, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(mem + gpa, buf, n);
-    return true;
-}
+static struct test_ram ram = { mem, MEM_SIZE };
 static void set_irq(void *ctx, unsigned line, bool level) { (void)ctx; (void)line; irq_level = level; }
 static void msi(void *ctx, uint64_t address, uint32_t data)
 {
@@ -80,7 +65,7 @@ static void setup(void)
     irq_level = 0;
     msi_count = 0;
     sent_length = 0;
-    virtio_net_init(&net, (struct guest_memory){ mem_read, mem_write, NULL },
+    virtio_net_init(&net, (struct guest_memory){ test_ram_read, test_ram_write, &ram },
                     (struct irq_line){ set_irq, NULL, 11 }, mac,
                     (struct virtio_net_backend){ transmit, NULL, NULL });
     virtio_modern_init(&modern, &net.dev, 1, 0x020000, msi, NULL);

@@ -14,22 +14,7 @@ static uint8_t sent[4][VIRTIO_NET_FRAME_MAX];
 static uint32_t sent_length[4];
 static unsigned sent_count, backend_room, ready_calls;
 
-static bool mem_read(void *ctx, uint64_t gpa, void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(buf, mem + gpa, n);
-    return true;
-}
-static bool mem_write(void *ctx, uint64_t gpa, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa > MEM_SIZE || n > MEM_SIZE - gpa)
-        return false;
-    memcpy(mem + gpa, buf, n);
-    return true;
-}
+static struct test_ram ram = { mem, MEM_SIZE };
 static void set_irq(void *ctx, unsigned line, bool level) { (void)ctx; (void)line; irq_level = level; }
 
 static bool transmit(void *ctx, const uint8_t *frame, uint32_t length)
@@ -45,7 +30,7 @@ static bool transmit(void *ctx, const uint8_t *frame, uint32_t length)
 }
 static void receive_ready(void *ctx) { (void)ctx; ready_calls++; }
 
-static const struct guest_memory memory = { mem_read, mem_write, NULL };
+static const struct guest_memory memory = { test_ram_read, test_ram_write, &ram };
 static const struct irq_line irq = { set_irq, NULL, 10 };
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static struct virtio_net net;

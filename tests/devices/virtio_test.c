@@ -10,27 +10,12 @@ static uint8_t mem[MEM_SIZE];
 static uint8_t disk[8 * 512];
 static int irq_level;
 
-static bool mem_read(void *ctx, uint64_t gpa, void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa + n > MEM_SIZE)
-        return false;
-    memcpy(buf, mem + gpa, n);
-    return true;
-}
-static bool mem_write(void *ctx, uint64_t gpa, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (gpa + n > MEM_SIZE)
-        return false;
-    memcpy(mem + gpa, buf, n);
-    return true;
-}
+static struct test_ram ram = { mem, MEM_SIZE };
 static bool disk_read(void *ctx, uint64_t off, void *buf, size_t n) { (void)ctx; memcpy(buf, disk + off, n); return true; }
 static bool disk_write(void *ctx, uint64_t off, const void *buf, size_t n) { (void)ctx; memcpy(disk + off, buf, n); return true; }
 static void set_irq(void *ctx, unsigned line, bool level) { (void)ctx; (void)line; irq_level = level; }
 
-static const struct guest_memory memory = { mem_read, mem_write, NULL };
+static const struct guest_memory memory = { test_ram_read, test_ram_write, &ram };
 static const struct irq_line irq = { set_irq, NULL, 11 };
 
 static void reg_write(struct virtio_device *d, unsigned off, unsigned size, uint64_t v) { virtio_pci_ops.write(d, off, size, v); }
