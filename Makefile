@@ -26,7 +26,7 @@ help:
 	@echo "make            build the kernel, user programs and $(BUILD)/pith.iso"
 	@echo "make run        boot the default system (two Linux guests) in QEMU; variables:"
 	@echo "                  CONFIG=file   another system configuration (guests/configs/)"
-	@echo "                  MEM=1G SMP=4  the machine's memory and CPUs (default 512M, 2)"
+	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
 	@echo "make test       every suite below, then one summary line per suite"

@@ -5,7 +5,7 @@
 #
 #   --timeout S   kill Bochs after S wall seconds (default 900)
 #   --log FILE    also copy the serial output to FILE (not with --tty)
-#   --smp N       N CPUs (default: the SMP environment variable, else 2)
+#   --smp N       N CPUs (default: the SMP environment variable, else 1)
 #   --mem SIZE    memory: 512M, 1G (default: the MEM environment variable, else 512M)
 #   --tty TTY     COM1 on the terminal TTY (Bochs' `term` mode) instead of standard
 #                 output: what is typed there reaches the guest (`make run EMU=bochs`
@@ -30,7 +30,7 @@ set -euo pipefail
 
 usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--mem SIZE] [--tty TTY] ISO" >&2; exit 2; }
 
-timeout=900 log='' iso='' smp=${SMP:-2} tty='' mem=${MEM:-512M}
+timeout=900 log='' iso='' smp=${SMP:-1} tty='' mem=${MEM:-512M}
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;

@@ -12,7 +12,7 @@
 #                  QEMU monitor), no timeout; for `make run`
 #   --kvm          run on KVM with the host's CPU (-accel kvm -cpu host): needs a
 #                  /dev/kvm that allows nested virtualization
-#   --smp N        N CPUs (default: the SMP environment variable, else 2)
+#   --smp N        N CPUs (default: the SMP environment variable, else 1)
 #   --mem SIZE     memory, as QEMU's -m takes it (default: the MEM environment
 #                  variable, else 512M)
 #
@@ -29,7 +29,7 @@ set -euo pipefail
 
 usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
 
-icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-2} mem=${MEM:-512M} kvm=0
+icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1} mem=${MEM:-512M} kvm=0
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
 # SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on.
 accel=(-accel tcg -cpu "qemu64,+svm,+npt,+smep,+smap,+umip")
