@@ -38,30 +38,7 @@ static struct virtio_net net;
 static void reg_write(unsigned off, unsigned size, uint64_t v) { virtio_pci_ops.write(&net.dev, off, size, v); }
 static uint64_t reg_read(unsigned off, unsigned size) { return virtio_pci_ops.read(&net.dev, off, size); }
 
-static uint64_t ring(unsigned q) { return (uint64_t)(RING_PFN + 2 * q) * 4096; }
-static uint64_t avail(unsigned q) { return ring(q) + 16 * VIRTIO_QUEUE_SIZE; }
-static uint64_t used(unsigned q) { return ring(q) + 4096; }
-
-static void put_desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-    uint8_t *p = mem + ring(q) + 16 * i;
-    memcpy(p, &addr, 8);
-    memcpy(p + 8, &len, 4);
-    memcpy(p + 12, &flags, 2);
-    memcpy(p + 14, &next, 2);
-}
-
-static void make_available(unsigned q, uint16_t head)
-{
-    uint16_t idx;
-    memcpy(&idx, mem + avail(q) + 2, 2);
-    memcpy(mem + avail(q) + 4 + 2 * (idx % VIRTIO_QUEUE_SIZE), &head, 2);
-    idx++;
-    memcpy(mem + avail(q) + 2, &idx, 2);
-}
-
-static uint16_t used_idx(unsigned q) { uint16_t v; memcpy(&v, mem + used(q) + 2, 2); return v; }
-static uint32_t used_len(unsigned q, unsigned i) { uint32_t v; memcpy(&v, mem + used(q) + 4 + 8 * i + 4, 4); return v; }
+#include "virtq_driver.h"
 
 /* Driver bring-up (§3.1.1): reset, ACKNOWLEDGE | DRIVER, features, queues, DRIVER_OK. */
 static void setup(uint32_t features)
