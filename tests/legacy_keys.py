@@ -6,7 +6,7 @@ Usage: tests/legacy_keys.py PLATFORM qemu|bochs ISO [TIMEOUT_SCALE]
 Boots guests/configs/legacy-keys.conf on a pseudo-terminal (as tests/ops.py does):
 presses Escape at SeaBIOS's "Press ESC for boot menu", picks the first entry of the
 menu with "1", then answers the boot sector's "press a key" with "k"; then picks the
-second entry of GRUB's menu (booted by SeaBIOS from an IDE disk) with its hotkey; and
+second entry of GRUB's menu (booted by SeaBIOS from an IDE disk) with the Down arrow; and
 sees Linux come up through GRUB's linux16 from another IDE disk and find that disk.
 Every key travels console -> VMM -> PS/2 keyboard (set 2, translated to set 1 by the
 8042) -> IRQ 1 -> the BIOS.  Prints one line per check, then "PLATFORM: N passed, M failed".
@@ -45,20 +45,24 @@ def run_checks(term, c, scale, emulator):
     c.check("legacy_keys_key_reaches_guest", got is not None, "the boot sector did not get 'k'")
     status = term.expect(rb"\[root\] guest seakey: stopped with exit status 33", 60 * scale)
     c.check("legacy_keys_exit_status", status is not None, "no exit status 33 (0x10 after a key)")
-    # GRUB: its menu on the console, the second entry by its hotkey
+    # GRUB: its menu on the console, the second entry chosen with the Down arrow and Enter
     c.check("legacy_grub_started", started is not None, "the GRUB guest did not start")
     term.mark = 0
     # an entry of the menu as GRUB draws it (the entries' own output says "the ... entry")
     menu = term.expect(rb"\[seagrub\] .*pith-grub: (first|second) entry", 300 * scale)
     c.check("legacy_grub_menu", menu is not None, "GRUB's menu did not reach the console")
     focus(term, "seagrub", scale)
-    term.type(b"2")
-    # the entries end the guest through port 0xf4: 0x10 (status 33) for the second,
-    # 0x20 (status 65) for the first; what they echo may still sit in SeaBIOS's serial
-    # console buffer when the guest ends, so the status is the evidence
+    # Down (the terminal's ESC [ B, an extended key on the PS/2 keyboard) moves the
+    # highlight to the second entry, and Enter runs it; the entries end the guest
+    # through port 0xf4: 0x10 (status 33) for the second, 0x20 (status 65) for the
+    # first; what they echo may still sit in SeaBIOS's serial console buffer when the
+    # guest ends, so the status is the evidence
+    term.type(b"\x1b[B")
+    term.pump(1)
+    term.type(b"\r")
     status = term.expect(rb"\[root\] guest seagrub: stopped with exit status (33|65)", 120 * scale)
     c.check("legacy_grub_entry_chosen", status is not None and status.group(1) == b"33",
-            "the hotkey 2 did not run the second entry (exit status 33)")
+            "Down and Enter did not run the second entry (exit status 33)")
     # Linux through GRUB's linux16 from the IDE disk (no keys: it boots by itself).
     # Not on Bochs: there Linux's real-mode setup ends in an invalid-state VM entry
     # (docs/vmm.md, Limits).

@@ -4,6 +4,7 @@
 #include <pith/string.h>
 #include <pith/syscall.h>
 
+#include "dev/term_keys.h"
 #include "emulate.h"
 #include "vm.h"
 
@@ -163,6 +164,31 @@ static uint64_t earlier(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* Typed bytes go to the PS/2 keyboard as keys: a terminal's escape sequences become the
+ * arrows, Home, End and function keys; a character with no key is dropped.  An Escape
+ * that may begin a sequence waits for the rest until two input polls have passed. */
+static void feed_keyboard(struct pc *pc)
+{
+    while (pc->input_count) {
+        unsigned char window[16];
+        unsigned n = pc->input_count < sizeof(window) ? pc->input_count : sizeof(window);
+        for (unsigned i = 0; i < n; i++)
+            window[i] = pc->input[(pc->input_head + i) % sizeof(pc->input)];
+        bool settled = pc->input_waits >= 2 || n == sizeof(window);
+        int key = 0;
+        unsigned used = 0;
+        enum term_key_result found = term_key_decode(window, n, settled, &key, &used);
+        if (found == TERM_KEY_MORE)
+            return;                     /* counted by pc_update's polls */
+        struct ps2_scancode code;
+        if (found == TERM_KEY_FOUND && ps2_scancode_of(key, &code) && !i8042_type(&pc->kbd, key))
+            return;                     /* the keyboard's FIFO is full: later */
+        pc->input_head = (pc->input_head + used) % sizeof(pc->input);
+        pc->input_count -= used;
+        pc->input_waits = 0;
+    }
+}
+
 /* Typed bytes wait in pc->input until the UART's receive FIFO has room: a read from the
  * console server takes all it has for us (up to PITH_CONSOLE_READ_MAX), more than the
  * FIFO may hold. */
@@ -170,15 +196,7 @@ static void feed_uart(struct vm *vm)
 {
     struct pc *pc = &vm->pc;
     if (pc->keyboard_input) {
-        /* to the PS/2 keyboard instead: a character with no key is dropped */
-        while (pc->input_count) {
-            struct ps2_scancode code;
-            uint8_t c = pc->input[pc->input_head];
-            if (ps2_scancode_of(c, &code) && !i8042_type(&pc->kbd, c))
-                break;                  /* the keyboard's FIFO is full: later */
-            pc->input_head = (pc->input_head + 1) % sizeof(pc->input);
-            pc->input_count--;
-        }
+        feed_keyboard(pc);
         return;
     }
     while (pc->input_count && vm->uart.rx_count < UART_FIFO_SIZE) {
@@ -212,6 +230,8 @@ uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
     next = earlier(next, earlier(pit_next_event_ns(&pc->pit, now), rtc_next_event_ns(&pc->rtc, now)));
     if (vm->console_cap) {
         if (now >= pc->next_input_poll) {
+            if (pc->keyboard_input && pc->input_count)
+                pc->input_waits++;      /* an unfinished escape sequence waits */
             poll_input(vm);
             if (pc->poll)
                 pc->poll(vm);

@@ -94,6 +94,7 @@ struct pc {
     bool keyboard_input;            /* typing goes to the PS/2 keyboard, not the UART */
     void (*poll)(struct vm *vm);    /* called with the input poll (the VGA screen) */
     unsigned input_head, input_count;
+    unsigned input_waits;           /* polls an unfinished escape sequence has waited */
     uint64_t extint_injected;       /* interrupts the PIC resolved (ExtINT) */
     uint64_t apic_injected;         /* vectors the local APIC gave */
 };
