@@ -9,6 +9,8 @@
 #   over the same kernel and initramfs booted directly by the same QEMU (-kernel/-initrd,
 #   TCG, the same CPU model and memory).  BENCH_ROUNDS (default 3) alternating rounds;
 #   the fastest of each side counts (noise only ever adds time).
+# linux_boot_exits_REASON: the VM exits of one boot to init and power-off through Pith,
+#   by reason, from the VMM's report when the guest powers off (pith.stop=init).
 # guest_overhead_kib: what the guest costs beyond its RAM: the VMM domain's own objects
 #   and image (the root task's report) plus what the VMM retyped beyond the guest's RAM
 #   (its report).
@@ -32,6 +34,12 @@ time_to_init() {
 	while kill -0 "$pid" 2>/dev/null; do
 		if grep -q "$marker" "$log"; then
 			now=${EPOCHREALTIME/./}
+			# the guest powers off at init (pith.stop=init): let it, for the VMM's
+			# exit counts, but not for long
+			for _ in $(seq 1500); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.02
+			done
 			kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
 			echo $(((now - start) / 1000))
@@ -52,7 +60,7 @@ for round in $(seq "$rounds"); do
 	q=$(time_to_init "$build/bench-linux-qemu-$round.txt" \
 		qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt -m 512 -display none \
 		-serial stdio -no-reboot -kernel "$build/vmlinuz" -initrd "$build/initrd.img" \
-		-append "console=ttyS0 panic=-1 pith.test=1 tsc=reliable") || {
+		-append "console=ttyS0 panic=-1 pith.stop=init tsc=reliable") || {
 		echo "bench: the Linux guest on plain QEMU did not reach init (round $round)" >&2; exit 1; }
 	echo "bench: round $round: Pith $p ms, QEMU $q ms"
 	[ -z "$pith_best" ] || [ "$p" -lt "$pith_best" ] && pith_best=$p
@@ -68,3 +76,16 @@ vmm=$(sed -nE "s/.*bench: memory beyond the guest's RAM: ([0-9]+) KiB.*/\1/p" <<
 [ -n "$domain" ] && [ -n "$vmm" ] || { echo "bench: no memory report in $build/bench-linux-pith-1.txt" >&2; exit 1; }
 echo "bench: guest overhead: VMM domain $domain KiB + VMM objects $vmm KiB"
 echo "bench guest_overhead_kib $((domain + vmm)) KiB"
+
+# "vmm: bench: exits: 45712 IO, 11895 MMIO, ...; 7824 interrupts (2 PIC, 7822 APIC)"
+exits=$(sed -nE 's/.*vmm: bench: exits: (.*)$/\1/p' <<<"$log" | head -n 1)
+[ -n "$exits" ] || { echo "bench: no exit counts in $build/bench-linux-pith-1.txt (did the guest power off?)" >&2; exit 1; }
+total=0
+for pair in $(sed -E 's/;.*//; s/, /\n/g; s/ /=/g' <<<"$exits"); do
+	count=${pair%%=*} reason=$(tr 'A-Z' 'a-z' <<<"${pair#*=}")
+	echo "bench linux_boot_exits_$reason $count"
+	total=$((total + count))
+done
+echo "bench linux_boot_exits_total $total"
+interrupts=$(sed -nE 's/.*; ([0-9]+) interrupts.*/\1/p' <<<"$exits")
+echo "bench linux_boot_interrupts_injected $interrupts"
