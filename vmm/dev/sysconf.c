@@ -491,6 +491,20 @@ static void set_net(struct parser *p, struct text key, struct text value)
     }
 }
 
+/* `nested on|off`: virtual SVM for a guest hypervisor (docs/nested.md). */
+static void set_nested(struct parser *p, struct text key, struct text value)
+{
+    (void)key;
+    if (text_is(value, "on")) {
+        p->guest->nested = true;
+    } else if (text_is(value, "off")) {
+        p->guest->nested = false;
+    } else {
+        struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
+        say_around(&m, "nested is on or off, not '", value, "'");
+    }
+}
+
 struct key {
     const char *name;
     void (*set)(struct parser *p, struct text key, struct text value);
@@ -512,6 +526,7 @@ static const struct key keys[] = {
     { "cdrom",   set_cdrom,   false, false },
     { "debug-exit", set_debug_exit, false, false },
     { "net",     set_net,     true,  false },
+    { "nested",  set_nested,  false, false },
 };
 
 #define KEY_COUNT (sizeof(keys) / sizeof(keys[0]))

@@ -67,6 +67,7 @@ struct sysconf_guest {
     uint32_t net_segment;       /* `net SEGMENT [MAC]`: a NIC on that segment; 0 = none */
     uint8_t mac[6];             /* given, or 52:54:00:50:SS:GG (segment, guest number) */
     unsigned net_line;
+    bool nested;                /* `nested on`: the guest may run its own hypervisor (docs/nested.md) */
 };
 
 struct sysconf {
