@@ -21,6 +21,7 @@
 #include "cpuid.h"
 #include "emulate.h"
 #include "interrupt.h"
+#include "nested_svm.h"
 #include "vm.h"
 
 /* What the loop does after a handler. */
@@ -76,6 +77,7 @@ static enum next_step handle_cpuid(struct vm *vm)
     unsigned emulated = vm->platform == VM_PLATFORM_PC
                             ? CPUID_EMULATES_APIC | CPUID_EMULATES_MTRR | CPUID_INVARIANT_TSC : 0;
     cpuid_guest_with(host_cpuid, emulated, leaf, (uint32_t)vm->cpu->exit.mr[2], out);
+    nested_svm_cpuid(vm, leaf, out);
     if (leaf < 32)
         vm->record.cpuid_leaves |= 1ull << leaf;
     else if (leaf == CPUID_HYPERVISOR_LEAF)
@@ -156,6 +158,8 @@ static uint64_t *exit_word(struct vm *vm, uint64_t group, unsigned word)
 static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
 {
     bool ok;
+    if (nested_svm_msr_read(vm, index, value, &ok))
+        return ok;
     if (vm->platform == VM_PLATFORM_PC && pc_msr_read(vm, index, value, &ok))
         return ok;
     struct msr_place place = msr_lookup(index);
@@ -184,6 +188,8 @@ static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
 static bool msr_write(struct vm *vm, uint32_t index, uint64_t value)
 {
     bool ok;
+    if (nested_svm_msr_write(vm, index, value, &ok))
+        return ok;
     if (vm->platform == VM_PLATFORM_PC && pc_msr_write(vm, index, value, &ok))
         return ok;
     struct msr_place place = msr_lookup(index);
@@ -221,12 +227,18 @@ static enum next_step handle_msr(struct vm *vm, struct reply *reply)
     if (vm->cpu->exit.reason == PITH_EXIT_MSR_READ) {
         uint64_t value = 0;
         ok = msr_read(vm, index, &value);
+        if (ok && index == MSR_EFER)
+            value = nested_svm_efer_read(vm, value);
         if (ok) {
             gprs(vm)[VM_RAX] = (uint32_t)value;
             gprs(vm)[VM_RDX] = value >> 32;
         }
     } else {
-        ok = msr_write(vm, index, vm->cpu->exit.mr[2]);
+        uint64_t value = vm->cpu->exit.mr[2];
+        struct svm_nested_cpu before = vm->cpu->svm;
+        ok = (index != MSR_EFER || nested_svm_efer_write(vm, &value)) && msr_write(vm, index, value);
+        if (!ok)
+            vm->cpu->svm = before;      /* a refused EFER write keeps SVME too */
     }
     if (vm->stopped)
         return STEP_STOP;
@@ -389,6 +401,8 @@ static void plan_injection(struct vm *vm, struct reply *reply)
         reply->inject = delivering;
         reply->error_code = 0;      /* not part of the exit message (see docs/vmm.md) */
     }
+    if (!nested_svm_gif(vm))
+        return;                     /* GIF clear: interrupts and NMIs wait (APM 15.17) */
     if (vm->platform == VM_PLATFORM_PC && pc_nmi(vm, c->index, false)) {
         if (!reply->inject && !(c->exit.mr[VM_INTERRUPTIBILITY] & INTERRUPT_NMI_BLOCKED) &&
             !(c->exit.reason == PITH_EXIT_RECALL && c->injection_outstanding)) {
@@ -467,15 +481,20 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
     case PITH_EXIT_XSETBV:              /* XSAVE is not offered */
         inject_exception(reply, 6, false);
         return STEP_RESUME;
+    case PITH_EXIT_OTHER:
+        if (!nested_svm_is_instruction_exit(vm))
+            break;
+        return nested_svm_instruction(vm, &reply->inject) ? STEP_RESUME : STEP_STOP;
     case PITH_EXIT_SHUTDOWN:
         vm_stop(vm, VM_END_RESET, "triple fault at rip 0x%lx", vm->cpu->exit.mr[VM_RIP]);
         return STEP_STOP;
     default:
-        vm_stop(vm, VM_END_ERROR, "unexpected exit %s (raw 0x%lx, qualification 0x%lx 0x%lx) at rip 0x%lx",
-                vm_exit_name(vm->cpu->exit.reason), vm->cpu->exit.mr[0], vm->cpu->exit.mr[1], vm->cpu->exit.mr[2],
-                vm->cpu->exit.mr[VM_RIP]);
-        return STEP_STOP;
+        break;
     }
+    vm_stop(vm, VM_END_ERROR, "unexpected exit %s (raw 0x%lx, qualification 0x%lx 0x%lx) at rip 0x%lx",
+            vm_exit_name(vm->cpu->exit.reason), vm->cpu->exit.mr[0], vm->cpu->exit.mr[1], vm->cpu->exit.mr[2],
+            vm->cpu->exit.mr[VM_RIP]);
+    return STEP_STOP;
 }
 
 /* A receive that returned the bound notification's bits rather than a Call: its

@@ -36,6 +36,7 @@
 #include "dev/sysconf.h"
 #include "linux.h"
 #include "multiboot_guest.h"
+#include "nested_svm.h"
 #include "vm.h"
 
 static const struct pith_bootinfo *bootinfo;
@@ -352,6 +353,8 @@ static bool run_configured(const char *text, size_t length)
         __builtin_trap();           /* ud2: the VMM thread faults */
     }
     enum pith_error err = vm_create(&guest, &vc);
+    if (!err)
+        nested_svm_setup(&guest, g->nested);
     uint64_t notification = 0;
     void *channel = NULL;
     if (!err && g->net_segment)

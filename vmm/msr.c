@@ -52,6 +52,7 @@ bool msr_pc_read(const struct msr_file *f, uint32_t index, uint64_t *value)
     case MSR_AMD_HWCR:             *value = f->amd_hwcr; return true;
     case MSR_AMD_DE_CFG:           *value = f->amd_de_cfg; return true;
     case MSR_AMD_INT_PENDING:      *value = 0; return true;
+    case MSR_IA32_DEBUGCTL:        *value = 0; return true;
     default:                       return false;
     }
 }
@@ -68,6 +69,8 @@ bool msr_pc_write(struct msr_file *f, uint32_t index, uint64_t value)
     switch (index) {
     case MSR_IA32_UCODE_REV:
         return true;                                    /* "load the update": nothing */
+    case MSR_IA32_DEBUGCTL:
+        return value == 0;
     case MSR_IA32_MISC_ENABLE:
         f->misc_enable = value;
         return true;

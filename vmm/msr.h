@@ -54,6 +54,7 @@ struct msr_file {
 #define MSR_IA32_UCODE_REV      0x8bu   /* AMD: the patch level */
 #define MSR_IA32_MTRRCAP        0xfeu
 #define MSR_IA32_MISC_ENABLE    0x1a0u
+#define MSR_IA32_DEBUGCTL       0x1d9u  /* reads 0: no branch or debug-store tracing */
 #define MSR_IA32_MTRR_DEF_TYPE  0x2ffu
 #define MSR_TSC_AUX             0xc0000103u
 #define MSR_AMD_HWCR            0xc0010015u
@@ -67,8 +68,9 @@ struct msr_file {
  * The machine-level MSRs a PC guest's kernel reads while it identifies the CPU: MTRRs
  * that exist but have no ranges (MTRRCAP 0; everything is the default type, write-back),
  * IA32_MISC_ENABLE with fast strings, a locked IA32_FEATURE_CONTROL without VMX, a
- * microcode revision of 0, TSC_AUX, AMD's HWCR and DE_CFG as plain storage, and AMD's
- * interrupt-pending message register reading 0 (no C1E).
+ * microcode revision of 0, TSC_AUX, AMD's HWCR and DE_CFG as plain storage, AMD's
+ * interrupt-pending message register reading 0 (no C1E), and DEBUGCTL reading 0 and
+ * taking only 0 (a guest hypervisor saves and restores it around VMRUN).
  * false: not one of these (or a reserved value): #GP.
  */
 bool msr_pc_read(const struct msr_file *f, uint32_t index, uint64_t *value);

@@ -20,6 +20,7 @@
 
 #include "console.h"
 #include "dev/device.h"
+#include "dev/svm_nested.h"
 #include "msr.h"
 #include "pc.h"
 #include "testdev.h"
@@ -116,6 +117,7 @@ struct vcpu {
     bool sipi_pending;
     uint8_t sipi_vector;
     bool finished;                  /* its VMM thread left the exit loop */
+    struct svm_nested_cpu svm;      /* virtual SVM (nested_svm.c) */
 };
 
 struct vm_config {
@@ -164,6 +166,7 @@ struct vm {
     struct device_window mmio[VM_MMIO_WINDOWS];
     unsigned mmio_count;
     struct msr_file msrs;           /* shared by the vCPUs (MTRR type, MISC_ENABLE...) */
+    bool nested_svm;                /* `nested on` on an SVM host (nested_svm.c) */
 
     struct pc pc;                   /* VM_PLATFORM_PC */
 

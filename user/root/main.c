@@ -244,6 +244,8 @@ static size_t guest_block(const struct sysconf_guest *g, int port, char *out, si
         n += pith_snprintf(out + n, size - (size_t)n, "  module %s\n", g->module_string[i]);
     if (g->debug_exit)
         n += pith_snprintf(out + n, size - (size_t)n, "  debug-exit yes\n");
+    if (g->nested)
+        n += pith_snprintf(out + n, size - (size_t)n, "  nested on\n");
     if (g->cmdline[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cmdline %s\n", g->cmdline);
     if (g->cpus) {

@@ -1,0 +1,48 @@
+/*
+ * Virtual SVM in the VMM (docs/nested.md): with `nested on` on an SVM host the guest
+ * sees SVM in CPUID, may set EFER.SVME and use VM_CR and VM_HSAVE_PA, and its SVM
+ * instructions are emulated: STGI/CLGI move a virtual GIF that holds back the
+ * interrupts the VMM injects, VMLOAD/VMSAVE move the state they name between the vCPU
+ * and the guest's VMCB, INVLPGA has nothing to flush, and VMRUN checks the guest's
+ * VMCB (dev/svm_nested.h) and reports VMEXIT_INVALID in it when a check fails.  A VMRUN
+ * that passes would run the guest's guest, which this VMM does not do yet: it stops
+ * the guest with that reason.  Without `nested on` every SVM instruction is #UD, as on
+ * a CPU without SVM.  The exits come as PITH_EXIT_OTHER with the SVM exit code in MR0
+ * and no length (the kernel intercepts them all, docs/vm.md).
+ */
+#ifndef VMM_NESTED_SVM_H
+#define VMM_NESTED_SVM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+/* After vm_create: `nested on` offers SVM when the host has it; every vCPU's SVM state
+ * starts as after reset (SVME clear, GIF set). */
+void nested_svm_setup(struct vm *vm, bool nested);
+
+/* CPUID: the answer for `leaf`, with SVM added when it is offered. */
+void nested_svm_cpuid(struct vm *vm, uint32_t leaf, uint32_t out[4]);
+
+/* VM_CR and VM_HSAVE_PA when SVM is offered: true when `index` is one of them (*ok
+ * false: #GP). */
+bool nested_svm_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok);
+bool nested_svm_msr_write(struct vm *vm, uint32_t index, uint64_t value, bool *ok);
+
+/* EFER as the guest reads it (its SVME added); a write: SVME taken out of *value and
+ * kept, false for #GP. */
+uint64_t nested_svm_efer_read(struct vm *vm, uint64_t efer);
+bool nested_svm_efer_write(struct vm *vm, uint64_t *value);
+
+/* The virtual GIF of the vCPU whose exit is handled (always set without SVM). */
+bool nested_svm_gif(struct vm *vm);
+
+/* An exit of an SVM instruction (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA). */
+bool nested_svm_is_instruction_exit(struct vm *vm);
+
+/* Emulates it: RIP moved past it, or an exception in *inject.  false: the guest was
+ * stopped. */
+bool nested_svm_instruction(struct vm *vm, uint64_t *inject);
+
+#endif
