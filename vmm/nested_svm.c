@@ -84,6 +84,11 @@ bool nested_svm_gif(struct vm *vm)
     return !vm->nested_svm || vm->cpu->svm.gif;
 }
 
+bool nested_svm_gif_clear(const struct vcpu *c)
+{
+    return c->vm->nested_svm && !c->svm.gif;
+}
+
 /* ---- The instructions --------------------------------------------------------------------- */
 
 bool nested_svm_is_instruction_exit(struct vm *vm)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct vm;
+struct vcpu;
 
 /* After vm_create: `nested on` offers SVM when the host has it; every vCPU's SVM state
  * starts as after reset (SVME clear, GIF set). */
@@ -37,6 +38,10 @@ bool nested_svm_efer_write(struct vm *vm, uint64_t *value);
 
 /* The virtual GIF of the vCPU whose exit is handled (always set without SVM). */
 bool nested_svm_gif(struct vm *vm);
+
+/* Whether the vCPU's GIF is clear: its interrupts and NMIs wait, and nothing should
+ * recall it to deliver them (vcpu_wants_attention). */
+bool nested_svm_gif_clear(const struct vcpu *c);
 
 /* An exit of an SVM instruction (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA). */
 bool nested_svm_is_instruction_exit(struct vm *vm);

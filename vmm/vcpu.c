@@ -18,6 +18,7 @@
 #include <pith/string.h>
 
 #include "interrupt.h"
+#include "nested_svm.h"
 #include "vm.h"
 
 #define VMM_THREAD_PRIORITY 100         /* above the vCPU threads (99) */
@@ -62,6 +63,8 @@ bool vcpu_wants_attention(struct vcpu *c)
         return true;
     if (c->state == VCPU_WAIT_SIPI)
         return c->sipi_pending;
+    if (nested_svm_gif_clear(c))
+        return false;               /* interrupts wait for STGI (nested_svm.h) */
     if (vm->platform != VM_PLATFORM_PC)
         return vm->interrupt_pending;
     if (pc_nmi(vm, c->index, false))
