@@ -515,6 +515,7 @@ static bool wait_for_startup(struct vm *vm)
     if (vm->stopped)
         return false;
     c->sipi_pending = false;
+    svm_nested_reset(&c->svm);          /* INIT clears EFER.SVME and sets GIF (APM 15.17) */
     c->injection_outstanding = c->recall_requested = false;
     c->reply_windows = 0;
     enum pith_error err = vcpu_enter_startup(c, c->sipi_vector);

@@ -1,0 +1,218 @@
+/*
+ * svm_basic: a flat test guest (boot flat, loaded at 0x100000, entered in 32-bit
+ * protected mode) for a guest with `nested on` on an SVM host (docs/nested.md).  It
+ * checks, one step at a time, what the VMM's virtual SVM promises without running a
+ * guest of its own:
+ *   1 CPUID offers SVM (8000_0001h ECX.SVM, leaf 8000_000Ah revision 1)
+ *   2 VMRUN with EFER.SVME clear raises #UD
+ *   3 EFER.SVME can be set and reads back
+ *   4 VM_HSAVE_PA takes a page address and refuses another with #GP
+ *   5 VMRUN of a VMCB with EFER.SVME clear ends in VMEXIT_INVALID (exit code -1 in it)
+ *   6 STGI and CLGI run (and a clear GIF does not stop the guest from running)
+ *   7 VMSAVE stores STAR
+ *   8 VMLOAD loads STAR
+ *   9 VMLOAD of an address that is not page aligned raises #GP
+ *  10 with EFER.SVME clear again, VMSAVE raises #UD
+ * Each step prints "S" and a letter (b for step 1 ...) on COM1; the verdict on port
+ * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
+ * `nested on` it fails at step 1.  How to run it: docs/nested.md, "Tests".
+ */
+#define VMCB_BAD   0x300000
+#define VMCB_SAVE  0x301000
+#define VMCB_LOAD  0x302000
+    .code32
+    .text
+    .globl _start
+_start:
+    cli
+    movl $stack_top, %esp
+    lgdt gdt_desc
+    ljmp $0x08, $1f
+1:  movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw %ax, %fs
+    movw %ax, %gs
+    movl $ud_handler, %eax
+    movl $6, %ebx
+    call set_gate
+    movl $gp_handler, %eax
+    movl $13, %ebx
+    call set_gate
+    lidt idt_desc
+
+    movb $1, step               /* CPUID offers SVM */
+    call mark
+    movl $0x80000001, %eax
+    cpuid
+    testl $4, %ecx
+    jz fail
+    movl $0x8000000a, %eax
+    cpuid
+    cmpl $1, %eax
+    jne fail
+
+    movb $2, step               /* VMRUN without EFER.SVME: #UD */
+    call mark
+    movl $3, skip
+    movl $VMCB_BAD, %eax
+    vmrun
+    cmpl $1, ud_count
+    jne fail
+
+    movb $3, step               /* EFER.SVME set and read back */
+    call mark
+    movl $0xc0000080, %ecx
+    rdmsr
+    orl $0x1000, %eax
+    wrmsr
+    rdmsr
+    testl $0x1000, %eax
+    jz fail
+
+    movb $4, step               /* VM_HSAVE_PA: a page address; else #GP */
+    call mark
+    movl $0xc0010117, %ecx
+    xorl %edx, %edx
+    movl $0x2ff000, %eax
+    wrmsr
+    movl $2, skip
+    movl $0x2ff008, %eax
+    wrmsr
+    cmpl $1, gp_count
+    jne fail
+    rdmsr
+    cmpl $0x2ff000, %eax
+    jne fail
+
+    movb $5, step               /* VMRUN of a VMCB with EFER.SVME clear: VMEXIT_INVALID */
+    call mark
+    movl $0x12345, VMCB_BAD + 0x70
+    movl $VMCB_BAD, %eax
+    vmrun
+    cmpl $0xffffffff, VMCB_BAD + 0x70
+    jne fail
+    cmpl $0xffffffff, VMCB_BAD + 0x74
+    jne fail
+
+    movb $6, step               /* STGI and CLGI run */
+    call mark
+    stgi
+    clgi
+    stgi
+    cmpl $1, ud_count
+    jne fail
+
+    movb $7, step               /* VMSAVE stores STAR */
+    call mark
+    movl $0xc0000081, %ecx
+    movl $0x00230010, %edx
+    movl $0x00000000, %eax
+    wrmsr
+    movl $VMCB_SAVE, %eax
+    vmsave
+    cmpl $0x00230010, VMCB_SAVE + 0x604
+    jne fail
+
+    movb $8, step               /* VMLOAD loads STAR */
+    call mark
+    movl $VMCB_LOAD, %eax
+    vmsave
+    movl $0x55667788, VMCB_LOAD + 0x600
+    movl $0x11223344, VMCB_LOAD + 0x604
+    movl $VMCB_LOAD, %eax
+    vmload
+    movl $0xc0000081, %ecx
+    rdmsr
+    cmpl $0x55667788, %eax
+    jne fail
+    cmpl $0x11223344, %edx
+    jne fail
+
+    movb $9, step               /* VMLOAD of an unaligned address: #GP */
+    call mark
+    movl $3, skip
+    movl $VMCB_LOAD + 8, %eax
+    vmload
+    cmpl $2, gp_count
+    jne fail
+
+    movb $10, step              /* EFER.SVME off again: VMSAVE is #UD */
+    call mark
+    movl $0xc0000080, %ecx
+    rdmsr
+    andl $~0x1000, %eax
+    wrmsr
+    movl $VMCB_SAVE, %eax
+    vmsave
+    cmpl $2, ud_count
+    jne fail
+
+    movb $0, step
+    call mark
+fail:
+    movb step, %al
+    outb %al, $0xf4
+    hlt
+    jmp fail
+
+mark:
+    pushl %eax
+    pushl %edx
+    movw $0x3f8, %dx
+    movb $'S', %al
+    outb %al, %dx
+    movb step, %al
+    addb $'a', %al
+    outb %al, %dx
+    movb $10, %al
+    outb %al, %dx
+    popl %edx
+    popl %eax
+    ret
+
+set_gate:                       /* eax handler, ebx vector */
+    movw %ax, idt(,%ebx,8)
+    movw $0x08, idt + 2(,%ebx,8)
+    movw $0x8e00, idt + 4(,%ebx,8)
+    shrl $16, %eax
+    movw %ax, idt + 6(,%ebx,8)
+    ret
+
+ud_handler:
+    incl ud_count
+    pushl %eax
+    movl skip, %eax
+    addl %eax, 4(%esp)
+    popl %eax
+    iret
+gp_handler:
+    incl gp_count
+    addl $4, %esp               /* the error code */
+    pushl %eax
+    movl skip, %eax
+    addl %eax, 4(%esp)
+    popl %eax
+    iret
+
+    .align 8
+gdt:
+    .quad 0
+    .quad 0x00cf9a000000ffff
+    .quad 0x00cf92000000ffff
+gdt_desc:
+    .word 23
+    .long gdt
+idt_desc:
+    .word 256 * 8 - 1
+    .long idt
+step:     .long 0
+skip:     .long 0
+ud_count: .long 0
+gp_count: .long 0
+    .align 8
+idt:
+    .fill 256 * 8, 1, 0
+    .fill 4096, 1, 0
+stack_top:
