@@ -29,6 +29,7 @@ enum next_step {
     STEP_RESUME,                    /* reply and let the guest run */
     STEP_HALT,                      /* reply once an interrupt is pending */
     STEP_STOP,                      /* the guest is finished */
+    STEP_SWITCHED,                  /* VMRUN: the vCPU waits suspended, no reply */
 };
 
 /* The reply being prepared: an event a handler wants injected (an exception). */
@@ -484,7 +485,12 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
     case PITH_EXIT_OTHER:
         if (!nested_svm_is_instruction_exit(vm))
             break;
-        return nested_svm_instruction(vm, &reply->inject) ? STEP_RESUME : STEP_STOP;
+    {
+        bool switched;
+        if (!nested_svm_instruction(vm, &reply->inject, &switched))
+            return STEP_STOP;
+        return switched ? STEP_SWITCHED : STEP_RESUME;
+    }
     case PITH_EXIT_SHUTDOWN:
         vm_stop(vm, VM_END_RESET, "triple fault at rip 0x%lx", vm->cpu->exit.mr[VM_RIP]);
         return STEP_STOP;
@@ -566,6 +572,10 @@ static bool handle(struct vm *vm, struct reply *reply)
         c->recall_requested = false;
     vm->record.exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
     enum next_step step = handle_exit(vm, reply);
+    if (step == STEP_SWITCHED) {
+        c->state = VCPU_IN_GUEST;
+        return false;
+    }
     if (step == STEP_HALT && !vm->stopped)
         wait_for_interrupt(vm);
     if (step == STEP_STOP)
@@ -605,6 +615,13 @@ void vcpu_run(struct vcpu *c)
             err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
             continue;
         }
+        if (nested_svm_is_l2_exit(c)) {     /* the guest's guest: a #VMEXIT (nested_svm.h) */
+            nested_svm_l2_exit(vm);
+            vm_unlock(vm);
+            if (!vm->stopped)
+                err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
+            continue;
+        }
         struct reply reply = { 0 };
         bool reply_now = handle(vm, &reply);
         vm_unlock(vm);
@@ -621,6 +638,7 @@ void vcpu_run(struct vcpu *c)
         vm_stop(vm, VM_END_ERROR, "waiting for an exit of vCPU %u: %s", c->index, pith_error_name(err));
     c->finished = true;
     pith_thread_suspend(c->thread);
+    nested_svm_finish(c);
     vm_unlock(vm);
 }
 

@@ -1,6 +1,7 @@
 /* Virtual SVM in the VMM (nested_svm.h).  The rules are dev/svm_nested.h's; this file
  * reaches the guest's state and memory.  References: AMD APM Vol. 2, chapter 15;
  * Vol. 3, the SVM instructions. */
+#include <pith/alloc.h>
 #include <pith/string.h>
 
 #include "dev/guest_walk.h"
@@ -228,7 +229,9 @@ static bool vmload(struct vm *vm, const uint8_t *vmcb)
  * VMEXIT_INVALID: the exit fields written to the guest's VMCB, the guest going on
  * after its VMRUN with its own state (the host state VMRUN saved is the state it has)
  * and GIF clear, as after every #VMEXIT (APM 15.17). */
-static bool vmrun(struct vm *vm, uint64_t address, uint8_t *vmcb)
+static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigned length);
+
+static bool vmrun(struct vm *vm, uint64_t address, uint8_t *vmcb, unsigned length, bool *switched)
 {
     struct svm_nested_limits limits = {
         .phys_bits = phys_bits(), .cr4_allowed = NESTED_CR4_ALLOWED,
@@ -237,19 +240,288 @@ static bool vmrun(struct vm *vm, uint64_t address, uint8_t *vmcb)
     };
     enum svm_vmcb12_problem problem = svm_vmcb12_check(vmcb, &limits);
     if (problem == VMCB12_OK) {
-        vm_stop(vm, VM_END_ERROR, "VMRUN at rip 0x%lx: the VMCB at 0x%lx passes its checks, and running "
-                "the guest's own guest is not implemented yet (docs/nested.md)",
-                vm->cpu->exit.mr[VM_RIP], address);
-        return false;
+        *switched = l2_run(vm, address, vmcb, length);
+        return *switched;
     }
     svm_vmcb12_write_invalid(vmcb);
     vm->cpu->svm.gif = false;
     return vm_write_phys(vm, address + VMCB12_EXITCODE, vmcb + VMCB12_EXITCODE, 32);
 }
 
-bool nested_svm_instruction(struct vm *vm, uint64_t *inject)
+/* ---- Running the guest's guest ------------------------------------------------------------
+ *
+ * A VMRUN that passes its checks runs L2 on a vCPU object of the VMM's own, bound to
+ * a thread of its own, whose exits come to the same exit endpoint under their own
+ * badge (docs/nested.md, "Running L2 without a kernel change").  The VMM thread owes
+ * one reply at a time, so the vCPU that does not run is suspended (Thread.SUSPEND
+ * takes it out of its Call, as INIT does) and its state written before it is resumed.
+ * Only L2s without nested paging run so far: their physical memory is L1's, so L2
+ * runs in L1's own guest space.  Every L2 exit must be one L1 intercepts; it becomes a
+ * #VMEXIT into L1. */
+
+#define L2_BADGE 0x4c32u                /* "L2": the exits of the guest's guest */
+
+struct nested_l2 {
+    bool created, running;
+    pith_cap_t vcpu, thread, endpoint;
+    uint64_t vmcb;                      /* the guest's VMCB (VMCB12) */
+    uint64_t host_rip, host_rax, host_rsp;  /* L1 after its VMRUN (APM 15.5.1: saved by VMRUN) */
+    struct svm_intercepts intercepts;
+    uint64_t iopm;
+};
+static struct nested_l2 nested_l2s[VM_MAX_VCPUS];
+
+static struct nested_l2 *l2_of(struct vcpu *c)
+{
+    return &nested_l2s[c->index];
+}
+
+bool nested_svm_is_l2_exit(struct vcpu *c)
+{
+    return c->exit.reason != 0 && c->exit.badge == L2_BADGE && l2_of(c)->running;
+}
+
+static enum pith_error l2_create(struct vm *vm, struct vcpu *c, struct nested_l2 *l2)
+{
+    enum pith_error err = pith_alloc_object(PITH_OBJ_VCPU, 0, &l2->vcpu);
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_THREAD, 0, &l2->thread);
+    if (!err) {
+        l2->endpoint = pith_alloc_slot();
+        err = pith_cnode_mint(PITH_SLOT_CNODE, l2->endpoint, PITH_SLOT_CNODE, c->exit_endpoint,
+                              PITH_RIGHT_WRITE, L2_BADGE);
+    }
+    if (!err)
+        err = pith_vcpu_configure(l2->vcpu, l2->thread, vm->space, l2->endpoint, VM_TRANSFER_MASK, 0);
+    if (!err)
+        err = pith_thread_set_priority(l2->thread, 99);
+    if (!err && c->host_cpu)
+        err = pith_thread_set_affinity(l2->thread, c->host_cpu);
+    l2->created = !err;
+    return err;
+}
+
+static void vmcb_segment_to_words(const uint8_t *vmcb, unsigned at, uint64_t *word, uint64_t *base)
+{
+    *word = vmcb12_get(vmcb, at, 2) | (vmcb12_get(vmcb, at + 2, 2) & 0xfff) << 16 | vmcb12_get(vmcb, at + 4, 4) << 32;
+    *base = vmcb12_get(vmcb, at + 8, 8);
+}
+
+static void words_to_vmcb_segment(uint8_t *vmcb, unsigned at, uint64_t word, uint64_t base)
+{
+    vmcb12_put(vmcb, at, 2, word & 0xffff);
+    vmcb12_put(vmcb, at + 2, 2, (word >> 16) & 0xfff);
+    vmcb12_put(vmcb, at + 4, 4, word >> 32);
+    vmcb12_put(vmcb, at + 8, 8, base);
+}
+
+static const unsigned vmrun_segments[4] = { VMCB12_ES, VMCB12_CS, VMCB12_SS, VMCB12_DS };
+
+/* The state VMRUN loads (APM 15.5.1): ES, CS, SS, DS, GDTR, IDTR, the control
+ * registers, EFER, DR7, RFLAGS, RIP, RSP, RAX from VMCB12; the other registers stay
+ * what L1 had, FS, GS, TR, LDTR and the SYSCALL MSRs included (VMLOAD's business). */
+static enum pith_error l2_enter_state(struct vm *vm, struct nested_l2 *l2, const uint8_t *vmcb)
+{
+    const uint64_t *mr = vm->cpu->exit.mr;
+    uint64_t gpr[16], rip[2], cr[6], seg[16], dtr[4], sys[9], tsc;
+    for (unsigned i = 0; i < 16; i++)
+        gpr[i] = mr[VM_GPR(i)];
+    gpr[0] = vmcb12_get(vmcb, VMCB12_RAX, 8);
+    gpr[4] = vmcb12_get(vmcb, VMCB12_RSP, 8);
+    rip[0] = vmcb12_get(vmcb, VMCB12_RIP, 8);
+    rip[1] = vmcb12_get(vmcb, VMCB12_RFLAGS, 8);
+    cr[0] = vmcb12_get(vmcb, VMCB12_CR0, 8);
+    cr[1] = vmcb12_get(vmcb, VMCB12_CR2, 8);
+    cr[2] = vmcb12_get(vmcb, VMCB12_CR3, 8);
+    cr[3] = vmcb12_get(vmcb, VMCB12_CR4, 8);
+    cr[4] = vmcb12_get(vmcb, VMCB12_EFER, 8) & ~EFER_SVME_BIT;
+    cr[5] = vmcb12_get(vmcb, VMCB12_DR7, 8);
+    for (unsigned i = 0; i < 4; i++)
+        vmcb_segment_to_words(vmcb, vmrun_segments[i], &seg[2 * i], &seg[2 * i + 1]);
+    for (unsigned i = 8; i < 16; i++)
+        seg[i] = mr[VM_SEG(i)];
+    dtr[0] = vmcb12_get(vmcb, VMCB12_GDTR + 8, 8);
+    dtr[1] = vmcb12_get(vmcb, VMCB12_GDTR + 4, 4);
+    dtr[2] = vmcb12_get(vmcb, VMCB12_IDTR + 8, 8);
+    dtr[3] = vmcb12_get(vmcb, VMCB12_IDTR + 4, 4);
+    enum pith_error err = pith_vcpu_read_state(vm->cpu->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
+    if (!err)
+        err = pith_vcpu_read_state(vm->cpu->vcpu, PITH_VM_GROUP_TSC, &tsc, 1);
+    tsc += vmcb12_get(vmcb, VMCB12_TSC_OFFSET, 8);
+    static const uint64_t groups[] = { PITH_VM_GROUP_GPR, PITH_VM_GROUP_RIP, PITH_VM_GROUP_CR,
+                                       PITH_VM_GROUP_SEG, PITH_VM_GROUP_DTR, PITH_VM_GROUP_SYS,
+                                       PITH_VM_GROUP_TSC };
+    const uint64_t *words[] = { gpr, rip, cr, seg, dtr, sys, &tsc };
+    for (unsigned i = 0; i < 7 && !err; i++)
+        err = pith_vcpu_write_state(l2->vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
+    return err;
+}
+
+/* VMRUN of a VMCB that passed its checks: L1 stops where it is, L2 starts.  false:
+ * the guest was stopped (what L2 needs is not there yet, or an object failed). */
+static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigned length)
 {
     struct vcpu *c = vm->cpu;
+    struct nested_l2 *l2 = l2_of(c);
+    if (vmcb12_get(vmcb, VMCB12_NP_CONTROL, 8) & 1) {
+        vm_stop(vm, VM_END_ERROR, "VMRUN at rip 0x%lx: the VMCB at 0x%lx passes its checks and enables "
+                "nested paging, which the VMM does not shadow yet (docs/nested.md)", c->exit.mr[VM_RIP], address);
+        return false;
+    }
+    enum pith_error err = l2->created ? PITH_OK : l2_create(vm, c, l2);
+    if (!err)
+        err = l2_enter_state(vm, l2, vmcb);
+    if (err) {
+        vm_stop(vm, VM_END_ERROR, "VMRUN: the guest's guest: %s", pith_error_name(err));
+        return false;
+    }
+    l2->vmcb = address;
+    l2->host_rip = c->exit.mr[VM_RIP] + length;
+    l2->host_rax = c->exit.mr[VM_GPR(VM_RAX)];
+    l2->host_rsp = c->exit.mr[VM_GPR(4)];
+    l2->intercepts = svm_intercepts_of(vmcb);
+    l2->iopm = vmcb12_get(vmcb, VMCB12_IOPM_BASE, 8);
+    c->svm.gif = true;                  /* VMRUN sets GIF (APM 15.17) */
+    l2->running = true;
+    err = pith_thread_suspend(c->thread);
+    if (!err)
+        err = pith_thread_resume(l2->thread);
+    if (err)
+        vm_stop(vm, VM_END_ERROR, "VMRUN: switching to the guest's guest: %s", pith_error_name(err));
+    return !err;
+}
+
+/* An L2 I/O exit in SVM's EXITINFO1 layout (APM 15.10.2): type, string, rep, size,
+ * address size (16 bits in real mode, else 32, or 64 in long mode), port. */
+static uint64_t io_exitinfo1(uint64_t q, uint64_t cr0, uint64_t efer)
+{
+    unsigned size = (q >> 16) & 0xff;
+    uint64_t address = !(cr0 & CR0_PE) ? 1u << 7 : (efer & (1u << 10)) ? 1u << 9 : 1u << 8;
+    return ((q & PITH_VM_IO_IN) ? 1 : 0) | ((q & PITH_VM_IO_STRING) ? 4 : 0) | ((q & PITH_VM_IO_REP) ? 8 : 0) |
+           (size == 1 ? 0x10 : size == 2 ? 0x20 : 0x40) | address | (q & 0xffff) << 16;
+}
+
+static bool l1_intercepts(struct vm *vm, struct nested_l2 *l2, uint64_t code)
+{
+    const uint64_t *mr = vm->cpu->exit.mr;
+    if (code == SVM_EXIT_IOIO)
+        return svm_intercepts_cover(&l2->intercepts, code) &&
+               svm_iopm_intercepts(vm_read_phys, vm, l2->iopm, (uint16_t)mr[1], (mr[1] >> 16) & 0xff);
+    return svm_intercepts_cover(&l2->intercepts, code);
+}
+
+/* #VMEXIT (APM 15.6-15.7): L2's state and the exit written to VMCB12; L1 resumes after
+ * its VMRUN with its RAX, RSP and RIP as VMRUN saved them, L2's other registers (VMRUN
+ * does not switch them), and GIF clear. */
+static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, uint64_t info1, uint64_t info2)
+{
+    struct vcpu *c = vm->cpu;
+    const uint64_t *mr = c->exit.mr;
+    static uint8_t vmcb[SVM_VMCB_SIZE];
+    uint64_t dtr[4], sys[SYS_WORDS];
+    enum pith_error err = pith_vcpu_read_state(l2->vcpu, PITH_VM_GROUP_DTR, dtr, 4);
+    if (!err)
+        err = pith_vcpu_read_state(l2->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
+    if (err || !vm_read_phys(vm, l2->vmcb, vmcb, sizeof(vmcb))) {
+        vm_stop(vm, VM_END_ERROR, "#VMEXIT to the guest: %s", err ? pith_error_name(err) : "its VMCB is gone");
+        return false;
+    }
+    for (unsigned i = 0; i < 4; i++)
+        words_to_vmcb_segment(vmcb, vmrun_segments[i], mr[VM_SEG(2 * i)], mr[VM_SEG(2 * i + 1)]);
+    vmcb12_put(vmcb, VMCB12_GDTR + 8, 8, dtr[0]);
+    vmcb12_put(vmcb, VMCB12_GDTR + 4, 4, dtr[1]);
+    vmcb12_put(vmcb, VMCB12_IDTR + 8, 8, dtr[2]);
+    vmcb12_put(vmcb, VMCB12_IDTR + 4, 4, dtr[3]);
+    vmcb12_put(vmcb, VMCB12_CR0, 8, mr[VM_CR(VM_CR0)]);
+    vmcb12_put(vmcb, VMCB12_CR2, 8, mr[VM_CR(VM_CR2)]);
+    vmcb12_put(vmcb, VMCB12_CR3, 8, mr[VM_CR(VM_CR3)]);
+    vmcb12_put(vmcb, VMCB12_CR4, 8, mr[VM_CR(VM_CR4)]);
+    vmcb12_put(vmcb, VMCB12_EFER, 8, mr[VM_CR(VM_EFER)] | EFER_SVME_BIT);
+    vmcb12_put(vmcb, VMCB12_DR7, 8, mr[VM_CR(VM_DR7)]);
+    vmcb12_put(vmcb, VMCB12_RIP, 8, mr[VM_RIP]);
+    vmcb12_put(vmcb, VMCB12_RFLAGS, 8, mr[VM_RFLAGS]);
+    vmcb12_put(vmcb, VMCB12_RSP, 8, mr[VM_GPR(4)]);
+    vmcb12_put(vmcb, VMCB12_RAX, 8, mr[VM_GPR(VM_RAX)]);
+    vmcb12_put(vmcb, VMCB12_CPL, 1, (mr[VM_SEG(2 * 2)] >> 21) & 3);
+    vmcb12_put(vmcb, VMCB12_INT_SHADOW, 8, mr[VM_INTERRUPTIBILITY] & INTERRUPT_SHADOW);
+    vmcb12_put(vmcb, VMCB12_EXITCODE, 8, code);
+    vmcb12_put(vmcb, VMCB12_EXITINFO1, 8, info1);
+    vmcb12_put(vmcb, VMCB12_EXITINFO2, 8, info2);
+    vmcb12_put(vmcb, VMCB12_EXITINTINFO, 8, mr[VM_DELIVERING]);
+    vmcb12_put(vmcb, VMCB12_EVENTINJ, 8, 0);
+    if (!vm_write_phys(vm, l2->vmcb, vmcb, sizeof(vmcb))) {
+        vm_stop(vm, VM_END_ERROR, "#VMEXIT to the guest: its VMCB is gone");
+        return false;
+    }
+    uint64_t gpr[16], l1[18], *rip = l1, *seg = l1 + 2;    /* RIP group, then SEG */
+    for (unsigned i = 0; i < 16; i++)
+        gpr[i] = mr[VM_GPR(i)];
+    gpr[0] = l2->host_rax;
+    gpr[4] = l2->host_rsp;
+    err = pith_vcpu_read_state(c->vcpu, PITH_VM_GROUP_RIP | PITH_VM_GROUP_SEG, l1, 18);
+    for (unsigned i = 8; i < 16; i++)
+        seg[i] = mr[VM_SEG(i)];             /* FS, GS, LDTR, TR: L2's */
+    rip[0] = l2->host_rip;
+    l2->running = false;
+    c->svm.gif = false;
+    if (!err)
+        err = pith_thread_suspend(l2->thread);
+    if (!err)
+        err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_GPR, gpr, 16);
+    if (!err)
+        err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_RIP, rip, 2);
+    if (!err)
+        err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_SEG, seg, 16);
+    if (!err)
+        err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
+    if (!err)
+        err = pith_thread_resume(c->thread);
+    if (err)
+        vm_stop(vm, VM_END_ERROR, "#VMEXIT to the guest: %s", pith_error_name(err));
+    return !err;
+}
+
+bool nested_svm_l2_exit(struct vm *vm)
+{
+    struct vcpu *c = vm->cpu;
+    struct nested_l2 *l2 = l2_of(c);
+    const uint64_t *mr = c->exit.mr;
+    uint64_t code = mr[0], info1 = 0, info2 = 0;
+    switch (c->exit.reason) {
+    case PITH_EXIT_IO:
+        info1 = io_exitinfo1(mr[1], mr[VM_CR(VM_CR0)], mr[VM_CR(VM_EFER)]);
+        info2 = mr[VM_RIP] + mr[3];
+        break;
+    case PITH_EXIT_INVALID_STATE:       /* the state L1 gave its guest was refused */
+        code = SVM_EXIT_INVALID;
+        return l2_exit_to_l1(vm, l2, code, 0, 0);
+    case PITH_EXIT_RECALL:
+        code = SVM_EXIT_INTR;
+        break;
+    default:
+        break;
+    }
+    if (!l1_intercepts(vm, l2, code)) {
+        vm_stop(vm, VM_END_ERROR, "the guest's guest exited (%s, SVM exit 0x%lx at rip 0x%lx), which its "
+                "hypervisor does not intercept: not emulated yet (docs/nested.md)",
+                vm_exit_name(c->exit.reason), code, mr[VM_RIP]);
+        return false;
+    }
+    return l2_exit_to_l1(vm, l2, code, info1, info2);
+}
+
+void nested_svm_finish(struct vcpu *c)
+{
+    struct nested_l2 *l2 = l2_of(c);
+    if (l2->created)
+        pith_thread_suspend(l2->thread);
+    l2->running = false;
+}
+
+bool nested_svm_instruction(struct vm *vm, uint64_t *inject, bool *switched)
+{
+    struct vcpu *c = vm->cpu;
+    *switched = false;
     uint64_t code = c->exit.mr[0];
     bool protected_mode = (c->exit.mr[VM_CR(VM_CR0)] & CR0_PE) != 0;
     switch (svm_instruction_fault(code, vm->nested_svm, c->svm.svme, protected_mode, cpl(vm))) {
@@ -288,10 +560,12 @@ bool nested_svm_instruction(struct vm *vm, uint64_t *inject)
             *inject = exception_event(VECTOR_GP, true);
             return true;
         }
-        done = code == SVM_EXIT_VMRUN ? vmrun(vm, address, vmcb)
+        done = code == SVM_EXIT_VMRUN ? vmrun(vm, address, vmcb, length, switched)
              : code == SVM_EXIT_VMLOAD ? vmload(vm, vmcb) : vmsave(vm, address, vmcb);
         break;
     }
+    if (*switched)
+        return true;                /* L1 waits, suspended, for its #VMEXIT */
     if (!done) {
         if (!vm->stopped)
             vm_stop(vm, VM_END_ERROR, "SVM exit 0x%lx at rip 0x%lx: guest memory at 0x%lx", code,

@@ -5,8 +5,9 @@
  * interrupts the VMM injects, VMLOAD/VMSAVE move the state they name between the vCPU
  * and the guest's VMCB, INVLPGA has nothing to flush, and VMRUN checks the guest's
  * VMCB (dev/svm_nested.h) and reports VMEXIT_INVALID in it when a check fails.  A VMRUN
- * that passes would run the guest's guest, which this VMM does not do yet: it stops
- * the guest with that reason.  Without `nested on` every SVM instruction is #UD, as on
+ * that passes runs the guest's guest on a second vCPU (without nested paging so far),
+ * and its exits the guest intercepts become #VMEXITs into the guest; anything further
+ * stops the guest with the reason (docs/nested.md).  Without `nested on` every SVM instruction is #UD, as on
  * a CPU without SVM.  The exits come as PITH_EXIT_OTHER with the SVM exit code in MR0
  * and no length (the kernel intercepts them all, docs/vm.md).
  */
@@ -46,8 +47,19 @@ bool nested_svm_gif_clear(const struct vcpu *c);
 /* An exit of an SVM instruction (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA). */
 bool nested_svm_is_instruction_exit(struct vm *vm);
 
-/* Emulates it: RIP moved past it, or an exception in *inject.  false: the guest was
- * stopped. */
-bool nested_svm_instruction(struct vm *vm, uint64_t *inject);
+/* Emulates it: RIP moved past it, or an exception in *inject.  *switched: a VMRUN
+ * started the guest's guest and the vCPU is suspended (no reply: wait for the next
+ * exit).  false: the guest was stopped. */
+bool nested_svm_instruction(struct vm *vm, uint64_t *inject, bool *switched);
+
+/* An exit of the guest's guest (its badge), received on the vCPU's exit endpoint. */
+bool nested_svm_is_l2_exit(struct vcpu *c);
+
+/* Handles it under the lock: a #VMEXIT into the guest, which resumes (no reply: wait
+ * for the next exit).  false: the guest was stopped. */
+bool nested_svm_l2_exit(struct vm *vm);
+
+/* The vCPU's loop ends: its guest's guest, if any, stops too. */
+void nested_svm_finish(struct vcpu *c);
 
 #endif

@@ -13,6 +13,9 @@
  *   8 VMLOAD loads STAR
  *   9 VMLOAD of an address that is not page aligned raises #GP
  *  10 with EFER.SVME clear again, VMSAVE raises #UD
+ *  11 VMRUN runs a real-mode guest of its own (no nested paging) whose OUT to port
+ *     0x80 comes back as #VMEXIT(IOIO) with the exit information and L2's state
+ *  12 resumed past it, that guest's HLT is the next #VMEXIT
  * Each step prints "S" and a letter (b for step 1 ...) on COM1; the verdict on port
  * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
  * `nested on` it fails at step 1.  How to run it: docs/nested.md, "Tests".
@@ -20,6 +23,10 @@
 #define VMCB_BAD   0x300000
 #define VMCB_SAVE  0x301000
 #define VMCB_LOAD  0x302000
+#define VMCB_L2    0x303000
+#define IOPM       0x304000         /* 12 KiB */
+#define MSRPM      0x308000
+#define L2_CODE    0x8000
     .code32
     .text
     .globl _start
@@ -148,6 +155,73 @@ _start:
     vmsave
     cmpl $2, ud_count
     jne fail
+
+    movb $11, step              /* VMRUN runs a real-mode guest; its OUT is a #VMEXIT */
+    call mark
+    movl $0xc0000080, %ecx
+    rdmsr
+    orl $0x1000, %eax
+    wrmsr
+    cld
+    movl $VMCB_L2, %edi         /* the VMCB and the I/O permission map, zeroed */
+    movl $(0x1000 + 0x3000) / 4, %ecx
+    xorl %eax, %eax
+    rep stosl
+    movb $1, IOPM + 0x80 / 8    /* port 0x80 */
+    movl $0x80e642b0, L2_CODE   /* mov $0x42, %al; out %al, $0x80 */
+    movl $0x909090f4, L2_CODE + 4   /* hlt */
+    movl $(1 << 27) | (1 << 24), VMCB_L2 + 0x0c /* IOIO, HLT */
+    movl $1, VMCB_L2 + 0x10     /* VMRUN */
+    movl $IOPM, VMCB_L2 + 0x40
+    movl $MSRPM, VMCB_L2 + 0x48
+    movl $1, VMCB_L2 + 0x58     /* ASID */
+    movl $0x1000, VMCB_L2 + 0x4d0   /* EFER.SVME */
+    movl $0x10, VMCB_L2 + 0x558     /* CR0: real mode */
+    movl $0x400, VMCB_L2 + 0x560    /* DR7 */
+    movl $0xffff0ff0, VMCB_L2 + 0x568
+    movl $2, VMCB_L2 + 0x570        /* RFLAGS */
+    movl $0x7000, VMCB_L2 + 0x5d8   /* RSP */
+    movl $0x0093 << 16, VMCB_L2 + 0x400     /* ES, SS, DS: selector 0, data */
+    movl $0xffff, VMCB_L2 + 0x404
+    movl $0x0093 << 16, VMCB_L2 + 0x420
+    movl $0xffff, VMCB_L2 + 0x424
+    movl $0x0093 << 16, VMCB_L2 + 0x430
+    movl $0xffff, VMCB_L2 + 0x434
+    movl $(0x009b << 16) | (L2_CODE >> 4), VMCB_L2 + 0x410  /* CS */
+    movl $0xffff, VMCB_L2 + 0x414
+    movl $L2_CODE, VMCB_L2 + 0x418
+    movl $0xffff, VMCB_L2 + 0x464   /* GDTR, IDTR limits */
+    movl $0xffff, VMCB_L2 + 0x484
+    movl $0x5a5a5a5a, %ebx      /* not switched by VMRUN: L2 sees it, L1 gets it back */
+    movl $VMCB_L2, %eax
+    vmrun
+    cmpl $VMCB_L2, %eax         /* RAX is L1's again */
+    jne fail
+    cmpl $0x5a5a5a5a, %ebx
+    jne fail
+    cmpl $0x7b, VMCB_L2 + 0x70  /* IOIO */
+    jne fail
+    movl VMCB_L2 + 0x78, %eax   /* EXITINFO1: port 0x80, OUT, 8 bits, 16-bit addresses */
+    cmpl $0x00800090, %eax
+    jne fail
+    cmpl $4, VMCB_L2 + 0x80     /* EXITINFO2: the next RIP */
+    jne fail
+    cmpl $2, VMCB_L2 + 0x578    /* the RIP of the OUT */
+    jne fail
+    cmpb $0x42, VMCB_L2 + 0x5f8 /* L2's AL */
+    jne fail
+
+    movb $12, step              /* on past the OUT: the HLT is the next #VMEXIT */
+    call mark
+    stgi
+    movl $4, VMCB_L2 + 0x578
+    movl $VMCB_L2, %eax
+    vmrun
+    cmpl $0x78, VMCB_L2 + 0x70
+    jne fail
+    cmpl $4, VMCB_L2 + 0x578
+    jne fail
+    stgi
 
     movb $0, step
     call mark
