@@ -260,6 +260,7 @@ static bool vmrun(struct vm *vm, uint64_t address, uint8_t *vmcb, unsigned lengt
  * #VMEXIT into L1. */
 
 #define L2_BADGE 0x4c32u                /* "L2": the exits of the guest's guest */
+#define L2_PRIORITY 99                  /* as every vCPU thread (vm.c), below the VMM's */
 
 struct nested_l2 {
     bool created, running;
@@ -294,7 +295,7 @@ static enum pith_error l2_create(struct vm *vm, struct vcpu *c, struct nested_l2
     if (!err)
         err = pith_vcpu_configure(l2->vcpu, l2->thread, vm->space, l2->endpoint, VM_TRANSFER_MASK, 0);
     if (!err)
-        err = pith_thread_set_priority(l2->thread, 99);
+        err = pith_thread_set_priority(l2->thread, L2_PRIORITY);
     if (!err && c->host_cpu)
         err = pith_thread_set_affinity(l2->thread, c->host_cpu);
     l2->created = !err;
