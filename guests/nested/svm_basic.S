@@ -16,6 +16,7 @@
  *  11 VMRUN runs a real-mode guest of its own (no nested paging) whose OUT to port
  *     0x80 comes back as #VMEXIT(IOIO) with the exit information and L2's state
  *  12 resumed past it, that guest's HLT is the next #VMEXIT
+ *  13 a guest state the kernel refuses to enter (CR0.PG without PE) is VMEXIT_INVALID
  * Each step prints "S" and a letter (b for step 1 ...) on COM1; the verdict on port
  * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
  * `nested on` it fails at step 1.  How to run it: docs/nested.md, "Tests".
@@ -220,6 +221,17 @@ _start:
     cmpl $0x78, VMCB_L2 + 0x70
     jne fail
     cmpl $4, VMCB_L2 + 0x578
+    jne fail
+    stgi
+
+    movb $13, step              /* a state the kernel refuses (CR0.PG without PE): VMEXIT_INVALID */
+    call mark
+    movl $0x80000010, VMCB_L2 + 0x558
+    movl $VMCB_L2, %eax
+    vmrun
+    cmpl $0xffffffff, VMCB_L2 + 0x70
+    jne fail
+    cmpl $0xffffffff, VMCB_L2 + 0x74
     jne fail
     stgi
 
