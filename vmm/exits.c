@@ -615,11 +615,20 @@ void vcpu_run(struct vcpu *c)
             err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
             continue;
         }
-        if (nested_svm_is_l2_exit(c)) {     /* the guest's guest: a #VMEXIT (nested_svm.h) */
-            nested_svm_l2_exit(vm);
+        if (nested_svm_is_l2_exit(c)) {     /* the guest's guest (nested_svm.h) */
+            bool reply_l2 = false;
+            if (nested_svm_l2_exit(vm) == NESTED_L2_NOT_INTERCEPTED) {
+                reply_l2 = c->exit.reason == PITH_EXIT_CPUID;   /* answered as for the guest */
+                if (reply_l2)
+                    handle_cpuid(vm);
+                else
+                    nested_svm_not_emulated(vm);
+            }
             vm_unlock(vm);
-            if (!vm->stopped)
-                err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
+            if (vm->stopped)
+                break;
+            err = reply_l2 ? pith_vm_reply_wait(c->exit_endpoint, &c->exit, VM_REPLY_MASK, 0, 0, 0)
+                           : pith_vm_wait_exit(c->exit_endpoint, &c->exit);
             continue;
         }
         struct reply reply = { 0 };

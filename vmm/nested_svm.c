@@ -482,7 +482,7 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
     return !err;
 }
 
-bool nested_svm_l2_exit(struct vm *vm)
+enum nested_l2_step nested_svm_l2_exit(struct vm *vm)
 {
     struct vcpu *c = vm->cpu;
     struct nested_l2 *l2 = l2_of(c);
@@ -494,21 +494,24 @@ bool nested_svm_l2_exit(struct vm *vm)
         info2 = mr[VM_RIP] + mr[3];
         break;
     case PITH_EXIT_INVALID_STATE:       /* the state L1 gave its guest was refused */
-        code = SVM_EXIT_INVALID;
-        return l2_exit_to_l1(vm, l2, code, 0, 0);
+        return l2_exit_to_l1(vm, l2, SVM_EXIT_INVALID, 0, 0) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
     case PITH_EXIT_RECALL:
         code = SVM_EXIT_INTR;
         break;
     default:
         break;
     }
-    if (!l1_intercepts(vm, l2, code)) {
-        vm_stop(vm, VM_END_ERROR, "the guest's guest exited (%s, SVM exit 0x%lx at rip 0x%lx), which its "
-                "hypervisor does not intercept: not emulated yet (docs/nested.md)",
-                vm_exit_name(c->exit.reason), code, mr[VM_RIP]);
-        return false;
-    }
-    return l2_exit_to_l1(vm, l2, code, info1, info2);
+    if (!l1_intercepts(vm, l2, code))
+        return NESTED_L2_NOT_INTERCEPTED;
+    return l2_exit_to_l1(vm, l2, code, info1, info2) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
+}
+
+void nested_svm_not_emulated(struct vm *vm)
+{
+    const uint64_t *mr = vm->cpu->exit.mr;
+    vm_stop(vm, VM_END_ERROR, "the guest's guest exited (%s, SVM exit 0x%lx at rip 0x%lx), which its "
+            "hypervisor does not intercept: not emulated yet (docs/nested.md)",
+            vm_exit_name(vm->cpu->exit.reason), mr[0], mr[VM_RIP]);
 }
 
 void nested_svm_finish(struct vcpu *c)

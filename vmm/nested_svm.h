@@ -55,9 +55,17 @@ bool nested_svm_instruction(struct vm *vm, uint64_t *inject, bool *switched);
 /* An exit of the guest's guest (its badge), received on the vCPU's exit endpoint. */
 bool nested_svm_is_l2_exit(struct vcpu *c);
 
-/* Handles it under the lock: a #VMEXIT into the guest, which resumes (no reply: wait
- * for the next exit).  false: the guest was stopped. */
-bool nested_svm_l2_exit(struct vm *vm);
+/* Handles it under the lock.  An exit the guest intercepts is a #VMEXIT into it, which
+ * resumes (no reply: wait for the next exit).  One it does not intercept is the VMM's
+ * to complete as the hardware would without the intercept, replying to the guest's
+ * guest (exits.c: CPUID; nested_svm_not_emulated for the rest). */
+enum nested_l2_step {
+    NESTED_L2_STOPPED,              /* the guest was stopped */
+    NESTED_L2_TO_L1,
+    NESTED_L2_NOT_INTERCEPTED,
+};
+enum nested_l2_step nested_svm_l2_exit(struct vm *vm);
+void nested_svm_not_emulated(struct vm *vm);
 
 /* The vCPU's loop ends: its guest's guest, if any, stops too. */
 void nested_svm_finish(struct vcpu *c);

@@ -13,8 +13,9 @@
  *   8 VMLOAD loads STAR
  *   9 VMLOAD of an address that is not page aligned raises #GP
  *  10 with EFER.SVME clear again, VMSAVE raises #UD
- *  11 VMRUN runs a real-mode guest of its own (no nested paging) whose OUT to port
- *     0x80 comes back as #VMEXIT(IOIO) with the exit information and L2's state
+ *  11 VMRUN runs a real-mode guest of its own (no nested paging) whose CPUID, which
+ *     L1 does not intercept, the VMM answers, and whose OUT to port 0x80 comes back
+ *     as #VMEXIT(IOIO) with the exit information and L2's state
  *  12 resumed past it, that guest's HLT is the next #VMEXIT
  *  13 a guest state the kernel refuses to enter (CR0.PG without PE) is VMEXIT_INVALID
  * Each step prints "S" and a letter (b for step 1 ...) on COM1; the verdict on port
@@ -169,8 +170,8 @@ _start:
     xorl %eax, %eax
     rep stosl
     movb $1, IOPM + 0x80 / 8    /* port 0x80 */
-    movl $0x80e642b0, L2_CODE   /* mov $0x42, %al; out %al, $0x80 */
-    movl $0x909090f4, L2_CODE + 4   /* hlt */
+    movl $0x0fc03166, L2_CODE   /* xor %eax, %eax; cpuid (not intercepted: the VMM answers) */
+    movl $0xf480e6a2, L2_CODE + 4   /* out %al, $0x80; hlt */
     movl $(1 << 27) | (1 << 24), VMCB_L2 + 0x0c /* IOIO, HLT */
     movl $1, VMCB_L2 + 0x10     /* VMRUN */
     movl $IOPM, VMCB_L2 + 0x40
@@ -193,34 +194,36 @@ _start:
     movl $L2_CODE, VMCB_L2 + 0x418
     movl $0xffff, VMCB_L2 + 0x464   /* GDTR, IDTR limits */
     movl $0xffff, VMCB_L2 + 0x484
-    movl $0x5a5a5a5a, %ebx      /* not switched by VMRUN: L2 sees it, L1 gets it back */
+    movl $0x5a5a5a5a, %esi      /* not switched by VMRUN: L2 sees it, L1 gets it back */
     movl $VMCB_L2, %eax
     vmrun
     cmpl $VMCB_L2, %eax         /* RAX is L1's again */
     jne fail
-    cmpl $0x5a5a5a5a, %ebx
+    cmpl $0x5a5a5a5a, %esi
+    jne fail
+    cmpl $0x68747541, %ebx      /* "Auth": L2's CPUID wrote EBX, and L1 gets L2's EBX */
     jne fail
     cmpl $0x7b, VMCB_L2 + 0x70  /* IOIO */
     jne fail
     movl VMCB_L2 + 0x78, %eax   /* EXITINFO1: port 0x80, OUT, 8 bits, 16-bit addresses */
     cmpl $0x00800090, %eax
     jne fail
-    cmpl $4, VMCB_L2 + 0x80     /* EXITINFO2: the next RIP */
+    cmpl $7, VMCB_L2 + 0x80     /* EXITINFO2: the next RIP */
     jne fail
-    cmpl $2, VMCB_L2 + 0x578    /* the RIP of the OUT */
+    cmpl $5, VMCB_L2 + 0x578    /* the RIP of the OUT */
     jne fail
-    cmpb $0x42, VMCB_L2 + 0x5f8 /* L2's AL */
+    cmpl $1, VMCB_L2 + 0x5f8    /* L2's EAX: CPUID leaf 0's highest leaf, as L1 sees it */
     jne fail
 
     movb $12, step              /* on past the OUT: the HLT is the next #VMEXIT */
     call mark
     stgi
-    movl $4, VMCB_L2 + 0x578
+    movl $7, VMCB_L2 + 0x578
     movl $VMCB_L2, %eax
     vmrun
     cmpl $0x78, VMCB_L2 + 0x70
     jne fail
-    cmpl $4, VMCB_L2 + 0x578
+    cmpl $7, VMCB_L2 + 0x578
     jne fail
     stgi
 
