@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-smp-boot test-smp test-smp4 bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-nested test-smp-boot test-smp test-smp4 bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
+	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
@@ -83,6 +84,13 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
 include guests/multiboot/multiboot.mk
+
+# The virtual-SVM test guest (guests/nested/), flat like the test guests but not run by
+# every VMM test.
+$(BUILD)/guests/svm_basic.bin: guests/nested/svm_basic.S | deps
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $(BUILD)/guests/svm_basic.o $<
+	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/svm_basic.o
 
 # The boot sector of the legacy tests (guests/bios/) on a 1 MiB raw disk and on a CD
 # (El Torito, no emulation).
@@ -140,6 +148,10 @@ $(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)
 $(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
 	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
 
+$(BUILD)/pith-nested.iso: $(SYSTEM_PARTS) $(BUILD)/guests/svm_basic.bin $(BUILD)/initrd-kvm.img \
+		guests/configs/nested-test.conf
+	tools/mkimage.sh $@ guests/configs/nested-test.conf $(BUILD)
+
 # SMP guests (tests/linux-smp.sh): two 2-vCPU Linux guests side by side, a pinned one, a bad cpus.
 $(BUILD)/pith-smp.iso: $(SYSTEM_PARTS) guests/configs/linux-smp-test.conf
 	tools/mkimage.sh $@ guests/configs/linux-smp-test.conf $(BUILD)
@@ -170,6 +182,7 @@ $(BUILD)/pith-compose.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/consol
 # once into $(BUILD)/linux/, a busybox initramfs and a small disk image.
 $(BUILD)/initrd.img: tools/guest-linux.sh guests/linux/init | deps
 	tools/guest-linux.sh $(BUILD)
+$(BUILD)/initrd-kvm.img: $(BUILD)/initrd.img
 $(BUILD)/vmlinuz $(BUILD)/disk.img: $(BUILD)/initrd.img
 
 # The VMM as the root task booting that guest (vmm/main.c's built-in guest, pith.test=1).
@@ -271,6 +284,12 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
 
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
 # segment pinging each other, one on another segment reaching neither.
+# Nested virtualization on the SVM host (tests/nested.sh): virtual SVM in a flat guest
+# and KVM loading in a Linux guest with `nested on`, neither without it.  Virtual VMX is
+# not built yet, so there is no Bochs half.
+test-nested: $(BUILD)/pith-nested.iso
+	tests/nested.sh nested-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-nested.iso
+
 test-io: $(BUILD)/pith-io.iso
 	tests/io.sh io-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-io.iso
 	tests/io.sh io-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-io.iso
@@ -325,7 +344,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops test-legacy test-io
+	test-side test-ops test-legacy test-io test-nested
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

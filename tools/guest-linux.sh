@@ -101,14 +101,18 @@ mkdir -p "$tree"/{bin,sbin,dev,proc,sys,tmp,etc,root,lib/modules}
 cp "$busybox" "$tree/bin/busybox"
 cp "$here/guests/linux/init" "$tree/init"
 chmod 755 "$tree/init" "$tree/bin/busybox"
-for m in "${order[@]}"; do
-	f=$(modfile "$m")
+unpack_module() {    # NAME FILE: the module, uncompressed
+	local f
+	f=$(modfile "$1")
 	case "$f" in
 		*.xz) xz -dc "$f" ;;
 		*.zst) zstd -dcq "$f" ;;
 		*.gz) gzip -dc "$f" ;;
 		*) cat "$f" ;;
-	esac >"$tree/lib/modules/$m.ko"
+	esac >"$2"
+}
+for m in "${order[@]}"; do
+	unpack_module "$m" "$tree/lib/modules/$m.ko"
 done
 printf '%s\n' "${order[@]}" >"$tree/lib/modules/order"
 # One newc entry (the kernel's initramfs format, Documentation/driver-api/early-userspace/
@@ -122,12 +126,30 @@ newc_entry() {   # name mode rdevmajor rdevminor
 }
 # /dev/console must exist when the kernel starts /init (it opens it for init's
 # standard streams); a second archive after the tree makes it without mknod.
-{
-	(cd "$tree" && find . | sort | cpio -o -H newc --quiet -R 0:0)
-	newc_entry dev/console $((0x2180)) 5 1          # S_IFCHR | 0600
-	newc_entry TRAILER!!! 0 0 0
-} | gzip -9n >"$out/initrd.img.tmp"
-mv "$out/initrd.img.tmp" "$out/initrd.img"
+pack() {    # FILE: the tree as an initramfs
+	{
+		(cd "$tree" && find . | sort | cpio -o -H newc --quiet -R 0:0)
+		newc_entry dev/console $((0x2180)) 5 1          # S_IFCHR | 0600
+		newc_entry TRAILER!!! 0 0 0
+	} | gzip -9n >"$1.tmp"
+	mv "$1.tmp" "$1"
+}
+pack "$out/initrd.img"
+# initrd-kvm.img: the same, with KVM's modules (irqbypass, kvm, kvm_amd, kvm_intel) in
+# lib/modules/kvm, listed in lib/modules/kvm/order and loaded by /init only with
+# pith.kvm=1 (make test-nested); kept out of initrd.img, which every guest loads.
+kvm_first=${#order[@]}
+if [ -n "$moddir" ] && command -v modinfo >/dev/null; then
+	for m in kvm_amd kvm_intel; do add_module "$m"; done
+fi
+mkdir -p "$tree/lib/modules/kvm"
+: >"$tree/lib/modules/kvm/order"
+for m in "${order[@]:$kvm_first}"; do
+	unpack_module "$m" "$tree/lib/modules/kvm/$m.ko"
+	echo "$m" >>"$tree/lib/modules/kvm/order"
+done
+pack "$out/initrd-kvm.img"
+rm -rf "$tree/lib/modules/kvm"
 # A small disk for the virtio-blk test: 64 KiB of ext2 (the cloud kernel's built-in
 # ext4 driver mounts it; no journal, so read-only is enough) holding hello.txt.
 # Fixed UUID, hash seed and owner, so only the timestamps vary between builds.
@@ -143,4 +165,5 @@ mv "$out/disk.img.tmp" "$out/disk.img"
 cp "$vmlinuz" "$out/vmlinuz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 echo "guest-linux: $(basename "$vmlinuz") ($(stat -c %s "$out/vmlinuz") bytes), initrd.img" \
-	"($(stat -c %s "$out/initrd.img") bytes, ${#order[@]} modules), disk.img" >&2
+	"($(stat -c %s "$out/initrd.img") bytes, $kvm_first modules), initrd-kvm.img" \
+	"($(( ${#order[@]} - kvm_first )) more), disk.img" >&2

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# nested.sh — judge the nested-virtualization test (guests/configs/nested-test.conf):
+# virtual SVM under `nested on` (svm_basic's checks, up to a real-mode L2 whose exits
+# come back to the guest as #VMEXITs) and none without it; a Linux guest with `nested
+# on` loads KVM and has /dev/kvm, one without sees no svm flag and KVM refuses.
+#
+# Usage: tests/nested.sh PLATFORM -- COMMAND...
+# One line per check, then "PLATFORM: N passed, M failed"; exit 0 only if all passed.
+set -euo pipefail
+
+[ $# -ge 3 ] && [ "$2" = "--" ] || { echo "usage: $0 PLATFORM -- COMMAND..." >&2; exit 2; }
+platform=$1
+shift 2
+source "$(dirname "$0")/checks.sh"
+checks_run "$@"
+
+check nested_svm_basic_on "svm_basic with nested on did not pass all its steps (verdict 0)" \
+	has 'vmm: svm-on: stopped after [0-9]+ ms with verdict 0$'
+check nested_svm_basic_off "svm_basic without nested on did not stop at its first step (no SVM: verdict 1)" \
+	has 'vmm: svm-off: stopped after [0-9]+ ms with verdict 1$'
+check nested_linux_svm_flag "the guest with nested on has no svm flag" \
+	has '^\[kvm-on\] pith-guest: cpu flag svm: yes$'
+check nested_linux_kvm_amd_loads "kvm_amd did not load in the guest with nested on" \
+	has '^\[kvm-on\] pith-guest: insmod kvm_amd: loaded$'
+check nested_linux_dev_kvm "the guest with nested on has no /dev/kvm" \
+	has '^\[kvm-on\] pith-guest: /dev/kvm: present$'
+check nested_linux_no_svm_flag "the guest without nested on sees an svm flag" \
+	has '^\[kvm-off\] pith-guest: cpu flag svm: no$'
+check nested_linux_no_vmx_flag "a guest sees a vmx flag on an SVM host" \
+	lacks '^\[kvm-(on|off)\] pith-guest: cpu flag vmx: yes$'
+check nested_linux_kvm_amd_refused "kvm_amd loaded without nested on" \
+	has '^\[kvm-off\] pith-guest: insmod kvm_amd: refused'
+check nested_linux_no_dev_kvm "the guest without nested on has /dev/kvm" \
+	has '^\[kvm-off\] pith-guest: /dev/kvm: absent$'
+check nested_linux_on_power_off "the guest with nested on did not power off cleanly" \
+	has '^\[root\] guest kvm-on: stopped$'
+check nested_linux_off_power_off "the guest without nested on did not power off cleanly" \
+	has '^\[root\] guest kvm-off: stopped$'
+check nested_no_unexpected_exit "a guest stopped on an exit its VMM does not handle" \
+	lacks 'unexpected exit'
+check nested_system_powers_off "the system did not power off at the end" \
+	has 'no guest left'
+checks_summary "$platform"
