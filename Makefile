@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-smp-boot test-smp test-smp4 bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
+	@echo "make test-gdb   Debian's gdb on a guest through COM2 (QEMU), and a hostile client"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
@@ -83,6 +84,7 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
 include guests/multiboot/multiboot.mk
+include guests/gdb/gdb.mk
 
 # The boot sector of the legacy tests (guests/bios/) on a 1 MiB raw disk and on a CD
 # (El Torito, no emulation).
@@ -275,6 +277,14 @@ test-io: $(BUILD)/pith-io.iso
 	tests/io.sh io-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-io.iso
 	tests/io.sh io-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-io.iso
 
+# GDB on a guest (tests/gdb.py): a hostile client on COM2's TCP port, then Debian's gdb
+# in batch mode breaks, reads, steps, writes and detaches; the guest ends with the value
+# it wrote.  QEMU only (docs/gdb.md says what Bochs offers).
+$(BUILD)/pith-gdb.iso: $(SYSTEM_PARTS) $(GDB_GUEST) guests/configs/gdb-test.conf
+	tools/mkimage.sh $@ guests/configs/gdb-test.conf $(BUILD)
+test-gdb: $(BUILD)/pith-gdb.iso
+	tests/gdb.py gdb-svm $(BUILD)/pith-gdb.iso $(GDB_GUEST)
+
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).  Not in
 # `make test` while an intermittent failure of SMP guests is open (docs/security.md).
 test-linux-smp: $(BUILD)/pith-smp.iso
@@ -325,7 +335,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops test-legacy test-io
+	test-side test-ops test-legacy test-io test-gdb
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.
