@@ -17,8 +17,8 @@
  * QEMU's TCG checks INT3 against the INTn intercept instead of the #BP exception
  * intercept, so under it an INT3 would reach the guest's own IDT; HLT always exits,
  * on both SVM and VMX, with RIP at the instruction.  It works for code at CPL 0 (a
- * HLT elsewhere is a #GP in the guest).  #BP is still intercepted: an INT3 GDB itself
- * wrote with M/X at one of our breakpoints stops the guest too. */
+ * HLT elsewhere is a #GP in the guest).  #BP is not intercepted, so the guest's own
+ * INT3s (Linux patches its text with them) never leave it. */
 #define GDB_BREAK_OPCODE    0xf4
 #define GDB_BREAKPOINTS     64
 #define RFLAGS_TF           (1ull << 8)
@@ -354,18 +354,6 @@ bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
         return false;
     if (mr[1] == 1 && s->stepping) {
         stop_here(s, GDB_SIGNAL_TRAP, false);
-        return true;
-    }
-    if (mr[1] == 3) {
-        /* RIP at the INT3 (an intercepted #BP), or after it */
-        if (breakpoint_at(s, mr[VM_RIP]) || breakpoint_at(s, mr[VM_RIP] - 1)) {
-            if (!breakpoint_at(s, mr[VM_RIP]))
-                mr[VM_RIP]--;
-            stop_here(s, GDB_SIGNAL_TRAP, true);
-            return true;
-        }
-        mr[VM_RIP]++;               /* the guest's own INT3: its handler returns after it */
-        give_back(inject, 3);
         return true;
     }
     if (mr[1] == 1)

@@ -22,8 +22,8 @@
 
 #define GDB_COM2_PORT       0x2f8
 #define GDB_POLL_MS         10
-/* #DB for single steps; #BP for guests that hit an int3 of ours on CPUs that report it. */
-#define GDB_EXCEPTION_BITMAP ((1u << 1) | (1u << 3))
+/* #DB, for single steps (breakpoints are HLT exits, see gdbstub.c). */
+#define GDB_EXCEPTION_BITMAP (1u << 1)
 
 struct vm;
 
@@ -35,9 +35,9 @@ uint64_t gdb_deadline(struct vm *vm, uint64_t tsc);
  * stop, which vcpu_wants_attention then reports. */
 void gdb_poll(struct vm *vm);
 bool gdb_stop_wanted(const struct vm *vm);
-/* At an exit of vCPU 0, before it is handled: a #DB or #BP, or a trap instruction of
- * ours.  true: the exit was the debugger's (no instruction to emulate); an exception
- * that was the guest's own goes back to it through *inject. */
+/* At an exit of vCPU 0, before it is handled: a #DB, or a trap instruction of ours.
+ * true: the exit was the debugger's (no instruction to emulate); a #DB that was the
+ * guest's own goes back to it through *inject. */
 bool gdb_takes_exit(struct vm *vm, uint64_t *inject);
 /* After the exit was handled: if the guest is to stop (a breakpoint, a finished step, a
  * request from the client), serve the client until it resumes or detaches.  Returns
