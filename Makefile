@@ -29,6 +29,7 @@ help:
 	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
+	@echo "                  GDB_PORT=1234 COM2 on 127.0.0.1:1234 for gdb (a guest with gdb yes, docs/gdb.md)"
 	@echo "make test       every suite below, then one summary line per suite"
 	@echo "make test-unit  host unit tests of the kernel's pure logic and the VMM's devices"
 	@echo "make test-qemu  the kernel test suite in QEMU (SVM);  test-bochs: in Bochs (VMX)"
@@ -121,7 +122,7 @@ CONFIG ?= guests/configs/two-linux.conf
 SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
-$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(wildcard $(CONFIG)) FORCE
+$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(GDB_GUEST) $(wildcard $(CONFIG)) FORCE
 	tools/mkimage.sh $@ $(CONFIG) $(BUILD)
 
 # The root task without a configuration: its demonstration of the kernel's mechanisms.
@@ -192,7 +193,7 @@ $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ tools/bench/kvm_exit.c
 
 # `make run`: MEM, SMP and QEMU_ARGS reach tools/run-qemu.sh through the environment.
-export MEM SMP QEMU_ARGS
+export MEM SMP QEMU_ARGS GDB_PORT
 run: check-config $(BUILD)/pith.iso
 ifeq ($(EMU),bochs)
 	tools/run-bochs.sh --timeout 86400 --tty "$$(tty)" $(BUILD)/pith.iso
