@@ -403,7 +403,7 @@ static void plan_injection(struct vm *vm, struct reply *reply)
         }
         reply->windows |= PITH_VM_WINDOW_NMI;
     }
-    if (!interrupt_waiting(vm))
+    if (!interrupt_waiting(vm) || gdb_stepping(vm, vm->cpu->index))     /* a step is one instruction */
         return;
     /* A RECALL may come before the guest ran again: the event the last reply injected
      * may still be waiting in the VMCB/VMCS, and a new one would replace it.  Wait for

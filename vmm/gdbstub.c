@@ -327,6 +327,11 @@ bool gdb_stop_wanted(const struct vm *vm)
     return vm->gdb && vm->gdb->stop_requested;
 }
 
+bool gdb_stepping(const struct vm *vm, unsigned index)
+{
+    return vm->gdb && index == 0 && vm->gdb->stepping;
+}
+
 static void stop_here(struct gdb_stub *s, int signal, bool swbreak)
 {
     s->stop_now = true;
@@ -464,6 +469,8 @@ uint64_t gdb_stop_point(struct vm *vm)
         end_step(s);
     if (!s->stop_now)
         stop_here(s, GDB_SIGNAL_INT, false);
+    if (s->packet_waiting)
+        s->client_waits = false;    /* a new client (the old one went away running) */
     s->stop_now = s->stop_requested = false;
     if (!s->attached) {
         s->attached = true;

@@ -35,6 +35,10 @@ uint64_t gdb_deadline(struct vm *vm, uint64_t tsc);
  * stop, which vcpu_wants_attention then reports. */
 void gdb_poll(struct vm *vm);
 bool gdb_stop_wanted(const struct vm *vm);
+/* A single step is under way on vCPU `index`: external interrupts wait until it ends
+ * (an injected one would run its whole handler inside the step), and do not recall
+ * the vCPU (the recall would come before the stepped instruction, again and again). */
+bool gdb_stepping(const struct vm *vm, unsigned index);
 /* At an exit of vCPU 0, before it is handled: a #DB, or a trap instruction of ours.
  * true: the exit was the debugger's (no instruction to emulate); a #DB that was the
  * guest's own goes back to it through *inject. */

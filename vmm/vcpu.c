@@ -61,6 +61,8 @@ bool vcpu_wants_attention(struct vcpu *c)
     struct vm *vm = c->vm;
     if (vm->stopped || c->init_pending || (c->index == 0 && gdb_stop_wanted(vm)))
         return true;
+    if (gdb_stepping(vm, c->index))
+        return false;
     if (c->state == VCPU_WAIT_SIPI)
         return c->sipi_pending;
     if (vm->platform != VM_PLATFORM_PC)
