@@ -280,11 +280,14 @@ test-io: $(BUILD)/pith-io.iso
 
 # GDB on a guest (tests/gdb.py): a hostile client on COM2's TCP port, then Debian's gdb
 # in batch mode breaks, reads, steps, writes and detaches; the guest ends with the value
-# it wrote.  QEMU only (docs/gdb.md says what Bochs offers).
+# it wrote.  Then gdb on a Linux guest (amd64, page tables).  QEMU only (docs/gdb.md
+# says what Bochs offers).
 $(BUILD)/pith-gdb.iso: $(SYSTEM_PARTS) $(GDB_GUEST) guests/configs/gdb-test.conf
 	tools/mkimage.sh $@ guests/configs/gdb-test.conf $(BUILD)
-test-gdb: $(BUILD)/pith-gdb.iso
-	tests/gdb.py gdb-svm $(BUILD)/pith-gdb.iso $(GDB_GUEST)
+$(BUILD)/pith-gdb-linux.iso: $(SYSTEM_PARTS) guests/configs/gdb-linux-test.conf
+	tools/mkimage.sh $@ guests/configs/gdb-linux-test.conf $(BUILD)
+test-gdb: $(BUILD)/pith-gdb.iso $(BUILD)/pith-gdb-linux.iso
+	tests/gdb.py gdb-svm $(BUILD)/pith-gdb.iso $(GDB_GUEST) $(BUILD)/pith-gdb-linux.iso
 
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).  Not in
 # `make test` while an intermittent failure of SMP guests is open (docs/security.md).

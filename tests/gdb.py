@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gdb.py — GDB on a guest through the VMM's stub on COM2 (docs/gdb.md).
 
-Usage: tests/gdb.py PLATFORM ISO KERNEL_ELF
+Usage: tests/gdb.py PLATFORM ISO KERNEL_ELF [LINUX_ISO]
 
 Boots ISO (guests/configs/gdb-test.conf: the counting kernel of guests/gdb/, `gdb yes`)
 in QEMU with COM2 as a TCP server on 127.0.0.1 (GDB_PORT, tools/run-qemu.sh).  First a
@@ -10,7 +10,10 @@ packet and malformed commands must get '-' or an error reply and leave the stub
 serving; it reads registers, resumes the guest and stops it again with Ctrl-C (0x03),
 then detaches.  Then Debian's gdb in batch mode attaches, breaks at `tick`, reads
 `counter`, steps, examines memory, writes `counter` and detaches; the guest must run
-on and end with the value written (isa-debug-exit status).  Prints one line per check
+on and end with the value written (isa-debug-exit status).  With LINUX_ISO
+(guests/configs/gdb-linux-test.conf), gdb also attaches to a Linux guest without
+symbols: amd64 registers, kernel memory through the guest's page tables, two steps,
+detach, and the guest powers off cleanly.  Prints one line per check
 and "PLATFORM: N passed, M failed"; exits 0 only if all passed.
 """
 import os
@@ -208,11 +211,84 @@ def run_gdb_file(port, elf, path):
         return str(e.stdout or "") + "\n<gdb timed out>"
 
 
+LINUX_SCRIPT = """set pagination off
+set confirm off
+set remotetimeout 10
+set architecture i386:x86-64
+target remote 127.0.0.1:{port}
+info registers rip
+x/2i $pc
+stepi
+info registers rip
+stepi
+info registers rip
+detach
+"""
+
+
+def boot(iso, log_path, port):
+    env = dict(os.environ, GDB_PORT=str(port))
+    with open(log_path, "wb") as out:
+        return subprocess.Popen(["tools/run-qemu.sh", "--timeout", "300", iso], stdout=out,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def finish(qemu):
+    try:
+        return qemu.wait(60)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        if qemu.poll() is None:
+            os.killpg(qemu.pid, 15)
+            qemu.wait()
+
+
+def linux_guest(iso, build, platform):
+    log_path = os.path.join(build, f"{platform}-linux.log")
+    port = free_port()
+    qemu = boot(iso, log_path, port)
+    log = Log(log_path)
+    try:
+        up = log.wait_for(r"pith-guest: test begin", 240, qemu)
+        check(up is not None, "gdb_linux_booted", "no 'pith-guest: test begin' in " + log_path)
+        if not up:
+            return
+        path = os.path.join(build, f"{platform}-linux.gdb")
+        with open(path, "w") as f:
+            f.write(LINUX_SCRIPT.format(port=port))
+        try:
+            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path], capture_output=True, text=True,
+                               timeout=120)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = str(e.stdout or "") + "\n<gdb timed out>"
+        with open(path + ".out", "w") as f:
+            f.write(out)
+        rips = re.findall(r"^rip\s+(0x[0-9a-f]+)", out, re.M)
+        check(len(rips) == 3 and all(int(r, 16) >= 0xffffffff80000000 for r in rips), "gdb_linux_amd64_registers",
+              f"rip values {rips} (64-bit kernel addresses expected)")
+        check(re.search(r"^=> 0xffffffff[0-9a-f]{8}:\s+\S", out, re.M) is not None and
+              "Cannot access memory" not in out, "gdb_linux_memory_through_page_tables",
+              "x/2i $pc did not read kernel text")
+        check(len(rips) == 3 and rips[0] != rips[1] and rips[1] != rips[2], "gdb_linux_stepi",
+              f"rip values {rips} do not move with each stepi")
+        check("[Inferior 1 (Remote target) detached]" in out, "gdb_linux_detach", "gdb did not detach")
+        ended = log.wait_for(r"no guest left \((all|not all) stopped cleanly\)", 120, qemu)
+        text = log.text()
+        check(ended is not None and "pith-guest: test end" in text and "all stopped cleanly" in ended.group(0)
+              and not ended.group(1).startswith("not"), "gdb_linux_runs_on",
+              "the guest did not finish its test and power off cleanly after the detach")
+    finally:
+        status = finish(qemu)
+    check(status == 0, "gdb_linux_powered_off_cleanly", f"run-qemu.sh exit status {status}")
+
+
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
-    platform, iso, elf = sys.argv[1:]
+    platform, iso, elf = sys.argv[1:4]
     build = os.path.dirname(iso) or "."
     log_path = os.path.join(build, f"{platform}.log")
     port = free_port()
@@ -249,6 +325,8 @@ def main():
         if qemu.poll() is None:
             os.killpg(qemu.pid, 15)
             qemu.wait()
+    if len(sys.argv) == 5:
+        linux_guest(sys.argv[4], build, platform)
     passed = sum(results)
     print(f"{platform}: {passed} passed, {len(results) - passed} failed", flush=True)
     return 0 if passed == len(results) else 1
