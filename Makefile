@@ -36,7 +36,7 @@ help:
 	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
-	@echo "make test-gdb   Debian's gdb on a guest through COM2 (QEMU), and a hostile client"
+	@echo "make test-gdb   Debian's gdb on a guest through COM2 (both emulators), and a hostile client"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
@@ -280,14 +280,15 @@ test-io: $(BUILD)/pith-io.iso
 
 # GDB on a guest (tests/gdb.py): a hostile client on COM2's TCP port, then Debian's gdb
 # in batch mode breaks, reads, steps, writes and detaches; the guest ends with the value
-# it wrote.  Then gdb on a Linux guest (amd64, page tables).  QEMU only (docs/gdb.md
-# says what Bochs offers).
+# it wrote.  Then gdb on a Linux guest (amd64, page tables).  In Bochs (VMX) gdb's
+# session alone: its COM2 socket takes one client, before the machine starts.
 $(BUILD)/pith-gdb.iso: $(SYSTEM_PARTS) $(GDB_GUEST) guests/configs/gdb-test.conf
 	tools/mkimage.sh $@ guests/configs/gdb-test.conf $(BUILD)
 $(BUILD)/pith-gdb-linux.iso: $(SYSTEM_PARTS) guests/configs/gdb-linux-test.conf
 	tools/mkimage.sh $@ guests/configs/gdb-linux-test.conf $(BUILD)
 test-gdb: $(BUILD)/pith-gdb.iso $(BUILD)/pith-gdb-linux.iso
 	tests/gdb.py gdb-svm $(BUILD)/pith-gdb.iso $(GDB_GUEST) $(BUILD)/pith-gdb-linux.iso
+	tests/gdb.py --bochs gdb-vmx $(BUILD)/pith-gdb.iso $(GDB_GUEST)
 
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).  Not in
 # `make test` while an intermittent failure of SMP guests is open (docs/security.md).

@@ -2,6 +2,7 @@
 """gdb.py — GDB on a guest through the VMM's stub on COM2 (docs/gdb.md).
 
 Usage: tests/gdb.py PLATFORM ISO KERNEL_ELF [LINUX_ISO]
+       tests/gdb.py --bochs PLATFORM ISO KERNEL_ELF
 
 Boots ISO (guests/configs/gdb-test.conf: the counting kernel of guests/gdb/, `gdb yes`)
 in QEMU with COM2 as a TCP server on 127.0.0.1 (GDB_PORT, tools/run-qemu.sh).  First a
@@ -13,7 +14,8 @@ then detaches.  Then Debian's gdb in batch mode attaches, breaks at `tick`, read
 on and end with the value written (isa-debug-exit status).  With LINUX_ISO
 (guests/configs/gdb-linux-test.conf), gdb also attaches to a Linux guest without
 symbols: amd64 registers, kernel memory through the guest's page tables, two steps,
-detach, and the guest powers off cleanly.  Prints one line per check
+detach, and the guest powers off cleanly.  With --bochs the system runs in Bochs (VMX), whose COM2 socket waits for its
+one client before the machine starts: only gdb's session runs there.  Prints one line per check
 and "PLATFORM: N passed, M failed"; exits 0 only if all passed.
 """
 import os
@@ -284,7 +286,47 @@ def linux_guest(iso, build, platform):
     check(status == 0, "gdb_linux_powered_off_cleanly", f"run-qemu.sh exit status {status}")
 
 
+def bochs(platform, iso, elf):
+    """Bochs starts once gdb has connected (its socket-server COM2 accepts one client):
+    gdb waits for the stub through the boot with long timeouts."""
+    build = os.path.dirname(iso) or "."
+    log_path = os.path.join(build, f"{platform}.log")
+    port = free_port()
+    env = dict(os.environ, GDB_PORT=str(port))
+    with open(log_path, "wb") as out:
+        emu = subprocess.Popen(["tools/run-bochs.sh", "--timeout", "900", iso], stdout=out,
+                               stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    log = Log(log_path)
+    try:
+        path = os.path.join(build, f"{platform}.gdb")
+        with open(path, "w") as f:
+            f.write("set tcp connect-timeout 120\nset remotetimeout 120\n" +
+                    GDB_SCRIPT.format(port=port, value=GOAL + 7).replace("set remotetimeout 10\n", ""))
+        try:
+            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
+                               text=True, timeout=600)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = str(e.stdout or "") + "\n<gdb timed out>"
+        with open(path + ".out", "w") as f:
+            f.write(out)
+        check("gdb: a client attached" in log.text(), "gdb_stub_started", "the stub never saw the client")
+        check_gdb(out)
+        ended = log.wait_for(r"guest gdbtest: stopped with exit status \d+", 300, emu)
+        check(ended is not None and f"gdb-test: counter is {GOAL + 7}" in log.text() and
+              "stopped with exit status 15" in ended.group(0),
+              "gdb_guest_runs_on_with_value", "the guest did not end with the value gdb wrote (status 7 << 1 | 1)")
+    finally:
+        status = finish(emu)
+    check(status == 0, "gdb_system_powered_off_cleanly", f"run-bochs.sh exit status {status}")
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--bochs":
+        bochs(*sys.argv[2:])
+        passed = sum(results)
+        print(f"{sys.argv[2]}: {passed} passed, {len(results) - passed} failed", flush=True)
+        return 0 if passed == len(results) else 1
     if len(sys.argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
