@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-nested test-smp-boot test-smp test-smp4 bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-nested test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -29,12 +29,14 @@ help:
 	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
+	@echo "                  GDB_PORT=1234 COM2 on 127.0.0.1:1234 for gdb (a guest with gdb yes, docs/gdb.md)"
 	@echo "make test       every suite below, then one summary line per suite"
 	@echo "make test-unit  host unit tests of the kernel's pure logic and the VMM's devices"
 	@echo "make test-qemu  the kernel test suite in QEMU (SVM);  test-bochs: in Bochs (VMX)"
 	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
+	@echo "make test-gdb   Debian's gdb on a guest through COM2 (both emulators), and a hostile client"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
 	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
@@ -84,6 +86,7 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
 include guests/multiboot/multiboot.mk
+include guests/gdb/gdb.mk
 
 # The virtual-SVM test guest (guests/nested/), flat like the test guests but not run by
 # every VMM test.
@@ -127,7 +130,7 @@ CONFIG ?= guests/configs/two-linux.conf
 SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
-$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(wildcard $(CONFIG)) FORCE
+$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(GDB_GUEST) $(wildcard $(CONFIG)) FORCE
 	tools/mkimage.sh $@ $(CONFIG) $(BUILD)
 
 # The root task without a configuration: its demonstration of the kernel's mechanisms.
@@ -203,7 +206,7 @@ $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ tools/bench/kvm_exit.c
 
 # `make run`: MEM, SMP and QEMU_ARGS reach tools/run-qemu.sh through the environment.
-export MEM SMP QEMU_ARGS
+export MEM SMP QEMU_ARGS GDB_PORT
 run: check-config $(BUILD)/pith.iso
 ifeq ($(EMU),bochs)
 	tools/run-bochs.sh --timeout 86400 --tty "$$(tty)" $(BUILD)/pith.iso
@@ -294,6 +297,18 @@ test-io: $(BUILD)/pith-io.iso
 	tests/io.sh io-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-io.iso
 	tests/io.sh io-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-io.iso
 
+# GDB on a guest (tests/gdb.py): a hostile client on COM2's TCP port, then Debian's gdb
+# in batch mode breaks, reads, steps, writes and detaches; the guest ends with the value
+# it wrote.  Then gdb on a Linux guest (amd64, page tables).  In Bochs (VMX) gdb's
+# session alone: its COM2 socket takes one client, before the machine starts.
+$(BUILD)/pith-gdb.iso: $(SYSTEM_PARTS) $(GDB_GUEST) guests/configs/gdb-test.conf
+	tools/mkimage.sh $@ guests/configs/gdb-test.conf $(BUILD)
+$(BUILD)/pith-gdb-linux.iso: $(SYSTEM_PARTS) guests/configs/gdb-linux-test.conf
+	tools/mkimage.sh $@ guests/configs/gdb-linux-test.conf $(BUILD)
+test-gdb: $(BUILD)/pith-gdb.iso $(BUILD)/pith-gdb-linux.iso
+	tests/gdb.py gdb-svm $(BUILD)/pith-gdb.iso $(GDB_GUEST) $(BUILD)/pith-gdb-linux.iso
+	tests/gdb.py --bochs gdb-vmx $(BUILD)/pith-gdb.iso $(GDB_GUEST)
+
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).  Not in
 # `make test` while an intermittent failure of SMP guests is open (docs/security.md).
 test-linux-smp: $(BUILD)/pith-smp.iso
@@ -344,7 +359,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops test-legacy test-io test-nested
+	test-side test-ops test-legacy test-io test-nested test-gdb
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

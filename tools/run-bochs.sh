@@ -59,6 +59,13 @@ if [ -n "$tty" ] && [ ! -c "$tty" ]; then
 fi
 com1="com1: enabled=1, mode=file, dev=serial.txt"
 [ -z "$tty" ] || com1="com1: enabled=1, mode=term, dev=$tty"
+# GDB_PORT=N: COM2 as a TCP server on localhost:N for the GDB stub (docs/gdb.md); Bochs
+# waits for the client to connect before it starts.
+com2=''
+if [ -n "${GDB_PORT:-}" ]; then
+	[[ "$GDB_PORT" =~ ^[1-9][0-9]*$ ]] || { echo "run-bochs: bad GDB_PORT: $GDB_PORT" >&2; exit 2; }
+	com2="com2: enabled=1, mode=socket-server, dev=localhost:$GDB_PORT"
+fi
 bios=/usr/share/bochs/BIOS-bochs-latest vgabios=/usr/share/vgabios/vgabios.bin
 for f in "$bios" "$vgabios"; do
 	[ -f "$f" ] || { echo "run-bochs: $f missing (tools/deps.sh)" >&2; exit 2; }
@@ -88,6 +95,7 @@ display_library: term
 ata0-master: type=cdrom, path="$(realpath "$iso")", status=inserted
 boot: cdrom
 $com1
+$com2
 log: bochs.log
 panic: action=fatal
 clock: sync=none

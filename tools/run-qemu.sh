@@ -16,6 +16,9 @@
 #   --mem SIZE     memory, as QEMU's -m takes it (default: the MEM environment
 #                  variable, else 512M)
 #
+# GDB_PORT=N (environment): COM2 becomes a TCP server on 127.0.0.1:N for the GDB stub
+# of the guest marked `gdb yes` (docs/gdb.md); `target remote 127.0.0.1:N` in gdb.
+#
 # More QEMU arguments: after `--`, or in the QEMU_ARGS environment variable (split at
 # spaces), e.g. QEMU_ARGS="-d int -D qemu.log".
 #
@@ -62,6 +65,10 @@ if [ "$kvm" = 1 ]; then
 fi
 # shellcheck disable=SC2206  # (QEMU_ARGS is split at spaces on purpose)
 extra=(${QEMU_ARGS:-})
+if [ -n "${GDB_PORT:-}" ]; then
+	[[ "$GDB_PORT" =~ ^[1-9][0-9]*$ ]] && [ "$GDB_PORT" -lt 65536 ] || { echo "run-qemu: bad GDB_PORT: $GDB_PORT" >&2; exit 2; }
+	extra=(-serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off" "${extra[@]}")
+fi
 # -display none + -serial mon:stdio instead of -nographic: -nographic also makes
 # SeaBIOS mirror the BIOS/GRUB screen onto COM1 (escape codes in the log).
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)

@@ -20,6 +20,7 @@
 
 #include "cpuid.h"
 #include "emulate.h"
+#include "gdbstub.h"
 #include "interrupt.h"
 #include "nested_svm.h"
 #include "vm.h"
@@ -292,6 +293,8 @@ static enum next_step handle_cr_access(struct vm *vm, struct reply *reply)
 static void arm_deadline(struct vm *vm, uint64_t tsc)
 {
     struct vcpu *c = vm->cpu;
+    if (c->index == 0)
+        tsc = gdb_deadline(vm, tsc);    /* the debugger's UART is polled too */
     if (tsc == c->deadline)
         return;
     c->deadline = tsc;
@@ -326,6 +329,8 @@ static void notified(struct vm *vm, uint64_t bits)
     vm->cpu->kicked = false;
     if (bits & PITH_DEADLINE_BIT) {
         vm->cpu->deadline = 0;
+        if (vm->cpu->index == 0)
+            gdb_poll(vm);
         update_time(vm);
     }
     if ((bits & PITH_GUEST_NET_BADGE) && vm->platform == VM_PLATFORM_PC)
@@ -413,7 +418,7 @@ static void plan_injection(struct vm *vm, struct reply *reply)
         }
         reply->windows |= PITH_VM_WINDOW_NMI;
     }
-    if (!interrupt_waiting(vm))
+    if (!interrupt_waiting(vm) || gdb_stepping(vm, vm->cpu->index))     /* a step is one instruction */
         return;
     /* A RECALL may come before the guest ran again: the event the last reply injected
      * may still be waiting in the VMCB/VMCS, and a new one would replace it.  Wait for
@@ -571,7 +576,7 @@ static bool handle(struct vm *vm, struct reply *reply)
     else
         c->recall_requested = false;
     vm->record.exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
-    enum next_step step = handle_exit(vm, reply);
+    enum next_step step = gdb_takes_exit(vm, &reply->inject) ? STEP_RESUME : handle_exit(vm, reply);
     if (step == STEP_SWITCHED) {
         c->state = VCPU_IN_GUEST;
         return false;
@@ -582,6 +587,9 @@ static bool handle(struct vm *vm, struct reply *reply)
         vm_stop(vm, VM_END_NONE, NULL);     /* a test guest's verdict: the reason stays empty */
     if (vm->stopped)
         return false;
+    uint64_t bits = gdb_stop_point(vm);     /* a breakpoint, a step or Ctrl-C: GDB's turn */
+    if (bits)
+        notified(vm, bits);
     if (c->init_pending) {
         park_for_init(vm);
         return false;

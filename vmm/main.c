@@ -34,6 +34,7 @@
 #include "cpuid.h"
 #include "dev/debug_exit.h"
 #include "dev/sysconf.h"
+#include "gdbstub.h"
 #include "linux.h"
 #include "multiboot_guest.h"
 #include "nested_svm.h"
@@ -308,6 +309,18 @@ static enum pith_error map_channel(void **channel, uint64_t *notification)
     return PITH_OK;
 }
 
+/* `gdb yes`: the root task passed COM2's ports as the last extra capability
+ * (pith/guest.h), after the console, root and NIC ones. */
+static void start_gdb(const struct sysconf_guest *g)
+{
+    uint64_t before = PITH_GUEST_SLOT_COUNT;
+    if (g->net_segment)
+        before = PITH_GUEST_SLOT_NET_FRAMES + PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS);
+    if (bootinfo->extra_count <= before ||
+        !gdb_start(&guest, bootinfo->extra_first_slot + bootinfo->extra_count - 1))
+        say("vmm: %s: gdb: no COM2 ports from the root task; no debugger\n", g->name);
+}
+
 static bool run_configured(const char *text, size_t length)
 {
     static struct sysconf config;
@@ -344,7 +357,8 @@ static bool run_configured(const char *text, size_t length)
                             .host_cpus = (unsigned)bootinfo->cpu_count,
                             .tsc_hz = bootinfo->tsc_hz, .console = console_cap,
                             .no_output = g->console == SYSCONF_CONSOLE_NONE,
-                            .wall_clock = rtc_clock_from_cmdline(bootinfo->cmdline, 0) };
+                            .wall_clock = rtc_clock_from_cmdline(bootinfo->cmdline, 0),
+                            .exception_bitmap = g->gdb ? GDB_EXCEPTION_BITMAP : 0 };
     /* The notification comes after the guest's RAM: 2 MiB frames retype best first. */
     /* For the tests of isolation: a VMM told to crash does so before its guest runs,
      * and the root task must carry on with the others. */
@@ -368,6 +382,8 @@ static bool run_configured(const char *text, size_t length)
         say("vmm: %s: creating the guest (%lu MiB): %s\n", g->name, ram >> 20, pith_error_name(err));
         return false;
     }
+    if (g->gdb)
+        start_gdb(g);
     static const char *const methods[] = { "Linux on the PC platform", "a multiboot kernel on the PC platform",
                                            "a flat test guest", "firmware on the PC platform" };
     vm_log(&guest, "%lu MiB of RAM, %s, %s %s (%lu bytes)%s%s%s%s%s%s%s", ram >> 20, methods[g->boot],

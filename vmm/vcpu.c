@@ -17,6 +17,7 @@
 #include <pith/printf.h>
 #include <pith/string.h>
 
+#include "gdbstub.h"
 #include "interrupt.h"
 #include "nested_svm.h"
 #include "vm.h"
@@ -59,8 +60,10 @@ void vm_lock(struct vm *vm, struct vcpu *cpu)
 bool vcpu_wants_attention(struct vcpu *c)
 {
     struct vm *vm = c->vm;
-    if (vm->stopped || c->init_pending)
+    if (vm->stopped || c->init_pending || (c->index == 0 && gdb_stop_wanted(vm)))
         return true;
+    if (gdb_stepping(vm, c->index))
+        return false;
     if (c->state == VCPU_WAIT_SIPI)
         return c->sipi_pending;
     if (nested_svm_gif_clear(c))

@@ -192,7 +192,8 @@ static enum pith_error create_vcpu(struct vm *vm, struct vcpu *c)
     if (!err)
         err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &c->exit_endpoint);
     if (!err)
-        err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint, VM_TRANSFER_MASK, 0);
+        err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint, VM_TRANSFER_MASK,
+                                  vm->exception_bitmap);
     if (!err)
         err = pith_thread_set_priority(c->thread, VCPU_PRIORITY);
     c->tsc_offset = -vm->tsc_start;
@@ -213,6 +214,7 @@ enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
     vm->console_cap = config->console;
     vm->no_output = config->no_output;
     vm->wall_clock = config->wall_clock;
+    vm->exception_bitmap = config->exception_bitmap;
     vm->vcpu_count = config->vcpus ? config->vcpus : 1;
     if (vm->vcpu_count > VM_MAX_VCPUS || (vm->platform == VM_PLATFORM_TEST && vm->vcpu_count > 1))
         return PITH_E_RANGE;        /* the test platform has no APIC to start others */

@@ -132,6 +132,7 @@ struct vm_config {
     pith_cap_t console;             /* console server capability, 0: pith_printf */
     bool no_output;                 /* `console none`: the guest's output goes nowhere */
     uint64_t wall_clock;            /* the host's time at start (seconds since 1970), 0: unknown */
+    uint64_t exception_bitmap;      /* guest exceptions that exit (GDB_EXCEPTION_BITMAP) */
 };
 
 struct vm {
@@ -178,6 +179,9 @@ struct vm {
     enum vm_end end;
     char why[VM_WHY_MAX];           /* why it stopped, when not by its verdict */
     struct vm_record record;
+
+    uint64_t exception_bitmap;      /* vm_config.exception_bitmap */
+    struct gdb_stub *gdb;           /* the debugger's stub (gdbstub.h), NULL: none */
 };
 
 /* Guest space, RAM, vCPU, thread and devices; the vCPU stays stopped.  RAM frames are

@@ -18,6 +18,8 @@
  *             queueing frames; and from PITH_GUEST_SLOT_NET_FRAMES on, the channel's
  *             PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS) frames in address order
  *             (pith/switch.h), shared with the switch and nobody else
+ *             With `gdb yes`, one more after all these: the I/O ports of COM2
+ *             (0x2f8-0x2ff), where the VMM serves the GDB remote protocol (docs/gdb.md)
  * When the guest powers off, the VMM sends PITH_GUEST_STOPPED (MR0 = 0 for a clean
  * power-off, otherwise an error) on the root endpoint and stops.  The VMM thread's
  * faults go to the same endpoint, so a crashed VMM is noticed too.  The root task

@@ -246,6 +246,8 @@ static size_t guest_block(const struct sysconf_guest *g, int port, char *out, si
         n += pith_snprintf(out + n, size - (size_t)n, "  debug-exit yes\n");
     if (g->nested)
         n += pith_snprintf(out + n, size - (size_t)n, "  nested on\n");
+    if (g->gdb)
+        n += pith_snprintf(out + n, size - (size_t)n, "  gdb yes\n");
     if (g->cmdline[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cmdline %s\n", g->cmdline);
     if (g->cpus) {
@@ -269,6 +271,19 @@ static unsigned module_frames(const struct pith_module_desc *const *mods, unsign
     return frames;
 }
 
+/* The ports of the second UART, for the VMM of the guest marked `gdb yes`: its GDB
+ * stub talks through them (docs/gdb.md). */
+#define COM2 0x2f8
+
+static enum pith_error gdb_ports(pith_cap_t *slot)
+{
+    *slot = pith_alloc_slot();
+    enum pith_error err = pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, COM2, COM2 + 7, *slot);
+    if (err)
+        say("gdb: COM2's ports could not be issued: %s\n", pith_error_name(err));
+    return err;
+}
+
 static enum pith_error start_guest(struct guest *g, unsigned index, const struct pith_module_desc *vmm,
                                    pith_cap_t reports)
 {
@@ -289,13 +304,15 @@ static enum pith_error start_guest(struct guest *g, unsigned index, const struct
             shared[count] = *mods[count], count++;
     }
     uint64_t badge = GUEST_BADGE_BASE + index;
-    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES] = { pith_alloc_slot(), pith_alloc_slot() };
+    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES + 1] = { pith_alloc_slot(), pith_alloc_slot() };
     unsigned cap_count = PITH_GUEST_SLOT_COUNT;
     if (g->port >= 0) {
         for (unsigned i = 0; i < 2 + CHANNEL_FRAMES; i++)
             caps[PITH_GUEST_SLOT_NET_NOTIFY + i] = g->net[i];
         cap_count = PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES;
     }
+    if (c->gdb && gdb_ports(&caps[cap_count]) == PITH_OK)
+        cap_count++;
     enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
                                           console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
     if (!err)

@@ -419,6 +419,32 @@ static void set_debug_exit(struct parser *p, struct text key, struct text value)
     }
 }
 
+/* `gdb yes` on one guest at most: the machine has one COM2 for the debugger. */
+static void set_gdb(struct parser *p, struct text key, struct text value)
+{
+    (void)key;
+    if (text_is(value, "no")) {
+        p->guest->gdb = false;
+        return;
+    }
+    if (!text_is(value, "yes")) {
+        struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
+        say_around(&m, "gdb is yes or no, not '", value, "'");
+        return;
+    }
+    for (unsigned i = 0; i < p->config->guest_count; i++) {
+        const struct sysconf_guest *other = &p->config->guests[i];
+        if (other != p->guest && other->gdb) {
+            struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
+            say(&m, "gdb yes on one guest only: guest '");
+            say(&m, other->name);
+            say(&m, "' has it");
+            return;
+        }
+    }
+    p->guest->gdb = true;
+}
+
 /* Repeated cmdline lines append, separated by a space, for long command lines. */
 static void add_cmdline(struct parser *p, struct text key, struct text value)
 {
@@ -525,6 +551,7 @@ static const struct key keys[] = {
     { "module",  add_module,  true,  true  },
     { "cdrom",   set_cdrom,   false, false },
     { "debug-exit", set_debug_exit, false, false },
+    { "gdb",     set_gdb,     false, false },
     { "net",     set_net,     true,  false },
     { "nested",  set_nested,  false, false },
 };

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""gdb.py — GDB on a guest through the VMM's stub on COM2 (docs/gdb.md).
+
+Usage: tests/gdb.py PLATFORM ISO KERNEL_ELF [LINUX_ISO]
+       tests/gdb.py --bochs PLATFORM ISO KERNEL_ELF
+
+Boots ISO (guests/configs/gdb-test.conf: the counting kernel of guests/gdb/, `gdb yes`)
+in QEMU with COM2 as a TCP server on 127.0.0.1 (GDB_PORT, tools/run-qemu.sh).  First a
+hostile client speaks the protocol by hand: line noise, bad checksums, an oversized
+packet and malformed commands must get '-' or an error reply and leave the stub
+serving; it reads registers, resumes the guest and stops it again with Ctrl-C (0x03),
+then detaches.  Then Debian's gdb in batch mode attaches, breaks at `tick`, reads
+`counter`, steps, examines memory, writes `counter` and detaches; the guest must run
+on and end with the value written (isa-debug-exit status).  With LINUX_ISO
+(guests/configs/gdb-linux-test.conf), gdb also attaches to a Linux guest without
+symbols: amd64 registers, kernel memory through the guest's page tables, two steps,
+detach, and the guest powers off cleanly.  With --bochs the system runs in Bochs (VMX), whose COM2 socket waits for its
+one client before the machine starts: only gdb's session runs there.  Prints one line per check
+and "PLATFORM: N passed, M failed"; exits 0 only if all passed.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+GOAL = 1000000000
+results = []
+
+
+def check(ok, name, why=""):
+    results.append(ok)
+    print(f"PASS {name}" if ok else f"FAIL {name}: {why}", flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Log:
+    """QEMU's serial output, read as it grows."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def text(self):
+        try:
+            with open(self.path, "rb") as f:
+                return f.read().decode("utf-8", "replace").replace("\r", "")
+        except OSError:
+            return ""
+
+    def wait_for(self, pattern, seconds, process=None):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            m = re.search(pattern, self.text())
+            if m:
+                return m
+            if process is not None and process.poll() is not None:
+                time.sleep(0.5)
+                return re.search(pattern, self.text())
+            time.sleep(0.2)
+        return None
+
+
+class Client:
+    """The remote protocol by hand, as a hostile or careless debugger might speak it."""
+
+    def __init__(self, port):
+        self.sock = None
+        for _ in range(50):
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        if self.sock is None:
+            raise OSError("cannot connect")
+        self.sock.settimeout(0.2)
+        self.buffer = b""
+
+    def send(self, raw):
+        self.sock.sendall(raw)
+
+    @staticmethod
+    def frame(data):
+        return b"$" + data + b"#" + b"%02x" % (sum(data) & 0xff)
+
+    def fill(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return
+                self.buffer += chunk
+                return
+            except socket.timeout:
+                continue
+
+    def next_byte(self, seconds):
+        """The next '+' or '-' (skipping nothing else)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if self.buffer:
+                b, self.buffer = self.buffer[:1], self.buffer[1:]
+                return b
+            self.fill(end - time.monotonic())
+        return None
+
+    def packet(self, seconds):
+        """The next packet's data (acknowledged), or None; '+'/'-' before it are skipped."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            m = re.match(rb"[+-]*\$([^#]*)#([0-9a-fA-F]{2})", self.buffer)
+            if m:
+                self.buffer = self.buffer[m.end():]
+                data = m.group(1)
+                if int(m.group(2), 16) != sum(data) & 0xff:
+                    return b"<bad checksum>"
+                self.send(b"+")
+                return data
+            self.fill(end - time.monotonic())
+        return None
+
+    def command(self, data, seconds=10):
+        self.send(self.frame(data))
+        return self.packet(seconds)
+
+    def close(self):
+        self.sock.close()
+
+
+def hostile_client(port, log):
+    c = Client(port)
+    # Line noise and a bad checksum while the guest runs: '-', and it keeps running.
+    c.send(b"hello\x00\xff##")
+    c.send(b"$g#00")
+    c.fill(3)
+    ack = c.next_byte(3)
+    check(ack == b"-", "gdb_bad_checksum_refused", f"got {ack!r} for a bad checksum")
+    c.buffer = b""
+    # A packet far beyond PacketSize, with a good checksum: refused with '-'.
+    c.send(c.frame(b"m" + b"1" * 6000))
+    ack = c.next_byte(10)
+    check(ack == b"-", "gdb_oversized_packet_refused", f"got {ack!r} for a 6001-byte packet")
+    c.buffer = b""
+    # The first good packet stops the guest; '?' says it stopped.
+    stop = c.command(b"?", 15)
+    check(stop is not None and stop.startswith(b"T"), "gdb_stop_on_attach", f"'?' answered {stop!r}")
+    regs = c.command(b"g")
+    check(regs is not None and len(regs) == 16 * 8 and re.fullmatch(rb"[0-9a-f]+", regs) is not None,
+          "gdb_registers_i386", f"'g' answered {regs!r}")
+    bad = {b"mffffffff,ffffffff": b"E01", b"m1000": b"E01", b"M200000,1:zz": b"E01",
+           b"M200000,4:00": b"E01", b"p999": b"E01", b"P8=12": b"E01", b"G00": b"E01",
+           b"Z0,ffffffffffffffff,1": b"E0e", b"m" + b"f" * 40 + b",4": b"E01",
+           b"X200000,10:abc": b"E01", b"Z1,200000,1": b"", b"vFoo": b""}
+    wrong = []
+    for packet, expected in bad.items():
+        answer = c.command(packet)
+        if answer != expected:
+            wrong.append(f"{packet[:24]!r} -> {answer!r} (expected {expected!r})")
+    check(not wrong, "gdb_malformed_commands_refused", "; ".join(wrong))
+    memory = c.command(b"m0,4")                      # guest-physical 0, paging off
+    check(memory is not None and re.fullmatch(rb"[0-9a-f]{8}", memory) is not None,
+          "gdb_read_memory_raw", f"'m0,4' answered {memory!r}")
+    # Continue, then Ctrl-C: the guest stops with SIGINT.
+    c.send(c.frame(b"c"))
+    time.sleep(1.0)
+    early = c.packet(0.5)
+    c.send(b"\x03")
+    stop = c.packet(10)
+    check(early is None and stop is not None and stop.startswith(b"T02"), "gdb_ctrl_c_interrupts",
+          f"after 'c': {early!r}, after Ctrl-C: {stop!r}")
+    detached = c.command(b"D")
+    check(detached == b"OK", "gdb_raw_detach", f"'D' answered {detached!r}")
+    c.close()
+    m = log.wait_for(r"gdb: detached; the guest runs on", 10)
+    return m is not None
+
+
+GDB_SCRIPT = """set pagination off
+set confirm off
+set remotetimeout 10
+target remote 127.0.0.1:{port}
+break tick
+continue
+print counter
+print/x $pc
+stepi
+print/x $pc
+step
+x/1dw &counter
+set var counter = {value}
+print counter
+detach
+"""
+
+
+def run_gdb_file(port, elf, path):
+    with open(path, "w") as f:
+        f.write(GDB_SCRIPT.format(port=port, value=GOAL + 7))
+    try:
+        p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf],
+                           capture_output=True, text=True, timeout=120)
+        return p.stdout + p.stderr
+    except subprocess.TimeoutExpired as e:
+        return str(e.stdout or "") + "\n<gdb timed out>"
+
+
+LINUX_SCRIPT = """set pagination off
+set confirm off
+set remotetimeout 10
+set architecture i386:x86-64
+target remote 127.0.0.1:{port}
+info registers rip
+x/2i $pc
+stepi
+info registers rip
+stepi
+info registers rip
+detach
+"""
+
+
+def boot(iso, log_path, port):
+    env = dict(os.environ, GDB_PORT=str(port))
+    with open(log_path, "wb") as out:
+        return subprocess.Popen(["tools/run-qemu.sh", "--timeout", "300", iso], stdout=out,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def finish(qemu):
+    try:
+        return qemu.wait(60)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        if qemu.poll() is None:
+            os.killpg(qemu.pid, 15)
+            qemu.wait()
+
+
+def linux_guest(iso, build, platform):
+    log_path = os.path.join(build, f"{platform}-linux.log")
+    port = free_port()
+    qemu = boot(iso, log_path, port)
+    log = Log(log_path)
+    try:
+        up = log.wait_for(r"pith-guest: test begin", 240, qemu)
+        check(up is not None, "gdb_linux_booted", "no 'pith-guest: test begin' in " + log_path)
+        if not up:
+            return
+        path = os.path.join(build, f"{platform}-linux.gdb")
+        with open(path, "w") as f:
+            f.write(LINUX_SCRIPT.format(port=port))
+        try:
+            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path], capture_output=True, text=True,
+                               timeout=120)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = str(e.stdout or "") + "\n<gdb timed out>"
+        with open(path + ".out", "w") as f:
+            f.write(out)
+        rips = re.findall(r"^rip\s+(0x[0-9a-f]+)", out, re.M)
+        check(len(rips) == 3 and all(int(r, 16) >= 0xffffffff80000000 for r in rips), "gdb_linux_amd64_registers",
+              f"rip values {rips} (64-bit kernel addresses expected)")
+        check(re.search(r"^=> 0xffffffff[0-9a-f]{8}:\s+\S", out, re.M) is not None and
+              "Cannot access memory" not in out, "gdb_linux_memory_through_page_tables",
+              "x/2i $pc did not read kernel text")
+        check(len(rips) == 3 and rips[0] != rips[1] and rips[1] != rips[2], "gdb_linux_stepi",
+              f"rip values {rips} do not move with each stepi")
+        check("[Inferior 1 (Remote target) detached]" in out, "gdb_linux_detach", "gdb did not detach")
+        ended = log.wait_for(r"no guest left \((all|not all) stopped cleanly\)", 120, qemu)
+        text = log.text()
+        check(ended is not None and "pith-guest: test end" in text and "all stopped cleanly" in ended.group(0)
+              and not ended.group(1).startswith("not"), "gdb_linux_runs_on",
+              "the guest did not finish its test and power off cleanly after the detach")
+    finally:
+        status = finish(qemu)
+    check(status == 0, "gdb_linux_powered_off_cleanly", f"run-qemu.sh exit status {status}")
+
+
+def bochs(platform, iso, elf):
+    """Bochs starts once gdb has connected (its socket-server COM2 accepts one client):
+    gdb waits for the stub through the boot with long timeouts."""
+    build = os.path.dirname(iso) or "."
+    log_path = os.path.join(build, f"{platform}.log")
+    port = free_port()
+    env = dict(os.environ, GDB_PORT=str(port))
+    with open(log_path, "wb") as out:
+        emu = subprocess.Popen(["tools/run-bochs.sh", "--timeout", "900", iso], stdout=out,
+                               stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    log = Log(log_path)
+    try:
+        path = os.path.join(build, f"{platform}.gdb")
+        with open(path, "w") as f:
+            f.write("set tcp connect-timeout 120\nset remotetimeout 120\n" +
+                    GDB_SCRIPT.format(port=port, value=GOAL + 7).replace("set remotetimeout 10\n", ""))
+        try:
+            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
+                               text=True, timeout=600)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = str(e.stdout or "") + "\n<gdb timed out>"
+        with open(path + ".out", "w") as f:
+            f.write(out)
+        check("gdb: a client attached" in log.text(), "gdb_stub_started", "the stub never saw the client")
+        check_gdb(out)
+        ended = log.wait_for(r"guest gdbtest: stopped with exit status \d+", 300, emu)
+        check(ended is not None and f"gdb-test: counter is {GOAL + 7}" in log.text() and
+              "stopped with exit status 15" in ended.group(0),
+              "gdb_guest_runs_on_with_value", "the guest did not end with the value gdb wrote (status 7 << 1 | 1)")
+    finally:
+        status = finish(emu)
+    check(status == 0, "gdb_system_powered_off_cleanly", f"run-bochs.sh exit status {status}")
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--bochs":
+        bochs(*sys.argv[2:])
+        passed = sum(results)
+        print(f"{sys.argv[2]}: {passed} passed, {len(results) - passed} failed", flush=True)
+        return 0 if passed == len(results) else 1
+    if len(sys.argv) not in (4, 5):
+        print(__doc__, file=sys.stderr)
+        return 2
+    platform, iso, elf = sys.argv[1:4]
+    build = os.path.dirname(iso) or "."
+    log_path = os.path.join(build, f"{platform}.log")
+    port = free_port()
+    env = dict(os.environ, GDB_PORT=str(port))
+    with open(log_path, "wb") as out:
+        qemu = subprocess.Popen(["tools/run-qemu.sh", "--timeout", "300", iso], stdout=out,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    log = Log(log_path)
+    try:
+        started = log.wait_for(r"gdb-test: counting", 180, qemu)
+        check(started is not None and re.search(r"gdb: the remote protocol on COM2", log.text()) is not None,
+              "gdb_stub_started", "no 'gdb-test: counting' or stub line in " + log_path)
+        if started:
+            try:
+                hostile_client(port, log)
+            except OSError as e:
+                check(False, "gdb_hostile_client", str(e))
+            time.sleep(2)           # QEMU notices the first client has gone
+            out = run_gdb_file(port, elf, os.path.join(build, f"{platform}.gdb"))
+            with open(os.path.join(build, f"{platform}.gdb.out"), "w") as f:
+                f.write(out)
+            check_gdb(out)
+        ended = log.wait_for(r"guest gdbtest: stopped with exit status \d+", 60, qemu)
+        text = log.text()
+        check(ended is not None and f"gdb-test: counter is {GOAL + 7}" in text and
+              "stopped with exit status 15" in ended.group(0),
+              "gdb_guest_runs_on_with_value", "the guest did not end with the value gdb wrote (status 7 << 1 | 1)")
+        try:
+            status = qemu.wait(30)
+        except subprocess.TimeoutExpired:
+            status = None
+        check(status == 0, "gdb_system_powered_off_cleanly", f"run-qemu.sh exit status {status}")
+    finally:
+        if qemu.poll() is None:
+            os.killpg(qemu.pid, 15)
+            qemu.wait()
+    if len(sys.argv) == 5:
+        linux_guest(sys.argv[4], build, platform)
+    passed = sum(results)
+    print(f"{platform}: {passed} passed, {len(results) - passed} failed", flush=True)
+    return 0 if passed == len(results) else 1
+
+
+def check_gdb(out):
+    bp = re.search(r"Breakpoint 1, (0x[0-9a-f]+ in )?tick \(\)", out)
+    check(bp is not None, "gdb_break_at_symbol", "no 'Breakpoint 1, tick ()' in gdb's output")
+    values = dict(re.findall(r"^\$(\d+) = (.*)$", out, re.M))
+    counter = values.get("1", "")
+    check(counter.isdigit() and 0 < int(counter) < GOAL, "gdb_print_variable", f"print counter gave {counter!r}")
+    before, after = values.get("2", ""), values.get("3", "")
+    tick = re.search(r"Breakpoint 1 at (0x[0-9a-f]+)", out)
+    check(tick is not None and before == tick.group(1) and after.startswith("0x") and
+          int(after, 16) > int(before, 16), "gdb_stepi", f"pc {before!r} then {after!r}")
+    check(re.search(r"gdb_test_main \(\) at \S*gdb_test\.c:\d+", out) is not None, "gdb_step_source_line",
+          "`step` did not return to gdb_test_main with a source line")
+    x = re.search(r"<counter>:\s+(-?\d+)", out)
+    check(x is not None and x.group(1) == counter, "gdb_examine_memory",
+          f"x/1dw &counter gave {x.group(1) if x else None!r}, print gave {counter!r}")
+    check(values.get("4") == str(GOAL + 7), "gdb_write_variable", f"counter after set var: {values.get('4')!r}")
+    check("[Inferior 1 (Remote target) detached]" in out, "gdb_detach", "gdb did not detach")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,487 @@
+/*
+ * The GDB stub's guest side (gdbstub.h): the UART it talks through, the stop loop,
+ * and struct gdb_target over vCPU 0's exit message and the guest's memory.
+ */
+#include <pith/cpu.h>
+#include <pith/printf.h>
+#include <pith/string.h>
+#include <pith/syscall.h>
+
+#include "dev/gdb_commands.h"
+#include "dev/gdb_rsp.h"
+#include "dev/guest_walk.h"
+#include "gdbstub.h"
+#include "vm.h"
+
+/* The trap written over an instruction for a software breakpoint.  HLT, not INT3:
+ * QEMU's TCG checks INT3 against the INTn intercept instead of the #BP exception
+ * intercept, so under it an INT3 would reach the guest's own IDT; HLT always exits,
+ * on both SVM and VMX, with RIP at the instruction.  It works for code at CPL 0 (a
+ * HLT elsewhere is a #GP in the guest).  #BP is not intercepted, so the guest's own
+ * INT3s (Linux patches its text with them) never leave it. */
+#define GDB_BREAK_OPCODE    0xf4
+#define GDB_BREAKPOINTS     64
+#define RFLAGS_TF           (1ull << 8)
+
+/* 16550 registers and bits (as uart16550.h models them for guests). */
+enum { COM_DATA, COM_IER, COM_FCR, COM_LCR, COM_MCR, COM_LSR };
+#define COM_LSR_DATA_READY 0x01
+#define COM_LSR_THR_EMPTY  0x20
+
+struct breakpoint {
+    bool used;
+    uint64_t address, gpa;
+    uint8_t saved;
+};
+
+struct gdb_stub {
+    struct vm *vm;
+    uint16_t port;
+    struct gdb_rsp rsp;
+    struct gdb_target target;
+    bool attached;              /* a client talked since the last detach */
+    bool client_waits;          /* it resumed the guest and waits for a stop reply */
+    bool packet_waiting;        /* rsp.data holds a packet that came while running */
+    bool stop_requested;        /* a packet or Ctrl-C: stop at the next exit */
+    bool stop_now;              /* an exit that is the debugger's (breakpoint, step) */
+    bool stepping;
+    bool step_set_tf;           /* TF was ours: clear it after the step */
+    int signal;
+    bool swbreak;
+    uint64_t next_poll;
+    struct breakpoint bp[GDB_BREAKPOINTS];
+    char reply[GDB_RSP_MAX + 1];
+    char frame[2 * GDB_RSP_MAX + 8];    /* the last packet sent, for a '-' */
+    size_t frame_length;
+};
+
+static struct gdb_stub stub;
+
+/* ---- The UART -------------------------------------------------------------------- */
+
+static bool uart_read(struct gdb_stub *s, uint8_t *byte)
+{
+    if (!(pith_inb((uint16_t)(s->port + COM_LSR)) & COM_LSR_DATA_READY))
+        return false;
+    *byte = pith_inb((uint16_t)(s->port + COM_DATA));
+    return true;
+}
+
+static void uart_write(struct gdb_stub *s, const char *bytes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (unsigned spin = 0; spin < 1000000; spin++)
+            if (pith_inb((uint16_t)(s->port + COM_LSR)) & COM_LSR_THR_EMPTY)
+                break;
+        pith_outb((uint16_t)(s->port + COM_DATA), (uint8_t)bytes[i]);
+    }
+}
+
+static void send_packet(struct gdb_stub *s, const char *data, size_t length)
+{
+    s->frame_length = gdb_rsp_encode(data, length, s->frame, sizeof(s->frame));
+    uart_write(s, s->frame, s->frame_length);
+}
+
+/* 115200 8N1, FIFOs on, no interrupts: the stub polls. */
+static void uart_init(struct gdb_stub *s)
+{
+    pith_outb((uint16_t)(s->port + COM_IER), 0);
+    pith_outb((uint16_t)(s->port + COM_LCR), 0x80);
+    pith_outb((uint16_t)(s->port + COM_DATA), 1);
+    pith_outb((uint16_t)(s->port + COM_IER), 0);
+    pith_outb((uint16_t)(s->port + COM_LCR), 0x03);
+    pith_outb((uint16_t)(s->port + COM_FCR), 0x07);
+    pith_outb((uint16_t)(s->port + COM_MCR), 0x03);
+}
+
+/* ---- Registers: vCPU 0's exit message ------------------------------------------------ */
+
+static uint64_t *exit_words(struct gdb_stub *s)
+{
+    return s->vm->cpus[0].exit.mr;
+}
+
+static bool long_mode(const uint64_t *mr)
+{
+    return (mr[VM_CR(VM_EFER)] & GUEST_EFER_LMA) && ((mr[VM_SEG(2 * GUEST_SEG_CS)] >> 16) & (1u << 9));
+}
+
+/* GDB's amd64 order of the general registers, as Pith's GPR group numbers them. */
+static const uint8_t amd64_gpr[16] = { 0, 3, 1, 2, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15 };
+/* GDB's order of the segment registers (cs ss ds es fs gs) in the SEG group. */
+static const uint8_t gdb_segments[6] = { GUEST_SEG_CS, GUEST_SEG_SS, GUEST_SEG_DS, GUEST_SEG_ES,
+                                         GUEST_SEG_FS, GUEST_SEG_GS };
+
+static void read_registers(void *ctx, uint64_t regs[GDB_REGS_MAX])
+{
+    struct gdb_stub *s = ctx;
+    const uint64_t *mr = exit_words(s);
+    bool amd64 = s->target.arch == GDB_ARCH_AMD64;
+    unsigned gprs = amd64 ? 16 : 8, pc = amd64 ? GDB_AMD64_PC : GDB_I386_PC;
+    for (unsigned i = 0; i < gprs; i++)
+        regs[i] = mr[VM_GPR(amd64 ? amd64_gpr[i] : i)];
+    regs[pc] = mr[VM_RIP];
+    regs[pc + 1] = mr[VM_RFLAGS];
+    for (unsigned i = 0; i < 6; i++)
+        regs[pc + 2 + i] = mr[VM_SEG(2 * gdb_segments[i])] & 0xffff;
+}
+
+/* What the kernel would refuse at the next entry is refused here (docs/vm.md): RFLAGS
+ * keeps bit 1 and loses the reserved bits, RIP stays canonical or within 32 bits.
+ * Segment registers are not written: a value other than the current one is refused. */
+static bool write_register(void *ctx, unsigned index, uint64_t value)
+{
+    struct gdb_stub *s = ctx;
+    uint64_t *mr = exit_words(s);
+    bool amd64 = s->target.arch == GDB_ARCH_AMD64;
+    unsigned gprs = amd64 ? 16 : 8, pc = amd64 ? GDB_AMD64_PC : GDB_I386_PC;
+    if (index < gprs) {
+        uint64_t *r = &mr[VM_GPR(amd64 ? amd64_gpr[index] : index)];
+        *r = amd64 ? value : (*r & ~0xffffffffull) | (uint32_t)value;
+        return true;
+    }
+    if (index == pc) {
+        if (amd64 ? (uint64_t)((int64_t)(value << 16) >> 16) != value : value > 0xffffffffull)
+            return false;
+        mr[VM_RIP] = value;
+        return true;
+    }
+    if (index == pc + 1) {
+        value = (value | 2) & 0x3fffffull & ~((1ull << 3) | (1ull << 5) | (1ull << 15));
+        if (long_mode(mr) || !(mr[VM_CR(VM_CR0)] & GUEST_CR0_PE))
+            value &= ~GUEST_RFLAGS_VM;
+        mr[VM_RFLAGS] = value;
+        return true;
+    }
+    if (index >= pc + 2 && index < pc + 8)
+        return (mr[VM_SEG(2 * gdb_segments[index - pc - 2])] & 0xffff) == (value & 0xffff);
+    return false;
+}
+
+/* ---- Memory: through the guest's page tables ---------------------------------------- */
+
+/* The guest-physical address of a linear one and the bytes left in its page; as a
+ * debugger sees memory, without the protection checks of an access (CPL 0, AC set). */
+static bool translate(struct gdb_stub *s, uint64_t linear, uint64_t *gpa, uint64_t *room)
+{
+    const uint64_t *mr = exit_words(s);
+    *room = 4096 - (linear & 4095);
+    if (!(mr[VM_CR(VM_CR0)] & GUEST_CR0_PG)) {
+        *gpa = linear;
+        return linear <= 0xffffffffull;
+    }
+    struct guest_paging p = { .cr0 = mr[VM_CR(VM_CR0)], .cr3 = mr[VM_CR(VM_CR3)],
+                              .cr4 = mr[VM_CR(VM_CR4)], .efer = mr[VM_CR(VM_EFER)],
+                              .rflags = GUEST_RFLAGS_AC, .cpl = 0, .maxphyaddr = 0,
+                              .read_phys = vm_read_phys, .ctx = s->vm };
+    struct guest_translation t;
+    if (guest_translate(&p, linear, GUEST_ACCESS_READ, &t) != GUEST_WALK_OK)
+        return false;
+    *gpa = t.gpa;
+    return true;
+}
+
+static struct breakpoint *breakpoint_at(struct gdb_stub *s, uint64_t address)
+{
+    for (unsigned i = 0; i < GDB_BREAKPOINTS; i++)
+        if (s->bp[i].used && s->bp[i].address == address)
+            return &s->bp[i];
+    return NULL;
+}
+
+/* Copies page by page until an address does not translate or is not RAM. */
+static size_t copy(struct gdb_stub *s, uint64_t address, uint8_t *buf, size_t length, bool write)
+{
+    size_t done = 0;
+    while (done < length) {
+        uint64_t gpa, room;
+        if (!translate(s, address + done, &gpa, &room))
+            break;
+        size_t n = length - done < room ? length - done : (size_t)room;
+        bool ok = write ? vm_write_phys(s->vm, gpa, buf + done, n) : vm_read_phys(s->vm, gpa, buf + done, n);
+        if (!ok)
+            break;
+        done += n;
+    }
+    return done;
+}
+
+/* Memory shows the bytes our breakpoints replaced; a write under a breakpoint changes
+ * what it restores, and the trap stays. */
+static size_t read_memory(void *ctx, uint64_t address, uint8_t *buf, size_t length)
+{
+    struct gdb_stub *s = ctx;
+    size_t done = copy(s, address, buf, length, false);
+    for (unsigned i = 0; i < GDB_BREAKPOINTS; i++)
+        if (s->bp[i].used && s->bp[i].address - address < done)
+            buf[s->bp[i].address - address] = s->bp[i].saved;
+    return done;
+}
+
+static size_t write_memory(void *ctx, uint64_t address, const uint8_t *buf, size_t length)
+{
+    struct gdb_stub *s = ctx;
+    size_t done = copy(s, address, (uint8_t *)buf, length, true);
+    uint8_t trap = GDB_BREAK_OPCODE;
+    for (unsigned i = 0; i < GDB_BREAKPOINTS; i++) {
+        if (s->bp[i].used && s->bp[i].address - address < done) {
+            s->bp[i].saved = buf[s->bp[i].address - address];
+            vm_write_phys(s->vm, s->bp[i].gpa, &trap, 1);
+        }
+    }
+    return done;
+}
+
+static bool insert_breakpoint(void *ctx, uint64_t address)
+{
+    struct gdb_stub *s = ctx;
+    struct breakpoint *free = NULL;
+    uint64_t gpa, room;
+    uint8_t trap = GDB_BREAK_OPCODE;
+    if (breakpoint_at(s, address))
+        return true;
+    for (unsigned i = 0; i < GDB_BREAKPOINTS && !free; i++)
+        if (!s->bp[i].used)
+            free = &s->bp[i];
+    if (!free || !translate(s, address, &gpa, &room) || !vm_read_phys(s->vm, gpa, &free->saved, 1) ||
+        !vm_write_phys(s->vm, gpa, &trap, 1))
+        return false;
+    free->used = true;
+    free->address = address;
+    free->gpa = gpa;
+    return true;
+}
+
+static void restore(struct gdb_stub *s, struct breakpoint *b)
+{
+    vm_write_phys(s->vm, b->gpa, &b->saved, 1);
+    b->used = false;
+}
+
+static bool remove_breakpoint(void *ctx, uint64_t address)
+{
+    struct gdb_stub *s = ctx;
+    struct breakpoint *b = breakpoint_at(s, address);
+    if (b)
+        restore(s, b);
+    return true;
+}
+
+/* ---- Running and stopping ----------------------------------------------------------- */
+
+bool gdb_start(struct vm *vm, pith_cap_t ioport)
+{
+    if (pith_ioport_allow(ioport, PITH_SLOT_ADDRESS_SPACE) != PITH_OK)
+        return false;
+    stub = (struct gdb_stub){ .vm = vm, .port = GDB_COM2_PORT, .signal = GDB_SIGNAL_TRAP };
+    stub.target = (struct gdb_target){ .ctx = &stub, .arch = GDB_ARCH_I386, .stop_signal = GDB_SIGNAL_TRAP,
+                                       .read_registers = read_registers, .write_register = write_register,
+                                       .read_memory = read_memory, .write_memory = write_memory,
+                                       .insert_breakpoint = insert_breakpoint,
+                                       .remove_breakpoint = remove_breakpoint };
+    gdb_rsp_init(&stub.rsp);
+    uart_init(&stub);
+    vm->gdb = &stub;
+    vm_log(vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0", GDB_COM2_PORT);
+    return true;
+}
+
+uint64_t gdb_deadline(struct vm *vm, uint64_t tsc)
+{
+    struct gdb_stub *s = vm->gdb;
+    if (!s)
+        return tsc;
+    uint64_t now = pith_rdtsc();
+    if (s->next_poll <= now)
+        s->next_poll = now + vm->tsc_hz / 1000 * GDB_POLL_MS;
+    return tsc && tsc < s->next_poll ? tsc : s->next_poll;
+}
+
+void gdb_poll(struct vm *vm)
+{
+    struct gdb_stub *s = vm->gdb;
+    uint8_t byte;
+    if (!s)
+        return;
+    while (!s->packet_waiting && uart_read(s, &byte)) {
+        switch (gdb_rsp_feed(&s->rsp, byte)) {
+        case GDB_RSP_PACKET:
+            uart_write(s, "+", 1);
+            s->packet_waiting = s->stop_requested = true;
+            break;
+        case GDB_RSP_INTERRUPT_EVENT:
+            s->stop_requested = true;
+            break;
+        case GDB_RSP_BAD_PACKET:
+            uart_write(s, "-", 1);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+bool gdb_stop_wanted(const struct vm *vm)
+{
+    return vm->gdb && vm->gdb->stop_requested;
+}
+
+bool gdb_stepping(const struct vm *vm, unsigned index)
+{
+    return vm->gdb && index == 0 && vm->gdb->stepping;
+}
+
+static void stop_here(struct gdb_stub *s, int signal, bool swbreak)
+{
+    s->stop_now = true;
+    s->signal = signal;
+    s->swbreak = swbreak;
+}
+
+/* The exception is the guest's own: it gets it as the CPU would have given it. */
+static void give_back(uint64_t *inject, uint8_t vector)
+{
+    *inject = PITH_VM_EVENT_VALID | PITH_VM_EVENT_EXCEPTION | vector;
+}
+
+bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
+{
+    struct gdb_stub *s = vm->gdb;
+    if (!s || vm->cpu->index != 0)
+        return false;
+    uint64_t *mr = vm->cpu->exit.mr, reason = vm->cpu->exit.reason;
+    if (reason == PITH_EXIT_HLT && breakpoint_at(s, mr[VM_RIP])) {
+        stop_here(s, GDB_SIGNAL_TRAP, true);
+        return true;
+    }
+    if (reason != PITH_EXIT_EXCEPTION)
+        return false;
+    if (mr[1] == 1 && s->stepping) {
+        stop_here(s, GDB_SIGNAL_TRAP, false);
+        return true;
+    }
+    if (mr[1] == 1)
+        give_back(inject, 1);
+    return mr[1] == 1;
+}
+
+/* The step ended (a #DB, or an instruction the VMM emulated): TF goes if it was ours. */
+static void end_step(struct gdb_stub *s)
+{
+    if (s->step_set_tf)
+        exit_words(s)[VM_RFLAGS] &= ~RFLAGS_TF;
+    s->stepping = s->step_set_tf = false;
+}
+
+static void detach(struct gdb_stub *s)
+{
+    for (unsigned i = 0; i < GDB_BREAKPOINTS; i++)
+        if (s->bp[i].used)
+            restore(s, &s->bp[i]);
+    s->attached = s->client_waits = false;
+    vm_log(s->vm, "gdb: detached; the guest runs on");
+}
+
+/* One packet while stopped; true when the guest is to run again. */
+static bool serve(struct gdb_stub *s)
+{
+    size_t length;
+    s->target.stop_signal = s->signal;
+    s->target.stop_swbreak = s->swbreak;
+    enum gdb_action action = gdb_command(&s->target, s->rsp.data, s->rsp.length, s->reply, sizeof(s->reply),
+                                         &length);
+    if (action == GDB_ACTION_REPLY || action == GDB_ACTION_DETACH)
+        send_packet(s, s->reply, length);
+    switch (action) {
+    case GDB_ACTION_STEP: {
+        uint64_t *flags = &exit_words(s)[VM_RFLAGS];
+        s->stepping = true;
+        s->step_set_tf = !(*flags & RFLAGS_TF);
+        *flags |= RFLAGS_TF;
+        s->client_waits = true;
+        return true;
+    }
+    case GDB_ACTION_CONTINUE:
+        s->client_waits = true;
+        return true;
+    case GDB_ACTION_DETACH:
+    case GDB_ACTION_KILL:
+        detach(s);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Serves the client until it resumes the guest; sleeps a millisecond at a time on the
+ * vCPU's notification while nothing comes. */
+static uint64_t stopped(struct gdb_stub *s)
+{
+    struct vcpu *c = &s->vm->cpus[0];
+    uint64_t seen = 0, bits;
+    bool resume = false;
+    if (s->packet_waiting) {
+        s->packet_waiting = false;
+        resume = serve(s);
+    }
+    while (!resume) {
+        uint8_t byte;
+        if (!uart_read(s, &byte)) {
+            pith_notification_set_deadline(c->notification, pith_rdtsc() + s->vm->tsc_hz / 1000);
+            bits = 0;
+            pith_wait(c->notification, &bits);
+            seen |= bits;
+            continue;
+        }
+        switch (gdb_rsp_feed(&s->rsp, byte)) {
+        case GDB_RSP_PACKET:
+            uart_write(s, "+", 1);
+            resume = serve(s);
+            break;
+        case GDB_RSP_BAD_PACKET:
+            uart_write(s, "-", 1);
+            break;
+        case GDB_RSP_NACK:
+            uart_write(s, s->frame, s->frame_length);
+            break;
+        default:                    /* '+', or Ctrl-C while stopped: nothing to do */
+            break;
+        }
+    }
+    c->deadline = 0;
+    return seen | PITH_DEADLINE_BIT;
+}
+
+uint64_t gdb_stop_point(struct vm *vm)
+{
+    struct gdb_stub *s = vm->gdb;
+    if (!s || vm->cpu->index != 0)
+        return 0;
+    uint64_t reason = vm->cpu->exit.reason;
+    bool emulated = reason != PITH_EXIT_RECALL && reason != PITH_EXIT_INTERRUPT_WINDOW &&
+                    reason != PITH_EXIT_NMI_WINDOW && reason != PITH_EXIT_EXCEPTION;
+    if (s->stepping && !s->stop_now && emulated)
+        stop_here(s, GDB_SIGNAL_TRAP, false);   /* the VMM did the stepped instruction */
+    if (!s->stop_now && !s->stop_requested)
+        return 0;
+    if (s->stepping)
+        end_step(s);
+    if (!s->stop_now)
+        stop_here(s, GDB_SIGNAL_INT, false);
+    if (s->packet_waiting)
+        s->client_waits = false;    /* a new client (the old one went away running) */
+    s->stop_now = s->stop_requested = false;
+    if (!s->attached) {
+        s->attached = true;
+        s->target.arch = long_mode(vm->cpu->exit.mr) ? GDB_ARCH_AMD64 : GDB_ARCH_I386;
+        vm_log(vm, "gdb: a client attached; the guest is stopped (%s registers)",
+               s->target.arch == GDB_ARCH_AMD64 ? "amd64" : "i386");
+    }
+    if (s->client_waits) {
+        size_t n = gdb_stop_reply(s->signal, s->swbreak, s->reply, sizeof(s->reply));
+        send_packet(s, s->reply, n);
+        s->client_waits = false;
+    }
+    return stopped(s);
+}

@@ -1,0 +1,52 @@
+/*
+ * A GDB stub for the guest (docs/gdb.md): the VMM serves the GDB remote protocol on a
+ * host UART (COM2, whose I/O ports the root task gives the VMM of the guest marked
+ * `gdb yes`), polled every GDB_POLL_MS while the guest runs.
+ *
+ * The stub sees vCPU 0.  A packet or Ctrl-C from the client stops it (a recall, then
+ * the RECALL exit); while it is stopped, its VMM thread serves packets inside the exit
+ * it stopped at, holding the VMM lock, so vCPUs beyond the first stop at their next
+ * exit too.  Breakpoints are a one-byte trap instruction written into guest memory
+ * (GDB_BREAK_OPCODE); single steps set RFLAGS.TF and take the #DB exit.  The packet
+ * layer and the commands are pure (dev/gdb_rsp.h, dev/gdb_commands.h); this file is the
+ * guest's side: registers from the exit message, memory through the guest's page
+ * tables, the UART.
+ */
+#ifndef VMM_GDBSTUB_H
+#define VMM_GDBSTUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pith/pith.h>
+
+#define GDB_COM2_PORT       0x2f8
+#define GDB_POLL_MS         10
+/* #DB, for single steps (breakpoints are HLT exits, see gdbstub.c). */
+#define GDB_EXCEPTION_BITMAP (1u << 1)
+
+struct vm;
+
+/* The stub for this guest on the ports of ioport (COM2); false if they cannot be used. */
+bool gdb_start(struct vm *vm, pith_cap_t ioport);
+/* The TSC deadline of vCPU 0 with the next poll of the UART folded in. */
+uint64_t gdb_deadline(struct vm *vm, uint64_t tsc);
+/* A deadline of vCPU 0 came: read what the client sent; a packet or Ctrl-C asks for a
+ * stop, which vcpu_wants_attention then reports. */
+void gdb_poll(struct vm *vm);
+bool gdb_stop_wanted(const struct vm *vm);
+/* A single step is under way on vCPU `index`: external interrupts wait until it ends
+ * (an injected one would run its whole handler inside the step), and do not recall
+ * the vCPU (the recall would come before the stepped instruction, again and again). */
+bool gdb_stepping(const struct vm *vm, unsigned index);
+/* At an exit of vCPU 0, before it is handled: a #DB, or a trap instruction of ours.
+ * true: the exit was the debugger's (no instruction to emulate); a #DB that was the
+ * guest's own goes back to it through *inject. */
+bool gdb_takes_exit(struct vm *vm, uint64_t *inject);
+/* After the exit was handled: if the guest is to stop (a breakpoint, a finished step, a
+ * request from the client), serve the client until it resumes or detaches.  Returns
+ * the notification bits that arrived meanwhile (PITH_DEADLINE_BIT always: the stop
+ * used the vCPU's deadline, so the timers must be armed again). */
+uint64_t gdb_stop_point(struct vm *vm);
+
+#endif
