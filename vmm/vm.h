@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pith/guest.h>
 #include <pith/pith.h>
 #include <pith/vmexit.h>
 
@@ -175,6 +176,7 @@ struct vm {
     enum vm_end end;
     char why[VM_WHY_MAX];           /* why it stopped, when not by its verdict */
     struct vm_record record;
+    struct pith_guest_stats *stats; /* shared with the root task (pith/guest.h), or NULL */
 };
 
 /* Guest space, RAM, vCPU, thread and devices; the vCPU stays stopped.  RAM frames are

@@ -31,6 +31,7 @@ static struct {
     uint64_t recycled[RECYCLED_SLOTS];   /* emptied slots, reused first */
     size_t recycled_count;
     uint64_t bytes_retyped;             /* every object this allocator made, in bytes */
+    struct pith_slot_window *window;    /* slots come from here for now, or NULL */
 } allocator;
 
 enum pith_error pith_alloc_init(const struct pith_alloc_config *config)
@@ -62,10 +63,34 @@ enum pith_error pith_alloc_add_untyped(pith_cap_t untyped, uint64_t size_bits)
     return PITH_OK;
 }
 
+uint64_t pith_alloc_slot_range(uint64_t count)
+{
+    if (!allocator.ready || allocator.window || count > allocator.end_slot - allocator.next_slot)
+        return 0;
+    allocator.next_slot += count;
+    return allocator.next_slot - count;
+}
+
+void pith_alloc_window_begin(struct pith_slot_window *w)
+{
+    allocator.window = w;
+}
+
+void pith_alloc_window_end(void)
+{
+    allocator.window = NULL;
+}
+
 uint64_t pith_alloc_slot(void)
 {
     if (!allocator.ready)
         return 0;
+    struct pith_slot_window *w = allocator.window;
+    if (w) {
+        if (w->recycled_count > 0)
+            return w->recycled[--w->recycled_count];
+        return w->next < w->end ? w->next++ : 0;
+    }
     if (allocator.recycled_count > 0)
         return allocator.recycled[--allocator.recycled_count];
     if (allocator.next_slot >= allocator.end_slot)
@@ -75,6 +100,12 @@ uint64_t pith_alloc_slot(void)
 
 void pith_alloc_free_slot(uint64_t slot)
 {
+    struct pith_slot_window *w = allocator.window;
+    if (w) {
+        if (slot >= w->first && slot < w->next && w->recycled_count < PITH_WINDOW_RECYCLED)
+            w->recycled[w->recycled_count++] = slot;
+        return;
+    }
     if (slot != 0 && allocator.recycled_count < RECYCLED_SLOTS)
         allocator.recycled[allocator.recycled_count++] = slot;
 }
