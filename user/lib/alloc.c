@@ -63,22 +63,22 @@ enum pith_error pith_alloc_add_untyped(pith_cap_t untyped, uint64_t size_bits)
     return PITH_OK;
 }
 
-uint64_t pith_alloc_slot_range(uint64_t count)
-{
-    if (!allocator.ready || allocator.window || count > allocator.end_slot - allocator.next_slot)
-        return 0;
-    allocator.next_slot += count;
-    return allocator.next_slot - count;
-}
-
 void pith_alloc_window_begin(struct pith_slot_window *w)
 {
+    if (!w->end)                        /* a new window: from the next fresh slot on */
+        w->first = w->next = allocator.next_slot;
     allocator.window = w;
 }
 
 void pith_alloc_window_end(void)
 {
+    struct pith_slot_window *w = allocator.window;
     allocator.window = NULL;
+    if (w && !w->end) {                 /* it keeps what it took and a margin */
+        uint64_t margin = PITH_WINDOW_MARGIN < allocator.end_slot - w->next
+                              ? PITH_WINDOW_MARGIN : allocator.end_slot - w->next;
+        w->end = allocator.next_slot = w->next + margin;
+    }
 }
 
 uint64_t pith_alloc_slot(void)
@@ -89,7 +89,8 @@ uint64_t pith_alloc_slot(void)
     if (w) {
         if (w->recycled_count > 0)
             return w->recycled[--w->recycled_count];
-        return w->next < w->end ? w->next++ : 0;
+        uint64_t end = w->end ? w->end : allocator.end_slot;
+        return w->next < end ? w->next++ : 0;
     }
     if (allocator.recycled_count > 0)
         return allocator.recycled[--allocator.recycled_count];

@@ -40,11 +40,6 @@ struct guest *guest_named(const char *name)
     return NULL;
 }
 
-/* The slots one start takes: the VMM domain's objects and pages, its module frames on
- * their way, the capabilities we give it.  A window this large covers any VMM image
- * up to a few MiB. */
-#define WINDOW_SLOTS 2048
-
 static enum pith_error prepare(struct guest *g)
 {
     enum pith_error err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &g->notification);
@@ -62,10 +57,8 @@ static enum pith_error prepare(struct guest *g)
     if (!err)
         err = pith_map_frame(view, PITH_SLOT_ADDRESS_SPACE, vaddr, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
     g->stats = (volatile struct pith_guest_stats *)vaddr;
-    uint64_t first = err ? 0 : pith_alloc_slot_range(WINDOW_SLOTS);
-    if (!err && !first)
-        err = PITH_E_RANGE;
-    g->window = (struct pith_slot_window){ .first = first, .next = first, .end = first + WINDOW_SLOTS };
+    /* the window of its starts: as large as the first start needs (pith/alloc.h) */
+    g->window = (struct pith_slot_window){ 0 };
     return err;
 }
 
