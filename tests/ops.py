@@ -9,7 +9,11 @@ the terminal), types into the guests' shells and checks what appears: echo befor
 Enter, a prompt before Enter, a 4 KiB paste arriving whole, a 300-character line
 arriving whole, focus by name and by number, Ctrl-] ?, the hint for an unknown key,
 two guests writing at once staying readable, a terminal program, a stopped guest
-saying so, and the exit status.  Prints one line per check, then
+saying so; then the control shell (Ctrl-] 1; guests/configs/ops-test.conf): help, list,
+stats that grow, starting a guest with `autostart no`, starting a stopped Linux guest
+again, stop by the ACPI power button (a clean shutdown), start/destroy cycles (20 on
+QEMU, 3 on Bochs) with the free-memory figure unchanged, console NAME; and the exit
+status.  Prints one line per check, then
 "PLATFORM: N passed, M failed"; exits 0 only if all passed.
 """
 import hashlib
