@@ -17,7 +17,7 @@ KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch
-HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
+HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
 .PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-nested test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
 all: $(BUILD)/pith.iso
@@ -266,9 +266,10 @@ test-side: $(BUILD)/pith-side.iso
 	tests/side-by-side.sh linux-side-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-side.iso
 
 # The default system driven through a terminal as a person would (tests/ops.py): typing,
-# pasting, focus, the console's keys, two guests writing at once, vi, leaving.
-$(BUILD)/pith-ops.iso: $(SYSTEM_PARTS) guests/configs/two-linux.conf
-	tools/mkimage.sh $@ guests/configs/two-linux.conf $(BUILD)
+# pasting, focus, the console's keys, two guests writing at once, vi, leaving; then the
+# control shell: list, stats, stop, start, destroy and start again (ops-test.conf).
+$(BUILD)/pith-ops.iso: $(SYSTEM_PARTS) guests/configs/ops-test.conf
+	tools/mkimage.sh $@ guests/configs/ops-test.conf $(BUILD)
 
 test-ops: $(BUILD)/pith-ops.iso
 	tests/ops.py ops-svm qemu $(BUILD)/pith-ops.iso

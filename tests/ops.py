@@ -9,7 +9,11 @@ the terminal), types into the guests' shells and checks what appears: echo befor
 Enter, a prompt before Enter, a 4 KiB paste arriving whole, a 300-character line
 arriving whole, focus by name and by number, Ctrl-] ?, the hint for an unknown key,
 two guests writing at once staying readable, a terminal program, a stopped guest
-saying so, and the exit status.  Prints one line per check, then
+saying so; then the control shell (Ctrl-] 1; guests/configs/ops-test.conf): help, list,
+stats that grow, starting a guest with `autostart no`, starting a stopped Linux guest
+again, stop by the ACPI power button (a clean shutdown), start/destroy cycles (20 on
+QEMU, 3 on Bochs) with the free-memory figure unchanged, console NAME; and the exit
+status.  Prints one line per check, then
 "PLATFORM: N passed, M failed"; exits 0 only if all passed.
 """
 import hashlib
@@ -202,6 +206,100 @@ def shell_command(term, guest, command, scale, pace=0.0):
     return term.expect(rb"\[" + guest.encode() + PROMPT, 30 * scale)
 
 
+def root_command(term, command, scale, until=rb"\[root\] pith> "):
+    """Type a command to the control shell; wait for `until` (by default its next
+    prompt).  The mark ends up after the command's echo: what it printed follows."""
+    term.here()
+    term.type(command.encode() + b"\r", pace=0.01)
+    # the prompt may have come before the mark, and a guest's line between the keys
+    echo = term.expect(re.escape(command.encode()) + rb"\r\n", 30 * scale)
+    if echo:
+        term.mark = echo.end()
+    return term.expect(until, 60 * scale)
+
+
+def free_memory(term):
+    """The last 'free memory: N KiB' the control shell printed after the mark."""
+    found = re.findall(rb"free memory: (\d+) KiB", term.screen[term.mark:])
+    return int(found[-1]) if found else None
+
+
+def control_shell(term, c, scale, cycles):
+    """The control shell (target 1): help, list, stats, start of a guest that does not
+    start at boot, stop by the ACPI power button, start again, destroy and start again
+    `cycles` times with the free-memory figure unchanged, console NAME.  linux2 has
+    stopped before (poweroff -f); linux1 runs."""
+    term.here()
+    term.type(ESCAPE + b"1")
+    focused = term.expect(rb"\[console\] focus: root\r\n", 10 * scale) is not None
+    helped = root_command(term, "help", scale, rb"poweroff +destroy every guest[^\r\n]*\r\n") is not None
+    c.check("ops_shell_help", focused and helped and b"[root]   destroy NAME" in term.screen[term.mark:],
+            f"Ctrl-] 1 focused the shell: {focused}; help listed the commands: {helped}")
+
+    root_command(term, "list", scale, rb"free memory: \d+ KiB\r\n")
+    seen = term.screen[term.mark:]
+    rows = {name: re.search(rb"\[root\] " + name + rb" +([a-z ]+?) +(\d+) MiB +(\d+) +(\S+)", seen)
+            for name in (b"linux1", b"linux2", b"tiny")}
+    ok = all(rows.values()) and rows[b"linux1"].group(1) == b"running" and \
+        rows[b"linux2"].group(1) == b"stopped" and rows[b"tiny"].group(1) == b"not started" and \
+        rows[b"linux1"].group(2) == b"128" and re.match(rb"\d+\.\d$", rows[b"linux1"].group(4)) and \
+        rows[b"linux2"].group(4) == b"-"
+    before = free_memory(term)
+    c.check("ops_shell_list", ok and before is not None,
+            "list did not show linux1 running, linux2 stopped, tiny not started, with memory, "
+            "vCPUs, uptime and free memory")
+
+    figures = []
+    for _ in range(2):
+        root_command(term, "stats linux1", scale, rb"linux1: exits \d+:[^\r\n]*\r\n")
+        m = re.search(rb"linux1: exits (\d+):.* IO (\d+)", term.screen[term.mark:])
+        t = re.search(rb"linux1: up ([\d.]+) s, 1 vCPU: in the guest ([\d.]+) s, in the VMM ([\d.]+) s",
+                      term.screen[term.mark:])
+        figures.append((int(m.group(1)), float(t.group(1))) if m and t else None)
+        term.pump(1)
+    c.check("ops_shell_stats_grow", all(figures) and figures[1][0] > figures[0][0] and
+            figures[1][1] > figures[0][1], f"stats linux1 twice gave (exits, uptime) {figures}")
+
+    root_command(term, "start tiny", scale, rb"\[root\] guest tiny: stopped\r\n")
+    c.check("ops_shell_start_not_autostarted",
+            re.search(rb"\[tiny\] all steps passed\r\n.*\[root\] guest tiny: stopped\r\n",
+                      term.screen[term.mark:], re.S) is not None,
+            "start tiny (autostart no) did not run it to its clean end")
+
+    root_command(term, "start linux2", scale, rb"\[root\] guest linux2: its VMM's domain took")
+    booted = term.expect(rb"\[linux2\] pith-guest: starting a shell", 240 * scale) is not None
+    c.check("ops_shell_start_boots_again", booted, "linux2 did not boot again after start")
+
+    term.pump(2 * scale)
+    root_command(term, "stop linux2", scale, rb"\[root\] guest linux2: stopped(.*)\r\n")
+    seen = term.screen[term.mark:]
+    c.check("ops_shell_stop_clean",
+            b"[linux2] pith-guest: power button pressed, shutting down" in seen and
+            b"[root] guest linux2: stopped\r\n" in seen,
+            "no clean shutdown of linux2 after its power button was pressed")
+
+    root_command(term, "list", scale, rb"free memory: \d+ KiB\r\n")
+    after_stop = free_memory(term)
+    c.check("ops_shell_memory_back_after_stop", after_stop == before,
+            f"free memory {before} KiB before linux2 started again, {after_stop} KiB after it stopped")
+
+    seen_figures = []
+    for _ in range(cycles):
+        root_command(term, "start linux2", scale, rb"\[root\] guest linux2: its VMM's domain took")
+        root_command(term, "destroy linux2", scale, rb"guest linux2: destroyed; free memory: \d+ KiB\r\n")
+        seen_figures.append(free_memory(term))
+    c.check("ops_shell_destroy_start_cycles", len(seen_figures) == cycles and
+            all(f == before for f in seen_figures),
+            f"free memory after each of {cycles} start/destroy cycles: {seen_figures}, {before} KiB before")
+    print(f"ops: free memory {before} KiB before, after {cycles} start/destroy cycles: "
+          f"{sorted(set(seen_figures))}", flush=True)
+
+    term.here()
+    term.type(b"console linux1\r", pace=0.01)
+    c.check("ops_shell_console_focus", term.expect(rb"\[console\] focus: linux1\r\n", 10 * scale) is not None,
+            "console linux1 did not focus linux1")
+
+
 def run_checks(term, c, scale, emulator):
     t = 1 if emulator == "qemu" else 8     # Bochs is slower: wait longer
     booted = all(term.expect(rb"\[" + g + rb"\] pith-guest: starting a shell", 240 * scale * t)
@@ -279,7 +377,7 @@ def run_checks(term, c, scale, emulator):
     # Ctrl-] ? lists the keys and the targets; an unknown key gets a hint.
     term.here()
     term.type(ESCAPE + b"?")
-    listed = term.expect(rb"\[console\] targets:  1 root \(reads no input\)  2 linux1 \*  3 linux2\r\n",
+    listed = term.expect(rb"\[console\] targets:  1 root  2 linux1 \*  3 linux2\r\n",
                          10 * scale * t)
     c.check("ops_help_lists_keys", listed is not None and b"keys after Ctrl-]" in term.screen[term.mark:],
             "Ctrl-] ? did not list the keys and targets")
@@ -359,6 +457,8 @@ def run_checks(term, c, scale, emulator):
     told = term.expect(rb"\[console\] linux2 has stopped; focus stays on linux1", 10 * scale * t)
     c.check("ops_stopped_guest_says_so", moved is not None and told is not None,
             "no note that linux2 stopped, or focus went to it")
+
+    control_shell(term, c, scale * t, 20 if emulator == "qemu" else 3)
 
     # The last guest stops cleanly: the system powers off with success.
     term.here()

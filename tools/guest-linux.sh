@@ -15,7 +15,8 @@
 # apt knows none.
 #
 # The initramfs (guests/linux/init is its /init) holds a static busybox and the
-# virtio modules of the same kernel (virtio-blk, virtio-console), loaded when the
+# virtio modules of the same kernel (virtio-blk, virtio-console), the ACPI button and
+# evdev modules (the power button, for acpid), loaded when the
 # guest has a PCI bus.
 # Exit status: 0 the files written; 1 anything failed.
 set -euo pipefail
@@ -85,7 +86,7 @@ add_module() {
 	order+=("$name")
 }
 if [ -n "$moddir" ] && command -v modinfo >/dev/null; then
-	for m in virtio_pci virtio_blk virtio_console virtio_net; do add_module "$m"; done
+	for m in virtio_pci virtio_blk virtio_console virtio_net button evdev; do add_module "$m"; done
 else
 	echo "guest-linux: no modules (package without lib/modules, or no modinfo: install kmod)" >&2
 fi

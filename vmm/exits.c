@@ -335,6 +335,10 @@ static void notified(struct vm *vm, uint64_t bits)
     }
     if ((bits & PITH_GUEST_NET_BADGE) && vm->platform == VM_PLATFORM_PC)
         pc_net_poll(vm);
+    if ((bits & PITH_GUEST_POWER_BUTTON_BADGE) && vm->platform == VM_PLATFORM_PC) {
+        vm_log(vm, "the power button is pressed");
+        acpi_pm_power_button(&vm->pc.pm);
+    }
 }
 
 /* Before a reply: take a deadline bit that arrived while the VMM was busy. */
@@ -390,8 +394,11 @@ static void wait_for_interrupt(struct vm *vm)
     vm_output_flush(vm);
     c->halted_interrupts_off = interrupts_off;
     c->state = VCPU_HALTED;
+    uint64_t halted = pith_rdtsc();
     while (!vcpu_wants_attention(c))
         wait_notified(vm);
+    if (vm->stats)
+        vm->stats->halted_tsc += pith_rdtsc() - halted;
     c->state = VCPU_HANDLING;
     c->halted_interrupts_off = false;
 }
@@ -559,6 +566,10 @@ static enum pith_error start(struct vm *vm)
         vm->give_up_at = now + vm->tsc_hz * VM_TIME_LIMIT_S;
     }
     update_time(vm);
+    if (c->index == 0 && vm->stats) {
+        vm->stats->started_tsc = pith_rdtsc();
+        vm->stats->magic = PITH_GUEST_STATS_MAGIC;
+    }
     if (c->index != 0 && !wait_for_startup(vm))
         return PITH_OK;
     c->state = VCPU_IN_GUEST;
@@ -576,6 +587,8 @@ static bool handle(struct vm *vm, struct reply *reply)
     else
         c->recall_requested = false;
     vm->record.exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
+    if (vm->stats)
+        vm->stats->exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
     enum next_step step = gdb_takes_exit(vm, &reply->inject) ? STEP_RESUME : handle_exit(vm, reply);
     if (step == STEP_SWITCHED) {
         c->state = VCPU_IN_GUEST;
@@ -640,7 +653,12 @@ void vcpu_run(struct vcpu *c)
             continue;
         }
         struct reply reply = { 0 };
+        uint64_t arrived = pith_rdtsc(), halted = vm->stats ? vm->stats->halted_tsc : 0;
         bool reply_now = handle(vm, &reply);
+        if (vm->stats) {   /* another vCPU's halt may end meanwhile: never more than the whole */
+            uint64_t whole = pith_rdtsc() - arrived, less = vm->stats->halted_tsc - halted;
+            vm->stats->vmm_tsc += whole - (less < whole ? less : whole);
+        }
         vm_unlock(vm);
         if (vm->stopped)
             break;

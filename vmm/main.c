@@ -287,12 +287,11 @@ static void debug_exit_stop(void *ctx, uint32_t status)
     vm_stop(ctx, VM_END_POWER_OFF, "exit status %u through port 0x%x", status, DEBUG_EXIT_PORT);
 }
 
-/* The guest's NIC channel (pith/guest.h): its frames mapped here, and the notification
- * the switch signals, which becomes the VMM's bound one.  PITH_E_INVALID_ARG when the
- * root task passed no channel. */
+/* The guest's NIC channel (pith/guest.h): its frames mapped here.  PITH_E_INVALID_ARG
+ * when the root task passed no channel. */
 #define VMM_NET_CHANNEL 0x0000400000000000ull
 
-static enum pith_error map_channel(void **channel, uint64_t *notification)
+static enum pith_error map_channel(void **channel)
 {
     unsigned frames = PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS);
     if (bootinfo->extra_count < PITH_GUEST_SLOT_NET_FRAMES + frames)
@@ -305,7 +304,6 @@ static enum pith_error map_channel(void **channel, uint64_t *notification)
             return err;
     }
     *channel = (void *)VMM_NET_CHANNEL;
-    *notification = bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_NOTIFY;
     return PITH_OK;
 }
 
@@ -319,6 +317,18 @@ static void start_gdb(const struct sysconf_guest *g)
     if (bootinfo->extra_count <= before ||
         !gdb_start(&guest, bootinfo->extra_first_slot + bootinfo->extra_count - 1))
         say("vmm: %s: gdb: no COM2 ports from the root task; no debugger\n", g->name);
+}
+
+/* The root task's statistics frame (pith/guest.h), mapped here; NULL without one. */
+#define VMM_STATS_PAGE 0x0000410000000000ull
+
+static struct pith_guest_stats *map_stats(void)
+{
+    if (bootinfo->extra_count <= PITH_GUEST_SLOT_STATS ||
+        pith_map_frame(bootinfo->extra_first_slot + PITH_GUEST_SLOT_STATS, PITH_SLOT_ADDRESS_SPACE,
+                       VMM_STATS_PAGE, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0) != PITH_OK)
+        return NULL;
+    return (struct pith_guest_stats *)VMM_STATS_PAGE;
 }
 
 static bool run_configured(const char *text, size_t length)
@@ -372,7 +382,9 @@ static bool run_configured(const char *text, size_t length)
     uint64_t notification = 0;
     void *channel = NULL;
     if (!err && g->net_segment)
-        err = map_channel(&channel, &notification);
+        err = map_channel(&channel);
+    if (bootinfo->extra_count > PITH_GUEST_SLOT_NOTIFY)     /* the root task's and the switch's */
+        notification = bootinfo->extra_first_slot + PITH_GUEST_SLOT_NOTIFY;
     if (!err && !notification)
         err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &notification);
     if (!err)
@@ -451,6 +463,11 @@ static bool run_configured(const char *text, size_t length)
      * the VMM domain's own objects and image): make bench reads both. */
     vm_log(&guest, "memory beyond the guest's RAM: %lu KiB (kernel objects, tables, VMM heap)",
            (pith_alloc_bytes() - ram) >> 10);
+    if ((guest.stats = map_stats()) != NULL) {
+        guest.stats->ram_bytes = ram;
+        guest.stats->vmm_bytes = pith_alloc_bytes() - ram;
+        guest.stats->vcpus = guest.vcpu_count;
+    }
     uint64_t started = pith_rdtsc();
     if (loaded)
         vm_run(&guest);

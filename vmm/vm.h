@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pith/guest.h>
 #include <pith/pith.h>
 #include <pith/vmexit.h>
 
@@ -182,6 +183,7 @@ struct vm {
 
     uint64_t exception_bitmap;      /* vm_config.exception_bitmap */
     struct gdb_stub *gdb;           /* the debugger's stub (gdbstub.h), NULL: none */
+    struct pith_guest_stats *stats; /* shared with the root task (pith/guest.h), or NULL */
 };
 
 /* Guest space, RAM, vCPU, thread and devices; the vCPU stays stopped.  RAM frames are

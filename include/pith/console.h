@@ -7,6 +7,9 @@
  *   PITH_CONSOLE_STOPPED MR0: the badge of a client that has stopped (its VMM ended or
  *                        crashed); only the root task's badge (PITH_CONSOLE_ROOT_BADGE)
  *                        may say so, others get PITH_E_ILLEGAL_OP
+ *   PITH_CONSOLE_FOCUS   MR0: the badge of a client to focus (the control shell's
+ *                        `console NAME`); root's badge only; PITH_E_INVALID_ARG for
+ *                        a client that is unknown or stopped
  * Every reply's label is a pith_error.  Keyboard input goes to the focused client —
  * at first the first client that asks for input.  Ctrl-] then a key switches it
  * (Ctrl-] ? lists the keys): a digit focuses that target of the list (clients by
@@ -22,6 +25,7 @@ enum pith_console_call {
     PITH_CONSOLE_WRITE,
     PITH_CONSOLE_READ,
     PITH_CONSOLE_STOPPED,
+    PITH_CONSOLE_FOCUS,
 };
 
 #define PITH_CONSOLE_ROOT_BADGE 1

@@ -9,13 +9,17 @@
  *   untyped   the guest's memory plus PITH_GUEST_VMM_BYTES for the VMM itself
  *   extra     PITH_GUEST_SLOT_CONSOLE: a capability to the console server (pith/console.h),
  *             badged for this guest; PITH_GUEST_SLOT_ROOT: an endpoint to the root task,
- *             badged for this guest
- *             With `net` (a NIC on the switch server, docs/network.md) three more:
- *             PITH_GUEST_SLOT_NET_NOTIFY, the VMM's own notification, to bind to its
- *             thread (the switch holds a copy badged PITH_GUEST_NET_BADGE and signals
- *             it: frames for the guest, or room again); PITH_GUEST_SLOT_NET_SWITCH, the
- *             switch's notification badged with the guest's port, to signal after
- *             queueing frames; and from PITH_GUEST_SLOT_NET_FRAMES on, the channel's
+ *             badged for this guest; PITH_GUEST_SLOT_NOTIFY, the VMM's own
+ *             notification, to bind to its thread: the root task holds a copy badged
+ *             PITH_GUEST_POWER_BUTTON_BADGE (the control shell's `stop`: the VMM
+ *             presses the guest's ACPI power button), and with a NIC the switch one
+ *             badged PITH_GUEST_NET_BADGE; PITH_GUEST_SLOT_STATS, a frame the root
+ *             task reads too, where the VMM keeps struct pith_guest_stats
+ *             With `net` (a NIC on the switch server, docs/network.md) more:
+ *             PITH_GUEST_SLOT_NET_SWITCH, the switch's notification badged with the
+ *             guest's port, to signal after queueing frames (the switch signals the
+ *             VMM's notification: frames for the guest, or room again); and from
+ *             PITH_GUEST_SLOT_NET_FRAMES on, the channel's
  *             PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS) frames in address order
  *             (pith/switch.h), shared with the switch and nobody else
  *             With `gdb yes`, one more after all these: the I/O ports of COM2
@@ -28,16 +32,37 @@
 #ifndef PITH_GUEST_H
 #define PITH_GUEST_H
 
+#include <stdint.h>
+#include <pith/vm.h>
+
 enum pith_guest_slot {
     PITH_GUEST_SLOT_CONSOLE,
     PITH_GUEST_SLOT_ROOT,
+    PITH_GUEST_SLOT_NOTIFY,
+    PITH_GUEST_SLOT_STATS,
     PITH_GUEST_SLOT_COUNT,
-    PITH_GUEST_SLOT_NET_NOTIFY = PITH_GUEST_SLOT_COUNT,
-    PITH_GUEST_SLOT_NET_SWITCH,
+    PITH_GUEST_SLOT_NET_SWITCH = PITH_GUEST_SLOT_COUNT,
     PITH_GUEST_SLOT_NET_FRAMES,
 };
 
 #define PITH_GUEST_NET_BADGE    (1ull << 1) /* the switch's signal in the VMM's word */
+
+#define PITH_GUEST_POWER_BUTTON_BADGE (1ull << 2) /* the root task's signal: press it */
+
+/* What the VMM counts for the control shell's `stats`, in the PITH_GUEST_SLOT_STATS
+ * frame.  Times are TSC ticks summed over the vCPUs; the time in the guest is the
+ * rest of the vCPUs' time since started_tsc (it includes waiting for a host CPU). */
+struct pith_guest_stats {
+    uint64_t magic;                 /* PITH_GUEST_STATS_MAGIC once the guest runs */
+    uint64_t ram_bytes;             /* the guest's RAM */
+    uint64_t vmm_bytes;             /* the VMM's memory beyond it: objects, tables, heap */
+    uint64_t vcpus;
+    uint64_t started_tsc;           /* when the first vCPU first ran */
+    uint64_t vmm_tsc;               /* from an exit's arrival to its reply, less halts */
+    uint64_t halted_tsc;            /* waiting in HLT for an interrupt */
+    uint64_t exits[PITH_EXIT_COUNT];    /* by reason (pith/vm.h) */
+};
+#define PITH_GUEST_STATS_MAGIC  0x7374617473ull   /* "stats" */
 
 #define PITH_GUEST_STOPPED      0x100       /* label of the VMM's report */
 #define PITH_GUEST_VMM_BYTES    (8ull << 20)

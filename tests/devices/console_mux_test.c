@@ -367,7 +367,43 @@ static void first_reader_gets_the_keyboard(void)
     CHECK_EQ(mux_read(&m, 22, got, 8), 1);
 }
 
+/* The control shell (badge 1) reads first, yet the first guest that reads takes the
+ * keyboard; once the shell is chosen (Ctrl-] 1), a new reader does not take it back;
+ * mux_focus moves it as the shell's `console NAME` does. */
+static void shell_yields_first_focus(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    mux_set_shell(&m, 1);
+    mux_hello(&m, 1, "root");
+    CHECK_EQ(mux_read(&m, 1, got, 8), 0);
+    mux_input(&m, 'a');
+    CHECK_EQ(mux_read(&m, 11, got, 8), 1);      /* alpha takes the keyboard, and the 'a' */
+    CHECK_EQ(got[0], 'a');
+    CHECK_EQ(mux_read(&m, 22, got, 8), 0);      /* beta does not */
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, '1');
+    CHECK(strstr(out, "focus: root") != NULL);
+    mux_input(&m, 'b');
+    CHECK_EQ(mux_read(&m, 1, got, 8), 1);
+    CHECK_EQ(got[0], 'b');
+    CHECK(mux_focus(&m, 22));
+    mux_input(&m, 'c');
+    CHECK_EQ(mux_read(&m, 22, got, 8), 1);
+    CHECK(!mux_focus(&m, 99));
+    mux_stopped(&m, 11);
+    CHECK(!mux_focus(&m, 11));                  /* a stopped client cannot be focused */
+    mux_read(&m, 11, got, 8);
+    CHECK(mux_focus(&m, 11) == false);
+    mux_stopped(&m, 22);                        /* the focused guest stops: the shell has it */
+    CHECK(strstr(out, "beta has stopped; focus: root") != NULL);
+    mux_hello(&m, 22, "beta");                  /* started again */
+    CHECK(mux_focus(&m, 22));
+}
+
 DEVICE_TESTS(console_mux,
+    { "console_shell_yields_first_focus", shell_yields_first_focus },
     { "console_first_reader_gets_the_keyboard", first_reader_gets_the_keyboard },
     { "console_lines_prefixed", lines_are_prefixed },
     { "console_partial_lines_do_not_interleave", partial_lines_do_not_interleave },

@@ -456,7 +456,8 @@ static void legacy_boot_methods(void)
         "guest old\n"
         "  boot flat\n"
         "  kernel hello.bin\n"
-        "  debug-exit no\n";
+        "  debug-exit no\n"
+        "  autostart no\n";
     CHECK_EQ(parse(text), 0);
     const struct sysconf_guest *mb = &config.guests[0], *fw = &config.guests[1], *old = &config.guests[2];
     CHECK_EQ(mb->boot, SYSCONF_BOOT_MULTIBOOT);
@@ -472,6 +473,8 @@ static void legacy_boot_methods(void)
     CHECK(!fw->debug_exit);
     CHECK_EQ(old->boot, SYSCONF_BOOT_FLAT);
     CHECK(!old->debug_exit);
+    CHECK(old->no_autostart);
+    CHECK(!mb->no_autostart);                  /* guests start at boot unless told */
     /* every module is checked against the boot modules, by name */
     static const char *const some[] = { "mb1-test.elf", "module1.txt", "bios-256k.bin", "boot.img",
                                         "hello.bin" };
@@ -487,6 +490,8 @@ static void legacy_bad_values(void)
 {
     expect_one("guest a\n  kernel k\n  debug-exit maybe\n", 3, SYSCONF_ERR_BAD_VALUE,
                "line 3: debug-exit is yes or no, not 'maybe'");
+    expect_one("guest a\n  kernel k\n  autostart later\n", 3, SYSCONF_ERR_BAD_VALUE,
+               "line 3: autostart is yes or no, not 'later'");
     expect_one("guest a\n  kernel k\n  cdrom one two\n", 3, SYSCONF_ERR_EXTRA_VALUE,
                "line 3: cdrom takes one value, not 'one two'");
     expect_one("guest a\n  boot multiboot\n", 1, SYSCONF_ERR_MISSING_KERNEL,

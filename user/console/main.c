@@ -130,6 +130,10 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
             return PITH_E_ILLEGAL_OP;
         mux_stopped(m, words[0]);
         return PITH_OK;
+    case PITH_CONSOLE_FOCUS:
+        if (badge != PITH_CONSOLE_ROOT_BADGE || length < 1)
+            return PITH_E_ILLEGAL_OP;
+        return mux_focus(m, words[0]) ? PITH_OK : PITH_E_INVALID_ARG;
     default:
         return PITH_E_ILLEGAL_OP;
     }
@@ -153,6 +157,7 @@ int main(void *arg)
     uart_setup();
     pith_outb(COM1 + 4, 0x0b);                  /* MCR: DTR, RTS, OUT2 (the IRQ line) */
     mux_init(&m, uart_emit, NULL);
+    mux_set_shell(&m, PITH_CONSOLE_ROOT_BADGE);     /* the root task's control shell */
 
     struct pith_msg msg;
     pith_recv(service, &msg);

@@ -254,6 +254,11 @@ void mux_init(struct mux *m, void (*emit)(void *ctx, const char *text, size_t le
     *m = (struct mux){ .emit = emit, .ctx = ctx, .focus = -1, .screen_line = MUX_SCREEN_FREE, .full_screen = -1 };
 }
 
+void mux_set_shell(struct mux *m, uint64_t badge)
+{
+    m->shell_badge = badge;
+}
+
 /* Indexes at or after `from` move up one to make room, keeping the table by badge. */
 static void index_inserted(int *index, int from)
 {
@@ -302,6 +307,18 @@ static int next_reader(const struct mux *m, int from)
             return i;
     }
     return -1;
+}
+
+/* Where the focus goes when its client stops: the next guest that takes input, else
+ * the control shell. */
+static int next_after_stop(const struct mux *m, int from)
+{
+    for (unsigned step = 1; step < m->count; step++) {
+        int i = (int)((unsigned)(from + (int)step) % m->count);
+        if (takes_input(&m->clients[i]) && m->clients[i].badge != m->shell_badge)
+            return i;
+    }
+    return next_reader(m, from);
 }
 
 static void leave_full_screen(struct mux *m)
@@ -358,7 +375,7 @@ void mux_stopped(struct mux *m, uint64_t badge)
     c->input_count = 0;
     if (m->focus != index)
         return;
-    int next = next_reader(m, index);
+    int next = next_after_stop(m, index);
     if (next >= 0)
         m->focus = next;            /* else it stays, and typing to it says it stopped */
     note_begin(m);
@@ -430,6 +447,7 @@ static void focus_on(struct mux *m, int index)
     if (m->full_screen >= 0 && m->full_screen != index)
         leave_full_screen(m);
     m->focus = index;
+    m->focus_chosen = true;
     m->clients[index].told_dropped = false;
     note_begin(m);
     say(m, "focus: ");
@@ -591,14 +609,33 @@ void mux_input(struct mux *m, uint8_t byte)
     }
 }
 
+bool mux_focus(struct mux *m, uint64_t badge)
+{
+    int index = find(m, badge);
+    if (index < 0 || m->clients[index].stopped)
+        return false;
+    focus_on(m, index);
+    return true;
+}
+
+/* Whether the focus may go to a client that reads for the first time: nobody takes
+ * input there, or only the control shell, which nobody chose. */
+static bool focus_open(const struct mux *m, const struct mux_client *c)
+{
+    if (m->focus < 0 || !takes_input(&m->clients[m->focus]))
+        return true;
+    return m->shell_badge && m->clients[m->focus].badge == m->shell_badge && !m->focus_chosen &&
+           c->badge != m->shell_badge;
+}
+
 size_t mux_read(struct mux *m, uint64_t badge, uint8_t *out, size_t max)
 {
     int index = find(m, badge);
     if (index < 0)
         return 0;
     struct mux_client *c = &m->clients[index];
-    /* The keyboard starts with the first client that wants input. */
-    if (!c->reads && !c->stopped && (m->focus < 0 || !takes_input(&m->clients[m->focus]))) {
+    /* The keyboard starts with the first client that wants input (mux.h). */
+    if (!c->reads && !c->stopped && focus_open(m, c)) {
         if (m->focus >= 0 && m->focus != index) {
             /* what was typed before anyone read goes along */
             struct mux_client *old = &m->clients[m->focus];

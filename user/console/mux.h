@@ -24,7 +24,10 @@
  * Focus targets.  The clients, ordered by badge (the root task's 1 first, then the
  * guests in configuration order), numbered 1.. as Ctrl-] ? lists them; a stopped
  * client stays in the list, marked stopped, so the numbers do not move.  A control
- * shell that reads input and registers with the lowest badge becomes target 1.
+ * shell that reads input and registers with the lowest badge becomes target 1; the
+ * keyboard still starts with the first guest that reads (the shell has it until then,
+ * or when it is chosen).  The shell may also move the focus (mux_focus: its `console
+ * NAME`).
  * Keys after Ctrl-] (PITH_CONSOLE_ESCAPE): a digit, `n` (next), `c` NAME Enter, `f`
  * (full screen), `?` (the keys and targets), Ctrl-] (itself); anything else gets a hint.
  */
@@ -60,6 +63,8 @@ struct mux {
     struct mux_client clients[MUX_CLIENTS];     /* by badge */
     unsigned count;
     int focus;                      /* index of the focused client; -1 before any */
+    bool focus_chosen;              /* by a key or mux_focus, not by the first reader */
+    uint64_t shell_badge;           /* the control shell's client, 0: none (mux_init) */
     int screen_line;                /* whose unfinished line the cursor is on, or: */
 #define MUX_SCREEN_FREE    (-1)     /*   the cursor is at the start of a line */
 #define MUX_SCREEN_CONSOLE (-2)     /*   the console's own question (Ctrl-] c) */
@@ -72,6 +77,12 @@ struct mux {
 };
 
 void mux_init(struct mux *m, void (*emit)(void *ctx, const char *text, size_t length), void *ctx);
+/* The client with this badge is the control shell: it gives the keyboard to the first
+ * guest that reads until the focus is chosen. */
+void mux_set_shell(struct mux *m, uint64_t badge);
+/* Focus the client with this badge, as Ctrl-] c NAME would; false if there is none or
+ * it has stopped (the focus stays). */
+bool mux_focus(struct mux *m, uint64_t badge);
 /* A client introduces itself; again: a new name, or a stopped client started again.
  * Returns its index, -1 when the table is full. */
 int mux_hello(struct mux *m, uint64_t badge, const char *name);

@@ -31,6 +31,7 @@ static struct {
     uint64_t recycled[RECYCLED_SLOTS];   /* emptied slots, reused first */
     size_t recycled_count;
     uint64_t bytes_retyped;             /* every object this allocator made, in bytes */
+    struct pith_slot_window *window;    /* slots come from here for now, or NULL */
 } allocator;
 
 enum pith_error pith_alloc_init(const struct pith_alloc_config *config)
@@ -62,10 +63,35 @@ enum pith_error pith_alloc_add_untyped(pith_cap_t untyped, uint64_t size_bits)
     return PITH_OK;
 }
 
+void pith_alloc_window_begin(struct pith_slot_window *w)
+{
+    if (!w->end)                        /* a new window: from the next fresh slot on */
+        w->first = w->next = allocator.next_slot;
+    allocator.window = w;
+}
+
+void pith_alloc_window_end(void)
+{
+    struct pith_slot_window *w = allocator.window;
+    allocator.window = NULL;
+    if (w && !w->end) {                 /* it keeps what it took and a margin */
+        uint64_t margin = PITH_WINDOW_MARGIN < allocator.end_slot - w->next
+                              ? PITH_WINDOW_MARGIN : allocator.end_slot - w->next;
+        w->end = allocator.next_slot = w->next + margin;
+    }
+}
+
 uint64_t pith_alloc_slot(void)
 {
     if (!allocator.ready)
         return 0;
+    struct pith_slot_window *w = allocator.window;
+    if (w) {
+        if (w->recycled_count > 0)
+            return w->recycled[--w->recycled_count];
+        uint64_t end = w->end ? w->end : allocator.end_slot;
+        return w->next < end ? w->next++ : 0;
+    }
     if (allocator.recycled_count > 0)
         return allocator.recycled[--allocator.recycled_count];
     if (allocator.next_slot >= allocator.end_slot)
@@ -75,6 +101,12 @@ uint64_t pith_alloc_slot(void)
 
 void pith_alloc_free_slot(uint64_t slot)
 {
+    struct pith_slot_window *w = allocator.window;
+    if (w) {
+        if (slot >= w->first && slot < w->next && w->recycled_count < PITH_WINDOW_RECYCLED)
+            w->recycled[w->recycled_count++] = slot;
+        return;
+    }
     if (slot != 0 && allocator.recycled_count < RECYCLED_SLOTS)
         allocator.recycled[allocator.recycled_count++] = slot;
 }

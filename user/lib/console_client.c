@@ -71,3 +71,9 @@ enum pith_error pith_console_stopped(pith_cap_t console, uint64_t badge)
     struct pith_msg reply;
     return call(console, PITH_CONSOLE_STOPPED, &badge, 1, &reply);
 }
+
+enum pith_error pith_console_focus(pith_cap_t console, uint64_t badge)
+{
+    struct pith_msg reply;
+    return call(console, PITH_CONSOLE_FOCUS, &badge, 1, &reply);
+}

@@ -7,8 +7,7 @@
 
 #define PAGE 4096ull
 #define STACK_PAGES 16
-/* Where the parent looks at a child's page while filling it. */
-#define SCRATCH_VADDR 0x00007e0000000000ull
+#define SCRATCH_VADDR PITH_CHILD_SCRATCH_VADDR
 
 /* ELF64 (System V gABI) as far as loading needs it. */
 struct elf_header {
@@ -220,25 +219,29 @@ static enum pith_error make_pieces(struct builder *b, pith_cap_t *pieces, struct
 {
     struct pith_child *c = b->child;
     uint64_t bytes = (c->memory_bytes + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
-    c->piece_count = 0;
+    bool again = c->piece_count > 0;        /* the containers of an earlier start */
+    unsigned count = 0;
     for (unsigned bits = 40; bits >= 20 && bytes; bits--) {
         if (!(bytes & (1ull << bits)))
             continue;
-        if (c->piece_count == PITH_CHILD_PIECES)
+        if (count == PITH_CHILD_PIECES || (again && count == c->piece_count))
             return PITH_E_RANGE;
-        pith_cap_t *container = &c->containers[c->piece_count];
-        enum pith_error err = pith_alloc_object(PITH_OBJ_UNTYPED, bits, container);
-        pieces[c->piece_count] = pith_alloc_slot();
+        pith_cap_t *container = &c->containers[count];
+        enum pith_error err = again ? pith_cnode_revoke(PITH_SLOT_CNODE, *container)
+                                    : pith_alloc_object(PITH_OBJ_UNTYPED, bits, container);
+        pieces[count] = pith_alloc_slot();
         if (!err)
             err = pith_untyped_retype(*container, PITH_OBJ_UNTYPED, bits, PITH_SLOT_CNODE,
-                                      pieces[c->piece_count], 1);
+                                      pieces[count], 1);
         if (err)
             return err;
-        info->untyped[c->piece_count] = (struct pith_untyped_desc){ .size_bits = (uint8_t)bits };
-        c->piece_count++;
+        info->untyped[count] = (struct pith_untyped_desc){ .size_bits = (uint8_t)bits };
+        count++;
+        if (!again)
+            c->piece_count = count;
         bytes &= ~(1ull << bits);
     }
-    info->untyped_count = c->piece_count;
+    info->untyped_count = count;
     return PITH_OK;
 }
 
@@ -267,7 +270,11 @@ enum pith_error pith_child_start(struct pith_child *c)
         return PITH_E_RANGE;
     c->setup_bytes = 0;
     pith_memset(&info, 0, sizeof(info));
-    enum pith_error err = pith_alloc_object(PITH_OBJ_UNTYPED, setup_bits(c), &c->setup);
+    /* Started before and destroyed since: the same containers again (process.h). */
+    if (!c->setup)
+        c->setup_size_bits = setup_bits(c);
+    enum pith_error err = c->setup ? pith_cnode_revoke(PITH_SLOT_CNODE, c->setup)
+                                   : pith_alloc_object(PITH_OBJ_UNTYPED, c->setup_size_bits, &c->setup);
     if (!err)
         err = make_pieces(&b, pieces, &info);
     /* Largest objects first: each is aligned to its size inside the setup untyped. */

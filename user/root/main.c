@@ -1,11 +1,12 @@
 /*
  * The root task composes the system.  It starts the console server on the UART, then
- * reads the system configuration (the boot module "system.conf", docs/config.md) and
- * starts one VMM per valid guest in a protection domain of its own: the guest's memory
- * and the VMM's as untyped, the modules the guest names, a badged capability to the
- * console server and one back to us (include/pith/guest.h).  Configuration errors are
- * reported with their line and the valid guests still start.  When every guest has
- * stopped — or its VMM has crashed — the machine powers off.
+ * reads the system configuration (the boot module "system.conf", docs/config.md), starts
+ * the network switch when a guest has a NIC, and hands the guests to guests.c, which
+ * starts one VMM per valid guest in a protection domain of its own (include/pith/guest.h)
+ * and runs the control shell (shell.c) on the console.  Configuration errors are
+ * reported with their line and the valid guests still start.  When the last running
+ * guest has stopped by itself — or its VMM has crashed — or at the shell's `poweroff`,
+ * the machine powers off.
  * Without a configuration it runs a short demonstration of the kernel's mechanisms.
  */
 #include <stdarg.h>
@@ -20,20 +21,20 @@
 #include <pith/string.h>
 #include <pith/switch.h>
 #include <pith/syscall.h>
-#include "../../vmm/dev/sysconf.h"
+#include "guests.h"
 
 #define COM1 0x3f8
 #define COM1_IRQ 4
 
-static const struct pith_bootinfo *bi;
-static pith_cap_t console;          /* our badged capability to the console server */
-static pith_cap_t console_service;  /* the server's endpoint: we mint clients from it */
+const struct pith_bootinfo *bi;
+pith_cap_t console;                 /* our badged capability to the console server */
+pith_cap_t console_service;         /* the server's endpoint: we mint clients from it */
 static uint64_t worker_stack[1024] __attribute__((aligned(16)));
 static pith_cap_t endpoint;
 
-static void say(const char *fmt, ...)
+void root_say(const char *fmt, ...)
 {
-    char line[256];
+    char line[512];
     va_list ap;
     va_start(ap, fmt);
     int n = pith_vsnprintf(line, sizeof(line), fmt, ap);
@@ -44,7 +45,9 @@ static void say(const char *fmt, ...)
         pith_printf("%s", line);
 }
 
-static const struct pith_module_desc *module(const char *name)
+#define say root_say
+
+const struct pith_module_desc *root_module(const char *name)
 {
     for (unsigned i = 0; i < bi->module_count; i++)
         if (pith_strcmp(bi->modules[i].name, name) == 0)
@@ -125,21 +128,7 @@ static enum pith_error demo(void)
     return PITH_OK;
 }
 
-/* ---- Guests from the system configuration ----------------------------------------- */
-
-#define GUEST_BADGE_BASE 16         /* console badges 1.. are ours; guests from here */
-
-struct guest {
-    const struct sysconf_guest *config;
-    struct pith_child vmm;
-    bool running;
-    int port;                       /* on the switch, or -1: no NIC */
-    /* its NIC's capabilities, in PITH_GUEST_SLOT_NET_* order (pith/guest.h) */
-    pith_cap_t net[2 + PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS)];
-};
-
-static struct sysconf config;
-static struct guest guests[SYSCONF_MAX_GUESTS];
+/* ---- Guests from the system configuration (guests.c) ------------------------------- */
 
 static uint64_t free_memory(void)
 {
@@ -152,30 +141,26 @@ static uint64_t free_memory(void)
 
 /* ---- The network: the switch server and a channel per guest NIC (docs/network.md) ---- */
 
-#define CHANNEL_FRAMES PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS)
+#define CHANNEL_FRAMES GUEST_CHANNEL_FRAMES
 
 static struct pith_child switch_server;
 
-/* Guest g's channel: fresh frames, its VMM's notification, and the two badged
- * capabilities that let each side signal the other.  caps[] receives what the switch
- * gets for this port (the VMM's notification, then the frames). */
+/* Guest g's channel: fresh frames and the two badged capabilities that let each side
+ * signal the other's notification.  caps[] receives what the switch gets for this port
+ * (the VMM's notification, then the frames). */
 static enum pith_error make_channel(struct guest *g, pith_cap_t switch_notification, pith_cap_t *caps)
 {
-    uint64_t vmm_notification = 0;
-    enum pith_error err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &vmm_notification);
-    g->net[0] = vmm_notification;
-    g->net[1] = pith_alloc_slot();
+    g->net[0] = pith_alloc_slot();
     caps[0] = pith_alloc_slot();
+    enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, g->net[0], PITH_SLOT_CNODE, switch_notification,
+                                          PITH_RIGHT_WRITE, 1ull << g->port);
     if (!err)
-        err = pith_cnode_mint(PITH_SLOT_CNODE, g->net[1], PITH_SLOT_CNODE, switch_notification,
-                              PITH_RIGHT_WRITE, 1ull << g->port);
-    if (!err)
-        err = pith_cnode_mint(PITH_SLOT_CNODE, caps[0], PITH_SLOT_CNODE, vmm_notification,
+        err = pith_cnode_mint(PITH_SLOT_CNODE, caps[0], PITH_SLOT_CNODE, g->notification,
                               PITH_RIGHT_WRITE, PITH_GUEST_NET_BADGE);
     for (unsigned f = 0; !err && f < CHANNEL_FRAMES; f++) {
         uint64_t frame = 0;
         err = pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &frame);
-        g->net[2 + f] = caps[1 + f] = frame;
+        g->net[1 + f] = caps[1 + f] = frame;
     }
     return err;
 }
@@ -186,7 +171,7 @@ static void start_network(unsigned count)
 {
     static struct pith_switch_args args;
     static pith_cap_t caps[1 + PITH_SWITCH_PORTS_MAX * (1 + CHANNEL_FRAMES)];
-    const struct pith_module_desc *image = module("switch");
+    const struct pith_module_desc *image = root_module("switch");
     uint64_t notification = 0;
     unsigned ports = 0;
     for (unsigned i = 0; i < count; i++)
@@ -229,7 +214,7 @@ static void start_network(unsigned count)
 }
 
 /* The guest's block of the configuration, as the VMM parses it. */
-static size_t guest_block(const struct sysconf_guest *g, int port, char *out, size_t size)
+size_t root_guest_block(const struct sysconf_guest *g, int port, char *out, size_t size)
 {
     static const char *const boot[] = { "linux", "multiboot", "flat", "bios" };
     int n = pith_snprintf(out, size, "guest %s\n  memory %luK\n  vcpus %u\n  boot %s\n  kernel %s\n",
@@ -263,85 +248,10 @@ static size_t guest_block(const struct sysconf_guest *g, int port, char *out, si
     return (size_t)n < size ? (size_t)n : size - 1;
 }
 
-static unsigned module_frames(const struct pith_module_desc *const *mods, unsigned n)
-{
-    unsigned frames = 0;
-    for (unsigned i = 0; i < n; i++)
-        frames += (unsigned)mods[i]->frame_count;
-    return frames;
-}
-
-/* The ports of the second UART, for the VMM of the guest marked `gdb yes`: its GDB
- * stub talks through them (docs/gdb.md). */
-#define COM2 0x2f8
-
-static enum pith_error gdb_ports(pith_cap_t *slot)
-{
-    *slot = pith_alloc_slot();
-    enum pith_error err = pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, COM2, COM2 + 7, *slot);
-    if (err)
-        say("gdb: COM2's ports could not be issued: %s\n", pith_error_name(err));
-    return err;
-}
-
-static enum pith_error start_guest(struct guest *g, unsigned index, const struct pith_module_desc *vmm,
-                                   pith_cap_t reports)
-{
-    static char block[4096];
-    enum { MAX_SHARED = 4 + SYSCONF_MAX_MODULES };
-    static struct pith_module_desc shared[MAX_SHARED];
-    const struct sysconf_guest *c = g->config;
-    const struct pith_module_desc *mods[MAX_SHARED];
-    unsigned count = 0;
-    const char *names[MAX_SHARED] = { c->kernel, c->initrd, c->disk, c->cdrom };
-    for (unsigned i = 0; i < c->module_count; i++)
-        names[4 + i] = c->module[i];
-    for (unsigned i = 0; i < 4 + c->module_count; i++) {
-        bool again = false;             /* a module named twice is shared once */
-        for (unsigned j = 0; j < count; j++)
-            again |= pith_strcmp(shared[j].name, names[i]) == 0;
-        if (names[i][0] && !again && (mods[count] = module(names[i])) != NULL)
-            shared[count] = *mods[count], count++;
-    }
-    uint64_t badge = GUEST_BADGE_BASE + index;
-    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES + 1] = { pith_alloc_slot(), pith_alloc_slot() };
-    unsigned cap_count = PITH_GUEST_SLOT_COUNT;
-    if (g->port >= 0) {
-        for (unsigned i = 0; i < 2 + CHANNEL_FRAMES; i++)
-            caps[PITH_GUEST_SLOT_NET_NOTIFY + i] = g->net[i];
-        cap_count = PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES;
-    }
-    if (c->gdb && gdb_ports(&caps[cap_count]) == PITH_OK)
-        cap_count++;
-    enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
-                                          console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
-    if (!err)
-        err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_ROOT], PITH_SLOT_CNODE, reports,
-                              PITH_RIGHT_WRITE, badge);
-    /* the module frames, two slots per 2 MiB of guest memory, and room for the VMM */
-    unsigned slots_needed = module_frames(mods, count) + (unsigned)(c->memory >> 20) + cap_count + 1024, bits = 10;
-    while ((1u << bits) < slots_needed)
-        bits++;
-    g->vmm = (struct pith_child){
-        .name = c->name, .image = (const void *)vmm->vaddr, .image_size = vmm->size,
-        .memory_bytes = c->memory + PITH_GUEST_VMM_BYTES, .cnode_bits = bits, .priority = 100,
-        .modules = shared, .module_count = count, .extra_caps = caps,
-        .extra_count = cap_count, .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = block,
-        .cmdline = bi->cmdline,     /* the kernel's: pith.clock= (the RTC's start) */
-        .args_size = guest_block(c, g->port, block, sizeof(block)) };
-    pith_cap_t fault = pith_alloc_slot();
-    if (!err)
-        err = pith_cnode_mint(PITH_SLOT_CNODE, fault, PITH_SLOT_CNODE, reports, PITH_RIGHT_WRITE, badge);
-    g->vmm.fault_endpoint = fault;
-    if (!err)
-        err = pith_child_start(&g->vmm);
-    g->running = err == PITH_OK;
-    return err;
-}
-
-/* Start every valid guest, then wait until none is left; returns whether all stopped cleanly. */
+/* Parse the configuration, report its errors, then run the guests (guests.c). */
 static bool compose(const struct pith_module_desc *text, const struct pith_module_desc *vmm)
 {
+    static struct sysconf config;
     static struct sysconf_error errors[16];
     unsigned nerr = sysconf_parse((const char *)text->vaddr, text->size, free_memory() - (64ull << 20),
                                   &config, errors, 16);
@@ -353,54 +263,12 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
     shown += sysconf_check_cpus(&config, (unsigned)bi->cpu_count, errors + shown, 16 - shown);
     for (unsigned i = 0; i < shown && i < 16; i++)
         say("system.conf: %s\n", errors[i].message);
-    uint64_t reports = 0;
-    if (pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &reports) != PITH_OK)
+    if (guests_prepare(&config) != PITH_OK) {
+        say("no memory for the guests' notifications\n");
         return false;
-    unsigned running = 0;
-    bool clean = true;
-    for (unsigned i = 0; i < config.guest_count; i++)
-        guests[i].config = &config.guests[i];
+    }
     start_network(config.guest_count);
-    for (unsigned i = 0; i < config.guest_count; i++) {
-        if (!config.guests[i].valid) {
-            say("guest %s: not started (see the errors above)\n", config.guests[i].name);
-            continue;
-        }
-        enum pith_error err = start_guest(&guests[i], i, vmm, reports);
-        say("guest %s: %lu MiB, %s%s\n", config.guests[i].name, config.guests[i].memory >> 20,
-            err ? "could not start: " : "started", err ? pith_error_name(err) : "");
-        if (!err)
-            say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables)\n",
-                config.guests[i].name, guests[i].vmm.setup_bytes >> 10);
-        running += err == PITH_OK;
-    }
-    while (running) {
-        struct pith_msg msg;
-        pith_recv(reports, &msg);
-        unsigned index = (unsigned)(msg.badge - GUEST_BADGE_BASE);
-        if (index >= config.guest_count || !guests[index].running)
-            continue;
-        struct guest *g = &guests[index];
-        uint64_t label = pith_msginfo_label(msg.info);
-        if (label == PITH_GUEST_STOPPED) {
-            if (pith_msginfo_length(msg.info) > 1 && msg.mr[1])    /* isa-debug-exit */
-                say("guest %s: stopped with exit status %lu\n", g->config->name, msg.mr[1]);
-            else
-                say("guest %s: stopped%s\n", g->config->name, msg.mr[0] ? " with an error" : "");
-            clean &= msg.mr[0] == 0;
-        } else {
-            say("guest %s: its VMM crashed (fault %lu at %lx); the other guests go on\n",
-                g->config->name, label, msg.mr[0]);
-            clean = false;
-        }
-        if (console)
-            pith_console_stopped(console, msg.badge);
-        pith_child_destroy(&g->vmm);
-        g->running = false;
-        running--;
-    }
-    say("no guest left (%s), powering off\n", clean ? "all stopped cleanly" : "not all stopped cleanly");
-    return clean;
+    return guests_run(vmm);
 }
 
 int main(void *arg)
@@ -411,12 +279,12 @@ int main(void *arg)
         pith_printf("root: no memory to start with: %s\n", pith_error_name(err));
         return 1;
     }
-    const struct pith_module_desc *console_image = module("console");
+    const struct pith_module_desc *console_image = root_module("console");
     if (console_image && (err = start_console(console_image)) != PITH_OK)
         pith_printf("root: the console server did not start: %s\n", pith_error_name(err));
     say("hello from user space; %lu untyped capabilities, %lu modules, TSC %lu MHz\n",
         bi->untyped_count, bi->module_count, bi->tsc_hz / 1000000);
-    const struct pith_module_desc *text = module("system.conf"), *vmm = module("vmm");
+    const struct pith_module_desc *text = root_module("system.conf"), *vmm = root_module("vmm");
     if (text && vmm) {
         /* no guest is left: the system's work is done, successfully if all stopped cleanly */
         pith_poweroff(compose(text, vmm));

@@ -445,6 +445,19 @@ static void set_gdb(struct parser *p, struct text key, struct text value)
     p->guest->gdb = true;
 }
 
+static void set_autostart(struct parser *p, struct text key, struct text value)
+{
+    (void)key;
+    if (text_is(value, "yes")) {
+        p->guest->no_autostart = false;
+    } else if (text_is(value, "no")) {
+        p->guest->no_autostart = true;
+    } else {
+        struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
+        say_around(&m, "autostart is yes or no, not '", value, "'");
+    }
+}
+
 /* Repeated cmdline lines append, separated by a space, for long command lines. */
 static void add_cmdline(struct parser *p, struct text key, struct text value)
 {
@@ -552,6 +565,7 @@ static const struct key keys[] = {
     { "cdrom",   set_cdrom,   false, false },
     { "debug-exit", set_debug_exit, false, false },
     { "gdb",     set_gdb,     false, false },
+    { "autostart", set_autostart, false, false },
     { "net",     set_net,     true,  false },
     { "nested",  set_nested,  false, false },
 };

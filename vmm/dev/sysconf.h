@@ -65,6 +65,7 @@ struct sysconf_guest {
     unsigned cdrom_line;
     bool debug_exit;                    /* QEMU's isa-debug-exit at port 0xf4 */
     bool gdb;                           /* `gdb yes`: the GDB stub on COM2 (one guest at most) */
+    bool no_autostart;                  /* `autostart no`: the control shell starts it */
     uint32_t net_segment;       /* `net SEGMENT [MAC]`: a NIC on that segment; 0 = none */
     uint8_t mac[6];             /* given, or 52:54:00:50:SS:GG (segment, guest number) */
     unsigned net_line;

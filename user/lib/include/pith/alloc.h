@@ -38,6 +38,21 @@ uint64_t pith_alloc_slot(void);
 /* Gives back a slot the caller has emptied (a small number are kept for reuse). */
 void pith_alloc_free_slot(uint64_t slot);
 
+/* A window of slots [first, end): between begin and end every slot comes from it (0
+ * when it is full) and freed ones go back to it, so a parent that empties the window
+ * (destroying a child it started there) can use the same slots again.  A window with
+ * end 0 is new: it takes fresh slots as needed, and at its end keeps those and
+ * PITH_WINDOW_MARGIN more. */
+#define PITH_WINDOW_RECYCLED 32
+#define PITH_WINDOW_MARGIN 64
+struct pith_slot_window {
+    uint64_t first, next, end;
+    uint64_t recycled[PITH_WINDOW_RECYCLED];
+    unsigned recycled_count;
+};
+void pith_alloc_window_begin(struct pith_slot_window *window);
+void pith_alloc_window_end(void);
+
 /* Retypes one object (size_bits only for untyped and CNode objects) into a fresh
  * slot. PITH_E_RANGE when no slot is left, PITH_E_NO_MEMORY when no untyped has room,
  * otherwise the kernel's error for the retype. */

@@ -13,5 +13,7 @@ enum pith_error pith_console_write(pith_cap_t console, const char *bytes, size_t
 enum pith_error pith_console_read(pith_cap_t console, char *out, size_t max, size_t *got);
 /* The root task tells the server that the client with `badge` has stopped. */
 enum pith_error pith_console_stopped(pith_cap_t console, uint64_t badge);
+/* The root task focuses the client with `badge` (the control shell's `console NAME`). */
+enum pith_error pith_console_focus(pith_cap_t console, uint64_t badge);
 
 #endif

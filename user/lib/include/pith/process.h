@@ -13,6 +13,8 @@
 #include "pith/syscall.h"
 
 #define PITH_CHILD_PIECES 12
+/* Where the parent looks at a child's page while filling it (its page tables stay). */
+#define PITH_CHILD_SCRATCH_VADDR 0x00007e0000000000ull
 #define PITH_CHILD_ARGS_MAX (64u << 10)
 
 struct pith_child {
@@ -34,13 +36,17 @@ struct pith_child {
                                      * (0: the child cannot write to the kernel console) */
     /* filled in by pith_child_start */
     pith_cap_t setup;               /* container of the child's own objects and pages */
+    unsigned setup_size_bits;       /* its size */
     pith_cap_t containers[PITH_CHILD_PIECES];   /* around each piece of its memory */
     unsigned piece_count;
     pith_cap_t cnode, space, thread;
     uint64_t setup_bytes;           /* what its objects, tables and pages took */
 };
 
-/* Create and start the child; PITH_E_INVALID_ARG for an image that is not ELF64. */
+/* Create and start the child; PITH_E_INVALID_ARG for an image that is not ELF64.
+ * A child destroyed and started again with the same struct (setup, containers and
+ * piece_count kept, the same sizes) is made in the same containers: a parent that
+ * restarts its children uses no more memory for it. */
 enum pith_error pith_child_start(struct pith_child *child);
 
 /* Stop the child and take all its memory back (the containers stay the parent's). */

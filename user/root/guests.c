@@ -1,0 +1,376 @@
+/* The guests over their lifetime (guests.h). */
+#include <pith/console_client.h>
+#include <pith/cpu.h>
+#include <pith/pith.h>
+#include <pith/printf.h>
+#include <pith/root.h>
+#include <pith/string.h>
+#include <pith/syscall.h>
+#include "guests.h"
+
+#define STATS_VADDR     0x0000700000000000ull   /* guest i's statistics frame: + i pages */
+#define POLL_HZ         40                      /* the control shell reads keys this often */
+
+struct guest guests[SYSCONF_MAX_GUESTS];
+unsigned guest_count;
+static pith_cap_t reports;          /* the VMMs' reports and faults, badged per guest */
+static const struct pith_module_desc *vmm_image;
+static bool all_clean = true;
+
+static const char *const state_names[] = {
+    [GUEST_NOT_STARTED] = "not started", [GUEST_RUNNING] = "running", [GUEST_STOPPING] = "stopping",
+    [GUEST_STOPPED] = "stopped", [GUEST_CRASHED] = "crashed", [GUEST_DESTROYED] = "destroyed",
+};
+
+const char *guest_state_name(enum guest_state state)
+{
+    return state_names[state];
+}
+
+bool guest_running(const struct guest *g)
+{
+    return g->state == GUEST_RUNNING || g->state == GUEST_STOPPING;
+}
+
+struct guest *guest_named(const char *name)
+{
+    for (unsigned i = 0; i < guest_count; i++)
+        if (pith_strcmp(guests[i].config->name, name) == 0)
+            return &guests[i];
+    return NULL;
+}
+
+static enum pith_error prepare(struct guest *g)
+{
+    enum pith_error err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &g->notification);
+    g->power_button = pith_alloc_slot();
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, g->power_button, PITH_SLOT_CNODE, g->notification,
+                              PITH_RIGHT_WRITE, PITH_GUEST_POWER_BUTTON_BADGE);
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &g->stats_frame);
+    /* our view through a copy: the VMM gets the original's copy, we keep ours mapped */
+    pith_cap_t view = pith_alloc_slot();
+    if (!err)
+        err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, g->stats_frame, PITH_RIGHTS_ALL);
+    uint64_t vaddr = STATS_VADDR + 4096ull * g->index;
+    if (!err)
+        err = pith_map_frame(view, PITH_SLOT_ADDRESS_SPACE, vaddr, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
+    g->stats = (volatile struct pith_guest_stats *)vaddr;
+    /* the window of its starts: as large as the first start needs (pith/alloc.h) */
+    g->window = (struct pith_slot_window){ 0 };
+    return err;
+}
+
+/* The page tables under pith_child_start's scratch page, made now, outside any
+ * window: a window's slots are emptied, and tables whose capability is deleted would
+ * be made again (and their memory taken again) at every start. */
+static enum pith_error scratch_tables(void)
+{
+    uint64_t frame = 0;
+    enum pith_error err = pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &frame);
+    if (!err)
+        err = pith_map_frame(frame, PITH_SLOT_ADDRESS_SPACE, PITH_CHILD_SCRATCH_VADDR, PITH_RIGHT_READ, 0);
+    if (!err)
+        err = pith_frame_unmap(frame);
+    return err;
+}
+
+enum pith_error guests_prepare(struct sysconf *config)
+{
+    guest_count = config->guest_count;
+    enum pith_error err = scratch_tables();
+    for (unsigned i = 0; i < guest_count; i++) {
+        struct guest *g = &guests[i];
+        *g = (struct guest){ .config = &config->guests[i], .index = i, .port = -1 };
+        if (!err && g->config->valid)
+            err = prepare(g);
+    }
+    return err;
+}
+
+static unsigned module_frames(const struct pith_module_desc *const *mods, unsigned n)
+{
+    unsigned frames = 0;
+    for (unsigned i = 0; i < n; i++)
+        frames += (unsigned)mods[i]->frame_count;
+    return frames;
+}
+
+/* The ports of the second UART, for the VMM of the guest marked `gdb yes`: its GDB
+ * stub talks through them (docs/gdb.md). */
+#define COM2 0x2f8
+
+static enum pith_error gdb_ports(pith_cap_t *slot)
+{
+    *slot = pith_alloc_slot();
+    enum pith_error err = pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, COM2, COM2 + 7, *slot);
+    if (err)
+        root_say("gdb: COM2's ports could not be issued: %s\n", pith_error_name(err));
+    return err;
+}
+
+/* The VMM domain, with the capabilities of pith/guest.h, made in the guest's window. */
+static enum pith_error start_vmm(struct guest *g)
+{
+    static char block[4096];
+    enum { MAX_SHARED = 4 + SYSCONF_MAX_MODULES };
+    static struct pith_module_desc shared[MAX_SHARED];
+    const struct sysconf_guest *c = g->config;
+    const struct pith_module_desc *mods[MAX_SHARED];
+    unsigned count = 0;
+    const char *names[MAX_SHARED] = { c->kernel, c->initrd, c->disk, c->cdrom };
+    for (unsigned i = 0; i < c->module_count; i++)
+        names[4 + i] = c->module[i];
+    for (unsigned i = 0; i < 4 + c->module_count; i++) {
+        bool again = false;             /* a module named twice is shared once */
+        for (unsigned j = 0; j < count; j++)
+            again |= pith_strcmp(shared[j].name, names[i]) == 0;
+        if (names[i][0] && !again && (mods[count] = root_module(names[i])) != NULL)
+            shared[count] = *mods[count], count++;
+    }
+    uint64_t badge = GUEST_BADGE_BASE + g->index;
+    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES + 1] = {
+        pith_alloc_slot(), pith_alloc_slot(), pith_alloc_slot(), pith_alloc_slot() };
+    unsigned cap_count = PITH_GUEST_SLOT_COUNT;
+    if (g->port >= 0) {
+        for (unsigned i = 0; i < 1 + GUEST_CHANNEL_FRAMES; i++)
+            caps[PITH_GUEST_SLOT_NET_SWITCH + i] = g->net[i];
+        cap_count = PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES;
+    }
+    if (c->gdb && gdb_ports(&caps[cap_count]) == PITH_OK)
+        cap_count++;
+    enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
+                                          console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_ROOT], PITH_SLOT_CNODE, reports,
+                              PITH_RIGHT_WRITE, badge);
+    if (!err)
+        err = pith_cnode_copy(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_NOTIFY], PITH_SLOT_CNODE,
+                              g->notification, PITH_RIGHTS_ALL);
+    if (!err)
+        err = pith_cnode_copy(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_STATS], PITH_SLOT_CNODE,
+                              g->stats_frame, PITH_RIGHTS_ALL);
+    /* the module frames, two slots per 2 MiB of guest memory, and room for the VMM */
+    unsigned slots_needed = module_frames(mods, count) + (unsigned)(c->memory >> 20) + cap_count + 1024, bits = 10;
+    while ((1u << bits) < slots_needed)
+        bits++;
+    pith_cap_t fault = pith_alloc_slot();
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, fault, PITH_SLOT_CNODE, reports, PITH_RIGHT_WRITE, badge);
+    /* setup, containers and piece_count stay: a restart reuses them (pith/process.h) */
+    struct pith_child *v = &g->vmm;
+    v->name = c->name;
+    v->image = (const void *)vmm_image->vaddr;
+    v->image_size = vmm_image->size;
+    v->memory_bytes = c->memory + PITH_GUEST_VMM_BYTES;
+    v->cnode_bits = bits;
+    v->priority = 100;
+    v->modules = shared;
+    v->module_count = count;
+    v->extra_caps = caps;
+    v->extra_count = cap_count;
+    v->debug_console = PITH_SLOT_DEBUG_CONSOLE;
+    v->args = block;
+    v->cmdline = bi->cmdline;           /* the kernel's: pith.clock= (the RTC's start) */
+    v->args_size = root_guest_block(c, g->port, block, sizeof(block));
+    v->fault_endpoint = fault;
+    if (!err)
+        err = pith_child_start(v);
+    return err;
+}
+
+/* The containers a first start made are kept (guests.h): out of the window with them. */
+static void keep_containers(struct guest *g)
+{
+    pith_cap_t *kept[1 + PITH_CHILD_PIECES] = { &g->vmm.setup };
+    for (unsigned i = 0; i < g->vmm.piece_count; i++)
+        kept[1 + i] = &g->vmm.containers[i];
+    for (unsigned i = 0; i < 1 + g->vmm.piece_count; i++) {
+        pith_cap_t slot = *kept[i];
+        if (slot < g->window.first || slot >= g->window.end)
+            continue;
+        pith_cap_t out = pith_alloc_slot();
+        if (out && pith_cnode_move(PITH_SLOT_CNODE, out, PITH_SLOT_CNODE, slot) == PITH_OK)
+            *kept[i] = out;
+    }
+}
+
+/* Empty the window: every capability of the last start that revoking left. */
+static void empty_window(struct guest *g)
+{
+    for (uint64_t slot = g->window.first; slot < g->window.next; slot++)
+        pith_cnode_delete(PITH_SLOT_CNODE, slot);
+    g->window.next = g->window.first;
+    g->window.recycled_count = 0;
+}
+
+enum pith_error guest_start(struct guest *g)
+{
+    const struct sysconf_guest *c = g->config;
+    if (!c->valid) {
+        root_say("guest %s: not started (see the errors above)\n", c->name);
+        return PITH_E_INVALID_ARG;
+    }
+    if (guest_running(g)) {
+        root_say("guest %s is running already\n", c->name);
+        return PITH_E_BUSY;
+    }
+    pith_memset((void *)g->stats, 0, sizeof(*g->stats));
+    uint64_t bits;
+    pith_poll(g->notification, &bits);      /* nothing left for the new VMM */
+    pith_alloc_window_begin(&g->window);
+    enum pith_error err = start_vmm(g);
+    pith_alloc_window_end();
+    keep_containers(g);
+    root_say("guest %s: %lu MiB, %s%s\n", c->name, c->memory >> 20, err ? "could not start: " : "started",
+             err ? pith_error_name(err) : "");
+    if (err) {
+        guest_destroy(g, GUEST_STOPPED);
+        return err;
+    }
+    root_say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables)\n",
+             c->name, g->vmm.setup_bytes >> 10);
+    g->state = GUEST_RUNNING;
+    g->started_tsc = pith_rdtsc();
+    g->starts++;
+    return PITH_OK;
+}
+
+enum pith_error guest_stop(struct guest *g)
+{
+    if (!guest_running(g))
+        return PITH_E_INVALID_ARG;
+    g->state = GUEST_STOPPING;
+    return pith_signal(g->power_button);
+}
+
+void guest_destroy(struct guest *g, enum guest_state state)
+{
+    if (g->vmm.setup)
+        pith_child_destroy(&g->vmm);
+    empty_window(g);
+    if (console)
+        pith_console_stopped(console, GUEST_BADGE_BASE + g->index);
+    g->state = state;
+}
+
+/* Whether an untyped we keep is empty: a retype of its whole size fits only then. */
+static bool container_empty(pith_cap_t container, unsigned bits)
+{
+    pith_cap_t probe = pith_alloc_slot();
+    enum pith_error err = pith_untyped_retype(container, PITH_OBJ_UNTYPED, bits, PITH_SLOT_CNODE, probe, 1);
+    pith_cnode_delete(PITH_SLOT_CNODE, probe);
+    pith_alloc_free_slot(probe);
+    return err == PITH_OK;
+}
+
+/* The sizes make_pieces gave the containers, largest first (pith/process.h). */
+static uint64_t reclaimable(const struct guest *g)
+{
+    const struct pith_child *v = &g->vmm;
+    if (!v->setup || guest_running(g))
+        return 0;
+    uint64_t bytes = 0, left = (v->memory_bytes + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+    unsigned piece = 0;
+    for (unsigned bits = 40; bits >= 20 && left && piece < v->piece_count; bits--) {
+        if (!(left & (1ull << bits)))
+            continue;
+        if (container_empty(v->containers[piece++], bits))
+            bytes += 1ull << bits;
+        left &= ~(1ull << bits);
+    }
+    if (container_empty(v->setup, v->setup_size_bits))
+        bytes += 1ull << v->setup_size_bits;
+    return bytes;
+}
+
+uint64_t guests_free_memory(void)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < bi->untyped_count; i++)
+        if (!bi->untyped[i].is_device)
+            total += 1ull << bi->untyped[i].size_bits;
+    uint64_t free = total - pith_alloc_bytes();
+    for (unsigned i = 0; i < guest_count; i++)
+        free += reclaimable(&guests[i]);
+    return free;
+}
+
+static unsigned running_count(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < guest_count; i++)
+        n += guest_running(&guests[i]);
+    return n;
+}
+
+/* A VMM's report: its guest stopped, or the VMM faulted (the fault's label). */
+static void reported(const struct pith_msg *msg)
+{
+    unsigned index = (unsigned)(msg->badge - GUEST_BADGE_BASE);
+    if (index >= guest_count || !guest_running(&guests[index]))
+        return;
+    struct guest *g = &guests[index];
+    uint64_t label = pith_msginfo_label(msg->info);
+    enum guest_state state = GUEST_STOPPED;
+    if (label == PITH_GUEST_STOPPED) {
+        if (pith_msginfo_length(msg->info) > 1 && msg->mr[1])    /* isa-debug-exit */
+            root_say("guest %s: stopped with exit status %lu\n", g->config->name, msg->mr[1]);
+        else
+            root_say("guest %s: stopped%s\n", g->config->name, msg->mr[0] ? " with an error" : "");
+        all_clean &= msg->mr[0] == 0;
+    } else {
+        root_say("guest %s: its VMM crashed (fault %lu at %lx); the other guests go on\n",
+                 g->config->name, label, msg->mr[0]);
+        all_clean = false;
+        state = GUEST_CRASHED;
+    }
+    guest_destroy(g, state);
+}
+
+bool guests_run(const struct pith_module_desc *vmm)
+{
+    vmm_image = vmm;
+    uint64_t poll = 0;
+    if (pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &reports) != PITH_OK ||
+        pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &poll) != PITH_OK ||
+        pith_thread_bind_notification(PITH_SLOT_THREAD, poll) != PITH_OK)
+        return false;
+    for (unsigned i = 0; i < guest_count; i++) {
+        if (guests[i].config->no_autostart && guests[i].config->valid)
+            root_say("guest %s: %lu MiB, not started at boot (autostart no)\n", guests[i].config->name,
+                     guests[i].config->memory >> 20);
+        else
+            guest_start(&guests[i]);
+    }
+    shell_start();
+    /* With no guest running and none left to start, there is nothing to wait for. */
+    bool ended_by_itself = !running_count();
+    for (unsigned i = 0; i < guest_count; i++)
+        ended_by_itself &= !(guests[i].config->valid && guests[i].config->no_autostart);
+    uint64_t period = bi->tsc_hz / POLL_HZ;
+    pith_notification_set_deadline(poll, pith_rdtsc() + period);
+    /* Done when the last running guest has stopped by itself (not by `destroy`), or
+     * at `poweroff`. */
+    while (!shell_poweroff && (running_count() || !ended_by_itself)) {
+        struct pith_msg msg;
+        pith_recv(reports, &msg);
+        if (msg.info & PITH_MSG_FROM_NOTIFICATION) {
+            shell_poll();
+            pith_notification_set_deadline(poll, pith_rdtsc() + period);
+            continue;
+        }
+        unsigned before = running_count();
+        reported(&msg);
+        ended_by_itself = before && !running_count();
+    }
+    for (unsigned i = 0; i < guest_count; i++)
+        if (guest_running(&guests[i])) {
+            root_say("guest %s: destroyed at power-off\n", guests[i].config->name);
+            guest_destroy(&guests[i], GUEST_DESTROYED);
+            all_clean = false;
+        }
+    root_say("no guest left (%s), powering off\n", all_clean ? "all stopped cleanly" : "not all stopped cleanly");
+    return all_clean;
+}
