@@ -193,6 +193,21 @@ static const struct pith_module_desc *module_named(const char *name)
     return NULL;
 }
 
+/* A writable disk is the guest's own copy of the boot module, in this VMM's memory:
+ * the module stays as it was for other guests, and writes are lost at power-off. */
+static bool disk_copy(struct vm *vm, struct pc_disk *d)
+{
+    uint8_t *copy = pith_alloc_pages((size_t)((d->size + 4095) / 4096));
+    if (!copy) {
+        vm_log(vm, "no memory for a writable copy of the disk (%lu bytes)", d->size);
+        return false;
+    }
+    pith_memcpy(copy, d->data, (size_t)d->size);
+    d->data = copy;
+    d->writable = true;
+    return true;
+}
+
 /* The guest `make test-linux` boots when no guest.conf module describes another. */
 static size_t builtin_config(char *text, size_t size)
 {
@@ -373,8 +388,11 @@ static bool run_configured(const char *text, size_t length)
            cdrom ? ", cdrom " : "", cdrom ? g->cdrom : "", linux ? ", virtio console" : "");
     bool loaded = true;
     if (!flat) {
-        struct pc_disk d = { disk ? (const uint8_t *)disk->vaddr : NULL, disk ? disk->size : 0 };
-        loaded = pc_create(&guest, linux && disk ? &d : NULL, linux);   /* hvc0 writes to the same console */
+        struct pc_disk d = { disk ? (uint8_t *)disk->vaddr : NULL, disk ? disk->size : 0, false };
+        if (linux && disk && !g->disk_read_only)
+            loaded = disk_copy(&guest, &d);
+        if (loaded)
+            loaded = pc_create(&guest, linux && disk ? &d : NULL, linux);   /* hvc0 writes to the same console */
         if (loaded && channel) {
             struct pc_net net = { channel, { 0 }, bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_SWITCH };
             pith_memcpy(net.mac, g->mac, 6);

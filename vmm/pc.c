@@ -285,10 +285,14 @@ static bool disk_read(void *context, uint64_t offset, void *buf, size_t length)
     return true;
 }
 
+/* Into the guest's own copy in this VMM's memory: gone when the guest powers off. */
 static bool disk_write(void *context, uint64_t offset, const void *buf, size_t length)
 {
-    (void)context, (void)offset, (void)buf, (void)length;
-    return false;                   /* boot modules are read-only */
+    struct pc_disk *d = context;
+    if (!d->writable || offset > d->size || length > d->size - offset)
+        return false;
+    memcpy(d->data + offset, buf, length);
+    return true;
 }
 
 static void vcon_output(void *context, const char *bytes, size_t length)
@@ -568,7 +572,7 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
         pc->disk = *disk;
         pc->has_disk = true;
         virtio_blk_init(&pc->blk, dma, pci_line(vm, PC_VIRTIO_BLK_DEV),
-                        disk->size & ~511ull, true);
+                        disk->size & ~511ull, !disk->writable);
         pc->blk.disk_read = disk_read;
         pc->blk.disk_write = disk_write;
         pc->blk.disk_ctx = &pc->disk;

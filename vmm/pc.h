@@ -62,8 +62,9 @@ struct pc_net {
 };
 
 struct pc_disk {
-    const uint8_t *data;            /* the boot module, read-only */
+    uint8_t *data;                  /* the guest's copy of the module, or the module itself */
     uint64_t size;
+    bool writable;                  /* false: data is the shared, read-only boot module */
 };
 
 struct pc {

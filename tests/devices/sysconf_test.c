@@ -143,6 +143,21 @@ static void extra_value(void)
     CHECK_EQ(errors[0].kind, SYSCONF_ERR_EXTRA_VALUE);
 }
 
+/* `disk NAME` is the guest's writable copy; `disk NAME readonly` the shared module. */
+static void disk_read_only(void)
+{
+    CHECK_EQ(parse("guest g\nkernel k\ndisk d.img\n"), 0);
+    CHECK(strcmp(config.guests[0].disk, "d.img") == 0);
+    CHECK(!config.guests[0].disk_read_only);
+    CHECK_EQ(parse("guest g\nkernel k\ndisk  d.img   readonly \n"), 0);
+    CHECK(strcmp(config.guests[0].disk, "d.img") == 0);
+    CHECK(config.guests[0].disk_read_only);
+    CHECK_EQ(config.guests[0].disk_line, 3);
+    expect_one("guest g\nkernel k\ndisk d.img rw\n", 3, SYSCONF_ERR_EXTRA_VALUE,
+               "line 3: disk takes a module name and optionally readonly, not 'rw'");
+    CHECK_EQ(config.guests[0].disk[0], 0);
+}
+
 static void bad_number(void)
 {
     expect_one("guest g\nkernel k\nmemory 12X\n", 3, SYSCONF_ERR_BAD_NUMBER,
@@ -502,6 +517,7 @@ DEVICE_TESTS(sysconf,
     { "sysconf_legacy_boot_methods", legacy_boot_methods },
     { "sysconf_legacy_bad_values", legacy_bad_values },
     { "sysconf_valid_two_guests", valid_two_guests },
+    { "sysconf_disk_read_only", disk_read_only },
     { "sysconf_defaults", defaults },
     { "sysconf_sizes", sizes },
     { "sysconf_comments_and_spacing", comments_and_spacing },

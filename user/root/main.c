@@ -237,7 +237,8 @@ static size_t guest_block(const struct sysconf_guest *g, int port, char *out, si
     if (g->initrd[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  initrd %s\n", g->initrd);
     if (g->disk[0])
-        n += pith_snprintf(out + n, size - (size_t)n, "  disk %s\n", g->disk);
+        n += pith_snprintf(out + n, size - (size_t)n, "  disk %s%s\n", g->disk,
+                           g->disk_read_only ? " readonly" : "");
     if (g->cdrom[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cdrom %s\n", g->cdrom);
     for (unsigned i = 0; i < g->module_count; i++)

@@ -373,9 +373,18 @@ static void set_initrd(struct parser *p, struct text key, struct text value)
     set_module(p, key, value, p->guest->initrd, &p->guest->initrd_line);
 }
 
+/* `disk NAME [readonly]`: the guest's own writable copy of the module, or the module itself. */
 static void set_disk(struct parser *p, struct text key, struct text value)
 {
-    set_module(p, key, value, p->guest->disk, &p->guest->disk_line);
+    struct text rest, name = first_word(value, &rest);
+    rest = trim(rest);
+    if (rest.n && !text_is(rest, "readonly")) {
+        struct message m = guest_error(p, SYSCONF_ERR_EXTRA_VALUE);
+        say_around(&m, "disk takes a module name and optionally readonly, not '", rest, "'");
+        return;
+    }
+    p->guest->disk_read_only = rest.n != 0;
+    set_module(p, key, name, p->guest->disk, &p->guest->disk_line);
 }
 
 static void set_cdrom(struct parser *p, struct text key, struct text value)
@@ -505,7 +514,7 @@ static const struct key keys[] = {
     { "kernel",  set_kernel,  false, false },
     { "initrd",  set_initrd,  false, false },
     { "cmdline", add_cmdline, true,  true  },
-    { "disk",    set_disk,    false, false },
+    { "disk",    set_disk,    true,  false },
     { "console", set_console, false, false },
     { "cpus",    set_cpus,    false, false },
     { "module",  add_module,  true,  true  },

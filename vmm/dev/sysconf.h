@@ -53,6 +53,7 @@ struct sysconf_guest {
     char kernel[SYSCONF_STRING];        /* boot module names; "" when not given */
     char initrd[SYSCONF_STRING];
     char disk[SYSCONF_STRING];          /* virtio-blk backing module */
+    bool disk_read_only;                /* `disk NAME readonly`: no private writable copy */
     char cmdline[SYSCONF_CMDLINE];
     enum sysconf_console console;
     unsigned kernel_line, initrd_line, disk_line;   /* where each module was named */
