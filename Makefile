@@ -214,10 +214,12 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
-# Device models of the VMM (vmm/dev), tested on the host.
-DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c
+# Device models of the VMM (vmm/dev), tested on the host, and the storage server's pure parts.
+STORAGE_PURE := user/storage/gpt.c
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c \
+	$(STORAGE_PURE)
 
-$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h) | deps
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h user/storage/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(DEVICE_SRC)
 
