@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""mkgpt.py IMAGE SIZE_MIB NAME:SIZE_MIB... -- a raw disk image with a GPT (UEFI 2.10 §5.3).
+"""mkgpt.py IMAGE SIZE NAME:SIZE_MIB... -- a raw disk image with a GPT (UEFI 2.10 §5.3).
+
+SIZE is in MiB, or in sectors with an "s" (Bochs wants whole cylinders of 16 x 63).
 
 Writes a protective MBR, the primary header and a 128-entry array at LBA 1-33, the
 partitions in order from LBA 2048 (1 MiB aligned), and the backup array and header at
@@ -32,8 +34,8 @@ def header(my_lba, alternate, first, last, disk_guid, array_lba, array_crc):
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
-    path, size_mib = sys.argv[1], int(sys.argv[2])
-    sectors = size_mib * 1024 * 1024 // SECTOR
+    path, size = sys.argv[1], sys.argv[2]
+    sectors = int(size[:-1]) if size.endswith("s") else int(size) * 1024 * 1024 // SECTOR
     first_usable, last_usable = 2 + ARRAY_SECTORS, sectors - 2 - ARRAY_SECTORS
     entries, lba = b"", 2048
     for spec in sys.argv[3:]:

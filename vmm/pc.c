@@ -568,14 +568,15 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
     uart16550_init(&vm->uart, uart_output, vm, isa_line(vm, PC_IRQ_UART));
 
     struct guest_memory dma = { dma_read, dma_write, vm };
-    if (disk && disk->data) {
+    if (disk && (disk->data || disk->read)) {
         pc->disk = *disk;
         pc->has_disk = true;
         virtio_blk_init(&pc->blk, dma, pci_line(vm, PC_VIRTIO_BLK_DEV),
                         disk->size & ~511ull, !disk->writable);
-        pc->blk.disk_read = disk_read;
-        pc->blk.disk_write = disk_write;
-        pc->blk.disk_ctx = &pc->disk;
+        pc->blk.disk_read = disk->read ? disk->read : disk_read;
+        pc->blk.disk_write = disk->read ? disk->write : disk_write;
+        pc->blk.disk_flush = disk->read ? disk->flush : NULL;
+        pc->blk.disk_ctx = disk->read ? disk->ctx : &pc->disk;
         virtio_function(&pc->blk_pci, VIRTIO_PCI_DEVICE_BLK, VIRTIO_SUBSYSTEM_BLK, 0x010000,
                         PC_VIRTIO_BLK_DEV, VIRTIO_LEGACY_REGISTERS + pc->blk.dev.ops->config_size);
         pci_host_register(&pc->pci, PC_VIRTIO_BLK_DEV, 0, &pc->blk_pci);

@@ -21,6 +21,7 @@
 #include <pith/switch.h>
 #include <pith/syscall.h>
 #include "../../vmm/dev/sysconf.h"
+#include "storage.h"
 
 #define COM1 0x3f8
 #define COM1_IRQ 4
@@ -239,6 +240,8 @@ static size_t guest_block(const struct sysconf_guest *g, int port, char *out, si
     if (g->disk[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  disk %s%s\n", g->disk,
                            g->disk_read_only ? " readonly" : "");
+    if (g->disk_partition[0] && storage_has_disk((unsigned)(g - config.guests)))
+        n += pith_snprintf(out + n, size - (size_t)n, "  disk part:%s\n", g->disk_partition);
     if (g->cdrom[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cdrom %s\n", g->cdrom);
     for (unsigned i = 0; i < g->module_count; i++)
@@ -288,13 +291,15 @@ static enum pith_error start_guest(struct guest *g, unsigned index, const struct
             shared[count] = *mods[count], count++;
     }
     uint64_t badge = GUEST_BADGE_BASE + index;
-    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES] = { pith_alloc_slot(), pith_alloc_slot() };
+    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES + PITH_GUEST_STORAGE_CAPS] = { pith_alloc_slot(),
+                                                                                           pith_alloc_slot() };
     unsigned cap_count = PITH_GUEST_SLOT_COUNT;
     if (g->port >= 0) {
         for (unsigned i = 0; i < 2 + CHANNEL_FRAMES; i++)
             caps[PITH_GUEST_SLOT_NET_NOTIFY + i] = g->net[i];
         cap_count = PITH_GUEST_SLOT_NET_FRAMES + CHANNEL_FRAMES;
     }
+    cap_count += storage_guest_caps(index, caps + cap_count);     /* after the NIC's, if any */
     enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
                                           console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
     if (!err)
@@ -343,6 +348,7 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
     for (unsigned i = 0; i < config.guest_count; i++)
         guests[i].config = &config.guests[i];
     start_network(config.guest_count);
+    storage_start(&config, module("storage"));
     for (unsigned i = 0; i < config.guest_count; i++) {
         if (!config.guests[i].valid) {
             say("guest %s: not started (see the errors above)\n", config.guests[i].name);
