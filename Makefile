@@ -337,7 +337,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops test-legacy test-io
+	test-side test-ops test-legacy test-io test-storage
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

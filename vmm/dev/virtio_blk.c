@@ -9,7 +9,7 @@
 #include "virtio_blk.h"
 
 #define SECTOR 512u
-#define CHUNK 512u
+#define CHUNK 4096u                 /* bytes per disk callback: the bounce buffer on the stack */
 
 static uint8_t blk_config_read(struct virtio_device *d, unsigned offset)
 {
