@@ -219,7 +219,7 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
 # Device models of the VMM (vmm/dev), tested on the host, and the storage server's pure parts.
-STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c
+STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c user/storage/serve.c
 DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c \
 	$(STORAGE_PURE)
 

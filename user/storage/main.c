@@ -16,23 +16,18 @@
 #include <pith/syscall.h>
 #include "ata_pio.h"
 #include "gpt.h"
+#include "serve.h"
 
 #define ATA_COMMAND_PORT 0x1f0
 #define ATA_CONTROL_PORT 0x3f6
 #define CHANNELS_VADDR   0x0000200000000000ull
 #define CHANNEL_BYTES    (PITH_STORAGE_CHANNEL_FRAMES * 4096ull)
 
-struct channel {
-    volatile struct pith_storage_control *control;
-    uint8_t *data;
-    pith_cap_t peer;                /* the VMM's notification */
-    const struct gpt_partition *partition;  /* NULL: refused */
-    uint32_t last_seq;
-};
 
 static struct ata_disk disk;
 static struct gpt_table table;
-static struct channel channels[PITH_STORAGE_CHANNELS_MAX];
+static struct storage_channel channels[PITH_STORAGE_CHANNELS_MAX];
+static pith_cap_t peer[PITH_STORAGE_CHANNELS_MAX];     /* each VMM's notification */
 static uint8_t bounce[PITH_STORAGE_DATA_BYTES];
 
 static uint8_t port_in8(void *ctx, unsigned reg) { (void)ctx; return pith_inb((uint16_t)(ATA_COMMAND_PORT + reg)); }
@@ -49,6 +44,11 @@ static bool disk_sector(void *ctx, uint64_t lba, void *buf)
 {
     return ata_pio_read(ctx, lba, 1, buf);
 }
+
+static bool disk_read(void *ctx, uint64_t lba, unsigned count, void *buf) { return ata_pio_read(ctx, lba, count, buf); }
+static bool disk_write(void *ctx, uint64_t lba, unsigned count, const void *buf) { return ata_pio_write(ctx, lba, count, buf); }
+static bool disk_flush(void *ctx) { return ata_pio_flush(ctx); }
+static const struct storage_disk storage_disk = { disk_read, disk_write, disk_flush, &disk };
 
 static const struct pith_storage_args *arguments(const struct pith_bootinfo *bi)
 {
@@ -68,8 +68,9 @@ static bool map_channel(const struct pith_bootinfo *bi, unsigned c)
         if (pith_map_frame(first + 1 + f, PITH_SLOT_ADDRESS_SPACE, vaddr + 4096ull * f,
                            PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0) != PITH_OK)
             return false;
-    channels[c] = (struct channel){ (volatile struct pith_storage_control *)vaddr,
-                                    (uint8_t *)(vaddr + 4096), first, NULL, 0 };
+    channels[c] = (struct storage_channel){ .control = (volatile struct pith_storage_control *)vaddr,
+                                            .data = (uint8_t *)(vaddr + 4096) };
+    peer[c] = first;
     return true;
 }
 
@@ -121,50 +122,6 @@ static const struct gpt_partition *resolve(const struct pith_storage_args *a, un
     return gpt_find(&table, name);
 }
 
-static enum pith_storage_status perform(struct channel *ch, uint32_t op, uint64_t sector, uint32_t count)
-{
-    const struct gpt_partition *p = ch->partition;
-    uint64_t sectors = p ? p->last_lba - p->first_lba + 1 : 0;
-    enum pith_storage_status s = pith_storage_check(op, sector, count, sectors);
-    /* point of no return: the request lies inside this channel's partition */
-    if (s != PITH_STORAGE_OK || !p)
-        return p ? s : PITH_STORAGE_IOERR;
-    uint64_t lba = p->first_lba + sector;
-    bool ok = true;
-    switch (op) {
-    case PITH_STORAGE_READ:
-        for (uint32_t done = 0; ok && done < count; done += 256)
-            ok = ata_pio_read(&disk, lba + done, count - done < 256 ? count - done : 256, bounce + done * 512ull);
-        if (ok)
-            pith_memcpy(ch->data, bounce, count * 512ull);
-        break;
-    case PITH_STORAGE_WRITE:
-        pith_memcpy(bounce, ch->data, count * 512ull);     /* copied once: the VMM may change it */
-        for (uint32_t done = 0; ok && done < count; done += 256)
-            ok = ata_pio_write(&disk, lba + done, count - done < 256 ? count - done : 256, bounce + done * 512ull);
-        break;
-    case PITH_STORAGE_FLUSH:
-        ok = ata_pio_flush(&disk);
-        break;
-    }
-    return ok ? PITH_STORAGE_OK : PITH_STORAGE_IOERR;
-}
-
-/* Answers channel c's request if it has a new one; true when it did. */
-static bool serve(struct channel *ch)
-{
-    uint32_t seq = __atomic_load_n(&ch->control->seq, __ATOMIC_ACQUIRE);
-    if (seq == ch->last_seq)
-        return false;
-    uint32_t op = ch->control->op, count = ch->control->count;
-    uint64_t sector = ch->control->sector;
-    ch->control->status = perform(ch, op, sector, count);
-    ch->last_seq = seq;
-    __atomic_store_n(&ch->control->done, seq, __ATOMIC_RELEASE);
-    pith_signal(ch->peer);
-    return true;
-}
-
 int main(void *arg)
 {
     const struct pith_bootinfo *bi = arg;
@@ -182,17 +139,19 @@ int main(void *arg)
             pith_printf("storage: guest '%s': its channel could not be mapped\n", a->channel[c].guest);
             continue;
         }
-        struct channel *ch = &channels[c];
-        ch->partition = resolve(a, c, have_table);
-        if (ch->partition) {
-            ch->control->sectors = ch->partition->last_lba - ch->partition->first_lba + 1;
+        struct storage_channel *ch = &channels[c];
+        const struct gpt_partition *p = resolve(a, c, have_table);
+        if (p) {
+            *ch = (struct storage_channel){ ch->control, ch->data, true, p->first_lba,
+                                            p->last_lba - p->first_lba + 1, 0 };
+            ch->control->sectors = ch->sectors;
             pith_printf("storage: guest '%s' gets partition '%s' (%lu KiB)\n", a->channel[c].guest,
-                        ch->partition->name, ch->control->sectors / 2);
+                        p->name, ch->sectors / 2);
             served++;
         }
-        __atomic_store_n(&ch->control->state, ch->partition ? PITH_STORAGE_READY : PITH_STORAGE_REFUSED,
+        __atomic_store_n(&ch->control->state, p ? PITH_STORAGE_READY : PITH_STORAGE_REFUSED,
                          __ATOMIC_RELEASE);
-        pith_signal(ch->peer);
+        pith_signal(peer[c]);
     }
     pith_printf("storage: serving %u of %lu guests\n", served, a->channel_count);
     pith_cap_t notify = bi->extra_first_slot + PITH_STORAGE_SLOT_NOTIFY;
@@ -204,8 +163,10 @@ int main(void *arg)
         for (bool again = true; again;) {
             again = false;
             for (unsigned c = 0; c < a->channel_count; c++)
-                if (channels[c].control)
-                    again |= serve(&channels[c]);
+                if (channels[c].control && storage_serve(&storage_disk, &channels[c], bounce)) {
+                    pith_signal(peer[c]);
+                    again = true;
+                }
         }
     }
 }
