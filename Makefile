@@ -16,10 +16,10 @@ KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
-PROGRAMS   := root ktest bench console switch
+PROGRAMS   := root ktest bench console switch storage
 HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-nested test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
 	@echo "make test-gdb   Debian's gdb on a guest through COM2 (both emulators), and a hostile client"
+	@echo "make test-storage  a guest's files on a host disk partition across two boots (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
 	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
@@ -154,6 +155,8 @@ $(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
 $(BUILD)/pith-nested.iso: $(SYSTEM_PARTS) $(BUILD)/guests/svm_basic.bin $(BUILD)/initrd-kvm.img \
 		guests/configs/nested-test.conf
 	tools/mkimage.sh $@ guests/configs/nested-test.conf $(BUILD)
+$(BUILD)/pith-storage.iso: $(SYSTEM_PARTS) $(BUILD)/storage.elf guests/configs/storage-test.conf
+	tools/mkimage.sh $@ guests/configs/storage-test.conf $(BUILD)
 
 # SMP guests (tests/linux-smp.sh): two 2-vCPU Linux guests side by side, a pinned one, a bad cpus.
 $(BUILD)/pith-smp.iso: $(SYSTEM_PARTS) guests/configs/linux-smp-test.conf
@@ -230,10 +233,12 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
-# Device models of the VMM (vmm/dev), tested on the host.
-DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c
+# Device models of the VMM (vmm/dev), tested on the host, and the storage server's pure parts.
+STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c user/storage/serve.c
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c \
+	$(STORAGE_PURE)
 
-$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h) | deps
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h user/storage/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(DEVICE_SRC)
 
@@ -309,6 +314,11 @@ $(BUILD)/pith-gdb-linux.iso: $(SYSTEM_PARTS) guests/configs/gdb-linux-test.conf
 test-gdb: $(BUILD)/pith-gdb.iso $(BUILD)/pith-gdb-linux.iso
 	tests/gdb.py gdb-svm $(BUILD)/pith-gdb.iso $(GDB_GUEST) $(BUILD)/pith-gdb-linux.iso
 	tests/gdb.py --bochs gdb-vmx $(BUILD)/pith-gdb.iso $(GDB_GUEST)
+# Host disk persistence (tests/storage.sh, docs/storage.md): a GPT disk image made by
+# tests/mkgpt.py, booted twice; alpha's files survive, the neighbours stay unchanged.
+test-storage: $(BUILD)/pith-storage.iso
+	tests/storage.sh storage-svm $(BUILD)/storage-svm.img -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-storage.iso
+	tests/storage.sh storage-vmx $(BUILD)/storage-vmx.img -- tools/run-bochs.sh --timeout 2400 $(BUILD)/pith-storage.iso
 
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).  Not in
 # `make test` while an intermittent failure of SMP guests is open (docs/security.md).
@@ -360,7 +370,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops test-legacy test-io test-nested test-gdb
+	test-side test-ops test-legacy test-io test-storage test-nested test-gdb
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

@@ -51,6 +51,8 @@ if grep -qE "^vmm: $name: .*, disk " "$out"; then
 		has "pith-guest: disk vda [0-9]+ sectors$"
 	check linux_virtio_disk_mounted "the guest did not mount its virtio disk and read hello.txt" \
 		has "pith-guest: mounted vda, hello.txt: pith-disk: hello from a mounted virtio disk$"
+	check linux_virtio_disk_written "the guest could not write its disk (the VMM's copy) and read it back" \
+		has "pith-guest: wrote vda sector ([0-9]+), read back: pith-write-\\1$"
 fi
 if grep -qE "^vmm: $name: .*, virtio console" "$out"; then
 	check linux_virtio_console "nothing the guest wrote to /dev/hvc0 arrived" \

@@ -28,6 +28,11 @@ if grep -qE '^[[:space:]]*net[[:space:]]' "$config"; then
 	[ -f "$build/switch.elf" ] || die "$build/switch.elf missing: build it first (make)"
 	modules+=("$build/switch.elf=switch")
 fi
+# The storage server, for guests with a host partition (`disk part:NAME`, docs/storage.md).
+if grep -qE '^[[:space:]]*disk[[:space:]]+part:' "$config"; then
+	[ -f "$build/storage.elf" ] || die "$build/storage.elf missing: build it first (make)"
+	modules+=("$build/storage.elf=storage")
+fi
 config_dir=$(dirname "$config")
 declare -A packed=()
 missing=0 number=0
@@ -41,6 +46,7 @@ while read -r key name _; do
 	number=$((number + 1))
 	case "$key" in kernel|initrd|disk|cdrom|module) ;; *) continue ;; esac
 	[ -n "${name:-}" ] && [ -z "${packed[$name]:-}" ] || continue
+	[ "$key" != disk ] || [ "${name#part:}" = "$name" ] || continue     # a host partition, no module
 	packed[$name]=1
 	found=
 	case "$name" in

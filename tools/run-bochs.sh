@@ -7,6 +7,8 @@
 #   --log FILE    also copy the serial output to FILE (not with --tty)
 #   --smp N       N CPUs (default: the SMP environment variable, else 1)
 #   --mem SIZE    memory: 512M, 1G (default: the MEM environment variable, else 512M)
+#   --disk IMAGE  a raw host disk image as ata0-slave (the storage server's disk,
+#                 docs/storage.md); writes go to IMAGE
 #   --tty TTY     COM1 on the terminal TTY (Bochs' `term` mode) instead of standard
 #                 output: what is typed there reaches the guest (`make run EMU=bochs`
 #                 passes the user's terminal; tests/ops.py a pseudo-terminal).  Bochs
@@ -28,9 +30,9 @@
 # panic, triple fault, bad usage); the end of Bochs' own log goes to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--mem SIZE] [--tty TTY] ISO" >&2; exit 2; }
+usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--mem SIZE] [--tty TTY] [--disk IMAGE] ISO" >&2; exit 2; }
 
-timeout=900 log='' iso='' smp=${SMP:-1} tty='' mem=${MEM:-512M}
+timeout=900 log='' iso='' smp=${SMP:-1} tty='' mem=${MEM:-512M} disk=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
@@ -38,6 +40,8 @@ while [ $# -gt 0 ]; do
 		--smp) [ $# -ge 2 ] || usage; smp=$2; shift ;;
 		--tty) [ $# -ge 2 ] || usage; tty=$2; shift ;;
 		--mem) [ $# -ge 2 ] || usage; mem=$2; shift ;;
+		--disk) [ $# -ge 2 ] || usage; [ -f "$2" ] || { echo "run-bochs: no such disk image: $2" >&2; exit 2; }
+			disk="ata0-slave: type=disk, path=\"$(realpath "$2")\", mode=flat"; shift ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
 	esac
@@ -93,6 +97,7 @@ romimage: file=$bios
 vgaromimage: file=$vgabios
 display_library: term
 ata0-master: type=cdrom, path="$(realpath "$iso")", status=inserted
+$disk
 boot: cdrom
 $com1
 $com2

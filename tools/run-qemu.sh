@@ -15,6 +15,8 @@
 #   --smp N        N CPUs (default: the SMP environment variable, else 1)
 #   --mem SIZE     memory, as QEMU's -m takes it (default: the MEM environment
 #                  variable, else 512M)
+#   --disk IMAGE   a raw host disk image as the primary IDE channel's slave (the
+#                  storage server's disk, docs/storage.md); writes go to IMAGE
 #
 # GDB_PORT=N (environment): COM2 becomes a TCP server on 127.0.0.1:N for the GDB stub
 # of the guest marked `gdb yes` (docs/gdb.md); `target remote 127.0.0.1:N` in gdb.
@@ -30,9 +32,9 @@
 # writing port 0xf4, bad usage).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
+usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] [--disk IMAGE] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
 
-icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1} mem=${MEM:-512M} kvm=0
+icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1} mem=${MEM:-512M} kvm=0 disk=()
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
 # SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on.
 accel=(-accel tcg -cpu "qemu64,+svm,+npt,+smep,+smap,+umip")
@@ -45,6 +47,9 @@ while [ $# -gt 0 ]; do
 		--kvm) accel=(-accel kvm -cpu host); kvm=1 ;;
 		--smp) [ $# -ge 2 ] || usage; smp=$2; shift ;;
 		--mem) [ $# -ge 2 ] || usage; mem=$2; shift ;;
+		--disk) [ $# -ge 2 ] || usage; [ -f "$2" ] || { echo "run-qemu: no such disk image: $2" >&2; exit 2; }
+			# index 1: ide0-slave (the CD is index 2, ide1-master)
+			disk=(-drive "file=$2,if=ide,index=1,media=disk,format=raw,cache=writeback"); shift ;;
 		--) shift; break ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
@@ -75,7 +80,7 @@ fi
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp"
       -display none -serial mon:stdio -no-reboot -boot d
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
-      "${icount[@]}" -cdrom "$iso" "${extra[@]}" "$@")
+      "${icount[@]}" -cdrom "$iso" "${disk[@]}" "${extra[@]}" "$@")
 
 if [ "$interactive" = 1 ]; then
 	run=("${qemu[@]}")

@@ -22,6 +22,7 @@
 #include <stdarg.h>
 
 #include <pith/alloc.h>
+#include "storage_client.h"
 #include <pith/console_client.h>
 #include <pith/guest.h>
 #include <pith/pith.h>
@@ -193,6 +194,40 @@ static const struct pith_module_desc *module_named(const char *name)
         if (name[0] && pith_strcmp(bootinfo->modules[i].name, name) == 0)
             return &bootinfo->modules[i];
     return NULL;
+}
+
+/* A writable disk is the guest's own copy of the boot module, in this VMM's memory:
+ * the module stays as it was for other guests, and writes are lost at power-off. */
+static bool disk_copy(struct vm *vm, struct pc_disk *d)
+{
+    uint8_t *copy = pith_alloc_pages((size_t)((d->size + 4095) / 4096));
+    if (!copy) {
+        vm_log(vm, "no memory for a writable copy of the disk (%lu bytes)", d->size);
+        return false;
+    }
+    pith_memcpy(copy, d->data, (size_t)d->size);
+    d->data = copy;
+    d->writable = true;
+    return true;
+}
+
+/* `disk part:NAME`: the storage channel's capabilities follow the NIC's (pith/guest.h).
+ * A partition the server refused leaves the guest without a disk (both say so). */
+#define VMM_STORAGE_CHANNEL 0x0000500000000000ull
+
+static void host_partition(struct vm *vm, const struct sysconf_guest *g, struct pc_disk *d)
+{
+    static struct storage_client client;
+    uint64_t first = g->net_segment ? PITH_GUEST_SLOT_NET_FRAMES + PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS)
+                                    : PITH_GUEST_SLOT_COUNT;
+    if (bootinfo->extra_count < first + PITH_GUEST_STORAGE_CAPS ||
+        !storage_client_open(&client, bootinfo->extra_first_slot + first, VMM_STORAGE_CHANNEL)) {
+        vm_log(vm, "no disk: the storage server does not serve partition '%s'", g->disk_partition);
+        return;
+    }
+    vm_log(vm, "disk: host partition '%s', %lu KiB, writable", g->disk_partition, client.sectors / 2);
+    *d = (struct pc_disk){ .size = client.sectors * 512, .writable = true, .read = storage_client_read,
+                           .write = storage_client_write, .flush = storage_client_flush, .ctx = &client };
 }
 
 /* The guest `make test-linux` boots when no guest.conf module describes another. */
@@ -404,8 +439,13 @@ static bool run_configured(const char *text, size_t length)
            cdrom ? ", cdrom " : "", cdrom ? g->cdrom : "", linux ? ", virtio console" : "");
     bool loaded = true;
     if (!flat) {
-        struct pc_disk d = { disk ? (const uint8_t *)disk->vaddr : NULL, disk ? disk->size : 0 };
-        loaded = pc_create(&guest, linux && disk ? &d : NULL, linux);   /* hvc0 writes to the same console */
+        struct pc_disk d = { .data = disk ? (uint8_t *)disk->vaddr : NULL, .size = disk ? disk->size : 0 };
+        if (linux && disk && !g->disk_read_only)
+            loaded = disk_copy(&guest, &d);
+        if (linux && g->disk_partition[0])
+            host_partition(&guest, g, &d);
+        if (loaded)
+            loaded = pc_create(&guest, linux && (disk || d.read) ? &d : NULL, linux);   /* hvc0 writes to the same console */
         if (loaded && channel) {
             struct pc_net net = { channel, { 0 }, bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_SWITCH };
             pith_memcpy(net.mac, g->mac, 6);

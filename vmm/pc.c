@@ -305,10 +305,14 @@ static bool disk_read(void *context, uint64_t offset, void *buf, size_t length)
     return true;
 }
 
+/* Into the guest's own copy in this VMM's memory: gone when the guest powers off. */
 static bool disk_write(void *context, uint64_t offset, const void *buf, size_t length)
 {
-    (void)context, (void)offset, (void)buf, (void)length;
-    return false;                   /* boot modules are read-only */
+    struct pc_disk *d = context;
+    if (!d->writable || offset > d->size || length > d->size - offset)
+        return false;
+    memcpy(d->data + offset, buf, length);
+    return true;
 }
 
 static void vcon_output(void *context, const char *bytes, size_t length)
@@ -584,14 +588,15 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
     uart16550_init(&vm->uart, uart_output, vm, isa_line(vm, PC_IRQ_UART));
 
     struct guest_memory dma = { dma_read, dma_write, vm };
-    if (disk && disk->data) {
+    if (disk && (disk->data || disk->read)) {
         pc->disk = *disk;
         pc->has_disk = true;
         virtio_blk_init(&pc->blk, dma, pci_line(vm, PC_VIRTIO_BLK_DEV),
-                        disk->size & ~511ull, true);
-        pc->blk.disk_read = disk_read;
-        pc->blk.disk_write = disk_write;
-        pc->blk.disk_ctx = &pc->disk;
+                        disk->size & ~511ull, !disk->writable);
+        pc->blk.disk_read = disk->read ? disk->read : disk_read;
+        pc->blk.disk_write = disk->read ? disk->write : disk_write;
+        pc->blk.disk_flush = disk->read ? disk->flush : NULL;
+        pc->blk.disk_ctx = disk->read ? disk->ctx : &pc->disk;
         virtio_function(&pc->blk_pci, VIRTIO_PCI_DEVICE_BLK, VIRTIO_SUBSYSTEM_BLK, 0x010000,
                         PC_VIRTIO_BLK_DEV, VIRTIO_LEGACY_REGISTERS + pc->blk.dev.ops->config_size);
         pci_host_register(&pc->pci, PC_VIRTIO_BLK_DEV, 0, &pc->blk_pci);

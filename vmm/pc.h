@@ -62,8 +62,14 @@ struct pc_net {
 };
 
 struct pc_disk {
-    const uint8_t *data;            /* the boot module, read-only */
+    uint8_t *data;                  /* the guest's copy of the module, or the module itself */
     uint64_t size;
+    bool writable;                  /* false: data is the shared, read-only boot module */
+    /* or, with data NULL, a disk elsewhere (a host partition, storage_client.h) */
+    bool (*read)(void *ctx, uint64_t offset, void *buf, size_t length);
+    bool (*write)(void *ctx, uint64_t offset, const void *buf, size_t length);
+    bool (*flush)(void *ctx);
+    void *ctx;
 };
 
 struct pc {

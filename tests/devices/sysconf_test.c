@@ -143,6 +143,44 @@ static void extra_value(void)
     CHECK_EQ(errors[0].kind, SYSCONF_ERR_EXTRA_VALUE);
 }
 
+/* `disk NAME` is the guest's writable copy; `disk NAME readonly` the shared module. */
+static void disk_read_only(void)
+{
+    CHECK_EQ(parse("guest g\nkernel k\ndisk d.img\n"), 0);
+    CHECK(strcmp(config.guests[0].disk, "d.img") == 0);
+    CHECK(!config.guests[0].disk_read_only);
+    CHECK_EQ(parse("guest g\nkernel k\ndisk  d.img   readonly \n"), 0);
+    CHECK(strcmp(config.guests[0].disk, "d.img") == 0);
+    CHECK(config.guests[0].disk_read_only);
+    CHECK_EQ(config.guests[0].disk_line, 3);
+    expect_one("guest g\nkernel k\ndisk d.img rw\n", 3, SYSCONF_ERR_EXTRA_VALUE,
+               "line 3: disk takes a module name and optionally readonly, not 'rw'");
+    CHECK_EQ(config.guests[0].disk[0], 0);
+}
+
+/* `disk part:NAME`: a host partition, one guest each; the later claimant is refused. */
+static void disk_partitions(void)
+{
+    CHECK_EQ(parse("guest a\nkernel k\ndisk part:data-a\n"), 0);
+    CHECK(strcmp(config.guests[0].disk_partition, "data-a") == 0);
+    CHECK_EQ(config.guests[0].disk[0], 0);
+    CHECK_EQ(config.guests[0].disk_line, 3);
+    CHECK_EQ(parse("guest a\nkernel k\ndisk part:shared\n"
+                   "guest b\nkernel k\ndisk part:other\n"
+                   "guest c\nkernel k\n\ndisk part:shared\n"), 1);
+    CHECK_EQ(errors[0].line, 10);
+    CHECK_EQ(errors[0].kind, SYSCONF_ERR_BAD_DISK);
+    CHECK(strcmp(errors[0].message, "line 10: partition 'shared' is already guest 'a''s disk") == 0);
+    CHECK(config.guests[0].valid && config.guests[1].valid && !config.guests[2].valid);
+    expect_one("guest g\nkernel k\ndisk part:\n", 3, SYSCONF_ERR_BAD_DISK,
+               "line 3: a GPT partition name has 1 to 36 characters, not ''");
+    expect_one("guest g\nkernel k\ndisk part:abcdefghijklmnopqrstuvwxyz0123456789X\n", 3, SYSCONF_ERR_BAD_DISK,
+               "line 3: a GPT partition name has 1 to 36 characters, not 'abcdefghijklmnopqrstuvwxyz0123456789X'");
+    expect_one("guest g\nkernel k\ndisk part:x readonly\n", 3, SYSCONF_ERR_EXTRA_VALUE,
+               "line 3: disk part:NAME takes nothing more, not 'readonly'");
+    CHECK(!config.guests[0].valid);
+}
+
 static void bad_number(void)
 {
     expect_one("guest g\nkernel k\nmemory 12X\n", 3, SYSCONF_ERR_BAD_NUMBER,
@@ -507,6 +545,8 @@ DEVICE_TESTS(sysconf,
     { "sysconf_legacy_boot_methods", legacy_boot_methods },
     { "sysconf_legacy_bad_values", legacy_bad_values },
     { "sysconf_valid_two_guests", valid_two_guests },
+    { "sysconf_disk_read_only", disk_read_only },
+    { "sysconf_disk_partitions", disk_partitions },
     { "sysconf_defaults", defaults },
     { "sysconf_sizes", sizes },
     { "sysconf_comments_and_spacing", comments_and_spacing },

@@ -63,7 +63,7 @@ static void blk_capacity_and_features(void)
     blk_setup(&b, false);
     CHECK_EQ(reg_read(&b.dev, 0x14, 4), sizeof(disk) / 512);
     CHECK_EQ(reg_read(&b.dev, 0x18, 4), 0);
-    CHECK_EQ(reg_read(&b.dev, 0x00, 4), 0);
+    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_FLUSH);    /* writable: flush offered */
     blk_setup(&b, true);
     CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_RO);
 }
@@ -110,6 +110,57 @@ static void blk_out_of_range_and_read_only(void)
     CHECK_EQ(disk[0], before);
 }
 
+static int flushes;
+static bool flush_result;
+static bool disk_flush(void *ctx) { (void)ctx; flushes++; return flush_result; }
+
+/* VIRTIO_BLK_T_FLUSH is a header and a status byte; the disk's answer is the status. */
+static void blk_flush_request(struct virtio_blk *b)
+{
+    struct { uint32_t type, reserved; uint64_t sector; } h = { VIRTIO_BLK_T_FLUSH, 0, 0 };
+    memcpy(mem + 0x1000, &h, sizeof(h));
+    mem[0x3000] = 0xee;
+    put_desc(0, 0, 0x1000, 16, 1, 1);
+    put_desc(0, 1, 0x3000, 1, 2, 0);
+    make_available(0, 0);
+    reg_write(&b->dev, 0x10, 2, 0);
+}
+
+static void blk_flush(void)
+{
+    static struct virtio_blk b;
+    blk_setup(&b, false);
+    blk_flush_request(&b);                  /* no flush callback: nothing to make durable */
+    CHECK_EQ(mem[0x3000], VIRTIO_BLK_S_OK);
+    CHECK_EQ(used_len(0, 0), 1);
+    b.disk_flush = disk_flush;
+    flushes = 0;
+    flush_result = true;
+    blk_flush_request(&b);
+    CHECK_EQ(flushes, 1);
+    CHECK_EQ(mem[0x3000], VIRTIO_BLK_S_OK);
+    flush_result = false;                   /* the disk could not: the guest is told */
+    blk_flush_request(&b);
+    CHECK_EQ(flushes, 2);
+    CHECK_EQ(mem[0x3000], VIRTIO_BLK_S_IOERR);
+    CHECK_EQ(used_idx(0), 3);
+}
+
+/* A write that starts inside the disk and runs past its end changes nothing. */
+static void blk_write_past_end_untouched(void)
+{
+    static struct virtio_blk b;
+    static uint8_t before[sizeof(disk)];
+    blk_setup(&b, false);
+    memcpy(before, disk, sizeof(disk));
+    memset(mem + 0x2000, 0xa5, 1024);
+    blk_request(&b, VIRTIO_BLK_T_OUT, 7, 1024, false);
+    CHECK_EQ(mem[0x3000], VIRTIO_BLK_S_IOERR);
+    blk_request(&b, VIRTIO_BLK_T_OUT, UINT64_MAX / 512, 512, false);   /* offset wraps */
+    CHECK_EQ(mem[0x3000], VIRTIO_BLK_S_IOERR);
+    CHECK(memcmp(before, disk, sizeof(disk)) == 0);
+}
+
 static void blk_unsupported_and_id(void)
 {
     static struct virtio_blk b;
@@ -140,7 +191,7 @@ static void transport_reset(void)
     static struct virtio_blk b;
     blk_setup(&b, false);
     reg_write(&b.dev, 0x04, 4, 0xffffffff);
-    CHECK_EQ(reg_read(&b.dev, 0x04, 4), 0);     /* only offered features stick */
+    CHECK_EQ(reg_read(&b.dev, 0x04, 4), VIRTIO_BLK_F_FLUSH);    /* only offered features stick */
     reg_write(&b.dev, 0x12, 1, 0);
     CHECK_EQ(reg_read(&b.dev, 0x12, 1), 0);
     reg_write(&b.dev, 0x0e, 2, 0);
@@ -191,6 +242,8 @@ DEVICE_TESTS(virtio,
     { "virtio_blk_write_sector", blk_write_sector },
     { "virtio_blk_out_of_range_and_read_only", blk_out_of_range_and_read_only },
     { "virtio_blk_unsupported_and_id", blk_unsupported_and_id },
+    { "virtio_blk_flush", blk_flush },
+    { "virtio_blk_write_past_end_untouched", blk_write_past_end_untouched },
     { "virtio_malformed_chain_dropped", blk_malformed_chain_dropped },
     { "virtio_transport_reset", transport_reset },
     { "virtio_console_transmit_and_receive", console_transmit_and_receive },

@@ -7,6 +7,7 @@
 #include <pith/string.h>
 #include <pith/syscall.h>
 #include "guests.h"
+#include "storage.h"
 
 #define STATS_VADDR     0x0000700000000000ull   /* guest i's statistics frame: + i pages */
 #define POLL_HZ         40                      /* the control shell reads keys this often */
@@ -130,7 +131,7 @@ static enum pith_error start_vmm(struct guest *g)
             shared[count] = *mods[count], count++;
     }
     uint64_t badge = GUEST_BADGE_BASE + g->index;
-    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES + 1] = {
+    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES + PITH_GUEST_STORAGE_CAPS + 1] = {
         pith_alloc_slot(), pith_alloc_slot(), pith_alloc_slot(), pith_alloc_slot() };
     unsigned cap_count = PITH_GUEST_SLOT_COUNT;
     if (g->port >= 0) {
@@ -138,7 +139,8 @@ static enum pith_error start_vmm(struct guest *g)
             caps[PITH_GUEST_SLOT_NET_SWITCH + i] = g->net[i];
         cap_count = PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES;
     }
-    if (c->gdb && gdb_ports(&caps[cap_count]) == PITH_OK)
+    cap_count += storage_guest_caps(g->index, caps + cap_count);   /* after the NIC's, if any */
+    if (c->gdb && gdb_ports(&caps[cap_count]) == PITH_OK)           /* the last */
         cap_count++;
     enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
                                           console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
@@ -173,7 +175,7 @@ static enum pith_error start_vmm(struct guest *g)
     v->debug_console = PITH_SLOT_DEBUG_CONSOLE;
     v->args = block;
     v->cmdline = bi->cmdline;           /* the kernel's: pith.clock= (the RTC's start) */
-    v->args_size = root_guest_block(c, g->port, block, sizeof(block));
+    v->args_size = root_guest_block(c, g->index, g->port, block, sizeof(block));
     v->fault_endpoint = fault;
     if (!err)
         err = pith_child_start(v);

@@ -80,7 +80,7 @@ extern bool shell_poweroff;         /* `poweroff` was typed */
 
 /* main.c */
 void root_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-size_t root_guest_block(const struct sysconf_guest *g, int port, char *out, size_t size);
+size_t root_guest_block(const struct sysconf_guest *g, unsigned index, int port, char *out, size_t size);
 const struct pith_module_desc *root_module(const char *name);
 extern const struct pith_bootinfo *bi;
 extern pith_cap_t console, console_service;

@@ -22,6 +22,7 @@
 #include <pith/switch.h>
 #include <pith/syscall.h>
 #include "guests.h"
+#include "storage.h"
 
 #define COM1 0x3f8
 #define COM1_IRQ 4
@@ -214,7 +215,7 @@ static void start_network(unsigned count)
 }
 
 /* The guest's block of the configuration, as the VMM parses it. */
-size_t root_guest_block(const struct sysconf_guest *g, int port, char *out, size_t size)
+size_t root_guest_block(const struct sysconf_guest *g, unsigned index, int port, char *out, size_t size)
 {
     static const char *const boot[] = { "linux", "multiboot", "flat", "bios" };
     int n = pith_snprintf(out, size, "guest %s\n  memory %luK\n  vcpus %u\n  boot %s\n  kernel %s\n",
@@ -222,7 +223,10 @@ size_t root_guest_block(const struct sysconf_guest *g, int port, char *out, size
     if (g->initrd[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  initrd %s\n", g->initrd);
     if (g->disk[0])
-        n += pith_snprintf(out + n, size - (size_t)n, "  disk %s\n", g->disk);
+        n += pith_snprintf(out + n, size - (size_t)n, "  disk %s%s\n", g->disk,
+                           g->disk_read_only ? " readonly" : "");
+    if (g->disk_partition[0] && storage_has_disk(index))
+        n += pith_snprintf(out + n, size - (size_t)n, "  disk part:%s\n", g->disk_partition);
     if (g->cdrom[0])
         n += pith_snprintf(out + n, size - (size_t)n, "  cdrom %s\n", g->cdrom);
     for (unsigned i = 0; i < g->module_count; i++)
@@ -268,6 +272,7 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         return false;
     }
     start_network(config.guest_count);
+    storage_start(&config, root_module("storage"));
     return guests_run(vmm);
 }
 

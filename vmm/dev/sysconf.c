@@ -373,9 +373,48 @@ static void set_initrd(struct parser *p, struct text key, struct text value)
     set_module(p, key, value, p->guest->initrd, &p->guest->initrd_line);
 }
 
+/* `disk part:NAME`: the GPT partition NAME of the host disk, through the storage server. */
+static void set_disk_partition(struct parser *p, struct text key, struct text name)
+{
+    if (name.n == 0 || name.n > 36) {
+        struct message m = guest_error(p, SYSCONF_ERR_BAD_DISK);
+        say_around(&m, "a GPT partition name has 1 to 36 characters, not '", name, "'");
+        return;
+    }
+    for (size_t i = 0; i < name.n; i++)
+        if (name.p[i] < 0x21 || name.p[i] > 0x7e) {
+            struct message m = guest_error(p, SYSCONF_ERR_BAD_DISK);
+            say_around(&m, "partition name '", name, "' is not printable ASCII");
+            return;
+        }
+    if (!copy_text(p->guest->disk_partition, SYSCONF_STRING, name))
+        too_long(p, key, SYSCONF_STRING);
+    else
+        p->guest->disk_line = p->line;
+}
+
+/* `disk NAME [readonly]`: the guest's own writable copy of the module, or the module
+ * itself; `disk part:NAME`: a partition of the host disk. */
 static void set_disk(struct parser *p, struct text key, struct text value)
 {
-    set_module(p, key, value, p->guest->disk, &p->guest->disk_line);
+    struct text rest, name = first_word(value, &rest);
+    rest = trim(rest);
+    if (name.n >= 5 && text_is((struct text){ name.p, 5 }, "part:")) {
+        if (rest.n) {
+            struct message m = guest_error(p, SYSCONF_ERR_EXTRA_VALUE);
+            say_around(&m, "disk part:NAME takes nothing more, not '", rest, "'");
+            return;
+        }
+        set_disk_partition(p, key, (struct text){ name.p + 5, name.n - 5 });
+        return;
+    }
+    if (rest.n && !text_is(rest, "readonly")) {
+        struct message m = guest_error(p, SYSCONF_ERR_EXTRA_VALUE);
+        say_around(&m, "disk takes a module name and optionally readonly, not '", rest, "'");
+        return;
+    }
+    p->guest->disk_read_only = rest.n != 0;
+    set_module(p, key, name, p->guest->disk, &p->guest->disk_line);
 }
 
 static void set_cdrom(struct parser *p, struct text key, struct text value)
@@ -558,7 +597,7 @@ static const struct key keys[] = {
     { "kernel",  set_kernel,  false, false },
     { "initrd",  set_initrd,  false, false },
     { "cmdline", add_cmdline, true,  true  },
-    { "disk",    set_disk,    false, false },
+    { "disk",    set_disk,    true,  false },
     { "console", set_console, false, false },
     { "cpus",    set_cpus,    false, false },
     { "module",  add_module,  true,  true  },
@@ -755,6 +794,26 @@ static void check_macs(struct parser *p)
         }
 }
 
+/* One partition serves one guest: a later guest naming it again is refused. */
+static void check_partitions(struct parser *p)
+{
+    struct sysconf *c = p->config;
+    for (unsigned i = 0; i < c->guest_count; i++)
+        for (unsigned j = 0; j < i; j++) {
+            struct sysconf_guest *a = &c->guests[j], *b = &c->guests[i];
+            if (!a->valid || !b->valid || !a->disk_partition[0] ||
+                !text_is((struct text){ b->disk_partition, string_length(b->disk_partition) }, a->disk_partition))
+                continue;
+            b->valid = false;
+            struct message m = report(p, b->disk_line, SYSCONF_ERR_BAD_DISK);
+            say(&m, "partition '");
+            say(&m, b->disk_partition);
+            say(&m, "' is already guest '");
+            say(&m, a->name);
+            say(&m, "''s disk");
+        }
+}
+
 /* The valid guests share memory_limit in file order; whoever comes too late loses. */
 static void check_memory_budget(struct parser *p)
 {
@@ -807,6 +866,7 @@ unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
     finish_guest(&p);
     check_memory_budget(&p);
     check_macs(&p);
+    check_partitions(&p);
     return p.error_count;
 }
 

@@ -53,6 +53,8 @@ struct sysconf_guest {
     char kernel[SYSCONF_STRING];        /* boot module names; "" when not given */
     char initrd[SYSCONF_STRING];
     char disk[SYSCONF_STRING];          /* virtio-blk backing module */
+    bool disk_read_only;                /* `disk NAME readonly`: no private writable copy */
+    char disk_partition[SYSCONF_STRING];    /* `disk part:NAME`: a host disk's GPT partition */
     char cmdline[SYSCONF_CMDLINE];
     enum sysconf_console console;
     unsigned kernel_line, initrd_line, disk_line;   /* where each module was named */
@@ -96,6 +98,7 @@ enum sysconf_error_kind {
     SYSCONF_ERR_BAD_CPUS,           /* `cpus` is not a list of CPU numbers and ranges */
     SYSCONF_ERR_NO_SUCH_CPU,        /* `cpus` names a CPU the machine does not have */
     SYSCONF_ERR_BAD_NET,            /* segment out of range, bad or duplicate MAC */
+    SYSCONF_ERR_BAD_DISK,           /* a partition named twice, or a bad partition name */
 };
 
 struct sysconf_error {

@@ -2,11 +2,14 @@
  * virtio-blk (Virtio 1.x §5.2): one request queue; a request is a chain of a
  * driver-written header {type, reserved, sector}, data buffers, and a one-byte status
  * the device writes.  The configuration space starts with the capacity in sectors.
+ * A writable disk offers VIRTIO_BLK_F_FLUSH (§5.2.3): the driver then sends
+ * VIRTIO_BLK_T_FLUSH and relies on every write completed before it being durable,
+ * which is what the disk's flush callback promises when it returns true.
  */
 #include "virtio_blk.h"
 
 #define SECTOR 512u
-#define CHUNK 512u
+#define CHUNK 4096u                 /* bytes per disk callback: the bounce buffer on the stack */
 
 static uint8_t blk_config_read(struct virtio_device *d, unsigned offset)
 {
@@ -62,8 +65,9 @@ static uint8_t execute(struct virtio_blk *b, const struct virtio_chain *c, uint3
     switch (header.type) {
     case VIRTIO_BLK_T_IN:
     case VIRTIO_BLK_T_OUT:
-    case VIRTIO_BLK_T_FLUSH:
         return VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_FLUSH:
+        return !b->disk_flush || b->disk_flush(b->disk_ctx) ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
     case VIRTIO_BLK_T_GET_ID: {
         static const char id[20] = "pith-virtio-disk";
         if (c->count < 3 || !c->buf[1].device_writes)
@@ -93,7 +97,7 @@ static void blk_notify(struct virtio_device *d, unsigned q)
 }
 
 static const struct virtio_ops blk_ops_rw = {
-    .features = 0, .queues = 1, .config_size = 8, .config_read = blk_config_read,
+    .features = VIRTIO_BLK_F_FLUSH, .queues = 1, .config_size = 8, .config_read = blk_config_read,
     .notify = blk_notify };
 static const struct virtio_ops blk_ops_ro = {
     .features = VIRTIO_BLK_F_RO, .queues = 1, .config_size = 8, .config_read = blk_config_read,
@@ -104,5 +108,6 @@ void virtio_blk_init(struct virtio_blk *b, struct guest_memory memory, struct ir
 {
     b->sectors = bytes / SECTOR;
     b->read_only = read_only;
+    b->disk_flush = NULL;
     virtio_init(&b->dev, read_only ? &blk_ops_ro : &blk_ops_rw, b, memory, irq);
 }

@@ -11,6 +11,8 @@ struct virtio_blk {
     /* the disk: whole sectors at a byte offset */
     bool (*disk_read)(void *ctx, uint64_t offset, void *buf, size_t length);
     bool (*disk_write)(void *ctx, uint64_t offset, const void *buf, size_t length);
+    /* optional: makes every write acknowledged so far durable (NULL: nothing to do) */
+    bool (*disk_flush)(void *ctx);
     void *disk_ctx;
 };
 
@@ -25,5 +27,6 @@ void virtio_blk_init(struct virtio_blk *b, struct guest_memory memory, struct ir
 #define VIRTIO_BLK_S_IOERR  1
 #define VIRTIO_BLK_S_UNSUPP 2
 #define VIRTIO_BLK_F_RO     (1u << 5)
+#define VIRTIO_BLK_F_FLUSH  (1u << 9)
 
 #endif

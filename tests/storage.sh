@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# storage.sh — the persistence test (guests/configs/storage-test.conf, docs/storage.md).
+#
+# Makes IMAGE, a host disk with a GPT (tests/mkgpt.py): partitions "before", "alpha"
+# and "after", the neighbours filled with a known pattern.  Boots COMMAND twice with
+# IMAGE attached (--disk IMAGE is added to it).  Boot 1: alpha makes an ext2
+# filesystem on its partition, writes two files of random bytes, syncs and powers off;
+# boot 2: alpha reads them back, and their MD5s must match.  Both boots: a write and a
+# read past the end of alpha's disk fail in alpha; gamma (a partition the disk lacks)
+# starts without a disk; delta (alpha's partition again) is refused by line.  Then,
+# from the host: the neighbours and the GPT are byte-for-byte unchanged and e2fsck
+# finds nothing to fix on alpha's partition.
+#
+# Usage: tests/storage.sh PLATFORM IMAGE -- COMMAND...
+# One line per check, then "PLATFORM: N passed, M failed"; exit 0 only if all passed.
+set -euo pipefail
+
+[ $# -ge 4 ] && [ "$3" = "--" ] || { echo "usage: $0 PLATFORM IMAGE -- COMMAND..." >&2; exit 2; }
+platform=$1 image=$2
+shift 3
+here=$(dirname "$0")
+source "$here/checks.sh"
+
+# 34 cylinders of 16 heads x 63 sectors (17 MiB): a flat image Bochs takes as it is.
+sectors=$((34 * 16 * 63))
+python3 "$here/mkgpt.py" "$image" "${sectors}s" before:2 alpha:8 after:2
+python3 - "$image" <<'PY'
+import struct, sys
+# The neighbours' pattern: each sector says which disk sector it is.
+with open(sys.argv[1], "r+b") as f:
+    f.seek(2 * 512)
+    for i in range(128):
+        e = f.read(128)
+        first, last = struct.unpack_from("<QQ", e, 32)
+        name = e[56:128].decode("utf-16-le").rstrip("\0")
+        if name in ("before", "after"):
+            pos = f.tell()
+            for lba in range(first, last + 1):
+                f.seek(lba * 512)
+                f.write((b"%s sector %d " % (name.encode(), lba)).ljust(512, b"."))
+            f.seek(pos)
+PY
+# What must not change: everything but alpha's partition.
+outside() {
+	python3 - "$image" <<'PY'
+import hashlib, struct, sys
+with open(sys.argv[1], "rb") as f:
+    data = f.read()
+e = data[2 * 512:2 * 512 + 128 * 128]
+for i in range(128):
+    first, last = struct.unpack_from("<QQ", e, i * 128 + 32)
+    if e[i * 128 + 56:i * 128 + 128].decode("utf-16-le").rstrip("\0") == "alpha":
+        break
+print(hashlib.sha256(data[:first * 512] + data[(last + 1) * 512:]).hexdigest(), first, last)
+PY
+}
+read -r outside_before alpha_first alpha_last < <(outside)
+
+md5_of() { grep -m 1 -E "^\[alpha\] pith-guest: storage: $1 [0-9]+ bytes, md5 " "$2" | sed -E 's/.* md5 ([0-9a-f]+)$/\1/'; }
+runs_clean() { grep -qE '^\[alpha\] pith-guest: test end$' "$1" && grep -qE '^\[gamma\] pith-guest: test end$' "$1"; }
+
+boot() {   # boot N: the checks both boots share
+	local n=$1 log=$2
+	check "boot${n}_disk_found" "the storage server found no ATA disk" \
+		grep -qE "storage: disk .* $sectors sectors" "$log"
+	check "boot${n}_alpha_served" "alpha did not get partition 'alpha'" \
+		grep -qE "storage: guest 'alpha' gets partition 'alpha' \(8192 KiB\)" "$log"
+	check "boot${n}_alpha_disk_size" "alpha's vda is not its partition's size" \
+		grep -qE '^\[alpha\] pith-guest: storage: vda 16384 sectors$' "$log"
+	check "boot${n}_missing_partition" "gamma's missing partition was not reported by line" \
+		grep -qE "storage: line 18: guest 'gamma': no partition 'missing' on the host disk" "$log"
+	check "boot${n}_missing_partition_guest_runs" "gamma did not start without its disk" \
+		grep -qE '^\[gamma\] pith-guest: storage: no disk$' "$log"
+	check "boot${n}_shared_partition_refused" "delta's claim on alpha's partition was not refused by line" \
+		grep -qE "line 25: partition 'alpha' is already guest 'alpha''s disk" "$log"
+	check "boot${n}_write_past_end_fails" "a write past the end of alpha's disk did not fail" \
+		grep -qE '^\[alpha\] pith-guest: storage: a write past the end failed$' "$log"
+	check "boot${n}_read_past_end_empty" "a read past the end of alpha's disk gave data" \
+		grep -qE '^\[alpha\] pith-guest: storage: a read past the end gave 0 bytes$' "$log"
+	check "boot${n}_guests_finished" "alpha or gamma did not finish its test" runs_clean "$log"
+}
+
+first=$(mktemp)
+trap 'rm -f "$out" "$first"' EXIT
+checks_run "$@" --disk "$image"
+cp "$out" "$first"
+boot 1 "$first"
+check boot1_made_filesystem "alpha did not make its filesystem and files" \
+	has '^\[alpha\] pith-guest: storage: made a filesystem and wrote two files$'
+big1=$(md5_of big "$first") small1=$(md5_of small "$first")
+
+checks_run "$@" --disk "$image"
+boot 2 "$out"
+check boot2_found_files "alpha did not find boot 1's filesystem" \
+	has '^\[alpha\] pith-guest: storage: found written by alpha$'
+same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+check boot2_big_file_matches "the 1.5 MiB file's MD5 differs (${big1:-none} then $(md5_of big "$out"))" \
+	same "$big1" "$(md5_of big "$out")"
+check boot2_small_file_matches "the small file's MD5 differs (${small1:-none} then $(md5_of small "$out"))" \
+	same "$small1" "$(md5_of small "$out")"
+
+read -r outside_after _ _ < <(outside)
+check host_neighbours_unchanged "a byte outside alpha's partition changed (the GPT or a neighbour)" \
+	[ "$outside_before" = "$outside_after" ]
+fsck_clean() {
+	local part
+	part=$(mktemp)
+	dd if="$image" of="$part" bs=512 skip="$alpha_first" count=$((alpha_last - alpha_first + 1)) status=none
+	local rc=0
+	PATH=$PATH:/usr/sbin:/sbin e2fsck -fn "$part" >/dev/null 2>&1 || rc=1
+	rm -f "$part"
+	return $rc
+}
+check host_fsck_clean "e2fsck found something to fix on alpha's partition" fsck_clean
+checks_summary "$platform"

@@ -1,0 +1,44 @@
+/*
+ * An ATA hard disk on a legacy IDE channel, by PIO with interrupts off (ATA/ATAPI-8
+ * ACS: IDENTIFY DEVICE, READ/WRITE SECTORS (EXT), FLUSH CACHE (EXT); the register
+ * protocol of ATA8-APT).  Polling keeps the server free of interrupt plumbing; the
+ * disk is as fast as its emulator's PIO either way.
+ *
+ * The ports are callbacks, so host tests drive the VMM's own IDE model (vmm/dev/ata.c).
+ */
+#ifndef STORAGE_ATA_PIO_H
+#define STORAGE_ATA_PIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ata_ports {
+    uint8_t (*in8)(void *ctx, unsigned reg);            /* command block register 0-7 */
+    void (*out8)(void *ctx, unsigned reg, uint8_t value);
+    uint16_t (*in16)(void *ctx);                        /* the data register */
+    void (*out16)(void *ctx, uint16_t value);
+    uint8_t (*alt_status)(void *ctx);                   /* control block: read */
+    void (*control)(void *ctx, uint8_t value);          /* control block: write */
+    void *ctx;
+};
+
+struct ata_disk {
+    struct ata_ports ports;
+    unsigned slot;                  /* 0 master, 1 slave */
+    bool lba48;
+    uint64_t sectors;
+    char model[41];
+    uint32_t poll_limit;            /* status reads before a command times out */
+};
+
+/* Finds an ATA hard disk (not ATAPI) at `slot`; false when there is none. */
+bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigned slot);
+
+/* count (1-256) sectors from lba; false on an error or a timeout. */
+bool ata_pio_read(struct ata_disk *d, uint64_t lba, unsigned count, void *buf);
+bool ata_pio_write(struct ata_disk *d, uint64_t lba, unsigned count, const void *buf);
+
+/* FLUSH CACHE (EXT): every completed write is on the medium when this returns true. */
+bool ata_pio_flush(struct ata_disk *d);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * The storage server: its own protection domain, started by the root task when a guest
+ * names a host partition (`disk part:NAME`, docs/storage.md).  It finds the ATA hard
+ * disk on the primary IDE channel, reads its GPT (gpt.c), and serves each channel
+ * (pith/storage.h) only the partition named for it: every request is checked against
+ * that partition and moved to the disk's sectors here, so a guest never names a disk
+ * sector itself.  It touches no guest memory, only the channels.
+ */
+#include <pith/alloc.h>
+#include <pith/cpu.h>
+#include <pith/pith.h>
+#include <pith/printf.h>
+#include <pith/root.h>
+#include <pith/storage.h>
+#include <pith/string.h>
+#include <pith/syscall.h>
+#include "ata_pio.h"
+#include "gpt.h"
+#include "serve.h"
+
+#define ATA_COMMAND_PORT 0x1f0
+#define ATA_CONTROL_PORT 0x3f6
+#define CHANNELS_VADDR   0x0000200000000000ull
+#define CHANNEL_BYTES    (PITH_STORAGE_CHANNEL_FRAMES * 4096ull)
+
+
+static struct ata_disk disk;
+static struct gpt_table table;
+static struct storage_channel channels[PITH_STORAGE_CHANNELS_MAX];
+static pith_cap_t peer[PITH_STORAGE_CHANNELS_MAX];     /* each VMM's notification */
+static uint8_t bounce[PITH_STORAGE_DATA_BYTES];
+
+static uint8_t port_in8(void *ctx, unsigned reg) { (void)ctx; return pith_inb((uint16_t)(ATA_COMMAND_PORT + reg)); }
+static void port_out8(void *ctx, unsigned reg, uint8_t v) { (void)ctx; pith_outb((uint16_t)(ATA_COMMAND_PORT + reg), v); }
+static uint16_t port_in16(void *ctx) { (void)ctx; return pith_inw(ATA_COMMAND_PORT); }
+static void port_out16(void *ctx, uint16_t v) { (void)ctx; pith_outw(ATA_COMMAND_PORT, v); }
+static uint8_t port_alt_status(void *ctx) { (void)ctx; return pith_inb(ATA_CONTROL_PORT); }
+static void port_control(void *ctx, uint8_t v) { (void)ctx; pith_outb(ATA_CONTROL_PORT, v); }
+
+static const struct ata_ports ports = { port_in8, port_out8, port_in16, port_out16,
+                                        port_alt_status, port_control, NULL };
+
+static bool disk_sector(void *ctx, uint64_t lba, void *buf)
+{
+    return ata_pio_read(ctx, lba, 1, buf);
+}
+
+static bool disk_read(void *ctx, uint64_t lba, unsigned count, void *buf) { return ata_pio_read(ctx, lba, count, buf); }
+static bool disk_write(void *ctx, uint64_t lba, unsigned count, const void *buf) { return ata_pio_write(ctx, lba, count, buf); }
+static bool disk_flush(void *ctx) { return ata_pio_flush(ctx); }
+static const struct storage_disk storage_disk = { disk_read, disk_write, disk_flush, &disk };
+
+static const struct pith_storage_args *arguments(const struct pith_bootinfo *bi)
+{
+    const struct pith_storage_args *a = (const void *)bi->args_vaddr;
+    if (bi->args_size < sizeof(*a) || a->magic != PITH_STORAGE_MAGIC ||
+        a->channel_count > PITH_STORAGE_CHANNELS_MAX ||
+        bi->extra_count < PITH_STORAGE_CHANNEL_FIRST(a->channel_count))
+        return NULL;
+    return a;
+}
+
+static bool map_channel(const struct pith_bootinfo *bi, unsigned c)
+{
+    uint64_t first = bi->extra_first_slot + PITH_STORAGE_CHANNEL_FIRST(c);
+    uint64_t vaddr = CHANNELS_VADDR + c * CHANNEL_BYTES;
+    for (unsigned f = 0; f < PITH_STORAGE_CHANNEL_FRAMES; f++)
+        if (pith_map_frame(first + 1 + f, PITH_SLOT_ADDRESS_SPACE, vaddr + 4096ull * f,
+                           PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0) != PITH_OK)
+            return false;
+    channels[c] = (struct storage_channel){ .control = (volatile struct pith_storage_control *)vaddr,
+                                            .data = (uint8_t *)(vaddr + 4096) };
+    peer[c] = first;
+    return true;
+}
+
+/* The disk and its table; false (said why) when there is nothing to serve. */
+static bool open_disk(const struct pith_bootinfo *bi)
+{
+    pith_ioport_allow(bi->extra_first_slot + PITH_STORAGE_SLOT_ATA_COMMAND, PITH_SLOT_ADDRESS_SPACE);
+    pith_ioport_allow(bi->extra_first_slot + PITH_STORAGE_SLOT_ATA_CONTROL, PITH_SLOT_ADDRESS_SPACE);
+    bool found = false;
+    for (unsigned slot = 0; slot < 2 && !found; slot++)
+        found = ata_pio_identify(&disk, &ports, slot);
+    if (!found) {
+        pith_printf("storage: no ATA hard disk on the primary IDE channel\n");
+        return false;
+    }
+    pith_printf("storage: disk '%s' (%s), %lu sectors (%lu MiB)%s\n", disk.model,
+                disk.slot ? "slave" : "master", disk.sectors, disk.sectors >> 11,
+                disk.lba48 ? ", LBA48" : "");
+    enum gpt_error e = gpt_read(disk_sector, &disk, disk.sectors, &table);
+    if (e != GPT_OK) {
+        pith_printf("storage: no usable GPT: %s\n", gpt_error_name(e));
+        return false;
+    }
+    if (table.from_backup)
+        pith_printf("storage: the primary GPT is bad (%s): using the backup\n",
+                    gpt_error_name(table.primary_error));
+    for (unsigned i = 0; i < table.count; i++)
+        pith_printf("storage: partition %u '%s': sectors %lu-%lu (%lu KiB)\n", table.part[i].entry + 1,
+                    table.part[i].name, table.part[i].first_lba, table.part[i].last_lba,
+                    (table.part[i].last_lba - table.part[i].first_lba + 1) / 2);
+    return true;
+}
+
+/* The partition for channel c, or a message by line why there is none. */
+static const struct gpt_partition *resolve(const struct pith_storage_args *a, unsigned c, bool have_table)
+{
+    const char *name = a->channel[c].partition;
+    if (!have_table) {
+        pith_printf("storage: line %lu: guest '%s': no host disk to take partition '%s' from\n",
+                    a->channel[c].line, a->channel[c].guest, name);
+        return NULL;
+    }
+    unsigned n = gpt_named(&table, name);
+    if (n != 1) {
+        pith_printf("storage: line %lu: guest '%s': %s partition '%s' on the host disk\n",
+                    a->channel[c].line, a->channel[c].guest, n ? "more than one" : "no", name);
+        return NULL;
+    }
+    return gpt_find(&table, name);
+}
+
+int main(void *arg)
+{
+    const struct pith_bootinfo *bi = arg;
+    if (pith_root_init(bi, 0x40000000, 0x50000000) != PITH_OK)
+        return 1;
+    const struct pith_storage_args *a = arguments(bi);
+    if (!a) {
+        pith_printf("storage: bad arguments\n");
+        return 1;
+    }
+    bool have_table = open_disk(bi);
+    unsigned served = 0;
+    for (unsigned c = 0; c < a->channel_count; c++) {
+        if (!map_channel(bi, (unsigned)c)) {
+            pith_printf("storage: guest '%s': its channel could not be mapped\n", a->channel[c].guest);
+            continue;
+        }
+        struct storage_channel *ch = &channels[c];
+        const struct gpt_partition *p = resolve(a, c, have_table);
+        if (p) {
+            *ch = (struct storage_channel){ ch->control, ch->data, true, p->first_lba,
+                                            p->last_lba - p->first_lba + 1, 0 };
+            ch->control->sectors = ch->sectors;
+            pith_printf("storage: guest '%s' gets partition '%s' (%lu KiB)\n", a->channel[c].guest,
+                        p->name, ch->sectors / 2);
+            served++;
+        }
+        __atomic_store_n(&ch->control->state, p ? PITH_STORAGE_READY : PITH_STORAGE_REFUSED,
+                         __ATOMIC_RELEASE);
+        pith_signal(peer[c]);
+    }
+    pith_printf("storage: serving %u of %lu guests\n", served, a->channel_count);
+    pith_cap_t notify = bi->extra_first_slot + PITH_STORAGE_SLOT_NOTIFY;
+    for (;;) {
+        uint64_t bits;
+        if (pith_wait(notify, &bits) != PITH_OK)
+            return 1;
+        /* Every channel, not only the signalled ones: a lost race costs nothing. */
+        for (bool again = true; again;) {
+            again = false;
+            for (unsigned c = 0; c < a->channel_count; c++)
+                if (channels[c].control && storage_serve(&storage_disk, &channels[c], bounce)) {
+                    pith_signal(peer[c]);
+                    again = true;
+                }
+        }
+    }
+}
