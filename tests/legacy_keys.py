@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops import Checks, Terminal, focus  # noqa: E402
 
 
-def run_checks(term, c, scale, emulator):
+def run_checks(term, c, scale):
     started = term.expect(rb"\[root\] guest seagrub: 32 MiB, started", 120 * scale)
     # The root task says "started" before the VMM has introduced itself to the console;
     # on a busy host the name may not be known yet, and the keys would go elsewhere.
@@ -64,10 +64,7 @@ def run_checks(term, c, scale, emulator):
     c.check("legacy_grub_entry_chosen", status is not None and status.group(1) == b"33",
             "Down and Enter did not run the second entry (exit status 33)")
     # Linux through GRUB's linux16 from the IDE disk (no keys: it boots by itself).
-    # Not on Bochs: there Linux's real-mode setup ends in an invalid-state VM entry
-    # (docs/vmm.md, Limits).
-    if emulator == "qemu":
-        linux_checks(term, c, scale)
+    linux_checks(term, c, scale)
     left = term.expect(rb"\[root\] no guest left", 900 * scale)
     try:
         code = term.process.wait(timeout=60 * scale)
@@ -117,7 +114,7 @@ def main():
     term.start(argv)
     c = Checks(platform)
     try:
-        run_checks(term, c, scale, emulator)
+        run_checks(term, c, scale)
     finally:
         term.stop()
         log.close()
