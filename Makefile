@@ -343,14 +343,18 @@ test: deps
 $(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
 	tools/mkimage.sh $@ guests/configs/bench-linux.conf $(BUILD)
 
+$(BUILD)/pith-bench-bios.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img guests/configs/legacy-bench.conf
+	tools/mkimage.sh $@ guests/configs/legacy-bench.conf $(BUILD)
+
 $(BUILD)/pith-bench-smp-%.iso: $(SYSTEM_PARTS) guests/configs/bench-smp-%.conf
 	tools/mkimage.sh $@ guests/configs/bench-smp-$*.conf $(BUILD)
 
 bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso \
-		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso
+		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso $(BUILD)/pith-bench-bios.iso
 	tools/bench/bench.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
 	tools/bench/smp-guest.sh $(BUILD)
+	tools/bench/bios-boot.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
