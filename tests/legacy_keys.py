@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """legacy_keys.py — keys typed on the console reach a firmware-booted guest.
 
-Usage: tests/legacy_keys.py PLATFORM qemu|bochs ISO [TIMEOUT_SCALE]
+Usage: tests/legacy_keys.py [--memtest] PLATFORM qemu|bochs ISO [TIMEOUT_SCALE]
 
 Boots guests/configs/legacy-keys.conf on a pseudo-terminal (as tests/ops.py does):
 presses Escape at SeaBIOS's "Press ESC for boot menu", picks the first entry of the
 menu with "1", then answers the boot sector's "press a key" with "k"; then picks the
-second entry of GRUB's menu (booted by SeaBIOS from an IDE disk) with the Down arrow; and
-sees Linux come up through GRUB's linux16 from another IDE disk and find that disk.
+second entry of GRUB's menu (booted by SeaBIOS from an IDE disk) with the Down arrow;
+and sees Linux come up through GRUB's linux16 from another IDE disk and find that disk.
+With --memtest, boots guests/configs/legacy-memtest.conf instead: Debian's memtest86+
+(through GRUB too) finishes its first test and is ended with Escape.
 Every key travels console -> VMM -> PS/2 keyboard (set 2, translated to set 1 by the
 8042) -> IRQ 1 -> the BIOS.  Prints one line per check, then "PLATFORM: N passed, M failed".
 """
@@ -97,12 +99,44 @@ def linux_checks(term, c, scale):
     # sealinux then halts (acpi=off: no power-off), so the end is not "all stopped cleanly"
 
 
+def memtest_checks(term, c, scale):
+    """memtest86+ draws its screen on COM1 as terminal escape sequences without line
+    ends, refreshing it about once a second: its banner, its status "Testing" in pass 0,
+    then a test after the first (#0 runs first, and on 32 MiB it is often over before
+    the first refresh), and no errors; then Escape typed on the console makes it reset
+    the machine, which ends the guest."""
+    term.mark = 0
+    banner = term.expect(rb"Memtest86\+ v\d+\.\d+", 300 * scale)
+    c.check("legacy_memtest_starts", banner is not None, "memtest86+ printed no banner")
+    testing = term.expect(rb"Status: Testing", 300 * scale)
+    c.check("legacy_memtest_testing", testing is not None, "memtest86+ did not start testing")
+    later = term.expect(rb"#[1-9]\d?  \[[A-Z]", 900 * scale)
+    c.check("legacy_memtest_first_test_done", later is not None,
+            "memtest86+ did not go on to a second test")
+    term.mark = 0
+    errors = term.expect(rb"Errors: *[1-9]", 0)
+    shown = term.expect(rb"Errors: *0", 0)
+    c.check("legacy_memtest_no_errors", errors is None and shown is not None,
+            "memtest86+ reported memory errors (or no error count)")
+    focus(term, "seamemtest", scale)
+    term.type(b"\x1b")
+    reset = term.expect(rb"vmm: seamemtest: reset after \d+ ms", 120 * scale)
+    c.check("legacy_memtest_escape_resets", reset is not None,
+            "Escape did not make memtest86+ reset the machine")
+    left = term.expect(rb"\[root\] no guest left", 120 * scale)
+    c.check("legacy_memtest_power_off", left is not None, "the system did not power off after the reset")
+
+
 def main():
-    if len(sys.argv) < 4:
+    args = sys.argv[1:]
+    memtest = bool(args) and args[0] == "--memtest"
+    if memtest:
+        args = args[1:]
+    if len(args) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    platform, emulator, iso = sys.argv[1:4]
-    scale = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    platform, emulator, iso = args[:3]
+    scale = float(args[3]) if len(args) > 3 else 1.0
     tools = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
     log = open(os.path.join(os.path.dirname(os.path.abspath(iso)), f"{platform}.log"), "wb")
     term = Terminal(log)
@@ -114,7 +148,10 @@ def main():
     term.start(argv)
     c = Checks(platform)
     try:
-        run_checks(term, c, scale)
+        if memtest:
+            memtest_checks(term, c, scale)
+        else:
+            run_checks(term, c, scale)
     finally:
         term.stop()
         log.close()
