@@ -99,10 +99,10 @@ sector2:
     int $0x13
     ret
 
-/* two or three timer ticks, so the BIOS's serial console has sent what was printed */
+/* five or six timer ticks, so the BIOS's serial console has sent what was printed */
 settle:
     mov 0x46c, %cx
-    add $3, %cx
+    add $6, %cx
 1:  hlt
     mov 0x46c, %ax
     cmp %cx, %ax
