@@ -39,7 +39,7 @@ help:
 	@echo "make test-gdb   Debian's gdb on a guest through COM2 (both emulators), and a hostile client"
 	@echo "make test-storage  a guest's files on a host disk partition across two boots (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
-	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
+	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+"
 	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
@@ -124,6 +124,17 @@ $(BUILD)/guests/grub-linux.img: guests/bios/grub-linux.cfg $(BUILD)/vmlinuz $(BU
 	cp $(BUILD)/vmlinuz $(BUILD)/guests/initrd-ide.img $(BUILD)/guests/grub-linux/
 	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-linux \
 		--install-modules="normal linux16 echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
+# Debian's memtest86+ (the package unpacked into $(BUILD)/memtest, never installed) on
+# the same kind of GRUB image.
+$(BUILD)/memtest/boot/memtest86+x64.bin:
+	rm -rf $(BUILD)/memtest && mkdir -p $(BUILD)/memtest
+	cd $(BUILD)/memtest && apt-get download memtest86+ 2>/dev/null && dpkg -x memtest86+_*.deb .
+$(BUILD)/guests/grub-memtest.img: guests/bios/grub-memtest.cfg $(BUILD)/memtest/boot/memtest86+x64.bin | deps
+	rm -rf $(BUILD)/guests/grub-memtest && mkdir -p $(BUILD)/guests/grub-memtest/boot/grub
+	cp $< $(BUILD)/guests/grub-memtest/boot/grub/grub.cfg
+	cp $(BUILD)/memtest/boot/memtest86+x64.bin $(BUILD)/guests/grub-memtest/
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-memtest \
+		--install-modules="normal linux16 echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
 LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/boot.iso
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
@@ -148,6 +159,9 @@ $(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)
 		$(BUILD)/guests/grub-linux.img \
 		guests/configs/legacy-keys.conf
 	tools/mkimage.sh $@ guests/configs/legacy-keys.conf $(BUILD)
+
+$(BUILD)/pith-legacy-memtest.iso: $(SYSTEM_PARTS) $(BUILD)/guests/grub-memtest.img guests/configs/legacy-memtest.conf
+	tools/mkimage.sh $@ guests/configs/legacy-memtest.conf $(BUILD)
 
 $(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
 	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
@@ -282,14 +296,17 @@ test-ops: $(BUILD)/pith-ops.iso
 
 # Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD,
 # and bad guests reported by name (tests/legacy.sh).
-# Then keys typed on the console through SeaBIOS's boot menu to a boot sector (tests/legacy_keys.py).
+# Then keys typed on the console through SeaBIOS's boot menu to a boot sector, GRUB's
+# menu, Linux through GRUB, and Debian's memtest86+ ended by Escape (tests/legacy_keys.py).
 # The keys and network suites run on two CPUs, as they were written and timed: on one,
 # three guests (or GRUB and Linux) miss their time limits.
-test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
+test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pith-legacy-memtest.iso
 	tests/legacy.sh legacy-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy.iso
 	tests/legacy.sh legacy-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-legacy.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-svm qemu $(BUILD)/pith-legacy-keys.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
+	tests/legacy_keys.py --memtest legacy-memtest-svm qemu $(BUILD)/pith-legacy-memtest.iso
+	tests/legacy_keys.py --memtest legacy-memtest-vmx bochs $(BUILD)/pith-legacy-memtest.iso
 
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
 # segment pinging each other, one on another segment reaching neither.
@@ -388,14 +405,18 @@ test: deps
 $(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
 	tools/mkimage.sh $@ guests/configs/bench-linux.conf $(BUILD)
 
+$(BUILD)/pith-bench-bios.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img guests/configs/legacy-bench.conf
+	tools/mkimage.sh $@ guests/configs/legacy-bench.conf $(BUILD)
+
 $(BUILD)/pith-bench-smp-%.iso: $(SYSTEM_PARTS) guests/configs/bench-smp-%.conf
 	tools/mkimage.sh $@ guests/configs/bench-smp-$*.conf $(BUILD)
 
 bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso \
-		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso
+		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso $(BUILD)/pith-bench-bios.iso
 	tools/bench/bench.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
 	tools/bench/smp-guest.sh $(BUILD)
+	tools/bench/bios-boot.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

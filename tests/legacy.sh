@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # legacy.sh — judge the legacy system test (guests/configs/legacy-test.conf): the
 # multiboot test kernels pass their own checks and end through port 0xf4, SeaBIOS
-# boots a boot sector from an IDE disk and from an ATAPI CD (BIOS output, the VGA
-# text screen, port 0xf4), and each bad multiboot guest is reported by name.
+# boots a boot sector from an IDE disk and from an ATAPI CD (BIOS output, a sector
+# written and read back on the disk and refused by the CD, the VGA text screen, port
+# 0xf4), and each bad multiboot guest is reported by name.
 #
 # Usage: tests/legacy.sh PLATFORM -- COMMAND...
 # One line per check, then "PLATFORM: N passed, M failed"; exit 0 only if all passed.
@@ -32,6 +33,8 @@ check legacy_bios_disk_banner "SeaBIOS printed no banner for seadisk" has '^\[se
 check legacy_bios_disk_boots "SeaBIOS did not boot from the IDE disk" has '^\[seadisk\] Booting from Hard Disk'
 check legacy_bios_disk_sector "the disk's boot sector did not run" \
 	has '^\[seadisk\] pith-boot: hello from the boot sector$'
+check legacy_bios_disk_writes "the boot sector's write to the IDE disk did not read back" \
+	has '^\[seadisk\] pith-boot: sector 2 written and read back$'
 check legacy_bios_disk_vga "the boot sector's line in video memory did not reach the console" \
 	has '^\[seadisk\] pith-boot: written to 0xb8000$'
 check legacy_bios_disk_status "seadisk's exit status 35 (no key, 0x11) was not reported" \
@@ -39,6 +42,8 @@ check legacy_bios_disk_status "seadisk's exit status 35 (no key, 0x11) was not r
 check legacy_bios_cd_boots "SeaBIOS did not boot from the ATAPI CD" has '^\[seacd\] Booting from DVD/CD'
 check legacy_bios_cd_sector "the CD's boot sector did not run" \
 	has '^\[seacd\] pith-boot: hello from the boot sector$'
+check legacy_bios_cd_read_only "the CD took a write (or the boot sector never tried)" \
+	has '^\[seacd\] pith-boot: disk write refused$'
 check legacy_bios_cd_vga "the CD guest's line in video memory did not reach the console" \
 	has '^\[seacd\] pith-boot: written to 0xb8000$'
 check legacy_bios_cd_status "seacd's exit status 35 was not reported" \

@@ -22,7 +22,7 @@ static struct port92 port92;
 static struct ata_controller ide;
 static bool ide_ready;
 static unsigned bmide_window;           /* its index in vm->ports */
-static struct { const uint8_t *data; uint64_t size; } images[4];
+static struct ata_image images[4];
 static struct vga vga;
 static bool vga_ready;
 static uint8_t e820[2 * FW_CFG_E820_ENTRY];
@@ -147,13 +147,11 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
 
 /* ---- IDE ------------------------------------------------------------------------ */
 
-static bool image_read(void *ctx, uint64_t offset, void *buf, size_t length)
+/* Memory for a disk's copied chunks: whole pages from the VMM's heap.  Only the vCPU's
+ * thread calls it, under the VM lock (a firmware guest has one vCPU). */
+static void *image_alloc(size_t bytes)
 {
-    const struct { const uint8_t *data; uint64_t size; } *image = ctx;
-    if (offset > image->size || length > image->size - offset)
-        return false;
-    memcpy(buf, image->data + offset, length);
-    return true;
+    return pith_alloc_pages((bytes + 4095) / 4096);
 }
 
 /* The bus master's registers follow BAR 4 wherever the firmware puts it. */
@@ -190,17 +188,18 @@ bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t s
         }
         ide_ready = true;
     }
-    images[slot].data = data;
-    images[slot].size = size;
-    bool ok = cdrom ? ata_attach_cdrom(&ide, slot / 2, slot % 2, size, image_read, &images[slot])
-                    : ata_attach_disk(&ide, slot / 2, slot % 2, size, true, image_read, NULL, &images[slot]);
+    /* a hard disk is writable: the guest's writes go to its own copy (ata_image) */
+    ata_image_init(&images[slot], data, size, cdrom ? NULL : image_alloc);
+    bool ok = cdrom ? ata_attach_cdrom(&ide, slot / 2, slot % 2, size, ata_image_read, &images[slot])
+                    : ata_attach_disk(&ide, slot / 2, slot % 2, size, false, ata_image_read, ata_image_write,
+                                      &images[slot]);
     if (!ok) {
         vm_stop(vm, VM_END_ERROR, "%s of %lu bytes cannot be attached%s", cdrom ? "a CD image" : "a disk image",
                 size, cdrom ? " (less than one 2048-byte block)" : " (not a multiple of 512 bytes)");
         return false;
     }
     vm_log(vm, "IDE %s %s: %s, %lu KiB", slot / 2 ? "secondary" : "primary", slot % 2 ? "slave" : "master",
-           cdrom ? "CD-ROM" : "hard disk (read-only)", size >> 10);
+           cdrom ? "CD-ROM" : "hard disk (writes kept until power-off)", size >> 10);
     return true;
 }
 

@@ -30,7 +30,9 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
 
 /* A disk image on the IDE controller (PCI 00:01.1, the legacy ports, IRQ 14 and 15):
  * slot 0-3 is primary master, primary slave, secondary master, secondary slave; a
- * hard disk must be whole 512-byte sectors.  Read-only: the image is a boot module.
+ * hard disk must be whole 512-byte sectors.  The image is a boot module and stays as
+ * it is: a hard disk's writes go to the guest's own copy of what they change, kept in
+ * the VMM's memory until the guest ends; a CD is read-only.
  * false (and vm->why naming the problem) when it cannot be attached. */
 struct irq_line;
 bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t size, bool cdrom,

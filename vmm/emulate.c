@@ -320,7 +320,23 @@ enum emulate_result emulate_string_io(struct vm *vm, uint16_t port, unsigned siz
 
 /* ---- Control registers ------------------------------------------------------------- */
 
-#define CR0_TS (1ull << 3)
+#define CR0_TS      (1ull << 3)
+#define CR0_PG      (1ull << 31)
+#define EFER_LME    (1ull << 8)
+#define EFER_LMA    (1ull << 10)
+
+/* Turning paging on with EFER.LME set activates long mode, turning it off deactivates
+ * it (SDM Vol. 3A 10.8.5): the processor sets EFER.LMA, so an emulated CR0 write must.
+ * On VMX the entry's IA-32e mode follows the LMA written back; without it the kernel
+ * refuses LME and PG without LMA (Linux's startup_32, whose CR0 write sets NE and so
+ * exits, reached this). */
+static void cr0_written(uint64_t *cr)
+{
+    if ((cr[VM_CR0] & CR0_PG) && (cr[VM_EFER] & EFER_LME))
+        cr[VM_EFER] |= EFER_LMA;
+    else
+        cr[VM_EFER] &= ~EFER_LMA;
+}
 
 static uint64_t cr8_read(struct vm *vm)
 {
@@ -370,6 +386,8 @@ enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *
                 cr8_write(vm, gpr[rm]);
             else if (op == 0x22)
                 cr[slot[reg]] = gpr[rm] & mask;
+            if (op == 0x22 && reg == 0)
+                cr0_written(cr);
             else
                 gpr[rm] = reg == 8 ? cr8_read(vm) : cr[slot[reg]] & mask;
             i += 3;

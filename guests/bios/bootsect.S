@@ -1,7 +1,9 @@
 /*
  * A boot sector for the legacy tests: loaded by the BIOS at 0x7c00 from an IDE disk
  * or a CD (no-emulation boot), it prints a line through the BIOS (INT 10h, which
- * SeaBIOS also sends to the serial console), writes a line straight into the VGA
+ * SeaBIOS also sends to the serial console), writes itself to its drive's second
+ * sector and reads that back through INT 13h (a disk takes the write, a CD refuses
+ * it), writes a line straight into the VGA
  * text buffer, waits for a key through INT 16h and echoes it, then reports through
  * port 0xf4 (isa-debug-exit): 0x10 after a key, 0x11 when no key came in time.
  */
@@ -17,8 +19,10 @@ _start:
     ljmp $0, $start
 start:
     sti
+    mov %dl, drive                  /* the BIOS passes the boot drive in DL */
     mov $hello, %si
     call print
+    call disk_check
     /* a line straight into video memory, row 12 */
     mov $0xb800, %ax
     mov %ax, %es
@@ -62,10 +66,43 @@ halt:
     hlt
     jmp halt
 
-/* two or three timer ticks, so the BIOS's serial console has sent what was printed */
+/* INT 13h: write this sector (0:0x7c00) to CHS 0/0/2 of the boot drive, read CHS
+ * 0/0/2 back to 0:0x8000 and compare; the disk image has zeros there */
+disk_check:
+    xor %ax, %ax
+    mov %ax, %es
+    mov $0x0301, %ax                /* write one sector */
+    mov $0x7c00, %bx
+    call sector2
+    jc 2f
+    mov $0x0201, %ax                /* read it back */
+    mov $0x8000, %bx
+    call sector2
+    jc 1f
+    mov $0x7c00, %si
+    mov $0x8000, %di
+    mov $256, %cx
+    cld
+    repe cmpsw
+    jne 1f
+    mov $readback, %si
+    jmp print
+1:  mov $differs, %si
+    jmp print
+2:  mov $refused, %si
+    jmp print
+
+sector2:
+    mov $0x0002, %cx                /* cylinder 0, sector 2 */
+    xor %dh, %dh                    /* head 0 */
+    mov drive, %dl
+    int $0x13
+    ret
+
+/* five or six timer ticks, so the BIOS's serial console has sent what was printed */
 settle:
     mov 0x46c, %cx
-    add $3, %cx
+    add $6, %cx
 1:  hlt
     mov 0x46c, %ax
     cmp %cx, %ax
@@ -86,6 +123,10 @@ hello:      .asciz "pith-boot: hello from the boot sector\r\n"
 vga_text:   .asciz "pith-boot: written to 0xb8000"
 prompt:     .asciz "pith-boot: press a key\r\n"
 nokey:      .asciz "pith-boot: no key\r\n"
+readback:   .asciz "pith-boot: sector 2 written and read back\r\n"
+differs:    .asciz "pith-boot: sector 2 read back differs\r\n"
+refused:    .asciz "pith-boot: disk write refused\r\n"
+drive:      .byte 0
 gotkey:     .ascii "pith-boot: key '"
 key:        .ascii "?"
             .asciz "'\r\n"

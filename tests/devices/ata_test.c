@@ -4,6 +4,8 @@
 #include "harness.h"
 #include "dev/ata.h"
 
+#include <stdlib.h>
+
 #define MEM_SIZE (256 * 1024)
 static uint8_t mem[MEM_SIZE];
 static uint8_t disk[64 * 512];          /* 64 sectors */
@@ -252,6 +254,113 @@ static void read_only_disk(void)
     CHECK_EQ(disk[0], before);
     wr(pri, 7, 0xca);                                   /* WRITE DMA: refused too */
     CHECK_EQ(rd(pri, 1), ATA_ABRT);
+}
+
+/* The copy-on-write medium: writes land in 4 KiB chunks of its own, the image stays. */
+static unsigned allocations, allocations_allowed;
+static void *counted_alloc(size_t bytes)
+{
+    if (allocations >= allocations_allowed)
+        return NULL;
+    allocations++;
+    return calloc(1, bytes);
+}
+static void free_image(struct ata_image *image)
+{
+    if (!image->chunks)
+        return;
+    for (uint64_t i = 0; i < (image->size + ATA_IMAGE_CHUNK - 1) / ATA_IMAGE_CHUNK; i++)
+        free(image->chunks[i]);
+    free(image->chunks);
+}
+
+static void image_copy_on_write(void)
+{
+    static uint8_t original[3 * 4096 + 1024];       /* a short last chunk */
+    static uint8_t expect[sizeof(original)], buf[sizeof(original)];
+    for (unsigned i = 0; i < sizeof(original); i++)
+        original[i] = (uint8_t)(i * 13 + 5);
+    memcpy(expect, original, sizeof(original));
+    struct ata_image image;
+    allocations = 0, allocations_allowed = 100;
+    ata_image_init(&image, original, sizeof(original), counted_alloc);
+    CHECK(ata_image_read(&image, 0, buf, sizeof(buf)));
+    CHECK(memcmp(buf, original, sizeof(buf)) == 0);
+    CHECK_EQ(allocations, 0);                       /* reading copies nothing */
+    /* a write across the first chunk boundary, one into the short last chunk */
+    uint8_t data[600];
+    memset(data, 0xa5, sizeof(data));
+    CHECK(ata_image_write(&image, 4096 - 100, data, sizeof(data)));
+    memcpy(expect + 4096 - 100, data, sizeof(data));
+    CHECK(ata_image_write(&image, sizeof(original) - 10, data, 10));
+    memcpy(expect + sizeof(original) - 10, data, 10);
+    CHECK_EQ(image.chunks_copied, 3);
+    CHECK_EQ(allocations, 4);                       /* the table and three chunks */
+    CHECK(ata_image_read(&image, 0, buf, sizeof(buf)));
+    CHECK(memcmp(buf, expect, sizeof(buf)) == 0);
+    CHECK(ata_image_read(&image, 4000, buf, 300));  /* a read across copied chunks */
+    CHECK(memcmp(buf, expect + 4000, 300) == 0);
+    for (unsigned i = 0; i < sizeof(original); i++)
+        CHECK_EQ(original[i], (uint8_t)(i * 13 + 5));   /* the image itself untouched */
+    /* out of range: nothing read or written */
+    CHECK(!ata_image_read(&image, sizeof(original) - 1, buf, 2));
+    CHECK(!ata_image_write(&image, sizeof(original) + 512, data, 1));
+    CHECK(!ata_image_write(&image, ~0ull - 10, data, 20));
+    CHECK(ata_image_write(&image, 0, data, 0));
+    /* no memory left: the write fails, what was written stays */
+    allocations_allowed = allocations;
+    CHECK(!ata_image_write(&image, 2 * 4096, data, 1));
+    CHECK(ata_image_read(&image, 0, buf, sizeof(buf)));
+    CHECK(memcmp(buf, expect, sizeof(buf)) == 0);
+    free_image(&image);
+    /* no table at all */
+    allocations = 0, allocations_allowed = 0;
+    ata_image_init(&image, original, sizeof(original), counted_alloc);
+    CHECK(!ata_image_write(&image, 0, data, 1));
+    ata_image_init(&image, original, sizeof(original), NULL);
+    CHECK(!ata_image_write(&image, 0, data, 1));
+}
+
+/* A disk on the copy: a guest's PIO write reads back, the image keeps its contents,
+ * and a write the copy cannot take aborts. */
+static void writable_disk_on_image(void)
+{
+    setup();
+    static uint8_t original[16 * 512];
+    for (unsigned i = 0; i < sizeof(original); i++)
+        original[i] = (uint8_t)i;
+    struct ata_image image;
+    allocations = 0, allocations_allowed = 100;
+    ata_image_init(&image, original, sizeof(original), counted_alloc);
+    struct guest_memory m = { test_ram_read, test_ram_write, &ram };
+    ata_init(&c, m, (struct irq_line){ 0 }, (struct irq_line){ 0 });
+    CHECK(ata_attach_disk(&c, 0, 0, sizeof(original), false, ata_image_read, ata_image_write, &image));
+    lba28(pri, 9, 1);
+    wr(pri, 7, 0x30);                                   /* WRITE SECTORS */
+    CHECK_EQ(rd(pri, 7), ATA_DRDY | ATA_DSC | ATA_DRQ);
+    for (unsigned i = 0; i < 256; i++)
+        wr16(pri, (uint16_t)(0xbe00 + i));
+    CHECK_EQ(rd(pri, 7), ATA_DRDY | ATA_DSC);
+    lba28(pri, 8, 2);
+    wr(pri, 7, 0x20);                                   /* READ SECTORS: 8 and 9 */
+    uint8_t got[1024];
+    read_words(pri, got, 1024);
+    CHECK(memcmp(got, original + 8 * 512, 512) == 0);
+    for (unsigned i = 0; i < 256; i++)
+        CHECK_EQ(got[512 + 2 * i] | got[512 + 2 * i + 1] << 8, 0xbe00 + i);
+    CHECK_EQ(original[9 * 512], 0);                     /* the image itself untouched */
+    /* no memory for another chunk: the write aborts */
+    allocations_allowed = allocations;
+    lba28(pri, 0, 1);
+    wr(pri, 7, 0x30);
+    for (unsigned i = 0; i < 256; i++)
+        wr16(pri, 0x1111);
+    CHECK(rd(pri, 7) & ATA_ERR);
+    lba28(pri, 0, 1);
+    wr(pri, 7, 0x20);
+    read_words(pri, got, 512);
+    CHECK(memcmp(got, original, 512) == 0);
+    free_image(&image);
 }
 
 static void put_prd(unsigned at, uint32_t addr, uint16_t count, bool eot)
@@ -584,6 +693,8 @@ DEVICE_TESTS(ata,
     { "ata_identify_device", identify_device },
     { "ata_pio_read_write_lba28_chs_lba48", pio_read_write_lba28_chs_lba48 },
     { "ata_read_only_disk", read_only_disk },
+    { "ata_image_copy_on_write", image_copy_on_write },
+    { "ata_writable_disk_on_image", writable_disk_on_image },
     { "ata_dma_read_and_write", dma_read_and_write },
     { "ata_dma_malformed_tables", dma_malformed_tables },
     { "atapi_basic_commands", atapi_basic_commands },

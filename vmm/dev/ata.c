@@ -967,3 +967,74 @@ uint16_t ata_bmide_base(const struct ata_controller *c)
 {
     return (uint16_t)pci_function_bar_address(&c->function, 4);
 }
+
+/* ---- The medium: an image under the guest's writes ---------------------------------- */
+
+void ata_image_init(struct ata_image *image, const uint8_t *data, uint64_t size,
+                    void *(*alloc)(size_t bytes))
+{
+    *image = (struct ata_image){ .data = data, .size = size, .alloc = alloc };
+}
+
+static bool image_in_range(const struct ata_image *image, uint64_t offset, size_t length)
+{
+    return offset <= image->size && length <= image->size - offset;
+}
+
+bool ata_image_read(void *ctx, uint64_t offset, void *buf, size_t length)
+{
+    const struct ata_image *image = ctx;
+    if (!image_in_range(image, offset, length))
+        return false;
+    uint8_t *out = buf;
+    while (length) {
+        uint64_t chunk = offset / ATA_IMAGE_CHUNK, within = offset % ATA_IMAGE_CHUNK;
+        size_t n = ATA_IMAGE_CHUNK - within < length ? ATA_IMAGE_CHUNK - within : length;
+        const uint8_t *from = image->chunks && image->chunks[chunk] ? image->chunks[chunk] + within
+                                                                    : image->data + offset;
+        __builtin_memcpy(out, from, n);
+        out += n, offset += n, length -= n;
+    }
+    return true;
+}
+
+/* The chunk's own copy, made from the image (its last chunk may be short). */
+static uint8_t *image_chunk(struct ata_image *image, uint64_t chunk)
+{
+    if (!image->chunks) {
+        uint64_t count = (image->size + ATA_IMAGE_CHUNK - 1) / ATA_IMAGE_CHUNK;
+        image->chunks = image->alloc(count * sizeof(*image->chunks));
+        if (!image->chunks)
+            return NULL;
+        __builtin_memset(image->chunks, 0, count * sizeof(*image->chunks));
+    }
+    if (!image->chunks[chunk]) {
+        uint8_t *copy = image->alloc(ATA_IMAGE_CHUNK);
+        if (!copy)
+            return NULL;
+        uint64_t start = chunk * ATA_IMAGE_CHUNK;
+        uint64_t n = image->size - start < ATA_IMAGE_CHUNK ? image->size - start : ATA_IMAGE_CHUNK;
+        __builtin_memcpy(copy, image->data + start, n);
+        image->chunks[chunk] = copy;
+        image->chunks_copied++;
+    }
+    return image->chunks[chunk];
+}
+
+bool ata_image_write(void *ctx, uint64_t offset, const void *buf, size_t length)
+{
+    struct ata_image *image = ctx;
+    if (!image_in_range(image, offset, length) || !image->alloc)
+        return false;
+    const uint8_t *in = buf;
+    while (length) {
+        uint64_t chunk = offset / ATA_IMAGE_CHUNK, within = offset % ATA_IMAGE_CHUNK;
+        size_t n = ATA_IMAGE_CHUNK - within < length ? ATA_IMAGE_CHUNK - within : length;
+        uint8_t *copy = image_chunk(image, chunk);
+        if (!copy)
+            return false;
+        __builtin_memcpy(copy + within, in, n);
+        in += n, offset += n, length -= n;
+    }
+    return true;
+}

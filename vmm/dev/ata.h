@@ -112,6 +112,25 @@ bool ata_attach_disk(struct ata_controller *c, unsigned channel, unsigned slot, 
                      bool (*write)(void *, uint64_t, const void *, size_t), void *ctx);
 bool ata_attach_cdrom(struct ata_controller *c, unsigned channel, unsigned slot, uint64_t bytes,
                       bool (*read)(void *, uint64_t, void *, size_t), void *ctx);
+/* A hard disk's medium as the guest sees it: a read-only image (a boot module) under
+ * the guest's own writes.  A 4 KiB chunk is copied from the image at its first write
+ * and kept for the guest's life (gone at power-off), so the copy costs what the guest
+ * writes.  `alloc` gives memory (NULL when there is none left; a write then fails);
+ * the chunk table is allocated at the first write too.  ata_image_read and
+ * ata_image_write are the drive's callbacks, ctx the ata_image. */
+#define ATA_IMAGE_CHUNK 4096u
+struct ata_image {
+    const uint8_t *data;
+    uint64_t size;
+    uint8_t **chunks;           /* size / ATA_IMAGE_CHUNK rounded up, NULL until a write */
+    uint64_t chunks_copied;
+    void *(*alloc)(size_t bytes);
+};
+void ata_image_init(struct ata_image *image, const uint8_t *data, uint64_t size,
+                    void *(*alloc)(size_t bytes));
+bool ata_image_read(void *image, uint64_t offset, void *buf, size_t length);
+bool ata_image_write(void *image, uint64_t offset, const void *buf, size_t length);
+
 /* Where the guest put the bus master registers (BAR 4), 0 if not yet. */
 uint16_t ata_bmide_base(const struct ata_controller *c);
 
