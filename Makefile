@@ -16,7 +16,7 @@ KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
-PROGRAMS   := root ktest bench console switch
+PROGRAMS   := root ktest bench console switch uplink
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
 .PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-smp-boot test-smp test-smp4 bench clean help FORCE
@@ -116,7 +116,7 @@ LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/bo
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
 CONFIG ?= guests/configs/two-linux.conf
-SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf \
+SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf $(BUILD)/uplink.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
 $(BUILD)/pith.iso: $(SYSTEM_PARTS) $(wildcard $(CONFIG)) FORCE

@@ -28,6 +28,11 @@ if grep -qE '^[[:space:]]*net[[:space:]]' "$config"; then
 	[ -f "$build/switch.elf" ] || die "$build/switch.elf missing: build it first (make)"
 	modules+=("$build/switch.elf=switch")
 fi
+# The uplink, the driver of the host's e1000, for a configuration with `uplink SEGMENT`.
+if grep -qE '^[[:space:]]*uplink[[:space:]]' "$config"; then
+	[ -f "$build/uplink.elf" ] || die "$build/uplink.elf missing: build it first (make)"
+	modules+=("$build/uplink.elf=uplink")
+fi
 config_dir=$(dirname "$config")
 declare -A packed=()
 missing=0 number=0

@@ -21,6 +21,7 @@
 #include <pith/switch.h>
 #include <pith/syscall.h>
 #include "../../vmm/dev/sysconf.h"
+#include "uplink.h"
 
 #define COM1 0x3f8
 #define COM1_IRQ 4
@@ -213,6 +214,10 @@ static void start_network(unsigned count)
         }
         args.segment[args.port_count++] = g->config->net_segment;
     }
+    if (config.uplink_segment && args.port_count < PITH_SWITCH_PORTS_MAX &&
+        uplink_prepare(bi, module("uplink"), config.uplink_segment, (unsigned)args.port_count, notification,
+                       caps + PITH_SWITCH_PORT_FIRST(args.port_count, NETRING_SLOTS), say))
+        args.segment[args.port_count++] = config.uplink_segment;
     switch_server = (struct pith_child){
         .name = "switch", .image = (const void *)image->vaddr, .image_size = image->size,
         .memory_bytes = 4ull << 20, .cnode_bits = 12, .priority = 110,
@@ -226,6 +231,7 @@ static void start_network(unsigned count)
         return;
     }
     say("network: the switch serves %lu ports\n", args.port_count);
+    uplink_start(say);
 }
 
 /* The guest's block of the configuration, as the VMM parses it. */
