@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch uplink
 HEADERS    := $(wildcard include/pith/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-smp-boot test-smp test-smp4 bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-uplink test-smp-boot test-smp test-smp4 bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -270,10 +270,17 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
 
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
-# segment pinging each other, one on another segment reaching neither.
-test-io: $(BUILD)/pith-io.iso
+# segment pinging each other, one on another segment reaching neither.  Then the uplink
+# (tests/uplink.sh): a guest and the host fetch files from each other through the
+# host's e1000, in QEMU (its image is built by the script, with free ports in it).
+test-io: $(BUILD)/pith-io.iso $(SYSTEM_PARTS) guests/configs/uplink-test.conf
 	tests/io.sh io-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-io.iso
 	tests/io.sh io-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-io.iso
+	tests/uplink.sh uplink-svm $(BUILD) -- tools/run-qemu.sh --smp 2 --timeout 300
+
+# The uplink test alone.
+test-uplink: $(SYSTEM_PARTS) guests/configs/uplink-test.conf
+	tests/uplink.sh uplink-svm $(BUILD) -- tools/run-qemu.sh --smp 2 --timeout 300
 
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).  Not in
 # `make test` while an intermittent failure of SMP guests is open (docs/security.md).

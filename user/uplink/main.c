@@ -117,7 +117,7 @@ int main(void *arg)
     pith_cap_t notify = caps + PITH_UPLINK_SLOT_NOTIFY, peer = caps + PITH_UPLINK_SLOT_SWITCH;
     pith_cap_t irq = caps + PITH_UPLINK_SLOT_IRQ;
     pith_irq_ack(irq);
-    bool link = e1000_link_up(&nic);
+    bool link = e1000_link_up(&nic), interrupted = false;
     uint64_t poll = bi->tsc_hz / 1000 * POLL_MS;
     for (;;) {
         uint64_t bits = 0;
@@ -125,6 +125,9 @@ int main(void *arg)
         if (pith_wait(notify, &bits) != PITH_OK)
             return 1;
         if (bits & PITH_UPLINK_IRQ_BADGE) {
+            if (!interrupted)
+                pith_printf("uplink: the NIC's interrupts arrive\n");
+            interrupted = true;
             /* Reading ICR lowers the (level-triggered) line before we open it again. */
             uint32_t causes = e1000_interrupt_causes(&nic);
             if ((causes & E1000_ICR_LSC) && e1000_link_up(&nic) != link) {
