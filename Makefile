@@ -215,9 +215,10 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
 # Device models of the VMM (vmm/dev), tested on the host.
-DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c \
+	user/uplink/e1000.c
 
-$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h) | deps
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h user/uplink/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(DEVICE_SRC)
 
