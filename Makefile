@@ -29,12 +29,14 @@ help:
 	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
+	@echo "                  FORWARD=8080:10.0.2.15:80  the host's 127.0.0.1:8080 reaches that guest's port 80"
+	@echo "                  (a guest on the uplink's segment, docs/network.md)"
 	@echo "make test       every suite below, then one summary line per suite"
 	@echo "make test-unit  host unit tests of the kernel's pure logic and the VMM's devices"
 	@echo "make test-qemu  the kernel test suite in QEMU (SVM);  test-bochs: in Bochs (VMX)"
-	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
+	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io test-uplink"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
-	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
+	@echo "                side by side, the console driven through a terminal (both emulators), guest networks, the uplink"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
@@ -193,7 +195,7 @@ $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 export MEM SMP QEMU_ARGS
 run: check-config $(BUILD)/pith.iso
 ifeq ($(EMU),bochs)
-	tools/run-bochs.sh --timeout 86400 --tty "$$(tty)" $(BUILD)/pith.iso
+	tools/run-bochs.sh --timeout 86400 --nic --tty "$$(tty)" $(BUILD)/pith.iso
 else
 	tools/run-qemu.sh --interactive $(if $(filter kvm,$(ACCEL)),--kvm) $(BUILD)/pith.iso
 endif
@@ -273,15 +275,17 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
 # segment pinging each other, one on another segment reaching neither.  Then the uplink
 # (tests/uplink.sh): a guest and the host fetch files from each other through the
-# host's e1000, in QEMU (its image is built by the script, with free ports in it).
+# host's e1000, on both emulators (the script builds its image, with free ports in it).
 test-io: $(BUILD)/pith-io.iso $(SYSTEM_PARTS) guests/configs/uplink-test.conf
 	tests/io.sh io-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-io.iso
 	tests/io.sh io-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-io.iso
 	tests/uplink.sh uplink-svm $(BUILD) -- tools/run-qemu.sh --smp 2 --timeout 300
+	tests/uplink.sh uplink-vmx $(BUILD) -- tools/run-bochs.sh --smp 2 --timeout 1800
 
 # The uplink test alone.
 test-uplink: $(SYSTEM_PARTS) guests/configs/uplink-test.conf
 	tests/uplink.sh uplink-svm $(BUILD) -- tools/run-qemu.sh --smp 2 --timeout 300
+	tests/uplink.sh uplink-vmx $(BUILD) -- tools/run-bochs.sh --smp 2 --timeout 1800
 
 # Guests with several vCPUs on a machine with two CPUs (tests/linux-smp.sh).  Not in
 # `make test` while an intermittent failure of SMP guests is open (docs/security.md).
