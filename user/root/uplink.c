@@ -132,6 +132,8 @@ static void claim_interrupt(uplink_say_fn say)
         pith_irq_set_notification(handler, badged) != PITH_OK) {
         say("uplink: no interrupt line for the NIC (%lu): it polls\n", args.irq_line);
         args.irq_line = 0xff;
+        /* the slot must hold something: a copy of the notification, never ACKed */
+        handler = pith_alloc_slot();
         pith_cnode_copy(PITH_SLOT_CNODE, handler, PITH_SLOT_CNODE, notification, PITH_RIGHT_READ);
     }
     caps[PITH_UPLINK_SLOT_IRQ] = handler;
@@ -155,8 +157,10 @@ static bool find_nic(uplink_say_fn say)
         say("uplink: the e1000's BAR 0 (%x) is not a 32-bit memory BAR\n", bar);
         return false;
     }
-    /* memory decoding and bus mastering on (PCI 3.0 §6.2.2, the command register) */
-    pci_write((uint32_t)location, 0x04, (pci_read((uint32_t)location, 0x04) & 0xffff) | 0x6);
+    /* Memory decoding and bus mastering on, INTx not disabled (PCI 3.0 §6.2.2, the
+     * command register; the status half is written as zeroes, which clears nothing). */
+    uint32_t command = pci_read((uint32_t)location, 0x04) & 0xffff;
+    pci_write((uint32_t)location, 0x04, (command & ~0x400u) | 0x6);
     args.pci_location = (uint64_t)location;
     args.bar_phys = bar & ~0xfu;
     args.irq_line = pci_read((uint32_t)location, 0x3c) & 0xff;

@@ -14,8 +14,10 @@
 #include <pith/uplink.h>
 #include "e1000.h"
 
-/* A safety net besides the interrupt: look at the NIC and the ring this often. */
-#define POLL_MS 100
+/* A safety net besides the interrupt: look at the NIC and the ring this often; without
+ * an interrupt line, polling is all there is, and more often. */
+#define POLL_US         100000
+#define POLL_US_NO_IRQ  1000
 
 static const struct pith_bootinfo *bi;
 static struct e1000 nic;
@@ -116,9 +118,10 @@ int main(void *arg)
 
     pith_cap_t notify = caps + PITH_UPLINK_SLOT_NOTIFY, peer = caps + PITH_UPLINK_SLOT_SWITCH;
     pith_cap_t irq = caps + PITH_UPLINK_SLOT_IRQ;
-    pith_irq_ack(irq);
+    if (a->irq_line < PITH_IRQ_LINES)
+        pith_irq_ack(irq);
     bool link = e1000_link_up(&nic), interrupted = false;
-    uint64_t poll = bi->tsc_hz / 1000 * POLL_MS;
+    uint64_t poll = bi->tsc_hz / 1000000 * (a->irq_line < PITH_IRQ_LINES ? POLL_US : POLL_US_NO_IRQ);
     for (;;) {
         uint64_t bits = 0;
         pith_notification_set_deadline(notify, pith_rdtsc() + poll);
