@@ -16,10 +16,10 @@ KERNEL_SRC := $(wildcard kernel/*.c) $(wildcard arch/x86_64/*.c arch/x86_64/*.S 
 KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
-PROGRAMS   := root ktest bench console switch storage
+PROGRAMS   := root ktest bench console switch storage uplink
 HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -30,12 +30,14 @@ help:
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
 	@echo "                  GDB_PORT=1234 COM2 on 127.0.0.1:1234 for gdb (a guest with gdb yes, docs/gdb.md)"
+	@echo "                  FORWARD=8080:10.0.2.15:80  the host's 127.0.0.1:8080 reaches that guest's port 80"
+	@echo "                  (a guest on the uplink's segment, docs/network.md)"
 	@echo "make test       every suite below, then one summary line per suite"
 	@echo "make test-unit  host unit tests of the kernel's pure logic and the VMM's devices"
 	@echo "make test-qemu  the kernel test suite in QEMU (SVM);  test-bochs: in Bochs (VMX)"
-	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io"
+	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io test-uplink"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
-	@echo "                side by side, the console driven through a terminal (both emulators), guest networks"
+	@echo "                side by side, the console driven through a terminal (both emulators), guest networks, the uplink"
 	@echo "make test-gdb   Debian's gdb on a guest through COM2 (both emulators), and a hostile client"
 	@echo "make test-storage  a guest's files on a host disk partition across two boots (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
@@ -139,7 +141,7 @@ LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/bo
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
 CONFIG ?= guests/configs/two-linux.conf
-SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf \
+SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf $(BUILD)/uplink.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
 $(BUILD)/pith.iso: $(SYSTEM_PARTS) $(GDB_GUEST) $(wildcard $(CONFIG)) FORCE
@@ -226,7 +228,7 @@ $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 export MEM SMP QEMU_ARGS GDB_PORT
 run: check-config $(BUILD)/pith.iso
 ifeq ($(EMU),bochs)
-	tools/run-bochs.sh --timeout 86400 --tty "$$(tty)" $(BUILD)/pith.iso
+	tools/run-bochs.sh --timeout 86400 --nic --tty "$$(tty)" $(BUILD)/pith.iso
 else
 	tools/run-qemu.sh --interactive $(if $(filter kvm,$(ACCEL)),--kvm) $(BUILD)/pith.iso
 endif
@@ -247,12 +249,13 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
 
-# Device models of the VMM (vmm/dev), tested on the host, and the storage server's pure parts.
+# Device models of the VMM (vmm/dev), tested on the host, and the pure parts of the
+# storage server and the uplink's e1000 driver.
 STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c user/storage/serve.c
 DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c \
-	$(STORAGE_PURE)
+	$(STORAGE_PURE) user/uplink/e1000.c
 
-$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h user/storage/*.h) | deps
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h user/storage/*.h user/uplink/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(DEVICE_SRC)
 
@@ -309,16 +312,19 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pit
 	tests/legacy_keys.py --memtest legacy-memtest-vmx bochs $(BUILD)/pith-legacy-memtest.iso
 
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
-# segment pinging each other, one on another segment reaching neither.
-# Nested virtualization on the SVM host (tests/nested.sh): virtual SVM in a flat guest
-# and KVM loading in a Linux guest with `nested on`, neither without it.  Virtual VMX is
-# not built yet, so there is no Bochs half.
-test-nested: $(BUILD)/pith-nested.iso
-	tests/nested.sh nested-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-nested.iso
-
-test-io: $(BUILD)/pith-io.iso
+# segment pinging each other, one on another segment reaching neither.  Then the uplink
+# (tests/uplink.sh): a guest and the host fetch files from each other through the
+# host's e1000, on both emulators (the script builds its image, with free ports in it).
+test-io: $(BUILD)/pith-io.iso $(SYSTEM_PARTS) guests/configs/uplink-test.conf
 	tests/io.sh io-svm -- tools/run-qemu.sh --smp 2 --timeout 300 $(BUILD)/pith-io.iso
 	tests/io.sh io-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-io.iso
+	tests/uplink.sh uplink-svm $(BUILD) -- tools/run-qemu.sh --smp 2 --timeout 300
+	tests/uplink.sh uplink-vmx $(BUILD) -- tools/run-bochs.sh --smp 2 --timeout 1800
+
+# The uplink test alone.
+test-uplink: $(SYSTEM_PARTS) guests/configs/uplink-test.conf
+	tests/uplink.sh uplink-svm $(BUILD) -- tools/run-qemu.sh --smp 2 --timeout 300
+	tests/uplink.sh uplink-vmx $(BUILD) -- tools/run-bochs.sh --smp 2 --timeout 1800
 
 # GDB on a guest (tests/gdb.py): a hostile client on COM2's TCP port, then Debian's gdb
 # in batch mode breaks, reads, steps, writes and detaches; the guest ends with the value

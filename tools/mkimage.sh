@@ -33,6 +33,11 @@ if grep -qE '^[[:space:]]*disk[[:space:]]+part:' "$config"; then
 	[ -f "$build/storage.elf" ] || die "$build/storage.elf missing: build it first (make)"
 	modules+=("$build/storage.elf=storage")
 fi
+# The uplink, the driver of the host's e1000, for a configuration with `uplink SEGMENT`.
+if grep -qE '^[[:space:]]*uplink[[:space:]]' "$config"; then
+	[ -f "$build/uplink.elf" ] || die "$build/uplink.elf missing: build it first (make)"
+	modules+=("$build/uplink.elf=uplink")
+fi
 config_dir=$(dirname "$config")
 declare -A packed=()
 missing=0 number=0

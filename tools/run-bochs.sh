@@ -14,6 +14,14 @@
 #                 passes the user's terminal; tests/ops.py a pseudo-terminal).  Bochs
 #                 takes keys only as fast as its serial line, and drops what overruns
 #                 the UART's 16-byte FIFO: type, do not paste.
+#   --forward H:G:P  the host's TCP port 127.0.0.1:H reaches port P of the guest at
+#                 G (on the uplink's segment, docs/network.md); repeatable; also from
+#                 the FORWARD environment variable (spaces between several)
+#
+#   --nic         give the machine an Intel e1000 NIC (82540EM) on Bochs' slirp
+#                 network, as QEMU's user-mode network: its gateway 10.0.2.2 is the
+#                 host's loopback (--forward implies it).  Pith's uplink server drives
+#                 it when the configuration says `uplink SEGMENT`.
 #
 # Guest convention (Bochs has no isa-debug-exit; these are the two ways a
 # guest can end Debian's Bochs 2.7 with different exit statuses):
@@ -30,9 +38,11 @@
 # panic, triple fault, bad usage); the end of Bochs' own log goes to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--mem SIZE] [--tty TTY] [--disk IMAGE] ISO" >&2; exit 2; }
+usage() { echo "usage: $0 [--timeout SECONDS] [--log FILE] [--smp N] [--mem SIZE] [--tty TTY] [--disk IMAGE] [--nic] [--forward HOSTPORT:GUESTIP:PORT] ISO" >&2; exit 2; }
 
-timeout=900 log='' iso='' smp=${SMP:-1} tty='' mem=${MEM:-512M} disk=''
+timeout=900 log='' iso='' smp=${SMP:-1} tty='' mem=${MEM:-512M} disk='' nic=0
+# shellcheck disable=SC2206  # (FORWARD is split at spaces on purpose)
+forwards=(${FORWARD:-})
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift ;;
@@ -42,6 +52,8 @@ while [ $# -gt 0 ]; do
 		--mem) [ $# -ge 2 ] || usage; mem=$2; shift ;;
 		--disk) [ $# -ge 2 ] || usage; [ -f "$2" ] || { echo "run-bochs: no such disk image: $2" >&2; exit 2; }
 			disk="ata0-slave: type=disk, path=\"$(realpath "$2")\", mode=flat"; shift ;;
+		--forward) [ $# -ge 2 ] || usage; forwards+=("$2"); nic=1; shift ;;
+		--nic) nic=1 ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
 	esac
@@ -107,6 +119,19 @@ clock: sync=none
 speaker: enabled=0
 sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 RC
+if [ "$nic" = 1 ] || [ ${#forwards[@]} -gt 0 ]; then
+	printf '%s\n' "plugin_ctrl: e1000=1" \
+		"e1000: enabled=1, mac=52:54:00:12:34:56, ethmod=slirp, script=slirp.conf" >>"$tmp/bochsrc"
+fi
+# Bochs' slirp reads its settings from a file whose first line is fixed.
+{
+	echo "# slirp config"
+	for f in ${forwards[@]+"${forwards[@]}"}; do
+		[[ "$f" =~ ^([0-9]+):([0-9.]+):([0-9]+)$ ]] ||
+			{ echo "run-bochs: bad forward: $f (HOSTPORT:GUESTIP:PORT, e.g. 8080:10.0.2.15:80)" >&2; exit 2; }
+		echo "hostfwd = tcp:127.0.0.1:${BASH_REMATCH[1]}-${BASH_REMATCH[2]}:${BASH_REMATCH[3]}"
+	done
+} >"$tmp/slirp.conf"
 # Debian's Bochs starts in its debugger: continue, and quit at the next stop.
 printf 'c\nquit\n' >"$tmp/cmds"
 : >"$tmp/serial.txt"

@@ -17,6 +17,13 @@
 #                  variable, else 512M)
 #   --disk IMAGE   a raw host disk image as the primary IDE channel's slave (the
 #                  storage server's disk, docs/storage.md); writes go to IMAGE
+#   --forward H:G:P  the host's TCP port 127.0.0.1:H reaches port P of the guest at
+#                  G (on the uplink's segment, docs/network.md); repeatable; also
+#                  from the FORWARD environment variable (spaces between several)
+#
+# The machine has an Intel e1000 NIC (82540EM) on QEMU's user-mode network: its
+# gateway 10.0.2.2 is the host's loopback, and 10.0.2.3 its DNS.  Pith's uplink
+# server drives it when the configuration says `uplink SEGMENT`.
 #
 # GDB_PORT=N (environment): COM2 becomes a TCP server on 127.0.0.1:N for the GDB stub
 # of the guest marked `gdb yes` (docs/gdb.md); `target remote 127.0.0.1:N` in gdb.
@@ -32,9 +39,11 @@
 # writing port 0xf4, bad usage).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] [--disk IMAGE] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
+usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] [--disk IMAGE] [--forward HOSTPORT:GUESTIP:PORT] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
 
 icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1} mem=${MEM:-512M} kvm=0 disk=()
+# shellcheck disable=SC2206  # (FORWARD is split at spaces on purpose)
+forwards=(${FORWARD:-})
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
 # SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on.
 accel=(-accel tcg -cpu "qemu64,+svm,+npt,+smep,+smap,+umip")
@@ -50,6 +59,7 @@ while [ $# -gt 0 ]; do
 		--disk) [ $# -ge 2 ] || usage; [ -f "$2" ] || { echo "run-qemu: no such disk image: $2" >&2; exit 2; }
 			# index 1: ide0-slave (the CD is index 2, ide1-master)
 			disk=(-drive "file=$2,if=ide,index=1,media=disk,format=raw,cache=writeback"); shift ;;
+		--forward) [ $# -ge 2 ] || usage; forwards+=("$2"); shift ;;
 		--) shift; break ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
@@ -68,6 +78,12 @@ if [ "$kvm" = 1 ]; then
 	grep -qE '^(1|Y)$' <<<"$nested" || {
 		echo "run-qemu: ACCEL=kvm needs nested virtualization (SVM or VMX offered to guests); this host has none: run without ACCEL=kvm (TCG)" >&2; exit 2; }
 fi
+netdev=user,id=n0
+for f in ${forwards[@]+"${forwards[@]}"}; do
+	[[ "$f" =~ ^([0-9]+):([0-9.]+):([0-9]+)$ ]] ||
+		{ echo "run-qemu: bad forward: $f (HOSTPORT:GUESTIP:PORT, e.g. 8080:10.0.2.15:80)" >&2; exit 2; }
+	netdev+=",hostfwd=tcp:127.0.0.1:${BASH_REMATCH[1]}-${BASH_REMATCH[2]}:${BASH_REMATCH[3]}"
+done
 # shellcheck disable=SC2206  # (QEMU_ARGS is split at spaces on purpose)
 extra=(${QEMU_ARGS:-})
 if [ -n "${GDB_PORT:-}" ]; then
@@ -80,6 +96,7 @@ fi
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp"
       -display none -serial mon:stdio -no-reboot -boot d
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
+      -netdev "$netdev" -device e1000,netdev=n0
       "${icount[@]}" -cdrom "$iso" "${disk[@]}" "${extra[@]}" "$@")
 
 if [ "$interactive" = 1 ]; then

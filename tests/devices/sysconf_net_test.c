@@ -78,8 +78,50 @@ static void test_net_duplicate_mac(void)
     CHECK(config.guests[0].valid && !config.guests[1].valid && config.guests[2].valid);
 }
 
+/* `uplink SEGMENT`: a system-level key wherever it stands; its errors leave every guest
+ * valid and the system without an uplink. */
+static void test_uplink(void)
+{
+    CHECK_EQ(parse("uplink 3\nguest a\n kernel k\n net 3\n"), 0);
+    CHECK_EQ(config.uplink_segment, 3);
+    CHECK_EQ(config.uplink_line, 1);
+    CHECK_EQ(parse("guest a\n kernel k\n net 5\nuplink 5\n"), 0);   /* after a guest too */
+    CHECK_EQ(config.uplink_segment, 5);
+    CHECK(config.guests[0].valid);
+    CHECK_EQ(parse("guest a\n kernel k\n net 1\n"), 0);
+    CHECK_EQ(config.uplink_segment, 0);                            /* none */
+    static const struct { const char *text; unsigned line; const char *words; } bad[] = {
+        { "uplink 0\nguest a\n kernel k\n net 1\n", 1, "uplink segment '0' is not between 1 and 4094" },
+        { "uplink 4095\nguest a\n kernel k\n net 1\n", 1, "not between 1 and 4094" },
+        { "uplink x\nguest a\n kernel k\n net 1\n", 1, "uplink segment 'x'" },
+        { "uplink 1 2\nguest a\n kernel k\n net 1\n", 1, "uplink segment '1 2'" },
+        { "uplink\nguest a\n kernel k\n net 1\n", 1, "uplink segment ''" },
+        { "uplink 1\nguest a\n kernel k\n net 1\nuplink 1\n", 5, "uplink given twice (first on line 1)" },
+        { "uplink 2\nguest a\n kernel k\n net 1\n", 1, "uplink segment 2 has no guest on it" },
+        /* a guest on the segment that is invalid for its own reasons does not count */
+        { "uplink 2\nguest a\n kernel k\n net 2\n vcpus 0\nguest b\n kernel k\n net 1\n", 1, "has no guest on it" },
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]) && !device_failed; i++) {
+        unsigned count = parse(bad[i].text), e = count - 1;
+        CHECK(count >= 1);
+        if (device_failed)
+            break;
+        if (count == 2)             /* the vcpus error comes first */
+            CHECK_EQ(errors[0].kind, SYSCONF_ERR_VCPUS_RANGE);
+        CHECK_EQ(errors[e].line, bad[i].line);
+        CHECK_EQ(errors[e].kind, SYSCONF_ERR_BAD_UPLINK);
+        CHECK(strstr(errors[e].message, bad[i].words) != NULL);
+        CHECK_EQ(config.uplink_segment, 0);
+        CHECK(config.guests[config.guest_count - 1].valid);       /* the guests are untouched */
+        if (device_failed)
+            snprintf(device_why + strlen(device_why), sizeof(device_why) - strlen(device_why),
+                     " (case %u: '%s')", i, errors[e].message);
+    }
+}
+
 DEVICE_TESTS(sysconf_net,
     { "sysconf_net_values", test_net_values },
     { "sysconf_net_errors", test_net_errors },
     { "sysconf_net_duplicate_mac", test_net_duplicate_mac },
+    { "sysconf_uplink", test_uplink },
 )

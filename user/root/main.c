@@ -23,6 +23,7 @@
 #include <pith/syscall.h>
 #include "guests.h"
 #include "storage.h"
+#include "uplink.h"
 
 #define COM1 0x3f8
 #define COM1_IRQ 4
@@ -168,8 +169,9 @@ static enum pith_error make_channel(struct guest *g, pith_cap_t switch_notificat
 
 /* The switch and every guest NIC's channel, before the guests start.  A guest whose
  * channel could not be made starts without its NIC (said so). */
-static void start_network(unsigned count)
+static void start_network(const struct sysconf *config)
 {
+    unsigned count = config->guest_count;
     static struct pith_switch_args args;
     static pith_cap_t caps[1 + PITH_SWITCH_PORTS_MAX * (1 + CHANNEL_FRAMES)];
     const struct pith_module_desc *image = root_module("switch");
@@ -199,6 +201,10 @@ static void start_network(unsigned count)
         }
         args.segment[args.port_count++] = g->config->net_segment;
     }
+    if (config->uplink_segment && args.port_count < PITH_SWITCH_PORTS_MAX &&
+        uplink_prepare(bi, root_module("uplink"), config->uplink_segment, (unsigned)args.port_count, notification,
+                       caps + PITH_SWITCH_PORT_FIRST(args.port_count, NETRING_SLOTS), say))
+        args.segment[args.port_count++] = config->uplink_segment;
     switch_server = (struct pith_child){
         .name = "switch", .image = (const void *)image->vaddr, .image_size = image->size,
         .memory_bytes = 4ull << 20, .cnode_bits = 12, .priority = 110,
@@ -212,6 +218,7 @@ static void start_network(unsigned count)
         return;
     }
     say("network: the switch serves %lu ports\n", args.port_count);
+    uplink_start(say);
 }
 
 /* The guest's block of the configuration, as the VMM parses it. */
@@ -271,7 +278,7 @@ static bool compose(const struct pith_module_desc *text, const struct pith_modul
         say("no memory for the guests' notifications\n");
         return false;
     }
-    start_network(config.guest_count);
+    start_network(&config);
     storage_start(&config, root_module("storage"));
     return guests_run(vmm);
 }

@@ -745,6 +745,46 @@ static void set_key(struct parser *p, struct text name, struct text value)
     }
 }
 
+/* uplink SEGMENT: a system-level key, wherever it stands; an error in it leaves the
+ * guests alone and the system without an uplink. */
+static void set_uplink(struct parser *p, struct text value)
+{
+    struct text rest, segment = first_word(value, &rest);
+    uint64_t n;
+    struct message m;
+    if (p->config->uplink_line) {
+        m = report(p, p->line, SYSCONF_ERR_BAD_UPLINK);
+        say(&m, "uplink given twice (first on line ");
+        say_number(&m, p->config->uplink_line);
+        say(&m, ")");
+        p->config->uplink_segment = 0;
+    } else if (!parse_number(segment, &n) || n < 1 || n > SYSCONF_MAX_SEGMENT || rest.n) {
+        m = report(p, p->line, SYSCONF_ERR_BAD_UPLINK);
+        say_around(&m, "uplink segment '", value, "' is not between 1 and ");
+        say_number(&m, SYSCONF_MAX_SEGMENT);
+        p->config->uplink_line = p->line;
+    } else {
+        p->config->uplink_segment = (uint32_t)n;
+        p->config->uplink_line = p->line;
+    }
+}
+
+/* An uplink to a segment no valid guest is on would only bring the outside in. */
+static void check_uplink(struct parser *p)
+{
+    struct sysconf *c = p->config;
+    if (!c->uplink_segment)
+        return;
+    for (unsigned i = 0; i < c->guest_count; i++)
+        if (c->guests[i].valid && c->guests[i].net_segment == c->uplink_segment)
+            return;
+    struct message m = report(p, c->uplink_line, SYSCONF_ERR_BAD_UPLINK);
+    say(&m, "uplink segment ");
+    say_number(&m, c->uplink_segment);
+    say(&m, " has no guest on it");
+    c->uplink_segment = 0;
+}
+
 static bool has_control_character(struct text t)
 {
     for (size_t i = 0; i < t.n; i++)
@@ -767,6 +807,8 @@ static void parse_line(struct parser *p, struct text line)
     word = first_word(line, &rest);
     if (text_is(word, "guest"))
         start_guest(p, rest);
+    else if (text_is(word, "uplink"))
+        set_uplink(p, rest);
     else
         set_key(p, word, rest);
 }
@@ -867,6 +909,7 @@ unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
     check_memory_budget(&p);
     check_macs(&p);
     check_partitions(&p);
+    check_uplink(&p);
     return p.error_count;
 }
 

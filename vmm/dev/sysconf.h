@@ -77,6 +77,9 @@ struct sysconf_guest {
 struct sysconf {
     struct sysconf_guest guests[SYSCONF_MAX_GUESTS];
     unsigned guest_count;
+    /* System level: `uplink SEGMENT`, the segment the host's NIC joins; 0 = none. */
+    uint32_t uplink_segment;
+    unsigned uplink_line;
 };
 
 enum sysconf_error_kind {
@@ -99,6 +102,7 @@ enum sysconf_error_kind {
     SYSCONF_ERR_NO_SUCH_CPU,        /* `cpus` names a CPU the machine does not have */
     SYSCONF_ERR_BAD_NET,            /* segment out of range, bad or duplicate MAC */
     SYSCONF_ERR_BAD_DISK,           /* a partition named twice, or a bad partition name */
+    SYSCONF_ERR_BAD_UPLINK,         /* uplink: bad or repeated segment, or no guest on it */
 };
 
 struct sysconf_error {
