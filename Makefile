@@ -142,12 +142,17 @@ LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/bo
 # The default system: the configuration CONFIG (two Linux guests side by side).
 CONFIG ?= guests/configs/two-linux.conf
 SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUILD)/vmm.elf $(BUILD)/switch.elf $(BUILD)/uplink.elf \
+	$(BUILD)/storage.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
 $(BUILD)/pith.iso: $(SYSTEM_PARTS) $(GDB_GUEST) $(wildcard $(CONFIG)) FORCE
 	tools/mkimage.sh $@ $(CONFIG) $(BUILD)
 
 # The root task without a configuration: its demonstration of the kernel's mechanisms.
+# What `make run` boots by default (tests/default_run.py), whatever CONFIG says.
+$(BUILD)/pith-default-run.iso: $(SYSTEM_PARTS) guests/configs/two-linux.conf
+	tools/mkimage.sh $@ guests/configs/two-linux.conf $(BUILD)
+
 $(BUILD)/pith-demo.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/root.elf=root $(BUILD)/console.elf=console
 
@@ -226,11 +231,21 @@ $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 
 # `make run`: MEM, SMP and QEMU_ARGS reach tools/run-qemu.sh through the environment.
 export MEM SMP QEMU_ARGS GDB_PORT
-run: check-config $(BUILD)/pith.iso
+# The host disk of `make run` (docs/storage.md): a GPT image with a partition for each
+# guest of the default system, made once and kept, so the guests' files stay across
+# runs (`rm` it for fresh ones).  Two partitions of 24 MiB in 100 cylinders of 16 x 63
+# sectors, so Bochs takes it as it is.
+HOST_DISK ?= $(BUILD)/host-disk.img
+$(BUILD)/host-disk.img: | deps
+	@mkdir -p $(BUILD)
+	python3 tests/mkgpt.py $@ $$((100 * 16 * 63))s linux1:24 linux2:24
+	@echo "make run: made $@ (partitions linux1 and linux2); later runs keep it"
+
+run: check-config $(BUILD)/pith.iso $(HOST_DISK)
 ifeq ($(EMU),bochs)
-	tools/run-bochs.sh --timeout 86400 --nic --tty "$$(tty)" $(BUILD)/pith.iso
+	tools/run-bochs.sh --timeout 86400 --nic --disk $(HOST_DISK) --tty "$$(tty)" $(BUILD)/pith.iso
 else
-	tools/run-qemu.sh --interactive $(if $(filter kvm,$(ACCEL)),--kvm) $(BUILD)/pith.iso
+	tools/run-qemu.sh --interactive $(if $(filter kvm,$(ACCEL)),--kvm) --disk $(HOST_DISK) $(BUILD)/pith.iso
 endif
 
 # A configuration that does not exist is named, not left to make's "No rule".
@@ -278,9 +293,10 @@ test-hostile: $(BUILD)/pith-hostile.iso
 	tests/system.sh hostile-svm 40 -- tools/run-qemu.sh --smp 1 --icount --timeout 300 $(BUILD)/pith-hostile.iso
 	tests/system.sh hostile-vmx 40 -- tools/run-bochs.sh --smp 1 --timeout 1200 $(BUILD)/pith-hostile.iso
 
-test-default: $(BUILD)/pith-demo.iso
+test-default: $(BUILD)/pith-demo.iso $(BUILD)/pith-default-run.iso
 	tests/default-system.sh default-svm -- tools/run-qemu.sh --timeout 120 $(BUILD)/pith-demo.iso
 	tests/default-system.sh default-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-demo.iso
+	tests/default_run.py default-run-svm $(BUILD)/pith-default-run.iso $(BUILD)/default-run.img
 
 # Two Linux guests side by side, a crashing VMM and a malformed guest (tests/side-by-side.sh).
 test-side: $(BUILD)/pith-side.iso
