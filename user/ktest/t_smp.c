@@ -1054,6 +1054,147 @@ static void smp_vcpu_revoke_remote(struct pith_test_ctx *ctx)
     kt_delete(ut);
 }
 
+/* ---- Stress: guests, their VMMs and IPC on every CPU at once ----------------------------
+ * What the SMP failures seen with Linux guests had in common: vCPUs on every CPU,
+ * their exits answered through the IPC fast path (ReplyRecv straight back into the
+ * guest), IPC between CPUs, and recalls and moves of running vCPUs from another CPU.
+ * Here all of it runs together until each part did some of its work: on every CPU a
+ * guest exiting at each round of its loop with its VMM thread beside it, ping-pong
+ * pairs across CPUs, and a thread on CPU 0 that recalls the guests and moves them
+ * between CPUs.  Every I/O exit comes once and in order with its registers intact,
+ * every answer is right, and the kernel lives (a wrong GS base or a lost lock ends
+ * the run). */
+#define MIX_VMS SMP_TEST_CPUS
+static struct kt_vm mix_vm[MIX_VMS];
+static volatile uint64_t mix_io[MIX_VMS], mix_errors, mix_stop, mix_recalls, mix_moves;
+static unsigned mix_count;
+static pith_cap_t mix_note;
+
+/* The VMM thread of guest i: answers its exits with ReplyRecv; the I/O exits carry bx
+ * 1, 2, 3... whatever CPU the guest ran on and however often it was recalled. */
+static void mix_vmm(uint64_t i)
+{
+    struct kt_vm *vm = &mix_vm[i];
+    if (pith_vm_wait_exit(vm->exit_ep, &vm->exit) != PITH_OK)
+        mix_errors++;
+    for (;;) {
+        uint64_t advance = 0;
+        if (vm->exit.reason == PITH_EXIT_IO) {
+            if ((vm->exit.mr[VM_GPR(VM_RBX)] & 0xffff) != ((mix_io[i] + 1) & 0xffff))
+                mix_errors++;
+            advance = vm->exit.mr[3];
+            mix_io[i]++;
+        } else if (vm->exit.reason != PITH_EXIT_RECALL) {
+            mix_errors++;
+        }
+        vm->exit.mr[VM_RIP] += advance;
+        if (pith_vm_reply_wait(vm->exit_ep, &vm->exit, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP,
+                               0, 0, 0) != PITH_OK)
+            mix_errors++;
+    }
+}
+
+/* Recalls each guest in turn every millisecond; every fifth recall also moves that
+ * guest's vCPU thread to the next CPU (away from its VMM thread, and back later). */
+static void mix_recaller(uint64_t unused)
+{
+    (void)unused;
+    unsigned cpus = kt_bootinfo->cpu_count;
+    for (uint64_t round = 0; !mix_stop; round++) {
+        vm_sleep_ms(mix_note, 1);
+        unsigned i = (unsigned)(round % mix_count);
+        if (pith_vcpu_recall(mix_vm[i].vcpu) == PITH_OK)
+            mix_recalls++;
+        else
+            mix_errors++;
+        if (round % 5 == 4) {
+            if (pith_thread_set_affinity(mix_vm[i].thread, (unsigned)((i + round / 5) % cpus)) == PITH_OK)
+                mix_moves++;
+            else
+                mix_errors++;
+        }
+    }
+}
+
+static bool mix_enough(unsigned pairs)
+{
+    for (unsigned i = 0; i < mix_count; i++)
+        if (mix_io[i] < 20)
+            return false;
+    for (unsigned i = 0; i < pairs; i++)
+        if (pair_rounds[i] < 20)
+            return false;
+    return mix_recalls >= 20 && mix_moves >= 5;
+}
+
+static void smp_stress_guests_ipc_recall(struct pith_test_ctx *ctx)
+{
+    struct kt_thread vmm[MIX_VMS] = { 0 }, server[PAIRS] = { 0 }, client[PAIRS] = { 0 }, recaller = { 0 };
+    if (!have_vcpus())
+        return;
+    unsigned cpus = kt_bootinfo->cpu_count, pairs = 0;
+    mix_errors = mix_stop = mix_recalls = mix_moves = pair_errors = pair_stop = 0;
+    mix_count = 0;
+    if (!(mix_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)))
+        return;
+    /* A guest and its VMM thread on every CPU (on CPU 0 they run while the test task
+     * sleeps), the VMM thread above its guest so that it answers at once. */
+    for (unsigned c = 0; c < cpus && c < MIX_VMS; c++) {
+        mix_io[c] = 0;
+        if (!guest_on(ctx, &mix_vm[c], VM_CODE(smpg_out_loop), c, SMP_LOW)) {
+            vm_destroy(&mix_vm[c]);
+            break;
+        }
+        mix_count++;
+        if (!start_on(ctx, &vmm[c], c, mix_vmm, c, SMP_LOW + 1, 0) || !vm_go(ctx, &mix_vm[c]))
+            goto stop;
+    }
+    for (; pairs < PAIRS; pairs++) {
+        pair_done[pairs] = pair_rounds[pairs] = 0;
+        unsigned cpu = pairs % cpus;
+        if (!(pair_ep[pairs] = kt_new(ctx, PITH_OBJ_ENDPOINT, 0)) ||
+            !start_on(ctx, &server[pairs], (cpu + 1) % cpus, pair_server, pairs, SMP_LOW, 0) ||
+            !start_on(ctx, &client[pairs], cpu, pair_client, pairs, SMP_LOW, 0)) {
+            pairs++;
+            goto stop;
+        }
+    }
+    if (!start_on(ctx, &recaller, 0, mix_recaller, 0, SMP_HIGH, 0))
+        goto stop;
+    /* Until every guest, every pair and the recaller did a good part of their work
+     * (20 rounds each, 5 moves), or 20 s: emulated CPUs on a busy host crawl. */
+    uint64_t until = pith_rdtsc() + ms_to_tsc(20000);
+    while (pith_rdtsc() < until && !mix_enough(pairs))
+        sleep_ms(ctx, 50);
+stop:
+    mix_stop = 1;
+    pair_stop = 1;
+    kt_thread_destroy(&recaller);
+    for (unsigned i = 0; i < pairs; i++) {
+        uint64_t until = pith_rdtsc() + ms_to_tsc(WAIT_MS);
+        while (!pair_done[i] && pith_rdtsc() < until)
+            sleep_ms(ctx, 5);
+        pith_expect(ctx, pair_done[i], "pair %u stuck after %lu rounds", i, pair_rounds[i]);
+        pith_expect(ctx, pair_rounds[i] > 0, "pair %u never ran", i);
+    }
+    for (unsigned i = 0; i < mix_count; i++)
+        pith_expect(ctx, mix_io[i] > 0, "the guest on CPU %u made no I/O exit", i);
+    pith_expect(ctx, mix_recalls > 0, "no recall was made");
+    pith_expect_eq(ctx, mix_errors, 0, "exits out of order or failed calls");
+    pith_expect_eq(ctx, pair_errors, 0, "wrong or failed answers");
+    for (unsigned i = 0; i < mix_count; i++) {
+        kt_thread_destroy(&vmm[i]);
+        vm_destroy(&mix_vm[i]);
+    }
+    for (unsigned i = 0; i < pairs; i++) {
+        kt_thread_destroy(&client[i]);
+        kt_thread_destroy(&server[i]);
+        kt_delete(pair_ep[i]);
+        pair_ep[i] = 0;
+    }
+    kt_delete(mix_note);
+}
+
 KT_TABLE(smp,
     { "smp_bootinfo", smp_bootinfo },
     { "smp_affinity_range", smp_affinity_range },
@@ -1086,4 +1227,5 @@ KT_TABLE(smp,
     { "smp_vcpu_thread_delete_remote", smp_vcpu_thread_delete_remote },
     { "smp_guest_space_delete_remote", smp_guest_space_delete_remote },
     { "smp_vcpu_revoke_remote", smp_vcpu_revoke_remote },
+    { "smp_stress_guests_ipc_recall", smp_stress_guests_ipc_recall },
 )
