@@ -407,10 +407,12 @@ done:
 #define PAIRS 3
 static pith_cap_t pair_ep[PAIRS];
 static volatile uint64_t pair_done[PAIRS], pair_rounds[PAIRS], pair_errors, pair_stop;
+static volatile uint64_t pair_ran[PAIRS];          /* bit 0: the server ran, bit 1: the client */
 
 static void pair_server(uint64_t i)
 {
     struct pith_msg m;
+    pair_ran[i] |= 1;
     pith_recv(pair_ep[i], &m);
     for (;;) {
         m.info = pith_msginfo(0, 1, 0);
@@ -421,6 +423,7 @@ static void pair_server(uint64_t i)
 
 static void pair_client(uint64_t i)
 {
+    pair_ran[i] |= 2;
     for (uint64_t n = 0; !pair_stop; n++) {
         struct pith_msg m = { .info = pith_msginfo(0, 1, 0), .mr = { n * PAIRS + i } };
         if (pith_call(pair_ep[i], &m) != PITH_OK || m.mr[0] != ~(n * PAIRS + i))
@@ -1094,14 +1097,14 @@ static void mix_vmm(uint64_t i)
     }
 }
 
-/* Recalls each guest in turn every millisecond; every fifth recall also moves that
+/* Recalls each guest in turn every 2 ms; every fifth recall also moves that
  * guest's vCPU thread to the next CPU (away from its VMM thread, and back later). */
 static void mix_recaller(uint64_t unused)
 {
     (void)unused;
     unsigned cpus = kt_bootinfo->cpu_count;
     for (uint64_t round = 0; !mix_stop; round++) {
-        vm_sleep_ms(mix_note, 1);
+        vm_sleep_ms(mix_note, 2);
         unsigned i = (unsigned)(round % mix_count);
         if (pith_vcpu_recall(mix_vm[i].vcpu) == PITH_OK)
             mix_recalls++;
@@ -1138,7 +1141,10 @@ static void smp_stress_guests_ipc_recall(struct pith_test_ctx *ctx)
     if (!(mix_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)))
         return;
     /* A guest and its VMM thread on every CPU (on CPU 0 they run while the test task
-     * sleeps), the VMM thread above its guest so that it answers at once. */
+     * sleeps), the VMM thread above its guest so that it answers at once, the pairs
+     * above both: round robin between a pair and a guest is not what is tested (with
+     * the recaller preempting it every few ticks, a guest keeps the front of its queue
+     * and can hold off a thread of its priority for seconds on a slow CPU). */
     for (unsigned c = 0; c < cpus && c < MIX_VMS; c++) {
         mix_io[c] = 0;
         if (!guest_on(ctx, &mix_vm[c], VM_CODE(smpg_out_loop), c, SMP_LOW)) {
@@ -1150,11 +1156,11 @@ static void smp_stress_guests_ipc_recall(struct pith_test_ctx *ctx)
             goto stop;
     }
     for (; pairs < PAIRS; pairs++) {
-        pair_done[pairs] = pair_rounds[pairs] = 0;
+        pair_done[pairs] = pair_rounds[pairs] = pair_ran[pairs] = 0;
         unsigned cpu = pairs % cpus;
         if (!(pair_ep[pairs] = kt_new(ctx, PITH_OBJ_ENDPOINT, 0)) ||
-            !start_on(ctx, &server[pairs], (cpu + 1) % cpus, pair_server, pairs, SMP_LOW, 0) ||
-            !start_on(ctx, &client[pairs], cpu, pair_client, pairs, SMP_LOW, 0)) {
+            !start_on(ctx, &server[pairs], (cpu + 1) % cpus, pair_server, pairs, SMP_LOW + 2, 0) ||
+            !start_on(ctx, &client[pairs], cpu, pair_client, pairs, SMP_LOW + 2, 0)) {
             pairs++;
             goto stop;
         }
@@ -1174,11 +1180,14 @@ stop:
         uint64_t until = pith_rdtsc() + ms_to_tsc(WAIT_MS);
         while (!pair_done[i] && pith_rdtsc() < until)
             sleep_ms(ctx, 5);
-        pith_expect(ctx, pair_done[i], "pair %u stuck after %lu rounds", i, pair_rounds[i]);
+        pith_expect(ctx, pair_done[i], "pair %u stuck after %lu rounds (ran: %lx)", i, pair_rounds[i],
+                    pair_ran[i]);
         pith_expect(ctx, pair_rounds[i] > 0, "pair %u never ran", i);
     }
     for (unsigned i = 0; i < mix_count; i++)
         pith_expect(ctx, mix_io[i] > 0, "the guest on CPU %u made no I/O exit", i);
+    pith_printf("smp_stress_guests_ipc_recall: I/O exits %lu %lu, pair rounds %lu %lu %lu, %lu recalls, %lu moves\n",
+                mix_io[0], mix_io[1], pair_rounds[0], pair_rounds[1], pair_rounds[2], mix_recalls, mix_moves);
     pith_expect(ctx, mix_recalls > 0, "no recall was made");
     pith_expect_eq(ctx, mix_errors, 0, "exits out of order or failed calls");
     pith_expect_eq(ctx, pair_errors, 0, "wrong or failed answers");

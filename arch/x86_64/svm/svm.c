@@ -254,9 +254,7 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         *e = (struct vcpu_exit){ PITH_EXIT_HLT, code, 0, 0, known_length(v, 1) };
         break;
     case SVM_EXIT_VINTR:
-        *u32_at(v, VMCB_INTERCEPT_MISC1) &= ~MISC1_VINTR;
-        *u64_at(v, VMCB_INT_CTL) &= ~BIT(8);
-        e->reason = PITH_EXIT_INTERRUPT_WINDOW;
+        e->reason = PITH_EXIT_INTERRUPT_WINDOW;     /* the request: svm_exit_delivered */
         break;
     case SVM_EXIT_NPF: {
         uint64_t access = (info1 & BIT(1) ? PITH_VM_ACCESS_WRITE : PITH_VM_ACCESS_READ) |
@@ -305,6 +303,17 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
             *e = (struct vcpu_exit){ PITH_EXIT_CR_ACCESS, code, code & 15, code >= 0x10, 0 };
         break;
     }
+}
+
+/* The window is open and the VMM hears of it: the virtual interrupt that asked for it
+ * and its intercept go.  Left in place when the exit is dropped, they end the next
+ * entry with the same exit as soon as the guest can take an interrupt. */
+void svm_exit_delivered(struct vcpu *v, const struct vcpu_exit *e)
+{
+    if (e->reason != PITH_EXIT_INTERRUPT_WINDOW)
+        return;
+    *u32_at(v, VMCB_INTERCEPT_MISC1) &= ~MISC1_VINTR;
+    *u64_at(v, VMCB_INT_CTL) &= ~BIT(8);
 }
 
 /* ---- State groups (pith/vm.h order) -------------------------------------------------- */
