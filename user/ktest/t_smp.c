@@ -784,15 +784,20 @@ done:
  * every few ms: 100 I/O exits or 15 s.  Every I/O exit comes exactly once, in order,
  * with its state intact. */
 static pith_cap_t stress_vcpu, stress_note;
-static volatile uint64_t stress_stop, stress_recalls;
+static volatile uint64_t stress_stop, stress_recalls, stress_recall_exits;
 
+/* One recall at a time: the next only once the last came back as an exit, so that the
+ * guest runs between two however slowly the exits go round on a busy host. */
 static void recaller_body(uint64_t unused)
 {
     (void)unused;
     while (!stress_stop) {
         vm_sleep_ms(stress_note, 2);
+        uint64_t answered = stress_recall_exits;
         if (pith_vcpu_recall(stress_vcpu) == PITH_OK)
             stress_recalls++;
+        while (!stress_stop && stress_recall_exits == answered)
+            vm_sleep_ms(stress_note, 1);
     }
 }
 
@@ -803,7 +808,7 @@ static void smp_vcpu_stress_exits(struct pith_test_ctx *ctx)
     if (!have_vcpus())
         return;
     unsigned n = kt_bootinfo->cpu_count, io = 0, recalls = 0;
-    stress_stop = stress_recalls = 0;
+    stress_stop = stress_recalls = stress_recall_exits = 0;
     if (!(stress_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)) ||
         !guest_on(ctx, &vm, VM_CODE(smpg_out_loop), 1, 50) || !vm_go(ctx, &vm))
         goto done;
@@ -817,6 +822,7 @@ static void smp_vcpu_stress_exits(struct pith_test_ctx *ctx)
         uint64_t advance = 0;
         if (vm.exit.reason == PITH_EXIT_RECALL) {
             recalls++;
+            stress_recall_exits++;
         } else {
             if (!vm_expect_io(ctx, &vm, 0x80, "an exit of the loop") ||
                 !pith_expect(ctx, (vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff) == io + 1, "bx %lu at I/O exit %u",
