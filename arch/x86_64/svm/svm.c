@@ -310,9 +310,12 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
     case SVM_EXIT_EXCEPTION_0 + VECTOR_MC:
         panic("machine check while a guest ran");
     case SVM_EXIT_INVALID:
-        e->reason = PITH_EXIT_INVALID_STATE;
-        break;
     case (uint32_t)SVM_EXIT_INVALID:    /* QEMU reports -1 in 32 bits */
+        /* Said out loud: QEMU's VMRUN can refuse before it loads the guest's RIP and
+         * then saves the host's state over the guest's (docs/security.md). */
+        kwarn("pith: svm: VMRUN refused on CPU %u: rip %lx cr0 %lx cr4 %lx efer %lx asid %u\n",
+              this_cpu()->id, *u64_at(v, VMCB_RIP), *u64_at(v, VMCB_CR0), *u64_at(v, VMCB_CR4),
+              *u64_at(v, VMCB_EFER), *u32_at(v, VMCB_ASID));
         e->reason = PITH_EXIT_INVALID_STATE;
         break;
     default:
