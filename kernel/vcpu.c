@@ -99,10 +99,12 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
 void vcpu_exited(struct vcpu *v)
 {
     const struct vcpu_exit *e = this_cpu()->current ? vcpu_arch_exit_info(v) : NULL;
-    if (!e || e->reason == VCPU_EXIT_KEEP_INTERRUPT)
+    if (!e || e->reason == VCPU_EXIT_KEEP_INTERRUPT) {
         arch_take_interrupts();
-    else if (e->reason != VCPU_EXIT_KEEP_NMI)
+    } else if (e->reason != VCPU_EXIT_KEEP_NMI) {
+        vcpu_arch_exit_delivered(v, e);
         deliver_exit(v, e);
+    }
     sched_return_to_user();
 }
 

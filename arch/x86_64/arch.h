@@ -212,6 +212,11 @@ void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t except
 void vcpu_arch_destroy(struct vcpu *v);                /* before its memory is reused */
 NORETURN void vcpu_arch_run(struct vcpu *v);    /* ends in vcpu_exited(v) on a fresh stack */
 const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v);   /* the exit after_exit kept */
+/* The kept exit goes to the VMM: with the lock, on the exiting CPU, the thread still
+ * its current one.  One-shot requests the exit answers (interrupt and NMI windows) are
+ * consumed here, not while after_exit decodes it: an exit vcpu_exited drops because
+ * the thread was taken away meanwhile then comes again at the next entry. */
+void vcpu_arch_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);

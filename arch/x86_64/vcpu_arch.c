@@ -18,6 +18,7 @@ struct vcpu_backend {
     void (*load_space)(struct vcpu *v, struct guest_space *gs);
     void (*run)(struct vcpu *v);
     void (*exit_info)(struct vcpu *v, struct vcpu_exit *e);
+    void (*exit_delivered)(struct vcpu *v, const struct vcpu_exit *e);
     void (*read_group)(struct vcpu *v, unsigned group, uint64_t *out);
     void (*write_group)(struct vcpu *v, unsigned group, const uint64_t *in);
     void (*inject)(struct vcpu *v, uint64_t event, uint64_t error_code);
@@ -36,6 +37,7 @@ void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bi
 void svm_load_space(struct vcpu *v, struct guest_space *gs);
 void svm_run(struct vcpu *v);
 void svm_exit_info(struct vcpu *v, struct vcpu_exit *e);
+void svm_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
@@ -69,7 +71,7 @@ static void svm_serve_request(struct cpu *c)
 }
 
 static const struct vcpu_backend svm = {
-    "svm", svm_init_cpu, svm_init_ap, svm_serve_request, svm_post_flush, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_read_group,
+    "svm", svm_init_cpu, svm_init_ap, svm_serve_request, svm_post_flush, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_exit_delivered, svm_read_group,
     svm_write_group, svm_inject, svm_request_windows, svm_flush_space,
     svm_destroy, NPT_PTE_PRESENT_BITS, npt_pte_table, npt_pte_leaf,
 };
@@ -83,6 +85,7 @@ void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bi
 void vmx_load_space(struct vcpu *v, struct guest_space *gs);
 void vmx_run(struct vcpu *v);
 void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e);
+void vmx_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
@@ -94,7 +97,7 @@ uint64_t ept_pte_table(uint64_t phys);
 uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 
 static const struct vcpu_backend vmx = {
-    "vmx", vmx_init_cpu, vmx_init_ap, vmx_serve_request, vmx_post_flush, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_read_group,
+    "vmx", vmx_init_cpu, vmx_init_ap, vmx_serve_request, vmx_post_flush, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_exit_delivered, vmx_read_group,
     vmx_write_group, vmx_inject, vmx_request_windows, vmx_flush_space,
     vmx_destroy, EPT_PTE_PRESENT_BITS, ept_pte_table, ept_pte_leaf,
 };
@@ -307,6 +310,11 @@ void vcpu_arch_after_exit(struct vcpu *v)
 const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v)
 {
     return &vcpu_x86(v)->exit;
+}
+
+void vcpu_arch_exit_delivered(struct vcpu *v, const struct vcpu_exit *e)
+{
+    backend->exit_delivered(v, e);
 }
 
 /* ---- Tags ------------------------------------------------------------------------------ */

@@ -407,10 +407,12 @@ done:
 #define PAIRS 3
 static pith_cap_t pair_ep[PAIRS];
 static volatile uint64_t pair_done[PAIRS], pair_rounds[PAIRS], pair_errors, pair_stop;
+static volatile uint64_t pair_ran[PAIRS];          /* bit 0: the server ran, bit 1: the client */
 
 static void pair_server(uint64_t i)
 {
     struct pith_msg m;
+    pair_ran[i] |= 1;
     pith_recv(pair_ep[i], &m);
     for (;;) {
         m.info = pith_msginfo(0, 1, 0);
@@ -421,6 +423,7 @@ static void pair_server(uint64_t i)
 
 static void pair_client(uint64_t i)
 {
+    pair_ran[i] |= 2;
     for (uint64_t n = 0; !pair_stop; n++) {
         struct pith_msg m = { .info = pith_msginfo(0, 1, 0), .mr = { n * PAIRS + i } };
         if (pith_call(pair_ep[i], &m) != PITH_OK || m.mr[0] != ~(n * PAIRS + i))
@@ -781,15 +784,20 @@ done:
  * every few ms: 100 I/O exits or 15 s.  Every I/O exit comes exactly once, in order,
  * with its state intact. */
 static pith_cap_t stress_vcpu, stress_note;
-static volatile uint64_t stress_stop, stress_recalls;
+static volatile uint64_t stress_stop, stress_recalls, stress_recall_exits;
 
+/* One recall at a time: the next only once the last came back as an exit, so that the
+ * guest runs between two however slowly the exits go round on a busy host. */
 static void recaller_body(uint64_t unused)
 {
     (void)unused;
     while (!stress_stop) {
         vm_sleep_ms(stress_note, 2);
+        uint64_t answered = stress_recall_exits;
         if (pith_vcpu_recall(stress_vcpu) == PITH_OK)
             stress_recalls++;
+        while (!stress_stop && stress_recall_exits == answered)
+            vm_sleep_ms(stress_note, 1);
     }
 }
 
@@ -800,7 +808,7 @@ static void smp_vcpu_stress_exits(struct pith_test_ctx *ctx)
     if (!have_vcpus())
         return;
     unsigned n = kt_bootinfo->cpu_count, io = 0, recalls = 0;
-    stress_stop = stress_recalls = 0;
+    stress_stop = stress_recalls = stress_recall_exits = 0;
     if (!(stress_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)) ||
         !guest_on(ctx, &vm, VM_CODE(smpg_out_loop), 1, 50) || !vm_go(ctx, &vm))
         goto done;
@@ -814,6 +822,7 @@ static void smp_vcpu_stress_exits(struct pith_test_ctx *ctx)
         uint64_t advance = 0;
         if (vm.exit.reason == PITH_EXIT_RECALL) {
             recalls++;
+            stress_recall_exits++;
         } else {
             if (!vm_expect_io(ctx, &vm, 0x80, "an exit of the loop") ||
                 !pith_expect(ctx, (vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff) == io + 1, "bx %lu at I/O exit %u",
@@ -927,8 +936,10 @@ static void smp_vcpu_recall_migrate(struct pith_test_ctx *ctx)
             !vm_expect_exit(ctx, &vm, PITH_EXIT_RECALL, "recall") ||
             !pith_expect_ok(ctx, pith_vm_reply(&vm.exit, 0, 0, 0, 0), "reply"))
             break;
+        /* On CPU 0 it runs while the test task sleeps: in steps of 10 ms, as many
+         * as WAIT_MS allows (an emulated CPU of a busy host can miss one step). */
         uint32_t seen = *counter;
-        if (cpu == 0)
+        for (unsigned slept = 0; cpu == 0 && *counter == seen && slept < WAIT_MS; slept += 10)
             sleep_ms(ctx, 10);
         if (!pith_expect(ctx, cpu == 0 ? *counter != seen : counts_within(counter, WAIT_MS),
                          "the guest did not go on on CPU %u", cpu))
@@ -1052,6 +1063,164 @@ static void smp_vcpu_revoke_remote(struct pith_test_ctx *ctx)
     kt_delete(ut);
 }
 
+/* ---- Stress: guests, their VMMs and IPC on every CPU at once ----------------------------
+ * What the SMP failures seen with Linux guests had in common: vCPUs on every CPU,
+ * their exits answered through the IPC fast path (ReplyRecv straight back into the
+ * guest), IPC between CPUs, and recalls and moves of running vCPUs from another CPU.
+ * Here all of it runs together until each part did some of its work: on every CPU a
+ * guest exiting at each round of its loop with its VMM thread beside it, ping-pong
+ * pairs across CPUs, and a thread on CPU 0 that recalls the guests and moves them
+ * between CPUs.  Every I/O exit comes once and in order with its registers intact,
+ * every answer is right, and the kernel lives (a wrong GS base or a lost lock ends
+ * the run). */
+#define MIX_VMS SMP_TEST_CPUS
+static struct kt_vm mix_vm[MIX_VMS];
+static volatile uint64_t mix_io[MIX_VMS], mix_exits[MIX_VMS], mix_errors, mix_stop, mix_recalls, mix_moves;
+static unsigned mix_count;
+static pith_cap_t mix_note;
+
+/* The VMM thread of guest i: answers its exits with ReplyRecv; the I/O exits carry bx
+ * 1, 2, 3... whatever CPU the guest ran on and however often it was recalled. */
+static void mix_vmm(uint64_t i)
+{
+    struct kt_vm *vm = &mix_vm[i];
+    if (pith_vm_wait_exit(vm->exit_ep, &vm->exit) != PITH_OK)
+        mix_errors++;
+    for (;;) {
+        uint64_t advance = 0;
+        mix_exits[i]++;
+        if (vm->exit.reason == PITH_EXIT_IO) {
+            if ((vm->exit.mr[VM_GPR(VM_RBX)] & 0xffff) != ((mix_io[i] + 1) & 0xffff))
+                mix_errors++;
+            advance = vm->exit.mr[3];
+            mix_io[i]++;
+        } else if (vm->exit.reason != PITH_EXIT_RECALL) {
+            mix_errors++;
+        }
+        vm->exit.mr[VM_RIP] += advance;
+        if (pith_vm_reply_wait(vm->exit_ep, &vm->exit, PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP,
+                               0, 0, 0) != PITH_OK)
+            mix_errors++;
+    }
+}
+
+/* Recalls each guest in turn every 2 ms; every fifth recall also moves that
+ * guest's vCPU thread to the next CPU (away from its VMM thread, and back later). */
+static void mix_recaller(uint64_t unused)
+{
+    (void)unused;
+    unsigned cpus = kt_bootinfo->cpu_count;
+    for (uint64_t round = 0; !mix_stop; round++) {
+        vm_sleep_ms(mix_note, 2);
+        unsigned i = (unsigned)(round % mix_count);
+        if (pith_vcpu_recall(mix_vm[i].vcpu) == PITH_OK)
+            mix_recalls++;
+        else
+            mix_errors++;
+        if (round % 5 == 4) {
+            if (pith_thread_set_affinity(mix_vm[i].thread, (unsigned)((i + round / 5) % cpus)) == PITH_OK)
+                mix_moves++;
+            else
+                mix_errors++;
+        }
+    }
+}
+
+static bool mix_enough(unsigned pairs)
+{
+    for (unsigned i = 0; i < mix_count; i++)
+        if (mix_io[i] < 20)
+            return false;
+    for (unsigned i = 0; i < pairs; i++)
+        if (pair_rounds[i] < 20)
+            return false;
+    return mix_recalls >= 20 && mix_moves >= 5;
+}
+
+static void smp_stress_guests_ipc_recall(struct pith_test_ctx *ctx)
+{
+    struct kt_thread vmm[MIX_VMS] = { 0 }, server[PAIRS] = { 0 }, client[PAIRS] = { 0 }, recaller = { 0 };
+    if (!have_vcpus())
+        return;
+    unsigned cpus = kt_bootinfo->cpu_count, pairs = 0;
+    mix_errors = mix_stop = mix_recalls = mix_moves = pair_errors = pair_stop = 0;
+    mix_count = 0;
+    if (!(mix_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)))
+        return;
+    /* A guest and its VMM thread on every CPU (on CPU 0 they run while the test task
+     * sleeps), the VMM thread above its guest so that it answers at once, the pairs
+     * above both: round robin between a pair and a guest is not what is tested (with
+     * the recaller preempting it every few ticks, a guest keeps the front of its queue
+     * and can hold off a thread of its priority for seconds on a slow CPU). */
+    for (unsigned c = 0; c < cpus && c < MIX_VMS; c++) {
+        mix_io[c] = mix_exits[c] = 0;
+        if (!guest_on(ctx, &mix_vm[c], VM_CODE(smpg_out_loop), c, SMP_LOW)) {
+            vm_destroy(&mix_vm[c]);
+            break;
+        }
+        mix_count++;
+        if (!start_on(ctx, &vmm[c], c, mix_vmm, c, SMP_LOW + 1, 0) || !vm_go(ctx, &mix_vm[c]))
+            goto stop;
+    }
+    for (; pairs < PAIRS; pairs++) {
+        pair_done[pairs] = pair_rounds[pairs] = pair_ran[pairs] = 0;
+        unsigned cpu = pairs % cpus;
+        if (!(pair_ep[pairs] = kt_new(ctx, PITH_OBJ_ENDPOINT, 0)) ||
+            !start_on(ctx, &server[pairs], (cpu + 1) % cpus, pair_server, pairs, SMP_LOW + 2, 0) ||
+            !start_on(ctx, &client[pairs], cpu, pair_client, pairs, SMP_LOW + 2, 0)) {
+            pairs++;
+            goto stop;
+        }
+    }
+    if (!start_on(ctx, &recaller, 0, mix_recaller, 0, SMP_HIGH, 0))
+        goto stop;
+    /* Until every guest, every pair and the recaller did a good part of their work
+     * (20 rounds each, 5 moves), or 10 s: emulated CPUs on a busy host crawl. */
+    uint64_t until = pith_rdtsc() + ms_to_tsc(10000);
+    while (pith_rdtsc() < until && !mix_enough(pairs))
+        sleep_ms(ctx, 50);
+stop:
+    mix_stop = 1;
+    pair_stop = 1;
+    kt_thread_destroy(&recaller);
+    /* The guests stop first: their exits take the big lock all the time, and what
+     * follows needs it too. */
+    for (unsigned i = 0; i < mix_count; i++)
+        pith_thread_suspend(mix_vm[i].thread);
+    for (unsigned i = 0; i < pairs; i++) {
+        uint64_t until = pith_rdtsc() + ms_to_tsc(WAIT_MS);
+        while (!pair_done[i] && pith_rdtsc() < until)
+            sleep_ms(ctx, 5);
+        pith_expect(ctx, pair_done[i], "pair %u stuck after %lu rounds (ran: %lx)", i, pair_rounds[i],
+                    pair_ran[i]);
+        pith_expect(ctx, pair_rounds[i] > 0, "pair %u never ran", i);
+    }
+    /* Every guest exited (on CPU 0 the lowest priority, a guest may get no further
+     * than the recalls there), and the guests made I/O exits. */
+    uint64_t io = 0;
+    for (unsigned i = 0; i < mix_count; i++) {
+        pith_expect(ctx, mix_exits[i] > 0, "the guest started on CPU %u never exited", i);
+        io += mix_io[i];
+    }
+    pith_expect(ctx, io > 0, "no guest made an I/O exit");
+    pith_printf("smp_stress_guests_ipc_recall: I/O exits %lu %lu, pair rounds %lu %lu %lu, %lu recalls, %lu moves\n",
+                mix_io[0], mix_io[1], pair_rounds[0], pair_rounds[1], pair_rounds[2], mix_recalls, mix_moves);
+    pith_expect(ctx, mix_recalls > 0, "no recall was made");
+    pith_expect_eq(ctx, mix_errors, 0, "exits out of order or failed calls");
+    pith_expect_eq(ctx, pair_errors, 0, "wrong or failed answers");
+    for (unsigned i = 0; i < mix_count; i++) {
+        kt_thread_destroy(&vmm[i]);
+        vm_destroy(&mix_vm[i]);
+    }
+    for (unsigned i = 0; i < pairs; i++) {
+        kt_thread_destroy(&client[i]);
+        kt_thread_destroy(&server[i]);
+        kt_delete(pair_ep[i]);
+        pair_ep[i] = 0;
+    }
+    kt_delete(mix_note);
+}
+
 KT_TABLE(smp,
     { "smp_bootinfo", smp_bootinfo },
     { "smp_affinity_range", smp_affinity_range },
@@ -1084,4 +1253,5 @@ KT_TABLE(smp,
     { "smp_vcpu_thread_delete_remote", smp_vcpu_thread_delete_remote },
     { "smp_guest_space_delete_remote", smp_guest_space_delete_remote },
     { "smp_vcpu_revoke_remote", smp_vcpu_revoke_remote },
+    { "smp_stress_guests_ipc_recall", smp_stress_guests_ipc_recall },
 )

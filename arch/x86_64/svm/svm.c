@@ -184,8 +184,27 @@ static void guest_control_intercepts(struct vcpu *v)
     *u32_at(v, VMCB_INTERCEPT_CR) = writes << 16;
 }
 
+/* A guest's VMCB must never be a page a CPU keeps host state in: VMRUN writes the
+ * host's state to the host save area and then loads the guest's from the VMCB, and
+ * svm_enter's VMSAVE and VMLOAD of the host go through the host VMCB.  Were they one
+ * page, the guest would start on the host's RIP, CR3 and stack, or the host would go
+ * on with the guest's GS base.  (A guest once reported the host's RIP right after
+ * VMRUN as its own: docs/security.md.)  A few comparisons per entry. */
+static void check_not_host_page(uint64_t vmcb_phys)
+{
+    for (unsigned i = 0; i < cpus_online; i++) {
+        if (!cpus[i].vm_ready)
+            continue;
+        uint64_t host_save = virt_to_phys(cpu_vm_page(&cpus[i], 0));
+        if (vmcb_phys == host_save || vmcb_phys == svm_cpu(&cpus[i])->host_vmcb_phys)
+            panic("svm: the VMCB at %lx is CPU %u's %s", vmcb_phys, i,
+                  vmcb_phys == host_save ? "host save area" : "host VMCB");
+    }
+}
+
 void svm_run(struct vcpu *v)
 {
+    check_not_host_page(virt_to_phys(vmcb(v)));
     guest_control_intercepts(v);
     uint8_t flush = svm_state(v)->flush_tlb ? TLB_FLUSH_GUEST : TLB_FLUSH_NOTHING;
     struct svm_cpu *sc = svm_cpu(this_cpu());
@@ -254,9 +273,7 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         *e = (struct vcpu_exit){ PITH_EXIT_HLT, code, 0, 0, known_length(v, 1) };
         break;
     case SVM_EXIT_VINTR:
-        *u32_at(v, VMCB_INTERCEPT_MISC1) &= ~MISC1_VINTR;
-        *u64_at(v, VMCB_INT_CTL) &= ~BIT(8);
-        e->reason = PITH_EXIT_INTERRUPT_WINDOW;
+        e->reason = PITH_EXIT_INTERRUPT_WINDOW;     /* the request: svm_exit_delivered */
         break;
     case SVM_EXIT_NPF: {
         uint64_t access = (info1 & BIT(1) ? PITH_VM_ACCESS_WRITE : PITH_VM_ACCESS_READ) |
@@ -293,9 +310,12 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
     case SVM_EXIT_EXCEPTION_0 + VECTOR_MC:
         panic("machine check while a guest ran");
     case SVM_EXIT_INVALID:
-        e->reason = PITH_EXIT_INVALID_STATE;
-        break;
     case (uint32_t)SVM_EXIT_INVALID:    /* QEMU reports -1 in 32 bits */
+        /* Said out loud: QEMU's VMRUN can refuse before it loads the guest's RIP and
+         * then saves the host's state over the guest's (docs/security.md). */
+        kwarn("pith: svm: VMRUN refused on CPU %u: rip %lx cr0 %lx cr4 %lx efer %lx asid %u\n",
+              this_cpu()->id, *u64_at(v, VMCB_RIP), *u64_at(v, VMCB_CR0), *u64_at(v, VMCB_CR4),
+              *u64_at(v, VMCB_EFER), *u32_at(v, VMCB_ASID));
         e->reason = PITH_EXIT_INVALID_STATE;
         break;
     default:
@@ -305,6 +325,17 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
             *e = (struct vcpu_exit){ PITH_EXIT_CR_ACCESS, code, code & 15, code >= 0x10, 0 };
         break;
     }
+}
+
+/* The window is open and the VMM hears of it: the virtual interrupt that asked for it
+ * and its intercept go.  Left in place when the exit is dropped, they end the next
+ * entry with the same exit as soon as the guest can take an interrupt. */
+void svm_exit_delivered(struct vcpu *v, const struct vcpu_exit *e)
+{
+    if (e->reason != PITH_EXIT_INTERRUPT_WINDOW)
+        return;
+    *u32_at(v, VMCB_INTERCEPT_MISC1) &= ~MISC1_VINTR;
+    *u64_at(v, VMCB_INT_CTL) &= ~BIT(8);
 }
 
 /* ---- State groups (pith/vm.h order) -------------------------------------------------- */

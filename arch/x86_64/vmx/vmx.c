@@ -579,6 +579,16 @@ static void entry_refused(struct vcpu *v, struct vcpu_exit *e, uint64_t raw, uin
     *e = (struct vcpu_exit){ PITH_EXIT_INVALID_STATE, raw, qualification, 0, 0 };
 }
 
+/* The window is open and the VMM hears of it: its control goes.  Left set when the
+ * exit is dropped, it ends the next entry with the same exit once the window opens. */
+void vmx_exit_delivered(struct vcpu *v, const struct vcpu_exit *e)
+{
+    if (e->reason == PITH_EXIT_INTERRUPT_WINDOW || e->reason == PITH_EXIT_NMI_WINDOW) {
+        load(v);
+        clear_control(e->reason == PITH_EXIT_INTERRUPT_WINDOW ? PROC_INTR_WINDOW : PROC_NMI_WINDOW);
+    }
+}
+
 void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
 {
     const uint64_t *gpr = vcpu_x86(v)->gpr;
@@ -623,11 +633,9 @@ void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
         e->reason = PITH_EXIT_INIT;
         break;
     case VMX_EXIT_INTR_WINDOW:
-        clear_control(PROC_INTR_WINDOW);
-        e->reason = PITH_EXIT_INTERRUPT_WINDOW;
+        e->reason = PITH_EXIT_INTERRUPT_WINDOW;     /* the control: vmx_exit_delivered */
         break;
     case VMX_EXIT_NMI_WINDOW:
-        clear_control(PROC_NMI_WINDOW);
         e->reason = PITH_EXIT_NMI_WINDOW;
         break;
     case VMX_EXIT_CPUID:
