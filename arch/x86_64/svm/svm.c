@@ -91,6 +91,8 @@ static void msr_pass_through(uint8_t *map, uint32_t msr)
     map[base + bit / 8] &= (uint8_t)~(3u << (bit % 8));
 }
 
+static void reset_guest_state(struct vcpu *v);
+
 void svm_init(struct vcpu *v)
 {
     memset(vcpu_page(v, VCPU_PAGE_IO_BITMAP), 0xff, 3 * PAGE_SIZE);
@@ -106,9 +108,17 @@ void svm_init(struct vcpu *v)
     *u64_at(v, VMCB_IOPM_BASE) = virt_to_phys(vcpu_page(v, VCPU_PAGE_IO_BITMAP));
     *u64_at(v, VMCB_MSRPM_BASE) = virt_to_phys(vcpu_page(v, VCPU_PAGE_MSR_BITMAP));
     *u64_at(v, VMCB_INT_CTL) = BIT(24);                 /* V_INTR_MASKING */
+    reset_guest_state(v);
+    svm_state(v)->flush_tlb = true;
+}
+
+/* A reset-like starting point in the VMCB's save area: real mode at f000:fff0 (APM
+ * 14.1.3), everything else zero. */
+static void reset_guest_state(struct vcpu *v)
+{
+    memset(vmcb(v) + VMCB_ES, 0, VMCB_G_PAT + 8 - VMCB_ES);
     *u64_at(v, VMCB_G_PAT) = 0x0007040600070406ull;     /* the power-on PAT */
     *u64_at(v, VMCB_EFER) = EFER_SVME;
-    /* A reset-like starting point: real mode at f000:fff0 (APM 14.1.3). */
     *u64_at(v, VMCB_CR0) = 0x60000010;
     *u64_at(v, VMCB_RFLAGS) = 2;
     *u64_at(v, VMCB_RIP) = 0xfff0;
@@ -128,7 +138,6 @@ void svm_init(struct vcpu *v)
     *u32_at(v, VMCB_IDTR + 4) = 0xffff;
     *u64_at(v, VMCB_DR6) = 0xffff0ff0;
     *u64_at(v, VMCB_DR7) = 0x400;
-    svm_state(v)->flush_tlb = true;
 }
 
 /* The guest space is loaded at the next entry (svm_load_space); #MC stays the host's
@@ -316,6 +325,10 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         kwarn("pith: svm: VMRUN refused on CPU %u: rip %lx cr0 %lx cr4 %lx efer %lx asid %u\n",
               this_cpu()->id, *u64_at(v, VMCB_RIP), *u64_at(v, VMCB_CR0), *u64_at(v, VMCB_CR4),
               *u64_at(v, VMCB_EFER), *u32_at(v, VMCB_ASID));
+        /* What the save area holds now may be the host's (its RIP, stack, CR3, GDT and
+         * IDT bases): never shown to the VMM, never entered.  The guest state is the
+         * reset state again; the VMM writes what it wants before the next entry. */
+        reset_guest_state(v);
         e->reason = PITH_EXIT_INVALID_STATE;
         break;
     default:
