@@ -46,6 +46,21 @@ static struct {
 
 extern pith_cap_t fuzz_tick;
 
+/* A VMRUN the CPU refused (SVM, MR0 the vendor's reason) leaves the reset state a new
+ * vCPU has, never what the CPU saved then (docs/vm.md): RIP f000:fff0. */
+static bool refused_state_is_reset(char *why, size_t why_size)
+{
+    if ((kt_bootinfo->cpu_features & PITH_CPU_VMX) || vm.exit.mr[0] == 0)
+        return true;                        /* VMX keeps the state; MR0 0: the kernel refused */
+    uint64_t words[2] = { 0 };                  /* the RIP group: rip, rflags */
+    enum pith_error err = pith_vcpu_read_state(vm.vcpu, PITH_VM_GROUP_RIP, words, 2);
+    if (err == PITH_OK && words[0] == 0xfff0)
+        return true;
+    pith_snprintf(why, why_size, "after a refused VMRUN the guest's RIP is %lx (%s), not the reset 0xfff0",
+                  words[0], pith_error_name(err));
+    return false;
+}
+
 bool guest_available(void)
 {
     uint64_t slot = 0;
@@ -577,6 +592,8 @@ bool guest_fuzz(uint64_t seed, uint64_t exits, uint64_t *done, char *why, size_t
                         (pith_rdtsc() - waited) / (kt_bootinfo->tsc_hz / 1000000));
         ++episode_exits;
         uint64_t reason = vm.exit.reason;
+        if (reason == PITH_EXIT_INVALID_STATE && !refused_state_is_reset(why, why_size))
+            return false;
         bool over = reason == PITH_EXIT_SHUTDOWN || reason == PITH_EXIT_INVALID_STATE ||
                     episode_exits > 40 + episode_length;
         if (over) {
