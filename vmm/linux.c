@@ -27,6 +27,8 @@ void linux_cmdline(const struct vm *vm, const char *configured, char *out, unsig
                            vm->tsc_hz / 1000);
     if (!has_word(out, "tsc=") && n >= 0 && (unsigned)n < size)
         n += pith_snprintf(out + n, size - (unsigned)n, " tsc=reliable");
+    if (!has_word(out, "no_timer_check") && n >= 0 && (unsigned)n < size)
+        n += pith_snprintf(out + n, size - (unsigned)n, " no_timer_check");
     if (!has_word(out, "pith.name=") && n >= 0 && (unsigned)n < size)
         pith_snprintf(out + n, size - (unsigned)n, " pith.name=%s", vm->name);
 }

@@ -20,9 +20,11 @@ struct linux_guest {
 };
 
 /* The command line the guest gets: the configured one, then what the VMM knows and the
- * guest cannot measure well -- tsc_early_khz=<the TSC frequency> and tsc=reliable (the
- * host's TSC: a guest whose timer ticks arrive late must not call it unstable) -- and
- * pith.name=<the guest's name>, each unless the line already has it. */
+ * guest cannot measure well -- tsc_early_khz=<the TSC frequency>, tsc=reliable (the
+ * host's TSC: a guest whose timer ticks arrive late must not call it unstable) and
+ * no_timer_check (its boot check that timer interrupts arrive within a short span of
+ * TSC time panics when the host is busy) -- and pith.name=<the guest's name>, each unless the
+ * line already has it. */
 void linux_cmdline(const struct vm *vm, const char *configured, char *out, unsigned size);
 
 /* false (and vm->why) when the image is not a bzImage Linux can boot from here, or

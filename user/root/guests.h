@@ -75,6 +75,9 @@ bool guests_run(const struct pith_module_desc *vmm);
 
 /* shell.c: keys typed to the control shell, polled from the console server. */
 void shell_start(void);
+/* Around a line the root task says: the shell's waiting prompt moves below it. */
+void shell_note_begin(void);
+void shell_note_end(void);
 void shell_poll(void);
 extern bool shell_poweroff;         /* `poweroff` was typed */
 

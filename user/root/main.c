@@ -43,8 +43,13 @@ void root_say(const char *fmt, ...)
     va_end(ap);
     if (n > (int)sizeof(line) - 1)
         n = sizeof(line) - 1;
+    bool whole = n > 0 && line[n - 1] == '\n';
+    if (whole)
+        shell_note_begin();
     if (!console || pith_console_write(console, line, (size_t)n) != PITH_OK)
         pith_printf("%s", line);
+    if (whole)
+        shell_note_end();
 }
 
 #define say root_say

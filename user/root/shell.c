@@ -24,9 +24,27 @@ static void echo(const char *bytes, size_t n)
         pith_console_write(console, bytes, n);
 }
 
+static bool prompt_open;            /* the prompt and the line typed so far are shown */
+
 static void prompt(void)
 {
     echo(PROMPT, sizeof(PROMPT) - 1);
+    echo(line, line_length);
+    prompt_open = true;
+}
+
+/* Something else the root task says while the prompt waits: on a line of its own,
+ * then the prompt and what was typed again. */
+void shell_note_begin(void)
+{
+    if (prompt_open)
+        echo("\r\n", 2);
+}
+
+void shell_note_end(void)
+{
+    if (prompt_open)
+        prompt();
 }
 
 void shell_start(void)
@@ -223,6 +241,7 @@ static void key(char c)
         return;                     /* the second half of a CR LF */
     if (c == '\r' || c == '\n') {
         echo("\r\n", 2);
+        prompt_open = false;
         line[line_length] = 0;
         line_length = 0;
         run(line);
@@ -236,6 +255,7 @@ static void key(char c)
     } else if (c == 0x03) {         /* Ctrl-C: the line is dropped */
         line_length = 0;
         echo("^C\r\n", 4);
+        prompt_open = false;
         prompt();
     } else if (c >= ' ' && c < 0x7f && line_length < LINE_MAX - 1) {
         line[line_length++] = c;
