@@ -91,10 +91,30 @@ static void msr_pass_through(uint8_t *map, uint32_t msr)
     map[base + bit / 8] &= (uint8_t)~(3u << (bit % 8));
 }
 
+/* A guest's VMCB must never be a page a CPU keeps host state in: VMRUN writes the
+ * host's state to the host save area and then loads the guest's from the VMCB, and
+ * svm_enter's VMSAVE and VMLOAD of the host go through the host VMCB.  Were they one
+ * page, the guest would start on the host's RIP, CR3 and stack, or the host would go
+ * on with the guest's GS base.  (A guest once reported the host's RIP right after
+ * VMRUN as its own: docs/security.md.)  Checked once, when the vCPU is made:
+ * its pages and the CPUs' stay where they are (every CPU is online before user space runs). */
+static void check_not_host_page(uint64_t vmcb_phys)
+{
+    for (unsigned i = 0; i < cpus_online; i++) {
+        if (!cpus[i].vm_ready)
+            continue;
+        uint64_t host_save = virt_to_phys(cpu_vm_page(&cpus[i], 0));
+        if (vmcb_phys == host_save || vmcb_phys == svm_cpu(&cpus[i])->host_vmcb_phys)
+            panic("svm: the VMCB at %lx is CPU %u's %s", vmcb_phys, i,
+                  vmcb_phys == host_save ? "host save area" : "host VMCB");
+    }
+}
+
 static void reset_guest_state(struct vcpu *v);
 
 void svm_init(struct vcpu *v)
 {
+    check_not_host_page(virt_to_phys(vmcb(v)));
     memset(vcpu_page(v, VCPU_PAGE_IO_BITMAP), 0xff, 3 * PAGE_SIZE);
     memset(vcpu_page(v, VCPU_PAGE_MSR_BITMAP), 0xff, 2 * PAGE_SIZE);
     for (unsigned i = 0; i < ARRAY_SIZE(guest_owned_msrs); i++)
@@ -193,27 +213,8 @@ static void guest_control_intercepts(struct vcpu *v)
     *u32_at(v, VMCB_INTERCEPT_CR) = writes << 16;
 }
 
-/* A guest's VMCB must never be a page a CPU keeps host state in: VMRUN writes the
- * host's state to the host save area and then loads the guest's from the VMCB, and
- * svm_enter's VMSAVE and VMLOAD of the host go through the host VMCB.  Were they one
- * page, the guest would start on the host's RIP, CR3 and stack, or the host would go
- * on with the guest's GS base.  (A guest once reported the host's RIP right after
- * VMRUN as its own: docs/security.md.)  A few comparisons per entry. */
-static void check_not_host_page(uint64_t vmcb_phys)
-{
-    for (unsigned i = 0; i < cpus_online; i++) {
-        if (!cpus[i].vm_ready)
-            continue;
-        uint64_t host_save = virt_to_phys(cpu_vm_page(&cpus[i], 0));
-        if (vmcb_phys == host_save || vmcb_phys == svm_cpu(&cpus[i])->host_vmcb_phys)
-            panic("svm: the VMCB at %lx is CPU %u's %s", vmcb_phys, i,
-                  vmcb_phys == host_save ? "host save area" : "host VMCB");
-    }
-}
-
 void svm_run(struct vcpu *v)
 {
-    check_not_host_page(virt_to_phys(vmcb(v)));
     guest_control_intercepts(v);
     uint8_t flush = svm_state(v)->flush_tlb ? TLB_FLUSH_GUEST : TLB_FLUSH_NOTHING;
     struct svm_cpu *sc = svm_cpu(this_cpu());
