@@ -148,8 +148,6 @@ static uint64_t free_memory(void)
 
 /* ---- The network: the switch server and a channel per guest NIC (docs/network.md) ---- */
 
-#define CHANNEL_FRAMES GUEST_CHANNEL_FRAMES
-
 static struct pith_child switch_server;
 
 /* Guest g's channel: fresh frames and the two badged capabilities that let each side
@@ -164,7 +162,7 @@ static enum pith_error make_channel(struct guest *g, pith_cap_t switch_notificat
     if (!err)
         err = pith_cnode_mint(PITH_SLOT_CNODE, caps[0], PITH_SLOT_CNODE, g->notification,
                               PITH_RIGHT_WRITE, PITH_GUEST_NET_BADGE);
-    for (unsigned f = 0; !err && f < CHANNEL_FRAMES; f++) {
+    for (unsigned f = 0; !err && f < GUEST_CHANNEL_FRAMES; f++) {
         uint64_t frame = 0;
         err = pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &frame);
         g->net[1 + f] = caps[1 + f] = frame;
@@ -178,7 +176,7 @@ static void start_network(const struct sysconf *config)
 {
     unsigned count = config->guest_count;
     static struct pith_switch_args args;
-    static pith_cap_t caps[1 + PITH_SWITCH_PORTS_MAX * (1 + CHANNEL_FRAMES)];
+    static pith_cap_t caps[1 + PITH_SWITCH_PORTS_MAX * (1 + GUEST_CHANNEL_FRAMES)];
     const struct pith_module_desc *image = root_module("switch");
     uint64_t notification = 0;
     unsigned ports = 0;
