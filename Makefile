@@ -38,7 +38,7 @@ help:
 	@echo "make test-hostile test-fuzz test-default test-vmm test-linux test-side test-ops test-io test-uplink"
 	@echo "                attacks, fuzzing, the demo, the test VMM, one Linux guest, Linux guests"
 	@echo "                side by side, the console driven through a terminal (both emulators), guest networks, the uplink"
-	@echo "make test-gdb   Debian's gdb on a guest through COM2, a hostile client (not in make test now: docs/gdb.md)"
+	@echo "make test-gdb   Debian's gdb on a guest through COM2, a hostile client"
 	@echo "make test-storage  a guest's files on a host disk partition across two boots (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+"
@@ -415,7 +415,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-side test-ops test-legacy test-io test-storage test-nested
+	test-side test-ops test-gdb test-legacy test-io test-storage test-nested
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

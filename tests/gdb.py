@@ -186,6 +186,7 @@ def hostile_client(port, log):
 
 GDB_SCRIPT = """set pagination off
 set confirm off
+set tcp connect-timeout 60
 set remotetimeout 10
 target remote 127.0.0.1:{port}
 break tick
@@ -215,6 +216,7 @@ def run_gdb_file(port, elf, path):
 
 LINUX_SCRIPT = """set pagination off
 set confirm off
+set tcp connect-timeout 60
 set remotetimeout 10
 set architecture i386:x86-64
 target remote 127.0.0.1:{port}
@@ -300,8 +302,8 @@ def bochs(platform, iso, elf):
     try:
         path = os.path.join(build, f"{platform}.gdb")
         with open(path, "w") as f:
-            f.write("set tcp connect-timeout 120\nset remotetimeout 120\n" +
-                    GDB_SCRIPT.format(port=port, value=GOAL + 7).replace("set remotetimeout 10\n", ""))
+            f.write(GDB_SCRIPT.format(port=port, value=GOAL + 7).replace("connect-timeout 60", "connect-timeout 120")
+                    .replace("remotetimeout 10", "remotetimeout 120"))
         try:
             p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
                                text=True, timeout=600)
