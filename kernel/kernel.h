@@ -145,7 +145,7 @@ struct thread {
     struct vcpu *vcpu;
     uint64_t fault_mr[4];                   /* the fault message while fault_label != 0 */
     struct zombie zombie;                   /* its slots wait for deletion (cap.c) */
-    uint32_t ticks_left;
+    uint64_t slice_used;                    /* TSC cycles run in its timeslice (sched.c) */
     uint8_t fault_label;
     uint8_t state, priority, mcp, cpu;
     uint8_t blocked_call, blocked_grant, in_ready_queue;
@@ -254,6 +254,8 @@ struct cpu {
     uint64_t user_rsp;          /* 16: scratch during SYSCALL entry */
     uint64_t current_regs_top;  /* 24: where entry pushes the current thread's frame */
     struct thread *current;     /* NULL while idle */
+    struct thread *charged;     /* who pays for the time since charged_since (sched.c) */
+    uint64_t charged_since;
     struct thread *fpu_owner;
     struct address_space *loaded_space;
     struct address_space *io_bitmap_of;     /* whose bitmap the TSS holds */

@@ -1,6 +1,9 @@
 /*
  * The scheduler: fixed priorities 0..255, round robin within a priority, a timeslice
- * of TIMESLICE_TICKS ticks.  Each CPU has its own ready queues and runs the threads
+ * of TIMESLICE_TICKS ticks of time actually run.  Each CPU charges the time between
+ * two departures to user mode to the thread that left the first time (cpu.charged),
+ * whatever took the CPU in between, so a thread preempted again and again before any
+ * tick still uses up its slice and goes behind its peers.  Each CPU has its own ready queues and runs the threads
  * whose affinity (t->cpu) it is; the running thread is not in a ready queue.  Every
  * kernel entry ends in sched_return_to_user(), which picks the thread to run; with
  * nothing runnable the CPU idles without the big lock until an interrupt comes.
@@ -16,6 +19,30 @@
 #define SYSCALL_INSN_LENGTH 2   /* 0f 05 */
 
 static struct cpu *cpu_of(const struct thread *t) { return &cpus[t->cpu]; }
+
+static uint64_t slice_tsc(void) { return timer_tsc_hz() / (1000000000ull / TICK_NS) * TIMESLICE_TICKS; }
+
+/* The time since the last charge goes to c->charged; from now on `next` pays (NULL:
+ * nobody, the CPU idles). */
+static void charge(struct cpu *c, struct thread *next)
+{
+    uint64_t now = rdtsc();
+    if (c->charged)
+        c->charged->slice_used += now - c->charged_since;
+    c->charged = next;
+    c->charged_since = now;
+}
+
+/* A thread whose slice is used up starts a new one behind its peers; true if it did. */
+static bool slice_over(struct cpu *c, struct thread *t)
+{
+    if (t->slice_used < slice_tsc())
+        return false;
+    t->slice_used = 0;
+    schedq_remove(&c->ready, t);
+    schedq_push_back(&c->ready, t);
+    return true;
+}
 
 /* On its own CPU's queue; that CPU, if another, hears of it when t outranks what it
  * runs (choose() there preempts its current thread). */
@@ -43,6 +70,9 @@ void sched_remove(struct thread *t)
     schedq_remove(&c->ready, t);
     if (c->current == t)
         c->current = NULL;
+    for (unsigned i = 0; i < MAX_CPUS; i++)     /* no CPU charges a TCB that is gone */
+        if (cpus[i].charged == t)
+            cpus[i].charged = NULL;
 }
 
 /* t may be running on another CPU: in user mode, in a guest, or entering the kernel
@@ -86,18 +116,22 @@ void sched_yield(void)
     struct thread *t = c->current;
     if (!t)
         return;
-    t->ticks_left = TIMESLICE_TICKS;
+    t->slice_used = 0;
     schedq_push_back(&c->ready, t);
     c->current = NULL;
 }
 
-/* Timer tick: account the timeslice; deadlines are checked by the caller. */
+/* Timer tick: the running thread goes behind its peers once it has run its slice;
+ * deadlines are checked by the caller. */
 void sched_tick(void)
 {
     struct cpu *c = this_cpu();
     struct thread *t = c->current;
-    if (t && t->state == THREAD_RUNNABLE && t->ticks_left && --t->ticks_left == 0) {
-        t->ticks_left = TIMESLICE_TICKS;
+    if (!t || t->state != THREAD_RUNNABLE)
+        return;
+    charge(c, t);
+    if (t->slice_used >= slice_tsc()) {
+        t->slice_used = 0;
         c->current = NULL;
         schedq_push_back(&c->ready, t);
     }
@@ -123,16 +157,15 @@ static struct thread *choose(struct cpu *c)
     struct thread *cur = c->current;
     if (cur && cur->state != THREAD_RUNNABLE)
         cur = NULL;
-    struct thread *best = schedq_highest(&c->ready);
-    if (cur && (!best || best->priority <= cur->priority))
-        return cur;
-    if (cur)    /* preempted by a higher priority: keep its place at the front */
+    if (cur) {  /* it competes from the front of its queue, keeping its place */
         schedq_push_front(&c->ready, cur);
-    if (best) {
-        schedq_remove(&c->ready, best);
-        if (!best->ticks_left)
-            best->ticks_left = TIMESLICE_TICKS;
+        c->current = NULL;
     }
+    struct thread *best = schedq_highest(&c->ready);
+    while (best && slice_over(c, best))     /* ends: a new slice is never over */
+        best = schedq_highest(&c->ready);
+    if (best)
+        schedq_remove(&c->ready, best);
     return best;
 }
 
@@ -157,6 +190,7 @@ static bool may_leave_to(struct thread *t)
  * it in the entry stub, right before VMRUN or VMLAUNCH. */
 static NORETURN void leave_to(struct thread *t)
 {
+    charge(this_cpu(), t);
     if (t->vcpu)
         vcpu_enter(t->vcpu);
     this_cpu()->current = t;
@@ -174,6 +208,7 @@ void sched_return_to_user(void)
         struct thread *t = choose(c);
         while (!t) {
             c->current = NULL;
+            charge(c, NULL);
             cpu_idle(c);
             t = choose(c);
         }
@@ -192,6 +227,7 @@ void sched_switch_to(struct thread *t)
             sched_return_to_user();
         leave_to(t);
     }
+    charge(this_cpu(), t);
     this_cpu()->current = t;
     arch_load_thread(t);
     kernel_unlock();

@@ -13,7 +13,9 @@ trap 'rm -f "$out"' EXIT
 
 checks_run() {  # shows the output live; carriage returns from the serial port dropped
 	"$@" | tee "$out" || status=${PIPESTATUS[0]}
-	tr -d '\r' <"$out" >"$out.txt" && mv "$out.txt" "$out"
+	# The servers' lines go to the kernel console, the control shell's prompt through
+	# the console server: the prompt may land inside such a line, and is taken out.
+	tr -d '\r' <"$out" | sed -E 's/(.)\[root\] pith> /\1/g; s/^\[root\] pith> (.)/\1/' >"$out.txt" && mv "$out.txt" "$out"
 	# output cut off mid-line must not run into the checks' own lines
 	if [ -s "$out" ] && [ -n "$(tail -c 1 "$out")" ]; then echo; fi
 }

@@ -41,7 +41,24 @@ static void out16(void *ctx, uint16_t v) { ata_command_ops.write(ctx, 0, 2, v); 
 static uint8_t alt_status(void *ctx) { return (uint8_t)ata_control_ops.read(ctx, 0, 1); }
 static void control(void *ctx, uint8_t v) { ata_control_ops.write(ctx, 0, 1, v); }
 
-static const struct ata_ports ports = { in8, out8, in16, out16, alt_status, control, &controller.channel[0] };
+static const struct ata_ports ports = { in8, out8, in16, out16, alt_status, control, &controller.channel[0], NULL };
+
+/* A device that stays busy for busy_left more reads of its status, and a pause that
+ * counts its calls. */
+static uint32_t busy_left, pauses;
+static uint8_t slow_in8(void *ctx, unsigned reg)
+{
+    if (reg == 7 && busy_left) {
+        busy_left--;
+        return 0x80;
+    }
+    return in8(ctx, reg);
+}
+static void pause(void *ctx) { (void)ctx; pauses++; }
+static const struct ata_ports slow_ports = { slow_in8, out8, in16, out16, alt_status, control,
+                                             &controller.channel[0], pause };
+static const struct ata_ports slow_ports_no_pause = { slow_in8, out8, in16, out16, alt_status, control,
+                                                      &controller.channel[0], NULL };
 
 static void setup(bool read_only)
 {
@@ -117,9 +134,35 @@ static void device_errors_reported(void)
     CHECK(!ata_pio_identify(&d, &ports, 1));        /* an empty channel */
 }
 
+/* A busy device is read quickly at first, then between pauses, and given up on after
+ * the paused limit; without a pause callback nothing pauses. */
+static void busy_device_paused(void)
+{
+    static struct ata_disk d;
+    static uint8_t buf[512];
+    setup(false);
+    CHECK(ata_pio_identify(&d, &slow_ports, 1));
+    busy_left = ATA_PIO_QUICK_POLLS + 10, pauses = 0;
+    CHECK(ata_pio_read(&d, 7, 1, buf));
+    CHECK_EQ(pauses, 11);                           /* before reads QUICK ... QUICK + 10 */
+    CHECK(memcmp(buf, disk + 7 * 512, 512) == 0);
+    busy_left = 500, pauses = 0;
+    CHECK(ata_pio_write(&d, 8, 1, buf));
+    CHECK_EQ(pauses, 0);                            /* a short wait never pauses */
+    busy_left = UINT32_MAX, pauses = 0;
+    CHECK(!ata_pio_flush(&d));                      /* a device that never finishes */
+    CHECK_EQ(pauses, ATA_PIO_PAUSED_POLLS - ATA_PIO_QUICK_POLLS);
+    busy_left = 0;
+    CHECK(ata_pio_identify(&d, &slow_ports_no_pause, 1));
+    busy_left = ATA_PIO_QUICK_POLLS + 10, pauses = 0;
+    CHECK(ata_pio_read(&d, 7, 1, buf));
+    CHECK_EQ(pauses, 0);
+}
+
 DEVICE_TESTS(ata_pio,
     { "ata_pio_identify_skips_atapi", identify_skips_atapi },
     { "ata_pio_read_write_round_trip", read_write_round_trip },
     { "ata_pio_out_of_range_refused", out_of_range_refused },
     { "ata_pio_device_errors_reported", device_errors_reported },
+    { "ata_pio_busy_device_paused", busy_device_paused },
 )

@@ -22,7 +22,7 @@ enum { REG_DATA, REG_ERROR, REG_COUNT, REG_LBA0, REG_LBA1, REG_LBA2, REG_DEVICE,
 #define CMD_IDENTIFY            0xec
 
 #define DEVICE_LBA  0x40
-#define DEFAULT_POLLS 10000000u
+#define DEFAULT_POLLS 10000000u     /* without pauses */
 
 static uint8_t status(struct ata_disk *d)
 {
@@ -41,6 +41,8 @@ static void settle(struct ata_disk *d)
 static uint8_t wait_ready(struct ata_disk *d)
 {
     for (uint32_t i = 0; i < d->poll_limit; i++) {
+        if (i >= ATA_PIO_QUICK_POLLS && d->ports.pause)
+            d->ports.pause(d->ports.ctx);
         uint8_t s = status(d);
         if (!(s & ST_BSY))
             return s;
@@ -63,7 +65,8 @@ static void select_device(struct ata_disk *d, uint8_t bits)
 
 bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigned slot)
 {
-    *d = (struct ata_disk){ .ports = *ports, .slot = slot & 1, .poll_limit = DEFAULT_POLLS };
+    *d = (struct ata_disk){ .ports = *ports, .slot = slot & 1,
+                            .poll_limit = ports->pause ? ATA_PIO_PAUSED_POLLS : DEFAULT_POLLS };
     d->ports.control(d->ports.ctx, CTL_NIEN);
     select_device(d, 0);
     if (status(d) == 0xff)                          /* a floating bus: no drive at all */

@@ -2,7 +2,11 @@
  * An ATA hard disk on a legacy IDE channel, by PIO with interrupts off (ATA/ATAPI-8
  * ACS: IDENTIFY DEVICE, READ/WRITE SECTORS (EXT), FLUSH CACHE (EXT); the register
  * protocol of ATA8-APT).  Polling keeps the server free of interrupt plumbing; the
- * disk is as fast as its emulator's PIO either way.
+ * disk is as fast as its emulator's PIO either way.  A device that stays busy beyond
+ * a few quick reads of its status is polled between pauses (the `pause` port, when
+ * given): the server must not hold the CPU while the device works, or the guests
+ * stop, and an emulator that serves the device from another thread may never get to
+ * finish the command.
  *
  * The ports are callbacks, so host tests drive the VMM's own IDE model (vmm/dev/ata.c).
  */
@@ -12,6 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define ATA_PIO_QUICK_POLLS   1000u     /* status reads before the first pause */
+#define ATA_PIO_PAUSED_POLLS  300000u   /* the limit with pauses (of about 100 us: 30 s) */
+
 struct ata_ports {
     uint8_t (*in8)(void *ctx, unsigned reg);            /* command block register 0-7 */
     void (*out8)(void *ctx, unsigned reg, uint8_t value);
@@ -20,6 +27,7 @@ struct ata_ports {
     uint8_t (*alt_status)(void *ctx);                   /* control block: read */
     void (*control)(void *ctx, uint8_t value);          /* control block: write */
     void *ctx;
+    void (*pause)(void *ctx);       /* optional: let others run for a moment */
 };
 
 struct ata_disk {
@@ -28,7 +36,8 @@ struct ata_disk {
     bool lba48;
     uint64_t sectors;
     char model[41];
-    uint32_t poll_limit;            /* status reads before a command times out */
+    uint32_t poll_limit;            /* status reads before a command times out: a
+                                     * pause before each but the first few */
 };
 
 /* Finds an ATA hard disk (not ATAPI) at `slot`; false when there is none. */

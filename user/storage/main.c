@@ -37,8 +37,22 @@ static void port_out16(void *ctx, uint16_t v) { (void)ctx; pith_outw(ATA_COMMAND
 static uint8_t port_alt_status(void *ctx) { (void)ctx; return pith_inb(ATA_CONTROL_PORT); }
 static void port_control(void *ctx, uint8_t v) { (void)ctx; pith_outb(ATA_CONTROL_PORT, v); }
 
+/* A pause waits on the server's notification with a deadline: a VMM's signal may end
+ * it early and is consumed, which costs nothing, as the server looks at every channel
+ * after each request it serves. */
+static pith_cap_t pause_notification;
+static uint64_t pause_tsc;
+
+static void port_pause(void *ctx)
+{
+    (void)ctx;
+    uint64_t bits;
+    pith_notification_set_deadline(pause_notification, pith_rdtsc() + pause_tsc);
+    pith_wait(pause_notification, &bits);
+}
+
 static const struct ata_ports ports = { port_in8, port_out8, port_in16, port_out16,
-                                        port_alt_status, port_control, NULL };
+                                        port_alt_status, port_control, NULL, port_pause };
 
 static bool disk_sector(void *ctx, uint64_t lba, void *buf)
 {
@@ -132,6 +146,8 @@ int main(void *arg)
         pith_printf("storage: bad arguments\n");
         return 1;
     }
+    pause_notification = bi->extra_first_slot + PITH_STORAGE_SLOT_NOTIFY;
+    pause_tsc = bi->tsc_hz / 10000 + 1;                 /* 100 us */
     bool have_table = open_disk(bi);
     unsigned served = 0;
     for (unsigned c = 0; c < a->channel_count; c++) {
