@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch storage uplink
 HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 bench clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 bench bench-io clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -47,6 +47,7 @@ help:
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
+	@echo "make bench-io   guest network and disk throughput against plain QEMU (part of make bench)"
 	@echo "make clean      remove $(BUILD)"
 
 deps:
@@ -439,12 +440,22 @@ $(BUILD)/pith-bench-bios.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img guests/co
 $(BUILD)/pith-bench-smp-%.iso: $(SYSTEM_PARTS) guests/configs/bench-smp-%.conf
 	tools/mkimage.sh $@ guests/configs/bench-smp-$*.conf $(BUILD)
 
+$(BUILD)/pith-bench-io.iso: $(SYSTEM_PARTS) guests/configs/bench-io.conf
+	tools/mkimage.sh $@ guests/configs/bench-io.conf $(BUILD)
+
 bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso \
 		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso $(BUILD)/pith-bench-bios.iso
 	tools/bench/bench.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
 	tools/bench/smp-guest.sh $(BUILD)
 	tools/bench/bios-boot.sh $(BUILD)
+	$(MAKE) --no-print-directory bench-io
+
+# Guest networks and disks against plain QEMU (tools/bench/io.sh): TCP throughput and
+# round trip between two guests on one segment, O_DIRECT writes and reads of a host
+# partition.
+bench-io: $(BUILD)/pith-bench-io.iso
+	tools/bench/io.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

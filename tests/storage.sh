@@ -112,4 +112,79 @@ fsck_clean() {
 	return $rc
 }
 check host_fsck_clean "e2fsck found something to fix on alpha's partition" fsck_clean
+
+# ---- A crash under load (QEMU only) -------------------------------------------------
+# Boot 3 (storage-crash-test.conf, built here beside COMMAND's ISO): alpha rewrites
+# files on its filesystem without pause, beta runs with the partition "after" as its
+# disk; once alpha has written a few files QEMU is killed (SIGKILL) mid-write.  Then
+# e2fsck repairs alpha's partition on the host and a second e2fsck finds it clean, and
+# boot 4 (COMMAND again) mounts it and reads boot 1's files with their MD5s; the GPT
+# and the neighbours, beta's disk among them, are byte-for-byte unchanged.
+crash_step() {
+	local iso="" build crash_iso log pid n=0 killed=0 arg tools_dir
+	for arg in "$@"; do case "$arg" in *.iso) iso=$arg ;; esac; done
+	build=$(dirname "$iso")
+	crash_iso=$build/pith-storage-crash.iso
+	log=$(mktemp)
+	tools_dir=$(cd "$here/.." && pwd)/tools
+	"$tools_dir/mkimage.sh" "$crash_iso" "$here/../guests/configs/storage-crash-test.conf" "$build" >"$log" 2>&1 ||
+		{ cat "$log" >&2; echo "storage: could not build $crash_iso" >&2; rm -f "$log"; return 1; }
+	local cmd=()
+	for arg in "$@"; do
+		if [ "$arg" = "$iso" ]; then cmd+=("$crash_iso"); else cmd+=("$arg"); fi
+	done
+	setsid "${cmd[@]}" --disk "$image" >"$log" 2>&1 </dev/null &
+	pid=$!
+	# killed once alpha has written 4 files (the 5th is under way), or after 240 s
+	while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 2400 ]; do
+		if tr -d '\r' <"$log" | grep -qE '^\[alpha\] pith-guest: writeload: file 4$'; then
+			kill -KILL -- "-$pid" 2>/dev/null && killed=1
+			break
+		fi
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ "$killed" = 1 ] || kill -KILL -- "-$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	tr -d '\r' <"$log" >"$out"
+	rm -f "$log"
+	[ "$killed" = 1 ]
+}
+repair() {  # e2fsck -fy on a copy of alpha's partition, written back; then -fn must pass
+	local part rc=0
+	part=$(mktemp)
+	dd if="$image" of="$part" bs=512 skip="$alpha_first" count=$((alpha_last - alpha_first + 1)) status=none
+	PATH=$PATH:/usr/sbin:/sbin e2fsck -fy "$part" >"$part.log" 2>&1 || rc=$?
+	# (0: nothing to fix, 1: errors fixed; a remark, as a crash need not leave any)
+	echo "storage: e2fsck -fy after the crash: exit $rc, $(grep -c -iE 'fix|clear|salvage|count wrong' "$part.log") repairs"
+	rm -f "$part.log"
+	if [ "$rc" -lt 4 ]; then
+		dd if="$part" of="$image" bs=512 seek="$alpha_first" conv=notrunc status=none
+	fi
+	rm -f "$part"
+	[ "$rc" -lt 4 ]
+}
+if [[ "$1" == *run-qemu.sh ]]; then
+	crash_start=$SECONDS
+	check crash_killed_mid_writes "alpha did not write under load before QEMU was killed" crash_step "$@"
+	echo "storage: QEMU killed $((SECONDS - crash_start)) s after it started"
+	check crash_beta_ran "beta did not start with partition 'after'" \
+		has "storage: guest 'beta' gets partition 'after' \(2048 KiB\)"
+	check crash_fsck_repairs "e2fsck could not repair alpha's partition after the crash" repair
+	check crash_fsck_clean_after "alpha's partition is not clean after e2fsck's repair" fsck_clean
+	read -r outside_after _ _ < <(outside)
+	check crash_neighbours_unchanged "a byte outside alpha's partition changed in the crash (the GPT, beta's or the other neighbour)" \
+		[ "$outside_before" = "$outside_after" ]
+	checks_run "$@" --disk "$image"
+	check crash_boot_mounts "alpha did not mount its filesystem after the crash" \
+		has '^\[alpha\] pith-guest: storage: found written by alpha$'
+	check crash_big_file_matches "the 1.5 MiB file's MD5 after the crash differs (${big1:-none} then $(md5_of big "$out"))" \
+		same "$big1" "$(md5_of big "$out")"
+	check crash_small_file_matches "the small file's MD5 after the crash differs (${small1:-none} then $(md5_of small "$out"))" \
+		same "$small1" "$(md5_of small "$out")"
+	check crash_boot_finished "alpha or gamma did not finish its test after the crash" runs_clean "$out"
+	read -r outside_after _ _ < <(outside)
+	check crash_boot_neighbours_unchanged "a byte outside alpha's partition changed in the boot after the crash" \
+		[ "$outside_before" = "$outside_after" ]
+fi
 checks_summary "$platform"
