@@ -148,6 +148,10 @@ crash_step() {
 	wait "$pid" 2>/dev/null || true
 	tr -d '\r' <"$log" >"$out"
 	rm -f "$log"
+	if [ "$killed" != 1 ]; then    # what the machine last said, for the failure's reader
+		echo "storage: the crash boot's last lines:"
+		tail -n 15 "$out"
+	fi
 	[ "$killed" = 1 ]
 }
 repair() {  # e2fsck -fy on a copy of alpha's partition, written back; then -fn must pass

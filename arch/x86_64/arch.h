@@ -201,6 +201,7 @@ static inline struct vcpu_x86 *vcpu_x86(struct vcpu *v) { return (struct vcpu_x8
 bool vcpu_arch_init_cpu(void);                  /* false: no usable VMX/SVM */
 bool vcpu_arch_init_ap(void);                   /* the chosen backend on an AP, on the AP */
 void vcpu_arch_serve_request(struct cpu *c);    /* CPU_REQUEST_VM, on c itself */
+void vcpu_arch_before_idle(struct cpu *c);      /* on c, before it halts */
 /* Right after a VM exit (or a refused entry), on the exiting CPU, before it takes the
  * big lock: everything of the exit that lives in the CPU goes into v, the host gets its
  * own state back.  Once the lock is taken another CPU may have taken the vCPU thread

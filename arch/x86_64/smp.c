@@ -117,6 +117,7 @@ void smp_reschedule(struct cpu *c)
 void cpu_idle(struct cpu *c)
 {
     c->idle = true;
+    vcpu_arch_before_idle(c);
     kernel_unlock();
     sti_hlt();
     kernel_lock();

@@ -158,6 +158,16 @@ bool vcpu_arch_init_ap(void)
     return this_cpu()->vm_ready;
 }
 
+/* Before the CPU idles.  SVM: HLT wakes only for an interrupt the CPU may take, and
+ * an interrupt waits while GIF is clear; GIF is set again at every exit
+ * (svm_entry.S), and set once more here so that no path can leave the CPU asleep
+ * with the timer's interrupt pending. */
+void vcpu_arch_before_idle(struct cpu *c)
+{
+    if (backend == &svm && c->vm_ready)
+        __asm__ volatile("stgi" ::: "memory");
+}
+
 void vcpu_arch_serve_request(struct cpu *c)
 {
     if (backend)
