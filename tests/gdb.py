@@ -288,6 +288,136 @@ def linux_guest(iso, build, platform):
     check(status == 0, "gdb_linux_powered_off_cleanly", f"run-qemu.sh exit status {status}")
 
 
+MOVED_SCRIPT = """set pagination off
+set confirm off
+set tcp connect-timeout 60
+set remotetimeout 10
+target remote 127.0.0.1:{port}
+break tick
+continue
+print counter
+set var counter = {value}
+print counter
+detach
+"""
+
+
+def move_stub(iso, elf, build, platform):
+    """The control shell moves the stub (`gdb NAME`): from gdbtest (gdb yes) to
+    gdbother, started by the shell; gdb then debugs gdbother, and gdbtest's VMM has
+    given COM2 back.  Once gdbother has ended nobody answers on the port.  `gdb gdbtest`
+    gives it back; `restart gdbtest` keeps it there (gdb yes); gdb ends gdbtest."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from ops import Terminal        # a pseudo-terminal, as a person at the console
+    port = free_port()
+    os.environ["GDB_PORT"] = str(port)
+    log = open(os.path.join(build, f"{platform}-move.log"), "wb")
+    term = Terminal(log)
+    term.start(["tools/run-qemu.sh", "--interactive", iso])
+    del os.environ["GDB_PORT"]
+
+    def shell(command, until, seconds=30):
+        term.here()
+        term.type(command.encode() + b"\r", pace=0.01)
+        return term.expect(until, seconds)
+
+    try:
+        up = term.expect(rb"\[gdbtest\] gdb-test: counting", 180) is not None and \
+            b"[gdbtest] vmm: gdbtest: gdb: the remote protocol on COM2" in term.screen
+        check(up, "gdb_move_boot", "gdbtest did not start with the stub")
+        if not up:
+            return
+        term.type(b"\x1d1")
+        said = shell("gdb", rb"gdb: COM2 serves (\w+)\r\n")
+        check(said is not None and said.group(1) == b"gdbtest", "gdb_shell_says_owner",
+              f"`gdb` said {said.group(0) if said else None!r}")
+        wrong = shell("gdb gdbother", rb"\[root\] gdbother is [^\r\n]*\r\n")
+        nosuch = shell("gdb nosuch", rb"\[root\] gdb NAME: no guest named 'nosuch'")
+        check(wrong is not None and b"not started: gdb needs a running guest" in wrong.group(0) and
+              nosuch is not None, "gdb_shell_refuses_stopped_and_unknown",
+              "`gdb gdbother` (not started) or `gdb nosuch` was not refused")
+        shell("start gdbother", rb"\[gdbother\] gdb-test: counting")
+        moved = shell("gdb gdbother", rb"\[root\] gdb: COM2 moved from gdbtest to gdbother\r\n")
+        seen = term.screen[term.mark:]
+        check(moved is not None and b"[gdbtest] vmm: gdbtest: gdb: COM2 taken back" in seen and
+              b"did not give back" not in seen, "gdb_shell_moves_stub",
+              "no move, or gdbtest's VMM did not give COM2 back in time")
+        given = term.expect(rb"\[gdbother\] vmm: gdbother: gdb: the remote protocol on COM2[^\r\n]*no single steps",
+                            10)
+        check(given is not None, "gdb_moved_stub_started", "gdbother's VMM did not take COM2")
+        # A hand-written client: the stub that answers is gdbother's, and a step is refused
+        # there (no #DB intercept without `gdb yes`).
+        c = Client(port)
+        stop = c.command(b"?", 15)
+        step = c.command(b"s", 10)
+        detached = c.command(b"D")
+        c.close()
+        attached = term.expect(rb"\[(\w+)\] vmm: \w+: gdb: a client attached", 10)
+        check(stop is not None and stop.startswith(b"T") and attached is not None and
+              attached.group(1) == b"gdbother" and b"[gdbtest] vmm: gdbtest: gdb: a client" not in term.screen,
+              "gdb_moved_stub_answers", f"'?' answered {stop!r}; attached: {attached.group(1) if attached else None!r}")
+        check(step == b"E16" and detached == b"OK", "gdb_moved_stub_refuses_step",
+              f"'s' answered {step!r}, 'D' {detached!r}")
+        time.sleep(2)
+        path = os.path.join(build, f"{platform}-move.gdb")
+        with open(path, "w") as f:
+            f.write(MOVED_SCRIPT.format(port=port, value=GOAL + 9))
+        try:
+            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
+                               text=True, timeout=120)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = str(e.stdout or "") + "\n<gdb timed out>"
+        with open(path + ".out", "w") as f:
+            f.write(out)
+        ended = term.expect(rb"\[root\] guest gdbother: stopped with exit status (\d+)", 60)
+        check(re.search(r"Breakpoint 1, (0x[0-9a-f]+ in )?tick \(\)", out) is not None and
+              ended is not None and ended.group(1) == b"19" and
+              b"[gdbother] gdb-test: counter is 1000000009" in term.screen,
+              "gdb_moved_stub_debugs_second_guest",
+              f"gdb on gdbother: breakpoint hit, then its end with status 19 (see {path}.out)")
+        said = shell("gdb", rb"\[root\] gdb: [^\r\n]*\r\n")
+        c = Client(port)
+        c.send(c.frame(b"?"))
+        silent = c.packet(3)
+        c.close()
+        check(said is not None and b"no guest has COM2" in said.group(0) and silent is None and
+              b"[gdbtest] vmm: gdbtest: gdb: a client" not in term.screen,
+              "gdb_old_owner_silent", f"after gdbother ended: `gdb` said {said.group(0) if said else None!r}, "
+              f"'?' answered {silent!r}")
+        back = shell("gdb gdbtest", rb"\[root\] gdb: COM2 serves gdbtest\r\n")
+        term.pump(2)
+        check(back is not None and b"a client attached" not in term.screen[back.end():],
+              "gdb_stale_bytes_dropped", "bytes sent while nobody had COM2 stopped gdbtest when it got COM2")
+        again = shell("restart gdbtest", rb"\[root\] guest gdbtest: gdb: COM2 serves it \(gdb yes\)\r\n")
+        counting = term.expect(rb"\[gdbtest\] gdb-test: counting", 30)
+        said = shell("gdb", rb"\[root\] gdb: COM2 serves (\w+)\r\n")
+        check(back is not None and again is not None and counting is not None and said is not None and
+              said.group(1) == b"gdbtest", "gdb_stub_back_and_restart",
+              "`gdb gdbtest`, then `restart gdbtest`, did not leave the stub with gdbtest")
+        time.sleep(1)
+        with open(path, "w") as f:
+            f.write(MOVED_SCRIPT.format(port=port, value=GOAL + 3))
+        try:
+            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
+                               text=True, timeout=120)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = str(e.stdout or "") + "\n<gdb timed out>"
+        ended = term.expect(rb"\[root\] guest gdbtest: stopped with exit status (\d+)", 60)
+        left = term.expect(rb"\[root\] no guest left \(all stopped cleanly\)", 30)
+        try:
+            status = term.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            status = None
+        check(ended is not None and ended.group(1) == b"7" and left is not None and status == 0,
+              "gdb_restarted_guest_debugged",
+              f"gdb after the restart: end status {ended.group(1) if ended else None!r}, exit status {status}")
+    finally:
+        term.stop()
+        log.close()
+
+
 def bochs(platform, iso, elf):
     """Bochs starts once gdb has connected (its socket-server COM2 accepts one client):
     gdb waits for the stub through the boot with long timeouts."""
@@ -369,6 +499,7 @@ def main():
         if qemu.poll() is None:
             os.killpg(qemu.pid, 15)
             qemu.wait()
+    move_stub(iso, elf, build, platform)
     if len(sys.argv) == 5:
         linux_guest(sys.argv[4], build, platform)
     passed = sum(results)

@@ -323,7 +323,8 @@ static void update_time(struct vm *vm)
 
 /* The notification's bits came (taken by the receive, the wait or the poll): a
  * deadline, a kick from another VMM thread, which needs nothing here, or (vCPU 0's)
- * the network switch's signal: frames may wait for the guest. */
+ * the network switch's signal (frames may wait for the guest), the power button or
+ * COM2 given or taken. */
 static void notified(struct vm *vm, uint64_t bits)
 {
     vm->cpu->kicked = false;
@@ -335,6 +336,8 @@ static void notified(struct vm *vm, uint64_t bits)
     }
     if ((bits & PITH_GUEST_NET_BADGE) && vm->platform == VM_PLATFORM_PC)
         pc_net_poll(vm);
+    if ((bits & PITH_GUEST_GDB_BADGE) && vm->cpu->index == 0)
+        gdb_grant_changed(vm);      /* the control shell gave or took COM2 */
     if ((bits & PITH_GUEST_POWER_BUTTON_BADGE) && vm->platform == VM_PLATFORM_PC) {
         vm_log(vm, "the power button is pressed");
         acpi_pm_power_button(&vm->pc.pm);

@@ -3,6 +3,7 @@
  * and struct gdb_target over vCPU 0's exit message and the guest's memory.
  */
 #include <pith/cpu.h>
+#include <pith/guest.h>
 #include <pith/printf.h>
 #include <pith/string.h>
 #include <pith/syscall.h>
@@ -22,6 +23,11 @@
 #define GDB_BREAK_OPCODE    0xf4
 #define GDB_BREAKPOINTS     64
 #define RFLAGS_TF           (1ull << 8)
+/* What a client sent while no VMM had COM2 is not for us (it would stop the guest).
+ * QEMU hands it to the UART a byte at a time once the FIFO is reset, so it is dropped
+ * until the line has been quiet this long, for at most GDB_STALE_MAX_MS. */
+#define GDB_STALE_QUIET_MS  20
+#define GDB_STALE_MAX_MS    200
 
 /* 16550 registers and bits (as uart16550.h models them for guests). */
 enum { COM_DATA, COM_IER, COM_FCR, COM_LCR, COM_MCR, COM_LSR };
@@ -37,6 +43,9 @@ struct breakpoint {
 struct gdb_stub {
     struct vm *vm;
     uint16_t port;
+    bool active;                /* COM2 is ours: the root task's grant, which we serve */
+    uint64_t grant;
+    uint64_t stale_until, stale_end;    /* TSC: input until then is dropped (acquire) */
     struct gdb_rsp rsp;
     struct gdb_target target;
     bool attached;              /* a client talked since the last detach */
@@ -268,12 +277,18 @@ static bool remove_breakpoint(void *ctx, uint64_t address)
     return true;
 }
 
-/* ---- Running and stopping ----------------------------------------------------------- */
-
-bool gdb_start(struct vm *vm, pith_cap_t ioport)
+/* The step ended (a #DB, or an instruction the VMM emulated): TF goes if it was ours. */
+static void end_step(struct gdb_stub *s)
 {
-    if (pith_ioport_allow(ioport, PITH_SLOT_ADDRESS_SPACE) != PITH_OK)
-        return false;
+    if (s->step_set_tf)
+        exit_words(s)[VM_RFLAGS] &= ~RFLAGS_TF;
+    s->stepping = s->step_set_tf = false;
+}
+
+/* ---- COM2, given and taken by the root task ------------------------------------------ */
+
+void gdb_prepare(struct vm *vm)
+{
     stub = (struct gdb_stub){ .vm = vm, .port = GDB_COM2_PORT, .signal = GDB_SIGNAL_TRAP };
     stub.target = (struct gdb_target){ .ctx = &stub, .arch = GDB_ARCH_I386, .stop_signal = GDB_SIGNAL_TRAP,
                                        .read_registers = read_registers, .write_register = write_register,
@@ -281,16 +296,63 @@ bool gdb_start(struct vm *vm, pith_cap_t ioport)
                                        .insert_breakpoint = insert_breakpoint,
                                        .remove_breakpoint = remove_breakpoint };
     gdb_rsp_init(&stub.rsp);
-    uart_init(&stub);
     vm->gdb = &stub;
-    vm_log(vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0", GDB_COM2_PORT);
-    return true;
 }
+
+static void say_in_use(struct gdb_stub *s, uint64_t grant)
+{
+    __atomic_store_n(&s->vm->stats->gdb_in_use, grant, __ATOMIC_RELEASE);
+}
+
+static void acquire(struct gdb_stub *s, uint64_t grant)
+{
+    s->active = true;
+    s->grant = grant;
+    s->next_poll = 0;
+    gdb_rsp_init(&s->rsp);
+    uart_init(s);
+    uint64_t now = pith_rdtsc(), ms = s->vm->tsc_hz / 1000;
+    s->stale_until = now + GDB_STALE_QUIET_MS * ms;
+    s->stale_end = now + GDB_STALE_MAX_MS * ms;
+    say_in_use(s, grant);
+    vm_log(s->vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0%s", GDB_COM2_PORT,
+           s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP ? "" : "; no single steps (not gdb yes)");
+}
+
+/* Breakpoints out, the client forgotten, and not one more access to the ports.  A step
+ * under way still ends at its #DB (gdb_takes_exit), unseen. */
+static void release(struct gdb_stub *s)
+{
+    for (unsigned i = 0; i < GDB_BREAKPOINTS; i++)
+        if (s->bp[i].used)
+            restore(s, &s->bp[i]);
+    s->active = s->attached = s->client_waits = s->packet_waiting = false;
+    s->stop_requested = s->stop_now = false;
+    s->grant = 0;
+    say_in_use(s, 0);
+    vm_log(s->vm, "gdb: COM2 taken back by the root task; the guest runs on");
+}
+
+void gdb_grant_changed(struct vm *vm)
+{
+    struct gdb_stub *s = vm->gdb;
+    if (!s || !vm->stats)
+        return;
+    uint64_t grant = __atomic_load_n(&vm->stats->gdb_grant, __ATOMIC_ACQUIRE);
+    if (!grant && s->active)
+        release(s);
+    else if (grant && !s->active)
+        acquire(s, grant);
+    else if (grant && grant != s->grant)
+        say_in_use(s, s->grant = grant);
+}
+
+/* ---- Running and stopping ----------------------------------------------------------- */
 
 uint64_t gdb_deadline(struct vm *vm, uint64_t tsc)
 {
     struct gdb_stub *s = vm->gdb;
-    if (!s)
+    if (!s || !s->active)
         return tsc;
     uint64_t now = pith_rdtsc();
     if (s->next_poll <= now)
@@ -302,7 +364,14 @@ void gdb_poll(struct vm *vm)
 {
     struct gdb_stub *s = vm->gdb;
     uint8_t byte;
-    if (!s)
+    if (!s || !s->active)
+        return;
+    uint64_t now = pith_rdtsc();
+    while (now < s->stale_until && uart_read(s, &byte)) {
+        uint64_t later = now + s->vm->tsc_hz / 1000 * GDB_STALE_QUIET_MS;
+        s->stale_until = later < s->stale_end ? later : s->stale_end;
+    }
+    if (now < s->stale_until)
         return;
     while (!s->packet_waiting && uart_read(s, &byte)) {
         switch (gdb_rsp_feed(&s->rsp, byte)) {
@@ -324,12 +393,14 @@ void gdb_poll(struct vm *vm)
 
 bool gdb_stop_wanted(const struct vm *vm)
 {
-    return vm->gdb && vm->gdb->stop_requested;
+    const struct gdb_stub *s = vm->gdb;
+    return s && s->stop_requested;
 }
 
 bool gdb_stepping(const struct vm *vm, unsigned index)
 {
-    return vm->gdb && index == 0 && vm->gdb->stepping;
+    const struct gdb_stub *s = vm->gdb;
+    return s && index == 0 && s->stepping;
 }
 
 static void stop_here(struct gdb_stub *s, int signal, bool swbreak)
@@ -351,12 +422,16 @@ bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
     if (!s || vm->cpu->index != 0)
         return false;
     uint64_t *mr = vm->cpu->exit.mr, reason = vm->cpu->exit.reason;
-    if (reason == PITH_EXIT_HLT && breakpoint_at(s, mr[VM_RIP])) {
+    if (reason == PITH_EXIT_HLT && s->active && breakpoint_at(s, mr[VM_RIP])) {
         stop_here(s, GDB_SIGNAL_TRAP, true);
         return true;
     }
     if (reason != PITH_EXIT_EXCEPTION)
         return false;
+    if (mr[1] == 1 && s->stepping && !s->active) {
+        end_step(s);                /* COM2 went while it ran: the guest goes on */
+        return true;
+    }
     if (mr[1] == 1 && s->stepping) {
         stop_here(s, GDB_SIGNAL_TRAP, false);
         return true;
@@ -364,14 +439,6 @@ bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
     if (mr[1] == 1)
         give_back(inject, 1);
     return mr[1] == 1;
-}
-
-/* The step ended (a #DB, or an instruction the VMM emulated): TF goes if it was ours. */
-static void end_step(struct gdb_stub *s)
-{
-    if (s->step_set_tf)
-        exit_words(s)[VM_RFLAGS] &= ~RFLAGS_TF;
-    s->stepping = s->step_set_tf = false;
 }
 
 static void detach(struct gdb_stub *s)
@@ -393,6 +460,10 @@ static bool serve(struct gdb_stub *s)
                                          &length);
     if (action == GDB_ACTION_REPLY || action == GDB_ACTION_DETACH)
         send_packet(s, s->reply, length);
+    if (action == GDB_ACTION_STEP && !(s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP)) {
+        send_packet(s, "E16", 3);   /* the #DB would reach the guest's own IDT */
+        return false;
+    }
     switch (action) {
     case GDB_ACTION_STEP: {
         uint64_t *flags = &exit_words(s)[VM_RFLAGS];
@@ -425,13 +496,15 @@ static uint64_t stopped(struct gdb_stub *s)
         s->packet_waiting = false;
         resume = serve(s);
     }
-    while (!resume) {
+    while (!resume && s->active) {
         uint8_t byte;
         if (!uart_read(s, &byte)) {
             pith_notification_set_deadline(c->notification, pith_rdtsc() + s->vm->tsc_hz / 1000);
             bits = 0;
             pith_wait(c->notification, &bits);
             seen |= bits;
+            if (bits & PITH_GUEST_GDB_BADGE)
+                gdb_grant_changed(s->vm);   /* taken back: the guest runs on */
             continue;
         }
         switch (gdb_rsp_feed(&s->rsp, byte)) {
@@ -461,6 +534,11 @@ uint64_t gdb_stop_point(struct vm *vm)
     uint64_t reason = vm->cpu->exit.reason;
     bool emulated = reason != PITH_EXIT_RECALL && reason != PITH_EXIT_INTERRUPT_WINDOW &&
                     reason != PITH_EXIT_NMI_WINDOW && reason != PITH_EXIT_EXCEPTION;
+    if (!s->active) {
+        if (s->stepping && emulated)
+            end_step(s);
+        return 0;
+    }
     if (s->stepping && !s->stop_now && emulated)
         stop_here(s, GDB_SIGNAL_TRAP, false);   /* the VMM did the stepped instruction */
     if (!s->stop_now && !s->stop_requested)
