@@ -589,6 +589,10 @@ static bool handle(struct vm *vm, struct reply *reply)
         c->injection_outstanding = false;      /* the guest ran: it was delivered */
     else
         c->recall_requested = false;
+    if (gdb_intercept_at_recall(vm)) {
+        c->state = VCPU_IN_GUEST;
+        return false;               /* no reply: it entered the guest afresh */
+    }
     vm->record.exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
     if (vm->stats)
         vm->stats->exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;

@@ -45,6 +45,8 @@ struct gdb_stub {
     uint16_t port;
     bool active;                /* COM2 is ours: the root task's grant, which we serve */
     uint64_t grant;
+    bool db_intercepted;        /* vCPU 0's #DB exits: single steps are possible */
+    bool intercept_change;      /* #DB is to be (un)intercepted at vCPU 0's next recall */
     uint64_t stale_until, stale_end;    /* TSC: input until then is dropped (acquire) */
     struct gdb_rsp rsp;
     struct gdb_target target;
@@ -295,8 +297,49 @@ void gdb_prepare(struct vm *vm)
                                        .read_memory = read_memory, .write_memory = write_memory,
                                        .insert_breakpoint = insert_breakpoint,
                                        .remove_breakpoint = remove_breakpoint };
+    stub.db_intercepted = vm->exception_bitmap & GDB_EXCEPTION_BITMAP;
     gdb_rsp_init(&stub.rsp);
     vm->gdb = &stub;
+}
+
+/* #DB is intercepted while the stub has COM2, and when the configuration asks for it
+ * (`gdb yes`: the guest may be debugged from boot on); never while a step is under way
+ * would it be dropped (its #DB would reach the guest). */
+static void want_intercept(struct gdb_stub *s)
+{
+    bool wanted = s->active || s->stepping || (s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP);
+    if (wanted == s->db_intercepted)
+        return;
+    s->intercept_change = true;
+    s->vm->cpus[0].recall_requested = true;
+    pith_vcpu_recall(s->vm->cpus[0].vcpu);
+}
+
+/* The exception bitmap is VCpu.CONFIGURE's, which takes an inactive thread
+ * (docs/vm.md): at a recall, which needs no reply, the vCPU thread is suspended,
+ * configured again and resumed, and enters the guest afresh where it left it.  What
+ * the recall was also for (an interrupt to inject) waits for the next one. */
+bool gdb_intercept_at_recall(struct vm *vm)
+{
+    struct gdb_stub *s = vm->gdb;
+    struct vcpu *c = vm->cpu;
+    if (!s || c->index != 0 || c->exit.reason != PITH_EXIT_RECALL || !s->intercept_change)
+        return false;
+    s->intercept_change = false;
+    bool wanted = !s->db_intercepted;
+    uint64_t bitmap = vm->exception_bitmap | (wanted ? GDB_EXCEPTION_BITMAP : 0);
+    pith_thread_suspend(c->thread);
+    enum pith_error err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint,
+                                              VM_TRANSFER_MASK, bitmap);
+    if (err == PITH_OK) {
+        s->db_intercepted = wanted;
+        vm_log(vm, wanted ? "gdb: vCPU 0's #DB exits now (single steps)" : "gdb: vCPU 0's #DB is the guest's again");
+    } else
+        vm_log(vm, "gdb: #DB could not be %s: %s", wanted ? "intercepted" : "given back", pith_error_name(err));
+    pith_thread_resume(c->thread);
+    c->recall_requested = true;
+    pith_vcpu_recall(c->vcpu);
+    return true;
 }
 
 static void say_in_use(struct gdb_stub *s, uint64_t grant)
@@ -315,8 +358,8 @@ static void acquire(struct gdb_stub *s, uint64_t grant)
     s->stale_until = now + GDB_STALE_QUIET_MS * ms;
     s->stale_end = now + GDB_STALE_MAX_MS * ms;
     say_in_use(s, grant);
-    vm_log(s->vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0%s", GDB_COM2_PORT,
-           s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP ? "" : "; no single steps (not gdb yes)");
+    want_intercept(s);
+    vm_log(s->vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0", GDB_COM2_PORT);
 }
 
 /* Breakpoints out, the client forgotten, and not one more access to the ports.  A step
@@ -330,6 +373,7 @@ static void release(struct gdb_stub *s)
     s->stop_requested = s->stop_now = false;
     s->grant = 0;
     say_in_use(s, 0);
+    want_intercept(s);
     vm_log(s->vm, "gdb: COM2 taken back by the root task; the guest runs on");
 }
 
@@ -430,6 +474,7 @@ bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
         return false;
     if (mr[1] == 1 && s->stepping && !s->active) {
         end_step(s);                /* COM2 went while it ran: the guest goes on */
+        want_intercept(s);
         return true;
     }
     if (mr[1] == 1 && s->stepping) {
@@ -460,7 +505,7 @@ static bool serve(struct gdb_stub *s)
                                          &length);
     if (action == GDB_ACTION_REPLY || action == GDB_ACTION_DETACH)
         send_packet(s, s->reply, length);
-    if (action == GDB_ACTION_STEP && !(s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP)) {
+    if (action == GDB_ACTION_STEP && !s->db_intercepted) {
         send_packet(s, "E16", 3);   /* the #DB would reach the guest's own IDT */
         return false;
     }
@@ -535,8 +580,10 @@ uint64_t gdb_stop_point(struct vm *vm)
     bool emulated = reason != PITH_EXIT_RECALL && reason != PITH_EXIT_INTERRUPT_WINDOW &&
                     reason != PITH_EXIT_NMI_WINDOW && reason != PITH_EXIT_EXCEPTION;
     if (!s->active) {
-        if (s->stepping && emulated)
+        if (s->stepping && emulated) {
             end_step(s);
+            want_intercept(s);
+        }
         return 0;
     }
     if (s->stepping && !s->stop_now && emulated)

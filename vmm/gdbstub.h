@@ -35,6 +35,10 @@ void gdb_prepare(struct vm *vm);
  * (the UART is set up), or give it back (breakpoints out, the guest runs on, the ports
  * are not touched again). */
 void gdb_grant_changed(struct vm *vm);
+/* At an exit of vCPU 0: a recall the stub asked for to change the #DB intercept (a
+ * guest without `gdb yes` gets it with COM2, and loses it with COM2).  true: done, the
+ * vCPU entered the guest again without a reply. */
+bool gdb_intercept_at_recall(struct vm *vm);
 /* The TSC deadline of vCPU 0 with the next poll of the UART folded in. */
 uint64_t gdb_deadline(struct vm *vm, uint64_t tsc);
 /* A deadline of vCPU 0 came: read what the client sent; a packet or Ctrl-C asks for a
