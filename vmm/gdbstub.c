@@ -45,6 +45,7 @@ struct gdb_stub {
     uint16_t port;
     bool active;                /* COM2 is ours: the root task's grant, which we serve */
     uint64_t grant;
+    bool keeps_com2;            /* a test's misbehaving VMM: it never gives COM2 back */
     bool db_intercepted;        /* vCPU 0's #DB exits: single steps are possible */
     bool intercept_change;      /* #DB is to be (un)intercepted at vCPU 0's next recall */
     uint64_t stale_until, stale_end;    /* TSC: input until then is dropped (acquire) */
@@ -289,9 +290,10 @@ static void end_step(struct gdb_stub *s)
 
 /* ---- COM2, given and taken by the root task ------------------------------------------ */
 
-void gdb_prepare(struct vm *vm)
+void gdb_prepare(struct vm *vm, bool keeps_com2)
 {
-    stub = (struct gdb_stub){ .vm = vm, .port = GDB_COM2_PORT, .signal = GDB_SIGNAL_TRAP };
+    stub = (struct gdb_stub){ .vm = vm, .port = GDB_COM2_PORT, .signal = GDB_SIGNAL_TRAP,
+                              .keeps_com2 = keeps_com2 };
     stub.target = (struct gdb_target){ .ctx = &stub, .arch = GDB_ARCH_I386, .stop_signal = GDB_SIGNAL_TRAP,
                                        .read_registers = read_registers, .write_register = write_register,
                                        .read_memory = read_memory, .write_memory = write_memory,
@@ -344,11 +346,19 @@ bool gdb_intercept_at_recall(struct vm *vm)
 
 static void say_in_use(struct gdb_stub *s, uint64_t grant)
 {
-    __atomic_store_n(&s->vm->stats->gdb_in_use, grant, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->vm->stats->gdb_in_use, grant, __ATOMIC_SEQ_CST);
 }
 
+/* The grant is claimed before the first access and read again after: the root task
+ * clears it before it reads the claim, so either it sees the claim (and waits for it
+ * to go) or we see the grant gone (and never touch the ports). */
 static void acquire(struct gdb_stub *s, uint64_t grant)
 {
+    say_in_use(s, grant);
+    if (__atomic_load_n(&s->vm->stats->gdb_grant, __ATOMIC_SEQ_CST) != grant) {
+        say_in_use(s, 0);           /* taken again meanwhile; its signal is on its way */
+        return;
+    }
     s->active = true;
     s->grant = grant;
     s->next_poll = 0;
@@ -357,7 +367,6 @@ static void acquire(struct gdb_stub *s, uint64_t grant)
     uint64_t now = pith_rdtsc(), ms = s->vm->tsc_hz / 1000;
     s->stale_until = now + GDB_STALE_QUIET_MS * ms;
     s->stale_end = now + GDB_STALE_MAX_MS * ms;
-    say_in_use(s, grant);
     want_intercept(s);
     vm_log(s->vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0", GDB_COM2_PORT);
 }
@@ -383,7 +392,9 @@ void gdb_grant_changed(struct vm *vm)
     if (!s || !vm->stats)
         return;
     uint64_t grant = __atomic_load_n(&vm->stats->gdb_grant, __ATOMIC_ACQUIRE);
-    if (!grant && s->active)
+    if (!grant && s->active && s->keeps_com2)
+        vm_log(vm, "gdb: keeping COM2 against the root task's word (pith.gdb_keep_com2=1)");
+    else if (!grant && s->active)
         release(s);
     else if (grant && !s->active)
         acquire(s, grant);

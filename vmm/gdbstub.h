@@ -29,8 +29,10 @@
 
 struct vm;
 
-/* The stub for this guest, idle until the root task grants it COM2. */
-void gdb_prepare(struct vm *vm);
+/* The stub for this guest, idle until the root task grants it COM2.  keeps_com2 (the
+ * guest's pith.gdb_keep_com2=1, for the tests) makes it ignore the root task's taking
+ * COM2 back and go on polling the ports: the VMM of an attacker. */
+void gdb_prepare(struct vm *vm, bool keeps_com2);
 /* On vCPU 0's thread, when the root task signalled PITH_GUEST_GDB_BADGE: take COM2
  * (the UART is set up), or give it back (breakpoints out, the guest runs on, the ports
  * are not touched again). */

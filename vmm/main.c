@@ -417,7 +417,8 @@ static bool run_configured(const char *text, size_t length)
         say("vmm: %s: creating the guest (%lu MiB): %s\n", g->name, ram >> 20, pith_error_name(err));
         return false;
     }
-    gdb_prepare(&guest);            /* COM2 comes from the root task, if ever (gdbstub.h) */
+    /* COM2 comes from the root task, if ever (gdbstub.h) */
+    gdb_prepare(&guest, cmdline_has(g->cmdline, "pith.gdb_keep_com2=1"));
     static const char *const methods[] = { "Linux on the PC platform", "a multiboot kernel on the PC platform",
                                            "a flat test guest", "firmware on the PC platform" };
     vm_log(&guest, "%lu MiB of RAM, %s, %s %s (%lu bytes)%s%s%s%s%s%s%s", ram >> 20, methods[g->boot],

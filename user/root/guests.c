@@ -290,10 +290,11 @@ void guest_gdb_take(void)
     if (!g)
         return;
     gdb_owner = NULL;
-    __atomic_store_n(&g->stats->gdb_grant, 0, __ATOMIC_RELEASE);
+    /* cleared before the claim is read: the VMM claims before it reads (gdbstub.c) */
+    __atomic_store_n(&g->stats->gdb_grant, 0, __ATOMIC_SEQ_CST);
     pith_signal(g->gdb_signal);
     uint64_t end = pith_rdtsc() + bi->tsc_hz / 1000 * GDB_GIVE_BACK_MS, bits;
-    while (__atomic_load_n(&g->stats->gdb_in_use, __ATOMIC_ACQUIRE) && pith_rdtsc() < end) {
+    while (__atomic_load_n(&g->stats->gdb_in_use, __ATOMIC_SEQ_CST) && pith_rdtsc() < end) {
         pith_notification_set_deadline(gdb_timer, pith_rdtsc() + bi->tsc_hz / 1000);
         pith_wait(gdb_timer, &bits);
     }
