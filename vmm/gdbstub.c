@@ -95,7 +95,10 @@ static void send_packet(struct gdb_stub *s, const char *data, size_t length)
     uart_write(s, s->frame, s->frame_length);
 }
 
-/* 115200 8N1, FIFOs on, no interrupts: the stub polls. */
+/* 115200 8N1, FIFOs on, no interrupts: the stub polls.  The receive trigger level is
+ * 14 bytes although no interrupt uses it: QEMU's 16550 takes bytes from its socket only
+ * up to the trigger level at a time, so at 1 byte a 6 KiB packet would arrive a byte
+ * per main-loop round of the emulator, which takes seconds on a busy host. */
 static void uart_init(struct gdb_stub *s)
 {
     pith_outb((uint16_t)(s->port + COM_IER), 0);
@@ -103,7 +106,7 @@ static void uart_init(struct gdb_stub *s)
     pith_outb((uint16_t)(s->port + COM_DATA), 1);
     pith_outb((uint16_t)(s->port + COM_IER), 0);
     pith_outb((uint16_t)(s->port + COM_LCR), 0x03);
-    pith_outb((uint16_t)(s->port + COM_FCR), 0x07);
+    pith_outb((uint16_t)(s->port + COM_FCR), 0xc7);
     pith_outb((uint16_t)(s->port + COM_MCR), 0x03);
 }
 
@@ -307,10 +310,14 @@ void gdb_prepare(struct vm *vm, bool keeps_com2)
 /* #DB is intercepted while the stub has COM2, and when the configuration asks for it
  * (`gdb yes`: the guest may be debugged from boot on); never while a step is under way
  * would it be dropped (its #DB would reach the guest). */
+static bool intercept_wanted(const struct gdb_stub *s)
+{
+    return s->active || s->stepping || (s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP);
+}
+
 static void want_intercept(struct gdb_stub *s)
 {
-    bool wanted = s->active || s->stepping || (s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP);
-    if (wanted == s->db_intercepted)
+    if (intercept_wanted(s) == s->db_intercepted)
         return;
     s->intercept_change = true;
     s->vm->cpus[0].recall_requested = true;
@@ -328,7 +335,9 @@ bool gdb_intercept_at_recall(struct vm *vm)
     if (!s || c->index != 0 || c->exit.reason != PITH_EXIT_RECALL || !s->intercept_change)
         return false;
     s->intercept_change = false;
-    bool wanted = !s->db_intercepted;
+    bool wanted = intercept_wanted(s);
+    if (wanted == s->db_intercepted)
+        return false;               /* changed back meanwhile: an ordinary recall */
     uint64_t bitmap = vm->exception_bitmap | (wanted ? GDB_EXCEPTION_BITMAP : 0);
     pith_thread_suspend(c->thread);
     enum pith_error err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint,
