@@ -288,6 +288,192 @@ def linux_guest(iso, build, platform):
     check(status == 0, "gdb_linux_powered_off_cleanly", f"run-qemu.sh exit status {status}")
 
 
+MOVED_SCRIPT = """set pagination off
+set confirm off
+set tcp connect-timeout 60
+set remotetimeout 10
+target remote 127.0.0.1:{port}
+break tick
+continue
+print counter
+set var counter = {value}
+print counter
+detach
+"""
+
+
+def move_stub(iso, elf, build, platform):
+    """The control shell moves the stub (`gdb NAME`) between the counting kernels
+    gdbtest (`gdb yes`) and gdbother (started by the shell), with a hand-written client
+    and Debian's gdb checking who answers; see docs/gdb.md, "Choosing the guest"."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from ops import Terminal        # a pseudo-terminal, as a person at the console
+    tick = int(subprocess.run(["nm", elf], capture_output=True, text=True).stdout.split(" T tick\n")[0]
+               .rsplit("\n", 1)[-1], 16)
+    port = free_port()
+    os.environ["GDB_PORT"] = str(port)
+    log = open(os.path.join(build, f"{platform}-move.log"), "wb")
+    term = Terminal(log)
+    term.start(["tools/run-qemu.sh", "--interactive", iso])
+    del os.environ["GDB_PORT"]
+    path = os.path.join(build, f"{platform}-move.gdb")
+
+    def shell(command, until, seconds=30):
+        term.here()
+        term.type(command.encode() + b"\r", pace=0.01)
+        return term.expect(until, seconds)
+
+    def gdb_session(value):
+        """Debian's gdb: break at tick, print counter, set it to value, detach; its output."""
+        with open(path, "w") as f:
+            f.write(MOVED_SCRIPT.format(port=port, value=value))
+        try:
+            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
+                               text=True, timeout=120)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = str(e.stdout or "") + "\n<gdb timed out>"
+        with open(path + f".{value}.out", "w") as f:
+            f.write(out)
+        return out
+
+    def broke(out):
+        return re.search(r"Breakpoint 1, (0x[0-9a-f]+ in )?tick \(\)", out) is not None
+
+    def attached_to(name):
+        """The guest whose VMM said a client attached since the mark."""
+        m = term.expect(rb"\[(\w+)\] vmm: \w+: gdb: a client attached", 10)
+        return m.group(1).decode() if m else None
+
+    try:
+        up = term.expect(rb"\[gdbtest\] gdb-test: counting", 180) is not None and \
+            b"[gdbtest] vmm: gdbtest: gdb: the remote protocol on COM2" in term.screen
+        check(up, "gdb_move_boot", "gdbtest did not start with the stub")
+        if not up:
+            return
+        # gdbtest stops at a breakpoint of a client that then goes away without a detach.
+        c = Client(port)
+        stop, bp = c.command(b"?", 15), c.command(b"Z0,%x,1" % tick)
+        c.send(c.frame(b"c"))
+        hit = c.packet(10)
+        c.close()
+        check(stop is not None and bp == b"OK" and hit is not None and hit.startswith(b"T05"),
+              "gdb_move_first_guest_at_breakpoint", f"'?' {stop!r}, Z0 {bp!r}, stop {hit!r}")
+
+        term.type(b"\x1d1")
+        said = shell("gdb", rb"gdb: COM2 serves (\w+)\r\n")
+        check(said is not None and said.group(1) == b"gdbtest", "gdb_shell_says_owner",
+              f"`gdb` said {said.group(0) if said else None!r}")
+        wrong = shell("gdb gdbother", rb"\[root\] gdbother is [^\r\n]*\r\n")
+        nosuch = shell("gdb nosuch", rb"\[root\] gdb NAME: no guest named 'nosuch'")
+        check(wrong is not None and b"not started: gdb needs a running guest" in wrong.group(0) and
+              nosuch is not None, "gdb_shell_refuses_stopped_and_unknown",
+              "`gdb gdbother` (not started) or `gdb nosuch` was not refused")
+        shell("start gdbother", rb"\[gdbother\] gdb-test: counting")
+        moved = shell("gdb gdbother", rb"\[root\] gdb: COM2 moved from gdbtest to gdbother\r\n")
+        seen = term.screen[term.mark:]
+        check(moved is not None and b"[gdbtest] vmm: gdbtest: gdb: COM2 taken back" in seen and
+              b"did not give back" not in seen, "gdb_shell_moves_stub",
+              "no move, or gdbtest's VMM (stopped at a breakpoint) did not give COM2 back in time")
+        given = term.expect(rb"\[gdbother\] vmm: gdbother: gdb: the remote protocol on COM2", 10) is not None
+        given = given and term.expect(rb"\[gdbother\] vmm: gdbother: gdb: vCPU 0's #DB exits now", 10) is not None
+        check(given, "gdb_moved_stub_started", "gdbother's VMM did not take COM2 and intercept #DB")
+
+        # The stub that answers now is gdbother's, and steps there (#DB intercepted since
+        # it took COM2).  Then gdb breaks there and writes its counter (below GOAL: it
+        # counts on).
+        time.sleep(0.5)             # input the moment COM2 arrives is dropped (stale)
+        term.here()
+        c = Client(port)
+        stop, step, detached = c.command(b"?", 15), c.command(b"s", 10), c.command(b"D")
+        c.close()
+        who = attached_to("gdbother")
+        check(stop is not None and stop.startswith(b"T") and who == "gdbother", "gdb_moved_stub_answers",
+              f"'?' answered {stop!r}; the VMM that attached: {who!r}")
+        check(step is not None and step.startswith(b"T05") and detached == b"OK", "gdb_moved_stub_steps",
+              f"'s' answered {step!r}, 'D' {detached!r}")
+        time.sleep(2)
+        term.here()
+        out = gdb_session(5)
+        who = attached_to("gdbother")
+        values = re.findall(r"^\$\d+ = (\d+)$", out, re.M)
+        check(broke(out) and who == "gdbother" and len(values) == 2 and values[1] == "5" and
+              "[Inferior 1 (Remote target) detached]" in out, "gdb_moved_stub_debugs_second_guest",
+              f"gdb on gdbother: attached to {who!r}, values {values} (see {path}.5.out)")
+
+        # Back to gdbtest: nothing sent meanwhile stops it, and it ran on from its
+        # breakpoint when COM2 was taken (else it would halt at tick and never end).
+        back = shell("gdb gdbtest", rb"\[root\] gdb: COM2 moved from gdbother to gdbtest\r\n")
+        term.pump(2)
+        check(back is not None and b"a client attached" not in term.screen[back.end():],
+              "gdb_stale_bytes_dropped", "moving back to gdbtest failed, or something stopped it")
+        check(b"[gdbother] vmm: gdbother: gdb: vCPU 0's #DB is the guest's again" in term.screen[term.mark:],
+              "gdb_intercept_given_back", "gdbother (not gdb yes) kept #DB intercepted after COM2 went")
+        term.here()
+        out = gdb_session(GOAL + 5)
+        who = attached_to("gdbtest")
+        ended = term.expect(rb"\[root\] guest gdbtest: stopped with exit status (\d+)", 60)
+        check(broke(out) and who == "gdbtest" and ended is not None and ended.group(1) == b"11",
+              "gdb_first_guest_ran_on", f"gdb on gdbtest: attached to {who!r}, end status "
+              f"{ended.group(1) if ended else None!r} (11 expected; see {path}.{GOAL + 5}.out)")
+
+        # The owner has gone: nobody has COM2, and gdbother, which had it before, is silent.
+        said = shell("gdb", rb"\[root\] gdb: [^\r\n]*\r\n")
+        term.here()
+        c = Client(port)
+        c.send(c.frame(b"?"))
+        silent = c.packet(3)
+        c.close()
+        term.pump(1)
+        check(said is not None and b"no guest has COM2" in said.group(0) and silent is None and
+              b"a client attached" not in term.screen[term.mark:], "gdb_old_owner_silent",
+              f"after gdbtest ended: `gdb` said {said.group(0) if said else None!r}, '?' answered {silent!r}")
+
+        # A guest with `gdb yes` takes COM2 when it starts, and again after a restart.
+        started = shell("start gdbtest", rb"\[root\] guest gdbtest: gdb: COM2 serves it \(gdb yes\)\r\n")
+        again = shell("restart gdbtest", rb"\[root\] guest gdbtest: gdb: COM2 serves it \(gdb yes\)\r\n")
+        destroyed = again is not None and b"guest gdbtest: destroyed" in term.screen[term.mark:]
+        counting = term.expect(rb"\[gdbtest\] gdb-test: counting", 30)
+        said = shell("gdb", rb"\[root\] gdb: COM2 serves (\w+)\r\n")
+        check(started is not None and destroyed and counting is not None and said is not None and
+              said.group(1) == b"gdbtest", "gdb_stub_start_and_restart",
+              "`start gdbtest`, then `restart gdbtest`, did not leave the stub with gdbtest")
+        time.sleep(1)
+        out = gdb_session(GOAL + 3)
+        ended = term.expect(rb"\[root\] guest gdbtest: stopped with exit status (\d+)", 60)
+        check(broke(out) and ended is not None and ended.group(1) == b"7", "gdb_restarted_guest_debugged",
+              f"gdb after the restart: end status {ended.group(1) if ended else None!r}")
+
+        # A VMM that will not let go (pith.gdb_keep_com2=1): the root task closes the
+        # ports all the same after its wait, the VMM's next access faults, and gdb then
+        # reaches gdbother.
+        shell("start gdbrogue", rb"\[gdbrogue\] gdb-test: counting")
+        given = shell("gdb gdbrogue", rb"\[root\] gdb: COM2 serves gdbrogue\r\n")
+        moved = shell("gdb gdbother", rb"\[root\] gdb: COM2 moved from gdbrogue to gdbother\r\n")
+        seen_move = term.screen[term.mark:]
+        crashed = term.expect(rb"\[root\] guest gdbrogue: its VMM crashed", 20)
+        check(given is not None and moved is not None and
+              b"[root] guest gdbrogue: gdb: its VMM did not give back COM2 within 500 ms; closed anyway" in seen_move
+              and crashed is not None, "gdb_rogue_vmm_loses_com2",
+              "a VMM that kept COM2 was not closed out (no 'closed anyway', or no fault at its next access)")
+        time.sleep(1)
+        out = gdb_session(GOAL + 1)
+        ended = term.expect(rb"\[root\] guest gdbother: stopped with exit status (\d+)", 60)
+        check(broke(out) and ended is not None and ended.group(1) == b"3", "gdb_after_rogue_vmm",
+              f"gdb on gdbother after the rogue VMM: end status {ended.group(1) if ended else None!r}")
+        # gdbrogue's VMM crashed: the system powers off saying not all stopped cleanly.
+        left = term.expect(rb"\[root\] no guest left \(not all stopped cleanly\)", 30)
+        try:
+            status = term.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            status = None
+        check(left is not None and status == 1, "gdb_move_powered_off_unclean",
+              f"no power-off saying not all stopped cleanly, or exit status {status} (1 expected)")
+    finally:
+        term.stop()
+        log.close()
+
+
 def bochs(platform, iso, elf):
     """Bochs starts once gdb has connected (its socket-server COM2 accepts one client):
     gdb waits for the stub through the boot with long timeouts."""
@@ -369,6 +555,7 @@ def main():
         if qemu.poll() is None:
             os.killpg(qemu.pid, 15)
             qemu.wait()
+    move_stub(iso, elf, build, platform)
     if len(sys.argv) == 5:
         linux_guest(sys.argv[4], build, platform)
     passed = sum(results)

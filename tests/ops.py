@@ -13,7 +13,9 @@ saying so; then the control shell (Ctrl-] 1; guests/configs/ops-test.conf): help
 stats that grow, starting a guest with `autostart no`, starting a stopped Linux guest
 again, stop by the ACPI power button (a clean shutdown), start/destroy cycles (20 on
 QEMU, 3 on Bochs) with the free-memory figure unchanged, console NAME; and the exit
-status.  Prints one line per check, then
+status.  Then (QEMU) a second run that ends with Ctrl-A x: a guest whose VMM crashes
+(`crashy`) is started twice from the control shell, its memory back each time.  Prints
+one line per check, then
 "PLATFORM: N passed, M failed"; exits 0 only if all passed.
 """
 import hashlib
@@ -176,6 +178,8 @@ def leave_with_ctrl_a_x(c, tools, iso, log_name, scale):
         term.start([os.path.join(tools, "run-qemu.sh"), "--interactive", iso])
         try:
             started = term.expect(rb"\[root\] guest linux2: 128 MiB, started", 120 * scale)
+            if started:
+                crashed_guest_starts_again(term, c, scale)
             term.type(b"\x01x")
             try:
                 status = term.process.wait(timeout=20 * scale)
@@ -187,6 +191,29 @@ def leave_with_ctrl_a_x(c, tools, iso, log_name, scale):
             term.stop()
     c.check("ops_ctrl_a_x_success", started is not None and status == 0 and said,
             f"Ctrl-A x gave exit status {status}, message shown: {said}")
+
+
+def crashed_guest_starts_again(term, c, scale):
+    """`crashy`'s VMM crashes at every start (ops-test.conf): it is reported, the
+    guest is listed as crashed with all its memory back, the others run on, and
+    `start crashy` starts a new VMM for it again (which crashes again, as told)."""
+    term.type(ESCAPE + b"1")
+    term.expect(rb"\[console\] focus: root\r\n", 10 * scale)
+    root_command(term, "list", scale, rb"free memory: \d+ KiB\r\n")
+    before = free_memory(term)
+    rows, figures = [], []
+    for _ in range(2):
+        crash = root_command(term, "start crashy", scale, rb"\[root\] guest crashy: its VMM crashed[^\r\n]*\r\n")
+        root_command(term, "list", scale, rb"free memory: \d+ KiB\r\n")
+        seen = term.screen[term.mark:]
+        rows.append((crash is not None,
+                     re.search(rb"\[root\] crashy +crashed ", seen) is not None,
+                     re.search(rb"\[root\] linux1 +running ", seen) is not None))
+        figures.append(free_memory(term))
+    c.check("ops_shell_crashed_guest_starts_again",
+            all(all(r) for r in rows) and before is not None and figures == [before, before],
+            f"(crash reported, listed crashed, linux1 running) per start: {rows}; "
+            f"free memory {before} KiB before, {figures} after each crash")
 
 
 def focus(term, name, scale):

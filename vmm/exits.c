@@ -323,7 +323,8 @@ static void update_time(struct vm *vm)
 
 /* The notification's bits came (taken by the receive, the wait or the poll): a
  * deadline, a kick from another VMM thread, which needs nothing here, or (vCPU 0's)
- * the network switch's signal: frames may wait for the guest. */
+ * the network switch's signal (frames may wait for the guest), the power button or
+ * COM2 given or taken. */
 static void notified(struct vm *vm, uint64_t bits)
 {
     vm->cpu->kicked = false;
@@ -335,6 +336,8 @@ static void notified(struct vm *vm, uint64_t bits)
     }
     if ((bits & PITH_GUEST_NET_BADGE) && vm->platform == VM_PLATFORM_PC)
         pc_net_poll(vm);
+    if ((bits & PITH_GUEST_GDB_BADGE) && vm->cpu->index == 0)
+        gdb_grant_changed(vm);      /* the control shell gave or took COM2 */
     if ((bits & PITH_GUEST_POWER_BUTTON_BADGE) && vm->platform == VM_PLATFORM_PC) {
         vm_log(vm, "the power button is pressed");
         acpi_pm_power_button(&vm->pc.pm);
@@ -586,6 +589,10 @@ static bool handle(struct vm *vm, struct reply *reply)
         c->injection_outstanding = false;      /* the guest ran: it was delivered */
     else
         c->recall_requested = false;
+    if (gdb_intercept_at_recall(vm)) {
+        c->state = VCPU_IN_GUEST;
+        return false;               /* no reply: it entered the guest afresh */
+    }
     vm->record.exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
     if (vm->stats)
         vm->stats->exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;

@@ -3,6 +3,7 @@
  * and struct gdb_target over vCPU 0's exit message and the guest's memory.
  */
 #include <pith/cpu.h>
+#include <pith/guest.h>
 #include <pith/printf.h>
 #include <pith/string.h>
 #include <pith/syscall.h>
@@ -22,6 +23,11 @@
 #define GDB_BREAK_OPCODE    0xf4
 #define GDB_BREAKPOINTS     64
 #define RFLAGS_TF           (1ull << 8)
+/* What a client sent while no VMM had COM2 is not for us (it would stop the guest).
+ * QEMU hands it to the UART a byte at a time once the FIFO is reset, so it is dropped
+ * until the line has been quiet this long, for at most GDB_STALE_MAX_MS. */
+#define GDB_STALE_QUIET_MS  20
+#define GDB_STALE_MAX_MS    200
 
 /* 16550 registers and bits (as uart16550.h models them for guests). */
 enum { COM_DATA, COM_IER, COM_FCR, COM_LCR, COM_MCR, COM_LSR };
@@ -37,6 +43,12 @@ struct breakpoint {
 struct gdb_stub {
     struct vm *vm;
     uint16_t port;
+    bool active;                /* COM2 is ours: the root task's grant, which we serve */
+    uint64_t grant;
+    bool keeps_com2;            /* a test's misbehaving VMM: it never gives COM2 back */
+    bool db_intercepted;        /* vCPU 0's #DB exits: single steps are possible */
+    bool intercept_change;      /* #DB is to be (un)intercepted at vCPU 0's next recall */
+    uint64_t stale_until, stale_end;    /* TSC: input until then is dropped (acquire) */
     struct gdb_rsp rsp;
     struct gdb_target target;
     bool attached;              /* a client talked since the last detach */
@@ -83,7 +95,10 @@ static void send_packet(struct gdb_stub *s, const char *data, size_t length)
     uart_write(s, s->frame, s->frame_length);
 }
 
-/* 115200 8N1, FIFOs on, no interrupts: the stub polls. */
+/* 115200 8N1, FIFOs on, no interrupts: the stub polls.  The receive trigger level is
+ * 14 bytes although no interrupt uses it: QEMU's 16550 takes bytes from its socket only
+ * up to the trigger level at a time, so at 1 byte a 6 KiB packet would arrive a byte
+ * per main-loop round of the emulator, which takes seconds on a busy host. */
 static void uart_init(struct gdb_stub *s)
 {
     pith_outb((uint16_t)(s->port + COM_IER), 0);
@@ -91,7 +106,7 @@ static void uart_init(struct gdb_stub *s)
     pith_outb((uint16_t)(s->port + COM_DATA), 1);
     pith_outb((uint16_t)(s->port + COM_IER), 0);
     pith_outb((uint16_t)(s->port + COM_LCR), 0x03);
-    pith_outb((uint16_t)(s->port + COM_FCR), 0x07);
+    pith_outb((uint16_t)(s->port + COM_FCR), 0xc7);
     pith_outb((uint16_t)(s->port + COM_MCR), 0x03);
 }
 
@@ -268,29 +283,140 @@ static bool remove_breakpoint(void *ctx, uint64_t address)
     return true;
 }
 
-/* ---- Running and stopping ----------------------------------------------------------- */
-
-bool gdb_start(struct vm *vm, pith_cap_t ioport)
+/* The step ended (a #DB, or an instruction the VMM emulated): TF goes if it was ours. */
+static void end_step(struct gdb_stub *s)
 {
-    if (pith_ioport_allow(ioport, PITH_SLOT_ADDRESS_SPACE) != PITH_OK)
-        return false;
-    stub = (struct gdb_stub){ .vm = vm, .port = GDB_COM2_PORT, .signal = GDB_SIGNAL_TRAP };
+    if (s->step_set_tf)
+        exit_words(s)[VM_RFLAGS] &= ~RFLAGS_TF;
+    s->stepping = s->step_set_tf = false;
+}
+
+/* ---- COM2, given and taken by the root task ------------------------------------------ */
+
+void gdb_prepare(struct vm *vm, bool keeps_com2)
+{
+    stub = (struct gdb_stub){ .vm = vm, .port = GDB_COM2_PORT, .signal = GDB_SIGNAL_TRAP,
+                              .keeps_com2 = keeps_com2 };
     stub.target = (struct gdb_target){ .ctx = &stub, .arch = GDB_ARCH_I386, .stop_signal = GDB_SIGNAL_TRAP,
                                        .read_registers = read_registers, .write_register = write_register,
                                        .read_memory = read_memory, .write_memory = write_memory,
                                        .insert_breakpoint = insert_breakpoint,
                                        .remove_breakpoint = remove_breakpoint };
+    stub.db_intercepted = vm->exception_bitmap & GDB_EXCEPTION_BITMAP;
     gdb_rsp_init(&stub.rsp);
-    uart_init(&stub);
     vm->gdb = &stub;
-    vm_log(vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0", GDB_COM2_PORT);
+}
+
+/* #DB is intercepted while the stub has COM2, and when the configuration asks for it
+ * (`gdb yes`: the guest may be debugged from boot on); never while a step is under way
+ * would it be dropped (its #DB would reach the guest). */
+static bool intercept_wanted(const struct gdb_stub *s)
+{
+    return s->active || s->stepping || (s->vm->exception_bitmap & GDB_EXCEPTION_BITMAP);
+}
+
+static void want_intercept(struct gdb_stub *s)
+{
+    if (intercept_wanted(s) == s->db_intercepted)
+        return;
+    s->intercept_change = true;
+    s->vm->cpus[0].recall_requested = true;
+    pith_vcpu_recall(s->vm->cpus[0].vcpu);
+}
+
+/* The exception bitmap is VCpu.CONFIGURE's, which takes an inactive thread
+ * (docs/vm.md): at a recall, which needs no reply, the vCPU thread is suspended,
+ * configured again and resumed, and enters the guest afresh where it left it.  What
+ * the recall was also for (an interrupt to inject) waits for the next one. */
+bool gdb_intercept_at_recall(struct vm *vm)
+{
+    struct gdb_stub *s = vm->gdb;
+    struct vcpu *c = vm->cpu;
+    if (!s || c->index != 0 || c->exit.reason != PITH_EXIT_RECALL || !s->intercept_change)
+        return false;
+    s->intercept_change = false;
+    bool wanted = intercept_wanted(s);
+    if (wanted == s->db_intercepted)
+        return false;               /* changed back meanwhile: an ordinary recall */
+    uint64_t bitmap = vm->exception_bitmap | (wanted ? GDB_EXCEPTION_BITMAP : 0);
+    pith_thread_suspend(c->thread);
+    enum pith_error err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint,
+                                              VM_TRANSFER_MASK, bitmap);
+    if (err == PITH_OK) {
+        s->db_intercepted = wanted;
+        vm_log(vm, wanted ? "gdb: vCPU 0's #DB exits now (single steps)" : "gdb: vCPU 0's #DB is the guest's again");
+    } else
+        vm_log(vm, "gdb: #DB could not be %s: %s", wanted ? "intercepted" : "given back", pith_error_name(err));
+    pith_thread_resume(c->thread);
+    c->recall_requested = true;
+    pith_vcpu_recall(c->vcpu);
     return true;
 }
+
+static void say_in_use(struct gdb_stub *s, uint64_t grant)
+{
+    __atomic_store_n(&s->vm->stats->gdb_in_use, grant, __ATOMIC_SEQ_CST);
+}
+
+/* The grant is claimed before the first access and read again after: the root task
+ * clears it before it reads the claim, so either it sees the claim (and waits for it
+ * to go) or we see the grant gone (and never touch the ports). */
+static void acquire(struct gdb_stub *s, uint64_t grant)
+{
+    say_in_use(s, grant);
+    if (__atomic_load_n(&s->vm->stats->gdb_grant, __ATOMIC_SEQ_CST) != grant) {
+        say_in_use(s, 0);           /* taken again meanwhile; its signal is on its way */
+        return;
+    }
+    s->active = true;
+    s->grant = grant;
+    s->next_poll = 0;
+    gdb_rsp_init(&s->rsp);
+    uart_init(s);
+    uint64_t now = pith_rdtsc(), ms = s->vm->tsc_hz / 1000;
+    s->stale_until = now + GDB_STALE_QUIET_MS * ms;
+    s->stale_end = now + GDB_STALE_MAX_MS * ms;
+    want_intercept(s);
+    vm_log(s->vm, "gdb: the remote protocol on COM2 (port 0x%x), for vCPU 0", GDB_COM2_PORT);
+}
+
+/* Breakpoints out, the client forgotten, and not one more access to the ports.  A step
+ * under way still ends at its #DB (gdb_takes_exit), unseen. */
+static void release(struct gdb_stub *s)
+{
+    for (unsigned i = 0; i < GDB_BREAKPOINTS; i++)
+        if (s->bp[i].used)
+            restore(s, &s->bp[i]);
+    s->active = s->attached = s->client_waits = s->packet_waiting = false;
+    s->stop_requested = s->stop_now = false;
+    s->grant = 0;
+    say_in_use(s, 0);
+    want_intercept(s);
+    vm_log(s->vm, "gdb: COM2 taken back by the root task; the guest runs on");
+}
+
+void gdb_grant_changed(struct vm *vm)
+{
+    struct gdb_stub *s = vm->gdb;
+    if (!s || !vm->stats)
+        return;
+    uint64_t grant = __atomic_load_n(&vm->stats->gdb_grant, __ATOMIC_ACQUIRE);
+    if (!grant && s->active && s->keeps_com2)
+        vm_log(vm, "gdb: keeping COM2 against the root task's word (pith.gdb_keep_com2=1)");
+    else if (!grant && s->active)
+        release(s);
+    else if (grant && !s->active)
+        acquire(s, grant);
+    else if (grant && grant != s->grant)
+        say_in_use(s, s->grant = grant);
+}
+
+/* ---- Running and stopping ----------------------------------------------------------- */
 
 uint64_t gdb_deadline(struct vm *vm, uint64_t tsc)
 {
     struct gdb_stub *s = vm->gdb;
-    if (!s)
+    if (!s || !s->active)
         return tsc;
     uint64_t now = pith_rdtsc();
     if (s->next_poll <= now)
@@ -302,7 +428,14 @@ void gdb_poll(struct vm *vm)
 {
     struct gdb_stub *s = vm->gdb;
     uint8_t byte;
-    if (!s)
+    if (!s || !s->active)
+        return;
+    uint64_t now = pith_rdtsc();
+    while (now < s->stale_until && uart_read(s, &byte)) {
+        uint64_t later = now + s->vm->tsc_hz / 1000 * GDB_STALE_QUIET_MS;
+        s->stale_until = later < s->stale_end ? later : s->stale_end;
+    }
+    if (now < s->stale_until)
         return;
     while (!s->packet_waiting && uart_read(s, &byte)) {
         switch (gdb_rsp_feed(&s->rsp, byte)) {
@@ -324,12 +457,14 @@ void gdb_poll(struct vm *vm)
 
 bool gdb_stop_wanted(const struct vm *vm)
 {
-    return vm->gdb && vm->gdb->stop_requested;
+    const struct gdb_stub *s = vm->gdb;
+    return s && s->stop_requested;
 }
 
 bool gdb_stepping(const struct vm *vm, unsigned index)
 {
-    return vm->gdb && index == 0 && vm->gdb->stepping;
+    const struct gdb_stub *s = vm->gdb;
+    return s && index == 0 && s->stepping;
 }
 
 static void stop_here(struct gdb_stub *s, int signal, bool swbreak)
@@ -351,12 +486,17 @@ bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
     if (!s || vm->cpu->index != 0)
         return false;
     uint64_t *mr = vm->cpu->exit.mr, reason = vm->cpu->exit.reason;
-    if (reason == PITH_EXIT_HLT && breakpoint_at(s, mr[VM_RIP])) {
+    if (reason == PITH_EXIT_HLT && s->active && breakpoint_at(s, mr[VM_RIP])) {
         stop_here(s, GDB_SIGNAL_TRAP, true);
         return true;
     }
     if (reason != PITH_EXIT_EXCEPTION)
         return false;
+    if (mr[1] == 1 && s->stepping && !s->active) {
+        end_step(s);                /* COM2 went while it ran: the guest goes on */
+        want_intercept(s);
+        return true;
+    }
     if (mr[1] == 1 && s->stepping) {
         stop_here(s, GDB_SIGNAL_TRAP, false);
         return true;
@@ -364,14 +504,6 @@ bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
     if (mr[1] == 1)
         give_back(inject, 1);
     return mr[1] == 1;
-}
-
-/* The step ended (a #DB, or an instruction the VMM emulated): TF goes if it was ours. */
-static void end_step(struct gdb_stub *s)
-{
-    if (s->step_set_tf)
-        exit_words(s)[VM_RFLAGS] &= ~RFLAGS_TF;
-    s->stepping = s->step_set_tf = false;
 }
 
 static void detach(struct gdb_stub *s)
@@ -393,6 +525,10 @@ static bool serve(struct gdb_stub *s)
                                          &length);
     if (action == GDB_ACTION_REPLY || action == GDB_ACTION_DETACH)
         send_packet(s, s->reply, length);
+    if (action == GDB_ACTION_STEP && !s->db_intercepted) {
+        send_packet(s, "E16", 3);   /* the #DB would reach the guest's own IDT */
+        return false;
+    }
     switch (action) {
     case GDB_ACTION_STEP: {
         uint64_t *flags = &exit_words(s)[VM_RFLAGS];
@@ -425,13 +561,15 @@ static uint64_t stopped(struct gdb_stub *s)
         s->packet_waiting = false;
         resume = serve(s);
     }
-    while (!resume) {
+    while (!resume && s->active) {
         uint8_t byte;
         if (!uart_read(s, &byte)) {
             pith_notification_set_deadline(c->notification, pith_rdtsc() + s->vm->tsc_hz / 1000);
             bits = 0;
             pith_wait(c->notification, &bits);
             seen |= bits;
+            if (bits & PITH_GUEST_GDB_BADGE)
+                gdb_grant_changed(s->vm);   /* taken back: the guest runs on */
             continue;
         }
         switch (gdb_rsp_feed(&s->rsp, byte)) {
@@ -461,6 +599,13 @@ uint64_t gdb_stop_point(struct vm *vm)
     uint64_t reason = vm->cpu->exit.reason;
     bool emulated = reason != PITH_EXIT_RECALL && reason != PITH_EXIT_INTERRUPT_WINDOW &&
                     reason != PITH_EXIT_NMI_WINDOW && reason != PITH_EXIT_EXCEPTION;
+    if (!s->active) {
+        if (s->stepping && emulated) {
+            end_step(s);
+            want_intercept(s);
+        }
+        return 0;
+    }
     if (s->stepping && !s->stop_now && emulated)
         stop_here(s, GDB_SIGNAL_TRAP, false);   /* the VMM did the stepped instruction */
     if (!s->stop_now && !s->stop_requested)

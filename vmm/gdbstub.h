@@ -1,7 +1,9 @@
 /*
  * A GDB stub for the guest (docs/gdb.md): the VMM serves the GDB remote protocol on a
- * host UART (COM2, whose I/O ports the root task gives the VMM of the guest marked
- * `gdb yes`), polled every GDB_POLL_MS while the guest runs.
+ * host UART (COM2), polled every GDB_POLL_MS while the guest runs, as long as the root
+ * task keeps COM2's ports open in the VMM's address space: at boot for the guest marked
+ * `gdb yes`, later for the guest the control shell's `gdb NAME` chooses (the grant in
+ * struct pith_guest_stats, signalled with PITH_GUEST_GDB_BADGE).
  *
  * The stub sees vCPU 0.  A packet or Ctrl-C from the client stops it (a recall, then
  * the RECALL exit); while it is stopped, its VMM thread serves packets inside the exit
@@ -27,8 +29,18 @@
 
 struct vm;
 
-/* The stub for this guest on the ports of ioport (COM2); false if they cannot be used. */
-bool gdb_start(struct vm *vm, pith_cap_t ioport);
+/* The stub for this guest, idle until the root task grants it COM2.  keeps_com2 (the
+ * guest's pith.gdb_keep_com2=1, for the tests) makes it ignore the root task's taking
+ * COM2 back and go on polling the ports: the VMM of an attacker. */
+void gdb_prepare(struct vm *vm, bool keeps_com2);
+/* On vCPU 0's thread, when the root task signalled PITH_GUEST_GDB_BADGE: take COM2
+ * (the UART is set up), or give it back (breakpoints out, the guest runs on, the ports
+ * are not touched again). */
+void gdb_grant_changed(struct vm *vm);
+/* At an exit of vCPU 0: a recall the stub asked for to change the #DB intercept (a
+ * guest without `gdb yes` gets it with COM2, and loses it with COM2).  true: done, the
+ * vCPU entered the guest again without a reply. */
+bool gdb_intercept_at_recall(struct vm *vm);
 /* The TSC deadline of vCPU 0 with the next poll of the UART folded in. */
 uint64_t gdb_deadline(struct vm *vm, uint64_t tsc);
 /* A deadline of vCPU 0 came: read what the client sent; a packet or Ctrl-C asks for a

@@ -342,18 +342,6 @@ static enum pith_error map_channel(void **channel)
     return PITH_OK;
 }
 
-/* `gdb yes`: the root task passed COM2's ports as the last extra capability
- * (pith/guest.h), after the console, root and NIC ones. */
-static void start_gdb(const struct sysconf_guest *g)
-{
-    uint64_t before = PITH_GUEST_SLOT_COUNT;
-    if (g->net_segment)
-        before = PITH_GUEST_SLOT_NET_FRAMES + PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS);
-    if (bootinfo->extra_count <= before ||
-        !gdb_start(&guest, bootinfo->extra_first_slot + bootinfo->extra_count - 1))
-        say("vmm: %s: gdb: no COM2 ports from the root task; no debugger\n", g->name);
-}
-
 /* The root task's statistics frame (pith/guest.h), mapped here; NULL without one. */
 #define VMM_STATS_PAGE 0x0000410000000000ull
 
@@ -429,8 +417,8 @@ static bool run_configured(const char *text, size_t length)
         say("vmm: %s: creating the guest (%lu MiB): %s\n", g->name, ram >> 20, pith_error_name(err));
         return false;
     }
-    if (g->gdb)
-        start_gdb(g);
+    /* COM2 comes from the root task, if ever (gdbstub.h) */
+    gdb_prepare(&guest, cmdline_has(g->cmdline, "pith.gdb_keep_com2=1"));
     static const char *const methods[] = { "Linux on the PC platform", "a multiboot kernel on the PC platform",
                                            "a flat test guest", "firmware on the PC platform" };
     vm_log(&guest, "%lu MiB of RAM, %s, %s %s (%lu bytes)%s%s%s%s%s%s%s", ram >> 20, methods[g->boot],
@@ -507,6 +495,7 @@ static bool run_configured(const char *text, size_t length)
         guest.stats->ram_bytes = ram;
         guest.stats->vmm_bytes = pith_alloc_bytes() - ram;
         guest.stats->vcpus = guest.vcpu_count;
+        gdb_grant_changed(&guest);
     }
     uint64_t started = pith_rdtsc();
     if (loaded)

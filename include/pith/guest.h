@@ -22,8 +22,9 @@
  *             PITH_GUEST_SLOT_NET_FRAMES on, the channel's
  *             PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS) frames in address order
  *             (pith/switch.h), shared with the switch and nobody else
- *             With `gdb yes`, one more after all these: the I/O ports of COM2
- *             (0x2f8-0x2ff), where the VMM serves the GDB remote protocol (docs/gdb.md)
+ *             No capability for COM2: the root task opens its ports (0x2f8-0x2ff) in
+ *             the VMM's address space itself while the VMM serves the GDB remote
+ *             protocol there, and closes them again (gdb_grant below, docs/gdb.md)
  * When the guest powers off, the VMM sends PITH_GUEST_STOPPED (MR0 = 0 for a clean
  * power-off, otherwise an error) on the root endpoint and stops.  The VMM thread's
  * faults go to the same endpoint, so a crashed VMM is noticed too.  The root task
@@ -49,6 +50,9 @@ enum pith_guest_slot {
 
 #define PITH_GUEST_POWER_BUTTON_BADGE (1ull << 2) /* the root task's signal: press it */
 
+/* The root task's signal: COM2 was given or taken, see gdb_grant (docs/gdb.md). */
+#define PITH_GUEST_GDB_BADGE    (1ull << 3)
+
 /* What the VMM counts for the control shell's `stats`, in the PITH_GUEST_SLOT_STATS
  * frame.  Times are TSC ticks summed over the vCPUs; the time in the guest is the
  * rest of the vCPUs' time since started_tsc (it includes waiting for a host CPU). */
@@ -61,6 +65,13 @@ struct pith_guest_stats {
     uint64_t vmm_tsc;               /* from an exit's arrival to its reply, less halts */
     uint64_t halted_tsc;            /* waiting in HLT for an interrupt */
     uint64_t exits[PITH_EXIT_COUNT];    /* by reason (pith/vm.h) */
+    /* The GDB stub's COM2 (docs/gdb.md).  The root task writes gdb_grant: nonzero
+     * while it keeps COM2's ports open in this VMM's address space, 0 when it takes
+     * them back.  The VMM writes gdb_in_use: the grant it serves, 0 once it has
+     * stopped touching the ports.  The root task closes them anyway after a short
+     * wait: the VMM's word only spares a well-behaved VMM a fault. */
+    uint64_t gdb_grant;
+    uint64_t gdb_in_use;
 };
 #define PITH_GUEST_STATS_MAGIC  0x7374617473ull   /* "stats" */
 

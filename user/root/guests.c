@@ -18,6 +18,15 @@ static pith_cap_t reports;          /* the VMMs' reports and faults, badged per 
 static const struct pith_module_desc *vmm_image;
 static bool all_clean = true;
 
+/* COM2, for the VMMs' GDB stubs (docs/gdb.md).  Its capability never leaves the root
+ * task: the ports are opened in one VMM's address space at most, the owner's, and
+ * closed again before they are opened in another. */
+#define COM2                0x2f8
+#define GDB_GIVE_BACK_MS    500     /* a VMM's time to stop using COM2 before it is closed */
+static pith_cap_t com2, gdb_timer;
+static struct guest *gdb_owner;
+static uint64_t gdb_grants;
+
 static const char *const state_names[] = {
     [GUEST_NOT_STARTED] = "not started", [GUEST_RUNNING] = "running", [GUEST_STOPPING] = "stopping",
     [GUEST_STOPPED] = "stopped", [GUEST_CRASHED] = "crashed", [GUEST_DESTROYED] = "destroyed",
@@ -48,6 +57,10 @@ static enum pith_error prepare(struct guest *g)
     if (!err)
         err = pith_cnode_mint(PITH_SLOT_CNODE, g->power_button, PITH_SLOT_CNODE, g->notification,
                               PITH_RIGHT_WRITE, PITH_GUEST_POWER_BUTTON_BADGE);
+    g->gdb_signal = pith_alloc_slot();
+    if (!err)
+        err = pith_cnode_mint(PITH_SLOT_CNODE, g->gdb_signal, PITH_SLOT_CNODE, g->notification,
+                              PITH_RIGHT_WRITE, PITH_GUEST_GDB_BADGE);
     if (!err)
         err = pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &g->stats_frame);
     /* our view through a copy: the VMM gets the original's copy, we keep ours mapped */
@@ -77,9 +90,23 @@ static enum pith_error scratch_tables(void)
     return err;
 }
 
+/* COM2's capability and a notification to wait on, outside any guest's window. */
+static void gdb_prepare(void)
+{
+    pith_cap_t slot = pith_alloc_slot();
+    enum pith_error err = pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, COM2, COM2 + 7, slot);
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &gdb_timer);
+    if (err)
+        root_say("gdb: COM2's ports could not be issued: %s\n", pith_error_name(err));
+    else
+        com2 = slot;
+}
+
 enum pith_error guests_prepare(struct sysconf *config)
 {
     guest_count = config->guest_count;
+    gdb_prepare();
     enum pith_error err = scratch_tables();
     for (unsigned i = 0; i < guest_count; i++) {
         struct guest *g = &guests[i];
@@ -96,19 +123,6 @@ static unsigned module_frames(const struct pith_module_desc *const *mods, unsign
     for (unsigned i = 0; i < n; i++)
         frames += (unsigned)mods[i]->frame_count;
     return frames;
-}
-
-/* The ports of the second UART, for the VMM of the guest marked `gdb yes`: its GDB
- * stub talks through them (docs/gdb.md). */
-#define COM2 0x2f8
-
-static enum pith_error gdb_ports(pith_cap_t *slot)
-{
-    *slot = pith_alloc_slot();
-    enum pith_error err = pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, COM2, COM2 + 7, *slot);
-    if (err)
-        root_say("gdb: COM2's ports could not be issued: %s\n", pith_error_name(err));
-    return err;
 }
 
 /* The VMM domain, with the capabilities of pith/guest.h, made in the guest's window. */
@@ -131,7 +145,7 @@ static enum pith_error start_vmm(struct guest *g)
             shared[count] = *mods[count], count++;
     }
     uint64_t badge = GUEST_BADGE_BASE + g->index;
-    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES + PITH_GUEST_STORAGE_CAPS + 1] = {
+    pith_cap_t caps[PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES + PITH_GUEST_STORAGE_CAPS] = {
         pith_alloc_slot(), pith_alloc_slot(), pith_alloc_slot(), pith_alloc_slot() };
     unsigned cap_count = PITH_GUEST_SLOT_COUNT;
     if (g->port >= 0) {
@@ -140,8 +154,6 @@ static enum pith_error start_vmm(struct guest *g)
         cap_count = PITH_GUEST_SLOT_NET_FRAMES + GUEST_CHANNEL_FRAMES;
     }
     cap_count += storage_guest_caps(g->index, caps + cap_count);   /* after the NIC's, if any */
-    if (c->gdb && gdb_ports(&caps[cap_count]) == PITH_OK)           /* the last */
-        cap_count++;
     enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
                                           console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
     if (!err)
@@ -236,6 +248,8 @@ enum pith_error guest_start(struct guest *g)
     g->state = GUEST_RUNNING;
     g->started_tsc = pith_rdtsc();
     g->starts++;
+    if (c->gdb && !gdb_owner && guest_gdb_give(g) == PITH_OK)
+        root_say("guest %s: gdb: COM2 serves it (gdb yes)\n", c->name);
     return PITH_OK;
 }
 
@@ -249,12 +263,64 @@ enum pith_error guest_stop(struct guest *g)
 
 void guest_destroy(struct guest *g, enum guest_state state)
 {
+    if (gdb_owner == g) {           /* its address space goes too; closed all the same */
+        pith_ioport_deny(com2, g->vmm.space);
+        gdb_owner = NULL;
+    }
     if (g->vmm.setup)
         pith_child_destroy(&g->vmm);
     empty_window(g);
     if (console)
         pith_console_stopped(console, GUEST_BADGE_BASE + g->index);
     g->state = state;
+}
+
+/* ---- COM2 for GDB ------------------------------------------------------------------ */
+
+struct guest *guest_gdb_owner(void)
+{
+    return gdb_owner;
+}
+
+/* Tell the owner, give it GDB_GIVE_BACK_MS to say it no longer touches the ports, then
+ * close them whatever it said: its word saves a well-behaved VMM a fault, nothing more. */
+void guest_gdb_take(void)
+{
+    struct guest *g = gdb_owner;
+    if (!g)
+        return;
+    gdb_owner = NULL;
+    /* cleared before the claim is read: the VMM claims before it reads (gdbstub.c) */
+    __atomic_store_n(&g->stats->gdb_grant, 0, __ATOMIC_SEQ_CST);
+    pith_signal(g->gdb_signal);
+    uint64_t end = pith_rdtsc() + bi->tsc_hz / 1000 * GDB_GIVE_BACK_MS, bits;
+    while (__atomic_load_n(&g->stats->gdb_in_use, __ATOMIC_SEQ_CST) && pith_rdtsc() < end) {
+        pith_notification_set_deadline(gdb_timer, pith_rdtsc() + bi->tsc_hz / 1000);
+        pith_wait(gdb_timer, &bits);
+    }
+    bool given_back = !__atomic_load_n(&g->stats->gdb_in_use, __ATOMIC_ACQUIRE);
+    enum pith_error err = pith_ioport_deny(com2, g->vmm.space);
+    if (!given_back || err)
+        root_say("guest %s: gdb: its VMM %s COM2 within %u ms; closed %s\n", g->config->name,
+                 given_back ? "gave back" : "did not give back", GDB_GIVE_BACK_MS,
+                 err ? pith_error_name(err) : "anyway");
+}
+
+enum pith_error guest_gdb_give(struct guest *g)
+{
+    if (!com2)
+        return PITH_E_INVALID_CAP;
+    if (!guest_running(g))
+        return PITH_E_INVALID_ARG;
+    if (gdb_owner == g)
+        return PITH_OK;
+    guest_gdb_take();
+    enum pith_error err = pith_ioport_allow(com2, g->vmm.space);
+    if (err)
+        return err;
+    gdb_owner = g;
+    __atomic_store_n(&g->stats->gdb_grant, ++gdb_grants, __ATOMIC_RELEASE);
+    return pith_signal(g->gdb_signal);
 }
 
 /* Whether an untyped we keep is empty: a retype of its whole size fits only then. */

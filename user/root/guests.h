@@ -47,6 +47,7 @@ struct guest {
     /* made once, kept over restarts */
     pith_cap_t notification;        /* the VMM's (PITH_GUEST_SLOT_NOTIFY) */
     pith_cap_t power_button;        /* ours: it, badged PITH_GUEST_POWER_BUTTON_BADGE */
+    pith_cap_t gdb_signal;          /* ours: it, badged PITH_GUEST_GDB_BADGE */
     pith_cap_t stats_frame;         /* PITH_GUEST_SLOT_STATS, mapped at `stats` */
     volatile struct pith_guest_stats *stats;
     struct pith_slot_window window; /* the capabilities of one start */
@@ -66,6 +67,13 @@ void guest_destroy(struct guest *g, enum guest_state state);
 bool guest_running(const struct guest *g);
 struct guest *guest_named(const char *name);
 const char *guest_state_name(enum guest_state state);
+/* COM2 for the GDB stubs (docs/gdb.md): at most one running guest's VMM has its
+ * ports open.  give takes them from the owner first (guest_gdb_take: the VMM is told,
+ * and they are closed in its address space within GDB_GIVE_BACK_MS whatever it does),
+ * then opens them in g's and tells its VMM.  Destroying the owner takes them too. */
+struct guest *guest_gdb_owner(void);
+enum pith_error guest_gdb_give(struct guest *g);
+void guest_gdb_take(void);
 /* RAM the root task could give out now: its untyped less what it made, plus the
  * containers of guests that do not run, each checked empty (a whole-size retype). */
 uint64_t guests_free_memory(void);

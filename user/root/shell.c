@@ -1,11 +1,12 @@
 /*
  * The control shell: the root task's client of the console server (target 1, `Ctrl-] 1`).
  * It reads what is typed to it (polled, guests.c), echoes it, and runs a command per
- * line: help, list, start, stop, destroy, restart, stats, console, poweroff
+ * line: help, list, start, stop, destroy, restart, stats, console, gdb, poweroff
  * (README.md, "The control shell").
  */
 #include <pith/console_client.h>
 #include <pith/cpu.h>
+#include <pith/pith.h>
 #include <pith/printf.h>
 #include <pith/string.h>
 #include "guests.h"
@@ -77,6 +78,7 @@ static void cmd_help(void)
         "restart NAME    destroy (if running), then start",
         "stats NAME      exits by reason, time in the guest and in the VMM, memory",
         "console NAME    give it the keyboard (Ctrl-] 1 comes back here)",
+        "gdb [NAME|none] which guest's VMM serves GDB on COM2; move it to NAME",
         "poweroff        destroy every guest and power the machine off",
     };
     root_say("commands:\n");
@@ -173,6 +175,36 @@ static void cmd_console(struct guest *g)
         root_say("%s is %s: the keyboard stays here\n", g->config->name, guest_state_name(g->state));
 }
 
+/* COM2's GDB stub: say who has it, or move it (docs/gdb.md). */
+static void cmd_gdb(const char *name)
+{
+    struct guest *owner = guest_gdb_owner(), *g = name[0] ? guest_named(name) : NULL;
+    if (!name[0]) {
+        if (owner)
+            root_say("gdb: COM2 serves %s\n", owner->config->name);
+        else
+            root_say("gdb: no guest has COM2 (gdb NAME gives it one)\n");
+    } else if (!g && pith_strcmp(name, "none") == 0) {
+        guest_gdb_take();
+        root_say(owner ? "gdb: COM2 taken back from %s\n" : "gdb: no guest had COM2%s\n",
+                 owner ? owner->config->name : "");
+    } else if (!g) {
+        root_say("gdb NAME: no guest named '%s' (list shows them)\n", name);
+    } else if (!guest_running(g)) {
+        root_say("%s is %s: gdb needs a running guest\n", g->config->name, guest_state_name(g->state));
+    } else if (owner == g) {
+        root_say("gdb: COM2 serves %s already\n", g->config->name);
+    } else {
+        enum pith_error err = guest_gdb_give(g);
+        if (err)
+            root_say("gdb: COM2 could not be given to %s: %s\n", g->config->name, pith_error_name(err));
+        else if (owner)
+            root_say("gdb: COM2 moved from %s to %s\n", owner->config->name, g->config->name);
+        else
+            root_say("gdb: COM2 serves %s\n", g->config->name);
+    }
+}
+
 /* The first word of s, NUL-terminated in place; *rest after it. */
 static char *word(char *s, char **rest)
 {
@@ -197,6 +229,8 @@ static void run(char *text)
         return cmd_help();
     if (pith_strcmp(command, "list") == 0)
         return cmd_list();
+    if (pith_strcmp(command, "gdb") == 0)
+        return cmd_gdb(name);
     if (pith_strcmp(command, "poweroff") == 0) {
         shell_poweroff = true;
         return;
