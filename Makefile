@@ -29,7 +29,7 @@ help:
 	@echo "                  MEM=1G SMP=2  the machine's memory and CPUs (default 512M, 1)"
 	@echo "                  EMU=bochs     in Bochs; ACCEL=kvm: on KVM (needs nested virtualization)"
 	@echo "                  QEMU_ARGS=... more QEMU arguments, e.g. QEMU_ARGS=\"-d int -D q.log\""
-	@echo "                  GDB_PORT=1234 COM2 on 127.0.0.1:1234 for gdb (a guest with gdb yes, docs/gdb.md)"
+	@echo "                  GDB_PORT=1234 COM2 on 127.0.0.1:1234 for gdb (the guest with the stub: gdb yes or the shell's gdb NAME; docs/gdb.md)"
 	@echo "                  FORWARD=8080:10.0.2.15:80  the host's 127.0.0.1:8080 reaches that guest's port 80"
 	@echo "                  (a guest on the uplink's segment, docs/network.md)"
 	@echo "make test       every suite below, then one summary line per suite"

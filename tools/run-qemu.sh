@@ -26,7 +26,8 @@
 # server drives it when the configuration says `uplink SEGMENT`.
 #
 # GDB_PORT=N (environment): COM2 becomes a TCP server on 127.0.0.1:N for the GDB stub
-# of the guest marked `gdb yes` (docs/gdb.md); `target remote 127.0.0.1:N` in gdb.
+# of the guest that has it (`gdb yes`, or the control shell's `gdb NAME`; docs/gdb.md);
+# `target remote 127.0.0.1:N` in gdb.
 #
 # More QEMU arguments: after `--`, or in the QEMU_ARGS environment variable (split at
 # spaces), e.g. QEMU_ARGS="-d int -D qemu.log".
