@@ -184,11 +184,13 @@ def hostile_client(port, log):
     return m is not None
 
 
-GDB_SCRIPT = """set pagination off
+GDB_PREAMBLE = """set pagination off
 set confirm off
 set tcp connect-timeout 60
 set remotetimeout 10
-target remote 127.0.0.1:{port}
+"""
+
+GDB_SCRIPT = GDB_PREAMBLE + """target remote 127.0.0.1:{port}
 break tick
 continue
 print counter
@@ -214,11 +216,7 @@ def run_gdb_file(port, elf, path):
         return str(e.stdout or "") + "\n<gdb timed out>"
 
 
-LINUX_SCRIPT = """set pagination off
-set confirm off
-set tcp connect-timeout 60
-set remotetimeout 10
-set architecture i386:x86-64
+LINUX_SCRIPT = GDB_PREAMBLE + """set architecture i386:x86-64
 target remote 127.0.0.1:{port}
 info registers rip
 x/2i $pc
@@ -288,11 +286,7 @@ def linux_guest(iso, build, platform):
     check(status == 0, "gdb_linux_powered_off_cleanly", f"run-qemu.sh exit status {status}")
 
 
-MOVED_SCRIPT = """set pagination off
-set confirm off
-set tcp connect-timeout 60
-set remotetimeout 10
-target remote 127.0.0.1:{port}
+MOVED_SCRIPT = GDB_PREAMBLE + """target remote 127.0.0.1:{port}
 break tick
 continue
 print counter
