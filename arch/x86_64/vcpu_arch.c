@@ -160,8 +160,8 @@ bool vcpu_arch_init_ap(void)
 
 /* Before the CPU idles.  SVM: HLT wakes only for an interrupt the CPU may take, and
  * an interrupt waits while GIF is clear; GIF is set again at every exit
- * (svm_entry.S), and set once more here so that no path can leave the CPU asleep
- * with the timer's interrupt pending. */
+ * (svm_entry.S), and set once more here so that the idle CPU never depends on that
+ * (docs/security.md: a halted CPU that does not wake, which this did not cure). */
 void vcpu_arch_before_idle(struct cpu *c)
 {
     if (backend == &svm && c->vm_ready)
