@@ -270,6 +270,7 @@ void irq_line_hold(unsigned line);              /* no more interrupts until open
 bool irq_line_open(unsigned line);              /* true: one came while held */
 void irq_line_close(unsigned line);             /* held, and a remembered one forgotten */
 void lapic_eoi(void);
+void lapic_before_idle(void);                   /* the TPR written again before HLT */
 uint32_t lapic_id(void);
 void lapic_init_ap(void);                     /* enabled, every local interrupt masked */
 void timer_init_ap(void);                     /* an AP's own timer, after lapic_init_ap */

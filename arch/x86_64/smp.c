@@ -118,6 +118,7 @@ void cpu_idle(struct cpu *c)
 {
     c->idle = true;
     vcpu_arch_before_idle(c);
+    lapic_before_idle();
     kernel_unlock();
     sti_hlt();
     kernel_lock();
