@@ -205,15 +205,20 @@ detach
 """
 
 
-def run_gdb_file(port, elf, path):
+def run_gdb(script, path, elf=None, timeout=120, out_path=None):
+    """Debian's gdb in batch mode on `script` (kept at path, its output at out_path or
+    path.out; elf gives the symbols): what it printed."""
     with open(path, "w") as f:
-        f.write(GDB_SCRIPT.format(port=port, value=GOAL + 7))
+        f.write(script)
     try:
-        p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf],
-                           capture_output=True, text=True, timeout=120)
-        return p.stdout + p.stderr
+        p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path] + ([elf] if elf else []),
+                           capture_output=True, text=True, timeout=timeout)
+        out = p.stdout + p.stderr
     except subprocess.TimeoutExpired as e:
-        return str(e.stdout or "") + "\n<gdb timed out>"
+        out = str(e.stdout or "") + "\n<gdb timed out>"
+    with open(out_path or path + ".out", "w") as f:
+        f.write(out)
+    return out
 
 
 LINUX_SCRIPT = GDB_PREAMBLE + """set architecture i386:x86-64
@@ -257,16 +262,7 @@ def linux_guest(iso, build, platform):
         if not up:
             return
         path = os.path.join(build, f"{platform}-linux.gdb")
-        with open(path, "w") as f:
-            f.write(LINUX_SCRIPT.format(port=port))
-        try:
-            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path], capture_output=True, text=True,
-                               timeout=120)
-            out = p.stdout + p.stderr
-        except subprocess.TimeoutExpired as e:
-            out = str(e.stdout or "") + "\n<gdb timed out>"
-        with open(path + ".out", "w") as f:
-            f.write(out)
+        out = run_gdb(LINUX_SCRIPT.format(port=port), path)
         rips = re.findall(r"^rip\s+(0x[0-9a-f]+)", out, re.M)
         check(len(rips) == 3 and all(int(r, 16) >= 0xffffffff80000000 for r in rips), "gdb_linux_amd64_registers",
               f"rip values {rips} (64-bit kernel addresses expected)")
@@ -319,17 +315,7 @@ def move_stub(iso, elf, build, platform):
 
     def gdb_session(value):
         """Debian's gdb: break at tick, print counter, set it to value, detach; its output."""
-        with open(path, "w") as f:
-            f.write(MOVED_SCRIPT.format(port=port, value=value))
-        try:
-            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
-                               text=True, timeout=120)
-            out = p.stdout + p.stderr
-        except subprocess.TimeoutExpired as e:
-            out = str(e.stdout or "") + "\n<gdb timed out>"
-        with open(path + f".{value}.out", "w") as f:
-            f.write(out)
-        return out
+        return run_gdb(MOVED_SCRIPT.format(port=port, value=value), path, elf, out_path=path + f".{value}.out")
 
     def broke(out):
         return re.search(r"Breakpoint 1, (0x[0-9a-f]+ in )?tick \(\)", out) is not None
@@ -481,17 +467,8 @@ def bochs(platform, iso, elf):
     log = Log(log_path)
     try:
         path = os.path.join(build, f"{platform}.gdb")
-        with open(path, "w") as f:
-            f.write(GDB_SCRIPT.format(port=port, value=GOAL + 7).replace("connect-timeout 60", "connect-timeout 120")
-                    .replace("remotetimeout 10", "remotetimeout 120"))
-        try:
-            p = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", path, elf], capture_output=True,
-                               text=True, timeout=600)
-            out = p.stdout + p.stderr
-        except subprocess.TimeoutExpired as e:
-            out = str(e.stdout or "") + "\n<gdb timed out>"
-        with open(path + ".out", "w") as f:
-            f.write(out)
+        script = GDB_SCRIPT.format(port=port, value=GOAL + 7).replace("connect-timeout 60", "connect-timeout 120")
+        out = run_gdb(script.replace("remotetimeout 10", "remotetimeout 120"), path, elf, timeout=600)
         check("gdb: a client attached" in log.text(), "gdb_stub_started", "the stub never saw the client")
         check_gdb(out)
         ended = log.wait_for(r"guest gdbtest: stopped with exit status \d+", 300, emu)
@@ -531,9 +508,7 @@ def main():
             except OSError as e:
                 check(False, "gdb_hostile_client", str(e))
             time.sleep(2)           # QEMU notices the first client has gone
-            out = run_gdb_file(port, elf, os.path.join(build, f"{platform}.gdb"))
-            with open(os.path.join(build, f"{platform}.gdb.out"), "w") as f:
-                f.write(out)
+            out = run_gdb(GDB_SCRIPT.format(port=port, value=GOAL + 7), os.path.join(build, f"{platform}.gdb"), elf)
             check_gdb(out)
         ended = log.wait_for(r"guest gdbtest: stopped with exit status \d+", 60, qemu)
         text = log.text()
