@@ -6,7 +6,8 @@
 #
 #   --icount       add `-icount shift=0` (guest time counts instructions)
 #   --timeout S    kill QEMU after S wall seconds (default 300; ignored with
-#                  --interactive)
+#                  --interactive); 5 s before, every CPU's registers and the LAPIC
+#                  are printed to stderr (`qemu-state:` lines), so a hang says where
 #   --log FILE     also copy the serial output to FILE
 #   --interactive  keep the terminal attached (Ctrl-A x quits, Ctrl-A c is the
 #                  QEMU monitor), no timeout; for `make run`
@@ -91,6 +92,15 @@ if [ -n "${GDB_PORT:-}" ]; then
 	[[ "$GDB_PORT" =~ ^[1-9][0-9]*$ ]] && [ "$GDB_PORT" -lt 65536 ] || { echo "run-qemu: bad GDB_PORT: $GDB_PORT" >&2; exit 2; }
 	extra=(-serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off" "${extra[@]}")
 fi
+# A run that is not interactive gets a monitor socket of its own: 5 s before its
+# timeout, what the CPUs are doing (registers, LAPIC) is printed to stderr, so a run
+# that hung says where (tools/qemu-state.py).
+monitor=() state_dir=''
+if [ "$interactive" = 0 ]; then
+	state_dir=$(mktemp -d)
+	trap 'rm -rf "$state_dir"' EXIT
+	monitor=(-monitor "unix:$state_dir/monitor,server=on,wait=off")
+fi
 # -display none + -serial mon:stdio instead of -nographic: -nographic also makes
 # SeaBIOS mirror the BIOS/GRUB screen onto COM1 (escape codes in the log).
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
@@ -98,7 +108,7 @@ qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp"
       -display none -serial mon:stdio -no-reboot -boot d
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
       -netdev "$netdev" -device e1000,netdev=n0
-      "${icount[@]}" -cdrom "$iso" "${disk[@]}" "${extra[@]}" "$@")
+      "${icount[@]}" -cdrom "$iso" "${disk[@]}" "${monitor[@]}" "${extra[@]}" "$@")
 
 if [ "$interactive" = 1 ]; then
 	run=("${qemu[@]}")
@@ -107,7 +117,15 @@ else
 	run=(timeout --foreground --kill-after=5 "$timeout" "${qemu[@]}")
 fi
 
-status=0
+status=0 watcher=''
+if [ "$interactive" = 0 ] && [ "$timeout" -gt 10 ]; then
+	# (the sleep gets no stdout or stderr: if it outlives us it holds no pipe open)
+	( sleep $((timeout - 5)) >/dev/null 2>&1 </dev/null
+	  kill -0 $$ 2>/dev/null && [ -S "$state_dir/monitor" ] || exit 0
+	  echo "run-qemu: $((timeout - 5)) s and still running; the CPUs now:" >&2
+	  exec python3 "$(dirname "$0")/qemu-state.py" "$state_dir/monitor" "info registers -a" "info lapic" >&2 ) &
+	watcher=$!
+fi
 if [ "$interactive" = 1 ]; then
 	if [ -n "$log" ]; then "${run[@]}" | tee "$log" || status=${PIPESTATUS[0]}
 	else "${run[@]}" || status=$?; fi
@@ -116,6 +134,8 @@ else
 	if [ -n "$log" ]; then "${run[@]}" </dev/null | tee "$log" || status=${PIPESTATUS[0]}
 	else "${run[@]}" </dev/null || status=$?; fi
 fi
+
+[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
 
 case "$status" in
 	0)

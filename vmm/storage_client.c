@@ -1,11 +1,12 @@
 /* The VMM's end of a storage channel (storage_client.h). */
 #include <pith/alloc.h>
 #include <pith/pith.h>
+#include <pith/printf.h>
 #include <pith/string.h>
 #include <pith/syscall.h>
 #include "storage_client.h"
 
-bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t vaddr)
+bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t vaddr, uint64_t tsc_hz)
 {
     for (unsigned f = 0; f < PITH_STORAGE_CHANNEL_FRAMES; f++)
         if (pith_map_frame(first_slot + PITH_GUEST_STORAGE_FRAMES + f, PITH_SLOT_ADDRESS_SPACE,
@@ -13,7 +14,7 @@ bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t
             return false;
     *s = (struct storage_client){ (volatile struct pith_storage_control *)vaddr, (uint8_t *)(vaddr + 4096),
                                   first_slot + PITH_GUEST_STORAGE_NOTIFY, first_slot + PITH_GUEST_STORAGE_SERVER,
-                                  0, 0 };
+                                  0, 0, tsc_hz / 1000 * STORAGE_CLIENT_PATIENCE_MS, 0 };
     uint32_t state;
     while ((state = __atomic_load_n(&s->control->state, __ATOMIC_ACQUIRE)) == PITH_STORAGE_STARTING) {
         uint64_t bits;
@@ -33,8 +34,20 @@ static uint32_t request(struct storage_client *s, uint32_t op, uint64_t sector, 
     uint32_t seq = ++s->seq;
     __atomic_store_n(&s->control->seq, seq, __ATOMIC_RELEASE);
     pith_signal(s->server);
+    uint64_t since = pith_rdtsc();
+    bool asked_again = false;
     while (__atomic_load_n(&s->control->done, __ATOMIC_ACQUIRE) != seq) {
-        uint64_t bits;
+        uint64_t now = pith_rdtsc(), bits;
+        if (now - since >= s->patience) {
+            if (!asked_again && ++s->asked_again <= 3)
+                pith_printf("vmm: storage: request %u unanswered after %u ms: signalling the server again\n",
+                            seq, STORAGE_CLIENT_PATIENCE_MS);
+            asked_again = true;
+            pith_signal(s->server);
+            since = now;
+        }
+        /* (a deadline left from an earlier request only makes this loop look again) */
+        pith_notification_set_deadline(s->notification, since + s->patience);
         if (pith_wait(s->notification, &bits) != PITH_OK)
             return PITH_STORAGE_IOERR;
     }

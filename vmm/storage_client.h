@@ -15,11 +15,17 @@ struct storage_client {
     uint64_t notification, server;     /* capability slots */
     uint32_t seq;
     uint64_t sectors;
+    uint64_t patience;                 /* TSC ticks a request waits before asking again */
+    uint32_t asked_again;              /* requests the server was signalled twice for */
 };
 
 /* Maps the channel whose capabilities start at `first_slot` at `vaddr` and waits for the
- * server's verdict; false when it refused (it said why) or the channel is missing. */
-bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t vaddr);
+ * server's verdict; false when it refused (it said why) or the channel is missing.
+ * `tsc_hz` times the patience: a request unanswered after STORAGE_CLIENT_PATIENCE_MS
+ * signals the server again (and says so, the first few times), so a lost signal costs
+ * a delay, not the guest. */
+#define STORAGE_CLIENT_PATIENCE_MS 2000
+bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t vaddr, uint64_t tsc_hz);
 
 /* virtio-blk's disk callbacks (dev/virtio_blk.h): whole sectors at a byte offset. */
 bool storage_client_read(void *ctx, uint64_t offset, void *buf, size_t length);

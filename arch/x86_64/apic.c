@@ -21,6 +21,7 @@
 #define LAPIC_CURRENT   0x390
 #define LAPIC_DIVIDE    0x3e0
 #define LVT_MASKED      BIT(16)
+#define LVT_PERIODIC    (1u << 17)
 #define LVT_TSC_DEADLINE (2u << 17)
 #define ICR_INIT        (5u << 8)       /* SDM 10.6.1: delivery modes */
 #define ICR_STARTUP     (6u << 8)
@@ -28,6 +29,7 @@
 #define ICR_ASSERT      BIT(14)
 
 static uint64_t tsc_hz, lapic_hz;
+static uint32_t lapic_min_count;     /* 10 us: the shortest period the timer gets */
 static uint64_t lapic_per_tsc_q32;   /* LAPIC ticks per TSC tick, 32.32 fixed point */
 static bool use_tsc_deadline;
 
@@ -125,6 +127,17 @@ static void calibrate(void)
     lapic_per_tsc_q32 = (lapic_hz << 32) / tsc_hz;
 }
 
+/* Without TSC deadlines the LAPIC timer runs periodic, not one-shot, although the
+ * kernel re-arms it at every expiry (timer_interrupt): should an expiry be lost, the
+ * next period raises it again.  Under QEMU a halted CPU once kept an expired timer's
+ * vector in its IRR without waking (docs/security.md); a second expiry is what woke
+ * it.  The period is never shorter than lapic_min_count, so an interrupt that waits
+ * behind a long stretch with interrupts off costs one IRR bit, not a storm. */
+static uint32_t timer_lvt(void)
+{
+    return VECTOR_TIMER | (use_tsc_deadline ? LVT_TSC_DEADLINE : LVT_PERIODIC);
+}
+
 void timer_init(void)
 {
     uint64_t base = rdmsr(MSR_APIC_BASE);
@@ -135,9 +148,10 @@ void timer_init(void)
     pic_init();
     calibrate();
     use_tsc_deadline = (cpu_features() & PITH_CPU_TSC_DEADLINE) != 0;
-    lapic_write(LAPIC_LVT_TIMER, VECTOR_TIMER | (use_tsc_deadline ? LVT_TSC_DEADLINE : 0));
+    lapic_min_count = (uint32_t)(lapic_hz / 100000 + 1);
+    lapic_write(LAPIC_LVT_TIMER, timer_lvt());
     kprintf("timer: tsc %lu kHz, lapic %lu kHz, %s\n", tsc_hz / 1000, lapic_hz / 1000,
-            use_tsc_deadline ? "tsc-deadline mode" : "one-shot mode");
+            use_tsc_deadline ? "tsc-deadline mode" : "periodic mode, re-armed at every expiry");
 }
 
 uint64_t timer_tsc_hz(void) { return tsc_hz; }
@@ -159,8 +173,8 @@ void timer_arm(uint64_t deadline)
     if (delta > 0x7fffffffull)
         delta = 0x7fffffffull;
     uint64_t count = (delta * lapic_per_tsc_q32) >> 32;
-    if (count == 0)
-        count = 1;
+    if (count < lapic_min_count)
+        count = lapic_min_count;
     if (count > 0xffffffffull)
         count = 0xffffffffull;
     lapic_write(LAPIC_INITIAL, (uint32_t)count);
@@ -189,7 +203,7 @@ void lapic_init_ap(void)
 void timer_init_ap(void)
 {
     lapic_write(LAPIC_DIVIDE, 0xb);             /* divide by 1, as calibrated */
-    lapic_write(LAPIC_LVT_TIMER, VECTOR_TIMER | (use_tsc_deadline ? LVT_TSC_DEADLINE : 0));
+    lapic_write(LAPIC_LVT_TIMER, timer_lvt());
 }
 
 /* Send an IPI and wait (at most 10 ms) until the LAPIC has sent it. */
