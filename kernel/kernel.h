@@ -129,6 +129,9 @@ enum thread_slot { TSLOT_CSPACE, TSLOT_VSPACE, TSLOT_IPC_BUFFER, TSLOT_FAULT, TS
 struct notification;
 struct vcpu;
 
+/* A thread's kernel-console output is written a line at a time (syscall.c). */
+#define THREAD_CONSOLE_LINE 160
+
 struct thread {
     struct user_regs regs;
     uint8_t fpu[512] __attribute__((aligned(16)));
@@ -146,6 +149,8 @@ struct thread {
     uint64_t fault_mr[4];                   /* the fault message while fault_label != 0 */
     struct zombie zombie;                   /* its slots wait for deletion (cap.c) */
     uint64_t slice_used;                    /* TSC cycles run in its timeslice (sched.c) */
+    char console_line[THREAD_CONSOLE_LINE]; /* its DEBUG_PUTC bytes since its last '\n' */
+    uint8_t console_used;
     uint8_t fault_label;
     uint8_t state, priority, mcp, cpu;
     uint8_t blocked_call, blocked_grant, in_ready_queue;
@@ -424,6 +429,8 @@ void fastpath_reply_recv(struct thread *t);
 
 /* syscall.c: every system call the fast paths do not take (does not return) */
 void syscall_slow(struct thread *t);
+/* What a thread wrote to the kernel console since its last newline, written out. */
+void thread_console_flush(struct thread *t);
 
 /* boot.c */
 NORETURN void kernel_main(uint32_t magic, uint32_t info_phys);

@@ -116,7 +116,24 @@ static bool finish_destruction(struct thread *t)
     return this_cpu()->current == t;
 }
 
-/* The kernel console is written only through the debug-console capability. */
+/* The kernel console is written only through the debug-console capability, a line
+ * at a time: each thread's bytes wait in its TCB until its newline (or until the line
+ * is full, or the thread is destroyed), then go out whole, so lines of tasks that are
+ * preempted while they print never run into each other. */
+void thread_console_flush(struct thread *t)
+{
+    for (unsigned i = 0; i < t->console_used; i++)
+        serial_putc(t->console_line[i]);
+    t->console_used = 0;
+}
+
+static void debug_console_put(struct thread *t, char c)
+{
+    t->console_line[t->console_used++] = c;
+    if (c == '\n' || t->console_used == THREAD_CONSOLE_LINE)
+        thread_console_flush(t);
+}
+
 static void do_debug_putc(struct thread *t)
 {
     int err;
@@ -126,7 +143,7 @@ static void do_debug_putc(struct thread *t)
     else if (c && !(c->rights & PITH_RIGHT_WRITE))
         err = PITH_E_RIGHTS;
     else if (c)
-        serial_putc((char)arch_mr_reg(t, 0));
+        debug_console_put(t, (char)arch_mr_reg(t, 0));
     thread_set_result(t, (uint64_t)err);
 }
 

@@ -86,6 +86,10 @@ void thread_suspend(struct thread *t)
 
 void thread_destroy(struct thread *t)
 {
+    if (t->console_used) {      /* its unfinished line, ended (a full one is out already) */
+        t->console_line[t->console_used++] = '\n';
+        thread_console_flush(t);
+    }
     thread_suspend(t);
     if (t->caller) {
         thread_wake_with_error(t->caller, PITH_E_DELETED);

@@ -8,7 +8,9 @@
 #   - COMMAND exited 0;
 #   - exactly one line "PLATFORM: N passed, M failed" in its standard output;
 #   - M is 0 and N >= MIN_PASSED;
-#   - no line starts with "FAIL ".
+#   - no line starts with "FAIL ";
+#   - every line with "WHOLE " in it starts with it, has it once and ends with " END"
+#     (lines a test prints to show the kernel console keeps each thread's lines whole).
 # (Carriage returns from the serial port are ignored.)
 # Prints a verdict line; exit status 0 if all hold, 1 if not, 2 bad usage.
 set -euo pipefail
@@ -41,6 +43,9 @@ fi
 
 fails=$(grep -c '^FAIL ' "$out" || true)
 [ "$fails" = 0 ] || problems+=("$fails 'FAIL ' line(s)")
+
+cut=$(awk '/WHOLE / { if (gsub(/WHOLE /, "&") != 1 || $0 !~ /^WHOLE .* END$/) n++ } END { print n + 0 }' "$out")
+[ "$cut" = 0 ] || problems+=("$cut 'WHOLE ... END' line(s) cut or run together")
 
 if [ ${#problems[@]} -eq 0 ]; then
 	echo "system: $platform PASSED ($passed passed, 0 failed; at least $min required)"

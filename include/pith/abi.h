@@ -25,7 +25,8 @@ enum pith_syscall {
     PITH_SYS_WAIT,           /* block until a notification has bits; take them */
     PITH_SYS_POLL,           /* take a notification's bits without blocking */
     PITH_SYS_YIELD,          /* give up the rest of the timeslice */
-    PITH_SYS_DEBUG_PUTC,     /* write MR0's low byte to the kernel console (rdi: the
+    PITH_SYS_DEBUG_PUTC,     /* write MR0's low byte to the kernel console, which shows
+                              * each thread's output a line at a time (rdi: the
                               * debug-console capability) */
     PITH_SYS_COUNT
 };

@@ -610,6 +610,39 @@ static void fs_gs_per_thread(struct pith_test_ctx *ctx)
         kt_thread_destroy(&t[i]);
 }
 
+/* The kernel console shows each thread's output a line at a time (abi.md,
+ * DEBUG_PUTC): a line begun, interrupted by a higher-priority thread that prints a line
+ * of its own, and ended afterwards comes out whole, after the other.  tests/system.sh
+ * checks every line that has "WHOLE " in it: it must start with it, end with " END"
+ * and have it once, which a line cut by another thread's would not. */
+static void print_line(uint64_t arg)
+{
+    pith_printf("WHOLE a line printed by a second thread %s END%s", arg ? "while the first waits" : "and left",
+                arg ? "\n" : "");
+    g_flag = 1;
+}
+
+static void console_lines_whole(struct pith_test_ctx *ctx)
+{
+    struct kt_thread t;
+    g_flag = 0;
+    if (!kt_thread_create(ctx, &t, print_line, 1, KT_HIGH_PRIORITY, 0))
+        return;
+    pith_printf("WHOLE a line of the first thread, ");
+    pith_expect_ok(ctx, pith_thread_resume(t.tcb), "resume");
+    pith_printf("ended after the second printed END\n");
+    pith_expect_eq(ctx, g_flag, 1, "the second thread ran inside the resume call");
+    kt_thread_destroy(&t);
+    /* A thread destroyed in the middle of its line: the kernel ends the line. */
+    g_flag = 0;
+    if (!kt_thread_create(ctx, &t, print_line, 0, KT_HIGH_PRIORITY, 0))
+        return;
+    pith_expect_ok(ctx, pith_thread_resume(t.tcb), "resume the unfinished one");
+    pith_expect_eq(ctx, g_flag, 1, "the unfinished line was printed");
+    kt_thread_destroy(&t);
+    pith_printf("WHOLE a line printed after an unfinished one was ended END\n");
+}
+
 KT_TABLE(thread,
     { "thread_start_runs_entry", start_runs_entry },
     { "thread_higher_priority_preempts", higher_priority_preempts },
@@ -630,4 +663,5 @@ KT_TABLE(thread,
     { "thread_destroy_server_deleted", destroy_server_deleted },
     { "thread_suspend_leaves_queue", suspend_leaves_queue },
     { "thread_fs_gs_per_thread", fs_gs_per_thread },
+    { "thread_console_lines_whole", console_lines_whole },
 )
