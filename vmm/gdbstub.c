@@ -345,8 +345,8 @@ static bool insert_hardware(void *ctx, unsigned type, uint64_t address, uint64_t
     struct gdb_stub *s = ctx;
     if (type == GDB_Z_HARDWARE)
         length = 1;             /* KIND is the instruction's length; DR7 wants 1 */
-    if (length == 0 || length > 8 * GDB_HW_SLOTS || !address_fits(s, address) ||
-        !address_fits(s, address + length - 1))
+    if (length == 0 || length > 8 * GDB_HW_SLOTS || address + length - 1 < address ||
+        !address_fits(s, address) || !address_fits(s, address + length - 1))
         return false;
     for (unsigned i = 0; i < GDB_HW_SLOTS; i++)
         if (s->hw[i].used && s->hw[i].type == type && s->hw[i].request == address &&
