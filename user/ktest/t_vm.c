@@ -1066,6 +1066,34 @@ static void vm_state_debug_registers_refused(struct pith_test_ctx *ctx)
     vm_destroy(&vm);
 }
 
+/* An intercepted #DB leaves its cause in the DR group's DR6 on both vendors (on VMX
+ * the kernel puts the exit qualification's bits there): a TF single step sets BS. */
+static void vm_debug_exit_dr6(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0xbc, 0x00, 0x18,                  /* mov sp, 0x1800 */
+                                    0x9c,                              /* pushf */
+                                    0x89, 0xe5,                        /* mov bp, sp */
+                                    0x81, 0x4e, 0x00, 0x00, 0x01,      /* or word [bp], 0x100 (TF) */
+                                    0x9d,                              /* popf */
+                                    0x90,                              /* nop: the step traps after it */
+                                    0xf4 };
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 1u << 1))
+        return;
+    uint64_t dr[5] = { 0, 0, 0, 0, 0xffff0ff0 };
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_DR, dr) || !vm_start(ctx, &vm) ||
+        !vm_expect_exit(ctx, &vm, PITH_EXIT_EXCEPTION, "#DB of the step"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 1, "the exception is #DB");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x100d, "RIP after the stepped nop");
+    if (vm_read(ctx, &vm, PITH_VM_GROUP_DR, dr)) {
+        pith_expect(ctx, dr[4] & (1ull << 14), "DR6.BS set by the step (DR6 %lx)", dr[4]);
+        pith_expect_eq(ctx, dr[4] & 0xf, 0, "no breakpoint bit in DR6");
+    }
+done:
+    vm_destroy(&vm);
+}
+
 /* INTR: the shadow bit round-trips; no event is being delivered at a plain exit. */
 static void vm_state_intr(struct pith_test_ctx *ctx)
 {
@@ -1442,6 +1470,7 @@ KT_TABLE(vm,
     { "vm_state_sys_round_trip", vm_state_sys_round_trip },
     { "vm_state_debug_registers", vm_state_debug_registers },
     { "vm_state_debug_registers_refused", vm_state_debug_registers_refused },
+    { "vm_debug_exit_dr6", vm_debug_exit_dr6 },
     { "vm_state_intr", vm_state_intr },
     { "vm_state_tsc_observed", vm_state_tsc_observed },
     { "vm_state_transfer_mask", vm_state_transfer_mask },
