@@ -194,7 +194,7 @@ struct address_space {
 
 /* The checked groups of pith/vm.h, as a VMM wrote them (arch/x86_64/guest_state.c). */
 struct guest_state_words {
-    uint64_t rip[2], cr[6], seg[16], dtr[4], sys[9];
+    uint64_t rip[2], cr[6], seg[16], dtr[4], sys[9], dr[5];
 };
 
 /* What generic code keeps of a vCPU; `arch` belongs to the backend alone (guest

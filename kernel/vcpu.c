@@ -66,6 +66,7 @@ static void remember_written(struct vcpu *v, unsigned group, const uint64_t *wor
     case PITH_VM_GROUP_SEG: keep = v->written.seg; break;
     case PITH_VM_GROUP_DTR: keep = v->written.dtr; break;
     case PITH_VM_GROUP_SYS: keep = v->written.sys; break;
+    case PITH_VM_GROUP_DR:  keep = v->written.dr; break;
     default: return;
     }
     memcpy(keep, words, pith_vm_group_words(group) * sizeof(uint64_t));
@@ -280,7 +281,7 @@ static int vcpu_recall(struct vcpu *v)
 static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
 {
     uint64_t mask = inv_arg(inv, 0);
-    if (mask & ~(uint64_t)PITH_VM_GROUP_ALL)
+    if (mask & ~(uint64_t)PITH_VM_STATE_GROUPS)
         return PITH_E_INVALID_ARG;
     unsigned length = pith_vm_groups_length(mask);
     if (length > PITH_MSG_REGS_IN_CPU && !inv->caller->ipc_buffer)
@@ -299,7 +300,7 @@ static int vcpu_read_state(struct invocation *inv, struct vcpu *v)
 static int vcpu_write_state(struct invocation *inv, struct vcpu *v)
 {
     uint64_t mask = inv_arg(inv, 0);
-    if (mask & ~(uint64_t)PITH_VM_GROUP_ALL)
+    if (mask & ~(uint64_t)PITH_VM_STATE_GROUPS)
         return PITH_E_INVALID_ARG;
     if (inv->length < 1 + pith_vm_groups_length(mask))
         return PITH_E_TRUNCATED;

@@ -10,7 +10,9 @@ hostile client speaks the protocol by hand: line noise, bad checksums, an oversi
 packet and malformed commands must get '-' or an error reply and leave the stub
 serving; it reads registers, resumes the guest and stops it again with Ctrl-C (0x03),
 then detaches.  Then Debian's gdb in batch mode attaches, breaks at `tick`, reads
-`counter`, steps, examines memory, writes `counter` and detaches; the guest must run
+`counter`, steps, examines memory, sets a hardware breakpoint (`hbreak tick`) and a
+watchpoint (`watch ticks`) — stopping at them where the emulator arms the guest's DR7,
+else checking what the guest reads in DR0 and DR7 — writes `counter` and detaches; the guest must run
 on and end with the value written (isa-debug-exit status).  With LINUX_ISO
 (guests/configs/gdb-linux-test.conf), gdb also attaches to a Linux guest without
 symbols: amd64 registers, kernel memory through the guest's page tables, two steps,
@@ -159,7 +161,9 @@ def hostile_client(port, log):
     bad = {b"mffffffff,ffffffff": b"E01", b"m1000": b"E01", b"M200000,1:zz": b"E01",
            b"M200000,4:00": b"E01", b"p999": b"E01", b"P8=12": b"E01", b"G00": b"E01",
            b"Z0,ffffffffffffffff,1": b"E0e", b"m" + b"f" * 40 + b",4": b"E01",
-           b"X200000,10:abc": b"E01", b"Z1,200000,1": b"", b"vFoo": b""}
+           b"X200000,10:abc": b"E01", b"Z1,100000000,1": b"E0e", b"Z2,fffffffe,4": b"E0e",
+           b"Z3,200000,0": b"E0e", b"Z4,200000,21": b"E0e", b"z1,ffffffffffffffff,1": b"OK",
+           b"Z5,200000,1": b"", b"vFoo": b""}
     wrong = []
     for packet, expected in bad.items():
         answer = c.command(packet)
@@ -199,10 +203,79 @@ stepi
 print/x $pc
 step
 x/1dw &counter
-set var counter = {value}
+delete 1
+{hardware}set var counter = {value}
 print counter
+info breakpoints
 detach
 """
+
+# Hardware breakpoints where the CPU honours the vCPU's DR7 (VMX in Bochs; SVM in QEMU
+# 9.1 or later): hbreak stops at tick, twice a round apart (resuming past it), a write
+# watchpoint on ticks stops with the old and new value, and once both are gone the
+# guest reads its own DR7 again (at a software breakpoint on tock).  The guest reads its
+# debug registers before tick: the watchpoint's first stop comes in the round of the
+# hbreak's, so the guest's view of it is checked at the second.
+HARDWARE_STOPS = """hbreak tick
+continue
+print/x $pc
+print counter
+print/x seen_dr0
+print/x seen_dr7
+continue
+print counter
+delete 2
+watch ticks
+continue
+print/x $pc
+continue
+print/x seen_dr0
+print/x seen_dr7
+delete 3
+break tock
+continue
+print/x seen_dr7
+delete 4
+"""
+HARDWARE_STOPS_VALUES = 10  # $4..$13
+
+# QEMU before 9.1 loads DR7 from the VMCB at VMRUN without arming its breakpoints (its
+# helper_vmrun sets env->dr[7] instead of calling cpu_x86_update_dr7), so a
+# guest never stops at them: the guest shows what it was given instead.  A software
+# breakpoint on tock (called before tick each round) stops it; it read DR0 and DR7
+# just before.
+HARDWARE_SEEN = """hbreak tick
+break tock
+continue
+print/x seen_dr0
+print/x seen_dr7
+delete 2
+delete 3
+watch ticks
+break tock
+continue
+print/x seen_dr0
+print/x seen_dr7
+delete 4
+continue
+print/x seen_dr7
+delete 5
+"""
+HARDWARE_SEEN_VALUES = 5    # $4..$8
+
+
+def qemu_arms_vmcb_breakpoints():
+    """QEMU 9.1 and later arm the breakpoints of the DR7 VMRUN loads."""
+    try:
+        text = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        return False
+    m = re.search(r"version (\d+)\.(\d+)", text)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (9, 1)
+
+
+def gdb_script(port, value, stops):
+    return GDB_SCRIPT.format(port=port, value=value, hardware=HARDWARE_STOPS if stops else HARDWARE_SEEN)
 
 
 def run_gdb(script, path, elf=None, timeout=120, out_path=None):
@@ -467,10 +540,10 @@ def bochs(platform, iso, elf):
     log = Log(log_path)
     try:
         path = os.path.join(build, f"{platform}.gdb")
-        script = GDB_SCRIPT.format(port=port, value=GOAL + 7).replace("connect-timeout 60", "connect-timeout 120")
+        script = gdb_script(port, GOAL + 7, True).replace("connect-timeout 60", "connect-timeout 120")
         out = run_gdb(script.replace("remotetimeout 10", "remotetimeout 120"), path, elf, timeout=600)
         check("gdb: a client attached" in log.text(), "gdb_stub_started", "the stub never saw the client")
-        check_gdb(out)
+        check_gdb(out, elf, True)
         ended = log.wait_for(r"guest gdbtest: stopped with exit status \d+", 300, emu)
         check(ended is not None and f"gdb-test: counter is {GOAL + 7}" in log.text() and
               "stopped with exit status 15" in ended.group(0),
@@ -508,8 +581,9 @@ def main():
             except OSError as e:
                 check(False, "gdb_hostile_client", str(e))
             time.sleep(2)           # QEMU notices the first client has gone
-            out = run_gdb(GDB_SCRIPT.format(port=port, value=GOAL + 7), os.path.join(build, f"{platform}.gdb"), elf)
-            check_gdb(out)
+            stops = qemu_arms_vmcb_breakpoints()
+            out = run_gdb(gdb_script(port, GOAL + 7, stops), os.path.join(build, f"{platform}.gdb"), elf)
+            check_gdb(out, elf, stops)
         ended = log.wait_for(r"guest gdbtest: stopped with exit status \d+", 60, qemu)
         text = log.text()
         check(ended is not None and f"gdb-test: counter is {GOAL + 7}" in text and
@@ -532,7 +606,9 @@ def main():
     return 0 if passed == len(results) else 1
 
 
-def check_gdb(out):
+def check_gdb(out, elf, stops):
+    """gdb's output of GDB_SCRIPT; stops: the hardware breakpoints stop the guest (else
+    the guest only shows them in its debug registers)."""
     bp = re.search(r"Breakpoint 1, (0x[0-9a-f]+ in )?tick \(\)", out)
     check(bp is not None, "gdb_break_at_symbol", "no 'Breakpoint 1, tick ()' in gdb's output")
     values = dict(re.findall(r"^\$(\d+) = (.*)$", out, re.M))
@@ -547,7 +623,54 @@ def check_gdb(out):
     x = re.search(r"<counter>:\s+(-?\d+)", out)
     check(x is not None and x.group(1) == counter, "gdb_examine_memory",
           f"x/1dw &counter gave {x.group(1) if x else None!r}, print gave {counter!r}")
-    check(values.get("4") == str(GOAL + 7), "gdb_write_variable", f"counter after set var: {values.get('4')!r}")
+    symbols = dict((name, int(address, 16)) for address, _, name in
+                   (line.split() for line in subprocess.run(["nm", elf], capture_output=True, text=True)
+                    .stdout.splitlines() if len(line.split()) == 3))
+    def hex_value(n):
+        v = values.get(str(n), "")
+        return int(v, 16) if v.startswith("0x") else None
+    hbreak_dr7, watch_dr7, own_dr7 = 0x401, 0x401 | 1 << 16 | 3 << 18, 0x400
+    hb = re.search(r"Hardware assisted breakpoint 2 at (0x[0-9a-f]+)", out)
+    check(hb is not None and int(hb.group(1), 16) == symbols.get("tick"), "gdb_hbreak_accepted",
+          f"hbreak tick said {hb.group(0) if hb else None!r}")
+    if stops:
+        # hbreak: DR0 and DR7, a #DB; the stop at tick's address, then again a round later.
+        check(re.search(r"Breakpoint 2, (0x[0-9a-f]+ in )?tick \(\)", out) is not None and
+              hex_value(4) == symbols.get("tick"), "gdb_hbreak_stops_at_symbol",
+              f"no 'Breakpoint 2, tick ()', or pc {values.get('4')!r} at the stop")
+        check(hex_value(6) == symbols.get("tick") and hex_value(7) == hbreak_dr7, "gdb_hbreak_in_debug_registers",
+              f"the guest read DR0 {values.get('6')!r}, DR7 {values.get('7')!r}")
+        first, second = values.get("5", ""), values.get("8", "")
+        check(counter.isdigit() and first.isdigit() and second.isdigit() and int(first) == int(counter) + 1 and
+              int(second) == int(first) + 1, "gdb_hbreak_continue",
+              f"counter {counter!r} at the software breakpoint, then {first!r} and {second!r} at the hardware "
+              "one (each one round later)")
+        # watch: a write watchpoint (Z2) reported with watch:ADDR; the old and new value.
+        w = re.search(r"Hardware watchpoint 3: ticks\s+Old value = (\d+)\s+New value = (\d+)", out)
+        again = re.findall(r"Hardware watchpoint 3: ticks\s+Old value = \d+\s+New value = \d+", out)
+        pc = hex_value(9)
+        check(w is not None and int(w.group(2)) == int(w.group(1)) + 1 and pc is not None and
+              0 < pc - symbols.get("tick", 0) < 32 and len(again) == 2 and hex_value(10) == symbols.get("ticks") and
+              hex_value(11) == watch_dr7, "gdb_watchpoint",
+              f"no two 'Hardware watchpoint 3: ticks' stops, the first with Old/New value one apart in tick "
+              f"(pc {values.get('9')!r}), "
+              f"or the guest read DR0 {values.get('10')!r}, DR7 {values.get('11')!r}")
+        own, written = hex_value(12), values.get("13")
+    else:
+        # The emulator does not stop at them; the guest read what the stub gave it.
+        check(re.search(r"Breakpoint 3, (0x[0-9a-f]+ in )?tock \(\)", out) is not None and
+              hex_value(4) == symbols.get("tick") and hex_value(5) == hbreak_dr7, "gdb_hbreak_in_debug_registers",
+              f"at tock the guest read DR0 {values.get('4')!r}, DR7 {values.get('5')!r} "
+              f"(tick {symbols.get('tick', 0):#x}, {hbreak_dr7:#x} expected)")
+        check(re.search(r"Hardware watchpoint 4: ticks", out) is not None and
+              hex_value(6) == symbols.get("ticks") and hex_value(7) == watch_dr7, "gdb_watchpoint_in_debug_registers",
+              f"with watch ticks the guest read DR0 {values.get('6')!r}, DR7 {values.get('7')!r} "
+              f"(ticks {symbols.get('ticks', 0):#x}, {watch_dr7:#x} expected)")
+        own, written = hex_value(8), values.get("9")
+    check(own == own_dr7, "gdb_debug_registers_given_back",
+          f"with no hardware breakpoint left the guest read DR7 {own!r} ({own_dr7:#x}, its own, expected)")
+    check(written == str(GOAL + 7), "gdb_write_variable", f"counter after set var: {written!r}")
+    check("No breakpoints or watchpoints." in out, "gdb_hardware_deleted", "breakpoints left after delete")
     check("[Inferior 1 (Remote target) detached]" in out, "gdb_detach", "gdb did not detach")
 
 

@@ -23,6 +23,14 @@
 #define GDB_BREAK_OPCODE    0xf4
 #define GDB_BREAKPOINTS     64
 #define RFLAGS_TF           (1ull << 8)
+#define RFLAGS_RF           (1ull << 16)
+/* Hardware breakpoints: DR0..DR3, enabled in DR7 (SDM Vol. 3B 18.2.4): local enable
+ * at bit 2i, R/W at 16 + 4i (0 execute, 1 write, 3 read or write), LEN at 18 + 4i (0
+ * one byte, 1 two, 3 four, 2 eight).  Bit 10 is always set. */
+#define GDB_HW_SLOTS        4
+#define DR7_FIXED           0x400ull
+#define DR6_B0_B3           0xfull
+#define DR6_BS              (1ull << 14)
 /* What a client sent while no VMM had COM2 is not for us (it would stop the guest).
  * QEMU hands it to the UART a byte at a time once the FIFO is reset, so it is dropped
  * until the line has been quiet this long, for at most GDB_STALE_MAX_MS. */
@@ -38,6 +46,16 @@ struct breakpoint {
     bool used;
     uint64_t address, gpa;
     uint8_t saved;
+};
+
+/* One debug register: a piece of what a Z1..Z4 asked for (a watched range that is not
+ * one aligned 1, 2, 4 or 8 bytes takes several). */
+struct hw_slot {
+    bool used;
+    unsigned type;              /* GDB_Z_HARDWARE..GDB_Z_ACCESS */
+    uint64_t request, request_length;   /* the Z packet's address and length */
+    uint64_t address;
+    unsigned length;
 };
 
 struct gdb_stub {
@@ -59,9 +77,15 @@ struct gdb_stub {
     bool stepping;
     bool step_set_tf;           /* TF was ours: clear it after the step */
     int signal;
-    bool swbreak;
+    enum gdb_stop_kind stop_kind;
+    uint64_t stop_address;
     uint64_t next_poll;
     struct breakpoint bp[GDB_BREAKPOINTS];
+    struct hw_slot hw[GDB_HW_SLOTS];        /* what the client asked for */
+    struct hw_slot programmed[GDB_HW_SLOTS];/* what the vCPU has (the last sync) */
+    bool hw_changed;            /* hw differs from programmed: sync at the next chance */
+    bool hw_holds;              /* the vCPU's DR0..DR3 and DR7 are ours; the guest's: */
+    uint64_t guest_dr[4], guest_dr7;
     char reply[GDB_RSP_MAX + 1];
     char frame[2 * GDB_RSP_MAX + 8];    /* the last packet sent, for a '-' */
     size_t frame_length;
@@ -283,6 +307,182 @@ static bool remove_breakpoint(void *ctx, uint64_t address)
     return true;
 }
 
+/* ---- Hardware breakpoints and watchpoints: DR0..DR3 and DR7 ------------------------
+ * The client's requests live in hw[]; the vCPU gets them at sync_hardware, which runs
+ * only while vCPU 0 is out of the guest at an exit (its state can be read and
+ * written then).  While any is set the stub holds the debug registers: the guest's
+ * own DR0..DR3 and DR7 are kept aside and given back when the last one goes (docs/gdb.md). */
+
+static bool address_fits(const struct gdb_stub *s, uint64_t address)
+{
+    if (s->target.arch == GDB_ARCH_I386)
+        return address <= 0xffffffffull;
+    return (uint64_t)((int64_t)(address << 16) >> 16) == address;
+}
+
+static unsigned free_slots(const struct gdb_stub *s)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < GDB_HW_SLOTS; i++)
+        n += !s->hw[i].used;
+    return n;
+}
+
+/* The largest aligned piece (8, 4, 2 or 1 bytes; 1 for an execution breakpoint) that
+ * starts at address and does not pass end. */
+static unsigned piece(unsigned type, uint64_t address, uint64_t left)
+{
+    if (type == GDB_Z_HARDWARE)
+        return 1;
+    unsigned n = 8;
+    while (n > 1 && ((address & (n - 1)) || n > left))
+        n /= 2;
+    return n;
+}
+
+static bool insert_hardware(void *ctx, unsigned type, uint64_t address, uint64_t length)
+{
+    struct gdb_stub *s = ctx;
+    if (type == GDB_Z_HARDWARE)
+        length = 1;             /* KIND is the instruction's length; DR7 wants 1 */
+    if (length == 0 || length > 8 * GDB_HW_SLOTS || address + length - 1 < address ||
+        !address_fits(s, address) || !address_fits(s, address + length - 1))
+        return false;
+    for (unsigned i = 0; i < GDB_HW_SLOTS; i++)
+        if (s->hw[i].used && s->hw[i].type == type && s->hw[i].request == address &&
+            s->hw[i].request_length == length)
+            return true;        /* already there */
+    unsigned needed = 0;
+    for (uint64_t at = address; at < address + length; at += piece(type, at, address + length - at))
+        needed++;
+    if (needed > free_slots(s))
+        return false;
+    unsigned slot = 0;
+    for (uint64_t at = address; at < address + length;) {
+        while (s->hw[slot].used)
+            slot++;
+        unsigned n = piece(type, at, address + length - at);
+        s->hw[slot] = (struct hw_slot){ .used = true, .type = type, .request = address,
+                                        .request_length = length, .address = at, .length = n };
+        at += n;
+    }
+    s->hw_changed = true;
+    return true;
+}
+
+static bool remove_hardware(void *ctx, unsigned type, uint64_t address, uint64_t length)
+{
+    struct gdb_stub *s = ctx;
+    if (type == GDB_Z_HARDWARE)
+        length = 1;
+    for (unsigned i = 0; i < GDB_HW_SLOTS; i++) {
+        struct hw_slot *h = &s->hw[i];
+        if (h->used && h->type == type && h->request == address && h->request_length == length) {
+            h->used = false;
+            s->hw_changed = true;
+        }
+    }
+    return true;
+}
+
+static void remove_all_hardware(struct gdb_stub *s)
+{
+    for (unsigned i = 0; i < GDB_HW_SLOTS; i++) {
+        s->hw_changed |= s->hw[i].used;
+        s->hw[i].used = false;
+    }
+}
+
+static uint64_t dr7_of(const struct hw_slot *slots)
+{
+    static const uint8_t rw[] = { [GDB_Z_HARDWARE] = 0, [GDB_Z_WRITE] = 1, [GDB_Z_READ] = 3,
+                                  [GDB_Z_ACCESS] = 3 };
+    static const uint8_t len[9] = { [1] = 0, [2] = 1, [4] = 3, [8] = 2 };
+    uint64_t dr7 = DR7_FIXED;
+    for (unsigned i = 0; i < GDB_HW_SLOTS; i++)
+        if (slots[i].used)
+            dr7 |= 1ull << (2 * i) | (uint64_t)rw[slots[i].type] << (16 + 4 * i) |
+                   (uint64_t)len[slots[i].length] << (18 + 4 * i);
+    return dr7;
+}
+
+/* DR7 is in the CR group of the exit message: changed there, written now (the exit may
+ * end without a reply) and with the reply (which may carry the CR group too). */
+static bool set_dr7(struct gdb_stub *s, uint64_t dr7)
+{
+    struct vcpu *c = &s->vm->cpus[0];
+    uint64_t *mr = exit_words(s);
+    mr[VM_CR(VM_DR7)] = dr7;
+    c->reply_groups |= PITH_VM_GROUP_CR;
+    return pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_CR, &mr[VM_CR(0)], 6) == PITH_OK;
+}
+
+/* The vCPU gets hw[], or the guest's own registers back when hw[] is empty.  At an
+ * exit of vCPU 0 only. */
+static void sync_hardware(struct gdb_stub *s)
+{
+    if (!s->hw_changed)
+        return;
+    struct vcpu *c = &s->vm->cpus[0];
+    uint64_t dr[5];
+    bool any = free_slots(s) < GDB_HW_SLOTS;
+    if (!any && !s->hw_holds) {
+        memcpy(s->programmed, s->hw, sizeof(s->programmed));
+        s->hw_changed = false;
+        return;
+    }
+    if (pith_vcpu_read_state(c->vcpu, PITH_VM_GROUP_DR, dr, 5) != PITH_OK)
+        return;
+    if (any && !s->hw_holds) {
+        memcpy(s->guest_dr, dr, sizeof(s->guest_dr));
+        s->guest_dr7 = exit_words(s)[VM_CR(VM_DR7)];
+    }
+    for (unsigned i = 0; i < 4; i++)
+        dr[i] = !any ? s->guest_dr[i] : s->hw[i].used ? s->hw[i].address : 0;
+    if (pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_DR, dr, 5) != PITH_OK ||
+        !set_dr7(s, any ? dr7_of(s->hw) : s->guest_dr7)) {
+        vm_log(s->vm, "gdb: the debug registers could not be written");
+        return;
+    }
+    s->hw_holds = any;
+    memcpy(s->programmed, s->hw, sizeof(s->programmed));
+    s->hw_changed = false;
+}
+
+/* At a #DB: DR6's bits B0..B3 of the slots the vCPU has, which were ours; -1 if none. */
+static int hardware_hit(struct gdb_stub *s)
+{
+    uint64_t dr[5];
+    if (!s->hw_holds || pith_vcpu_read_state(s->vm->cpus[0].vcpu, PITH_VM_GROUP_DR, dr, 5) != PITH_OK)
+        return -1;
+    for (unsigned i = 0; i < GDB_HW_SLOTS; i++)
+        if (s->programmed[i].used && (dr[4] & (1ull << i)))
+            return (int)i;
+    return -1;
+}
+
+/* A #DB that was the debugger's leaves nothing in DR6 for the guest to find. */
+static void clear_dr6(struct gdb_stub *s)
+{
+    uint64_t dr[5];
+    pith_cap_t vcpu = s->vm->cpus[0].vcpu;
+    if (pith_vcpu_read_state(vcpu, PITH_VM_GROUP_DR, dr, 5) == PITH_OK && (dr[4] & (DR6_B0_B3 | DR6_BS))) {
+        dr[4] &= ~(DR6_B0_B3 | DR6_BS);
+        pith_vcpu_write_state(vcpu, PITH_VM_GROUP_DR, dr, 5);
+    }
+}
+
+/* An execution breakpoint at RIP would fire again before the instruction runs: RF lets
+ * the first instruction pass (SDM Vol. 3B 18.3.1.1). */
+static void pass_execution_breakpoint(struct gdb_stub *s)
+{
+    uint64_t *mr = exit_words(s);
+    for (unsigned i = 0; i < GDB_HW_SLOTS; i++)
+        if (s->programmed[i].used && s->programmed[i].type == GDB_Z_HARDWARE &&
+            s->programmed[i].address == mr[VM_RIP])
+            mr[VM_RFLAGS] |= RFLAGS_RF;
+}
+
 /* The step ended (a #DB, or an instruction the VMM emulated): TF goes if it was ours. */
 static void end_step(struct gdb_stub *s)
 {
@@ -301,7 +501,9 @@ void gdb_prepare(struct vm *vm, bool keeps_com2)
                                        .read_registers = read_registers, .write_register = write_register,
                                        .read_memory = read_memory, .write_memory = write_memory,
                                        .insert_breakpoint = insert_breakpoint,
-                                       .remove_breakpoint = remove_breakpoint };
+                                       .remove_breakpoint = remove_breakpoint,
+                                       .insert_hardware = insert_hardware,
+                                       .remove_hardware = remove_hardware };
     stub.db_intercepted = vm->exception_bitmap & GDB_EXCEPTION_BITMAP;
     gdb_rsp_init(&stub.rsp);
     vm->gdb = &stub;
@@ -334,6 +536,7 @@ bool gdb_intercept_at_recall(struct vm *vm)
     struct vcpu *c = vm->cpu;
     if (!s || c->index != 0 || c->exit.reason != PITH_EXIT_RECALL || !s->intercept_change)
         return false;
+    sync_hardware(s);               /* the breakpoints of a client that went, out */
     s->intercept_change = false;
     bool wanted = intercept_wanted(s);
     if (wanted == s->db_intercepted)
@@ -387,6 +590,7 @@ static void release(struct gdb_stub *s)
     for (unsigned i = 0; i < GDB_BREAKPOINTS; i++)
         if (s->bp[i].used)
             restore(s, &s->bp[i]);
+    remove_all_hardware(s);         /* out of the vCPU at its next exit */
     s->active = s->attached = s->client_waits = s->packet_waiting = false;
     s->stop_requested = s->stop_now = false;
     s->grant = 0;
@@ -467,11 +671,12 @@ bool gdb_stepping(const struct vm *vm, unsigned index)
     return s && index == 0 && s->stepping;
 }
 
-static void stop_here(struct gdb_stub *s, int signal, bool swbreak)
+static void stop_here(struct gdb_stub *s, int signal, enum gdb_stop_kind kind, uint64_t address)
 {
     s->stop_now = true;
     s->signal = signal;
-    s->swbreak = swbreak;
+    s->stop_kind = kind;
+    s->stop_address = address;
 }
 
 /* The exception is the guest's own: it gets it as the CPU would have given it. */
@@ -486,19 +691,35 @@ bool gdb_takes_exit(struct vm *vm, uint64_t *inject)
     if (!s || vm->cpu->index != 0)
         return false;
     uint64_t *mr = vm->cpu->exit.mr, reason = vm->cpu->exit.reason;
+    bool db = reason == PITH_EXIT_EXCEPTION && mr[1] == 1;
+    int hit = db ? hardware_hit(s) : -1;
+    struct hw_slot slot = hit >= 0 ? s->programmed[hit] : (struct hw_slot){ 0 };
+    sync_hardware(s);
     if (reason == PITH_EXIT_HLT && s->active && breakpoint_at(s, mr[VM_RIP])) {
-        stop_here(s, GDB_SIGNAL_TRAP, true);
+        stop_here(s, GDB_SIGNAL_TRAP, GDB_STOP_SWBREAK, 0);
         return true;
     }
     if (reason != PITH_EXIT_EXCEPTION)
         return false;
+    if (db && (hit >= 0 || s->stepping))
+        clear_dr6(s);
+    if (hit >= 0 && s->active) {
+        enum gdb_stop_kind kind = slot.type == GDB_Z_HARDWARE ? GDB_STOP_HWBREAK
+                                  : (enum gdb_stop_kind)(GDB_STOP_WATCH + slot.type - GDB_Z_WRITE);
+        stop_here(s, GDB_SIGNAL_TRAP, kind, slot.type == GDB_Z_HARDWARE ? 0 : slot.request);
+        return true;
+    }
+    if (hit >= 0 && !s->stepping) {
+        pass_execution_breakpoint(s);   /* one of a client that went: the guest goes on */
+        return true;
+    }
     if (mr[1] == 1 && s->stepping && !s->active) {
         end_step(s);                /* COM2 went while it ran: the guest goes on */
         want_intercept(s);
         return true;
     }
     if (mr[1] == 1 && s->stepping) {
-        stop_here(s, GDB_SIGNAL_TRAP, false);
+        stop_here(s, GDB_SIGNAL_TRAP, GDB_STOP_OTHER, 0);
         return true;
     }
     if (mr[1] == 1)
@@ -511,6 +732,7 @@ static void detach(struct gdb_stub *s)
     for (unsigned i = 0; i < GDB_BREAKPOINTS; i++)
         if (s->bp[i].used)
             restore(s, &s->bp[i]);
+    remove_all_hardware(s);
     s->attached = s->client_waits = false;
     vm_log(s->vm, "gdb: detached; the guest runs on");
 }
@@ -520,7 +742,8 @@ static bool serve(struct gdb_stub *s)
 {
     size_t length;
     s->target.stop_signal = s->signal;
-    s->target.stop_swbreak = s->swbreak;
+    s->target.stop_kind = s->stop_kind;
+    s->target.stop_address = s->stop_address;
     enum gdb_action action = gdb_command(&s->target, s->rsp.data, s->rsp.length, s->reply, sizeof(s->reply),
                                          &length);
     if (action == GDB_ACTION_REPLY || action == GDB_ACTION_DETACH)
@@ -528,6 +751,13 @@ static bool serve(struct gdb_stub *s)
     if (action == GDB_ACTION_STEP && !s->db_intercepted) {
         send_packet(s, "E16", 3);   /* the #DB would reach the guest's own IDT */
         return false;
+    }
+    if (action == GDB_ACTION_STEP || action == GDB_ACTION_CONTINUE || action == GDB_ACTION_DETACH ||
+        action == GDB_ACTION_KILL) {
+        if (action == GDB_ACTION_DETACH || action == GDB_ACTION_KILL)
+            remove_all_hardware(s);
+        sync_hardware(s);           /* before the guest runs: what the client left set */
+        pass_execution_breakpoint(s);
     }
     switch (action) {
     case GDB_ACTION_STEP: {
@@ -607,13 +837,13 @@ uint64_t gdb_stop_point(struct vm *vm)
         return 0;
     }
     if (s->stepping && !s->stop_now && emulated)
-        stop_here(s, GDB_SIGNAL_TRAP, false);   /* the VMM did the stepped instruction */
+        stop_here(s, GDB_SIGNAL_TRAP, GDB_STOP_OTHER, 0);   /* the VMM did the stepped instruction */
     if (!s->stop_now && !s->stop_requested)
         return 0;
     if (s->stepping)
         end_step(s);
     if (!s->stop_now)
-        stop_here(s, GDB_SIGNAL_INT, false);
+        stop_here(s, GDB_SIGNAL_INT, GDB_STOP_OTHER, 0);
     if (s->packet_waiting)
         s->client_waits = false;    /* a new client (the old one went away running) */
     s->stop_now = s->stop_requested = false;
@@ -624,9 +854,11 @@ uint64_t gdb_stop_point(struct vm *vm)
                s->target.arch == GDB_ARCH_AMD64 ? "amd64" : "i386");
     }
     if (s->client_waits) {
-        size_t n = gdb_stop_reply(s->signal, s->swbreak, s->reply, sizeof(s->reply));
+        size_t n = gdb_stop_reply(s->signal, s->stop_kind, s->stop_address, s->reply, sizeof(s->reply));
         send_packet(s, s->reply, n);
         s->client_waits = false;
     }
-    return stopped(s);
+    uint64_t bits = stopped(s);
+    sync_hardware(s);               /* COM2 taken back while stopped: nothing of ours stays */
+    return bits;
 }

@@ -8,8 +8,10 @@
  * The stub sees vCPU 0.  A packet or Ctrl-C from the client stops it (a recall, then
  * the RECALL exit); while it is stopped, its VMM thread serves packets inside the exit
  * it stopped at, holding the VMM lock, so vCPUs beyond the first stop at their next
- * exit too.  Breakpoints are a one-byte trap instruction written into guest memory
- * (GDB_BREAK_OPCODE); single steps set RFLAGS.TF and take the #DB exit.  The packet
+ * exit too.  Software breakpoints are a one-byte trap instruction written into guest
+ * memory (GDB_BREAK_OPCODE); hardware breakpoints and watchpoints are DR0..DR3 and DR7
+ * (the vCPU's DR and CR state groups), the guest's own kept aside while any is set;
+ * single steps set RFLAGS.TF.  Both of the latter take the #DB exit.  The packet
  * layer and the commands are pure (dev/gdb_rsp.h, dev/gdb_commands.h); this file is the
  * guest's side: registers from the exit message, memory through the guest's page
  * tables, the UART.
@@ -24,7 +26,8 @@
 
 #define GDB_COM2_PORT       0x2f8
 #define GDB_POLL_MS         10
-/* #DB, for single steps (breakpoints are HLT exits, see gdbstub.c). */
+/* #DB, for single steps and hardware breakpoints (software ones are HLT exits, see
+ * gdbstub.c). */
 #define GDB_EXCEPTION_BITMAP (1u << 1)
 
 struct vm;

@@ -113,6 +113,17 @@ static bool sys_valid(const uint64_t *sys)
            is_canonical(sys[7]) && pat_valid(sys[8]);
 }
 
+/* dr0..dr3 are loaded with MOV, which faults on a non-canonical address (SDM Vol. 3A
+ * 18.2.4 with 64-bit mode); DR6's bits 63..32 must be 0 for MOV (the VMX backend's load)
+ * and for VMRUN (APM 15.5.1).  Its reserved low bits are harmless: the CPU fixes them. */
+static bool debug_valid(const uint64_t *dr)
+{
+    for (unsigned i = 0; i < 4; i++)
+        if (!is_canonical(dr[i]))
+            return false;
+    return dr[4] >> 32 == 0;
+}
+
 unsigned guest_state_check(const struct guest_state_words *w, uint64_t groups,
                            const struct vcpu_guest_limits *limits)
 {
@@ -128,6 +139,8 @@ unsigned guest_state_check(const struct guest_state_words *w, uint64_t groups,
         return PITH_VM_REFUSED_TABLE;
     if ((groups & PITH_VM_GROUP_SYS) && !sys_valid(w->sys))
         return PITH_VM_REFUSED_SYS;
+    if ((groups & PITH_VM_GROUP_DR) && !debug_valid(w->dr))
+        return PITH_VM_REFUSED_DEBUG;
     return 0;
 }
 

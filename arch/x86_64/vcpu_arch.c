@@ -256,8 +256,9 @@ unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups)
         { PITH_VM_GROUP_SEG, offsetof(struct guest_state_words, seg), 16 },
         { PITH_VM_GROUP_DTR, offsetof(struct guest_state_words, dtr), 4 },
         { PITH_VM_GROUP_SYS, offsetof(struct guest_state_words, sys), 9 },
+        { PITH_VM_GROUP_DR, offsetof(struct guest_state_words, dr), 5 },
     };
-    uint64_t needed = groups & (PITH_VM_GROUP_DTR | PITH_VM_GROUP_SYS);
+    uint64_t needed = groups & (PITH_VM_GROUP_DTR | PITH_VM_GROUP_SYS | PITH_VM_GROUP_DR);
     if (groups & (PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG))
         needed |= PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG;
     for (unsigned i = 0; i < ARRAY_SIZE(parts); i++) {
@@ -277,7 +278,9 @@ unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups)
  * so each vCPU keeps its own: loaded before entry where the CPU holds something else,
  * saved after the exit.  The host never uses them (its DR7 disables every breakpoint,
  * and an exit resets DR7 on both vendors), and user tasks cannot reach them at CPL 3,
- * so what a guest leaves there is only ever seen by the next guest's load. */
+ * so what a guest leaves there is only ever seen by the next guest's load.  A VMM
+ * reads and writes them (with DR6) as the DR group; the state check keeps a value MOV
+ * would fault on (a non-canonical address) from ever reaching write_dr. */
 
 static uint64_t read_dr(unsigned i)
 {

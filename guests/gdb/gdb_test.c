@@ -13,6 +13,10 @@
 
 volatile uint32_t counter;
 volatile uint32_t ticks;
+/* DR0, DR1 and DR7 as the guest reads them each round, before tick: the test sees
+ * what a debugger's hardware breakpoints put there, and that they go again. */
+volatile uint32_t seen_dr0, seen_dr1, seen_dr7;
+volatile uint32_t tocks;
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port)
@@ -51,11 +55,29 @@ __attribute__((noinline)) void tick(void)
     ticks = ticks + 1;
 }
 
+/* Called before tick each round: a place for a software breakpoint next to a
+ * hardware one (an emulator that ignores the hardware one still stops here). */
+__attribute__((noinline)) void tock(void)
+{
+    tocks = tocks + 1;
+}
+
+static void look_at_debug_registers(void)
+{
+    uint32_t dr0, dr1, dr7;
+    __asm__ volatile("mov %%dr0, %0" : "=r"(dr0));
+    __asm__ volatile("mov %%dr1, %0" : "=r"(dr1));
+    __asm__ volatile("mov %%dr7, %0" : "=r"(dr7));
+    seen_dr0 = dr0, seen_dr1 = dr1, seen_dr7 = dr7;
+}
+
 void gdb_test_main(void)
 {
     put("gdb-test: counting\n");
     for (;;) {
         counter = counter + 1;
+        look_at_debug_registers();
+        tock();
         tick();
         if (counter >= GOAL) {
             put("gdb-test: counter is ");

@@ -71,14 +71,20 @@ enum pith_exit {
                                          * NMI blocked), event being delivered at the exit
                                          * (PITH_VM_EVENT_* format, 0 = none) */
 #define PITH_VM_GROUP_TSC   (1u << 7)   /* 1: TSC offset */
-#define PITH_VM_GROUP_COUNT 8
+#define PITH_VM_GROUP_DR    (1u << 8)   /* 5: dr0 dr1 dr2 dr3 dr6; READ_STATE and
+                                         * WRITE_STATE only, never in an exit message */
+#define PITH_VM_GROUP_COUNT 9
+/* The groups an exit message (the transfer mask) and a reply can carry: all but DR,
+ * which would take the message past PITH_MSG_MAX words. */
 #define PITH_VM_GROUP_ALL   0xffu
+/* The groups VCpu.READ_STATE and VCpu.WRITE_STATE take. */
+#define PITH_VM_STATE_GROUPS (PITH_VM_GROUP_ALL | PITH_VM_GROUP_DR)
 
 /* Words of group g (bit g of a transfer mask), and of all the groups of a mask: the
  * kernel lays out and reads the groups by these, and so does a VMM. */
 static inline unsigned pith_vm_group_words(unsigned g)
 {
-    static const unsigned char words[PITH_VM_GROUP_COUNT] = { 16, 2, 6, 16, 4, 9, 2, 1 };
+    static const unsigned char words[PITH_VM_GROUP_COUNT] = { 16, 2, 6, 16, 4, 9, 2, 1, 5 };
     return g < PITH_VM_GROUP_COUNT ? words[g] : 0;
 }
 
@@ -116,6 +122,7 @@ static inline unsigned pith_vm_groups_length(uint64_t mask)
 #define PITH_VM_REFUSED_SEGMENT  4      /* segment attributes or bases, CS.L with CS.D */
 #define PITH_VM_REFUSED_TABLE    5      /* GDTR or IDTR base or limit */
 #define PITH_VM_REFUSED_SYS      6      /* a non-canonical or reserved SYS group word */
+#define PITH_VM_REFUSED_DEBUG    7      /* DR0..DR3 not canonical, or DR6 bits 63..32 set */
 
 /* Exceptions VCpu.CONFIGURE refuses in its bitmap: NMI and #MC belong to the host. */
 #define PITH_VM_HOST_EXCEPTIONS  ((1u << 2) | (1u << 18))

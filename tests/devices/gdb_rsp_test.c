@@ -86,6 +86,9 @@ static struct fake {
     uint8_t memory[FAKE_SIZE];
     uint64_t breakpoints[4];
     unsigned breakpoint_count;
+    unsigned hardware_type;         /* the last Z1..Z4 the target saw */
+    uint64_t hardware_address, hardware_length;
+    unsigned hardware_count;
     unsigned out_of_bounds;
 } fake;
 
@@ -153,10 +156,34 @@ static bool fake_remove(void *ctx, uint64_t address)
     return true;
 }
 
+/* Hardware slots: two of them, lengths 1, 2, 4 or 8. */
+static bool fake_insert_hardware(void *ctx, unsigned type, uint64_t address, uint64_t length)
+{
+    (void)ctx;
+    if (fake.hardware_count == 2 || (length != 1 && length != 2 && length != 4 && length != 8))
+        return false;
+    fake.hardware_count++;
+    fake.hardware_type = type, fake.hardware_address = address, fake.hardware_length = length;
+    return true;
+}
+
+static bool fake_remove_hardware(void *ctx, unsigned type, uint64_t address, uint64_t length)
+{
+    (void)ctx;
+    if (!fake.hardware_count)
+        return false;
+    fake.hardware_count--;
+    fake.hardware_type = type, fake.hardware_address = address, fake.hardware_length = length;
+    return true;
+}
+
 static struct gdb_target target(enum gdb_arch arch)
 {
-    return (struct gdb_target){ &fake, arch, GDB_SIGNAL_TRAP, true, fake_read_registers, fake_write_register,
-                                fake_read_memory, fake_write_memory, fake_insert, fake_remove };
+    return (struct gdb_target){ .ctx = &fake, .arch = arch, .stop_signal = GDB_SIGNAL_TRAP,
+                                .stop_kind = GDB_STOP_SWBREAK, .read_registers = fake_read_registers,
+                                .write_register = fake_write_register, .read_memory = fake_read_memory,
+                                .write_memory = fake_write_memory, .insert_breakpoint = fake_insert,
+                                .remove_breakpoint = fake_remove };
 }
 
 static char reply[GDB_RSP_MAX + 1];
@@ -178,6 +205,7 @@ static void attach_queries(void)
     struct gdb_target t = target(GDB_ARCH_I386);
     run(&t, "qSupported:multiprocess+;swbreak+;hwbreak+");
     CHECK(strstr(reply, "PacketSize=") && strstr(reply, "swbreak+"));
+    CHECK(!strstr(reply, "hwbreak+"));              /* no hardware: not offered */
     run(&t, "?");
     CHECK(reply_is("T05swbreak:;thread:1;"));
     run(&t, "qAttached");
@@ -199,10 +227,18 @@ static void attach_queries(void)
     CHECK_EQ(fake.regs[GDB_I386_PC], 0x200000);
     CHECK_EQ(run(&t, "cxyz"), GDB_ACTION_REPLY);
     CHECK(reply_is("E01"));
-    char stop[32];
-    CHECK(gdb_stop_reply(GDB_SIGNAL_INT, false, stop, sizeof(stop)) > 0);
+    char stop[64];
+    CHECK(gdb_stop_reply(GDB_SIGNAL_INT, GDB_STOP_OTHER, 0, stop, sizeof(stop)) > 0);
     CHECK(strcmp(stop, "T02thread:1;") == 0);
-    CHECK_EQ(gdb_stop_reply(GDB_SIGNAL_INT, false, stop, 4), 0);
+    CHECK_EQ(gdb_stop_reply(GDB_SIGNAL_INT, GDB_STOP_OTHER, 0, stop, 4), 0);
+    CHECK(gdb_stop_reply(GDB_SIGNAL_TRAP, GDB_STOP_HWBREAK, 0, stop, sizeof(stop)) > 0);
+    CHECK(strcmp(stop, "T05hwbreak:;thread:1;") == 0);
+    CHECK(gdb_stop_reply(GDB_SIGNAL_TRAP, GDB_STOP_WATCH, 0xffffffff81a0b2c0ull, stop, sizeof(stop)) > 0);
+    CHECK(strcmp(stop, "T05watch:ffffffff81a0b2c0;thread:1;") == 0);
+    CHECK(gdb_stop_reply(GDB_SIGNAL_TRAP, GDB_STOP_RWATCH, 0x10, stop, sizeof(stop)) > 0);
+    CHECK(strcmp(stop, "T05rwatch:10;thread:1;") == 0);
+    CHECK(gdb_stop_reply(GDB_SIGNAL_TRAP, GDB_STOP_AWATCH, 0, stop, sizeof(stop)) > 0);
+    CHECK(strcmp(stop, "T05awatch:0;thread:1;") == 0);
 }
 
 static void registers_i386_and_amd64(void)
@@ -312,6 +348,33 @@ static void breakpoints(void)
     CHECK(reply_is(""));
     run(&t, "Z2,1010,4");
     CHECK(reply_is(""));
+    t.insert_hardware = fake_insert_hardware;      /* now with two hardware slots */
+    t.remove_hardware = fake_remove_hardware;
+    run(&t, "qSupported:swbreak+;hwbreak+");
+    CHECK(strstr(reply, "hwbreak+") != NULL);
+    run(&t, "Z1,ffffffff81000010,1");
+    CHECK(reply_is("OK"));
+    CHECK_EQ(fake.hardware_type, GDB_Z_HARDWARE);
+    CHECK_EQ(fake.hardware_address, 0xffffffff81000010ull);
+    run(&t, "Z2,2000,8");
+    CHECK(reply_is("OK"));
+    CHECK_EQ(fake.hardware_type, GDB_Z_WRITE);
+    CHECK_EQ(fake.hardware_length, 8);
+    run(&t, "Z4,2000,4");                           /* no slot left */
+    CHECK(reply_is("E0e"));
+    run(&t, "z2,2000,8");
+    CHECK(reply_is("OK"));
+    CHECK_EQ(fake.hardware_count, 1);
+    run(&t, "Z3,2004,3");                           /* a length the target refuses */
+    CHECK(reply_is("E0e"));
+    run(&t, "Z5,2000,4");                           /* no such type */
+    CHECK(reply_is(""));
+    run(&t, "Z1,1000");
+    CHECK(reply_is("E01"));
+    t.stop_kind = GDB_STOP_WATCH;
+    t.stop_address = 0x2000;
+    run(&t, "?");
+    CHECK(reply_is("T05watch:2000;thread:1;"));
     run(&t, "Z0,1010");
     CHECK(reply_is("E01"));
     run(&t, "Z");

@@ -129,6 +129,27 @@ static void only_written_groups_checked(void)
     CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_SYS, &limits), PITH_VM_REFUSED_SYS);
 }
 
+/* DR0..DR3 canonical (a MOV would fault in the kernel), DR6's upper half clear. */
+static void debug_registers_checked(void)
+{
+    struct guest_state_words w = long_mode_guest();
+    uint64_t groups = PITH_VM_GROUP_DR;
+    w.dr[0] = 0xffffffff81000000ull;
+    w.dr[3] = 0x00007ffffffff000ull;
+    w.dr[4] = 0xffff4ff0ull;                /* reserved low bits: harmless */
+    CHECK_EQ(guest_state_check(&w, groups, &limits), 0);
+    for (unsigned i = 0; i < 4; i++) {
+        struct guest_state_words bad = w;
+        bad.dr[i] = 0x0000800000000000ull;
+        CHECK_EQ(guest_state_check(&bad, groups, &limits), PITH_VM_REFUSED_DEBUG);
+        bad.dr[i] = 0xdead000000000000ull;
+        CHECK_EQ(guest_state_check(&bad, groups, &limits), PITH_VM_REFUSED_DEBUG);
+    }
+    w.dr[4] = 1ull << 32;
+    CHECK_EQ(guest_state_check(&w, groups, &limits), PITH_VM_REFUSED_DEBUG);
+    CHECK_EQ(check(&w), 0);                 /* not looked at unless written */
+}
+
 static void events_checked(void)
 {
     uint64_t v = PITH_VM_EVENT_VALID;
@@ -151,4 +172,5 @@ UNIT_TABLE(guest_state,
     { "guest_state_segments_rip_tables_refused", segments_rip_and_tables_refused },
     { "guest_state_only_written_groups", only_written_groups_checked },
     { "guest_state_events_checked", events_checked },
+    { "guest_state_debug_registers", debug_registers_checked },
 )

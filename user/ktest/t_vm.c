@@ -993,6 +993,107 @@ done:
     vm_destroy(&vm);
 }
 
+/* The DR group: DR0..DR3 and DR6 read back as written, reach the guest (MOV from DR0
+ * and DR3), and survive a run; an exit message never carries them. */
+static void vm_state_debug_registers(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0x0f, 0x21, 0xc0,      /* mov eax, dr0 */
+                                    0x0f, 0x21, 0xdb,      /* mov ebx, dr3 */
+                                    0xf4 };
+    struct kt_vm vm;
+    if (!vm_create_mask(ctx, &vm, code, sizeof(code), 0, PITH_VM_STATE_GROUPS))
+        return;
+    uint64_t dr[5] = { 0x12345678, 0xffffffff81000000ull, 0x00007ffffffff000ull, 0x9abcdef0, 0xffff0ff0 };
+    uint64_t back[5] = { 0 };
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_DR, dr) || !vm_read(ctx, &vm, PITH_VM_GROUP_DR, back))
+        goto done;
+    for (unsigned i = 0; i < 5; i++)
+        pith_expect_eq(ctx, back[i], dr[i], "a DR word read back");
+    if (!vm_start(ctx, &vm) || !vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "hlt"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RAX)] & 0xffffffffull, 0x12345678, "the guest's DR0");
+    pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RBX)] & 0xffffffffull, 0x9abcdef0, "the guest's DR3");
+    pith_expect_eq(ctx, vm.exit.length, PITH_VM_EXIT_HEADER + pith_vm_groups_length(PITH_VM_GROUP_ALL),
+                   "exit words with DR in the transfer mask (DR is not sent)");
+    memset(back, 0, sizeof(back));
+    if (vm_read(ctx, &vm, PITH_VM_GROUP_DR, back))
+        for (unsigned i = 0; i < 5; i++)
+            pith_expect_eq(ctx, back[i], dr[i], "a DR word after a run");
+    uint64_t all[64];
+    pith_expect_ok(ctx, pith_vcpu_read_state(vm.vcpu, PITH_VM_STATE_GROUPS, all,
+                                             pith_vm_groups_length(PITH_VM_STATE_GROUPS)),
+                   "READ_STATE of every group");
+    pith_expect_eq(ctx, all[pith_vm_group_at(PITH_VM_STATE_GROUPS, PITH_VM_GROUP_DR) - PITH_VM_EXIT_HEADER + 1], dr[1],
+                   "DR1 among every group");
+    pith_expect_eq(ctx, pith_vcpu_read_state(vm.vcpu, 1ull << PITH_VM_GROUP_COUNT, back, 0),
+                   PITH_E_INVALID_ARG, "READ_STATE of a group beyond DR");
+    pith_expect_eq(ctx, pith_vcpu_write_state(vm.vcpu, 1ull << PITH_VM_GROUP_COUNT, back, 5),
+                   PITH_E_INVALID_ARG, "WRITE_STATE of a group beyond DR");
+done:
+    vm_destroy(&vm);
+}
+
+/* What MOV to a debug register would fault on is refused before entry: DR0..DR3 not
+ * canonical, DR6 with bits 63..32.  The guest does not run until the VMM corrects it. */
+static void vm_state_debug_registers_refused(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0xf4 };
+    static const struct { unsigned word; uint64_t value; } bad[] = {
+        { 0, 0x0000800000000000ull }, { 1, 0xdead000000000000ull }, { 2, 0x8000000000000000ull },
+        { 3, 0x00008000deadbeefull }, { 4, 0x1ffff0ff0ull }, { 4, ~0ull },
+    };
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    uint64_t good[5] = { 0, 0, 0, 0, 0xffff0ff0 };
+    bool started = false;
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t dr[5];
+        memcpy(dr, good, sizeof(dr));
+        dr[bad[i].word] = bad[i].value;
+        if (!vm_write(ctx, &vm, PITH_VM_GROUP_DR, dr))
+            break;
+        bool exited = started ? vm_reply(ctx, &vm, 0, 0, 0, 0) : vm_start(ctx, &vm);
+        started = true;
+        if (!exited || !vm_expect_exit(ctx, &vm, PITH_EXIT_INVALID_STATE, "a bad DR word refused"))
+            break;
+        pith_expect_eq(ctx, vm.exit.mr[0], 0, "refused by the kernel");
+        pith_expect_eq(ctx, vm.exit.mr[1], PITH_VM_REFUSED_DEBUG, "refused for a debug register");
+        pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x1000, "the guest did not run");
+    }
+    if (started && vm_write(ctx, &vm, PITH_VM_GROUP_DR, good) && vm_reply(ctx, &vm, 0, 0, 0, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "hlt once the DR words are good");
+    vm_destroy(&vm);
+}
+
+/* An intercepted #DB leaves its cause in the DR group's DR6 on both vendors (on VMX
+ * the kernel puts the exit qualification's bits there): a TF single step sets BS. */
+static void vm_debug_exit_dr6(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0xbc, 0x00, 0x18,                  /* mov sp, 0x1800 */
+                                    0x9c,                              /* pushf */
+                                    0x89, 0xe5,                        /* mov bp, sp */
+                                    0x81, 0x4e, 0x00, 0x00, 0x01,      /* or word [bp], 0x100 (TF) */
+                                    0x9d,                              /* popf */
+                                    0x90,                              /* nop: the step traps after it */
+                                    0xf4 };
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 1u << 1))
+        return;
+    uint64_t dr[5] = { 0, 0, 0, 0, 0xffff0ff0 };
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_DR, dr) || !vm_start(ctx, &vm) ||
+        !vm_expect_exit(ctx, &vm, PITH_EXIT_EXCEPTION, "#DB of the step"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 1, "the exception is #DB");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x100d, "RIP after the stepped nop");
+    if (vm_read(ctx, &vm, PITH_VM_GROUP_DR, dr)) {
+        pith_expect(ctx, dr[4] & (1ull << 14), "DR6.BS set by the step (DR6 %lx)", dr[4]);
+        pith_expect_eq(ctx, dr[4] & 0xf, 0, "no breakpoint bit in DR6");
+    }
+done:
+    vm_destroy(&vm);
+}
+
 /* INTR: the shadow bit round-trips; no event is being delivered at a plain exit. */
 static void vm_state_intr(struct pith_test_ctx *ctx)
 {
@@ -1367,6 +1468,9 @@ KT_TABLE(vm,
     { "vm_state_seg_observed", vm_state_seg_observed },
     { "vm_state_dtr_observed", vm_state_dtr_observed },
     { "vm_state_sys_round_trip", vm_state_sys_round_trip },
+    { "vm_state_debug_registers", vm_state_debug_registers },
+    { "vm_state_debug_registers_refused", vm_state_debug_registers_refused },
+    { "vm_debug_exit_dr6", vm_debug_exit_dr6 },
     { "vm_state_intr", vm_state_intr },
     { "vm_state_tsc_observed", vm_state_tsc_observed },
     { "vm_state_transfer_mask", vm_state_transfer_mask },

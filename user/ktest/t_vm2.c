@@ -273,9 +273,9 @@ static void vm_vcpu_bad_arguments(struct pith_test_ctx *ctx)
                     PITH_E_RIGHTS, "a read-only vCPU capability");
     pith_expect_err(ctx, pith_vcpu_recall(ro_vcpu), PITH_E_RIGHTS, "recall needs the write right");
     uint64_t words[16] = { 0 };
-    pith_expect_err(ctx, pith_vcpu_read_state(vm.vcpu, 0x100, words, 1), PITH_E_INVALID_ARG,
+    pith_expect_err(ctx, pith_vcpu_read_state(vm.vcpu, 1ull << PITH_VM_GROUP_COUNT, words, 1), PITH_E_INVALID_ARG,
                     "reading an unknown group");
-    pith_expect_err(ctx, pith_vcpu_write_state(vm.vcpu, 0x100, words, 1), PITH_E_INVALID_ARG,
+    pith_expect_err(ctx, pith_vcpu_write_state(vm.vcpu, 1ull << PITH_VM_GROUP_COUNT, words, 1), PITH_E_INVALID_ARG,
                     "writing an unknown group");
     pith_expect_err(ctx, pith_vcpu_write_state(vm.vcpu, PITH_VM_GROUP_GPR, words, 3), PITH_E_TRUNCATED,
                     "a GPR group of three words");

@@ -202,7 +202,8 @@ static void write_memory(const struct gdb_target *t, struct in *in, struct out *
 
 /* ---- Breakpoints -------------------------------------------------------------------- */
 
-/* Z/z TYPE,ADDR,KIND: type 0 (software) only; the others are not supported (empty). */
+/* Z/z TYPE,ADDR,KIND: type 0 (software); 1..4 (hardware) where the target has them,
+ * with KIND the length; anything else is not supported (empty). */
 static void breakpoint(const struct gdb_target *t, struct in *in, struct out *o, bool insert)
 {
     uint64_t type, address, kind;
@@ -211,9 +212,14 @@ static void breakpoint(const struct gdb_target *t, struct in *in, struct out *o,
         put(o, "E01");
         return;
     }
-    if (type != 0)
-        return;                 /* empty: hardware breakpoints and watchpoints unsupported */
-    bool ok = insert ? t->insert_breakpoint(t->ctx, address) : t->remove_breakpoint(t->ctx, address);
+    bool ok;
+    if (type == GDB_Z_SOFTWARE)
+        ok = insert ? t->insert_breakpoint(t->ctx, address) : t->remove_breakpoint(t->ctx, address);
+    else if (type <= GDB_Z_ACCESS && t->insert_hardware && t->remove_hardware)
+        ok = insert ? t->insert_hardware(t->ctx, (unsigned)type, address, kind)
+                    : t->remove_hardware(t->ctx, (unsigned)type, address, kind);
+    else
+        return;                 /* empty: not supported */
     put(o, ok ? "OK" : "E0e");
 }
 
@@ -236,10 +242,10 @@ static bool is(const struct in *in, const char *word)
     return starts(in, word) && (size_t)(in->end - in->p) == n;
 }
 
-static void query(struct in *in, struct out *o)
+static void query(const struct gdb_target *t, struct in *in, struct out *o)
 {
     if (starts(in, "qSupported"))
-        put(o, "PacketSize=ff0;swbreak+");
+        put(o, t->insert_hardware ? "PacketSize=ff0;swbreak+;hwbreak+" : "PacketSize=ff0;swbreak+");
     else if (starts(in, "qAttached"))
         put(o, "1");            /* an existing process: detach, not kill, when GDB quits */
     else if (is(in, "qC"))
@@ -253,15 +259,36 @@ static void query(struct in *in, struct out *o)
     /* everything else: empty, "not supported" */
 }
 
-size_t gdb_stop_reply(int signal, bool swbreak, char *out, size_t size)
+/* A number as GDB writes one: hex digits, most significant first, no leading zeros. */
+static void put_hex_number(struct out *o, uint64_t value)
 {
+    char digits[17];
+    unsigned n = 0;
+    do {
+        digits[15 - n++] = gdb_hex_chars[value & 15];
+        value >>= 4;
+    } while (value && n < 16);
+    digits[16] = 0;
+    put(o, &digits[16 - n]);
+}
+
+size_t gdb_stop_reply(int signal, enum gdb_stop_kind kind, uint64_t address, char *out, size_t size)
+{
+    static const char *const watch[] = { "watch:", "rwatch:", "awatch:" };
     struct out o = { out, 0, size, false };
     if (size)
         out[0] = 0;
     put(&o, "T");
     put_hex_le(&o, (uint64_t)(signal & 0xff), 1);
-    if (swbreak)
+    if (kind == GDB_STOP_SWBREAK)
         put(&o, "swbreak:;");
+    else if (kind == GDB_STOP_HWBREAK)
+        put(&o, "hwbreak:;");
+    else if (kind >= GDB_STOP_WATCH && kind <= GDB_STOP_AWATCH) {
+        put(&o, watch[kind - GDB_STOP_WATCH]);
+        put_hex_number(&o, address);
+        put(&o, ";");
+    }
     put(&o, "thread:1;");
     return o.overflow ? 0 : o.n;
 }
@@ -294,7 +321,7 @@ enum gdb_action gdb_command(const struct gdb_target *t, const char *packet, size
         in.p++;
     switch (command) {
     case '?':
-        o.n = gdb_stop_reply(t->stop_signal, t->stop_swbreak, reply, reply_size);
+        o.n = gdb_stop_reply(t->stop_signal, t->stop_kind, t->stop_address, reply, reply_size);
         break;
     case 'g': read_all(t, &o); break;
     case 'G': write_all(t, &in, &o); break;
@@ -318,7 +345,7 @@ enum gdb_action gdb_command(const struct gdb_target *t, const char *packet, size
         break;
     case 'q':
         in.p--;
-        query(&in, &o);
+        query(t, &in, &o);
         break;
     default:
         break;                  /* vCont?, vMustReplyEmpty, unknown: empty */

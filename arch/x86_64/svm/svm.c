@@ -406,6 +406,11 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
     case PITH_VM_GROUP_TSC:
         out[0] = *u64_at(v, VMCB_TSC_OFFSET);
         break;
+    case PITH_VM_GROUP_DR:
+        for (unsigned i = 0; i < 4; i++)
+            out[i] = vcpu_x86(v)->guest_dr[i];
+        out[4] = *u64_at(v, VMCB_DR6);
+        break;
     }
 }
 
@@ -456,6 +461,11 @@ void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
         break;
     case PITH_VM_GROUP_TSC:
         *u64_at(v, VMCB_TSC_OFFSET) = in[0];
+        break;
+    case PITH_VM_GROUP_DR:
+        for (unsigned i = 0; i < 4; i++)
+            vcpu_x86(v)->guest_dr[i] = in[i];
+        *u64_at(v, VMCB_DR6) = in[4];
         break;
     }
 }

@@ -617,6 +617,11 @@ void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
         if ((info & 0xff) == VECTOR_MC && INTR_INFO_TYPE(info) == INTR_TYPE_HARD_EXC)
             panic("machine check while a guest ran");
         reblock_nmi(info & INTR_INFO_IRET_UNBLOCKED);
+        /* An intercepted #DB leaves DR6 alone and says in the qualification what it
+         * would have set (B0..B3, BD, BS: SDM 28.2.1): DR6 shows it as without the
+         * intercept (and as on SVM), for the VMM to see and for the guest if given back. */
+        if ((info & 0xff) == 1 && INTR_INFO_TYPE(info) == INTR_TYPE_HARD_EXC)
+            vmx_state(v)->guest_dr6 = (vmx_state(v)->guest_dr6 & ~0xfull) | (q & 0x600full);
         *e = (struct vcpu_exit){ PITH_EXIT_EXCEPTION, code, info & 0xff,
                                  info & INTR_INFO_ERROR_CODE ? vmread(VMCS_EXIT_INTR_ERROR) : 0,
                                  software_event(info) ? length : 0 };
@@ -766,6 +771,11 @@ void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out)
     case PITH_VM_GROUP_TSC:
         out[0] = vmread(VMCS_TSC_OFFSET);
         break;
+    case PITH_VM_GROUP_DR:
+        for (unsigned i = 0; i < 4; i++)
+            out[i] = vcpu_x86(v)->guest_dr[i];
+        out[4] = vmx_state(v)->guest_dr6;
+        break;
     }
 }
 
@@ -837,6 +847,11 @@ void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
     }
     case PITH_VM_GROUP_TSC:
         vmwrite(VMCS_TSC_OFFSET, in[0]);
+        break;
+    case PITH_VM_GROUP_DR:
+        for (unsigned i = 0; i < 4; i++)
+            vcpu_x86(v)->guest_dr[i] = in[i];
+        vmx_state(v)->guest_dr6 = in[4];
         break;
     }
 }
