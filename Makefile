@@ -64,6 +64,15 @@ $(BUILD)/%.S.o: %.S | deps
 $(BUILD)/kernel.elf: $(KERNEL_OBJ) arch/x86_64/kernel.ld
 	ld -n -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T arch/x86_64/kernel.ld -o $@ $(KERNEL_OBJ)
 
+# Kernel addresses a kernel test needs (ktest vm_guest_breakpoint_on_host: a guest's
+# breakpoint on the host's first instruction after an exit).
+$(BUILD)/kernel_symbols.h: $(BUILD)/kernel.elf
+	nm $< | awk '$$3 == "svm_after_vmrun" { print "#define KT_KERNEL_SVM_AFTER_VMRUN 0x" $$1 "ull" } \
+		$$3 == "vmx_exit" { print "#define KT_KERNEL_VMX_EXIT 0x" $$1 "ull" }' >$@
+	@[ "$$(grep -c define $@)" = 2 ] || { echo "kernel_symbols.h: a symbol is missing"; rm -f $@; exit 1; }
+$(BUILD)/user/ktest/t_vm.c.o: $(BUILD)/kernel_symbols.h
+$(BUILD)/user/ktest/t_vm.c.o: USER_CFLAGS += -I$(BUILD)
+
 $(BUILD)/libpith.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^

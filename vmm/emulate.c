@@ -391,6 +391,17 @@ enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *
             else
                 gpr[rm] = reg == 8 ? cr8_read(vm) : cr[slot[reg]] & mask;
             i += 3;
+        } else if (op == 0x23 && i + 2 < got && (modrm & 0xc0) == 0xc0 && reg == 7) {
+            /* MOV to DR7 (an exit on SVM: pith/vm.h, PITH_VM_CR_ACCESS_DR7): bits 63..32
+             * must be 0 (#GP); bit 10 reads 1, bits 11, 12, 14 and 15 read 0 */
+            uint64_t value = gpr[rm] & mask;
+            if (value >> 32) {
+                *event = exception_event(VECTOR_GP, true);
+                *error_code = 0;
+                return EMULATE_FAULT;
+            }
+            cr[VM_DR7] = (value & ~0xd800ull) | 0x400;
+            i += 3;
         } else if (op == 0x01 && i + 2 < got && ((modrm >> 3) & 7) == 6 && (modrm & 0xc0) == 0xc0) {
             /* LMSW: the low four bits of CR0, PE can be set but not cleared */
             uint64_t value = gpr[rm] & 0xf;

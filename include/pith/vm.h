@@ -42,12 +42,16 @@ enum pith_exit {
     PITH_EXIT_INVD,
     PITH_EXIT_WBINVD,
     PITH_EXIT_XSETBV,           /* MR1 = ecx, MR2 = edx:eax */
-    PITH_EXIT_CR_ACCESS,        /* MR1 = control register, MR2 = 1 for a write */
+    PITH_EXIT_CR_ACCESS,        /* MR1 = control register (or PITH_VM_CR_ACCESS_DR7),
+                                 * MR2 = 1 for a write */
     PITH_EXIT_PAUSE,
     PITH_EXIT_INIT,
     PITH_EXIT_OTHER,            /* any other reason: see MR0 */
     PITH_EXIT_COUNT
 };
+/* CR_ACCESS's MR1 for a MOV to DR7, which exits on SVM (docs/vm.md). */
+#define PITH_VM_CR_ACCESS_DR7 0x107
+
 
 #define PITH_VM_IO_IN       (1ull << 24)
 #define PITH_VM_IO_STRING   (1ull << 25)

@@ -1,5 +1,6 @@
 /* Virtual machines: vCPUs, guest spaces, and every exit delivered to a user VMM. */
 #include "vm.h"
+#include "kernel_symbols.h"     /* made from the kernel's symbol table (Makefile) */
 
 static void vm_cpuid_exit(struct pith_test_ctx *ctx)
 {
@@ -1066,6 +1067,45 @@ static void vm_state_debug_registers_refused(struct pith_test_ctx *ctx)
     vm_destroy(&vm);
 }
 
+/* A guest's hardware breakpoint on the host's own code: the VMM puts the address of
+ * the first host instruction after VMRUN (or any host address) in DR0, the guest
+ * enables it with a MOV to DR7 and exits.  The host must not trap on it: the CPU puts
+ * the host's DR7 back at the exit, and under QEMU 7.2, which leaves the guest's
+ * breakpoints armed until DR7 is written again, the kernel writes it
+ * (svm_exit_info).  Without that the host took a #DB in the kernel and panicked. */
+static void vm_guest_breakpoint_on_host(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0x66, 0xb8, 0x03, 0x04, 0x00, 0x00,   /* mov eax, 0x403 (L0 G0) */
+                                    0x0f, 0x23, 0xf8,                     /* mov dr7, eax */
+                                    0xf4,                                 /* hlt (an exit) */
+                                    0x0f, 0xa2,                           /* cpuid (another) */
+                                    0xf4 };
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    bool svm = !(kt_bootinfo->cpu_features & PITH_CPU_VMX);
+    uint64_t host = svm ? KT_KERNEL_SVM_AFTER_VMRUN : KT_KERNEL_VMX_EXIT;
+    uint64_t dr[5] = { host, host, 0, 0, 0xffff0ff0 };
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_DR, dr) || !vm_start(ctx, &vm))
+        goto done;
+    if (svm) {          /* the MOV to DR7 exits there; the VMM completes it */
+        if (!vm_expect_exit(ctx, &vm, PITH_EXIT_CR_ACCESS, "the MOV to DR7 exits on SVM"))
+            goto done;
+        pith_expect_eq(ctx, vm.exit.mr[1], PITH_VM_CR_ACCESS_DR7, "a DR7 access");
+        pith_expect_eq(ctx, vm.exit.mr[2], 1, "a write");
+        vm.exit.mr[VM_CR(5)] = 0x403;
+        vm.exit.mr[VM_RIP] += 3;
+        if (!vm_reply(ctx, &vm, PITH_VM_GROUP_CR | PITH_VM_GROUP_RIP, 0, 0, 0))
+            goto done;
+    }
+    if (!vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "hlt with the breakpoint armed"))
+        goto done;
+    if (vm_resume(ctx, &vm, 1, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_CPUID, "cpuid: the host ran on past its breakpoint");
+done:
+    vm_destroy(&vm);
+}
+
 /* An intercepted #DB leaves its cause in the DR group's DR6 on both vendors (on VMX
  * the kernel puts the exit qualification's bits there): a TF single step sets BS. */
 static void vm_debug_exit_dr6(struct pith_test_ctx *ctx)
@@ -1471,6 +1511,7 @@ KT_TABLE(vm,
     { "vm_state_debug_registers", vm_state_debug_registers },
     { "vm_state_debug_registers_refused", vm_state_debug_registers_refused },
     { "vm_debug_exit_dr6", vm_debug_exit_dr6 },
+    { "vm_guest_breakpoint_on_host", vm_guest_breakpoint_on_host },
     { "vm_state_intr", vm_state_intr },
     { "vm_state_tsc_observed", vm_state_tsc_observed },
     { "vm_state_transfer_mask", vm_state_transfer_mask },

@@ -128,6 +128,12 @@ void svm_init(struct vcpu *v)
     *u64_at(v, VMCB_IOPM_BASE) = virt_to_phys(vcpu_page(v, VCPU_PAGE_IO_BITMAP));
     *u64_at(v, VMCB_MSRPM_BASE) = virt_to_phys(vcpu_page(v, VCPU_PAGE_MSR_BITMAP));
     *u64_at(v, VMCB_INT_CTL) = BIT(24);                 /* V_INTR_MASKING */
+    /* A guest's MOV to DR7 exits (to its VMM, as a CR_ACCESS of PITH_VM_CR_ACCESS_DR7):
+     * QEMU 7.2 arms the breakpoints a guest enables that way and keeps them armed
+     * after #VMEXIT, so the host trapped on them before it had its own GS base back
+     * and panicked (ktest vm_guest_breakpoint_on_host).  DR7 that VMRUN loads from
+     * the VMCB does not do that, and real CPUs reset DR7 at every exit anyway. */
+    *u32_at(v, VMCB_INTERCEPT_DR) = BIT(16 + 7);
     reset_guest_state(v);
     svm_state(v)->flush_tlb = true;
 }
@@ -337,6 +343,8 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
             *e = (struct vcpu_exit){ PITH_EXIT_EXCEPTION, code, code - SVM_EXIT_EXCEPTION_0, info1, 0 };
         else if (code < 0x20)
             *e = (struct vcpu_exit){ PITH_EXIT_CR_ACCESS, code, code & 15, code >= 0x10, 0 };
+        else if (code == SVM_EXIT_WRITE_DR7)
+            *e = (struct vcpu_exit){ PITH_EXIT_CR_ACCESS, code, PITH_VM_CR_ACCESS_DR7, 1, 0 };
         break;
     }
 }

@@ -26,6 +26,8 @@ svm_enter:
     vmload                          /* the guest's */
     GUEST_LOAD_GPRS
     vmrun                           /* rax = guest VMCB; rax and rsp come from it */
+    .global svm_after_vmrun         /* (named for a test's breakpoint: ktest vm_guest_breakpoint_on_host) */
+svm_after_vmrun:
     GUEST_SAVE_GPRS 16              /* the vcpu: above the two VMCBs */
     mov 8(%rsp), %rax               /* the guest VMCB */
     vmsave

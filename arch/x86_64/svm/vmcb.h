@@ -4,6 +4,7 @@
 #define SVM_VMCB_H
 
 #define VMCB_INTERCEPT_CR       0x000   /* u32: reads 0..15, writes 16..31 */
+#define VMCB_INTERCEPT_DR       0x004   /* u32: reads 0..15, writes 16..31 */
 #define VMCB_INTERCEPT_EXC      0x008   /* u32: exception vectors */
 #define VMCB_INTERCEPT_MISC1    0x00c
 #define VMCB_INTERCEPT_MISC2    0x010
@@ -91,6 +92,7 @@
 #define MISC2_XSETBV        (1u << 13)
 
 /* Exit codes (APM Appendix C). */
+#define SVM_EXIT_WRITE_DR7      0x37
 #define SVM_EXIT_EXCEPTION_0    0x40
 #define SVM_EXIT_INTR           0x60
 #define SVM_EXIT_NMI            0x61
