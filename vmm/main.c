@@ -342,8 +342,9 @@ static enum pith_error map_channel(void **channel)
     return PITH_OK;
 }
 
-/* The root task's statistics frame (pith/guest.h), mapped here; NULL without one. */
-#define VMM_STATS_PAGE 0x0000410000000000ull
+/* The root task's statistics frame (pith/guest.h), mapped here; NULL without one.  In
+ * the 2 MiB the boot info, IPC buffer and stack are in: it needs no page table more. */
+#define VMM_STATS_PAGE 0x00007f0000020000ull
 
 static struct pith_guest_stats *map_stats(void)
 {
@@ -486,6 +487,11 @@ static bool run_configured(const char *text, size_t length)
         }
     } else {
         loaded = vm_load(&guest, (const uint8_t *)kernel->vaddr, kernel->size);
+    }
+    /* The kernel, initrd and firmware are in the guest now: the root task may unmap them. */
+    if (root_endpoint) {
+        struct pith_msg msg = { .info = pith_msginfo(PITH_GUEST_LOADED, 0, 0) };
+        pith_send(root_endpoint, &msg);
     }
     /* What this guest costs beyond its RAM, on the VMM's side (the root task reports
      * the VMM domain's own objects and image): make bench reads both. */
