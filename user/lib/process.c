@@ -204,14 +204,6 @@ unsigned pith_child_loader_bits(const struct pith_child *c)
     return bits_for((1ull << (cnode + PITH_CNODE_SLOT_BITS)) + tables * PAGE);
 }
 
-/*
- * The modules, mapped read-only into the child.  The child gets no capability for
- * them: the copies that hold the mappings stay in a CNode of ours (a mapping lasts as
- * long as its capability), so the child cannot map, copy or pass them on, and its
- * own CNode need not have a slot per 4 KiB of them.  The load-only modules go at
- * PITH_CHILD_LOAD_MODULES with their CNode and tables from the loader, so that
- * revoking it (pith_child_loaded) unmaps them and nothing else.
- */
 /* The CNode that holds the copies of one kind of modules, if there are any. */
 static enum pith_error make_module_cnode(struct builder *b, bool loader)
 {
@@ -223,6 +215,14 @@ static enum pith_error make_module_cnode(struct builder *b, bool loader)
                          loader ? &b->child->loader_cnode : &b->child->module_cnode);
 }
 
+/*
+ * The modules, mapped read-only into the child.  The child gets no capability for
+ * them: the copies that hold the mappings stay in a CNode of ours (a mapping lasts as
+ * long as its capability), so the child cannot map, copy or pass them on, and its
+ * own CNode need not have a slot per 4 KiB of them.  The load-only modules go at
+ * PITH_CHILD_LOAD_MODULES with their CNode and tables from the loader, so that
+ * revoking it (pith_child_loaded) unmaps them and nothing else.
+ */
 static enum pith_error give_modules(struct builder *b, struct pith_bootinfo *info, bool loader)
 {
     struct pith_child *c = b->child;

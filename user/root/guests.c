@@ -309,9 +309,9 @@ enum pith_error guest_start(struct guest *g)
         guest_destroy(g, GUEST_STOPPED);
         return err;
     }
-    root_say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables), "
-             "its modules' mappings %lu KiB more until its guest is loaded\n",
-             c->name, g->vmm.setup_bytes >> 10, g->vmm.loader_bytes >> 10);
+    root_say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables) "
+             "of a %lu KiB container, its modules' mappings %lu KiB more until its guest is loaded\n",
+             c->name, g->vmm.setup_bytes >> 10, (1ul << g->vmm.setup_size_bits) >> 10, g->vmm.loader_bytes >> 10);
     g->state = GUEST_RUNNING;
     g->started_tsc = pith_rdtsc();
     g->starts++;
