@@ -213,7 +213,8 @@ static bool disk_copy(struct vm *vm, struct pc_disk *d)
 
 /* `disk part:NAME`: the storage channel's capabilities follow the NIC's (pith/guest.h).
  * A partition the server refused leaves the guest without a disk (both say so). */
-#define VMM_STORAGE_CHANNEL 0x0000500000000000ull
+#define VMM_STORAGE_CHANNEL 0x00007f0000600000ull     /* beside the stack's tables: one more */
+_Static_assert(PITH_STORAGE_CHANNEL_FRAMES <= 512, "the storage channel fits one page table");
 
 static void host_partition(struct vm *vm, const struct sysconf_guest *g, struct pc_disk *d)
 {
@@ -324,7 +325,8 @@ static void debug_exit_stop(void *ctx, uint32_t status)
 
 /* The guest's NIC channel (pith/guest.h): its frames mapped here.  PITH_E_INVALID_ARG
  * when the root task passed no channel. */
-#define VMM_NET_CHANNEL 0x0000400000000000ull
+#define VMM_NET_CHANNEL 0x00007f0000400000ull         /* beside the stack's tables: one more */
+_Static_assert(PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS) <= 512, "the NIC's channel fits one page table");
 
 static enum pith_error map_channel(void **channel)
 {
@@ -507,6 +509,9 @@ static bool run_configured(const char *text, size_t length)
     if (loaded)
         vm_run(&guest);
     report_configured(&guest, started);
+    /* and at the end: what its devices took while it ran (a firmware guest's written
+     * disk chunks), for sizing PITH_GUEST_VMM_BYTES */
+    say("vmm: %s: memory beyond the guest's RAM at the end: %lu KiB\n", g->name, (pith_alloc_bytes() - ram) >> 10);
     if (debug_exit.written) {
         exit_status = debug_exit.status;
         return true;                /* it ended itself; the status says how */
