@@ -510,7 +510,7 @@ static bool run_configured(const char *text, size_t length)
         vm_run(&guest);
     report_configured(&guest, started);
     /* and at the end: what its devices took while it ran (a firmware guest's written
-     * disk chunks), for sizing PITH_GUEST_VMM_BYTES */
+     * disk chunks), against what the root task gave it for itself (docs/vmm.md) */
     say("vmm: %s: memory beyond the guest's RAM at the end: %lu KiB\n", g->name, (pith_alloc_bytes() - ram) >> 10);
     if (debug_exit.written) {
         exit_status = debug_exit.status;

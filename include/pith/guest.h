@@ -8,7 +8,8 @@
  *   modules   the boot modules the block names (kernel, initrd, disk), by their names,
  *             mapped read-only, without capabilities; all but the disks (disk, cdrom)
  *             at PITH_CHILD_LOAD_MODULES, and only until the VMM sends PITH_GUEST_LOADED
- *   untyped   the guest's memory plus PITH_GUEST_VMM_BYTES for the VMM itself
+ *   untyped   the guest's memory plus what the VMM needs for itself, which the root
+ *             task sizes from the guest's block (docs/vmm.md)
  *   extra     PITH_GUEST_SLOT_CONSOLE: a capability to the console server (pith/console.h),
  *             badged for this guest; PITH_GUEST_SLOT_ROOT: an endpoint to the root task,
  *             badged for this guest; PITH_GUEST_SLOT_NOTIFY, the VMM's own
@@ -82,6 +83,5 @@ struct pith_guest_stats {
 /* Label of the VMM's word that its guest is loaded: it no longer reads the modules it
  * copied into the guest (kernel, initrd, firmware), and the root task unmaps them. */
 #define PITH_GUEST_LOADED       0x101
-#define PITH_GUEST_VMM_BYTES    (8ull << 20)
 
 #endif

@@ -125,6 +125,33 @@ enum pith_error guests_prepare(struct sysconf *config)
 #define VMM_STACK_PAGES 8
 
 /*
+ * The VMM's own memory beyond the guest's RAM (docs/vmm.md), sized from the guest: a base for the guest space, the VMM's
+ * tables and heap (a one-vCPU Linux guest takes 62 KiB of it, a few more tables per GiB
+ * of RAM); each vCPU's objects and VMM thread (about 110 KiB: the vCPU 32 KiB, its
+ * thread's 64 KiB stack); a firmware guest's 2 MiB frame, with 2 MiB for its alignment
+ * behind the other objects; a copy of each disk it may write (a writable Linux disk, a
+ * firmware guest's written chunks); a nested guest's vCPU and thread.
+ */
+#define VMM_BASE_BYTES      (512ull << 10)
+#define VMM_VCPU_BYTES      (256ull << 10)
+#define VMM_FIRMWARE_BYTES  (4ull << 20)
+#define VMM_NESTED_BYTES    (256ull << 10)
+#define VMM_FLAT_RAM_MIN    (4ull << 20)    /* the VMM gives a flat test guest this at least */
+
+static uint64_t vmm_memory(const struct sysconf_guest *c, uint64_t disk_frames)
+{
+    uint64_t ram = (c->memory + (2ull << 20) - 1) & ~((2ull << 20) - 1);   /* as the VMM rounds it */
+    if (c->boot == SYSCONF_BOOT_FLAT && ram < VMM_FLAT_RAM_MIN)
+        ram = VMM_FLAT_RAM_MIN;
+    uint64_t bytes = ram + VMM_BASE_BYTES + (c->vcpus > 1 ? c->vcpus : 1) * VMM_VCPU_BYTES + disk_frames * 4096;
+    if (c->boot == SYSCONF_BOOT_BIOS)
+        bytes += VMM_FIRMWARE_BYTES;
+    if (c->nested)
+        bytes += VMM_NESTED_BYTES;
+    return bytes;
+}
+
+/*
  * Loaders (pith/process.h) that no guest uses now, empty: a guest takes one for its
  * start (the mappings of the modules its VMM copies into the guest: kernel, initrd,
  * firmware) and gives it back when its VMM says the guest is loaded, or when it is
@@ -238,7 +265,7 @@ static enum pith_error start_vmm(struct guest *g)
     v->name = c->name;
     v->image = (const void *)vmm_image->vaddr;
     v->image_size = vmm_image->size;
-    v->memory_bytes = c->memory + PITH_GUEST_VMM_BYTES;
+    v->memory_bytes = vmm_memory(c, disk_frames);
     v->cnode_bits = bits;
     v->priority = 100;
     v->stack_pages = VMM_STACK_PAGES;
@@ -309,9 +336,12 @@ enum pith_error guest_start(struct guest *g)
         guest_destroy(g, GUEST_STOPPED);
         return err;
     }
+    uint64_t pieces = (g->vmm.memory_bytes + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);    /* process.h */
     root_say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables) "
-             "of a %lu KiB container, its modules' mappings %lu KiB more until its guest is loaded\n",
-             c->name, g->vmm.setup_bytes >> 10, (1ul << g->vmm.setup_size_bits) >> 10, g->vmm.loader_bytes >> 10);
+             "of a %lu KiB container, its modules' mappings %lu KiB more until its guest is loaded; "
+             "%lu KiB set aside beyond its RAM\n", c->name, g->vmm.setup_bytes >> 10,
+             (1ul << g->vmm.setup_size_bits) >> 10, g->vmm.loader_bytes >> 10,
+             ((1ul << g->vmm.setup_size_bits) + pieces - c->memory) >> 10);
     g->state = GUEST_RUNNING;
     g->started_tsc = pith_rdtsc();
     g->starts++;
