@@ -213,7 +213,8 @@ static bool disk_copy(struct vm *vm, struct pc_disk *d)
 
 /* `disk part:NAME`: the storage channel's capabilities follow the NIC's (pith/guest.h).
  * A partition the server refused leaves the guest without a disk (both say so). */
-#define VMM_STORAGE_CHANNEL 0x0000500000000000ull
+#define VMM_STORAGE_CHANNEL 0x00007f0000600000ull     /* beside the stack's tables: one more */
+_Static_assert(PITH_STORAGE_CHANNEL_FRAMES <= 512, "the storage channel fits one page table");
 
 static void host_partition(struct vm *vm, const struct sysconf_guest *g, struct pc_disk *d)
 {
@@ -325,7 +326,8 @@ static void debug_exit_stop(void *ctx, uint32_t status)
 
 /* The guest's NIC channel (pith/guest.h): its frames mapped here.  PITH_E_INVALID_ARG
  * when the root task passed no channel. */
-#define VMM_NET_CHANNEL 0x0000400000000000ull
+#define VMM_NET_CHANNEL 0x00007f0000400000ull         /* beside the stack's tables: one more */
+_Static_assert(PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS) <= 512, "the NIC's channel fits one page table");
 
 static enum pith_error map_channel(void **channel)
 {
@@ -343,8 +345,9 @@ static enum pith_error map_channel(void **channel)
     return PITH_OK;
 }
 
-/* The root task's statistics frame (pith/guest.h), mapped here; NULL without one. */
-#define VMM_STATS_PAGE 0x0000410000000000ull
+/* The root task's statistics frame (pith/guest.h), mapped here; NULL without one.  In
+ * the 2 MiB the boot info, IPC buffer and stack are in: it needs no page table more. */
+#define VMM_STATS_PAGE 0x00007f0000020000ull
 
 static struct pith_guest_stats *map_stats(void)
 {
@@ -488,6 +491,11 @@ static bool run_configured(const char *text, size_t length)
     } else {
         loaded = vm_load(&guest, (const uint8_t *)kernel->vaddr, kernel->size);
     }
+    /* The kernel, initrd and firmware are in the guest now: the root task may unmap them. */
+    if (root_endpoint) {
+        struct pith_msg msg = { .info = pith_msginfo(PITH_GUEST_LOADED, 0, 0) };
+        pith_send(root_endpoint, &msg);
+    }
     /* What this guest costs beyond its RAM, on the VMM's side (the root task reports
      * the VMM domain's own objects and image): make bench reads both. */
     vm_log(&guest, "memory beyond the guest's RAM: %lu KiB (kernel objects, tables, VMM heap)",
@@ -502,6 +510,9 @@ static bool run_configured(const char *text, size_t length)
     if (loaded)
         vm_run(&guest);
     report_configured(&guest, started);
+    /* and at the end: what its devices took while it ran (a firmware guest's written
+     * disk chunks), against what the root task gave it for itself (docs/vmm.md) */
+    say("vmm: %s: memory beyond the guest's RAM at the end: %lu KiB\n", g->name, (pith_alloc_bytes() - ram) >> 10);
     if (debug_exit.written) {
         exit_status = debug_exit.status;
         return true;                /* it ended itself; the status says how */

@@ -78,15 +78,21 @@ bool vm_add_mmio_window(struct vm *vm, struct device_window w)
 /*
  * Guest RAM: 2 MiB frames, all retyped first (one after another they keep their
  * alignment without gaps), then each mapped at its guest-physical address in the
- * guest space and, through a copy of its capability, into the VMM's window.
+ * guest space and, through a copy of its capability, into the VMM's window.  Their
+ * capabilities' slots are listed on the heap, as many as the guest has (every VMM
+ * domain's image would otherwise hold room for the largest guest).
  */
-static pith_cap_t frames[VM_MAX_FRAMES];
+static pith_cap_t *frames;
 
 static enum pith_error retype_ram(struct vm *vm)
 {
     uint64_t count = vm->ram_size / FRAME_2M;
     if (count == 0 || count > VM_MAX_FRAMES || vm->ram_size % FRAME_2M)
         return PITH_E_RANGE;
+    pith_free(frames);              /* a test VMM builds one guest after another */
+    frames = pith_malloc(count * sizeof(*frames));
+    if (!frames)
+        return PITH_E_NO_MEMORY;
     enum pith_error err = PITH_OK;
     for (uint64_t i = 0; !err && i < count; i++)
         err = pith_alloc_object(PITH_OBJ_FRAME_2M, 0, &frames[i]);

@@ -5,8 +5,11 @@
  * The VMM is a child domain (pith/process.h).  Its boot info carries:
  *   args      the guest's block of the configuration, as text ("guest NAME" then its
  *             keys), parsed with the same parser (vmm/dev/sysconf.h)
- *   modules   the boot modules the block names (kernel, initrd, disk), by their names
- *   untyped   the guest's memory plus PITH_GUEST_VMM_BYTES for the VMM itself
+ *   modules   the boot modules the block names (kernel, initrd, disk), by their names,
+ *             mapped read-only, without capabilities; all but the disks (disk, cdrom)
+ *             at PITH_CHILD_LOAD_MODULES, and only until the VMM sends PITH_GUEST_LOADED
+ *   untyped   the guest's memory plus what the VMM needs for itself, which the root
+ *             task sizes from the guest's block (docs/vmm.md)
  *   extra     PITH_GUEST_SLOT_CONSOLE: a capability to the console server (pith/console.h),
  *             badged for this guest; PITH_GUEST_SLOT_ROOT: an endpoint to the root task,
  *             badged for this guest; PITH_GUEST_SLOT_NOTIFY, the VMM's own
@@ -25,6 +28,7 @@
  *             No capability for COM2: the root task opens its ports (0x2f8-0x2ff) in
  *             the VMM's address space itself while the VMM serves the GDB remote
  *             protocol there, and closes them again (gdb_grant below, docs/gdb.md)
+ * Once the guest is loaded, the VMM sends PITH_GUEST_LOADED on the root endpoint.
  * When the guest powers off, the VMM sends PITH_GUEST_STOPPED (MR0 = 0 for a clean
  * power-off, otherwise an error) on the root endpoint and stops.  The VMM thread's
  * faults go to the same endpoint, so a crashed VMM is noticed too.  The root task
@@ -76,6 +80,8 @@ struct pith_guest_stats {
 #define PITH_GUEST_STATS_MAGIC  0x7374617473ull   /* "stats" */
 
 #define PITH_GUEST_STOPPED      0x100       /* label of the VMM's report */
-#define PITH_GUEST_VMM_BYTES    (8ull << 20)
+/* Label of the VMM's word that its guest is loaded: it no longer reads the modules it
+ * copied into the guest (kernel, initrd, firmware), and the root task unmaps them. */
+#define PITH_GUEST_LOADED       0x101
 
 #endif

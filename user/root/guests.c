@@ -117,12 +117,95 @@ enum pith_error guests_prepare(struct sysconf *config)
     return err;
 }
 
-static unsigned module_frames(const struct pith_module_desc *const *mods, unsigned n)
+/* Slots a VMM's CNode has beyond two per 2 MiB of guest memory and the capabilities
+ * it is given: its vCPUs and threads, its page tables and heap pages. */
+#define VMM_SLOT_ROOM 256
+/* The VMM's own stack, for its first vCPU's exits: a Linux, multiboot or firmware guest
+ * takes it 4 KiB deep at most (measured); the other vCPUs' threads have their own. */
+#define VMM_STACK_PAGES 8
+
+/*
+ * The VMM's own memory beyond the guest's RAM (docs/vmm.md), sized from the guest: a base for the guest space, the VMM's
+ * tables and heap (a one-vCPU Linux guest takes 62 KiB of it, a few more tables per GiB
+ * of RAM); each vCPU's objects and VMM thread (about 110 KiB: the vCPU 32 KiB, its
+ * thread's 64 KiB stack); a firmware guest's 2 MiB frame, with 2 MiB for its alignment
+ * behind the other objects; a copy of each disk it may write (a writable Linux disk, a
+ * firmware guest's written chunks); a nested guest's vCPU and thread.
+ */
+#define VMM_BASE_BYTES      (512ull << 10)
+#define VMM_VCPU_BYTES      (256ull << 10)
+#define VMM_FIRMWARE_BYTES  (4ull << 20)
+#define VMM_NESTED_BYTES    (256ull << 10)
+#define VMM_FLAT_RAM_MIN    (4ull << 20)    /* the VMM gives a flat test guest this at least */
+
+static uint64_t vmm_memory(const struct sysconf_guest *c, uint64_t disk_frames)
 {
-    unsigned frames = 0;
-    for (unsigned i = 0; i < n; i++)
-        frames += (unsigned)mods[i]->frame_count;
-    return frames;
+    uint64_t ram = (c->memory + (2ull << 20) - 1) & ~((2ull << 20) - 1);   /* as the VMM rounds it */
+    if (c->boot == SYSCONF_BOOT_FLAT && ram < VMM_FLAT_RAM_MIN)
+        ram = VMM_FLAT_RAM_MIN;
+    uint64_t bytes = ram + VMM_BASE_BYTES + (c->vcpus > 1 ? c->vcpus : 1) * VMM_VCPU_BYTES + disk_frames * 4096;
+    if (c->boot == SYSCONF_BOOT_BIOS)
+        bytes += VMM_FIRMWARE_BYTES;
+    if (c->nested)
+        bytes += VMM_NESTED_BYTES;
+    return bytes;
+}
+
+/*
+ * Loaders (pith/process.h) that no guest uses now, empty: a guest takes one for its
+ * start (the mappings of the modules its VMM copies into the guest: kernel, initrd,
+ * firmware) and gives it back when its VMM says the guest is loaded, or when it is
+ * destroyed.  At most one per guest loads at a time, so the array never overflows.
+ */
+static struct spare_loader {
+    pith_cap_t cap;
+    unsigned bits;
+} spare_loaders[SYSCONF_MAX_GUESTS];
+static unsigned spare_count;
+
+/* The smallest spare loader of at least 2^bits bytes, or a new one; 0 when none. */
+static pith_cap_t take_loader(unsigned bits, unsigned *size_bits)
+{
+    int best = -1;
+    for (unsigned i = 0; i < spare_count; i++)
+        if (spare_loaders[i].bits >= bits && (best < 0 || spare_loaders[i].bits < spare_loaders[best].bits))
+            best = (int)i;
+    if (best >= 0) {
+        pith_cap_t cap = spare_loaders[best].cap;
+        *size_bits = spare_loaders[best].bits;
+        spare_loaders[best] = spare_loaders[--spare_count];
+        return cap;
+    }
+    pith_cap_t cap = 0;
+    *size_bits = bits;
+    return pith_alloc_object(PITH_OBJ_UNTYPED, bits, &cap) == PITH_OK ? cap : 0;
+}
+
+/* The guest's modules are no longer mapped in its VMM: its loader is empty again. */
+static void give_back_loader(struct guest *g)
+{
+    if (!g->vmm.loader)
+        return;
+    pith_child_loaded(&g->vmm);
+    if (spare_count < SYSCONF_MAX_GUESTS)
+        spare_loaders[spare_count++] = (struct spare_loader){ g->vmm.loader, g->loader_bits };
+    g->vmm.loader = 0;
+}
+
+/* Which of the shared modules the VMM copies into its guest and then no longer reads:
+ * all but the disks, which it reads for as long as the guest runs. */
+static uint32_t load_only_modules(const struct sysconf_guest *c, const struct pith_module_desc *shared,
+                                  unsigned count, uint64_t *disk_frames)
+{
+    uint32_t mask = 0;
+    *disk_frames = 0;
+    for (unsigned i = 0; i < count; i++) {
+        if (pith_strcmp(shared[i].name, c->disk) == 0 || pith_strcmp(shared[i].name, c->cdrom) == 0)
+            *disk_frames += shared[i].frame_count;
+        else
+            mask |= 1u << i;
+    }
+    return mask;
 }
 
 /* The VMM domain, with the capabilities of pith/guest.h, made in the guest's window. */
@@ -165,9 +248,14 @@ static enum pith_error start_vmm(struct guest *g)
     if (!err)
         err = pith_cnode_copy(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_STATS], PITH_SLOT_CNODE,
                               g->stats_frame, PITH_RIGHTS_ALL);
-    /* the module frames, two slots per 2 MiB of guest memory, and room for the VMM */
-    unsigned slots_needed = module_frames(mods, count) + (unsigned)(c->memory >> 20) + cap_count + 1024, bits = 10;
-    while ((1u << bits) < slots_needed)
+    /* Two slots per 2 MiB of guest memory, and room for the VMM: also a slot per page
+     * of a disk it may copy (a writable Linux disk, a firmware guest's written chunks).
+     * The modules take none: the VMM gets them mapped, without capabilities. */
+    uint64_t disk_frames;
+    uint32_t load_only = load_only_modules(c, shared, count, &disk_frames);
+    uint64_t slots_needed = (c->memory >> 20) + cap_count + VMM_SLOT_ROOM + disk_frames;
+    unsigned bits = 8;
+    while ((1ull << bits) < slots_needed)
         bits++;
     pith_cap_t fault = pith_alloc_slot();
     if (!err)
@@ -177,11 +265,16 @@ static enum pith_error start_vmm(struct guest *g)
     v->name = c->name;
     v->image = (const void *)vmm_image->vaddr;
     v->image_size = vmm_image->size;
-    v->memory_bytes = c->memory + PITH_GUEST_VMM_BYTES;
+    v->memory_bytes = vmm_memory(c, disk_frames);
     v->cnode_bits = bits;
     v->priority = 100;
+    v->stack_pages = VMM_STACK_PAGES;
     v->modules = shared;
     v->module_count = count;
+    v->load_only = load_only;
+    unsigned loader_bits = pith_child_loader_bits(v);
+    if (!err && loader_bits && !(v->loader = take_loader(loader_bits, &g->loader_bits)))
+        err = PITH_E_NO_MEMORY;
     v->extra_caps = caps;
     v->extra_count = cap_count;
     v->debug_console = PITH_SLOT_DEBUG_CONSOLE;
@@ -197,10 +290,10 @@ static enum pith_error start_vmm(struct guest *g)
 /* The containers a first start made are kept (guests.h): out of the window with them. */
 static void keep_containers(struct guest *g)
 {
-    pith_cap_t *kept[1 + PITH_CHILD_PIECES] = { &g->vmm.setup };
+    pith_cap_t *kept[2 + PITH_CHILD_PIECES] = { &g->vmm.setup, &g->vmm.loader };
     for (unsigned i = 0; i < g->vmm.piece_count; i++)
-        kept[1 + i] = &g->vmm.containers[i];
-    for (unsigned i = 0; i < 1 + g->vmm.piece_count; i++) {
+        kept[2 + i] = &g->vmm.containers[i];
+    for (unsigned i = 0; i < 2 + g->vmm.piece_count; i++) {
         pith_cap_t slot = *kept[i];
         if (slot < g->window.first || slot >= g->window.end)
             continue;
@@ -243,8 +336,12 @@ enum pith_error guest_start(struct guest *g)
         guest_destroy(g, GUEST_STOPPED);
         return err;
     }
-    root_say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables)\n",
-             c->name, g->vmm.setup_bytes >> 10);
+    uint64_t pieces = (g->vmm.memory_bytes + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);    /* process.h */
+    root_say("guest %s: its VMM's domain took %lu KiB (CNode, address space, thread, image, tables) "
+             "of a %lu KiB container, its modules' mappings %lu KiB more until its guest is loaded; "
+             "%lu KiB set aside beyond its RAM\n", c->name, g->vmm.setup_bytes >> 10,
+             (1ul << g->vmm.setup_size_bits) >> 10, g->vmm.loader_bytes >> 10,
+             ((1ul << g->vmm.setup_size_bits) + pieces - c->memory) >> 10);
     g->state = GUEST_RUNNING;
     g->started_tsc = pith_rdtsc();
     g->starts++;
@@ -269,6 +366,7 @@ void guest_destroy(struct guest *g, enum guest_state state)
     }
     if (g->vmm.setup)
         pith_child_destroy(&g->vmm);
+    give_back_loader(g);
     empty_window(g);
     if (console)
         pith_console_stopped(console, GUEST_BADGE_BASE + g->index);
@@ -362,6 +460,8 @@ uint64_t guests_free_memory(void)
     uint64_t free = total - pith_alloc_bytes();
     for (unsigned i = 0; i < guest_count; i++)
         free += reclaimable(&guests[i]);
+    for (unsigned i = 0; i < spare_count; i++)
+        free += 1ull << spare_loaders[i].bits;
     return free;
 }
 
@@ -382,6 +482,13 @@ static void reported(const struct pith_msg *msg)
     struct guest *g = &guests[index];
     uint64_t label = pith_msginfo_label(msg->info);
     enum guest_state state = GUEST_STOPPED;
+    if (label == PITH_GUEST_LOADED) {           /* again or early: only its own loss */
+        if (g->vmm.loader)
+            root_say("guest %s: loaded; its VMM's load-time mappings (%lu KiB) given back\n",
+                     g->config->name, g->vmm.loader_bytes >> 10);
+        give_back_loader(g);
+        return;
+    }
     if (label == PITH_GUEST_STOPPED) {
         if (pith_msginfo_length(msg->info) > 1 && msg->mr[1])    /* isa-debug-exit */
             root_say("guest %s: stopped with exit status %lu\n", g->config->name, msg->mr[1]);

@@ -11,6 +11,9 @@
  * containers again, so starting and destroying a guest any number of times uses no
  * more memory than starting it once.  The capabilities the root task makes for one
  * start live in a window of its CNode (pith_slot_window) that destroy empties.
+ * The modules the VMM only copies into its guest (kernel, initrd, firmware) are mapped
+ * through a loader, an untyped the guest holds only until its VMM says the guest is
+ * loaded (PITH_GUEST_LOADED); emptied, it serves the next guest that starts.
  */
 #ifndef ROOT_GUESTS_H
 #define ROOT_GUESTS_H
@@ -39,6 +42,7 @@ struct guest {
     unsigned index;
     enum guest_state state;
     struct pith_child vmm;
+    unsigned loader_bits;           /* the size of vmm.loader, while it has one */
     uint64_t started_tsc;
     unsigned starts;
     int port;                       /* on the switch, or -1: no NIC */

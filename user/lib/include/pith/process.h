@@ -16,6 +16,9 @@
 /* Where the parent looks at a child's page while filling it (its page tables stay). */
 #define PITH_CHILD_SCRATCH_VADDR 0x00007e0000000000ull
 #define PITH_CHILD_ARGS_MAX (64u << 10)
+/* Where a child sees the modules it needs only until it is loaded (load_only below);
+ * the others are at PITH_ROOT_MODULES.  Its own PML4 entry: no table is shared. */
+#define PITH_CHILD_LOAD_MODULES 0x0000180000000000ull
 
 struct pith_child {
     const char *name;
@@ -24,8 +27,15 @@ struct pith_child {
     uint64_t memory_bytes;          /* untyped memory for the child (rounded up to 1 MiB) */
     unsigned cnode_bits;            /* the child's CNode: 2^cnode_bits slots */
     uint64_t priority;
-    const struct pith_module_desc *modules;     /* shared read-only with the child */
+    unsigned stack_pages;           /* its stack below PITH_ROOT_STACK_TOP, 1 to 16 pages
+                                     * (0: 16) */
+    const struct pith_module_desc *modules;     /* mapped read-only into the child, which
+                                                 * gets no capabilities for them */
     unsigned module_count;
+    uint32_t load_only;             /* bit m: the child needs modules[m] only until
+                                     * pith_child_loaded (with a loader) */
+    pith_cap_t loader;              /* ours, 0 or an untyped of pith_child_loader_bits:
+                                     * the load-only modules' mappings are made in it */
     const pith_cap_t *extra_caps;   /* copied into the child's CNode, in order */
     unsigned extra_count;
     const char *cmdline;
@@ -40,7 +50,10 @@ struct pith_child {
     pith_cap_t containers[PITH_CHILD_PIECES];   /* around each piece of its memory */
     unsigned piece_count;
     pith_cap_t cnode, space, thread;
+    pith_cap_t module_cnode;        /* ours: the copies that map its modules */
+    pith_cap_t loader_cnode;        /* the same for the load-only ones, in the loader */
     uint64_t setup_bytes;           /* what its objects, tables and pages took */
+    uint64_t loader_bytes;          /* what the load-only modules' mappings took */
 };
 
 /* Create and start the child; PITH_E_INVALID_ARG for an image that is not ELF64.
@@ -48,6 +61,13 @@ struct pith_child {
  * piece_count kept, the same sizes) is made in the same containers: a parent that
  * restarts its children uses no more memory for it. */
 enum pith_error pith_child_start(struct pith_child *child);
+
+/* The size (log2) of the loader the load-only modules need; 0 when there are none. */
+unsigned pith_child_loader_bits(const struct pith_child *child);
+
+/* The child no longer needs its load-only modules: revoking the loader unmaps them and
+ * empties it (a parent may reuse it for another child).  Also part of destroying. */
+enum pith_error pith_child_loaded(struct pith_child *child);
 
 /* Stop the child and take all its memory back (the containers stay the parent's). */
 enum pith_error pith_child_destroy(struct pith_child *child);
