@@ -3,6 +3,7 @@
 
 #include "dev/x86_decode.h"
 #include "emulate.h"
+#include "gdbstub.h"
 #include "interrupt.h"
 #include "vm.h"
 
@@ -400,7 +401,9 @@ enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *
                 *error_code = 0;
                 return EMULATE_FAULT;
             }
-            cr[VM_DR7] = (value & ~0xd800ull) | 0x400;
+            value = (value & ~0xd800ull) | 0x400;
+            if (!gdb_keeps_guest_dr7(vm, (unsigned)(vm->cpu - vm->cpus), value))
+                cr[VM_DR7] = value;
             i += 3;
         } else if (op == 0x01 && i + 2 < got && ((modrm >> 3) & 7) == 6 && (modrm & 0xc0) == 0xc0) {
             /* LMSW: the low four bits of CR0, PE can be set but not cleared */

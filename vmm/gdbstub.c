@@ -417,6 +417,15 @@ static bool set_dr7(struct gdb_stub *s, uint64_t dr7)
     return pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_CR, &mr[VM_CR(0)], 6) == PITH_OK;
 }
 
+bool gdb_keeps_guest_dr7(struct vm *vm, unsigned index, uint64_t value)
+{
+    struct gdb_stub *s = &stub;
+    if (s->vm != vm || index != 0 || !s->hw_holds)
+        return false;
+    s->guest_dr7 = value;
+    return true;
+}
+
 /* The vCPU gets hw[], or the guest's own registers back when hw[] is empty.  At an
  * exit of vCPU 0 only. */
 static void sync_hardware(struct gdb_stub *s)

@@ -58,6 +58,10 @@ bool gdb_stepping(const struct vm *vm, unsigned index);
  * true: the exit was the debugger's (no instruction to emulate); a #DB that was the
  * guest's own goes back to it through *inject. */
 bool gdb_takes_exit(struct vm *vm, uint64_t *inject);
+/* The guest wrote DR7 (a MOV that exits, on SVM): while the stub holds the debug
+ * registers of vCPU `index`, the value is the guest's kept aside, and true; false: the
+ * write is the vCPU's. */
+bool gdb_keeps_guest_dr7(struct vm *vm, unsigned index, uint64_t value);
 /* After the exit was handled: if the guest is to stop (a breakpoint, a finished step, a
  * request from the client), serve the client until it resumes or detaches.  Returns
  * the notification bits that arrived meanwhile (PITH_DEADLINE_BIT always: the stop
