@@ -138,6 +138,18 @@ $(BUILD)/guests/grub-memtest.img: guests/bios/grub-memtest.cfg $(BUILD)/memtest/
 	cp $(BUILD)/memtest/boot/memtest86+x64.bin $(BUILD)/guests/grub-memtest/
 	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-memtest \
 		--install-modules="normal linux16 echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
+# Debian's 32-bit kernel (linux-image-*-686, an i386 package) with an initramfs of the
+# i386 busybox-static (tools/guest-686.sh, guests/bios/init-686), on the same kind of
+# GRUB image, booted through GRUB's 32-bit `linux`.
+$(BUILD)/guests/initrd-686.img: tools/guest-686.sh guests/bios/init-686 | deps
+	tools/guest-686.sh $(BUILD)
+$(BUILD)/guests/vmlinuz-686: $(BUILD)/guests/initrd-686.img
+$(BUILD)/guests/grub-686.img: guests/bios/grub-686.cfg $(BUILD)/guests/vmlinuz-686 $(BUILD)/guests/initrd-686.img | deps
+	rm -rf $(BUILD)/guests/grub-686 && mkdir -p $(BUILD)/guests/grub-686/boot/grub
+	cp $< $(BUILD)/guests/grub-686/boot/grub/grub.cfg
+	cp $(BUILD)/guests/vmlinuz-686 $(BUILD)/guests/initrd-686.img $(BUILD)/guests/grub-686/
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-686 \
+		--install-modules="normal linux echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
 LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/boot.iso
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
@@ -170,6 +182,9 @@ $(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)
 
 $(BUILD)/pith-legacy-memtest.iso: $(SYSTEM_PARTS) $(BUILD)/guests/grub-memtest.img guests/configs/legacy-memtest.conf
 	tools/mkimage.sh $@ guests/configs/legacy-memtest.conf $(BUILD)
+
+$(BUILD)/pith-legacy-686.iso: $(SYSTEM_PARTS) $(BUILD)/guests/grub-686.img guests/configs/legacy-686.conf
+	tools/mkimage.sh $@ guests/configs/legacy-686.conf $(BUILD)
 
 $(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
 	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
