@@ -330,14 +330,17 @@ test-ops: $(BUILD)/pith-ops.iso
 	tests/ops.py ops-vmx bochs $(BUILD)/pith-ops.iso
 
 # Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD,
-# and bad guests reported by name (tests/legacy.sh).
+# and bad guests reported by name (tests/legacy.sh); Debian's 32-bit 686 kernel through
+# GRUB from an IDE disk to its shell's checked output (tests/legacy.sh --i686).
 # Then keys typed on the console through SeaBIOS's boot menu to a boot sector, GRUB's
 # menu, Linux through GRUB, and Debian's memtest86+ ended by Escape (tests/legacy_keys.py).
 # The keys and network suites run on two CPUs, as they were written and timed: on one,
 # three guests (or GRUB and Linux) miss their time limits.
-test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pith-legacy-memtest.iso
+test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pith-legacy-memtest.iso \
+		$(BUILD)/pith-legacy-686.iso
 	tests/legacy.sh legacy-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy.iso
 	tests/legacy.sh legacy-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-legacy.iso
+	tests/legacy.sh --i686 legacy-686-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy-686.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-svm qemu $(BUILD)/pith-legacy-keys.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
 	tests/legacy_keys.py --memtest legacy-memtest-svm qemu $(BUILD)/pith-legacy-memtest.iso
