@@ -41,7 +41,7 @@ help:
 	@echo "make test-gdb   Debian's gdb on a guest through COM2, a hostile client"
 	@echo "make test-storage  a guest's files on a host disk partition across two boots (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
-	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+"
+	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+; a 32-bit 686 Linux"
 	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
@@ -341,6 +341,7 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pit
 	tests/legacy.sh legacy-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy.iso
 	tests/legacy.sh legacy-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-legacy.iso
 	tests/legacy.sh --i686 legacy-686-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy-686.iso
+	tests/legacy.sh --i686 legacy-686-vmx -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-legacy-686.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-svm qemu $(BUILD)/pith-legacy-keys.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
 	tests/legacy_keys.py --memtest legacy-memtest-svm qemu $(BUILD)/pith-legacy-memtest.iso
