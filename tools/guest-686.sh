@@ -65,9 +65,10 @@ vmlinuz=$(find "$kroot/boot" -name 'vmlinuz-*-686' 2>/dev/null | sort | head -n 
 busybox=$broot/bin/busybox
 [ -f "$busybox" ] || die "no bin/busybox in $bdeb"
 # An i386 executable: ELF class 1 (32-bit), machine 3 (EM_386).
-[ "$(od -An -tx1 -j4 -N1 "$busybox" | tr -d ' ')" = 01 ] &&
-	[ "$(od -An -tx1 -j18 -N1 "$busybox" | tr -d ' ')" = 03 ] ||
+if [ "$(od -An -tx1 -j4 -N1 "$busybox" | tr -d ' ')" != 01 ] ||
+	[ "$(od -An -tx1 -j18 -N1 "$busybox" | tr -d ' ')" != 03 ]; then
 	die "$busybox is not a 32-bit i386 executable"
+fi
 
 # ---- The initramfs -----------------------------------------------------------------
 command -v cpio >/dev/null || die "cpio missing (tools/deps.sh)"
