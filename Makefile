@@ -41,7 +41,7 @@ help:
 	@echo "make test-gdb   Debian's gdb on a guest through COM2, a hostile client"
 	@echo "make test-storage  a guest's files on a host disk partition across two boots (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (not in make test: docs/security.md)"
-	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+"
+	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+; a 32-bit 686 Linux"
 	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
@@ -147,6 +147,18 @@ $(BUILD)/guests/grub-memtest.img: guests/bios/grub-memtest.cfg $(BUILD)/memtest/
 	cp $(BUILD)/memtest/boot/memtest86+x64.bin $(BUILD)/guests/grub-memtest/
 	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-memtest \
 		--install-modules="normal linux16 echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
+# Debian's 32-bit kernel (linux-image-*-686, an i386 package) with an initramfs of the
+# i386 busybox-static (tools/guest-686.sh, guests/bios/init-686), on the same kind of
+# GRUB image, booted through GRUB's 32-bit `linux`.
+$(BUILD)/guests/initrd-686.img: tools/guest-686.sh guests/bios/init-686 | deps
+	tools/guest-686.sh $(BUILD)
+$(BUILD)/guests/vmlinuz-686: $(BUILD)/guests/initrd-686.img
+$(BUILD)/guests/grub-686.img: guests/bios/grub-686.cfg $(BUILD)/guests/vmlinuz-686 $(BUILD)/guests/initrd-686.img | deps
+	rm -rf $(BUILD)/guests/grub-686 && mkdir -p $(BUILD)/guests/grub-686/boot/grub
+	cp $< $(BUILD)/guests/grub-686/boot/grub/grub.cfg
+	cp $(BUILD)/guests/vmlinuz-686 $(BUILD)/guests/initrd-686.img $(BUILD)/guests/grub-686/
+	grub-mkrescue -d /usr/lib/grub/i386-pc -o $@ $(BUILD)/guests/grub-686 \
+		--install-modules="normal linux echo part_msdos part_gpt iso9660 biosdisk" 2>/dev/null
 LEGACY_GUESTS := $(MULTIBOOT_GUESTS) $(BUILD)/guests/boot.img $(BUILD)/guests/boot.iso
 
 # The default system: the configuration CONFIG (two Linux guests side by side).
@@ -179,6 +191,9 @@ $(BUILD)/pith-legacy-keys.iso: $(SYSTEM_PARTS) $(BUILD)/guests/boot.img $(BUILD)
 
 $(BUILD)/pith-legacy-memtest.iso: $(SYSTEM_PARTS) $(BUILD)/guests/grub-memtest.img guests/configs/legacy-memtest.conf
 	tools/mkimage.sh $@ guests/configs/legacy-memtest.conf $(BUILD)
+
+$(BUILD)/pith-legacy-686.iso: $(SYSTEM_PARTS) $(BUILD)/guests/grub-686.img guests/configs/legacy-686.conf
+	tools/mkimage.sh $@ guests/configs/legacy-686.conf $(BUILD)
 
 $(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
 	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
@@ -324,14 +339,18 @@ test-ops: $(BUILD)/pith-ops.iso
 	tests/ops.py ops-vmx bochs $(BUILD)/pith-ops.iso
 
 # Multiboot v1 and v2 kernels, firmware boot from an IDE disk and a CD,
-# and bad guests reported by name (tests/legacy.sh).
+# and bad guests reported by name (tests/legacy.sh); Debian's 32-bit 686 kernel through
+# GRUB from an IDE disk to its shell's checked output (tests/legacy.sh --i686).
 # Then keys typed on the console through SeaBIOS's boot menu to a boot sector, GRUB's
 # menu, Linux through GRUB, and Debian's memtest86+ ended by Escape (tests/legacy_keys.py).
 # The keys and network suites run on two CPUs, as they were written and timed: on one,
 # three guests (or GRUB and Linux) miss their time limits.
-test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pith-legacy-memtest.iso
+test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pith-legacy-memtest.iso \
+		$(BUILD)/pith-legacy-686.iso
 	tests/legacy.sh legacy-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy.iso
 	tests/legacy.sh legacy-vmx -- tools/run-bochs.sh --timeout 1800 $(BUILD)/pith-legacy.iso
+	tests/legacy.sh --i686 legacy-686-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-legacy-686.iso
+	tests/legacy.sh --i686 legacy-686-vmx -- tools/run-bochs.sh --timeout 1200 $(BUILD)/pith-legacy-686.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-svm qemu $(BUILD)/pith-legacy-keys.iso
 	SMP=2 tests/legacy_keys.py legacy-keys-vmx bochs $(BUILD)/pith-legacy-keys.iso
 	tests/legacy_keys.py --memtest legacy-memtest-svm qemu $(BUILD)/pith-legacy-memtest.iso

@@ -5,15 +5,52 @@
 # written and read back on the disk and refused by the CD, the VGA text screen, port
 # 0xf4), and each bad multiboot guest is reported by name.
 #
-# Usage: tests/legacy.sh PLATFORM -- COMMAND...
+# With --i686, judges guests/configs/legacy-686.conf instead: SeaBIOS boots GRUB from an
+# IDE disk, GRUB boots Debian's 32-bit 686 kernel, and its busybox /init
+# (guests/bios/init-686) prints what is checked and ends the guest through port 0xf4.
+#
+# Usage: tests/legacy.sh [--i686] PLATFORM -- COMMAND...
 # One line per check, then "PLATFORM: N passed, M failed"; exit 0 only if all passed.
 set -euo pipefail
 
-[ $# -ge 3 ] && [ "$2" = "--" ] || { echo "usage: $0 PLATFORM -- COMMAND..." >&2; exit 2; }
+i686=0
+if [ "${1:-}" = --i686 ]; then i686=1; shift; fi
+[ $# -ge 3 ] && [ "$2" = "--" ] || { echo "usage: $0 [--i686] PLATFORM -- COMMAND..." >&2; exit 2; }
 platform=$1
 shift 2
 source "$(dirname "$0")/checks.sh"
 checks_run "$@"
+
+if [ "$i686" = 1 ]; then
+	g='^\[sea686\] '
+	check legacy_686_bios_boots "SeaBIOS did not boot sea686 from the IDE disk" \
+		has "${g}Booting from Hard Disk"
+	check legacy_686_grub "GRUB did not run its menu entry for the 686 kernel" \
+		has "${g}pith-grub: loading the 686 kernel\$"
+	check legacy_686_kernel "the kernel that started is not Debian's 32-bit 686 kernel" \
+		has "${g}\\[ *[0-9.]+\\] Linux version [^ ]+-686 \\(debian-kernel@"
+	check legacy_686_memory "the kernel did not find the guest's 128 MiB (130000-139999 KiB in the e820 map)" \
+		has "${g}\\[ *[0-9.]+\\] Memory: [0-9]+K/13[0-9]{4}K available"
+	check legacy_686_init "the 686 kernel did not run the initramfs's /init" \
+		has "${g}pith-686: init running on Linux [^ ]+-686\$"
+	check legacy_686_uname "uname -m did not print i686" has "${g}pith-686: uname -m: i686\$"
+	check legacy_686_elf32 "the guest's busybox is not a 32-bit ELF executable" \
+		has "${g}pith-686: ELF class of /bin/busybox: 01\$"
+	check legacy_686_pipeline "the shell pipeline's output was not 5050" \
+		has "${g}pith-686: seq 1 100 \\| awk sum: 5050\$"
+	check legacy_686_arith "the shell's 64-bit arithmetic on the 32-bit machine was wrong" \
+		has "${g}pith-686: 46341 \\* 46341 = 2147488281\$"
+	check legacy_686_vga "the line written to tty1 (vgacon, 0xb8000) did not reach the console" \
+		has "${g}pith-686: written to tty1 by i686\$"
+	check legacy_686_no_oops "the 686 kernel reported an oops, a BUG or a panic" \
+		lacks "${g}.*(Oops|BUG:|Kernel panic)"
+	check legacy_686_status "sea686's exit status 33 (every line as expected, 0x10 at port 0xf4) was not reported" \
+		has '^\[root\] guest sea686: stopped with exit status 33$'
+	check legacy_686_system_powers_off "the system did not power off cleanly" \
+		has '^\[root\] no guest left \(all stopped cleanly\)'
+	checks_summary "$platform"
+	exit
+fi
 
 check legacy_mb1_loaded "mb1 was not loaded as a multiboot v1 ELF kernel with 2 modules" \
 	has 'mb1: multiboot v1 \(ELF\), kernel at 0x200000-.*, 2 modules'

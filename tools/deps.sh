@@ -6,6 +6,9 @@
 # Silent and fast (one dpkg-query call) when everything is present.  Otherwise
 # runs `apt-get update` once and installs the missing packages (through sudo
 # when not root).  With --check it only lists what is missing.
+# apt must also know the i386 architecture: the 32-bit legacy guest is built from
+# i386 packages (tools/guest-686.sh downloads them, never installs them); when it is
+# not among dpkg's foreign architectures it is added before that `apt-get update`.
 # Exit status: 0 all present (or installed now); 1 missing (--check) or the
 # installation failed; 2 bad usage.
 set -euo pipefail
@@ -26,21 +29,29 @@ missing=()
 for p in "${pkgs[@]}"; do
 	grep -qx -- "$p" <<<"$installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+i386=1
+[ "$(dpkg --print-architecture)" = i386 ] || dpkg --print-foreign-architectures | grep -qx i386 || i386=0
+[ ${#missing[@]} -eq 0 ] && [ "$i386" = 1 ] && exit 0
 
 if [ "$check" = 1 ]; then
-	echo "deps: missing packages: ${missing[*]}" >&2
+	[ ${#missing[@]} -eq 0 ] || echo "deps: missing packages: ${missing[*]}" >&2
+	[ "$i386" = 1 ] || echo "deps: apt does not know the i386 architecture (dpkg --add-architecture i386)" >&2
 	exit 1
 fi
 
-echo "deps: installing ${missing[*]}" >&2
 sudo=()
 if [ "$(id -u)" != 0 ]; then
-	command -v sudo >/dev/null || { echo "deps: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+	command -v sudo >/dev/null || { echo "deps: not root and no sudo; run $0 as root" >&2; exit 1; }
 	sudo=(sudo)
 fi
+if [ "$i386" = 0 ]; then
+	echo "deps: adding the i386 architecture (for the 32-bit legacy guest's packages)" >&2
+	"${sudo[@]}" dpkg --add-architecture i386 || { echo "deps: dpkg --add-architecture i386 failed" >&2; exit 1; }
+fi
+[ ${#missing[@]} -eq 0 ] || echo "deps: installing ${missing[*]}" >&2
 if ! "${sudo[@]}" apt-get update ||
-   ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; then
-	echo "deps: installing ${missing[*]} failed" >&2
+   { [ ${#missing[@]} -gt 0 ] &&
+     ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; }; then
+	echo "deps: installing ${missing[*]}${missing[*]:+ }failed (or apt-get update)" >&2
 	exit 1
 fi
