@@ -163,8 +163,8 @@ static void ide_config_written(void *ctx, unsigned offset, unsigned size)
     vm->ports[bmide_window].base = base ? base : 0xffff;
 }
 
-bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t size, bool cdrom,
-                      const struct irq_line *primary, const struct irq_line *secondary)
+/* The controller, once, with the first drive. */
+static bool ide_setup(struct vm *vm, unsigned slot, const struct irq_line *primary, const struct irq_line *secondary)
 {
     if (slot > 3) {
         vm_stop(vm, VM_END_ERROR, "disk slot %u: there are four (0-3)", slot);
@@ -188,6 +188,14 @@ bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t s
         }
         ide_ready = true;
     }
+    return true;
+}
+
+bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t size, bool cdrom,
+                      const struct irq_line *primary, const struct irq_line *secondary)
+{
+    if (!ide_setup(vm, slot, primary, secondary))
+        return false;
     /* a hard disk is writable: the guest's writes go to its own copy (ata_image) */
     ata_image_init(&images[slot], data, size, cdrom ? NULL : image_alloc);
     bool ok = cdrom ? ata_attach_cdrom(&ide, slot / 2, slot % 2, size, ata_image_read, &images[slot])
@@ -200,6 +208,20 @@ bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t s
     }
     vm_log(vm, "IDE %s %s: %s, %lu KiB", slot / 2 ? "secondary" : "primary", slot % 2 ? "slave" : "master",
            cdrom ? "CD-ROM" : "hard disk (writes kept until power-off)", size >> 10);
+    return true;
+}
+
+bool bios_attach_host_disk(struct vm *vm, unsigned slot, const struct pc_disk *d,
+                           const struct irq_line *primary, const struct irq_line *secondary)
+{
+    if (!ide_setup(vm, slot, primary, secondary))
+        return false;
+    if (!ata_attach_disk(&ide, slot / 2, slot % 2, d->size, false, d->read, d->write, d->ctx)) {
+        vm_stop(vm, VM_END_ERROR, "a host partition of %lu bytes cannot be attached", d->size);
+        return false;
+    }
+    vm_log(vm, "IDE %s %s: hard disk on a host partition (writes kept), %lu KiB", slot / 2 ? "secondary" : "primary",
+           slot % 2 ? "slave" : "master", d->size >> 10);
     return true;
 }
 

@@ -37,6 +37,11 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
 struct irq_line;
 bool bios_attach_disk(struct vm *vm, unsigned slot, const void *data, uint64_t size, bool cdrom,
                       const struct irq_line *primary, const struct irq_line *secondary);
+/* A hard disk whose sectors are `d`'s callbacks: a host partition through the storage
+ * server (`disk part:NAME`), writable, its writes kept across boots. */
+struct pc_disk;
+bool bios_attach_host_disk(struct vm *vm, unsigned slot, const struct pc_disk *d,
+                           const struct irq_line *primary, const struct irq_line *secondary);
 
 /* The VGA text screen: the registers at 0x3b0-0x3df, and vga_poll() sends the rows of
  * 0xb8000 that changed to the guest's console. */

@@ -475,8 +475,13 @@ static bool run_configured(const char *text, size_t length)
         uint64_t wait = cmdline_number(g->cmdline, "pith.boot_menu_wait=", BIOS_MENU_WAIT_MS);
         loaded = bios_load(&guest, (const void *)kernel->vaddr, kernel->size, 1,
                            cmdline_has(g->cmdline, "pith.bios_log=1"), wait < 65535 ? (unsigned)wait : 65535);
+        struct pc_disk part = { 0 };
+        if (g->disk_partition[0])
+            host_partition(&guest, g, &part);
         if (loaded && disk)
             loaded = bios_attach_disk(&guest, 0, (const void *)disk->vaddr, disk->size, false, &irq14, &irq15);
+        else if (loaded && part.read)
+            loaded = bios_attach_host_disk(&guest, 0, &part, &irq14, &irq15);
         if (loaded && cdrom)
             loaded = bios_attach_disk(&guest, 2, (const void *)cdrom->vaddr, cdrom->size, true, &irq14, &irq15);
         if (loaded)

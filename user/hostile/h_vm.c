@@ -484,7 +484,8 @@ static void hvm_debug_registers_between_guests(struct pith_test_ctx *ctx)
     uint64_t rip[2] = { VM_CODE_GPA + 0x100, 2 };
     if (!da || !db || !vm_write(ctx, &b, PITH_VM_GROUP_RIP, rip))
         goto done;
-    if (!vm_start(ctx, &a) || !vm_expect_exit(ctx, &a, PITH_EXIT_HLT, "A set its registers") ||
+    if (!vm_start(ctx, &a) || !vm_finish_dr7_write(ctx, &a) ||
+        !vm_expect_exit(ctx, &a, PITH_EXIT_HLT, "A set its registers") ||
         !park(ctx, &a))
         goto done;
     if (!vm_start(ctx, &b) || !vm_expect_exit(ctx, &b, PITH_EXIT_HLT, "B read its registers"))

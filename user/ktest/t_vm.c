@@ -1093,9 +1093,7 @@ static void vm_guest_breakpoint_on_host(struct pith_test_ctx *ctx)
             goto done;
         pith_expect_eq(ctx, vm.exit.mr[1], PITH_VM_CR_ACCESS_DR7, "a DR7 access");
         pith_expect_eq(ctx, vm.exit.mr[2], 1, "a write");
-        vm.exit.mr[VM_CR(5)] = 0x403;
-        vm.exit.mr[VM_RIP] += 3;
-        if (!vm_reply(ctx, &vm, PITH_VM_GROUP_CR | PITH_VM_GROUP_RIP, 0, 0, 0))
+        if (!vm_finish_dr7_write(ctx, &vm))
             goto done;
     }
     if (!vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "hlt with the breakpoint armed"))

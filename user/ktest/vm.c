@@ -302,3 +302,16 @@ void vm_patch_vmcall(uint8_t *at)
     at[0] = 0x0f, at[1] = 0x01;
     at[2] = (kt_bootinfo->cpu_features & PITH_CPU_VMX) ? 0xc1 : 0xd9;
 }
+
+bool vm_finish_dr7_write(struct pith_test_ctx *ctx, struct kt_vm *vm)
+{
+    if (vm->exit.reason != PITH_EXIT_CR_ACCESS || vm->exit.mr[1] != PITH_VM_CR_ACCESS_DR7)
+        return true;
+    uint64_t at = vm->exit.mr[VM_RIP] - VM_CODE_GPA;
+    if (!pith_expect(ctx, at + 3 <= 4096 && vm->code[at] == 0x0f && vm->code[at + 1] == 0x23 &&
+                     vm->code[at + 2] == 0xf8, "the DR7 write at 0x%lx is mov %%eax, %%dr7", at))
+        return false;
+    vm->exit.mr[VM_CR(5)] = ((vm->exit.mr[VM_GPR(VM_RAX)] & 0xffffffffull) & ~0xd800ull) | 0x400;
+    vm->exit.mr[VM_RIP] += 3;
+    return vm_reply(ctx, vm, PITH_VM_GROUP_CR | PITH_VM_GROUP_RIP, 0, 0, 0);
+}

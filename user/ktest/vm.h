@@ -62,6 +62,11 @@ bool vm_resume(struct pith_test_ctx *ctx, struct kt_vm *vm, uint64_t advance, ui
 /* Reply with exactly these groups (from vm->exit), event and windows; wait for the next. */
 bool vm_reply(struct pith_test_ctx *ctx, struct kt_vm *vm, uint64_t mask, uint64_t inject,
               uint64_t error_code, uint64_t windows);
+/* On SVM a guest's MOV to DR7 exits (CR_ACCESS with PITH_VM_CR_ACCESS_DR7): completes
+ * the `mov %eax, %dr7` (0f 23 f8) of a real-mode test guest as a VMM would and waits for
+ * the next exit.  Any other exit is left as it is.  false: not that instruction, or the
+ * reply failed. */
+bool vm_finish_dr7_write(struct pith_test_ctx *ctx, struct kt_vm *vm);
 /* The exit has this reason (the failure names what came instead). */
 bool vm_expect_exit(struct pith_test_ctx *ctx, const struct kt_vm *vm, uint64_t reason,
                     const char *what);
