@@ -390,7 +390,7 @@ test-gdb: $(BUILD)/pith-gdb.iso $(BUILD)/pith-gdb-linux.iso
 	tests/gdb.py --bochs gdb-vmx $(BUILD)/pith-gdb.iso $(GDB_GUEST)
 # Host disk persistence (tests/storage.sh, docs/storage.md): a GPT disk image made by
 # tests/mkgpt.py, booted twice; alpha's files survive, the neighbours stay unchanged.
-test-storage: $(BUILD)/pith-storage.iso
+test-storage: $(BUILD)/pith-storage.iso $(BUILD)/guests/bootsect.bin
 	tests/storage.sh storage-svm $(BUILD)/storage-svm.img -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-storage.iso
 	tests/storage.sh storage-vmx $(BUILD)/storage-vmx.img -- tools/run-bochs.sh --timeout 2400 $(BUILD)/pith-storage.iso
 

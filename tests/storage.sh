@@ -9,7 +9,10 @@
 # read past the end of alpha's disk fail in alpha; gamma (a partition the disk lacks)
 # starts without a disk; delta (alpha's partition again) is refused by line.  Then,
 # from the host: the neighbours and the GPT are byte-for-byte unchanged and e2fsck
-# finds nothing to fix on alpha's partition.
+# finds nothing to fix on alpha's partition.  And a firmware guest (sea) boots from
+# its partition on IDE: the test puts guests/bios/'s boot sector there, SeaBIOS boots
+# it, and the sector it writes back (its own bytes, to the disk's second sector) is on
+# the host's partition afterwards.
 #
 # Usage: tests/storage.sh PLATFORM IMAGE -- COMMAND...
 # One line per check, then "PLATFORM: N passed, M failed"; exit 0 only if all passed.
@@ -23,7 +26,7 @@ source "$here/checks.sh"
 
 # 34 cylinders of 16 heads x 63 sectors (17 MiB): a flat image Bochs takes as it is.
 sectors=$((34 * 16 * 63))
-python3 "$here/mkgpt.py" "$image" "${sectors}s" before:2 alpha:8 after:2
+python3 "$here/mkgpt.py" "$image" "${sectors}s" before:2 alpha:8 after:2 sea:1
 python3 - "$image" <<'PY'
 import struct, sys
 # The neighbours' pattern: each sector says which disk sector it is.
@@ -40,21 +43,40 @@ with open(sys.argv[1], "r+b") as f:
                 f.write((b"%s sector %d " % (name.encode(), lba)).ljust(512, b"."))
             f.seek(pos)
 PY
-# What must not change: everything but alpha's partition.
-outside() {
-	python3 - "$image" <<'PY'
-import hashlib, struct, sys
+# Where a partition lies: "FIRST LAST" (sectors).
+partition() {
+	python3 - "$image" "$1" <<'PY'
+import struct, sys
 with open(sys.argv[1], "rb") as f:
-    data = f.read()
-e = data[2 * 512:2 * 512 + 128 * 128]
+    f.seek(2 * 512)
+    e = f.read(128 * 128)
 for i in range(128):
     first, last = struct.unpack_from("<QQ", e, i * 128 + 32)
-    if e[i * 128 + 56:i * 128 + 128].decode("utf-16-le").rstrip("\0") == "alpha":
-        break
-print(hashlib.sha256(data[:first * 512] + data[(last + 1) * 512:]).hexdigest(), first, last)
+    if e[i * 128 + 56:i * 128 + 128].decode("utf-16-le").rstrip("\0") == sys.argv[2]:
+        print(first, last)
 PY
 }
-read -r outside_before alpha_first alpha_last < <(outside)
+read -r alpha_first alpha_last < <(partition alpha)
+read -r sea_first _ < <(partition sea)
+# What must not change: everything but alpha's partition and sea's first two sectors.
+outside() {
+	python3 - "$image" "$alpha_first" "$alpha_last" "$sea_first" <<'PY'
+import hashlib, sys
+first, last, sea = (int(a) for a in sys.argv[2:5])
+with open(sys.argv[1], "rb") as f:
+    data = f.read()
+kept = data[:first * 512] + data[(last + 1) * 512:sea * 512] + data[(sea + 2) * 512:]
+print(hashlib.sha256(kept).hexdigest())
+PY
+}
+# sea's partition starts with the legacy tests' boot sector (the ISO's build folder).
+bootsect=""
+for arg in "$@"; do case "$arg" in *.iso) bootsect=$(dirname "$arg")/guests/bootsect.bin ;; esac; done
+[ -f "$bootsect" ] || { echo "storage: no boot sector at '$bootsect' (make $bootsect)" >&2; exit 2; }
+dd if="$bootsect" of="$image" bs=512 seek="$sea_first" conv=notrunc status=none
+outside_before=$(outside)
+sea_sector_zero() { ! dd if="$image" bs=512 skip=$((sea_first + 1)) count=1 status=none | tr -d '\0' | grep -q .; }
+check sea_sector_zero_before "the second sector of sea's partition is not zeros before the first boot" sea_sector_zero
 
 md5_of() { grep -m 1 -E "^\[alpha\] pith-guest: storage: $1 [0-9]+ bytes, md5 " "$2" | sed -E 's/.* md5 ([0-9a-f]+)$/\1/'; }
 runs_clean() { grep -qE '^\[alpha\] pith-guest: test end$' "$1" && grep -qE '^\[gamma\] pith-guest: test end$' "$1"; }
@@ -68,16 +90,27 @@ boot() {   # boot N: the checks both boots share
 	check "boot${n}_alpha_disk_size" "alpha's vda is not its partition's size" \
 		grep -qE '^\[alpha\] pith-guest: storage: vda 16384 sectors$' "$log"
 	check "boot${n}_missing_partition" "gamma's missing partition was not reported by line" \
-		grep -qE "storage: line 18: guest 'gamma': no partition 'missing' on the host disk" "$log"
+		grep -qE "storage: line 20: guest 'gamma': no partition 'missing' on the host disk" "$log"
 	check "boot${n}_missing_partition_guest_runs" "gamma did not start without its disk" \
 		grep -qE '^\[gamma\] pith-guest: storage: no disk$' "$log"
 	check "boot${n}_shared_partition_refused" "delta's claim on alpha's partition was not refused by line" \
-		grep -qE "line 25: partition 'alpha' is already guest 'alpha''s disk" "$log"
+		grep -qE "line 27: partition 'alpha' is already guest 'alpha''s disk" "$log"
 	check "boot${n}_write_past_end_fails" "a write past the end of alpha's disk did not fail" \
 		grep -qE '^\[alpha\] pith-guest: storage: a write past the end failed$' "$log"
 	check "boot${n}_read_past_end_empty" "a read past the end of alpha's disk gave data" \
 		grep -qE '^\[alpha\] pith-guest: storage: a read past the end gave 0 bytes$' "$log"
 	check "boot${n}_guests_finished" "alpha or gamma did not finish its test" runs_clean "$log"
+	check "boot${n}_sea_boots_partition" "sea did not boot the boot sector from its partition on IDE" \
+		grep -qE '^\[sea\] pith-boot: hello from the boot sector$' "$log"
+	check "boot${n}_sea_writes_partition" "sea's write to its disk's second sector was not read back" \
+		grep -qE '^\[sea\] pith-boot: sector 2 written and read back$' "$log"
+}
+# The sector sea wrote is on the host's partition: its second sector, zeros before the
+# boot, is the boot sector as it ran (its drive byte set), so it has its greeting and
+# its signature.
+sea_sector_on_host() {
+	dd if="$image" bs=512 skip=$((sea_first + 1)) count=1 status=none |
+		python3 -c 'import sys; s = sys.stdin.buffer.read(); sys.exit(not (b"pith-boot: hello from the boot sector" in s and s[510:] == b"\x55\xaa"))'
 }
 
 first=$(mktemp)
@@ -85,6 +118,7 @@ trap 'rm -f "$out" "$first"' EXIT
 checks_run "$@" --disk "$image"
 cp "$out" "$first"
 boot 1 "$first"
+check boot1_sea_sector_on_host "the second sector of sea's partition is not what sea wrote there" sea_sector_on_host
 check boot1_made_filesystem "alpha did not make its filesystem and files" \
 	has '^\[alpha\] pith-guest: storage: made a filesystem and wrote two files$'
 big1=$(md5_of big "$first") small1=$(md5_of small "$first")
@@ -99,7 +133,7 @@ check boot2_big_file_matches "the 1.5 MiB file's MD5 differs (${big1:-none} then
 check boot2_small_file_matches "the small file's MD5 differs (${small1:-none} then $(md5_of small "$out"))" \
 	same "$small1" "$(md5_of small "$out")"
 
-read -r outside_after _ _ < <(outside)
+outside_after=$(outside)
 check host_neighbours_unchanged "a byte outside alpha's partition changed (the GPT or a neighbour)" \
 	[ "$outside_before" = "$outside_after" ]
 fsck_clean() {
@@ -176,7 +210,7 @@ if [[ "$1" == *run-qemu.sh ]]; then
 		has "storage: guest 'beta' gets partition 'after' \(2048 KiB\)"
 	check crash_fsck_repairs "e2fsck could not repair alpha's partition after the crash" repair
 	check crash_fsck_clean_after "alpha's partition is not clean after e2fsck's repair" fsck_clean
-	read -r outside_after _ _ < <(outside)
+	outside_after=$(outside)
 	check crash_neighbours_unchanged "a byte outside alpha's partition changed in the crash (the GPT, beta's or the other neighbour)" \
 		[ "$outside_before" = "$outside_after" ]
 	checks_run "$@" --disk "$image"
@@ -187,7 +221,7 @@ if [[ "$1" == *run-qemu.sh ]]; then
 	check crash_small_file_matches "the small file's MD5 after the crash differs (${small1:-none} then $(md5_of small "$out"))" \
 		same "$small1" "$(md5_of small "$out")"
 	check crash_boot_finished "alpha or gamma did not finish its test after the crash" runs_clean "$out"
-	read -r outside_after _ _ < <(outside)
+	outside_after=$(outside)
 	check crash_boot_neighbours_unchanged "a byte outside alpha's partition changed in the boot after the crash" \
 		[ "$outside_before" = "$outside_after" ]
 fi

@@ -23,6 +23,10 @@
 
 /* Segment attributes (pith/vm.h): descriptor bits 52..55 at 8..11, unusable at 12. */
 #define ATTR_DEFINED    0x1fffull
+#define ATTR_TYPE       0xfull
+#define ATTR_S          (1ull << 4)
+#define ATTR_P          (1ull << 7)
+#define ATTR_UNUSABLE   (1ull << 12)
 #define ATTR_L          (1ull << 9)
 #define ATTR_DB         (1ull << 10)
 
@@ -72,7 +76,14 @@ static bool segments_valid(const uint64_t *seg, const uint64_t *cr)
             return false;
     }
     uint64_t cs = attributes(seg[2 * CS]);
-    return !(long_mode(cr) && (cs & ATTR_L) && (cs & ATTR_DB));
+    if (long_mode(cr) && (cs & ATTR_L) && (cs & ATTR_DB))
+        return false;
+    /* TR: a present, usable busy TSS, 16- or 32-bit (32-bit in long mode), as VM entry
+     * requires on VMX (SDM 27.3.1.2).  SVM's VMRUN does not check it, and QEMU stops
+     * the whole emulator ("invalid tss") when a guest above CPL 0 takes an interrupt
+     * with any other TR (the fuzzer found it). */
+    uint64_t tr = attributes(seg[2 * TR]), type = tr & ATTR_TYPE;
+    return (tr & ATTR_P) && !(tr & (ATTR_S | ATTR_UNUSABLE)) && (type == 11 || (type == 3 && !long_mode(cr)));
 }
 
 /* RIP fits the mode (64-bit code: canonical; otherwise 32 bits); RFLAGS has its fixed

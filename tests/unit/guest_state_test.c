@@ -29,6 +29,7 @@ static struct guest_state_words long_mode_guest(void)
     w.cr[4] = EFER_LME | EFER_LMA;
     w.cr[5] = 0x400;
     w.seg[2] = 0x10 | ((0x9b | ATTR_L) << 16);
+    w.seg[14] = 0x8bull << 16;              /* TR: a busy 32-bit TSS */
     return w;
 }
 
@@ -44,7 +45,25 @@ static void consistent_long_mode_accepted(void)
     CHECK_EQ(check(&w), 0);
     memset(&w, 0, sizeof(w));       /* real mode at reset */
     w.rip[1] = 0x2;
+    w.seg[14] = 0x8bull << 16;
     CHECK_EQ(check(&w), 0);
+    w.seg[14] = 0x83ull << 16;      /* a busy 16-bit TSS outside long mode */
+    CHECK_EQ(check(&w), 0);
+}
+
+/* TR must be a present, usable busy TSS (16-bit only outside long mode): QEMU stops
+ * the emulator for any other when a guest above CPL 0 takes an interrupt. */
+static void task_register_refused(void)
+{
+    static const uint64_t bad[] = { 0x0b, 0x8b | 0x1000, 0x9b, 0x89, 0x81, 0x83, 0 };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct guest_state_words w = long_mode_guest();
+        w.seg[14] = bad[i] << 16;
+        CHECK_EQ(check(&w), PITH_VM_REFUSED_SEGMENT);
+    }
+    struct guest_state_words w = long_mode_guest();
+    w.seg[14] = 0x83ull << 16;      /* a 16-bit TSS in long mode */
+    CHECK_EQ(check(&w), PITH_VM_REFUSED_SEGMENT);
 }
 
 static void control_inconsistencies_refused(void)
@@ -167,6 +186,7 @@ static void events_checked(void)
 
 UNIT_TABLE(guest_state,
     { "guest_state_long_mode_accepted", consistent_long_mode_accepted },
+    { "guest_state_task_register_refused", task_register_refused },
     { "guest_state_control_refused", control_inconsistencies_refused },
     { "guest_state_lme_without_pae", lme_without_pae },
     { "guest_state_segments_rip_tables_refused", segments_rip_and_tables_refused },
