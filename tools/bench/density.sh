@@ -6,7 +6,8 @@
 # Writes BUILD/bench-density.conf: DENSITY_GUESTS (default 32) guests of DENSITY_MEMORY
 # (default 96M) each, all with the reference kernel and initramfs (vmlinuz, initrd.img)
 # and `quiet pith.name=NAME` (the boot log through 32 emulated UARTs would cost more
-# than the boot), packs it as BUILD/pith-bench-density.iso (tools/mkimage.sh) and
+# than the boot) and `cpus` 0 and 1 in turn (without `cpus` every one-vCPU guest's
+# vCPU runs on host CPU 0), packs it as BUILD/pith-bench-density.iso (tools/mkimage.sh) and
 # boots it on QEMU with DENSITY_QEMU_MEM (default 8G) and two CPUs (TCG).  The guests
 # stay up after init (a shell on their console), so all of them hold their memory at
 # once.  The run ends when every guest has printed "pith-guest: init running on NAME",
@@ -38,6 +39,7 @@ config=$build/bench-density.conf iso=$build/pith-bench-density.iso log=$build/be
 	for i in $(seq "$count"); do
 		name=$(printf 'd%02d' "$i")
 		printf 'guest %s\n  memory %s\n  kernel vmlinuz\n  initrd initrd.img\n' "$name" "$memory"
+		printf '  cpus %s\n' "$(((i - 1) % 2))"
 		printf '  cmdline console=ttyS0 quiet panic=-1 pith.name=%s\n' "$name"
 	done
 } >"$config"
