@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch storage uplink
 HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 bench bench-io clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 bench bench-io bench-density clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -48,6 +48,7 @@ help:
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
 	@echo "make bench-io   guest network and disk throughput against plain QEMU (part of make bench)"
+	@echo "make bench-density  how many 96 MiB Linux guests reach init at once on QEMU -m 8G (part of make bench)"
 	@echo "make clean      remove $(BUILD)"
 
 deps:
@@ -478,12 +479,18 @@ bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(
 	tools/bench/smp-guest.sh $(BUILD)
 	tools/bench/bios-boot.sh $(BUILD)
 	$(MAKE) --no-print-directory bench-io
+	$(MAKE) --no-print-directory bench-density
 
 # Guest networks and disks against plain QEMU (tools/bench/io.sh): TCP throughput and
 # round trip between two guests on one segment, O_DIRECT writes and reads of a host
 # partition.
 bench-io: $(BUILD)/pith-bench-io.iso
 	tools/bench/io.sh $(BUILD)
+
+# Density (tools/bench/density.sh): DENSITY_GUESTS (default 32) Linux guests of 96 MiB
+# at once on QEMU -m 8G; the configuration and image are written by the script.
+bench-density: $(SYSTEM_PARTS)
+	tools/bench/density.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

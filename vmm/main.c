@@ -360,21 +360,22 @@ static struct pith_guest_stats *map_stats(void)
 
 static bool run_configured(const char *text, size_t length)
 {
-    static struct sysconf config;
+    /* The root task gives this VMM its own guest's block only: room for that one, not a
+     * whole system's (SYSCONF_MAX_GUESTS of them would grow every VMM). */
+    static struct sysconf_guest config;
     static struct sysconf_error errors[8];
-    unsigned nerr = sysconf_parse(text, length, 1ull << 40, &config, errors, 8);
+    unsigned count = 0;
+    unsigned nerr = sysconf_parse_guests(text, length, 1ull << 40, &config, 1, &count, errors, 8);
     const char *names[PITH_BOOTINFO_MODULES];
     for (unsigned i = 0; i < bootinfo->module_count; i++)
         names[i] = bootinfo->modules[i].name;
     unsigned shown = nerr < 8 ? nerr : 8;
-    shown += sysconf_check_modules(&config, names, (unsigned)bootinfo->module_count, errors + shown,
-                                   8 - shown);
+    if (count)
+        shown += sysconf_check_guest_modules(&config, names, (unsigned)bootinfo->module_count,
+                                             errors + shown, 8 - shown);
     for (unsigned i = 0; i < shown && i < 8; i++)
         say("vmm: configuration: %s\n", errors[i].message);
-    const struct sysconf_guest *g = NULL;
-    for (unsigned i = 0; i < config.guest_count && !g; i++)
-        if (config.guests[i].valid)
-            g = &config.guests[i];
+    const struct sysconf_guest *g = count && config.valid ? &config : NULL;
     if (!g) {
         say("vmm: no valid guest in the configuration\n");
         return false;

@@ -252,16 +252,44 @@ static void duplicate_key(void)
 
 static void too_many_guests(void)
 {
-    char text[1024] = "";
+    char text[8192] = "";
     for (unsigned i = 0; i < SYSCONF_MAX_GUESTS + 1; i++) {
         char guest[64];
         snprintf(guest, sizeof(guest), "guest g%u\nmemory 16M\nkernel k\n", i);
         strcat(text, guest);
     }
-    expect_one(text, 3 * SYSCONF_MAX_GUESTS + 1, SYSCONF_ERR_TOO_MANY_GUESTS,
-               "line 25: more than 8 guests, 'g8' ignored");
+    char message[SYSCONF_MESSAGE];
+    snprintf(message, sizeof(message), "line %u: more than %u guests, 'g%u' ignored",
+             3 * SYSCONF_MAX_GUESTS + 1, SYSCONF_MAX_GUESTS, SYSCONF_MAX_GUESTS);
+    expect_one(text, 3 * SYSCONF_MAX_GUESTS + 1, SYSCONF_ERR_TOO_MANY_GUESTS, message);
+    CHECK_EQ(SYSCONF_MAX_GUESTS, 64);
     CHECK_EQ(config.guest_count, SYSCONF_MAX_GUESTS);
     CHECK_EQ(sysconf_valid_guests(&config), SYSCONF_MAX_GUESTS);
+}
+
+/* A VMM parses its own guest's block into room for one: a second guest is refused by
+ * name, and the first is whole. */
+static void parse_into_room_for_one(void)
+{
+    struct sysconf_guest one[2];
+    memset(one, 0x5a, sizeof(one));
+    unsigned count = 99;
+    const char text[] = "guest a\nmemory 96M\nkernel vmlinuz\ncmdline console=ttyS0\n"
+                        "guest b\nkernel k\n";
+    unsigned n = sysconf_parse_guests(text, sizeof(text) - 1, 1ull << 30, one, 1, &count, errors, 8);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(errors[0].kind, SYSCONF_ERR_TOO_MANY_GUESTS);
+    CHECK(strcmp(errors[0].message, "line 5: more than 1 guests, 'b' ignored") == 0);
+    CHECK_EQ(count, 1);
+    CHECK(one[0].valid);
+    CHECK(strcmp(one[0].name, "a") == 0);
+    CHECK_EQ(one[0].memory, 96ull << 20);
+    CHECK(strcmp(one[0].cmdline, "console=ttyS0") == 0);
+    CHECK_EQ((unsigned char)one[1].name[0], 0x5a);      /* nothing written past the room */
+    const char *modules[] = { "k" };
+    CHECK_EQ(sysconf_check_guest_modules(&one[0], modules, 1, errors, 8), 1);
+    CHECK_EQ(errors[0].kind, SYSCONF_ERR_MISSING_MODULE);
+    CHECK(!one[0].valid);
 }
 
 static void missing_kernel(void)
@@ -561,6 +589,7 @@ DEVICE_TESTS(sysconf,
     { "sysconf_duplicate_guest", duplicate_guest },
     { "sysconf_duplicate_key", duplicate_key },
     { "sysconf_too_many_guests", too_many_guests },
+    { "sysconf_parse_into_room_for_one", parse_into_room_for_one },
     { "sysconf_missing_kernel", missing_kernel },
     { "sysconf_memory_range", memory_range },
     { "sysconf_out_of_memory", out_of_memory },

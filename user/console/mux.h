@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MUX_CLIENTS     10
+#define MUX_CLIENTS     66          /* the root task, its shell and SYSCONF_MAX_GUESTS guests */
 #define MUX_NAME_MAX    32
 #define MUX_INPUT_SIZE  2048        /* typed bytes a client has not read yet */
 #define MUX_HOLD_SIZE   2048        /* output not yet shown */

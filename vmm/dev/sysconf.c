@@ -16,7 +16,10 @@ struct text {
 };
 
 struct parser {
-    struct sysconf *config;
+    struct sysconf_guest *guests;       /* the caller's room for capacity guests */
+    unsigned capacity, guest_count;
+    uint32_t uplink_segment;            /* the system-level keys */
+    unsigned uplink_line;
     struct sysconf_error *errors;
     unsigned max_errors, error_count;
     char overflow[SYSCONF_MESSAGE];     /* messages past max_errors are written here */
@@ -471,8 +474,8 @@ static void set_gdb(struct parser *p, struct text key, struct text value)
         say_around(&m, "gdb is yes or no, not '", value, "'");
         return;
     }
-    for (unsigned i = 0; i < p->config->guest_count; i++) {
-        const struct sysconf_guest *other = &p->config->guests[i];
+    for (unsigned i = 0; i < p->guest_count; i++) {
+        const struct sysconf_guest *other = &p->guests[i];
         if (other != p->guest && other->gdb) {
             struct message m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
             say(&m, "gdb yes on one guest only: guest '");
@@ -564,7 +567,7 @@ static void set_net(struct parser *p, struct text key, struct text value)
             for (unsigned i = 0; i < 6; i++)
                 p->guest->mac[i] = base[i];
             p->guest->mac[4] = (uint8_t)n;
-            p->guest->mac[5] = (uint8_t)(p->guest - p->config->guests + 1);
+            p->guest->mac[5] = (uint8_t)(p->guest - p->guests + 1);
         }
     }
 }
@@ -635,11 +638,11 @@ static bool good_name(struct text name)
     return true;
 }
 
-static const struct sysconf_guest *find_guest(const struct sysconf *c, struct text name)
+static const struct sysconf_guest *find_guest(const struct parser *p, struct text name)
 {
-    for (unsigned i = 0; i < c->guest_count; i++)
-        if (text_is(name, c->guests[i].name))
-            return &c->guests[i];
+    for (unsigned i = 0; i < p->guest_count; i++)
+        if (text_is(name, p->guests[i].name))
+            return &p->guests[i];
     return NULL;
 }
 
@@ -649,7 +652,7 @@ static void finish_guest(struct parser *p)
     struct sysconf_guest *g = p->guest;
     if (!g)
         return;
-    p->memory_lines[g - p->config->guests] = p->memory_line ? p->memory_line : g->line;
+    p->memory_lines[g - p->guests] = p->memory_line ? p->memory_line : g->line;
     if (g->kernel[0] == 0 && g->boot == SYSCONF_BOOT_BIOS) {
         copy_text(g->kernel, SYSCONF_STRING, (struct text){ SYSCONF_DEFAULT_FIRMWARE,
                                                            sizeof(SYSCONF_DEFAULT_FIRMWARE) - 1 });
@@ -668,7 +671,7 @@ static void finish_guest(struct parser *p)
  * can say which guest they mean; its keys are still read and checked. */
 static void check_guest_name(struct parser *p, struct text name)
 {
-    const struct sysconf_guest *first = find_guest(p->config, name);
+    const struct sysconf_guest *first = find_guest(p, name);
     struct message m;
     copy_text(p->guest->name, SYSCONF_STRING,
               (struct text){ name.p, name.n < SYSCONF_STRING ? name.n : SYSCONF_STRING - 1 });
@@ -696,15 +699,15 @@ static void start_guest(struct parser *p, struct text name)
     p->guest = NULL;
     p->seen = 0;
     p->memory_line = 0;
-    p->dropped_guest = p->config->guest_count == SYSCONF_MAX_GUESTS;
+    p->dropped_guest = p->guest_count == p->capacity;
     if (p->dropped_guest) {
         struct message m = report(p, p->line, SYSCONF_ERR_TOO_MANY_GUESTS);
         say(&m, "more than ");
-        say_number(&m, SYSCONF_MAX_GUESTS);
+        say_number(&m, p->capacity);
         say_around(&m, " guests, '", name, "' ignored");
         return;
     }
-    struct sysconf_guest *g = &p->config->guests[p->config->guest_count++];
+    struct sysconf_guest *g = &p->guests[p->guest_count++];
     g->valid = true;
     g->line = p->line;
     g->memory = DEFAULT_MEMORY;
@@ -752,37 +755,36 @@ static void set_uplink(struct parser *p, struct text value)
     struct text rest, segment = first_word(value, &rest);
     uint64_t n;
     struct message m;
-    if (p->config->uplink_line) {
+    if (p->uplink_line) {
         m = report(p, p->line, SYSCONF_ERR_BAD_UPLINK);
         say(&m, "uplink given twice (first on line ");
-        say_number(&m, p->config->uplink_line);
+        say_number(&m, p->uplink_line);
         say(&m, ")");
-        p->config->uplink_segment = 0;
+        p->uplink_segment = 0;
     } else if (!parse_number(segment, &n) || n < 1 || n > SYSCONF_MAX_SEGMENT || rest.n) {
         m = report(p, p->line, SYSCONF_ERR_BAD_UPLINK);
         say_around(&m, "uplink segment '", value, "' is not between 1 and ");
         say_number(&m, SYSCONF_MAX_SEGMENT);
-        p->config->uplink_line = p->line;
+        p->uplink_line = p->line;
     } else {
-        p->config->uplink_segment = (uint32_t)n;
-        p->config->uplink_line = p->line;
+        p->uplink_segment = (uint32_t)n;
+        p->uplink_line = p->line;
     }
 }
 
 /* An uplink to a segment no valid guest is on would only bring the outside in. */
 static void check_uplink(struct parser *p)
 {
-    struct sysconf *c = p->config;
-    if (!c->uplink_segment)
+    if (!p->uplink_segment)
         return;
-    for (unsigned i = 0; i < c->guest_count; i++)
-        if (c->guests[i].valid && c->guests[i].net_segment == c->uplink_segment)
+    for (unsigned i = 0; i < p->guest_count; i++)
+        if (p->guests[i].valid && p->guests[i].net_segment == p->uplink_segment)
             return;
-    struct message m = report(p, c->uplink_line, SYSCONF_ERR_BAD_UPLINK);
+    struct message m = report(p, p->uplink_line, SYSCONF_ERR_BAD_UPLINK);
     say(&m, "uplink segment ");
-    say_number(&m, c->uplink_segment);
+    say_number(&m, p->uplink_segment);
     say(&m, " has no guest on it");
-    c->uplink_segment = 0;
+    p->uplink_segment = 0;
 }
 
 static bool has_control_character(struct text t)
@@ -817,10 +819,9 @@ static void parse_line(struct parser *p, struct text line)
  * later one is refused. */
 static void check_macs(struct parser *p)
 {
-    struct sysconf *c = p->config;
-    for (unsigned i = 0; i < c->guest_count; i++)
+    for (unsigned i = 0; i < p->guest_count; i++)
         for (unsigned j = 0; j < i; j++) {
-            struct sysconf_guest *a = &c->guests[j], *b = &c->guests[i];
+            struct sysconf_guest *a = &p->guests[j], *b = &p->guests[i];
             bool same = a->net_segment && b->net_segment && a->net_segment == b->net_segment;
             for (unsigned k = 0; same && k < 6; k++)
                 same = a->mac[k] == b->mac[k];
@@ -839,10 +840,9 @@ static void check_macs(struct parser *p)
 /* One partition serves one guest: a later guest naming it again is refused. */
 static void check_partitions(struct parser *p)
 {
-    struct sysconf *c = p->config;
-    for (unsigned i = 0; i < c->guest_count; i++)
+    for (unsigned i = 0; i < p->guest_count; i++)
         for (unsigned j = 0; j < i; j++) {
-            struct sysconf_guest *a = &c->guests[j], *b = &c->guests[i];
+            struct sysconf_guest *a = &p->guests[j], *b = &p->guests[i];
             if (!a->valid || !b->valid || !a->disk_partition[0] ||
                 !text_is((struct text){ b->disk_partition, string_length(b->disk_partition) }, a->disk_partition))
                 continue;
@@ -860,8 +860,8 @@ static void check_partitions(struct parser *p)
 static void check_memory_budget(struct parser *p)
 {
     uint64_t left = p->memory_limit;
-    for (unsigned i = 0; i < p->config->guest_count; i++) {
-        struct sysconf_guest *g = &p->config->guests[i];
+    for (unsigned i = 0; i < p->guest_count; i++) {
+        struct sysconf_guest *g = &p->guests[i];
         if (!g->valid)
             continue;
         if (g->memory <= left) {
@@ -880,11 +880,31 @@ static void check_memory_budget(struct parser *p)
     }
 }
 
-static void clear_config(struct sysconf *c)
+static void clear_guests(struct sysconf_guest *guests, unsigned capacity)
 {
-    char *bytes = (char *)c;
-    for (size_t i = 0; i < sizeof(*c); i++)
+    char *bytes = (char *)guests;
+    for (size_t i = 0; i < capacity * sizeof(*guests); i++)
         bytes[i] = 0;
+}
+
+/* The parse itself, into p's guests; the system-level keys stay in p. */
+static void parse_text(struct parser *p, const char *text, size_t length)
+{
+    clear_guests(p->guests, p->capacity);
+    size_t start = 0;
+    while (start < length) {
+        size_t end = start;
+        while (end < length && text[end] != '\n')
+            end++;
+        p->line++;
+        parse_line(p, (struct text){ text + start, end - start });
+        start = end + 1;
+    }
+    finish_guest(p);
+    check_memory_budget(p);
+    check_macs(p);
+    check_partitions(p);
+    check_uplink(p);
 }
 
 unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
@@ -892,24 +912,26 @@ unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
                        struct sysconf_error *errors, unsigned max_errors)
 {
     struct parser p = {
-        .config = config, .errors = errors, .max_errors = max_errors,
-        .memory_limit = memory_limit,
+        .guests = config->guests, .capacity = SYSCONF_MAX_GUESTS,
+        .errors = errors, .max_errors = max_errors, .memory_limit = memory_limit,
     };
-    clear_config(config);
-    size_t start = 0;
-    while (start < length) {
-        size_t end = start;
-        while (end < length && text[end] != '\n')
-            end++;
-        p.line++;
-        parse_line(&p, (struct text){ text + start, end - start });
-        start = end + 1;
-    }
-    finish_guest(&p);
-    check_memory_budget(&p);
-    check_macs(&p);
-    check_partitions(&p);
-    check_uplink(&p);
+    parse_text(&p, text, length);
+    config->guest_count = p.guest_count;
+    config->uplink_segment = p.uplink_segment;
+    config->uplink_line = p.uplink_line;
+    return p.error_count;
+}
+
+unsigned sysconf_parse_guests(const char *text, size_t length, uint64_t memory_limit,
+                              struct sysconf_guest *guests, unsigned capacity, unsigned *count,
+                              struct sysconf_error *errors, unsigned max_errors)
+{
+    struct parser p = {
+        .guests = guests, .capacity = capacity < SYSCONF_MAX_GUESTS ? capacity : SYSCONF_MAX_GUESTS,
+        .errors = errors, .max_errors = max_errors, .memory_limit = memory_limit,
+    };
+    parse_text(&p, text, length);
+    *count = p.guest_count;
     return p.error_count;
 }
 
@@ -937,21 +959,30 @@ static void check_module(struct parser *p, struct sysconf_guest *g, const char *
     say(&m, "' is not a boot module");
 }
 
+unsigned sysconf_check_guest_modules(struct sysconf_guest *g,
+                                     const char *const *modules, unsigned module_count,
+                                     struct sysconf_error *errors, unsigned max_errors)
+{
+    struct parser p = { .errors = errors, .max_errors = max_errors };
+    check_module(&p, g, "kernel", g->kernel, g->kernel_line, modules, module_count);
+    check_module(&p, g, "initrd", g->initrd, g->initrd_line, modules, module_count);
+    check_module(&p, g, "disk", g->disk, g->disk_line, modules, module_count);
+    check_module(&p, g, "cdrom", g->cdrom, g->cdrom_line, modules, module_count);
+    for (unsigned j = 0; j < g->module_count; j++)
+        check_module(&p, g, "module", g->module[j], g->module_line[j], modules, module_count);
+    return p.error_count;
+}
+
 unsigned sysconf_check_modules(struct sysconf *config,
                                const char *const *modules, unsigned module_count,
                                struct sysconf_error *errors, unsigned max_errors)
 {
-    struct parser p = { .config = config, .errors = errors, .max_errors = max_errors };
-    for (unsigned i = 0; i < config->guest_count; i++) {
-        struct sysconf_guest *g = &config->guests[i];
-        check_module(&p, g, "kernel", g->kernel, g->kernel_line, modules, module_count);
-        check_module(&p, g, "initrd", g->initrd, g->initrd_line, modules, module_count);
-        check_module(&p, g, "disk", g->disk, g->disk_line, modules, module_count);
-        check_module(&p, g, "cdrom", g->cdrom, g->cdrom_line, modules, module_count);
-        for (unsigned j = 0; j < g->module_count; j++)
-            check_module(&p, g, "module", g->module[j], g->module_line[j], modules, module_count);
-    }
-    return p.error_count;
+    unsigned n = 0;
+    for (unsigned i = 0; i < config->guest_count; i++)
+        n += sysconf_check_guest_modules(&config->guests[i], modules, module_count,
+                                         errors + (n < max_errors ? n : max_errors),
+                                         n < max_errors ? max_errors - n : 0);
+    return n;
 }
 
 size_t sysconf_format_cpus(uint64_t mask, char *out, size_t size)
@@ -985,7 +1016,7 @@ size_t sysconf_format_cpus(uint64_t mask, char *out, size_t size)
 unsigned sysconf_check_cpus(struct sysconf *config, unsigned cpu_count,
                             struct sysconf_error *errors, unsigned max_errors)
 {
-    struct parser p = { .config = config, .errors = errors, .max_errors = max_errors };
+    struct parser p = { .errors = errors, .max_errors = max_errors };
     uint64_t present = cpu_count >= 64 ? ~0ull : (1ull << cpu_count) - 1;
     for (unsigned i = 0; i < config->guest_count; i++) {
         struct sysconf_guest *g = &config->guests[i];

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYSCONF_MAX_GUESTS      8
+#define SYSCONF_MAX_GUESTS      64      /* in one system (the root task's struct sysconf) */
 #define SYSCONF_MAX_VCPUS       8
 #define SYSCONF_MAX_CPU         63      /* the highest host CPU number `cpus` may name */
 #define SYSCONF_STRING          128     /* names and module names, with the NUL */
@@ -122,6 +122,15 @@ unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
                        struct sysconf_error *errors, unsigned max_errors);
 
 /*
+ * The same into the caller's room for capacity guests (at most SYSCONF_MAX_GUESTS), with
+ * *count set to how many there were: a VMM, given only its own guest's block, keeps room
+ * for one rather than a whole system's.  System-level keys are checked and dropped.
+ */
+unsigned sysconf_parse_guests(const char *text, size_t length, uint64_t memory_limit,
+                              struct sysconf_guest *guests, unsigned capacity, unsigned *count,
+                              struct sysconf_error *errors, unsigned max_errors);
+
+/*
  * Checks that every module a guest names (kernel, initrd, disk) is among the boot
  * modules; a guest that names a missing one becomes invalid.  Returns the number of
  * errors, stored as for sysconf_parse.
@@ -129,6 +138,10 @@ unsigned sysconf_parse(const char *text, size_t length, uint64_t memory_limit,
 unsigned sysconf_check_modules(struct sysconf *config,
                                const char *const *modules, unsigned module_count,
                                struct sysconf_error *errors, unsigned max_errors);
+/* The same for one guest. */
+unsigned sysconf_check_guest_modules(struct sysconf_guest *guest,
+                                     const char *const *modules, unsigned module_count,
+                                     struct sysconf_error *errors, unsigned max_errors);
 
 /*
  * Checks every guest's `cpus` against the host CPUs 0 .. cpu_count-1; a guest that
