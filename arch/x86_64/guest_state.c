@@ -78,12 +78,15 @@ static bool segments_valid(const uint64_t *seg, const uint64_t *cr)
     uint64_t cs = attributes(seg[2 * CS]);
     if (long_mode(cr) && (cs & ATTR_L) && (cs & ATTR_DB))
         return false;
-    /* TR: a present, usable busy TSS, 16- or 32-bit (32-bit in long mode), as VM entry
-     * requires on VMX (SDM 27.3.1.2).  SVM's VMRUN does not check it, and QEMU stops
-     * the whole emulator ("invalid tss") when a guest above CPL 0 takes an interrupt
-     * with any other TR (the fuzzer found it). */
+    /* TR: a present, usable TSS, 16- or 32-bit (32-bit in long mode).  SVM's VMRUN does
+     * not check it, and QEMU stops the whole emulator ("invalid tss") when a guest above
+     * CPL 0 takes an interrupt with any other TR (the fuzzer found it).  Available
+     * types pass too: QEMU's LTR leaves the available type in TR (only the descriptor
+     * in memory becomes busy), so a Linux guest's TR reads back as 9 there; VM entry
+     * on VMX wants the busy type and refuses the rest itself (SDM 27.3.1.2). */
     uint64_t tr = attributes(seg[2 * TR]), type = tr & ATTR_TYPE;
-    return (tr & ATTR_P) && !(tr & (ATTR_S | ATTR_UNUSABLE)) && (type == 11 || (type == 3 && !long_mode(cr)));
+    bool tss = type == 11 || type == 9 || (!long_mode(cr) && (type == 3 || type == 1));
+    return (tr & ATTR_P) && !(tr & (ATTR_S | ATTR_UNUSABLE)) && tss;
 }
 
 /* RIP fits the mode (64-bit code: canonical; otherwise 32 bits); RFLAGS has its fixed

@@ -51,11 +51,11 @@ static void consistent_long_mode_accepted(void)
     CHECK_EQ(check(&w), 0);
 }
 
-/* TR must be a present, usable busy TSS (16-bit only outside long mode): QEMU stops
- * the emulator for any other when a guest above CPL 0 takes an interrupt. */
+/* TR must be a present, usable TSS (16-bit only outside long mode): QEMU stops the
+ * emulator for any other when a guest above CPL 0 takes an interrupt. */
 static void task_register_refused(void)
 {
-    static const uint64_t bad[] = { 0x0b, 0x8b | 0x1000, 0x9b, 0x89, 0x81, 0x83, 0 };
+    static const uint64_t bad[] = { 0x0b, 0x8b | 0x1000, 0x9b, 0x82, 0x81, 0x83, 0x8c, 0 };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct guest_state_words w = long_mode_guest();
         w.seg[14] = bad[i] << 16;
@@ -64,6 +64,8 @@ static void task_register_refused(void)
     struct guest_state_words w = long_mode_guest();
     w.seg[14] = 0x83ull << 16;      /* a 16-bit TSS in long mode */
     CHECK_EQ(check(&w), PITH_VM_REFUSED_SEGMENT);
+    w.seg[14] = 0x89ull << 16;      /* available: QEMU's LTR leaves that type in TR */
+    CHECK_EQ(check(&w), 0);
 }
 
 static void control_inconsistencies_refused(void)
