@@ -151,7 +151,7 @@ $(BUILD)/guests/grub-memtest.img: guests/bios/grub-memtest.cfg $(BUILD)/memtest/
 # Debian's 32-bit kernel (linux-image-*-686, an i386 package) with an initramfs of the
 # i386 busybox-static (tools/guest-686.sh, guests/bios/init-686), on the same kind of
 # GRUB image, booted through GRUB's 32-bit `linux`.
-$(BUILD)/guests/initrd-686.img: tools/guest-686.sh guests/bios/init-686 | deps
+$(BUILD)/guests/initrd-686.img: tools/guest-686.sh tools/initramfs.sh guests/bios/init-686 | deps
 	tools/guest-686.sh $(BUILD)
 $(BUILD)/guests/vmlinuz-686: $(BUILD)/guests/initrd-686.img
 $(BUILD)/guests/grub-686.img: guests/bios/grub-686.cfg $(BUILD)/guests/vmlinuz-686 $(BUILD)/guests/initrd-686.img | deps
@@ -233,7 +233,7 @@ $(BUILD)/pith-compose.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/consol
 
 # The reference Linux guest (tools/guest-linux.sh): Debian's cloud kernel, downloaded
 # once into $(BUILD)/linux/, a busybox initramfs and a small disk image.
-$(BUILD)/initrd.img: tools/guest-linux.sh guests/linux/init | deps
+$(BUILD)/initrd.img: tools/guest-linux.sh tools/initramfs.sh guests/linux/init | deps
 	tools/guest-linux.sh $(BUILD)
 $(BUILD)/initrd-kvm.img: $(BUILD)/initrd.img
 $(BUILD)/vmlinuz $(BUILD)/disk.img: $(BUILD)/initrd.img

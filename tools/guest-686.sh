@@ -78,22 +78,8 @@ mkdir -p "$tree"/{bin,dev,proc,sys}
 cp "$busybox" "$tree/bin/busybox"
 cp "$here/guests/bios/init-686" "$tree/init"
 chmod 755 "$tree/init" "$tree/bin/busybox"
-# /dev/console must exist when the kernel starts /init; a second archive (one newc
-# entry, the format of the kernel's Documentation/driver-api/early-userspace/
-# buffer-format.rst) makes it without mknod.
-newc_entry() {   # name mode rdevmajor rdevminor
-	local name=$1 size=$((${#1} + 1))
-	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-		1 "$2" 0 0 1 0 0 0 0 "$3" "$4" "$size" 0
-	printf '%s\0' "$name"
-	printf '%*s' $(( (4 - (110 + size) % 4) % 4 )) '' | tr ' ' '\0'
-}
-{
-	(cd "$tree" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0)
-	newc_entry dev/console $((0x2180)) 5 1          # S_IFCHR | 0600
-	newc_entry TRAILER!!! 0 0 0
-} | gzip -9n >"$out/guests/initrd-686.img.tmp"
-mv "$out/guests/initrd-686.img.tmp" "$out/guests/initrd-686.img"
+source "$here/tools/initramfs.sh"
+pack_initramfs "$tree" "$out/guests/initrd-686.img"
 cp "$vmlinuz" "$out/guests/vmlinuz-686.tmp"
 mv "$out/guests/vmlinuz-686.tmp" "$out/guests/vmlinuz-686"
 echo "guest-686: $(basename "$vmlinuz") ($(stat -c %s "$out/guests/vmlinuz-686") bytes)," \

@@ -116,25 +116,8 @@ for m in "${order[@]}"; do
 	unpack_module "$m" "$tree/lib/modules/$m.ko"
 done
 printf '%s\n' "${order[@]}" >"$tree/lib/modules/order"
-# One newc entry (the kernel's initramfs format, Documentation/driver-api/early-userspace/
-# buffer-format.rst) with its name padded so the data starts on 4 bytes.
-newc_entry() {   # name mode rdevmajor rdevminor
-	local name=$1 size=$((${#1} + 1))
-	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-		1 "$2" 0 0 1 0 0 0 0 "$3" "$4" "$size" 0
-	printf '%s\0' "$name"
-	printf '%*s' $(( (4 - (110 + size) % 4) % 4 )) '' | tr ' ' '\0'
-}
-# /dev/console must exist when the kernel starts /init (it opens it for init's
-# standard streams); a second archive after the tree makes it without mknod.
-pack() {    # FILE: the tree as an initramfs
-	{
-		(cd "$tree" && find . | sort | cpio -o -H newc --quiet -R 0:0)
-		newc_entry dev/console $((0x2180)) 5 1          # S_IFCHR | 0600
-		newc_entry TRAILER!!! 0 0 0
-	} | gzip -9n >"$1.tmp"
-	mv "$1.tmp" "$1"
-}
+source "$here/tools/initramfs.sh"
+pack() { pack_initramfs "$tree" "$1"; }   # FILE: the tree as an initramfs
 pack "$out/initrd.img"
 # initrd-kvm.img: the same, with KVM's modules (irqbypass, kvm, kvm_amd, kvm_intel) in
 # lib/modules/kvm, listed in lib/modules/kvm/order and loaded by /init only with
