@@ -22,6 +22,7 @@ svm_enter:
     call kernel_unlock              /* the stack is 16-byte aligned here */
     clgi
     sti
+    mov 16(%rsp), %rdi              /* the vcpu again: kernel_unlock is C */
     mov 8(%rsp), %rax
     vmload                          /* the guest's */
     GUEST_LOAD_GPRS
