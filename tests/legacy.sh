@@ -26,7 +26,8 @@ checks_run "$@"
 # '?'): taken out where a check asks.  A line the console showed in part and then again
 # whole (its carriage return gone) has the whole after the part: the check looks
 # anywhere in the line.
-has_plain() { sed -E 's/(\x1b|\?)\[[0-9;]*[A-Za-z]//g' "$out" | grep -qE -- "$1"; }
+# (grep reads to the end, not -q: under pipefail an early exit would fail sed with SIGPIPE)
+has_plain() { sed -E 's/(\x1b|\?)\[[0-9;]*[A-Za-z]//g' "$out" | grep -E -- "$1" >/dev/null; }
 
 if [ "$i686" = 1 ]; then
 	g='^\[sea686\] '

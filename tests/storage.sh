@@ -75,7 +75,7 @@ for arg in "$@"; do case "$arg" in *.iso) bootsect=$(dirname "$arg")/guests/boot
 [ -f "$bootsect" ] || { echo "storage: no boot sector at '$bootsect' (make $bootsect)" >&2; exit 2; }
 dd if="$bootsect" of="$image" bs=512 seek="$sea_first" conv=notrunc status=none
 outside_before=$(outside)
-sea_sector_zero() { ! dd if="$image" bs=512 skip=$((sea_first + 1)) count=1 status=none | tr -d '\0' | grep -q .; }
+sea_sector_zero() { ! dd if="$image" bs=512 skip=$((sea_first + 1)) count=1 status=none | tr -d '\0' | grep . >/dev/null; }
 check sea_sector_zero_before "the second sector of sea's partition is not zeros before the first boot" sea_sector_zero
 
 md5_of() { grep -m 1 -E "^\[alpha\] pith-guest: storage: $1 [0-9]+ bytes, md5 " "$2" | sed -E 's/.* md5 ([0-9a-f]+)$/\1/'; }
@@ -171,7 +171,8 @@ crash_step() {
 	pid=$!
 	# killed once alpha has written 4 files (the 5th is under way), or after 240 s
 	while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 2400 ]; do
-		if tr -d '\r' <"$log" | grep -qE '^\[alpha\] pith-guest: writeload: file 4$'; then
+		# grep reads to the end (not -q): an early exit would fail tr with SIGPIPE under pipefail
+		if tr -d '\r' <"$log" | grep -E '^\[alpha\] pith-guest: writeload: file 4$' >/dev/null; then
 			kill -KILL -- "-$pid" 2>/dev/null && killed=1
 			break
 		fi
