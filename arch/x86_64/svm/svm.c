@@ -242,7 +242,7 @@ void svm_run(struct vcpu *v)
     svm_enter(v, virt_to_phys(vmcb(v)), sc->host_vmcb_phys);
 }
 
-/* Said out loud: under QEMU 7.2 with two CPUs, about one boot in seven of the SMP
+/* Said out loud: under QEMU 7.2 with two CPUs, about one boot in six of the SMP
  * guest test (`make test-linux-smp`, always a guest on CPU 0) gets an exit whose
  * VMCB holds the host's own state -- the RIP right after VMRUN, the host's CR3 and
  * stack, what VMRUN saved to the host save area -- with a nested page fault on the
