@@ -10,6 +10,7 @@ static const struct { const struct unit_case *cases; const unsigned *count; } gr
     { bootmem_cases, &bootmem_count },
     { acpi_cases, &acpi_count },
     { untyped_cases, &untyped_count },
+    { bulk_cases, &bulk_count },
     { message_cases, &message_count },
     { uart16550_cases, &uart16550_count },
     { decode_cases, &decode_count },

@@ -1,23 +1,27 @@
 /*
- * Memory and string functions. The copy and fill loops are `rep movsb` / `rep stosb`:
- * fast on every CPU with ERMSB, and — unlike a C loop — never turned back into a call
- * to memcpy or memset by GCC's loop-pattern recognition, which would recurse forever.
+ * Memory and string functions.  Fill and copy go 64 bytes a step (pith/bulk.h), the
+ * tail by `rep stosb` / `rep movsb`, which GCC's loop-pattern recognition cannot turn
+ * back into a call to memcpy or memset, recursing forever.
  */
 #include <stdint.h>
 
+#include <pith/bulk.h>
 #include "pith/string.h"
 
 void *pith_memset(void *dst, int byte, size_t n)
 {
-    void *cursor = dst;
+    unsigned char *cursor = dst;
+    n = pith_bulk_fill(&cursor, (uint8_t)byte, n);
     __asm__ volatile("rep stosb" : "+D"(cursor), "+c"(n) : "a"(byte) : "memory");
     return dst;
 }
 
 void *pith_memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
-    void *cursor = dst;
-    __asm__ volatile("rep movsb" : "+D"(cursor), "+S"(src), "+c"(n) : : "memory");
+    unsigned char *cursor = dst;
+    const unsigned char *from = src;
+    n = pith_bulk_copy(&cursor, &from, n);
+    __asm__ volatile("rep movsb" : "+D"(cursor), "+S"(from), "+c"(n) : : "memory");
     return dst;
 }
 
