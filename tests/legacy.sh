@@ -2,7 +2,8 @@
 # legacy.sh — judge the legacy system test (guests/configs/legacy-test.conf): the
 # multiboot test kernels pass their own checks and end through port 0xf4, SeaBIOS
 # boots a boot sector from an IDE disk and from an ATAPI CD (BIOS output, a sector
-# written and read back on the disk and refused by the CD, the VGA text screen, port
+# written and read back on the disk and refused by the CD, a write to the BIOS that the
+# PAM registers protect dropped, the VGA text screen, port
 # 0xf4), and each bad multiboot guest is reported by name.
 #
 # With --i686, judges guests/configs/legacy-686.conf instead: SeaBIOS boots GRUB from an
@@ -80,6 +81,8 @@ check legacy_bios_disk_sector "the disk's boot sector did not run" \
 	has '^\[seadisk\] pith-boot: hello from the boot sector$'
 check legacy_bios_disk_writes "the boot sector's write to the IDE disk did not read back" \
 	has '^\[seadisk\] pith-boot: sector 2 written and read back$'
+check legacy_bios_rom_protected "a write to the BIOS at 0xffff5 took effect after SeaBIOS write-protected it (PAM)" \
+	has '^\[seadisk\] pith-boot: BIOS write-protected$'
 check legacy_bios_disk_vga "the boot sector's line in video memory did not reach the console" \
 	has '^\[seadisk\] pith-boot: written to 0xb8000$'
 check legacy_bios_disk_status "seadisk's exit status 35 (no key, 0x11) was not reported" \

@@ -93,12 +93,29 @@ static bool map_firmware(struct vm *vm, const void *image, uint64_t size)
     return true;
 }
 
-/* The BIOS area is RAM from the start, so a PAM change needs no remapping: SeaBIOS
- * finds its code already where it copies it. */
+/* The BIOS area is RAM from the start, the firmware's last 128 KiB already in it, so
+ * SeaBIOS finds its code where it copies it.  A PAM segment whose mode drops writes has
+ * its pages mapped read-only: a write exits, and the shadow window drops it. */
 static void pam_changed(void *ctx, unsigned segment, enum pam_mode mode)
 {
-    (void)ctx; (void)segment; (void)mode;
+    uint32_t base, size;
+    i440fx_pam_segment(segment, &base, &size);
+    vm_protect_low(ctx, base, size, mode & PAM_WRITE_ONLY);
 }
+
+static uint64_t shadow_read(void *dev, uint64_t offset, unsigned size)
+{
+    struct vm *vm = dev;
+    return i440fx_shadow_read(vm->ram, PAM_AREA_BASE + offset, size);
+}
+
+static void shadow_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct vm *vm = dev;
+    i440fx_shadow_write(&host_bridge, vm->ram, PAM_AREA_BASE + offset, size, value);
+}
+
+static const struct device_ops shadow_ops = { "bios-shadow", shadow_read, shadow_write, NULL };
 
 static void a20_changed(void *ctx, bool enabled)
 {
@@ -143,6 +160,13 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
     ok &= vm_add_port_window(vm, (struct device_window){ FW_CFG_PORT_BASE, FW_CFG_PORT_COUNT, &fw_cfg_ops, &fw_cfg });
     ok &= vm_add_port_window(vm, (struct device_window){ BIOS_DEBUG_PORT, 1, log ? &debug_ops : &quiet_ops, vm });
     ok &= vm_add_port_window(vm, (struct device_window){ 0x92, 1, &port92_ops, &port92 });
+    ok &= vm_add_mmio_window(vm, (struct device_window){ PAM_AREA_BASE, PAM_AREA_SIZE, &shadow_ops, vm });
+    /* at reset every segment is the ROM's: read-only until the firmware opens it */
+    for (unsigned s = 0; ok && s < PAM_SEGMENTS; s++) {
+        uint32_t base, size;
+        i440fx_pam_segment(s, &base, &size);
+        ok = vm_protect_low(vm, base, size, false);
+    }
     if (!ok) {
         vm_stop(vm, VM_END_ERROR, "setting up the firmware's devices failed");
         return false;

@@ -396,7 +396,8 @@ static bool run_configured(const char *text, size_t length)
                             .tsc_hz = bootinfo->tsc_hz, .console = console_cap,
                             .no_output = g->console == SYSCONF_CONSOLE_NONE,
                             .wall_clock = rtc_clock_from_cmdline(bootinfo->cmdline, 0),
-                            .exception_bitmap = g->gdb ? GDB_EXCEPTION_BITMAP : 0 };
+                            .exception_bitmap = g->gdb ? GDB_EXCEPTION_BITMAP : 0,
+                            .low_pages = bios };    /* the PAM segments are write-protected */
     /* The notification comes after the guest's RAM: 2 MiB frames retype best first. */
     /* For the tests of isolation: a VMM told to crash does so before its guest runs,
      * and the root task must carry on with the others. */

@@ -76,8 +76,9 @@ bool vm_add_mmio_window(struct vm *vm, struct device_window w)
 }
 
 /*
- * Guest RAM: 2 MiB frames, all retyped first (one after another they keep their
- * alignment without gaps), then each mapped at its guest-physical address in the
+ * Guest RAM: 2 MiB frames (a firmware guest's first 2 MiB in 4 KiB frames, below),
+ * all retyped first (one after another they keep their alignment without gaps), then
+ * each mapped at its guest-physical address in the
  * guest space and, through a copy of its capability, into the VMM's window.  Their
  * capabilities' slots are listed on the heap, as many as the guest has (every VMM
  * domain's image would otherwise hold room for the largest guest).
@@ -94,9 +95,53 @@ static enum pith_error retype_ram(struct vm *vm)
     if (!frames)
         return PITH_E_NO_MEMORY;
     enum pith_error err = PITH_OK;
-    for (uint64_t i = 0; !err && i < count; i++)
+    for (uint64_t i = vm->low_pages ? 1 : 0; !err && i < count; i++)
         err = pith_alloc_object(PITH_OBJ_FRAME_2M, 0, &frames[i]);
     return err;
+}
+
+#define PAGE_4K             4096ul
+#define GUEST_RAM_RIGHTS    (PITH_RIGHTS_ALL & ~PITH_RIGHT_GRANT)
+#define LOW_PAGES           (FRAME_2M / PAGE_4K)
+
+/* A firmware guest's first 2 MiB, in 4 KiB frames so that the BIOS area's pages can be
+ * write-protected one by one (the i440FX's PAM registers): the guest's capability of
+ * each, for remapping, and a copy that maps it into the VMM's window. */
+static pith_cap_t low_frames[LOW_PAGES];
+
+static enum pith_error map_low_pages(struct vm *vm, uint64_t window)
+{
+    enum pith_error err = PITH_OK;
+    for (uint64_t i = 0; !err && i < LOW_PAGES; i++) {
+        uint64_t gpa = i * PAGE_4K, view = pith_alloc_slot();
+        err = view ? pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &low_frames[i]) : PITH_E_RANGE;
+        if (!err)
+            err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, low_frames[i], PITH_RIGHTS_ALL);
+        if (!err)
+            err = pith_map_frame(low_frames[i], vm->space, gpa, GUEST_RAM_RIGHTS, 0);
+        if (!err)
+            err = pith_map_frame(view, PITH_SLOT_ADDRESS_SPACE, window + gpa, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
+    }
+    return err;
+}
+
+bool vm_protect_low(struct vm *vm, uint64_t base, uint64_t size, bool writable)
+{
+    if (!vm->low_pages || base % PAGE_4K || size % PAGE_4K || base > FRAME_2M ||
+        size > FRAME_2M - base)
+        return false;
+    uint64_t rights = writable ? GUEST_RAM_RIGHTS : GUEST_RAM_RIGHTS & ~PITH_RIGHT_WRITE;
+    for (uint64_t gpa = base; gpa < base + size; gpa += PAGE_4K) {
+        pith_cap_t frame = low_frames[gpa / PAGE_4K];
+        enum pith_error err = pith_frame_unmap(frame);
+        if (!err)
+            err = pith_map_frame(frame, vm->space, gpa, rights, 0);
+        if (err) {
+            vm_stop(vm, VM_END_ERROR, "remapping guest page 0x%lx: %s", gpa, pith_error_name(err));
+            return false;
+        }
+    }
+    return true;
 }
 
 static enum pith_error map_ram(struct vm *vm)
@@ -104,13 +149,15 @@ static enum pith_error map_ram(struct vm *vm)
     uint64_t window = next_window, stretch = (vm->ram_size + (1ull << 30) - 1) & ~((1ull << 30) - 1);
     next_window += stretch;
     enum pith_error err = PITH_OK;
-    for (uint64_t i = 0; !err && i < vm->ram_size / FRAME_2M; i++) {
+    if (vm->low_pages)
+        err = map_low_pages(vm, window);
+    for (uint64_t i = vm->low_pages ? 1 : 0; !err && i < vm->ram_size / FRAME_2M; i++) {
         uint64_t gpa = i * FRAME_2M, view = pith_alloc_slot();
         err = view ? PITH_OK : PITH_E_RANGE;
         if (!err)
             err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, frames[i], PITH_RIGHTS_ALL);
         if (!err)
-            err = pith_map_frame_2m(frames[i], vm->space, gpa, PITH_RIGHTS_ALL & ~PITH_RIGHT_GRANT, 0);
+            err = pith_map_frame_2m(frames[i], vm->space, gpa, GUEST_RAM_RIGHTS, 0);
         if (!err)
             err = pith_map_frame_2m(view, PITH_SLOT_ADDRESS_SPACE, window + gpa,
                                     PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
@@ -221,6 +268,7 @@ enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
     vm->no_output = config->no_output;
     vm->wall_clock = config->wall_clock;
     vm->exception_bitmap = config->exception_bitmap;
+    vm->low_pages = config->low_pages;
     vm->vcpu_count = config->vcpus ? config->vcpus : 1;
     if (vm->vcpu_count > VM_MAX_VCPUS || (vm->platform == VM_PLATFORM_TEST && vm->vcpu_count > 1))
         return PITH_E_RANGE;        /* the test platform has no APIC to start others */

@@ -134,6 +134,7 @@ struct vm_config {
     bool no_output;                 /* `console none`: the guest's output goes nowhere */
     uint64_t wall_clock;            /* the host's time at start (seconds since 1970), 0: unknown */
     uint64_t exception_bitmap;      /* guest exceptions that exit (GDB_EXCEPTION_BITMAP) */
+    bool low_pages;                 /* the first 2 MiB in 4 KiB frames (vm_protect_low) */
 };
 
 struct vm {
@@ -182,6 +183,7 @@ struct vm {
     struct vm_record record;
 
     uint64_t exception_bitmap;      /* vm_config.exception_bitmap */
+    bool low_pages;                 /* vm_config.low_pages */
     struct gdb_stub *gdb;           /* the debugger's stub (gdbstub.h), NULL: none */
     struct pith_guest_stats *stats; /* shared with the root task (pith/guest.h), or NULL */
 };
@@ -238,5 +240,10 @@ void vm_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2
 /* Adds a device window; false when the table is full. */
 bool vm_add_port_window(struct vm *vm, struct device_window w);
 bool vm_add_mmio_window(struct vm *vm, struct device_window w);
+
+/* Makes the guest's pages in [base, base + size) of its first 2 MiB writable or
+ * read-only (a write then exits as MMIO).  Only for a guest created with low_pages;
+ * base and size page-aligned.  False (the guest stopped) when the kernel refused. */
+bool vm_protect_low(struct vm *vm, uint64_t base, uint64_t size, bool writable);
 
 #endif

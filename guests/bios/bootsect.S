@@ -3,7 +3,8 @@
  * or a CD (no-emulation boot), it prints a line through the BIOS (INT 10h, which
  * SeaBIOS also sends to the serial console), writes itself to its drive's second
  * sector and reads that back through INT 13h (a disk takes the write, a CD refuses
- * it), writes a line straight into the VGA
+ * it), tries to change a byte of the BIOS at 0xffff5 (SeaBIOS leaves that segment
+ * write-protected through the PAM registers), writes a line straight into the VGA
  * text buffer, waits for a key through INT 16h and echoes it, then reports through
  * port 0xf4 (isa-debug-exit): 0x10 after a key, 0x11 when no key came in time.
  */
@@ -21,8 +22,9 @@ start:
     sti
     mov %dl, drive                  /* the BIOS passes the boot drive in DL */
     mov $hello, %si
-    call print
+    call say
     call disk_check
+    call rom_check
     /* a line straight into video memory, row 12 */
     mov $0xb800, %ax
     mov %ax, %es
@@ -35,7 +37,7 @@ start:
     stosw
     jmp 1b
 2:  mov $prompt, %si
-    call print
+    call say
     /* poll INT 16h for about 25 seconds (the BIOS tick count at 0x46c, 18.2 Hz): a key
      * typed on the console may take seconds to arrive on a loaded emulator */
     mov 0x46c, %cx
@@ -48,7 +50,7 @@ start:
     cmp %cx, %ax
     jne 3b
     mov $nokey, %si
-    call print
+    call say
     call settle
     mov $0x11, %al
     out %al, $0xf4
@@ -57,7 +59,7 @@ start:
     int $0x16
     mov %al, key
     mov $gotkey, %si
-    call print
+    call say
     call settle
     mov $0x10, %al
     out %al, $0xf4
@@ -86,11 +88,26 @@ disk_check:
     repe cmpsw
     jne 1f
     mov $readback, %si
-    jmp print
+    jmp say
 1:  mov $differs, %si
-    jmp print
+    jmp say
 2:  mov $refused, %si
-    jmp print
+    jmp say
+
+/* flip a byte of the BIOS date at f000:fff5 and read it back */
+rom_check:
+    mov $0xf000, %ax
+    mov %ax, %es
+    mov %es:0xfff5, %bl
+    mov %bl, %al
+    not %al
+    mov %al, %es:0xfff5
+    mov $romkept, %si
+    cmp %es:0xfff5, %bl
+    je say
+    mov %bl, %es:0xfff5
+    mov $romwritten, %si
+    jmp say
 
 sector2:
     mov $0x0002, %cx                /* cylinder 0, sector 2 */
@@ -109,6 +126,12 @@ settle:
     jne 1b
     ret
 
+/* a line: "pith-boot: " and the message at SI */
+say:
+    push %si
+    mov $prefix, %si
+    call print
+    pop %si
 print:
     lodsb
     test %al, %al
@@ -119,15 +142,18 @@ print:
     jmp print
 1:  ret
 
-hello:      .asciz "pith-boot: hello from the boot sector\r\n"
+prefix:     .asciz "pith-boot: "
+hello:      .asciz "hello from the boot sector\r\n"
 vga_text:   .asciz "pith-boot: written to 0xb8000"
-prompt:     .asciz "pith-boot: press a key\r\n"
-nokey:      .asciz "pith-boot: no key\r\n"
-readback:   .asciz "pith-boot: sector 2 written and read back\r\n"
-differs:    .asciz "pith-boot: sector 2 read back differs\r\n"
-refused:    .asciz "pith-boot: disk write refused\r\n"
+prompt:     .asciz "press a key\r\n"
+nokey:      .asciz "no key\r\n"
+readback:   .asciz "sector 2 written and read back\r\n"
+differs:    .asciz "sector 2 read back differs\r\n"
+refused:    .asciz "disk write refused\r\n"
+romkept:    .asciz "BIOS write-protected\r\n"
+romwritten: .asciz "BIOS written\r\n"
 drive:      .byte 0
-gotkey:     .ascii "pith-boot: key '"
+gotkey:     .ascii "key '"
 key:        .ascii "?"
             .asciz "'\r\n"
 

@@ -142,7 +142,47 @@ static void port92(void)
     CHECK(!port92_a20(&p));
 }
 
+/* The BIOS area where its pages are read-only: reads from RAM; a write lands only
+ * where its segment takes writes, byte by byte across a segment boundary; nothing
+ * outside the area is read or written. */
+static void shadow_follows_the_modes(void)
+{
+    static uint8_t ram[0x100008];
+    struct i440fx b;
+    i440fx_init(&b, NULL, NULL);
+    memset(ram, 0x5a, sizeof(ram));
+    ram[0xffff5] = 0x30;
+    CHECK_EQ(i440fx_shadow_read(ram, 0xffff5, 1), 0x30);
+    CHECK_EQ(i440fx_shadow_read(ram, 0xffffe, 4), 0xffff5a5a);     /* past 1 MiB: open bus */
+    i440fx_shadow_write(&b, ram, 0xffff5, 1, 0xcf);                 /* at reset: the ROM's */
+    CHECK_EQ(ram[0xffff5], 0x30);
+    b.mode[0] = PAM_READ_ONLY;
+    i440fx_shadow_write(&b, ram, 0xffff5, 1, 0xcf);
+    CHECK_EQ(ram[0xffff5], 0x30);
+    b.mode[0] = PAM_WRITE_ONLY;
+    i440fx_shadow_write(&b, ram, 0xffff5, 1, 0xcf);
+    CHECK_EQ(ram[0xffff5], 0xcf);
+    /* 0xc3ffe-0xc4001 spans segment 1 (read-only) and segment 2 (writable) */
+    b.mode[1] = PAM_READ_ONLY;
+    b.mode[2] = PAM_READ_WRITE;
+    i440fx_shadow_write(&b, ram, 0xc3ffe, 4, 0x44332211);
+    CHECK_EQ(ram[0xc3ffe], 0x5a);
+    CHECK_EQ(ram[0xc3fff], 0x5a);
+    CHECK_EQ(ram[0xc4000], 0x33);
+    CHECK_EQ(ram[0xc4001], 0x44);
+    /* the edges: below 0xc0000 and from 1 MiB on, nothing is written */
+    b.mode[0] = PAM_READ_WRITE;
+    i440fx_shadow_write(&b, ram, 0xbfffe, 4, 0x11111111);
+    CHECK_EQ(ram[0xbfffe], 0x5a);
+    CHECK_EQ(ram[0xbffff], 0x5a);
+    i440fx_shadow_write(&b, ram, 0xffffe, 8, ~0ull);
+    CHECK_EQ(ram[0xfffff], 0xff);
+    CHECK_EQ(ram[0x100000], 0x5a);
+    CHECK_EQ(i440fx_shadow_read(ram, 0xbffff, 2) & 0xff, 0xff);      /* below: open bus */
+}
+
 DEVICE_TESTS(pc_bridges,
+    { "pam_shadow_follows_modes", shadow_follows_the_modes },
     { "pam_segments_geometry", pam_segments_geometry },
     { "pam_as_seabios_programs_it", pam_as_seabios_programs_it },
     { "piix3_pirq_routing", pirq_routing },

@@ -120,6 +120,8 @@ enum pith_error guests_prepare(struct sysconf *config)
 /* Slots a VMM's CNode has beyond two per 2 MiB of guest memory and the capabilities
  * it is given: its vCPUs and threads, its page tables and heap pages. */
 #define VMM_SLOT_ROOM 256
+/* A firmware guest's first 2 MiB is 512 frames of 4 KiB, two slots each (vmm/vm.c). */
+#define VMM_LOW_PAGE_SLOTS 1024
 /* The VMM's own stack, for its first vCPU's exits: a Linux, multiboot or firmware guest
  * takes it 4 KiB deep at most (measured); the other vCPUs' threads have their own. */
 #define VMM_STACK_PAGES 8
@@ -254,6 +256,8 @@ static enum pith_error start_vmm(struct guest *g)
     uint64_t disk_frames;
     uint32_t load_only = load_only_modules(c, shared, count, &disk_frames);
     uint64_t slots_needed = (c->memory >> 20) + cap_count + VMM_SLOT_ROOM + disk_frames;
+    if (c->boot == SYSCONF_BOOT_BIOS)
+        slots_needed += VMM_LOW_PAGE_SLOTS;
     unsigned bits = 8;
     while ((1ull << bits) < slots_needed)
         bits++;

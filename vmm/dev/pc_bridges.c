@@ -29,6 +29,26 @@ enum pam_mode i440fx_pam_mode_at(const struct i440fx *b, uint64_t address)
     return PAM_ROM;
 }
 
+uint64_t i440fx_shadow_read(const uint8_t *ram, uint64_t address, unsigned size)
+{
+    uint64_t value = 0;
+    for (unsigned i = 0; i < size && i < 8; i++)
+        if (address + i >= PAM_AREA_BASE && address + i < PAM_AREA_BASE + PAM_AREA_SIZE)
+            value |= (uint64_t)ram[address + i] << (8 * i);
+        else
+            value |= 0xffull << (8 * i);
+    return value;
+}
+
+void i440fx_shadow_write(const struct i440fx *b, uint8_t *ram, uint64_t address, unsigned size,
+                         uint64_t value)
+{
+    for (unsigned i = 0; i < size && i < 8; i++)
+        if (address + i >= PAM_AREA_BASE && address + i < PAM_AREA_BASE + PAM_AREA_SIZE &&
+            (i440fx_pam_mode_at(b, address + i) & PAM_WRITE_ONLY))
+            ram[address + i] = (uint8_t)(value >> (8 * i));
+}
+
 /* The segment's mode as the registers say. */
 static enum pam_mode register_mode(const struct i440fx *b, unsigned segment)
 {

@@ -46,6 +46,17 @@ void i440fx_pam_segment(unsigned segment, uint32_t *base, uint32_t *size);
 /* The mode covering a guest-physical address in 0xc0000-0xfffff; PAM_ROM elsewhere. */
 enum pam_mode i440fx_pam_mode_at(const struct i440fx *b, uint64_t address);
 
+/* The BIOS area 0xc0000-0xfffff as the guest sees it where its pages are read-only
+ * (a write-protected segment exits to the VMM): reads come from RAM, which holds the
+ * firmware's image where the ROM would be; a byte written lands in RAM only where its
+ * segment's mode enables writes, and is dropped elsewhere, as the ROM drops it.
+ * `address` is guest-physical; ram is the guest's RAM from 0. */
+#define PAM_AREA_BASE           0xc0000u
+#define PAM_AREA_SIZE           0x40000u
+uint64_t i440fx_shadow_read(const uint8_t *ram, uint64_t address, unsigned size);
+void i440fx_shadow_write(const struct i440fx *b, uint8_t *ram, uint64_t address, unsigned size,
+                         uint64_t value);
+
 /* PIIX3 function 0: the ISA bridge. */
 #define PIIX3_PIRQRC            0x60    /* PIRQA-D route control, 0x60-0x63 */
 #define PIIX3_PIRQ_DISABLE      0x80
