@@ -147,7 +147,7 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
     fw_cfg_add_u16(&fw_cfg, FW_CFG_NB_CPUS, (uint16_t)cpus);
     fw_cfg_add_u16(&fw_cfg, FW_CFG_MAX_CPUS, (uint16_t)cpus);
     fw_cfg_add_u64(&fw_cfg, FW_CFG_RAM_SIZE, vm->ram_size);
-    fw_cfg_add_u16(&fw_cfg, FW_CFG_BOOT_MENU, 1);
+    fw_cfg_add_u16(&fw_cfg, FW_CFG_BOOT_MENU, menu_wait_ms ? 1 : 0);   /* no wait: no menu */
     fw_cfg_add_u32(&fw_cfg, FW_CFG_IRQ0_OVERRIDE, 1);
     /* RAM below 4 GiB, as QEMU describes it; SeaBIOS reserves its own areas */
     fw_cfg_e820_entry(e820, 0, vm->ram_size, 1);
