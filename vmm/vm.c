@@ -107,10 +107,14 @@ static enum pith_error retype_ram(struct vm *vm)
 /* A firmware guest's first 2 MiB, in 4 KiB frames so that the BIOS area's pages can be
  * write-protected one by one (the i440FX's PAM registers): the guest's capability of
  * each, for remapping, and a copy that maps it into the VMM's window. */
-static pith_cap_t low_frames[LOW_PAGES];
+static pith_cap_t *low_frames;          /* on the heap: only firmware guests have them */
 
 static enum pith_error map_low_pages(struct vm *vm, uint64_t window)
 {
+    pith_free(low_frames);
+    low_frames = pith_malloc(LOW_PAGES * sizeof(*low_frames));
+    if (!low_frames)
+        return PITH_E_NO_MEMORY;
     enum pith_error err = PITH_OK;
     for (uint64_t i = 0; !err && i < LOW_PAGES; i++) {
         uint64_t gpa = i * PAGE_4K, view = pith_alloc_slot();
