@@ -157,11 +157,18 @@ static struct thread *choose(struct cpu *c)
     struct thread *cur = c->current;
     if (cur && cur->state != THREAD_RUNNABLE)
         cur = NULL;
-    if (cur) {  /* it competes from the front of its queue, keeping its place */
-        schedq_push_front(&c->ready, cur);
-        c->current = NULL;
-    }
     struct thread *best = schedq_highest(&c->ready);
+    if (cur) {  /* it competes from the front of its queue, keeping its place */
+        c->current = NULL;
+        if (!best || best->priority <= cur->priority) {
+            /* the common case, as after a direct switch: it wins at once, unless
+             * its slice is over (then slice_over below sends it behind its peers) */
+            if (cur->slice_used < slice_tsc())
+                return cur;
+            best = cur;
+        }
+        schedq_push_front(&c->ready, cur);
+    }
     while (best && slice_over(c, best))     /* ends: a new slice is never over */
         best = schedq_highest(&c->ready);
     if (best)
