@@ -23,6 +23,8 @@
 # density_free_kib: the RAM the root task had for guests when it started (its report),
 #   so density_free_kib / density_guest_kib bounds how many more would fit.
 # Prints `bench NAME VALUE [UNIT]` lines; exit status 0 when all guests reached init.
+# With DENSITY_IMAGE_ONLY=1 it only writes the configuration and the image
+# (`make test-density`, tests/density.py, boots them on a terminal).
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 BUILD" >&2; exit 2; }
@@ -44,6 +46,7 @@ config=$build/bench-density.conf iso=$build/pith-bench-density.iso log=$build/be
 	done
 } >"$config"
 "$here/../mkimage.sh" "$iso" "$config" "$build" >/dev/null
+[ "${DENSITY_IMAGE_ONLY:-0}" = 1 ] && exit 0     # tests/density.py boots it itself
 
 : >"$log"
 setsid "$here/../run-qemu.sh" --mem "$qemu_mem" --smp 2 --timeout "$((timeout + 30))" "$iso" >"$log" 2>&1 </dev/null &
