@@ -106,11 +106,11 @@ boot() {   # boot N: the checks both boots share
 		grep -qE '^\[sea\] pith-boot: sector 2 written and read back$' "$log"
 }
 # The sector sea wrote is on the host's partition: its second sector, zeros before the
-# boot, is the boot sector as it ran (its drive byte set), so it has its greeting and
-# its signature.
+# boot, is the boot sector as it ran (its drive byte set), so it has its greeting (the
+# prefix and the message are stored apart) and its signature.
 sea_sector_on_host() {
 	dd if="$image" bs=512 skip=$((sea_first + 1)) count=1 status=none |
-		python3 -c 'import sys; s = sys.stdin.buffer.read(); sys.exit(not (b"pith-boot: hello from the boot sector" in s and s[510:] == b"\x55\xaa"))'
+		python3 -c 'import sys; s = sys.stdin.buffer.read(); sys.exit(not (b"pith-boot: \0hello from the boot sector" in s and s[510:] == b"\x55\xaa"))'
 }
 
 first=$(mktemp)
