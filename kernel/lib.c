@@ -7,19 +7,12 @@
 /* 64 bytes a step, then the tail a byte at a time (pith/bulk.h says why). */
 void *memset(void *d, int c, size_t n)
 {
-    unsigned char *cursor = d;
-    n = pith_bulk_fill(&cursor, (uint8_t)c, n);
-    __asm__ volatile("rep stosb" : "+D"(cursor), "+c"(n) : "a"(c) : "memory");
-    return d;
+    return pith_bulk_memset(d, c, n);
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
-    unsigned char *cursor = d;
-    const unsigned char *from = s;
-    n = pith_bulk_copy(&cursor, &from, n);
-    __asm__ volatile("rep movsb" : "+D"(cursor), "+S"(from), "+c"(n) :: "memory");
-    return d;
+    return pith_bulk_memcpy(d, s, n);
 }
 
 int memcmp(const void *a, const void *b, size_t n)

@@ -96,11 +96,16 @@ static bool map_firmware(struct vm *vm, const void *image, uint64_t size)
 /* The BIOS area is RAM from the start, the firmware's last 128 KiB already in it, so
  * SeaBIOS finds its code where it copies it.  A PAM segment whose mode drops writes has
  * its pages mapped read-only: a write exits, and the shadow window drops it. */
-static void pam_changed(void *ctx, unsigned segment, enum pam_mode mode)
+static bool protect_segment(struct vm *vm, unsigned segment, enum pam_mode mode)
 {
     uint32_t base, size;
     i440fx_pam_segment(segment, &base, &size);
-    vm_protect_low(ctx, base, size, mode & PAM_WRITE_ONLY);
+    return vm_protect_low(vm, base, size, mode & PAM_WRITE_ONLY);
+}
+
+static void pam_changed(void *ctx, unsigned segment, enum pam_mode mode)
+{
+    protect_segment(ctx, segment, mode);    /* a refusal stops the guest */
 }
 
 static uint64_t shadow_read(void *dev, uint64_t offset, unsigned size)
@@ -162,11 +167,8 @@ bool bios_load(struct vm *vm, const void *image, uint64_t size, unsigned cpus, b
     ok &= vm_add_port_window(vm, (struct device_window){ 0x92, 1, &port92_ops, &port92 });
     ok &= vm_add_mmio_window(vm, (struct device_window){ PAM_AREA_BASE, PAM_AREA_SIZE, &shadow_ops, vm });
     /* at reset every segment is the ROM's: read-only until the firmware opens it */
-    for (unsigned s = 0; ok && s < PAM_SEGMENTS; s++) {
-        uint32_t base, size;
-        i440fx_pam_segment(s, &base, &size);
-        ok = vm_protect_low(vm, base, size, false);
-    }
+    for (unsigned s = 0; ok && s < PAM_SEGMENTS; s++)
+        ok = protect_segment(vm, s, PAM_ROM);
     if (!ok) {
         vm_stop(vm, VM_END_ERROR, "setting up the firmware's devices failed");
         return false;

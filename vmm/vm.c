@@ -104,6 +104,23 @@ static enum pith_error retype_ram(struct vm *vm)
 #define GUEST_RAM_RIGHTS    (PITH_RIGHTS_ALL & ~PITH_RIGHT_GRANT)
 #define LOW_PAGES           (FRAME_2M / PAGE_4K)
 
+/* A RAM frame at its guest-physical address in the guest space and, through a copy of
+ * its capability, at the same offset in the VMM's window. */
+static enum pith_error map_both(struct vm *vm, pith_cap_t frame, uint64_t gpa, uint64_t window, bool large)
+{
+    enum pith_error (*map)(pith_cap_t, pith_cap_t, uint64_t, uint64_t, uint64_t) =
+        large ? pith_map_frame_2m : pith_map_frame;
+    pith_cap_t view = pith_alloc_slot();
+    enum pith_error err = view ? PITH_OK : PITH_E_RANGE;
+    if (!err)
+        err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, frame, PITH_RIGHTS_ALL);
+    if (!err)
+        err = map(frame, vm->space, gpa, GUEST_RAM_RIGHTS, 0);
+    if (!err)
+        err = map(view, PITH_SLOT_ADDRESS_SPACE, window + gpa, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
+    return err;
+}
+
 /* A firmware guest's first 2 MiB, in 4 KiB frames so that the BIOS area's pages can be
  * write-protected one by one (the i440FX's PAM registers): the guest's capability of
  * each, for remapping, and a copy that maps it into the VMM's window. */
@@ -117,14 +134,9 @@ static enum pith_error map_low_pages(struct vm *vm, uint64_t window)
         return PITH_E_NO_MEMORY;
     enum pith_error err = PITH_OK;
     for (uint64_t i = 0; !err && i < LOW_PAGES; i++) {
-        uint64_t gpa = i * PAGE_4K, view = pith_alloc_slot();
-        err = view ? pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &low_frames[i]) : PITH_E_RANGE;
+        err = pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &low_frames[i]);
         if (!err)
-            err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, low_frames[i], PITH_RIGHTS_ALL);
-        if (!err)
-            err = pith_map_frame(low_frames[i], vm->space, gpa, GUEST_RAM_RIGHTS, 0);
-        if (!err)
-            err = pith_map_frame(view, PITH_SLOT_ADDRESS_SPACE, window + gpa, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
+            err = map_both(vm, low_frames[i], i * PAGE_4K, window, false);
     }
     return err;
 }
@@ -155,17 +167,8 @@ static enum pith_error map_ram(struct vm *vm)
     enum pith_error err = PITH_OK;
     if (vm->low_pages)
         err = map_low_pages(vm, window);
-    for (uint64_t i = vm->low_pages ? 1 : 0; !err && i < vm->ram_size / FRAME_2M; i++) {
-        uint64_t gpa = i * FRAME_2M, view = pith_alloc_slot();
-        err = view ? PITH_OK : PITH_E_RANGE;
-        if (!err)
-            err = pith_cnode_copy(PITH_SLOT_CNODE, view, PITH_SLOT_CNODE, frames[i], PITH_RIGHTS_ALL);
-        if (!err)
-            err = pith_map_frame_2m(frames[i], vm->space, gpa, GUEST_RAM_RIGHTS, 0);
-        if (!err)
-            err = pith_map_frame_2m(view, PITH_SLOT_ADDRESS_SPACE, window + gpa,
-                                    PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0);
-    }
+    for (uint64_t i = vm->low_pages ? 1 : 0; !err && i < vm->ram_size / FRAME_2M; i++)
+        err = map_both(vm, frames[i], i * FRAME_2M, window, true);
     vm->ram = (uint8_t *)window;
     return err;
 }

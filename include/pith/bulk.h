@@ -44,4 +44,23 @@ static inline size_t pith_bulk_copy(unsigned char **dst, const unsigned char **s
     return n;
 }
 
+/* memset and memcpy themselves, for the kernel's and libpith's names: the bulk, then
+ * the tail by `rep stosb` / `rep movsb` (which GCC cannot turn back into a call). */
+static inline void *pith_bulk_memset(void *dst, int byte, size_t n)
+{
+    unsigned char *cursor = dst;
+    n = pith_bulk_fill(&cursor, (uint8_t)byte, n);
+    __asm__ volatile("rep stosb" : "+D"(cursor), "+c"(n) : "a"(byte) : "memory");
+    return dst;
+}
+
+static inline void *pith_bulk_memcpy(void *dst, const void *src, size_t n)
+{
+    unsigned char *cursor = dst;
+    const unsigned char *from = src;
+    n = pith_bulk_copy(&cursor, &from, n);
+    __asm__ volatile("rep movsb" : "+D"(cursor), "+S"(from), "+c"(n) : : "memory");
+    return dst;
+}
+
 #endif

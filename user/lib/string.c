@@ -10,19 +10,12 @@
 
 void *pith_memset(void *dst, int byte, size_t n)
 {
-    unsigned char *cursor = dst;
-    n = pith_bulk_fill(&cursor, (uint8_t)byte, n);
-    __asm__ volatile("rep stosb" : "+D"(cursor), "+c"(n) : "a"(byte) : "memory");
-    return dst;
+    return pith_bulk_memset(dst, byte, n);
 }
 
 void *pith_memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
-    unsigned char *cursor = dst;
-    const unsigned char *from = src;
-    n = pith_bulk_copy(&cursor, &from, n);
-    __asm__ volatile("rep movsb" : "+D"(cursor), "+S"(from), "+c"(n) : : "memory");
-    return dst;
+    return pith_bulk_memcpy(dst, src, n);
 }
 
 /* Overlapping with dst above src: copy from the last byte down (direction flag set
