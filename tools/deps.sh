@@ -49,9 +49,18 @@ if [ "$i386" = 0 ]; then
 	"${sudo[@]}" dpkg --add-architecture i386 || { echo "deps: dpkg --add-architecture i386 failed" >&2; exit 1; }
 fi
 [ ${#missing[@]} -eq 0 ] || echo "deps: installing ${missing[*]}" >&2
-if ! "${sudo[@]}" apt-get update ||
-   { [ ${#missing[@]} -gt 0 ] &&
-     ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; }; then
-	echo "deps: installing ${missing[*]}${missing[*]:+ }failed (or apt-get update)" >&2
+# A mirror in the middle of a sync makes `apt-get update` fail for one index while the
+# others arrived: try three times, then go on with what arrived; the installation
+# says by itself if a package is still unknown.
+updated=0
+for try in 1 2 3; do
+	if "${sudo[@]}" apt-get update; then updated=1; break; fi
+	echo "deps: apt-get update failed (try $try of 3)" >&2
+	[ "$try" = 3 ] || sleep 10
+done
+[ "$updated" = 1 ] || echo "deps: going on with the package lists apt-get update did fetch" >&2
+if [ ${#missing[@]} -gt 0 ] &&
+   ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; then
+	echo "deps: installing ${missing[*]} failed" >&2
 	exit 1
 fi
