@@ -65,13 +65,20 @@ bool ipc_transfer(struct thread *from, struct thread *to, uint64_t badge, bool g
 {
     uint64_t info, label;
     unsigned length;
-    if (from->fault_label && from->vcpu) {       /* a VM exit (vcpu.c) */
+    if (from->fault_label && from->vcpu) {       /* a VM exit (vcpu.c): header, groups */
+        _Static_assert(PITH_VM_EXIT_HEADER == PITH_MSG_REGS_IN_CPU, "the header is the registers");
+        const uint64_t *msg = from->vcpu->msg;
         label = from->fault_label;
-        length = from->vcpu->msg_length;
-        if (length > PITH_MSG_REGS_IN_CPU && !to->ipc_buffer)
+        length = from->vcpu->msg_length;        /* PITH_VM_EXIT_HEADER .. PITH_MSG_MAX */
+        arch_set_mr_reg(to, 0, msg[0]);
+        arch_set_mr_reg(to, 1, msg[1]);
+        arch_set_mr_reg(to, 2, msg[2]);
+        arch_set_mr_reg(to, 3, msg[3]);
+        if (!to->ipc_buffer)
             length = PITH_MSG_REGS_IN_CPU;
-        for (unsigned i = 0; i < length; i++)
-            thread_set_mr(to, i, from->vcpu->msg[i]);
+        else if (length > PITH_MSG_REGS_IN_CPU)
+            memcpy(&to->ipc_buffer->mr[PITH_MSG_REGS_IN_CPU], &msg[PITH_MSG_REGS_IN_CPU],
+                   (length - PITH_MSG_REGS_IN_CPU) * sizeof(uint64_t));
         info = 0;
     } else if (from->fault_label) {
         label = from->fault_label;

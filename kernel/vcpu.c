@@ -46,9 +46,8 @@ void vcpu_unbind_thread(struct thread *t)
 static unsigned put_groups(struct vcpu *v, uint64_t mask, uint64_t *out)
 {
     unsigned at = 0;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
-        if (!(mask & BIT(g)))
-            continue;
+    for (mask &= PITH_VM_STATE_GROUPS; mask; mask &= mask - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(mask);
         vcpu_arch_read_group(v, g, &out[at]);
         at += pith_vm_group_words(g);
     }
@@ -160,6 +159,22 @@ static inline __attribute__((always_inline)) uint64_t reply_word(const struct vc
     return replier ? thread_mr(replier, i) : v->reply[i];
 }
 
+/* Words at..at+n-1 of a reply (all beyond the registers: at >= PITH_VM_EXIT_HEADER, and
+ * at + n <= PITH_VM_EXIT_HEADER + the length of every group < PITH_MSG_MAX). */
+static inline __attribute__((always_inline)) void reply_words(const struct vcpu *v, const struct thread *replier,
+                                                              unsigned at, unsigned n, uint64_t *to)
+{
+    _Static_assert(PITH_VM_EXIT_HEADER >= PITH_MSG_REGS_IN_CPU, "groups start in the IPC buffer");
+    _Static_assert(PITH_VM_EXIT_HEADER + PITH_VM_GROUP_ALL_WORDS <= PITH_MSG_MAX,
+                   "a reply's groups fit in the IPC buffer");
+    if (!replier)
+        memcpy(to, &v->reply[at], n * sizeof(uint64_t));
+    else if (replier->ipc_buffer)
+        memcpy(to, (const void *)&replier->ipc_buffer->mr[at], n * sizeof(uint64_t));
+    else
+        memset(to, 0, n * sizeof(uint64_t));
+}
+
 /* Write back the groups a reply changed, inject, open windows. */
 static inline __attribute__((always_inline)) void write_back(struct vcpu *v, uint64_t info, const struct thread *replier)
 {
@@ -169,12 +184,10 @@ static inline __attribute__((always_inline)) void write_back(struct vcpu *v, uin
     if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask))
         mask = 0;           /* a short reply changes no state */
     unsigned at = PITH_VM_EXIT_HEADER;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
-        if (!(mask & BIT(g)))
-            continue;
+    for (; mask; mask &= mask - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(mask);
         uint64_t words[16];
-        for (unsigned i = 0; i < pith_vm_group_words(g); i++)
-            words[i] = reply_word(v, replier, at + i);
+        reply_words(v, replier, at, pith_vm_group_words(g), words);
         vcpu_arch_write_group(v, g, words);
         remember_written(v, g, words);
         at += pith_vm_group_words(g);

@@ -81,6 +81,7 @@ enum pith_exit {
 /* The groups an exit message (the transfer mask) and a reply can carry: all but DR,
  * which would take the message past PITH_MSG_MAX words. */
 #define PITH_VM_GROUP_ALL   0xffu
+#define PITH_VM_GROUP_ALL_WORDS 56      /* their words together */
 /* The groups VCpu.READ_STATE and VCpu.WRITE_STATE take. */
 #define PITH_VM_STATE_GROUPS (PITH_VM_GROUP_ALL | PITH_VM_GROUP_DR)
 
@@ -89,15 +90,15 @@ enum pith_exit {
 static inline unsigned pith_vm_group_words(unsigned g)
 {
     static const unsigned char words[PITH_VM_GROUP_COUNT] = { 16, 2, 6, 16, 4, 9, 2, 1, 5 };
+    _Static_assert(16 + 2 + 6 + 16 + 4 + 9 + 2 + 1 == PITH_VM_GROUP_ALL_WORDS, "the words below, but DR");
     return g < PITH_VM_GROUP_COUNT ? words[g] : 0;
 }
 
 static inline unsigned pith_vm_groups_length(uint64_t mask)
 {
     unsigned n = 0;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++)
-        if (mask & (1ull << g))
-            n += pith_vm_group_words(g);
+    for (mask &= (1ull << PITH_VM_GROUP_COUNT) - 1; mask; mask &= mask - 1)
+        n += pith_vm_group_words((unsigned)__builtin_ctzll(mask));
     return n;
 }
 

@@ -1,5 +1,6 @@
 /* VM exits as a VMM sees them: receive, edit, reply (pith/vmexit.h). */
 #include "pith/pith.h"
+#include "pith/string.h"
 #include "pith/vmexit.h"
 
 static void take(struct pith_vm_exit *exit, const struct pith_msg *msg)
@@ -7,8 +8,12 @@ static void take(struct pith_vm_exit *exit, const struct pith_msg *msg)
     exit->reason = pith_msginfo_label(msg->info);
     exit->badge = msg->badge;
     exit->length = pith_msginfo_length(msg->info);
-    for (unsigned i = 0; i < exit->length && i < PITH_MSG_MAX; i++)
-        exit->mr[i] = i < PITH_MSG_REGS_IN_CPU ? msg->mr[i] : pith_ipc_buffer()->mr[i];
+    unsigned length = exit->length < PITH_MSG_MAX ? (unsigned)exit->length : PITH_MSG_MAX;
+    for (unsigned i = 0; i < length && i < PITH_MSG_REGS_IN_CPU; i++)
+        exit->mr[i] = msg->mr[i];
+    if (length > PITH_MSG_REGS_IN_CPU)
+        memcpy(&exit->mr[PITH_MSG_REGS_IN_CPU], &pith_ipc_buffer()->mr[PITH_MSG_REGS_IN_CPU],
+               (length - PITH_MSG_REGS_IN_CPU) * sizeof(uint64_t));
 }
 
 /* The reply message: the header words, then the groups of `mask` (a subset of the
@@ -23,13 +28,17 @@ static uint64_t put_reply(const struct pith_vm_exit *exit, struct pith_msg *msg,
     msg->mr[3] = 0;
     mask &= exit->transfer_mask;
     unsigned out = PITH_VM_EXIT_HEADER;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT; g++) {
-        if (!(mask & (1ull << g)))
-            continue;
-        unsigned src = pith_vm_group_at(exit->transfer_mask, 1ull << g);
-        for (unsigned i = 0; i < pith_vm_group_words(g); i++)
-            buffer->mr[out + i] = exit->mr[src + i];
-        out += pith_vm_group_words(g);
+    if (mask == exit->transfer_mask) {          /* all that came: one block */
+        out += pith_vm_groups_length(mask);
+        memcpy(&buffer->mr[PITH_VM_EXIT_HEADER], &exit->mr[PITH_VM_EXIT_HEADER],
+               (out - PITH_VM_EXIT_HEADER) * sizeof(uint64_t));
+        return pith_msginfo(mask, out, 0);
+    }
+    for (uint64_t left = mask; left; left &= left - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(left), words = pith_vm_group_words(g);
+        memcpy(&buffer->mr[out], &exit->mr[pith_vm_group_at(exit->transfer_mask, 1ull << g)],
+               words * sizeof(uint64_t));
+        out += words;
     }
     return pith_msginfo(mask, out, 0);
 }

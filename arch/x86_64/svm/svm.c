@@ -388,6 +388,15 @@ static const unsigned sys_offsets[9] = { VMCB_SYSENTER_CS, VMCB_SYSENTER_ESP, VM
                                          VMCB_STAR, VMCB_LSTAR, VMCB_CSTAR, VMCB_SFMASK,
                                          VMCB_KERNEL_GS_BASE, VMCB_G_PAT };
 
+/* Segment i (pith/vm.h order) as its two words. */
+void svm_read_segment(struct vcpu *v, unsigned i, uint64_t *out)
+{
+    const uint8_t *s = vmcb(v) + seg_offsets[i];
+    out[0] = *(const uint16_t *)s | ((uint64_t)(*(const uint16_t *)(s + 2) & 0xfff) << 16) |
+             ((uint64_t)*(const uint32_t *)(s + 4) << 32);
+    out[1] = *(const uint64_t *)(s + 8);
+}
+
 void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
 {
     switch (BIT(group)) {
@@ -410,12 +419,8 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
         out[5] = *u64_at(v, VMCB_DR7);
         break;
     case PITH_VM_GROUP_SEG:
-        for (unsigned i = 0; i < 8; i++) {
-            const uint8_t *s = vmcb(v) + seg_offsets[i];
-            out[2 * i] = *(const uint16_t *)s | ((uint64_t)(*(const uint16_t *)(s + 2) & 0xfff) << 16) |
-                         ((uint64_t)*(const uint32_t *)(s + 4) << 32);
-            out[2 * i + 1] = *(const uint64_t *)(s + 8);
-        }
+        for (unsigned i = 0; i < 8; i++)
+            svm_read_segment(v, i, &out[2 * i]);
         break;
     case PITH_VM_GROUP_DTR:
         out[0] = *u64_at(v, VMCB_GDTR + 8);

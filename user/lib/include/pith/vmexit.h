@@ -12,11 +12,7 @@
 /* Index of a group's first word in an exit message with this transfer mask. */
 static inline unsigned pith_vm_group_at(uint64_t mask, uint64_t group)
 {
-    unsigned at = PITH_VM_EXIT_HEADER;
-    for (unsigned g = 0; g < PITH_VM_GROUP_COUNT && (1ull << g) != group; g++)
-        if (mask & (1ull << g))
-            at += pith_vm_group_words(g);
-    return at;
+    return PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask & (group - 1));
 }
 
 /* One exit: the reason, the header and the groups, copied out of the message.
