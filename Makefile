@@ -482,6 +482,7 @@ bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(
 	tools/bench/bench.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
 	tools/bench/smp-guest.sh $(BUILD)
+	tools/bench/guest-cpu.sh $(BUILD)
 	tools/bench/bios-boot.sh $(BUILD)
 	$(MAKE) --no-print-directory bench-io
 	$(MAKE) --no-print-directory bench-density
