@@ -66,16 +66,43 @@ static void copy_registers(struct thread *from, struct thread *to, uint64_t badg
 
 /* ---- Call ------------------------------------------------------------------------ */
 
+/* The receiver waiting on ep that a Call from this CPU can switch to at once, or NULL. */
+static ALWAYS_INLINE struct thread *call_partner(const struct endpoint *ep)
+{
+    if (ep->state != EP_RECEIVING)
+        return NULL;
+    struct thread *receiver = ep->head;
+    return !receiver->caller && may_switch_to(receiver) ? receiver : NULL;
+}
+
 /* The endpoint whose waiting receiver t's Call can go to at once, or NULL. */
 static ALWAYS_INLINE struct endpoint *call_checked(struct thread *t, uint64_t *badge)
 {
     if (!short_message(arch_msg_info(t)))
         return NULL;
     struct endpoint *ep = endpoint_named(t, PITH_RIGHT_WRITE, badge);
-    if (!ep || ep->state != EP_RECEIVING)
-        return NULL;
+    return ep && call_partner(ep) ? ep : NULL;
+}
+
+/* t's Call has reached ep's first receiver (its message is in the receiver's
+ * registers): the receiver leaves the queue and owes t a reply, and runs. */
+static ALWAYS_INLINE NORETURN void call_switch(struct thread *t, struct endpoint *ep)
+{
     struct thread *receiver = ep->head;
-    return !receiver->caller && may_switch_to(receiver) ? ep : NULL;
+    ep->head = receiver->qnext;
+    if (ep->head)
+        ep->head->qprev = NULL;
+    else {
+        ep->tail = NULL;
+        ep->state = EP_IDLE;
+    }
+    receiver->qnext = NULL;
+    receiver->blocked_on = NULL;
+    receiver->caller = t;
+    t->replier = receiver;
+    t->state = THREAD_BLOCKED_REPLY;
+    receiver->state = THREAD_RUNNABLE;
+    sched_switch_to(receiver);
 }
 
 void fastpath_call(struct thread *t)
@@ -88,22 +115,20 @@ void fastpath_call(struct thread *t)
     }
 
     /* point of no return */
-    struct thread *receiver = ep->head;
-    ep->head = receiver->qnext;
-    if (ep->head)
-        ep->head->qprev = NULL;
-    else {
-        ep->tail = NULL;
-        ep->state = EP_IDLE;
-    }
-    receiver->qnext = NULL;
-    receiver->blocked_on = NULL;
-    copy_registers(t, receiver, badge);
-    receiver->caller = t;
-    t->replier = receiver;
-    t->state = THREAD_BLOCKED_REPLY;
-    receiver->state = THREAD_RUNNABLE;
-    sched_switch_to(receiver);
+    copy_registers(t, ep->head, badge);
+    call_switch(t, ep);
+}
+
+/* The same for a VM exit (vcpu.c): the VMM waiting on the exit endpoint, if the exit
+ * can go to it at once; then the switch, once vcpu.c has written the exit into it. */
+struct thread *fastpath_exit_partner(const struct endpoint *ep)
+{
+    return call_partner(ep);
+}
+
+NORETURN void fastpath_exit_switch(struct thread *t, struct endpoint *ep)
+{
+    call_switch(t, ep);
 }
 
 /* ---- ReplyRecv --------------------------------------------------------------------- */

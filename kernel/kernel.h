@@ -425,6 +425,8 @@ void timer_reprogram(void);
 /* Call and ReplyRecv: switch to the partner at once, or pass the call to syscall_slow.
  * Neither returns (not declared NORETURN so the compiler may jump to them). */
 void fastpath_call(struct thread *t);
+struct thread *fastpath_exit_partner(const struct endpoint *ep);
+NORETURN void fastpath_exit_switch(struct thread *t, struct endpoint *ep);
 void fastpath_reply_recv(struct thread *t);
 
 /* syscall.c: every system call the fast paths do not take (does not return) */

@@ -73,11 +73,40 @@ static void remember_written(struct vcpu *v, unsigned group, const uint64_t *wor
 }
 
 
-/* Send the exit to the VMM: a Call from the vCPU thread on its exit endpoint. */
+/* The exit written once, straight into a VMM that waits for it: the header into its
+ * registers, the groups into its IPC buffer (none without one, as ipc_transfer does),
+ * then the direct switch of the IPC fast path. */
+static NORETURN void deliver_exit_fast(struct vcpu *v, const struct vcpu_exit *e, struct thread *vmm,
+                                       const struct cap *ep)
+{
+    struct thread *t = v->thread;
+    _Static_assert(PITH_VM_EXIT_HEADER == PITH_MSG_REGS_IN_CPU, "the header is the registers");
+    arch_set_mr_reg(vmm, 0, e->raw);
+    arch_set_mr_reg(vmm, 1, e->qualification);
+    arch_set_mr_reg(vmm, 2, e->qualification2);
+    arch_set_mr_reg(vmm, 3, e->length);
+    unsigned length = PITH_VM_EXIT_HEADER;
+    if (vmm->ipc_buffer)
+        length += put_groups(v, v->transfer_mask, (uint64_t *)&vmm->ipc_buffer->mr[PITH_VM_EXIT_HEADER]);
+    t->fault_label = (uint8_t)e->reason;
+    arch_set_result(vmm, PITH_OK);
+    arch_set_badge(vmm, ep->data);
+    arch_set_msg_info(vmm, pith_msginfo(t->fault_label, length, 0));
+    fastpath_exit_switch(t, (struct endpoint *)ep->object);
+}
+
+/* Send the exit to the VMM: a Call from the vCPU thread on its exit endpoint.  Returns
+ * only when the exit took the slow way (queued, or the VMM woken through the
+ * scheduler); the caller then leaves through sched_return_to_user. */
 static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
 {
     struct thread *t = v->thread;
     struct cap *ep = &t->slots[TSLOT_FAULT];
+    if (ep->type == PITH_OBJ_ENDPOINT && this_cpu()->current == t) {
+        struct thread *vmm = fastpath_exit_partner((const struct endpoint *)ep->object);
+        if (vmm)
+            deliver_exit_fast(v, e, vmm, ep);
+    }
     v->msg[0] = e->raw;
     v->msg[1] = e->qualification;
     v->msg[2] = e->qualification2;
