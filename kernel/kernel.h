@@ -215,6 +215,14 @@ struct vcpu {
     uint64_t unchecked;                     /* groups written since the last state check, */
     struct guest_state_words written;       /*   their words as written */
     uint64_t refused;                       /* PITH_VM_REFUSED_* of a refused reply, 0 = none */
+    struct vcpu_port {                      /* VCpu.SET_PORT; kind PITH_VM_PORT_EXIT = free */
+        uint16_t port;
+        uint8_t kind, value;
+    } ports[PITH_VM_PORT_SHORTCUTS];
+    uint16_t buffered_port;                 /* the port the bytes of buffered[] went to */
+    uint64_t buffered_since;                /* arch_timestamp() of the first of them */
+    uint8_t buffered_count;
+    uint8_t buffered[PITH_VM_PORT_BUFFER_BYTES];
 };
 
 struct guest_space {

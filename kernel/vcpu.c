@@ -73,6 +73,28 @@ static void remember_written(struct vcpu *v, unsigned group, const uint64_t *wor
 }
 
 
+/* The buffered port writes after the groups (at most PITH_VM_PORT_BUFFER_BYTES, so the
+ * message stays within PITH_MSG_MAX whatever the transfer mask); they are the VMM's
+ * from here on.  Returns the number of words. */
+static unsigned put_port_writes(struct vcpu *v, uint64_t *out)
+{
+    _Static_assert(PITH_VM_EXIT_HEADER + PITH_VM_GROUP_ALL_WORDS + 1 + PITH_VM_PORT_BUFFER_BYTES / 8 <= PITH_MSG_MAX,
+                   "the buffered bytes fit behind every group");
+    unsigned count = v->buffered_count;
+    if (!count)
+        return 0;
+    out[0] = PITH_VM_PORT_WRITES_WORD(v->buffered_port, count);
+    unsigned words = (count + 7) / 8;
+    for (unsigned i = 0; i < words; i++) {
+        uint64_t word = 0;
+        for (unsigned b = 0; b < 8 && 8 * i + b < count; b++)
+            word |= (uint64_t)v->buffered[8 * i + b] << (8 * b);
+        out[1 + i] = word;
+    }
+    v->buffered_count = 0;
+    return 1 + words;
+}
+
 /* The exit written once, straight into a VMM that waits for it: the header into its
  * registers, the groups into its IPC buffer (none without one, as ipc_transfer does),
  * then the direct switch of the IPC fast path. */
@@ -86,8 +108,11 @@ static NORETURN void deliver_exit_fast(struct vcpu *v, const struct vcpu_exit *e
     arch_set_mr_reg(vmm, 2, e->qualification2);
     arch_set_mr_reg(vmm, 3, e->length);
     unsigned length = PITH_VM_EXIT_HEADER;
-    if (vmm->ipc_buffer)
-        length += put_groups(v, v->transfer_mask, (uint64_t *)&vmm->ipc_buffer->mr[PITH_VM_EXIT_HEADER]);
+    if (vmm->ipc_buffer) {
+        uint64_t *mr = (uint64_t *)vmm->ipc_buffer->mr;
+        length += put_groups(v, v->transfer_mask, &mr[PITH_VM_EXIT_HEADER]);
+        length += put_port_writes(v, &mr[length]);
+    }
     t->fault_label = (uint8_t)e->reason;
     arch_set_result(vmm, PITH_OK);
     arch_set_badge(vmm, ep->data);
@@ -112,6 +137,7 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
     v->msg[2] = e->qualification2;
     v->msg[3] = e->length;
     v->msg_length = PITH_VM_EXIT_HEADER + put_groups(v, v->transfer_mask, &v->msg[PITH_VM_EXIT_HEADER]);
+    v->msg_length += put_port_writes(v, &v->msg[v->msg_length]);
     if (ep->type != PITH_OBJ_ENDPOINT) {
         kwarn("pith: vCPU %p: exit %lu with no exit endpoint; stopped\n", (void *)v, e->reason);
         thread_suspend(t);
@@ -119,6 +145,47 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
     }
     t->fault_label = (uint8_t)e->reason;
     endpoint_send((struct endpoint *)ep->object, t, ep->data, false, true, true);
+}
+
+#define GROUP_INDEX(group) ((unsigned)__builtin_ctz(group))
+#define GUEST_RFLAGS_TF (1ull << 8)     /* the RIP group's RFLAGS: single-step */
+
+/* A byte IN or OUT on a port with a shortcut, answered here: the IN's AL or the OUT's
+ * byte kept, RIP past the instruction (checked at the entry like a VMM's).  Anything
+ * else exits: a string or wider access, a single-stepped guest (RFLAGS.TF wants a #DB
+ * after the instruction), an unknown length, a full buffer. */
+static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
+{
+    uint64_t q = e->qualification;
+    if (((q >> 16) & 0xff) != 1 || (q & (PITH_VM_IO_STRING | PITH_VM_IO_REP)) || !e->length || e->length > 15)
+        return false;
+    const struct vcpu_port *p = NULL;
+    for (unsigned i = 0; i < PITH_VM_PORT_SHORTCUTS && !p; i++)
+        if (v->ports[i].kind != PITH_VM_PORT_EXIT && v->ports[i].port == (q & 0xffff))
+            p = &v->ports[i];
+    if (!p || (q & PITH_VM_IO_IN ? p->kind != PITH_VM_PORT_READ : p->kind != PITH_VM_PORT_BUFFER))
+        return false;
+    uint64_t rip[2];
+    vcpu_arch_read_group(v, GROUP_INDEX(PITH_VM_GROUP_RIP), rip);
+    if (rip[1] & GUEST_RFLAGS_TF)
+        return false;
+    if (q & PITH_VM_IO_IN) {
+        uint64_t gpr[16];
+        vcpu_arch_read_group(v, GROUP_INDEX(PITH_VM_GROUP_GPR), gpr);
+        gpr[0] = (gpr[0] & ~0xffull) | p->value;
+        vcpu_arch_write_group(v, GROUP_INDEX(PITH_VM_GROUP_GPR), gpr);
+    } else {
+        if (v->buffered_count == PITH_VM_PORT_BUFFER_BYTES)
+            return false;
+        if (!v->buffered_count)
+            v->buffered_since = arch_timestamp();
+        v->buffered_port = p->port;
+        v->buffered[v->buffered_count++] = (uint8_t)e->qualification2;
+    }
+    rip[0] += e->length;
+    vcpu_arch_write_group(v, GROUP_INDEX(PITH_VM_GROUP_RIP), rip);
+    remember_written(v, GROUP_INDEX(PITH_VM_GROUP_RIP), rip);
+    return true;
 }
 
 /* Back from the guest with the lock (vcpu_arch_after_exit took the exit out of the
@@ -130,6 +197,13 @@ void vcpu_exited(struct vcpu *v)
     const struct vcpu_exit *e = this_cpu()->current ? vcpu_arch_exit_info(v) : NULL;
     if (!e || e->reason == VCPU_EXIT_KEEP_INTERRUPT) {
         arch_take_interrupts();
+        if (e && v->buffered_count &&           /* the bytes wait a millisecond at most */
+            arch_timestamp() - v->buffered_since >= timer_tsc_hz() / 1000) {
+            struct vcpu_exit flush = { .reason = PITH_EXIT_PORT_WRITES };
+            deliver_exit(v, &flush);
+        }
+    } else if (e->reason == PITH_EXIT_IO && port_shortcut(v, e)) {
+        /* answered: the guest goes on */
     } else if (e->reason != VCPU_EXIT_KEEP_NMI) {
         vcpu_arch_exit_delivered(v, e);
         deliver_exit(v, e);
@@ -376,6 +450,37 @@ static int vcpu_set_io(struct invocation *inv, struct vcpu *v)
     return PITH_OK;
 }
 
+/* A port's shortcut: set, changed or taken away.  Bytes already kept stay kept (they
+ * come with the next exit); the buffered port changes only while none are. */
+static int vcpu_set_port(struct invocation *inv, struct vcpu *v)
+{
+    uint64_t port = inv_arg(inv, 0), kind = inv_arg(inv, 1), value = inv_arg(inv, 2);
+    if (port > 0xffff || kind > PITH_VM_PORT_BUFFER || value > 0xff ||
+        (kind != PITH_VM_PORT_READ && value != 0))
+        return PITH_E_INVALID_ARG;
+    struct vcpu_port *slot = NULL, *free = NULL;
+    for (unsigned i = 0; i < PITH_VM_PORT_SHORTCUTS; i++) {
+        struct vcpu_port *p = &v->ports[i];
+        if (p->kind == PITH_VM_PORT_EXIT)
+            free = free ? free : p;
+        else if (p->port == port)
+            slot = p;
+        else if (kind == PITH_VM_PORT_BUFFER && p->kind == PITH_VM_PORT_BUFFER)
+            return PITH_E_BUSY;                 /* one buffered port */
+    }
+    if (kind == PITH_VM_PORT_BUFFER && v->buffered_count && v->buffered_port != port)
+        return PITH_E_BUSY;                     /* another port's bytes wait */
+    if (!slot) {
+        if (kind == PITH_VM_PORT_EXIT)
+            return PITH_OK;
+        if (!free)
+            return PITH_E_NO_MEMORY;
+        slot = free;
+    }
+    *slot = (struct vcpu_port){ .port = (uint16_t)port, .kind = (uint8_t)kind, .value = (uint8_t)value };
+    return PITH_OK;
+}
+
 int vcpu_invoke(struct invocation *inv)
 {
     struct vcpu *v = vcpu_of_object(inv->cap->object);
@@ -392,6 +497,8 @@ int vcpu_invoke(struct invocation *inv)
         return vcpu_recall(v);
     case PITH_VCPU_SET_IO:
         return vcpu_set_io(inv, v);
+    case PITH_VCPU_SET_PORT:
+        return vcpu_set_port(inv, v);
     default:
         return PITH_E_ILLEGAL_OP;
     }

@@ -128,6 +128,52 @@ static enum next_step handle_io(struct vm *vm, struct reply *reply)
     return vm->testdev.verdict_written ? STEP_STOP : STEP_RESUME;
 }
 
+/* ---- Port shortcuts ------------------------------------------------------------------ */
+
+#define UART_PORT 0x3f8
+
+/* The guest's writes the kernel kept for us (VCpu.SET_PORT), before the exit they came
+ * with: in the order written, as if each had exited. */
+static void perform_port_writes(struct vm *vm)
+{
+    uint16_t port;
+    uint8_t bytes[PITH_VM_PORT_BUFFER_BYTES];
+    unsigned n = pith_vm_exit_port_writes(&vm->cpu->exit, &port, bytes);
+    struct device_window scratch;
+    const struct device_window *w = n ? vm_port_window(vm, port, &scratch) : NULL;
+    for (unsigned i = 0; i < n && !vm->stopped; i++)
+        vm_device_write(w, port, 1, bytes[i]);
+}
+
+/* The COM1 accesses of a guest printing (an LSR read and a THR write per character)
+ * answered by the kernel while that changes nothing the guest could see before its
+ * next exit (uart16550_lsr_constant, uart16550_thr_deferrable): set on every vCPU
+ * whenever the answer changes. */
+static void sync_port_shortcuts(struct vm *vm)
+{
+    int lsr = uart16550_lsr_constant(&vm->uart);
+    bool thr = uart16550_thr_deferrable(&vm->uart);
+    if (vm->shortcuts.known && lsr == vm->shortcuts.lsr && thr == vm->shortcuts.thr)
+        return;
+    for (unsigned i = 0; i < vm->vcpu_count; i++) {
+        pith_cap_t vcpu = vm->cpus[i].vcpu;
+        enum pith_error err = PITH_OK;
+        if (!vm->shortcuts.known || lsr != vm->shortcuts.lsr)
+            err = pith_vcpu_set_port(vcpu, UART_PORT + UART_LSR, lsr < 0 ? PITH_VM_PORT_EXIT : PITH_VM_PORT_READ,
+                                     lsr < 0 ? 0 : (uint64_t)lsr);
+        if (err == PITH_OK && (!vm->shortcuts.known || thr != vm->shortcuts.thr))
+            err = pith_vcpu_set_port(vcpu, UART_PORT + UART_RBR_THR_DLL,
+                                     thr ? PITH_VM_PORT_BUFFER : PITH_VM_PORT_EXIT, 0);
+        if (err != PITH_OK) {
+            vm_stop(vm, VM_END_ERROR, "setting vCPU %u's port shortcuts: %s", i, pith_error_name(err));
+            return;
+        }
+    }
+    vm->shortcuts.known = true;
+    vm->shortcuts.lsr = lsr;
+    vm->shortcuts.thr = thr;
+}
+
 /* ---- MSRs ------------------------------------------------------------------------- */
 
 /* The words of one state group that is not in the transfer mask. */
@@ -342,6 +388,7 @@ static void notified(struct vm *vm, uint64_t bits)
         vm_log(vm, "the power button is pressed");
         acpi_pm_power_button(&vm->pc.pm);
     }
+    sync_port_shortcuts(vm);            /* typed input changes LSR */
 }
 
 /* Before a reply: take a deadline bit that arrived while the VMM was busy. */
@@ -458,7 +505,7 @@ static const char *const exit_names[PITH_EXIT_COUNT] = {
     [PITH_EXIT_INVALID_STATE] = "INVALID_STATE", [PITH_EXIT_VMCALL] = "VMCALL",
     [PITH_EXIT_INVD] = "INVD", [PITH_EXIT_WBINVD] = "WBINVD", [PITH_EXIT_XSETBV] = "XSETBV",
     [PITH_EXIT_CR_ACCESS] = "CR_ACCESS", [PITH_EXIT_PAUSE] = "PAUSE", [PITH_EXIT_INIT] = "INIT",
-    [PITH_EXIT_OTHER] = "OTHER",
+    [PITH_EXIT_OTHER] = "OTHER", [PITH_EXIT_PORT_WRITES] = "PORT_WRITES",
 };
 
 const char *vm_exit_name(uint64_t reason)
@@ -484,6 +531,7 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
         skip_instruction(vm, vm->cpu->exit.mr[3]);
         return STEP_HALT;
     case PITH_EXIT_RECALL:              /* handle() took note of it */
+    case PITH_EXIT_PORT_WRITES:         /* handle() performed them */
         return STEP_RESUME;
     case PITH_EXIT_INTERRUPT_WINDOW:
     case PITH_EXIT_PAUSE:
@@ -585,6 +633,7 @@ static bool handle(struct vm *vm, struct reply *reply)
     struct vcpu *c = vm->cpu;
     c->state = VCPU_HANDLING;
     c->reply_groups = 0;
+    perform_port_writes(vm);            /* they came before the exit */
     if (c->exit.reason != PITH_EXIT_RECALL)
         c->injection_outstanding = false;      /* the guest ran: it was delivered */
     else
@@ -615,6 +664,9 @@ static bool handle(struct vm *vm, struct reply *reply)
         return false;
     }
     poll_deadline(vm);
+    if (vm->stopped)
+        return false;
+    sync_port_shortcuts(vm);
     if (vm->stopped)
         return false;
     plan_injection(vm, reply);

@@ -281,12 +281,12 @@ static void report_configured(const struct vm *vm, uint64_t started)
         say("vmm: %s: stopped after %lu ms with verdict %u\n", vm->name, ms, vm->testdev.verdict);
     else
         say("vmm: %s: %s after %lu ms: %s\n", vm->name, end_name(vm->end), ms, vm->why);
-    say("vmm: %s: exits: %lu IO, %lu MMIO, %lu MSR, %lu CPUID, %lu HLT, %lu RECALL, %lu window; "
-        "%lu interrupts (%lu PIC, %lu APIC)\n", vm->name,
+    say("vmm: %s: exits: %lu IO, %lu MMIO, %lu MSR, %lu CPUID, %lu HLT, %lu RECALL, %lu window, "
+        "%lu PORT_WRITES; %lu interrupts (%lu PIC, %lu APIC)\n", vm->name,
         r->exits[PITH_EXIT_IO], r->exits[PITH_EXIT_MMIO],
         r->exits[PITH_EXIT_MSR_READ] + r->exits[PITH_EXIT_MSR_WRITE], r->exits[PITH_EXIT_CPUID],
         r->exits[PITH_EXIT_HLT], r->exits[PITH_EXIT_RECALL], r->exits[PITH_EXIT_INTERRUPT_WINDOW],
-        r->interrupts, vm->pc.extint_injected, vm->pc.apic_injected);
+        r->exits[PITH_EXIT_PORT_WRITES], r->interrupts, vm->pc.extint_injected, vm->pc.apic_injected);
 }
 
 /* One guest from its block of the configuration; true when it ended cleanly (powered

@@ -215,6 +215,18 @@ void uart16550_write(struct uart16550 *u, unsigned reg, uint8_t value)
     drive_irq(u);
 }
 
+int uart16550_lsr_constant(const struct uart16550 *u)
+{
+    if (u->overrun)
+        return -1;
+    return UART_LSR_THRE | UART_LSR_TEMT | (u->rx_count ? UART_LSR_DR : 0);
+}
+
+bool uart16550_thr_deferrable(const struct uart16550 *u)
+{
+    return !(u->lcr & UART_LCR_DLAB) && !(u->ier & UART_IER_THRE) && !(u->mcr & UART_MCR_LOOP);
+}
+
 bool uart16550_receive(struct uart16550 *u, uint8_t byte)
 {
     bool taken = receive_byte(u, byte);

@@ -96,6 +96,13 @@ bool uart16550_receive(struct uart16550 *u, uint8_t byte);
  * MCR.OUT2 on the way to the PIC; the model drives `irq` with exactly that.) */
 bool uart16550_irq_pending(const struct uart16550 *u);
 
+/* What the kernel may answer without the VMM (VCpu.SET_PORT, docs/vm.md): LSR's value
+ * while reading it changes nothing (no overrun to clear), -1 otherwise; and whether a
+ * THR write may wait until the next exit: it only sends the byte (no divisor latch, no
+ * THR-empty interrupt enabled, no loopback). */
+int uart16550_lsr_constant(const struct uart16550 *u);
+bool uart16550_thr_deferrable(const struct uart16550 *u);
+
 /* The baud-rate divisor latch: 1 is 115200 baud. */
 static inline unsigned uart16550_divisor(const struct uart16550 *u)
 {

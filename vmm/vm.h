@@ -157,6 +157,11 @@ struct vm {
     bool cpu_fallback;              /* the kernel kept vCPUs on CPU 0 */
 
     struct uart16550 uart;
+    struct {                        /* what the vCPUs' port shortcuts are set to (exits.c) */
+        bool known;
+        int lsr;                    /* LSR's value, -1: it exits */
+        bool thr;                   /* THR writes buffered */
+    } shortcuts;
     struct testdev testdev;
     struct console console;
     pith_cap_t console_cap;         /* the console server, 0 for none */

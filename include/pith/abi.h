@@ -228,12 +228,15 @@ enum pith_method {
      * WRITE_STATE MR0 group mask, MR1.. the groups in order
      * RECALL     force an exit with reason PITH_EXIT_RECALL as soon as possible
      * SET_IO     MR0 I/O-port capability, MR1 1 = let the guest use those ports
-     *            directly, 0 = exit on them again (the default) */
+     *            directly, 0 = exit on them again (the default)
+     * SET_PORT   MR0 port, MR1 PITH_VM_PORT_* (how the kernel answers a byte IN or OUT
+     *            there without an exit), MR2 the byte an IN reads (PITH_VM_PORT_READ) */
     PITH_VCPU_CONFIGURE = 112,
     PITH_VCPU_READ_STATE,
     PITH_VCPU_WRITE_STATE,
     PITH_VCPU_RECALL,
     PITH_VCPU_SET_IO,
+    PITH_VCPU_SET_PORT,
 };
 
 #define PITH_DEADLINE_BIT       (1ull << 63)

@@ -9,6 +9,9 @@
  *   MR2    second qualification
  *   MR3    instruction length in bytes, 0 when the kernel cannot know it
  *   MR4..  the state groups selected by the vCPU's transfer mask, in bit order
+ *   then, when the guest wrote to a buffered port since the last exit (VCpu.SET_PORT),
+ *          one word PITH_VM_PORT_WRITES_WORD(port, count) and the count bytes, eight
+ *          to a word from the lowest byte on: the VMM performs them before the exit
  * The VMM replies with
  *   label  mask of the groups it changed
  *   MR0    event to inject (PITH_VM_EVENT_*), 0 = none; MR1 its error code
@@ -47,6 +50,8 @@ enum pith_exit {
     PITH_EXIT_PAUSE,
     PITH_EXIT_INIT,
     PITH_EXIT_OTHER,            /* any other reason: see MR0 */
+    PITH_EXIT_PORT_WRITES,      /* nothing but buffered port writes to hand over (they
+                                 * follow the groups, as with every exit) */
     PITH_EXIT_COUNT
 };
 /* CR_ACCESS's MR1 for a MOV to DR7, which exits on SVM (docs/vm.md). */
@@ -118,6 +123,20 @@ static inline unsigned pith_vm_groups_length(uint64_t mask)
 #define PITH_VM_WINDOW_NMI        2u
 
 #define PITH_VM_EXIT_HEADER 4           /* MR0..3 before the groups */
+
+/* Port shortcuts (VCpu.SET_PORT): a byte IN or OUT (not string, not single-stepped) on
+ * such a port is answered by the kernel and the guest goes on without an exit.  At most
+ * PITH_VM_PORT_SHORTCUTS ports per vCPU, one of them buffered. */
+#define PITH_VM_PORT_EXIT     0         /* the port exits again (the default) */
+#define PITH_VM_PORT_READ     1         /* an IN reads the given byte */
+#define PITH_VM_PORT_BUFFER   2         /* an OUT's byte is kept for the VMM: it comes with
+                                         * the next exit; with PITH_VM_PORT_BUFFER_BYTES
+                                         * kept, the next OUT there exits as usual, and a
+                                         * host interrupt once the first has waited 1 ms
+                                         * makes a PITH_EXIT_PORT_WRITES exit */
+#define PITH_VM_PORT_SHORTCUTS 4
+#define PITH_VM_PORT_BUFFER_BYTES 24
+#define PITH_VM_PORT_WRITES_WORD(port, count) ((uint64_t)(count) | (uint64_t)(port) << 16)
 
 /* PITH_EXIT_INVALID_STATE with MR0 = 0: the kernel, not the CPU, refused to enter the
  * guest; MR1 says why.  The state stays as it was; the VMM's reply can correct it. */

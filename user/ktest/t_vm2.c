@@ -949,6 +949,168 @@ static void vm_io_passthrough_revoked(struct pith_test_ctx *ctx)
     kt_delete(ports);
 }
 
+/* ---- Port shortcuts (VCpu.SET_PORT) ------------------------------------------------------ */
+
+VM_GUEST(vmg_port_read, ".code16",
+    "mov $0x12, %ah\n"
+    "in $0x99, %al\n"          /* answered by the kernel: 0x5a */
+    "mov %al, %bl\n"
+    "in $0x99, %al\n"
+    "add %al, %bl\n"
+    "out %al, $0x80\n"         /* the first exit: ax 0x125a, bl 0xb4 */
+    "in $0x99, %ax\n"          /* a word: exits */
+    "in $0x99, %al\n"          /* after the shortcut is gone: exits */
+    "hlt\n");
+
+/* A byte IN on a READ port reads the byte without an exit and leaves the rest of RAX;
+ * wider accesses exit; PITH_VM_PORT_EXIT takes the shortcut away. */
+static void vm_port_shortcut_read(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_port_read), 0))
+        return;
+    if (!pith_expect_ok(ctx, pith_vcpu_set_port(vm.vcpu, 0x99, PITH_VM_PORT_READ, 0x5a), "set") ||
+        !vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x80, "the two byte INs did not exit"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RAX)] & 0xffff, 0x125a, "al read, ah kept");
+    pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RBX)] & 0xff, 0xb4, "both INs read 0x5a");
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_io(ctx, &vm, 0x99, "a word IN exits"))
+        goto done;
+    pith_expect_eq(ctx, (vm.exit.mr[1] >> 16) & 0xff, 2, "two bytes wide");
+    if (!pith_expect_ok(ctx, pith_vcpu_set_port(vm.vcpu, 0x99, PITH_VM_PORT_EXIT, 0), "unset") ||
+        !vm_resume(ctx, &vm, vm.exit.mr[3], 0) || !vm_expect_io(ctx, &vm, 0x99, "the byte IN exits again"))
+        goto done;
+    if (vm_resume(ctx, &vm, vm.exit.mr[3], 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "then hlt");
+done:
+    vm_destroy(&vm);
+}
+
+VM_GUEST(vmg_port_buffer, ".code16",
+    "mov $1, %al\n"
+    "1: out %al, $0xe9\n"
+    "inc %al\n"
+    "cmp $31, %al\n"
+    "jne 1b\n"
+    "out %al, $0x80\n"
+    "hlt\n");
+
+/* Bytes of the exit's appendix, added to `seen`; false when it is malformed. */
+static bool take_port_writes(struct pith_test_ctx *ctx, const struct kt_vm *vm, uint8_t *seen, unsigned *count)
+{
+    uint16_t port;
+    uint8_t bytes[PITH_VM_PORT_BUFFER_BYTES];
+    unsigned n = pith_vm_exit_port_writes(&vm->exit, &port, bytes);
+    if (n && !pith_expect_eq(ctx, port, 0xe9, "the buffered port"))
+        return false;
+    for (unsigned i = 0; i < n && *count < 64; i++)
+        seen[(*count)++] = bytes[i];
+    return true;
+}
+
+/* OUTs to a BUFFER port come with the next exit, in order; the one that finds the
+ * buffer full exits itself; a host interrupt may hand them over earlier (PORT_WRITES).
+ * Whatever the timing, the VMM sees 1..30 exactly once, in order, before the exit
+ * that followed them. */
+static void vm_port_shortcut_buffer(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    uint8_t seen[64];
+    unsigned count = 0, port_exits = 0;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_port_buffer), 0))
+        return;
+    if (!pith_expect_ok(ctx, pith_vcpu_set_port(vm.vcpu, 0xe9, PITH_VM_PORT_BUFFER, 0), "set") ||
+        !vm_start(ctx, &vm))
+        goto done;
+    for (unsigned round = 0; round < 40; round++) {
+        if (!take_port_writes(ctx, &vm, seen, &count))
+            goto done;
+        if (vm.exit.reason == PITH_EXIT_PORT_WRITES) {
+            if (!vm_reply(ctx, &vm, 0, 0, 0, 0))
+                goto done;
+            continue;
+        }
+        if (!vm_expect_exit(ctx, &vm, PITH_EXIT_IO, "an OUT"))
+            goto done;
+        if ((vm.exit.mr[1] & 0xffff) == 0x80)
+            break;
+        if (!vm_expect_io(ctx, &vm, 0xe9, "the buffered port"))
+            goto done;
+        port_exits++;
+        if (count < 64)
+            seen[count++] = (uint8_t)vm.exit.mr[2];
+        if (!vm_resume(ctx, &vm, vm.exit.mr[3], 0))
+            goto done;
+    }
+    if (!vm_expect_io(ctx, &vm, 0x80, "the OUT after the loop"))
+        goto done;
+    pith_expect(ctx, port_exits <= 1, "%u OUTs to the buffered port exited", port_exits);
+    pith_expect_eq(ctx, count, 30, "every byte once");
+    for (unsigned i = 0; i < count && i < 30; i++)
+        if (!pith_expect_eq(ctx, seen[i], i + 1, "the bytes in order"))
+            break;
+    if (vm_resume(ctx, &vm, 2, 0) && vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "then hlt")) {
+        uint16_t port;
+        uint8_t bytes[PITH_VM_PORT_BUFFER_BYTES];
+        pith_expect_eq(ctx, pith_vm_exit_port_writes(&vm.exit, &port, bytes), 0, "nothing more kept");
+    }
+done:
+    vm_destroy(&vm);
+}
+
+VM_GUEST(vmg_port_then_loop, ".code16",
+    "mov $7, %al\n"
+    "out %al, $0xe9\n"
+    "inc %al\n"
+    "out %al, $0xe9\n"
+    "1: jmp 1b\n");
+
+/* Bytes kept while the guest never exits again reach the VMM anyway (a host interrupt
+ * after a millisecond makes a PORT_WRITES exit). */
+static void vm_port_shortcut_flushed(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    uint8_t seen[64];
+    unsigned count = 0;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_port_then_loop), 0))
+        return;
+    if (pith_expect_ok(ctx, pith_vcpu_set_port(vm.vcpu, 0xe9, PITH_VM_PORT_BUFFER, 0), "set") &&
+        vm_start(ctx, &vm) && vm_expect_exit(ctx, &vm, PITH_EXIT_PORT_WRITES, "the bytes handed over") &&
+        take_port_writes(ctx, &vm, seen, &count) && pith_expect_eq(ctx, count, 2, "two bytes")) {
+        pith_expect_eq(ctx, seen[0], 7, "first");
+        pith_expect_eq(ctx, seen[1], 8, "second");
+        pith_expect(ctx, vm.exit.mr[VM_RIP] >= VM_CODE_GPA + 6, "the guest went on (rip 0x%lx)", vm.exit.mr[VM_RIP]);
+    }
+    vm_destroy(&vm);
+}
+
+/* Every refusal of VCpu.SET_PORT. */
+static void vm_port_shortcut_bad_arguments(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    static const uint8_t code[] = { 0xf4 };
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    pith_cap_t v = vm.vcpu;
+    pith_expect_err(ctx, pith_vcpu_set_port(v, 0x10000, PITH_VM_PORT_READ, 0), PITH_E_INVALID_ARG, "port past 0xffff");
+    pith_expect_err(ctx, pith_vcpu_set_port(v, 0x80, 3, 0), PITH_E_INVALID_ARG, "unknown kind");
+    pith_expect_err(ctx, pith_vcpu_set_port(v, 0x80, PITH_VM_PORT_READ, 0x100), PITH_E_INVALID_ARG, "value past a byte");
+    pith_expect_err(ctx, pith_vcpu_set_port(v, 0x80, PITH_VM_PORT_BUFFER, 1), PITH_E_INVALID_ARG, "value with BUFFER");
+    pith_expect_err(ctx, pith_vcpu_set_port(v, 0x80, PITH_VM_PORT_EXIT, ~0ull), PITH_E_INVALID_ARG, "value with EXIT");
+    pith_expect_ok(ctx, pith_vcpu_set_port(v, 0x80, PITH_VM_PORT_EXIT, 0), "EXIT on a port without one");
+    pith_expect_ok(ctx, pith_vcpu_set_port(v, 0x3f8, PITH_VM_PORT_BUFFER, 0), "a buffered port");
+    pith_expect_err(ctx, pith_vcpu_set_port(v, 0x2f8, PITH_VM_PORT_BUFFER, 0), PITH_E_BUSY, "a second one");
+    for (unsigned p = 0; p < PITH_VM_PORT_SHORTCUTS - 1; p++)
+        pith_expect_ok(ctx, pith_vcpu_set_port(v, 0x60 + p, PITH_VM_PORT_READ, p), "a READ port");
+    pith_expect_err(ctx, pith_vcpu_set_port(v, 0x70, PITH_VM_PORT_READ, 0), PITH_E_NO_MEMORY, "one too many");
+    pith_expect_ok(ctx, pith_vcpu_set_port(v, 0x60, PITH_VM_PORT_READ, 0xff), "changing one");
+    pith_expect_ok(ctx, pith_vcpu_set_port(v, 0x3f8, PITH_VM_PORT_EXIT, 0), "freeing one");
+    pith_expect_ok(ctx, pith_vcpu_set_port(v, 0x70, PITH_VM_PORT_BUFFER, 0), "its slot taken again");
+    if (vm_start(ctx, &vm))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "the guest runs as before");
+    vm_destroy(&vm);
+}
+
 KT_TABLE(vm2,
     { "vm_io_passthrough", vm_io_passthrough },
     { "vm_io_passthrough_revoked", vm_io_passthrough_revoked },
@@ -975,4 +1137,8 @@ KT_TABLE(vm2,
     { "vm_unmap_frame", vm_unmap_frame },
     { "vm_delete_frame_cap", vm_delete_frame_cap },
     { "vm_shared_exit_endpoint", vm_shared_exit_endpoint },
+    { "vm_port_shortcut_read", vm_port_shortcut_read },
+    { "vm_port_shortcut_buffer", vm_port_shortcut_buffer },
+    { "vm_port_shortcut_flushed", vm_port_shortcut_flushed },
+    { "vm_port_shortcut_bad_arguments", vm_port_shortcut_bad_arguments },
 )

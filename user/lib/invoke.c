@@ -320,3 +320,9 @@ enum pith_error pith_vcpu_set_io(pith_cap_t vcpu, pith_cap_t ioport, uint64_t di
     const uint64_t args[] = { ioport, direct };
     return pith_invoke(vcpu, PITH_VCPU_SET_IO, args, ARRAY_COUNT(args), NULL);
 }
+
+enum pith_error pith_vcpu_set_port(pith_cap_t vcpu, uint64_t port, uint64_t kind, uint64_t value)
+{
+    const uint64_t args[] = { port, kind, value };
+    return pith_invoke(vcpu, PITH_VCPU_SET_PORT, args, ARRAY_COUNT(args), NULL);
+}

@@ -100,5 +100,7 @@ enum pith_error pith_vcpu_read_state(pith_cap_t vcpu, uint64_t mask, uint64_t *o
 enum pith_error pith_vcpu_write_state(pith_cap_t vcpu, uint64_t mask, const uint64_t *in, size_t n);
 enum pith_error pith_vcpu_recall(pith_cap_t vcpu);
 enum pith_error pith_vcpu_set_io(pith_cap_t vcpu, pith_cap_t ioport, uint64_t direct);
+/* A byte IN or OUT on `port` answered by the kernel (PITH_VM_PORT_*, pith/vm.h). */
+enum pith_error pith_vcpu_set_port(pith_cap_t vcpu, uint64_t port, uint64_t kind, uint64_t value);
 
 #endif
