@@ -64,7 +64,11 @@ $(BUILD)/%.S.o: %.S | deps
 	$(CC) $(if $(filter user/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) -c $< -o $@
 
 $(BUILD)/kernel.elf: $(KERNEL_OBJ) arch/x86_64/kernel.ld
-	ld -n -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T arch/x86_64/kernel.ld -o $@ $(KERNEL_OBJ)
+	ld -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T arch/x86_64/kernel.ld -o $@ $(KERNEL_OBJ)
+	@# multiboot (v1) loads the file flat (boot.S): one offset between file and memory
+	@[ "$$(readelf -lW $@ | awk '$$1 == "LOAD" { print $$2, $$4 }' | \
+		while read -r o p; do echo $$((o - p)); done | sort -u | wc -l)" = 1 ] || \
+		{ echo "$@: its segments' file offsets do not map linearly onto physical addresses"; rm -f $@; exit 1; }
 
 # Kernel addresses a kernel test needs (ktest vm_guest_breakpoint_on_host: a guest's
 # breakpoint on the host's first instruction after an exit).
@@ -283,7 +287,7 @@ check-config:
 	@[ "$(EMU)" = qemu ] || [ "$(EMU)" = bochs ] || { echo "make run: EMU=$(EMU): qemu or bochs"; exit 1; }
 
 # ---- Tests -------------------------------------------------------------------------
-UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c \
+UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/multiboot1.c kernel/untyped.c \
 	kernel/message.c arch/x86_64/guest_state.c vmm/uart16550.c vmm/decode.c vmm/cpuid.c vmm/msr.c vmm/testdev.c \
 	vmm/timer.c vmm/console.c
 
