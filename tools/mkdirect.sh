@@ -27,6 +27,7 @@ if [ "${1:-}" = --run ]; then run=1; shift; fi
 config=$1 build=$2
 shift 2
 tool=mkdirect
+# shellcheck source=tools/modules.sh
 source "$(dirname "$0")/modules.sh"
 pith_modules "$config" "$build" || die "no boot arguments written"
 

@@ -16,6 +16,7 @@ die() { echo "mkimage: $*" >&2; exit 1; }
 [ $# -eq 3 ] || die "usage: $0 OUT.iso CONFIG BUILD_DIR"
 out=$1 config=$2 build=$3
 tool=mkimage
+# shellcheck source=tools/modules.sh
 source "$(dirname "$0")/modules.sh"
 pith_modules "$config" "$build" || die "no image written"
 

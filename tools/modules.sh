@@ -1,4 +1,5 @@
 # modules.sh — the boot modules of a system configuration (sourced, not run), shared by
+# shellcheck shell=bash
 # tools/mkimage.sh (an ISO booted by GRUB) and tools/mkdirect.sh (QEMU's -kernel).
 #
 #   source tools/modules.sh
@@ -68,11 +69,11 @@ pith_modules() {
 		if [ -n "$found" ]; then
 			modules+=("$found=$name")
 		else
-			echo "$tool: $config: line $number: no file '$name' for '$key' (looked in $config_dir/ and $build/)" >&2
+			echo "${tool:-modules}: $config: line $number: no file '$name' for '$key' (looked in $config_dir/ and $build/)" >&2
 			missing=$((missing + 1))
 		fi
 	done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config"; echo "$default_firmware")
-	[ "$missing" = 0 ] || { echo "$tool: $missing module file(s) missing" >&2; return 1; }
+	[ "$missing" = 0 ] || { echo "${tool:-modules}: $missing module file(s) missing" >&2; return 1; }
 }
 
 # The host's time, for the guests' clocks (vmm/dev/rtc.h): the root task hands the
