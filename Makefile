@@ -19,7 +19,7 @@ LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch storage uplink
 HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
 
-.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-linux-smp-svm test-linux-smp-vmx test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 test-density bench bench-io bench-density clean help FORCE
+.PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-linux-smp-svm test-linux-smp-vmx test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 test-density test-direct bench bench-io bench-density clean help FORCE
 all: $(BUILD)/pith.iso
 
 help:
@@ -44,6 +44,7 @@ help:
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+; a 32-bit 686 Linux"
 	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
+	@echo "make test-direct  the kernel suite, the demo and a Linux guest booted from QEMU's -kernel (no GRUB)"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"
 	@echo "make fuzz       a long fuzzing campaign: SEEDS=1,2,3 N=100000 EMU=qemu|bochs"
 	@echo "make bench      benchmarks under QEMU -icount (instruction counts), VM exits also against Linux KVM"
@@ -64,7 +65,11 @@ $(BUILD)/%.S.o: %.S | deps
 	$(CC) $(if $(filter user/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) -c $< -o $@
 
 $(BUILD)/kernel.elf: $(KERNEL_OBJ) arch/x86_64/kernel.ld
-	ld -n -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T arch/x86_64/kernel.ld -o $@ $(KERNEL_OBJ)
+	ld -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T arch/x86_64/kernel.ld -o $@ $(KERNEL_OBJ)
+	@# multiboot (v1) loads the file flat (boot.S): one offset between file and memory
+	@[ "$$(readelf -lW $@ | awk '$$1 == "LOAD" { print $$2, $$4 }' | \
+		while read -r o p; do echo $$((o - p)); done | sort -u | wc -l)" = 1 ] || \
+		{ echo "$@: its segments' file offsets do not map linearly onto physical addresses"; rm -f $@; exit 1; }
 
 # Kernel addresses a kernel test needs (ktest vm_guest_breakpoint_on_host: a guest's
 # breakpoint on the host's first instruction after an exit).
@@ -283,7 +288,7 @@ check-config:
 	@[ "$(EMU)" = qemu ] || [ "$(EMU)" = bochs ] || { echo "make run: EMU=$(EMU): qemu or bochs"; exit 1; }
 
 # ---- Tests -------------------------------------------------------------------------
-UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/untyped.c \
+UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/multiboot1.c kernel/untyped.c \
 	kernel/message.c arch/x86_64/guest_state.c vmm/uart16550.c vmm/decode.c vmm/cpuid.c vmm/msr.c vmm/testdev.c \
 	vmm/timer.c vmm/console.c
 
@@ -406,6 +411,17 @@ test-linux-smp-svm: $(BUILD)/pith-smp.iso
 test-linux-smp-vmx: $(BUILD)/pith-smp.iso
 	tests/linux-smp.sh linux-smp-vmx -- tools/run-bochs.sh --smp 2 --timeout 2400 $(BUILD)/pith-smp.iso
 
+# Pith booted straight from QEMU's -kernel (its multiboot v1 header, no SeaBIOS disk
+# boot, no GRUB): the kernel test suite (its summary renamed direct-svm), the demo of
+# the root task and console server, and a configuration's Linux guest to init through
+# tools/mkdirect.sh (tests/direct.sh).  About half a minute.
+test-direct: $(BUILD)/kernel.elf $(BUILD)/ktest.elf $(SYSTEM_PARTS) guests/configs/bench-linux.conf
+	tests/system.sh direct-svm 100 -- bash -o pipefail -c 'tools/run-qemu.sh --smp 1 --timeout 300 \
+		--initrd "$(BUILD)/ktest.elf ktest" $(BUILD)/kernel.elf | sed -u "s/^svm: /direct-svm: /"'
+	tests/default-system.sh direct-default-svm -- tools/run-qemu.sh --timeout 120 \
+		--initrd "$(BUILD)/root.elf root,$(BUILD)/console.elf console" $(BUILD)/kernel.elf
+	tests/direct.sh direct-linux-svm -- tools/mkdirect.sh --run guests/configs/bench-linux.conf $(BUILD) --timeout 120
+
 # The first VMM (vmm/) runs the test guests of guests/tests/ and checks each step.
 test-vmm: $(BUILD)/pith-vmm.iso
 	tests/system.sh vmm-svm 12 -- tools/run-qemu.sh --smp 1 --timeout 120 $(BUILD)/pith-vmm.iso
@@ -450,7 +466,7 @@ fuzz: $(BUILD)/kernel.elf $(BUILD)/fuzz.elf
 		$(if $(VMEXITS),--vmexits $(VMEXITS)) $(if $(AVOID),--avoid $(AVOID))
 
 SYSTEM_TESTS := test-qemu test-bochs test-hostile test-fuzz test-smp test-default test-vmm test-linux \
-	test-linux-smp-vmx test-side test-ops test-gdb test-legacy test-io test-storage test-nested
+	test-linux-smp-vmx test-side test-ops test-gdb test-legacy test-io test-storage test-nested test-direct
 test-system: $(SYSTEM_TESTS)
 
 # Every suite, even after one fails; then the summary line of each suite, and the result.

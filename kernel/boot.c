@@ -1,5 +1,8 @@
 /*
- * Boot: from GRUB's information to the running root task.  The kernel keeps only
+ * Boot: from the loader's information to the running root task.  Two loaders' formats
+ * are taken, multiboot2 (GRUB's `multiboot2`, the ISO images) and multiboot version 1
+ * (QEMU's -kernel, tools/mkdirect.sh): both become the same struct boot_params, and
+ * nothing after kernel_main's first lines knows which it was.  The kernel keeps only
  * what the root task's own objects need (its CNode, thread, address space, page
  * tables, stack, image, IPC buffer and boot-info page); every other free byte of RAM
  * becomes Untyped capabilities, the holes below 4 GiB become device untyped, and the
@@ -15,6 +18,8 @@
 #include <arch.h>
 
 #define MULTIBOOT2_MAGIC 0x36d76289
+#define MULTIBOOT1_MAGIC 0x2badb002
+#define MBI_MAX_SIZE     (1u << 20)     /* a larger multiboot2 block is taken as garbage */
 #define PHYSMAP_LOW_END  (4ull << 30)   /* the boot page tables map the first 4 GiB */
 #define ROOT_STACK_PAGES 16
 #define LAPIC_PAGE       0xfee00000ull
@@ -61,6 +66,9 @@ static void collect_free_ram(void)
     for (unsigned i = 0; i < params.module_count; i++)
         ranges_remove(&free_ram, params.modules[i].start & ~(PAGE_SIZE - 1),
                       (params.modules[i].end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+    for (unsigned i = 0; i < params.info_ranges.count; i++)
+        ranges_remove(&free_ram, params.info_ranges.r[i].base & ~(PAGE_SIZE - 1),
+                      (params.info_ranges.r[i].end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
 }
 
 /* The RAM above 4 GiB into the physmap, then into free_ram: the page directories
@@ -80,7 +88,7 @@ static void map_high_ram(void)
 /* A page of RAM below 1 MiB for the APs' start-up code (a STARTUP IPI names a page
  * there), clear of the multiboot information and the modules.  RAM below 1 MiB is never
  * handed out (collect_free_ram), so the page stays the kernel's.  0: none. */
-static uint64_t find_trampoline_page(uint64_t info_phys)
+static uint64_t find_trampoline_page(void)
 {
     struct range_set low = { .count = 0 };
     for (unsigned i = 0; i < params.memmap_count; i++)
@@ -88,7 +96,8 @@ static uint64_t find_trampoline_page(uint64_t info_phys)
             ranges_add(&low, params.memmap[i].base, params.memmap[i].base + params.memmap[i].length);
     ranges_remove(&low, 0, PAGE_SIZE);                      /* the real-mode IVT and BDA */
     ranges_remove(&low, 0x100000, ~0ull);
-    ranges_remove(&low, info_phys, info_phys + params.info_size);
+    for (unsigned i = 0; i < params.info_ranges.count; i++)
+        ranges_remove(&low, params.info_ranges.r[i].base, params.info_ranges.r[i].end);
     for (unsigned i = 0; i < params.module_count; i++)
         ranges_remove(&low, params.modules[i].start, params.modules[i].end);
     for (unsigned i = 0; i < low.count; i++) {
@@ -326,11 +335,25 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 {
     serial_init();
     kprintf("\nPith microkernel, x86_64\n");
-    if (magic != MULTIBOOT2_MAGIC)
-        panic("not started by a multiboot2 loader (magic %x)", magic);
-    int err = mbi_parse(phys_to_virt(info_phys), 1 << 20, &params);
-    if (err)
-        panic("bad multiboot2 information (error %d)", err);
+    if (magic == MULTIBOOT2_MAGIC) {
+        /* the block must not run past the physmap of boot.S */
+        if (info_phys > PHYSMAP_LOW_END - 8)
+            panic("the multiboot2 information at %x lies outside memory", info_phys);
+        uint64_t room = PHYSMAP_LOW_END - info_phys;
+        int err = mbi_parse(phys_to_virt(info_phys), room < MBI_MAX_SIZE ? room : MBI_MAX_SIZE,
+                            &params);
+        if (err)
+            panic("bad multiboot2 information (error %d)", err);
+        params.info_ranges.count = 0;
+        ranges_add(&params.info_ranges, info_phys, info_phys + params.info_size);
+    } else if (magic == MULTIBOOT1_MAGIC) {
+        int err = mb1_parse(phys_to_virt(0), PHYSMAP_LOW_END, info_phys, &params);
+        if (err)
+            panic("bad multiboot information at %x: %s", info_phys, mb1_error_text(err));
+    } else {
+        panic("not started by a multiboot2 or multiboot loader (magic %x)", magic);
+    }
+    kprintf("boot: loader's information: %s\n", magic == MULTIBOOT2_MAGIC ? "multiboot2" : "multiboot");
     cpu_init();
     kernel_map_protect();
     if (!(cpu_features() & PITH_CPU_NX))
@@ -342,10 +365,8 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
     kprintf("modules: %u, command line '%s'\n", params.module_count, params.cmdline);
 
     collect_free_ram();
-    ranges_remove(&free_ram, info_phys & ~(PAGE_SIZE - 1),
-                  (info_phys + params.info_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
     map_high_ram();
-    smp_start(params.rsdp, params.rsdp_size, find_trampoline_page(info_phys), boot_alloc);
+    smp_start(params.rsdp, params.rsdp_size, find_trampoline_page(), boot_alloc);
     create_root_task();
     timer_reprogram();
     sched_return_to_user();

@@ -19,7 +19,7 @@ line() {    # name, extended regular expression a line must match
 }
 line default_banner '^Pith microkernel, x86_64$'
 line default_cpu_features '^cpu features:'
-line default_virtualization "^virtualization: ${platform#default-}\$"
+line default_virtualization "^virtualization: ${platform##*-}\$"
 line default_console_labels_root '^\[root\] hello from user space'
 line default_ipc_demo '^\[root\] asked a worker thread for 4 squared over IPC: 16$'
 line default_deadline_demo '^\[root\] a deadline 10 ms ahead woke us'

@@ -3,75 +3,23 @@
 #
 # Usage: tools/mkimage.sh OUT.iso CONFIG BUILD_DIR
 #
-# Packs the kernel, the root task, the console server and the VMM from BUILD_DIR,
-# CONFIG as the module "system.conf", and every file the configuration names on a
-# `kernel`, `initrd` or `disk` line.  A name is a path: absolute, or relative to the
-# directory of CONFIG; a name not found there is looked up in BUILD_DIR, BUILD_DIR/guests,
-# guests/tests and guests/ (where the build leaves vmlinuz, initrd.img, disk.img and
-# the test guests).  The module keeps the name as written, which is what the root task
-# compares.  A name with no file fails the build, naming the file and its line.
+# Packs the kernel and the modules of tools/modules.sh (pith_modules: the root task, the
+# console server and the VMM from BUILD_DIR, CONFIG as the module "system.conf", the
+# servers it needs and every file the configuration names on a `kernel`, `initrd`,
+# `disk`, `cdrom` or `module` line) into a GRUB ISO (tools/mkiso.sh).  A name with no
+# file fails the build, naming the file and its line.  tools/mkdirect.sh boots the
+# same modules straight from QEMU's -kernel.
 # Exit status: 0 the image was written; 1 otherwise.
 set -euo pipefail
 
 die() { echo "mkimage: $*" >&2; exit 1; }
 [ $# -eq 3 ] || die "usage: $0 OUT.iso CONFIG BUILD_DIR"
 out=$1 config=$2 build=$3
-[ -f "$config" ] || die "no such configuration file: $config (the configurations: guests/configs/*.conf)"
-for f in kernel.elf root.elf console.elf vmm.elf; do
-	[ -f "$build/$f" ] || die "$build/$f missing: build it first (make)"
-done
+tool=mkimage
+# shellcheck source=tools/modules.sh
+source "$(dirname "$0")/modules.sh"
+pith_modules "$config" "$build" || die "no image written"
 
-modules=("$build/root.elf=root" "$build/console.elf=console" "$build/vmm.elf=vmm"
-         "$config=system.conf")
-# The switch server, for guests with a `net` key (docs/network.md).
-if grep -qE '^[[:space:]]*net[[:space:]]' "$config"; then
-	[ -f "$build/switch.elf" ] || die "$build/switch.elf missing: build it first (make)"
-	modules+=("$build/switch.elf=switch")
-fi
-# The storage server, for guests with a host partition (`disk part:NAME`, docs/storage.md).
-if grep -qE '^[[:space:]]*disk[[:space:]]+part:' "$config"; then
-	[ -f "$build/storage.elf" ] || die "$build/storage.elf missing: build it first (make)"
-	modules+=("$build/storage.elf=storage")
-fi
-# The uplink, the driver of the host's e1000, for a configuration with `uplink SEGMENT`.
-if grep -qE '^[[:space:]]*uplink[[:space:]]' "$config"; then
-	[ -f "$build/uplink.elf" ] || die "$build/uplink.elf missing: build it first (make)"
-	modules+=("$build/uplink.elf=uplink")
-fi
-config_dir=$(dirname "$config")
-declare -A packed=()
-missing=0 number=0
-# A guest with "boot bios" and no kernel line runs Debian's SeaBIOS (docs/config.md).
-default_firmware=
-if grep -qE '^[[:space:]]*boot[[:space:]]+bios' "$config"; then
-	default_firmware="kernel bios-256k.bin"
-fi
-# Module names: the second word of kernel/initrd/disk/cdrom/module lines, comments stripped.
-while read -r key name _; do
-	number=$((number + 1))
-	case "$key" in kernel|initrd|disk|cdrom|module) ;; *) continue ;; esac
-	[ -n "${name:-}" ] && [ -z "${packed[$name]:-}" ] || continue
-	[ "$key" != disk ] || [ "${name#part:}" = "$name" ] || continue     # a host partition, no module
-	packed[$name]=1
-	found=
-	case "$name" in
-		/*) candidates=("$name") ;;
-		*) candidates=("$config_dir/$name" "$build/$name" "$build/guests/$name" "guests/tests/$name" "guests/$name"
-		            "/usr/share/seabios/$name") ;;
-	esac
-	for path in "${candidates[@]}"; do
-		if [ -f "$path" ]; then found=$path; break; fi
-	done
-	if [ -n "$found" ]; then
-		modules+=("$found=$name")
-	else
-		echo "mkimage: $config: line $number: no file '$name' for '$key' (looked in $config_dir/ and $build/)" >&2
-		missing=$((missing + 1))
-	fi
-done < <(sed -e 's/\(^\|[[:space:]]\)#.*$//' "$config"; echo "$default_firmware")
-[ "$missing" = 0 ] || die "$missing module file(s) missing: no image written"
-
-# The host's time, for the guests' clocks (vmm/dev/rtc.h): the root task hands the
-# kernel's command line on to each VMM.
-export KERNEL_CMDLINE="${KERNEL_CMDLINE:+$KERNEL_CMDLINE }pith.clock=$(date -u +%s)"
+KERNEL_CMDLINE=$(pith_kernel_cmdline)
+export KERNEL_CMDLINE
 exec "$(dirname "$0")/mkiso.sh" "$out" "$build/kernel.elf" "${modules[@]}"

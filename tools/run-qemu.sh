@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# run-qemu.sh — boot a Pith ISO in QEMU (TCG, AMD SVM + NPT) with COM1 on stdout.
+# run-qemu.sh — boot a Pith ISO, or the kernel directly, in QEMU (TCG, AMD SVM + NPT)
+# with COM1 on stdout.
 #
 # Usage: tools/run-qemu.sh [--icount] [--timeout SECONDS] [--log FILE]
 #                          [--interactive] ISO [-- EXTRA_QEMU_ARGS...]
+#        tools/run-qemu.sh [options] [--append CMDLINE] [--initrd MODULES] KERNEL.elf [-- ...]
+#
+# An ISO boots through SeaBIOS and GRUB (multiboot2).  An ELF file (the kernel) boots
+# from QEMU's own multiboot loader (-kernel, no firmware disk boot, no GRUB): --append
+# gives the kernel's command line, --initrd its modules as QEMU takes them, "PATH
+# NAME,PATH NAME,..." (tools/mkdirect.sh writes both for a configuration).
 #
 #   --icount       add `-icount shift=0` (guest time counts instructions)
 #   --timeout S    kill QEMU after S wall seconds (default 300; ignored with
@@ -18,6 +25,8 @@
 #                  variable, else 512M)
 #   --disk IMAGE   a raw host disk image as the primary IDE channel's slave (the
 #                  storage server's disk, docs/storage.md); writes go to IMAGE
+#   --append S     (kernel only) the kernel's command line
+#   --initrd S     (kernel only) the modules: "PATH NAME" items separated by commas
 #   --forward H:G:P  the host's TCP port 127.0.0.1:H reaches port P of the guest at
 #                  G (on the uplink's segment, docs/network.md); repeatable; also
 #                  from the FORWARD environment variable (spaces between several)
@@ -41,9 +50,10 @@
 # writing port 0xf4, bad usage).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] [--disk IMAGE] [--forward HOSTPORT:GUESTIP:PORT] ISO [-- QEMU_ARGS...]" >&2; exit 2; }
+usage() { echo "usage: $0 [--icount] [--timeout SECONDS] [--log FILE] [--interactive] [--kvm] [--smp N] [--mem SIZE] [--disk IMAGE] [--forward HOSTPORT:GUESTIP:PORT] [--append CMDLINE --initrd MODULES] ISO|KERNEL.elf [-- QEMU_ARGS...]" >&2; exit 2; }
 
 icount=() timeout=300 log='' interactive=0 iso='' smp=${SMP:-1} mem=${MEM:-512M} kvm=0 disk=()
+append='' initrd='' direct_options=0
 # shellcheck disable=SC2206  # (FORWARD is split at spaces on purpose)
 forwards=(${FORWARD:-})
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
@@ -62,6 +72,8 @@ while [ $# -gt 0 ]; do
 			# index 1: ide0-slave (the CD is index 2, ide1-master)
 			disk=(-drive "file=$2,if=ide,index=1,media=disk,format=raw,cache=writeback"); shift ;;
 		--forward) [ $# -ge 2 ] || usage; forwards+=("$2"); shift ;;
+		--append) [ $# -ge 2 ] || usage; append=$2; direct_options=1; shift ;;
+		--initrd) [ $# -ge 2 ] || usage; initrd=$2; direct_options=1; shift ;;
 		--) shift; break ;;
 		-*) usage ;;
 		*) [ -z "$iso" ] || usage; iso=$1 ;;
@@ -69,7 +81,15 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -n "$iso" ] || usage
-[ -f "$iso" ] || { echo "run-qemu: no such ISO: $iso" >&2; exit 2; }
+[ -f "$iso" ] || { echo "run-qemu: no such ISO or kernel: $iso" >&2; exit 2; }
+# The boot: an ELF file is the kernel, for QEMU's multiboot loader; else a CD image.
+if [ "$(head -c 4 "$iso" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
+	boot=(-kernel "$iso" -append "$append")
+	[ -z "$initrd" ] || boot+=(-initrd "$initrd")
+else
+	[ "$direct_options" = 0 ] || { echo "run-qemu: --append and --initrd are for a kernel booted directly, not an ISO" >&2; exit 2; }
+	boot=(-boot d -cdrom "$iso")
+fi
 [[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run-qemu: bad timeout: $timeout" >&2; exit 2; }
 [[ "$smp" =~ ^[1-9][0-9]*$ ]] || { echo "run-qemu: bad CPU count: $smp" >&2; exit 2; }
 [[ "$mem" =~ ^[1-9][0-9]*[MG]?$ ]] || { echo "run-qemu: bad memory size: $mem (e.g. 512M, 2G)" >&2; exit 2; }
@@ -105,10 +125,10 @@ fi
 # SeaBIOS mirror the BIOS/GRUB screen onto COM1 (escape codes in the log).
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$smp"
-      -display none -serial mon:stdio -no-reboot -boot d
+      -display none -serial mon:stdio -no-reboot
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
       -netdev "$netdev" -device e1000,netdev=n0
-      "${icount[@]}" -cdrom "$iso" "${disk[@]}" "${monitor[@]}" "${extra[@]}" "$@")
+      "${icount[@]}" "${boot[@]}" "${disk[@]}" "${monitor[@]}" "${extra[@]}" "$@")
 
 if [ "$interactive" = 1 ]; then
 	run=("${qemu[@]}")

@@ -1,6 +1,8 @@
 /*
- * Multiboot2 entry (Multiboot2 spec §3.1): GRUB enters here in 32-bit protected mode,
- * paging off, EAX = magic, EBX = physical address of the boot information.
+ * Multiboot2 and multiboot (v1) entry: GRUB's `multiboot2` (Multiboot2 spec §3.1) and
+ * QEMU's -kernel (Multiboot spec 0.6.96 §3.2) both enter here in 32-bit protected mode,
+ * paging off, EAX = magic, EBX = physical address of the boot information; kernel_main
+ * tells the two by the magic.
  * We build the boot page tables, enter long mode (SDM 9.8.5) and call kernel_main
  * in the higher half.  Page tables map, with 2 MiB pages:
  *   - the first GiB at 0 (identity, only needed until we run in the higher half),
@@ -24,6 +26,28 @@ mb2_header:
     .word 0, 0                              /* end tag */
     .long 8
 mb2_header_end:
+
+/*
+ * Multiboot (v1) header, for loaders that know only version 1 (QEMU's -kernel).  They
+ * refuse a 64-bit ELF, so flag 16 gives the address fields and the file is loaded as
+ * a flat image: the bytes from this header's file offset minus (header_addr -
+ * load_addr) up to load_end_addr go to load_addr, zeros up to bss_end_addr.
+ * kernel.ld lays the file out so that offset maps linearly onto physical addresses
+ * and defines the fields' symbols.  Flags: 0 modules page-aligned, 1 memory
+ * information, 16 address fields.  It must lie in the file's first 8 KiB.
+ */
+#define MB1_MAGIC 0x1badb002
+#define MB1_FLAGS ((1 << 0) | (1 << 1) | (1 << 16))
+    .align 4
+mb1_header:
+    .long MB1_MAGIC
+    .long MB1_FLAGS
+    .long -(MB1_MAGIC + MB1_FLAGS)
+    .long mb1_header                        /* header_addr (.boot: VMA = LMA) */
+    .long mb1_load_addr
+    .long mb1_load_end_addr
+    .long mb1_bss_end_addr
+    .long _start                            /* entry_addr */
 
     .section .boot.text, "ax"
     .code32

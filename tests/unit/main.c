@@ -8,6 +8,7 @@ static const struct { const struct unit_case *cases; const unsigned *count; } gr
     { cap_cases, &cap_count },
     { schedq_cases, &schedq_count },
     { bootmem_cases, &bootmem_count },
+    { multiboot1_cases, &multiboot1_count },
     { acpi_cases, &acpi_count },
     { untyped_cases, &untyped_count },
     { bulk_cases, &bulk_count },

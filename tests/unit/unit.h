@@ -35,6 +35,7 @@ extern char unit_why[256];
 UNIT_GROUP(cap)
 UNIT_GROUP(schedq)
 UNIT_GROUP(bootmem)
+UNIT_GROUP(multiboot1)
 UNIT_GROUP(acpi)
 UNIT_GROUP(untyped)
 UNIT_GROUP(bulk)

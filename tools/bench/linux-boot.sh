@@ -9,6 +9,10 @@
 #   over the same kernel and initramfs booted directly by the same QEMU (-kernel/-initrd,
 #   TCG, the same CPU model and memory).  BENCH_ROUNDS (default 3) alternating rounds;
 #   the fastest of each side counts (noise only ever adds time).
+# linux_boot_direct_ratio_vs_qemu: the same, with Pith booted straight from QEMU's
+#   -kernel (multiboot v1, tools/mkdirect.sh) with the same configuration
+#   (guests/configs/bench-linux.conf): no SeaBIOS disk boot, no GRUB reading the ISO.
+#   A third side of each round.
 # linux_guest_boot_ratio: the guest's own boot through Pith, from the VMM starting it
 #   (its line "memory beyond the guest's RAM", printed when the guest is loaded, right
 #   before its first entry) to init, over plain QEMU's whole run to init (SeaBIOS and
@@ -64,7 +68,7 @@ time_to_init() {
 	return 1
 }
 
-pith_best='' qemu_best='' guest_best=''
+pith_best='' qemu_best='' guest_best='' direct_best=''
 for round in $(seq "$rounds"); do
 	read -r p g < <(began="memory beyond the guest's RAM: [0-9]+ KiB \\(kernel" time_to_init \
 		"$build/bench-linux-pith-$round.txt" \
@@ -75,14 +79,23 @@ for round in $(seq "$rounds"); do
 		-serial stdio -no-reboot -kernel "$build/vmlinuz" -initrd "$build/initrd.img" \
 		-append "console=ttyS0 panic=-1 pith.stop=init tsc=reliable") || {
 		echo "bench: the Linux guest on plain QEMU did not reach init (round $round)" >&2; exit 1; }
-	echo "bench: round $round: Pith $p ms (the guest's own $g ms), QEMU $q ms"
+	read -r d dg < <(began="memory beyond the guest's RAM: [0-9]+ KiB \\(kernel" time_to_init \
+		"$build/bench-linux-direct-$round.txt" \
+		"$(dirname "$0")/../mkdirect.sh" --run "$(dirname "$0")/../../guests/configs/bench-linux.conf" \
+		"$build" --timeout 300) && [ -n "${d:-}" ] || {
+		echo "bench: the Linux guest on Pith booted directly (-kernel) did not reach init (round $round)" >&2; exit 1; }
+	echo "bench: round $round: Pith $p ms (the guest's own $g ms, before it $((p - g)) ms)," \
+		"Pith from -kernel $d ms (the guest's own ${dg:-?} ms, before it $((d - ${dg:-0})) ms), QEMU $q ms"
 	[ -z "$pith_best" ] || [ "$p" -lt "$pith_best" ] && pith_best=$p
+	[ -z "$direct_best" ] || [ "$d" -lt "$direct_best" ] && direct_best=$d
 	[ -z "$guest_best" ] || [ "$g" -lt "$guest_best" ] && guest_best=$g
 	[ -z "$qemu_best" ] || [ "$q" -lt "$qemu_best" ] && qemu_best=$q
 done
 echo "bench linux_boot_pith_ms $pith_best ms"
 echo "bench linux_boot_qemu_ms $qemu_best ms"
 echo "bench linux_boot_ratio_vs_qemu $(awk -v a="$pith_best" -v b="$qemu_best" 'BEGIN { printf "%.2f", a / b }')"
+echo "bench linux_boot_direct_ms $direct_best ms"
+echo "bench linux_boot_direct_ratio_vs_qemu $(awk -v a="$direct_best" -v b="$qemu_best" 'BEGIN { printf "%.2f", a / b }')"
 echo "bench linux_guest_boot_ms $guest_best ms"
 echo "bench linux_guest_boot_ratio $(awk -v a="$guest_best" -v b="$qemu_best" 'BEGIN { printf "%.2f", a / b }')"
 
