@@ -152,6 +152,34 @@ static void device_interface(void)
     CHECK_EQ(uart16550_read(&uart, UART_SCR), 0);
 }
 
+/* What the kernel may answer for the VMM: LSR's value exactly as a read would give it,
+ * but none while a read would clear an overrun; THR writes deferrable only when they
+ * do nothing but send (no latch, no THR-empty interrupt, no loopback). */
+static void shortcuts_follow_state(void)
+{
+    setup();
+    CHECK_EQ(uart16550_lsr_constant(&uart), UART_LSR_THRE | UART_LSR_TEMT);
+    CHECK(uart16550_thr_deferrable(&uart));
+    uart16550_receive(&uart, 'x');
+    CHECK_EQ(uart16550_lsr_constant(&uart), UART_LSR_THRE | UART_LSR_TEMT | UART_LSR_DR);
+    CHECK_EQ(uart16550_lsr_constant(&uart), uart16550_read(&uart, UART_LSR));
+    for (unsigned i = 0; i < UART_FIFO_SIZE + 1; i++)
+        uart16550_receive(&uart, 'y');
+    CHECK_EQ(uart16550_lsr_constant(&uart), -1);                /* an overrun to report */
+    CHECK(uart16550_read(&uart, UART_LSR) & UART_LSR_OE);
+    CHECK_EQ(uart16550_lsr_constant(&uart), UART_LSR_THRE | UART_LSR_TEMT | UART_LSR_DR);
+    uart16550_write(&uart, UART_LCR, UART_LCR_DLAB);
+    CHECK(!uart16550_thr_deferrable(&uart));
+    uart16550_write(&uart, UART_LCR, 3);
+    CHECK(uart16550_thr_deferrable(&uart));
+    uart16550_write(&uart, UART_IER_DLM, UART_IER_THRE);
+    CHECK(!uart16550_thr_deferrable(&uart));
+    uart16550_write(&uart, UART_IER_DLM, UART_IER_RDA);
+    CHECK(uart16550_thr_deferrable(&uart));
+    uart16550_write(&uart, UART_MCR, UART_MCR_LOOP);
+    CHECK(!uart16550_thr_deferrable(&uart));
+}
+
 UNIT_TABLE(uart16550,
     { "uart16550_transmit", transmit_goes_to_output },
     { "uart16550_divisor_latch", divisor_latch },
@@ -161,4 +189,5 @@ UNIT_TABLE(uart16550,
     { "uart16550_irq_line_out2", irq_line_follows_out2 },
     { "uart16550_loopback", loopback },
     { "uart16550_device_interface", device_interface },
+    { "uart16550_shortcuts_follow_state", shortcuts_follow_state },
 )
