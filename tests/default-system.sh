@@ -7,16 +7,9 @@
 # and exits 0 only when every case passed and COMMAND exited 0.
 set -euo pipefail
 
-[ $# -ge 3 ] && [ "$2" = "--" ] || { echo "usage: $0 PLATFORM -- COMMAND..." >&2; exit 2; }
-platform=$1
-shift 2
-
 source "$(dirname "$0")/checks.sh"
-checks_run "$@" >/dev/null
+checks_begin "$@"
 
-line() {    # name, extended regular expression a line must match
-	check "$1" "no line matches /$2/" has "$2"
-}
 line default_banner '^Pith microkernel, x86_64$'
 line default_cpu_features '^cpu features:'
 line default_virtualization "^virtualization: ${platform##*-}\$"

@@ -9,16 +9,9 @@
 # passed, N failed" and exits 0 only when every case passed and COMMAND exited 0.
 set -euo pipefail
 
-[ $# -ge 3 ] && [ "$2" = "--" ] || { echo "usage: $0 PLATFORM -- COMMAND..." >&2; exit 2; }
-platform=$1
-shift 2
-
 source "$(dirname "$0")/checks.sh"
-checks_run "$@" >/dev/null
+checks_begin "$@"
 
-line() {    # name, extended regular expression a line must match
-	check "$1" "no line matches /$2/" has "$2"
-}
 line direct_banner '^Pith microkernel, x86_64$'
 line direct_multiboot_v1 "^boot: loader's information: multiboot\$"
 # root, console, vmm, system.conf, vmlinuz, initrd.img; QEMU's path taken off the command line
