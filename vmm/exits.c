@@ -148,9 +148,12 @@ static void perform_port_writes(struct vm *vm)
 /* The COM1 accesses of a guest printing (an LSR read and a THR write per character)
  * answered by the kernel while that changes nothing the guest could see before its
  * next exit (uart16550_lsr_constant, uart16550_thr_deferrable): set on every vCPU
- * whenever the answer changes. */
+ * whenever the answer changes.  Linux-boot guests only (vm->port_shortcuts): a
+ * firmware guest with both stalled in GRUB (docs/vm.md). */
 static void sync_port_shortcuts(struct vm *vm)
 {
+    if (!vm->port_shortcuts)
+        return;
     int lsr = uart16550_lsr_constant(&vm->uart);
     bool thr = uart16550_thr_deferrable(&vm->uart);
     if (vm->shortcuts.known && lsr == vm->shortcuts.lsr && thr == vm->shortcuts.thr)
