@@ -463,7 +463,6 @@ static bool run_configured(const char *text, size_t length)
                                   initrd ? (const void *)initrd->vaddr : NULL, initrd ? initrd->size : 0,
                                   g->cmdline };
         loaded = linux_load(&guest, &lg);
-        guest.port_shortcuts = true;    /* not yet for firmware guests: docs/vm.md */
     } else if (multiboot) {
         static struct multiboot_module modules[SYSCONF_MAX_MODULES];
         for (unsigned i = 0; i < g->module_count; i++) {

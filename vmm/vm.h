@@ -157,7 +157,8 @@ struct vm {
     bool cpu_fallback;              /* the kernel kept vCPUs on CPU 0 */
 
     struct uart16550 uart;
-    bool port_shortcuts;            /* COM1's LSR and THR answered by the kernel (exits.c) */
+    bool port_shortcuts;            /* COM1's LSR and THR answered by the kernel (exits.c);
+                                     * false for every guest for now: docs/vm.md */
     struct {                        /* what the vCPUs' port shortcuts are set to (exits.c) */
         bool known;
         int lsr;                    /* LSR's value, -1: it exits */
