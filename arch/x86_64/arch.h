@@ -219,7 +219,6 @@ const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v);   /* the exit after
  * the thread was taken away meanwhile then comes again at the next entry. */
 void vcpu_arch_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
-#define GUEST_SEGMENT_CS 1      /* CS's index in PITH_VM_GROUP_SEG (es cs ss ds fs gs ldtr tr) */
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);

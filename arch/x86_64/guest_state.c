@@ -141,18 +141,14 @@ static bool debug_valid(const uint64_t *dr)
 unsigned guest_state_check(const struct guest_state_words *w, uint64_t groups,
                            const struct vcpu_guest_limits *limits)
 {
-    /* CR and SEG only together (each constrains the other), RIP against them.  With
-     * RIP alone the others are the vCPU's, checked when written (or the guest's own),
-     * and only their CR0, EFER and CS are read. */
-    if (groups & (PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG)) {
+    if (groups & (PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG | PITH_VM_GROUP_RIP)) {
         if (!control_valid(w->cr, limits))
             return PITH_VM_REFUSED_CONTROL;
         if (!segments_valid(w->seg, w->cr))
             return PITH_VM_REFUSED_SEGMENT;
+        if (!rip_valid(w->rip, w->cr, w->seg))
+            return PITH_VM_REFUSED_RIP;
     }
-    if ((groups & (PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG | PITH_VM_GROUP_RIP)) &&
-        !rip_valid(w->rip, w->cr, w->seg))
-        return PITH_VM_REFUSED_RIP;
     if ((groups & PITH_VM_GROUP_DTR) && !tables_valid(w->dtr))
         return PITH_VM_REFUSED_TABLE;
     if ((groups & PITH_VM_GROUP_SYS) && !sys_valid(w->sys))

@@ -150,28 +150,6 @@ static void only_written_groups_checked(void)
     CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_SYS, &limits), PITH_VM_REFUSED_SYS);
 }
 
-/* RIP written alone is checked against the mode only: the other segments and the
- * tables are the vCPU's own and not looked at; CR0, EFER and CS still decide. */
-static void rip_alone_checked_against_mode(void)
-{
-    struct guest_state_words w = long_mode_guest();
-    w.seg[9] = 0x0000800000000000ull;       /* not looked at with RIP alone */
-    w.seg[14] = 0;
-    CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_RIP, &limits), 0);
-    w.rip[0] = 0x0000800000000000ull;       /* non-canonical in 64-bit code */
-    CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_RIP, &limits), PITH_VM_REFUSED_RIP);
-    w.seg[2] = 0x10 | (0xc9bull << 16);     /* 32-bit code in long mode: 32 bits only */
-    CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_RIP, &limits), PITH_VM_REFUSED_RIP);
-    w.rip[0] = 0xfffff000;
-    CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_RIP, &limits), 0);
-    w.cr[0] = 0;                            /* real mode: virtual-8086 refused */
-    w.cr[4] = 0;
-    w.rip[1] = 0x2 | (1ull << 17);
-    CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_RIP, &limits), PITH_VM_REFUSED_RIP);
-    w.rip[1] = 0x2 | (1ull << 3);           /* a reserved RFLAGS bit */
-    CHECK_EQ(guest_state_check(&w, PITH_VM_GROUP_RIP, &limits), PITH_VM_REFUSED_RIP);
-}
-
 /* DR0..DR3 canonical (a MOV would fault in the kernel), DR6's upper half clear. */
 static void debug_registers_checked(void)
 {
@@ -215,7 +193,6 @@ UNIT_TABLE(guest_state,
     { "guest_state_lme_without_pae", lme_without_pae },
     { "guest_state_segments_rip_tables_refused", segments_rip_and_tables_refused },
     { "guest_state_only_written_groups", only_written_groups_checked },
-    { "guest_state_rip_alone_against_mode", rip_alone_checked_against_mode },
     { "guest_state_events_checked", events_checked },
     { "guest_state_debug_registers", debug_registers_checked },
 )

@@ -389,7 +389,7 @@ static const unsigned sys_offsets[9] = { VMCB_SYSENTER_CS, VMCB_SYSENTER_ESP, VM
                                          VMCB_KERNEL_GS_BASE, VMCB_G_PAT };
 
 /* Segment i (pith/vm.h order) as its two words. */
-void svm_read_segment(struct vcpu *v, unsigned i, uint64_t *out)
+static void read_segment(struct vcpu *v, unsigned i, uint64_t *out)
 {
     const uint8_t *s = vmcb(v) + seg_offsets[i];
     out[0] = *(const uint16_t *)s | ((uint64_t)(*(const uint16_t *)(s + 2) & 0xfff) << 16) |
@@ -420,7 +420,7 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
         break;
     case PITH_VM_GROUP_SEG:
         for (unsigned i = 0; i < 8; i++)
-            svm_read_segment(v, i, &out[2 * i]);
+            read_segment(v, i, &out[2 * i]);
         break;
     case PITH_VM_GROUP_DTR:
         out[0] = *u64_at(v, VMCB_GDTR + 8);

@@ -718,10 +718,9 @@ static uint64_t shadowed(uint64_t real, uint64_t shadow, uint64_t mask)
 static const uint64_t sysenter_fields[3] = { VMCS_GUEST_SYSENTER_CS, VMCS_GUEST_SYSENTER_ESP,
                                              VMCS_GUEST_SYSENTER_EIP };
 
-/* Segment i (pith/vm.h order) as its two words; the VMCS is this CPU's current one. */
-void vmx_read_segment(struct vcpu *v, unsigned i, uint64_t *out)
+/* Segment i (pith/vm.h order) as its two words, from this CPU's current VMCS. */
+static void read_segment(unsigned i, uint64_t *out)
 {
-    (void)v;
     out[0] = vmread(VMCS_GUEST_ES_SEL + 2 * i) | attributes(vmread(VMCS_GUEST_ES_ACCESS + 2 * i)) << 16 |
              vmread(VMCS_GUEST_ES_LIMIT + 2 * i) << 32;
     out[1] = vmread(VMCS_GUEST_ES_BASE + 2 * i);
@@ -750,7 +749,7 @@ void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out)
         break;
     case PITH_VM_GROUP_SEG:
         for (unsigned i = 0; i < 8; i++)
-            vmx_read_segment(v, i, &out[2 * i]);
+            read_segment(i, &out[2 * i]);
         break;
     case PITH_VM_GROUP_DTR:
         out[0] = vmread(VMCS_GUEST_GDTR_BASE);
