@@ -478,7 +478,10 @@ test: deps
 	done; \
 	echo; echo "== make test: the summary line of every suite =="; \
 	tr -d '\r' <$(BUILD)/test.log | grep -aE '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$$' || true; \
-	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	if [ -n "$$failed" ]; then \
+		echo "== the failed cases (the first 40) =="; \
+		tr -d '\r' <$(BUILD)/test.log | grep -aE '^FAIL |^system: .* FAILED' | cut -c1-300 | head -40; \
+		echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: every suite passed"
 
 $(BUILD)/pith-bench-linux.iso: $(SYSTEM_PARTS) guests/configs/bench-linux.conf
