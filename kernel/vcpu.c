@@ -147,7 +147,6 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
     endpoint_send((struct endpoint *)ep->object, t, ep->data, false, true, true);
 }
 
-#define GROUP_INDEX(group) ((unsigned)__builtin_ctz(group))
 #define GUEST_RFLAGS_TF (1ull << 8)     /* the RIP group's RFLAGS: single-step */
 
 /* A byte IN or OUT on a port with a shortcut, answered here: the IN's AL or the OUT's
@@ -166,14 +165,14 @@ static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
     if (!p || (q & PITH_VM_IO_IN ? p->kind != PITH_VM_PORT_READ : p->kind != PITH_VM_PORT_BUFFER))
         return false;
     uint64_t rip[2];
-    vcpu_arch_read_group(v, GROUP_INDEX(PITH_VM_GROUP_RIP), rip);
+    vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
     if (rip[1] & GUEST_RFLAGS_TF)
         return false;
     if (q & PITH_VM_IO_IN) {
         uint64_t gpr[16];
-        vcpu_arch_read_group(v, GROUP_INDEX(PITH_VM_GROUP_GPR), gpr);
+        vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_GPR), gpr);
         gpr[0] = (gpr[0] & ~0xffull) | p->value;
-        vcpu_arch_write_group(v, GROUP_INDEX(PITH_VM_GROUP_GPR), gpr);
+        vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_GPR), gpr);
     } else {
         if (v->buffered_count == PITH_VM_PORT_BUFFER_BYTES)
             return false;
@@ -183,8 +182,8 @@ static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
         v->buffered[v->buffered_count++] = (uint8_t)e->qualification2;
     }
     rip[0] += e->length;
-    vcpu_arch_write_group(v, GROUP_INDEX(PITH_VM_GROUP_RIP), rip);
-    remember_written(v, GROUP_INDEX(PITH_VM_GROUP_RIP), rip);
+    vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+    remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
     return true;
 }
 

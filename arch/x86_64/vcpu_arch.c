@@ -243,8 +243,6 @@ void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct
     io_bitmap_set(vcpu_page(v, VCPU_PAGE_IO_BITMAP), first, last, direct);
 }
 
-#define GROUP_INDEX(group) ((unsigned)__builtin_ctz(group))
-
 /* The groups written since the last check as the VMM wrote them, the others as the
  * vCPU has them.  RIP written alone is checked with the whole control and segment
  * state too: that state may be the guest's own, and QEMU's VMRUN, refusing some of it
@@ -271,7 +269,7 @@ unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups)
         if (groups & parts[i].group)
             memcpy(to, (const uint8_t *)&v->written + parts[i].at, parts[i].words * sizeof(uint64_t));
         else
-            backend->read_group(v, GROUP_INDEX(parts[i].group), to);
+            backend->read_group(v, pith_vm_group_index(parts[i].group), to);
     }
     return guest_state_check(&w, groups, &guest_limits);
 }

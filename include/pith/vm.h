@@ -90,6 +90,13 @@ enum pith_exit {
 /* The groups VCpu.READ_STATE and VCpu.WRITE_STATE take. */
 #define PITH_VM_STATE_GROUPS (PITH_VM_GROUP_ALL | PITH_VM_GROUP_DR)
 
+/* The number g of a group (PITH_VM_GROUP_* is bit g), by which pith_vm_group_words
+ * and the kernel's group accessors know it. */
+static inline unsigned pith_vm_group_index(uint64_t group)
+{
+    return (unsigned)__builtin_ctzll(group);
+}
+
 /* Words of group g (bit g of a transfer mask), and of all the groups of a mask: the
  * kernel lays out and reads the groups by these, and so does a VMM. */
 static inline unsigned pith_vm_group_words(unsigned g)
