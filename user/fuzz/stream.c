@@ -448,6 +448,29 @@ static void args_vcpu_state(struct call *c)
     c->length = rng_percent(r, 90) ? (words + 1 < PITH_MSG_MAX ? words + 1 : PITH_MSG_MAX) : rng_below(r, 66);
 }
 
+/* VCpu.SET_PORT: mostly a handful of ports, so a vCPU's four shortcuts run out and a
+ * second buffered port is asked for; now and then a port, kind or value the kernel
+ * must refuse, some of them good ones with a high bit set that a narrower field would
+ * drop. */
+static void args_vcpu_port(struct call *c)
+{
+    struct rng *r = &stream.rng;
+    static const uint16_t ports[] = { 0x80, 0xe9, 0x3f8, 0x3fd, 0x310, 0x402, 0xffff };
+    uint64_t port = RNG_PICK(r, ports), kind = rng_below(r, 3);
+    uint64_t value = kind == PITH_VM_PORT_READ ? rng_below(r, 0x100) : 0;
+    switch (rng_below(r, 12)) {
+    case 0: port = rng_percent(r, 50) ? port | 1ull << (16 + rng_below(r, 48)) : fuzz_value(r); break;
+    case 1: kind = rng_percent(r, 50) ? PITH_VM_PORT_BUFFER + 1 + rng_below(r, 4) : fuzz_value(r); break;
+    case 2: value = rng_percent(r, 50) ? value | 1ull << (8 + rng_below(r, 56)) : fuzz_value(r); break;
+    case 3: value = 1 + rng_below(r, 0xff); break;     /* refused unless kind is READ */
+    default: break;
+    }
+    c->mr[0] = port;
+    c->mr[1] = kind;
+    c->mr[2] = value;
+    c->length = 3;
+}
+
 static void args_vcpu(struct call *c)
 {
     struct rng *r = &stream.rng;
@@ -471,6 +494,9 @@ static void args_vcpu(struct call *c)
         c->mr[0] = slot_of(SH_IOPORT);
         c->mr[1] = rng_percent(r, 90) ? rng_below(r, 2) : fuzz_value(r);
         c->length = 2;
+        break;
+    case PITH_VCPU_SET_PORT:
+        args_vcpu_port(c);
         break;
     default:
         c->length = 0;
@@ -503,7 +529,7 @@ static const struct { uint16_t label; uint8_t object; } methods[] = {
     { PITH_IOPORT_DENY, SH_IOPORT },
     { PITH_VCPU_CONFIGURE, PITH_OBJ_VCPU }, { PITH_VCPU_READ_STATE, PITH_OBJ_VCPU },
     { PITH_VCPU_WRITE_STATE, PITH_OBJ_VCPU }, { PITH_VCPU_RECALL, PITH_OBJ_VCPU },
-    { PITH_VCPU_SET_IO, PITH_OBJ_VCPU },
+    { PITH_VCPU_SET_IO, PITH_OBJ_VCPU }, { PITH_VCPU_SET_PORT, PITH_OBJ_VCPU },
 };
 
 static void args_for(struct call *c)
@@ -526,7 +552,7 @@ static void args_for(struct call *c)
     default:
         if (c->label >= PITH_THREAD_CONFIGURE && c->label <= PITH_THREAD_SET_AFFINITY)
             args_thread(c);
-        else if (c->label >= PITH_VCPU_CONFIGURE && c->label <= PITH_VCPU_SET_IO)
+        else if (c->label >= PITH_VCPU_CONFIGURE && c->label <= PITH_VCPU_SET_PORT)
             args_vcpu(c);
         else
             c->length = 0;
@@ -548,6 +574,22 @@ static bool spares_self(const struct call *c)
     return !(c->label == PITH_CNODE_MOVE && c->mr[2] == SS_CNODE && names_self(c->mr[1]));
 }
 
+/* VCpu.SET_PORT refuses a port above 0xffff, an unknown kind and a value other than a
+ * READ's byte (docs/vm.md): accepting one (a port or value cut to its field, say) breaks
+ * the contract.  Arguments beyond the length read as 0. */
+static void check_set_port(const struct call *c, enum pith_error err)
+{
+    if (c->label != PITH_VCPU_SET_PORT || c->number != PITH_SYS_CALL || err != PITH_OK || stream.failed)
+        return;
+    uint64_t port = c->length > 0 ? c->mr[0] : 0, kind = c->length > 1 ? c->mr[1] : 0;
+    uint64_t value = c->length > 2 ? c->mr[2] : 0;
+    if (port <= 0xffff && kind <= PITH_VM_PORT_BUFFER && value <= 0xff && (kind == PITH_VM_PORT_READ || !value))
+        return;
+    pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_PORT accepted port %lx kind %lx value %lx",
+                  port, kind, value);
+    stream.failed = 1;
+}
+
 static void op_invoke(void)
 {
     struct rng *r = &stream.rng;
@@ -562,8 +604,10 @@ static void op_invoke(void)
         return;
     if (rng_percent(r, 2))
         c.number = rng_percent(r, 50) ? PITH_SYS_SEND : PITH_SYS_NB_SEND;
-    if (make_call(&c, NULL) == PITH_OK)
+    enum pith_error err = make_call(&c, NULL);
+    if (err == PITH_OK)
         note_invocation(&c);
+    check_set_port(&c, err);
 }
 
 /* ---- IPC --------------------------------------------------------------------------------- */
