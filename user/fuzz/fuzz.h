@@ -12,7 +12,8 @@
  *   helper.c  helper threads: a position-independent loop of random (mostly
  *             blocking) system calls, run in an address space of their own
  *   guest.c   the VM side: random guest code in real, protected and long mode,
- *             random replies, reconfiguration and recreation of the vCPU
+ *             random replies, port shortcuts, reconfiguration and recreation of
+ *             the vCPU
  *
  * Whatever the stream does, it only reaches objects of its own world: its CNode
  * holds copies of the IRQ and I/O-port control capabilities and the objects the

@@ -12,6 +12,9 @@
  * groups, inject events, open windows, recall, read and write state in between.
  * Sometimes the vCPU is reconfigured, its thread is given an ordinary address space,
  * or the whole VM (vCPU, guest space, thread, endpoint) is destroyed and made again.
+ * A few ports get shortcuts (VCpu.SET_PORT, with arguments the kernel must refuse
+ * too), and the guest's IN and OUT, bursts of them among them, often use those ports;
+ * the bytes kept for the buffered one must come back with the exits, for that port.
  * SHUTDOWN and INVALID_STATE just start a new episode.  A guest that stops exiting
  * is recalled when a deadline on the VMM's bound notification fires.
  */
@@ -40,11 +43,18 @@ static struct {
     struct rng rng;
     enum mode mode;
     uint64_t transfer_mask;
+    uint64_t buffered_port;                 /* the last port made BUFFER, NO_PORT: none */
     struct pith_vm_exit exit;
     bool alive;
 } vm;
 
 extern pith_cap_t fuzz_tick;
+
+/* Ports the VMM gives shortcuts (VCpu.SET_PORT) and the guest's IN and OUT pick often:
+ * more of them than a vCPU has shortcuts, two below 0x100 for the immediate forms,
+ * 0x310 one that VCpu.SET_IO may also let through. */
+static const uint16_t shortcut_ports[] = { 0x80, 0xe9, 0x3f8, 0x3fd, 0x310, 0x402 };
+#define NO_PORT 0x10000u
 
 /* A VMRUN the CPU refused (SVM, MR0 the vendor's reason) leaves the reset state a new
  * vCPU has, never what the CPU saved then (docs/vm.md): RIP f000:fff0. */
@@ -94,6 +104,56 @@ bool guest_init(void)
         vm.tables[i] = kt_slot();
     /* Ports nothing is behind, for VCpu.SET_IO. */
     return pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, 0x300, 0x33f, vm.ioport) == PITH_OK;
+}
+
+/* ---- Port shortcuts ------------------------------------------------------------------- */
+
+/* A shortcut set, changed or taken away, now and then with a port, kind or value the
+ * kernel must refuse (a good port or byte with a high bit set among them): false, and
+ * why, when it accepted one. */
+static bool set_shortcut(struct rng *r, char *why, size_t why_size)
+{
+    uint64_t port = RNG_PICK(r, shortcut_ports), kind = rng_below(r, 3);
+    uint64_t value = kind == PITH_VM_PORT_READ ? rng_below(r, 0x100) : 0;
+    switch (rng_below(r, 10)) {
+    case 0: port |= 1ull << (16 + rng_below(r, 48)); break;
+    case 1: kind = rng_percent(r, 50) ? PITH_VM_PORT_BUFFER + 1 : fuzz_value(r); break;
+    case 2: value |= 1ull << (8 + rng_below(r, 56)); break;
+    case 3: value = 1 + rng_below(r, 0xff); break;     /* refused unless kind is READ */
+    default: break;
+    }
+    bool valid = port <= 0xffff && kind <= PITH_VM_PORT_BUFFER && value <= 0xff &&
+                 (kind == PITH_VM_PORT_READ || !value);
+    enum pith_error err = pith_vcpu_set_port(vm.vcpu, port, kind, value);
+    if (fuzz_options.trace)
+        pith_printf("  set port %lx kind %lx value %lx: %s\n", port, kind, value, pith_error_name(err));
+    if (err == PITH_OK && !valid) {
+        pith_snprintf(why, why_size, "VCpu.SET_PORT accepted port %lx kind %lx value %lx", port, kind, value);
+        return false;
+    }
+    if (err == PITH_OK && kind == PITH_VM_PORT_BUFFER)
+        vm.buffered_port = port;
+    return true;
+}
+
+/* Bytes kept for a buffered port come after the groups of any exit.  While bytes are
+ * kept the buffered port cannot change, so they are for the port last made BUFFER; a
+ * PORT_WRITES exit carries some. */
+static bool port_writes_plausible(char *why, size_t why_size)
+{
+    uint16_t port = 0;
+    uint8_t bytes[PITH_VM_PORT_BUFFER_BYTES];
+    unsigned count = pith_vm_exit_port_writes(&vm.exit, &port, bytes);
+    if (count && port != vm.buffered_port) {
+        pith_snprintf(why, why_size, "exit %lu carries %u bytes for port %x, the buffered port is %lx",
+                      vm.exit.reason, count, port, vm.buffered_port);
+        return false;
+    }
+    if (!count && vm.exit.reason == PITH_EXIT_PORT_WRITES) {
+        pith_snprintf(why, why_size, "a PORT_WRITES exit with no bytes (length %lu)", vm.exit.length);
+        return false;
+    }
+    return true;
 }
 
 /* ---- Creating and destroying the VM -------------------------------------------------- */
@@ -147,6 +207,7 @@ static bool vm_create(char *why, size_t why_size)
         return false;
     }
     vm.exit.transfer_mask = vm.transfer_mask;
+    vm.buffered_port = NO_PORT;
     vm.alive = true;
     return true;
 }
@@ -186,10 +247,12 @@ static void emit_mov(struct emitter *e, unsigned reg, uint64_t value)
 
 static uint64_t guest_port(struct rng *r)
 {
-    static const uint16_t ports[] = { 0x20, 0x21, 0x40, 0x43, 0x60, 0x64, 0x70, 0x71, 0x80, 0x92,
-                                      0xa0, 0xcf8, 0xcfc, 0x3f8, 0x3fd, 0x300, 0x310, 0x8900,
-                                      0xf4, 0xcf9, 0xffff, 0x402, 0xe9 };
-    return rng_percent(r, 70) ? RNG_PICK(r, ports) : rng_below(r, 0x10000);
+    static const uint16_t ports[] = { 0x20, 0x21, 0x40, 0x43, 0x60, 0x64, 0x70, 0x71, 0x92,
+                                      0xa0, 0xcf8, 0xcfc, 0x300, 0x8900, 0xf4, 0xcf9, 0xffff };
+    unsigned roll = (unsigned)rng_below(r, 100);
+    if (roll < 35)
+        return RNG_PICK(r, shortcut_ports);
+    return roll < 75 ? RNG_PICK(r, ports) : rng_below(r, 0x10000);
 }
 
 static uint64_t guest_msr(struct rng *r)
@@ -226,7 +289,7 @@ static void emit_fragment(struct emitter *e, struct rng *r)
     };
     static const uint8_t cr_writes[] = { 0xc0, 0xd0, 0xd8, 0xe0 };   /* cr0, cr2, cr3, cr4 */
     uint8_t b[4];
-    switch (rng_below(r, 14)) {
+    switch (rng_below(r, 15)) {
     case 0: case 1: case 2: {                          /* one simple instruction */
         const uint8_t *s = simple[rng_below(r, sizeof(simple) / sizeof(simple[0]))];
         emit(e, s + 1, s[0]);
@@ -291,6 +354,20 @@ static void emit_fragment(struct emitter *e, struct rng *r)
             emit(e, b, 1);
         }
         break;
+    case 13: {                                         /* a burst of byte INs or OUTs on dx, */
+        unsigned roll = (unsigned)rng_below(r, 100);   /* past a buffer's 24 bytes at times */
+        bool buffered = roll < 40 && vm.buffered_port != NO_PORT;
+        emit_mov(e, 2, buffered ? vm.buffered_port : roll < 80 ? RNG_PICK(r, shortcut_ports) : guest_port(r));
+        for (unsigned i = 0, n = 1 + (unsigned)rng_below(r, 32), out = rng_percent(r, 70); i < n; i++) {
+            bool turn = rng_percent(r, 10);            /* mostly the burst's direction */
+            b[0] = out != turn ? 0xee : 0xec;          /* out dx, al / in al, dx */
+            emit(e, b, 1);
+            emit(e, (const uint8_t[]){ 0xfe, 0xc0 }, 2);           /* inc al */
+        }
+        if (rng_percent(r, 20))                        /* then spin: kept bytes wait for */
+            emit(e, (const uint8_t[]){ 0xeb, 0xfe }, 2);           /* the 1 ms flush */
+        break;
+    }
     default:                                           /* a short jump anywhere near */
         emit(e, (const uint8_t[]){ 0xeb, (uint8_t)rng_next(r) }, 2);
         break;
@@ -485,10 +562,10 @@ static void reconfigure_thread(struct rng *r)
     pith_thread_resume(vm.thread);
 }
 
-static void meddle(struct rng *r)
+static bool meddle(struct rng *r, char *why, size_t why_size)
 {
     uint64_t words[PITH_MSG_MAX];
-    unsigned what = (unsigned)rng_below(r, 8);
+    unsigned what = (unsigned)rng_below(r, 10);
     if (fuzz_options.trace)
         pith_printf("  meddle %u\n", what);
     switch (what) {
@@ -527,11 +604,14 @@ static void meddle(struct rng *r)
     case 6:
         pith_thread_set_priority(vm.thread, rng_below(r, 120));
         break;
-    default:
+    case 7:
         pith_thread_suspend(vm.thread);
         pith_thread_resume(vm.thread);
         break;
+    default:
+        return set_shortcut(r, why, why_size);
     }
+    return true;
 }
 
 /* ---- The VMM loop --------------------------------------------------------------------------- */
@@ -544,6 +624,11 @@ static bool start_guest(char *why, size_t why_size)
         return false;
     pith_thread_suspend(vm.thread);
     enum pith_error err = new_episode();
+    /* Half the episodes begin with new shortcuts, so a vCPU soon has all it can. */
+    if (rng_percent(&vm.rng, 50))
+        for (unsigned i = 0, n = 1 + (unsigned)rng_below(&vm.rng, 4); i < n; i++)
+            if (!set_shortcut(&vm.rng, why, why_size))
+                return false;
     if (err == PITH_OK)
         err = pith_thread_resume(vm.thread);
     if (err != PITH_OK) {
@@ -594,6 +679,8 @@ bool guest_fuzz(uint64_t seed, uint64_t exits, uint64_t *done, char *why, size_t
         uint64_t reason = vm.exit.reason;
         if (reason == PITH_EXIT_INVALID_STATE && !refused_state_is_reset(why, why_size))
             return false;
+        if (!port_writes_plausible(why, why_size))
+            return false;
         bool over = reason == PITH_EXIT_SHUTDOWN || reason == PITH_EXIT_INVALID_STATE ||
                     episode_exits > 40 + episode_length;
         if (over) {
@@ -605,8 +692,8 @@ bool guest_fuzz(uint64_t seed, uint64_t exits, uint64_t *done, char *why, size_t
                 return false;
             continue;
         }
-        if (rng_percent(r, 4))
-            meddle(r);
+        if (rng_percent(r, 4) && !meddle(r, why, why_size))
+            return false;
         reply(r);
     }
     vm_destroy_all();
