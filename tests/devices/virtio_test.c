@@ -63,9 +63,10 @@ static void blk_capacity_and_features(void)
     blk_setup(&b, false);
     CHECK_EQ(reg_read(&b.dev, 0x14, 4), sizeof(disk) / 512);
     CHECK_EQ(reg_read(&b.dev, 0x18, 4), 0);
-    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_FLUSH);    /* writable: flush offered */
+    /* writable: flush offered; event indexes by every device */
+    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_FLUSH | VIRTIO_RING_F_EVENT_IDX);
     blk_setup(&b, true);
-    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_RO);
+    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_RO | VIRTIO_RING_F_EVENT_IDX);
 }
 
 static void blk_read_sector(void)
@@ -190,14 +191,83 @@ static void transport_reset(void)
 {
     static struct virtio_blk b;
     blk_setup(&b, false);
-    reg_write(&b.dev, 0x04, 4, 0xffffffff);
-    CHECK_EQ(reg_read(&b.dev, 0x04, 4), VIRTIO_BLK_F_FLUSH);    /* only offered features stick */
+    reg_write(&b.dev, 0x04, 4, 0xffffffff);     /* only offered features stick */
+    CHECK_EQ(reg_read(&b.dev, 0x04, 4), VIRTIO_BLK_F_FLUSH | VIRTIO_RING_F_EVENT_IDX);
     reg_write(&b.dev, 0x12, 1, 0);
     CHECK_EQ(reg_read(&b.dev, 0x12, 1), 0);
     reg_write(&b.dev, 0x0e, 2, 0);
     CHECK_EQ(reg_read(&b.dev, 0x08, 4), 0);     /* the queue is gone */
     reg_write(&b.dev, 0x0e, 2, 5);
     CHECK_EQ(reg_read(&b.dev, 0x0c, 2), 0);     /* no such queue */
+}
+
+/* Without event indexes the driver's NO_INTERRUPT flag holds the interrupt back; the
+ * completion is in the used ring all the same. */
+static void no_interrupt_flag(void)
+{
+    static struct virtio_blk b;
+    blk_setup(&b, false);
+    uint16_t flags = VIRTIO_AVAIL_F_NO_INTERRUPT;
+    memcpy(mem + avail(0), &flags, 2);
+    blk_request(&b, VIRTIO_BLK_T_IN, 0, 512, true);
+    CHECK_EQ(used_idx(0), 1);
+    CHECK_EQ(mem[0x3000], VIRTIO_BLK_S_OK);
+    CHECK_EQ(irq_level, 0);
+    CHECK_EQ(reg_read(&b.dev, 0x13, 1), 0);
+    flags = 0;
+    memcpy(mem + avail(0), &flags, 2);
+    blk_request(&b, VIRTIO_BLK_T_IN, 1, 512, true);
+    CHECK_EQ(used_idx(0), 2);
+    CHECK_EQ(irq_level, 1);
+}
+
+static uint16_t used_event_word(unsigned q) { uint16_t v; memcpy(&v, mem + avail(q) + 4 + 2 * VIRTIO_QUEUE_SIZE, 2); return v; }
+static void set_used_event(unsigned q, uint16_t v) { memcpy(mem + avail(q) + 4 + 2 * VIRTIO_QUEUE_SIZE, &v, 2); }
+static uint16_t avail_event(unsigned q) { uint16_t v; memcpy(&v, mem + used(q) + 4 + 8 * VIRTIO_QUEUE_SIZE, 2); return v; }
+
+/* With VIRTIO_RING_F_EVENT_IDX the interrupt comes when the used index passes the
+ * driver's used_event and not before; the flag no longer counts; an emptied queue
+ * names the next available index as the one to notify at, and the index wraps. */
+static void event_index(void)
+{
+    static struct virtio_blk b;
+    memset(mem, 0, sizeof(mem));
+    virtio_blk_init(&b, memory, irq, sizeof(disk), false);
+    b.disk_read = disk_read;
+    b.disk_write = disk_write;
+    reg_write(&b.dev, 0x12, 1, 1 | 2);
+    reg_write(&b.dev, 0x04, 4, VIRTIO_RING_F_EVENT_IDX);
+    setup_queue(&b.dev, 0);
+    reg_write(&b.dev, 0x12, 1, 1 | 2 | 4);
+    irq_level = 0;
+    set_used_event(0, 1);                        /* an interrupt once entry 1 is used */
+    uint16_t flags = VIRTIO_AVAIL_F_NO_INTERRUPT;   /* ignored with event indexes */
+    memcpy(mem + avail(0), &flags, 2);
+    blk_request(&b, VIRTIO_BLK_T_IN, 0, 512, true);
+    CHECK_EQ(used_idx(0), 1);
+    CHECK_EQ(irq_level, 0);
+    CHECK_EQ(avail_event(0), 1);                 /* notify me at your next entry */
+    blk_request(&b, VIRTIO_BLK_T_IN, 1, 512, true);
+    CHECK_EQ(used_idx(0), 2);
+    CHECK_EQ(irq_level, 1);
+    CHECK_EQ(reg_read(&b.dev, 0x13, 1), 1);
+    CHECK_EQ(avail_event(0), 2);
+    /* Far behind (Linux's "callbacks off"): 0xfffe more completions pass without one. */
+    set_used_event(0, (uint16_t)(used_idx(0) + 0x8000));
+    for (unsigned i = 0; i < 3; i++)
+        blk_request(&b, VIRTIO_BLK_T_IN, 2, 512, true);
+    CHECK_EQ(used_idx(0), 5);
+    CHECK_EQ(irq_level, 0);
+    /* The indexes wrap at 65536: both rings near the end, the event just after it. */
+    b.dev.queue[0].last_avail = b.dev.queue[0].used_index = 0xffff;
+    uint16_t idx = 0xffff;
+    memcpy(mem + avail(0) + 2, &idx, 2);
+    set_used_event(0, 0xffff);
+    blk_request(&b, VIRTIO_BLK_T_IN, 3, 512, true);
+    CHECK_EQ(used_idx(0), 0);
+    CHECK_EQ(irq_level, 1);
+    CHECK_EQ(avail_event(0), 0);
+    CHECK_EQ(used_event_word(0), 0xffff);        /* the device never writes the driver's word */
 }
 
 static char console_out[256];
@@ -246,5 +316,7 @@ DEVICE_TESTS(virtio,
     { "virtio_blk_write_past_end_untouched", blk_write_past_end_untouched },
     { "virtio_malformed_chain_dropped", blk_malformed_chain_dropped },
     { "virtio_transport_reset", transport_reset },
+    { "virtio_no_interrupt_flag", no_interrupt_flag },
+    { "virtio_event_index", event_index },
     { "virtio_console_transmit_and_receive", console_transmit_and_receive },
 )

@@ -84,7 +84,7 @@ static uint64_t virtio_read(void *dev, uint64_t offset, unsigned size)
         return value;
     }
     switch (offset) {
-    case REG_DEVICE_FEATURES: return d->ops->features;
+    case REG_DEVICE_FEATURES: return virtio_device_features(d);
     case REG_GUEST_FEATURES:  return d->guest_features;
     case REG_QUEUE_PFN:       return q ? q->pfn : 0;
     case REG_QUEUE_SIZE:      return q ? VIRTIO_QUEUE_SIZE : 0;
@@ -115,7 +115,7 @@ static void virtio_write(void *dev, uint64_t offset, unsigned size, uint64_t val
     }
     switch (offset) {
     case REG_GUEST_FEATURES:
-        d->guest_features = (uint32_t)value & d->ops->features;
+        d->guest_features = (uint32_t)value & virtio_device_features(d);
         break;
     case REG_QUEUE_PFN:
         if (q)
@@ -142,16 +142,45 @@ static void virtio_reset_op(void *dev) { reset(dev); }
 
 const struct device_ops virtio_pci_ops = { "virtio-pci", virtio_read, virtio_write, virtio_reset_op };
 
+uint32_t virtio_device_features(const struct virtio_device *d)
+{
+    return d->ops->features | VIRTIO_RING_F_EVENT_IDX;
+}
+
 static bool read16(struct virtio_device *d, uint64_t gpa, uint16_t *v)
 {
     return d->memory.read(d->memory.ctx, gpa, v, 2);
+}
+
+static bool event_indexes(const struct virtio_device *d)
+{
+    return d->guest_features & VIRTIO_RING_F_EVENT_IDX;
+}
+
+/* The two event words sit after each ring's entries: used_event after the available
+ * ring's, avail_event after the used ring's. */
+static uint64_t used_event_at(const struct virtqueue *q) { return q->avail + 4 + 2 * (uint64_t)q->size; }
+static uint64_t avail_event_at(const struct virtqueue *q) { return q->used + 4 + 8 * (uint64_t)q->size; }
+
+/* Has the driver made an entry available that the device has not taken?  With event
+ * indexes an empty queue asks for a notify at the next entry, then looks once more:
+ * the driver may have added one before it could see the request (§2.7.10). */
+static bool entry_available(struct virtio_device *d, struct virtqueue *q, uint16_t *avail_index)
+{
+    if (!read16(d, q->avail + 2, avail_index))
+        return false;
+    if (*avail_index != q->last_avail || !event_indexes(d))
+        return *avail_index != q->last_avail;
+    d->memory.write(d->memory.ctx, avail_event_at(q), &q->last_avail, 2);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return read16(d, q->avail + 2, avail_index) && *avail_index != q->last_avail;
 }
 
 bool virtio_queue_pop(struct virtio_device *d, unsigned qi, struct virtio_chain *chain)
 {
     struct virtqueue *q = &d->queue[qi];
     uint16_t avail_index;
-    if (!q->ready || !read16(d, q->avail + 2, &avail_index) || avail_index == q->last_avail)
+    if (!q->ready || !entry_available(d, q, &avail_index))
         return false;
     uint16_t head;
     if (!read16(d, q->avail + 4 + 2 * (q->last_avail % q->size), &head))
@@ -162,7 +191,7 @@ bool virtio_queue_pop(struct virtio_device *d, unsigned qi, struct virtio_chain 
     uint16_t index = head;
     for (unsigned hops = 0; hops < q->size; hops++) {
         struct { uint64_t addr; uint32_t len; uint16_t flags, next; } desc;
-        if (index >= q->size || chain->count == 16 ||
+        if (index >= q->size || chain->count == VIRTIO_CHAIN_MAX ||
             !d->memory.read(d->memory.ctx, q->desc + 16 * index, &desc, sizeof(desc)))
             return false;       /* a malformed chain is dropped, not followed */
         chain->buf[chain->count].gpa = desc.addr;
@@ -176,6 +205,18 @@ bool virtio_queue_pop(struct virtio_device *d, unsigned qi, struct virtio_chain 
     return false;
 }
 
+/* Checked at every push, so the interrupt is due when this push reached the driver's
+ * used_event (§2.7.10: the index moved past it); a word the device cannot read counts
+ * as a wish for the interrupt. */
+static bool driver_wants_interrupt(struct virtio_device *d, const struct virtqueue *q)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* the used index out before the wish is read */
+    uint16_t word;
+    if (event_indexes(d))
+        return !read16(d, used_event_at(q), &word) || (uint16_t)(q->used_index - 1) == word;
+    return !read16(d, q->avail, &word) || !(word & VIRTIO_AVAIL_F_NO_INTERRUPT);
+}
+
 void virtio_queue_push(struct virtio_device *d, unsigned qi, const struct virtio_chain *chain,
                        uint32_t written)
 {
@@ -185,5 +226,6 @@ void virtio_queue_push(struct virtio_device *d, unsigned qi, const struct virtio
                     element, sizeof(element));
     q->used_index++;
     d->memory.write(d->memory.ctx, q->used + 2, &q->used_index, 2);
-    virtio_interrupt(d, (int)qi);
+    if (driver_wants_interrupt(d, q))
+        virtio_interrupt(d, (int)qi);
 }

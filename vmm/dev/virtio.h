@@ -30,7 +30,10 @@ struct virtqueue {
     uint16_t used_index;
 };
 
-/* A chain of buffers the driver made available: up to 16 pieces. */
+/* A chain of buffers the driver made available: up to VIRTIO_CHAIN_MAX pieces (a
+ * header, a packet's linear part and its 17 page fragments: how Linux hands over a TCP
+ * packet for segmentation). */
+#define VIRTIO_CHAIN_MAX        20
 struct virtio_buffer {
     uint64_t gpa;
     uint32_t length;
@@ -39,7 +42,7 @@ struct virtio_buffer {
 struct virtio_chain {
     uint16_t head;
     unsigned count;
-    struct virtio_buffer buf[16];
+    struct virtio_buffer buf[VIRTIO_CHAIN_MAX];
 };
 
 struct virtio_device;
@@ -82,9 +85,22 @@ extern const struct device_ops virtio_pci_ops;
 void virtio_init(struct virtio_device *d, const struct virtio_ops *ops, void *impl,
                  struct guest_memory memory, struct irq_line irq);
 
-/* Take the next chain the driver made available on queue q; false when none. */
+/* Notification suppression (§2.7.7, §2.7.10), offered by every device on both
+ * transports.  Without VIRTIO_RING_F_EVENT_IDX the driver's NO_INTERRUPT flag is
+ * honoured; with it, the driver names the used index it wants an interrupt after
+ * (used_event) and the device names the available index it wants a notify at
+ * (avail_event).  A driver that polls (Linux's NAPI) then takes frames and completions
+ * without an interrupt, a VM exit and an EOI for each. */
+#define VIRTIO_RING_F_EVENT_IDX (1u << 29)
+#define VIRTIO_AVAIL_F_NO_INTERRUPT 1
+/* The feature bits a device offers: its type's and the transport-independent ones. */
+uint32_t virtio_device_features(const struct virtio_device *d);
+
+/* Take the next chain the driver made available on queue q; false when none (then,
+ * with event indexes, the driver is asked to notify at its next entry). */
 bool virtio_queue_pop(struct virtio_device *d, unsigned q, struct virtio_chain *chain);
-/* Give a chain back with `written` bytes filled in, and interrupt the driver. */
+/* Give a chain back with `written` bytes filled in, and interrupt the driver unless
+ * it asked for no interrupt now. */
 void virtio_queue_push(struct virtio_device *d, unsigned q, const struct virtio_chain *chain,
                        uint32_t written);
 

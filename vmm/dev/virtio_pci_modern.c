@@ -163,7 +163,7 @@ void virtio_modern_init(struct virtio_modern *m, struct virtio_device *d, unsign
 
 static uint64_t device_features(const struct virtio_modern *m)
 {
-    return m->dev->ops->features | VIRTIO_F_VERSION_1;
+    return virtio_device_features(m->dev) | VIRTIO_F_VERSION_1;
 }
 
 static struct virtqueue *selected(struct virtio_modern *m)
