@@ -287,6 +287,11 @@ static void report_configured(const struct vm *vm, uint64_t started)
         r->exits[PITH_EXIT_MSR_READ] + r->exits[PITH_EXIT_MSR_WRITE], r->exits[PITH_EXIT_CPUID],
         r->exits[PITH_EXIT_HLT], r->exits[PITH_EXIT_RECALL], r->exits[PITH_EXIT_INTERRUPT_WINDOW],
         r->exits[PITH_EXIT_PORT_WRITES], r->interrupts, vm->pc.extint_injected, vm->pc.apic_injected);
+    if (vm->platform == VM_PLATFORM_PC && vm->pc.has_net) {
+        const struct virtio_net_stats *n = &vm->pc.net.stats;
+        say("vmm: %s: NIC: %lu frames sent, %lu received, %lu malformed, %lu dropped\n", vm->name,
+            n->tx_frames, n->rx_frames, n->tx_malformed, n->rx_dropped);
+    }
 }
 
 /* One guest from its block of the configuration; true when it ended cleanly (powered

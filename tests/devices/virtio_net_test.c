@@ -209,7 +209,7 @@ static void test_transmit_malformed(void)
     CHECK_EQ(used_idx(1), 7);               /* each given back to the driver */
     for (unsigned i = 0; i < 7; i++)
         CHECK_EQ(used_len(1, i), 0);
-    /* 7. chains the transport refuses: a loop, an index past the queue, 17 pieces */
+    /* 7. chains the transport refuses: a loop, an index past the queue, 21 pieces */
     put_desc(1, head, BUF, 16, 1, (uint16_t)head);          /* points at itself */
     make_available(1, (uint16_t)head);
     reg_write(0x10, 2, 1);
@@ -220,8 +220,8 @@ static void test_transmit_malformed(void)
     make_available(1, bad_head);
     reg_write(0x10, 2, 1);
     unsigned long_head = head + 1;
-    for (unsigned i = 0; i < 17; i++)
-        put_desc(1, long_head + i, BUF, 1, i < 16 ? 1 : 0, (uint16_t)(long_head + i + 1));
+    for (unsigned i = 0; i <= VIRTIO_CHAIN_MAX; i++)
+        put_desc(1, long_head + i, BUF, 1, i < VIRTIO_CHAIN_MAX ? 1 : 0, (uint16_t)(long_head + i + 1));
     make_available(1, (uint16_t)long_head);
     reg_write(0x10, 2, 1);
     CHECK_EQ(sent_count, 0);
