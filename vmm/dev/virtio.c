@@ -165,22 +165,22 @@ static uint64_t avail_event_at(const struct virtqueue *q) { return q->used + 4 +
 /* Has the driver made an entry available that the device has not taken?  With event
  * indexes an empty queue asks for a notify at the next entry, then looks once more:
  * the driver may have added one before it could see the request (§2.7.10). */
-static bool entry_available(struct virtio_device *d, struct virtqueue *q, uint16_t *avail_index)
+static bool entry_available(struct virtio_device *d, struct virtqueue *q)
 {
-    if (!read16(d, q->avail + 2, avail_index))
+    uint16_t avail_index;
+    if (!read16(d, q->avail + 2, &avail_index))
         return false;
-    if (*avail_index != q->last_avail || !event_indexes(d))
-        return *avail_index != q->last_avail;
+    if (avail_index != q->last_avail || !event_indexes(d))
+        return avail_index != q->last_avail;
     d->memory.write(d->memory.ctx, avail_event_at(q), &q->last_avail, 2);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    return read16(d, q->avail + 2, avail_index) && *avail_index != q->last_avail;
+    return read16(d, q->avail + 2, &avail_index) && avail_index != q->last_avail;
 }
 
 bool virtio_queue_pop(struct virtio_device *d, unsigned qi, struct virtio_chain *chain)
 {
     struct virtqueue *q = &d->queue[qi];
-    uint16_t avail_index;
-    if (!q->ready || !entry_available(d, q, &avail_index))
+    if (!q->ready || !entry_available(d, q))
         return false;
     uint16_t head;
     if (!read16(d, q->avail + 4 + 2 * (q->last_avail % q->size), &head))

@@ -30,9 +30,8 @@ struct virtqueue {
     uint16_t used_index;
 };
 
-/* A chain of buffers the driver made available: up to VIRTIO_CHAIN_MAX pieces (a
- * header, a packet's linear part and its 17 page fragments: how Linux hands over a TCP
- * packet for segmentation). */
+/* A chain of buffers the driver made available: up to VIRTIO_CHAIN_MAX pieces (as
+ * many as Linux uses for one packet: its header, linear part and 17 page fragments). */
 #define VIRTIO_CHAIN_MAX        20
 struct virtio_buffer {
     uint64_t gpa;
