@@ -85,6 +85,11 @@ static inline bool rng_percent(struct rng *r, unsigned percent)
 uint64_t fuzz_boundary(struct rng *r);
 /* Mostly boundary values, some small numbers, some raw random words. */
 uint64_t fuzz_value(struct rng *r);
+/* VCpu.SET_PORT's port, kind and value: a port of `ports`, now and then a port, kind or
+ * value the kernel must refuse (good ones with a high bit set among them, which a
+ * narrower field would drop); and whether the kernel must accept them (docs/vm.md). */
+void fuzz_port_shortcut(struct rng *r, const uint16_t *ports, unsigned count, uint64_t args[3]);
+bool fuzz_port_shortcut_valid(const uint64_t args[3]);
 /* An address: near 0, in the helpers' region, near PITH_USER_TOP, non-canonical,
  * aligned to 4 KiB / 2 MiB / 1 GiB / 512 GiB or not. */
 uint64_t fuzz_address(struct rng *r);

@@ -113,17 +113,10 @@ bool guest_init(void)
  * why, when it accepted one. */
 static bool set_shortcut(struct rng *r, char *why, size_t why_size)
 {
-    uint64_t port = RNG_PICK(r, shortcut_ports), kind = rng_below(r, 3);
-    uint64_t value = kind == PITH_VM_PORT_READ ? rng_below(r, 0x100) : 0;
-    switch (rng_below(r, 10)) {
-    case 0: port |= 1ull << (16 + rng_below(r, 48)); break;
-    case 1: kind = rng_percent(r, 50) ? PITH_VM_PORT_BUFFER + 1 : fuzz_value(r); break;
-    case 2: value |= 1ull << (8 + rng_below(r, 56)); break;
-    case 3: value = 1 + rng_below(r, 0xff); break;     /* refused unless kind is READ */
-    default: break;
-    }
-    bool valid = port <= 0xffff && kind <= PITH_VM_PORT_BUFFER && value <= 0xff &&
-                 (kind == PITH_VM_PORT_READ || !value);
+    uint64_t args[3];
+    fuzz_port_shortcut(r, shortcut_ports, sizeof(shortcut_ports) / sizeof(shortcut_ports[0]), args);
+    uint64_t port = args[0], kind = args[1], value = args[2];
+    bool valid = fuzz_port_shortcut_valid(args);
     enum pith_error err = pith_vcpu_set_port(vm.vcpu, port, kind, value);
     if (fuzz_options.trace)
         pith_printf("  set port %lx kind %lx value %lx: %s\n", port, kind, value, pith_error_name(err));

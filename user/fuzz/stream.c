@@ -454,20 +454,8 @@ static void args_vcpu_state(struct call *c)
  * drop. */
 static void args_vcpu_port(struct call *c)
 {
-    struct rng *r = &stream.rng;
     static const uint16_t ports[] = { 0x80, 0xe9, 0x3f8, 0x3fd, 0x310, 0x402, 0xffff };
-    uint64_t port = RNG_PICK(r, ports), kind = rng_below(r, 3);
-    uint64_t value = kind == PITH_VM_PORT_READ ? rng_below(r, 0x100) : 0;
-    switch (rng_below(r, 12)) {
-    case 0: port = rng_percent(r, 50) ? port | 1ull << (16 + rng_below(r, 48)) : fuzz_value(r); break;
-    case 1: kind = rng_percent(r, 50) ? PITH_VM_PORT_BUFFER + 1 + rng_below(r, 4) : fuzz_value(r); break;
-    case 2: value = rng_percent(r, 50) ? value | 1ull << (8 + rng_below(r, 56)) : fuzz_value(r); break;
-    case 3: value = 1 + rng_below(r, 0xff); break;     /* refused unless kind is READ */
-    default: break;
-    }
-    c->mr[0] = port;
-    c->mr[1] = kind;
-    c->mr[2] = value;
+    fuzz_port_shortcut(&stream.rng, ports, sizeof(ports) / sizeof(ports[0]), c->mr);
     c->length = 3;
 }
 
@@ -581,12 +569,12 @@ static void check_set_port(const struct call *c, enum pith_error err)
 {
     if (c->label != PITH_VCPU_SET_PORT || c->number != PITH_SYS_CALL || err != PITH_OK || stream.failed)
         return;
-    uint64_t port = c->length > 0 ? c->mr[0] : 0, kind = c->length > 1 ? c->mr[1] : 0;
-    uint64_t value = c->length > 2 ? c->mr[2] : 0;
-    if (port <= 0xffff && kind <= PITH_VM_PORT_BUFFER && value <= 0xff && (kind == PITH_VM_PORT_READ || !value))
+    uint64_t args[3] = { c->length > 0 ? c->mr[0] : 0, c->length > 1 ? c->mr[1] : 0,
+                         c->length > 2 ? c->mr[2] : 0 };
+    if (fuzz_port_shortcut_valid(args))
         return;
     pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_PORT accepted port %lx kind %lx value %lx",
-                  port, kind, value);
+                  args[0], args[1], args[2]);
     stream.failed = 1;
 }
 

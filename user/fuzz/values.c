@@ -47,3 +47,25 @@ uint64_t fuzz_address(struct rng *r)
     default: return base + rng_below(r, 0x2000);   /* mostly unaligned */
     }
 }
+
+void fuzz_port_shortcut(struct rng *r, const uint16_t *ports, unsigned count, uint64_t args[3])
+{
+    uint64_t port = ports[rng_below(r, count)], kind = rng_below(r, 3);
+    uint64_t value = kind == PITH_VM_PORT_READ ? rng_below(r, 0x100) : 0;
+    switch (rng_below(r, 12)) {
+    case 0: port = rng_percent(r, 50) ? port | 1ull << (16 + rng_below(r, 48)) : fuzz_value(r); break;
+    case 1: kind = rng_percent(r, 50) ? PITH_VM_PORT_BUFFER + 1 + rng_below(r, 4) : fuzz_value(r); break;
+    case 2: value = rng_percent(r, 50) ? value | 1ull << (8 + rng_below(r, 56)) : fuzz_value(r); break;
+    case 3: value = 1 + rng_below(r, 0xff); break;     /* refused unless kind is READ */
+    default: break;
+    }
+    args[0] = port;
+    args[1] = kind;
+    args[2] = value;
+}
+
+bool fuzz_port_shortcut_valid(const uint64_t args[3])
+{
+    return args[0] <= 0xffff && args[1] <= PITH_VM_PORT_BUFFER && args[2] <= 0xff &&
+           (args[1] == PITH_VM_PORT_READ || !args[2]);
+}
