@@ -2,8 +2,9 @@
  * Address spaces, page tables and frames.  An address space is a PML4 whose upper
  * half is the kernel's; page-table objects (PDPT, page directory, page table) are
  * mapped into it by the user, then frames (4 KiB into a page table, 2 MiB into a page
- * directory).  Each frame or table capability holds at most one mapping, recorded as
- * (ASID, address); the ASID table lets an unmap find out that the address space is
+ * directory, or one 4 KiB piece of a 2 MiB frame into a page table).  Each frame or
+ * table capability holds at most one mapping, recorded as (ASID, address) and, for a
+ * piece, its offset; the ASID table lets an unmap find out that the address space is
  * gone (SDM 4.5 for the formats).
  */
 #include "kernel.h"
@@ -109,6 +110,18 @@ static unsigned table_level(unsigned type)
     }
 }
 
+/* Where a capability's mapping sits and what it points at: a piece of a 2 MiB frame
+ * is a 4 KiB leaf at the piece's address. */
+static unsigned mapping_level(const struct cap *c)
+{
+    return (c->aux & CAP_AUX_PIECE) ? 0 : table_level(c->type);
+}
+
+static uint64_t mapped_phys(const struct cap *c)
+{
+    return cap_phys(c) + ((c->aux & CAP_AUX_PIECE) ? (c->aux & CAP_AUX_PIECE_OFFSET) : 0);
+}
+
 static bool space_by_asid(uint64_t asid, struct space *sp)
 {
     if (asid == 0 || asid >= ASID_COUNT || !asid_table[asid])
@@ -145,15 +158,15 @@ void vspace_unmap_cap(struct cap *c)
     struct space sp;
     bool frame = c->type == PITH_OBJ_FRAME_4K || c->type == PITH_OBJ_FRAME_2M;
     if ((c->aux & CAP_AUX_MAPPED) && space_by_asid(c->data2, &sp)) {
-        uint64_t *e = walk(&sp, c->data, table_level(c->type));
-        if (e && entry_present(&sp, *e) && (*e & PTE_ADDR) == cap_phys(c)) {
+        uint64_t *e = walk(&sp, c->data, mapping_level(c));
+        if (e && entry_present(&sp, *e) && (*e & PTE_ADDR) == mapped_phys(c)) {
             *e = 0;
             flush(&sp, c);
         }
     }
     if (!frame && (c->aux & CAP_AUX_MAPPED))
         memset((void *)c->object, 0, PAGE_SIZE);
-    c->aux &= ~CAP_AUX_MAPPED;
+    c->aux &= ~(CAP_AUX_MAPPED | CAP_AUX_PIECE | CAP_AUX_PIECE_OFFSET);
     c->data = c->data2 = 0;
 }
 
@@ -176,7 +189,8 @@ static int decode_space(struct invocation *inv, struct space *sp)
 /* Guest-physical addresses: what four levels of EPT or NPT translate. */
 #define GUEST_PHYS_TOP BIT(48)
 
-static int decode_map(struct invocation *inv, struct space *sp, uint64_t **entry, uint64_t align)
+static int decode_map(struct invocation *inv, struct space *sp, uint64_t **entry, uint64_t align,
+                      unsigned level)
 {
     int err = decode_space(inv, sp);
     if (err)
@@ -188,7 +202,7 @@ static int decode_map(struct invocation *inv, struct space *sp, uint64_t **entry
         return PITH_E_ALIGNMENT;
     if (inv->cap->aux & CAP_AUX_MAPPED)
         return PITH_E_MAPPED;
-    *entry = walk(sp, vaddr, table_level(inv->cap->type));
+    *entry = walk(sp, vaddr, level);
     if (!*entry)
         return PITH_E_NOT_MAPPED;
     if (entry_present(sp, **entry))
@@ -213,7 +227,7 @@ static int table_map(struct invocation *inv)
     struct space sp;
     uint64_t *entry;
     uint64_t coverage = BIT(12 + 9 * table_level(inv->cap->type));
-    int err = decode_map(inv, &sp, &entry, PAGE_SIZE);
+    int err = decode_map(inv, &sp, &entry, PAGE_SIZE, table_level(inv->cap->type));
     if (err)
         return err;
     /* point of no return */
@@ -238,22 +252,31 @@ static uint64_t leaf_entry(const struct space *sp, uint64_t phys, unsigned right
     return e;
 }
 
+/* MR3: PITH_ATTR_UNCACHED, and PITH_ATTR_PIECE with its offset for one 4 KiB page of
+ * a 2 MiB frame (what a VMM needs to compose a shadow of a guest's own nested tables
+ * out of the frames it backs the guest with, docs/nested.md). */
 static int frame_map(struct invocation *inv)
 {
     struct space sp;
     uint64_t *entry;
-    bool large = inv->cap->type == PITH_OBJ_FRAME_2M;
+    uint64_t attributes = inv_arg(inv, 3);
+    bool piece = attributes & PITH_ATTR_PIECE;
+    bool large = inv->cap->type == PITH_OBJ_FRAME_2M && !piece;
     unsigned rights = (unsigned)inv_arg(inv, 2) & inv->cap->rights;
     if (!(rights & PITH_RIGHT_READ))
         return PITH_E_RIGHTS;
-    if (inv_arg(inv, 3) & ~(uint64_t)PITH_ATTR_UNCACHED)
+    uint64_t allowed = PITH_ATTR_UNCACHED | (piece ? PITH_ATTR_PIECE | PITH_ATTR_PIECE_OFFSET : 0);
+    if ((attributes & ~allowed) || (piece && inv->cap->type != PITH_OBJ_FRAME_2M))
         return PITH_E_INVALID_ARG;
-    int err = decode_map(inv, &sp, &entry, large ? LARGE_PAGE_SIZE : PAGE_SIZE);
+    int err = decode_map(inv, &sp, &entry, large ? LARGE_PAGE_SIZE : PAGE_SIZE, large ? 1 : 0);
     if (err)
         return err;
     /* point of no return */
-    *entry = leaf_entry(&sp, cap_phys(inv->cap), rights, large, inv_arg(inv, 3) & PITH_ATTR_UNCACHED);
+    uint64_t offset = piece ? attributes & PITH_ATTR_PIECE_OFFSET : 0;
+    *entry = leaf_entry(&sp, cap_phys(inv->cap) + offset, rights, large, attributes & PITH_ATTR_UNCACHED);
     record_mapping(inv->cap, sp.asid, inv_arg(inv, 1));
+    if (piece)
+        inv->cap->aux |= CAP_AUX_PIECE | (uint32_t)offset;
     return PITH_OK;
 }
 

@@ -243,8 +243,11 @@ enum pith_method {
 #define PITH_PRIORITY_MAX       255
 #define PITH_IRQ_LINES          16
 
-/* Frame map attributes (MR3). */
+/* Frame map attributes (MR3).  PITH_ATTR_PIECE maps one 4 KiB page of a 2 MiB frame,
+ * the one at the offset in bits 12-20 (PITH_ATTR_PIECE_OFFSET), into a page table. */
 #define PITH_ATTR_UNCACHED      1u
+#define PITH_ATTR_PIECE         2u
+#define PITH_ATTR_PIECE_OFFSET  0x1ff000ull
 
 /* ---- Faults: sent as a Call to the thread's fault endpoint -------------------------
  * label = PITH_FAULT_*; MR0 rip, MR1 fault address (CR2 for page faults), MR2 error

@@ -486,6 +486,59 @@ static void large_frame(struct pith_test_ctx *ctx)
     pith_frame_unmap(big);
 }
 
+/* One 4 KiB piece of a 2 MiB frame (PITH_ATTR_PIECE): the page at the offset and no
+ * other, through a copy of the frame's capability; unmapped by unmap and by delete. */
+static void frame_piece(struct pith_test_ctx *ctx)
+{
+    uint64_t va = region(ctx, 6), piece_va = kt_window();
+    pith_cap_t pd = new_table(ctx, PITH_OBJ_PAGE_DIRECTORY, KT_SPACE, va);
+    pith_cap_t big = kt_new(ctx, PITH_OBJ_FRAME_2M, 0), small = kt_new(ctx, PITH_OBJ_FRAME_4K, 0);
+    pith_cap_t piece = kt_slot(), again = kt_slot();
+    if (!pd || !big || !small || !piece || !again ||
+        !pith_expect_ok(ctx, pith_frame_map(big, KT_SPACE, va, RW, 0), "the whole frame"))
+        return;
+    volatile uint64_t *whole = (volatile uint64_t *)va;
+    whole[0x5000 / 8] = 0x5005;
+    whole[0x1ff000 / 8 + 511] = 0x1ff1ff;
+    pith_expect_ok(ctx, pith_cnode_copy(KT_CNODE, piece, KT_CNODE, big, PITH_RIGHTS_ALL), "copy");
+    pith_expect_err(ctx, pith_frame_map(small, KT_SPACE, piece_va, RW, PITH_ATTR_PIECE), PITH_E_INVALID_ARG,
+                    "a piece of a 4 KiB frame");
+    pith_expect_err(ctx, pith_frame_map(piece, KT_SPACE, piece_va, RW, 0x5000), PITH_E_INVALID_ARG,
+                    "an offset without PITH_ATTR_PIECE");
+    pith_expect_err(ctx, pith_frame_map(piece, KT_SPACE, piece_va, RW, PITH_ATTR_PIECE | 0x200000),
+                    PITH_E_INVALID_ARG, "an offset past the frame");
+    pith_expect_err(ctx, pith_frame_map(piece, KT_SPACE, piece_va, RW, PITH_ATTR_PIECE | 0x5800),
+                    PITH_E_INVALID_ARG, "an offset inside a page");
+    if (!pith_expect_ok(ctx, pith_map_frame(piece, KT_SPACE, piece_va, RW, PITH_ATTR_PIECE | 0x5000),
+                        "the piece at 0x5000"))
+        return;
+    pith_expect_eq(ctx, must_read(ctx, piece_va, "the piece"), 0x5005, "the piece is the page at 0x5000");
+    *(volatile uint64_t *)(piece_va + 8) = 0xabc;
+    pith_expect_eq(ctx, whole[0x5008 / 8], 0xabc, "a write through the piece is in the frame");
+    pith_expect_err(ctx, pith_frame_map(piece, KT_SPACE, kt_window(), RW, PITH_ATTR_PIECE), PITH_E_MAPPED,
+                    "the same capability again");
+    /* A copy of the piece's capability is an unmapped capability to the whole frame. */
+    pith_expect_ok(ctx, pith_cnode_copy(KT_CNODE, again, KT_CNODE, piece, PITH_RIGHTS_ALL), "copy the piece");
+    uint64_t last_va = kt_window();
+    pith_expect_ok(ctx, pith_map_frame(again, KT_SPACE, last_va, PITH_RIGHT_READ, PITH_ATTR_PIECE | 0x1ff000),
+                   "the last piece, read-only");
+    pith_expect_eq(ctx, must_read(ctx, last_va + 4088, "the last piece"), 0x1ff1ff, "its last word");
+    must_fault(ctx, last_va, PROBE_WRITE, "a write to the read-only piece");
+    pith_expect_ok(ctx, pith_frame_unmap(piece), "unmap the piece");
+    must_fault(ctx, piece_va, PROBE_READ, "the unmapped piece");
+    pith_expect_err(ctx, pith_frame_unmap(piece), PITH_E_NOT_MAPPED, "unmap again");
+    pith_expect_ok(ctx, pith_map_frame(piece, KT_SPACE, piece_va, RW, PITH_ATTR_PIECE), "the first piece");
+    pith_expect_eq(ctx, must_read(ctx, piece_va + 4096 - 8, "the first piece"), whole[511], "offset 0");
+    pith_expect_ok(ctx, pith_cnode_delete(KT_CNODE, again), "delete a mapped piece's capability");
+    must_fault(ctx, last_va, PROBE_READ, "the deleted capability's piece");
+    pith_expect_eq(ctx, must_read(ctx, va + 0x1ffff8, "the whole frame"), 0x1ff1ff, "the whole mapping stays");
+    pith_alloc_free_slot(again);
+    kt_delete(piece);
+    pith_frame_unmap(big);
+    kt_delete(big);
+    kt_delete(small);
+}
+
 static void table_mapped_twice(struct pith_test_ctx *ctx)
 {
     uint64_t va = region(ctx, 2);
@@ -766,6 +819,7 @@ KT_TABLE(vspace,
     { "vspace_map_wrong_space", map_wrong_space },
     { "vspace_build_hierarchy", build_hierarchy },
     { "vspace_large_frame", large_frame },
+    { "vspace_frame_piece", frame_piece },
     { "vspace_table_mapped_twice", table_mapped_twice },
     { "vspace_table_unmap_hides_pages", table_unmap_hides_pages },
     { "vspace_delete_table_unmaps", delete_table_unmaps },
