@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nested.sh — judge the nested-virtualization test (guests/configs/nested-test.conf):
 # virtual SVM under `nested on` (svm_basic's checks, up to a real-mode L2 whose exits
-# come back to the guest as #VMEXITs) and none without it; a Linux guest with `nested
+# come back to the guest as #VMEXITs, with and without nested paging, the first in the
+# VMM's shadow nested table) and none without it; a Linux guest with `nested
 # on` loads KVM and has /dev/kvm, one without sees no svm flag and KVM refuses.
 #
 # Usage: tests/nested.sh PLATFORM -- COMMAND...
@@ -16,6 +17,8 @@ checks_run "$@"
 
 check nested_svm_basic_on "svm_basic with nested on did not pass all its steps (verdict 0)" \
 	has 'vmm: svm-on: stopped after [0-9]+ ms with verdict 0$'
+check nested_svm_shadow "svm_basic's nested-paging steps did not run in a shadow (4 pages, 2 flushes)" \
+	has 'vmm: svm-on: vCPU 0: the shadow nested table: 4 pages mapped, 2 flushes$'
 check nested_svm_basic_off "svm_basic without nested on did not stop at its first step (no SVM: verdict 1)" \
 	has 'vmm: svm-off: stopped after [0-9]+ ms with verdict 1$'
 check nested_linux_svm_flag "the guest with nested on has no svm flag" \

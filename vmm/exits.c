@@ -700,8 +700,9 @@ void vcpu_run(struct vcpu *c)
             continue;
         }
         if (nested_svm_is_l2_exit(c)) {     /* the guest's guest (nested_svm.h) */
-            bool reply_l2 = false;
-            if (nested_svm_l2_exit(vm) == NESTED_L2_NOT_INTERCEPTED) {
+            enum nested_l2_step step = nested_svm_l2_exit(vm);
+            bool reply_l2 = step == NESTED_L2_RETRY;
+            if (step == NESTED_L2_NOT_INTERCEPTED) {
                 reply_l2 = c->exit.reason == PITH_EXIT_CPUID;   /* answered as for the guest */
                 if (reply_l2)
                     handle_cpuid(vm);

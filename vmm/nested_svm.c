@@ -5,9 +5,11 @@
 #include <pith/string.h>
 
 #include "dev/guest_walk.h"
+#include "dev/npt_walk.h"
 #include "dev/x86_decode.h"
 #include "interrupt.h"
 #include "msr.h"
+#include "nested_shadow.h"
 #include "nested_svm.h"
 #include "vm.h"
 
@@ -255,16 +257,29 @@ static bool vmrun(struct vm *vm, uint64_t address, uint8_t *vmcb, unsigned lengt
  * badge (docs/nested.md, "Running L2 without a kernel change").  The VMM thread owes
  * one reply at a time, so the vCPU that does not run is suspended (Thread.SUSPEND
  * takes it out of its Call, as INIT does) and its state written before it is resumed.
- * Only L2s without nested paging run so far: their physical memory is L1's, so L2
- * runs in L1's own guest space.  Every L2 exit must be one L1 intercepts; it becomes a
- * #VMEXIT into L1. */
+ * An L2 without nested paging has L1's physical memory, so it runs in L1's own guest
+ * space; one with nested paging runs in the shadow (nested_shadow.h), on a vCPU and
+ * thread of its own (a vCPU's guest space is fixed when it is configured), whose
+ * faults the VMM fills from L1's nested tables or reflects as #VMEXIT(NPF).  Every
+ * other L2 exit must be one L1 intercepts (or a CPUID); it becomes a #VMEXIT into L1. */
 
 #define L2_BADGE 0x4c32u                /* "L2": the exits of the guest's guest */
 #define L2_PRIORITY 99                  /* as every vCPU thread (vm.c), below the VMM's */
 
+struct l2_cpu {
+    bool created;
+    pith_cap_t vcpu, thread;
+};
+
 struct nested_l2 {
-    bool created, running;
-    pith_cap_t vcpu, thread, endpoint;
+    bool running;
+    struct l2_cpu cpus[2];              /* without, with nested paging */
+    bool np;                            /* the one that runs: nested paging on */
+    pith_cap_t vcpu, thread, endpoint;  /* the one that runs; the badged exit endpoint */
+    struct nested_shadow shadow;
+    uint64_t ncr3;                      /* what the shadow is of: L1's nested root ... */
+    uint32_t asid;                      /* ... and the ASID it gave L2 */
+    bool nx;                            /* L1's EFER.NXE at VMRUN (the walk's NX) */
     uint64_t vmcb;                      /* the guest's VMCB (VMCB12) */
     uint64_t host_rip, host_rax, host_rsp;  /* L1 after its VMRUN (APM 15.5.1: saved by VMRUN) */
     struct svm_intercepts intercepts;
@@ -282,24 +297,47 @@ bool nested_svm_is_l2_exit(struct vcpu *c)
     return c->exit.reason != 0 && c->exit.badge == L2_BADGE && l2_of(c)->running;
 }
 
-static enum pith_error l2_create(struct vm *vm, struct vcpu *c, struct nested_l2 *l2)
+/* The L2 vCPU and thread for a guest space: L1's own, or the shadow. */
+static enum pith_error l2_create(struct vcpu *c, struct nested_l2 *l2, struct l2_cpu *cpu, pith_cap_t space)
 {
-    enum pith_error err = pith_alloc_object(PITH_OBJ_VCPU, 0, &l2->vcpu);
-    if (!err)
-        err = pith_alloc_object(PITH_OBJ_THREAD, 0, &l2->thread);
-    if (!err) {
+    enum pith_error err = PITH_OK;
+    if (!l2->endpoint) {
         l2->endpoint = pith_alloc_slot();
         err = pith_cnode_mint(PITH_SLOT_CNODE, l2->endpoint, PITH_SLOT_CNODE, c->exit_endpoint,
                               PITH_RIGHT_WRITE, L2_BADGE);
+        if (err)
+            l2->endpoint = 0;
     }
     if (!err)
-        err = pith_vcpu_configure(l2->vcpu, l2->thread, vm->space, l2->endpoint, VM_TRANSFER_MASK, 0);
+        err = pith_alloc_object(PITH_OBJ_VCPU, 0, &cpu->vcpu);
     if (!err)
-        err = pith_thread_set_priority(l2->thread, L2_PRIORITY);
+        err = pith_alloc_object(PITH_OBJ_THREAD, 0, &cpu->thread);
+    if (!err)
+        err = pith_vcpu_configure(cpu->vcpu, cpu->thread, space, l2->endpoint, VM_TRANSFER_MASK, 0);
+    if (!err)
+        err = pith_thread_set_priority(cpu->thread, L2_PRIORITY);
     if (!err && c->host_cpu)
-        err = pith_thread_set_affinity(l2->thread, c->host_cpu);
-    l2->created = !err;
+        err = pith_thread_set_affinity(cpu->thread, c->host_cpu);
+    cpu->created = !err;
     return err;
+}
+
+/* Nested paging at VMRUN: the shadow is of (nCR3, ASID); another pair, or a TLB flush
+ * VMRUN asks for (TLB_CONTROL, APM 15.16), drops it, as the TLB entries it stands for
+ * would be (docs/nested.md, "Flushing"). */
+static enum pith_error l2_shadow_enter(struct vm *vm, struct nested_l2 *l2, const uint8_t *vmcb)
+{
+    enum pith_error err = shadow_setup(&l2->shadow);
+    if (err)
+        return err;
+    uint64_t ncr3 = vmcb12_get(vmcb, VMCB12_N_CR3, 8);
+    uint32_t asid = (uint32_t)vmcb12_get(vmcb, VMCB12_ASID, 4);
+    if (ncr3 != l2->ncr3 || asid != l2->asid || vmcb12_get(vmcb, VMCB12_TLB_CONTROL, 1))
+        shadow_flush(&l2->shadow);
+    l2->ncr3 = ncr3;
+    l2->asid = asid;
+    l2->nx = (vm->cpu->exit.mr[VM_CR(VM_EFER)] & EFER_NXE_BIT) != 0;
+    return PITH_OK;
 }
 
 static void vmcb_segment_to_words(const uint8_t *vmcb, unsigned at, uint64_t *word, uint64_t *base)
@@ -364,12 +402,13 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
 {
     struct vcpu *c = vm->cpu;
     struct nested_l2 *l2 = l2_of(c);
-    if (vmcb12_get(vmcb, VMCB12_NP_CONTROL, 8) & 1) {
-        vm_stop(vm, VM_END_ERROR, "VMRUN at rip 0x%lx: the VMCB at 0x%lx passes its checks and enables "
-                "nested paging, which the VMM does not shadow yet (docs/nested.md)", c->exit.mr[VM_RIP], address);
-        return false;
-    }
-    enum pith_error err = l2->created ? PITH_OK : l2_create(vm, c, l2);
+    l2->np = vmcb12_get(vmcb, VMCB12_NP_CONTROL, 8) & 1;
+    enum pith_error err = l2->np ? l2_shadow_enter(vm, l2, vmcb) : PITH_OK;
+    struct l2_cpu *cpu = &l2->cpus[l2->np];
+    if (!err && !cpu->created)
+        err = l2_create(c, l2, cpu, l2->np ? l2->shadow.space : vm->space);
+    l2->vcpu = cpu->vcpu;
+    l2->thread = cpu->thread;
     if (!err)
         err = l2_enter_state(vm, l2, vmcb);
     if (err) {
@@ -482,6 +521,46 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
     return !err;
 }
 
+/* An L2 access the shadow does not map (docs/nested.md, "The shadow nested page
+ * table"): L1's nested tables walked as the processor would; a fault is L1's
+ * #VMEXIT(NPF) (EXITINFO1 the error code, with bit 32: the final translation, since
+ * the kernel does not say whether L2 was walking its own tables; EXITINFO2 the
+ * address); a page of L1's RAM is mapped, writable only once written or dirty so
+ * that a later write sets the dirty bit, and L2 tries again. */
+#define NPF_FINAL_TRANSLATION (1ull << 32)
+
+static enum nested_l2_step l2_nested_page_fault(struct vm *vm, struct nested_l2 *l2)
+{
+    const uint64_t *mr = vm->cpu->exit.mr;
+    uint64_t address = mr[1];
+    unsigned access = ((mr[2] & PITH_VM_ACCESS_WRITE) ? NPT_ACCESS_WRITE : 0) |
+                      ((mr[2] & PITH_VM_ACCESS_EXECUTE) ? NPT_ACCESS_EXECUTE : 0);
+    struct npt_walker walker = {
+        .ncr3 = l2->ncr3, .phys_bits = phys_bits(), .nx = l2->nx, .gb_pages = false,
+        .read = vm_read_phys, .write = vm_write_phys, .ctx = vm,
+    };
+    struct npt_walk_result walk = npt_walk(&walker, address, access);
+    if (walk.status == NPT_WALK_FAULT)
+        return l2_exit_to_l1(vm, l2, SVM_EXIT_NPF, walk.error | NPF_FINAL_TRANSLATION, address)
+                   ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
+    enum pith_error err;
+    bool writable = walk.writable && (walk.dirty || (access & NPT_ACCESS_WRITE));
+    switch (shadow_map(&l2->shadow, vm, address & ~0xfffull, walk.address & ~0xfffull, writable,
+                       walk.executable, &err)) {
+    case SHADOW_MAPPED:
+        return NESTED_L2_RETRY;
+    case SHADOW_NOT_RAM:
+        vm_stop(vm, VM_END_ERROR, "the guest's guest reached 0x%lx, which its hypervisor's nested tables put "
+                "at 0x%lx, outside the guest's RAM (a device passed through): not emulated yet (docs/nested.md)",
+                address, walk.address);
+        return NESTED_L2_STOPPED;
+    case SHADOW_FAILED:
+        break;
+    }
+    vm_stop(vm, VM_END_ERROR, "the shadow nested table at 0x%lx: %s", address, pith_error_name(err));
+    return NESTED_L2_STOPPED;
+}
+
 enum nested_l2_step nested_svm_l2_exit(struct vm *vm)
 {
     struct vcpu *c = vm->cpu;
@@ -497,6 +576,10 @@ enum nested_l2_step nested_svm_l2_exit(struct vm *vm)
         return l2_exit_to_l1(vm, l2, SVM_EXIT_INVALID, 0, 0) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
     case PITH_EXIT_RECALL:
         code = SVM_EXIT_INTR;
+        break;
+    case PITH_EXIT_MMIO:
+        if (l2->np)
+            return l2_nested_page_fault(vm, l2);
         break;
     default:
         break;
@@ -517,9 +600,14 @@ void nested_svm_not_emulated(struct vm *vm)
 void nested_svm_finish(struct vcpu *c)
 {
     struct nested_l2 *l2 = l2_of(c);
-    if (l2->created)
-        pith_thread_suspend(l2->thread);
+    for (unsigned i = 0; i < 2; i++) {
+        if (l2->cpus[i].created)
+            pith_thread_suspend(l2->cpus[i].thread);
+    }
     l2->running = false;
+    if (l2->shadow.faults)
+        vm_log(c->vm, "vCPU %u: the shadow nested table: %lu pages mapped, %lu flushes", c->index,
+               l2->shadow.faults, l2->shadow.flushes);
 }
 
 bool nested_svm_instruction(struct vm *vm, uint64_t *inject, bool *switched)

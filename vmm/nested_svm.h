@@ -63,6 +63,7 @@ enum nested_l2_step {
     NESTED_L2_STOPPED,              /* the guest was stopped */
     NESTED_L2_TO_L1,
     NESTED_L2_NOT_INTERCEPTED,
+    NESTED_L2_RETRY,                /* the shadow maps it now: reply, L2 tries again */
 };
 enum nested_l2_step nested_svm_l2_exit(struct vm *vm);
 void nested_svm_not_emulated(struct vm *vm);

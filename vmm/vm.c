@@ -160,6 +160,20 @@ bool vm_protect_low(struct vm *vm, uint64_t base, uint64_t size, bool writable)
     return true;
 }
 
+pith_cap_t vm_ram_page(struct vm *vm, uint64_t gpa, uint64_t *attributes)
+{
+    if (gpa >= vm->ram_size)
+        return 0;
+    if (vm->low_pages && gpa < FRAME_2M) {
+        if (gpa >= 0xa0000 && gpa < 0x100000)
+            return 0;
+        *attributes = 0;
+        return low_frames[gpa / PAGE_4K];
+    }
+    *attributes = PITH_ATTR_PIECE | (gpa & (FRAME_2M - 1) & ~(PAGE_4K - 1));
+    return frames[gpa / FRAME_2M];
+}
+
 static enum pith_error map_ram(struct vm *vm)
 {
     uint64_t window = next_window, stretch = (vm->ram_size + (1ull << 30) - 1) & ~((1ull << 30) - 1);

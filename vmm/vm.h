@@ -248,6 +248,13 @@ void vm_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2
 bool vm_add_port_window(struct vm *vm, struct device_window w);
 bool vm_add_mmio_window(struct vm *vm, struct device_window w);
 
+/* The capability of the RAM frame that holds the guest-physical page at gpa, and in
+ * *attributes what FRAME_MAP needs to map just that page through a copy of it
+ * (PITH_ATTR_PIECE and the offset for a 2 MiB frame, 0 for a 4 KiB one): the shadow of
+ * a nested guest's memory (nested_shadow.h).  0 outside RAM, and in a firmware guest's
+ * legacy hole (0xa0000-0xfffff: VGA, and the BIOS area the chipset may write-protect). */
+pith_cap_t vm_ram_page(struct vm *vm, uint64_t gpa, uint64_t *attributes);
+
 /* Makes the guest's pages in [base, base + size) of its first 2 MiB writable or
  * read-only (a write then exits as MMIO).  Only for a guest created with low_pages;
  * base and size page-aligned.  False (the guest stopped) when the kernel refused. */

@@ -18,6 +18,14 @@
  *     as #VMEXIT(IOIO) with the exit information and L2's state
  *  12 resumed past it, that guest's HLT is the next #VMEXIT
  *  13 a guest state the kernel refuses to enter (CR0.PG without PE) is VMEXIT_INVALID
+ *  14 with nested paging: a real-mode L2 whose code and data pages L1's nested tables
+ *     put elsewhere in L1's memory runs from there, and its write lands there; the
+ *     walk set the accessed and dirty bits in L1's tables (the VMM's shadow)
+ *  15 an L2 write to a page L1's nested tables do not map is #VMEXIT(NPF) with the
+ *     address and the error code (not present, write, user, final translation)
+ *  16 a write to a page they map read-only is #VMEXIT(NPF) with P set
+ *  17 L1 moves a page and VMRUN asks for a TLB flush: L2's next write lands in the
+ *     page's new place
  * Each step prints "S" and a letter (b for step 1 ...) on COM1; the verdict on port
  * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
  * `nested on` it fails at step 1.  How to run it: docs/nested.md, "Tests".
@@ -29,6 +37,12 @@
 #define IOPM       0x304000         /* 12 KiB */
 #define MSRPM      0x308000
 #define L2_CODE    0x8000
+#define VMCB_NP    0x30a000         /* the nested-paging steps' VMCB */
+#define NPT        0x310000         /* L1's nested tables: PML4, PDPT, PD, PT */
+#define NP_CODE    0x320000         /* where L2-physical 0x8000 is in L1's memory */
+#define NP_DATA    0x322000         /* ... and 0x9000, until step 17 moves it */
+#define NP_MOVED   0x323000
+#define NP_RO      0x324000         /* L2-physical 0xb000, read-only */
     .code32
     .text
     .globl _start
@@ -238,6 +252,99 @@ _start:
     jne fail
     stgi
 
+    movb $14, step              /* nested paging: L2's pages where L1's nested tables say */
+    call mark
+    movl $NPT, %edi             /* the tables, zeroed */
+    movl $0x4000 / 4, %ecx
+    xorl %eax, %eax
+    rep stosl
+    movl $NPT + 0x1007, NPT                 /* PML4[0] -> PDPT, present, writable, user */
+    movl $NPT + 0x2007, NPT + 0x1000        /* PDPT[0] -> PD */
+    movl $NPT + 0x3007, NPT + 0x2000        /* PD[0] -> PT */
+    movl $NP_CODE + 7, NPT + 0x3000 + 8 * 8     /* 0x8000 -> NP_CODE */
+    movl $NP_DATA + 7, NPT + 0x3000 + 9 * 8     /* 0x9000 -> NP_DATA */
+    movl $NP_RO + 5, NPT + 0x3000 + 11 * 8      /* 0xb000 -> NP_RO, read-only */
+    movl $l2_np_code, %esi      /* L2's programs, at L2-physical 0x8000 */
+    movl $NP_CODE, %edi
+    movl $l2_np_end - l2_np_code, %ecx
+    rep movsb
+    movl $0, NP_DATA
+    movl $VMCB_L2, %esi         /* the VMCB of step 11, with nested paging on */
+    movl $VMCB_NP, %edi
+    movl $0x1000 / 4, %ecx
+    rep movsl
+    movl $1, VMCB_NP + 0x90     /* NP_ENABLE */
+    movl $NPT, VMCB_NP + 0xb0   /* nCR3 */
+    movl $0x10, VMCB_NP + 0x558 /* CR0: real mode again */
+    movl $0x009b << 16, VMCB_NP + 0x410     /* CS: selector 0, base 0 */
+    movl $0, VMCB_NP + 0x418
+    movl $0x8000, VMCB_NP + 0x578   /* program A: mov $0x1234, %ax; mov %ax, 0x9000; out; hlt */
+    movl $VMCB_NP, %eax
+    vmrun
+    stgi
+    cmpl $0x7b, VMCB_NP + 0x70  /* IOIO */
+    jne fail
+    cmpl $0x8006, VMCB_NP + 0x578
+    jne fail
+    cmpw $0x1234, NP_DATA       /* the write went where L1's tables put 0x9000 */
+    jne fail
+    movl NPT + 0x3000 + 9 * 8, %eax
+    andl $0x60, %eax            /* accessed and dirty */
+    cmpl $0x60, %eax
+    jne fail
+    movl NPT + 0x3000 + 8 * 8, %eax
+    andl $0x60, %eax            /* the code page: accessed, not dirty */
+    cmpl $0x20, %eax
+    jne fail
+
+    movb $15, step              /* a write where L1's tables map nothing: #VMEXIT(NPF) */
+    call mark
+    movl $0x8010, VMCB_NP + 0x578   /* program B: mov %ax, 0xa000; hlt */
+    movl $VMCB_NP, %eax
+    vmrun
+    stgi
+    cmpl $0x400, VMCB_NP + 0x70 /* NPF */
+    jne fail
+    cmpl $6, VMCB_NP + 0x78     /* EXITINFO1: write, user, not present ... */
+    jne fail
+    cmpl $1, VMCB_NP + 0x7c     /* ... in the final translation */
+    jne fail
+    cmpl $0xa000, VMCB_NP + 0x80    /* EXITINFO2: the L2-physical address */
+    jne fail
+    cmpl $0, VMCB_NP + 0x84
+    jne fail
+    cmpl $0x8010, VMCB_NP + 0x578   /* L2 stopped at the write */
+    jne fail
+
+    movb $16, step              /* a write to a read-only page: #VMEXIT(NPF), present */
+    call mark
+    movl $0x8020, VMCB_NP + 0x578   /* program C: mov %ax, 0xb000; hlt */
+    movl $VMCB_NP, %eax
+    vmrun
+    stgi
+    cmpl $0x400, VMCB_NP + 0x70
+    jne fail
+    cmpl $7, VMCB_NP + 0x78
+    jne fail
+    cmpl $0xb000, VMCB_NP + 0x80
+    jne fail
+
+    movb $17, step              /* 0x9000 moved, a flush asked for: the write follows it */
+    call mark
+    movl $NP_MOVED + 7, NPT + 0x3000 + 9 * 8
+    movl $0, NP_MOVED
+    movb $1, VMCB_NP + 0x5c     /* TLB_CONTROL: flush all */
+    movl $0x8030, VMCB_NP + 0x578   /* program D: mov $0x5678, %ax; mov %ax, 0x9000; out; hlt */
+    movl $VMCB_NP, %eax
+    vmrun
+    stgi
+    cmpl $0x7b, VMCB_NP + 0x70
+    jne fail
+    cmpw $0x5678, NP_MOVED
+    jne fail
+    cmpw $0x1234, NP_DATA       /* the old place keeps what step 14 wrote */
+    jne fail
+
     movb $0, step
     call mark
 fail:
@@ -284,6 +391,17 @@ gp_handler:
     addl %eax, 4(%esp)
     popl %eax
     iret
+
+/* L2's real-mode programs for the nested-paging steps, 16 bytes apart from 0x8000. */
+l2_np_code:
+    .byte 0xb8, 0x34, 0x12, 0xa3, 0x00, 0x90, 0xe6, 0x80, 0xf4  /* A: mov $0x1234, %ax; mov %ax, 0x9000; out %al, $0x80; hlt */
+    .fill 7, 1, 0xf4
+    .byte 0xa3, 0x00, 0xa0, 0xf4                                /* B: mov %ax, 0xa000; hlt */
+    .fill 12, 1, 0xf4
+    .byte 0xa3, 0x00, 0xb0, 0xf4                                /* C: mov %ax, 0xb000; hlt */
+    .fill 12, 1, 0xf4
+    .byte 0xb8, 0x78, 0x56, 0xa3, 0x00, 0x90, 0xe6, 0x80, 0xf4  /* D: mov $0x5678, %ax; mov %ax, 0x9000; out; hlt */
+l2_np_end:
 
     .align 8
 gdt:

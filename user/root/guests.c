@@ -122,6 +122,8 @@ enum pith_error guests_prepare(struct sysconf *config)
 #define VMM_SLOT_ROOM 256
 /* A firmware guest's first 2 MiB is 512 frames of 4 KiB, two slots each (vmm/vm.c). */
 #define VMM_LOW_PAGE_SLOTS 1024
+/* A nested guest's shadow, per vCPU: a slot per page and per table it maps at once. */
+#define VMM_NESTED_SLOTS 1152
 /* The VMM's own stack, for its first vCPU's exits: a Linux, multiboot or firmware guest
  * takes it 4 KiB deep at most (measured); the other vCPUs' threads have their own. */
 #define VMM_STACK_PAGES 8
@@ -132,12 +134,14 @@ enum pith_error guests_prepare(struct sysconf *config)
  * of RAM); each vCPU's objects and VMM thread (about 110 KiB: the vCPU 32 KiB, its
  * thread's 64 KiB stack); a firmware guest's 2 MiB frame, with 2 MiB for its alignment
  * behind the other objects; a copy of each disk it may write (a writable Linux disk, a
- * firmware guest's written chunks); a nested guest's vCPU and thread.
+ * firmware guest's written chunks); for a nested guest, per vCPU, its guest's two vCPUs and
+ * threads and the shadow nested table's tables.
  */
 #define VMM_BASE_BYTES      (512ull << 10)
 #define VMM_VCPU_BYTES      (256ull << 10)
 #define VMM_FIRMWARE_BYTES  (4ull << 20)
-#define VMM_NESTED_BYTES    (256ull << 10)
+#define VMM_NESTED_BYTES    (768ull << 10)   /* per vCPU: L2's two vCPUs and threads, the
+                                                 * shadow's 74 tables (vmm/nested_shadow.h) */
 #define VMM_FLAT_RAM_MIN    (4ull << 20)    /* the VMM gives a flat test guest this at least */
 
 static uint64_t vmm_memory(const struct sysconf_guest *c, uint64_t disk_frames)
@@ -149,7 +153,7 @@ static uint64_t vmm_memory(const struct sysconf_guest *c, uint64_t disk_frames)
     if (c->boot == SYSCONF_BOOT_BIOS)
         bytes += VMM_FIRMWARE_BYTES;
     if (c->nested)
-        bytes += VMM_NESTED_BYTES;
+        bytes += (c->vcpus > 1 ? c->vcpus : 1) * VMM_NESTED_BYTES;
     return bytes;
 }
 
@@ -258,6 +262,8 @@ static enum pith_error start_vmm(struct guest *g)
     uint64_t slots_needed = (c->memory >> 20) + cap_count + VMM_SLOT_ROOM + disk_frames;
     if (c->boot == SYSCONF_BOOT_BIOS)
         slots_needed += VMM_LOW_PAGE_SLOTS;
+    if (c->nested)
+        slots_needed += (c->vcpus > 1 ? c->vcpus : 1) * VMM_NESTED_SLOTS;
     unsigned bits = 8;
     while ((1ull << bits) < slots_needed)
         bits++;

@@ -37,11 +37,14 @@ static struct npt_walk_result fault(uint64_t error, unsigned access, unsigned le
 
 /* Accessed on every entry used, dirty on the leaf of a write (APM 5.4.2), written
  * back only when they change. */
-static void mark(const struct npt_walker *w, uint64_t at, uint64_t entry, bool leaf, unsigned access)
+static uint64_t mark(const struct npt_walker *w, uint64_t at, uint64_t entry, bool leaf, unsigned access)
 {
     uint64_t want = entry | PTE_A | (leaf && (access & NPT_ACCESS_WRITE) ? PTE_D : 0);
-    if (w->write && want != entry)
+    if (!w->write)
+        return entry;
+    if (want != entry)
         w->write(w->ctx, at, &want, sizeof(want));
+    return want;
 }
 
 struct npt_walk_result npt_walk(const struct npt_walker *w, uint64_t address, unsigned access)
@@ -68,7 +71,7 @@ struct npt_walk_result npt_walk(const struct npt_walker *w, uint64_t address, un
             ((access & NPT_ACCESS_EXECUTE) && !executable))
             return fault(NPF_PRESENT, access, level);
         bool leaf = level == 1 || large;
-        mark(w, at, entry, leaf, access);
+        entry = mark(w, at, entry, leaf, access);
         if (leaf) {
             uint64_t frame = entry & ADDRESS_BITS & ~(size - 1);
             return (struct npt_walk_result){
@@ -77,6 +80,7 @@ struct npt_walk_result npt_walk(const struct npt_walker *w, uint64_t address, un
                 .page_size = size,
                 .writable = writable,
                 .executable = executable,
+                .dirty = (entry & PTE_D) != 0,
                 .level = level,
             };
         }

@@ -54,6 +54,7 @@ struct npt_walk_result {
     uint64_t address;           /* OK: the L1-physical address of the access */
     uint64_t page_size;         /* OK: 4 KiB, 2 MiB or 1 GiB */
     bool writable, executable;  /* OK: what every level allows */
+    bool dirty;                 /* OK: the leaf's dirty bit (set by this walk on a write) */
     uint64_t error;             /* FAULT: NPF_* bits */
     unsigned level;             /* the level the walk ended at: 4 (PML4) ... 1 (PT) */
 };
