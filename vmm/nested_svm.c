@@ -174,6 +174,7 @@ static bool read_vmcb(struct vm *vm, uint64_t address, uint8_t *vmcb)
 /* The state VMLOAD and VMSAVE move (APM 15.5.2): FS, GS, TR and LDTR with their hidden
  * parts, then KernelGsBase, STAR, LSTAR, CSTAR, SFMASK and the SYSENTER MSRs, which
  * are the first eight words of the SYS group (pith/vm.h) but for the order. */
+#define SEGMENT_TR 7                        /* in the SEG group: ES CS SS DS FS GS LDTR TR */
 static const struct { unsigned segment, offset; } moved_segments[] = {
     { 4, VMCB12_FS }, { 5, VMCB12_GS }, { 6, VMCB12_LDTR }, { 7, VMCB12_TR },
 };
@@ -192,6 +193,39 @@ static bool sys_state(struct vm *vm, uint64_t *words, bool write)
     return err == PITH_OK;
 }
 
+/* TR as L1 has it architecturally, and what its vCPU can hold.  VMLOAD and #VMEXIT
+ * give L1 a TR that may be a real-mode L2's 16-bit TSS, but a long-mode vCPU may not be
+ * entered with a TR that is not a 64-bit TSS (docs/vm.md: the kernel refuses it).  Its
+ * vCPU then holds the same selector, base and limit as a busy 64-bit TSS, and VMSAVE
+ * and VMRUN, finding it unchanged, use the real one: nothing can use TR in between
+ * (hypervisors VMLOAD their own before STGI lets an interrupt in), and an LTR in
+ * between changes it and ends the substitution. */
+#define SEG_ATTR_SHIFT 16
+#define SEG_ATTR_MASK  (0xfffull << SEG_ATTR_SHIFT)
+#define TSS64_BUSY     0x8bull              /* present, system, type 11 */
+
+struct held_tr {
+    uint64_t given, real;
+};
+static struct held_tr held_trs[VM_MAX_VCPUS];
+
+static uint64_t tr_hold(struct vm *vm, uint64_t real, uint64_t l1_efer)
+{
+    struct held_tr *h = &held_trs[vm->cpu->index];
+    unsigned attr = (unsigned)(real >> SEG_ATTR_SHIFT) & 0xfff, type = attr & 0x1f;
+    bool long_mode = (l1_efer & GUEST_EFER_LMA) != 0;
+    h->real = h->given = real;
+    if (long_mode && !((attr & 0x80) && (type == 9 || type == 11)))
+        h->given = (real & ~SEG_ATTR_MASK) | TSS64_BUSY << SEG_ATTR_SHIFT;
+    return h->given;
+}
+
+static uint64_t tr_real(struct vm *vm, uint64_t word)
+{
+    struct held_tr *h = &held_trs[vm->cpu->index];
+    return word == h->given ? h->real : word;
+}
+
 static bool vmsave(struct vm *vm, uint64_t address, uint8_t *vmcb)
 {
     uint64_t sys[SYS_WORDS];
@@ -199,6 +233,8 @@ static bool vmsave(struct vm *vm, uint64_t address, uint8_t *vmcb)
         return false;
     for (unsigned i = 0; i < 4; i++) {
         uint64_t word = vm->cpu->exit.mr[VM_SEG(2 * moved_segments[i].segment)];
+        if (moved_segments[i].segment == SEGMENT_TR)
+            word = tr_real(vm, word);
         unsigned at = moved_segments[i].offset;
         vmcb12_put(vmcb, at, 2, word & 0xffff);
         vmcb12_put(vmcb, at + 2, 2, (word >> 16) & 0xfff);
@@ -221,6 +257,8 @@ static bool vmload(struct vm *vm, const uint8_t *vmcb)
             vmcb12_get(vmcb, at, 2) | (vmcb12_get(vmcb, at + 2, 2) & 0xfff) << 16 | vmcb12_get(vmcb, at + 4, 4) << 32;
         vm->cpu->exit.mr[VM_SEG(2 * moved_segments[i].segment + 1)] = vmcb12_get(vmcb, at + 8, 8);
     }
+    vm->cpu->exit.mr[VM_SEG(2 * SEGMENT_TR)] = tr_hold(vm, vm->cpu->exit.mr[VM_SEG(2 * SEGMENT_TR)],
+                                                       vm->cpu->exit.mr[VM_CR(VM_EFER)]);
     vm->cpu->reply_groups |= PITH_VM_GROUP_SEG;
     for (unsigned i = 0; i < 8; i++)
         sys[i] = vmcb12_get(vmcb, moved_sys[i], 8);
@@ -282,6 +320,7 @@ struct nested_l2 {
     bool nx;                            /* L1's EFER.NXE at VMRUN (the walk's NX) */
     uint64_t vmcb;                      /* the guest's VMCB (VMCB12) */
     uint64_t host_rip, host_rax, host_rsp;  /* L1 after its VMRUN (APM 15.5.1: saved by VMRUN) */
+    uint64_t host_efer;
     struct svm_intercepts intercepts;
     uint64_t iopm;
 };
@@ -379,6 +418,7 @@ static enum pith_error l2_enter_state(struct vm *vm, struct nested_l2 *l2, const
         vmcb_segment_to_words(vmcb, vmrun_segments[i], &seg[2 * i], &seg[2 * i + 1]);
     for (unsigned i = 8; i < 16; i++)
         seg[i] = mr[VM_SEG(i)];
+    seg[2 * SEGMENT_TR] = tr_real(vm, seg[2 * SEGMENT_TR]);
     dtr[0] = vmcb12_get(vmcb, VMCB12_GDTR + 8, 8);
     dtr[1] = vmcb12_get(vmcb, VMCB12_GDTR + 4, 4);
     dtr[2] = vmcb12_get(vmcb, VMCB12_IDTR + 8, 8);
@@ -419,6 +459,7 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
     l2->host_rip = c->exit.mr[VM_RIP] + length;
     l2->host_rax = c->exit.mr[VM_GPR(VM_RAX)];
     l2->host_rsp = c->exit.mr[VM_GPR(4)];
+    l2->host_efer = c->exit.mr[VM_CR(VM_EFER)];
     l2->intercepts = svm_intercepts_of(vmcb);
     l2->iopm = vmcb12_get(vmcb, VMCB12_IOPM_BASE, 8);
     c->svm.gif = true;                  /* VMRUN sets GIF (APM 15.17) */
@@ -501,6 +542,7 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
     err = pith_vcpu_read_state(c->vcpu, PITH_VM_GROUP_RIP | PITH_VM_GROUP_SEG, l1, 18);
     for (unsigned i = 8; i < 16; i++)
         seg[i] = mr[VM_SEG(i)];             /* FS, GS, LDTR, TR: L2's */
+    seg[2 * SEGMENT_TR] = tr_hold(vm, seg[2 * SEGMENT_TR], l2->host_efer);
     rip[0] = l2->host_rip;
     l2->running = false;
     c->svm.gif = false;
