@@ -700,7 +700,8 @@ void vcpu_run(struct vcpu *c)
             continue;
         }
         if (nested_svm_is_l2_exit(c)) {     /* the guest's guest (nested_svm.h) */
-            enum nested_l2_step step = nested_svm_l2_exit(vm);
+            struct nested_l2_reply l2_reply = { 0 };
+            enum nested_l2_step step = nested_svm_l2_exit(vm, &l2_reply);
             bool reply_l2 = step == NESTED_L2_RETRY;
             if (step == NESTED_L2_NOT_INTERCEPTED) {
                 reply_l2 = c->exit.reason == PITH_EXIT_CPUID;   /* answered as for the guest */
@@ -712,7 +713,8 @@ void vcpu_run(struct vcpu *c)
             vm_unlock(vm);
             if (vm->stopped)
                 break;
-            err = reply_l2 ? pith_vm_reply_wait(c->exit_endpoint, &c->exit, VM_REPLY_MASK, 0, 0, 0)
+            err = reply_l2 ? pith_vm_reply_wait(c->exit_endpoint, &c->exit, VM_REPLY_MASK, l2_reply.inject,
+                                                l2_reply.error_code, l2_reply.windows)
                            : pith_vm_wait_exit(c->exit_endpoint, &c->exit);
             continue;
         }

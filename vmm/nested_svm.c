@@ -319,6 +319,8 @@ struct nested_l2 {
     uint32_t asid;                      /* ... and the ASID it gave L2 */
     bool nx;                            /* L1's EFER.NXE at VMRUN (the walk's NX) */
     uint64_t vmcb;                      /* the guest's VMCB (VMCB12) */
+    bool entry_pending;                 /* L2 was recalled to take ... */
+    struct nested_l2_reply entry;       /* ... VMCB12's EVENTINJ and V_IRQ window */
     uint64_t host_rip, host_rax, host_rsp;  /* L1 after its VMRUN (APM 15.5.1: saved by VMRUN) */
     uint64_t host_efer;
     struct svm_intercepts intercepts;
@@ -436,6 +438,27 @@ static enum pith_error l2_enter_state(struct vm *vm, struct nested_l2 *l2, const
     return err;
 }
 
+/* What VMRUN delivers as L2 starts (APM 15.20-15.21): EVENTINJ, and with V_IRQ set
+ * and VINTR intercepted, an exit as soon as L2 can take an interrupt (the interrupt
+ * window; KVM asks for it so).  A thread resumed after SUSPEND has no exit to reply
+ * to, so L2 is recalled first: its RECALL exit, before it runs anything, is answered
+ * with the event and the window (nested_svm_l2_exit). */
+#define INT_CTL_V_IRQ (1ull << 8)
+
+static enum pith_error l2_entry_event(struct nested_l2 *l2, const uint8_t *vmcb)
+{
+    uint64_t event = vmcb12_get(vmcb, VMCB12_EVENTINJ, 8);
+    bool window = (vmcb12_get(vmcb, VMCB12_INT_CTL, 8) & INT_CTL_V_IRQ) &&
+                  svm_intercepts_cover(&l2->intercepts, SVM_EXIT_VINTR);
+    l2->entry = (struct nested_l2_reply){
+        .inject = (event & PITH_VM_EVENT_VALID) ? event & 0xffffffffull : 0,
+        .error_code = event >> 32,
+        .windows = window ? PITH_VM_WINDOW_INTERRUPT : 0,
+    };
+    l2->entry_pending = l2->entry.inject || l2->entry.windows;
+    return l2->entry_pending ? pith_vcpu_recall(l2->vcpu) : PITH_OK;
+}
+
 /* VMRUN of a VMCB that passed its checks: L1 stops where it is, L2 starts.  false:
  * the guest was stopped (what L2 needs is not there yet, or an object failed). */
 static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigned length)
@@ -464,7 +487,9 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
     l2->iopm = vmcb12_get(vmcb, VMCB12_IOPM_BASE, 8);
     c->svm.gif = true;                  /* VMRUN sets GIF (APM 15.17) */
     l2->running = true;
-    err = pith_thread_suspend(c->thread);
+    err = l2_entry_event(l2, vmcb);
+    if (!err)
+        err = pith_thread_suspend(c->thread);
     if (!err)
         err = pith_thread_resume(l2->thread);
     if (err)
@@ -545,6 +570,7 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
     seg[2 * SEGMENT_TR] = tr_hold(vm, seg[2 * SEGMENT_TR], l2->host_efer);
     rip[0] = l2->host_rip;
     l2->running = false;
+    l2->entry_pending = false;
     c->svm.gif = false;
     if (!err)
         err = pith_thread_suspend(l2->thread);
@@ -603,7 +629,7 @@ static enum nested_l2_step l2_nested_page_fault(struct vm *vm, struct nested_l2 
     return NESTED_L2_STOPPED;
 }
 
-enum nested_l2_step nested_svm_l2_exit(struct vm *vm)
+enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
 {
     struct vcpu *c = vm->cpu;
     struct nested_l2 *l2 = l2_of(c);
@@ -617,7 +643,14 @@ enum nested_l2_step nested_svm_l2_exit(struct vm *vm)
     case PITH_EXIT_INVALID_STATE:       /* the state L1 gave its guest was refused */
         return l2_exit_to_l1(vm, l2, SVM_EXIT_INVALID, 0, 0) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
     case PITH_EXIT_RECALL:
-        code = SVM_EXIT_INTR;
+        if (l2->entry_pending) {        /* VMRUN's event and window (l2_entry_event) */
+            *reply = l2->entry;
+            l2->entry_pending = false;
+            return NESTED_L2_RETRY;
+        }
+        code = SVM_EXIT_INTR;           /* L1's interrupt, or a recall left over: harmless */
+        if (!l1_intercepts(vm, l2, code))
+            return NESTED_L2_RETRY;
         break;
     case PITH_EXIT_MMIO:
         if (l2->np)

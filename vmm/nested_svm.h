@@ -63,9 +63,12 @@ enum nested_l2_step {
     NESTED_L2_STOPPED,              /* the guest was stopped */
     NESTED_L2_TO_L1,
     NESTED_L2_NOT_INTERCEPTED,
-    NESTED_L2_RETRY,                /* the shadow maps it now: reply, L2 tries again */
+    NESTED_L2_RETRY,                /* reply to L2: the shadow maps it now, or VMRUN's event */
 };
-enum nested_l2_step nested_svm_l2_exit(struct vm *vm);
+struct nested_l2_reply {            /* NESTED_L2_RETRY: what the reply to L2 carries */
+    uint64_t inject, error_code, windows;
+};
+enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
 void nested_svm_not_emulated(struct vm *vm);
 
 /* The vCPU's loop ends: its guest's guest, if any, stops too. */

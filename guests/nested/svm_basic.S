@@ -26,6 +26,9 @@
  *  16 a write to a page they map read-only is #VMEXIT(NPF) with P set
  *  17 L1 moves a page and VMRUN asks for a TLB flush: L2's next write lands in the
  *     page's new place
+ *  18 VMRUN with an interrupt in EVENTINJ: L2 takes it before its first instruction
+ *     (its handler's OUT is the #VMEXIT) and EVENTINJ reads back clear
+ *  19 VMRUN with V_IRQ set and VINTR intercepted: #VMEXIT(VINTR) once L2 sets IF
  * Each step prints "S" and a letter (b for step 1 ...) on COM1; the verdict on port
  * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
  * `nested on` it fails at step 1.  How to run it: docs/nested.md, "Tests".
@@ -345,6 +348,50 @@ _start:
     cmpw $0x1234, NP_DATA       /* the old place keeps what step 14 wrote */
     jne fail
 
+    movb $18, step              /* an interrupt in EVENTINJ, taken before L2's first instruction */
+    call mark
+    movl $l2_event_code, %esi   /* L2 (without nested paging) at 0x8000 again */
+    movl $L2_CODE, %edi
+    movl $l2_event_end - l2_event_code, %ecx
+    rep movsb
+    movl $L2_CODE + 0x10, 0x40 * 4  /* L2's real-mode IVT: vector 0x40 at 0:8010 */
+    movl $0x10, VMCB_L2 + 0x558     /* CR0: real mode (step 13 left it refused) */
+    movl $L2_CODE, VMCB_L2 + 0x418  /* CS base */
+    movl $(0x009b << 16) | (L2_CODE >> 4), VMCB_L2 + 0x410
+    movl $0, VMCB_L2 + 0x578        /* RIP: the HLT at CS:0 */
+    movl $2, VMCB_L2 + 0x570        /* RFLAGS: IF clear, which an injected event ignores */
+    movl $0x80000040, VMCB_L2 + 0xa8    /* EVENTINJ: valid, external interrupt, vector 0x40 */
+    movl $VMCB_L2, %eax
+    vmrun
+    stgi
+    cmpl $0x7b, VMCB_L2 + 0x70  /* the handler's OUT */
+    jne fail
+    cmpb $0x42, VMCB_L2 + 0x5f8 /* AL of the handler */
+    jne fail
+    cmpl $0x8012, VMCB_L2 + 0x578   /* RIP: the OUT in the handler, CS 0 (the IVT's segment) */
+    jne fail
+    cmpl $0, VMCB_L2 + 0xa8     /* EVENTINJ consumed */
+    jne fail
+
+    movb $19, step              /* V_IRQ with VINTR intercepted: an exit once L2 sets IF */
+    call mark
+    movl $(0x009b << 16) | (L2_CODE >> 4), VMCB_L2 + 0x410
+    movl $L2_CODE, VMCB_L2 + 0x418
+    movl $0x20, VMCB_L2 + 0x578     /* cli; nop; sti; nop; hlt */
+    orl $1 << 4, VMCB_L2 + 0x0c     /* intercept VINTR */
+    movl $1 << 8, VMCB_L2 + 0x60    /* V_IRQ */
+    movl $VMCB_L2, %eax
+    vmrun
+    stgi
+    cmpl $0x64, VMCB_L2 + 0x70  /* VINTR */
+    jne fail
+    movl VMCB_L2 + 0x578, %eax  /* after STI and the instruction its shadow covers */
+    cmpl $0x24, %eax
+    je 1f
+    cmpl $0x23, %eax
+    jne fail
+1:  movl $0, VMCB_L2 + 0x60
+
     movb $0, step
     call mark
 fail:
@@ -402,6 +449,14 @@ l2_np_code:
     .fill 12, 1, 0xf4
     .byte 0xb8, 0x78, 0x56, 0xa3, 0x00, 0x90, 0xe6, 0x80, 0xf4  /* D: mov $0x5678, %ax; mov %ax, 0x9000; out; hlt */
 l2_np_end:
+/* L2's programs for steps 18 and 19, at 0x8000 (CS base). */
+l2_event_code:
+    .byte 0xf4                                                  /* +0: hlt (never reached) */
+    .fill 15, 1, 0xf4
+    .byte 0xb0, 0x42, 0xe6, 0x80, 0xf4                          /* +0x10, vector 0x40: mov $0x42, %al; out %al, $0x80; hlt */
+    .fill 11, 1, 0xf4
+    .byte 0xfa, 0x90, 0xfb, 0x90, 0xf4                          /* +0x20: cli; nop; sti; nop; hlt */
+l2_event_end:
 
     .align 8
 gdt:

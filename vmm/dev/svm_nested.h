@@ -35,7 +35,7 @@
 #define VMCB12_TSC_OFFSET       0x050
 #define VMCB12_ASID             0x058   /* 32 bits */
 #define VMCB12_TLB_CONTROL      0x05c   /* 8 bits */
-#define VMCB12_INT_CTL          0x060
+#define VMCB12_INT_CTL          0x060   /* bit 8: V_IRQ */
 #define VMCB12_INT_SHADOW       0x068
 #define VMCB12_EXITCODE         0x070
 #define VMCB12_EXITINFO1        0x078
@@ -99,6 +99,7 @@ static inline void vmcb12_put(uint8_t *vmcb, unsigned offset, unsigned size, uin
 #define SVM_EXIT_EXCEPTION_0    0x40u
 #define SVM_EXIT_INTR           0x60u
 #define SVM_EXIT_NMI            0x61u
+#define SVM_EXIT_VINTR          0x64u
 #define SVM_EXIT_CPUID          0x72u
 #define SVM_EXIT_HLT            0x78u
 #define SVM_EXIT_INVLPGA        0x7au
