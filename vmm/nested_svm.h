@@ -5,10 +5,10 @@
  * interrupts the VMM injects, VMLOAD/VMSAVE move the state they name between the vCPU
  * and the guest's VMCB, INVLPGA has nothing to flush, and VMRUN checks the guest's
  * VMCB (dev/svm_nested.h) and reports VMEXIT_INVALID in it when a check fails.  A VMRUN
- * that passes runs the guest's guest on a second vCPU (without nested paging so far),
- * and its exits the guest intercepts become #VMEXITs into the guest; anything further
- * stops the guest with the reason (docs/nested.md).  Without `nested on` every SVM instruction is #UD, as on
- * a CPU without SVM.  The exits come as PITH_EXIT_OTHER with the SVM exit code in MR0
+ * that passes runs the guest's guest on a second vCPU, with nested paging in a shadow
+ * nested table (nested_shadow.h), and its exits the guest intercepts become #VMEXITs
+ * into the guest; anything further stops the guest with the reason (docs/nested.md).
+ * Without `nested on` every SVM instruction is #UD, as on a CPU without SVM.  The exits come as PITH_EXIT_OTHER with the SVM exit code in MR0
  * and no length (the kernel intercepts them all, docs/vm.md).
  */
 #ifndef VMM_NESTED_SVM_H
