@@ -76,6 +76,29 @@ static void test_4k_page(void)
     CHECK_EQ(r.address, 0x9234);
 }
 
+/* The walk says whether the leaf is dirty (the shadow maps a page writable only then):
+ * not after a read of a clean leaf, yes after a write, yes on a read once written; a
+ * walker without write access sets nothing and reports the leaf as it is. */
+static void test_dirty_reported(void)
+{
+    struct npt_walker w = walker();
+    four_levels(PUW);
+    struct npt_walk_result r = npt_walk(&w, L2_ADDR, 0);
+    CHECK(r.status == NPT_WALK_OK && r.writable && !r.dirty);
+    r = npt_walk(&w, L2_ADDR, NPT_ACCESS_WRITE);
+    CHECK(r.status == NPT_WALK_OK && r.dirty);
+    r = npt_walk(&w, L2_ADDR, 0);
+    CHECK(r.dirty);
+    w = walker();
+    w.write = NULL;
+    four_levels(PUW);
+    r = npt_walk(&w, L2_ADDR, NPT_ACCESS_WRITE);
+    CHECK(r.status == NPT_WALK_OK && !r.dirty);
+    CHECK_EQ(get(0x4008), 0x9000 | PUW);
+    four_levels(PUW | D);
+    CHECK(npt_walk(&w, L2_ADDR, 0).dirty);
+}
+
 static void test_2m_and_1g_pages(void)
 {
     struct npt_walker w = walker();
@@ -218,6 +241,7 @@ static void test_malformed_tables(void)
 DEVICE_TESTS(npt_walk,
     { "npt_4k_page", test_4k_page },
     { "npt_2m_and_1g_pages", test_2m_and_1g_pages },
+    { "npt_dirty_reported", test_dirty_reported },
     { "npt_not_present_each_level", test_not_present_each_level },
     { "npt_permissions", test_permissions },
     { "npt_reserved_bits", test_reserved_bits },
