@@ -108,12 +108,12 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 include guests/multiboot/multiboot.mk
 include guests/gdb/gdb.mk
 
-# The virtual-SVM test guest (guests/nested/), flat like the test guests but not run by
+# The virtual-SVM test guests (guests/nested/), flat like the test guests but not run by
 # every VMM test.
-$(BUILD)/guests/svm_basic.bin: guests/nested/svm_basic.S | deps
+$(BUILD)/guests/svm_%.bin: guests/nested/svm_%.S | deps
 	@mkdir -p $(dir $@)
-	$(CC) -c -o $(BUILD)/guests/svm_basic.o $<
-	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/svm_basic.o
+	$(CC) -c -o $(BUILD)/guests/svm_$*.o $<
+	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/svm_$*.o
 
 # The boot sector of the legacy tests (guests/bios/) on a 1 MiB raw disk and on a CD
 # (El Torito, no emulation).
@@ -205,7 +205,8 @@ $(BUILD)/pith-legacy-686.iso: $(SYSTEM_PARTS) $(BUILD)/guests/grub-686.img guest
 $(BUILD)/pith-io.iso: $(SYSTEM_PARTS) guests/configs/io-test.conf
 	tools/mkimage.sh $@ guests/configs/io-test.conf $(BUILD)
 
-$(BUILD)/pith-nested.iso: $(SYSTEM_PARTS) $(BUILD)/guests/svm_basic.bin $(BUILD)/initrd-kvm.img \
+$(BUILD)/pith-nested.iso: $(SYSTEM_PARTS) $(BUILD)/guests/svm_basic.bin $(BUILD)/guests/svm_hostile.bin \
+		$(BUILD)/initrd-kvm.img \
 		guests/configs/nested-test.conf
 	tools/mkimage.sh $@ guests/configs/nested-test.conf $(BUILD)
 $(BUILD)/pith-storage.iso: $(SYSTEM_PARTS) $(BUILD)/storage.elf guests/configs/storage-test.conf

@@ -19,6 +19,10 @@ check nested_svm_basic_on "svm_basic with nested on did not pass all its steps (
 	has 'vmm: svm-on: stopped after [0-9]+ ms with verdict 0$'
 check nested_svm_shadow "svm_basic's nested-paging steps did not run in a shadow (4 pages, 2 flushes)" \
 	has 'vmm: svm-on: vCPU 0: the shadow nested table: 4 pages mapped, 2 flushes$'
+check nested_svm_hostile "svm_hostile did not pass all its steps (verdict 0)" \
+	has 'vmm: svm-hostile: stopped after [0-9]+ ms with verdict 0$'
+check nested_svm_hostile_refills "svm_hostile's L2 did not make the shadow drop and refill itself (10 or more flushes)" \
+	has 'vmm: svm-hostile: vCPU 0: the shadow nested table: [0-9]{4,} pages mapped, [0-9]{2,} flushes$'
 check nested_svm_basic_off "svm_basic without nested on did not stop at its first step (no SVM: verdict 1)" \
 	has 'vmm: svm-off: stopped after [0-9]+ ms with verdict 1$'
 check nested_linux_svm_flag "the guest with nested on has no svm flag" \
