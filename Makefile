@@ -498,8 +498,10 @@ $(BUILD)/pith-bench-io.iso: $(SYSTEM_PARTS) guests/configs/bench-io.conf
 	tools/mkimage.sh $@ guests/configs/bench-io.conf $(BUILD)
 
 bench: $(BUILD)/pith-bench.iso $(BUILD)/pith-bench-wall.iso $(BUILD)/kvm_exit $(BUILD)/pith-bench-linux.iso $(BUILD)/pith-fuzz.iso \
-		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso $(BUILD)/pith-bench-bios.iso
+		$(BUILD)/pith-bench-smp-1.iso $(BUILD)/pith-bench-smp-2.iso $(BUILD)/pith-bench-bios.iso \
+		$(SYSTEM_PARTS) $(BUILD)/initrd-kvm.img
 	tools/bench/bench.sh $(BUILD)
+	tools/bench/nested-exit.sh $(BUILD)
 	tools/bench/linux-boot.sh $(BUILD)
 	tools/bench/smp-guest.sh $(BUILD)
 	tools/bench/guest-cpu.sh $(BUILD)
