@@ -257,6 +257,11 @@ $(BUILD)/pith-bench.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
 $(BUILD)/pith-bench-wall.iso: $(BUILD)/kernel.elf $(BUILD)/bench.elf tools/mkiso.sh
 	KERNEL_CMDLINE=wall tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/bench.elf=bench
 
+# KVM's guests checked from inside a Linux guest (tests/nested.sh; static, host libc).
+$(BUILD)/kvm_test: guests/linux/kvm_test.c | deps
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ guests/linux/kvm_test.c
+
 # The Linux KVM peer of the vm_exit benchmarks (runs in a Linux guest: static, host libc).
 $(BUILD)/kvm_exit: tools/bench/kvm_exit.c user/bench/guests.h | deps
 	@mkdir -p $(BUILD)
