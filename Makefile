@@ -240,8 +240,9 @@ $(BUILD)/pith-compose.iso: $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/consol
 
 # The reference Linux guest (tools/guest-linux.sh): Debian's cloud kernel, downloaded
 # once into $(BUILD)/linux/, a busybox initramfs and a small disk image.
-$(BUILD)/initrd.img: tools/guest-linux.sh tools/initramfs.sh guests/linux/init | deps
-	tools/guest-linux.sh $(BUILD)
+# initrd-kvm.img holds kvm_test as /bin/kvm-test as well (make test-nested).
+$(BUILD)/initrd.img: tools/guest-linux.sh tools/initramfs.sh guests/linux/init $(BUILD)/kvm_test | deps
+	tools/guest-linux.sh $(BUILD) $(BUILD)/kvm_test
 $(BUILD)/initrd-kvm.img: $(BUILD)/initrd.img
 $(BUILD)/vmlinuz $(BUILD)/disk.img: $(BUILD)/initrd.img
 

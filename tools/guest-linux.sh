@@ -2,7 +2,7 @@
 # guest-linux.sh — the reference Linux guest: Debian's cloud kernel and a busybox
 # initramfs, for the VMM's Linux boot (docs/vmm.md, `make test-linux`).
 #
-# Usage: tools/guest-linux.sh OUTDIR
+# Usage: tools/guest-linux.sh OUTDIR [KVM_TEST]
 #
 # Writes OUTDIR/vmlinuz (the bzImage), OUTDIR/initrd.img (cpio newc, gzip) and
 # OUTDIR/disk.img (a 64 KiB ext2 filesystem whose hello.txt is the line
@@ -18,11 +18,15 @@
 # virtio modules of the same kernel (virtio-blk, virtio-console), the ACPI button and
 # evdev modules (the power button, for acpid), loaded when the
 # guest has a PCI bus.
+# initrd-kvm.img adds KVM's modules and, given KVM_TEST (guests/linux/kvm_test.c built
+# static), that program as /bin/kvm-test.
 # Exit status: 0 the files written; 1 anything failed.
 set -euo pipefail
 
 die() { echo "guest-linux: $*" >&2; exit 1; }
-[ $# -eq 1 ] || die "usage: $0 OUTDIR"
+[ $# -eq 1 ] || [ $# -eq 2 ] || die "usage: $0 OUTDIR [KVM_TEST]"
+kvm_test=${2:-}
+[ -z "$kvm_test" ] || [ -x "$kvm_test" ] || die "$kvm_test is not a program"
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1/linux"
 out=$(cd "$1" && pwd)
@@ -121,7 +125,8 @@ pack() { pack_initramfs "$tree" "$1"; }   # FILE: the tree as an initramfs
 pack "$out/initrd.img"
 # initrd-kvm.img: the same, with KVM's modules (irqbypass, kvm, kvm_amd, kvm_intel) in
 # lib/modules/kvm, listed in lib/modules/kvm/order and loaded by /init only with
-# pith.kvm=1 (make test-nested); kept out of initrd.img, which every guest loads.
+# pith.kvm=1 (make test-nested), and KVM_TEST as /bin/kvm-test (run with
+# pith.kvm_test=1); both kept out of initrd.img, which every guest loads.
 kvm_first=${#order[@]}
 if [ -n "$moddir" ] && command -v modinfo >/dev/null; then
 	for m in kvm_amd kvm_intel; do add_module "$m"; done
@@ -132,8 +137,9 @@ for m in "${order[@]:$kvm_first}"; do
 	unpack_module "$m" "$tree/lib/modules/kvm/$m.ko"
 	echo "$m" >>"$tree/lib/modules/kvm/order"
 done
+[ -z "$kvm_test" ] || install -m 755 "$kvm_test" "$tree/bin/kvm-test"
 pack "$out/initrd-kvm.img"
-rm -rf "$tree/lib/modules/kvm"
+rm -rf "$tree/lib/modules/kvm" "$tree/bin/kvm-test"
 # A small disk for the virtio-blk test: 64 KiB of ext2 (the cloud kernel's built-in
 # ext4 driver mounts it; no journal, so read-only is enough) holding hello.txt.
 # Fixed UUID, hash seed and owner, so only the timestamps vary between builds.
