@@ -502,17 +502,25 @@ static bool case_mmio_unbacked(struct vm *vm)
            expect_exit(vm, KVM_EXIT_HLT, "HLT");
 }
 
-/* Real mode: L2 says it is running with IF clear, sets IF and loops; user space asks
- * for the interrupt window, injects vector 0x20 when it opens, and the handler the IVT
- * names reports it by OUT and halts.  The frame on L2's stack must point at the loop. */
+/* Real mode: L2 says it is running with IF clear, sets IF and counts down; user space
+ * asks for the interrupt window, injects vector 0x20 when it opens, and the handler the
+ * IVT names reports it by OUT and halts.  The frame on L2's stack must point into the
+ * countdown.  The countdown is bounded, so that a window that never opens ends in an
+ * OUT to port 0x42 (this case fails) rather than in an L2 that never exits: an L1 whose
+ * own timer does not reach it while L2 runs could not be woken by the alarm. */
 static bool case_interrupt(struct vm *vm)
 {
-    enum { VECTOR = 0x20, HANDLER = 0x2000, LOOP = CODE_GPA + 5 };
+    enum { VECTOR = 0x20, HANDLER = 0x2000, SPIN = CODE_GPA + 11, COUNT = 0x400000 };
     static const uint8_t code[] = {
         0xb0, 0x01,                 /* mov al, 1 */
         0xe6, 0x41,                 /* out 0x41, al */
+        0x66, 0xb9, IMM32(COUNT),   /* mov ecx, COUNT */
         0xfb,                       /* sti */
-        0xeb, 0xfe,                 /* LOOP: jmp LOOP */
+        0x66, 0x49,                 /* SPIN: dec ecx */
+        0x75, 0xfc,                 /* jnz SPIN */
+        0xb0, 0x02,                 /* mov al, 2 */
+        0xe6, 0x42,                 /* out 0x42, al: the window never opened */
+        0xf4,                       /* hlt */
     };
     static const uint8_t handler[] = {
         0xb0, 0x49,                 /* mov al, 0x49 */
@@ -546,21 +554,25 @@ static bool case_interrupt(struct vm *vm)
         return fail("KVM_GET_REGS: %s", strerror(errno));
     uint16_t frame[3];              /* IP, CS, FLAGS (SDM 20.1.4) */
     memcpy(frame, vm->memory + STACK_TOP - 6, sizeof(frame));
-    if (regs.rsp != STACK_TOP - 6 || frame[0] != LOOP || frame[1] != 0 || !(frame[2] & 0x200))
-        return fail("interrupt frame: SP %#llx, IP %#x CS %#x FLAGS %#x; wanted SP %#x, IP %#x CS 0, IF set",
-                    (unsigned long long)regs.rsp, frame[0], frame[1], frame[2], STACK_TOP - 6, LOOP);
+    bool in_countdown = frame[0] == SPIN || frame[0] == SPIN + 2;
+    if (regs.rsp != STACK_TOP - 6 || !in_countdown || frame[1] != 0 || !(frame[2] & 0x200))
+        return fail("interrupt frame: SP %#llx, IP %#x CS %#x FLAGS %#x; wanted SP %#x, IP %#x or %#x, "
+                    "CS 0, IF set", (unsigned long long)regs.rsp, frame[0], frame[1], frame[2],
+                    STACK_TOP - 6, SPIN, SPIN + 2);
     return true;
 }
 
 /* Long mode with L2's own page tables: a 64-bit store through REMAPPED_VA must land in
  * REMAPPED_PA (L2 reads it back there through the identity map and reports it by two
  * OUTs), and L2's walk must set Accessed and Dirty in its page-table entry. */
+#define LONG_MODE_PATTERN 0x0123456789abcdefull
+
 static bool case_long_mode_paging(struct vm *vm)
 {
-    const uint64_t pattern = 0x0123456789abcdefull;
+    const uint64_t pattern = LONG_MODE_PATTERN;
     static const uint8_t code[] = {
         0x48, 0xb8, IMM64(REMAPPED_VA),             /* mov rax, REMAPPED_VA */
-        0x48, 0xbb, IMM64(0x0123456789abcdefull),   /* mov rbx, pattern */
+        0x48, 0xbb, IMM64(LONG_MODE_PATTERN),       /* mov rbx, LONG_MODE_PATTERN */
         0x48, 0x89, 0x18,                           /* mov [rax], rbx */
         0x48, 0x8b, 0x0c, 0x25, IMM32(REMAPPED_PA), /* mov rcx, [REMAPPED_PA] */
         0x89, 0xc8,                                 /* mov eax, ecx */
