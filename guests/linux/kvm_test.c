@@ -33,6 +33,7 @@
 #define LARGE_MEMORY 0x200000u      /* 32- and 64-bit cases: 2 MiB at 0 */
 #define CODE_GPA 0x1000u
 #define STACK_TOP 0x8000u
+#define TSS_GPA 0x9000u             /* all zero: nothing ever switches to it */
 
 /* Little-endian immediates inside the byte arrays. */
 #define IMM16(x) (uint8_t)(x), (uint8_t)((x) >> 8)
@@ -174,8 +175,14 @@ static void flat_segments(struct kvm_sregs *sregs, bool long_mode)
         .base = 0, .limit = 0xffffffff, .selector = 16, .type = 3,  /* read/write, accessed */
         .present = 1, .s = 1, .g = 1, .db = 1,
     };
+    /* A busy 32-bit TSS, which long mode reads as the 64-bit one, the only kind it has
+     * (VM entry refuses any other there, SDM 27.3.1.2); KVM's reset TR is 16-bit. */
+    struct kvm_segment task = {
+        .base = TSS_GPA, .limit = 0x67, .type = 11, .present = 1,
+    };
     sregs->cs = code;
     sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = data;
+    sregs->tr = task;
 }
 
 #define CR0_PE 0x1u
