@@ -45,9 +45,8 @@ kvm_case memory_all "an L2's pattern over all its 2 MiB did not all reach its me
 kvm_case outside_slots "an L2's access above its slot or at 4 GiB did not come out as KVM_EXIT_MMIO"
 check nested_kvm_finished "kvm-test did not finish (no summary line)" \
 	has '^\[kvm-on\] kvm-test: [0-9]+ passed, [0-9]+ failed$'
-# Not yet: `interrupt` (and with it the summary `kvm-test: 8 passed, 0 failed`) waits
-# for the VMM to apply VMCB12's V_IRQ, KVM's way of asking for the interrupt window
-# (docs/nested.md, "Limits now").
+# Not yet: `interrupt` (and with it the summary `kvm-test: 8 passed, 0 failed`): the
+# window opens, but the interrupt KVM then puts in EVENTINJ never reaches its L2.
 check nested_linux_no_svm_flag "the guest without nested on sees an svm flag" \
 	has '^\[kvm-off\] pith-guest: cpu flag svm: no$'
 check nested_linux_no_vmx_flag "a guest sees a vmx flag on an SVM host" \
