@@ -700,6 +700,8 @@ void vcpu_run(struct vcpu *c)
             continue;
         }
         if (nested_svm_is_l2_exit(c)) {     /* the guest's guest (nested_svm.h) */
+            if (c->exit.reason == PITH_EXIT_RECALL)
+                c->recall_requested = false;
             struct nested_l2_reply l2_reply = { 0 };
             enum nested_l2_step step = nested_svm_l2_exit(vm, &l2_reply);
             bool reply_l2 = step == NESTED_L2_RETRY;

@@ -16,6 +16,8 @@
 #define VECTOR_UD 6
 #define VECTOR_GP 13
 #define CR0_PE    1ull
+#define CR0_PG    (1ull << 31)
+#define EFER_LME_BIT (1ull << 8)
 
 /* What the virtual CPU offers a VMCB12 against (svm_vmcb12_check): the guest's own
  * physical-address width; CR4 bits 0-10 (VME ... OSXMMEXCPT: CPUID offers nothing
@@ -209,14 +211,21 @@ struct held_tr {
 };
 static struct held_tr held_trs[VM_MAX_VCPUS];
 
+/* The TR a vCPU in long mode (or not) can be entered with: a 64-bit TSS as it is,
+ * anything else as a busy 64-bit TSS with the same selector, base and limit. */
+static uint64_t tr_enterable(uint64_t tr, bool long_mode)
+{
+    unsigned attr = (unsigned)(tr >> SEG_ATTR_SHIFT) & 0xfff, type = attr & 0x1f;
+    if (!long_mode || ((attr & 0x80) && (type == 9 || type == 11)))
+        return tr;
+    return (tr & ~SEG_ATTR_MASK) | TSS64_BUSY << SEG_ATTR_SHIFT;
+}
+
 static uint64_t tr_hold(struct vm *vm, uint64_t real, uint64_t l1_efer)
 {
     struct held_tr *h = &held_trs[vm->cpu->index];
-    unsigned attr = (unsigned)(real >> SEG_ATTR_SHIFT) & 0xfff, type = attr & 0x1f;
-    bool long_mode = (l1_efer & GUEST_EFER_LMA) != 0;
-    h->real = h->given = real;
-    if (long_mode && !((attr & 0x80) && (type == 9 || type == 11)))
-        h->given = (real & ~SEG_ATTR_MASK) | TSS64_BUSY << SEG_ATTR_SHIFT;
+    h->real = real;
+    h->given = tr_enterable(real, (l1_efer & GUEST_EFER_LMA) != 0);
     return h->given;
 }
 
@@ -420,7 +429,11 @@ static enum pith_error l2_enter_state(struct vm *vm, struct nested_l2 *l2, const
         vmcb_segment_to_words(vmcb, vmrun_segments[i], &seg[2 * i], &seg[2 * i + 1]);
     for (unsigned i = 8; i < 16; i++)
         seg[i] = mr[VM_SEG(i)];
-    seg[2 * SEGMENT_TR] = tr_real(vm, seg[2 * SEGMENT_TR]);
+    /* L2 gets L1's TR (VMRUN does not switch it); a long-mode L2 whose TR is a 16-bit
+     * TSS, which SVM's VMRUN does not check but the kernel refuses, gets it as a
+     * 64-bit one (tr_enterable), and L1 finds that one at #VMEXIT. */
+    bool l2_long_mode = (cr[4] & GUEST_EFER_LMA) || ((cr[4] & EFER_LME_BIT) && (cr[0] & CR0_PG));
+    seg[2 * SEGMENT_TR] = tr_enterable(tr_real(vm, seg[2 * SEGMENT_TR]), l2_long_mode);
     dtr[0] = vmcb12_get(vmcb, VMCB12_GDTR + 8, 8);
     dtr[1] = vmcb12_get(vmcb, VMCB12_GDTR + 4, 4);
     dtr[2] = vmcb12_get(vmcb, VMCB12_IDTR + 8, 8);
@@ -629,7 +642,7 @@ static enum nested_l2_step l2_nested_page_fault(struct vm *vm, struct nested_l2 
     return NESTED_L2_STOPPED;
 }
 
-enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
+static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *reply)
 {
     struct vcpu *c = vm->cpu;
     struct nested_l2 *l2 = l2_of(c);
@@ -662,6 +675,29 @@ enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *re
     if (!l1_intercepts(vm, l2, code))
         return NESTED_L2_NOT_INTERCEPTED;
     return l2_exit_to_l1(vm, l2, code, info1, info2) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
+}
+
+/* An event whose delivery the exit cut short (a shadow fault on L2's IDT or stack, say)
+ * is delivered again when L2 resumes, as a hypervisor must (APM 15.7.2, EXITINTINFO);
+ * one L1 sees goes to it in EXITINTINFO instead (l2_exit_to_l1). */
+enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
+{
+    enum nested_l2_step step = l2_exit_step(vm, reply);
+    uint64_t delivering = vm->cpu->exit.mr[VM_DELIVERING];
+    if (step == NESTED_L2_RETRY && !reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
+        reply->inject = delivering & 0xffffffffull;
+        reply->error_code = delivering >> 32;
+    }
+    return step;
+}
+
+/* While L2 runs, L1's vCPU is suspended and a recall of it would wait for L2's next
+ * exit anyway.  Recalling L2 instead, for #VMEXIT(INTR), livelocked KVM's guests: L2
+ * was recalled again at every VMRUN before it ran an instruction (docs/nested.md,
+ * "Limits now").  So L1's interrupts wait until L2 exits. */
+pith_cap_t nested_svm_recall_target(struct vcpu *c)
+{
+    return l2_of(c)->running ? 0 : c->vcpu;
 }
 
 void nested_svm_not_emulated(struct vm *vm)

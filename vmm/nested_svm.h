@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pith/syscall.h>
+
 struct vm;
 struct vcpu;
 
@@ -70,6 +72,10 @@ struct nested_l2_reply {            /* NESTED_L2_RETRY: what the reply to L2 car
 };
 enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
 void nested_svm_not_emulated(struct vm *vm);
+
+/* The vCPU to recall when the guest has an interrupt to take: its own; 0 while its
+ * guest's guest runs (the interrupt waits for that one's next exit). */
+pith_cap_t nested_svm_recall_target(struct vcpu *c);
 
 /* The vCPU's loop ends: its guest's guest, if any, stops too. */
 void nested_svm_finish(struct vcpu *c);

@@ -87,9 +87,12 @@ static void kick(struct vcpu *c)
             (vm->platform != VM_PLATFORM_PC || !pc_nmi(vm, c->index, false)))
             break;
         if (!c->recall_requested) {
+            pith_cap_t target = nested_svm_recall_target(c);
+            if (!target)
+                break;
             c->recall_requested = true;
             vm->record.recalls++;
-            pith_vcpu_recall(c->vcpu);
+            pith_vcpu_recall(target);
         }
         break;
     case VCPU_HALTED:
