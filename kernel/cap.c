@@ -191,7 +191,7 @@ bool cap_derivable(const struct cap *c)
 void cap_prepare_copy(struct cap *value)
 {
     if (value->type == PITH_OBJ_FRAME_4K || value->type == PITH_OBJ_FRAME_2M) {
-        value->aux &= ~(CAP_AUX_MAPPED | CAP_AUX_PIECE | CAP_AUX_PIECE_OFFSET);
+        value->aux &= ~CAP_AUX_MAPPING;
         value->data = value->data2 = 0;
     }
 }

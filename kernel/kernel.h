@@ -60,6 +60,9 @@ _Static_assert(sizeof(struct cap) == 64, "a CNode slot is 64 bytes");
 #define CAP_AUX_CLEARING    BIT(10)     /* untyped: a retype stopped while zeroing */
 #define CAP_AUX_PIECE       BIT(11)     /* 2 MiB frame mapped as one 4 KiB piece ... */
 #define CAP_AUX_PIECE_OFFSET 0x1ff000u  /* ... this far into it (PITH_ATTR_PIECE) */
+/* What records a mapping: set and cleared as one, so nothing keeps a piece's bits (a
+ * whole mapping looked for as a piece would never be removed). */
+#define CAP_AUX_MAPPING     (CAP_AUX_MAPPED | CAP_AUX_PIECE | CAP_AUX_PIECE_OFFSET)
 
 static inline unsigned cap_size_bits(const struct cap *c) { return c->aux & CAP_AUX_SIZE_MASK; }
 static inline bool cap_is_empty(const struct cap *c) { return c->type == PITH_CAP_NULL; }

@@ -166,7 +166,7 @@ void vspace_unmap_cap(struct cap *c)
     }
     if (!frame && (c->aux & CAP_AUX_MAPPED))
         memset((void *)c->object, 0, PAGE_SIZE);
-    c->aux &= ~(CAP_AUX_MAPPED | CAP_AUX_PIECE | CAP_AUX_PIECE_OFFSET);
+    c->aux &= ~CAP_AUX_MAPPING;
     c->data = c->data2 = 0;
 }
 
@@ -210,9 +210,10 @@ static int decode_map(struct invocation *inv, struct space *sp, uint64_t **entry
     return PITH_OK;
 }
 
-static void record_mapping(struct cap *c, uint32_t asid, uint64_t vaddr)
+/* piece: 0, or CAP_AUX_PIECE with the piece's offset. */
+static void record_mapping(struct cap *c, uint32_t asid, uint64_t vaddr, uint32_t piece)
 {
-    c->aux |= CAP_AUX_MAPPED;
+    c->aux = (c->aux & ~CAP_AUX_MAPPING) | CAP_AUX_MAPPED | piece;
     c->data = vaddr;
     c->data2 = asid;
 }
@@ -232,7 +233,7 @@ static int table_map(struct invocation *inv)
         return err;
     /* point of no return */
     *entry = table_entry(&sp, cap_phys(inv->cap));
-    record_mapping(inv->cap, sp.asid, inv_arg(inv, 1) & ~(coverage - 1));
+    record_mapping(inv->cap, sp.asid, inv_arg(inv, 1) & ~(coverage - 1), 0);
     return PITH_OK;
 }
 
@@ -274,9 +275,7 @@ static int frame_map(struct invocation *inv)
     /* point of no return */
     uint64_t offset = piece ? attributes & PITH_ATTR_PIECE_OFFSET : 0;
     *entry = leaf_entry(&sp, cap_phys(inv->cap) + offset, rights, large, attributes & PITH_ATTR_UNCACHED);
-    record_mapping(inv->cap, sp.asid, inv_arg(inv, 1));
-    if (piece)
-        inv->cap->aux |= CAP_AUX_PIECE | (uint32_t)offset;
+    record_mapping(inv->cap, sp.asid, inv_arg(inv, 1), piece ? CAP_AUX_PIECE | (uint32_t)offset : 0);
     return PITH_OK;
 }
 
@@ -323,5 +322,5 @@ void vspace_boot_map(struct address_space *as, uint64_t vaddr, uint64_t phys, bo
 
 void vspace_boot_record(struct cap *frame, struct address_space *as, uint64_t vaddr)
 {
-    record_mapping(frame, as->asid, vaddr);
+    record_mapping(frame, as->asid, vaddr, 0);
 }

@@ -175,6 +175,18 @@ static void copy_of_mapped_frame_is_unmapped(void)
     CHECK_EQ(cap_size_bits(&f), 12);
 }
 
+/* A copy of a frame mapped as a piece keeps neither the piece nor its offset: mapped
+ * whole, it would be looked for as a piece and its mapping never removed. */
+static void copy_of_mapped_piece_is_unmapped(void)
+{
+    struct cap f = { .type = PITH_OBJ_FRAME_2M, .data = 0x7000, .data2 = 3,
+                     .aux = 21 | CAP_AUX_DEVICE | CAP_AUX_MAPPED | CAP_AUX_PIECE | CAP_AUX_PIECE_OFFSET };
+    cap_prepare_copy(&f);
+    CHECK_EQ(f.aux, 21 | CAP_AUX_DEVICE);
+    CHECK_EQ(f.data, 0);
+    CHECK_EQ(f.data2, 0);
+}
+
 static void control_caps_never_final(void)
 {
     reset();
@@ -280,5 +292,6 @@ UNIT_TABLE(cap,
     { "cap_owner_slot_reported", owner_slot_reported },
     { "cap_derivable_types", derivable_types },
     { "cap_copy_of_mapped_frame_unmapped", copy_of_mapped_frame_is_unmapped },
+    { "cap_copy_of_mapped_piece_unmapped", copy_of_mapped_piece_is_unmapped },
     { "cap_control_caps_never_final", control_caps_never_final },
 )

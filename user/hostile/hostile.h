@@ -10,6 +10,8 @@
  *                 user RSP, registers a thread may set, SMEP/SMAP, kernel console
  *   h_vm.c        the world switch: debug/FPU/XSAVE state across guests, validation
  *                 of VMM-written state, injection, host MSRs
+ *   h_mapping.c   mappings: pieces of 2 MiB frames at and past their ends, held by one
+ *                 capability, gone with it from address and guest spaces
  * main.c prints `hostile-svm: N passed, N failed` (QEMU) or `hostile-vmx: ...` (Bochs).
  */
 #ifndef HOSTILE_H
@@ -20,5 +22,6 @@
 KT_GROUP(lifetime)
 KT_GROUP(entry)
 KT_GROUP(hvm)
+KT_GROUP(mapping)
 
 #endif

@@ -10,6 +10,7 @@ static const struct { const struct pith_test *tests; const unsigned *count; bool
     { lifetime_tests, &lifetime_count, false },
     { entry_tests, &entry_count, false },
     { hvm_tests, &hvm_count, true },
+    { mapping_tests, &mapping_count, false },
 };
 
 static bool setup(void)
