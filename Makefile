@@ -110,7 +110,7 @@ include guests/gdb/gdb.mk
 
 # The virtual-SVM test guests (guests/nested/), flat like the test guests but not run by
 # every VMM test.
-$(BUILD)/guests/svm_%.bin: guests/nested/svm_%.S | deps
+$(BUILD)/guests/svm_%.bin: guests/nested/svm_%.S guests/nested/steps.inc | deps
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $(BUILD)/guests/svm_$*.o $<
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/svm_$*.o

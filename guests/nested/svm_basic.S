@@ -394,26 +394,8 @@ _start:
 
     movb $0, step
     call mark
-fail:
-    movb step, %al
-    outb %al, $0xf4
-    hlt
-    jmp fail
-
-mark:
-    pushl %eax
-    pushl %edx
-    movw $0x3f8, %dx
-    movb $'S', %al
-    outb %al, %dx
-    movb step, %al
-    addb $'a', %al
-    outb %al, %dx
-    movb $10, %al
-    outb %al, %dx
-    popl %edx
-    popl %eax
-    ret
+#define STEP_LETTER 'S'
+#include "steps.inc"
 
 set_gate:                       /* eax handler, ebx vector */
     movw %ax, idt(,%ebx,8)

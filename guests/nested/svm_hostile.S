@@ -137,26 +137,8 @@ _start:
 
     movb $0, step
     call mark
-fail:
-    movb step, %al
-    outb %al, $0xf4
-    hlt
-    jmp fail
-
-mark:
-    pushl %eax
-    pushl %edx
-    movw $0x3f8, %dx
-    movb $'H', %al
-    outb %al, %dx
-    movb step, %al
-    addb $'a', %al
-    outb %al, %dx
-    movb $10, %al
-    outb %al, %dx
-    popl %edx
-    popl %eax
-    ret
+#define STEP_LETTER 'H'
+#include "steps.inc"
 
 /* L2, 32-bit flat, at L2-physical 0: 2000 writes 2 MiB + 4 KiB apart, then HLT. */
 l2_code:
