@@ -6,7 +6,6 @@
 #include "nested_shadow.h"
 #include "vm.h"
 
-#define PAGE_4K 4096ull
 
 static const enum pith_object_type level_type[3] = {
     PITH_OBJ_PAGE_TABLE, PITH_OBJ_PAGE_DIRECTORY, PITH_OBJ_PDPT,
