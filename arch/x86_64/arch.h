@@ -296,6 +296,9 @@ void vcpu_arch_load_space(struct vcpu *v, struct guest_space *gs);
 /* Check what the VMM wrote to `groups` since the last check: 0 if the guest may run,
  * else a PITH_VM_REFUSED_* reason. */
 unsigned vcpu_arch_check_state(struct vcpu *v, uint64_t groups);
+/* After an exit: control registers the guest reached by itself that a CPU would not
+ * have let it (an emulator's gap) have the next entry check the CR group. */
+void vcpu_arch_recheck_controls(struct vcpu *v, uint64_t cr0, uint64_t cr3, uint64_t cr4);
 
 /* guest_state.c: the x86 rules for VMM-written state and events, on the words of
  * pith/vm.h; what the CPU lets a guest have comes from CPUID at boot. */

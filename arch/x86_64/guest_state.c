@@ -14,8 +14,6 @@
 
 #define CR0_ET          (1ull << 4)
 #define CR0_AM          (1ull << 18)
-#define CR0_NW          (1ull << 29)
-#define CR0_CD          (1ull << 30)
 #define CR0_DEFINED     (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | \
                          CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 #define CR4_PCIDE       (1ull << 17)

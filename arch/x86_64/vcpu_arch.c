@@ -130,6 +130,25 @@ static void probe_guest_limits(void)
     }
 }
 
+/* The guest changes CR0, CR3 and CR4 without exits, and QEMU's MOV to CR0 takes NW
+ * without CD, which a CPU refuses with #GP.  Its VMRUN then refuses such a state (and
+ * CR0 bits above 31, CR3 beyond the physical-address width, CR4 bits the CPU lacks)
+ * before it has loaded any of the guest, and saves the host's state in the guest's
+ * place; after one, CPU 0 was seen to stay in a guest with host interrupts pending and
+ * never taken (docs/security.md).  So an exit with such a value has the next entry
+ * check the CR group as the guest left it, as after a VMM's write: the entry is
+ * refused (INVALID_STATE, PITH_VM_REFUSED_CONTROL) until the VMM writes values a CPU
+ * allows. */
+void vcpu_arch_recheck_controls(struct vcpu *v, uint64_t cr0, uint64_t cr3, uint64_t cr4)
+{
+    if (!(cr0 >> 32) && (!(cr0 & CR0_NW) || (cr0 & CR0_CD)) && !(cr3 >> guest_limits.phys_bits) &&
+        !(cr4 & ~guest_limits.cr4_allowed))
+        return;
+    /* The check reads what was written for an unchecked group: the guest's own words. */
+    backend->read_group(v, pith_vm_group_index(PITH_VM_GROUP_CR), v->written.cr);
+    v->unchecked |= PITH_VM_GROUP_CR;
+}
+
 bool vcpu_arch_init_cpu(void)
 {
     const struct vcpu_backend *candidates[] = {

@@ -19,6 +19,8 @@
 #define CR0_TS  (1ull << 3)
 #define CR0_NE  (1ull << 5)
 #define CR0_WP  (1ull << 16)
+#define CR0_NW  (1ull << 29)
+#define CR0_CD  (1ull << 30)
 #define CR0_PG  (1ull << 31)
 #define CR4_VME        (1ull << 0)
 #define CR4_PVI        (1ull << 1)

@@ -394,11 +394,7 @@ static void args_map(struct call *c)
     c->mr[0] = space_slot();
     c->mr[1] = fuzz_address(r);
     c->mr[2] = rights();
-    /* Attributes: mostly valid, a piece of a 2 MiB frame (PITH_ATTR_PIECE) at any of its
-     * offsets or at one that is not a page's, or anything at all. */
-    uint64_t piece = PITH_ATTR_PIECE | rng_below(r, 2) | (rng_percent(r, 90) ? rng_below(r, 512) << 12
-                                                                             : rng_below(r, 1u << 22));
-    c->mr[3] = rng_percent(r, 70) ? rng_below(r, 2) : rng_percent(r, 70) ? piece : fuzz_value(r);
+    c->mr[3] = rng_percent(r, 90) ? rng_below(r, 2) : fuzz_value(r);
     c->length = c->label == PITH_FRAME_MAP ? 4 : 2;
 }
 

@@ -1104,6 +1104,53 @@ done:
     vm_destroy(&vm);
 }
 
+/* A guest's own MOV to CR0 that sets NW with CD clear: a CPU refuses it with #GP, but
+ * QEMU's MOV takes it, and the VMRUN after the next exit then failed before it loaded
+ * the guest, leaving the host's state in the VMCB (and once a CPU that no longer took
+ * host interrupts).  The kernel now checks such control registers at the exit and
+ * refuses the next entry (INVALID_STATE, MR0 0, PITH_VM_REFUSED_CONTROL) until the VMM
+ * writes good ones.  On a CPU that faults (Bochs's VMX), the #GP, or a CR_ACCESS exit,
+ * comes first instead. */
+static void vm_guest_cr0_nw_without_cd(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0x0f, 0x20, 0xc0,                       /* mov eax, cr0 */
+                                    0x66, 0x25, 0xff, 0xff, 0xff, 0xbf,     /* and eax, ~CD */
+                                    0x66, 0x0d, 0x00, 0x00, 0x00, 0x20,     /* or eax, NW */
+                                    0x0f, 0x22, 0xc0,                       /* mov cr0, eax */
+                                    0xf4,                                   /* hlt: an exit */
+                                    0xf4 };
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 1u << 13))    /* #GP exits */
+        return;
+    if (!vm_start(ctx, &vm))
+        goto done;
+    uint64_t reason = vm.exit.reason;
+    if (reason == PITH_EXIT_EXCEPTION || reason == PITH_EXIT_CR_ACCESS) {
+        pith_expect(ctx, reason != PITH_EXIT_EXCEPTION || vm.exit.mr[1] == 13,
+                    "the MOV faulted with vector %lu, not #GP", vm.exit.mr[1]);
+        pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x100f, "at the MOV to CR0");
+        goto done;
+    }
+    if (!vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "the MOV ran (the emulator took NW without CD)"))
+        goto done;
+    uint64_t cr[6];
+    if (vm_read(ctx, &vm, PITH_VM_GROUP_CR, cr))
+        pith_expect(ctx, (cr[0] & (3ull << 29)) == 1ull << 29, "CR0 %lx has NW without CD", cr[0]);
+    if (!vm_resume(ctx, &vm, 1, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_INVALID_STATE, "the next entry"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[0], 0, "refused by the kernel, not by VMRUN");
+    pith_expect_eq(ctx, vm.exit.mr[1], PITH_VM_REFUSED_CONTROL, "refused for the control registers");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x1013, "the guest's state kept (RIP at the second hlt)");
+    /* Refused again until the VMM writes good values; then the guest runs on. */
+    if (!vm_reply(ctx, &vm, 0, 0, 0, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_INVALID_STATE, "again"))
+        goto done;
+    cr[0] &= ~(1ull << 29);
+    if (vm_write(ctx, &vm, PITH_VM_GROUP_CR, cr) && vm_reply(ctx, &vm, 0, 0, 0, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "the second hlt once CR0 is good");
+done:
+    vm_destroy(&vm);
+}
+
 /* An intercepted #DB leaves its cause in the DR group's DR6 on both vendors (on VMX
  * the kernel puts the exit qualification's bits there): a TF single step sets BS. */
 static void vm_debug_exit_dr6(struct pith_test_ctx *ctx)
@@ -1510,6 +1557,7 @@ KT_TABLE(vm,
     { "vm_state_debug_registers_refused", vm_state_debug_registers_refused },
     { "vm_debug_exit_dr6", vm_debug_exit_dr6 },
     { "vm_guest_breakpoint_on_host", vm_guest_breakpoint_on_host },
+    { "vm_guest_cr0_nw_without_cd", vm_guest_cr0_nw_without_cd },
     { "vm_state_intr", vm_state_intr },
     { "vm_state_tsc_observed", vm_state_tsc_observed },
     { "vm_state_transfer_mask", vm_state_transfer_mask },

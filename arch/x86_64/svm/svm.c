@@ -283,6 +283,7 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         return;
     }
     gpr[0] = rax;
+    vcpu_arch_recheck_controls(v, *u64_at(v, VMCB_CR0), *u64_at(v, VMCB_CR3), *u64_at(v, VMCB_CR4));
     *e = (struct vcpu_exit){ .reason = PITH_EXIT_OTHER, .raw = code };
     switch (code) {
     case SVM_EXIT_INTR:
