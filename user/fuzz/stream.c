@@ -394,7 +394,13 @@ static void args_map(struct call *c)
     c->mr[0] = space_slot();
     c->mr[1] = fuzz_address(r);
     c->mr[2] = rights();
+    /* Attributes: mostly valid; else a value from fuzz_value, which half the time is
+     * made a piece of a 2 MiB frame (PITH_ATTR_PIECE) at one of its offsets or just past
+     * them, from the value's own bits (no draws of their own, so the campaign's calls
+     * are the ones they were before pieces). */
     c->mr[3] = rng_percent(r, 90) ? rng_below(r, 2) : fuzz_value(r);
+    if (c->mr[3] & 4)
+        c->mr[3] = PITH_ATTR_PIECE | (c->mr[3] & (PITH_ATTR_UNCACHED | PITH_ATTR_PIECE_OFFSET | (1u << 21)));
     c->length = c->label == PITH_FRAME_MAP ? 4 : 2;
 }
 
