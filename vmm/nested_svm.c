@@ -16,8 +16,6 @@
 #define VECTOR_UD 6
 #define VECTOR_GP 13
 #define CR0_PE    1ull
-#define CR0_PG    (1ull << 31)
-#define EFER_LME_BIT (1ull << 8)
 
 /* What the virtual CPU offers a VMCB12 against (svm_vmcb12_check): the guest's own
  * physical-address width; CR4 bits 0-10 (VME ... OSXMMEXCPT: CPUID offers nothing
@@ -322,7 +320,7 @@ struct nested_l2 {
     bool running;
     struct l2_cpu cpus[2];              /* without, with nested paging */
     bool np;                            /* the one that runs: nested paging on */
-    pith_cap_t vcpu, thread, endpoint;  /* the one that runs; the badged exit endpoint */
+    pith_cap_t endpoint;                /* the badged exit endpoint both use */
     struct nested_shadow shadow;
     uint64_t ncr3;                      /* what the shadow is of: L1's nested root ... */
     uint32_t asid;                      /* ... and the ASID it gave L2 */
@@ -340,6 +338,12 @@ static struct nested_l2 nested_l2s[VM_MAX_VCPUS];
 static struct nested_l2 *l2_of(struct vcpu *c)
 {
     return &nested_l2s[c->index];
+}
+
+/* The L2 vCPU and thread of the last VMRUN (with nested paging or without). */
+static struct l2_cpu *l2_running(struct nested_l2 *l2)
+{
+    return &l2->cpus[l2->np];
 }
 
 bool nested_svm_is_l2_exit(struct vcpu *c)
@@ -386,7 +390,7 @@ static enum pith_error l2_shadow_enter(struct vm *vm, struct nested_l2 *l2, cons
         shadow_flush(&l2->shadow);
     l2->ncr3 = ncr3;
     l2->asid = asid;
-    l2->nx = (vm->cpu->exit.mr[VM_CR(VM_EFER)] & EFER_NXE_BIT) != 0;
+    l2->nx = (vm->cpu->exit.mr[VM_CR(VM_EFER)] & GUEST_EFER_NXE) != 0;
     return PITH_OK;
 }
 
@@ -432,7 +436,7 @@ static enum pith_error l2_enter_state(struct vm *vm, struct nested_l2 *l2, const
     /* L2 gets L1's TR (VMRUN does not switch it); a long-mode L2 whose TR is a 16-bit
      * TSS, which SVM's VMRUN does not check but the kernel refuses, gets it as a
      * 64-bit one (tr_enterable), and L1 finds that one at #VMEXIT. */
-    bool l2_long_mode = (cr[4] & GUEST_EFER_LMA) || ((cr[4] & EFER_LME_BIT) && (cr[0] & CR0_PG));
+    bool l2_long_mode = (cr[4] & GUEST_EFER_LMA) || ((cr[4] & GUEST_EFER_LME) && (cr[0] & GUEST_CR0_PG));
     seg[2 * SEGMENT_TR] = tr_enterable(tr_real(vm, seg[2 * SEGMENT_TR]), l2_long_mode);
     dtr[0] = vmcb12_get(vmcb, VMCB12_GDTR + 8, 8);
     dtr[1] = vmcb12_get(vmcb, VMCB12_GDTR + 4, 4);
@@ -447,7 +451,7 @@ static enum pith_error l2_enter_state(struct vm *vm, struct nested_l2 *l2, const
                                        PITH_VM_GROUP_TSC };
     const uint64_t *words[] = { gpr, rip, cr, seg, dtr, sys, &tsc };
     for (unsigned i = 0; i < 7 && !err; i++)
-        err = pith_vcpu_write_state(l2->vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
+        err = pith_vcpu_write_state(l2_running(l2)->vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
     return err;
 }
 
@@ -469,7 +473,7 @@ static enum pith_error l2_entry_event(struct nested_l2 *l2, const uint8_t *vmcb)
         .windows = window ? PITH_VM_WINDOW_INTERRUPT : 0,
     };
     l2->entry_pending = l2->entry.inject || l2->entry.windows;
-    return l2->entry_pending ? pith_vcpu_recall(l2->vcpu) : PITH_OK;
+    return l2->entry_pending ? pith_vcpu_recall(l2_running(l2)->vcpu) : PITH_OK;
 }
 
 /* VMRUN of a VMCB that passed its checks: L1 stops where it is, L2 starts.  false:
@@ -483,8 +487,6 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
     struct l2_cpu *cpu = &l2->cpus[l2->np];
     if (!err && !cpu->created)
         err = l2_create(c, l2, cpu, l2->np ? l2->shadow.space : vm->space);
-    l2->vcpu = cpu->vcpu;
-    l2->thread = cpu->thread;
     if (!err)
         err = l2_enter_state(vm, l2, vmcb);
     if (err) {
@@ -504,7 +506,7 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
     if (!err)
         err = pith_thread_suspend(c->thread);
     if (!err)
-        err = pith_thread_resume(l2->thread);
+        err = pith_thread_resume(l2_running(l2)->thread);
     if (err)
         vm_stop(vm, VM_END_ERROR, "VMRUN: switching to the guest's guest: %s", pith_error_name(err));
     return !err;
@@ -538,9 +540,9 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
     const uint64_t *mr = c->exit.mr;
     static uint8_t vmcb[SVM_VMCB_SIZE];
     uint64_t dtr[4], sys[SYS_WORDS];
-    enum pith_error err = pith_vcpu_read_state(l2->vcpu, PITH_VM_GROUP_DTR, dtr, 4);
+    enum pith_error err = pith_vcpu_read_state(l2_running(l2)->vcpu, PITH_VM_GROUP_DTR, dtr, 4);
     if (!err)
-        err = pith_vcpu_read_state(l2->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
+        err = pith_vcpu_read_state(l2_running(l2)->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
     if (err || !vm_read_phys(vm, l2->vmcb, vmcb, sizeof(vmcb))) {
         vm_stop(vm, VM_END_ERROR, "#VMEXIT to the guest: %s", err ? pith_error_name(err) : "its VMCB is gone");
         return false;
@@ -586,7 +588,7 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
     l2->entry_pending = false;
     c->svm.gif = false;
     if (!err)
-        err = pith_thread_suspend(l2->thread);
+        err = pith_thread_suspend(l2_running(l2)->thread);
     if (!err)
         err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_GPR, gpr, 16);
     if (!err)

@@ -37,6 +37,7 @@ enum guest_segment {
 #define GUEST_CR4_LA57  (1ull << 12)
 #define GUEST_CR4_SMEP  (1ull << 20)
 #define GUEST_CR4_SMAP  (1ull << 21)
+#define GUEST_EFER_LME  (1ull << 8)
 #define GUEST_EFER_LMA  (1ull << 10)
 #define GUEST_EFER_NXE  (1ull << 11)
 #define GUEST_RFLAGS_AC (1ull << 18)

@@ -218,7 +218,6 @@ enum svm_fault svm_instruction_fault(uint64_t exit_code, bool offered, bool svme
 #define VM_CR_LOCK              (1u << 3)
 #define VM_CR_SVMDIS            (1u << 4)
 #define EFER_SVME_BIT           (1ull << 12)
-#define EFER_NXE_BIT            (1ull << 11)
 
 /* A virtual CPU's SVM state the VMM keeps (the kernel keeps EFER.SVME for itself). */
 struct svm_nested_cpu {
