@@ -336,8 +336,10 @@ def linux_guest(iso, build, platform):
     qemu = boot(iso, log_path, port)
     log = Log(log_path)
     try:
-        up = log.wait_for(r"pith-guest: test begin", 240, qemu)
-        check(up is not None, "gdb_linux_booted", "no 'pith-guest: test begin' in " + log_path)
+        # Attach once the guest idles (pith.delay): a stop in its test commands lands in
+        # user space, and the checks below want the kernel's addresses.
+        up = log.wait_for(r"pith-guest: idle for", 240, qemu)
+        check(up is not None, "gdb_linux_booted", "no 'pith-guest: idle for' in " + log_path)
         if not up:
             return
         path = os.path.join(build, f"{platform}-linux.gdb")
