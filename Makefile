@@ -17,7 +17,7 @@ KERNEL_OBJ := $(patsubst %,$(BUILD)/%.o,$(KERNEL_SRC))
 LIB_SRC    := $(wildcard user/lib/*.c) $(wildcard user/lib/*.S)
 LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 PROGRAMS   := root ktest bench console switch storage uplink
-HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/dev/*.h)
+HEADERS    := $(wildcard include/pith/*.h user/root/*.h user/console/*.h kernel/*.h arch/x86_64/*.h arch/x86_64/*/*.h user/lib/include/pith/*.h vmm/*.h vmm/*/*.h)
 
 .PHONY: all deps run check-config test-ops test test-unit test-system test-qemu test-bochs test-hostile test-fuzz fuzz test-default test-vmm test-linux test-linux-smp test-linux-smp-svm test-linux-smp-vmx test-side test-legacy test-io test-uplink test-storage test-nested test-gdb test-smp-boot test-smp test-smp4 test-density test-direct bench bench-io bench-density clean help FORCE
 all: $(BUILD)/pith.iso
@@ -58,7 +58,7 @@ deps:
 
 $(BUILD)/%.c.o: %.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(if $(filter user/% vmm/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) -c $< -o $@
+	$(CC) $(if $(filter user/% vmm/%,$<),$(USER_CFLAGS),$(KERNEL_CFLAGS)) $(if $(filter vmm/%,$<),-Ivmm) -c $< -o $@
 
 $(BUILD)/%.S.o: %.S | deps
 	@mkdir -p $(dir $@)
@@ -90,9 +90,10 @@ $(BUILD)/$(1).elf: $$(patsubst %,$$(BUILD)/%.o,$$(wildcard $(2)/*.c) $(3)) $$(BU
 	$$(CC) -nostdlib -static -no-pie -Wl,-T,user/user.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
 		-o $$@ $$(filter %.o,$$^) $$(BUILD)/libpith.a -lgcc
 endef
-ROOT_SHARED := vmm/dev/sysconf.c
-$(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p),$(if $(filter root,$(p)),$(ROOT_SHARED)))))
-$(eval $(call program,vmm,vmm,$(wildcard vmm/dev/*.c)))
+$(foreach p,$(PROGRAMS),$(eval $(call program,$(p),user/$(p))))
+# The VMM: vmm/*.c run against the kernel; vmm/*/ hold the pure parts (devices, x86
+# emulation, boot loaders, the GDB protocol), which the host tests compile too.
+$(eval $(call program,vmm,vmm,$(wildcard vmm/*/*.c)))
 # The hostile suite shares the kernel test suite's helpers.
 $(eval $(call program,hostile,user/hostile,user/ktest/util.c user/ktest/vm.c))
 # The fuzzer too (user/fuzz, tools/fuzz.sh).
@@ -296,22 +297,22 @@ check-config:
 
 # ---- Tests -------------------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/multiboot1.c kernel/untyped.c \
-	kernel/message.c arch/x86_64/guest_state.c vmm/uart16550.c vmm/decode.c vmm/cpuid.c vmm/msr.c vmm/testdev.c \
-	vmm/timer.c vmm/console.c
+	kernel/message.c arch/x86_64/guest_state.c vmm/dev/uart16550.c vmm/x86/cpuid.c vmm/x86/msr.c vmm/dev/testdev.c \
+	vmm/dev/timer.c vmm/lib/console.c
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(BUILD)
-	$(CC) $(HOST_CFLAGS) -o $@ $(UNIT_SRC)
+	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(UNIT_SRC)
 
-# Device models of the VMM (vmm/dev), tested on the host, and the pure parts of the
+# The pure parts of the VMM (vmm/*/), tested on the host, and the pure parts of the
 # storage server and the uplink's e1000 driver.
 STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c user/storage/serve.c
-DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/dev/*.c) user/console/mux.c user/switch/fdb.c user/switch/switch.c \
+DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/*/*.c) user/lib/sysconf.c user/console/mux.c user/switch/fdb.c user/switch/switch.c \
 	$(STORAGE_PURE) user/uplink/e1000.c
 
-$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/dev/*.h include/pith/*.h user/switch/*.h user/storage/*.h user/uplink/*.h) | deps
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/*/*.h include/pith/*.h user/lib/include/pith/sysconf.h user/switch/*.h user/storage/*.h user/uplink/*.h) | deps
 	@mkdir -p $(BUILD)
-	$(CC) $(HOST_CFLAGS) -Ivmm -o $@ $(DEVICE_SRC)
+	$(CC) $(HOST_CFLAGS) -Ivmm -Iuser/lib/include -o $@ $(DEVICE_SRC)
 
 test-unit: $(BUILD)/unit-tests $(BUILD)/device-tests
 	$(BUILD)/unit-tests

@@ -1,7 +1,7 @@
 /* Finishing instructions for the guest (emulate.h). */
 #include <pith/string.h>
 
-#include "dev/x86_decode.h"
+#include "x86/x86_decode.h"
 #include "emulate.h"
 #include "gdbstub.h"
 #include "interrupt.h"

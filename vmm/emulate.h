@@ -1,7 +1,7 @@
 /*
  * Instructions the VMM finishes for the guest: an MMIO access (the instruction at
  * CS:RIP fetched through the guest's page tables, decoded and performed by
- * dev/x86_decode.h against the device window), and a control-register access that
+ * x86/x86_decode.h against the device window), and a control-register access that
  * exited (VMX: a MOV to CR0 or CR4 that changes a bit the host owns, CLTS, LMSW).
  */
 #ifndef VMM_EMULATE_H

@@ -18,7 +18,7 @@
 #include <pith/printf.h>
 #include <pith/string.h>
 
-#include "cpuid.h"
+#include "x86/cpuid.h"
 #include "emulate.h"
 #include "gdbstub.h"
 #include "interrupt.h"

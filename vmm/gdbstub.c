@@ -8,9 +8,9 @@
 #include <pith/string.h>
 #include <pith/syscall.h>
 
-#include "dev/gdb_commands.h"
-#include "dev/gdb_rsp.h"
-#include "dev/guest_walk.h"
+#include "gdb/gdb_commands.h"
+#include "gdb/gdb_rsp.h"
+#include "x86/guest_walk.h"
 #include "gdbstub.h"
 #include "vm.h"
 

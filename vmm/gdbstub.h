@@ -12,7 +12,7 @@
  * memory (GDB_BREAK_OPCODE); hardware breakpoints and watchpoints are DR0..DR3 and DR7
  * (the vCPU's DR and CR state groups), the guest's own kept aside while any is set;
  * single steps set RFLAGS.TF.  Both of the latter take the #DB exit.  The packet
- * layer and the commands are pure (dev/gdb_rsp.h, dev/gdb_commands.h); this file is the
+ * layer and the commands are pure (gdb/gdb_rsp.h, gdb/gdb_commands.h); this file is the
  * guest's side: registers from the exit message, memory through the guest's page
  * tables, the UART.
  */

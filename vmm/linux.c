@@ -2,7 +2,7 @@
 #include <pith/printf.h>
 #include <pith/string.h>
 
-#include "dev/linux_boot.h"
+#include "boot/linux_boot.h"
 #include "linux.h"
 #include "vm.h"
 

@@ -1,5 +1,5 @@
 /*
- * Booting a Linux bzImage in a PC guest (dev/linux_boot.h does the boot protocol):
+ * Booting a Linux bzImage in a PC guest (boot/linux_boot.h does the boot protocol):
  * the kernel, the initrd and the command line into guest RAM, the zero page with the
  * e820 map and the ACPI RSDP, and the vCPU at startup_64 in 64-bit mode.
  */

@@ -32,9 +32,9 @@
 #include <pith/switch.h>
 
 #include "bios.h"
-#include "cpuid.h"
+#include "x86/cpuid.h"
 #include "dev/debug_exit.h"
-#include "dev/sysconf.h"
+#include <pith/sysconf.h>
 #include "gdbstub.h"
 #include "linux.h"
 #include "multiboot_guest.h"

@@ -1,5 +1,5 @@
 /*
- * Booting a multiboot (v1 or v2) kernel in a PC guest: dev/multiboot.h loads it into
+ * Booting a multiboot (v1 or v2) kernel in a PC guest: boot/multiboot.h loads it into
  * guest RAM with the PC's memory map and the ACPI RSDP, and the vCPU starts in 32-bit
  * protected mode without paging at the kernel's entry, EAX the magic, EBX the
  * information's address -- the machine state both specifications require.
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev/multiboot.h"
+#include "boot/multiboot.h"
 
 struct vm;
 

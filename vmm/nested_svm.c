@@ -1,14 +1,14 @@
-/* Virtual SVM in the VMM (nested_svm.h).  The rules are dev/svm_nested.h's; this file
+/* Virtual SVM in the VMM (nested_svm.h).  The rules are x86/svm_nested.h's; this file
  * reaches the guest's state and memory.  References: AMD APM Vol. 2, chapter 15;
  * Vol. 3, the SVM instructions. */
 #include <pith/alloc.h>
 #include <pith/string.h>
 
-#include "dev/guest_walk.h"
-#include "dev/npt_walk.h"
-#include "dev/x86_decode.h"
+#include "x86/guest_walk.h"
+#include "x86/npt_walk.h"
+#include "x86/x86_decode.h"
 #include "interrupt.h"
-#include "msr.h"
+#include "x86/msr.h"
 #include "nested_shadow.h"
 #include "nested_svm.h"
 #include "vm.h"

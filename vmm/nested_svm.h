@@ -4,7 +4,7 @@
  * instructions are emulated: STGI/CLGI move a virtual GIF that holds back the
  * interrupts the VMM injects, VMLOAD/VMSAVE move the state they name between the vCPU
  * and the guest's VMCB, INVLPGA has nothing to flush, and VMRUN checks the guest's
- * VMCB (dev/svm_nested.h) and reports VMEXIT_INVALID in it when a check fails.  A VMRUN
+ * VMCB (x86/svm_nested.h) and reports VMEXIT_INVALID in it when a check fails.  A VMRUN
  * that passes runs the guest's guest on a second vCPU, with nested paging in a shadow
  * nested table (nested_shadow.h), and its exits the guest intercepts become #VMEXITs
  * into the guest; anything further stops the guest with the reason (docs/nested.md).

@@ -4,7 +4,7 @@
 #include <pith/string.h>
 #include <pith/syscall.h>
 
-#include "dev/term_keys.h"
+#include "lib/term_keys.h"
 #include "emulate.h"
 #include "vm.h"
 

@@ -19,14 +19,14 @@
 #include <pith/pith.h>
 #include <pith/vmexit.h>
 
-#include "console.h"
+#include "lib/console.h"
 #include "dev/device.h"
-#include "dev/svm_nested.h"
-#include "msr.h"
+#include "x86/svm_nested.h"
+#include "x86/msr.h"
 #include "pc.h"
-#include "testdev.h"
-#include "timer.h"
-#include "uart16550.h"
+#include "dev/testdev.h"
+#include "dev/timer.h"
+#include "dev/uart16550.h"
 
 #define VM_TEST_RAM_SIZE    (4ul << 20)     /* test guests: at guest-physical 0 */
 #define VM_LOAD_ADDRESS     0x100000ul      /* where flat images start, entered in 32-bit mode */

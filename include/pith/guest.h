@@ -4,7 +4,7 @@
  *
  * The VMM is a child domain (pith/process.h).  Its boot info carries:
  *   args      the guest's block of the configuration, as text ("guest NAME" then its
- *             keys), parsed with the same parser (vmm/dev/sysconf.h)
+ *             keys), parsed with the same parser (pith/sysconf.h)
  *   modules   the boot modules the block names (kernel, initrd, disk), by their names,
  *             mapped read-only, without capabilities; all but the disks (disk, cdrom)
  *             at PITH_CHILD_LOAD_MODULES, and only until the VMM sends PITH_GUEST_LOADED

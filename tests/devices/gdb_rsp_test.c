@@ -1,11 +1,11 @@
-/* The GDB stub's packet layer and command parser (vmm/dev/gdb_rsp.h, gdb_commands.h),
+/* The GDB stub's packet layer and command parser (vmm/gdb/gdb_rsp.h, gdb_commands.h),
  * against a fake guest: framing, checksums, escapes, and malformed or hostile packets,
  * which must get an error reply and never reach memory out of bounds. */
 #include <stdlib.h>
 
 #include "harness.h"
-#include "dev/gdb_commands.h"
-#include "dev/gdb_rsp.h"
+#include "gdb/gdb_commands.h"
+#include "gdb/gdb_rsp.h"
 
 /* ---- Framing ------------------------------------------------------------------------ */
 

@@ -1,7 +1,7 @@
 /* The guest page-table walker, over page tables built in a fake guest memory, one
  * test per paging mode and per kind of fault. */
 #include "harness.h"
-#include "dev/guest_walk.h"
+#include "x86/guest_walk.h"
 
 #define MEMORY_SIZE 0x20000u
 

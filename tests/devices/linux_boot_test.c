@@ -1,7 +1,7 @@
 /* The Linux boot protocol loader: bzImage checks, layout, zero page, E820, entry. */
 #include <stdlib.h>
 #include "harness.h"
-#include "dev/linux_boot.h"
+#include "boot/linux_boot.h"
 
 #define SETUP_SECTS     3
 #define SETUP_SIZE      ((SETUP_SECTS + 1) * 512)

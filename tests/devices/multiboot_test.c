@@ -1,7 +1,7 @@
 /* Multiboot v1 and v2 loaders over hand-built kernels: ELF32, ELF64, the a.out
  * kludge, v2 tags; the information each version promises; malformed images. */
 #include "harness.h"
-#include "dev/multiboot.h"
+#include "boot/multiboot.h"
 
 #define RAM_SIZE (4u << 20)             /* a 4 MiB guest */
 static uint8_t ram[RAM_SIZE];

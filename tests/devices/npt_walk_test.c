@@ -1,7 +1,7 @@
 /* The nested-page-table walker over tables built in a fake L1 memory: each page size,
  * each permission, and malformed tables (reserved bits, tables outside RAM, loops). */
 #include "harness.h"
-#include "dev/npt_walk.h"
+#include "x86/npt_walk.h"
 
 #define L1_SIZE 0x40000u                /* L1-physical 0 .. 256 KiB is RAM */
 

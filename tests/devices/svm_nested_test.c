@@ -1,7 +1,7 @@
 /* Virtual SVM's rules: VMRUN's consistency checks one by one, intercept merging and
  * lookup, the permission maps, the instructions' faults, the SVM MSRs and CPUID. */
 #include "harness.h"
-#include "dev/svm_nested.h"
+#include "x86/svm_nested.h"
 
 static uint8_t vmcb[SVM_VMCB_SIZE];
 

@@ -1,6 +1,6 @@
 /* The configuration's `gdb yes|no` key (docs/gdb.md): on one guest at most. */
 #include "harness.h"
-#include "dev/sysconf.h"
+#include <pith/sysconf.h>
 
 static struct sysconf config;
 static struct sysconf_error errors[8];

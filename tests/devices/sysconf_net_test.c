@@ -1,7 +1,7 @@
 /* The configuration's `net SEGMENT [MAC]` key: values, defaults, and each error
  * reported by line while the other guests stay valid. */
 #include "harness.h"
-#include "dev/sysconf.h"
+#include <pith/sysconf.h>
 
 static struct sysconf config;
 static struct sysconf_error errors[8];

@@ -2,7 +2,7 @@
  * bad guest leaves the good ones alone. */
 #include <stdlib.h>
 #include "harness.h"
-#include "dev/sysconf.h"
+#include <pith/sysconf.h>
 
 #define GIB (1ull << 30)
 #define MIB (1ull << 20)

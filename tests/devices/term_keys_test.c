@@ -3,7 +3,7 @@
  * and sequences of no key, cut short or overlong. */
 #include "harness.h"
 #include "dev/ps2_keyboard.h"
-#include "dev/term_keys.h"
+#include "lib/term_keys.h"
 
 /* Decodes the whole of text as settled input; keys[] gets what was found. */
 static unsigned decode_all(const char *text, int *keys, unsigned max)

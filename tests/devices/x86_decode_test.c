@@ -1,7 +1,7 @@
 /* The MMIO instruction decoder and emulator, on byte sequences of real instructions
  * as compilers emit them for Linux and firmware device accesses. */
 #include "harness.h"
-#include "dev/x86_decode.h"
+#include "x86/x86_decode.h"
 
 #define BYTES(...) (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ })
 

@@ -14,7 +14,6 @@ static const struct { const struct unit_case *cases; const unsigned *count; } gr
     { bulk_cases, &bulk_count },
     { message_cases, &message_count },
     { uart16550_cases, &uart16550_count },
-    { decode_cases, &decode_count },
     { vmm_cases, &vmm_count },
     { guest_state_cases, &guest_state_count },
 };

@@ -1,6 +1,6 @@
-/* The VMM's 16550 UART model (vmm/uart16550.c). */
+/* The VMM's 16550 UART model (vmm/dev/uart16550.c). */
 #include "unit.h"
-#include "../../vmm/uart16550.h"
+#include "dev/uart16550.h"
 
 static struct uart16550 uart;
 static char sent[64];

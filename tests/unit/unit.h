@@ -41,7 +41,6 @@ UNIT_GROUP(untyped)
 UNIT_GROUP(bulk)
 UNIT_GROUP(message)
 UNIT_GROUP(uart16550)
-UNIT_GROUP(decode)
 UNIT_GROUP(vmm)
 UNIT_GROUP(guest_state)
 

@@ -1,12 +1,12 @@
 /* The VMM's pure parts besides the UART and the decoder: CPUID, MSRs, the test
  * device, the periodic timer, console lines, interrupt deliverability. */
 #include "unit.h"
-#include "../../vmm/console.h"
-#include "../../vmm/cpuid.h"
+#include "lib/console.h"
+#include "x86/cpuid.h"
 #include "../../vmm/interrupt.h"
-#include "../../vmm/msr.h"
-#include "../../vmm/testdev.h"
-#include "../../vmm/timer.h"
+#include "x86/msr.h"
+#include "dev/testdev.h"
+#include "dev/timer.h"
 
 /* A host with every feature bit set, vendor "AuthenticAMD", 0x80000008 extended leaves. */
 static void fake_host(uint32_t leaf, uint32_t subleaf, uint32_t out[4])

@@ -23,7 +23,7 @@
 #include <pith/guest.h>
 #include <pith/process.h>
 #include <pith/switch.h>
-#include "../../vmm/dev/sysconf.h"
+#include <pith/sysconf.h>
 
 #define GUEST_BADGE_BASE 16         /* console badges 1.. are ours; guests from here */
 #define GUEST_CHANNEL_FRAMES PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS)

@@ -5,7 +5,7 @@
 
 #include <pith/pith.h>
 #include <pith/storage.h>
-#include "../../vmm/dev/sysconf.h"
+#include <pith/sysconf.h>
 
 /* Makes the channels and starts the server (the module `image`, NULL when absent)
  * before the guests start.  A guest whose channel could not be made starts without

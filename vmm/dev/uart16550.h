@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev/device.h"
+#include "device.h"
 
 /* Register offsets from the base port (DLAB = LCR bit 7 selects the latch at 0 and 1). */
 enum uart16550_reg {

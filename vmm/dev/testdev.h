@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev/device.h"
+#include "device.h"
 
 #define TESTDEV_PORT        0xf4u
 #define TESTDEV_MMIO_BASE   0xd0000000ull

@@ -4,7 +4,7 @@
  * Errors never stop the parse; they make the guest they occur in invalid and are
  * reported with their line number, so one run shows every mistake in the file.
  */
-#include "sysconf.h"
+#include <pith/sysconf.h>
 
 #define DEFAULT_MEMORY  (128ull << 20)
 #define PAGE_SIZE       4096ull

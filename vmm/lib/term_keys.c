@@ -4,7 +4,7 @@
  * application mode), mapped to the PS/2 keyboard's named keys.
  */
 #include "term_keys.h"
-#include "ps2_keyboard.h"
+#include "dev/ps2_keyboard.h"
 
 #define ESC             0x1b
 #define NUMBER_MAX      99          /* no key has a larger number */
