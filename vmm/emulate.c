@@ -25,14 +25,17 @@ static const struct device_window *window_at(const struct device_window *windows
 const struct device_window *vm_port_window(struct vm *vm, uint16_t port, struct device_window *scratch)
 {
     const struct device_window *w = window_at(vm->ports, vm->port_count, port);
-    if (!w && vm->platform == VM_PLATFORM_PC)
-        w = pc_port_window(vm, port, scratch);
+    if (!w && vm->platform->port_window)
+        w = vm->platform->port_window(vm, port, scratch);
     return w;
 }
 
-const struct device_window *vm_mmio_window(struct vm *vm, uint64_t gpa)
+const struct device_window *vm_mmio_window(struct vm *vm, uint64_t gpa, struct device_window *scratch)
 {
-    return window_at(vm->mmio, vm->mmio_count, gpa);
+    const struct device_window *w = window_at(vm->mmio, vm->mmio_count, gpa);
+    if (!w && vm->platform->mmio_window)
+        w = vm->platform->mmio_window(vm, gpa, scratch);
+    return w;
 }
 
 /* What a read from nothing returns: all ones (an open bus). */
@@ -202,7 +205,8 @@ enum emulate_result emulate_mmio(struct vm *vm, uint64_t gpa, bool write, uint64
     state.rflags = vm->cpu->exit.mr[VM_RFLAGS];
     for (unsigned s = 0; s < GUEST_SEG_COUNT; s++)
         state.segment_base[s] = seg_base(vm, s);
-    struct mmio_context c = { vm, vm_mmio_window(vm, gpa), event, error_code };
+    struct device_window scratch;
+    struct mmio_context c = { vm, vm_mmio_window(vm, gpa, &scratch), event, error_code };
     struct x86_emulate_ops ops = { mmio_read, mmio_write, memory_read, memory_write, &c };
     enum x86_emulate_status e = x86_emulate(&insn, &state, gpa, write, &ops);
     if (e == X86_EMULATE_UNSUPPORTED) {
@@ -339,17 +343,18 @@ static void cr0_written(uint64_t *cr)
         cr[VM_EFER] &= ~EFER_LMA;
 }
 
+/* CR8 is the task priority's top 4 bits (SDM Vol. 3A §10.8.6.1). */
 static uint64_t cr8_read(struct vm *vm)
 {
-    if (vm->platform != VM_PLATFORM_PC)
+    if (!vm->platform->tpr_read)
         return 0;
-    return (vm->pc.lapic[vm->cpu->index].tpr >> 4) & 0xf;
+    return (vm->platform->tpr_read(vm, vm->cpu->index) >> 4) & 0xf;
 }
 
 static void cr8_write(struct vm *vm, uint64_t value)
 {
-    if (vm->platform == VM_PLATFORM_PC)
-        lapic_mmio_ops.write(&vm->pc.lapic[vm->cpu->index], LAPIC_TPR, 4, (value & 0xf) << 4);
+    if (vm->platform->tpr_write)
+        vm->platform->tpr_write(vm, vm->cpu->index, (uint8_t)((value & 0xf) << 4));
 }
 
 /* MOV to/from CRn (0F 22 / 0F 20), CLTS (0F 06), LMSW (0F 01 /6 with a register). */

@@ -33,7 +33,7 @@ enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *
 
 /* The device window at a port or a guest-physical address, if any (NULL: nothing). */
 const struct device_window *vm_port_window(struct vm *vm, uint16_t port, struct device_window *scratch);
-const struct device_window *vm_mmio_window(struct vm *vm, uint64_t gpa);
+const struct device_window *vm_mmio_window(struct vm *vm, uint64_t gpa, struct device_window *scratch);
 
 /* Accesses to a window, or to nothing (reads all ones, writes vanish). */
 uint64_t vm_device_read(const struct device_window *w, uint64_t address, unsigned size);

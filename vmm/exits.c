@@ -76,9 +76,7 @@ static void host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 static enum next_step handle_cpuid(struct vm *vm)
 {
     uint32_t leaf = (uint32_t)vm->cpu->exit.mr[1], out[4];
-    unsigned emulated = vm->platform == VM_PLATFORM_PC
-                            ? CPUID_EMULATES_APIC | CPUID_EMULATES_MTRR | CPUID_INVARIANT_TSC : 0;
-    cpuid_guest_with(host_cpuid, emulated, leaf, (uint32_t)vm->cpu->exit.mr[2], out);
+    cpuid_guest_with(host_cpuid, vm->platform->cpuid_emulates, leaf, (uint32_t)vm->cpu->exit.mr[2], out);
     nested_svm_cpuid(vm, leaf, out);
     if (leaf < 32)
         vm->record.cpuid_leaves |= 1ull << leaf;
@@ -123,9 +121,7 @@ static enum next_step handle_io(struct vm *vm, struct reply *reply)
     else
         vm_device_write(w, port, size, vm->cpu->exit.mr[2]);
     skip_instruction(vm, vm->cpu->exit.mr[3]);
-    if (vm->stopped)
-        return STEP_STOP;
-    return vm->testdev.verdict_written ? STEP_STOP : STEP_RESUME;
+    return vm->stopped ? STEP_STOP : STEP_RESUME;
 }
 
 /* ---- Port shortcuts ------------------------------------------------------------------ */
@@ -212,7 +208,7 @@ static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
     bool ok;
     if (nested_svm_msr_read(vm, index, value, &ok))
         return ok;
-    if (vm->platform == VM_PLATFORM_PC && pc_msr_read(vm, index, value, &ok))
+    if (vm->platform->msr_read && vm->platform->msr_read(vm, index, value, &ok))
         return ok;
     struct msr_place place = msr_lookup(index);
     uint64_t words[16], *word;
@@ -242,7 +238,7 @@ static bool msr_write(struct vm *vm, uint32_t index, uint64_t value)
     bool ok;
     if (nested_svm_msr_write(vm, index, value, &ok))
         return ok;
-    if (vm->platform == VM_PLATFORM_PC && pc_msr_write(vm, index, value, &ok))
+    if (vm->platform->msr_write && vm->platform->msr_write(vm, index, value, &ok))
         return ok;
     struct msr_place place = msr_lookup(index);
     uint64_t words[16], *word;
@@ -351,30 +347,17 @@ static void arm_deadline(struct vm *vm, uint64_t tsc)
     pith_notification_set_deadline(c->notification, tsc);
 }
 
-/* Everything time-driven up to now: the test platform's periodic timer, or the PC's
- * timers and console input; then the deadline for what comes next. */
+/* Everything time-driven up to now (the platform's timers, console input); then the
+ * deadline for what comes next. */
 static void update_time(struct vm *vm)
 {
-    uint64_t now_tsc = pith_rdtsc();
-    if (vm->give_up_at && now_tsc >= vm->give_up_at)
-        vm_stop(vm, VM_END_ERROR, "no verdict after %u s", VM_TIME_LIMIT_S);
-    if (vm->platform == VM_PLATFORM_PC) {
-        uint64_t next = pc_update(vm, vm_now_ns(vm), vm->cpu->index);
-        arm_deadline(vm, next == PC_NO_EVENT ? 0 : vm_tsc_at(vm, next));
-        return;
-    }
-    uint64_t periods = periodic_expire(&vm->timer, now_tsc);
-    if (periods) {
-        vm->record.ticks += periods;
-        vm->interrupt_pending = true;
-    }
-    arm_deadline(vm, vm->timer.next);
+    arm_deadline(vm, vm->platform->update(vm, vm->cpu->index));
 }
 
 /* The notification's bits came (taken by the receive, the wait or the poll): a
- * deadline, a kick from another VMM thread, which needs nothing here, or (vCPU 0's)
- * the network switch's signal (frames may wait for the guest), the power button or
- * COM2 given or taken. */
+ * deadline, a kick from another VMM thread, which needs nothing here, COM2 given or
+ * taken, or (vCPU 0's) what the platform takes: the network switch's signal (frames
+ * may wait for the guest), the power button. */
 static void notified(struct vm *vm, uint64_t bits)
 {
     vm->cpu->kicked = false;
@@ -384,14 +367,10 @@ static void notified(struct vm *vm, uint64_t bits)
             gdb_poll(vm);
         update_time(vm);
     }
-    if ((bits & PITH_GUEST_NET_BADGE) && vm->platform == VM_PLATFORM_PC)
-        pc_net_poll(vm);
+    if (vm->platform->signalled)
+        vm->platform->signalled(vm, bits);
     if ((bits & PITH_GUEST_GDB_BADGE) && vm->cpu->index == 0)
         gdb_grant_changed(vm);      /* the control shell gave or took COM2 */
-    if ((bits & PITH_GUEST_POWER_BUTTON_BADGE) && vm->platform == VM_PLATFORM_PC) {
-        vm_log(vm, "the power button is pressed");
-        acpi_pm_power_button(&vm->pc.pm);
-    }
     sync_port_shortcuts(vm);            /* typed input changes LSR */
 }
 
@@ -401,25 +380,19 @@ static void poll_deadline(struct vm *vm)
     uint64_t bits;
     if (pith_poll(vm->cpu->notification, &bits) == PITH_OK && bits)
         notified(vm, bits);
-    if (vm->platform == VM_PLATFORM_PC)
-        update_time(vm);                /* the exit may have changed a device's timer */
+    update_time(vm);                    /* the exit may have changed a device's timer */
 }
 
 /* ---- Interrupts -------------------------------------------------------------------- */
 
 static bool interrupt_waiting(struct vm *vm)
 {
-    if (vm->platform == VM_PLATFORM_PC)
-        return pc_interrupt(vm, vm->cpu->index, false) >= 0;
-    return vm->interrupt_pending;
+    return vm->platform->interrupt(vm, vm->cpu->index, false) >= 0;
 }
 
 static uint8_t take_interrupt(struct vm *vm)
 {
-    if (vm->platform == VM_PLATFORM_PC)
-        return (uint8_t)pc_interrupt(vm, vm->cpu->index, true);
-    vm->interrupt_pending = false;
-    return VM_TIMER_VECTOR;
+    return (uint8_t)vm->platform->interrupt(vm, vm->cpu->index, true);
 }
 
 /* Waits, without the lock, for the vCPU's notification (a deadline or a kick). */
@@ -440,8 +413,7 @@ static void wait_for_interrupt(struct vm *vm)
 {
     struct vcpu *c = vm->cpu;
     bool interrupts_off = !(c->exit.mr[VM_RFLAGS] & RFLAGS_IF);
-    if (interrupts_off && vm->vcpu_count == 1 &&
-        (vm->platform == VM_PLATFORM_PC || !vm->interrupt_pending)) {
+    if (interrupts_off && vm->vcpu_count == 1) {
         vm_stop(vm, VM_END_HALTED, "HLT with interrupts disabled at 0x%lx", c->exit.mr[VM_RIP]);
         return;
     }
@@ -470,10 +442,10 @@ static void plan_injection(struct vm *vm, struct reply *reply)
     }
     if (!nested_svm_gif(vm))
         return;                     /* GIF clear: interrupts and NMIs wait (APM 15.17) */
-    if (vm->platform == VM_PLATFORM_PC && pc_nmi(vm, c->index, false)) {
+    if (vm_nmi(vm, c->index, false)) {
         if (!reply->inject && !(c->exit.mr[VM_INTERRUPTIBILITY] & INTERRUPT_NMI_BLOCKED) &&
             !(c->exit.reason == PITH_EXIT_RECALL && c->injection_outstanding)) {
-            pc_nmi(vm, c->index, true);
+            vm_nmi(vm, c->index, true);
             reply->inject = PITH_VM_EVENT_VALID | PITH_VM_EVENT_NMI | 2;
             return;
         }
@@ -615,11 +587,8 @@ static enum pith_error start(struct vm *vm)
     struct vcpu *c = vm->cpu;
     uint64_t bits;
     pith_poll(c->notification, &bits);      /* nothing left from an earlier guest */
-    if (c->index == 0 && vm->platform == VM_PLATFORM_TEST) {
-        uint64_t now = pith_rdtsc();
-        periodic_start(&vm->timer, now, vm->tsc_hz / 1000 * VM_TIMER_PERIOD_MS);
-        vm->give_up_at = now + vm->tsc_hz * VM_TIME_LIMIT_S;
-    }
+    if (vm->platform->start)
+        vm->platform->start(vm, c->index);
     update_time(vm);
     if (c->index == 0 && vm->stats) {
         vm->stats->started_tsc = pith_rdtsc();
@@ -657,7 +626,7 @@ static bool handle(struct vm *vm, struct reply *reply)
     if (step == STEP_HALT && !vm->stopped)
         wait_for_interrupt(vm);
     if (step == STEP_STOP)
-        vm_stop(vm, VM_END_NONE, NULL);     /* a test guest's verdict: the reason stays empty */
+        vm_stop(vm, VM_END_NONE, NULL);     /* only if nothing said why before */
     if (vm->stopped)
         return false;
     uint64_t bits = gdb_stop_point(vm);     /* a breakpoint, a step or Ctrl-C: GDB's turn */
@@ -748,7 +717,7 @@ void vcpu_run(struct vcpu *c)
 void vm_run(struct vm *vm)
 {
     struct vcpu *c = &vm->cpus[0];
-    if (vm->platform == VM_PLATFORM_PC)
+    if (vm->platform->places_vcpus)
         vm_place_vcpus_on_host(vm);
     enum pith_error err = vm_start_vcpus(vm);
     if (err != PITH_OK) {

@@ -90,11 +90,11 @@ static void check_verdict(const struct vm *vm, const char *name)
     static char why[VM_WHY_MAX + 32];
     if (vm->why[0])
         pith_snprintf(why, sizeof(why), "%s", vm->why);
-    else if (!vm->testdev.verdict_written)
+    else if (!vm->test.testdev.verdict_written)
         pith_snprintf(why, sizeof(why), "the guest stopped without a verdict");
     else
-        pith_snprintf(why, sizeof(why), "the guest reported failure (%u)", vm->testdev.verdict);
-    check(!vm->why[0] && vm->testdev.verdict_written && vm->testdev.verdict == 0, name, why);
+        pith_snprintf(why, sizeof(why), "the guest reported failure (%u)", vm->test.testdev.verdict);
+    check(!vm->why[0] && vm->test.testdev.verdict_written && vm->test.testdev.verdict == 0, name, why);
 }
 
 static void host_vendor(char vendor[13])
@@ -128,7 +128,7 @@ static void check_hello(const struct vm *vm)
           because(vm, "no RDMSR of IA32_TSC, or no 'rdmsr tsc ok'"));
     check(r->gp_injected > 0 && r->last_gp_msr == 0x1337 && saw_line(vm, "rdmsr 0x1337 raised #GP"),
           "vmm_msr_unknown_gp", because(vm, "no #GP for MSR 0x1337 arrived"));
-    check(r->mmio_done >= 7 && vm->testdev.id_reads > 0 && vm->testdev.scratch == 0xcafef00d &&
+    check(r->mmio_done >= 7 && vm->test.testdev.id_reads > 0 && vm->test.testdev.scratch == 0xcafef00d &&
           saw_line(vm, "mmio test device ok"), "vmm_mmio",
           because(vm, "the test device's registers were not read and written as expected"));
     check(r->injected_at[PITH_EXIT_HLT] > 0 && saw_line(vm, "3 timer interrupts"), "vmm_timer_hlt",
@@ -167,7 +167,7 @@ static void run_guest(const struct pith_module_desc *module, pith_cap_t notifica
     if (!guest_name(module->name, name, sizeof(name)))
         return;
     pith_snprintf(check_name, sizeof(check_name), "vmm_%s_created", name);
-    struct vm_config config = { .name = name, .platform = VM_PLATFORM_TEST, .ram_bytes = VM_TEST_RAM_SIZE,
+    struct vm_config config = { .name = name, .platform = &test_platform, .ram_bytes = VM_TEST_RAM_SIZE,
                                 .notification = notification, .tsc_hz = bootinfo->tsc_hz };
     enum pith_error err = vm_create(&guest, &config);
     check(err == PITH_OK, check_name, pith_error_name(err));
@@ -273,25 +273,22 @@ static const char *end_name(enum vm_end end)
     }
 }
 
-static void report_configured(const struct vm *vm, uint64_t started)
+static void report_configured(struct vm *vm, uint64_t started)
 {
     const struct vm_record *r = &vm->record;
     uint64_t ms = (pith_rdtsc() - started) / (bootinfo->tsc_hz / 1000);
-    if (!vm->why[0] && vm->testdev.verdict_written)
-        say("vmm: %s: stopped after %lu ms with verdict %u\n", vm->name, ms, vm->testdev.verdict);
+    if (!vm->why[0] && vm->platform == &test_platform && vm->test.testdev.verdict_written)
+        say("vmm: %s: stopped after %lu ms with verdict %u\n", vm->name, ms, vm->test.testdev.verdict);
     else
         say("vmm: %s: %s after %lu ms: %s\n", vm->name, end_name(vm->end), ms, vm->why);
     say("vmm: %s: exits: %lu IO, %lu MMIO, %lu MSR, %lu CPUID, %lu HLT, %lu RECALL, %lu window, "
-        "%lu PORT_WRITES; %lu interrupts (%lu PIC, %lu APIC)\n", vm->name,
+        "%lu PORT_WRITES; %lu interrupts\n", vm->name,
         r->exits[PITH_EXIT_IO], r->exits[PITH_EXIT_MMIO],
         r->exits[PITH_EXIT_MSR_READ] + r->exits[PITH_EXIT_MSR_WRITE], r->exits[PITH_EXIT_CPUID],
         r->exits[PITH_EXIT_HLT], r->exits[PITH_EXIT_RECALL], r->exits[PITH_EXIT_INTERRUPT_WINDOW],
-        r->exits[PITH_EXIT_PORT_WRITES], r->interrupts, vm->pc.extint_injected, vm->pc.apic_injected);
-    if (vm->platform == VM_PLATFORM_PC && vm->pc.has_net) {
-        const struct virtio_net_stats *n = &vm->pc.net.stats;
-        say("vmm: %s: NIC: %lu frames sent, %lu received, %lu malformed, %lu dropped\n", vm->name,
-            n->tx_frames, n->rx_frames, n->tx_malformed, n->rx_dropped);
-    }
+        r->exits[PITH_EXIT_PORT_WRITES], r->interrupts);
+    if (vm->platform->report)
+        vm->platform->report(vm);
 }
 
 /* One guest from its block of the configuration; true when it ended cleanly (powered
@@ -395,7 +392,7 @@ static bool run_configured(const char *text, size_t length)
     uint64_t ram = (g->memory + (2ull << 20) - 1) & ~((2ull << 20) - 1);
     if (flat && ram < VM_TEST_RAM_SIZE)
         ram = VM_TEST_RAM_SIZE;
-    struct vm_config vc = { .name = g->name, .platform = flat ? VM_PLATFORM_TEST : VM_PLATFORM_PC,
+    struct vm_config vc = { .name = g->name, .platform = flat ? &test_platform : &pc_platform,
                             .ram_bytes = ram, .vcpus = linux ? g->vcpus : 1, .cpu_mask = g->cpus,
                             .host_cpus = (unsigned)bootinfo->cpu_count,
                             .tsc_hz = bootinfo->tsc_hz, .console = console_cap,
@@ -446,15 +443,16 @@ static bool run_configured(const char *text, size_t length)
             loaded = disk_copy(&guest, &d);
         if (linux && g->disk_partition[0])
             host_partition(&guest, g, &d);
+        struct pc_net net = { channel, { 0 }, bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_SWITCH };
+        pith_memcpy(net.mac, g->mac, 6);
+        struct pc_setup setup = { .disk = linux && (disk || d.read) ? &d : NULL,
+                                  .virtio_console = linux,      /* hvc0 writes to the same console */
+                                  .net = channel ? &net : NULL };
         if (loaded)
-            loaded = pc_create(&guest, linux && (disk || d.read) ? &d : NULL, linux);   /* hvc0 writes to the same console */
-        if (loaded && channel) {
-            struct pc_net net = { channel, { 0 }, bootinfo->extra_first_slot + PITH_GUEST_SLOT_NET_SWITCH };
-            pith_memcpy(net.mac, g->mac, 6);
-            loaded = pc_add_net(&guest, &net);
+            loaded = pc_create(&guest, &setup);
+        if (loaded && channel)
             vm_log(&guest, "NIC %02x:%02x:%02x:%02x:%02x:%02x on segment %u", g->mac[0], g->mac[1],
                    g->mac[2], g->mac[3], g->mac[4], g->mac[5], g->net_segment);
-        }
         if (!loaded)
             vm_stop(&guest, VM_END_ERROR, "building the PC platform failed");
     }
@@ -533,7 +531,7 @@ static bool run_configured(const char *text, size_t length)
         return true;                /* it ended itself; the status says how */
     }
     if (flat)
-        return !guest.why[0] && guest.testdev.verdict_written && guest.testdev.verdict == 0;
+        return !guest.why[0] && guest.test.testdev.verdict_written && guest.test.testdev.verdict == 0;
     return guest.end == VM_END_POWER_OFF;
 }
 

@@ -5,6 +5,7 @@
 #include <pith/syscall.h>
 
 #include "lib/term_keys.h"
+#include "x86/cpuid.h"
 #include "emulate.h"
 #include "vm.h"
 
@@ -47,9 +48,15 @@ static void pci_irq(void *context, unsigned line, bool level)
     isa_irq(vm, irq, *held != 0);
 }
 
-static struct irq_line pci_line(struct vm *vm, unsigned device)
+struct irq_line pc_pci_line(struct vm *vm, unsigned slot)
 {
-    return (struct irq_line){ pci_irq, vm, (PC_IRQ_PCI_BASE + device % 2) | device << 8 };
+    return (struct irq_line){ pci_irq, vm, (PC_IRQ_PCI_BASE + slot % 2) | slot << 8 };
+}
+
+void pc_msi(void *context, uint64_t address, uint32_t data)
+{
+    struct vm *vm = context;
+    apic_bus_msi(&vm->pc.bus, address, data);
 }
 
 /* A redirection entry's message goes over the APIC bus to its destinations. */
@@ -113,7 +120,7 @@ static void local_apic_reset(void *context)
 static const struct device_ops local_apic_ops = { "lapic", local_apic_read, local_apic_write,
                                                   local_apic_reset };
 
-int pc_interrupt(struct vm *vm, unsigned cpu, bool take)
+static int pc_interrupt(struct vm *vm, unsigned cpu, bool take)
 {
     struct pc *pc = &vm->pc;
     struct lapic *l = &pc->lapic[cpu];
@@ -134,7 +141,7 @@ int pc_interrupt(struct vm *vm, unsigned cpu, bool take)
     return -1;
 }
 
-bool pc_nmi(struct vm *vm, unsigned cpu, bool take)
+static bool pc_nmi(struct vm *vm, unsigned cpu, bool take)
 {
     struct lapic *l = &vm->pc.lapic[cpu];
     return take ? lapic_take_nmi(l) : l->nmi_pending;
@@ -216,7 +223,10 @@ static void poll_input(struct vm *vm)
         pc_input(vm, bytes, (unsigned)got);
 }
 
-uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
+/* Brings every timer up to date at guest time now; returns the guest time of the
+ * next event vCPU `cpu` must wake for (PC_NO_EVENT for none): its local APIC's timer,
+ * and for vCPU 0 the machine's (PIT, RTC, console input). */
+static uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
 {
     struct pc *pc = &vm->pc;
     feed_uart(vm);
@@ -258,7 +268,7 @@ static bool lapic_msr(uint32_t index)
            (index >= MSR_X2APIC_FIRST && index <= MSR_X2APIC_LAST);
 }
 
-bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok)
+static bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok)
 {
     if (lapic_msr(index)) {
         *ok = lapic_msr_read(&vm->pc.lapic[vm->cpu->index], index, value);
@@ -271,7 +281,7 @@ bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok)
     return false;
 }
 
-bool pc_msr_write(struct vm *vm, uint32_t index, uint64_t value, bool *ok)
+static bool pc_msr_write(struct vm *vm, uint32_t index, uint64_t value, bool *ok)
 {
     if (lapic_msr(index)) {
         *ok = lapic_msr_write(&vm->pc.lapic[vm->cpu->index], index, value);
@@ -296,114 +306,93 @@ static bool dma_write(void *context, uint64_t gpa, const void *buf, size_t lengt
     return vm_write_phys(context, gpa, buf, length);
 }
 
-static bool disk_read(void *context, uint64_t offset, void *buf, size_t length)
+struct guest_memory pc_dma(struct vm *vm)
 {
-    const struct pc_disk *d = context;
-    if (offset > d->size || length > d->size - offset)
-        return false;
-    memcpy(buf, d->data + offset, length);
-    return true;
+    return (struct guest_memory){ dma_read, dma_write, vm };
 }
 
-/* Into the guest's own copy in this VMM's memory: gone when the guest powers off. */
-static bool disk_write(void *context, uint64_t offset, const void *buf, size_t length)
+void pc_virtio_legacy_function(struct pc_pci_device *d, struct pci_function *f,
+                               struct virtio_device *dev, const struct device_ops *ops,
+                               uint16_t device_id, uint16_t subsystem, uint32_t class_code)
 {
-    struct pc_disk *d = context;
-    if (!d->writable || offset > d->size || length > d->size - offset)
-        return false;
-    memcpy(d->data + offset, buf, length);
-    return true;
-}
-
-static void vcon_output(void *context, const char *bytes, size_t length)
-{
-    for (size_t i = 0; i < length; i++)
-        vm_output(context, (uint8_t)bytes[i]);
-}
-
-/* A legacy virtio function: I/O BAR 0 at a fixed place (the guest may move it), INTA#. */
-static void virtio_function(struct pci_function *f, uint16_t device, uint16_t subsystem,
-                            uint32_t class_code, unsigned dev, uint32_t registers)
-{
-    pci_function_init(f, VIRTIO_PCI_VENDOR, device, class_code, 0);
-    uint32_t size = 32;
+    unsigned slot = d->kind->slot;
+    uint32_t registers = VIRTIO_LEGACY_REGISTERS + dev->ops->config_size, size = 32;
     while (size < registers)
         size <<= 1;
+    pci_function_init(f, VIRTIO_PCI_VENDOR, device_id, class_code, 0);
     pci_function_set_bar(f, 0, size, PCI_BAR_IO);
-    uint32_t bar = (PC_PCI_IO_BASE + dev * 0x100) | PCI_BAR_IO;
+    uint32_t bar = (PC_PCI_IO_BASE + slot * 0x100) | PCI_BAR_IO;
     memcpy(&f->config[PCI_BAR0], &bar, 4);
     f->config[PCI_SUBSYSTEM_VENDOR_ID] = VIRTIO_PCI_VENDOR & 0xff;
     f->config[PCI_SUBSYSTEM_VENDOR_ID + 1] = VIRTIO_PCI_VENDOR >> 8;
     f->config[PCI_SUBSYSTEM_ID] = (uint8_t)subsystem;
-    pci_function_set_interrupt(f, 1, (uint8_t)(PC_IRQ_PCI_BASE + dev % 2));
-    f->config[PCI_COMMAND] = 0x1;                       /* I/O space on */
+    pci_function_set_interrupt(f, 1, (uint8_t)(PC_IRQ_PCI_BASE + slot % 2));
+    f->config[PCI_COMMAND] = PCI_COMMAND_IO;
+    d->function = f;
+    d->bars[0] = (struct pc_pci_bar){ ops, dev, registers };
 }
 
-static bool io_enabled(const struct pci_function *f)
-{
-    return f->config[PCI_COMMAND] & 1;
-}
-
-/* The NIC's registers: the legacy transport, then a signal to the switch if the
- * guest's notify queued frames for it or took frames from it. */
-static uint64_t net_read(void *dev, uint64_t offset, unsigned size)
-{
-    return virtio_pci_ops.read(dev, offset, size);
-}
-
-static void net_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
-{
-    struct virtio_net *n = dev;
-    struct pc *pc = (struct pc *)((uint8_t *)n - offsetof(struct pc, net));
-    virtio_pci_ops.write(dev, offset, size, value);
-    if (net_link_take_signal(&pc->net_link))
-        pith_signal(pc->net_switch_signal);
-}
-
-static void net_reset(void *dev) { virtio_pci_ops.reset(dev); }
-
-static const struct device_ops net_ops = { "virtio-net", net_read, net_write, net_reset };
-
-bool pc_add_net(struct vm *vm, const struct pc_net *net)
+/* The BAR of a present device that holds address (in port space when io), with the
+ * decoding its command register enables. */
+static const struct device_window *bar_window(struct vm *vm, uint64_t address, bool io,
+                                              struct device_window *out)
 {
     struct pc *pc = &vm->pc;
-    struct guest_memory dma = { dma_read, dma_write, vm };
-    virtio_net_init(&pc->net, dma, pci_line(vm, PC_VIRTIO_NET_DEV), net->mac, (struct virtio_net_backend){ 0 });
-    if (!net_link_attach(&pc->net_link, &pc->net, net->channel, NETRING_SLOTS))
-        return false;
-    pc->net_switch_signal = net->switch_signal;
-    virtio_function(&pc->net_pci, VIRTIO_PCI_DEVICE_NET, VIRTIO_SUBSYSTEM_NET, 0x020000,
-                    PC_VIRTIO_NET_DEV, VIRTIO_LEGACY_REGISTERS + pc->net.dev.ops->config_size);
-    pc->has_net = pci_host_register(&pc->pci, PC_VIRTIO_NET_DEV, 0, &pc->net_pci);
-    return pc->has_net;
-}
-
-void pc_net_poll(struct vm *vm)
-{
-    struct pc *pc = &vm->pc;
-    if (pc->has_net && net_link_poll(&pc->net_link))
-        pith_signal(pc->net_switch_signal);
-}
-
-const struct device_window *pc_port_window(struct vm *vm, uint16_t port, struct device_window *out)
-{
-    struct pc *pc = &vm->pc;
-    const struct { bool present; struct pci_function *f; struct virtio_device *d; const struct device_ops *ops; } fns[3] = {
-        { pc->has_disk, &pc->blk_pci, &pc->blk.dev, &virtio_pci_ops },
-        { pc->has_vconsole, &pc->vcon_pci, &pc->vcon.dev, &virtio_pci_ops },
-        { pc->has_net, &pc->net_pci, &pc->net.dev, &net_ops },
-    };
-    for (unsigned i = 0; i < 3; i++) {
-        if (!fns[i].present || !io_enabled(fns[i].f))
+    for (unsigned i = 0; i < pc->pci_count; i++) {
+        const struct pc_pci_device *d = &pc->pci_devices[i];
+        const struct pci_function *f = d->function;
+        if (!(f->config[PCI_COMMAND] & (io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY)))
             continue;
-        uint64_t base = pci_function_bar_address(fns[i].f, 0);
-        uint64_t length = VIRTIO_LEGACY_REGISTERS + fns[i].d->ops->config_size;
-        if (base && port >= base && port - base < length) {
-            *out = (struct device_window){ base, length, fns[i].ops, fns[i].d };
-            return out;
+        for (unsigned bar = 0; bar < 6; bar++) {
+            const struct pc_pci_bar *b = &d->bars[bar];
+            if (!b->length || !(f->config[PCI_BAR0 + 4 * bar] & PCI_BAR_IO) != !io)
+                continue;
+            uint64_t base = pci_function_bar_address(f, bar);
+            if (base && address >= base && address - base < b->length) {
+                *out = (struct device_window){ base, b->length, b->ops, b->dev };
+                return out;
+            }
         }
     }
     return NULL;
+}
+
+static const struct device_window *pc_port_window(struct vm *vm, uint16_t port, struct device_window *out)
+{
+    return bar_window(vm, port, true, out);
+}
+
+static const struct device_window *pc_mmio_window(struct vm *vm, uint64_t gpa, struct device_window *out)
+{
+    return bar_window(vm, gpa, false, out);
+}
+
+/* The PCI devices beyond the chipset: a device is its file and its line here. */
+extern const struct pc_pci_kind pci_virtio_blk, pci_virtio_console, pci_virtio_net;
+static const struct pc_pci_kind *const pci_kinds[] = {
+    &pci_virtio_blk,                /* 00:02.0 */
+    &pci_virtio_console,            /* 00:03.0 */
+    &pci_virtio_net,                /* 00:04.0 */
+};
+
+static bool create_pci_devices(struct vm *vm, const struct pc_setup *setup)
+{
+    struct pc *pc = &vm->pc;
+    _Static_assert(sizeof(pci_kinds) / sizeof(pci_kinds[0]) <= PC_PCI_DEVICES, "room for every kind");
+    for (unsigned i = 0; i < sizeof(pci_kinds) / sizeof(pci_kinds[0]); i++) {
+        struct pc_pci_device *d = &pc->pci_devices[pc->pci_count];
+        *d = (struct pc_pci_device){ .kind = pci_kinds[i] };
+        if (!d->kind->create(vm, setup, d)) {
+            vm_log(vm, "%s: could not be built", d->kind->name);
+            return false;
+        }
+        if (!d->function)
+            continue;               /* not in this guest */
+        if (!pci_host_register(&pc->pci, d->kind->slot, 0, d->function))
+            return false;
+        pc->pci_count++;
+    }
+    return true;
 }
 
 /* ---- ACPI ------------------------------------------------------------------------------ */
@@ -562,7 +551,7 @@ static bool build_acpi(struct vm *vm)
 
 /* ---- Creation -------------------------------------------------------------------------- */
 
-bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
+bool pc_create(struct vm *vm, const struct pc_setup *setup)
 {
     struct pc *pc = &vm->pc;
     uint64_t now = vm_now_ns(vm);
@@ -587,29 +576,6 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
     acpi_pm_init(&pc->pm, true, isa_line(vm, PC_IRQ_SCI), machine_power_off, vm, clock_ns, vm);
     uart16550_init(&vm->uart, uart_output, vm, isa_line(vm, PC_IRQ_UART));
 
-    struct guest_memory dma = { dma_read, dma_write, vm };
-    if (disk && (disk->data || disk->read)) {
-        pc->disk = *disk;
-        pc->has_disk = true;
-        virtio_blk_init(&pc->blk, dma, pci_line(vm, PC_VIRTIO_BLK_DEV),
-                        disk->size & ~511ull, !disk->writable);
-        pc->blk.disk_read = disk->read ? disk->read : disk_read;
-        pc->blk.disk_write = disk->read ? disk->write : disk_write;
-        pc->blk.disk_flush = disk->read ? disk->flush : NULL;
-        pc->blk.disk_ctx = disk->read ? disk->ctx : &pc->disk;
-        virtio_function(&pc->blk_pci, VIRTIO_PCI_DEVICE_BLK, VIRTIO_SUBSYSTEM_BLK, 0x010000,
-                        PC_VIRTIO_BLK_DEV, VIRTIO_LEGACY_REGISTERS + pc->blk.dev.ops->config_size);
-        pci_host_register(&pc->pci, PC_VIRTIO_BLK_DEV, 0, &pc->blk_pci);
-    }
-    if (virtio_console) {
-        pc->has_vconsole = true;
-        virtio_console_init(&pc->vcon, dma, pci_line(vm, PC_VIRTIO_CONSOLE_DEV),
-                            vcon_output, vm);
-        virtio_function(&pc->vcon_pci, VIRTIO_PCI_DEVICE_CONSOLE, VIRTIO_SUBSYSTEM_CONSOLE, 0x078000,
-                        PC_VIRTIO_CONSOLE_DEV, VIRTIO_LEGACY_REGISTERS + pc->vcon.dev.ops->config_size);
-        pci_host_register(&pc->pci, PC_VIRTIO_CONSOLE_DEV, 0, &pc->vcon_pci);
-    }
-
     static const struct { uint64_t base, length; const struct device_ops *ops; size_t offset; } ports[] = {
         { 0x20, 2, &pic_master_ops, offsetof(struct pc, pic) },
         { 0xa0, 2, &pic_slave_ops, offsetof(struct pc, pic) },
@@ -629,5 +595,63 @@ bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console)
                                                          &local_apic_ops, vm });
     ok &= vm_add_mmio_window(vm, (struct device_window){ IOAPIC_DEFAULT_BASE, IOAPIC_WINDOW_SIZE,
                                                          &ioapic_ops, &pc->ioapic });
-    return ok && build_acpi(vm);
+    return ok && create_pci_devices(vm, setup) && build_acpi(vm);
 }
+
+/* ---- The platform's operations (platform.h) ---------------------------------------- */
+
+static uint64_t update(struct vm *vm, unsigned cpu)
+{
+    uint64_t next = pc_update(vm, vm_now_ns(vm), cpu);
+    return next == PC_NO_EVENT ? 0 : vm_tsc_at(vm, next);
+}
+
+static void signalled(struct vm *vm, uint64_t bits)
+{
+    struct pc *pc = &vm->pc;
+    if (bits & PITH_GUEST_POWER_BUTTON_BADGE) {
+        vm_log(vm, "the power button is pressed");
+        acpi_pm_power_button(&pc->pm);
+    }
+    for (unsigned i = 0; i < pc->pci_count; i++)
+        if (pc->pci_devices[i].kind->signalled)
+            pc->pci_devices[i].kind->signalled(vm, &pc->pci_devices[i], bits);
+}
+
+static void report(struct vm *vm)
+{
+    struct pc *pc = &vm->pc;
+    vm_log(vm, "interrupts: %lu from the PIC, %lu from the local APICs", pc->extint_injected,
+           pc->apic_injected);
+    for (unsigned i = 0; i < pc->pci_count; i++)
+        if (pc->pci_devices[i].kind->report)
+            pc->pci_devices[i].kind->report(vm, &pc->pci_devices[i]);
+}
+
+static uint8_t tpr_read(struct vm *vm, unsigned cpu)
+{
+    return (uint8_t)vm->pc.lapic[cpu].tpr;
+}
+
+static void tpr_write(struct vm *vm, unsigned cpu, uint8_t tpr)
+{
+    lapic_mmio_ops.write(&vm->pc.lapic[cpu], LAPIC_TPR, 4, tpr);
+}
+
+const struct platform_ops pc_platform = {
+    .name = "PC",
+    .max_vcpus = PC_MAX_CPUS,
+    .cpuid_emulates = CPUID_EMULATES_APIC | CPUID_EMULATES_MTRR | CPUID_INVARIANT_TSC,
+    .places_vcpus = true,
+    .update = update,
+    .interrupt = pc_interrupt,
+    .nmi = pc_nmi,
+    .msr_read = pc_msr_read,
+    .msr_write = pc_msr_write,
+    .port_window = pc_port_window,
+    .mmio_window = pc_mmio_window,
+    .signalled = signalled,
+    .report = report,
+    .tpr_read = tpr_read,
+    .tpr_write = tpr_write,
+};

@@ -10,10 +10,14 @@
  *
  * An ISA interrupt n goes to PIC input n and to I/O APIC pin n (IRQ 0 to pin 2, as the
  * MADT's override says); PCI INTA# of device d is IRQ 10 + d % 2 (level, the DSDT's
- * _PRT says so).  The PIC's INTR drives the local APIC's LINT0 (virtual wire, as
+ * _PRT says so); an MSI goes over the APIC bus like an I/O APIC message.  The PIC's INTR drives the local APIC's LINT0 (virtual wire, as
  * firmware leaves it), the I/O APIC and the local APICs' IPIs go over the APIC bus
  * (dev/apic_bus.h) to the local APIC of each vCPU, and each vCPU takes what its local
  * APIC offers: an NMI, a fixed vector, or (vCPU 0) an ExtINT the PIC resolves.
+ *
+ * PCI devices beyond the chipset are one file each (pci_*.c) with a struct pc_pci_kind,
+ * and one line in pc.c's table: the file builds its function and says what registers
+ * sit behind each BAR; the platform finds them wherever the guest puts the BARs.
  *
  * Time: guest nanoseconds from the TSC (vm_now_ns); every device with a timer says
  * when it next needs attention, and the VMM arms one notification deadline for the
@@ -34,9 +38,7 @@
 #include "dev/pic8259.h"
 #include "dev/pit8254.h"
 #include "dev/rtc.h"
-#include "dev/virtio_blk.h"
-#include "dev/virtio_console.h"
-#include "dev/net_link.h"
+#include "dev/virtio.h"
 
 #define PC_ACPI_BASE        0xe0000ull      /* in the BIOS area the e820 map reserves */
 #define PC_ACPI_SIZE        0x10000ull
@@ -44,9 +46,9 @@
 #define PC_IRQ_SCI          9
 #define PC_IRQ_PCI_BASE     10              /* INTA# of device d: IRQ 10 + d % 2 */
 #define PC_PCI_IO_BASE      0xc000u         /* where the VMM places virtio I/O BARs */
-#define PC_VIRTIO_BLK_DEV   2               /* PCI device numbers */
-#define PC_VIRTIO_CONSOLE_DEV 3
-#define PC_VIRTIO_NET_DEV   4
+#define PC_PCI_MMIO_BASE    0xe0000000ull   /* where the VMM places memory BARs */
+#define PC_PCI_MMIO_SLOT    0x100000ull     /* ... 1 MiB per device number */
+#define PC_PCI_DEVICES      8               /* beyond the host bridge */
 #define PC_INPUT_POLL_NS    20000000ull     /* console input: every 20 ms */
 #define PC_NO_EVENT         UINT64_MAX
 #define PC_MAX_CPUS         APIC_BUS_MAX
@@ -72,6 +74,44 @@ struct pc_disk {
     void *ctx;
 };
 
+/* What the configuration puts on the PC's PCI bus; each device's file decides from it
+ * whether its device is there. */
+struct pc_setup {
+    const struct pc_disk *disk;     /* virtio-blk, or NULL */
+    bool virtio_console;            /* hvc0, writing to the guest's console */
+    const struct pc_net *net;       /* virtio-net on the switch, or NULL */
+};
+
+/* The registers behind one BAR, wherever the guest puts it. */
+struct pc_pci_bar {
+    const struct device_ops *ops;
+    void *dev;
+    uint64_t length;                /* of the registers; 0: nothing behind this BAR */
+};
+
+struct pc_pci_kind;
+
+/* One PCI device of the PC beyond the chipset. */
+struct pc_pci_device {
+    const struct pc_pci_kind *kind;
+    struct pci_function *function;  /* registered at 00:slot.0 */
+    struct pc_pci_bar bars[6];
+    void *state;                    /* the device file's own */
+};
+
+/* A kind of PCI device: its file and its line in pc.c's table. */
+struct pc_pci_kind {
+    const char *name;
+    unsigned slot;                  /* its PCI device number */
+    /* Builds the device when the setup asks for it: fills d->function, d->bars and
+     * d->state.  Returns false on failure; leaves d->function NULL when absent. */
+    bool (*create)(struct vm *vm, const struct pc_setup *setup, struct pc_pci_device *d);
+    /* Optional: the VMM's notification brought these bits (the switch's signal). */
+    void (*signalled)(struct vm *vm, struct pc_pci_device *d, uint64_t bits);
+    /* Optional: its line in the report at power-off. */
+    void (*report)(struct vm *vm, const struct pc_pci_device *d);
+};
+
 struct pc {
     struct pic pic;
     struct pit pit;
@@ -83,17 +123,8 @@ struct pc {
     struct pci_host pci;
     struct acpi_pm pm;
     struct acpi_tables acpi;
-    bool has_disk, has_vconsole;
-    struct pc_disk disk;
-    struct virtio_blk blk;
-    struct pci_function blk_pci;
-    struct virtio_console vcon;
-    struct pci_function vcon_pci;
-    bool has_net;
-    struct virtio_net net;
-    struct pci_function net_pci;
-    struct net_link net_link;
-    uint64_t net_switch_signal;
+    struct pc_pci_device pci_devices[PC_PCI_DEVICES];
+    unsigned pci_count;
     uint32_t pci_irq_held[2];       /* INTx of PCI devices on IRQ 10 and 11, by device */
     uint64_t next_input_poll;       /* guest ns */
     uint8_t input[256];             /* typed, not yet in the UART's receive FIFO */
@@ -105,31 +136,22 @@ struct pc {
     uint64_t apic_injected;         /* vectors the local APIC gave */
 };
 
-/* Builds the devices and their windows; writes the ACPI tables into RAM. */
-bool pc_create(struct vm *vm, const struct pc_disk *disk, bool virtio_console);
+/* Builds the devices and their windows, the PCI devices the setup asks for; writes the
+ * ACPI tables into RAM.  The platform's operations are pc_platform (platform.h). */
+bool pc_create(struct vm *vm, const struct pc_setup *setup);
 
-/* Adds a virtio-net function (PCI 00:04.0) connected to the switch through net. */
-bool pc_add_net(struct vm *vm, const struct pc_net *net);
-/* The switch signalled (or anything woke the VMM): move the frames that can move. */
-void pc_net_poll(struct vm *vm);
-
-/* Brings every timer up to date at guest time now; returns the guest time of the
- * next event vCPU `cpu` must wake for (PC_NO_EVENT for none): its local APIC's timer,
- * and for vCPU 0 the machine's (PIT, RTC, console input). */
-uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu);
-
-/* The vector vCPU `cpu` should take now, or -1; take = acknowledge it (it goes in
- * service at the local APIC or the PIC). */
-int pc_interrupt(struct vm *vm, unsigned cpu, bool take);
-/* An NMI waits for vCPU `cpu`; take = it is being injected. */
-bool pc_nmi(struct vm *vm, unsigned cpu, bool take);
-
-/* MSRs the PC's devices own (the local APIC's); false: not one of them. */
-bool pc_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *ok);
-bool pc_msr_write(struct vm *vm, uint32_t index, uint64_t value, bool *ok);
-
-/* Port windows whose place the guest chooses (virtio BARs): the one at port, or NULL. */
-const struct device_window *pc_port_window(struct vm *vm, uint16_t port, struct device_window *out);
+/* The PCI devices' files use these: */
+/* INTA# of PCI device `slot` (shared with the devices on the same IRQ). */
+struct irq_line pc_pci_line(struct vm *vm, unsigned slot);
+/* Guest memory for a device's DMA (bounds-checked against the guest's RAM). */
+struct guest_memory pc_dma(struct vm *vm);
+/* A virtio function on the legacy transport: I/O BAR 0 placed at 0xc000 + slot *
+ * 0x100 (the guest may move it) with `registers` bytes behind it, INTA#. */
+void pc_virtio_legacy_function(struct pc_pci_device *d, struct pci_function *f,
+                               struct virtio_device *dev, const struct device_ops *ops,
+                               uint16_t device_id, uint16_t subsystem, uint32_t class_code);
+/* An MSI: a write of data to address (0xfeexxxxx) goes over the APIC bus. */
+void pc_msi(void *vm, uint64_t address, uint32_t data);
 
 /* Console input for the guest's UART (from the console server): queued, and moved
  * into the receive FIFO as it has room. */

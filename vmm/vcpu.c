@@ -68,11 +68,9 @@ bool vcpu_wants_attention(struct vcpu *c)
         return c->sipi_pending;
     if (nested_svm_gif_clear(c))
         return false;               /* interrupts wait for STGI (nested_svm.h) */
-    if (vm->platform != VM_PLATFORM_PC)
-        return vm->interrupt_pending;
-    if (pc_nmi(vm, c->index, false))
+    if (vm_nmi(vm, c->index, false))
         return true;
-    return !c->halted_interrupts_off && pc_interrupt(vm, c->index, false) >= 0;
+    return !c->halted_interrupts_off && vm->platform->interrupt(vm, c->index, false) >= 0;
 }
 
 static void kick(struct vcpu *c)
@@ -84,7 +82,7 @@ static void kick(struct vcpu *c)
          * as it can take an interrupt: a recall would only make it exit sooner, and
          * again and again while its interrupts are off. */
         if ((c->reply_windows & PITH_VM_WINDOW_INTERRUPT) && !vm->stopped && !c->init_pending &&
-            (vm->platform != VM_PLATFORM_PC || !pc_nmi(vm, c->index, false)))
+            !vm_nmi(vm, c->index, false))
             break;
         if (!c->recall_requested) {
             pith_cap_t target = nested_svm_recall_target(c);

@@ -227,11 +227,6 @@ void vm_log(struct vm *vm, const char *fmt, ...)
     }
 }
 
-static void uart_output(void *context, uint8_t byte)
-{
-    vm_output(context, byte);
-}
-
 /* A complete guest line: printed with the guest's name (unless the console server
  * does that), and kept for the checks. */
 static void console_line(void *context, const char *line)
@@ -242,17 +237,6 @@ static void console_line(void *context, const char *line)
     if (vm->record.line_count < VM_LINES_KEPT)
         pith_strlcpy(vm->record.lines[vm->record.line_count], line, CONSOLE_LINE_MAX + 1);
     vm->record.line_count++;
-}
-
-/* The test platform: COM1 (its interrupt goes nowhere) and the test device. */
-static void create_test_devices(struct vm *vm)
-{
-    uart16550_init(&vm->uart, uart_output, vm, (struct irq_line){ 0 });
-    testdev_reset(&vm->testdev);
-    vm_add_port_window(vm, (struct device_window){ 0x3f8, UART16550_REGS, &uart16550_ops, &vm->uart });
-    vm_add_port_window(vm, (struct device_window){ TESTDEV_PORT, 1, &testdev_port_ops, &vm->testdev });
-    vm_add_mmio_window(vm, (struct device_window){ TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE,
-                                                   &testdev_mmio_ops, &vm->testdev });
 }
 
 /* The vCPU, its thread and exit endpoint; the TSC offset that makes its TSC read 0 at
@@ -291,8 +275,8 @@ enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
     vm->exception_bitmap = config->exception_bitmap;
     vm->low_pages = config->low_pages;
     vm->vcpu_count = config->vcpus ? config->vcpus : 1;
-    if (vm->vcpu_count > VM_MAX_VCPUS || (vm->platform == VM_PLATFORM_TEST && vm->vcpu_count > 1))
-        return PITH_E_RANGE;        /* the test platform has no APIC to start others */
+    if (vm->vcpu_count > VM_MAX_VCPUS || vm->vcpu_count > vm->platform->max_vcpus)
+        return PITH_E_RANGE;
     vm_place_vcpus(vm, config->cpu_mask, config->host_cpus);
     for (unsigned i = 0; i < vm->vcpu_count; i++) {
         vm->cpus[i] = (struct vcpu){ .vm = vm, .index = i, .host_cpu = vm->cpus[i].host_cpu,
@@ -303,8 +287,8 @@ enum pith_error vm_create(struct vm *vm, const struct vm_config *config)
     vm->cpu = &vm->cpus[0];             /* until vm_run, only this thread runs */
     console_init(&vm->console, console_line, vm);
     msr_file_reset(&vm->msrs);
-    if (vm->platform == VM_PLATFORM_TEST)
-        create_test_devices(vm);
+    if (vm->platform->create)
+        vm->platform->create(vm);
     enum pith_error err = retype_ram(vm);
     if (!err)
         err = pith_alloc_object(PITH_OBJ_GUEST_SPACE, 0, &vm->space);

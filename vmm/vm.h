@@ -1,11 +1,8 @@
 /*
  * One guest: its guest space and RAM, its vCPUs (each with its vCPU thread and the VMM
  * thread that answers its exits), its devices, its time, and the record of what
- * happened while it ran (the checks of main.c read it).  Two platforms:
- *   VM_PLATFORM_TEST  the flat test guests of guests/tests/: a UART, the test device,
- *                     and a VMM-internal periodic timer at vector 0x20 (no PIC)
- *   VM_PLATFORM_PC    a PC for Linux (pc.h): PIC pair, PIT, RTC, i8042, local APIC,
- *                     I/O APIC, ACPI, PCI with virtio devices, the UART on IRQ 4
+ * happened while it ran (the checks of main.c read it).  Its platform (platform.h)
+ * is the test platform of the flat test guests (test_platform.c) or the PC (pc.h).
  * vm_create builds it from the VMM's own untyped memory, vm_load / linux_load put a
  * guest into its RAM, vm_run runs the exit loop until the guest stops.
  */
@@ -24,6 +21,7 @@
 #include "x86/svm_nested.h"
 #include "x86/msr.h"
 #include "pc.h"
+#include "platform.h"
 #include "dev/testdev.h"
 #include "dev/timer.h"
 #include "dev/uart16550.h"
@@ -52,8 +50,6 @@
 
 enum { VM_RAX, VM_RCX, VM_RDX, VM_RBX };
 enum { VM_CR0, VM_CR2, VM_CR3, VM_CR4, VM_EFER, VM_DR7 };
-
-enum vm_platform { VM_PLATFORM_TEST, VM_PLATFORM_PC };
 
 /* How a guest ended (besides a test guest's verdict). */
 enum vm_end {
@@ -94,6 +90,14 @@ enum vcpu_state {
 
 struct vm;
 
+/* The test platform's own state (test_platform.c). */
+struct test_state {
+    struct testdev testdev;
+    struct periodic_timer timer;
+    bool interrupt_pending;         /* a timer interrupt not taken yet */
+    uint64_t give_up_at;            /* TSC; 0 = never */
+};
+
 /* One vCPU and the VMM thread that serves it.  vCPU 0 is served by the VMM's first
  * thread, the others by threads vm_start_vcpus makes. */
 struct vcpu {
@@ -123,7 +127,7 @@ struct vcpu {
 
 struct vm_config {
     const char *name;
-    enum vm_platform platform;
+    const struct platform_ops *platform;    /* &test_platform or &pc_platform */
     uint64_t ram_bytes;             /* a multiple of 2 MiB */
     pith_cap_t notification;        /* the VMM thread's bound notification (vCPU 0) */
     unsigned vcpus;                 /* 1..VM_MAX_VCPUS (0: 1) */
@@ -139,7 +143,7 @@ struct vm_config {
 
 struct vm {
     const char *name;
-    enum vm_platform platform;
+    const struct platform_ops *platform;
     pith_cap_t space;
     uint8_t *ram;                   /* guest RAM as the VMM sees it */
     uint64_t ram_size;
@@ -164,7 +168,6 @@ struct vm {
         int lsr;                    /* LSR's value, -1: it exits */
         bool thr;                   /* THR writes buffered */
     } shortcuts;
-    struct testdev testdev;
     struct console console;
     pith_cap_t console_cap;         /* the console server, 0 for none */
     bool no_output;                 /* guest output is dropped (kept for the record) */
@@ -178,11 +181,10 @@ struct vm {
     struct msr_file msrs;           /* shared by the vCPUs (MTRR type, MISC_ENABLE...) */
     bool nested_svm;                /* `nested on` on an SVM host (nested_svm.c) */
 
-    struct pc pc;                   /* VM_PLATFORM_PC */
-
-    struct periodic_timer timer;    /* VM_PLATFORM_TEST */
-    bool interrupt_pending;         /* test platform: a timer interrupt not taken yet */
-    uint64_t give_up_at;            /* TSC; 0 = never */
+    union {                         /* the platform's own devices and state */
+        struct pc pc;               /* pc_platform */
+        struct test_state test;    /* test_platform */
+    };
 
     bool stopped;
     enum vm_end end;
@@ -194,6 +196,12 @@ struct vm {
     struct gdb_stub *gdb;           /* the debugger's stub (gdbstub.h), NULL: none */
     struct pith_guest_stats *stats; /* shared with the root task (pith/guest.h), or NULL */
 };
+
+/* An NMI waits for vCPU `cpu` (the platform's, platform.h); take = it is injected. */
+static inline bool vm_nmi(struct vm *vm, unsigned cpu, bool take)
+{
+    return vm->platform->nmi && vm->platform->nmi(vm, cpu, take);
+}
 
 /* Guest space, RAM, vCPU, thread and devices; the vCPU stays stopped.  RAM frames are
  * retyped before anything else, so the 2 MiB alignment wastes nothing. */

@@ -242,6 +242,36 @@ static void destinations_skip_what_the_sender_took(void)
     CHECK_EQ(apic_bus_destinations(&bus, &m), 0xf);
 }
 
+/* MSIs: physical and logical destinations, NMI, and what is dropped. */
+static void msi_messages(void)
+{
+    machine();
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 2u << 12, 0x51), 1u << 2);
+    CHECK_EQ(pending(0x51), 1u << 2);
+    /* RH and DM: logical flat, LDR bits 1 and 3 */
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 0x0au << 12 | 0xc, 0x52), 0xa);
+    CHECK_EQ(pending(0x52), 0xa);
+    /* DM without RH is physical (§10.11.1) */
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 1u << 12 | 0x4, 0x53), 1u << 1);
+    CHECK_EQ(pending(0x53), 1u << 1);
+    /* lowest priority to a logical set reaches exactly one */
+    uint32_t one = apic_bus_msi(&bus, APIC_MSI_BASE | 0x0fu << 12 | 0xc, 0x100 | 0x54);
+    CHECK(one && !(one & (one - 1)));
+    CHECK_EQ(pending(0x54), one);
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 3u << 12, (uint32_t)APIC_NMI << 8), 1u << 3);
+    CHECK(lapics[3].nmi_pending);
+    /* dropped: outside the range, INIT/SMI/ExtINT/start-up, vectors below 16 */
+    CHECK_EQ(apic_bus_msi(&bus, 0xfec00000u | 2u << 12, 0x55), 0);
+    CHECK_EQ(apic_bus_msi(&bus, 0x1fee00000ull, 0x55), 0);
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE, (uint32_t)APIC_INIT << 8), 0);
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE, (uint32_t)APIC_SMI << 8 | 0x55), 0);
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE, (uint32_t)APIC_STARTUP << 8 | 0x55), 0);
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE, (uint32_t)APIC_EXTINT << 8), 0);
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE, 0x0f), 0);
+    CHECK_EQ(inits[0] + startups[0], 0);
+    CHECK_EQ(pending(0x55), 0);
+}
+
 DEVICE_TESTS(apic_bus,
     { "apic_bus_fixed_physical", fixed_physical },
     { "apic_bus_shorthands", shorthands },
@@ -250,4 +280,5 @@ DEVICE_TESTS(apic_bus,
     { "apic_bus_nmi_init_startup", nmi_init_startup },
     { "apic_bus_ioapic_destinations", ioapic_destinations },
     { "apic_bus_destinations_skip_sender", destinations_skip_what_the_sender_took },
+    { "apic_bus_msi_messages", msi_messages },
 )

@@ -71,6 +71,24 @@ uint32_t apic_bus_deliver(struct apic_bus *bus, const struct apic_message *m)
     return taken;
 }
 
+uint32_t apic_bus_msi(struct apic_bus *bus, uint64_t address, uint32_t data)
+{
+    if ((address & ~0xfffffull) != APIC_MSI_BASE)
+        return 0;
+    uint8_t mode = (data >> 8) & 7, vector = data & 0xff;
+    if (mode != APIC_FIXED && mode != APIC_LOWEST_PRIORITY && mode != APIC_NMI)
+        return 0;
+    if (mode != APIC_NMI && vector < 16)
+        return 0;                   /* an illegal vector: no APIC would accept it */
+    struct apic_message m = {
+        .vector = vector, .delivery_mode = mode,
+        .logical = (address & (1u << 3)) && (address & (1u << 2)),
+        .level_triggered = data & (1u << 15), .assert = true,
+        .destination = (address >> 12) & 0xff, .source = APIC_BUS_FROM_IOAPIC,
+    };
+    return apic_bus_deliver(bus, &m);
+}
+
 void apic_bus_send_ipi(void *context, const struct lapic_ipi *ipi)
 {
     struct apic_message m = {

@@ -52,6 +52,15 @@ uint32_t apic_bus_destinations(const struct apic_bus *bus, const struct apic_mes
  * disabled APIC, a de-assert or an unknown delivery mode take nothing). */
 uint32_t apic_bus_deliver(struct apic_bus *bus, const struct apic_message *m);
 
+/* A message signalled interrupt (SDM Vol. 3A §10.11): the write of `data` to `address`
+ * in 0xfee00000-0xfeefffff.  Address bits 19:12 are the destination, bit 3 (RH) with
+ * bit 2 (DM) a logical one; data bits 7:0 the vector, 10:8 the delivery mode, 15 the
+ * trigger mode.  Fixed, lowest-priority and NMI messages are delivered; anything else
+ * (SMI, INIT, start-up, ExtINT, an address outside the range, a vector below 16) is
+ * dropped.  Returns the APICs that took it. */
+#define APIC_MSI_BASE           0xfee00000u
+uint32_t apic_bus_msi(struct apic_bus *bus, uint64_t address, uint32_t data);
+
 /* With lapic_config.send_ipi's signature (ctx: the bus). */
 void apic_bus_send_ipi(void *bus, const struct lapic_ipi *ipi);
 

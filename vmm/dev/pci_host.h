@@ -40,6 +40,8 @@
 #define PCI_INTERRUPT_LINE      0x3c
 #define PCI_INTERRUPT_PIN       0x3d
 
+#define PCI_COMMAND_IO          0x1     /* the command register's decode enables */
+#define PCI_COMMAND_MEMORY      0x2
 #define PCI_HEADER_MULTIFUNCTION 0x80
 #define PCI_STATUS_CAPABILITIES 0x0010
 

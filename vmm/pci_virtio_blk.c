@@ -1,0 +1,60 @@
+/*
+ * The PC's virtio-blk at 00:02.0 (legacy transport): the guest's `disk`.  A boot module
+ * the guest writes in its own copy in this VMM's memory (gone at power-off), a
+ * read-only module, or a host partition through the storage server (storage_client.h,
+ * which brings its own read, write and flush).
+ */
+#include <pith/alloc.h>
+#include <pith/string.h>
+
+#include "dev/virtio_blk.h"
+#include "vm.h"
+
+struct blk {
+    struct virtio_blk blk;
+    struct pci_function pci;
+    struct pc_disk disk;
+};
+
+static bool module_read(void *context, uint64_t offset, void *buf, size_t length)
+{
+    const struct pc_disk *d = context;
+    if (offset > d->size || length > d->size - offset)
+        return false;
+    memcpy(buf, d->data + offset, length);
+    return true;
+}
+
+static bool module_write(void *context, uint64_t offset, const void *buf, size_t length)
+{
+    struct pc_disk *d = context;
+    if (!d->writable || offset > d->size || length > d->size - offset)
+        return false;
+    memcpy(d->data + offset, buf, length);
+    return true;
+}
+
+static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_device *d)
+{
+    const struct pc_disk *disk = setup->disk;
+    if (!disk || (!disk->data && !disk->read))
+        return true;
+    struct blk *b = pith_malloc(sizeof(*b));
+    if (!b)
+        return false;
+    memset(b, 0, sizeof(*b));
+    b->disk = *disk;
+    virtio_blk_init(&b->blk, pc_dma(vm), pc_pci_line(vm, d->kind->slot), disk->size & ~511ull,
+                    !disk->writable);
+    bool remote = disk->read != NULL;
+    b->blk.disk_read = remote ? disk->read : module_read;
+    b->blk.disk_write = remote ? disk->write : module_write;
+    b->blk.disk_flush = remote ? disk->flush : NULL;
+    b->blk.disk_ctx = remote ? disk->ctx : &b->disk;
+    d->state = b;
+    pc_virtio_legacy_function(d, &b->pci, &b->blk.dev, &virtio_pci_ops, VIRTIO_PCI_DEVICE_BLK,
+                              VIRTIO_SUBSYSTEM_BLK, 0x010000);
+    return true;
+}
+
+const struct pc_pci_kind pci_virtio_blk = { "virtio-blk", 2, create, NULL, NULL };

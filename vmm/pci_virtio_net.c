@@ -1,0 +1,76 @@
+/*
+ * The PC's virtio-net at 00:04.0 (legacy transport) for a guest with `net`: its frames
+ * go through the channel to the switch server (docs/network.md, dev/net_link.h).  The
+ * switch is signalled when the guest's notify queued frames for it or took frames
+ * from it; its signal (PITH_GUEST_NET_BADGE) moves what can move.
+ */
+#include <pith/alloc.h>
+#include <pith/guest.h>
+#include <pith/pith.h>
+#include <pith/string.h>
+
+#include "dev/net_link.h"
+#include "dev/virtio_net.h"
+#include "vm.h"
+
+struct nic {
+    struct virtio_net net;
+    struct pci_function pci;
+    struct net_link link;
+    pith_cap_t switch_signal;
+};
+
+static uint64_t nic_read(void *dev, uint64_t offset, unsigned size)
+{
+    return virtio_pci_ops.read(&((struct nic *)dev)->net.dev, offset, size);
+}
+
+static void nic_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct nic *n = dev;
+    virtio_pci_ops.write(&n->net.dev, offset, size, value);
+    if (net_link_take_signal(&n->link))
+        pith_signal(n->switch_signal);
+}
+
+static void nic_reset(void *dev) { virtio_pci_ops.reset(&((struct nic *)dev)->net.dev); }
+
+static const struct device_ops nic_ops = { "virtio-net", nic_read, nic_write, nic_reset };
+
+static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_device *d)
+{
+    const struct pc_net *net = setup->net;
+    if (!net)
+        return true;
+    struct nic *n = pith_malloc(sizeof(*n));
+    if (!n)
+        return false;
+    memset(n, 0, sizeof(*n));
+    virtio_net_init(&n->net, pc_dma(vm), pc_pci_line(vm, d->kind->slot), net->mac,
+                    (struct virtio_net_backend){ 0 });
+    if (!net_link_attach(&n->link, &n->net, net->channel, NETRING_SLOTS))
+        return false;
+    n->switch_signal = net->switch_signal;
+    d->state = n;
+    pc_virtio_legacy_function(d, &n->pci, &n->net.dev, &nic_ops, VIRTIO_PCI_DEVICE_NET,
+                              VIRTIO_SUBSYSTEM_NET, 0x020000);
+    d->bars[0].dev = n;             /* nic_ops signal the switch too */
+    return true;
+}
+
+static void signalled(struct vm *vm, struct pc_pci_device *d, uint64_t bits)
+{
+    (void)vm;
+    struct nic *n = d->state;
+    if ((bits & PITH_GUEST_NET_BADGE) && net_link_poll(&n->link))
+        pith_signal(n->switch_signal);
+}
+
+static void report(struct vm *vm, const struct pc_pci_device *d)
+{
+    const struct virtio_net_stats *s = &((const struct nic *)d->state)->net.stats;
+    vm_log(vm, "NIC: %lu frames sent, %lu received, %lu malformed, %lu dropped", s->tx_frames,
+           s->rx_frames, s->tx_malformed, s->rx_dropped);
+}
+
+const struct pc_pci_kind pci_virtio_net = { "virtio-net", 4, create, signalled, report };
