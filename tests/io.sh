@@ -60,6 +60,13 @@ check io_gamma_cannot_reach_beta "gamma's probe of beta did not fail while beta 
 	probed_while_up 10.0.0.2
 check io_gamma_sees_nothing "gamma received frames from segment 1" received_none gamma
 check io_alpha_received "alpha received nothing" received_some alpha
+# The NIC is on the modern transport with MSI-X: Linux's virtio-pci driver bound it (a
+# 1af4:1041 function) and its interrupts came as MSIs the local APICs took.
+check io_nic_modern_msix "beta's NIC is not the modern virtio-net function" \
+	has '^\[beta\] \[ *[0-9.]+\] pci 0000:00:04\.0: \[1af4:1041\] type 00 class 0x020000$'
+check io_nic_msi_taken "beta's VMM delivered no MSI, or one no local APIC took" \
+	has '^\[beta\] vmm: beta: interrupts: .*; [1-9][0-9]* MSIs \(0 no APIC took\)$'
+
 check io_all_stop "not every guest powered off cleanly" \
 	eval 'has "^\[root\] guest alpha: stopped$" && has "^\[root\] guest beta: stopped$" && has "^\[root\] guest gamma: stopped$"'
 check io_system_powers_off "the system did not power off with success (status $status)" \

@@ -56,7 +56,10 @@ struct irq_line pc_pci_line(struct vm *vm, unsigned slot)
 void pc_msi(void *context, uint64_t address, uint32_t data)
 {
     struct vm *vm = context;
-    apic_bus_msi(&vm->pc.bus, address, data);
+    if (apic_bus_msi(&vm->pc.bus, address, data))
+        vm->pc.msi_delivered++;
+    else
+        vm->pc.msi_dropped++;
 }
 
 /* A redirection entry's message goes over the APIC bus to its destinations. */
@@ -621,8 +624,8 @@ static void signalled(struct vm *vm, uint64_t bits)
 static void report(struct vm *vm)
 {
     struct pc *pc = &vm->pc;
-    vm_log(vm, "interrupts: %lu from the PIC, %lu from the local APICs", pc->extint_injected,
-           pc->apic_injected);
+    vm_log(vm, "interrupts: %lu from the PIC, %lu from the local APICs; %lu MSIs (%lu no APIC took)",
+           pc->extint_injected, pc->apic_injected, pc->msi_delivered + pc->msi_dropped, pc->msi_dropped);
     for (unsigned i = 0; i < pc->pci_count; i++)
         if (pc->pci_devices[i].kind->report)
             pc->pci_devices[i].kind->report(vm, &pc->pci_devices[i]);

@@ -134,6 +134,7 @@ struct pc {
     unsigned input_waits;           /* polls an unfinished escape sequence has waited */
     uint64_t extint_injected;       /* interrupts the PIC resolved (ExtINT) */
     uint64_t apic_injected;         /* vectors the local APIC gave */
+    uint64_t msi_delivered, msi_dropped;    /* MSIs an APIC took, and the others */
 };
 
 /* Builds the devices and their windows, the PCI devices the setup asks for; writes the

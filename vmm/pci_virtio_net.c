@@ -1,6 +1,9 @@
 /*
- * The PC's virtio-net at 00:04.0 (legacy transport) for a guest with `net`: its frames
- * go through the channel to the switch server (docs/network.md, dev/net_link.h).  The
+ * The PC's virtio-net at 00:04.0 for a guest with `net`, on the modern virtio 1.x
+ * transport (dev/virtio_pci_modern.h): one 64-bit memory BAR, placed at
+ * PC_PCI_MMIO_BASE + 4 MiB (the guest may move it), and MSI-X, whose messages go over
+ * the APIC bus (pc_msi); INTA# while the driver leaves MSI-X off.  Its frames go
+ * through the channel to the switch server (docs/network.md, dev/net_link.h).  The
  * switch is signalled when the guest's notify queued frames for it or took frames
  * from it; its signal (PITH_GUEST_NET_BADGE) moves what can move.
  */
@@ -11,29 +14,30 @@
 
 #include "dev/net_link.h"
 #include "dev/virtio_net.h"
+#include "dev/virtio_pci_modern.h"
 #include "vm.h"
 
 struct nic {
     struct virtio_net net;
-    struct pci_function pci;
+    struct virtio_modern modern;
     struct net_link link;
     pith_cap_t switch_signal;
 };
 
 static uint64_t nic_read(void *dev, uint64_t offset, unsigned size)
 {
-    return virtio_pci_ops.read(&((struct nic *)dev)->net.dev, offset, size);
+    return virtio_modern_ops.read(&((struct nic *)dev)->modern, offset, size);
 }
 
 static void nic_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
 {
     struct nic *n = dev;
-    virtio_pci_ops.write(&n->net.dev, offset, size, value);
+    virtio_modern_ops.write(&n->modern, offset, size, value);
     if (net_link_take_signal(&n->link))
         pith_signal(n->switch_signal);
 }
 
-static void nic_reset(void *dev) { virtio_pci_ops.reset(&((struct nic *)dev)->net.dev); }
+static void nic_reset(void *dev) { virtio_modern_ops.reset(&((struct nic *)dev)->modern); }
 
 static const struct device_ops nic_ops = { "virtio-net", nic_read, nic_write, nic_reset };
 
@@ -51,10 +55,16 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     if (!net_link_attach(&n->link, &n->net, net->channel, NETRING_SLOTS))
         return false;
     n->switch_signal = net->switch_signal;
+    virtio_modern_init(&n->modern, &n->net.dev, VIRTIO_TYPE_NET, 0x020000, pc_msi, vm);
+    struct pci_function *f = &n->modern.pci;
+    uint64_t bar = PC_PCI_MMIO_BASE + d->kind->slot * PC_PCI_MMIO_SLOT;
+    for (unsigned i = 0; i < 8; i++)    /* a 64-bit BAR: the low dword, then the high */
+        f->config[PCI_BAR0 + 4 * VIRTIO_MODERN_BAR + i] |= (uint8_t)(bar >> (8 * i));
+    pci_function_set_interrupt(f, 1, (uint8_t)(PC_IRQ_PCI_BASE + d->kind->slot % 2));
+    f->config[PCI_COMMAND] = PCI_COMMAND_MEMORY;
     d->state = n;
-    pc_virtio_legacy_function(d, &n->pci, &n->net.dev, &nic_ops, VIRTIO_PCI_DEVICE_NET,
-                              VIRTIO_SUBSYSTEM_NET, 0x020000);
-    d->bars[0].dev = n;             /* nic_ops signal the switch too */
+    d->function = f;
+    d->bars[VIRTIO_MODERN_BAR] = (struct pc_pci_bar){ &nic_ops, n, VIRTIO_MODERN_BAR_SIZE };
     return true;
 }
 

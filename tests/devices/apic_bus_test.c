@@ -251,8 +251,11 @@ static void msi_messages(void)
     /* RH and DM: logical flat, LDR bits 1 and 3 */
     CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 0x0au << 12 | 0xc, 0x52), 0xa);
     CHECK_EQ(pending(0x52), 0xa);
-    /* DM without RH is physical (§10.11.1) */
-    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 1u << 12 | 0x4, 0x53), 1u << 1);
+    /* DM without RH is logical too (what Linux's flat mode sends): LDR bit 0 */
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 1u << 12 | 0x4, 0x53), 1u << 0);
+    CHECK_EQ(pending(0x53), 1u << 0);
+    /* without DM, physical: APIC ID 1 */
+    CHECK_EQ(apic_bus_msi(&bus, APIC_MSI_BASE | 1u << 12, 0x53), 1u << 1);
     CHECK_EQ(pending(0x53), 1u << 1);
     /* lowest priority to a logical set reaches exactly one */
     uint32_t one = apic_bus_msi(&bus, APIC_MSI_BASE | 0x0fu << 12 | 0xc, 0x100 | 0x54);

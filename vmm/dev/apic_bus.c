@@ -82,7 +82,7 @@ uint32_t apic_bus_msi(struct apic_bus *bus, uint64_t address, uint32_t data)
         return 0;                   /* an illegal vector: no APIC would accept it */
     struct apic_message m = {
         .vector = vector, .delivery_mode = mode,
-        .logical = (address & (1u << 3)) && (address & (1u << 2)),
+        .logical = address & (1u << 2),     /* DM, whatever RH says: Linux's flat mode */
         .level_triggered = data & (1u << 15), .assert = true,
         .destination = (address >> 12) & 0xff, .source = APIC_BUS_FROM_IOAPIC,
     };

@@ -53,9 +53,10 @@ uint32_t apic_bus_destinations(const struct apic_bus *bus, const struct apic_mes
 uint32_t apic_bus_deliver(struct apic_bus *bus, const struct apic_message *m);
 
 /* A message signalled interrupt (SDM Vol. 3A §10.11): the write of `data` to `address`
- * in 0xfee00000-0xfeefffff.  Address bits 19:12 are the destination, bit 3 (RH) with
- * bit 2 (DM) a logical one; data bits 7:0 the vector, 10:8 the delivery mode, 15 the
- * trigger mode.  Fixed, lowest-priority and NMI messages are delivered; anything else
+ * in 0xfee00000-0xfeefffff.  Address bits 19:12 are the destination, bit 2 (DM) makes
+ * it a logical one whether or not bit 3 (RH) is set, as chipsets and other VMMs
+ * treat it (Linux's logical flat mode sends DM without RH); data bits 7:0 the vector,
+ * 10:8 the delivery mode, 15 the trigger mode.  Fixed, lowest-priority and NMI messages are delivered; anything else
  * (SMI, INIT, start-up, ExtINT, an address outside the range, a vector below 16) is
  * dropped.  Returns the APICs that took it. */
 #define APIC_MSI_BASE           0xfee00000u

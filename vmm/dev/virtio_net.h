@@ -26,6 +26,7 @@
 /* PCI identity of the transitional device (§4.1.2.3). */
 #define VIRTIO_PCI_DEVICE_NET   0x1000
 #define VIRTIO_SUBSYSTEM_NET    1
+#define VIRTIO_TYPE_NET         1       /* the device type (§5.1): the modern device ID is 0x1040 + 1 */
 
 struct virtio_net_backend {
     /* Send one frame; false when the backend has no room now (the device keeps the
