@@ -109,7 +109,7 @@ echo "bench guest_overhead_kib $((domain + vmm)) KiB"
 reserved=$(sed -nE "s/^\[root\] guest bench: its VMM's domain took .*; ([0-9]+) KiB set aside beyond its RAM.*/\1/p" <<<"$log" | head -n 1)
 [ -n "$reserved" ] && echo "bench guest_reserved_kib $reserved KiB"
 
-# "vmm: bench: exits: 45712 IO, 11895 MMIO, ...; 7824 interrupts (2 PIC, 7822 APIC)"
+# "vmm: bench: exits: 45712 IO, 11895 MMIO, ...; 7824 interrupts"
 exits=$(sed -nE 's/.*vmm: bench: exits: (.*)$/\1/p' <<<"$log" | head -n 1)
 [ -n "$exits" ] || { echo "bench: no exit counts in $build/bench-linux-pith-1.txt (did the guest power off?)" >&2; exit 1; }
 total=0
