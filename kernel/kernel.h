@@ -303,7 +303,18 @@ extern unsigned cpus_online;
  * exit to user mode or a guest and the idle loop release it.  While a CPU waits for it
  * (interrupts off) it carries out the requests the holder posts in its `requests`. */
 void kernel_lock(void);
-void kernel_unlock(void);
+/* The big kernel lock's tickets (arch/x86_64/smp.c).  Unlocking is written inline: it
+ * is on every way back to user mode, and only the holder ever writes `serving`. */
+struct kernel_lock_state {
+    uint32_t next_ticket;
+    uint32_t serving;
+};
+extern struct kernel_lock_state big_lock;
+static inline __attribute__((always_inline)) void kernel_unlock(void)
+{
+    __atomic_store_n(&big_lock.serving, big_lock.serving + 1, __ATOMIC_RELEASE);
+}
+void kernel_unlock_from_asm(void);     /* the same, called by the world-switch stubs */
 /* What the lock holder may ask another CPU to do (it waits until the CPU has):  */
 #define CPU_REQUEST_SAVE_FPU        BIT(0)  /* save the FPU owner's state and drop it */
 #define CPU_REQUEST_FLUSH_TLB       BIT(1)  /* flush the TLB of its address space */

@@ -234,8 +234,9 @@ void sched_switch_to(struct thread *t)
             sched_return_to_user();
         leave_to(t);
     }
-    charge(this_cpu(), t);
-    this_cpu()->current = t;
+    struct cpu *c = this_cpu();
+    charge(c, t);
+    c->current = t;
     arch_load_thread(t);
     kernel_unlock();
     restore_current_user();

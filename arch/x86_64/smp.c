@@ -59,10 +59,7 @@ extern uint64_t boot_pml4[512];
 
 unsigned cpus_online = 1;
 
-static struct {
-    uint32_t next_ticket;
-    uint32_t serving;
-} big_lock;
+struct kernel_lock_state big_lock;
 
 static __attribute__((noinline)) void kernel_lock_wait(uint32_t ticket)
 {
@@ -82,9 +79,10 @@ void kernel_lock(void)
         kernel_lock_wait(ticket);
 }
 
-void kernel_unlock(void)
+/* kernel_unlock for the world-switch stubs, which call it. */
+void kernel_unlock_from_asm(void)
 {
-    __atomic_store_n(&big_lock.serving, big_lock.serving + 1, __ATOMIC_RELEASE);
+    kernel_unlock();
 }
 
 void smp_post(struct cpu *c, uint32_t what)

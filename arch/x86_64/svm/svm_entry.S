@@ -19,10 +19,10 @@ svm_enter:
     mov %rdx, %rax
     vmsave                          /* host FS, GS, TR, LDTR, KernelGsBase, STAR... */
     push %rax                       /* the host save VMCB */
-    call kernel_unlock              /* the stack is 16-byte aligned here */
+    call kernel_unlock_from_asm              /* the stack is 16-byte aligned here */
     clgi
     sti
-    mov 16(%rsp), %rdi              /* the vcpu again: kernel_unlock is C */
+    mov 16(%rsp), %rdi              /* the vcpu again: the unlock is C */
     mov 8(%rsp), %rax
     vmload                          /* the guest's */
     GUEST_LOAD_GPRS

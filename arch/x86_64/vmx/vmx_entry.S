@@ -19,7 +19,7 @@ vmx_enter:
     push %rdi
     push %rsi
     sub $8, %rsp                    /* 16-byte aligned for the call */
-    call kernel_unlock
+    call kernel_unlock_from_asm
     add $8, %rsp
     pop %rsi
     pop %rdi
