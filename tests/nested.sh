@@ -44,8 +44,9 @@ kvm_case interrupt "an interrupt KVM_INTERRUPT injected when the window opened d
 kvm_case long_mode_paging "a long-mode L2's store through its own page tables did not land where they map it"
 kvm_case memory_all "an L2's pattern over all its 2 MiB did not all reach its memory slot"
 kvm_case outside_slots "an L2's access above its slot or at 4 GiB did not come out as KVM_EXIT_MMIO"
+kvm_case spin_preempted "an L2 that never exits held back L1's timer: KVM_RUN was not interrupted by the alarm"
 check nested_kvm_all_passed "kvm-test did not finish with every case passed" \
-	has '^\[kvm-on\] kvm-test: 8 passed, 0 failed$'
+	has '^\[kvm-on\] kvm-test: 9 passed, 0 failed$'
 check nested_linux_no_svm_flag "the guest without nested on sees an svm flag" \
 	has '^\[kvm-off\] pith-guest: cpu flag svm: no$'
 check nested_linux_no_vmx_flag "a guest sees a vmx flag on an SVM host" \

@@ -351,7 +351,9 @@ static void arm_deadline(struct vm *vm, uint64_t tsc)
  * deadline for what comes next. */
 static void update_time(struct vm *vm)
 {
-    arm_deadline(vm, vm->platform->update(vm, vm->cpu->index));
+    uint64_t next = vm->platform->update(vm, vm->cpu->index);
+    uint64_t recall = nested_svm_deadline(vm->cpu);
+    arm_deadline(vm, recall && (!next || recall < next) ? recall : next);
 }
 
 /* The notification's bits came (taken by the receive, the wait or the poll): a

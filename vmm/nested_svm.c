@@ -318,6 +318,8 @@ struct l2_cpu {
 
 struct nested_l2 {
     bool running;
+    uint64_t entered;                   /* host TSC of the last VMRUN */
+    bool recall_deferred;               /* L1 has an interrupt; L2 gets its quantum first */
     struct l2_cpu cpus[2];              /* without, with nested paging */
     bool np;                            /* the one that runs: nested paging on */
     pith_cap_t endpoint;                /* the badged exit endpoint both use */
@@ -502,6 +504,8 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
     l2->iopm = vmcb12_get(vmcb, VMCB12_IOPM_BASE, 8);
     c->svm.gif = true;                  /* VMRUN sets GIF (APM 15.17) */
     l2->running = true;
+    l2->entered = pith_rdtsc();
+    l2->recall_deferred = false;
     err = l2_entry_event(l2, vmcb);
     if (!err)
         err = pith_thread_suspend(c->thread);
@@ -693,13 +697,36 @@ enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *re
     return step;
 }
 
-/* While L2 runs, L1's vCPU is suspended and a recall of it would wait for L2's next
- * exit anyway.  Recalling L2 instead, for #VMEXIT(INTR), livelocked KVM's guests: L2
- * was recalled again at every VMRUN before it ran an instruction (docs/nested.md,
- * "Limits now").  So L1's interrupts wait until L2 exits. */
+/* While L2 runs, L1's vCPU is suspended: an interrupt for L1 recalls L2, whose RECALL
+ * becomes #VMEXIT(INTR) when L1 intercepts it.  But not before L2 has run for
+ * NESTED_L2_QUANTUM_MS since its VMRUN: an emulated VMRUN costs so much that L1's
+ * timer has fired again by the time L2 could start, and recalling L2 at once left it
+ * no instruction at all, VMRUN after VMRUN (KVM's guests never progressed).  The
+ * deadline of nested_svm_deadline brings the recall when the quantum ends. */
+#define NESTED_L2_QUANTUM_MS 1
+
+static uint64_t quantum_end(const struct vcpu *c, const struct nested_l2 *l2)
+{
+    return l2->entered + c->vm->tsc_hz / 1000 * NESTED_L2_QUANTUM_MS;
+}
+
 pith_cap_t nested_svm_recall_target(struct vcpu *c)
 {
-    return l2_of(c)->running ? 0 : c->vcpu;
+    struct nested_l2 *l2 = l2_of(c);
+    if (!l2->running)
+        return c->vcpu;
+    if (pith_rdtsc() < quantum_end(c, l2)) {
+        l2->recall_deferred = true;
+        return 0;
+    }
+    l2->recall_deferred = false;
+    return l2_running(l2)->vcpu;
+}
+
+uint64_t nested_svm_deadline(struct vcpu *c)
+{
+    struct nested_l2 *l2 = l2_of(c);
+    return l2->running && l2->recall_deferred ? quantum_end(c, l2) : 0;
 }
 
 void nested_svm_not_emulated(struct vm *vm)

@@ -73,9 +73,11 @@ struct nested_l2_reply {            /* NESTED_L2_RETRY: what the reply to L2 car
 enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
 void nested_svm_not_emulated(struct vm *vm);
 
-/* The vCPU to recall when the guest has an interrupt to take: its own; 0 while its
- * guest's guest runs (the interrupt waits for that one's next exit). */
+/* The vCPU to recall when the guest has an interrupt to take: its own, or its guest's
+ * guest while that one runs, once it has run its quantum (0 until then). */
 pith_cap_t nested_svm_recall_target(struct vcpu *c);
+/* The host TSC at which a deferred recall is due (0: none): a deadline for the vCPU. */
+uint64_t nested_svm_deadline(struct vcpu *c);
 
 /* The vCPU's loop ends: its guest's guest, if any, stops too. */
 void nested_svm_finish(struct vcpu *c);

@@ -695,6 +695,29 @@ static bool case_outside_slots(struct vm *vm)
     return true;
 }
 
+/* L2 spins forever (jmp $) and never exits on its own: only L1's timer can end KVM_RUN,
+ * through the alarm's signal.  A nested hypervisor that lets L1's interrupts wait for
+ * L2's next exit never gives L1 its timer back (kvm-test then hangs, and its runner's
+ * timeout fails it). */
+static bool case_spin_preempted(struct vm *vm)
+{
+    enum { ALARM_S = 2 };
+    static const uint8_t code[] = { 0xeb, 0xfe };      /* jmp $ */
+    vm_load(vm, CODE_GPA, code, sizeof(code));
+    if (!vm_real_mode(vm, CODE_GPA))
+        return false;
+    alarm(ALARM_S);
+    int result = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    int error = errno;
+    alarm(0);
+    if (result == 0)
+        return unexpected(vm, "no exit: L2 spins");
+    if (error != EINTR)
+        return fail("KVM_RUN: %s", strerror(error));
+    uint64_t rip = vm_rip(vm);
+    return rip == CODE_GPA || fail("interrupted at RIP %#llx, wanted %#x", (unsigned long long)rip, CODE_GPA);
+}
+
 static const struct test_case {
     const char *name;
     bool (*run)(struct vm *vm);
@@ -708,6 +731,7 @@ static const struct test_case {
     { "long_mode_paging", case_long_mode_paging, LARGE_MEMORY },
     { "memory_all", case_memory_all, LARGE_MEMORY },
     { "outside_slots", case_outside_slots, LARGE_MEMORY },
+    { "spin_preempted", case_spin_preempted, SMALL_MEMORY },
 };
 
 int main(void)
