@@ -12,7 +12,7 @@ static uint8_t vmcs[VMX_VMCS_SIZE];
 
 /* Guest RAM for regions and bitmaps: 64 KiB, everything above reads as "not RAM". */
 static unsigned char mem[0x10000];
-static struct test_ram ram __attribute__((unused)) = { mem, sizeof(mem) };
+static struct test_ram ram = { mem, sizeof(mem) };
 
 static void put32(uint64_t address, uint32_t v)
 {
@@ -242,13 +242,251 @@ static void test_vmcs12_widths(void)
     vmcs12_set(vmcs, 0x482e, 7);
     CHECK_EQ(vmcs12_get(vmcs, 0x482e), 0);
     /* the region's header */
-    put32(0, 0);
     memcpy(vmcs, "\x01\0\0\x80", 4);
     CHECK_EQ(vmcs12_revision(vmcs), 0x80000001u);
     vmcs12_set_launched(vmcs, true);
     CHECK(vmcs12_launched(vmcs));
     vmcs12_set_launched(vmcs, false);
     CHECK(!vmcs12_launched(vmcs));
+}
+
+/* ---- The VMX instructions ---------------------------------------------------------------- */
+
+/* L1 in 64-bit mode at CPL 0 with VMXE; regions: VMXON at 0x1000, VMCS12s at 0x2000 and
+ * 0x3000 (revision right), 0x4000 (revision wrong), 0x5000 (shadow bit). */
+static const struct vmx_l1_mode long64 = { .cr0 = 0x80050033, .cr4 = 0x20a0 | 0x2000, .lma = true,
+                                           .cs_l = true };
+static struct vmx_nested_cpu cpu;
+
+static void regions(void)
+{
+    setup();
+    vmx_nested_reset(&cpu);
+    put32(0x1000, VMX_NESTED_REVISION);
+    put32(0x2000, VMX_NESTED_REVISION);
+    put32(0x3000, VMX_NESTED_REVISION);
+    put32(0x4000, 2);
+    put32(0x5000, VMX_NESTED_REVISION | 0x80000000u);
+}
+
+static struct vmx_outcome vmxon(const struct vmx_l1_mode *m, uint64_t region)
+{
+    return vmx_vmxon(&cpu, m, &caps, region, test_ram_read, &ram);
+}
+
+static struct vmx_outcome vmptrld(const struct vmx_l1_mode *m, uint64_t address)
+{
+    return vmx_vmptrld(&cpu, m, &caps, address, test_ram_read, &ram);
+}
+
+#define CHECK_OUTCOME(o, v, e) do { struct vmx_outcome o_ = (o); \
+        CHECK_EQ(o_.verdict, v); CHECK_EQ(o_.error, e); } while (0)
+
+static void test_vmxon(void)
+{
+    struct vmx_l1_mode m = long64;
+    regions();
+    m.cr4 &= ~0x2000ull;                                /* VMXE clear */
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_UD, 0);
+    m = long64, m.cr0 &= ~1ull;                         /* real mode */
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_UD, 0);
+    m = long64, m.v8086 = true;
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_UD, 0);
+    m = long64, m.cs_l = false;                         /* compatibility mode */
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_UD, 0);
+    m = long64, m.cpl = 3;
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_GP, 0);
+    m = long64, m.cr0 &= ~0x20ull;                      /* CR0.NE: fixed to 1 */
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_GP, 0);
+    m = long64, m.cr4 |= 1ull << 23;                    /* a CR4 bit the CPU lacks */
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_GP, 0);
+    caps.feature_control = 4;                           /* unlocked */
+    CHECK_OUTCOME(vmxon(&long64, 0x1000), VMX_GP, 0);
+    caps.feature_control = 3;                           /* locked, only inside SMX */
+    CHECK_OUTCOME(vmxon(&long64, 0x1000), VMX_GP, 0);
+    caps.feature_control = 5;
+    CHECK_OUTCOME(vmxon(&long64, 0x1008), VMX_FAIL_INVALID, 0);         /* misaligned */
+    CHECK_OUTCOME(vmxon(&long64, 1ull << 40), VMX_FAIL_INVALID, 0);     /* beyond MAXPHYADDR */
+    CHECK_OUTCOME(vmxon(&long64, 0xfffffffffffff000ull), VMX_FAIL_INVALID, 0);
+    CHECK_OUTCOME(vmxon(&long64, 0x4000), VMX_FAIL_INVALID, 0);         /* wrong revision */
+    CHECK_OUTCOME(vmxon(&long64, 0x5000), VMX_FAIL_INVALID, 0);         /* shadow bit */
+    CHECK_OUTCOME(vmxon(&long64, 0x20000), VMX_FAIL_INVALID, 0);        /* not RAM: all ones */
+    CHECK(!cpu.vmxon);                                  /* nothing changed on failure */
+    CHECK_OUTCOME(vmxon(&long64, 0x1000), VMX_SUCCEED, 0);
+    CHECK(cpu.vmxon);
+    CHECK_EQ(cpu.vmxon_region, 0x1000);
+    CHECK_EQ(cpu.current_vmcs, VMX_NO_VMCS);
+    /* again, in VMX root operation */
+    CHECK_OUTCOME(vmxon(&long64, 0x1000), VMX_FAIL_INVALID, 0);         /* no current VMCS */
+    CHECK_OUTCOME(vmptrld(&long64, 0x2000), VMX_SUCCEED, 0);
+    CHECK_OUTCOME(vmxon(&long64, 0x1000), VMX_FAIL_VALID, VMXERR_VMXON_IN_ROOT);
+    m = long64, m.cpl = 3;
+    CHECK_OUTCOME(vmxon(&m, 0x1000), VMX_GP, 0);
+    CHECK_EQ(cpu.current_vmcs, 0x2000);
+    /* VMXOFF, and VMXON afresh forgets the current VMCS */
+    CHECK_OUTCOME(vmx_vmxoff(&cpu, &m), VMX_GP, 0);
+    CHECK_OUTCOME(vmx_vmxoff(&cpu, &long64), VMX_SUCCEED, 0);
+    CHECK(!cpu.vmxon);
+    CHECK_OUTCOME(vmx_vmxoff(&cpu, &long64), VMX_UD, 0);
+    CHECK_OUTCOME(vmxon(&long64, 0x1000), VMX_SUCCEED, 0);
+    CHECK_EQ(cpu.current_vmcs, VMX_NO_VMCS);
+}
+
+static void test_vmptrld_vmclear_vmptrst(void)
+{
+    struct vmx_l1_mode user = long64;
+    user.cpl = 3;
+    regions();
+    CHECK_OUTCOME(vmptrld(&long64, 0x2000), VMX_UD, 0);                 /* outside VMX operation */
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &long64, &caps, 0x2000), VMX_UD, 0);
+    CHECK_OUTCOME(vmx_vmptrst(&cpu, &long64), VMX_UD, 0);
+    vmxon(&long64, 0x1000);
+    /* with no current VMCS every failure is VMfailInvalid */
+    CHECK_OUTCOME(vmptrld(&long64, 0x2004), VMX_FAIL_INVALID, 0);
+    CHECK_OUTCOME(vmptrld(&long64, 0x1000), VMX_FAIL_INVALID, 0);
+    CHECK_OUTCOME(vmptrld(&user, 0x2000), VMX_GP, 0);
+    CHECK_OUTCOME(vmptrld(&long64, 0x2000), VMX_SUCCEED, 0);
+    CHECK_EQ(cpu.current_vmcs, 0x2000);
+    CHECK_OUTCOME(vmx_vmptrst(&cpu, &long64), VMX_SUCCEED, 0);
+    CHECK_OUTCOME(vmx_vmptrst(&cpu, &user), VMX_GP, 0);
+    /* now there is one: VMfailValid with the number */
+    CHECK_OUTCOME(vmptrld(&long64, 0x3800), VMX_FAIL_VALID, VMXERR_VMPTRLD_BAD_ADDRESS);
+    CHECK_OUTCOME(vmptrld(&long64, 1ull << 40), VMX_FAIL_VALID, VMXERR_VMPTRLD_BAD_ADDRESS);
+    CHECK_OUTCOME(vmptrld(&long64, 0x1000), VMX_FAIL_VALID, VMXERR_VMPTRLD_VMXON_POINTER);
+    CHECK_OUTCOME(vmptrld(&long64, 0x4000), VMX_FAIL_VALID, VMXERR_VMPTRLD_BAD_REVISION);
+    CHECK_OUTCOME(vmptrld(&long64, 0x5000), VMX_FAIL_VALID, VMXERR_VMPTRLD_BAD_REVISION);
+    CHECK_OUTCOME(vmptrld(&long64, 0xfffff000ull), VMX_FAIL_VALID, VMXERR_VMPTRLD_BAD_REVISION);
+    CHECK_EQ(cpu.current_vmcs, 0x2000);                 /* failures change nothing */
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &long64, &caps, 0x2001), VMX_FAIL_VALID, VMXERR_VMCLEAR_BAD_ADDRESS);
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &long64, &caps, 1ull << 63), VMX_FAIL_VALID, VMXERR_VMCLEAR_BAD_ADDRESS);
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &long64, &caps, 0x1000), VMX_FAIL_VALID, VMXERR_VMCLEAR_VMXON_POINTER);
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &user, &caps, 0x2000), VMX_GP, 0);
+    /* VMCLEAR of another VMCS keeps the current one; of the current one forgets it.
+     * VMCLEAR does not read the region, so any revision will do. */
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &long64, &caps, 0x4000), VMX_SUCCEED, 0);
+    CHECK_EQ(cpu.current_vmcs, 0x2000);
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &long64, &caps, 0x2000), VMX_SUCCEED, 0);
+    CHECK_EQ(cpu.current_vmcs, VMX_NO_VMCS);
+    CHECK_OUTCOME(vmx_vmclear(&cpu, &long64, &caps, 0x1000), VMX_FAIL_INVALID, 0);
+}
+
+static void test_vmread_vmwrite(void)
+{
+    struct vmx_l1_mode prot32 = { .cr0 = 0x80000031, .cr4 = 0x2000 };  /* 32-bit protected mode */
+    uint64_t v = 0;
+    regions();
+    memset(vmcs, 0, sizeof(vmcs));
+    CHECK_OUTCOME(vmx_vmread(&cpu, &long64, vmcs, VMCS12_GUEST_RIP, &v), VMX_UD, 0);
+    vmxon(&long64, 0x1000);
+    CHECK_OUTCOME(vmx_vmread(&cpu, &long64, vmcs, VMCS12_GUEST_RIP, &v), VMX_FAIL_INVALID, 0);
+    CHECK_OUTCOME(vmx_vmwrite(&cpu, &long64, &caps, vmcs, VMCS12_GUEST_RIP, 1), VMX_FAIL_INVALID, 0);
+    vmptrld(&long64, 0x2000);
+    CHECK_OUTCOME(vmx_vmwrite(&cpu, &long64, &caps, vmcs, VMCS12_GUEST_RIP, 0xffffffff81000000ull),
+                  VMX_SUCCEED, 0);
+    CHECK_OUTCOME(vmx_vmread(&cpu, &long64, vmcs, VMCS12_GUEST_RIP, &v), VMX_SUCCEED, 0);
+    CHECK_EQ(v, 0xffffffff81000000ull);
+    /* 64-bit mode: an encoding with bits 63:32 set is unsupported */
+    CHECK_OUTCOME(vmx_vmread(&cpu, &long64, vmcs, (1ull << 32) | VMCS12_GUEST_RIP, &v),
+                  VMX_FAIL_VALID, VMXERR_UNSUPPORTED_FIELD);
+    /* 32-bit mode: they are ignored, and the operand is 32 bits */
+    CHECK_OUTCOME(vmx_vmread(&cpu, &prot32, vmcs, (1ull << 32) | VMCS12_GUEST_RIP, &v), VMX_SUCCEED, 0);
+    CHECK_EQ(v, 0x81000000u);
+    CHECK_OUTCOME(vmx_vmread(&cpu, &long64, vmcs, 0x6801, &v), VMX_FAIL_VALID, VMXERR_UNSUPPORTED_FIELD);
+    CHECK_OUTCOME(vmx_vmwrite(&cpu, &long64, &caps, vmcs, 0x0002, 1), VMX_FAIL_VALID, VMXERR_UNSUPPORTED_FIELD);
+    caps.misc &= ~VMX_MISC_VMWRITE_ANY;
+    struct vmx_outcome o = vmx_vmwrite(&cpu, &long64, &caps, vmcs, VMCS12_EXIT_QUALIFICATION, 1);
+    CHECK_OUTCOME(o, VMX_FAIL_VALID, VMXERR_VMWRITE_READ_ONLY);
+    vmx_outcome_record(vmcs, o);
+    CHECK_EQ(vmcs12_get(vmcs, VMCS12_VM_INSTRUCTION_ERROR), 13);
+    CHECK_EQ(vmcs12_get(vmcs, VMCS12_EXIT_QUALIFICATION), 0);
+    vmx_outcome_record(vmcs, vmx_vmwrite(&cpu, &long64, &caps, vmcs, VMCS12_VPID, 3));
+    CHECK_EQ(vmcs12_get(vmcs, VMCS12_VM_INSTRUCTION_ERROR), 13);  /* success records nothing */
+    CHECK_EQ(vmcs12_get(vmcs, VMCS12_VPID), 3);
+    struct vmx_l1_mode user = long64;
+    user.cpl = 3;
+    CHECK_OUTCOME(vmx_vmread(&cpu, &user, vmcs, VMCS12_VPID, &v), VMX_GP, 0);
+    CHECK_OUTCOME(vmx_vmwrite(&cpu, &user, &caps, vmcs, VMCS12_VPID, 9), VMX_GP, 0);
+    CHECK_EQ(vmcs12_get(vmcs, VMCS12_VPID), 3);
+}
+
+static void test_vmlaunch_vmresume(void)
+{
+    regions();
+    memset(vmcs, 0, sizeof(vmcs));
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &long64, vmcs, false, false), VMX_UD, 0);
+    vmxon(&long64, 0x1000);
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &long64, vmcs, false, false), VMX_FAIL_INVALID, 0);
+    vmptrld(&long64, 0x2000);
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &long64, vmcs, false, true), VMX_FAIL_VALID, VMXERR_ENTRY_MOV_SS_BLOCKING);
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &long64, vmcs, true, false), VMX_FAIL_VALID, VMXERR_VMRESUME_NOT_LAUNCHED);
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &long64, vmcs, false, false), VMX_SUCCEED, 0);
+    vmcs12_set_launched(vmcs, true);
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &long64, vmcs, false, false), VMX_FAIL_VALID, VMXERR_VMLAUNCH_NOT_CLEAR);
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &long64, vmcs, true, false), VMX_SUCCEED, 0);
+    struct vmx_l1_mode compat = long64;
+    compat.cs_l = false;
+    CHECK_OUTCOME(vmx_vmlaunch(&cpu, &compat, vmcs, true, false), VMX_UD, 0);
+}
+
+static void test_invept_invvpid(void)
+{
+    enum vmx_flush flush;
+    uint64_t d[2] = { 5, 0x7fff0000 };
+    regions();
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 2, 0, &flush), VMX_UD, 0);
+    vmxon(&long64, 0x1000);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 2, 0, &flush), VMX_SUCCEED, 0);
+    CHECK_EQ(flush, VMX_FLUSH_ALL);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 1, 0x501e, &flush), VMX_SUCCEED, 0);
+    CHECK_EQ(flush, VMX_FLUSH_CONTEXT);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 1, 0x5019, &flush), VMX_FAIL_INVALID, 0);    /* WC EPTP */
+    CHECK_EQ(flush, VMX_FLUSH_NONE);
+    vmptrld(&long64, 0x2000);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 1, 0x5019, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 0, 0x501e, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 3, 0x501e, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 1ull << 63, 0x501e, &flush), VMX_FAIL_VALID,
+                  VMXERR_INVALID_INVEPT_INVVPID);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 40, 0x501e, &flush), VMX_FAIL_VALID,
+                  VMXERR_INVALID_INVEPT_INVVPID);   /* would name VPID bits as INVEPT types */
+    CHECK_EQ(flush, VMX_FLUSH_NONE);
+    struct vmx_l1_mode user = long64;
+    user.cpl = 3;
+    CHECK_OUTCOME(vmx_invept(&cpu, &user, &caps, 2, 0, &flush), VMX_GP, 0);
+
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 0, d, &flush), VMX_SUCCEED, 0);
+    CHECK_EQ(flush, VMX_FLUSH_ADDRESS);
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 1, d, &flush), VMX_SUCCEED, 0);
+    CHECK_EQ(flush, VMX_FLUSH_CONTEXT);
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 3, d, &flush), VMX_SUCCEED, 0);
+    CHECK_EQ(flush, VMX_FLUSH_CONTEXT_NONGLOBAL);
+    d[0] = 0;                                           /* VPID 0: only the all-context type */
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 2, d, &flush), VMX_SUCCEED, 0);
+    CHECK_EQ(flush, VMX_FLUSH_ALL);
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 1, d, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 0, d, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    d[0] = 0x10005;                                     /* bits 63:16 must be zero */
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 2, d, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    d[0] = 5, d[1] = 0x0000800000000000ull;             /* a non-canonical address */
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 0, d, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 1, d, &flush), VMX_SUCCEED, 0);     /* unused there */
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 4, d, &flush), VMX_FAIL_VALID, VMXERR_INVALID_INVEPT_INVVPID);
+    CHECK_EQ(flush, VMX_FLUSH_NONE);
+    vmx_nested_caps_init(&caps, PHYS_BITS, CR4_SUPPORTED, false);
+    CHECK_OUTCOME(vmx_invept(&cpu, &long64, &caps, 2, 0, &flush), VMX_UD, 0);       /* no EPT: no INVEPT */
+    caps.ept_vpid = 0;
+    CHECK_OUTCOME(vmx_invvpid(&cpu, &long64, &caps, 2, d, &flush), VMX_UD, 0);
+}
+
+static void test_rflags_after(void)
+{
+    uint64_t all = 0x8d5 | 0x202;                       /* every status flag, IF, bit 1 */
+    CHECK_EQ(vmx_rflags_after(all, (struct vmx_outcome){ VMX_SUCCEED, 0 }), 0x202);
+    CHECK_EQ(vmx_rflags_after(all, (struct vmx_outcome){ VMX_FAIL_INVALID, 0 }), 0x203);
+    CHECK_EQ(vmx_rflags_after(all, (struct vmx_outcome){ VMX_FAIL_VALID, 12 }), 0x242);
+    CHECK_EQ(vmx_rflags_after(all, (struct vmx_outcome){ VMX_UD, 0 }), all);
+    CHECK_EQ(vmx_rflags_after(all, (struct vmx_outcome){ VMX_GP, 0 }), all);
+    CHECK_EQ(vmx_rflags_after(0x2, (struct vmx_outcome){ VMX_FAIL_VALID, 7 }), 0x42);
 }
 
 DEVICE_TESTS(vmx_nested,
@@ -259,4 +497,10 @@ DEVICE_TESTS(vmx_nested,
     { "vmx_vmcs12_layout", test_vmcs12_layout },
     { "vmx_vmcs12_lookup_rejects", test_vmcs12_lookup_rejects },
     { "vmx_vmcs12_widths", test_vmcs12_widths },
+    { "vmx_vmxon_vmxoff", test_vmxon },
+    { "vmx_vmptrld_vmclear_vmptrst", test_vmptrld_vmclear_vmptrst },
+    { "vmx_vmread_vmwrite", test_vmread_vmwrite },
+    { "vmx_vmlaunch_vmresume", test_vmlaunch_vmresume },
+    { "vmx_invept_invvpid", test_invept_invvpid },
+    { "vmx_rflags_after", test_rflags_after },
 )
