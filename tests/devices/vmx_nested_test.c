@@ -489,6 +489,454 @@ static void test_rflags_after(void)
     CHECK_EQ(vmx_rflags_after(0x2, (struct vmx_outcome){ VMX_FAIL_VALID, 7 }), 0x42);
 }
 
+/* ---- VM-entry checks ----------------------------------------------------------------------- */
+
+#define PIN_GOOD    (PIN_DEFAULT1 | PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS)
+#define PROC_GOOD   (PROC_TRUE_DEFAULT1 | PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | \
+                     PROC_SECONDARY_CONTROLS)
+#define EXIT_GOOD   (EXIT_DEFAULT1 | EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_ACK_INTERRUPT | EXIT_SAVE_EFER | \
+                     EXIT_LOAD_EFER | EXIT_LOAD_PAT)
+#define ENTRY_GOOD  (ENTRY_DEFAULT1 | ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_EFER | ENTRY_LOAD_PAT)
+#define PAT_GOOD    0x0007040600070406ull
+#define NONCANON    0x0000800000000000ull
+
+static enum vmx_entry_problem entry_check(bool l1_long_mode)
+{
+    return vmx_entry_check(vmcs, &caps, l1_long_mode, test_ram_read, &ram);
+}
+
+/* A VMCS12 that passes: a 64-bit host running a 64-bit L2 with EPT and VPID, data
+ * segments unusable as a 64-bit kernel leaves them. */
+static void good_vmcs(void)
+{
+    setup();
+    memset(vmcs, 0, sizeof(vmcs));
+    vmcs12_set(vmcs, VMCS12_PIN_CONTROLS, PIN_GOOD);
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD);
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID);
+    vmcs12_set(vmcs, VMCS12_EXIT_CONTROLS, EXIT_GOOD);
+    vmcs12_set(vmcs, VMCS12_ENTRY_CONTROLS, ENTRY_GOOD);
+    vmcs12_set(vmcs, VMCS12_VPID, 1);
+    vmcs12_set(vmcs, VMCS12_EPT_POINTER, 0x5000 | 3 << 3 | 6);
+    vmcs12_set(vmcs, VMCS12_IO_BITMAP_A, 0x6000);
+    vmcs12_set(vmcs, VMCS12_IO_BITMAP_B, 0x7000);
+    vmcs12_set(vmcs, VMCS12_MSR_BITMAP, 0x8000);
+
+    vmcs12_set(vmcs, VMCS12_HOST_CR0, 0x80050033);
+    vmcs12_set(vmcs, VMCS12_HOST_CR4, 0x20a0);          /* PAE PGE VMXE */
+    vmcs12_set(vmcs, VMCS12_HOST_CR3, 0x100000);
+    vmcs12_set(vmcs, VMCS12_HOST_SELECTOR(VMX_CS), 0x08);
+    vmcs12_set(vmcs, VMCS12_HOST_SELECTOR(VMX_SS), 0x10);
+    vmcs12_set(vmcs, VMCS12_HOST_TR_SELECTOR, 0x18);
+    vmcs12_set(vmcs, VMCS12_HOST_GS_BASE, 0xffff888000000000ull);
+    vmcs12_set(vmcs, VMCS12_HOST_RIP, 0xffffffff81000000ull);
+    vmcs12_set(vmcs, VMCS12_HOST_EFER, 0xd01);
+    vmcs12_set(vmcs, VMCS12_HOST_PAT, PAT_GOOD);
+
+    vmcs12_set(vmcs, VMCS12_GUEST_CR0, 0x80050033);
+    vmcs12_set(vmcs, VMCS12_GUEST_CR4, 0x20a0);
+    vmcs12_set(vmcs, VMCS12_GUEST_CR3, 0x200000);
+    vmcs12_set(vmcs, VMCS12_GUEST_DR7, 0x400);
+    vmcs12_set(vmcs, VMCS12_GUEST_EFER, 0xd01);
+    vmcs12_set(vmcs, VMCS12_GUEST_PAT, PAT_GOOD);
+    vmcs12_set(vmcs, VMCS12_GUEST_SELECTOR(VMX_CS), 0x08);
+    vmcs12_set(vmcs, VMCS12_GUEST_LIMIT(VMX_CS), 0xffffffff);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_CS), 0xa09b);     /* code, L, G */
+    vmcs12_set(vmcs, VMCS12_GUEST_SELECTOR(VMX_SS), 0x10);
+    vmcs12_set(vmcs, VMCS12_GUEST_LIMIT(VMX_SS), 0xffffffff);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_SS), 0xc093);     /* data, D, G */
+    static const unsigned unusable[] = { VMX_ES, VMX_DS, VMX_FS, VMX_GS, VMX_LDTR };
+    for (unsigned i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++)
+        vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(unusable[i]), 0x10000);
+    vmcs12_set(vmcs, VMCS12_GUEST_SELECTOR(VMX_TR), 0x18);
+    vmcs12_set(vmcs, VMCS12_GUEST_BASE(VMX_TR), 0xfffffe0000003000ull);
+    vmcs12_set(vmcs, VMCS12_GUEST_LIMIT(VMX_TR), 0x67);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_TR), 0x8b);       /* busy 64-bit TSS */
+    vmcs12_set(vmcs, VMCS12_GUEST_GDTR_BASE, 0xfffffe0000001000ull);
+    vmcs12_set(vmcs, VMCS12_GUEST_GDTR_LIMIT, 0x7f);
+    vmcs12_set(vmcs, VMCS12_GUEST_IDTR_LIMIT, 0xfff);
+    vmcs12_set(vmcs, VMCS12_GUEST_RIP, 0xffffffff81000000ull);
+    vmcs12_set(vmcs, VMCS12_GUEST_RFLAGS, 0x2);
+    vmcs12_set(vmcs, VMCS12_LINK_POINTER, VMX_NO_VMCS);
+}
+
+/* The good VMCS12 turned into a real-mode L2 under unrestricted guest. */
+static void good_real_mode(void)
+{
+    good_vmcs();
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST);
+    vmcs12_set(vmcs, VMCS12_ENTRY_CONTROLS, ENTRY_GOOD & ~ENTRY_IA32E_MODE_GUEST);
+    vmcs12_set(vmcs, VMCS12_GUEST_CR0, 0x30);           /* NE ET: no PE, no PG */
+    vmcs12_set(vmcs, VMCS12_GUEST_CR4, 0x2000);
+    vmcs12_set(vmcs, VMCS12_GUEST_EFER, 0);
+    for (unsigned s = VMX_ES; s <= VMX_GS; s++) {
+        vmcs12_set(vmcs, VMCS12_GUEST_SELECTOR(s), 0);
+        vmcs12_set(vmcs, VMCS12_GUEST_BASE(s), 0);
+        vmcs12_set(vmcs, VMCS12_GUEST_LIMIT(s), 0xffff);
+        vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(s), 0x93);
+    }
+    vmcs12_set(vmcs, VMCS12_GUEST_SELECTOR(VMX_CS), 0xf000);
+    vmcs12_set(vmcs, VMCS12_GUEST_BASE(VMX_CS), 0xf0000);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_CS), 0x9b);
+    vmcs12_set(vmcs, VMCS12_GUEST_RIP, 0xfff0);
+}
+
+/* The good VMCS12 with a 32-bit PAE L2 (EPT: its PDPTEs come from VMCS12). */
+static void good_pae(void)
+{
+    good_vmcs();
+    vmcs12_set(vmcs, VMCS12_ENTRY_CONTROLS, ENTRY_GOOD & ~ENTRY_IA32E_MODE_GUEST);
+    vmcs12_set(vmcs, VMCS12_GUEST_CR0, 0x80000031);
+    vmcs12_set(vmcs, VMCS12_GUEST_CR4, 0x2020);
+    vmcs12_set(vmcs, VMCS12_GUEST_EFER, 0);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_CS), 0xc09b);     /* 32-bit code */
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_TR), 0x83);       /* a 16-bit busy TSS is fine here */
+    vmcs12_set(vmcs, VMCS12_GUEST_BASE(VMX_TR), 0x3000);
+    vmcs12_set(vmcs, VMCS12_GUEST_GDTR_BASE, 0x1000);
+    vmcs12_set(vmcs, VMCS12_GUEST_RIP, 0x100000);
+    vmcs12_set(vmcs, VMCS12_GUEST_PDPTE(0), 0x3001);
+}
+
+/* Up to five fields changed from the good VMCS12, and the check that must fail. */
+struct entry_case {
+    enum vmx_entry_problem expected;
+    unsigned n;
+    struct { uint32_t encoding; uint64_t value; } set[5];
+};
+
+static const struct entry_case bad64[] = {
+    { VMX_ENTRY_PIN_RESERVED, 1, { { VMCS12_PIN_CONTROLS, PIN_GOOD | PIN_PREEMPTION_TIMER } } },
+    { VMX_ENTRY_PIN_RESERVED, 1, { { VMCS12_PIN_CONTROLS, PIN_GOOD & ~2u } } },         /* default1 */
+    { VMX_ENTRY_PROC_RESERVED, 1, { { VMCS12_PROC_CONTROLS, PROC_GOOD | PROC_TPR_SHADOW } } },
+    { VMX_ENTRY_PROC_RESERVED, 1, { { VMCS12_PROC_CONTROLS, PROC_GOOD & ~2u } } },
+    { VMX_ENTRY_PROC2_RESERVED, 1, { { VMCS12_PROC_CONTROLS2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID | 1 } } },
+    { VMX_ENTRY_CR3_TARGET_COUNT, 1, { { VMCS12_CR3_TARGET_COUNT, 5 } } },
+    { VMX_ENTRY_IO_BITMAP_ADDRESS, 1, { { VMCS12_IO_BITMAP_A, 0x6008 } } },
+    { VMX_ENTRY_IO_BITMAP_ADDRESS, 1, { { VMCS12_IO_BITMAP_B, 1ull << 40 } } },
+    { VMX_ENTRY_MSR_BITMAP_ADDRESS, 1, { { VMCS12_MSR_BITMAP, 0x8004 } } },
+    { VMX_ENTRY_VIRTUAL_NMIS_WITHOUT_NMI_EXITING, 1, { { VMCS12_PIN_CONTROLS, PIN_GOOD & ~PIN_NMI_EXITING } } },
+    { VMX_ENTRY_NMI_WINDOW_WITHOUT_VIRTUAL_NMIS, 2, { { VMCS12_PIN_CONTROLS, PIN_GOOD & ~PIN_VIRTUAL_NMIS },
+                                                    { VMCS12_PROC_CONTROLS, PROC_GOOD | PROC_NMI_WINDOW_EXITING } } },
+    { VMX_ENTRY_VPID_ZERO, 1, { { VMCS12_VPID, 0 } } },
+    { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, 0x5019 } } },                   /* WC */
+    { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, 0x5026 } } },                   /* 5 levels */
+    { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, 0x505e } } },                   /* A/D */
+    { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, 0x509e } } },                   /* bit 7 */
+    { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, (1ull << 40) | 0x1e } } },
+    { VMX_ENTRY_UNRESTRICTED_WITHOUT_EPT, 1, { { VMCS12_PROC_CONTROLS2, PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST } } },
+    { VMX_ENTRY_EXIT_RESERVED, 1, { { VMCS12_EXIT_CONTROLS, EXIT_GOOD | (1u << 22) } } },
+    { VMX_ENTRY_EXIT_RESERVED, 1, { { VMCS12_EXIT_CONTROLS, EXIT_GOOD & ~1u } } },
+    { VMX_ENTRY_EXIT_MSR_STORE_AREA, 2, { { VMCS12_EXIT_MSR_STORE_COUNT, 1 }, { VMCS12_EXIT_MSR_STORE_ADDRESS, 0x8008 } } },
+    { VMX_ENTRY_EXIT_MSR_STORE_AREA, 2, { { VMCS12_EXIT_MSR_STORE_COUNT, 2 },
+                                          { VMCS12_EXIT_MSR_STORE_ADDRESS, 0xfffffffff0ull } } },  /* ends past */
+    { VMX_ENTRY_EXIT_MSR_STORE_AREA, 2, { { VMCS12_EXIT_MSR_STORE_COUNT, 0xffffffff },
+                                          { VMCS12_EXIT_MSR_STORE_ADDRESS, 0xfffffffffffffff0ull } } },  /* wraps */
+    { VMX_ENTRY_EXIT_MSR_LOAD_AREA, 2, { { VMCS12_EXIT_MSR_LOAD_COUNT, 1 }, { VMCS12_EXIT_MSR_LOAD_ADDRESS, 0x8001 } } },
+    { VMX_ENTRY_ENTRY_RESERVED, 1, { { VMCS12_ENTRY_CONTROLS, ENTRY_GOOD | ENTRY_TO_SMM } } },
+    { VMX_ENTRY_EVENT_TYPE, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000100 } } },
+    { VMX_ENTRY_EVENT_TYPE, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000700 } } },      /* no MTF */
+    { VMX_ENTRY_EVENT_VECTOR, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000203 } } },    /* NMI, vector 3 */
+    { VMX_ENTRY_EVENT_VECTOR, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000320 } } },    /* exception 32 */
+    { VMX_ENTRY_EVENT_ERROR_CODE_BIT, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x8000030d } } },  /* #GP without */
+    { VMX_ENTRY_EVENT_ERROR_CODE_BIT, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b06 } } },  /* #UD with */
+    { VMX_ENTRY_EVENT_RESERVED, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80001020 } } },
+    { VMX_ENTRY_EVENT_ERROR_CODE, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b0d },
+                                       { VMCS12_ENTRY_ERROR_CODE, 0x10000 } } },
+    { VMX_ENTRY_EVENT_LENGTH, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000480 } } },    /* INT 80h, length 0 */
+    { VMX_ENTRY_EVENT_LENGTH, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000603 },
+                                   { VMCS12_ENTRY_INSTRUCTION_LENGTH, 16 } } },
+    { VMX_ENTRY_ENTRY_MSR_LOAD_AREA, 2, { { VMCS12_ENTRY_MSR_LOAD_COUNT, 1 }, { VMCS12_ENTRY_MSR_LOAD_ADDRESS, 0x8004 } } },
+
+    { VMX_ENTRY_HOST_CR0, 1, { { VMCS12_HOST_CR0, 0x80050013 } } },                     /* NE clear */
+    { VMX_ENTRY_HOST_CR0, 1, { { VMCS12_HOST_CR0, 0x180050033ull } } },
+    { VMX_ENTRY_HOST_CR4, 1, { { VMCS12_HOST_CR4, 0xa0 } } },                           /* VMXE clear */
+    { VMX_ENTRY_HOST_CR3, 1, { { VMCS12_HOST_CR3, 1ull << 40 } } },
+    { VMX_ENTRY_HOST_SYSENTER, 1, { { VMCS12_HOST_SYSENTER_ESP, NONCANON } } },
+    { VMX_ENTRY_HOST_PAT, 1, { { VMCS12_HOST_PAT, 0x0007040600070402ull } } },
+    { VMX_ENTRY_HOST_EFER, 1, { { VMCS12_HOST_EFER, 0x1d01 } } },                       /* SVME: reserved */
+    { VMX_ENTRY_HOST_EFER, 1, { { VMCS12_HOST_EFER, 0x101 } } },                        /* LMA clear */
+    { VMX_ENTRY_HOST_SELECTOR, 1, { { VMCS12_HOST_SELECTOR(VMX_DS), 0x13 } } },
+    { VMX_ENTRY_HOST_SELECTOR, 1, { { VMCS12_HOST_TR_SELECTOR, 0x1c } } },
+    { VMX_ENTRY_HOST_CS_OR_TR_NULL, 1, { { VMCS12_HOST_SELECTOR(VMX_CS), 0 } } },
+    { VMX_ENTRY_HOST_CS_OR_TR_NULL, 1, { { VMCS12_HOST_TR_SELECTOR, 0 } } },
+    { VMX_ENTRY_HOST_BASE, 1, { { VMCS12_HOST_FS_BASE, NONCANON } } },
+    { VMX_ENTRY_HOST_BASE, 1, { { VMCS12_HOST_GDTR_BASE, 0x8000000000000000ull } } },
+    { VMX_ENTRY_HOST_64BIT, 1, { { VMCS12_HOST_CR4, 0x2080 } } },                       /* no PAE */
+    { VMX_ENTRY_HOST_64BIT, 1, { { VMCS12_HOST_RIP, NONCANON } } },
+
+    { VMX_ENTRY_GUEST_CR0, 1, { { VMCS12_GUEST_CR0, 0x80050013 } } },
+    { VMX_ENTRY_GUEST_CR0, 1, { { VMCS12_GUEST_CR0, 0x50033 } } },                      /* no PG, no UG */
+    { VMX_ENTRY_GUEST_CR4, 1, { { VMCS12_GUEST_CR4, 0xa0 } } },
+    { VMX_ENTRY_GUEST_CR4, 1, { { VMCS12_GUEST_CR4, 0x20a0 | (1u << 23) } } },
+    { VMX_ENTRY_GUEST_IA32E_PAGING, 1, { { VMCS12_GUEST_CR4, 0x2080 } } },
+    { VMX_ENTRY_GUEST_CR3, 1, { { VMCS12_GUEST_CR3, 1ull << 40 } } },
+    { VMX_ENTRY_GUEST_DEBUGCTL, 1, { { VMCS12_GUEST_DEBUGCTL, 1 } } },
+    { VMX_ENTRY_GUEST_DR7, 1, { { VMCS12_GUEST_DR7, (1ull << 32) | 0x400 } } },
+    { VMX_ENTRY_GUEST_SYSENTER, 1, { { VMCS12_GUEST_SYSENTER_EIP, 0x8000000000000000ull } } },
+    { VMX_ENTRY_GUEST_PAT, 1, { { VMCS12_GUEST_PAT, 0x08 } } },
+    { VMX_ENTRY_GUEST_EFER, 1, { { VMCS12_GUEST_EFER, 0x1d01 } } },
+    { VMX_ENTRY_GUEST_EFER, 1, { { VMCS12_GUEST_EFER, 0x101 } } },                      /* LMA clear */
+    { VMX_ENTRY_GUEST_EFER, 1, { { VMCS12_GUEST_EFER, 0x401 } } },                      /* LME clear, PG set */
+    { VMX_ENTRY_GUEST_SELECTOR_TI, 1, { { VMCS12_GUEST_SELECTOR(VMX_TR), 0x1c } } },
+    { VMX_ENTRY_GUEST_SELECTOR_TI, 2, { { VMCS12_GUEST_SELECTOR(VMX_LDTR), 0x4 }, { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x82 } } },
+    { VMX_ENTRY_GUEST_SS_RPL, 1, { { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 } } },
+    { VMX_ENTRY_GUEST_SEGMENT_BASE, 1, { { VMCS12_GUEST_BASE(VMX_CS), 1ull << 32 } } },
+    { VMX_ENTRY_GUEST_SEGMENT_BASE, 1, { { VMCS12_GUEST_BASE(VMX_FS), NONCANON } } },  /* even unusable */
+    { VMX_ENTRY_GUEST_SEGMENT_BASE, 1, { { VMCS12_GUEST_BASE(VMX_SS), 1ull << 32 } } },
+    { VMX_ENTRY_GUEST_SEGMENT_BASE, 2, { { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x82 }, { VMCS12_GUEST_BASE(VMX_LDTR), NONCANON } } },
+    { VMX_ENTRY_GUEST_CS_TYPE, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa093 } } },       /* data, no UG */
+    { VMX_ENTRY_GUEST_SS_TYPE, 1, { { VMCS12_GUEST_ACCESS(VMX_SS), 0xc09b } } },
+    { VMX_ENTRY_GUEST_DATA_TYPE, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0xc092 }, { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
+    { VMX_ENTRY_GUEST_DATA_TYPE, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0xc099 }, { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
+    { VMX_ENTRY_GUEST_SEGMENT_S, 1, { { VMCS12_GUEST_ACCESS(VMX_DS), 0x83 } } },
+    { VMX_ENTRY_GUEST_SEGMENT_S, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa08b } } },
+    { VMX_ENTRY_GUEST_CS_DPL, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa0fb } } },
+    { VMX_ENTRY_GUEST_SS_DPL, 2, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b }, { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 } } },
+    { VMX_ENTRY_GUEST_DATA_DPL, 3, { { VMCS12_GUEST_SELECTOR(VMX_DS), 0x13 }, { VMCS12_GUEST_ACCESS(VMX_DS), 0xc093 },
+                                     { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
+    { VMX_ENTRY_GUEST_SEGMENT_PRESENT, 1, { { VMCS12_GUEST_ACCESS(VMX_SS), 0xc013 } } },
+    { VMX_ENTRY_GUEST_SEGMENT_PRESENT, 2, { { VMCS12_GUEST_ACCESS(VMX_GS), 0xc013 }, { VMCS12_GUEST_LIMIT(VMX_GS), 0xffffffff } } },
+    { VMX_ENTRY_GUEST_SEGMENT_RESERVED, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa19b } } },
+    { VMX_ENTRY_GUEST_SEGMENT_RESERVED, 1, { { VMCS12_GUEST_ACCESS(VMX_SS), 0x2c093 } } },
+    { VMX_ENTRY_GUEST_CS_L_AND_D, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xe09b } } },
+    { VMX_ENTRY_GUEST_SEGMENT_LIMIT, 1, { { VMCS12_GUEST_LIMIT(VMX_CS), 0xfffff000 } } },
+    { VMX_ENTRY_GUEST_SEGMENT_LIMIT, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0x4093 }, { VMCS12_GUEST_LIMIT(VMX_DS), 0x100000 } } },
+    { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x83 } } },              /* 16-bit TSS in IA-32e */
+    { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x1008b } } },           /* unusable */
+    { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x9b } } },
+    { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x0b } } },              /* not present */
+    { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x89 } } },              /* not busy */
+    { VMX_ENTRY_GUEST_LDTR, 1, { { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x83 } } },
+    { VMX_ENTRY_GUEST_LDTR, 1, { { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x02 } } },
+    { VMX_ENTRY_GUEST_DESCRIPTOR_TABLE, 1, { { VMCS12_GUEST_GDTR_LIMIT, 0x10000 } } },
+    { VMX_ENTRY_GUEST_DESCRIPTOR_TABLE, 1, { { VMCS12_GUEST_IDTR_BASE, NONCANON } } },
+    { VMX_ENTRY_GUEST_RIP, 1, { { VMCS12_GUEST_RIP, 0x0001000000000000ull } } },
+    { VMX_ENTRY_GUEST_RIP, 2, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xc09b }, { VMCS12_GUEST_RIP, 1ull << 32 } } },
+    { VMX_ENTRY_GUEST_RFLAGS, 1, { { VMCS12_GUEST_RFLAGS, 0 } } },
+    { VMX_ENTRY_GUEST_RFLAGS, 1, { { VMCS12_GUEST_RFLAGS, 0x8002 } } },
+    { VMX_ENTRY_GUEST_RFLAGS, 1, { { VMCS12_GUEST_RFLAGS, (1ull << 22) | 2 } } },
+    { VMX_ENTRY_GUEST_RFLAGS_IF, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000020 } } },
+    { VMX_ENTRY_GUEST_ACTIVITY, 1, { { VMCS12_GUEST_ACTIVITY_STATE, 2 } } },           /* shutdown */
+    { VMX_ENTRY_GUEST_ACTIVITY, 1, { { VMCS12_GUEST_ACTIVITY_STATE, 4 } } },
+    { VMX_ENTRY_GUEST_HLT_SS_DPL, 5, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b }, { VMCS12_GUEST_ACCESS(VMX_CS), 0xa0fb },
+                                       { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 }, { VMCS12_GUEST_ACCESS(VMX_SS), 0xc0f3 },
+                                       { VMCS12_GUEST_ACTIVITY_STATE, 1 } } },
+    { VMX_ENTRY_GUEST_ACTIVITY_BLOCKING, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 }, { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
+    { VMX_ENTRY_GUEST_ACTIVITY_EVENT, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 },
+                                           { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b0d } } },
+    { VMX_ENTRY_GUEST_INTERRUPTIBILITY, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 0x10 } } },
+    { VMX_ENTRY_GUEST_INTERRUPTIBILITY, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 0x80000000 } } },
+    { VMX_ENTRY_GUEST_STI_AND_MOV_SS, 2, { { VMCS12_GUEST_INTERRUPTIBILITY, 3 }, { VMCS12_GUEST_RFLAGS, 0x202 } } },
+    { VMX_ENTRY_GUEST_STI_WITH_IF_CLEAR, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 1 } } },
+    { VMX_ENTRY_GUEST_INTERRUPT_BLOCKED, 3, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000020 },
+                                              { VMCS12_GUEST_RFLAGS, 0x202 }, { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
+    { VMX_ENTRY_GUEST_INTERRUPT_BLOCKED, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000202 },
+                                              { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
+    { VMX_ENTRY_GUEST_SMI_BLOCKING, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 4 } } },
+    { VMX_ENTRY_GUEST_NMI_BLOCKED, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000202 },
+                                        { VMCS12_GUEST_INTERRUPTIBILITY, 8 } } },
+    { VMX_ENTRY_GUEST_PENDING_DEBUG, 1, { { VMCS12_GUEST_PENDING_DEBUG, 0x10 } } },
+    { VMX_ENTRY_GUEST_PENDING_DEBUG, 1, { { VMCS12_GUEST_PENDING_DEBUG, 1ull << 16 } } },
+    { VMX_ENTRY_GUEST_PENDING_DEBUG_BS, 2, { { VMCS12_GUEST_INTERRUPTIBILITY, 1 }, { VMCS12_GUEST_RFLAGS, 0x302 } } },
+    { VMX_ENTRY_GUEST_PENDING_DEBUG_BS, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 }, { VMCS12_GUEST_PENDING_DEBUG, 0x4000 } } },
+    { VMX_ENTRY_GUEST_NMI_WITH_STI_BLOCKING, 3, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000202 },
+                                                  { VMCS12_GUEST_INTERRUPTIBILITY, 1 }, { VMCS12_GUEST_RFLAGS, 0x202 } } },
+    { VMX_ENTRY_GUEST_LINK_POINTER, 1, { { VMCS12_LINK_POINTER, 0x9008 } } },
+    { VMX_ENTRY_GUEST_LINK_POINTER, 1, { { VMCS12_LINK_POINTER, 0x9000 } } },           /* revision 0 there */
+    { VMX_ENTRY_GUEST_LINK_POINTER, 1, { { VMCS12_LINK_POINTER, 0x100000 } } },         /* not RAM */
+};
+
+/* Changes that keep the good VMCS12 valid: each rule's permitted side. */
+static const struct entry_case fine64[] = {
+    { VMX_ENTRY_OK, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 }, { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000301 } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b0d }, { VMCS12_ENTRY_ERROR_CODE, 0xffff } } },
+    { VMX_ENTRY_OK, 3, { { VMCS12_GUEST_INTERRUPTIBILITY, 1 }, { VMCS12_GUEST_RFLAGS, 0x302 },
+                         { VMCS12_GUEST_PENDING_DEBUG, 0x4000 } } },
+    { VMX_ENTRY_OK, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000202 } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000480 }, { VMCS12_ENTRY_INSTRUCTION_LENGTH, 2 } } },
+    { VMX_ENTRY_OK, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa09f } } },                  /* conforming, DPL 0 */
+    { VMX_ENTRY_OK, 1, { { VMCS12_GUEST_ACCESS(VMX_DS), 0x1ffff } } },                 /* unusable: unchecked */
+    { VMX_ENTRY_OK, 1, { { VMCS12_GUEST_RIP, 0x0000ffffffffffffull } } },              /* 63:48 alike */
+    { VMX_ENTRY_OK, 1, { { VMCS12_CR3_TARGET_COUNT, 4 } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_EXIT_MSR_LOAD_COUNT, 512 }, { VMCS12_EXIT_MSR_LOAD_ADDRESS, 0x8010 } } },
+    { VMX_ENTRY_OK, 1, { { VMCS12_EXIT_MSR_STORE_ADDRESS, 0x8001 } } },                /* count 0: unchecked */
+    { VMX_ENTRY_OK, 1, { { VMCS12_EXIT_CONTROLS, EXIT_GOOD & ~(EXIT_LOAD_EFER | EXIT_SAVE_DEBUG_CONTROLS) } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_CONTROLS, ENTRY_GOOD & ~ENTRY_LOAD_DEBUG_CONTROLS },
+                         { VMCS12_GUEST_DEBUGCTL, 3 } } },                              /* not loaded */
+    { VMX_ENTRY_OK, 2, { { VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_USE_IO_BITMAPS }, { VMCS12_IO_BITMAP_A, 3 } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_SECONDARY_CONTROLS },
+                         { VMCS12_PROC_CONTROLS2, 0xffffffff } } },                     /* ignored when off */
+    { VMX_ENTRY_OK, 2, { { VMCS12_PROC_CONTROLS2, PROC2_ENABLE_EPT }, { VMCS12_VPID, 0 } } },
+    { VMX_ENTRY_OK, 1, { { VMCS12_EPT_POINTER, 0x5018 } } },                           /* UC */
+    { VMX_ENTRY_OK, 4, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b }, { VMCS12_GUEST_ACCESS(VMX_CS), 0xa0fb },
+                         { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 }, { VMCS12_GUEST_ACCESS(VMX_SS), 0xc0f3 } } },  /* CPL 3 */
+};
+
+static void run_entry_cases(const struct entry_case *cases, unsigned count, void (*good)(void))
+{
+    for (unsigned i = 0; i < count; i++) {
+        good();
+        for (unsigned k = 0; k < cases[i].n; k++)
+            vmcs12_set(vmcs, cases[i].set[k].encoding, cases[i].set[k].value);
+        enum vmx_entry_problem p = entry_check(true);
+        if (p != cases[i].expected && !device_failed) {
+            device_failed = 1;
+            snprintf(device_why, sizeof(device_why), "case %u: got '%s', expected '%s'", i,
+                     vmx_entry_problem_name(p), vmx_entry_problem_name(cases[i].expected));
+        }
+    }
+}
+
+static void test_entry_good_passes(void)
+{
+    good_vmcs();
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+    good_real_mode();
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+    good_pae();
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+    good_vmcs();
+    put32(0x9000, VMX_NESTED_REVISION);
+    vmcs12_set(vmcs, VMCS12_LINK_POINTER, 0x9000);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+}
+
+static void test_entry_each_check_fails_alone(void)
+{
+    run_entry_cases(bad64, sizeof(bad64) / sizeof(bad64[0]), good_vmcs);
+}
+
+static void test_entry_permitted_variants(void)
+{
+    run_entry_cases(fine64, sizeof(fine64) / sizeof(fine64[0]), good_vmcs);
+}
+
+/* What only a real-mode, virtual-8086 or 32-bit L2 can get wrong. */
+static void test_entry_other_modes(void)
+{
+    good_real_mode();
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_CS), 0x93);      /* data as CS: unrestricted guest allows it */
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_CS), 0xf3);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_CS_DPL);
+    good_real_mode();
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_SS), 0xf3);      /* SS.DPL must be 0 without CR0.PE */
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_CS_DPL);      /* CS (DPL 0) is checked against it first */
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_CS), 0x9f);      /* conforming CS: DPL 0 <= 3 */
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_SS_DPL);
+    good_real_mode();
+    vmcs12_set(vmcs, VMCS12_GUEST_CR0, 0x80000030);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_PG_WITHOUT_PE);
+    good_real_mode();
+    vmcs12_set(vmcs, VMCS12_GUEST_CR4, 0x22000);              /* PCIDE */
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_PCIDE);
+    good_real_mode();                                       /* error codes only in protected mode */
+    vmcs12_set(vmcs, VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b0d);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_EVENT_ERROR_CODE_BIT);
+    vmcs12_set(vmcs, VMCS12_ENTRY_INTERRUPTION_INFO, 0x8000030d);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+    good_real_mode();
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_CR0);         /* without UG, PE and PG are fixed */
+
+    /* virtual-8086 mode under paging */
+    good_pae();
+    vmcs12_set(vmcs, VMCS12_GUEST_CR4, 0x2000);
+    vmcs12_set(vmcs, VMCS12_GUEST_RFLAGS, 0x20002);
+    for (unsigned s = VMX_ES; s <= VMX_GS; s++) {
+        vmcs12_set(vmcs, VMCS12_GUEST_SELECTOR(s), 0x1234);
+        vmcs12_set(vmcs, VMCS12_GUEST_BASE(s), 0x12340);
+        vmcs12_set(vmcs, VMCS12_GUEST_LIMIT(s), 0xffff);
+        vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(s), 0xf3);
+    }
+    vmcs12_set(vmcs, VMCS12_GUEST_RIP, 0x100);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_DS), 0xf2);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_V8086_SEGMENT);
+    vmcs12_set(vmcs, VMCS12_GUEST_ACCESS(VMX_DS), 0xf3);
+    vmcs12_set(vmcs, VMCS12_GUEST_BASE(VMX_CS), 0x12345);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_V8086_SEGMENT);
+    vmcs12_set(vmcs, VMCS12_GUEST_BASE(VMX_CS), 0x12340);
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST);
+    vmcs12_set(vmcs, VMCS12_GUEST_CR0, 0x30);                 /* VM without PE */
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_RFLAGS_VM);
+
+    /* 32-bit PAE with EPT: the PDPTEs */
+    good_pae();
+    vmcs12_set(vmcs, VMCS12_GUEST_PDPTE(1), 0x3003);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_PDPTE);
+    vmcs12_set(vmcs, VMCS12_GUEST_PDPTE(1), (1ull << 40) | 1);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_GUEST_PDPTE);
+    vmcs12_set(vmcs, VMCS12_GUEST_PDPTE(1), 0xfffffffffffffffeull);    /* not present: anything */
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+    vmcs12_set(vmcs, VMCS12_GUEST_PDPTE(2), 0x3003);
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS2, PROC2_ENABLE_VPID);        /* without EPT: from memory */
+    CHECK_EQ(entry_check(true), VMX_ENTRY_OK);
+}
+
+/* 26.2.4: the host's address-space size against L1's own mode. */
+static void test_entry_host_address_space(void)
+{
+    good_vmcs();
+    CHECK_EQ(entry_check(false), VMX_ENTRY_HOST_ADDRESS_SPACE);
+    good_pae();                                             /* a 32-bit host running a PAE guest */
+    vmcs12_set(vmcs, VMCS12_EXIT_CONTROLS, EXIT_GOOD & ~EXIT_HOST_ADDRESS_SPACE_SIZE);
+    vmcs12_set(vmcs, VMCS12_HOST_EFER, 0);
+    vmcs12_set(vmcs, VMCS12_HOST_GS_BASE, 0);
+    vmcs12_set(vmcs, VMCS12_HOST_RIP, 0xc0100000);
+    CHECK_EQ(entry_check(false), VMX_ENTRY_OK);
+    CHECK_EQ(entry_check(true), VMX_ENTRY_HOST_ADDRESS_SPACE);
+    vmcs12_set(vmcs, VMCS12_HOST_SELECTOR(VMX_SS), 0);
+    CHECK_EQ(entry_check(false), VMX_ENTRY_HOST_SS_NULL);
+    vmcs12_set(vmcs, VMCS12_HOST_SELECTOR(VMX_SS), 0x10);
+    vmcs12_set(vmcs, VMCS12_HOST_RIP, 1ull << 32);
+    CHECK_EQ(entry_check(false), VMX_ENTRY_HOST_32BIT);
+    vmcs12_set(vmcs, VMCS12_HOST_RIP, 0xc0100000);
+    vmcs12_set(vmcs, VMCS12_HOST_CR4, 0x220a0);             /* PCIDE */
+    CHECK_EQ(entry_check(false), VMX_ENTRY_HOST_32BIT);
+    vmcs12_set(vmcs, VMCS12_HOST_CR4, 0x20a0);
+    vmcs12_set(vmcs, VMCS12_HOST_EFER, 0x500);              /* LME/LMA on a 32-bit host */
+    CHECK_EQ(entry_check(false), VMX_ENTRY_HOST_EFER);
+    vmcs12_set(vmcs, VMCS12_HOST_EFER, 0);
+    vmcs12_set(vmcs, VMCS12_ENTRY_CONTROLS, ENTRY_GOOD);    /* an IA-32e guest from a 32-bit L1 */
+    CHECK_EQ(entry_check(false), VMX_ENTRY_HOST_ADDRESS_SPACE);
+}
+
+static void test_entry_stages_and_outcomes(void)
+{
+    for (unsigned p = 0; p < VMX_ENTRY_PROBLEM_COUNT; p++) {
+        const char *name = vmx_entry_problem_name(p);
+        CHECK(name != NULL && name[0] != 0 && strcmp(name, "?") != 0);
+        for (unsigned q = 0; q < p; q++)                    /* every name tells its case apart */
+            CHECK(strcmp(name, vmx_entry_problem_name(q)) != 0);
+    }
+    CHECK(strcmp(vmx_entry_problem_name(VMX_ENTRY_PROBLEM_COUNT), "?") == 0);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_OK), VMX_ENTRY_PASSES);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_PIN_RESERVED), VMX_ENTRY_FAILS_CONTROLS);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_ENTRY_MSR_LOAD_AREA), VMX_ENTRY_FAILS_CONTROLS);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_HOST_CR0), VMX_ENTRY_FAILS_HOST);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_HOST_64BIT), VMX_ENTRY_FAILS_HOST);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_GUEST_CR0), VMX_ENTRY_FAILS_GUEST);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_GUEST_PDPTE), VMX_ENTRY_FAILS_GUEST);
+    CHECK_EQ(vmx_entry_problem_stage(VMX_ENTRY_PROBLEM_COUNT), VMX_ENTRY_PASSES);
+    CHECK_OUTCOME(vmx_entry_outcome(VMX_ENTRY_EVENT_TYPE), VMX_FAIL_VALID, VMXERR_ENTRY_BAD_CONTROLS);
+    CHECK_OUTCOME(vmx_entry_outcome(VMX_ENTRY_HOST_SELECTOR), VMX_FAIL_VALID, VMXERR_ENTRY_BAD_HOST_STATE);
+    CHECK_OUTCOME(vmx_entry_outcome(VMX_ENTRY_GUEST_RIP), VMX_SUCCEED, 0);
+    CHECK_OUTCOME(vmx_entry_outcome(VMX_ENTRY_OK), VMX_SUCCEED, 0);
+
+    static const struct { enum vmx_entry_problem p; uint64_t qualification; } failures[] = {
+        { VMX_ENTRY_GUEST_CR0, 0 }, { VMX_ENTRY_GUEST_PDPTE, 2 },
+        { VMX_ENTRY_GUEST_NMI_WITH_STI_BLOCKING, 3 }, { VMX_ENTRY_GUEST_LINK_POINTER, 4 },
+    };
+    for (unsigned i = 0; i < sizeof(failures) / sizeof(failures[0]); i++) {
+        good_vmcs();
+        vmcs12_set(vmcs, VMCS12_EXIT_QUALIFICATION, 0x55);
+        vmx_vmcs12_write_entry_failure(vmcs, failures[i].p);
+        CHECK_EQ(vmcs12_get(vmcs, VMCS12_EXIT_REASON), 0x80000021u);
+        CHECK_EQ(vmcs12_get(vmcs, VMCS12_EXIT_QUALIFICATION), failures[i].qualification);
+    }
+}
+
 DEVICE_TESTS(vmx_nested,
     { "vmx_caps_basic_and_misc", test_caps_basic_and_misc },
     { "vmx_caps_controls", test_caps_controls },
@@ -503,4 +951,10 @@ DEVICE_TESTS(vmx_nested,
     { "vmx_vmlaunch_vmresume", test_vmlaunch_vmresume },
     { "vmx_invept_invvpid", test_invept_invvpid },
     { "vmx_rflags_after", test_rflags_after },
+    { "vmx_entry_good_passes", test_entry_good_passes },
+    { "vmx_entry_each_check_fails_alone", test_entry_each_check_fails_alone },
+    { "vmx_entry_permitted_variants", test_entry_permitted_variants },
+    { "vmx_entry_other_modes", test_entry_other_modes },
+    { "vmx_entry_host_address_space", test_entry_host_address_space },
+    { "vmx_entry_stages_and_outcomes", test_entry_stages_and_outcomes },
 )
