@@ -937,6 +937,241 @@ static void test_entry_stages_and_outcomes(void)
     }
 }
 
+/* ---- Exits L1 asked for --------------------------------------------------------------------- */
+
+static void test_exception_bitmap(void)
+{
+    uint32_t pf = 1u << 14, gp = 1u << 13;
+    CHECK(vmx_exception_exits(pf, 0, 0, 14, 0x2));
+    CHECK(!vmx_exception_exits(gp, 0, 0, 14, 0x2));
+    /* L1 wants only present faults (mask P, match P): a not-present one inverts bit 14 */
+    CHECK(!vmx_exception_exits(pf, 1, 1, 14, 0x2));
+    CHECK(vmx_exception_exits(pf, 1, 1, 14, 0x3));
+    CHECK(vmx_exception_exits(0, 1, 1, 14, 0x2));
+    CHECK(!vmx_exception_exits(0, 1, 1, 14, 0x3));
+    /* a match no error code can meet (match outside mask) inverts always */
+    CHECK(!vmx_exception_exits(pf, 1, 2, 14, 0x3));
+    /* mask and match apply to #PF only */
+    CHECK(vmx_exception_exits(gp, 1, 1, 13, 0));
+    CHECK(!vmx_exception_exits(gp, 1, 1, 6, 0));
+    CHECK(vmx_exception_exits(1u << 31, 0, 0, 31, 0));
+    CHECK(vmx_exception_exits(0, 0, 0, 32, 0));         /* no bit for it: reflected */
+    CHECK(vmx_exception_exits(0, 0, 0, 255, 0));
+}
+
+static void test_io_bitmaps(void)
+{
+    setup();
+    mem[0x6000 + 0x3f9 / 8] = 1u << (0x3f9 % 8);
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x3f9, 1));
+    CHECK(!vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x3f8, 1));
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x3f8, 2));     /* covers 0x3f9 */
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x3f6, 4));
+    CHECK(!vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x3f4, 4));
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6fff, 0x7000, 0x3f9, 1));     /* low bits ignored */
+    /* bitmap B starts at port 0x8000, and an access may straddle the two */
+    mem[0x7000] = 1;
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x8000, 1));
+    CHECK(!vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x8001, 1));
+    CHECK(!vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x7fff, 1));
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0x7fff, 2));
+    CHECK(!vmx_io_bitmaps_exit(test_ram_read, &ram, 0x7000, 0x6000, 0x8000, 1));   /* A and B apart */
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x7000, 0x6000, 0x0000, 1));
+    /* wrapping past port FFFF always exits */
+    CHECK(!vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0xfffe, 2));
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0xffff, 2));
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x7000, 0xfffd, 4));
+    /* a bitmap outside RAM: exit */
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0x6000, 0x100000, 0x8000 + 0x40, 1));
+    CHECK(vmx_io_bitmaps_exit(test_ram_read, &ram, 0xfffffffffffff000ull, 0x7000, 0x70, 1));
+}
+
+static void test_msr_bitmap(void)
+{
+    setup();
+    mem[0x8000 + 0x1b / 8] = 1u << (0x1b % 8);                          /* read APIC_BASE */
+    mem[0x8000 + 2048 + 0x10 / 8] = 1u << (0x10 % 8);                   /* write TSC */
+    mem[0x8000 + 3072 + 0x80 / 8] = 1u << (0x80 % 8);                   /* write EFER */
+    mem[0x8000 + 1024 + 0x1fff / 8] = 0x80;                             /* read C0001FFF */
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x1b, false));
+    CHECK(!vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x1b, true));
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x10, true));
+    CHECK(!vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x10, false));
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0xc0000080u, true));
+    CHECK(!vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0xc0000080u, false));
+    CHECK(!vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x80, true));            /* low range: apart */
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0xc0001fffu, false));
+    CHECK(!vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0xc0001fffu, true));
+    CHECK(!vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x1fff, false));
+    /* outside both ranges: always */
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x2000, false));
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0x40000000u, false));
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0xc0002000u, true));
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8000, 0xffffffffu, true));
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0x8fff, 0x1b, false));            /* low bits ignored */
+    CHECK(vmx_msr_bitmap_exits(test_ram_read, &ram, 0xff000, 0x10, false));           /* not RAM */
+}
+
+/* Exit qualifications for control-register accesses (27.2.1, table 27-3). */
+static uint64_t cr_qualification(unsigned cr, unsigned access, unsigned lmsw_source)
+{
+    return cr | access << 4 | (uint64_t)lmsw_source << 16;
+}
+
+static void test_cr_access(void)
+{
+    good_vmcs();
+    vmcs12_set(vmcs, VMCS12_CR0_GUEST_HOST_MASK, 0x80000021);   /* PG NE PE are L1's */
+    vmcs12_set(vmcs, VMCS12_CR0_READ_SHADOW, 0x80000031);
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 0, 0), 0x80000031));
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 0, 0), 0x80000039));  /* TS: L2's own */
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(0, 0, 0), 0x80000011));   /* NE: L1's */
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(0, 0, 0), 0x00000031));   /* PG */
+    vmcs12_set(vmcs, VMCS12_CR4_GUEST_HOST_MASK, 0x2000);
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(4, 0, 0), 0x20));
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(4, 0, 0), 0x2020));
+    /* CR3: only with CR3-load exiting, and never for a target value */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(3, 0, 0), 0x3000));
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD | PROC_CR3_LOAD_EXITING | PROC_CR3_STORE_EXITING);
+    vmcs12_set(vmcs, VMCS12_CR3_TARGET(0), 0x1000);
+    vmcs12_set(vmcs, VMCS12_CR3_TARGET(1), 0x2000);
+    vmcs12_set(vmcs, VMCS12_CR3_TARGET(2), 0x3000);
+    vmcs12_set(vmcs, VMCS12_CR3_TARGET(3), 0x4000);
+    vmcs12_set(vmcs, VMCS12_CR3_TARGET_COUNT, 2);
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(3, 0, 0), 0x2000));
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(3, 0, 0), 0x3000));       /* beyond the count */
+    vmcs12_set(vmcs, VMCS12_CR3_TARGET_COUNT, 0xffffffff);                      /* hostile: four at most */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(3, 0, 0), 0x4000));
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(3, 0, 0), 0x5000));
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(3, 1, 0), 0));             /* MOV from CR3 */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(8, 0, 0), 0));
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(8, 1, 0), 0));
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD | PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING);
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(3, 1, 0), 0));
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(8, 0, 0), 0));
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(8, 1, 0), 0));
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(2, 0, 0), 0));             /* never produced: reflected */
+    /* CLTS: when L1 owns TS and its shadow shows TS set */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 2, 0), 0));
+    vmcs12_set(vmcs, VMCS12_CR0_GUEST_HOST_MASK, 0x80000029);
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 2, 0), 0));           /* shadow TS clear */
+    vmcs12_set(vmcs, VMCS12_CR0_READ_SHADOW, 0x80000039);
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(0, 2, 0), 0));
+    /* LMSW: may set PE but not clear it; bits 3:1 both ways */
+    vmcs12_set(vmcs, VMCS12_CR0_GUEST_HOST_MASK, 0x9);                          /* PE and TS */
+    vmcs12_set(vmcs, VMCS12_CR0_READ_SHADOW, 0x38);                             /* PE clear, TS set */
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(0, 3, 0x9), 0));          /* sets PE */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 3, 0x8), 0));         /* nothing owned changes */
+    CHECK(vmx_cr_access_exits(vmcs, cr_qualification(0, 3, 0x0), 0));          /* clears TS */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 3, 0xe), 0));         /* MP, EM: L2's */
+    vmcs12_set(vmcs, VMCS12_CR0_READ_SHADOW, 0x39);                             /* PE set */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 3, 0x8), 0));         /* PE 0 cannot clear it */
+    CHECK(!vmx_cr_access_exits(vmcs, cr_qualification(0, 3, 0xfff8), 0));      /* only 3:0 count */
+}
+
+static bool wants(uint32_t reason, uint64_t qualification, uint32_t info, uint64_t operand)
+{
+    struct vmx_l2_exit e = { .reason = reason, .qualification = qualification, .interruption_info = info,
+                             .operand = operand };
+    return vmx_l1_wants_exit(vmcs, &e, test_ram_read, &ram);
+}
+
+static void test_l1_wants_exit(void)
+{
+    good_vmcs();
+    /* unconditional in VMX non-root operation */
+    static const uint32_t always[] = { VMX_EXIT_TRIPLE_FAULT, VMX_EXIT_INIT, VMX_EXIT_SIPI, VMX_EXIT_TASK_SWITCH,
+                                       VMX_EXIT_CPUID, VMX_EXIT_GETSEC, VMX_EXIT_INVD, VMX_EXIT_VMCALL,
+                                       VMX_EXIT_VMCLEAR, VMX_EXIT_VMXON, VMX_EXIT_INVEPT, VMX_EXIT_INVVPID,
+                                       VMX_EXIT_XSETBV, VMX_EXIT_INVALID_GUEST_STATE, 200, 0xffff };
+    for (unsigned i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+        CHECK(wants(always[i], 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_IO_SMI, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_OTHER_SMI, 0, 0, 0));
+    /* one control each */
+    CHECK(wants(VMX_EXIT_HLT, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_RDTSC, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_RDTSCP, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_INVLPG, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_INTERRUPT_WINDOW, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_MOV_DR, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_WBINVD, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_PREEMPTION_TIMER, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_EPT_VIOLATION, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_EXTERNAL_INTERRUPT, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_EXCEPTION_OR_NMI, 0, 0x80000202, 0));         /* NMI: NMI exiting */
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_HLT_EXITING);
+    CHECK(!wants(VMX_EXIT_HLT, 0, 0, 0));
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD | PROC_RDTSC_EXITING | PROC_INVLPG_EXITING |
+                                           PROC_INTERRUPT_WINDOW_EXITING | PROC_MOV_DR_EXITING);
+    CHECK(wants(VMX_EXIT_RDTSC, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_RDTSCP, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_INVLPG, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_INVPCID, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_INTERRUPT_WINDOW, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_MOV_DR, 0, 0, 0));
+    vmcs12_set(vmcs, VMCS12_PIN_CONTROLS, PIN_DEFAULT1);
+    CHECK(!wants(VMX_EXIT_EXTERNAL_INTERRUPT, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_EXCEPTION_OR_NMI, 0, 0x80000202, 0));
+    /* exceptions through the bitmap, #PF through mask and match */
+    vmcs12_set(vmcs, VMCS12_EXCEPTION_BITMAP, 1u << 14 | 1u << 3);
+    vmcs12_set(vmcs, VMCS12_PF_ERROR_MASK, 1);
+    vmcs12_set(vmcs, VMCS12_PF_ERROR_MATCH, 1);
+    CHECK(wants(VMX_EXIT_EXCEPTION_OR_NMI, 0, 0x80000603, 0));         /* INT3 */
+    CHECK(!wants(VMX_EXIT_EXCEPTION_OR_NMI, 0, 0x80000b0d, 0));        /* #GP */
+    struct vmx_l2_exit pf = { .reason = VMX_EXIT_EXCEPTION_OR_NMI, .interruption_info = 0x80000b0e,
+                              .error_code = 2 };
+    CHECK(!vmx_l1_wants_exit(vmcs, &pf, test_ram_read, &ram));        /* not present: inverted */
+    pf.error_code = 3;
+    CHECK(vmx_l1_wants_exit(vmcs, &pf, test_ram_read, &ram));
+    /* secondary controls count only when activated */
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_SECONDARY_CONTROLS);
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS2, 0xffffffff);
+    CHECK(!wants(VMX_EXIT_EPT_VIOLATION, 0, 0, 0));
+    CHECK(!wants(VMX_EXIT_RDRAND, 0, 0, 0));
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD);
+    CHECK(wants(VMX_EXIT_RDRAND, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_RDSEED, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_WBINVD, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_GDTR_IDTR, 0, 0, 0));
+    CHECK(wants(VMX_EXIT_EPT_MISCONFIG, 0, 0, 0));
+}
+
+static void test_l1_wants_io_and_msr(void)
+{
+    good_vmcs();                                        /* I/O bitmaps at 0x6000/0x7000, MSR bitmap 0x8000 */
+    mem[0x6000 + 0x70 / 8] = 1u << (0x70 % 8);
+    mem[0x8000 + 0x1b / 8] = 1u << (0x1b % 8);
+    /* qualification: size - 1 in 2:0, direction in 3, port in 31:16 */
+    CHECK(wants(VMX_EXIT_IO, 0x00700000, 0, 0));                        /* OUT to 0x70 */
+    CHECK(!wants(VMX_EXIT_IO, 0x00710008, 0, 0));                       /* IN from 0x71 */
+    CHECK(wants(VMX_EXIT_IO, 0x006f0001, 0, 0));                        /* word at 0x6f covers 0x70 */
+    CHECK(wants(VMX_EXIT_IO, 0xffff0003, 0, 0));                        /* dword at 0xffff wraps */
+    vmcs12_set(vmcs, VMCS12_IO_BITMAP_A, 0x200000);                     /* moved out of RAM */
+    CHECK(wants(VMX_EXIT_IO, 0x00710000, 0, 0));
+    /* without bitmaps, unconditional I/O exiting decides */
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_USE_IO_BITMAPS);
+    CHECK(!wants(VMX_EXIT_IO, 0x00700000, 0, 0));
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, (PROC_GOOD & ~PROC_USE_IO_BITMAPS) | PROC_UNCONDITIONAL_IO_EXITING);
+    CHECK(wants(VMX_EXIT_IO, 0x00710000, 0, 0));
+    /* bitmaps win over unconditional exiting */
+    vmcs12_set(vmcs, VMCS12_IO_BITMAP_A, 0x6000);
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD | PROC_UNCONDITIONAL_IO_EXITING);
+    CHECK(!wants(VMX_EXIT_IO, 0x00710000, 0, 0));
+
+    CHECK(wants(VMX_EXIT_RDMSR, 0, 0, 0x1b));
+    CHECK(!wants(VMX_EXIT_WRMSR, 0, 0, 0x1b));
+    CHECK(!wants(VMX_EXIT_RDMSR, 0, 0, 0x10));
+    CHECK(wants(VMX_EXIT_RDMSR, 0, 0, 0x4b564d00));                     /* outside the ranges */
+    vmcs12_set(vmcs, VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_USE_MSR_BITMAPS);
+    CHECK(wants(VMX_EXIT_RDMSR, 0, 0, 0x10));
+    CHECK(wants(VMX_EXIT_WRMSR, 0, 0, 0x10));
+    /* MOV to CR goes through the masks */
+    vmcs12_set(vmcs, VMCS12_CR4_GUEST_HOST_MASK, 0x2000);
+    CHECK(wants(VMX_EXIT_CR_ACCESS, 0x4, 0, 0x2020));
+    CHECK(!wants(VMX_EXIT_CR_ACCESS, 0x4, 0, 0x20));
+}
+
 DEVICE_TESTS(vmx_nested,
     { "vmx_caps_basic_and_misc", test_caps_basic_and_misc },
     { "vmx_caps_controls", test_caps_controls },
@@ -957,4 +1192,10 @@ DEVICE_TESTS(vmx_nested,
     { "vmx_entry_other_modes", test_entry_other_modes },
     { "vmx_entry_host_address_space", test_entry_host_address_space },
     { "vmx_entry_stages_and_outcomes", test_entry_stages_and_outcomes },
+    { "vmx_exception_bitmap", test_exception_bitmap },
+    { "vmx_io_bitmaps", test_io_bitmaps },
+    { "vmx_msr_bitmap", test_msr_bitmap },
+    { "vmx_cr_access", test_cr_access },
+    { "vmx_l1_wants_exit", test_l1_wants_exit },
+    { "vmx_l1_wants_io_and_msr", test_l1_wants_io_and_msr },
 )
