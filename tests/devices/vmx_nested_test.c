@@ -122,11 +122,11 @@ static void test_caps_without_ept_and_missing_msrs(void)
     CHECK_EQ(vmx_nested_msr_read(&caps, 0x10, &v), VMX_MSR_NOT_MINE);
     CHECK_EQ(vmx_nested_msr_read(&caps, 0x492, &v), VMX_MSR_NOT_MINE);
     /* nothing here is writable */
-    CHECK_EQ(vmx_nested_msr_write(&caps, 0x3a, 5), VMX_MSR_GP);
-    CHECK_EQ(vmx_nested_msr_write(&caps, MSR_IA32_VMX_BASIC, 0), VMX_MSR_GP);
-    CHECK_EQ(vmx_nested_msr_write(&caps, MSR_IA32_VMX_VMFUNC, 0), VMX_MSR_GP);
-    CHECK_EQ(vmx_nested_msr_write(&caps, 0x47f, 0), VMX_MSR_NOT_MINE);
-    CHECK_EQ(vmx_nested_msr_write(&caps, 0x492, 0), VMX_MSR_NOT_MINE);
+    CHECK_EQ(vmx_nested_msr_write(0x3a), VMX_MSR_GP);
+    CHECK_EQ(vmx_nested_msr_write(MSR_IA32_VMX_BASIC), VMX_MSR_GP);
+    CHECK_EQ(vmx_nested_msr_write(MSR_IA32_VMX_VMFUNC), VMX_MSR_GP);
+    CHECK_EQ(vmx_nested_msr_write(0x47f), VMX_MSR_NOT_MINE);
+    CHECK_EQ(vmx_nested_msr_write(0x492), VMX_MSR_NOT_MINE);
 }
 
 static void test_cpuid(void)

@@ -131,11 +131,8 @@ enum vmx_msr_result vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_
     return VMX_MSR_DONE;
 }
 
-enum vmx_msr_result vmx_nested_msr_write(const struct vmx_nested_caps *c, uint32_t index,
-                                         uint64_t value)
+enum vmx_msr_result vmx_nested_msr_write(uint32_t index)
 {
-    (void)c;
-    (void)value;
     if (index == MSR_IA32_FEATURE_CONTROL ||
         (index >= MSR_IA32_VMX_BASIC && index <= MSR_IA32_VMX_VMFUNC))
         return VMX_MSR_GP;

@@ -30,7 +30,9 @@
  * write-back or uncacheable, 2 MiB and 1 GiB pages, no accessed/dirty flags) with
  * unrestricted guest, which needs EPT (SDM 26.2.1.1) and spares L1 from running a
  * real-mode L2 in virtual-8086 mode.  VMWRITE to the exit-information fields is
- * offered (IA32_VMX_MISC[29]): in a software VMCS it is a store like any other.
+ * offered (IA32_VMX_MISC[29]): in a software VMCS it is a store like any other.  So
+ * is IA32_VMX_MISC[5], which obliges the VMM, at each VM exit it gives L1, to store
+ * L2's EFER.LMA in VMCS12's "IA-32e mode guest" entry control.
  */
 #ifndef VMM_X86_VMX_NESTED_H
 #define VMM_X86_VMX_NESTED_H
@@ -189,9 +191,9 @@ enum vmx_msr_result {
  * or VPID, VMFUNC without VM functions) raises #GP as on such a CPU (A.3.3, A.10, A.11). */
 enum vmx_msr_result vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_t index,
                                         uint64_t *value);
-/* WRMSR: the capability MSRs are read-only and IA32_FEATURE_CONTROL is locked: #GP. */
-enum vmx_msr_result vmx_nested_msr_write(const struct vmx_nested_caps *c, uint32_t index,
-                                         uint64_t value);
+/* WRMSR: the capability MSRs are read-only and IA32_FEATURE_CONTROL is locked, so
+ * whatever the value: #GP for those, VMX_MSR_NOT_MINE for every other MSR. */
+enum vmx_msr_result vmx_nested_msr_write(uint32_t index);
 
 /* Adds CPUID.1:ECX.VMX (bit 5) to the answer `out` (eax, ebx, ecx, edx) the VMM
  * computed for CPUID(leaf); other leaves are left alone. */
