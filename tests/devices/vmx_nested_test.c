@@ -428,6 +428,19 @@ static void test_vmlaunch_vmresume(void)
     CHECK_OUTCOME(vmx_vmlaunch(&cpu, &compat, vmcs, true, false), VMX_UD, 0);
 }
 
+static void test_vmcall(void)
+{
+    struct vmx_l1_mode user = long64;
+    user.cpl = 3;
+    regions();
+    CHECK_OUTCOME(vmx_vmcall(&cpu, &long64), VMX_UD, 0);               /* outside VMX operation */
+    vmxon(&long64, 0x1000);
+    CHECK_OUTCOME(vmx_vmcall(&cpu, &user), VMX_GP, 0);
+    CHECK_OUTCOME(vmx_vmcall(&cpu, &long64), VMX_FAIL_INVALID, 0);
+    vmptrld(&long64, 0x2000);
+    CHECK_OUTCOME(vmx_vmcall(&cpu, &long64), VMX_FAIL_VALID, VMXERR_VMCALL_IN_ROOT);
+}
+
 static void test_invept_invvpid(void)
 {
     enum vmx_flush flush;
@@ -1184,6 +1197,7 @@ DEVICE_TESTS(vmx_nested,
     { "vmx_vmptrld_vmclear_vmptrst", test_vmptrld_vmclear_vmptrst },
     { "vmx_vmread_vmwrite", test_vmread_vmwrite },
     { "vmx_vmlaunch_vmresume", test_vmlaunch_vmresume },
+    { "vmx_vmcall", test_vmcall },
     { "vmx_invept_invvpid", test_invept_invvpid },
     { "vmx_rflags_after", test_rflags_after },
     { "vmx_entry_good_passes", test_entry_good_passes },

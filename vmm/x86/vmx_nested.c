@@ -518,6 +518,14 @@ struct vmx_outcome vmx_vmlaunch(const struct vmx_nested_cpu *cpu, const struct v
     return outcome(VMX_SUCCEED, 0);
 }
 
+struct vmx_outcome vmx_vmcall(const struct vmx_nested_cpu *cpu, const struct vmx_l1_mode *m)
+{
+    enum vmx_verdict v = common_faults(cpu, m);
+    if (v != VMX_SUCCEED)
+        return outcome(v, 0);
+    return vmfail(cpu, VMXERR_VMCALL_IN_ROOT);
+}
+
 static bool eptp_ok(const struct vmx_nested_caps *c, uint64_t eptp);
 
 /* An instruction type names a bit of IA32_VMX_EPT_VPID_CAP (30.3, INVEPT and INVVPID);

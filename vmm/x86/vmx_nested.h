@@ -440,6 +440,10 @@ struct vmx_outcome vmx_vmlaunch(const struct vmx_nested_cpu *cpu, const struct v
                                 const uint8_t vmcs[VMX_VMCS_SIZE], bool resume,
                                 bool blocked_by_mov_ss);
 
+/* VMCALL in VMX root operation fails (30.3, VMCALL: there is no SMM monitor to call);
+ * outside VMX operation it is #UD, as the VMM answers any VMCALL today. */
+struct vmx_outcome vmx_vmcall(const struct vmx_nested_cpu *cpu, const struct vmx_l1_mode *m);
+
 /* What INVEPT and INVVPID ask the VMM to forget. */
 enum vmx_flush {
     VMX_FLUSH_NONE,
