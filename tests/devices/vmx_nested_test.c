@@ -636,15 +636,18 @@ static const struct entry_case bad64[] = {
     { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, 0x505e } } },                   /* A/D */
     { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, 0x509e } } },                   /* bit 7 */
     { VMX_ENTRY_EPT_POINTER, 1, { { VMCS12_EPT_POINTER, (1ull << 40) | 0x1e } } },
-    { VMX_ENTRY_UNRESTRICTED_WITHOUT_EPT, 1, { { VMCS12_PROC_CONTROLS2, PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST } } },
+    { VMX_ENTRY_UNRESTRICTED_WITHOUT_EPT, 1,
+      { { VMCS12_PROC_CONTROLS2, PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST } } },
     { VMX_ENTRY_EXIT_RESERVED, 1, { { VMCS12_EXIT_CONTROLS, EXIT_GOOD | (1u << 22) } } },
     { VMX_ENTRY_EXIT_RESERVED, 1, { { VMCS12_EXIT_CONTROLS, EXIT_GOOD & ~1u } } },
-    { VMX_ENTRY_EXIT_MSR_STORE_AREA, 2, { { VMCS12_EXIT_MSR_STORE_COUNT, 1 }, { VMCS12_EXIT_MSR_STORE_ADDRESS, 0x8008 } } },
+    { VMX_ENTRY_EXIT_MSR_STORE_AREA, 2, { { VMCS12_EXIT_MSR_STORE_COUNT, 1 },
+                                          { VMCS12_EXIT_MSR_STORE_ADDRESS, 0x8008 } } },
     { VMX_ENTRY_EXIT_MSR_STORE_AREA, 2, { { VMCS12_EXIT_MSR_STORE_COUNT, 2 },
                                           { VMCS12_EXIT_MSR_STORE_ADDRESS, 0xfffffffff0ull } } },  /* ends past */
     { VMX_ENTRY_EXIT_MSR_STORE_AREA, 2, { { VMCS12_EXIT_MSR_STORE_COUNT, 0xffffffff },
                                           { VMCS12_EXIT_MSR_STORE_ADDRESS, 0xfffffffffffffff0ull } } },  /* wraps */
-    { VMX_ENTRY_EXIT_MSR_LOAD_AREA, 2, { { VMCS12_EXIT_MSR_LOAD_COUNT, 1 }, { VMCS12_EXIT_MSR_LOAD_ADDRESS, 0x8001 } } },
+    { VMX_ENTRY_EXIT_MSR_LOAD_AREA, 2, { { VMCS12_EXIT_MSR_LOAD_COUNT, 1 },
+                                         { VMCS12_EXIT_MSR_LOAD_ADDRESS, 0x8001 } } },
     { VMX_ENTRY_ENTRY_RESERVED, 1, { { VMCS12_ENTRY_CONTROLS, ENTRY_GOOD | ENTRY_TO_SMM } } },
     { VMX_ENTRY_EVENT_TYPE, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000100 } } },
     { VMX_ENTRY_EVENT_TYPE, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000700 } } },      /* no MTF */
@@ -658,7 +661,8 @@ static const struct entry_case bad64[] = {
     { VMX_ENTRY_EVENT_LENGTH, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000480 } } },    /* INT 80h, length 0 */
     { VMX_ENTRY_EVENT_LENGTH, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000603 },
                                    { VMCS12_ENTRY_INSTRUCTION_LENGTH, 16 } } },
-    { VMX_ENTRY_ENTRY_MSR_LOAD_AREA, 2, { { VMCS12_ENTRY_MSR_LOAD_COUNT, 1 }, { VMCS12_ENTRY_MSR_LOAD_ADDRESS, 0x8004 } } },
+    { VMX_ENTRY_ENTRY_MSR_LOAD_AREA, 2, { { VMCS12_ENTRY_MSR_LOAD_COUNT, 1 },
+                                          { VMCS12_ENTRY_MSR_LOAD_ADDRESS, 0x8004 } } },
 
     { VMX_ENTRY_HOST_CR0, 1, { { VMCS12_HOST_CR0, 0x80050013 } } },                     /* NE clear */
     { VMX_ENTRY_HOST_CR0, 1, { { VMCS12_HOST_CR0, 0x180050033ull } } },
@@ -691,29 +695,37 @@ static const struct entry_case bad64[] = {
     { VMX_ENTRY_GUEST_EFER, 1, { { VMCS12_GUEST_EFER, 0x101 } } },                      /* LMA clear */
     { VMX_ENTRY_GUEST_EFER, 1, { { VMCS12_GUEST_EFER, 0x401 } } },                      /* LME clear, PG set */
     { VMX_ENTRY_GUEST_SELECTOR_TI, 1, { { VMCS12_GUEST_SELECTOR(VMX_TR), 0x1c } } },
-    { VMX_ENTRY_GUEST_SELECTOR_TI, 2, { { VMCS12_GUEST_SELECTOR(VMX_LDTR), 0x4 }, { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x82 } } },
+    { VMX_ENTRY_GUEST_SELECTOR_TI, 2, { { VMCS12_GUEST_SELECTOR(VMX_LDTR), 0x4 },
+                                        { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x82 } } },
     { VMX_ENTRY_GUEST_SS_RPL, 1, { { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 } } },
     { VMX_ENTRY_GUEST_SEGMENT_BASE, 1, { { VMCS12_GUEST_BASE(VMX_CS), 1ull << 32 } } },
     { VMX_ENTRY_GUEST_SEGMENT_BASE, 1, { { VMCS12_GUEST_BASE(VMX_FS), NONCANON } } },  /* even unusable */
     { VMX_ENTRY_GUEST_SEGMENT_BASE, 1, { { VMCS12_GUEST_BASE(VMX_SS), 1ull << 32 } } },
-    { VMX_ENTRY_GUEST_SEGMENT_BASE, 2, { { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x82 }, { VMCS12_GUEST_BASE(VMX_LDTR), NONCANON } } },
+    { VMX_ENTRY_GUEST_SEGMENT_BASE, 2, { { VMCS12_GUEST_ACCESS(VMX_LDTR), 0x82 },
+                                         { VMCS12_GUEST_BASE(VMX_LDTR), NONCANON } } },
     { VMX_ENTRY_GUEST_CS_TYPE, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa093 } } },       /* data, no UG */
     { VMX_ENTRY_GUEST_SS_TYPE, 1, { { VMCS12_GUEST_ACCESS(VMX_SS), 0xc09b } } },
-    { VMX_ENTRY_GUEST_DATA_TYPE, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0xc092 }, { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
-    { VMX_ENTRY_GUEST_DATA_TYPE, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0xc099 }, { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
+    { VMX_ENTRY_GUEST_DATA_TYPE, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0xc092 },
+                                      { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
+    { VMX_ENTRY_GUEST_DATA_TYPE, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0xc099 },
+                                      { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
     { VMX_ENTRY_GUEST_SEGMENT_S, 1, { { VMCS12_GUEST_ACCESS(VMX_DS), 0x83 } } },
     { VMX_ENTRY_GUEST_SEGMENT_S, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa08b } } },
     { VMX_ENTRY_GUEST_CS_DPL, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa0fb } } },
-    { VMX_ENTRY_GUEST_SS_DPL, 2, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b }, { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 } } },
-    { VMX_ENTRY_GUEST_DATA_DPL, 3, { { VMCS12_GUEST_SELECTOR(VMX_DS), 0x13 }, { VMCS12_GUEST_ACCESS(VMX_DS), 0xc093 },
+    { VMX_ENTRY_GUEST_SS_DPL, 2, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b },
+                                   { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 } } },
+    { VMX_ENTRY_GUEST_DATA_DPL, 3, { { VMCS12_GUEST_SELECTOR(VMX_DS), 0x13 },
+                                     { VMCS12_GUEST_ACCESS(VMX_DS), 0xc093 },
                                      { VMCS12_GUEST_LIMIT(VMX_DS), 0xffffffff } } },
     { VMX_ENTRY_GUEST_SEGMENT_PRESENT, 1, { { VMCS12_GUEST_ACCESS(VMX_SS), 0xc013 } } },
-    { VMX_ENTRY_GUEST_SEGMENT_PRESENT, 2, { { VMCS12_GUEST_ACCESS(VMX_GS), 0xc013 }, { VMCS12_GUEST_LIMIT(VMX_GS), 0xffffffff } } },
+    { VMX_ENTRY_GUEST_SEGMENT_PRESENT, 2, { { VMCS12_GUEST_ACCESS(VMX_GS), 0xc013 },
+                                            { VMCS12_GUEST_LIMIT(VMX_GS), 0xffffffff } } },
     { VMX_ENTRY_GUEST_SEGMENT_RESERVED, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa19b } } },
     { VMX_ENTRY_GUEST_SEGMENT_RESERVED, 1, { { VMCS12_GUEST_ACCESS(VMX_SS), 0x2c093 } } },
     { VMX_ENTRY_GUEST_CS_L_AND_D, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xe09b } } },
     { VMX_ENTRY_GUEST_SEGMENT_LIMIT, 1, { { VMCS12_GUEST_LIMIT(VMX_CS), 0xfffff000 } } },
-    { VMX_ENTRY_GUEST_SEGMENT_LIMIT, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0x4093 }, { VMCS12_GUEST_LIMIT(VMX_DS), 0x100000 } } },
+    { VMX_ENTRY_GUEST_SEGMENT_LIMIT, 2, { { VMCS12_GUEST_ACCESS(VMX_DS), 0x4093 },
+                                          { VMCS12_GUEST_LIMIT(VMX_DS), 0x100000 } } },
     { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x83 } } },              /* 16-bit TSS in IA-32e */
     { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x1008b } } },           /* unusable */
     { VMX_ENTRY_GUEST_TR, 1, { { VMCS12_GUEST_ACCESS(VMX_TR), 0x9b } } },
@@ -731,18 +743,23 @@ static const struct entry_case bad64[] = {
     { VMX_ENTRY_GUEST_RFLAGS_IF, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000020 } } },
     { VMX_ENTRY_GUEST_ACTIVITY, 1, { { VMCS12_GUEST_ACTIVITY_STATE, 2 } } },           /* shutdown */
     { VMX_ENTRY_GUEST_ACTIVITY, 1, { { VMCS12_GUEST_ACTIVITY_STATE, 4 } } },
-    { VMX_ENTRY_GUEST_HLT_SS_DPL, 5, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b }, { VMCS12_GUEST_ACCESS(VMX_CS), 0xa0fb },
-                                       { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 }, { VMCS12_GUEST_ACCESS(VMX_SS), 0xc0f3 },
+    { VMX_ENTRY_GUEST_HLT_SS_DPL, 5, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b },
+                                       { VMCS12_GUEST_ACCESS(VMX_CS), 0xa0fb },
+                                       { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 },
+                                       { VMCS12_GUEST_ACCESS(VMX_SS), 0xc0f3 },
                                        { VMCS12_GUEST_ACTIVITY_STATE, 1 } } },
-    { VMX_ENTRY_GUEST_ACTIVITY_BLOCKING, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 }, { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
+    { VMX_ENTRY_GUEST_ACTIVITY_BLOCKING, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 },
+                                              { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
     { VMX_ENTRY_GUEST_ACTIVITY_EVENT, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 },
                                            { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b0d } } },
     { VMX_ENTRY_GUEST_INTERRUPTIBILITY, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 0x10 } } },
     { VMX_ENTRY_GUEST_INTERRUPTIBILITY, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 0x80000000 } } },
-    { VMX_ENTRY_GUEST_STI_AND_MOV_SS, 2, { { VMCS12_GUEST_INTERRUPTIBILITY, 3 }, { VMCS12_GUEST_RFLAGS, 0x202 } } },
+    { VMX_ENTRY_GUEST_STI_AND_MOV_SS, 2, { { VMCS12_GUEST_INTERRUPTIBILITY, 3 },
+                                           { VMCS12_GUEST_RFLAGS, 0x202 } } },
     { VMX_ENTRY_GUEST_STI_WITH_IF_CLEAR, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 1 } } },
     { VMX_ENTRY_GUEST_INTERRUPT_BLOCKED, 3, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000020 },
-                                              { VMCS12_GUEST_RFLAGS, 0x202 }, { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
+                                              { VMCS12_GUEST_RFLAGS, 0x202 },
+                                              { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
     { VMX_ENTRY_GUEST_INTERRUPT_BLOCKED, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000202 },
                                               { VMCS12_GUEST_INTERRUPTIBILITY, 2 } } },
     { VMX_ENTRY_GUEST_SMI_BLOCKING, 1, { { VMCS12_GUEST_INTERRUPTIBILITY, 4 } } },
@@ -750,10 +767,13 @@ static const struct entry_case bad64[] = {
                                         { VMCS12_GUEST_INTERRUPTIBILITY, 8 } } },
     { VMX_ENTRY_GUEST_PENDING_DEBUG, 1, { { VMCS12_GUEST_PENDING_DEBUG, 0x10 } } },
     { VMX_ENTRY_GUEST_PENDING_DEBUG, 1, { { VMCS12_GUEST_PENDING_DEBUG, 1ull << 16 } } },
-    { VMX_ENTRY_GUEST_PENDING_DEBUG_BS, 2, { { VMCS12_GUEST_INTERRUPTIBILITY, 1 }, { VMCS12_GUEST_RFLAGS, 0x302 } } },
-    { VMX_ENTRY_GUEST_PENDING_DEBUG_BS, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 }, { VMCS12_GUEST_PENDING_DEBUG, 0x4000 } } },
+    { VMX_ENTRY_GUEST_PENDING_DEBUG_BS, 2, { { VMCS12_GUEST_INTERRUPTIBILITY, 1 },
+                                             { VMCS12_GUEST_RFLAGS, 0x302 } } },
+    { VMX_ENTRY_GUEST_PENDING_DEBUG_BS, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 },
+                                             { VMCS12_GUEST_PENDING_DEBUG, 0x4000 } } },
     { VMX_ENTRY_GUEST_NMI_WITH_STI_BLOCKING, 3, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000202 },
-                                                  { VMCS12_GUEST_INTERRUPTIBILITY, 1 }, { VMCS12_GUEST_RFLAGS, 0x202 } } },
+                                                  { VMCS12_GUEST_INTERRUPTIBILITY, 1 },
+                                                  { VMCS12_GUEST_RFLAGS, 0x202 } } },
     { VMX_ENTRY_GUEST_LINK_POINTER, 1, { { VMCS12_LINK_POINTER, 0x9008 } } },
     { VMX_ENTRY_GUEST_LINK_POINTER, 1, { { VMCS12_LINK_POINTER, 0x9000 } } },           /* revision 0 there */
     { VMX_ENTRY_GUEST_LINK_POINTER, 1, { { VMCS12_LINK_POINTER, 0x100000 } } },         /* not RAM */
@@ -762,11 +782,13 @@ static const struct entry_case bad64[] = {
 /* Changes that keep the good VMCS12 valid: each rule's permitted side. */
 static const struct entry_case fine64[] = {
     { VMX_ENTRY_OK, 2, { { VMCS12_GUEST_ACTIVITY_STATE, 1 }, { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000301 } } },
-    { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b0d }, { VMCS12_ENTRY_ERROR_CODE, 0xffff } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000b0d },
+                         { VMCS12_ENTRY_ERROR_CODE, 0xffff } } },
     { VMX_ENTRY_OK, 3, { { VMCS12_GUEST_INTERRUPTIBILITY, 1 }, { VMCS12_GUEST_RFLAGS, 0x302 },
                          { VMCS12_GUEST_PENDING_DEBUG, 0x4000 } } },
     { VMX_ENTRY_OK, 1, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000202 } } },
-    { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000480 }, { VMCS12_ENTRY_INSTRUCTION_LENGTH, 2 } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_INTERRUPTION_INFO, 0x80000480 },
+                         { VMCS12_ENTRY_INSTRUCTION_LENGTH, 2 } } },
     { VMX_ENTRY_OK, 1, { { VMCS12_GUEST_ACCESS(VMX_CS), 0xa09f } } },                  /* conforming, DPL 0 */
     { VMX_ENTRY_OK, 1, { { VMCS12_GUEST_ACCESS(VMX_DS), 0x1ffff } } },                 /* unusable: unchecked */
     { VMX_ENTRY_OK, 1, { { VMCS12_GUEST_RIP, 0x0000ffffffffffffull } } },              /* 63:48 alike */
@@ -776,13 +798,15 @@ static const struct entry_case fine64[] = {
     { VMX_ENTRY_OK, 1, { { VMCS12_EXIT_CONTROLS, EXIT_GOOD & ~(EXIT_LOAD_EFER | EXIT_SAVE_DEBUG_CONTROLS) } } },
     { VMX_ENTRY_OK, 2, { { VMCS12_ENTRY_CONTROLS, ENTRY_GOOD & ~ENTRY_LOAD_DEBUG_CONTROLS },
                          { VMCS12_GUEST_DEBUGCTL, 3 } } },                              /* not loaded */
-    { VMX_ENTRY_OK, 2, { { VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_USE_IO_BITMAPS }, { VMCS12_IO_BITMAP_A, 3 } } },
+    { VMX_ENTRY_OK, 2, { { VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_USE_IO_BITMAPS },
+                         { VMCS12_IO_BITMAP_A, 3 } } },
     { VMX_ENTRY_OK, 2, { { VMCS12_PROC_CONTROLS, PROC_GOOD & ~PROC_SECONDARY_CONTROLS },
                          { VMCS12_PROC_CONTROLS2, 0xffffffff } } },                     /* ignored when off */
     { VMX_ENTRY_OK, 2, { { VMCS12_PROC_CONTROLS2, PROC2_ENABLE_EPT }, { VMCS12_VPID, 0 } } },
     { VMX_ENTRY_OK, 1, { { VMCS12_EPT_POINTER, 0x5018 } } },                           /* UC */
     { VMX_ENTRY_OK, 4, { { VMCS12_GUEST_SELECTOR(VMX_CS), 0x0b }, { VMCS12_GUEST_ACCESS(VMX_CS), 0xa0fb },
-                         { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 }, { VMCS12_GUEST_ACCESS(VMX_SS), 0xc0f3 } } },  /* CPL 3 */
+                         { VMCS12_GUEST_SELECTOR(VMX_SS), 0x13 },
+                         { VMCS12_GUEST_ACCESS(VMX_SS), 0xc0f3 } } },  /* CPL 3 */
 };
 
 static void run_entry_cases(const struct entry_case *cases, unsigned count, void (*good)(void))

@@ -740,7 +740,8 @@ static enum vmx_entry_problem check_host_registers(const uint8_t *v, const struc
         return VMX_ENTRY_HOST_PAT;
     if (exit & EXIT_LOAD_EFER) {
         uint64_t efer = get(v, VMCS12_HOST_EFER);
-        if ((efer & ~EFER_ALLOWED) || ((efer & EFER_LMA) != 0) != host64 || ((efer & EFER_LME) != 0) != host64)
+        if ((efer & ~EFER_ALLOWED) || ((efer & EFER_LMA) != 0) != host64 ||
+            ((efer & EFER_LME) != 0) != host64)
             return VMX_ENTRY_HOST_EFER;
     }
     return VMX_ENTRY_OK;
@@ -759,7 +760,8 @@ static enum vmx_entry_problem check_host_segments(const uint8_t *v)
         return VMX_ENTRY_HOST_SELECTOR;
     if (get(v, VMCS12_HOST_SELECTOR(VMX_CS)) == 0 || get(v, VMCS12_HOST_TR_SELECTOR) == 0)
         return VMX_ENTRY_HOST_CS_OR_TR_NULL;
-    if (!(get(v, VMCS12_EXIT_CONTROLS) & EXIT_HOST_ADDRESS_SPACE_SIZE) && get(v, VMCS12_HOST_SELECTOR(VMX_SS)) == 0)
+    if (!(get(v, VMCS12_EXIT_CONTROLS) & EXIT_HOST_ADDRESS_SPACE_SIZE) &&
+        get(v, VMCS12_HOST_SELECTOR(VMX_SS)) == 0)
         return VMX_ENTRY_HOST_SS_NULL;
     for (unsigned i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
         if (!canonical(get(v, bases[i])))
@@ -1184,7 +1186,7 @@ const char *vmx_entry_problem_name(enum vmx_entry_problem p)
         [VMX_ENTRY_GUEST_EFER] = "guest EFER reserved bits or LMA/LME against IA-32e mode",
         [VMX_ENTRY_GUEST_SELECTOR_TI] = "guest TR or LDTR selector with TI set",
         [VMX_ENTRY_GUEST_SS_RPL] = "guest SS.RPL differs from CS.RPL",
-        [VMX_ENTRY_GUEST_V8086_SEGMENT] = "virtual-8086 segment not base selector*16, limit 0xffff, rights 0xf3",
+        [VMX_ENTRY_GUEST_V8086_SEGMENT] = "virtual-8086 segment not at selector*16, 64 KiB, rights 0xf3",
         [VMX_ENTRY_GUEST_SEGMENT_BASE] = "guest segment base not canonical or above 4 GiB",
         [VMX_ENTRY_GUEST_CS_TYPE] = "guest CS type",
         [VMX_ENTRY_GUEST_SS_TYPE] = "guest SS type",
@@ -1321,7 +1323,8 @@ bool vmx_cr_access_exits(const uint8_t vmcs12[VMX_VMCS_SIZE], uint64_t qualifica
         if (cr == 0)
             return ((value ^ shadow0) & mask0) != 0;
         if (cr == 4)
-            return ((value ^ get(vmcs12, VMCS12_CR4_READ_SHADOW)) & get(vmcs12, VMCS12_CR4_GUEST_HOST_MASK)) != 0;
+            return ((value ^ get(vmcs12, VMCS12_CR4_READ_SHADOW)) &
+                    get(vmcs12, VMCS12_CR4_GUEST_HOST_MASK)) != 0;
         if (cr == 8)
             return proc & PROC_CR8_LOAD_EXITING;
         if (cr == 3) {
@@ -1388,8 +1391,9 @@ bool vmx_l1_wants_exit(const uint8_t vmcs12[VMX_VMCS_SIZE], const struct vmx_l2_
         if (!(proc & PROC_USE_IO_BITMAPS))
             return proc & PROC_UNCONDITIONAL_IO_EXITING;
         /* qualification: size - 1 in bits 2:0, the port in 31:16 (27.2.1) */
-        return vmx_io_bitmaps_exit(read, ctx, get(vmcs12, VMCS12_IO_BITMAP_A), get(vmcs12, VMCS12_IO_BITMAP_B),
-                                   (uint16_t)(e->qualification >> 16), (unsigned)(e->qualification & 7) + 1);
+        return vmx_io_bitmaps_exit(read, ctx, get(vmcs12, VMCS12_IO_BITMAP_A),
+                                   get(vmcs12, VMCS12_IO_BITMAP_B), (uint16_t)(e->qualification >> 16),
+                                   (unsigned)(e->qualification & 7) + 1);
     case VMX_EXIT_RDMSR:
     case VMX_EXIT_WRMSR:
         if (!(proc & PROC_USE_MSR_BITMAPS))
