@@ -86,8 +86,16 @@ static void kick(struct vcpu *c)
             break;
         if (!c->recall_requested) {
             pith_cap_t target = nested_svm_recall_target(c);
-            if (!target)
+            if (!target) {
+                /* its guest's guest has its quantum first: the vCPU's deadline brings
+                 * the recall, even when another vCPU's thread raised the interrupt */
+                uint64_t due = nested_svm_deadline(c);
+                if (due && (!c->deadline || due < c->deadline)) {
+                    c->deadline = due;
+                    pith_notification_set_deadline(c->notification, due);
+                }
                 break;
+            }
             c->recall_requested = true;
             vm->record.recalls++;
             pith_vcpu_recall(target);
