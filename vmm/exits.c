@@ -420,6 +420,8 @@ static void wait_for_interrupt(struct vm *vm)
         return;
     }
     vm_output_flush(vm);
+    if (vm->platform->halted)
+        vm->platform->halted(vm, c->index);
     c->halted_interrupts_off = interrupts_off;
     c->state = VCPU_HALTED;
     uint64_t halted = pith_rdtsc();
@@ -608,6 +610,8 @@ static bool handle(struct vm *vm, struct reply *reply)
     struct vcpu *c = vm->cpu;
     c->state = VCPU_HANDLING;
     c->reply_groups = 0;
+    if (vm->platform->after_exit)
+        vm->platform->after_exit(vm, c->index);
     perform_port_writes(vm);            /* they came before the exit */
     if (c->exit.reason != PITH_EXIT_RECALL)
         c->injection_outstanding = false;      /* the guest ran: it was delivered */

@@ -241,6 +241,9 @@ static uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
     if (cpu != 0)
         return next;
     next = earlier(next, earlier(pit_next_event_ns(&pc->pit, now), rtc_next_event_ns(&pc->rtc, now)));
+    for (unsigned i = 0; i < pc->pci_count; i++)
+        if (pc->pci_devices[i].kind->update)
+            next = earlier(next, pc->pci_devices[i].kind->update(vm, &pc->pci_devices[i], now));
     if (vm->console_cap) {
         if (now >= pc->next_input_poll) {
             if (pc->keyboard_input && pc->input_count)
@@ -621,6 +624,24 @@ static void signalled(struct vm *vm, uint64_t bits)
             pc->pci_devices[i].kind->signalled(vm, &pc->pci_devices[i], bits);
 }
 
+static void after_exit(struct vm *vm, unsigned cpu)
+{
+    (void)cpu;
+    struct pc *pc = &vm->pc;
+    for (unsigned i = 0; i < pc->pci_count; i++)
+        if (pc->pci_devices[i].kind->after_exit)
+            pc->pci_devices[i].kind->after_exit(vm, &pc->pci_devices[i]);
+}
+
+static void halted(struct vm *vm, unsigned cpu)
+{
+    (void)cpu;
+    struct pc *pc = &vm->pc;
+    for (unsigned i = 0; i < pc->pci_count; i++)
+        if (pc->pci_devices[i].kind->halted)
+            pc->pci_devices[i].kind->halted(vm, &pc->pci_devices[i]);
+}
+
 static void report(struct vm *vm)
 {
     struct pc *pc = &vm->pc;
@@ -654,6 +675,8 @@ const struct platform_ops pc_platform = {
     .port_window = pc_port_window,
     .mmio_window = pc_mmio_window,
     .signalled = signalled,
+    .after_exit = after_exit,
+    .halted = halted,
     .report = report,
     .tpr_read = tpr_read,
     .tpr_write = tpr_write,

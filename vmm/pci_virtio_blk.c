@@ -57,4 +57,4 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     return true;
 }
 
-const struct pc_pci_kind pci_virtio_blk = { "virtio-blk", 2, create, NULL, NULL };
+const struct pc_pci_kind pci_virtio_blk = { .name = "virtio-blk", .slot = 2, .create = create };

@@ -34,4 +34,4 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     return true;
 }
 
-const struct pc_pci_kind pci_virtio_console = { "virtio-console", 3, create, NULL, NULL };
+const struct pc_pci_kind pci_virtio_console = { .name = "virtio-console", .slot = 3, .create = create };

@@ -6,6 +6,12 @@
  * through the channel to the switch server (docs/network.md, dev/net_link.h).  The
  * switch is signalled when the guest's notify queued frames for it or took frames
  * from it; its signal (PITH_GUEST_NET_BADGE) moves what can move.
+ *
+ * The device has the VMM's clock, so it may owe transmit interrupts and poll the
+ * transmit queue instead of taking a notify per frame (dev/virtio_net.h): it looks
+ * at every exit of the guest, when the guest halts, and at its own deadline.  The
+ * queues share one MSI-X vector, so an owed transmit interrupt rides on the next
+ * receive interrupt as one message.
  */
 #include <pith/alloc.h>
 #include <pith/guest.h>
@@ -24,6 +30,18 @@ struct nic {
     pith_cap_t switch_signal;
 };
 
+/* Frames the guest queued for the switch, or took from it (net_link.h): tell it. */
+static void signal_switch(struct nic *n)
+{
+    if (net_link_take_signal(&n->link))
+        pith_signal(n->switch_signal);
+}
+
+static uint64_t now_ns(void *vm)
+{
+    return vm_now_ns(vm);
+}
+
 static uint64_t nic_read(void *dev, uint64_t offset, unsigned size)
 {
     return virtio_modern_ops.read(&((struct nic *)dev)->modern, offset, size);
@@ -33,8 +51,7 @@ static void nic_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
 {
     struct nic *n = dev;
     virtio_modern_ops.write(&n->modern, offset, size, value);
-    if (net_link_take_signal(&n->link))
-        pith_signal(n->switch_signal);
+    signal_switch(n);
 }
 
 static void nic_reset(void *dev) { virtio_modern_ops.reset(&((struct nic *)dev)->modern); }
@@ -55,7 +72,10 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     if (!net_link_attach(&n->link, &n->net, net->channel, NETRING_SLOTS))
         return false;
     n->switch_signal = net->switch_signal;
+    n->net.clock = now_ns;              /* transmit interrupts may wait, the queue is polled */
+    n->net.clock_ctx = vm;
     virtio_modern_init(&n->modern, &n->net.dev, VIRTIO_TYPE_NET, 0x020000, pc_msi, vm);
+    virtio_modern_set_vectors(&n->modern, 2);   /* configuration changes; both queues */
     struct pci_function *f = &n->modern.pci;
     uint64_t bar = PC_PCI_MMIO_BASE + d->kind->slot * PC_PCI_MMIO_SLOT;
     for (unsigned i = 0; i < 8; i++)    /* a 64-bit BAR: the low dword, then the high */
@@ -76,6 +96,32 @@ static void signalled(struct vm *vm, struct pc_pci_device *d, uint64_t bits)
         pith_signal(n->switch_signal);
 }
 
+static uint64_t update(struct vm *vm, struct pc_pci_device *d, uint64_t now)
+{
+    (void)vm;
+    struct nic *n = d->state;
+    virtio_net_update(&n->net, now);
+    signal_switch(n);
+    uint64_t next = virtio_net_next_event(&n->net);
+    return next == VIRTIO_NET_NO_EVENT ? PC_NO_EVENT : next;
+}
+
+static void after_exit(struct vm *vm, struct pc_pci_device *d)
+{
+    (void)vm;
+    struct nic *n = d->state;
+    virtio_net_poll_transmit(&n->net);
+    signal_switch(n);
+}
+
+static void halted(struct vm *vm, struct pc_pci_device *d)
+{
+    (void)vm;
+    struct nic *n = d->state;
+    virtio_net_guest_halted(&n->net);
+    signal_switch(n);
+}
+
 static void report(struct vm *vm, const struct pc_pci_device *d)
 {
     const struct virtio_net_stats *s = &((const struct nic *)d->state)->net.stats;
@@ -83,4 +129,7 @@ static void report(struct vm *vm, const struct pc_pci_device *d)
            s->rx_frames, s->tx_malformed, s->rx_dropped);
 }
 
-const struct pc_pci_kind pci_virtio_net = { "virtio-net", 4, create, signalled, report };
+const struct pc_pci_kind pci_virtio_net = {
+    .name = "virtio-net", .slot = 4, .create = create, .signalled = signalled, .update = update,
+    .after_exit = after_exit, .halted = halted, .report = report,
+};

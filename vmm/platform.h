@@ -45,6 +45,10 @@ struct platform_ops {
     const struct device_window *(*mmio_window)(struct vm *vm, uint64_t gpa, struct device_window *out);
     /* Notification bits for the platform: the switch's signal, the power button. */
     void (*signalled)(struct vm *vm, uint64_t bits);
+    /* Optional: an exit of vCPU `cpu` is about to be handled (devices that poll the
+     * guest's queues look now), and the vCPU halts (nothing left to spare it). */
+    void (*after_exit)(struct vm *vm, unsigned cpu);
+    void (*halted)(struct vm *vm, unsigned cpu);
     /* Optional: the platform's lines in the report when the guest has stopped. */
     void (*report)(struct vm *vm);
     /* The task priority CR8 reads and writes (its top 4 bits of 8).  NULL: CR8 is 0. */

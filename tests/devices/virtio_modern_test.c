@@ -330,10 +330,46 @@ static void test_bad_driver(void)
     CHECK(!net.dev.version_1);
 }
 
+/* Two vectors offered: the table says so, a third is refused, and both queues on the
+ * one shared vector send the same message. */
+static void test_shared_vector(void)
+{
+    setup();
+    virtio_modern_set_vectors(&modern, 2);
+    CHECK_EQ(cfg_read(VIRTIO_MODERN_CAP_MSIX + 2, 2) & 0x7ff, 1);
+    CHECK_EQ(negotiate(VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC) & 8, 8);
+    cfg_write(VIRTIO_MODERN_CAP_MSIX + 2, 2, 0x8000);
+    CHECK_EQ(cfg_read(VIRTIO_MODERN_CAP_MSIX + 2, 2), 0x8001);
+    for (unsigned v = 0; v < 3; v++) {
+        bar_write(VIRTIO_MODERN_MSIX_TABLE + 16 * v, 4, 0xfee00000);
+        bar_write(VIRTIO_MODERN_MSIX_TABLE + 16 * v + 8, 4, 0x40 + v);
+        bar_write(VIRTIO_MODERN_MSIX_TABLE + 16 * v + 12, 4, 0);
+    }
+    CHECK_EQ(bar_read(VIRTIO_MODERN_MSIX_TABLE + 16 * 2 + 8, 4), 0);     /* no third entry */
+    bar_write(0x16, 2, 0);
+    bar_write(0x1a, 2, 2);
+    CHECK_EQ(bar_read(0x1a, 2), VIRTIO_MSI_NO_VECTOR);
+    setup_queue(0, 64, 1);
+    setup_queue(1, 64, 1);
+    bar_write(0x14, 1, 1 | 2 | 8 | 4);
+    put_desc(1, 0, BUF, VIRTIO_NET_HDR_MODERN + 60, 0, 0);
+    make_available(1, 64, 0);
+    bar_write(VIRTIO_MODERN_NOTIFY + 4 * 1, 2, 1);
+    CHECK_EQ(msi_count, 1);
+    CHECK_EQ(msi_data, 0x41);
+    put_desc(0, 0, BUF + 0x1000, 2048, 2, 0);
+    make_available(0, 64, 0);
+    uint8_t frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6 };
+    CHECK(virtio_net_receive(&net, frame, sizeof(frame)));
+    CHECK_EQ(msi_count, 2);
+    CHECK_EQ(msi_data, 0x41);
+}
+
 DEVICE_TESTS(virtio_modern,
     { "virtio_modern_capabilities", test_capabilities },
     { "virtio_modern_features", test_features },
     { "virtio_modern_queues_and_msix", test_queues_and_msix },
     { "virtio_modern_intx", test_intx },
     { "virtio_modern_bad_driver", test_bad_driver },
+    { "virtio_modern_shared_vector", test_shared_vector },
 )

@@ -275,6 +275,146 @@ static void test_receive(void)
     CHECK(!virtio_net_receive_ready(&net));
 }
 
+static uint64_t now_ns;
+static uint64_t clock_now(void *ctx) { (void)ctx; return now_ns; }
+
+/* One transmission of 60 bytes in descriptor `desc` (header and frame in one). */
+static void transmit_one(unsigned desc)
+{
+    put_desc(1, desc, BUF + 0x3000, VIRTIO_NET_HDR_LEGACY + 60, 0, 0);
+    make_available(1, (uint16_t)desc);
+    reg_write(0x10, 2, 1);
+}
+
+/* With a clock the transmit interrupt is owed: it goes out when it is due, with the
+ * next receive interrupt, or when asked to; a reset forgets it. */
+static void test_transmit_interrupt_waits(void)
+{
+    const uint64_t delay = VIRTIO_NET_TX_INTERRUPT_DELAY_NS;
+    setup(VIRTIO_NET_F_MAC);
+    net.clock = clock_now;
+    now_ns = 5000;
+    transmit_one(0);
+    CHECK_EQ(used_idx(1), 1);                           /* the buffer is back at once */
+    CHECK_EQ(irq_level, 0);
+    CHECK(net.tx_interrupt_owed);
+    CHECK_EQ(virtio_net_next_event(&net), 5000 + delay);
+    now_ns += 10;
+    transmit_one(1);                                    /* still the first one's deadline */
+    CHECK_EQ(net.tx_interrupt_due, 5000 + delay);
+    virtio_net_update(&net, 5000 + delay - 1);
+    CHECK_EQ(irq_level, 0);
+    virtio_net_update(&net, 5000 + delay);
+    CHECK_EQ(irq_level, 1);
+    CHECK(!net.tx_interrupt_owed);
+    CHECK_EQ(virtio_net_next_event(&net), 5010 + VIRTIO_NET_TX_POLL_NS);  /* a look is left */
+    CHECK_EQ(reg_read(0x13, 1), 1);                     /* the ISR read lowers the line */
+    CHECK_EQ(irq_level, 0);
+
+    transmit_one(2);
+    CHECK_EQ(irq_level, 0);
+    uint8_t f[60] = { 0 };
+    post_receive(0, BUF, 1526);
+    CHECK(virtio_net_receive(&net, f, sizeof(f)));     /* one interrupt tells of both */
+    CHECK_EQ(irq_level, 1);
+    CHECK(!net.tx_interrupt_owed);
+    CHECK_EQ(reg_read(0x13, 1), 1);
+
+    transmit_one(3);
+    CHECK_EQ(irq_level, 0);
+    virtio_net_flush_interrupts(&net);
+    CHECK_EQ(irq_level, 1);
+    reg_read(0x13, 1);
+    virtio_net_flush_interrupts(&net);                  /* nothing owed: no interrupt */
+    CHECK_EQ(irq_level, 0);
+
+    transmit_one(4);
+    reg_write(0x12, 1, 0);
+    CHECK_EQ(virtio_net_next_event(&net), VIRTIO_NET_NO_EVENT);
+    CHECK_EQ(net.stats.tx_frames, 5);
+}
+
+static uint16_t avail_event(unsigned q)
+{
+    uint16_t v;
+    memcpy(&v, mem + used(q) + 4 + 8 * VIRTIO_QUEUE_SIZE, 2);
+    return v;
+}
+
+/* Queued by the driver without a notify, as it does while notifies are off. */
+static void queue_quietly(unsigned desc)
+{
+    put_desc(1, desc, BUF + 0x3000, VIRTIO_NET_HDR_LEGACY + 60, 0, 0);
+    make_available(1, (uint16_t)desc);
+}
+
+/* After a notify the device polls: the driver is asked for no notify (avail_event
+ * behind its index), the frames it queues go out at the guest's next exit, at a due
+ * look or when it halts; a look that finds nothing, and a halt, ask for notifies
+ * again. */
+static void test_transmit_polled(void)
+{
+    const uint64_t poll = VIRTIO_NET_TX_POLL_NS;
+    setup(VIRTIO_NET_F_MAC | VIRTIO_RING_F_EVENT_IDX);
+    net.clock = clock_now;
+    now_ns = 1000;
+    transmit_one(0);
+    CHECK_EQ(sent_count, 1);
+    CHECK(net.tx_polling);
+    CHECK_EQ(avail_event(1), 0);                        /* the index (1) is past it */
+    queue_quietly(1);
+    queue_quietly(2);
+    CHECK_EQ(sent_count, 1);
+    now_ns = 2000;
+    virtio_net_poll_transmit(&net);                     /* the guest exited */
+    CHECK_EQ(sent_count, 3);
+    CHECK_EQ(avail_event(1), 2);
+    CHECK_EQ(net.tx_poll_due, 2000 + poll);
+    virtio_net_poll_transmit(&net);                     /* nothing new: the look stays due */
+    CHECK_EQ(net.tx_poll_due, 2000 + poll);
+    queue_quietly(3);
+    virtio_net_update(&net, 2000 + poll);
+    CHECK_EQ(sent_count, 4);
+    CHECK(net.tx_polling);
+    CHECK_EQ(virtio_net_next_event(&net), 2000 + 2 * poll);
+    virtio_net_update(&net, 2000 + 2 * poll);           /* found nothing: notifies again */
+    CHECK(!net.tx_polling);
+    CHECK_EQ(avail_event(1), 4);
+    CHECK_EQ(virtio_net_next_event(&net), VIRTIO_NET_NO_EVENT);
+
+    reg_read(0x13, 1);
+    uint16_t next_used = 4;                             /* used_event: interrupt at the next */
+    memcpy(mem + avail(1) + 4 + 2 * VIRTIO_QUEUE_SIZE, &next_used, 2);
+    transmit_one(4);
+    CHECK(net.tx_polling);
+    CHECK(net.tx_interrupt_owed);
+    CHECK_EQ(irq_level, 0);
+    queue_quietly(5);
+    virtio_net_guest_halted(&net);
+    CHECK_EQ(sent_count, 6);
+    CHECK(!net.tx_polling);
+    CHECK_EQ(avail_event(1), 6);
+    CHECK_EQ(irq_level, 1);                             /* the owed interrupt went out */
+    CHECK_EQ(used_idx(1), 6);
+}
+
+/* Without event indexes the device's NO_NOTIFY flag says the same. */
+static void test_transmit_polled_flag(void)
+{
+    setup(VIRTIO_NET_F_MAC);
+    net.clock = clock_now;
+    now_ns = 0;
+    uint16_t flags;
+    transmit_one(0);
+    memcpy(&flags, mem + used(1), 2);
+    CHECK_EQ(flags, VIRTIO_USED_F_NO_NOTIFY);
+    queue_quietly(1);
+    virtio_net_guest_halted(&net);
+    memcpy(&flags, mem + used(1), 2);
+    CHECK_EQ(flags, 0);
+    CHECK_EQ(sent_count, 2);
+}
+
 /* Malformed receive chains: too small, driver-readable, outside guest memory.  The
  * frame is dropped, the chain given back with 0 bytes, memory outside untouched. */
 static void test_receive_malformed(void)
@@ -314,4 +454,7 @@ DEVICE_TESTS(virtio_net,
     { "virtio_net_transmit_malformed", test_transmit_malformed },
     { "virtio_net_receive", test_receive },
     { "virtio_net_receive_malformed", test_receive_malformed },
+    { "virtio_net_transmit_interrupt_waits", test_transmit_interrupt_waits },
+    { "virtio_net_transmit_polled", test_transmit_polled },
+    { "virtio_net_transmit_polled_flag", test_transmit_polled_flag },
 )

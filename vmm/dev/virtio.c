@@ -164,7 +164,10 @@ static uint64_t avail_event_at(const struct virtqueue *q) { return q->used + 4 +
 
 /* Has the driver made an entry available that the device has not taken?  With event
  * indexes an empty queue asks for a notify at the next entry, then looks once more:
- * the driver may have added one before it could see the request (§2.7.10). */
+ * the driver may have added one before it could see the request (§2.7.10).  With
+ * notifies off it names the entry before the last taken instead, which the driver's
+ * index has passed: no notify (the driver notifies when its index moves past the
+ * word, from where it was to where it is). */
 static bool entry_available(struct virtio_device *d, struct virtqueue *q)
 {
     uint16_t avail_index;
@@ -172,9 +175,26 @@ static bool entry_available(struct virtio_device *d, struct virtqueue *q)
         return false;
     if (avail_index != q->last_avail || !event_indexes(d))
         return avail_index != q->last_avail;
-    d->memory.write(d->memory.ctx, avail_event_at(q), &q->last_avail, 2);
+    uint16_t wanted = q->notify_off ? (uint16_t)(q->last_avail - 1) : q->last_avail;
+    d->memory.write(d->memory.ctx, avail_event_at(q), &wanted, 2);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return read16(d, q->avail + 2, &avail_index) && avail_index != q->last_avail;
+}
+
+void virtio_queue_set_notify(struct virtio_device *d, unsigned qi, bool on)
+{
+    struct virtqueue *q = &d->queue[qi];
+    if (!q->ready)
+        return;
+    q->notify_off = !on;
+    if (event_indexes(d)) {
+        uint16_t wanted = on ? q->last_avail : (uint16_t)(q->last_avail - 1);
+        d->memory.write(d->memory.ctx, avail_event_at(q), &wanted, 2);
+    } else {
+        uint16_t flags = on ? 0 : VIRTIO_USED_F_NO_NOTIFY;
+        d->memory.write(d->memory.ctx, q->used, &flags, 2);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 bool virtio_queue_pop(struct virtio_device *d, unsigned qi, struct virtio_chain *chain)
@@ -217,8 +237,8 @@ static bool driver_wants_interrupt(struct virtio_device *d, const struct virtque
     return !read16(d, q->avail, &word) || !(word & VIRTIO_AVAIL_F_NO_INTERRUPT);
 }
 
-void virtio_queue_push(struct virtio_device *d, unsigned qi, const struct virtio_chain *chain,
-                       uint32_t written)
+bool virtio_queue_push_quiet(struct virtio_device *d, unsigned qi, const struct virtio_chain *chain,
+                             uint32_t written)
 {
     struct virtqueue *q = &d->queue[qi];
     uint32_t element[2] = { chain->head, written };
@@ -226,6 +246,12 @@ void virtio_queue_push(struct virtio_device *d, unsigned qi, const struct virtio
                     element, sizeof(element));
     q->used_index++;
     d->memory.write(d->memory.ctx, q->used + 2, &q->used_index, 2);
-    if (driver_wants_interrupt(d, q))
+    return driver_wants_interrupt(d, q);
+}
+
+void virtio_queue_push(struct virtio_device *d, unsigned qi, const struct virtio_chain *chain,
+                       uint32_t written)
+{
+    if (virtio_queue_push_quiet(d, qi, chain, written))
         virtio_interrupt(d, (int)qi);
 }

@@ -28,6 +28,7 @@ struct virtqueue {
     bool ready;                         /* the driver set it up: the device may use it */
     uint16_t last_avail;                /* next available entry we will take */
     uint16_t used_index;
+    bool notify_off;                    /* the device polls: it asks for no notify */
 };
 
 /* A chain of buffers the driver made available: up to VIRTIO_CHAIN_MAX pieces (as
@@ -95,13 +96,24 @@ void virtio_init(struct virtio_device *d, const struct virtio_ops *ops, void *im
 /* The feature bits a device offers: its type's and the transport-independent ones. */
 uint32_t virtio_device_features(const struct virtio_device *d);
 
+#define VIRTIO_USED_F_NO_NOTIFY 1
+/* Whether the driver should notify when it makes entries available on queue q
+ * (§2.7.7, §2.7.10): off while the device looks by itself; on again, it must look
+ * once more (virtio_queue_pop), for an entry made while the driver saw it off. */
+void virtio_queue_set_notify(struct virtio_device *d, unsigned q, bool on);
+
 /* Take the next chain the driver made available on queue q; false when none (then,
- * with event indexes, the driver is asked to notify at its next entry). */
+ * with event indexes and notifies on, the driver is asked to notify at its next
+ * entry). */
 bool virtio_queue_pop(struct virtio_device *d, unsigned q, struct virtio_chain *chain);
 /* Give a chain back with `written` bytes filled in, and interrupt the driver unless
  * it asked for no interrupt now. */
 void virtio_queue_push(struct virtio_device *d, unsigned q, const struct virtio_chain *chain,
                        uint32_t written);
+/* The same without the interrupt: returns whether the driver asked for one, which the
+ * device then owes it (virtio_interrupt, now or a little later). */
+bool virtio_queue_push_quiet(struct virtio_device *d, unsigned q, const struct virtio_chain *chain,
+                             uint32_t written);
 
 /* PCI identity of a legacy ("transitional") virtio function (§4.1.2.3). */
 #define VIRTIO_PCI_VENDOR       0x1af4

@@ -88,26 +88,106 @@ static bool send_held(struct virtio_net *n)
     return true;
 }
 
-static void transmit(struct virtio_net *n)
+void virtio_net_flush_interrupts(struct virtio_net *n)
+{
+    if (!n->tx_interrupt_owed)
+        return;
+    n->tx_interrupt_owed = false;
+    virtio_interrupt(&n->dev, TRANSMITQ);
+}
+
+static void owe_tx_interrupt(struct virtio_net *n)
+{
+    if (!n->clock) {
+        virtio_interrupt(&n->dev, TRANSMITQ);
+        return;
+    }
+    if (!n->tx_interrupt_owed) {
+        n->tx_interrupt_owed = true;
+        n->tx_interrupt_due = n->clock(n->clock_ctx) + VIRTIO_NET_TX_INTERRUPT_DELAY_NS;
+    }
+}
+
+/* The chains the guest queued, out to the backend; how many were taken. */
+static unsigned transmit(struct virtio_net *n)
 {
     struct virtio_chain c;
+    unsigned taken = 0;
     while (send_held(n) && virtio_queue_pop(&n->dev, TRANSMITQ, &c)) {
+        taken++;
         uint32_t length;
         if (gather(n, &c, &length))
             n->held_length = length;
         else
             n->stats.tx_malformed++;
-        virtio_queue_push(&n->dev, TRANSMITQ, &c, 0);   /* copied out: the buffer is free */
+        if (virtio_queue_push_quiet(&n->dev, TRANSMITQ, &c, 0))    /* copied out: the buffer is free */
+            owe_tx_interrupt(n);
     }
+    return taken;
+}
+
+/* After a notify the device polls the transmit queue instead (virtio_net.h). */
+static void start_polling(struct virtio_net *n)
+{
+    if (!n->clock)
+        return;
+    n->tx_poll_due = n->clock(n->clock_ctx) + VIRTIO_NET_TX_POLL_NS;
+    if (!n->tx_polling) {
+        n->tx_polling = true;
+        virtio_queue_set_notify(&n->dev, TRANSMITQ, false);
+    }
+}
+
+static void stop_polling(struct virtio_net *n)
+{
+    if (!n->tx_polling)
+        return;
+    n->tx_polling = false;
+    virtio_queue_set_notify(&n->dev, TRANSMITQ, true);
+    transmit(n);                        /* what came while notifies were off */
+}
+
+void virtio_net_poll_transmit(struct virtio_net *n)
+{
+    if (n->tx_polling && transmit(n))
+        n->tx_poll_due = n->clock(n->clock_ctx) + VIRTIO_NET_TX_POLL_NS;
+}
+
+void virtio_net_guest_halted(struct virtio_net *n)
+{
+    stop_polling(n);
+    virtio_net_flush_interrupts(n);
+}
+
+void virtio_net_update(struct virtio_net *n, uint64_t now)
+{
+    if (n->tx_polling && now >= n->tx_poll_due) {
+        if (transmit(n))
+            n->tx_poll_due = now + VIRTIO_NET_TX_POLL_NS;
+        else
+            stop_polling(n);            /* a quiet while: notifies again */
+    }
+    if (n->tx_interrupt_owed && now >= n->tx_interrupt_due)
+        virtio_net_flush_interrupts(n);
+}
+
+uint64_t virtio_net_next_event(const struct virtio_net *n)
+{
+    uint64_t next = n->tx_interrupt_owed ? n->tx_interrupt_due : VIRTIO_NET_NO_EVENT;
+    if (n->tx_polling && n->tx_poll_due < next)
+        next = n->tx_poll_due;
+    return next;
 }
 
 static void net_notify(struct virtio_device *d, unsigned q)
 {
     struct virtio_net *n = net_of(d);
-    if (q == TRANSMITQ)
+    if (q == TRANSMITQ) {
         transmit(n);
-    else if (n->backend.receive_ready)
+        start_polling(n);
+    } else if (n->backend.receive_ready) {
         n->backend.receive_ready(n->backend.ctx);
+    }
 }
 
 static void net_reset(struct virtio_device *d)
@@ -115,6 +195,8 @@ static void net_reset(struct virtio_device *d)
     struct virtio_net *n = net_of(d);
     n->held_length = 0;
     n->rx_chain_held = false;
+    n->tx_interrupt_owed = false;
+    n->tx_polling = false;
 }
 
 static const struct virtio_ops net_ops = {
@@ -186,16 +268,20 @@ bool virtio_net_receive(struct virtio_net *n, const uint8_t *frame, uint32_t len
         room += n->rx_chain.buf[i].length;
     }
     struct net_header h = { .num_buffers = 1 };
+    uint32_t written = 0;
     if (writable && room >= header + length &&
         scatter(n, 0, (const uint8_t *)&h, header) &&
         scatter(n, header, frame, length)) {
-        virtio_queue_push(&n->dev, RECEIVEQ, &n->rx_chain, header + length);
+        written = header + length;
         n->stats.rx_frames++;
     } else {
-        virtio_queue_push(&n->dev, RECEIVEQ, &n->rx_chain, 0);   /* malformed or too small */
-        n->stats.rx_dropped++;
+        n->stats.rx_dropped++;          /* malformed or too small: given back empty */
     }
     n->rx_chain_held = false;
+    if (virtio_queue_push_quiet(&n->dev, RECEIVEQ, &n->rx_chain, written)) {
+        virtio_net_flush_interrupts(n);     /* one interrupt for both when they share it */
+        virtio_interrupt(&n->dev, RECEIVEQ);
+    }
     return true;
 }
 

@@ -6,6 +6,22 @@
  * handed to virtio_net_receive.  Checksum offload (VIRTIO_NET_F_CSUM) is offered: the
  * device completes a partial checksum before a frame leaves, so the other end never
  * sees one.  No segmentation offload, no mergeable buffers, one queue pair.
+ *
+ * Transmission completes inside the guest's notify, but with a clock the interrupt
+ * for it is owed rather than sent (§2.7.10 asks for it, not for it at once), the way
+ * a NIC's transmit interrupt delay does: it goes out with the next receive interrupt,
+ * when the guest halts (virtio_net_flush_interrupts), or VIRTIO_NET_TX_INTERRUPT_DELAY_NS
+ * after it became owed (virtio_net_update).  The guest finds the used entries sooner
+ * anyway: Linux frees them at its next transmission and in its receive poll.  An
+ * interrupt for each notify cost a guest two VM exits per frame sent (the injection
+ * and its EOI; docs/benchmarks.md).
+ *
+ * With a clock, a transmit notify also turns further notifies off (the device names
+ * an avail_event the driver has passed, §2.7.10): the device then looks at the queue
+ * itself whenever the guest exits for something else (virtio_net_poll_transmit), when
+ * it halts, and VIRTIO_NET_TX_POLL_NS after the last look that found something; a
+ * look that finds nothing turns notifies on again.  A guest sending frame after frame
+ * exits once per batch instead of once per frame (one notify each cost an exit).
  */
 #ifndef VMM_VIRTIO_NET_H
 #define VMM_VIRTIO_NET_H
@@ -15,6 +31,9 @@
 #define VIRTIO_NET_FRAME_MAX    1518    /* 1500 bytes of payload, header, a VLAN tag */
 #define VIRTIO_NET_HDR_LEGACY   10      /* without num_buffers (§5.1.6, legacy) */
 #define VIRTIO_NET_HDR_MODERN   12      /* with num_buffers, always present in 1.x */
+#define VIRTIO_NET_TX_INTERRUPT_DELAY_NS 1000000ull   /* the longest a transmit interrupt waits */
+#define VIRTIO_NET_TX_POLL_NS   1000000ull  /* the longest a polled transmission waits */
+#define VIRTIO_NET_NO_EVENT     UINT64_MAX
 
 /* Feature bits (§5.1.3) and the header's flags (§5.1.6). */
 #define VIRTIO_NET_F_CSUM       (1u << 0)
@@ -53,6 +72,13 @@ struct virtio_net {
     /* a receive chain taken from the driver and not yet filled */
     struct virtio_chain rx_chain;
     bool rx_chain_held;
+    /* ns; NULL: transmit interrupts go out at once */
+    uint64_t (*clock)(void *ctx);
+    void *clock_ctx;
+    bool tx_interrupt_owed;
+    uint64_t tx_interrupt_due;          /* clock time by which it goes out */
+    bool tx_polling;                    /* transmit notifies are off: the device looks */
+    uint64_t tx_poll_due;               /* clock time of the next look */
 };
 
 void virtio_net_init(struct virtio_net *n, struct guest_memory memory, struct irq_line irq,
@@ -69,6 +95,19 @@ void virtio_net_transmit_resume(struct virtio_net *n);
 /* Bytes of struct virtio_net_hdr before each frame: with num_buffers once
  * VIRTIO_F_VERSION_1 is negotiated (§5.1.6), without it on the legacy transport. */
 unsigned virtio_net_header_length(const struct virtio_net *n);
+/* Send an owed transmit interrupt now. */
+void virtio_net_flush_interrupts(struct virtio_net *n);
+/* The guest exited for something else: take what it queued for transmission while
+ * transmit notifies are off. */
+void virtio_net_poll_transmit(struct virtio_net *n);
+/* The guest halts, nothing left to spare it: what it queued goes out, notifies are
+ * on again, an owed transmit interrupt is sent. */
+void virtio_net_guest_halted(struct virtio_net *n);
+/* At clock time `now`: look at the transmit queue if a look is due (a look that finds
+ * nothing turns notifies on again); send an owed transmit interrupt that is due. */
+void virtio_net_update(struct virtio_net *n, uint64_t now);
+/* When virtio_net_update next has something to do, or VIRTIO_NET_NO_EVENT. */
+uint64_t virtio_net_next_event(const struct virtio_net *n);
 /* Link status; a change interrupts the driver (configuration change, §4.1.4.5). */
 void virtio_net_set_link(struct virtio_net *n, bool up);
 

@@ -70,7 +70,7 @@ static void msix_flush(struct virtio_modern *m)
 {
     if (!virtio_modern_msix_enabled(m))
         return;
-    for (unsigned v = 0; v < VIRTIO_MODERN_VECTORS; v++)
+    for (unsigned v = 0; v < m->vectors; v++)
         if ((m->msix_pending & (1u << v)) && !vector_masked(m, v))
             msix_fire(m, v);
 }
@@ -86,7 +86,7 @@ static void modern_interrupt(void *ctx, int source)
     }
     uint16_t v = source == VIRTIO_INTERRUPT_CONFIG ? m->config_vector
                : (unsigned)source < VIRTIO_QUEUES_MAX ? m->queue_vector[source] : VIRTIO_MSI_NO_VECTOR;
-    if (v >= VIRTIO_MODERN_VECTORS) {
+    if (v >= m->vectors) {
         m->interrupts_lost++;
         return;
     }
@@ -122,7 +122,7 @@ void virtio_modern_init(struct virtio_modern *m, struct virtio_device *d, unsign
                         void (*msi_send)(void *ctx, uint64_t address, uint32_t data), void *ctx)
 {
     *m = (struct virtio_modern){ .dev = d, .msi_send = msi_send, .msi_ctx = ctx,
-                                 .config_vector = VIRTIO_MSI_NO_VECTOR };
+                                 .config_vector = VIRTIO_MSI_NO_VECTOR, .vectors = VIRTIO_MODERN_VECTORS };
     for (unsigned q = 0; q < VIRTIO_QUEUES_MAX; q++)
         m->queue_vector[q] = VIRTIO_MSI_NO_VECTOR;
     for (unsigned v = 0; v < VIRTIO_MODERN_VECTORS; v++)
@@ -157,6 +157,14 @@ void virtio_modern_init(struct virtio_modern *m, struct virtio_device *d, unsign
     put(f->config, VIRTIO_MODERN_CAP_NOTIFY + 16, 4, VIRTIO_MODERN_NOTIFY_MULTIPLIER);
     f->config_written = msix_config_written;
     f->ctx = m;
+}
+
+void virtio_modern_set_vectors(struct virtio_modern *m, unsigned count)
+{
+    if (count < 1 || count > VIRTIO_MODERN_VECTORS)
+        return;
+    m->vectors = count;
+    put(m->pci.config, VIRTIO_MODERN_CAP_MSIX + 2, 2, (msix_control(m) & ~0x7ffu) | (count - 1));
 }
 
 /* ---- The BAR ------------------------------------------------------------------------ */
@@ -262,7 +270,7 @@ static void common_write(struct virtio_modern *m, unsigned offset, unsigned size
         }
         break;
     case 0x10:
-        m->config_vector = value < VIRTIO_MODERN_VECTORS ? (uint16_t)value : VIRTIO_MSI_NO_VECTOR;
+        m->config_vector = value < m->vectors ? (uint16_t)value : VIRTIO_MSI_NO_VECTOR;
         break;
     case 0x14: write_status(m, (uint8_t)value); break;
     case 0x16: d->queue_select = (uint16_t)value; break;
@@ -273,7 +281,7 @@ static void common_write(struct virtio_modern *m, unsigned offset, unsigned size
     case 0x1a:
         if (q)
             m->queue_vector[d->queue_select] =
-                value < VIRTIO_MODERN_VECTORS ? (uint16_t)value : VIRTIO_MSI_NO_VECTOR;
+                value < m->vectors ? (uint16_t)value : VIRTIO_MSI_NO_VECTOR;
         break;
     case 0x1c:
         if (q && value == 1)            /* §4.1.4.3.2: the driver never writes 0 */
@@ -288,7 +296,7 @@ static uint64_t msix_read(struct virtio_modern *m, uint64_t offset, unsigned siz
     if (offset >= VIRTIO_MODERN_MSIX_PBA)
         return offset == VIRTIO_MODERN_MSIX_PBA ? m->msix_pending : 0;
     unsigned v = (unsigned)(offset - VIRTIO_MODERN_MSIX_TABLE) / 16, field = (unsigned)offset % 16;
-    if (v >= VIRTIO_MODERN_VECTORS)
+    if (v >= m->vectors)
         return 0;
     const struct msix_entry *e = &m->msix[v];
     uint64_t words[4] = { (uint32_t)e->address, e->address >> 32, e->data, e->control };
@@ -303,7 +311,7 @@ static void msix_write(struct virtio_modern *m, uint64_t offset, unsigned size, 
     if (offset >= VIRTIO_MODERN_MSIX_PBA)
         return;                         /* pending bits are read-only */
     unsigned v = (unsigned)(offset - VIRTIO_MODERN_MSIX_TABLE) / 16, field = (unsigned)offset % 16;
-    if (v >= VIRTIO_MODERN_VECTORS)
+    if (v >= m->vectors)
         return;
     struct msix_entry *e = &m->msix[v];
     for (unsigned done = 0; done < size; done += 4, field += 4, value >>= 32) {

@@ -49,6 +49,7 @@ struct virtio_modern {
     uint16_t config_vector;
     uint16_t queue_vector[VIRTIO_QUEUES_MAX];
     uint8_t config_generation;
+    unsigned vectors;                   /* MSI-X table entries, at most VIRTIO_MODERN_VECTORS */
     struct msix_entry msix[VIRTIO_MODERN_VECTORS];
     uint32_t msix_pending;              /* bit per vector: raised while masked */
     /* an MSI: a write of `data` to `address` (the LAPIC model decodes it) */
@@ -64,6 +65,11 @@ extern const struct device_ops virtio_modern_ops;      /* the BAR, offset from i
 void virtio_modern_init(struct virtio_modern *m, struct virtio_device *d, unsigned type,
                         uint32_t class_code,
                         void (*msi_send)(void *ctx, uint64_t address, uint32_t data), void *ctx);
+/* Offer `count` MSI-X vectors (1 to VIRTIO_MODERN_VECTORS; the default is one per
+ * queue and one for configuration changes).  Before the driver looks: a driver that
+ * wants a vector per queue and finds too few shares one among the queues (Linux does,
+ * virtio_pci_common.c), so one message then tells of every queue's news. */
+void virtio_modern_set_vectors(struct virtio_modern *m, unsigned count);
 /* Where the guest put the BAR (0: not yet). */
 uint64_t virtio_modern_bar(const struct virtio_modern *m);
 bool virtio_modern_msix_enabled(const struct virtio_modern *m);
