@@ -228,7 +228,9 @@ static void poll_input(struct vm *vm)
 
 /* Brings every timer up to date at guest time now; returns the guest time of the
  * next event vCPU `cpu` must wake for (PC_NO_EVENT for none): its local APIC's timer,
- * and for vCPU 0 the machine's (PIT, RTC, console input). */
+ * the PCI devices' (the NIC's look at its transmit queue or owed interrupt: every
+ * vCPU's, since any vCPU's exit may start them), and for vCPU 0 the machine's (PIT,
+ * RTC, console input). */
 static uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
 {
     struct pc *pc = &vm->pc;
@@ -238,12 +240,12 @@ static uint64_t pc_update(struct vm *vm, uint64_t now, unsigned cpu)
     for (unsigned i = 0; i < vm->vcpu_count; i++)
         lapic_update(&pc->lapic[i], now);
     uint64_t next = lapic_next_event(&pc->lapic[cpu]);
+    for (unsigned i = 0; i < pc->pci_count; i++)   /* any vCPU's exit may start theirs */
+        if (pc->pci_devices[i].kind->update)
+            next = earlier(next, pc->pci_devices[i].kind->update(vm, &pc->pci_devices[i], now));
     if (cpu != 0)
         return next;
     next = earlier(next, earlier(pit_next_event_ns(&pc->pit, now), rtc_next_event_ns(&pc->rtc, now)));
-    for (unsigned i = 0; i < pc->pci_count; i++)
-        if (pc->pci_devices[i].kind->update)
-            next = earlier(next, pc->pci_devices[i].kind->update(vm, &pc->pci_devices[i], now));
     if (vm->console_cap) {
         if (now >= pc->next_input_poll) {
             if (pc->keyboard_input && pc->input_count)

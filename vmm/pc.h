@@ -109,7 +109,7 @@ struct pc_pci_kind {
     /* Optional: the VMM's notification brought these bits (the switch's signal). */
     void (*signalled)(struct vm *vm, struct pc_pci_device *d, uint64_t bits);
     /* Optional: its timers up to guest time `now`; the guest time it next needs
-     * attention (PC_NO_EVENT: none).  Called on vCPU 0's thread. */
+     * attention (PC_NO_EVENT: none).  Called on every vCPU's thread. */
     uint64_t (*update)(struct vm *vm, struct pc_pci_device *d, uint64_t now);
     /* Optional: a vCPU's exit is about to be handled; a vCPU halts. */
     void (*after_exit)(struct vm *vm, struct pc_pci_device *d);
