@@ -58,18 +58,18 @@ bool nested_svm_msr_read(struct vm *vm, uint32_t index, uint64_t *value, bool *o
 {
     if (!vm->nested_svm)
         return false;
-    enum svm_msr_result r = svm_nested_msr_read(&vm->cpu->svm, index, value);
-    *ok = r == SVM_MSR_DONE;
-    return r != SVM_MSR_NOT_MINE;
+    enum msr_claim r = svm_nested_msr_read(&vm->cpu->svm, index, value);
+    *ok = r == MSR_DONE;
+    return r != MSR_NOT_MINE;
 }
 
 bool nested_svm_msr_write(struct vm *vm, uint32_t index, uint64_t value, bool *ok)
 {
     if (!vm->nested_svm)
         return false;
-    enum svm_msr_result r = svm_nested_msr_write(&vm->cpu->svm, index, value, phys_bits());
-    *ok = r == SVM_MSR_DONE;
-    return r != SVM_MSR_NOT_MINE;
+    enum msr_claim r = svm_nested_msr_write(&vm->cpu->svm, index, value, phys_bits());
+    *ok = r == MSR_DONE;
+    return r != MSR_NOT_MINE;
 }
 
 uint64_t nested_svm_efer_read(struct vm *vm, uint64_t efer)

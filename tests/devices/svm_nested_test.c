@@ -208,13 +208,13 @@ static void test_msrs(void)
     svm_nested_reset(&s);
     CHECK(s.gif && !s.svme);
     uint64_t v = 99;
-    CHECK_EQ(svm_nested_msr_read(&s, MSR_VM_CR, &v), SVM_MSR_DONE);
+    CHECK_EQ(svm_nested_msr_read(&s, MSR_VM_CR, &v), MSR_DONE);
     CHECK_EQ(v, 0);
-    CHECK_EQ(svm_nested_msr_read(&s, 0xc0010115u, &v), SVM_MSR_NOT_MINE);
-    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_HSAVE_PA, 0x7000, 40), SVM_MSR_DONE);
-    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_HSAVE_PA, 0x7008, 40), SVM_MSR_GP);
-    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_HSAVE_PA, 1ull << 40, 40), SVM_MSR_GP);
-    CHECK_EQ(svm_nested_msr_read(&s, MSR_VM_HSAVE_PA, &v), SVM_MSR_DONE);
+    CHECK_EQ(svm_nested_msr_read(&s, 0xc0010115u, &v), MSR_NOT_MINE);
+    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_HSAVE_PA, 0x7000, 40), MSR_DONE);
+    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_HSAVE_PA, 0x7008, 40), MSR_GP);
+    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_HSAVE_PA, 1ull << 40, 40), MSR_GP);
+    CHECK_EQ(svm_nested_msr_read(&s, MSR_VM_HSAVE_PA, &v), MSR_DONE);
     CHECK_EQ(v, 0x7000);
 
     uint64_t efer = 0x1d01;                             /* SVME on */
@@ -222,16 +222,16 @@ static void test_msrs(void)
     CHECK(s.svme);
     CHECK_EQ(efer, 0xd01);                              /* the kernel never sees SVME */
     CHECK_EQ(svm_nested_efer_read(&s, 0xd01), 0x1d01);
-    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, VM_CR_SVMDIS, 40), SVM_MSR_GP);   /* SVME is on */
-    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, 1u << 5, 40), SVM_MSR_GP);        /* reserved */
+    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, VM_CR_SVMDIS, 40), MSR_GP);   /* SVME is on */
+    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, 1u << 5, 40), MSR_GP);        /* reserved */
     efer = 0xd01;
     CHECK(svm_nested_efer_write(&s, true, &efer));      /* SVME off */
     CHECK(!s.svme);
-    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, VM_CR_SVMDIS | VM_CR_LOCK, 40), SVM_MSR_DONE);
+    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, VM_CR_SVMDIS | VM_CR_LOCK, 40), MSR_DONE);
     efer = 0x1000;
     CHECK(!svm_nested_efer_write(&s, true, &efer));     /* disabled: #GP */
     CHECK(!s.svme);
-    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, VM_CR_R_INIT, 40), SVM_MSR_DONE);
+    CHECK_EQ(svm_nested_msr_write(&s, MSR_VM_CR, VM_CR_R_INIT, 40), MSR_DONE);
     svm_nested_msr_read(&s, MSR_VM_CR, &v);
     CHECK_EQ(v, VM_CR_SVMDIS | VM_CR_LOCK | VM_CR_R_INIT);   /* locked bits kept */
 

@@ -30,7 +30,7 @@ static void setup(void)
 static uint64_t msr(uint32_t index)
 {
     uint64_t v = 0xdeadbeef;
-    CHECK_EQ(vmx_nested_msr_read(&caps, index, &v), VMX_MSR_DONE);
+    CHECK_EQ(vmx_nested_msr_read(&caps, index, &v), MSR_DONE);
     return v;
 }
 
@@ -112,21 +112,21 @@ static void test_caps_without_ept_and_missing_msrs(void)
     CHECK_EQ(vmx_ctls_may_be_1(msr(MSR_IA32_VMX_PROCBASED_CTLS2)), PROC2_ENABLE_VPID);
     CHECK_EQ(msr(MSR_IA32_VMX_EPT_VPID_CAP) & (EPT_CAP_INVEPT | EPT_CAP_WALK_4), 0);
     CHECK(msr(MSR_IA32_VMX_EPT_VPID_CAP) & VPID_CAP_INVVPID);
-    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_VMFUNC, &v), VMX_MSR_GP);
+    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_VMFUNC, &v), MSR_GP);
     caps.basic &= ~VMX_BASIC_TRUE_CONTROLS;
-    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_TRUE_ENTRY_CTLS, &v), VMX_MSR_GP);
+    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_TRUE_ENTRY_CTLS, &v), MSR_GP);
     caps.procbased2 = 0;                                /* secondary controls offer nothing */
-    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_EPT_VPID_CAP, &v), VMX_MSR_GP);
+    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_EPT_VPID_CAP, &v), MSR_GP);
     caps.procbased &= 0xffffffffull & ~((uint64_t)PROC_SECONDARY_CONTROLS << 32);
-    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_PROCBASED_CTLS2, &v), VMX_MSR_GP);
-    CHECK_EQ(vmx_nested_msr_read(&caps, 0x10, &v), VMX_MSR_NOT_MINE);
-    CHECK_EQ(vmx_nested_msr_read(&caps, 0x492, &v), VMX_MSR_NOT_MINE);
+    CHECK_EQ(vmx_nested_msr_read(&caps, MSR_IA32_VMX_PROCBASED_CTLS2, &v), MSR_GP);
+    CHECK_EQ(vmx_nested_msr_read(&caps, 0x10, &v), MSR_NOT_MINE);
+    CHECK_EQ(vmx_nested_msr_read(&caps, 0x492, &v), MSR_NOT_MINE);
     /* nothing here is writable */
-    CHECK_EQ(vmx_nested_msr_write(0x3a), VMX_MSR_GP);
-    CHECK_EQ(vmx_nested_msr_write(MSR_IA32_VMX_BASIC), VMX_MSR_GP);
-    CHECK_EQ(vmx_nested_msr_write(MSR_IA32_VMX_VMFUNC), VMX_MSR_GP);
-    CHECK_EQ(vmx_nested_msr_write(0x47f), VMX_MSR_NOT_MINE);
-    CHECK_EQ(vmx_nested_msr_write(0x492), VMX_MSR_NOT_MINE);
+    CHECK_EQ(vmx_nested_msr_write(0x3a), MSR_GP);
+    CHECK_EQ(vmx_nested_msr_write(MSR_IA32_VMX_BASIC), MSR_GP);
+    CHECK_EQ(vmx_nested_msr_write(MSR_IA32_VMX_VMFUNC), MSR_GP);
+    CHECK_EQ(vmx_nested_msr_write(0x47f), MSR_NOT_MINE);
+    CHECK_EQ(vmx_nested_msr_write(0x492), MSR_NOT_MINE);
 }
 
 static void test_cpuid(void)

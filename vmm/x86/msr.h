@@ -97,4 +97,11 @@ static inline uint64_t msr_tsc_offset_for(uint64_t host_tsc, uint64_t value)
     return value - host_tsc;
 }
 
+/* What a set of MSR rules (virtual SVM's, virtual VMX's) says of an access. */
+enum msr_claim {
+    MSR_NOT_MINE,                   /* not one of its MSRs: the VMM's other rules apply */
+    MSR_DONE,
+    MSR_GP,                         /* one of its MSRs, but the access raises #GP(0) */
+};
+
 #endif

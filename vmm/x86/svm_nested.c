@@ -236,47 +236,47 @@ void svm_nested_reset(struct svm_nested_cpu *s)
     *s = (struct svm_nested_cpu){ .gif = true };
 }
 
-enum svm_msr_result svm_nested_msr_read(const struct svm_nested_cpu *s, uint32_t index,
+enum msr_claim svm_nested_msr_read(const struct svm_nested_cpu *s, uint32_t index,
                                         uint64_t *value)
 {
     switch (index) {
     case MSR_VM_CR:
         *value = s->vm_cr;
-        return SVM_MSR_DONE;
+        return MSR_DONE;
     case MSR_VM_HSAVE_PA:
         *value = s->hsave_pa;
-        return SVM_MSR_DONE;
+        return MSR_DONE;
     default:
-        return SVM_MSR_NOT_MINE;
+        return MSR_NOT_MINE;
     }
 }
 
 /* VM_CR (APM 15.30.1): bits 0-4; with LOCK set, LOCK and SVMDIS keep their values;
  * SVMDIS cannot be set while EFER.SVME is.  VM_HSAVE_PA (15.30.4): a page address
  * within the physical-address width. */
-enum svm_msr_result svm_nested_msr_write(struct svm_nested_cpu *s, uint32_t index, uint64_t value,
+enum msr_claim svm_nested_msr_write(struct svm_nested_cpu *s, uint32_t index, uint64_t value,
                                          unsigned phys_bits)
 {
     switch (index) {
     case MSR_VM_CR: {
         uint64_t writable = VM_CR_DPD | VM_CR_R_INIT | VM_CR_DIS_A20M | VM_CR_LOCK | VM_CR_SVMDIS;
         if (value & ~writable)
-            return SVM_MSR_GP;
+            return MSR_GP;
         if (s->vm_cr & VM_CR_LOCK)
             writable &= ~(uint64_t)(VM_CR_LOCK | VM_CR_SVMDIS);
         uint64_t next = (s->vm_cr & ~writable) | (value & writable);
         if ((next & VM_CR_SVMDIS) && s->svme)
-            return SVM_MSR_GP;
+            return MSR_GP;
         s->vm_cr = next;
-        return SVM_MSR_DONE;
+        return MSR_DONE;
     }
     case MSR_VM_HSAVE_PA:
         if ((value & 0xfff) || beyond_width(value, phys_bits))
-            return SVM_MSR_GP;
+            return MSR_GP;
         s->hsave_pa = value;
-        return SVM_MSR_DONE;
+        return MSR_DONE;
     default:
-        return SVM_MSR_NOT_MINE;
+        return MSR_NOT_MINE;
     }
 }
 

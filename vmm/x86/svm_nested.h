@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msr.h"                /* enum msr_claim */
+
 #define SVM_VMCB_SIZE 4096u
 
 /* ---- The VMCB (APM Vol. 2, appendix B, tables B-1 and B-2) ------------------------ */
@@ -228,15 +230,9 @@ struct svm_nested_cpu {
 
 void svm_nested_reset(struct svm_nested_cpu *s);
 
-enum svm_msr_result {
-    SVM_MSR_NOT_MINE,           /* not an SVM MSR: the VMM's other rules apply */
-    SVM_MSR_DONE,
-    SVM_MSR_GP,
-};
-
-enum svm_msr_result svm_nested_msr_read(const struct svm_nested_cpu *s, uint32_t index,
+enum msr_claim svm_nested_msr_read(const struct svm_nested_cpu *s, uint32_t index,
                                         uint64_t *value);
-enum svm_msr_result svm_nested_msr_write(struct svm_nested_cpu *s, uint32_t index, uint64_t value,
+enum msr_claim svm_nested_msr_write(struct svm_nested_cpu *s, uint32_t index, uint64_t value,
                                          unsigned phys_bits);
 
 /* A WRMSR to EFER: takes SVME out of `value` (the kernel's EFER never shows the

@@ -85,7 +85,7 @@ static bool offers_secondary(const struct vmx_nested_caps *c)
     return vmx_ctls_may_be_1(c->procbased) & PROC_SECONDARY_CONTROLS;
 }
 
-enum vmx_msr_result vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_t index,
+enum msr_claim vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_t index,
                                         uint64_t *value)
 {
     bool true_ctls = c->basic & VMX_BASIC_TRUE_CONTROLS;
@@ -105,12 +105,12 @@ enum vmx_msr_result vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_
     case MSR_IA32_VMX_VMCS_ENUM:        *value = c->vmcs_enum; break;
     case MSR_IA32_VMX_PROCBASED_CTLS2:
         if (!offers_secondary(c))
-            return VMX_MSR_GP;
+            return MSR_GP;
         *value = c->procbased2;
         break;
     case MSR_IA32_VMX_EPT_VPID_CAP:
         if (!(proc2 & (PROC2_ENABLE_EPT | PROC2_ENABLE_VPID)))
-            return VMX_MSR_GP;
+            return MSR_GP;
         *value = c->ept_vpid;
         break;
     case MSR_IA32_VMX_TRUE_PINBASED_CTLS:
@@ -119,24 +119,24 @@ enum vmx_msr_result vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_
     case MSR_IA32_VMX_TRUE_ENTRY_CTLS: {
         const uint64_t *v[] = { &c->true_pinbased, &c->true_procbased, &c->true_exit, &c->true_entry };
         if (!true_ctls)
-            return VMX_MSR_GP;
+            return MSR_GP;
         *value = *v[index - MSR_IA32_VMX_TRUE_PINBASED_CTLS];
         break;
     }
     case MSR_IA32_VMX_VMFUNC:           /* VM functions are not offered */
-        return VMX_MSR_GP;
+        return MSR_GP;
     default:
-        return VMX_MSR_NOT_MINE;
+        return MSR_NOT_MINE;
     }
-    return VMX_MSR_DONE;
+    return MSR_DONE;
 }
 
-enum vmx_msr_result vmx_nested_msr_write(uint32_t index)
+enum msr_claim vmx_nested_msr_write(uint32_t index)
 {
     if (index == MSR_IA32_FEATURE_CONTROL ||
         (index >= MSR_IA32_VMX_BASIC && index <= MSR_IA32_VMX_VMFUNC))
-        return VMX_MSR_GP;
-    return VMX_MSR_NOT_MINE;
+        return MSR_GP;
+    return MSR_NOT_MINE;
 }
 
 void vmx_nested_cpuid(uint32_t leaf, uint32_t out[4])

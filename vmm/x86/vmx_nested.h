@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msr.h"                /* enum msr_claim */
+
 #define VMX_VMCS_SIZE           4096u
 #define VMX_NESTED_REVISION     0x1u    /* IA32_VMX_BASIC[30:0]; bit 31 is the shadow-VMCS flag */
 #define VMX_NO_VMCS             0xffffffffffffffffull   /* the invalid current-VMCS pointer */
@@ -180,20 +182,14 @@ void vmx_nested_caps_init(struct vmx_nested_caps *c, unsigned phys_bits, uint64_
 static inline uint32_t vmx_ctls_must_be_1(uint64_t ctls) { return (uint32_t)ctls; }
 static inline uint32_t vmx_ctls_may_be_1(uint64_t ctls) { return (uint32_t)(ctls >> 32); }
 
-enum vmx_msr_result {
-    VMX_MSR_NOT_MINE,           /* not a VMX MSR: the VMM's other rules apply */
-    VMX_MSR_DONE,
-    VMX_MSR_GP,
-};
-
 /* RDMSR of IA32_FEATURE_CONTROL and the VMX MSRs.  An MSR that the offer says does
  * not exist (PROCBASED_CTLS2 without the secondary controls, EPT_VPID_CAP without EPT
  * or VPID, VMFUNC without VM functions) raises #GP as on such a CPU (A.3.3, A.10, A.11). */
-enum vmx_msr_result vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_t index,
+enum msr_claim vmx_nested_msr_read(const struct vmx_nested_caps *c, uint32_t index,
                                         uint64_t *value);
 /* WRMSR: the capability MSRs are read-only and IA32_FEATURE_CONTROL is locked, so
- * whatever the value: #GP for those, VMX_MSR_NOT_MINE for every other MSR. */
-enum vmx_msr_result vmx_nested_msr_write(uint32_t index);
+ * whatever the value: #GP for those, MSR_NOT_MINE for every other MSR. */
+enum msr_claim vmx_nested_msr_write(uint32_t index);
 
 /* Adds CPUID.1:ECX.VMX (bit 5) to the answer `out` (eax, ebx, ecx, edx) the VMM
  * computed for CPUID(leaf); other leaves are left alone. */
