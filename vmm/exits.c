@@ -341,10 +341,7 @@ static void arm_deadline(struct vm *vm, uint64_t tsc)
     struct vcpu *c = vm->cpu;
     if (c->index == 0)
         tsc = gdb_deadline(vm, tsc);    /* the debugger's UART is polled too */
-    if (tsc == c->deadline)
-        return;
-    c->deadline = tsc;
-    pith_notification_set_deadline(c->notification, tsc);
+    vcpu_set_deadline(c, tsc);
 }
 
 /* Everything time-driven up to now (the platform's timers, console input); then the
@@ -734,8 +731,7 @@ void vm_run(struct vm *vm)
     vm_lock(vm, c);
     vm->stopped = true;
     vm_stop_vcpus(vm);
-    pith_notification_set_deadline(c->notification, 0);
-    c->deadline = 0;
+    vcpu_set_deadline(c, 0);
     console_flush(&vm->console);
     vm_output_flush(vm);
     vm_unlock(vm);

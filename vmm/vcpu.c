@@ -57,6 +57,14 @@ void vm_lock(struct vm *vm, struct vcpu *cpu)
 }
 
 /* Does the vCPU have something its VMM thread must act on? */
+void vcpu_set_deadline(struct vcpu *c, uint64_t tsc)
+{
+    if (tsc == c->deadline)
+        return;
+    c->deadline = tsc;
+    pith_notification_set_deadline(c->notification, tsc);
+}
+
 bool vcpu_wants_attention(struct vcpu *c)
 {
     struct vm *vm = c->vm;
@@ -90,10 +98,8 @@ static void kick(struct vcpu *c)
                 /* its guest's guest has its quantum first: the vCPU's deadline brings
                  * the recall, even when another vCPU's thread raised the interrupt */
                 uint64_t due = nested_svm_deadline(c);
-                if (due && (!c->deadline || due < c->deadline)) {
-                    c->deadline = due;
-                    pith_notification_set_deadline(c->notification, due);
-                }
+                if (due && (!c->deadline || due < c->deadline))
+                    vcpu_set_deadline(c, due);
                 break;
             }
             c->recall_requested = true;

@@ -229,6 +229,8 @@ void vm_place_vcpus(struct vm *vm, uint64_t mask, unsigned host_cpus);
 /* Sets the affinity of every vCPU thread (and the first VMM thread) and says where
  * they went (vcpu.c). */
 void vm_place_vcpus_on_host(struct vm *vm);
+/* Arms the vCPU's notification for host TSC tsc (0: none), unless it already is. */
+void vcpu_set_deadline(struct vcpu *c, uint64_t tsc);
 /* An interrupt, NMI, INIT or start-up IPI waits for the vCPU, or the guest stopped. */
 bool vcpu_wants_attention(struct vcpu *cpu);
 /* Stops every vCPU thread and every VMM thread but the caller's (the guest stopped). */

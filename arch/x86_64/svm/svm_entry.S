@@ -19,7 +19,7 @@ svm_enter:
     mov %rdx, %rax
     vmsave                          /* host FS, GS, TR, LDTR, KernelGsBase, STAR... */
     push %rax                       /* the host save VMCB */
-    call kernel_unlock_from_asm              /* the stack is 16-byte aligned here */
+    call kernel_unlock_from_asm     /* the stack is 16-byte aligned here */
     clgi
     sti
     mov 16(%rsp), %rdi              /* the vcpu again: the unlock is C */
