@@ -247,7 +247,7 @@ $(BUILD)/initrd.img: tools/guest-linux.sh tools/initramfs.sh guests/linux/init $
 $(BUILD)/initrd-kvm.img: $(BUILD)/initrd.img
 $(BUILD)/vmlinuz $(BUILD)/disk.img: $(BUILD)/initrd.img
 
-# The VMM as the root task booting that guest (vmm/main.c's built-in guest, pith.test=1).
+# The VMM as the root task booting that guest (vmm/run_configured.c's built-in guest, pith.test=1).
 $(BUILD)/pith-linux.iso: $(BUILD)/kernel.elf $(BUILD)/vmm.elf $(BUILD)/vmlinuz $(BUILD)/initrd.img \
 		$(BUILD)/disk.img tools/mkiso.sh
 	tools/mkiso.sh $@ $(BUILD)/kernel.elf $(BUILD)/vmm.elf=vmm $(BUILD)/vmlinuz=vmlinuz \

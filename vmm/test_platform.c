@@ -13,7 +13,7 @@ static void output(void *context, uint8_t byte)
     vm_output(context, byte);
 }
 
-/* The verdict port: the first write ends the guest (with no stop reason: main.c's
+/* The verdict port: the first write ends the guest (with no stop reason: run_tests.c's
  * checks read the verdict itself). */
 static uint64_t verdict_read(void *vm, uint64_t offset, unsigned size)
 {

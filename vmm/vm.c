@@ -257,7 +257,7 @@ static enum pith_error create_vcpu(struct vm *vm, struct vcpu *c)
     c->tsc_offset = -vm->tsc_start;
     if (!err)
         err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_TSC, &c->tsc_offset, 1);
-    if (!err && c->index > 0)       /* vCPU 0's VMM thread has its own from main.c */
+    if (!err && c->index > 0)       /* vCPU 0's VMM thread has its own from run_configured.c or run_tests.c */
         err = pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &c->notification);
     return err;
 }

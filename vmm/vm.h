@@ -1,7 +1,7 @@
 /*
  * One guest: its guest space and RAM, its vCPUs (each with its vCPU thread and the VMM
  * thread that answers its exits), its devices, its time, and the record of what
- * happened while it ran (the checks of main.c read it).  Its platform (platform.h)
+ * happened while it ran (the checks of run_tests.c read it).  Its platform (platform.h)
  * is the test platform of the flat test guests (test_platform.c) or the PC (pc.h).
  * vm_create builds it from the VMM's own untyped memory, vm_load / linux_load put a
  * guest into its RAM, vm_run runs the exit loop until the guest stops.
