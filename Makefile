@@ -306,7 +306,7 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(wildcard tests/unit/*.h) | deps
 
 # The pure parts of the VMM (vmm/*/), tested on the host, and the pure parts of the
 # storage server and the uplink's e1000 driver.
-STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c user/storage/serve.c
+STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c user/storage/ata_dma.c user/storage/serve.c
 DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/*/*.c) user/lib/sysconf.c user/console/mux.c user/switch/fdb.c user/switch/switch.c \
 	$(STORAGE_PURE) user/uplink/e1000.c
 

@@ -2,7 +2,8 @@
  * The storage server and its clients (docs/storage.md).
  *
  * The storage server is a protection domain of its own that drives the host's ATA disk
- * (primary IDE channel, by PIO), reads its GPT and serves each guest the one partition
+ * (primary IDE channel, by bus-master DMA when the IDE controller offers it, else by
+ * PIO), reads its GPT and serves each guest the one partition
  * its configuration names (`disk part:NAME`).  A guest's VMM reaches it through a
  * channel: frames the root task shares between exactly that VMM and the server, and a
  * notification each way.
@@ -37,6 +38,7 @@
 struct pith_storage_args {
     uint64_t magic;
     uint64_t channel_count;
+    uint64_t bus_master;                    /* the primary channel's bus-master ports, 0: none */
     struct {
         char guest[PITH_STORAGE_NAME];
         char partition[PITH_STORAGE_NAME];
@@ -46,12 +48,15 @@ struct pith_storage_args {
 
 /* The server's extra capabilities: its notification (each VMM signals it with the
  * badge 1 << channel), the ATA command block (0x1f0-0x1f7) and control (0x3f6) ports,
- * then per channel the VMM's storage notification and the channel's frames. */
+ * then per channel the VMM's storage notification and the channel's frames, and last,
+ * when args.bus_master is not 0, its 8 bus-master ports (which let the server make the
+ * controller read and write any memory: docs/storage.md, Isolation). */
 #define PITH_STORAGE_SLOT_NOTIFY        0
 #define PITH_STORAGE_SLOT_ATA_COMMAND   1
 #define PITH_STORAGE_SLOT_ATA_CONTROL   2
 #define PITH_STORAGE_CHANNEL_CAPS       (1 + PITH_STORAGE_CHANNEL_FRAMES)
 #define PITH_STORAGE_CHANNEL_FIRST(c)   (3 + (c) * PITH_STORAGE_CHANNEL_CAPS)
+#define PITH_STORAGE_SLOT_BUS_MASTER(n) PITH_STORAGE_CHANNEL_FIRST(n)   /* n channels */
 
 /* A VMM's extra capabilities for its disk, from PITH_GUEST_SLOT_STORAGE (pith/guest.h):
  * its own notification (it waits there for answers), the server's notification badged

@@ -4,6 +4,7 @@
 #include <pith/process.h>
 #include <pith/storage.h>
 #include <pith/string.h>
+#include "pci.h"
 #include "storage.h"
 
 static struct pith_child storage_server;
@@ -37,6 +38,33 @@ static enum pith_error make_channel(unsigned guest, unsigned c, pith_cap_t serve
     return err;
 }
 
+static bool is_bus_master_ide(uint32_t id, uint32_t class_revision)
+{
+    (void)id;
+    return class_revision >> 16 == 0x0101 && (class_revision >> 8 & 0x80);
+}
+
+/* The primary channel's bus-master registers (Programming Interface for Bus Master IDE
+ * Controller 1.0: BAR 4, 16 ports, the primary's the first 8) as a capability in
+ * *cap, with the controller's I/O decoding and bus mastering on; their first port, or
+ * 0 when the machine has no such controller. */
+static uint64_t bus_master_ports(pith_cap_t *cap)
+{
+    int64_t location = pci_open() ? pci_find(is_bus_master_ide) : -1;
+    if (location < 0)
+        return 0;
+    uint32_t bar = pci_read((uint32_t)location, 0x20);
+    uint32_t base = bar & 0xfffc;
+    if (!(bar & 1) || base == 0)
+        return 0;
+    *cap = pith_alloc_slot();
+    if (pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, base, base + 7, *cap) != PITH_OK)
+        return 0;
+    uint32_t command = pci_read((uint32_t)location, 0x04) & 0xffff;
+    pci_write((uint32_t)location, 0x04, command | 0x5);
+    return base;
+}
+
 static void copy_name(char *to, const char *from)
 {
     unsigned i = 0;
@@ -48,7 +76,7 @@ static void copy_name(char *to, const char *from)
 void storage_start(const struct sysconf *config, const struct pith_module_desc *image)
 {
     static struct pith_storage_args args;
-    static pith_cap_t caps[PITH_STORAGE_CHANNEL_FIRST(PITH_STORAGE_CHANNELS_MAX)];
+    static pith_cap_t caps[PITH_STORAGE_SLOT_BUS_MASTER(PITH_STORAGE_CHANNELS_MAX) + 1];
     unsigned wanted = 0;
     for (unsigned i = 0; i < config->guest_count; i++)
         wanted += config->guests[i].valid && config->guests[i].disk_partition[0];
@@ -84,10 +112,14 @@ void storage_start(const struct sysconf *config, const struct pith_module_desc *
         args.channel[c].line = g->disk_line;
         args.channel_count++;
     }
+    unsigned count = PITH_STORAGE_CHANNEL_FIRST(args.channel_count);
+    args.bus_master = bus_master_ports(&caps[count]);
+    if (args.bus_master)
+        count++;
     storage_server = (struct pith_child){
         .name = "storage", .image = (const void *)image->vaddr, .image_size = image->size,
         .memory_bytes = 4ull << 20, .cnode_bits = 10, .priority = 110,
-        .extra_caps = caps, .extra_count = PITH_STORAGE_CHANNEL_FIRST(args.channel_count),
+        .extra_caps = caps, .extra_count = count,
         .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = &args, .args_size = sizeof(args) };
     err = pith_child_start(&storage_server);
     if (err != PITH_OK) {

@@ -1,6 +1,5 @@
 /*
- * The uplink's start (uplink.h): PCI configuration space through ports 0xcf8/0xcfc
- * (configuration mechanism #1, PCI Local Bus Specification 3.0 §3.2.2.3.2), the NIC's
+ * The uplink's start (uplink.h): the NIC found in PCI configuration space (pci.h), its
  * registers as frames carved out of the device untyped that covers them, its
  * interrupt line as the firmware assigned it (register 0x3c).
  */
@@ -10,10 +9,9 @@
 #include <pith/process.h>
 #include <pith/syscall.h>
 #include <pith/uplink.h>
+#include "pci.h"
 #include "uplink.h"
 
-#define PCI_ADDRESS 0xcf8
-#define PCI_DATA    0xcfc
 #define E1000_VENDOR 0x8086
 #define E1000_DEVICE 0x100e         /* 82540EM, what QEMU and Bochs emulate */
 
@@ -24,37 +22,10 @@ static pith_cap_t caps[PITH_UPLINK_CAPS(NETRING_SLOTS)];
 static bool prepared;
 static unsigned uplink_port;
 
-static uint32_t pci_read(uint32_t location, unsigned reg)
+static bool is_e1000(uint32_t id, uint32_t class_revision)
 {
-    pith_outl(PCI_ADDRESS, 0x80000000u | location << 8 | (reg & 0xfc));
-    return pith_inl(PCI_DATA);
-}
-
-static void pci_write(uint32_t location, unsigned reg, uint32_t value)
-{
-    pith_outl(PCI_ADDRESS, 0x80000000u | location << 8 | (reg & 0xfc));
-    pith_outl(PCI_DATA, value);
-}
-
-/* The first e1000 on any bus: its bus << 8 | device << 3 | function, or -1. */
-static int64_t pci_find_e1000(void)
-{
-    for (uint32_t bus = 0; bus < 256; bus++)
-        for (uint32_t device = 0; device < 32; device++)
-            for (uint32_t function = 0; function < 8; function++) {
-                uint32_t location = bus << 8 | device << 3 | function;
-                uint32_t id = pci_read(location, 0);
-                if ((id & 0xffff) == 0xffff) {
-                    if (function == 0)
-                        break;
-                    continue;
-                }
-                if (id == (E1000_DEVICE << 16 | E1000_VENDOR))
-                    return location;
-                if (function == 0 && !(pci_read(location, 0x0c) >> 16 & 0x80))
-                    break;              /* not a multi-function device */
-            }
-    return -1;
+    (void)class_revision;
+    return id == (E1000_DEVICE << 16 | E1000_VENDOR);
 }
 
 /* The device untyped holding physical page `phys`, or -1. */
@@ -141,13 +112,11 @@ static void claim_interrupt(uplink_say_fn say)
 
 static bool find_nic(uplink_say_fn say)
 {
-    pith_cap_t ports = pith_alloc_slot();
-    if (pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, PCI_ADDRESS, PCI_DATA + 3, ports) != PITH_OK ||
-        pith_ioport_allow(ports, PITH_SLOT_ADDRESS_SPACE) != PITH_OK) {
+    if (!pci_open()) {
         say("uplink: no access to PCI configuration space\n");
         return false;
     }
-    int64_t location = pci_find_e1000();
+    int64_t location = pci_find(is_e1000);
     if (location < 0) {
         say("uplink: no e1000 (PCI %04x:%04x) on this machine\n", E1000_VENDOR, E1000_DEVICE);
         return false;

@@ -37,8 +37,7 @@ static void settle(struct ata_disk *d)
         d->ports.alt_status(d->ports.ctx);
 }
 
-/* Waits until BSY clears; then the status, or 0xff after poll_limit reads. */
-static uint8_t wait_ready(struct ata_disk *d)
+uint8_t ata_wait_ready(struct ata_disk *d)
 {
     for (uint32_t i = 0; i < d->poll_limit; i++) {
         if (i >= ATA_PIO_QUICK_POLLS && d->ports.pause)
@@ -53,7 +52,7 @@ static uint8_t wait_ready(struct ata_disk *d)
 /* Waits for the data phase of one sector. */
 static bool wait_data(struct ata_disk *d)
 {
-    uint8_t s = wait_ready(d);
+    uint8_t s = ata_wait_ready(d);
     return s != 0xff && !(s & (ST_ERR | ST_DF)) && (s & ST_DRQ);
 }
 
@@ -75,7 +74,7 @@ bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigne
         d->ports.out8(d->ports.ctx, r, 0);
     d->ports.out8(d->ports.ctx, REG_COMMAND, CMD_IDENTIFY);
     settle(d);
-    uint8_t s = wait_ready(d);
+    uint8_t s = ata_wait_ready(d);
     /* An ATAPI device aborts IDENTIFY DEVICE and leaves its signature 14h/EBh. */
     if (s == 0xff || (s & ST_ERR) || !(s & ST_DRQ) ||
         d->ports.in8(d->ports.ctx, REG_LBA1) || d->ports.in8(d->ports.ctx, REG_LBA2))
@@ -98,12 +97,11 @@ bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigne
     return d->sectors != 0;
 }
 
-/* Loads the registers for count sectors at lba and issues the command. */
-static bool command(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cmd28, uint8_t cmd48)
+bool ata_issue(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cmd28, uint8_t cmd48)
 {
     if (count == 0 || count > 256 || lba >= d->sectors || count > d->sectors - lba)
         return false;
-    uint8_t s = wait_ready(d);
+    uint8_t s = ata_wait_ready(d);
     if (s == 0xff)
         return false;
     void *c = d->ports.ctx;
@@ -130,7 +128,7 @@ static bool command(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cm
 bool ata_pio_read(struct ata_disk *d, uint64_t lba, unsigned count, void *buf)
 {
     uint8_t *p = buf;
-    if (!command(d, lba, count, CMD_READ_SECTORS, CMD_READ_SECTORS_EXT))
+    if (!ata_issue(d, lba, count, CMD_READ_SECTORS, CMD_READ_SECTORS_EXT))
         return false;
     for (unsigned s = 0; s < count; s++) {
         if (!wait_data(d))
@@ -142,14 +140,14 @@ bool ata_pio_read(struct ata_disk *d, uint64_t lba, unsigned count, void *buf)
         }
         settle(d);
     }
-    uint8_t st = wait_ready(d);
+    uint8_t st = ata_wait_ready(d);
     return st != 0xff && !(st & (ST_ERR | ST_DF));
 }
 
 bool ata_pio_write(struct ata_disk *d, uint64_t lba, unsigned count, const void *buf)
 {
     const uint8_t *p = buf;
-    if (!command(d, lba, count, CMD_WRITE_SECTORS, CMD_WRITE_SECTORS_EXT))
+    if (!ata_issue(d, lba, count, CMD_WRITE_SECTORS, CMD_WRITE_SECTORS_EXT))
         return false;
     for (unsigned s = 0; s < count; s++) {
         if (!wait_data(d))
@@ -158,17 +156,17 @@ bool ata_pio_write(struct ata_disk *d, uint64_t lba, unsigned count, const void 
             d->ports.out16(d->ports.ctx, (uint16_t)(p[0] | p[1] << 8));
         settle(d);
     }
-    uint8_t st = wait_ready(d);
+    uint8_t st = ata_wait_ready(d);
     return st != 0xff && !(st & (ST_ERR | ST_DF));
 }
 
 bool ata_pio_flush(struct ata_disk *d)
 {
-    if (wait_ready(d) == 0xff)
+    if (ata_wait_ready(d) == 0xff)
         return false;
     select_device(d, 0);
     d->ports.out8(d->ports.ctx, REG_COMMAND, d->lba48 ? CMD_FLUSH_CACHE_EXT : CMD_FLUSH_CACHE);
     settle(d);
-    uint8_t st = wait_ready(d);
+    uint8_t st = ata_wait_ready(d);
     return st != 0xff && !(st & (ST_ERR | ST_DF));
 }

@@ -47,6 +47,14 @@ bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigne
 bool ata_pio_read(struct ata_disk *d, uint64_t lba, unsigned count, void *buf);
 bool ata_pio_write(struct ata_disk *d, uint64_t lba, unsigned count, const void *buf);
 
+/* Waits until BSY clears (a pause between reads once past the quick ones); then the
+ * status, or 0xff after poll_limit reads. */
+uint8_t ata_wait_ready(struct ata_disk *d);
+
+/* Loads the registers for count (1-256) sectors at lba and issues cmd28, or cmd48 on an
+ * LBA48 drive; false when the range is not on the disk or the drive stays busy. */
+bool ata_issue(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cmd28, uint8_t cmd48);
+
 /* FLUSH CACHE (EXT): every completed write is on the medium when this returns true. */
 bool ata_pio_flush(struct ata_disk *d);
 

@@ -4,7 +4,10 @@
  * disk on the primary IDE channel, reads its GPT (gpt.c), and serves each channel
  * (pith/storage.h) only the partition named for it: every request is checked against
  * that partition and moved to the disk's sectors here, so a guest never names a disk
- * sector itself.  It touches no guest memory, only the channels.
+ * sector itself.  It touches no guest memory, only the channels.  The disk moves its
+ * data by bus-master DMA (ata_dma.h) straight into and out of the channels' data frames
+ * when the root task gave it the controller's bus-master ports and a test read agrees
+ * with PIO; otherwise by PIO.
  */
 #include <pith/alloc.h>
 #include <pith/cpu.h>
@@ -14,7 +17,7 @@
 #include <pith/storage.h>
 #include <pith/string.h>
 #include <pith/syscall.h>
-#include "ata_pio.h"
+#include "ata_dma.h"
 #include "gpt.h"
 #include "serve.h"
 
@@ -22,13 +25,18 @@
 #define ATA_CONTROL_PORT 0x3f6
 #define CHANNELS_VADDR   0x0000200000000000ull
 #define CHANNEL_BYTES    (PITH_STORAGE_CHANNEL_FRAMES * 4096ull)
+#define DMA_PAGE_VADDR   0x0000210000000000ull  /* the PRD table, then a test read's data */
+#define DMA_TEST_OFFSET  2048u
 
 
 static struct ata_disk disk;
 static struct gpt_table table;
 static struct storage_channel channels[PITH_STORAGE_CHANNELS_MAX];
 static pith_cap_t peer[PITH_STORAGE_CHANNELS_MAX];     /* each VMM's notification */
-static uint8_t bounce[PITH_STORAGE_DATA_BYTES];
+static uint64_t channel_phys[PITH_STORAGE_CHANNELS_MAX][PITH_STORAGE_CHANNEL_FRAMES];
+static uint64_t dma_page_phys;
+static uint16_t bus_master_port;
+static bool dma;                    /* the disk moves its data by DMA */
 
 static uint8_t port_in8(void *ctx, unsigned reg) { (void)ctx; return pith_inb((uint16_t)(ATA_COMMAND_PORT + reg)); }
 static void port_out8(void *ctx, unsigned reg, uint8_t v) { (void)ctx; pith_outb((uint16_t)(ATA_COMMAND_PORT + reg), v); }
@@ -51,6 +59,27 @@ static void port_pause(void *ctx)
     pith_wait(pause_notification, &bits);
 }
 
+static uint8_t bm_in8(void *ctx, unsigned reg) { (void)ctx; return pith_inb((uint16_t)(bus_master_port + reg)); }
+static void bm_out8(void *ctx, unsigned reg, uint8_t v) { (void)ctx; pith_outb((uint16_t)(bus_master_port + reg), v); }
+static void bm_out32(void *ctx, unsigned reg, uint32_t v) { (void)ctx; pith_outl((uint16_t)(bus_master_port + reg), v); }
+
+/* The physical address of a byte the server mapped itself: in a channel, or in its
+ * own DMA page; 0 for anything else. */
+static uint64_t phys_of(void *ctx, const void *vaddr)
+{
+    (void)ctx;
+    uint64_t v = (uint64_t)vaddr;
+    if (v - DMA_PAGE_VADDR < 4096)
+        return dma_page_phys + (v - DMA_PAGE_VADDR);
+    uint64_t c = (v - CHANNELS_VADDR) / CHANNEL_BYTES, f = (v - CHANNELS_VADDR) % CHANNEL_BYTES / 4096;
+    if (v < CHANNELS_VADDR || c >= PITH_STORAGE_CHANNELS_MAX || !channel_phys[c][f])
+        return 0;
+    return channel_phys[c][f] + (v & 4095);
+}
+
+static struct ata_bus_master bus_master = { bm_in8, bm_out8, bm_out32, NULL, phys_of, NULL,
+                                            (volatile uint32_t *)DMA_PAGE_VADDR, 0 };
+
 static const struct ata_ports ports = { port_in8, port_out8, port_in16, port_out16,
                                         port_alt_status, port_control, NULL, port_pause };
 
@@ -59,8 +88,19 @@ static bool disk_sector(void *ctx, uint64_t lba, void *buf)
     return ata_pio_read(ctx, lba, 1, buf);
 }
 
-static bool disk_read(void *ctx, uint64_t lba, unsigned count, void *buf) { return ata_pio_read(ctx, lba, count, buf); }
-static bool disk_write(void *ctx, uint64_t lba, unsigned count, const void *buf) { return ata_pio_write(ctx, lba, count, buf); }
+static bool disk_read(void *ctx, uint64_t lba, unsigned count, void *buf)
+{
+    if (dma && ata_dma_prepare(&bus_master, buf, count * 512ull))
+        return ata_dma_run(ctx, &bus_master, lba, count, true);
+    return ata_pio_read(ctx, lba, count, buf);
+}
+
+static bool disk_write(void *ctx, uint64_t lba, unsigned count, const void *buf)
+{
+    if (dma && ata_dma_prepare(&bus_master, buf, count * 512ull))
+        return ata_dma_run(ctx, &bus_master, lba, count, false);
+    return ata_pio_write(ctx, lba, count, buf);
+}
 static bool disk_flush(void *ctx) { return ata_pio_flush(ctx); }
 static const struct storage_disk storage_disk = { disk_read, disk_write, disk_flush, &disk };
 
@@ -69,7 +109,8 @@ static const struct pith_storage_args *arguments(const struct pith_bootinfo *bi)
     const struct pith_storage_args *a = (const void *)bi->args_vaddr;
     if (bi->args_size < sizeof(*a) || a->magic != PITH_STORAGE_MAGIC ||
         a->channel_count > PITH_STORAGE_CHANNELS_MAX ||
-        bi->extra_count < PITH_STORAGE_CHANNEL_FIRST(a->channel_count))
+        bi->extra_count < PITH_STORAGE_CHANNEL_FIRST(a->channel_count) + (a->bus_master != 0) ||
+        a->bus_master > 0xfff8)
         return NULL;
     return a;
 }
@@ -78,18 +119,56 @@ static bool map_channel(const struct pith_bootinfo *bi, unsigned c)
 {
     uint64_t first = bi->extra_first_slot + PITH_STORAGE_CHANNEL_FIRST(c);
     uint64_t vaddr = CHANNELS_VADDR + c * CHANNEL_BYTES;
-    for (unsigned f = 0; f < PITH_STORAGE_CHANNEL_FRAMES; f++)
+    for (unsigned f = 0; f < PITH_STORAGE_CHANNEL_FRAMES; f++) {
         if (pith_map_frame(first + 1 + f, PITH_SLOT_ADDRESS_SPACE, vaddr + 4096ull * f,
                            PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0) != PITH_OK)
             return false;
+        if (pith_frame_address(first + 1 + f, &channel_phys[c][f]) != PITH_OK)
+            channel_phys[c][f] = 0;     /* PIO for this channel */
+    }
     channels[c] = (struct storage_channel){ .control = (volatile struct pith_storage_control *)vaddr,
                                             .data = (uint8_t *)(vaddr + 4096) };
     peer[c] = first;
     return true;
 }
 
+/* DMA when the controller's bus-master ports came and a test read of the disk's first
+ * sectors by DMA gives what PIO gives; the server says which it uses. */
+static void try_dma(const struct pith_bootinfo *bi, const struct pith_storage_args *a)
+{
+    static uint8_t by_pio[DMA_TEST_OFFSET];
+    uint8_t *by_dma = (uint8_t *)DMA_PAGE_VADDR + DMA_TEST_OFFSET;
+    uint64_t page = 0;
+    const char *why = NULL;
+    if (!a->bus_master)
+        why = "no bus-master IDE controller";
+    else if (pith_ioport_allow(bi->extra_first_slot + PITH_STORAGE_SLOT_BUS_MASTER(a->channel_count),
+                               PITH_SLOT_ADDRESS_SPACE) != PITH_OK ||
+             pith_alloc_object(PITH_OBJ_FRAME_4K, 0, &page) != PITH_OK ||
+             pith_map_frame(page, PITH_SLOT_ADDRESS_SPACE, DMA_PAGE_VADDR, PITH_RIGHT_READ | PITH_RIGHT_WRITE,
+                            0) != PITH_OK ||
+             pith_frame_address(page, &dma_page_phys) != PITH_OK || dma_page_phys >= (1ull << 32) - 4096)
+        why = "no page for its table";
+    if (!why) {
+        bus_master_port = (uint16_t)a->bus_master;
+        bus_master.table_phys = dma_page_phys;
+        unsigned n = DMA_TEST_OFFSET / 512;
+        memset(by_dma, 0x5a, DMA_TEST_OFFSET);
+        if (!ata_pio_read(&disk, 0, n, by_pio) || !ata_dma_prepare(&bus_master, by_dma, DMA_TEST_OFFSET) ||
+            !ata_dma_run(&disk, &bus_master, 0, n, true))
+            why = "a test read failed";
+        else if (memcmp(by_pio, by_dma, DMA_TEST_OFFSET))
+            why = "a test read differed from PIO";
+    }
+    dma = !why;
+    if (dma)
+        pith_printf("storage: bus-master DMA (ports %lx)\n", a->bus_master);
+    else
+        pith_printf("storage: PIO: %s\n", why);
+}
+
 /* The disk and its table; false (said why) when there is nothing to serve. */
-static bool open_disk(const struct pith_bootinfo *bi)
+static bool open_disk(const struct pith_bootinfo *bi, const struct pith_storage_args *a)
 {
     pith_ioport_allow(bi->extra_first_slot + PITH_STORAGE_SLOT_ATA_COMMAND, PITH_SLOT_ADDRESS_SPACE);
     pith_ioport_allow(bi->extra_first_slot + PITH_STORAGE_SLOT_ATA_CONTROL, PITH_SLOT_ADDRESS_SPACE);
@@ -103,6 +182,7 @@ static bool open_disk(const struct pith_bootinfo *bi)
     pith_printf("storage: disk '%s' (%s), %lu sectors (%lu MiB)%s\n", disk.model,
                 disk.slot ? "slave" : "master", disk.sectors, disk.sectors >> 11,
                 disk.lba48 ? ", LBA48" : "");
+    try_dma(bi, a);
     enum gpt_error e = gpt_read(disk_sector, &disk, disk.sectors, &table);
     if (e != GPT_OK) {
         pith_printf("storage: no usable GPT: %s\n", gpt_error_name(e));
@@ -148,7 +228,7 @@ int main(void *arg)
     }
     pause_notification = bi->extra_first_slot + PITH_STORAGE_SLOT_NOTIFY;
     pause_tsc = bi->tsc_hz / 10000 + 1;                 /* 100 us */
-    bool have_table = open_disk(bi);
+    bool have_table = open_disk(bi, a);
     unsigned served = 0;
     for (unsigned c = 0; c < a->channel_count; c++) {
         if (!map_channel(bi, (unsigned)c)) {
@@ -179,7 +259,7 @@ int main(void *arg)
         for (bool again = true; again;) {
             again = false;
             for (unsigned c = 0; c < a->channel_count; c++)
-                if (channels[c].control && storage_serve(&storage_disk, &channels[c], bounce)) {
+                if (channels[c].control && storage_serve(&storage_disk, &channels[c])) {
                     pith_signal(peer[c]);
                     again = true;
                 }

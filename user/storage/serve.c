@@ -1,14 +1,8 @@
 /* One request of one channel (serve.h). */
 #include "serve.h"
 
-static void copy(uint8_t *to, const uint8_t *from, uint64_t n)
-{
-    while (n--)
-        *to++ = *from++;
-}
-
 static enum pith_storage_status perform(const struct storage_disk *disk, struct storage_channel *ch,
-                                        uint32_t op, uint64_t sector, uint32_t count, uint8_t *bounce)
+                                        uint32_t op, uint64_t sector, uint32_t count)
 {
     enum pith_storage_status s = pith_storage_check(op, sector, count, ch->served ? ch->sectors : 0);
     if (!ch->served)
@@ -21,14 +15,11 @@ static enum pith_storage_status perform(const struct storage_disk *disk, struct 
     switch (op) {
     case PITH_STORAGE_READ:
         for (uint32_t done = 0; ok && done < count; done += 256)
-            ok = disk->read(disk->ctx, lba + done, count - done < 256 ? count - done : 256, bounce + done * 512ull);
-        if (ok)
-            copy(ch->data, bounce, count * 512ull);
+            ok = disk->read(disk->ctx, lba + done, count - done < 256 ? count - done : 256, ch->data + done * 512ull);
         break;
     case PITH_STORAGE_WRITE:
-        copy(bounce, ch->data, count * 512ull);         /* once: the VMM may change it meanwhile */
         for (uint32_t done = 0; ok && done < count; done += 256)
-            ok = disk->write(disk->ctx, lba + done, count - done < 256 ? count - done : 256, bounce + done * 512ull);
+            ok = disk->write(disk->ctx, lba + done, count - done < 256 ? count - done : 256, ch->data + done * 512ull);
         break;
     default:
         ok = disk->flush(disk->ctx);
@@ -37,14 +28,14 @@ static enum pith_storage_status perform(const struct storage_disk *disk, struct 
     return ok ? PITH_STORAGE_OK : PITH_STORAGE_IOERR;
 }
 
-bool storage_serve(const struct storage_disk *disk, struct storage_channel *ch, uint8_t *bounce)
+bool storage_serve(const struct storage_disk *disk, struct storage_channel *ch)
 {
     uint32_t seq = __atomic_load_n(&ch->control->seq, __ATOMIC_ACQUIRE);
     if (seq == ch->last_seq)
         return false;
     uint32_t op = ch->control->op, count = ch->control->count;
     uint64_t sector = ch->control->sector;
-    ch->control->status = perform(disk, ch, op, sector, count, bounce);
+    ch->control->status = perform(disk, ch, op, sector, count);
     ch->last_seq = seq;
     __atomic_store_n(&ch->control->done, seq, __ATOMIC_RELEASE);
     return true;

@@ -25,8 +25,10 @@ struct storage_channel {
 };
 
 /* Answers the channel's request if the VMM posted a new one (true then): the fields
- * are read once, checked against the partition, performed through `bounce` (private,
- * PITH_STORAGE_DATA_BYTES), and status and done published.  The caller signals. */
-bool storage_serve(const struct storage_disk *disk, struct storage_channel *ch, uint8_t *bounce);
+ * are read once, checked against the partition, performed, and status and done
+ * published.  The data move straight between the disk and the channel's data frames:
+ * the server never interprets them, so a VMM that changes them during a request only
+ * changes what its own partition receives.  The caller signals. */
+bool storage_serve(const struct storage_disk *disk, struct storage_channel *ch);
 
 #endif
