@@ -72,6 +72,8 @@ struct pc_disk {
     bool (*write)(void *ctx, uint64_t offset, const void *buf, size_t length);
     bool (*flush)(void *ctx);
     void *ctx;
+    void *stage;                    /* optional: where read and write want the data (virtio_blk.h) */
+    size_t stage_bytes;
 };
 
 /* What the configuration puts on the PC's PCI bus; each device's file decides from it

@@ -51,6 +51,10 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     b->blk.disk_write = remote ? disk->write : module_write;
     b->blk.disk_flush = remote ? disk->flush : NULL;
     b->blk.disk_ctx = remote ? disk->ctx : &b->disk;
+    /* a module disk gets no stage: its calls are memcpys, so larger runs would save
+     * little and cost every guest the stage's memory */
+    b->blk.disk_stage = remote ? disk->stage : NULL;
+    b->blk.disk_stage_bytes = remote ? disk->stage_bytes : 0;
     d->state = b;
     pc_virtio_legacy_function(d, &b->pci, &b->blk.dev, &virtio_pci_ops, VIRTIO_PCI_DEVICE_BLK,
                               VIRTIO_SUBSYSTEM_BLK, 0x010000);

@@ -58,7 +58,8 @@ static void host_partition(struct vm *vm, const struct sysconf_guest *g, struct 
     }
     vm_log(vm, "disk: host partition '%s', %lu KiB, writable", g->disk_partition, client.sectors / 2);
     *d = (struct pc_disk){ .size = client.sectors * 512, .writable = true, .read = storage_client_read,
-                           .write = storage_client_write, .flush = storage_client_flush, .ctx = &client };
+                           .write = storage_client_write, .flush = storage_client_flush, .ctx = &client,
+                           .stage = client.data, .stage_bytes = PITH_STORAGE_DATA_BYTES };
 }
 
 /* The guest `make test-linux` boots when no guest.conf module describes another. */

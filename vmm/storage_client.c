@@ -65,7 +65,8 @@ bool storage_client_read(void *ctx, uint64_t offset, void *buf, size_t length)
     if (!whole_sectors(offset, length) ||
         request(s, PITH_STORAGE_READ, offset / 512, (uint32_t)(length / 512)) != PITH_STORAGE_OK)
         return false;
-    pith_memcpy(buf, s->data, length);
+    if (buf != s->data)
+        pith_memcpy(buf, s->data, length);
     return true;
 }
 
@@ -74,7 +75,8 @@ bool storage_client_write(void *ctx, uint64_t offset, const void *buf, size_t le
     struct storage_client *s = ctx;
     if (!whole_sectors(offset, length))
         return false;
-    pith_memcpy(s->data, buf, length);
+    if (buf != s->data)
+        pith_memcpy(s->data, buf, length);
     return request(s, PITH_STORAGE_WRITE, offset / 512, (uint32_t)(length / 512)) == PITH_STORAGE_OK;
 }
 

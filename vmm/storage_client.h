@@ -11,7 +11,7 @@
 
 struct storage_client {
     volatile struct pith_storage_control *control;
-    uint8_t *data;
+    uint8_t *data;                     /* the channel's data frames: PITH_STORAGE_DATA_BYTES */
     uint64_t notification, server;     /* capability slots */
     uint32_t seq;
     uint64_t sectors;
@@ -27,7 +27,8 @@ struct storage_client {
 #define STORAGE_CLIENT_PATIENCE_MS 2000
 bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t vaddr, uint64_t tsc_hz);
 
-/* virtio-blk's disk callbacks (dev/virtio_blk.h): whole sectors at a byte offset. */
+/* virtio-blk's disk callbacks (dev/virtio_blk.h): whole sectors at a byte offset.  With
+ * `data` as the disk's stage, buf is data itself and nothing is copied. */
 bool storage_client_read(void *ctx, uint64_t offset, void *buf, size_t length);
 bool storage_client_write(void *ctx, uint64_t offset, const void *buf, size_t length);
 bool storage_client_flush(void *ctx);

@@ -31,17 +31,23 @@ static void setup_queue(struct virtio_device *d, unsigned q)
 
 #include "virtq_driver.h"
 
-static void blk_setup(struct virtio_blk *b, bool ro)
+/* The driver's setup of a disk of `bytes` (zeroed RAM, queue 0 ready). */
+static void blk_start(struct virtio_blk *b, uint64_t bytes, bool ro)
 {
     memset(mem, 0, sizeof(mem));
-    for (unsigned i = 0; i < sizeof(disk); i++)
-        disk[i] = (uint8_t)(i * 7);
-    virtio_blk_init(b, memory, irq, sizeof(disk), ro);
-    b->disk_read = disk_read;
-    b->disk_write = disk_write;
+    virtio_blk_init(b, memory, irq, bytes, ro);
     reg_write(&b->dev, 0x12, 1, 1 | 2);     /* ACKNOWLEDGE | DRIVER */
     setup_queue(&b->dev, 0);
     reg_write(&b->dev, 0x12, 1, 1 | 2 | 4); /* DRIVER_OK */
+}
+
+static void blk_setup(struct virtio_blk *b, bool ro)
+{
+    for (unsigned i = 0; i < sizeof(disk); i++)
+        disk[i] = (uint8_t)(i * 7);
+    blk_start(b, sizeof(disk), ro);
+    b->disk_read = disk_read;
+    b->disk_write = disk_write;
 }
 
 /* A request: header at 0x1000, data at 0x2000 (len bytes), status at 0x3000. */
@@ -270,6 +276,213 @@ static void event_index(void)
     CHECK_EQ(used_event_word(0), 0xffff);        /* the device never writes the driver's word */
 }
 
+/* A larger disk that records its calls, for requests of many data buffers; with a
+ * stage, every call must use it (the storage client relies on that to skip a copy). */
+#define BIG_SECTORS 64
+static uint8_t big_disk[BIG_SECTORS * 512], big_before[sizeof(big_disk)];
+static uint8_t stage[8192];
+static struct virtio_blk *big_device;
+static struct { uint64_t offset; size_t length; } calls[16];
+static unsigned call_count, fail_call;      /* fail_call: that call (1, 2, ...) fails */
+
+static bool big_call(void *ctx, uint64_t offset, const void *buf, size_t n)
+{
+    (void)ctx;
+    CHECK(n % 512 == 0 && offset + n <= sizeof(big_disk));
+    if (big_device->disk_stage)
+        CHECK(buf == stage && n <= big_device->disk_stage_bytes);
+    else
+        CHECK(n <= 4096);
+    if (call_count < 16)
+        calls[call_count].offset = offset, calls[call_count].length = n;
+    return ++call_count != fail_call && offset + n <= sizeof(big_disk);
+}
+static bool big_read(void *ctx, uint64_t offset, void *buf, size_t n)
+{
+    if (!big_call(ctx, offset, buf, n))
+        return false;
+    memcpy(buf, big_disk + offset, n);
+    return true;
+}
+static bool big_write(void *ctx, uint64_t offset, const void *buf, size_t n)
+{
+    if (!big_call(ctx, offset, buf, n))
+        return false;
+    memcpy(big_disk + offset, buf, n);
+    return true;
+}
+
+/* stage_bytes 0: the device's own 4 KiB bounce buffer. */
+static void big_setup(struct virtio_blk *b, size_t stage_bytes)
+{
+    for (unsigned i = 0; i < sizeof(big_disk); i++)
+        big_disk[i] = (uint8_t)(i * 11 + i / 512);
+    memcpy(big_before, big_disk, sizeof(big_disk));
+    blk_start(b, sizeof(big_disk), false);
+    b->disk_read = big_read;
+    b->disk_write = big_write;
+    b->disk_stage = stage_bytes ? stage : NULL;
+    b->disk_stage_bytes = stage_bytes;
+    big_device = b;
+    call_count = fail_call = 0;
+}
+
+/* A data buffer in guest RAM, away from the header (0x1000), the status (0x1100) and the
+ * ring (0x8000-0x9fff); device_writes: the device fills it (a read). */
+struct piece { uint64_t gpa; uint32_t length; bool device_writes; };
+
+static void blk_chain(struct virtio_blk *b, uint32_t type, uint64_t sector, const struct piece *data,
+                      unsigned count)
+{
+    struct { uint32_t type, reserved; uint64_t sector; } h = { type, 0, sector };
+    memcpy(mem + 0x1000, &h, sizeof(h));
+    mem[0x1100] = 0xee;
+    put_desc(0, 0, 0x1000, 16, 1, 1);
+    for (unsigned i = 0; i < count; i++)
+        put_desc(0, 1 + i, data[i].gpa, data[i].length, 1 | (data[i].device_writes ? 2 : 0), (uint16_t)(2 + i));
+    put_desc(0, 1 + count, 0x1100, 1, 2, 0);
+    make_available(0, 0);
+    reg_write(&b->dev, 0x10, 2, 0);
+}
+
+/* Fills the pieces with a pattern of their own. */
+static void fill_pieces(const struct piece *data, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++)
+        for (uint32_t k = 0; k < data[i].length; k++)
+            mem[data[i].gpa + k] = (uint8_t)(k * 13 + i * 101 + 5);
+}
+
+/* The pieces, one after the other, equal `bytes`. */
+static bool pieces_equal(const struct piece *data, unsigned count, const uint8_t *bytes)
+{
+    for (unsigned i = 0; i < count; i++) {
+        if (memcmp(mem + data[i].gpa, bytes, data[i].length) != 0)
+            return false;
+        bytes += data[i].length;
+    }
+    return true;
+}
+
+/* Three pages and a sector, scattered in guest RAM: 12800 bytes. */
+static const struct piece pages_out[] = {
+    { 0x5000, 4096, false }, { 0x2000, 4096, false }, { 0xa000, 4096, false }, { 0x7000, 512, false } };
+static const struct piece pages_in[] = {
+    { 0x5000, 4096, true }, { 0x2000, 4096, true }, { 0xa000, 4096, true }, { 0x7000, 512, true } };
+
+/* A write of four buffers through an 8 KiB stage: two disk calls, byte-exact. */
+static void blk_staged_write_runs(void)
+{
+    static struct virtio_blk b;
+    big_setup(&b, 8192);
+    fill_pieces(pages_out, 4);
+    blk_chain(&b, VIRTIO_BLK_T_OUT, 3, pages_out, 4);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(used_len(0, 0), 1);
+    CHECK_EQ(call_count, 2);
+    CHECK_EQ(calls[0].offset, 3 * 512);
+    CHECK_EQ(calls[0].length, 8192);
+    CHECK_EQ(calls[1].offset, 3 * 512 + 8192);
+    CHECK_EQ(calls[1].length, 12800 - 8192);
+    CHECK(pieces_equal(pages_out, 4, big_disk + 3 * 512));
+    CHECK(memcmp(big_disk, big_before, 3 * 512) == 0);
+    CHECK(memcmp(big_disk + 3 * 512 + 12800, big_before + 3 * 512 + 12800,
+                 sizeof(big_disk) - 3 * 512 - 12800) == 0);
+}
+
+/* A read of four buffers through an 8 KiB stage: two disk calls, guest RAM byte-exact,
+ * the used length counts the bytes written and the status. */
+static void blk_staged_read_runs(void)
+{
+    static struct virtio_blk b;
+    big_setup(&b, 8192);
+    blk_chain(&b, VIRTIO_BLK_T_IN, 5, pages_in, 4);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(used_len(0, 0), 12800 + 1);
+    CHECK_EQ(call_count, 2);
+    CHECK_EQ(calls[0].offset, 5 * 512);
+    CHECK_EQ(calls[1].length, 12800 - 8192);
+    CHECK(pieces_equal(pages_in, 4, big_disk + 5 * 512));
+    CHECK_EQ(mem[0x7000 + 512], 0);             /* nothing past the last buffer */
+    CHECK_EQ(mem[0x5000 - 1], 0);
+}
+
+/* A 12 KiB buffer between two smaller ones through an 8 KiB stage: runs of 8192, 8192
+ * and 512 bytes cross the buffers' bounds.  A disk failure in the middle is an error. */
+static void blk_staged_buffer_split(void)
+{
+    static struct virtio_blk b;
+    static const struct piece out[] = { { 0x7000, 512, false }, { 0x2000, 12288, false }, { 0xa000, 4096, false } };
+    static const struct piece in[] = { { 0x7000, 512, true }, { 0x2000, 12288, true }, { 0xa000, 4096, true } };
+    big_setup(&b, 8192);
+    fill_pieces(out, 3);
+    blk_chain(&b, VIRTIO_BLK_T_OUT, 10, out, 3);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(call_count, 3);
+    CHECK_EQ(calls[1].offset, 10 * 512 + 8192);
+    CHECK_EQ(calls[2].length, 512);
+    CHECK(pieces_equal(out, 3, big_disk + 10 * 512));
+    big_setup(&b, 8192);
+    blk_chain(&b, VIRTIO_BLK_T_IN, 20, in, 3);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(used_len(0, 0), 16896 + 1);
+    CHECK_EQ(call_count, 3);
+    CHECK(pieces_equal(in, 3, big_disk + 20 * 512));
+    big_setup(&b, 8192);
+    fail_call = 2;
+    blk_chain(&b, VIRTIO_BLK_T_IN, 20, in, 3);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    CHECK_EQ(call_count, 2);
+}
+
+/* A bad buffer anywhere in the chain fails the request before the disk is called:
+ * directions mixed either way, a buffer of part of a sector, a last buffer past the
+ * end; neither the disk nor the guest's buffers change. */
+static void blk_staged_invalid_untouched(void)
+{
+    static struct virtio_blk b;
+    static const struct piece mixed_out[] = { { 0x2000, 4096, false }, { 0x5000, 4096, true } };
+    static const struct piece mixed_in[] = { { 0x2000, 4096, true }, { 0x5000, 4096, false } };
+    static const struct piece partial[] = { { 0x2000, 4096, false }, { 0x5000, 1000, false } };
+    static const struct piece past_end[] = { { 0x2000, 4096, false }, { 0x5000, 4096, false } };
+    big_setup(&b, 8192);
+    fill_pieces(mixed_out, 2);
+    blk_chain(&b, VIRTIO_BLK_T_OUT, 0, mixed_out, 2);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    blk_chain(&b, VIRTIO_BLK_T_IN, 0, mixed_in, 2);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    CHECK_EQ(mem[0x2000], (uint8_t)5);          /* the read's first buffer as it was */
+    CHECK_EQ(used_len(0, 1), 1);
+    blk_chain(&b, VIRTIO_BLK_T_OUT, 0, partial, 2);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    blk_chain(&b, VIRTIO_BLK_T_OUT, BIG_SECTORS - 12, past_end, 2);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    CHECK_EQ(used_idx(0), 4);
+    CHECK_EQ(call_count, 0);
+    CHECK(memcmp(big_disk, big_before, sizeof(big_disk)) == 0);
+}
+
+/* Without a stage: runs of 4 KiB through the device's bounce buffer. */
+static void blk_unstaged_runs(void)
+{
+    static struct virtio_blk b;
+    big_setup(&b, 0);
+    fill_pieces(pages_out, 4);
+    blk_chain(&b, VIRTIO_BLK_T_OUT, 1, pages_out, 4);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(call_count, 4);
+    CHECK_EQ(calls[3].offset, 512 + 3 * 4096);
+    CHECK_EQ(calls[3].length, 512);
+    CHECK(pieces_equal(pages_out, 4, big_disk + 512));
+    CHECK(memcmp(big_disk + 512 + 12800, big_before + 512 + 12800, sizeof(big_disk) - 512 - 12800) == 0);
+    big_setup(&b, 0);
+    blk_chain(&b, VIRTIO_BLK_T_IN, 7, pages_in, 4);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(used_len(0, 0), 12800 + 1);
+    CHECK_EQ(call_count, 4);
+    CHECK(pieces_equal(pages_in, 4, big_disk + 7 * 512));
+}
+
 static char console_out[256];
 static size_t console_out_length;
 static void console_output(void *ctx, const char *bytes, size_t n)
@@ -314,6 +527,11 @@ DEVICE_TESTS(virtio,
     { "virtio_blk_unsupported_and_id", blk_unsupported_and_id },
     { "virtio_blk_flush", blk_flush },
     { "virtio_blk_write_past_end_untouched", blk_write_past_end_untouched },
+    { "virtio_blk_staged_write_runs", blk_staged_write_runs },
+    { "virtio_blk_staged_read_runs", blk_staged_read_runs },
+    { "virtio_blk_staged_buffer_split", blk_staged_buffer_split },
+    { "virtio_blk_staged_invalid_untouched", blk_staged_invalid_untouched },
+    { "virtio_blk_unstaged_runs", blk_unstaged_runs },
     { "virtio_malformed_chain_dropped", blk_malformed_chain_dropped },
     { "virtio_transport_reset", transport_reset },
     { "virtio_no_interrupt_flag", no_interrupt_flag },

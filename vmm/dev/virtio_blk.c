@@ -9,7 +9,7 @@
 #include "virtio_blk.h"
 
 #define SECTOR 512u
-#define CHUNK 4096u                 /* bytes per disk callback: the bounce buffer on the stack */
+#define BOUNCE 4096u                /* the stage of a disk without its own: on the stack */
 
 static uint8_t blk_config_read(struct virtio_device *d, unsigned offset)
 {
@@ -17,24 +17,82 @@ static uint8_t blk_config_read(struct virtio_device *d, unsigned offset)
     return offset < 8 ? (uint8_t)(b->sectors >> (8 * offset)) : 0;
 }
 
-/* Move `length` bytes between the disk at `offset` and guest memory at `gpa`. */
-static bool transfer(struct virtio_blk *b, bool to_guest, uint64_t offset, uint64_t gpa, uint32_t length)
+/* A read or write's data buffers are c->buf[1 .. count - 2]; checked before any byte
+ * moves: each goes the request's way (the device writes a read's) in whole sectors, and
+ * together they fit the disk from `sector` on.  Their total length: `*bytes`. */
+static bool data_valid(const struct virtio_blk *b, const struct virtio_chain *c, bool in, uint64_t sector,
+                       uint64_t *bytes)
 {
-    uint8_t bounce[CHUNK];
+    if (!in && b->read_only)
+        return false;
+    uint64_t total = 0;                 /* at most VIRTIO_CHAIN_MAX * 4 GiB: cannot wrap */
+    for (unsigned i = 1; i + 1 < c->count; i++) {
+        if (c->buf[i].device_writes != in || c->buf[i].length % SECTOR)
+            return false;
+        total += c->buf[i].length;
+    }
+    if (sector > b->sectors || total / SECTOR > b->sectors - sector)
+        return false;
+    *bytes = total;
+    return true;
+}
+
+/* How far a transfer has come through the data buffers. */
+struct data_cursor {
+    unsigned index;                     /* the buffer in the chain */
+    uint32_t offset;                    /* bytes of it already moved */
+};
+
+/* Copies the next `length` bytes of the data buffers from the cursor on to the stage
+ * (a write) or from the stage into them (a read: counted in `*written`), crossing
+ * from one buffer to the next as each runs out. */
+static bool copy_run(struct virtio_blk *b, const struct virtio_chain *c, struct data_cursor *at, bool to_guest,
+                     uint8_t *stage, size_t length, uint32_t *written)
+{
+    const struct guest_memory *m = &b->dev.memory;
     while (length) {
-        uint32_t n = length < CHUNK ? length : CHUNK;
+        const struct virtio_buffer *d = &c->buf[at->index];
+        size_t n = d->length - at->offset < length ? d->length - at->offset : length;
+        uint64_t gpa = d->gpa + at->offset;
+        if (!(to_guest ? m->write(m->ctx, gpa, stage, n) : m->read(m->ctx, gpa, stage, n)))
+            return false;
+        if (to_guest)
+            *written += (uint32_t)n;
+        stage += n;
+        length -= n;
+        at->offset += (uint32_t)n;
+        if (at->offset == d->length)
+            *at = (struct data_cursor){ at->index + 1, 0 };
+    }
+    return true;
+}
+
+/* Moves a validated request's `bytes` between the disk at `offset` and the data
+ * buffers, a run at a time: a write gathers up to a stageful from the buffers and makes
+ * one disk_write, a read makes one disk_read and scatters it.  Runs ignore the buffers'
+ * bounds because a disk call may be a round trip to the storage server and Linux's
+ * direct I/O sends one 4 KiB buffer per page.  Every buffer is whole sectors, so is
+ * every run; a buffer larger than the stage spans runs. */
+static bool move_data(struct virtio_blk *b, const struct virtio_chain *c, bool to_guest, uint64_t offset,
+                      uint64_t bytes, uint32_t *written)
+{
+    uint8_t bounce[BOUNCE];
+    size_t stage_bytes = b->disk_stage_bytes / SECTOR * SECTOR;
+    uint8_t *stage = b->disk_stage && stage_bytes ? b->disk_stage : bounce;
+    if (stage == bounce)
+        stage_bytes = sizeof(bounce);
+    struct data_cursor at = { 1, 0 };
+    while (bytes) {
+        size_t run = bytes < stage_bytes ? (size_t)bytes : stage_bytes;
         if (to_guest) {
-            if (!b->disk_read(b->disk_ctx, offset, bounce, n) ||
-                !b->dev.memory.write(b->dev.memory.ctx, gpa, bounce, n))
+            if (!b->disk_read(b->disk_ctx, offset, stage, run) || !copy_run(b, c, &at, true, stage, run, written))
                 return false;
         } else {
-            if (!b->dev.memory.read(b->dev.memory.ctx, gpa, bounce, n) ||
-                !b->disk_write(b->disk_ctx, offset, bounce, n))
+            if (!copy_run(b, c, &at, false, stage, run, written) || !b->disk_write(b->disk_ctx, offset, stage, run))
                 return false;
         }
-        offset += n;
-        gpa += n;
-        length -= n;
+        offset += run;
+        bytes -= run;
     }
     return true;
 }
@@ -45,27 +103,16 @@ static uint8_t execute(struct virtio_blk *b, const struct virtio_chain *c, uint3
     if (c->count < 2 || c->buf[0].device_writes || c->buf[0].length < sizeof(header) ||
         !b->dev.memory.read(b->dev.memory.ctx, c->buf[0].gpa, &header, sizeof(header)))
         return VIRTIO_BLK_S_IOERR;
-    uint64_t offset = header.sector * SECTOR;
-    for (unsigned i = 1; i + 1 < c->count; i++) {
-        uint32_t length = c->buf[i].length;
-        bool in = header.type == VIRTIO_BLK_T_IN;
-        if (header.type != VIRTIO_BLK_T_IN && header.type != VIRTIO_BLK_T_OUT)
-            break;
-        if (in != c->buf[i].device_writes || length % SECTOR ||
-            offset + length > b->sectors * SECTOR || offset + length < offset)
-            return VIRTIO_BLK_S_IOERR;
-        if (!in && b->read_only)
-            return VIRTIO_BLK_S_IOERR;
-        if (!transfer(b, in, offset, c->buf[i].gpa, length))
-            return VIRTIO_BLK_S_IOERR;
-        if (in)
-            *written += length;
-        offset += length;
-    }
     switch (header.type) {
     case VIRTIO_BLK_T_IN:
-    case VIRTIO_BLK_T_OUT:
+    case VIRTIO_BLK_T_OUT: {
+        bool in = header.type == VIRTIO_BLK_T_IN;
+        uint64_t bytes;
+        if (!data_valid(b, c, in, header.sector, &bytes) ||
+            !move_data(b, c, in, header.sector * SECTOR, bytes, written))
+            return VIRTIO_BLK_S_IOERR;
         return VIRTIO_BLK_S_OK;
+    }
     case VIRTIO_BLK_T_FLUSH:
         return !b->disk_flush || b->disk_flush(b->disk_ctx) ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
     case VIRTIO_BLK_T_GET_ID: {
@@ -109,5 +156,7 @@ void virtio_blk_init(struct virtio_blk *b, struct guest_memory memory, struct ir
     b->sectors = bytes / SECTOR;
     b->read_only = read_only;
     b->disk_flush = NULL;
+    b->disk_stage = NULL;
+    b->disk_stage_bytes = 0;
     virtio_init(&b->dev, read_only ? &blk_ops_ro : &blk_ops_rw, b, memory, irq);
 }

@@ -14,6 +14,11 @@ struct virtio_blk {
     /* optional: makes every write acknowledged so far durable (NULL: nothing to do) */
     bool (*disk_flush)(void *ctx);
     void *disk_ctx;
+    /* optional: the buffer the disk wants its data in (a storage channel's data frames),
+     * whole sectors; a request's data moves through it in runs of up to this many bytes,
+     * one disk call per run.  NULL: runs of 4 KiB through a buffer on the stack. */
+    void *disk_stage;
+    size_t disk_stage_bytes;
 };
 
 void virtio_blk_init(struct virtio_blk *b, struct guest_memory memory, struct irq_line irq,
