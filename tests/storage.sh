@@ -85,6 +85,8 @@ boot() {   # boot N: the checks both boots share
 	local n=$1 log=$2
 	check "boot${n}_disk_found" "the storage server found no ATA disk" \
 		grep -qE "storage: disk .* $sectors sectors" "$log"
+	check "boot${n}_disk_by_dma" "the storage server does not move data by bus-master DMA" \
+		grep -qE '^storage: bus-master DMA \(ports [0-9a-f]+\)' "$log"
 	check "boot${n}_alpha_served" "alpha did not get partition 'alpha'" \
 		grep -qE "storage: guest 'alpha' gets partition 'alpha' \(8192 KiB\)" "$log"
 	check "boot${n}_alpha_disk_size" "alpha's vda is not its partition's size" \
@@ -119,6 +121,12 @@ checks_run "$@" --disk "$image"
 cp "$out" "$first"
 boot 1 "$first"
 check boot1_sea_sector_on_host "the second sector of sea's partition is not what sea wrote there" sea_sector_on_host
+# virtio-blk is on the modern transport with MSI-X: Linux bound the 1af4:1042 function
+# and alpha's completions came as MSIs the local APIC took.
+check boot1_disk_modern_msix "alpha's disk is not the modern virtio-blk function" \
+	grep -qE '^\[alpha\] \[ *[0-9.]+\] pci 0000:00:02\.0: \[1af4:1042\] type 00 class 0x010000' "$first"
+check boot1_disk_msi_taken "alpha's VMM delivered no MSI, or one no local APIC took" \
+	grep -qE '^\[alpha\] vmm: alpha: interrupts: .*; [1-9][0-9]* MSIs \(0 no APIC took\)' "$first"
 check boot1_made_filesystem "alpha did not make its filesystem and files" \
 	has '^\[alpha\] pith-guest: storage: made a filesystem and wrote two files$'
 big1=$(md5_of big "$first") small1=$(md5_of small "$first")

@@ -319,6 +319,18 @@ struct guest_memory pc_dma(struct vm *vm)
     return (struct guest_memory){ dma_read, dma_write, vm };
 }
 
+void pc_modern_function(struct pc_pci_device *d, struct virtio_modern *m, const struct device_ops *ops, void *dev)
+{
+    struct pci_function *f = &m->pci;
+    uint64_t bar = PC_PCI_MMIO_BASE + d->kind->slot * PC_PCI_MMIO_SLOT;
+    for (unsigned i = 0; i < 8; i++)    /* a 64-bit BAR: the low dword, then the high */
+        f->config[PCI_BAR0 + 4 * VIRTIO_MODERN_BAR + i] |= (uint8_t)(bar >> (8 * i));
+    pci_function_set_interrupt(f, 1, (uint8_t)(PC_IRQ_PCI_BASE + d->kind->slot % 2));
+    f->config[PCI_COMMAND] = PCI_COMMAND_MEMORY;
+    d->function = f;
+    d->bars[VIRTIO_MODERN_BAR] = (struct pc_pci_bar){ ops, dev, VIRTIO_MODERN_BAR_SIZE };
+}
+
 void pc_virtio_legacy_function(struct pc_pci_device *d, struct pci_function *f,
                                struct virtio_device *dev, const struct device_ops *ops,
                                uint16_t device_id, uint16_t subsystem, uint32_t class_code)

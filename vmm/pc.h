@@ -39,6 +39,7 @@
 #include "dev/pit8254.h"
 #include "dev/rtc.h"
 #include "dev/virtio.h"
+#include "dev/virtio_pci_modern.h"
 
 #define PC_ACPI_BASE        0xe0000ull      /* in the BIOS area the e820 map reserves */
 #define PC_ACPI_SIZE        0x10000ull
@@ -154,6 +155,10 @@ bool pc_create(struct vm *vm, const struct pc_setup *setup);
 struct irq_line pc_pci_line(struct vm *vm, unsigned slot);
 /* Guest memory for a device's DMA (bounds-checked against the guest's RAM). */
 struct guest_memory pc_dma(struct vm *vm);
+/* A virtio function on the modern transport (m, initialised): its 64-bit memory BAR
+ * placed at PC_PCI_MMIO_BASE + slot * PC_PCI_MMIO_SLOT (the guest may move it) with
+ * `ops` on `dev` behind it, INTA# while MSI-X is off. */
+void pc_modern_function(struct pc_pci_device *d, struct virtio_modern *m, const struct device_ops *ops, void *dev);
 /* A virtio function on the legacy transport: I/O BAR 0 placed at 0xc000 + slot *
  * 0x100 (the guest may move it) with `registers` bytes behind it, INTA#. */
 void pc_virtio_legacy_function(struct pc_pci_device *d, struct pci_function *f,

@@ -1,5 +1,9 @@
 /*
- * The PC's virtio-blk at 00:02.0 (legacy transport): the guest's `disk`.  A boot module
+ * The PC's virtio-blk at 00:02.0 on the modern virtio 1.x transport
+ * (dev/virtio_pci_modern.h): a 64-bit memory BAR at PC_PCI_MMIO_BASE + 2 MiB (the guest
+ * may move it) and MSI-X, so a completed request costs the guest one message and its
+ * EOI, without reading the ISR or the I/O APIC's state; INTA# while the driver leaves
+ * MSI-X off.  The guest's `disk`: a boot module
  * the guest writes in its own copy in this VMM's memory (gone at power-off), a
  * read-only module, or a host partition through the storage server (storage_client.h,
  * which brings its own read, write and flush).
@@ -8,13 +12,28 @@
 #include <pith/string.h>
 
 #include "dev/virtio_blk.h"
+#include "dev/virtio_pci_modern.h"
 #include "vm.h"
 
 struct blk {
     struct virtio_blk blk;
-    struct pci_function pci;
+    struct virtio_modern modern;
     struct pc_disk disk;
 };
+
+static uint64_t blk_read(void *dev, uint64_t offset, unsigned size)
+{
+    return virtio_modern_ops.read(&((struct blk *)dev)->modern, offset, size);
+}
+
+static void blk_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
+{
+    virtio_modern_ops.write(&((struct blk *)dev)->modern, offset, size, value);
+}
+
+static void blk_reset(void *dev) { virtio_modern_ops.reset(&((struct blk *)dev)->modern); }
+
+static const struct device_ops blk_ops = { "virtio-blk", blk_read, blk_write, blk_reset };
 
 static bool module_read(void *context, uint64_t offset, void *buf, size_t length)
 {
@@ -56,8 +75,8 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     b->blk.disk_stage = remote ? disk->stage : NULL;
     b->blk.disk_stage_bytes = remote ? disk->stage_bytes : 0;
     d->state = b;
-    pc_virtio_legacy_function(d, &b->pci, &b->blk.dev, &virtio_pci_ops, VIRTIO_PCI_DEVICE_BLK,
-                              VIRTIO_SUBSYSTEM_BLK, 0x010000);
+    virtio_modern_init(&b->modern, &b->blk.dev, VIRTIO_TYPE_BLK, 0x010000, pc_msi, vm);
+    pc_modern_function(d, &b->modern, &blk_ops, b);
     return true;
 }
 

@@ -76,15 +76,8 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     n->net.clock_ctx = vm;
     virtio_modern_init(&n->modern, &n->net.dev, VIRTIO_TYPE_NET, 0x020000, pc_msi, vm);
     virtio_modern_set_vectors(&n->modern, 2);   /* configuration changes; both queues */
-    struct pci_function *f = &n->modern.pci;
-    uint64_t bar = PC_PCI_MMIO_BASE + d->kind->slot * PC_PCI_MMIO_SLOT;
-    for (unsigned i = 0; i < 8; i++)    /* a 64-bit BAR: the low dword, then the high */
-        f->config[PCI_BAR0 + 4 * VIRTIO_MODERN_BAR + i] |= (uint8_t)(bar >> (8 * i));
-    pci_function_set_interrupt(f, 1, (uint8_t)(PC_IRQ_PCI_BASE + d->kind->slot % 2));
-    f->config[PCI_COMMAND] = PCI_COMMAND_MEMORY;
     d->state = n;
-    d->function = f;
-    d->bars[VIRTIO_MODERN_BAR] = (struct pc_pci_bar){ &nic_ops, n, VIRTIO_MODERN_BAR_SIZE };
+    pc_modern_function(d, &n->modern, &nic_ops, n);
     return true;
 }
 

@@ -34,7 +34,7 @@ static bool disk_write(void *ctx, uint64_t lba, unsigned count, const void *buf)
 }
 static bool disk_flush(void *ctx) { (void)ctx; flushes++; return !fail_io; }
 
-static const struct storage_disk fake = { disk_read, disk_write, disk_flush, NULL };
+static struct storage_disk fake = { disk_read, disk_write, disk_flush, NULL, 256 };
 static struct storage_channel ch;
 
 static void setup(bool served)
@@ -73,6 +73,27 @@ static void serve_translates_to_partition(void)
     CHECK_EQ(disk[FIRST + SIZE][0], FIRST + SIZE);
     CHECK_EQ(post(PITH_STORAGE_FLUSH, 0, 0), PITH_STORAGE_OK);
     CHECK_EQ(flushes, 1);
+}
+
+/* A request larger than the disk moves in one call is split into calls of at most
+ * max_count sectors, in order, each to its own sectors. */
+static void serve_splits_by_max_count(void)
+{
+    setup(true);
+    fake.max_count = 3;
+    CHECK_EQ(post(PITH_STORAGE_READ, 1, 8), PITH_STORAGE_OK);
+    CHECK_EQ(disk_calls, 3);
+    for (unsigned s = 0; s < 8; s++)
+        CHECK_EQ(data[s * 512], FIRST + 1 + s);
+    for (unsigned s = 0; s < 7; s++)
+        memset(data + s * 512, 0xc0 + s, 512);
+    disk_calls = 0;
+    CHECK_EQ(post(PITH_STORAGE_WRITE, 2, 7), PITH_STORAGE_OK);
+    CHECK_EQ(disk_calls, 3);
+    for (unsigned s = 0; s < 7; s++)
+        CHECK_EQ(disk[FIRST + 2 + s][511], 0xc0 + s);
+    CHECK_EQ(disk[FIRST + 9][0], FIRST + 9);
+    fake.max_count = 256;
 }
 
 static void serve_out_of_range_touches_nothing(void)
@@ -114,6 +135,7 @@ static void serve_refused_channel(void)
 
 DEVICE_TESTS(storage_serve,
     { "storage_serve_translates_to_partition", serve_translates_to_partition },
+    { "storage_serve_splits_by_max_count", serve_splits_by_max_count },
     { "storage_serve_out_of_range_touches_nothing", serve_out_of_range_touches_nothing },
     { "storage_serve_once_per_request", serve_once_per_request },
     { "storage_serve_refused_channel", serve_refused_channel },

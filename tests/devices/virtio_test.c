@@ -69,10 +69,12 @@ static void blk_capacity_and_features(void)
     blk_setup(&b, false);
     CHECK_EQ(reg_read(&b.dev, 0x14, 4), sizeof(disk) / 512);
     CHECK_EQ(reg_read(&b.dev, 0x18, 4), 0);
-    /* writable: flush offered; event indexes by every device */
-    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_FLUSH | VIRTIO_RING_F_EVENT_IDX);
+    CHECK_EQ(reg_read(&b.dev, 0x1c, 4), 0);                 /* size_max: not offered */
+    CHECK_EQ(reg_read(&b.dev, 0x20, 4), VIRTIO_BLK_SEG_MAX);
+    /* writable: flush offered; seg_max and event indexes by every device */
+    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_SEG_MAX | VIRTIO_RING_F_EVENT_IDX);
     blk_setup(&b, true);
-    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_RO | VIRTIO_RING_F_EVENT_IDX);
+    CHECK_EQ(reg_read(&b.dev, 0x00, 4), VIRTIO_BLK_F_RO | VIRTIO_BLK_F_SEG_MAX | VIRTIO_RING_F_EVENT_IDX);
 }
 
 static void blk_read_sector(void)
@@ -198,7 +200,7 @@ static void transport_reset(void)
     static struct virtio_blk b;
     blk_setup(&b, false);
     reg_write(&b.dev, 0x04, 4, 0xffffffff);     /* only offered features stick */
-    CHECK_EQ(reg_read(&b.dev, 0x04, 4), VIRTIO_BLK_F_FLUSH | VIRTIO_RING_F_EVENT_IDX);
+    CHECK_EQ(reg_read(&b.dev, 0x04, 4), VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_SEG_MAX | VIRTIO_RING_F_EVENT_IDX);
     reg_write(&b.dev, 0x12, 1, 0);
     CHECK_EQ(reg_read(&b.dev, 0x12, 1), 0);
     reg_write(&b.dev, 0x0e, 2, 0);

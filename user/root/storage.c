@@ -118,7 +118,7 @@ void storage_start(const struct sysconf *config, const struct pith_module_desc *
         count++;
     storage_server = (struct pith_child){
         .name = "storage", .image = (const void *)image->vaddr, .image_size = image->size,
-        .memory_bytes = 4ull << 20, .cnode_bits = 10, .priority = 110,
+        .memory_bytes = 4ull << 20, .cnode_bits = 11, .priority = 110,
         .extra_caps = caps, .extra_count = count,
         .debug_console = PITH_SLOT_DEBUG_CONSOLE, .args = &args, .args_size = sizeof(args) };
     err = pith_child_start(&storage_server);

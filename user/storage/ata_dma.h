@@ -14,7 +14,7 @@
 
 #include "ata_pio.h"
 
-#define ATA_DMA_PRD_MAX 64u          /* regions in one table: 256 sectors in 4 KiB pages, and more */
+#define ATA_DMA_PRD_MAX 128u         /* regions in one table: a channel's 256 KiB in 4 KiB pages, and more */
 
 struct ata_bus_master {
     uint8_t (*in8)(void *ctx, unsigned reg);            /* 0 command, 2 status */
@@ -32,7 +32,7 @@ struct ata_bus_master {
  * it is not memory the server can name below 4 GiB, or buf is not 2-byte aligned. */
 bool ata_dma_prepare(struct ata_bus_master *bm, const void *buf, uint64_t bytes);
 
-/* Runs READ DMA (to_memory) or WRITE DMA (EXT) for count (1-256) sectors at lba through
+/* Runs READ DMA (to_memory) or WRITE DMA (EXT) for count (1 to ata_max_count) sectors at lba through
  * the table just prepared for count * 512 bytes; false on an error or a timeout. */
 bool ata_dma_run(struct ata_disk *d, struct ata_bus_master *bm, uint64_t lba, unsigned count, bool to_memory);
 

@@ -99,7 +99,7 @@ bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigne
 
 bool ata_issue(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cmd28, uint8_t cmd48)
 {
-    if (count == 0 || count > 256 || lba >= d->sectors || count > d->sectors - lba)
+    if (count == 0 || count > ata_max_count(d) || lba >= d->sectors || count > d->sectors - lba)
         return false;
     uint8_t s = ata_wait_ready(d);
     if (s == 0xff)
@@ -107,7 +107,7 @@ bool ata_issue(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cmd28, 
     void *c = d->ports.ctx;
     if (d->lba48) {
         select_device(d, DEVICE_LBA);
-        d->ports.out8(c, REG_COUNT, (uint8_t)(count >> 8));     /* the high bytes first */
+        d->ports.out8(c, REG_COUNT, (uint8_t)(count >> 8));     /* the high bytes first; 65536 is 0 */
         d->ports.out8(c, REG_LBA0, (uint8_t)(lba >> 24));
         d->ports.out8(c, REG_LBA1, (uint8_t)(lba >> 32));
         d->ports.out8(c, REG_LBA2, (uint8_t)(lba >> 40));

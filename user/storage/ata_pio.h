@@ -43,7 +43,10 @@ struct ata_disk {
 /* Finds an ATA hard disk (not ATAPI) at `slot`; false when there is none. */
 bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigned slot);
 
-/* count (1-256) sectors from lba; false on an error or a timeout. */
+/* The most sectors one command moves: 65536 with LBA48, else 256. */
+static inline unsigned ata_max_count(const struct ata_disk *d) { return d->lba48 ? 65536u : 256u; }
+
+/* count (1 to ata_max_count) sectors from lba; false on an error or a timeout. */
 bool ata_pio_read(struct ata_disk *d, uint64_t lba, unsigned count, void *buf);
 bool ata_pio_write(struct ata_disk *d, uint64_t lba, unsigned count, const void *buf);
 
@@ -51,7 +54,7 @@ bool ata_pio_write(struct ata_disk *d, uint64_t lba, unsigned count, const void 
  * status, or 0xff after poll_limit reads. */
 uint8_t ata_wait_ready(struct ata_disk *d);
 
-/* Loads the registers for count (1-256) sectors at lba and issues cmd28, or cmd48 on an
+/* Loads the registers for count (1 to ata_max_count) sectors at lba and issues cmd28, or cmd48 on an
  * LBA48 drive; false when the range is not on the disk or the drive stays busy. */
 bool ata_issue(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cmd28, uint8_t cmd48);
 

@@ -102,7 +102,7 @@ static bool disk_write(void *ctx, uint64_t lba, unsigned count, const void *buf)
     return ata_pio_write(ctx, lba, count, buf);
 }
 static bool disk_flush(void *ctx) { return ata_pio_flush(ctx); }
-static const struct storage_disk storage_disk = { disk_read, disk_write, disk_flush, &disk };
+static struct storage_disk storage_disk = { disk_read, disk_write, disk_flush, &disk, 0 };
 
 static const struct pith_storage_args *arguments(const struct pith_bootinfo *bi)
 {
@@ -183,6 +183,7 @@ static bool open_disk(const struct pith_bootinfo *bi, const struct pith_storage_
                 disk.slot ? "slave" : "master", disk.sectors, disk.sectors >> 11,
                 disk.lba48 ? ", LBA48" : "");
     try_dma(bi, a);
+    storage_disk.max_count = ata_max_count(&disk);
     enum gpt_error e = gpt_read(disk_sector, &disk, disk.sectors, &table);
     if (e != GPT_OK) {
         pith_printf("storage: no usable GPT: %s\n", gpt_error_name(e));

@@ -11,15 +11,16 @@ static enum pith_storage_status perform(const struct storage_disk *disk, struct 
         return s;
     /* point of no return: [sector, sector + count) lies inside this partition */
     uint64_t lba = ch->first_lba + sector;
+    uint32_t step = disk->max_count ? disk->max_count : 1;
     bool ok = true;
     switch (op) {
     case PITH_STORAGE_READ:
-        for (uint32_t done = 0; ok && done < count; done += 256)
-            ok = disk->read(disk->ctx, lba + done, count - done < 256 ? count - done : 256, ch->data + done * 512ull);
+        for (uint32_t done = 0; ok && done < count; done += step)
+            ok = disk->read(disk->ctx, lba + done, count - done < step ? count - done : step, ch->data + done * 512ull);
         break;
     case PITH_STORAGE_WRITE:
-        for (uint32_t done = 0; ok && done < count; done += 256)
-            ok = disk->write(disk->ctx, lba + done, count - done < 256 ? count - done : 256, ch->data + done * 512ull);
+        for (uint32_t done = 0; ok && done < count; done += step)
+            ok = disk->write(disk->ctx, lba + done, count - done < step ? count - done : step, ch->data + done * 512ull);
         break;
     default:
         ok = disk->flush(disk->ctx);

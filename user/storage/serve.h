@@ -9,11 +9,12 @@
 #include <pith/storage.h>
 
 struct storage_disk {
-    /* count (1-256) disk sectors at lba */
+    /* count (1 to max_count) disk sectors at lba */
     bool (*read)(void *ctx, uint64_t lba, unsigned count, void *buf);
     bool (*write)(void *ctx, uint64_t lba, unsigned count, const void *buf);
     bool (*flush)(void *ctx);
     void *ctx;
+    unsigned max_count;                 /* sectors one call may move */
 };
 
 struct storage_channel {

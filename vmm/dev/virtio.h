@@ -31,9 +31,10 @@ struct virtqueue {
     bool notify_off;                    /* the device polls: it asks for no notify */
 };
 
-/* A chain of buffers the driver made available: up to VIRTIO_CHAIN_MAX pieces (as
- * many as Linux uses for one packet: its header, linear part and 17 page fragments). */
-#define VIRTIO_CHAIN_MAX        20
+/* A chain of buffers the driver made available: up to VIRTIO_CHAIN_MAX pieces (a
+ * block request's header, its VIRTIO_BLK_SEG_MAX data buffers and its status; a packet
+ * of Linux's takes at most 19: its header, linear part and 17 page fragments). */
+#define VIRTIO_CHAIN_MAX        66
 struct virtio_buffer {
     uint64_t gpa;
     uint32_t length;

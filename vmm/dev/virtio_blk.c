@@ -1,7 +1,9 @@
 /*
  * virtio-blk (Virtio 1.x §5.2): one request queue; a request is a chain of a
  * driver-written header {type, reserved, sector}, data buffers, and a one-byte status
- * the device writes.  The configuration space starts with the capacity in sectors.
+ * the device writes.  The configuration space holds the capacity in sectors and (at 12)
+ * seg_max, the data buffers a request may have: without it Linux sends one buffer per
+ * request (one physically contiguous piece, often a single page).
  * A writable disk offers VIRTIO_BLK_F_FLUSH (§5.2.3): the driver then sends
  * VIRTIO_BLK_T_FLUSH and relies on every write completed before it being durable,
  * which is what the disk's flush callback promises when it returns true.
@@ -14,7 +16,11 @@
 static uint8_t blk_config_read(struct virtio_device *d, unsigned offset)
 {
     const struct virtio_blk *b = d->impl;
-    return offset < 8 ? (uint8_t)(b->sectors >> (8 * offset)) : 0;
+    if (offset < 8)
+        return (uint8_t)(b->sectors >> (8 * offset));
+    if (offset >= 12 && offset < 16)
+        return (uint8_t)(VIRTIO_BLK_SEG_MAX >> (8 * (offset - 12)));
+    return 0;
 }
 
 /* A read or write's data buffers are c->buf[1 .. count - 2]; checked before any byte
@@ -144,11 +150,11 @@ static void blk_notify(struct virtio_device *d, unsigned q)
 }
 
 static const struct virtio_ops blk_ops_rw = {
-    .features = VIRTIO_BLK_F_FLUSH, .queues = 1, .config_size = 8, .config_read = blk_config_read,
-    .notify = blk_notify };
+    .features = VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_SEG_MAX, .queues = 1, .config_size = 16,
+    .config_read = blk_config_read, .notify = blk_notify };
 static const struct virtio_ops blk_ops_ro = {
-    .features = VIRTIO_BLK_F_RO, .queues = 1, .config_size = 8, .config_read = blk_config_read,
-    .notify = blk_notify };
+    .features = VIRTIO_BLK_F_RO | VIRTIO_BLK_F_SEG_MAX, .queues = 1, .config_size = 16,
+    .config_read = blk_config_read, .notify = blk_notify };
 
 void virtio_blk_init(struct virtio_blk *b, struct guest_memory memory, struct irq_line irq,
                      uint64_t bytes, bool read_only)

@@ -24,6 +24,7 @@ struct virtio_blk {
 void virtio_blk_init(struct virtio_blk *b, struct guest_memory memory, struct irq_line irq,
                      uint64_t bytes, bool read_only);
 
+#define VIRTIO_TYPE_BLK     2       /* the device type (§5.1): the modern device ID is 0x1040 + 2 */
 #define VIRTIO_BLK_T_IN     0
 #define VIRTIO_BLK_T_OUT    1
 #define VIRTIO_BLK_T_FLUSH  4
@@ -31,7 +32,9 @@ void virtio_blk_init(struct virtio_blk *b, struct guest_memory memory, struct ir
 #define VIRTIO_BLK_S_OK     0
 #define VIRTIO_BLK_S_IOERR  1
 #define VIRTIO_BLK_S_UNSUPP 2
+#define VIRTIO_BLK_F_SEG_MAX (1u << 2)
 #define VIRTIO_BLK_F_RO     (1u << 5)
+#define VIRTIO_BLK_SEG_MAX  (VIRTIO_CHAIN_MAX - 2)  /* data buffers in one request */
 #define VIRTIO_BLK_F_FLUSH  (1u << 9)
 
 #endif
