@@ -22,6 +22,10 @@ bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t
             return false;
     }
     s->sectors = s->control->sectors;
+    /* The channel outlives a VMM (a guest started again keeps it): number requests on
+     * from the last one published here, or the first would look answered already, or
+     * take the answer to one a VMM stopped mid-request had left. */
+    s->seq = s->control->seq;
     return state == PITH_STORAGE_READY && s->sectors;
 }
 

@@ -521,7 +521,77 @@ static void console_transmit_and_receive(void)
     CHECK_EQ(used_len(0, 0), 2);
 }
 
+/* ---- hostile chains against the staged virtio-blk ---- */
+static unsigned lax_calls;
+static bool lax_read(void *ctx, uint64_t off, void *buf, size_t n) { (void)ctx; (void)off; memset(buf, 0xab, n); lax_calls++; return true; }
+static bool lax_write(void *ctx, uint64_t off, const void *buf, size_t n) { (void)ctx; (void)off; (void)buf; (void)n; lax_calls++; return true; }
+
+/* A chain of header + `n` data descriptors + status, descriptors 0..n+1. */
+static void raw_chain(struct virtio_blk *b, uint32_t type, uint64_t sector, unsigned n, uint64_t gpa,
+                      uint32_t len, bool dw)
+{
+    struct { uint32_t type, reserved; uint64_t sector; } h = { type, 0, sector };
+    memcpy(mem + 0x1000, &h, sizeof(h));
+    mem[0x1100] = 0xee;
+    put_desc(0, 0, 0x1000, 16, 1, 1);
+    for (unsigned i = 0; i < n; i++)
+        put_desc(0, 1 + i, gpa, len, 1 | (dw ? 2 : 0), (uint16_t)(2 + i));
+    put_desc(0, 1 + n, 0x1100, 1, 2, 0);
+    make_available(0, 0);
+    reg_write(&b->dev, 0x10, 2, 0);
+}
+
+static void blk_chain_limits(void)
+{
+    static struct virtio_blk b;
+    big_setup(&b, 8192);
+    raw_chain(&b, VIRTIO_BLK_T_IN, 0, 64, 0x2000, 512, true);     /* 66 descriptors: served */
+    CHECK_EQ(used_idx(0), 1);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(call_count, 4);
+    CHECK_EQ(used_len(0, 0), 64 * 512 + 1);
+    raw_chain(&b, VIRTIO_BLK_T_IN, 0, 65, 0x2000, 512, true);     /* 67: dropped, nothing moves */
+    CHECK_EQ(used_idx(0), 1);
+    CHECK_EQ(call_count, 4);
+}
+
+static void huge_start(struct virtio_blk *b)
+{
+    blk_start(b, 1ull << 50, false);                   /* a huge disk: only guest RAM limits */
+    b->disk_read = lax_read;
+    b->disk_write = lax_write;
+    b->disk_stage = stage;
+    b->disk_stage_bytes = sizeof(stage);
+    lax_calls = 0;
+}
+
+static void blk_huge_and_wrapping(void)
+{
+    static struct virtio_blk b;
+    huge_start(&b);
+    /* 64 buffers of almost 4 GiB at 0x2000: runs until a run leaves the 64 KiB of RAM */
+    raw_chain(&b, VIRTIO_BLK_T_IN, 0, 64, 0x2000, 0xfffffe00u, true);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    CHECK(lax_calls >= 1 && lax_calls <= 8);
+    huge_start(&b);                                    /* that read trashed the guest's own ring */
+    /* a buffer that wraps the address space */
+    raw_chain(&b, VIRTIO_BLK_T_OUT, 0, 1, 0ull - 512, 1024, false);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    /* sectors whose byte offset wraps */
+    raw_chain(&b, VIRTIO_BLK_T_IN, UINT64_MAX / 512 + 1, 1, 0x2000, 512, true);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    raw_chain(&b, VIRTIO_BLK_T_IN, (1ull << 50) / 512 - 1, 2, 0x2000, 512, true);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_IOERR);
+    /* zero-length data buffers among real ones */
+    lax_calls = 0;
+    raw_chain(&b, VIRTIO_BLK_T_IN, 0, 3, 0x2000, 0, true);
+    CHECK_EQ(mem[0x1100], VIRTIO_BLK_S_OK);
+    CHECK_EQ(lax_calls, 0);
+}
+
 DEVICE_TESTS(virtio,
+    { "virtio_blk_chain_limits", blk_chain_limits },
+    { "virtio_blk_huge_and_wrapping", blk_huge_and_wrapping },
     { "virtio_blk_capacity_and_features", blk_capacity_and_features },
     { "virtio_blk_read_sector", blk_read_sector },
     { "virtio_blk_write_sector", blk_write_sector },

@@ -11,9 +11,11 @@
 bool pci_open(void)
 {
     static bool open;
+    static pith_cap_t ports;
     if (open)
         return true;
-    pith_cap_t ports = pith_alloc_slot();
+    if (!ports)
+        ports = pith_alloc_slot();
     open = pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, PCI_ADDRESS, PCI_DATA + 3, ports) == PITH_OK &&
            pith_ioport_allow(ports, PITH_SLOT_ADDRESS_SPACE) == PITH_OK;
     return open;

@@ -38,10 +38,13 @@ static enum pith_error make_channel(unsigned guest, unsigned c, pith_cap_t serve
     return err;
 }
 
+/* An IDE controller that masters the bus, its primary channel at the legacy ports
+ * (programming interface: bit 7 bus master, bit 0 clear for compatibility mode). */
 static bool is_bus_master_ide(uint32_t id, uint32_t class_revision)
 {
     (void)id;
-    return class_revision >> 16 == 0x0101 && (class_revision >> 8 & 0x80);
+    uint32_t interface = class_revision >> 8 & 0xff;
+    return class_revision >> 16 == 0x0101 && (interface & 0x80) && !(interface & 0x01);
 }
 
 /* The primary channel's bus-master registers (Programming Interface for Bus Master IDE

@@ -18,6 +18,7 @@
 
 #define ST_ERR  0x01
 #define ST_DF   0x20
+#define ST_BSY  0x80
 
 #define CMD_READ_DMA        0xc8
 #define CMD_READ_DMA_EXT    0x25
@@ -49,12 +50,19 @@ bool ata_dma_prepare(struct ata_bus_master *bm, const void *buf, uint64_t bytes)
 }
 
 /* Polls the controller until the transfer is no longer active: its status, or 0xff
- * after the disk's poll limit. */
+ * after the disk's poll limit or when the drive ended the command with an error (a
+ * real controller may then stay active, interrupts being off).  The drive's status is
+ * read (the alternate one, which clears nothing) once the quick polls are over. */
 static uint8_t wait_transfer(struct ata_disk *d, struct ata_bus_master *bm)
 {
     for (uint32_t i = 0; i < d->poll_limit; i++) {
-        if (i >= ATA_PIO_QUICK_POLLS && d->ports.pause)
-            d->ports.pause(d->ports.ctx);
+        if (i >= ATA_PIO_QUICK_POLLS) {
+            if (d->ports.pause)
+                d->ports.pause(d->ports.ctx);
+            uint8_t drive = d->ports.alt_status(d->ports.ctx);
+            if (!(drive & ST_BSY) && (drive & (ST_ERR | ST_DF)))
+                return 0xff;
+        }
         uint8_t s = bm->in8(bm->ctx, BM_STATUS);
         if (!(s & BM_ST_ACTIVE) || (s & (BM_ST_ERROR | BM_ST_INTERRUPT)))
             return s;
@@ -77,5 +85,8 @@ bool ata_dma_run(struct ata_disk *d, struct ata_bus_master *bm, uint64_t lba, un
     bm->out8(bm->ctx, BM_COMMAND, direction);                   /* stop, whatever happened */
     uint8_t st = ata_wait_ready(d);
     bm->out8(bm->ctx, BM_STATUS, BM_ST_ERROR | BM_ST_INTERRUPT);
-    return bms != 0xff && !(bms & (BM_ST_ERROR | BM_ST_ACTIVE)) && st != 0xff && !(st & (ST_ERR | ST_DF));
+    bool ok = bms != 0xff && !(bms & (BM_ST_ERROR | BM_ST_ACTIVE)) && st != 0xff && !(st & (ST_ERR | ST_DF));
+    if (!ok)
+        ata_reset(d);           /* nothing of this command may reach the next one's regions */
+    return ok;
 }

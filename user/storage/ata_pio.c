@@ -94,6 +94,8 @@ bool ata_pio_identify(struct ata_disk *d, const struct ata_ports *ports, unsigne
                      (uint64_t)id[103] << 48;
     else
         d->sectors = (uint64_t)id[60] | (uint64_t)id[61] << 16;
+    if (d->sectors > 1ull << 48)
+        d->sectors = 1ull << 48;                    /* what LBA48 can name */
     return d->sectors != 0;
 }
 
@@ -158,6 +160,18 @@ bool ata_pio_write(struct ata_disk *d, uint64_t lba, unsigned count, const void 
     }
     uint8_t st = ata_wait_ready(d);
     return st != 0xff && !(st & (ST_ERR | ST_DF));
+}
+
+#define CTL_SRST 0x04
+
+bool ata_reset(struct ata_disk *d)
+{
+    d->ports.control(d->ports.ctx, CTL_SRST | CTL_NIEN);
+    settle(d);
+    d->ports.control(d->ports.ctx, CTL_NIEN);
+    settle(d);
+    select_device(d, 0);
+    return ata_wait_ready(d) != 0xff;
 }
 
 bool ata_pio_flush(struct ata_disk *d)

@@ -58,6 +58,11 @@ uint8_t ata_wait_ready(struct ata_disk *d);
  * LBA48 drive; false when the range is not on the disk or the drive stays busy. */
 bool ata_issue(struct ata_disk *d, uint64_t lba, unsigned count, uint8_t cmd28, uint8_t cmd48);
 
+/* A software reset of the channel (SRST), interrupts still off, then the drive
+ * selected and ready again: after a command that failed or timed out, so the next one
+ * finds no transfer half done.  False when the drive stays busy. */
+bool ata_reset(struct ata_disk *d);
+
 /* FLUSH CACHE (EXT): every completed write is on the medium when this returns true. */
 bool ata_pio_flush(struct ata_disk *d);
 

@@ -45,9 +45,10 @@ static void port_out16(void *ctx, uint16_t v) { (void)ctx; pith_outw(ATA_COMMAND
 static uint8_t port_alt_status(void *ctx) { (void)ctx; return pith_inb(ATA_CONTROL_PORT); }
 static void port_control(void *ctx, uint8_t v) { (void)ctx; pith_outb(ATA_CONTROL_PORT, v); }
 
-/* A pause waits on the server's notification with a deadline: a VMM's signal may end
- * it early and is consumed, which costs nothing, as the server looks at every channel
- * after each request it serves. */
+/* A pause waits on a notification of the server's own with a deadline.  Not on the
+ * one the VMMs signal: a VMM signalling without pause would end every pause at once
+ * and use up a command's poll limit (a count of status reads) in a fraction of its
+ * 30 s, failing other guests' slow commands.  Their signals stay pending meanwhile. */
 static pith_cap_t pause_notification;
 static uint64_t pause_tsc;
 
@@ -227,7 +228,12 @@ int main(void *arg)
         pith_printf("storage: bad arguments\n");
         return 1;
     }
-    pause_notification = bi->extra_first_slot + PITH_STORAGE_SLOT_NOTIFY;
+    uint64_t pause = 0;
+    if (pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &pause) != PITH_OK) {
+        pith_printf("storage: no memory for a notification\n");
+        return 1;
+    }
+    pause_notification = pause;
     pause_tsc = bi->tsc_hz / 10000 + 1;                 /* 100 us */
     bool have_table = open_disk(bi, a);
     unsigned served = 0;
