@@ -2,46 +2,17 @@
  * model (vmm/dev/ata.c), whose DMA engine reads the region table and the data from a
  * test RAM: the RAM's offsets are the "physical" addresses the server names. */
 #include "harness.h"
-#include "dev/ata.h"
-#include "../../user/storage/ata_dma.h"
+#include "ide_ports.h"
 
 #define SECTORS 600u
 #define TABLE   0x1000u             /* the server's page: the table */
 #define DATA    0x2000u             /* data buffers from here */
 static uint8_t disk[SECTORS * 512];
 static _Alignas(4096) uint8_t ram[DATA + 256 * 512 + 8192];
-static struct test_ram test_ram = { ram, sizeof(ram) };
+static struct test_ram test_ram = { ram, sizeof(ram) }, image = { disk, sizeof(disk) };
 static struct ata_controller controller;
 static uint64_t high_phys;          /* non-zero: every address the server names is this */
 
-static bool image_read(void *ctx, uint64_t off, void *buf, size_t n)
-{
-    (void)ctx;
-    if (off > sizeof(disk) || n > sizeof(disk) - off)
-        return false;
-    memcpy(buf, disk + off, n);
-    return true;
-}
-static bool image_write(void *ctx, uint64_t off, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (off > sizeof(disk) || n > sizeof(disk) - off)
-        return false;
-    memcpy(disk + off, buf, n);
-    return true;
-}
-
-static uint8_t in8(void *ctx, unsigned reg) { return (uint8_t)ata_command_ops.read(ctx, reg, 1); }
-static void out8(void *ctx, unsigned reg, uint8_t v) { ata_command_ops.write(ctx, reg, 1, v); }
-static uint16_t in16(void *ctx) { return (uint16_t)ata_command_ops.read(ctx, 0, 2); }
-static void out16(void *ctx, uint16_t v) { ata_command_ops.write(ctx, 0, 2, v); }
-static uint8_t alt_status(void *ctx) { return (uint8_t)ata_control_ops.read(ctx, 0, 1); }
-static void control(void *ctx, uint8_t v) { ata_control_ops.write(ctx, 0, 1, v); }
-static const struct ata_ports ports = { in8, out8, in16, out16, alt_status, control, &controller.channel[0], NULL };
-
-static uint8_t bm_in8(void *ctx, unsigned reg) { return (uint8_t)ata_bmide_ops.read(ctx, reg, 1); }
-static void bm_out8(void *ctx, unsigned reg, uint8_t v) { ata_bmide_ops.write(ctx, reg, 1, v); }
-static void bm_out32(void *ctx, unsigned reg, uint32_t v) { ata_bmide_ops.write(ctx, reg, 4, v); }
 static uint64_t phys(void *ctx, const void *vaddr)
 {
     (void)ctx;
@@ -62,10 +33,10 @@ static void setup(bool read_only)
     high_phys = 0;
     ata_init(&controller, (struct guest_memory){ test_ram_read, test_ram_write, &test_ram },
              (struct irq_line){ 0 }, (struct irq_line){ 0 });
-    CHECK(ata_attach_disk(&controller, 0, 1, sizeof(disk), read_only, image_read, image_write, disk));
+    CHECK(ata_attach_disk(&controller, 0, 1, sizeof(disk), read_only, test_ram_read, test_ram_write, &image));
+    struct ata_ports ports = ide_ports(&controller);
     CHECK(ata_pio_identify(&d, &ports, 1));
-    bm = (struct ata_bus_master){ bm_in8, bm_out8, bm_out32, &controller, phys, NULL,
-                                  (volatile uint32_t *)(ram + TABLE), TABLE };
+    bm = ide_bus_master(&controller, phys, ram + TABLE, TABLE);
 }
 
 /* 256 sectors out of 33 pieces of pages (the buffer starts mid-page) and back. */

@@ -1,8 +1,7 @@
 /* The storage server's ATA PIO driver (user/storage/ata_pio.c) against the VMM's IDE
  * model (vmm/dev/ata.c): a CD-ROM as master and the disk as slave, as Bochs has them. */
 #include "harness.h"
-#include "dev/ata.h"
-#include "../../user/storage/ata_pio.h"
+#include "ide_ports.h"
 
 #define SECTORS 600u
 static uint8_t disk[SECTORS * 512];
@@ -30,18 +29,14 @@ static bool image_write(void *ctx, uint64_t off, const void *buf, size_t n)
 static struct ata_controller controller;
 static struct ata_channel *primary = &controller.channel[0];
 
-static uint8_t in8(void *ctx, unsigned reg) { return (uint8_t)ata_command_ops.read(ctx, reg, 1); }
 static void out8(void *ctx, unsigned reg, uint8_t v)
 {
     flushes_seen += reg == 7 && (v == 0xe7 || v == 0xea);
-    ata_command_ops.write(ctx, reg, 1, v);
+    ide_out8(ctx, reg, v);
 }
-static uint16_t in16(void *ctx) { return (uint16_t)ata_command_ops.read(ctx, 0, 2); }
-static void out16(void *ctx, uint16_t v) { ata_command_ops.write(ctx, 0, 2, v); }
-static uint8_t alt_status(void *ctx) { return (uint8_t)ata_control_ops.read(ctx, 0, 1); }
-static void control(void *ctx, uint8_t v) { ata_control_ops.write(ctx, 0, 1, v); }
 
-static const struct ata_ports ports = { in8, out8, in16, out16, alt_status, control, &controller.channel[0], NULL };
+static const struct ata_ports ports = { ide_in8, out8, ide_in16, ide_out16, ide_alt_status, ide_control,
+                                        &controller.channel[0], NULL };
 
 /* A device that stays busy for busy_left more reads of its status, and a pause that
  * counts its calls. */
@@ -52,12 +47,12 @@ static uint8_t slow_in8(void *ctx, unsigned reg)
         busy_left--;
         return 0x80;
     }
-    return in8(ctx, reg);
+    return ide_in8(ctx, reg);
 }
 static void pause(void *ctx) { (void)ctx; pauses++; }
-static const struct ata_ports slow_ports = { slow_in8, out8, in16, out16, alt_status, control,
+static const struct ata_ports slow_ports = { slow_in8, out8, ide_in16, ide_out16, ide_alt_status, ide_control,
                                              &controller.channel[0], pause };
-static const struct ata_ports slow_ports_no_pause = { slow_in8, out8, in16, out16, alt_status, control,
+static const struct ata_ports slow_ports_no_pause = { slow_in8, out8, ide_in16, ide_out16, ide_alt_status, ide_control,
                                                       &controller.channel[0], NULL };
 
 static void setup(bool read_only)

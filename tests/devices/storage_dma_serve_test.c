@@ -2,32 +2,25 @@
  * against the VMM's IDE model, with a "channel" laid out like main.c's (control page,
  * 64 data pages, then the next channel's control page). */
 #include "harness.h"
-#include "dev/ata.h"
-#include "../../user/storage/ata_dma.h"
+#include "ide_ports.h"
 #include "../../user/storage/serve.h"
 
 #define DSECT 4096u
 static uint8_t image[DSECT * 512];
 static _Alignas(4096) uint8_t ram[4096 /* table */ + 4096 /* control */ + PITH_STORAGE_DATA_BYTES + 4096 /* next control */];
-static struct test_ram tram = { ram, sizeof(ram) };
+static struct test_ram tram = { ram, sizeof(ram) }, timage = { image, sizeof(image) };
 static struct ata_controller ctl;
 static struct ata_disk ad;
 static struct ata_bus_master abm;
 static unsigned dma_runs;
 
-static bool img_read(void *c, uint64_t o, void *b, size_t n) { (void)c; if (o > sizeof(image) || n > sizeof(image) - o) return false; memcpy(b, image + o, n); return true; }
-static bool img_write(void *c, uint64_t o, const void *b, size_t n) { (void)c; if (o > sizeof(image) || n > sizeof(image) - o) return false; memcpy(image + o, b, n); return true; }
-static uint8_t i8(void *c, unsigned r) { return (uint8_t)ata_command_ops.read(c, r, 1); }
-static void o8(void *c, unsigned r, uint8_t v) { ata_command_ops.write(c, r, 1, v); }
-static uint16_t i16(void *c) { return (uint16_t)ata_command_ops.read(c, 0, 2); }
-static void o16(void *c, uint16_t v) { ata_command_ops.write(c, 0, 2, v); }
-static uint8_t alt(void *c) { return (uint8_t)ata_control_ops.read(c, 0, 1); }
-static void ctrl(void *c, uint8_t v) { ata_control_ops.write(c, 0, 1, v); }
-static const struct ata_ports aports = { i8, o8, i16, o16, alt, ctrl, &ctl.channel[0], NULL };
-static uint8_t b_i8(void *c, unsigned r) { return (uint8_t)ata_bmide_ops.read(c, r, 1); }
-static void b_o8(void *c, unsigned r, uint8_t v) { ata_bmide_ops.write(c, r, 1, v); }
-static void b_o32(void *c, unsigned r, uint32_t v) { ata_bmide_ops.write(c, r, 4, v); }
-static uint64_t b_phys(void *c, const void *v) { (void)c; const uint8_t *p = v; return p >= ram && p < ram + sizeof(ram) ? (uint64_t)(p - ram) : 0; }
+/* "Physical" addresses: offsets in the test RAM. */
+static uint64_t b_phys(void *c, const void *v)
+{
+    (void)c;
+    const uint8_t *p = v;
+    return p >= ram && p < ram + sizeof(ram) ? (uint64_t)(p - ram) : 0;
+}
 
 static bool sd_read(void *c, uint64_t lba, unsigned n, void *buf)
 {
@@ -52,10 +45,11 @@ static void full_channel_by_dma(void)
     memset(ram, 0x77, sizeof(ram));
     ata_init(&ctl, (struct guest_memory){ test_ram_read, test_ram_write, &tram }, (struct irq_line){ 0 },
              (struct irq_line){ 0 });
-    CHECK(ata_attach_disk(&ctl, 0, 1, sizeof(image), false, img_read, img_write, image));
-    CHECK(ata_pio_identify(&ad, &aports, 1));
+    CHECK(ata_attach_disk(&ctl, 0, 1, sizeof(image), false, test_ram_read, test_ram_write, &timage));
+    struct ata_ports ports = ide_ports(&ctl);
+    CHECK(ata_pio_identify(&ad, &ports, 1));
     CHECK(ad.lba48);
-    abm = (struct ata_bus_master){ b_i8, b_o8, b_o32, &ctl, b_phys, NULL, (volatile uint32_t *)ram, 0 };
+    abm = ide_bus_master(&ctl, b_phys, ram, 0);
     struct storage_disk sd = { sd_read, sd_write, sd_flush, &ad, ata_max_count(&ad) };
     struct pith_storage_control *control = (void *)(ram + 4096);
     memset(control, 0, 4096);
