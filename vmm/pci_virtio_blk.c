@@ -21,20 +21,6 @@ struct blk {
     struct pc_disk disk;
 };
 
-static uint64_t blk_read(void *dev, uint64_t offset, unsigned size)
-{
-    return virtio_modern_ops.read(&((struct blk *)dev)->modern, offset, size);
-}
-
-static void blk_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
-{
-    virtio_modern_ops.write(&((struct blk *)dev)->modern, offset, size, value);
-}
-
-static void blk_reset(void *dev) { virtio_modern_ops.reset(&((struct blk *)dev)->modern); }
-
-static const struct device_ops blk_ops = { "virtio-blk", blk_read, blk_write, blk_reset };
-
 static bool module_read(void *context, uint64_t offset, void *buf, size_t length)
 {
     const struct pc_disk *d = context;
@@ -76,7 +62,7 @@ static bool create(struct vm *vm, const struct pc_setup *setup, struct pc_pci_de
     b->blk.disk_stage_bytes = remote ? disk->stage_bytes : 0;
     d->state = b;
     virtio_modern_init(&b->modern, &b->blk.dev, VIRTIO_TYPE_BLK, 0x010000, pc_msi, vm);
-    pc_modern_function(d, &b->modern, &blk_ops, b);
+    pc_modern_function(d, &b->modern, &virtio_modern_ops, &b->modern);
     return true;
 }
 

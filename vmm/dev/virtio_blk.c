@@ -83,10 +83,12 @@ static bool move_data(struct virtio_blk *b, const struct virtio_chain *c, bool t
                       uint64_t bytes, uint32_t *written)
 {
     uint8_t bounce[BOUNCE];
+    uint8_t *stage = b->disk_stage;
     size_t stage_bytes = b->disk_stage_bytes / SECTOR * SECTOR;
-    uint8_t *stage = b->disk_stage && stage_bytes ? b->disk_stage : bounce;
-    if (stage == bounce)
+    if (!stage || !stage_bytes) {
+        stage = bounce;
         stage_bytes = sizeof(bounce);
+    }
     struct data_cursor at = { 1, 0 };
     while (bytes) {
         size_t run = bytes < stage_bytes ? (size_t)bytes : stage_bytes;
