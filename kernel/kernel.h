@@ -228,6 +228,11 @@ struct vcpu {
     uint64_t buffered_since;                /* arch_timestamp() of the first of them */
     uint8_t buffered_count;
     uint8_t buffered[PITH_VM_PORT_BUFFER_BYTES];
+    uint8_t cpuid_count;                    /* VCpu.SET_CPUID: cpuid[0 .. count-1] */
+    struct vcpu_cpuid {
+        uint32_t first, last;               /* the leaves, inclusive */
+        uint32_t answer[4];                 /* EAX, EBX, ECX, EDX */
+    } cpuid[PITH_VM_CPUID_SHORTCUTS];
 };
 
 struct guest_space {

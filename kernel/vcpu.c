@@ -149,8 +149,23 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
 
 #define GUEST_RFLAGS_TF (1ull << 8)     /* the RIP group's RFLAGS: single-step */
 
+/* RIP past an instruction the kernel answered.  Within the 64 KiB block of the RIP the
+ * CPU left, the new one is as valid as that one in every mode (a canonical or 32-bit
+ * boundary, or 16-bit IP wrapping, lies on a block's edge), so the entry need not
+ * check the state again; one that crosses into the next block is checked like a
+ * VMM's RIP, as is any RIP when other written state waits for its check. */
+static void advance_rip(struct vcpu *v, uint64_t rip[2], uint64_t length)
+{
+    uint64_t next = rip[0] + length;
+    bool same_block = ((next ^ rip[0]) >> 16) == 0;
+    rip[0] = next;
+    vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+    if (v->unchecked || !same_block)
+        remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+}
+
 /* A byte IN or OUT on a port with a shortcut, answered here: the IN's AL or the OUT's
- * byte kept, RIP past the instruction (checked at the entry like a VMM's).  Anything
+ * byte kept, RIP past the instruction (advance_rip).  Anything
  * else exits: a string or wider access, a single-stepped guest (RFLAGS.TF wants a #DB
  * after the instruction), an unknown length, a full buffer. */
 static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
@@ -181,9 +196,34 @@ static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
         v->buffered_port = p->port;
         v->buffered[v->buffered_count++] = (uint8_t)e->qualification2;
     }
-    rip[0] += e->length;
-    vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
-    remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+    advance_rip(v, rip, e->length);
+    return true;
+}
+
+/* A CPUID whose leaf has a shortcut, answered here: RAX..RDX (CPUID clears their
+ * upper halves), RIP past the instruction (advance_rip).  A single-stepped guest or
+ * an unknown length exits. */
+static bool cpuid_shortcut(struct vcpu *v, const struct vcpu_exit *e)
+{
+    uint32_t leaf = (uint32_t)e->qualification;
+    const struct vcpu_cpuid *s = NULL;
+    for (unsigned i = 0; i < v->cpuid_count && !s; i++)
+        if (leaf >= v->cpuid[i].first && leaf <= v->cpuid[i].last)
+            s = &v->cpuid[i];
+    if (!s || !e->length || e->length > 15)
+        return false;
+    uint64_t rip[2];
+    vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+    if (rip[1] & GUEST_RFLAGS_TF)
+        return false;
+    uint64_t gpr[16];
+    vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_GPR), gpr);
+    gpr[0] = s->answer[0];                  /* the group's order: RAX, RCX, RDX, RBX */
+    gpr[1] = s->answer[2];
+    gpr[2] = s->answer[3];
+    gpr[3] = s->answer[1];
+    vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_GPR), gpr);
+    advance_rip(v, rip, e->length);
     return true;
 }
 
@@ -201,7 +241,8 @@ void vcpu_exited(struct vcpu *v)
             struct vcpu_exit flush = { .reason = PITH_EXIT_PORT_WRITES };
             deliver_exit(v, &flush);
         }
-    } else if (e->reason == PITH_EXIT_IO && port_shortcut(v, e)) {
+    } else if ((e->reason == PITH_EXIT_IO && port_shortcut(v, e)) ||
+               (e->reason == PITH_EXIT_CPUID && cpuid_shortcut(v, e))) {
         /* answered: the guest goes on */
     } else if (e->reason != VCPU_EXIT_KEEP_NMI) {
         vcpu_arch_exit_delivered(v, e);
@@ -480,6 +521,28 @@ static int vcpu_set_port(struct invocation *inv, struct vcpu *v)
     return PITH_OK;
 }
 
+/* A range of leaves answered without an exit, or (first > last, nothing else) none. */
+static int vcpu_set_cpuid(struct invocation *inv, struct vcpu *v)
+{
+    uint64_t first = inv_arg(inv, 0), last = inv_arg(inv, 1), low = inv_arg(inv, 2), high = inv_arg(inv, 3);
+    if (first > last) {
+        if (last != 0 || low != 0 || high != 0 || first != 1)
+            return PITH_E_INVALID_ARG;
+        v->cpuid_count = 0;
+        return PITH_OK;
+    }
+    if (last > 0xffffffffull)
+        return PITH_E_INVALID_ARG;
+    for (unsigned i = 0; i < v->cpuid_count; i++)
+        if (first <= v->cpuid[i].last && last >= v->cpuid[i].first)
+            return PITH_E_BUSY;
+    if (v->cpuid_count == PITH_VM_CPUID_SHORTCUTS)
+        return PITH_E_NO_MEMORY;
+    v->cpuid[v->cpuid_count++] = (struct vcpu_cpuid){
+        (uint32_t)first, (uint32_t)last, { (uint32_t)low, (uint32_t)(low >> 32), (uint32_t)high, (uint32_t)(high >> 32) } };
+    return PITH_OK;
+}
+
 int vcpu_invoke(struct invocation *inv)
 {
     struct vcpu *v = vcpu_of_object(inv->cap->object);
@@ -498,6 +561,8 @@ int vcpu_invoke(struct invocation *inv)
         return vcpu_set_io(inv, v);
     case PITH_VCPU_SET_PORT:
         return vcpu_set_port(inv, v);
+    case PITH_VCPU_SET_CPUID:
+        return vcpu_set_cpuid(inv, v);
     default:
         return PITH_E_ILLEGAL_OP;
     }

@@ -73,18 +73,44 @@ static void host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
                      : "a"(leaf), "c"(subleaf));
 }
 
+/* What vCPU c's CPUID(leaf, subleaf) reads. */
+static void guest_cpuid(struct vm *vm, const struct vcpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+    cpuid_guest_with(host_cpuid, vm->platform->cpuid_emulates, leaf, subleaf, out);
+    nested_svm_cpuid(vm, leaf, out);
+    if (leaf == 1)                      /* the initial APIC ID: the vCPU's index */
+        out[CPUID_EBX] = (out[CPUID_EBX] & 0xffffff) | c->index << 24;
+}
+
+/* The kernel answers vCPU c's CPUIDs (VCpu.SET_CPUID): a shortcut per range of leaves
+ * over which the answer is the same (cpuid_guest_ranges).  The gaps between the leaves
+ * cpuid.c names read as zero unless nested SVM answers some of them: then they keep
+ * exiting.  L2's vCPUs have none of these, so an L2's CPUID still reaches L1. */
+static void set_cpuid_shortcuts(struct vm *vm, const struct vcpu *c)
+{
+    struct cpuid_range ranges[CPUID_RANGES];
+    unsigned n = cpuid_guest_ranges(ranges), set = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t out[4];
+        if (ranges[i].gap && vm->nested_svm)
+            continue;
+        guest_cpuid(vm, c, ranges[i].first, 0, out);
+        if (pith_vcpu_set_cpuid(c->vcpu, ranges[i].first, ranges[i].last, out) == PITH_OK)
+            set++;
+    }
+    if (set < n && !vm->nested_svm)
+        pith_printf("vmm: %s: vCPU %u: %u of %u CPUID shortcuts taken\n", vm->name, c->index, set, n);
+}
+
 static enum next_step handle_cpuid(struct vm *vm)
 {
     uint32_t leaf = (uint32_t)vm->cpu->exit.mr[1], out[4];
-    cpuid_guest_with(host_cpuid, vm->platform->cpuid_emulates, leaf, (uint32_t)vm->cpu->exit.mr[2], out);
-    nested_svm_cpuid(vm, leaf, out);
+    guest_cpuid(vm, vm->cpu, leaf, (uint32_t)vm->cpu->exit.mr[2], out);
     if (leaf < 32)
         vm->record.cpuid_leaves |= 1ull << leaf;
     else if (leaf == CPUID_HYPERVISOR_LEAF)
         vm->record.cpuid_leaves |= 1ull << 32;
     gprs(vm)[VM_RAX] = out[CPUID_EAX];
-    if (leaf == 1)                      /* the initial APIC ID: the vCPU's index */
-        out[CPUID_EBX] = (out[CPUID_EBX] & 0xffffff) | vm->cpu->index << 24;
     gprs(vm)[VM_RBX] = out[CPUID_EBX];
     gprs(vm)[VM_RCX] = out[CPUID_ECX];
     gprs(vm)[VM_RDX] = out[CPUID_EDX];
@@ -722,6 +748,9 @@ void vm_run(struct vm *vm)
     struct vcpu *c = &vm->cpus[0];
     if (vm->platform->places_vcpus)
         vm_place_vcpus_on_host(vm);
+    if (vm->platform->cpuid_shortcuts)
+        for (unsigned i = 0; i < vm->vcpu_count; i++)
+            set_cpuid_shortcuts(vm, &vm->cpus[i]);
     enum pith_error err = vm_start_vcpus(vm);
     if (err != PITH_OK) {
         vm_stop(vm, VM_END_ERROR, "starting the VMM threads: %s", pith_error_name(err));

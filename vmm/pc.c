@@ -681,6 +681,7 @@ const struct platform_ops pc_platform = {
     .max_vcpus = PC_MAX_CPUS,
     .cpuid_emulates = CPUID_EMULATES_APIC | CPUID_EMULATES_MTRR | CPUID_INVARIANT_TSC,
     .places_vcpus = true,
+    .cpuid_shortcuts = true,
     .update = update,
     .interrupt = pc_interrupt,
     .nmi = pc_nmi,

@@ -230,13 +230,18 @@ enum pith_method {
      * SET_IO     MR0 I/O-port capability, MR1 1 = let the guest use those ports
      *            directly, 0 = exit on them again (the default)
      * SET_PORT   MR0 port, MR1 PITH_VM_PORT_* (how the kernel answers a byte IN or OUT
-     *            there without an exit), MR2 the byte an IN reads (PITH_VM_PORT_READ) */
+     *            there without an exit), MR2 the byte an IN reads (PITH_VM_PORT_READ)
+     * SET_CPUID  MR0 first leaf, MR1 last leaf (a CPUID with EAX in [first, last],
+     *            whatever ECX, is answered by the kernel without an exit), MR2 EAX |
+     *            EBX << 32, MR3 ECX | EDX << 32 of the answer; MR0 > MR1 with every
+     *            other word 0 takes every CPUID shortcut of the vCPU away */
     PITH_VCPU_CONFIGURE = 112,
     PITH_VCPU_READ_STATE,
     PITH_VCPU_WRITE_STATE,
     PITH_VCPU_RECALL,
     PITH_VCPU_SET_IO,
     PITH_VCPU_SET_PORT,
+    PITH_VCPU_SET_CPUID,
 };
 
 #define PITH_DEADLINE_BIT       (1ull << 63)

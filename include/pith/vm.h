@@ -145,6 +145,12 @@ static inline unsigned pith_vm_groups_length(uint64_t mask)
 #define PITH_VM_PORT_BUFFER_BYTES 24
 #define PITH_VM_PORT_WRITES_WORD(port, count) ((uint64_t)(count) | (uint64_t)(port) << 16)
 
+/* CPUID shortcuts (VCpu.SET_CPUID): a CPUID (not single-stepped) whose EAX lies in a
+ * shortcut's range of leaves gets the shortcut's answer from the kernel (RAX..RDX, the
+ * upper halves clear) and the guest goes on without an exit.  At most
+ * PITH_VM_CPUID_SHORTCUTS ranges per vCPU, none overlapping another. */
+#define PITH_VM_CPUID_SHORTCUTS 16
+
 /* PITH_EXIT_INVALID_STATE with MR0 = 0: the kernel, not the CPU, refused to enter the
  * guest; MR1 says why.  The state stays as it was; the VMM's reply can correct it. */
 #define PITH_VM_REFUSED_EVENT    1      /* the last reply's event (nothing of it applied) */

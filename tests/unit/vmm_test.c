@@ -39,6 +39,35 @@ static void cpuid_identity_and_signature(void)
     CHECK_EQ(r[0] | r[1] | r[2] | r[3], 0);
 }
 
+/* The ranges the kernel is given cover every leaf once, in order, and the answer is
+ * the same at every leaf and subleaf of a range (zero in a gap): sampled at both ends,
+ * the middle and pseudo-random leaves. */
+static void cpuid_ranges_uniform(void)
+{
+    struct cpuid_range ranges[CPUID_RANGES];
+    unsigned n = cpuid_guest_ranges(ranges);
+    const unsigned all = CPUID_EMULATES_APIC | CPUID_EMULATES_MTRR | CPUID_INVARIANT_TSC;
+    CHECK(n == CPUID_RANGES);
+    uint64_t next = 0, seed = 12345;
+    for (unsigned i = 0; i < n && i < CPUID_RANGES; i++) {
+        CHECK(ranges[i].first == next && ranges[i].last >= ranges[i].first);
+        next = (uint64_t)ranges[i].last + 1;
+        uint32_t want[4], got[4];
+        cpuid_guest_with(fake_host, all, ranges[i].first, 0, want);
+        if (ranges[i].gap)
+            CHECK(!want[0] && !want[1] && !want[2] && !want[3]);
+        uint32_t span = ranges[i].last - ranges[i].first;
+        for (unsigned k = 0; k < 20; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t leaf = k == 0 ? ranges[i].last : k == 1 ? ranges[i].first + span / 2
+                                   : ranges[i].first + (uint32_t)((seed >> 32) % ((uint64_t)span + 1));
+            cpuid_guest_with(fake_host, all, leaf, k % 3 ? 0 : k, got);
+            CHECK(memcmp(want, got, sizeof(want)) == 0);
+        }
+    }
+    CHECK(next == 1ull << 32);
+}
+
 static void cpuid_features_filtered(void)
 {
     uint32_t r[4];
@@ -184,6 +213,7 @@ static void interrupt_rules(void)
 UNIT_TABLE(vmm,
     { "vmm_cpuid_identity_signature", cpuid_identity_and_signature },
     { "vmm_cpuid_features_filtered", cpuid_features_filtered },
+    { "vmm_cpuid_ranges_uniform", cpuid_ranges_uniform },
     { "vmm_msr_places", msr_places },
     { "vmm_msr_values", msr_values },
     { "vmm_testdev_registers", testdev_registers },

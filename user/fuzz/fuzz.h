@@ -90,6 +90,12 @@ uint64_t fuzz_value(struct rng *r);
  * narrower field would drop); and whether the kernel must accept them (docs/vm.md). */
 void fuzz_port_shortcut(struct rng *r, const uint16_t *ports, unsigned count, uint64_t args[3]);
 bool fuzz_port_shortcut_valid(const uint64_t args[3]);
+/* VCpu.SET_CPUID's first and last leaf and answer words: mostly small ranges of the
+ * leaves guests ask, now and then a last leaf past 32 bits, a reversed range or the
+ * "take all away" form, with or without its zero words; and whether the kernel must
+ * accept them (overlaps and a full table are refused too, which this does not judge). */
+void fuzz_cpuid_shortcut(struct rng *r, uint64_t args[4]);
+bool fuzz_cpuid_shortcut_valid(const uint64_t args[4]);
 /* An address: near 0, in the helpers' region, near PITH_USER_TOP, non-canonical,
  * aligned to 4 KiB / 2 MiB / 1 GiB / 512 GiB or not. */
 uint64_t fuzz_address(struct rng *r);

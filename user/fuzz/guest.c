@@ -113,6 +113,18 @@ bool guest_init(void)
  * why, when it accepted one. */
 static bool set_shortcut(struct rng *r, char *why, size_t why_size)
 {
+    if (rng_percent(r, 30)) {               /* a CPUID shortcut (the guest's CPUIDs meet them) */
+        uint64_t cpuid[4];
+        fuzz_cpuid_shortcut(r, cpuid);
+        enum pith_error err = pith_invoke(vm.vcpu, PITH_VCPU_SET_CPUID, cpuid, 4, NULL);
+        if (fuzz_options.trace)
+            pith_printf("  set cpuid %lx..%lx: %s\n", cpuid[0], cpuid[1], pith_error_name(err));
+        if (err == PITH_OK && !fuzz_cpuid_shortcut_valid(cpuid)) {
+            pith_snprintf(why, why_size, "VCpu.SET_CPUID accepted leaves %lx..%lx", cpuid[0], cpuid[1]);
+            return false;
+        }
+        return true;
+    }
     uint64_t args[3];
     fuzz_port_shortcut(r, shortcut_ports, sizeof(shortcut_ports) / sizeof(shortcut_ports[0]), args);
     uint64_t port = args[0], kind = args[1], value = args[2];

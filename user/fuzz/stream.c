@@ -492,6 +492,10 @@ static void args_vcpu(struct call *c)
     case PITH_VCPU_SET_PORT:
         args_vcpu_port(c);
         break;
+    case PITH_VCPU_SET_CPUID:
+        fuzz_cpuid_shortcut(r, c->mr);
+        c->length = 4;
+        break;
     default:
         c->length = 0;
         break;
@@ -524,6 +528,7 @@ static const struct { uint16_t label; uint8_t object; } methods[] = {
     { PITH_VCPU_CONFIGURE, PITH_OBJ_VCPU }, { PITH_VCPU_READ_STATE, PITH_OBJ_VCPU },
     { PITH_VCPU_WRITE_STATE, PITH_OBJ_VCPU }, { PITH_VCPU_RECALL, PITH_OBJ_VCPU },
     { PITH_VCPU_SET_IO, PITH_OBJ_VCPU }, { PITH_VCPU_SET_PORT, PITH_OBJ_VCPU },
+    { PITH_VCPU_SET_CPUID, PITH_OBJ_VCPU },
 };
 
 static void args_for(struct call *c)
@@ -546,7 +551,7 @@ static void args_for(struct call *c)
     default:
         if (c->label >= PITH_THREAD_CONFIGURE && c->label <= PITH_THREAD_SET_AFFINITY)
             args_thread(c);
-        else if (c->label >= PITH_VCPU_CONFIGURE && c->label <= PITH_VCPU_SET_PORT)
+        else if (c->label >= PITH_VCPU_CONFIGURE && c->label <= PITH_VCPU_SET_CPUID)
             args_vcpu(c);
         else
             c->length = 0;
@@ -569,10 +574,22 @@ static bool spares_self(const struct call *c)
 }
 
 /* VCpu.SET_PORT refuses a port above 0xffff, an unknown kind and a value other than a
- * READ's byte (docs/vm.md): accepting one (a port or value cut to its field, say) breaks
- * the contract.  Arguments beyond the length read as 0. */
+ * READ's byte, VCpu.SET_CPUID a last leaf past 32 bits and a reversed range other than
+ * the exact "take all away" (docs/vm.md): accepting one (a value cut to its field, say)
+ * breaks the contract.  Arguments beyond the length read as 0. */
 static void check_set_port(const struct call *c, enum pith_error err)
 {
+    if (c->label == PITH_VCPU_SET_CPUID && c->number == PITH_SYS_CALL && err == PITH_OK && !stream.failed) {
+        uint64_t cpuid[4];
+        for (unsigned i = 0; i < 4; i++)
+            cpuid[i] = c->length > i ? c->mr[i] : 0;
+        if (!fuzz_cpuid_shortcut_valid(cpuid)) {
+            pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_CPUID accepted leaves %lx..%lx words %lx %lx",
+                          cpuid[0], cpuid[1], cpuid[2], cpuid[3]);
+            stream.failed = 1;
+        }
+        return;
+    }
     if (c->label != PITH_VCPU_SET_PORT || c->number != PITH_SYS_CALL || err != PITH_OK || stream.failed)
         return;
     uint64_t args[3] = { c->length > 0 ? c->mr[0] : 0, c->length > 1 ? c->mr[1] : 0,

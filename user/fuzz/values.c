@@ -64,6 +64,32 @@ void fuzz_port_shortcut(struct rng *r, const uint16_t *ports, unsigned count, ui
     args[2] = value;
 }
 
+void fuzz_cpuid_shortcut(struct rng *r, uint64_t args[4])
+{
+    uint64_t first = rng_percent(r, 70) ? rng_below(r, 0x20) | (rng_percent(r, 30) ? 0x80000000u : 0)
+                                        : (uint32_t)rng_next(r);
+    uint64_t last = first + (rng_percent(r, 50) ? 0 : rng_below(r, 0x40));
+    switch (rng_below(r, 10)) {
+    case 0: last = rng_percent(r, 50) ? last | 1ull << (32 + rng_below(r, 32)) : fuzz_value(r); break;
+    case 1: first = last + 1 + rng_below(r, 8); break;                  /* reversed */
+    case 2: first = 1, last = 0; break;                                 /* take all away */
+    default: break;
+    }
+    args[0] = first;
+    args[1] = last;
+    args[2] = rng_next(r);
+    args[3] = rng_percent(r, 90) ? rng_next(r) : 0;
+    if (first == 1 && last == 0 && rng_percent(r, 50))
+        args[2] = args[3] = 0;
+}
+
+bool fuzz_cpuid_shortcut_valid(const uint64_t args[4])
+{
+    if (args[0] > args[1])
+        return args[0] == 1 && args[1] == 0 && !args[2] && !args[3];
+    return args[1] <= 0xffffffffull;
+}
+
 bool fuzz_port_shortcut_valid(const uint64_t args[3])
 {
     return args[0] <= 0xffff && args[1] <= PITH_VM_PORT_BUFFER && args[2] <= 0xff &&

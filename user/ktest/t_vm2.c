@@ -1111,6 +1111,96 @@ static void vm_port_shortcut_bad_arguments(struct pith_test_ctx *ctx)
     vm_destroy(&vm);
 }
 
+/* ---- CPUID shortcuts (VCpu.SET_CPUID) ---------------------------------------------------- */
+
+VM_GUEST(vmg_cpuid_shortcut, ".code16",
+    "out %al, $0x80\n"          /* the VMM fills the upper halves */
+    "movl $0x80000002, %eax\n"
+    "movl $7, %ecx\n"
+    "cpuid\n"                   /* answered by the kernel, whatever ECX */
+    "out %al, $0x80\n"
+    "xorl %eax, %eax\n"
+    "cpuid\n"                   /* leaf 0: the second range */
+    "out %al, $0x80\n"
+    "movl $5, %eax\n"
+    "cpuid\n"                   /* no shortcut: exits */
+    "movl $0x80000001, %eax\n"
+    "cpuid\n"                   /* after the shortcuts are taken away: exits */
+    "hlt\n");
+
+static bool vm_expect_cpuid_answer(struct pith_test_ctx *ctx, const struct kt_vm *vm, const uint32_t want[4])
+{
+    return pith_expect_eq(ctx, vm->exit.mr[VM_GPR(VM_RAX)], want[0], "rax (upper half clear)") &&
+           pith_expect_eq(ctx, vm->exit.mr[VM_GPR(VM_RBX)], want[1], "rbx") &&
+           pith_expect_eq(ctx, vm->exit.mr[VM_GPR(VM_RCX)], want[2], "rcx") &&
+           pith_expect_eq(ctx, vm->exit.mr[VM_GPR(VM_RDX)], want[3], "rdx");
+}
+
+/* A CPUID in a shortcut's range of leaves gets its answer without an exit, the four
+ * registers whole; other leaves exit; clearing takes every range away. */
+static void vm_cpuid_shortcut(struct pith_test_ctx *ctx)
+{
+    static const uint32_t brand[4] = { 0x11111111, 0x22222222, 0x33333333, 0x44444444 };
+    static const uint32_t zero_leaf[4] = { 0x80000001, 0x68747541, 0x444d4163, 0x69746e65 };
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_cpuid_shortcut), 0))
+        return;
+    if (!pith_expect_ok(ctx, pith_vcpu_set_cpuid(vm.vcpu, 0x80000002, 0x80000004, brand), "a range") ||
+        !pith_expect_ok(ctx, pith_vcpu_set_cpuid(vm.vcpu, 0, 0, zero_leaf), "one leaf") ||
+        !vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x80, "the first OUT"))
+        goto done;
+    for (unsigned r = 0; r < 4; r++)
+        vm.exit.mr[VM_GPR(r)] = 0xdead000000000000ull | r;
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_io(ctx, &vm, 0x80, "the CPUID in the range did not exit") ||
+        !vm_expect_cpuid_answer(ctx, &vm, brand))
+        goto done;
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_io(ctx, &vm, 0x80, "nor the one of leaf 0") ||
+        !vm_expect_cpuid_answer(ctx, &vm, zero_leaf))
+        goto done;
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_CPUID, "leaf 5 exits"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 5, "its leaf");
+    if (!pith_expect_ok(ctx, pith_vcpu_clear_cpuid(vm.vcpu), "clear") ||
+        !vm_resume(ctx, &vm, 2, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_CPUID, "a cleared leaf exits"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 0x80000001, "its leaf");
+    if (vm_resume(ctx, &vm, 2, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "then hlt");
+done:
+    vm_destroy(&vm);
+}
+
+/* Every refusal of VCpu.SET_CPUID. */
+static void vm_cpuid_shortcut_bad_arguments(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    static const uint8_t code[] = { 0x31, 0xc0, 0x0f, 0xa2, 0xf4 };     /* xor ax, ax; cpuid; hlt */
+    static const uint32_t answer[4] = { 1, 2, 3, 4 };
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    pith_cap_t v = vm.vcpu;
+    const uint64_t reversed[] = { 5, 4, 0, 0 }, clear_with_words[] = { 1, 0, 1, 0 },
+                   clear_high[] = { 1, 0, 0, 1ull << 63 }, wide[] = { 0, 1ull << 32, 0, 0 };
+    pith_expect_err(ctx, pith_invoke(v, PITH_VCPU_SET_CPUID, reversed, 4, NULL), PITH_E_INVALID_ARG, "a reversed range");
+    pith_expect_err(ctx, pith_invoke(v, PITH_VCPU_SET_CPUID, clear_with_words, 4, NULL), PITH_E_INVALID_ARG,
+                    "clear with an answer");
+    pith_expect_err(ctx, pith_invoke(v, PITH_VCPU_SET_CPUID, clear_high, 4, NULL), PITH_E_INVALID_ARG,
+                    "clear with a high bit");
+    pith_expect_err(ctx, pith_invoke(v, PITH_VCPU_SET_CPUID, wide, 4, NULL), PITH_E_INVALID_ARG, "a leaf past 32 bits");
+    pith_expect_ok(ctx, pith_vcpu_set_cpuid(v, 0x10, 0x1f, answer), "a range");
+    pith_expect_err(ctx, pith_vcpu_set_cpuid(v, 0x1f, 0x20, answer), PITH_E_BUSY, "overlapping its end");
+    pith_expect_err(ctx, pith_vcpu_set_cpuid(v, 0, 0xffffffff, answer), PITH_E_BUSY, "covering it");
+    pith_expect_ok(ctx, pith_vcpu_set_cpuid(v, 0xffffffff, 0xffffffff, answer), "the last leaf");
+    for (unsigned i = 2; i < PITH_VM_CPUID_SHORTCUTS; i++)
+        pith_expect_ok(ctx, pith_vcpu_set_cpuid(v, 0x100 + i, 0x100 + i, answer), "another");
+    pith_expect_err(ctx, pith_vcpu_set_cpuid(v, 0x300, 0x300, answer), PITH_E_NO_MEMORY, "one too many");
+    if (vm_start(ctx, &vm))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_CPUID, "leaf 0 has no shortcut: exits");
+    pith_expect_ok(ctx, pith_vcpu_clear_cpuid(v), "clear");
+    pith_expect_ok(ctx, pith_vcpu_set_cpuid(v, 0x300, 0x300, answer), "room again");
+    vm_destroy(&vm);
+}
+
 KT_TABLE(vm2,
     { "vm_io_passthrough", vm_io_passthrough },
     { "vm_io_passthrough_revoked", vm_io_passthrough_revoked },
@@ -1141,4 +1231,6 @@ KT_TABLE(vm2,
     { "vm_port_shortcut_buffer", vm_port_shortcut_buffer },
     { "vm_port_shortcut_flushed", vm_port_shortcut_flushed },
     { "vm_port_shortcut_bad_arguments", vm_port_shortcut_bad_arguments },
+    { "vm_cpuid_shortcut", vm_cpuid_shortcut },
+    { "vm_cpuid_shortcut_bad_arguments", vm_cpuid_shortcut_bad_arguments },
 )

@@ -326,3 +326,16 @@ enum pith_error pith_vcpu_set_port(pith_cap_t vcpu, uint64_t port, uint64_t kind
     const uint64_t args[] = { port, kind, value };
     return pith_invoke(vcpu, PITH_VCPU_SET_PORT, args, ARRAY_COUNT(args), NULL);
 }
+
+enum pith_error pith_vcpu_set_cpuid(pith_cap_t vcpu, uint64_t first, uint64_t last, const uint32_t answer[4])
+{
+    const uint64_t args[] = { first, last, answer[0] | (uint64_t)answer[1] << 32,
+                              answer[2] | (uint64_t)answer[3] << 32 };
+    return pith_invoke(vcpu, PITH_VCPU_SET_CPUID, args, ARRAY_COUNT(args), NULL);
+}
+
+enum pith_error pith_vcpu_clear_cpuid(pith_cap_t vcpu)
+{
+    const uint64_t args[] = { 1, 0, 0, 0 };
+    return pith_invoke(vcpu, PITH_VCPU_SET_CPUID, args, ARRAY_COUNT(args), NULL);
+}

@@ -29,6 +29,28 @@
 #define MAX_BASIC_LEAF    1u
 #define MAX_EXTENDED_LEAF 0x80000008u
 
+/* Every leaf the switch of cpuid_guest_with names, in order. */
+static const uint32_t named_leaves[] = {
+    0, 1, CPUID_HYPERVISOR_LEAF, 0x80000000u, 0x80000001u, 0x80000002u, 0x80000003u,
+    0x80000004u, 0x80000005u, 0x80000006u, 0x80000007u, 0x80000008u,
+};
+
+unsigned cpuid_guest_ranges(struct cpuid_range out[CPUID_RANGES])
+{
+    unsigned n = 0;
+    uint64_t next = 0;              /* the first leaf not yet covered */
+    for (unsigned i = 0; i < sizeof(named_leaves) / sizeof(named_leaves[0]); i++) {
+        uint32_t leaf = named_leaves[i];
+        if (leaf > next)
+            out[n++] = (struct cpuid_range){ (uint32_t)next, leaf - 1, true };
+        out[n++] = (struct cpuid_range){ leaf, leaf, false };
+        next = (uint64_t)leaf + 1;
+    }
+    if (next <= 0xffffffffu)
+        out[n++] = (struct cpuid_range){ (uint32_t)next, 0xffffffffu, true };
+    return n;
+}
+
 static uint32_t signature_word(unsigned i)
 {
     const char *s = CPUID_SIGNATURE;

@@ -10,6 +10,7 @@
 #ifndef VMM_CPUID_H
 #define VMM_CPUID_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CPUID_HYPERVISOR_LEAF   0x40000000u
@@ -30,5 +31,16 @@ void cpuid_guest(cpuid_host_fn *host, uint32_t leaf, uint32_t subleaf, uint32_t 
 
 void cpuid_guest_with(cpuid_host_fn *host, unsigned emulated, uint32_t leaf, uint32_t subleaf,
                       uint32_t out[4]);
+
+/* The leaves cpuid_guest_with answers, in ranges over which its answer is the same
+ * whatever the leaf or subleaf: each leaf it names alone, and the gaps between them,
+ * which read as zero (ranges[i].gap).  Together they cover every leaf, in order; the
+ * count (CPUID_RANGES). */
+struct cpuid_range {
+    uint32_t first, last;
+    bool gap;
+};
+#define CPUID_RANGES 15
+unsigned cpuid_guest_ranges(struct cpuid_range out[CPUID_RANGES]);
 
 #endif

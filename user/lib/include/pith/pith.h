@@ -102,5 +102,9 @@ enum pith_error pith_vcpu_recall(pith_cap_t vcpu);
 enum pith_error pith_vcpu_set_io(pith_cap_t vcpu, pith_cap_t ioport, uint64_t direct);
 /* A byte IN or OUT on `port` answered by the kernel (PITH_VM_PORT_*, pith/vm.h). */
 enum pith_error pith_vcpu_set_port(pith_cap_t vcpu, uint64_t port, uint64_t kind, uint64_t value);
+/* CPUID shortcuts: leaves first..last answered EAX, EBX, ECX, EDX = answer[0..3]; clear
+ * takes them all away. */
+enum pith_error pith_vcpu_set_cpuid(pith_cap_t vcpu, uint64_t first, uint64_t last, const uint32_t answer[4]);
+enum pith_error pith_vcpu_clear_cpuid(pith_cap_t vcpu);
 
 #endif
