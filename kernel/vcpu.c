@@ -149,19 +149,24 @@ static void deliver_exit(struct vcpu *v, const struct vcpu_exit *e)
 
 #define GUEST_RFLAGS_TF (1ull << 8)     /* the RIP group's RFLAGS: single-step */
 
-/* RIP past an instruction the kernel answered.  Within the 64 KiB block of the RIP the
- * CPU left, the new one is as valid as that one in every mode (a canonical or 32-bit
- * boundary, or 16-bit IP wrapping, lies on a block's edge), so the entry need not
- * check the state again; one that crosses into the next block is checked like a
- * VMM's RIP, as is any RIP when other written state waits for its check. */
-static void advance_rip(struct vcpu *v, uint64_t rip[2], uint64_t length)
+/* Writes the RIP group, `now` being what the vCPU holds.  With nothing unchecked the
+ * state is one the entry accepted or the CPU left, so `now` is a valid RIP for the
+ * guest's mode; a RIP in the same 64 KiB block with the same RFLAGS is then valid too
+ * (a canonical or 32-bit boundary lies on a block's edge) and needs no check at the
+ * entry.  Any other is checked with the whole state, like every write of a VMM's that
+ * is not of this kind: stepping over an instruction, the commonest reply, is. */
+static void write_rip(struct vcpu *v, const uint64_t now[2], const uint64_t next[2])
 {
-    uint64_t next = rip[0] + length;
-    bool same_block = ((next ^ rip[0]) >> 16) == 0;
-    rip[0] = next;
-    vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
-    if (v->unchecked || !same_block)
-        remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+    vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), next);
+    if (v->unchecked || next[1] != now[1] || ((next[0] ^ now[0]) >> 16) != 0)
+        remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), next);
+}
+
+/* RIP past an instruction the kernel answered. */
+static void advance_rip(struct vcpu *v, const uint64_t rip[2], uint64_t length)
+{
+    uint64_t next[2] = { rip[0] + length, rip[1] };
+    write_rip(v, rip, next);
 }
 
 /* A byte IN or OUT on a port with a shortcut, answered here: the IN's AL or the OUT's
@@ -331,8 +336,14 @@ static inline __attribute__((always_inline)) void write_back(struct vcpu *v, uin
         unsigned g = (unsigned)__builtin_ctzll(mask);
         uint64_t words[16];
         reply_words(v, replier, at, pith_vm_group_words(g), words);
-        vcpu_arch_write_group(v, g, words);
-        remember_written(v, g, words);
+        if (BIT(g) == PITH_VM_GROUP_RIP) {
+            uint64_t now[2];
+            vcpu_arch_read_group(v, g, now);
+            write_rip(v, now, words);
+        } else {
+            vcpu_arch_write_group(v, g, words);
+            remember_written(v, g, words);
+        }
         at += pith_vm_group_words(g);
     }
     if (event & PITH_VM_EVENT_VALID)

@@ -210,13 +210,18 @@ void svm_load_space(struct vcpu *v, struct guest_space *gs)
  *    leave paging and then clear PAE in the same run.
  * LME itself changes only through the VMM (WRMSR EFER exits).  The intercepted MOVs
  * reach the VMM as CR_ACCESS exits, as CR0/CR4 writes under VMX's masks do.
+ *
+ * CR8 reads and writes always exit, as on VMX without a TPR shadow: the VMM keeps the
+ * task priority in its local APIC.  Left to the emulator, a guest's MOV to CR8 while
+ * an interrupt window is asked for (V_IRQ) aborted QEMU 7.2: its CR8 path raises the
+ * virtual interrupt without the lock its interrupt code asserts (fuzzer, 2026-12-06).
  */
 static void guest_control_intercepts(struct vcpu *v)
 {
-    uint32_t writes = 0;
+    uint32_t writes = BIT(8);
     if (*u64_at(v, VMCB_EFER) & EFER_LME)
-        writes = *u64_at(v, VMCB_CR0) & CR0_PG ? BIT(0) : BIT(4);
-    *u32_at(v, VMCB_INTERCEPT_CR) = writes << 16;
+        writes |= *u64_at(v, VMCB_CR0) & CR0_PG ? BIT(0) : BIT(4);
+    *u32_at(v, VMCB_INTERCEPT_CR) = writes << 16 | BIT(8);
 }
 
 void svm_run(struct vcpu *v)
