@@ -224,6 +224,7 @@ struct vcpu {
         uint16_t port;
         uint8_t kind, value;
     } ports[PITH_VM_PORT_SHORTCUTS];
+    uint8_t ports_used;                     /* how many of ports[] are not EXIT */
     uint16_t buffered_port;                 /* the port the bytes of buffered[] went to */
     uint64_t buffered_since;                /* arch_timestamp() of the first of them */
     uint8_t buffered_count;

@@ -176,7 +176,7 @@ static void advance_rip(struct vcpu *v, const uint64_t rip[2], uint64_t length)
 static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
 {
     uint64_t q = e->qualification;
-    if (((q >> 16) & 0xff) != 1 || (q & (PITH_VM_IO_STRING | PITH_VM_IO_REP)) || !e->length || e->length > 15)
+    if (!v->ports_used || ((q >> 16) & 0xff) != 1 || (q & (PITH_VM_IO_STRING | PITH_VM_IO_REP)) || !e->length || e->length > 15)
         return false;
     const struct vcpu_port *p = NULL;
     for (unsigned i = 0; i < PITH_VM_PORT_SHORTCUTS && !p; i++)
@@ -528,6 +528,10 @@ static int vcpu_set_port(struct invocation *inv, struct vcpu *v)
             return PITH_E_NO_MEMORY;
         slot = free;
     }
+    if (slot->kind == PITH_VM_PORT_EXIT)
+        v->ports_used++;                        /* a free slot taken */
+    else if (kind == PITH_VM_PORT_EXIT)
+        v->ports_used--;                        /* a shortcut taken away */
     *slot = (struct vcpu_port){ .port = (uint16_t)port, .kind = (uint8_t)kind, .value = (uint8_t)value };
     return PITH_OK;
 }
