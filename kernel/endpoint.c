@@ -41,13 +41,16 @@ static struct thread *ep_dequeue(struct endpoint *ep)
     return t;
 }
 
+/* Out of the ready queue first: its links are the ones the endpoint's queue uses, and a
+ * thread may still be in it here (a vCPU thread the tick preempted at an exit that
+ * then hands over its kept port writes: vcpu.c, vcpu_exited). */
 static void ep_enqueue(struct endpoint *ep, struct thread *t, enum endpoint_state state,
                        enum thread_state tstate)
 {
+    sched_block(t, tstate);
     queue_append(&ep->head, &ep->tail, t);
     ep->state = state;
     t->blocked_on = ep;
-    sched_block(t, tstate);
 }
 
 /* The receiver now owes `sender` a reply. */

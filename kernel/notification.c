@@ -56,6 +56,7 @@ void notification_wait(struct notification *n, struct thread *t, bool block)
         n->word = 0;
         return;
     }
+    sched_block(t, THREAD_BLOCKED_NOTIFICATION);   /* first: the queues share t's links */
     t->qnext = NULL;
     t->qprev = n->tail;
     if (n->tail)
@@ -64,7 +65,6 @@ void notification_wait(struct notification *n, struct thread *t, bool block)
         n->head = t;
     n->tail = t;
     t->blocked_on = n;
-    sched_block(t, THREAD_BLOCKED_NOTIFICATION);
 }
 
 void notification_cancel(struct thread *t)

@@ -1084,6 +1084,68 @@ static void vm_port_shortcut_flushed(struct pith_test_ctx *ctx)
     vm_destroy(&vm);
 }
 
+VM_GUEST(vmg_port_trickle, ".code16",
+    "1: mov $0x41, %al\n"
+    "out %al, $0xe9\n"              /* kept: a byte now and then, handed over each ms */
+    "mov $3000, %cx\n"
+    "2: loop 2b\n"
+    "jmp 1b\n");
+
+static void count_forever(uint64_t counter)
+{
+    for (;;)
+        (*(volatile uint64_t *)counter)++;
+}
+
+/* Kept port writes handed over while the VMM is away from the exit endpoint, by a vCPU
+ * thread the tick has now and then just preempted (its slice over at the writes'
+ * millisecond): the thread moves from the ready queue to the endpoint's queue, whose
+ * links are the same.  Done in the other order it cut a thread of the same priority
+ * (here a counter) out of the ready queue for good, and could lose the vCPU thread: a
+ * guest of make test-legacy's stalled.  Over 300 rounds of 2 ms away, the counter
+ * keeps counting and the vCPU keeps exiting. */
+static void vm_port_flush_while_preempted(struct pith_test_ctx *ctx)
+{
+    static volatile uint64_t counted;
+    struct kt_vm vm;
+    struct kt_thread counter;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_port_trickle), 0))
+        return;
+    pith_cap_t note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0);
+    if (!note || !pith_expect_ok(ctx, pith_vcpu_set_port(vm.vcpu, 0xe9, PITH_VM_PORT_BUFFER, 0), "set") ||
+        !kt_thread_start(ctx, &counter, count_forever, (uint64_t)&counted, 50, 0))
+        goto done;
+    if (!vm_start(ctx, &vm))
+        goto stop;
+    unsigned flushes = 0, stalled = 0;
+    for (unsigned round = 0; round < 300; round++) {
+        if (vm.exit.reason == PITH_EXIT_PORT_WRITES)
+            flushes++;
+        else if (!vm_expect_io(ctx, &vm, 0xe9, "the kept port or a hand-over"))
+            break;
+        else
+            vm.exit.mr[VM_RIP] += 2;
+        if (!pith_expect_ok(ctx, pith_vm_reply(&vm.exit, PITH_VM_GROUP_RIP, 0, 0, 0), "reply"))
+            break;
+        uint64_t before = counted;
+        vm_sleep_ms(note, 2);                   /* away: hand-overs queue on the endpoint */
+        if (round % 10 == 9) {
+            vm_sleep_ms(note, 15);              /* three slices: the counter's turn comes */
+            if (counted == before)
+                stalled++;
+        }
+        if (!pith_expect_ok(ctx, pith_vm_wait_exit(vm.exit_ep, &vm.exit), "the next exit"))
+            break;
+    }
+    pith_expect_eq(ctx, stalled, 0, "rounds in which the counter did not count");
+    pith_expect(ctx, flushes > 0, "no hand-over came");
+stop:
+    kt_thread_destroy(&counter);
+done:
+    vm_destroy(&vm);
+    kt_delete(note);
+}
+
 /* Every refusal of VCpu.SET_PORT. */
 static void vm_port_shortcut_bad_arguments(struct pith_test_ctx *ctx)
 {
@@ -1231,6 +1293,7 @@ KT_TABLE(vm2,
     { "vm_port_shortcut_buffer", vm_port_shortcut_buffer },
     { "vm_port_shortcut_flushed", vm_port_shortcut_flushed },
     { "vm_port_shortcut_bad_arguments", vm_port_shortcut_bad_arguments },
+    { "vm_port_flush_while_preempted", vm_port_flush_while_preempted },
     { "vm_cpuid_shortcut", vm_cpuid_shortcut },
     { "vm_cpuid_shortcut_bad_arguments", vm_cpuid_shortcut_bad_arguments },
 )
