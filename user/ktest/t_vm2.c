@@ -1087,7 +1087,7 @@ static void vm_port_shortcut_flushed(struct pith_test_ctx *ctx)
 VM_GUEST(vmg_port_trickle, ".code16",
     "1: mov $0x41, %al\n"
     "out %al, $0xe9\n"              /* kept: a byte now and then, handed over each ms */
-    "mov $3000, %cx\n"
+    "mov $30000, %cx\n"
     "2: loop 2b\n"
     "jmp 1b\n");
 
