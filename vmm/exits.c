@@ -170,9 +170,8 @@ static void perform_port_writes(struct vm *vm)
 /* The COM1 accesses of a guest printing (an LSR read and a THR write per character)
  * answered by the kernel while that changes nothing the guest could see before its
  * next exit (uart16550_lsr_constant, uart16550_thr_deferrable): set on every vCPU
- * whenever the answer changes, when vm->port_shortcuts is set: only a guest whose
- * command line asks (pith.port_shortcuts=1), while guests using both stall now and
- * then (docs/vm.md, "Port shortcuts"). */
+ * whenever the answer changes, when vm->port_shortcuts is set: unless the guest's
+ * command line says pith.port_shortcuts=0 (docs/vm.md, "Port shortcuts"). */
 static void sync_port_shortcuts(struct vm *vm)
 {
     if (!vm->port_shortcuts)

@@ -262,9 +262,8 @@ static bool run_configured(const char *text, size_t length)
     }
     /* COM2 comes from the root task, if ever (gdbstub.h) */
     gdb_prepare(&guest, cmdline_has(g->cmdline, "pith.gdb_keep_com2=1"));
-    /* COM1's port shortcuts only when asked for: guests with both stalled now and then
-     * (docs/vm.md, "Port shortcuts") */
-    guest.port_shortcuts = cmdline_has(g->cmdline, "pith.port_shortcuts=1");
+    /* COM1's port shortcuts unless asked not to (docs/vm.md, "Port shortcuts") */
+    guest.port_shortcuts = !cmdline_has(g->cmdline, "pith.port_shortcuts=0");
     static const char *const methods[] = { "Linux on the PC platform", "a multiboot kernel on the PC platform",
                                            "a flat test guest", "firmware on the PC platform" };
     vm_log(&guest, "%lu MiB of RAM, %s, %s %s (%lu bytes)%s%s%s%s%s%s%s", ram >> 20, methods[g->boot],

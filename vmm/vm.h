@@ -162,7 +162,7 @@ struct vm {
 
     struct uart16550 uart;
     bool port_shortcuts;            /* COM1's LSR and THR answered by the kernel (exits.c);
-                                     * only with pith.port_shortcuts=1: docs/vm.md */
+                                     * off with pith.port_shortcuts=0: docs/vm.md */
     struct {                        /* what the vCPUs' port shortcuts are set to (exits.c) */
         bool known;
         int lsr;                    /* LSR's value, -1: it exits */
