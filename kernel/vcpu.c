@@ -162,6 +162,17 @@ static void write_rip(struct vcpu *v, const uint64_t now[2], const uint64_t next
         remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), next);
 }
 
+/* Whether the kernel may complete the exit's instruction itself, and then the RIP
+ * group: not when its length is unknown, nor for a single-stepped guest (RFLAGS.TF
+ * wants a #DB after the instruction). */
+static bool completable(struct vcpu *v, const struct vcpu_exit *e, uint64_t rip[2])
+{
+    if (!e->length || e->length > 15)
+        return false;
+    vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+    return !(rip[1] & GUEST_RFLAGS_TF);
+}
+
 /* RIP past an instruction the kernel answered. */
 static void advance_rip(struct vcpu *v, const uint64_t rip[2], uint64_t length)
 {
@@ -171,22 +182,20 @@ static void advance_rip(struct vcpu *v, const uint64_t rip[2], uint64_t length)
 
 /* A byte IN or OUT on a port with a shortcut, answered here: the IN's AL or the OUT's
  * byte kept, RIP past the instruction (advance_rip).  Anything
- * else exits: a string or wider access, a single-stepped guest (RFLAGS.TF wants a #DB
- * after the instruction), an unknown length, a full buffer. */
+ * else exits: a string or wider access, an instruction the kernel may not complete
+ * (completable), a full buffer. */
 static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
 {
     uint64_t q = e->qualification;
-    if (!v->ports_used || ((q >> 16) & 0xff) != 1 || (q & (PITH_VM_IO_STRING | PITH_VM_IO_REP)) || !e->length || e->length > 15)
+    if (!v->ports_used || ((q >> 16) & 0xff) != 1 || (q & (PITH_VM_IO_STRING | PITH_VM_IO_REP)))
         return false;
     const struct vcpu_port *p = NULL;
     for (unsigned i = 0; i < PITH_VM_PORT_SHORTCUTS && !p; i++)
         if (v->ports[i].kind != PITH_VM_PORT_EXIT && v->ports[i].port == (q & 0xffff))
             p = &v->ports[i];
-    if (!p || (q & PITH_VM_IO_IN ? p->kind != PITH_VM_PORT_READ : p->kind != PITH_VM_PORT_BUFFER))
-        return false;
     uint64_t rip[2];
-    vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
-    if (rip[1] & GUEST_RFLAGS_TF)
+    if (!p || (q & PITH_VM_IO_IN ? p->kind != PITH_VM_PORT_READ : p->kind != PITH_VM_PORT_BUFFER) ||
+        !completable(v, e, rip))
         return false;
     if (q & PITH_VM_IO_IN) {
         uint64_t gpr[16];
@@ -206,8 +215,7 @@ static bool port_shortcut(struct vcpu *v, const struct vcpu_exit *e)
 }
 
 /* A CPUID whose leaf has a shortcut, answered here: RAX..RDX (CPUID clears their
- * upper halves), RIP past the instruction (advance_rip).  A single-stepped guest or
- * an unknown length exits. */
+ * upper halves), RIP past the instruction (advance_rip), when it is completable. */
 static bool cpuid_shortcut(struct vcpu *v, const struct vcpu_exit *e)
 {
     uint32_t leaf = (uint32_t)e->qualification;
@@ -215,11 +223,8 @@ static bool cpuid_shortcut(struct vcpu *v, const struct vcpu_exit *e)
     for (unsigned i = 0; i < v->cpuid_count && !s; i++)
         if (leaf >= v->cpuid[i].first && leaf <= v->cpuid[i].last)
             s = &v->cpuid[i];
-    if (!s || !e->length || e->length > 15)
-        return false;
     uint64_t rip[2];
-    vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
-    if (rip[1] & GUEST_RFLAGS_TF)
+    if (!s || !completable(v, e, rip))
         return false;
     uint64_t gpr[16];
     vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_GPR), gpr);

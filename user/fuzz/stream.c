@@ -577,27 +577,21 @@ static bool spares_self(const struct call *c)
  * READ's byte, VCpu.SET_CPUID a last leaf past 32 bits and a reversed range other than
  * the exact "take all away" (docs/vm.md): accepting one (a value cut to its field, say)
  * breaks the contract.  Arguments beyond the length read as 0. */
-static void check_set_port(const struct call *c, enum pith_error err)
+static void check_shortcut_call(const struct call *c, enum pith_error err)
 {
-    if (c->label == PITH_VCPU_SET_CPUID && c->number == PITH_SYS_CALL && err == PITH_OK && !stream.failed) {
-        uint64_t cpuid[4];
-        for (unsigned i = 0; i < 4; i++)
-            cpuid[i] = c->length > i ? c->mr[i] : 0;
-        if (!fuzz_cpuid_shortcut_valid(cpuid)) {
-            pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_CPUID accepted leaves %lx..%lx words %lx %lx",
-                          cpuid[0], cpuid[1], cpuid[2], cpuid[3]);
-            stream.failed = 1;
-        }
+    if (c->number != PITH_SYS_CALL || err != PITH_OK || stream.failed)
         return;
-    }
-    if (c->label != PITH_VCPU_SET_PORT || c->number != PITH_SYS_CALL || err != PITH_OK || stream.failed)
+    uint64_t args[4];
+    for (unsigned i = 0; i < 4; i++)
+        args[i] = c->length > i ? c->mr[i] : 0;
+    if (c->label == PITH_VCPU_SET_PORT && !fuzz_port_shortcut_valid(args))
+        pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_PORT accepted port %lx kind %lx value %lx",
+                      args[0], args[1], args[2]);
+    else if (c->label == PITH_VCPU_SET_CPUID && !fuzz_cpuid_shortcut_valid(args))
+        pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_CPUID accepted leaves %lx..%lx words %lx %lx",
+                      args[0], args[1], args[2], args[3]);
+    else
         return;
-    uint64_t args[3] = { c->length > 0 ? c->mr[0] : 0, c->length > 1 ? c->mr[1] : 0,
-                         c->length > 2 ? c->mr[2] : 0 };
-    if (fuzz_port_shortcut_valid(args))
-        return;
-    pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_PORT accepted port %lx kind %lx value %lx",
-                  args[0], args[1], args[2]);
     stream.failed = 1;
 }
 
@@ -618,7 +612,7 @@ static void op_invoke(void)
     enum pith_error err = make_call(&c, NULL);
     if (err == PITH_OK)
         note_invocation(&c);
-    check_set_port(&c, err);
+    check_shortcut_call(&c, err);
 }
 
 /* ---- IPC --------------------------------------------------------------------------------- */
