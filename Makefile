@@ -109,12 +109,13 @@ $(BUILD)/guests/%.bin: guests/tests/%.S | deps
 include guests/multiboot/multiboot.mk
 include guests/gdb/gdb.mk
 
-# The virtual-SVM test guests (guests/nested/), flat like the test guests but not run by
-# every VMM test.
-$(BUILD)/guests/svm_%.bin: guests/nested/svm_%.S guests/nested/steps.inc | deps
+# The virtual-SVM and virtual-VMX test guests (guests/nested/), flat like the test
+# guests but not run by every VMM test.
+NESTED_GUESTS := svm_basic svm_hostile vmx_basic
+$(NESTED_GUESTS:%=$(BUILD)/guests/%.bin): $(BUILD)/guests/%.bin: guests/nested/%.S guests/nested/steps.inc | deps
 	@mkdir -p $(dir $@)
-	$(CC) -c -o $(BUILD)/guests/svm_$*.o $<
-	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/svm_$*.o
+	$(CC) -c -o $(BUILD)/guests/$*.o $<
+	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o
 
 # The boot sector of the legacy tests (guests/bios/) on a 1 MiB raw disk and on a CD
 # (El Torito, no emulation).
@@ -210,6 +211,9 @@ $(BUILD)/pith-nested.iso: $(SYSTEM_PARTS) $(BUILD)/guests/svm_basic.bin $(BUILD)
 		$(BUILD)/initrd-kvm.img \
 		guests/configs/nested-test.conf
 	tools/mkimage.sh $@ guests/configs/nested-test.conf $(BUILD)
+$(BUILD)/pith-nested-vmx.iso: $(SYSTEM_PARTS) $(BUILD)/guests/vmx_basic.bin guests/configs/nested-vmx-test.conf
+	tools/mkimage.sh $@ guests/configs/nested-vmx-test.conf $(BUILD)
+
 $(BUILD)/pith-storage.iso: $(SYSTEM_PARTS) $(BUILD)/storage.elf guests/configs/storage-test.conf
 	tools/mkimage.sh $@ guests/configs/storage-test.conf $(BUILD)
 
@@ -371,11 +375,12 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pit
 	tests/legacy_keys.py --memtest legacy-memtest-svm qemu $(BUILD)/pith-legacy-memtest.iso
 	tests/legacy_keys.py --memtest legacy-memtest-vmx bochs $(BUILD)/pith-legacy-memtest.iso
 
-# Nested virtualization on the SVM host (tests/nested.sh): virtual SVM in a flat guest
-# and KVM loading in a Linux guest with `nested on`, neither without it.  Virtual VMX is
-# not built yet, so there is no Bochs half.
-test-nested: $(BUILD)/pith-nested.iso
+# Nested virtualization (tests/nested.sh): on the SVM host virtual SVM in a flat guest
+# and KVM loading in a Linux guest with `nested on`, neither without it; on the VMX host
+# (Bochs) virtual VMX in a flat guest, with `nested on` and without.
+test-nested: $(BUILD)/pith-nested.iso $(BUILD)/pith-nested-vmx.iso
 	tests/nested.sh nested-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-nested.iso
+	tests/nested.sh nested-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-nested-vmx.iso
 
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
 # segment pinging each other, one on another segment reaching neither.  Then the uplink

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# nested.sh — judge the nested-virtualization test (guests/configs/nested-test.conf):
+# nested.sh — judge the nested-virtualization tests.  nested-vmx: virtual VMX
+# (guests/configs/nested-vmx-test.conf, below).  Otherwise guests/configs/nested-test.conf:
 # virtual SVM under `nested on` (svm_basic's checks, up to a real-mode L2 whose exits
 # come back to the guest as #VMEXITs, with and without nested paging, the first in the
 # VMM's shadow nested table) and none without it; a Linux guest with `nested
@@ -15,6 +16,38 @@ platform=$1
 shift 2
 source "$(dirname "$0")/checks.sh"
 checks_run "$@"
+
+# Virtual VMX on the VMX host (guests/configs/nested-vmx-test.conf): vmx_basic marks
+# each step on COM1 ("Vb" for step 1 ...), so step N passed when step N + 1 was marked.
+if [ "$platform" = nested-vmx ]; then
+	vmx_step() {	# N NEXT-LETTER WHY
+		check "nested_vmx_step_$1" "$3" has "^\[vmx-on\] V$2\$"
+	}
+	vmx_step 1 c "CPUID.1:ECX.VMX, IA32_FEATURE_CONTROL or IA32_VMX_BASIC was not as offered"
+	vmx_step 2 d "VMXON with CR4.VMXE clear did not raise #UD"
+	vmx_step 3 e "CR4.VMXE could not be set, or VMXON of a region with a bad revision was not VMfailInvalid"
+	vmx_step 4 f "VMXON did not succeed, or a second VMXON was not VMfailInvalid"
+	vmx_step 5 g "VMREAD without a current VMCS, VMCLEAR, VMPTRLD or VMPTRST went wrong"
+	vmx_step 6 h "VMREAD/VMWRITE of a field, of its halves, or of an unsupported field went wrong"
+	vmx_step 7 i "VMLAUNCH with bad pin-based controls was not VMfailValid(7), or VMPTRLD of the VMXON region not VMfailValid(10)"
+	vmx_step 8 j "the guest's guest did not run, or its CPUID was not a VM exit with reason 10, length and RIP"
+	vmx_step 9 k "after VMRESUME, the guest's guest's OUT was not a VM exit with reason 30, its port, size and registers"
+	vmx_step 10 l "the guest's guest's HLT was not a VM exit with reason 12"
+	vmx_step 11 m "VMLAUNCH of a launched VMCS was not VMfailValid(4)"
+	vmx_step 12 n "a guest state VM entry refuses (CR0.PE clear) did not end in exit reason 0x80000021 at the host RIP"
+	check nested_vmx_basic_on "vmx_basic with nested on did not pass all its steps (verdict 0: VMXOFF, then VMREAD is #UD)" \
+		has 'vmm: vmx-on: stopped after [0-9]+ ms with verdict 0$'
+	check nested_vmx_counts "the VMM did not count 3 entries of the guest's guest and 4 VM exits to the guest" \
+		has "vmm: vmx-on: vCPU 0: virtual VMX: 3 entries of the guest's guest, 4 VM exits to the guest\$"
+	check nested_vmx_basic_off "vmx_basic without nested on did not stop at its first step (no VMX: verdict 1)" \
+		has 'vmm: vmx-off: stopped after [0-9]+ ms with verdict 1$'
+	check nested_vmx_no_unexpected_exit "a guest stopped on an exit its VMM does not handle" \
+		lacks 'unexpected exit'
+	check nested_vmx_system_powers_off "the system did not power off at the end" \
+		has 'no guest left'
+	checks_summary "$platform"
+	exit
+fi
 
 check nested_svm_basic_on "svm_basic with nested on did not pass all its steps (verdict 0)" \
 	has 'vmm: svm-on: stopped after [0-9]+ ms with verdict 0$'

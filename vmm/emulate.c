@@ -3,6 +3,7 @@
 
 #include "x86/x86_decode.h"
 #include "emulate.h"
+#include "nested_vmx.h"
 #include "gdbstub.h"
 #include "interrupt.h"
 #include "vm.h"
@@ -140,29 +141,40 @@ static void mmio_write(void *context, uint64_t gpa, unsigned size, uint64_t valu
     vm_device_write(c->window, gpa, size, value);
 }
 
+bool vm_linear_access(struct vm *vm, uint64_t linear, void *buf, unsigned size, bool write, uint64_t *event,
+                      uint64_t *error_code)
+{
+    struct guest_paging p;
+    paging_of(vm, &p);
+    uint8_t *bytes = buf;
+    while (size) {
+        unsigned piece = 0x1000 - (unsigned)(linear & 0xfff);
+        if (piece > size)
+            piece = size;
+        struct guest_translation t;
+        enum guest_walk_status s = guest_translate(&p, linear, write ? GUEST_ACCESS_WRITE : GUEST_ACCESS_READ, &t);
+        if (s == GUEST_WALK_PAGE_FAULT) {
+            page_fault(vm, &t, event, error_code);
+            return false;
+        }
+        if (s != GUEST_WALK_OK ||
+            !(write ? vm_write_phys(vm, t.gpa, bytes, piece) : vm_read_phys(vm, t.gpa, bytes, piece))) {
+            *event = exception_event(VECTOR_GP, true);
+            *error_code = 0;
+            return false;
+        }
+        linear += piece;
+        bytes += piece;
+        size -= piece;
+    }
+    return true;
+}
+
 /* The RAM side of MOVS, by linear address through the guest's page tables. */
 static bool memory_access(struct mmio_context *c, uint64_t linear, unsigned size, uint64_t *value,
                           bool write)
 {
-    struct guest_paging p;
-    struct guest_translation t;
-    paging_of(c->vm, &p);
-    enum guest_walk_status s = guest_translate(&p, linear, write ? GUEST_ACCESS_WRITE : GUEST_ACCESS_READ, &t);
-    if (s == GUEST_WALK_PAGE_FAULT) {
-        page_fault(c->vm, &t, c->event, c->error_code);
-        return false;
-    }
-    if (s != GUEST_WALK_OK) {
-        *c->event = exception_event(VECTOR_GP, true);
-        *c->error_code = 0;
-        return false;
-    }
-    bool ok = write ? vm_write_phys(c->vm, t.gpa, value, size) : vm_read_phys(c->vm, t.gpa, value, size);
-    if (!ok) {
-        *c->event = exception_event(VECTOR_GP, true);
-        *c->error_code = 0;
-    }
-    return ok;
+    return vm_linear_access(c->vm, linear, value, size, write, c->event, c->error_code);
 }
 
 static bool memory_read(void *context, uint64_t linear, unsigned size, uint64_t *value)
@@ -388,10 +400,16 @@ enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *
                 *event = exception_event(VECTOR_UD, false);
                 return EMULATE_FAULT;
             }
+            uint64_t value = gpr[rm] & mask;
+            if (op == 0x22 && reg == 4 && !nested_vmx_cr4_write(vm, &value)) {
+                *event = exception_event(VECTOR_GP, true);
+                *error_code = 0;
+                return EMULATE_FAULT;
+            }
             if (op == 0x22 && reg == 8)
                 cr8_write(vm, gpr[rm]);
             else if (op == 0x22)
-                cr[slot[reg]] = gpr[rm] & mask;
+                cr[slot[reg]] = value;
             if (op == 0x22 && reg == 0)
                 cr0_written(cr);
             else

@@ -31,6 +31,12 @@ enum emulate_result emulate_string_io(struct vm *vm, uint16_t port, unsigned siz
 /* A CR_ACCESS exit. */
 enum emulate_result emulate_cr_access(struct vm *vm, uint64_t *event, uint64_t *error_code);
 
+/* size bytes at a linear address of the vCPU whose exit is handled, through its page
+ * tables, page by page.  false: the exception to inject is in *event and *error_code
+ * (#PF as the walk found it, #GP for what is not RAM); part may have been written. */
+bool vm_linear_access(struct vm *vm, uint64_t linear, void *buf, unsigned size, bool write, uint64_t *event,
+                      uint64_t *error_code);
+
 /* The device window at a port or a guest-physical address, if any (NULL: nothing). */
 const struct device_window *vm_port_window(struct vm *vm, uint16_t port, struct device_window *scratch);
 const struct device_window *vm_mmio_window(struct vm *vm, uint64_t gpa, struct device_window *scratch);

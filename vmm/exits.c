@@ -23,6 +23,7 @@
 #include "gdbstub.h"
 #include "interrupt.h"
 #include "nested_svm.h"
+#include "nested_vmx.h"
 #include "vm.h"
 
 /* What the loop does after a handler. */
@@ -78,6 +79,7 @@ static void guest_cpuid(struct vm *vm, const struct vcpu *c, uint32_t leaf, uint
 {
     cpuid_guest_with(host_cpuid, vm->platform->cpuid_emulates, leaf, subleaf, out);
     nested_svm_cpuid(vm, leaf, out);
+    nested_vmx_cpuid(vm, leaf, out);
     if (leaf == 1)                      /* the initial APIC ID: the vCPU's index */
         out[CPUID_EBX] = (out[CPUID_EBX] & 0xffffff) | c->index << 24;
 }
@@ -231,7 +233,7 @@ static uint64_t *exit_word(struct vm *vm, uint64_t group, unsigned word)
 static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
 {
     bool ok;
-    if (nested_svm_msr_read(vm, index, value, &ok))
+    if (nested_svm_msr_read(vm, index, value, &ok) || nested_vmx_msr_read(vm, index, value, &ok))
         return ok;
     if (vm->platform->msr_read && vm->platform->msr_read(vm, index, value, &ok))
         return ok;
@@ -261,7 +263,7 @@ static bool msr_read(struct vm *vm, uint32_t index, uint64_t *value)
 static bool msr_write(struct vm *vm, uint32_t index, uint64_t value)
 {
     bool ok;
-    if (nested_svm_msr_write(vm, index, value, &ok))
+    if (nested_svm_msr_write(vm, index, value, &ok) || nested_vmx_msr_write(vm, index, &ok))
         return ok;
     if (vm->platform->msr_write && vm->platform->msr_write(vm, index, value, &ok))
         return ok;
@@ -374,7 +376,7 @@ static void arm_deadline(struct vm *vm, uint64_t tsc)
 static void update_time(struct vm *vm)
 {
     uint64_t next = vm->platform->update(vm, vm->cpu->index);
-    uint64_t recall = nested_svm_deadline(vm->cpu);
+    uint64_t recall = nested_deadline(vm->cpu);
     arm_deadline(vm, recall && (!next || recall < next) ? recall : next);
 }
 
@@ -548,11 +550,11 @@ static enum next_step handle_exit(struct vm *vm, struct reply *reply)
         inject_exception(reply, 6, false);
         return STEP_RESUME;
     case PITH_EXIT_OTHER:
-        if (!nested_svm_is_instruction_exit(vm))
+        if (!nested_is_instruction_exit(vm))
             break;
     {
         bool switched;
-        if (!nested_svm_instruction(vm, &reply->inject, &switched))
+        if (!nested_instruction(vm, &reply->inject, &switched))
             return STEP_STOP;
         return switched ? STEP_SWITCHED : STEP_RESUME;
     }
@@ -696,18 +698,18 @@ void vcpu_run(struct vcpu *c)
             err = pith_vm_wait_exit(c->exit_endpoint, &c->exit);
             continue;
         }
-        if (nested_svm_is_l2_exit(c)) {     /* the guest's guest (nested_svm.h) */
+        if (nested_is_l2_exit(c)) {         /* the guest's guest (nested.h) */
             if (c->exit.reason == PITH_EXIT_RECALL)
                 c->recall_requested = false;
             struct nested_l2_reply l2_reply = { 0 };
-            enum nested_l2_step step = nested_svm_l2_exit(vm, &l2_reply);
+            enum nested_l2_step step = nested_l2_exit(vm, &l2_reply);
             bool reply_l2 = step == NESTED_L2_RETRY;
             if (step == NESTED_L2_NOT_INTERCEPTED) {
                 reply_l2 = c->exit.reason == PITH_EXIT_CPUID;   /* answered as for the guest */
                 if (reply_l2)
                     handle_cpuid(vm);
                 else
-                    nested_svm_not_emulated(vm);
+                    nested_not_emulated(vm);
             }
             vm_unlock(vm);
             if (vm->stopped)
@@ -738,7 +740,7 @@ void vcpu_run(struct vcpu *c)
         vm_stop(vm, VM_END_ERROR, "waiting for an exit of vCPU %u: %s", c->index, pith_error_name(err));
     c->finished = true;
     pith_thread_suspend(c->thread);
-    nested_svm_finish(c);
+    nested_finish(c);
     vm_unlock(vm);
 }
 

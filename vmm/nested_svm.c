@@ -9,6 +9,7 @@
 #include "x86/x86_decode.h"
 #include "interrupt.h"
 #include "x86/msr.h"
+#include "nested.h"
 #include "nested_shadow.h"
 #include "nested_svm.h"
 #include "vm.h"
@@ -308,19 +309,9 @@ static bool vmrun(struct vm *vm, uint64_t address, uint8_t *vmcb, unsigned lengt
  * faults the VMM fills from L1's nested tables or reflects as #VMEXIT(NPF).  Every
  * other L2 exit must be one L1 intercepts (or a CPUID); it becomes a #VMEXIT into L1. */
 
-#define L2_BADGE 0x4c32u                /* "L2": the exits of the guest's guest */
-#define L2_PRIORITY 99                  /* as every vCPU thread (vm.c), below the VMM's */
-
-struct l2_cpu {
-    bool created;
-    pith_cap_t vcpu, thread;
-};
-
 struct nested_l2 {
-    bool running;
-    uint64_t entered;                   /* host TSC of the last VMRUN */
-    bool recall_deferred;               /* L1 has an interrupt; L2 gets its quantum first */
-    struct l2_cpu cpus[2];              /* without, with nested paging */
+    struct nested_l2_run run;
+    struct nested_l2_cpu cpus[2];       /* without, with nested paging */
     bool np;                            /* the one that runs: nested paging on */
     pith_cap_t endpoint;                /* the badged exit endpoint both use */
     struct nested_shadow shadow;
@@ -343,39 +334,14 @@ static struct nested_l2 *l2_of(struct vcpu *c)
 }
 
 /* The L2 vCPU and thread of the last VMRUN (with nested paging or without). */
-static struct l2_cpu *l2_running(struct nested_l2 *l2)
+static struct nested_l2_cpu *l2_running(struct nested_l2 *l2)
 {
     return &l2->cpus[l2->np];
 }
 
 bool nested_svm_is_l2_exit(struct vcpu *c)
 {
-    return c->exit.reason != 0 && c->exit.badge == L2_BADGE && l2_of(c)->running;
-}
-
-/* The L2 vCPU and thread for a guest space: L1's own, or the shadow. */
-static enum pith_error l2_create(struct vcpu *c, struct nested_l2 *l2, struct l2_cpu *cpu, pith_cap_t space)
-{
-    enum pith_error err = PITH_OK;
-    if (!l2->endpoint) {
-        l2->endpoint = pith_alloc_slot();
-        err = pith_cnode_mint(PITH_SLOT_CNODE, l2->endpoint, PITH_SLOT_CNODE, c->exit_endpoint,
-                              PITH_RIGHT_WRITE, L2_BADGE);
-        if (err)
-            l2->endpoint = 0;
-    }
-    if (!err)
-        err = pith_alloc_object(PITH_OBJ_VCPU, 0, &cpu->vcpu);
-    if (!err)
-        err = pith_alloc_object(PITH_OBJ_THREAD, 0, &cpu->thread);
-    if (!err)
-        err = pith_vcpu_configure(cpu->vcpu, cpu->thread, space, l2->endpoint, VM_TRANSFER_MASK, 0);
-    if (!err)
-        err = pith_thread_set_priority(cpu->thread, L2_PRIORITY);
-    if (!err && c->host_cpu)
-        err = pith_thread_set_affinity(cpu->thread, c->host_cpu);
-    cpu->created = !err;
-    return err;
+    return c->exit.reason != 0 && c->exit.badge == NESTED_L2_BADGE && l2_of(c)->run.running;
 }
 
 /* Nested paging at VMRUN: the shadow is of (nCR3, ASID); another pair, or a TLB flush
@@ -486,9 +452,9 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
     struct nested_l2 *l2 = l2_of(c);
     l2->np = vmcb12_get(vmcb, VMCB12_NP_CONTROL, 8) & 1;
     enum pith_error err = l2->np ? l2_shadow_enter(vm, l2, vmcb) : PITH_OK;
-    struct l2_cpu *cpu = &l2->cpus[l2->np];
+    struct nested_l2_cpu *cpu = &l2->cpus[l2->np];
     if (!err && !cpu->created)
-        err = l2_create(c, l2, cpu, l2->np ? l2->shadow.space : vm->space);
+        err = nested_l2_cpu_create(c, &l2->endpoint, cpu, l2->np ? l2->shadow.space : vm->space);
     if (!err)
         err = l2_enter_state(vm, l2, vmcb);
     if (err) {
@@ -503,14 +469,10 @@ static bool l2_run(struct vm *vm, uint64_t address, const uint8_t *vmcb, unsigne
     l2->intercepts = svm_intercepts_of(vmcb);
     l2->iopm = vmcb12_get(vmcb, VMCB12_IOPM_BASE, 8);
     c->svm.gif = true;                  /* VMRUN sets GIF (APM 15.17) */
-    l2->running = true;
-    l2->entered = pith_rdtsc();
-    l2->recall_deferred = false;
+    nested_l2_run_start(&l2->run);
     err = l2_entry_event(l2, vmcb);
     if (!err)
-        err = pith_thread_suspend(c->thread);
-    if (!err)
-        err = pith_thread_resume(l2_running(l2)->thread);
+        err = nested_l2_switch(c->thread, l2_running(l2)->thread);
     if (err)
         vm_stop(vm, VM_END_ERROR, "VMRUN: switching to the guest's guest: %s", pith_error_name(err));
     return !err;
@@ -588,7 +550,7 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
         seg[i] = mr[VM_SEG(i)];             /* FS, GS, LDTR, TR: L2's */
     seg[2 * SEGMENT_TR] = tr_hold(vm, seg[2 * SEGMENT_TR], l2->host_efer);
     rip[0] = l2->host_rip;
-    l2->running = false;
+    l2->run.running = false;
     l2->entry_pending = false;
     c->svm.gif = false;
     if (!err)
@@ -697,36 +659,15 @@ enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *re
     return step;
 }
 
-/* While L2 runs, L1's vCPU is suspended: an interrupt for L1 recalls L2, whose RECALL
- * becomes #VMEXIT(INTR) when L1 intercepts it.  But not before L2 has run for
- * NESTED_L2_QUANTUM_MS since its VMRUN: an emulated VMRUN costs so much that L1's
- * timer has fired again by the time L2 could start, and recalling L2 at once left it
- * no instruction at all, VMRUN after VMRUN (KVM's guests never progressed).  The
- * deadline of nested_svm_deadline brings the recall when the quantum ends. */
-#define NESTED_L2_QUANTUM_MS 1
-
-static uint64_t quantum_end(const struct vcpu *c, const struct nested_l2 *l2)
-{
-    return l2->entered + c->vm->tsc_hz / 1000 * NESTED_L2_QUANTUM_MS;
-}
-
 pith_cap_t nested_svm_recall_target(struct vcpu *c)
 {
     struct nested_l2 *l2 = l2_of(c);
-    if (!l2->running)
-        return c->vcpu;
-    if (pith_rdtsc() < quantum_end(c, l2)) {
-        l2->recall_deferred = true;
-        return 0;
-    }
-    l2->recall_deferred = false;
-    return l2_running(l2)->vcpu;
+    return nested_l2_recall_target(c, &l2->run, l2_running(l2)->vcpu);
 }
 
 uint64_t nested_svm_deadline(struct vcpu *c)
 {
-    struct nested_l2 *l2 = l2_of(c);
-    return l2->running && l2->recall_deferred ? quantum_end(c, l2) : 0;
+    return nested_l2_deadline(c, &l2_of(c)->run);
 }
 
 void nested_svm_not_emulated(struct vm *vm)
@@ -744,7 +685,7 @@ void nested_svm_finish(struct vcpu *c)
         if (l2->cpus[i].created)
             pith_thread_suspend(l2->cpus[i].thread);
     }
-    l2->running = false;
+    l2->run.running = false;
     if (l2->shadow.faults)
         vm_log(c->vm, "vCPU %u: the shadow nested table: %lu pages mapped, %lu flushes", c->index,
                l2->shadow.faults, l2->shadow.flushes);

@@ -19,6 +19,8 @@
 
 #include <pith/syscall.h>
 
+#include "nested.h"
+
 struct vm;
 struct vcpu;
 
@@ -57,19 +59,8 @@ bool nested_svm_instruction(struct vm *vm, uint64_t *inject, bool *switched);
 /* An exit of the guest's guest (its badge), received on the vCPU's exit endpoint. */
 bool nested_svm_is_l2_exit(struct vcpu *c);
 
-/* Handles it under the lock.  An exit the guest intercepts is a #VMEXIT into it, which
- * resumes (no reply: wait for the next exit).  One it does not intercept is the VMM's
- * to complete as the hardware would without the intercept, replying to the guest's
- * guest (exits.c: CPUID; nested_svm_not_emulated for the rest). */
-enum nested_l2_step {
-    NESTED_L2_STOPPED,              /* the guest was stopped */
-    NESTED_L2_TO_L1,
-    NESTED_L2_NOT_INTERCEPTED,
-    NESTED_L2_RETRY,                /* reply to L2: the shadow maps it now, or VMRUN's event */
-};
-struct nested_l2_reply {            /* NESTED_L2_RETRY: what the reply to L2 carries */
-    uint64_t inject, error_code, windows;
-};
+/* Handles it under the lock (nested.h, nested_l2_exit): an exit the guest intercepts
+ * is a #VMEXIT into it. */
 enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
 void nested_svm_not_emulated(struct vm *vm);
 

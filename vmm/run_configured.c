@@ -21,7 +21,7 @@
 #include "gdbstub.h"
 #include "linux.h"
 #include "multiboot_guest.h"
-#include "nested_svm.h"
+#include "nested.h"
 #include "storage_client.h"
 #include "vmm.h"
 
@@ -244,7 +244,7 @@ static bool run_configured(const char *text, size_t length)
     /* The notification comes after the guest's RAM: 2 MiB frames retype best first. */
     enum pith_error err = vm_create(&guest, &vc);
     if (!err)
-        nested_svm_setup(&guest, g->nested);
+        nested_setup(&guest, g->nested);
     uint64_t notification = 0;
     void *channel = NULL;
     if (!err && g->net_segment)

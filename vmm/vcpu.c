@@ -19,6 +19,7 @@
 
 #include "gdbstub.h"
 #include "interrupt.h"
+#include "nested.h"
 #include "nested_svm.h"
 #include "vm.h"
 
@@ -93,11 +94,11 @@ static void kick(struct vcpu *c)
             !vm_nmi(vm, c->index, false))
             break;
         if (!c->recall_requested) {
-            pith_cap_t target = nested_svm_recall_target(c);
+            pith_cap_t target = nested_recall_target(c);
             if (!target) {
                 /* its guest's guest has its quantum first: the vCPU's deadline brings
                  * the recall, even when another vCPU's thread raised the interrupt */
-                uint64_t due = nested_svm_deadline(c);
+                uint64_t due = nested_deadline(c);
                 if (due && (!c->deadline || due < c->deadline))
                     vcpu_set_deadline(c, due);
                 break;

@@ -180,6 +180,7 @@ struct vm {
     unsigned mmio_count;
     struct msr_file msrs;           /* shared by the vCPUs (MTRR type, MISC_ENABLE...) */
     bool nested_svm;                /* `nested on` on an SVM host (nested_svm.c) */
+    bool nested_vmx;                /* `nested on` on a VMX host (nested_vmx.c) */
 
     union {                         /* the platform's own devices and state */
         struct pc pc;               /* pc_platform */

@@ -160,6 +160,11 @@ bool vcpu_arch_init_cpu(void)
             backend = candidates[i];
             probe_guest_limits();
             guest_limits.lme_needs_pae = backend == &svm;   /* svm.c: guest_control_intercepts */
+            /* On VMX the CR group's CR4.VMXE is what the guest reads and nothing
+             * more: every guest runs with it set (CR4_FIXED0) behind the read shadow,
+             * so a VMM that emulates VMX shows its guest the bit it set (vmx.c). */
+            if (backend == &vmx)
+                guest_limits.cr4_allowed |= CR4_VMXE;
             this_cpu()->vm_ready = true;
             return true;
         }

@@ -126,6 +126,7 @@
 #define VMCS_IDT_VECTORING_INFO     0x4408
 #define VMCS_IDT_VECTORING_ERROR    0x440a
 #define VMCS_EXIT_INSTR_LENGTH      0x440c
+#define VMCS_EXIT_INSTR_INFO        0x440e
 #define VMCS_GUEST_ES_LIMIT         0x4800      /* ES CS SS DS FS GS LDTR TR, stride 2 */
 #define VMCS_GUEST_GDTR_LIMIT       0x4810
 #define VMCS_GUEST_IDTR_LIMIT       0x4812
@@ -197,6 +198,15 @@
 #define VMX_EXIT_RDPMC              15
 #define VMX_EXIT_INVD               13
 #define VMX_EXIT_VMCALL             18
+#define VMX_EXIT_VMCLEAR            19
+#define VMX_EXIT_VMLAUNCH           20
+#define VMX_EXIT_VMPTRLD            21
+#define VMX_EXIT_VMPTRST            22
+#define VMX_EXIT_VMREAD             23
+#define VMX_EXIT_VMRESUME           24
+#define VMX_EXIT_VMWRITE            25
+#define VMX_EXIT_VMXOFF             26
+#define VMX_EXIT_VMXON              27
 #define VMX_EXIT_CR_ACCESS          28
 #define VMX_EXIT_IO                 30
 #define VMX_EXIT_RDMSR              31
@@ -205,7 +215,9 @@
 #define VMX_EXIT_PAUSE              40
 #define VMX_EXIT_EPT_VIOLATION      48
 #define VMX_EXIT_EPT_MISCONFIG      49
+#define VMX_EXIT_INVEPT             50
 #define VMX_EXIT_PREEMPTION_TIMER   52
+#define VMX_EXIT_INVVPID            53
 #define VMX_EXIT_WBINVD             54
 #define VMX_EXIT_XSETBV             55
 #define VMX_EXIT_ENTRY_FAILURE      (1u << 31)

@@ -685,6 +685,19 @@ void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
     case VMX_EXIT_WBINVD:
         *e = (struct vcpu_exit){ PITH_EXIT_WBINVD, code, 0, 0, length };
         break;
+    case VMX_EXIT_VMCLEAR:
+    case VMX_EXIT_VMLAUNCH:
+    case VMX_EXIT_VMPTRLD:
+    case VMX_EXIT_VMPTRST:
+    case VMX_EXIT_VMREAD:
+    case VMX_EXIT_VMRESUME:
+    case VMX_EXIT_VMWRITE:
+    case VMX_EXIT_VMXOFF:
+    case VMX_EXIT_VMXON:
+    case VMX_EXIT_INVEPT:
+    case VMX_EXIT_INVVPID:      /* for a VMM that emulates them: their operands (28.2.5) */
+        *e = (struct vcpu_exit){ PITH_EXIT_OTHER, code, q, vmread(VMCS_EXIT_INSTR_INFO), length };
+        break;
     case VMX_EXIT_XSETBV:
         *e = (struct vcpu_exit){ PITH_EXIT_XSETBV, code, ecx, edx_eax, length };
         break;

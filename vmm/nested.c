@@ -1,0 +1,130 @@
+/* Nested virtualization: what virtual SVM and virtual VMX share (nested.h). */
+#include <pith/alloc.h>
+
+#include "nested.h"
+#include "nested_svm.h"
+#include "nested_vmx.h"
+#include "vm.h"
+
+#define L2_PRIORITY 99                  /* as every vCPU thread (vm.c), below the VMM's */
+
+void nested_setup(struct vm *vm, bool nested)
+{
+    nested_svm_setup(vm, nested);
+    nested_vmx_setup(vm, nested);
+}
+
+bool nested_is_instruction_exit(struct vm *vm)
+{
+    return nested_svm_is_instruction_exit(vm) || nested_vmx_is_instruction_exit(vm);
+}
+
+bool nested_instruction(struct vm *vm, uint64_t *inject, bool *switched)
+{
+    return nested_svm_is_instruction_exit(vm) ? nested_svm_instruction(vm, inject, switched)
+                                              : nested_vmx_instruction(vm, inject, switched);
+}
+
+bool nested_is_l2_exit(struct vcpu *c)
+{
+    return nested_svm_is_l2_exit(c) || nested_vmx_is_l2_exit(c);
+}
+
+enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
+{
+    return vm->nested_vmx ? nested_vmx_l2_exit(vm, reply) : nested_svm_l2_exit(vm, reply);
+}
+
+void nested_not_emulated(struct vm *vm)
+{
+    if (vm->nested_vmx)
+        nested_vmx_not_emulated(vm);
+    else
+        nested_svm_not_emulated(vm);
+}
+
+pith_cap_t nested_recall_target(struct vcpu *c)
+{
+    return c->vm->nested_vmx ? nested_vmx_recall_target(c) : nested_svm_recall_target(c);
+}
+
+uint64_t nested_deadline(struct vcpu *c)
+{
+    return c->vm->nested_vmx ? nested_vmx_deadline(c) : nested_svm_deadline(c);
+}
+
+void nested_finish(struct vcpu *c)
+{
+    nested_svm_finish(c);
+    nested_vmx_finish(c);
+}
+
+/* ---- Shared by both ----------------------------------------------------------------------- */
+
+enum pith_error nested_l2_cpu_create(struct vcpu *c, pith_cap_t *endpoint, struct nested_l2_cpu *cpu,
+                                     pith_cap_t space)
+{
+    enum pith_error err = PITH_OK;
+    if (!*endpoint) {
+        *endpoint = pith_alloc_slot();
+        err = pith_cnode_mint(PITH_SLOT_CNODE, *endpoint, PITH_SLOT_CNODE, c->exit_endpoint,
+                              PITH_RIGHT_WRITE, NESTED_L2_BADGE);
+        if (err)
+            *endpoint = 0;
+    }
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_VCPU, 0, &cpu->vcpu);
+    if (!err)
+        err = pith_alloc_object(PITH_OBJ_THREAD, 0, &cpu->thread);
+    if (!err)
+        err = pith_vcpu_configure(cpu->vcpu, cpu->thread, space, *endpoint, VM_TRANSFER_MASK, 0);
+    if (!err)
+        err = pith_thread_set_priority(cpu->thread, L2_PRIORITY);
+    if (!err && c->host_cpu)
+        err = pith_thread_set_affinity(cpu->thread, c->host_cpu);
+    cpu->created = !err;
+    return err;
+}
+
+void nested_l2_run_start(struct nested_l2_run *run)
+{
+    run->running = true;
+    run->entered = pith_rdtsc();
+    run->recall_deferred = false;
+}
+
+/* While L2 runs, L1's vCPU is suspended: an interrupt for L1 recalls L2, whose RECALL
+ * becomes an exit into L1 when L1 asked for it.  But not before L2 has run for
+ * NESTED_L2_QUANTUM_MS since its entry: an emulated entry costs so much that L1's
+ * timer has fired again by the time L2 could start, and recalling L2 at once left it
+ * no instruction at all, entry after entry (KVM's guests never progressed).  The
+ * deadline of nested_deadline brings the recall when the quantum ends. */
+#define NESTED_L2_QUANTUM_MS 1
+
+static uint64_t quantum_end(const struct vcpu *c, const struct nested_l2_run *run)
+{
+    return run->entered + c->vm->tsc_hz / 1000 * NESTED_L2_QUANTUM_MS;
+}
+
+pith_cap_t nested_l2_recall_target(struct vcpu *c, struct nested_l2_run *run, pith_cap_t l2_vcpu)
+{
+    if (!run->running)
+        return c->vcpu;
+    if (pith_rdtsc() < quantum_end(c, run)) {
+        run->recall_deferred = true;
+        return 0;
+    }
+    run->recall_deferred = false;
+    return l2_vcpu;
+}
+
+uint64_t nested_l2_deadline(struct vcpu *c, const struct nested_l2_run *run)
+{
+    return run->running && run->recall_deferred ? quantum_end(c, run) : 0;
+}
+
+enum pith_error nested_l2_switch(pith_cap_t from, pith_cap_t to)
+{
+    enum pith_error err = pith_thread_suspend(from);
+    return err ? err : pith_thread_resume(to);
+}
