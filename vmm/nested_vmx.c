@@ -4,12 +4,14 @@
 #include <pith/alloc.h>
 #include <pith/string.h>
 
+#include "x86/ept_walk.h"
 #include "x86/guest_walk.h"
 #include "x86/vmx_nested.h"
 #include "x86/x86_decode.h"
 #include "emulate.h"
 #include "interrupt.h"
 #include "nested.h"
+#include "nested_shadow.h"
 #include "nested_vmx.h"
 #include "vm.h"
 
@@ -33,7 +35,10 @@
  * same: the guest must not touch a current VMCS with ordinary stores). */
 struct vmx_l2 {
     struct nested_l2_run run;
-    struct nested_l2_cpu cpu;           /* in the guest's own guest space (no EPT yet) */
+    struct nested_l2_cpu cpus[2];       /* without EPT (in the guest's own space), with */
+    bool ept;                           /* the one that runs: EPT on */
+    struct nested_shadow shadow;        /* with EPT: L2 runs here (nested_shadow.h) */
+    uint64_t eptp;                      /* what the shadow is of */
     pith_cap_t endpoint;
     bool entry_pending;                 /* L2 was recalled to take VMCS12's event */
     struct nested_l2_reply entry;
@@ -54,6 +59,12 @@ static struct vmx_vcpu *vmx_of(const struct vcpu *c)
     return &vmx_vcpus[c->index];
 }
 
+/* The L2 vCPU and thread of the last entry (with EPT or without). */
+static struct nested_l2_cpu *l2_cpu(struct vmx_l2 *l2)
+{
+    return &l2->cpus[l2->ept];
+}
+
 static void host_cpuid(uint32_t leaf, uint32_t out[4])
 {
     __asm__ volatile("cpuid" : "=a"(out[0]), "=b"(out[1]), "=c"(out[2]), "=d"(out[3])
@@ -70,7 +81,7 @@ void nested_vmx_setup(struct vm *vm, bool nested)
     host_cpuid(1, r);
     vm->nested_vmx = nested && (r[2] & (1u << 5));
     host_cpuid(0x80000008u, r);
-    vmx_nested_caps_init(&caps, (r[0] & 0xff) ? r[0] & 0xff : 36, NESTED_CR4_SUPPORTED, false);
+    vmx_nested_caps_init(&caps, (r[0] & 0xff) ? r[0] & 0xff : 36, NESTED_CR4_SUPPORTED, true);
     for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
         vmx_nested_reset(&vmx_vcpus[i].cpu);
         vmx_vcpus[i].cached = false;
@@ -279,7 +290,7 @@ static enum pith_error l2_enter_state(struct vm *vm, struct vmx_vcpu *x, const u
                                        PITH_VM_GROUP_TSC, PITH_VM_GROUP_INTR };
     const uint64_t *words[] = { gpr, rip, cr, seg, dtr, sys, &tsc, intr };
     for (unsigned i = 0; i < 8 && !err; i++)
-        err = pith_vcpu_write_state(x->l2.cpu.vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
+        err = pith_vcpu_write_state(l2_cpu(&x->l2)->vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
     return err;
 }
 
@@ -304,7 +315,20 @@ static enum pith_error l2_entry_event(struct vmx_l2 *l2, const uint8_t *v)
         .windows = windows,
     };
     l2->entry_pending = l2->entry.inject || l2->entry.windows;
-    return l2->entry_pending ? pith_vcpu_recall(l2->cpu.vcpu) : PITH_OK;
+    return l2->entry_pending ? pith_vcpu_recall(l2_cpu(l2)->vcpu) : PITH_OK;
+}
+
+/* EPT at entry: the shadow is of one EPTP; another drops it, as INVEPT does
+ * (nested_vmx_instruction), since L1 may have changed its tables in between. */
+static enum pith_error l2_shadow_enter(struct vmx_l2 *l2, uint64_t eptp)
+{
+    enum pith_error err = shadow_setup(&l2->shadow);
+    if (err)
+        return err;
+    if (eptp != l2->eptp)
+        shadow_flush(&l2->shadow);
+    l2->eptp = eptp;
+    return PITH_OK;
 }
 
 static bool l2_run(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
@@ -312,8 +336,14 @@ static bool l2_run(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
     struct vcpu *c = vm->cpu;
     struct vmx_l2 *l2 = &x->l2;
     enum pith_error err = PITH_OK;
-    if (!l2->cpu.created)
-        err = nested_l2_cpu_create(c, &l2->endpoint, &l2->cpu, vm->space);
+    uint64_t proc = vmcs12_get(v, VMCS12_PROC_CONTROLS);
+    uint64_t proc2 = (proc & PROC_SECONDARY_CONTROLS) ? vmcs12_get(v, VMCS12_PROC_CONTROLS2) : 0;
+    l2->ept = (proc2 & PROC2_ENABLE_EPT) != 0;
+    if (l2->ept)
+        err = l2_shadow_enter(l2, vmcs12_get(v, VMCS12_EPT_POINTER));
+    struct nested_l2_cpu *cpu = l2_cpu(l2);
+    if (!err && !cpu->created)
+        err = nested_l2_cpu_create(c, &l2->endpoint, cpu, l2->ept ? l2->shadow.space : vm->space);
     if (!err)
         err = l2_enter_state(vm, x, v);
     if (err) {
@@ -327,7 +357,7 @@ static bool l2_run(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
     nested_l2_run_start(&l2->run);
     err = l2_entry_event(l2, v);
     if (!err)
-        err = nested_l2_switch(c->thread, l2->cpu.thread);
+        err = nested_l2_switch(c->thread, l2_cpu(l2)->thread);
     if (err)
         vm_stop(vm, VM_END_ERROR, "VMLAUNCH: switching to the guest's guest: %s", pith_error_name(err));
     return !err;
@@ -403,7 +433,7 @@ static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, uint64_t
 static enum pith_error save_guest_state(struct vmx_l2 *l2, uint8_t *v, uint64_t *gpr)
 {
     uint64_t rip[2], cr[6], seg[16], dtr[4], sys[SYS_WORDS], intr[2];
-    pith_cap_t vcpu = l2->cpu.vcpu;
+    pith_cap_t vcpu = l2_cpu(l2)->vcpu;
     enum pith_error err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_GPR, gpr, 16);
     if (!err)
         err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_RIP, rip, 2);
@@ -484,7 +514,7 @@ static bool exit_to_l1(struct vm *vm, struct vmx_vcpu *x, uint8_t *v, bool from_
     x->l2.exits++;
     /* the thread in the Call the exit made: L2's, or L1's own at a failed entry */
     if (!err)
-        err = pith_thread_suspend(from_l2 ? x->l2.cpu.thread : c->thread);
+        err = pith_thread_suspend(from_l2 ? l2_cpu(&x->l2)->thread : c->thread);
     if (!err)
         err = load_host_state(vm, v, gpr);
     if (!err)
@@ -645,10 +675,14 @@ bool nested_vmx_instruction(struct vm *vm, uint64_t *inject, bool *switched)
         uint64_t type = mr[VM_GPR(op.reg2)];
         if (!mode64)
             type = (uint32_t)type;
-        /* nothing to forget: without EPT, L2 runs in the guest's own space, and its
-         * vCPU's translations are the kernel's to flush when its CR3 is written */
+        /* INVEPT drops the shadow (single-context only for the EPTP it is of);
+         * INVVPID has nothing to do: every entry writes L2's CR group, which gives its
+         * vCPU fresh linear translations (docs/vm.md) */
         o = reason == VMX_EXIT_INVEPT ? vmx_invept(&x->cpu, &m, &caps, type, descriptor[0], &flush)
                                       : vmx_invvpid(&x->cpu, &m, &caps, type, descriptor, &flush);
+        if (o.verdict == VMX_SUCCEED && reason == VMX_EXIT_INVEPT && x->l2.shadow.ready &&
+            (flush == VMX_FLUSH_ALL || (descriptor[0] & ~0xfffull) == (x->l2.eptp & ~0xfffull)))
+            shadow_flush(&x->l2.shadow);
         break;
     }
     }
@@ -695,6 +729,60 @@ static uint64_t io_qualification(uint64_t q)
            ((q & PITH_VM_IO_REP) ? 32 : 0) | (q & 0xffff) << 16;
 }
 
+static unsigned phys_bits(void)
+{
+    uint32_t r[4];
+    host_cpuid(0x80000008u, r);
+    return (r[0] & 0xff) ? r[0] & 0xff : 36;
+}
+
+static bool write_phys(void *ctx, uint64_t address, const void *buf, size_t length)
+{
+    return vm_write_phys(ctx, address, buf, length);
+}
+
+/* An L2 access the shadow does not map (docs/nested.md, "The shadow EPT"): L1's EPT
+ * walked as the processor would; a violation or misconfiguration is L1's VM exit
+ * (reason 48 or 49 with the guest-physical address; a violation's qualification
+ * without a guest-linear address, which the kernel does not report); a page of L1's
+ * RAM is mapped with what L1's entries allow, and L2 tries again. */
+static enum nested_l2_step l2_ept_fault(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
+{
+    const uint64_t *mr = vm->cpu->exit.mr;
+    uint64_t address = mr[1];
+    unsigned access = (mr[2] & PITH_VM_ACCESS_WRITE) ? EPT_ACCESS_WRITE
+                    : (mr[2] & PITH_VM_ACCESS_EXECUTE) ? EPT_ACCESS_EXECUTE : EPT_ACCESS_READ;
+    struct ept_walker walker = {
+        .eptp = x->l2.eptp, .phys_bits = phys_bits(), .gb_pages = true, .execute_only = false,
+        .ad = false, .read = read_phys, .write = write_phys, .ctx = vm,
+    };
+    struct ept_walk_result walk = ept_walk(&walker, address, access);
+    if (walk.status != EPT_WALK_OK) {
+        struct vmx_l2_exit e = {
+            .reason = walk.status == EPT_WALK_MISCONFIG ? VMX_EXIT_EPT_MISCONFIG : VMX_EXIT_EPT_VIOLATION,
+            .qualification = walk.status == EPT_WALK_MISCONFIG ? 0 : walk.qualification,
+        };
+        write_exit_information(v, &e, 0, mr[VM_DELIVERING]);
+        vmcs12_set(v, VMCS12_GUEST_PHYSICAL_ADDRESS, address);
+        return exit_to_l1(vm, x, v, true) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
+    }
+    enum pith_error err;
+    switch (shadow_map(&x->l2.shadow, vm, address & ~0xfffull, walk.address & ~0xfffull, walk.writable,
+                       walk.executable, &err)) {
+    case SHADOW_MAPPED:
+        return NESTED_L2_RETRY;
+    case SHADOW_NOT_RAM:
+        vm_stop(vm, VM_END_ERROR, "the guest's guest reached 0x%lx, which its hypervisor's EPT puts at "
+                "0x%lx, outside the guest's RAM (a device passed through): not emulated yet (docs/nested.md)",
+                address, walk.address);
+        return NESTED_L2_STOPPED;
+    case SHADOW_FAILED:
+        break;
+    }
+    vm_stop(vm, VM_END_ERROR, "the shadow EPT at 0x%lx: %s", address, pith_error_name(err));
+    return NESTED_L2_STOPPED;
+}
+
 static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *reply)
 {
     struct vcpu *c = vm->cpu;
@@ -734,6 +822,10 @@ static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *r
         e.reason = VMX_EXIT_INTERRUPT_WINDOW;
         length = 0;
         break;
+    case PITH_EXIT_MMIO:
+        if (x->l2.ept)
+            return l2_ept_fault(vm, x, v);
+        break;
     case PITH_EXIT_EXCEPTION:
         e.reason = VMX_EXIT_EXCEPTION_OR_NMI;
         e.interruption_info = (uint32_t)(mr[1] | 3u << 8 | EVENT_VALID);
@@ -770,7 +862,7 @@ void nested_vmx_not_emulated(struct vm *vm)
 pith_cap_t nested_vmx_recall_target(struct vcpu *c)
 {
     struct vmx_l2 *l2 = &vmx_of(c)->l2;
-    return nested_l2_recall_target(c, &l2->run, l2->cpu.vcpu);
+    return nested_l2_recall_target(c, &l2->run, l2_cpu(l2)->vcpu);
 }
 
 uint64_t nested_vmx_deadline(struct vcpu *c)
@@ -781,10 +873,15 @@ uint64_t nested_vmx_deadline(struct vcpu *c)
 void nested_vmx_finish(struct vcpu *c)
 {
     struct vmx_l2 *l2 = &vmx_of(c)->l2;
-    if (l2->cpu.created)
-        pith_thread_suspend(l2->cpu.thread);
+    for (unsigned i = 0; i < 2; i++) {
+        if (l2->cpus[i].created)
+            pith_thread_suspend(l2->cpus[i].thread);
+    }
     l2->run.running = false;
     if (l2->entries || l2->exits)
         vm_log(c->vm, "vCPU %u: virtual VMX: %lu entries of the guest's guest, %lu VM exits to the guest",
                c->index, l2->entries, l2->exits);
+    if (l2->shadow.faults)
+        vm_log(c->vm, "vCPU %u: the shadow EPT: %lu pages mapped, %lu flushes", c->index, l2->shadow.faults,
+               l2->shadow.flushes);
 }

@@ -217,7 +217,15 @@ void vcpu_arch_load_space(struct vcpu *v, struct guest_space *gs)
     backend->load_space(v, gs);
 }
 void vcpu_arch_read_group(struct vcpu *v, unsigned g, uint64_t *out) { backend->read_group(v, g, out); }
-void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in) { backend->write_group(v, g, in); }
+/* A VMM's write of the CR group stands for MOVs to the control registers: the vCPU's
+ * cached translations of guest-linear addresses go with it, by a fresh tag (VPID or
+ * ASID) at its next entry.  A VMM that runs its guest's guest relies on it (docs/vm.md). */
+void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in)
+{
+    backend->write_group(v, g, in);
+    if (BIT(g) == PITH_VM_GROUP_CR)
+        vcpu_x86(v)->tag = 0;
+}
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }
