@@ -42,7 +42,7 @@ help:
 	@echo "make test-storage  a guest's files on a host disk partition across two boots (both emulators)"
 	@echo "make test-linux-smp  Linux guests with two vCPUs each on two CPUs (make test: its Bochs half)"
 	@echo "make test-legacy multiboot v1/v2 kernels, SeaBIOS from an IDE disk and a CD, bad guests; keys, GRUB, Linux, memtest86+; a 32-bit 686 Linux"
-	@echo "make test-nested virtual SVM (nested on): a guest's own L2, KVM loading in a Linux guest"
+	@echo "make test-nested virtual SVM and VMX (nested on): a guest's own L2; KVM in a Linux guest (SVM)"
 	@echo "make test-smp   the kernel test suite on two CPUs, hostile and fuzz too; test-smp4: on four"
 	@echo "make test-direct  the kernel suite, the demo and a Linux guest booted from QEMU's -kernel (no GRUB)"
 	@echo "make test-smp-boot  both CPUs come online and the kernel suite passes (not in make test)"

@@ -39,6 +39,7 @@ struct vmx_l2 {
     bool ept;                           /* the one that runs: EPT on */
     struct nested_shadow shadow;        /* with EPT: L2 runs here (nested_shadow.h) */
     uint64_t eptp;                      /* what the shadow is of */
+    uint64_t exceptions[2];             /* the exception bitmap each L2 vCPU has */
     pith_cap_t endpoint;
     bool entry_pending;                 /* L2 was recalled to take VMCS12's event */
     struct nested_l2_reply entry;
@@ -294,6 +295,26 @@ static enum pith_error l2_enter_state(struct vm *vm, struct vmx_vcpu *x, const u
     return err;
 }
 
+/* L1's exception bitmap applied to L2's vCPU, which VCpu.CONFIGURE sets (its thread is
+ * suspended here, as CONFIGURE needs): the kernel's own exceptions (NMI, #MC) stay
+ * the host's, and #PF stays L2's, since the kernel's exception exit does not carry the
+ * faulting address (docs/nested.md, limits). */
+#define ERROR_CODE_VECTORS 0x27d00u     /* #DF, #TS, #NP, #SS, #GP, #PF, #AC */
+#define VECTOR_PF 14
+
+static enum pith_error l2_exceptions(struct vm *vm, struct vmx_l2 *l2, const uint8_t *v)
+{
+    uint64_t bitmap = vmcs12_get(v, VMCS12_EXCEPTION_BITMAP) & ~(uint64_t)(PITH_VM_HOST_EXCEPTIONS | 1u << VECTOR_PF);
+    if (bitmap == l2->exceptions[l2->ept])
+        return PITH_OK;
+    struct nested_l2_cpu *cpu = l2_cpu(l2);
+    enum pith_error err = pith_vcpu_configure(cpu->vcpu, cpu->thread, l2->ept ? l2->shadow.space : vm->space,
+                                              l2->endpoint, VM_TRANSFER_MASK, bitmap);
+    if (!err)
+        l2->exceptions[l2->ept] = bitmap;
+    return err;
+}
+
 /* VMCS12's event injection (26.5): delivered as L2 starts.  A thread resumed after
  * SUSPEND has no exit to reply to, so L2 is recalled first and its RECALL, before it
  * runs anything, is answered with the event (nested_vmx_l2_exit).  VMX's types 5 and 6
@@ -344,6 +365,8 @@ static bool l2_run(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
     struct nested_l2_cpu *cpu = l2_cpu(l2);
     if (!err && !cpu->created)
         err = nested_l2_cpu_create(c, &l2->endpoint, cpu, l2->ept ? l2->shadow.space : vm->space);
+    if (!err)
+        err = l2_exceptions(vm, l2, v);
     if (!err)
         err = l2_enter_state(vm, x, v);
     if (err) {
@@ -826,11 +849,19 @@ static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *r
         if (x->l2.ept)
             return l2_ept_fault(vm, x, v);
         break;
-    case PITH_EXIT_EXCEPTION:
-        e.reason = VMX_EXIT_EXCEPTION_OR_NMI;
-        e.interruption_info = (uint32_t)(mr[1] | 3u << 8 | EVENT_VALID);
-        e.error_code = (uint32_t)mr[2];
+    case PITH_EXIT_EXCEPTION: {     /* one of L1's exception intercepts (l2_exceptions) */
+        unsigned vector = (unsigned)mr[1] & 0xff;
+        bool error_code = vector < 32 && ((ERROR_CODE_VECTORS >> vector) & 1);
+        e.reason = VMX_EXIT_EXCEPTION_OR_NMI;       /* INT3 and INTO: software (type 6) */
+        e.interruption_info = vector | (length ? 6u : 3u) << 8 | (error_code ? 1u << 11 : 0) | EVENT_VALID;
+        e.error_code = error_code ? (uint32_t)mr[2] : 0;
+        if (!vmx_l1_wants_exit(v, &e, read_phys, vm)) {
+            *reply = (struct nested_l2_reply){ .inject = exception_event((uint8_t)vector, error_code),
+                                               .error_code = e.error_code };
+            return NESTED_L2_RETRY;     /* #PF's mask and match said no: L2's own again */
+        }
         break;
+    }
     default:
         break;
     }
