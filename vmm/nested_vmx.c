@@ -375,10 +375,10 @@ static bool l2_run(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
     }
     vmcs12_set_launched(v, true);
     l2->entries++;
-    vmcs12_set(v, VMCS12_ENTRY_INTERRUPTION_INFO,
-               vmcs12_get(v, VMCS12_ENTRY_INTERRUPTION_INFO) & ~EVENT_VALID);     /* 27.2.3 */
     nested_l2_run_start(&l2->run);
     err = l2_entry_event(l2, v);
+    /* the next VM exit finds the event field's valid bit clear (SDM 27.2.3) */
+    vmcs12_set(v, VMCS12_ENTRY_INTERRUPTION_INFO, vmcs12_get(v, VMCS12_ENTRY_INTERRUPTION_INFO) & ~EVENT_VALID);
     if (!err)
         err = nested_l2_switch(c->thread, l2_cpu(l2)->thread);
     if (err)
@@ -836,9 +836,16 @@ static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *r
             x->l2.entry_pending = false;
             return NESTED_L2_RETRY;
         }
-        e.reason = VMX_EXIT_EXTERNAL_INTERRUPT;     /* L1's interrupt, or a recall left over */
-        if (!vmx_l1_wants_exit(v, &e, read_phys, vm))
+        /* L1's interrupt, or a recall left over: an exit only for an interrupt L1's
+         * LAPIC or PIC holds, and with "acknowledge interrupt on exit" its vector
+         * taken into the exit's interruption information (SDM 27.2.2), as KVM
+         * requires */
+        e.reason = VMX_EXIT_EXTERNAL_INTERRUPT;
+        if (!vmx_l1_wants_exit(v, &e, read_phys, vm) || !vm->platform->interrupt ||
+            vm->platform->interrupt(vm, c->index, false) < 0)
             return NESTED_L2_RETRY;
+        if (vmcs12_get(v, VMCS12_EXIT_CONTROLS) & EXIT_ACK_INTERRUPT)
+            e.interruption_info = (uint32_t)vm->platform->interrupt(vm, c->index, true) | EVENT_VALID;
         length = 0;
         break;
     case PITH_EXIT_INTERRUPT_WINDOW:
