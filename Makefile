@@ -111,7 +111,7 @@ include guests/gdb/gdb.mk
 
 # The virtual-SVM and virtual-VMX test guests (guests/nested/), flat like the test
 # guests but not run by every VMM test.
-NESTED_GUESTS := svm_basic svm_hostile vmx_basic
+NESTED_GUESTS := svm_basic svm_hostile vmx_basic vmx_hostile
 $(NESTED_GUESTS:%=$(BUILD)/guests/%.bin): $(BUILD)/guests/%.bin: guests/nested/%.S guests/nested/steps.inc | deps
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $(BUILD)/guests/$*.o $<
@@ -211,7 +211,9 @@ $(BUILD)/pith-nested.iso: $(SYSTEM_PARTS) $(BUILD)/guests/svm_basic.bin $(BUILD)
 		$(BUILD)/initrd-kvm.img \
 		guests/configs/nested-test.conf
 	tools/mkimage.sh $@ guests/configs/nested-test.conf $(BUILD)
-$(BUILD)/pith-nested-vmx.iso: $(SYSTEM_PARTS) $(BUILD)/guests/vmx_basic.bin guests/configs/nested-vmx-test.conf
+$(BUILD)/pith-nested-vmx.iso: $(SYSTEM_PARTS) $(BUILD)/guests/vmx_basic.bin $(BUILD)/guests/vmx_hostile.bin \
+		$(BUILD)/initrd-kvm.img \
+		guests/configs/nested-vmx-test.conf
 	tools/mkimage.sh $@ guests/configs/nested-vmx-test.conf $(BUILD)
 
 $(BUILD)/pith-storage.iso: $(SYSTEM_PARTS) $(BUILD)/storage.elf guests/configs/storage-test.conf

@@ -2,6 +2,7 @@
 #include <pith/alloc.h>
 
 #include "nested.h"
+#include "nested_shadow.h"
 #include "nested_svm.h"
 #include "nested_vmx.h"
 #include "vm.h"
@@ -30,9 +31,18 @@ bool nested_is_l2_exit(struct vcpu *c)
     return nested_svm_is_l2_exit(c) || nested_vmx_is_l2_exit(c);
 }
 
+/* An event whose delivery the exit cut short (a shadow fault on L2's IDT or stack, say)
+ * is delivered again when L2 resumes, as a hypervisor must (APM 15.7.2, EXITINTINFO;
+ * SDM 27.2.4, IDT-vectoring information); one L1 sees goes to it in the exit instead. */
 enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
 {
-    return vm->nested_vmx ? nested_vmx_l2_exit(vm, reply) : nested_svm_l2_exit(vm, reply);
+    enum nested_l2_step step = vm->nested_vmx ? nested_vmx_l2_exit(vm, reply) : nested_svm_l2_exit(vm, reply);
+    uint64_t delivering = vm->cpu->exit.mr[VM_DELIVERING];
+    if (step == NESTED_L2_RETRY && !reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
+        reply->inject = delivering & 0xffffffffull;
+        reply->error_code = delivering >> 32;
+    }
+    return step;
 }
 
 void nested_not_emulated(struct vm *vm)
@@ -41,6 +51,11 @@ void nested_not_emulated(struct vm *vm)
         nested_vmx_not_emulated(vm);
     else
         nested_svm_not_emulated(vm);
+}
+
+bool nested_l2_running(struct vcpu *c)
+{
+    return c->vm->nested_vmx ? nested_vmx_l2_running(c) : nested_svm_l2_running(c);
 }
 
 pith_cap_t nested_recall_target(struct vcpu *c)
@@ -121,6 +136,26 @@ pith_cap_t nested_l2_recall_target(struct vcpu *c, struct nested_l2_run *run, pi
 uint64_t nested_l2_deadline(struct vcpu *c, const struct nested_l2_run *run)
 {
     return run->running && run->recall_deferred ? quantum_end(c, run) : 0;
+}
+
+enum nested_l2_step nested_l2_shadow_fill(struct vm *vm, struct nested_shadow *shadow, uint64_t l2_address,
+                                          uint64_t l1_address, bool writable, bool executable,
+                                          const char *tables)
+{
+    enum pith_error err;
+    switch (shadow_map(shadow, vm, l2_address & ~0xfffull, l1_address & ~0xfffull, writable, executable, &err)) {
+    case SHADOW_MAPPED:
+        return NESTED_L2_RETRY;
+    case SHADOW_NOT_RAM:
+        vm_stop(vm, VM_END_ERROR, "the guest's guest reached 0x%lx, which its hypervisor's %s put at 0x%lx, "
+                "outside the guest's RAM (a device passed through): not emulated yet (docs/nested.md)",
+                l2_address, tables, l1_address);
+        return NESTED_L2_STOPPED;
+    case SHADOW_FAILED:
+        break;
+    }
+    vm_stop(vm, VM_END_ERROR, "the shadow of the %s at 0x%lx: %s", tables, l2_address, pith_error_name(err));
+    return NESTED_L2_STOPPED;
 }
 
 enum pith_error nested_l2_switch(pith_cap_t from, pith_cap_t to)

@@ -51,6 +51,9 @@ struct nested_l2_reply {            /* NESTED_L2_RETRY: what the reply to L2 car
 enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
 void nested_not_emulated(struct vm *vm);
 
+/* Whether the vCPU's guest's guest runs (its own thread is suspended meanwhile). */
+bool nested_l2_running(struct vcpu *c);
+
 /* The vCPU to recall when the guest has an interrupt to take: its own, or its guest's
  * guest while that one runs, once it has run its quantum (0 until then). */
 pith_cap_t nested_recall_target(struct vcpu *c);
@@ -90,6 +93,15 @@ void nested_l2_run_start(struct nested_l2_run *run);
  * run->running. */
 pith_cap_t nested_l2_recall_target(struct vcpu *c, struct nested_l2_run *run, pith_cap_t l2_vcpu);
 uint64_t nested_l2_deadline(struct vcpu *c, const struct nested_l2_run *run);
+
+struct nested_shadow;
+
+/* An L2 page the guest's tables map to one of its own pages: mapped into the shadow
+ * (NESTED_L2_RETRY), or the guest stopped with the reason (`tables` names them in the
+ * message: "nested tables", "EPT"). */
+enum nested_l2_step nested_l2_shadow_fill(struct vm *vm, struct nested_shadow *shadow, uint64_t l2_address,
+                                          uint64_t l1_address, bool writable, bool executable,
+                                          const char *tables);
 
 /* Switches the VMM's one reply between L1's thread and L2's: `from` suspended (taken
  * out of its Call), `to` resumed. */

@@ -592,25 +592,12 @@ static enum nested_l2_step l2_nested_page_fault(struct vm *vm, struct nested_l2 
     if (walk.status == NPT_WALK_FAULT)
         return l2_exit_to_l1(vm, l2, SVM_EXIT_NPF, walk.error | NPF_FINAL_TRANSLATION, address)
                    ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
-    enum pith_error err;
     bool writable = walk.writable && (walk.dirty || (access & NPT_ACCESS_WRITE));
-    switch (shadow_map(&l2->shadow, vm, address & ~0xfffull, walk.address & ~0xfffull, writable,
-                       walk.executable, &err)) {
-    case SHADOW_MAPPED:
-        return NESTED_L2_RETRY;
-    case SHADOW_NOT_RAM:
-        vm_stop(vm, VM_END_ERROR, "the guest's guest reached 0x%lx, which its hypervisor's nested tables put "
-                "at 0x%lx, outside the guest's RAM (a device passed through): not emulated yet (docs/nested.md)",
-                address, walk.address);
-        return NESTED_L2_STOPPED;
-    case SHADOW_FAILED:
-        break;
-    }
-    vm_stop(vm, VM_END_ERROR, "the shadow nested table at 0x%lx: %s", address, pith_error_name(err));
-    return NESTED_L2_STOPPED;
+    return nested_l2_shadow_fill(vm, &l2->shadow, address, walk.address, writable, walk.executable,
+                                 "nested tables");
 }
 
-static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *reply)
+enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
 {
     struct vcpu *c = vm->cpu;
     struct nested_l2 *l2 = l2_of(c);
@@ -630,8 +617,10 @@ static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *r
             return NESTED_L2_RETRY;
         }
         code = SVM_EXIT_INTR;           /* L1's interrupt, or a recall left over: harmless */
-        if (!l1_intercepts(vm, l2, code))
+        if (!l1_intercepts(vm, l2, code)) {
+            nested_l2_run_start(&l2->run);  /* a quantum before the next recall */
             return NESTED_L2_RETRY;
+        }
         break;
     case PITH_EXIT_MMIO:
         if (l2->np)
@@ -645,18 +634,9 @@ static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *r
     return l2_exit_to_l1(vm, l2, code, info1, info2) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
 }
 
-/* An event whose delivery the exit cut short (a shadow fault on L2's IDT or stack, say)
- * is delivered again when L2 resumes, as a hypervisor must (APM 15.7.2, EXITINTINFO);
- * one L1 sees goes to it in EXITINTINFO instead (l2_exit_to_l1). */
-enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
+bool nested_svm_l2_running(struct vcpu *c)
 {
-    enum nested_l2_step step = l2_exit_step(vm, reply);
-    uint64_t delivering = vm->cpu->exit.mr[VM_DELIVERING];
-    if (step == NESTED_L2_RETRY && !reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
-        reply->inject = delivering & 0xffffffffull;
-        reply->error_code = delivering >> 32;
-    }
-    return step;
+    return l2_of(c)->run.running;
 }
 
 pith_cap_t nested_svm_recall_target(struct vcpu *c)

@@ -44,6 +44,7 @@ struct vmx_l2 {
     bool entry_pending;                 /* L2 was recalled to take VMCS12's event */
     struct nested_l2_reply entry;
     uint64_t entries, exits;            /* L2 started; VM exits into L1 (from L2 or not) */
+    uint64_t instructions;              /* VMX instructions emulated */
 };
 
 struct vmx_vcpu {
@@ -608,6 +609,7 @@ bool nested_vmx_instruction(struct vm *vm, uint64_t *inject, bool *switched)
         *inject = exception_event(VECTOR_UD, false);
         return true;
     }
+    x->l2.instructions++;
     struct vmx_l1_mode m = l1_mode(vm);
     bool mode64 = code_size(vm) == 8;
     unsigned operand_bytes = mode64 ? 8 : 4;
@@ -789,24 +791,10 @@ static enum nested_l2_step l2_ept_fault(struct vm *vm, struct vmx_vcpu *x, uint8
         vmcs12_set(v, VMCS12_GUEST_PHYSICAL_ADDRESS, address);
         return exit_to_l1(vm, x, v, true) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
     }
-    enum pith_error err;
-    switch (shadow_map(&x->l2.shadow, vm, address & ~0xfffull, walk.address & ~0xfffull, walk.writable,
-                       walk.executable, &err)) {
-    case SHADOW_MAPPED:
-        return NESTED_L2_RETRY;
-    case SHADOW_NOT_RAM:
-        vm_stop(vm, VM_END_ERROR, "the guest's guest reached 0x%lx, which its hypervisor's EPT puts at "
-                "0x%lx, outside the guest's RAM (a device passed through): not emulated yet (docs/nested.md)",
-                address, walk.address);
-        return NESTED_L2_STOPPED;
-    case SHADOW_FAILED:
-        break;
-    }
-    vm_stop(vm, VM_END_ERROR, "the shadow EPT at 0x%lx: %s", address, pith_error_name(err));
-    return NESTED_L2_STOPPED;
+    return nested_l2_shadow_fill(vm, &x->l2.shadow, address, walk.address, walk.writable, walk.executable, "EPT");
 }
 
-static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *reply)
+enum nested_l2_step nested_vmx_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
 {
     struct vcpu *c = vm->cpu;
     struct vmx_vcpu *x = vmx_of(c);
@@ -842,8 +830,10 @@ static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *r
          * requires */
         e.reason = VMX_EXIT_EXTERNAL_INTERRUPT;
         if (!vmx_l1_wants_exit(v, &e, read_phys, vm) || !vm->platform->interrupt ||
-            vm->platform->interrupt(vm, c->index, false) < 0)
+            vm->platform->interrupt(vm, c->index, false) < 0) {
+            nested_l2_run_start(&x->l2.run);    /* a quantum before the next recall */
             return NESTED_L2_RETRY;
+        }
         if (vmcs12_get(v, VMCS12_EXIT_CONTROLS) & EXIT_ACK_INTERRUPT)
             e.interruption_info = (uint32_t)vm->platform->interrupt(vm, c->index, true) | EVENT_VALID;
         length = 0;
@@ -878,17 +868,6 @@ static enum nested_l2_step l2_exit_step(struct vm *vm, struct nested_l2_reply *r
     return exit_to_l1(vm, x, v, true) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
 }
 
-enum nested_l2_step nested_vmx_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
-{
-    enum nested_l2_step step = l2_exit_step(vm, reply);
-    uint64_t delivering = vm->cpu->exit.mr[VM_DELIVERING];
-    if (step == NESTED_L2_RETRY && !reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
-        reply->inject = delivering & 0xffffffffull;
-        reply->error_code = delivering >> 32;
-    }
-    return step;
-}
-
 void nested_vmx_not_emulated(struct vm *vm)
 {
     const uint64_t *mr = vm->cpu->exit.mr;
@@ -897,9 +876,20 @@ void nested_vmx_not_emulated(struct vm *vm)
             vm_exit_name(vm->cpu->exit.reason), mr[0], mr[VM_RIP]);
 }
 
+/* While L2 runs, an interrupt for L1 recalls it only when L1 asked for
+ * external-interrupt exits; otherwise it waits, as on the hardware, for L2's next exit
+ * (recalling L2 for it anyway starved L2: each recall came back at once). */
+bool nested_vmx_l2_running(struct vcpu *c)
+{
+    return vmx_of(c)->l2.run.running;
+}
+
 pith_cap_t nested_vmx_recall_target(struct vcpu *c)
 {
-    struct vmx_l2 *l2 = &vmx_of(c)->l2;
+    struct vmx_vcpu *x = vmx_of(c);
+    struct vmx_l2 *l2 = &x->l2;
+    if (l2->run.running && !(x->cached && (vmcs12_get(x->vmcs, VMCS12_PIN_CONTROLS) & PIN_EXTERNAL_INTERRUPT_EXITING)))
+        return 0;
     return nested_l2_recall_target(c, &l2->run, l2_cpu(l2)->vcpu);
 }
 
@@ -922,4 +912,6 @@ void nested_vmx_finish(struct vcpu *c)
     if (l2->shadow.faults)
         vm_log(c->vm, "vCPU %u: the shadow EPT: %lu pages mapped, %lu flushes", c->index, l2->shadow.faults,
                l2->shadow.flushes);
+    if (l2->instructions)
+        vm_log(c->vm, "vCPU %u: virtual VMX: %lu VMX instructions emulated", c->index, l2->instructions);
 }

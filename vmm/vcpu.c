@@ -89,9 +89,10 @@ static void kick(struct vcpu *c)
     case VCPU_IN_GUEST:
         /* An interrupt window the last reply asked for brings the vCPU back as soon
          * as it can take an interrupt: a recall would only make it exit sooner, and
-         * again and again while its interrupts are off. */
+         * again and again while its interrupts are off.  Not while its guest's guest
+         * runs: its own thread is suspended, and no window of its can open. */
         if ((c->reply_windows & PITH_VM_WINDOW_INTERRUPT) && !vm->stopped && !c->init_pending &&
-            !vm_nmi(vm, c->index, false))
+            !vm_nmi(vm, c->index, false) && !nested_l2_running(c))
             break;
         if (!c->recall_requested) {
             pith_cap_t target = nested_recall_target(c);
