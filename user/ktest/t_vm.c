@@ -663,6 +663,131 @@ VM_GUEST(vmg_xsetbv, ".code16",
 
 /* XSETBV exits where the CPU has XSAVE (CR4.OSXSAVE set by the VMM); without XSAVE the
  * instruction is undefined and the intercepted #UD is what comes. */
+/* The VMX instructions exit on VMX with their operands (docs/vm.md): VMXON's memory
+ * operand as displacement, instruction information (32-bit addresses, DS, no base, no
+ * index) and length, VMREAD's registers; on SVM they are #UD in the guest. */
+VM_GUEST(vmg_vmx_instructions, ".code32",
+    "vmxon 0x2000\n"                    /* f3 0f c7 35 <disp32>: 8 bytes */
+    "vmread %eax, %ebx\n"               /* 0f 78 c3: encoding in eax, value to ebx */
+    "hlt\n");
+
+static void vm_exit_vmx_instruction_operands(struct pith_test_ctx *ctx)
+{
+    bool vmx = kt_bootinfo->cpu_features & PITH_CPU_VMX;
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_vmx_instructions), 1u << 6))
+        return;
+    if (!vm_protected(ctx, &vm) || !vm_start(ctx, &vm))
+        goto done;
+    if (!vmx) {
+        if (vm_expect_exit(ctx, &vm, PITH_EXIT_EXCEPTION, "vmxon on SVM"))
+            pith_expect_eq(ctx, vm.exit.mr[1], 6, "#UD");
+        goto done;
+    }
+    if (!vm_expect_exit(ctx, &vm, PITH_EXIT_OTHER, "vmxon"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[0], 27, "basic exit reason VMXON");
+    pith_expect_eq(ctx, vm.exit.mr[1], 0x2000, "qualification: the displacement");
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0x8438383, 0x8418080, "instruction information: 32-bit, DS, no base, no index");
+    pith_expect_eq(ctx, vm.exit.mr[3], 8, "length");
+    if (!vm_resume(ctx, &vm, 8, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_OTHER, "vmread"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[0], 23, "basic exit reason VMREAD");
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xf0000478, 0x418, "instruction information: register form, ebx, eax");
+    pith_expect_eq(ctx, vm.exit.mr[3], 3, "length");
+    if (vm_resume(ctx, &vm, 3, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "then hlt");
+done:
+    vm_destroy(&vm);
+}
+
+VM_GUEST(vmg_cr4, ".code16",
+    "mov %cr4, %eax\n"
+    "out %eax, $0x80\n"
+    "hlt\n");
+
+/* CR4.VMXE in the CR group: on VMX what the guest reads (the CPU keeps it set behind
+ * the read shadow anyway); on SVM a reserved bit, so the entry is refused. */
+static void vm_state_cr4_vmxe(struct pith_test_ctx *ctx)
+{
+    bool vmx = kt_bootinfo->cpu_features & PITH_CPU_VMX;
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_cr4), 0))
+        return;
+    uint64_t cr[6], back[6];
+    if (!vm_read(ctx, &vm, PITH_VM_GROUP_CR, cr))
+        goto done;
+    pith_expect_eq(ctx, cr[3] & (1u << 13), 0, "no VMXE at first");
+    cr[3] |= 1u << 13;
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_CR, cr) || !vm_read(ctx, &vm, PITH_VM_GROUP_CR, back) ||
+        !vm_start(ctx, &vm))
+        goto done;
+    pith_expect_eq(ctx, back[3], cr[3], "cr4 read back");
+    if (!vmx) {
+        if (vm_expect_exit(ctx, &vm, PITH_EXIT_INVALID_STATE, "VMXE on SVM"))
+            pith_expect_eq(ctx, vm.exit.mr[1], PITH_VM_REFUSED_CONTROL, "refused: a control register");
+        goto done;
+    }
+    if (!vm_expect_io(ctx, &vm, 0x80, "mov %cr4, %eax; out"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & (1u << 13), 1u << 13, "the guest reads VMXE");
+    cr[3] &= ~(1ull << 13);
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_CR, cr) || !vm_read(ctx, &vm, PITH_VM_GROUP_CR, back))
+        goto done;
+    pith_expect_eq(ctx, back[3] & (1u << 13), 0, "VMXE cleared again");
+done:
+    vm_destroy(&vm);
+}
+
+VM_GUEST(vmg_cr_flush, ".code32",
+    "mov 0x400010, %eax\n"             /* through the guest's PDE 1 */
+    "out %eax, $0x80\n"
+    "hlt\n"
+    "mov 0x400010, %eax\n"
+    "out %eax, $0x80\n"
+    "hlt\n");
+
+/* A write of the CR group drops the vCPU's cached linear translations (docs/vm.md): the
+ * guest reads linear 0x400010 through a 4 MiB page, the VMM points that page elsewhere
+ * while the guest waits, writes the CR group as it was, and the guest's next read
+ * finds the new page (a VPID or ASID kept across the write would give the old one). */
+static void vm_cr_write_flushes_translations(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_cr_flush), 0) || !vm_protected(ctx, &vm))
+        goto done;
+    uint8_t *pd = vm_map_page(ctx, &vm, 0x6000, PITH_RIGHT_READ | PITH_RIGHT_WRITE);
+    uint8_t *a = vm_map_page(ctx, &vm, 0x800000, PITH_RIGHT_READ | PITH_RIGHT_WRITE);
+    uint8_t *b = vm_map_page(ctx, &vm, 0xc00000, PITH_RIGHT_READ | PITH_RIGHT_WRITE);
+    if (!pd || !a || !b)
+        goto done;
+    uint32_t pde[2] = { 0x83, 0x800000 | 0x83 };    /* 4 MiB pages: identity, then a */
+    memcpy(pd, pde, sizeof(pde));
+    *(uint32_t *)(a + 0x10) = 0xaaaa;
+    *(uint32_t *)(b + 0x10) = 0xbbbb;
+    uint64_t cr[6];
+    if (!vm_read(ctx, &vm, PITH_VM_GROUP_CR, cr))
+        goto done;
+    cr[0] |= VM_CR0_PG;
+    cr[2] = 0x6000;
+    cr[3] |= 0x10;                                  /* PSE */
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_CR, cr) || !vm_start(ctx, &vm) ||
+        !vm_expect_io(ctx, &vm, 0x80, "the first read"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0xaaaa, "through the first page");
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "then hlt"))
+        goto done;
+    pde[1] = 0xc00000 | 0x83;
+    memcpy(pd, pde, sizeof(pde));
+    vm.exit.mr[VM_RIP] += 1;
+    if (!vm_reply(ctx, &vm, PITH_VM_GROUP_CR | PITH_VM_GROUP_RIP, 0, 0, 0) ||
+        !vm_expect_io(ctx, &vm, 0x80, "the second read"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0xbbbb, "through the page the VMM put there");
+done:
+    vm_destroy(&vm);
+}
+
 static void vm_exit_xsetbv(struct pith_test_ctx *ctx)
 {
     bool xsave = kt_bootinfo->cpu_features & PITH_CPU_XSAVE;
@@ -1580,6 +1705,9 @@ KT_TABLE(vm,
     { "vm_exit_invd", vm_exit_invd },
     { "vm_exit_wbinvd", vm_exit_wbinvd },
     { "vm_exit_xsetbv", vm_exit_xsetbv },
+    { "vm_exit_vmx_instruction_operands", vm_exit_vmx_instruction_operands },
+    { "vm_state_cr4_vmxe", vm_state_cr4_vmxe },
+    { "vm_cr_write_flushes_translations", vm_cr_write_flushes_translations },
     { "vm_state_gpr_observed", vm_state_gpr_observed },
     { "vm_state_gpr_reply", vm_state_gpr_reply },
     { "vm_state_rip_rflags", vm_state_rip_rflags },
