@@ -176,7 +176,9 @@ SYSTEM_PARTS := $(BUILD)/kernel.elf $(BUILD)/root.elf $(BUILD)/console.elf $(BUI
 	$(BUILD)/storage.elf \
 	$(BUILD)/vmlinuz $(BUILD)/initrd.img $(BUILD)/disk.img $(GUEST_BINS) tools/mkimage.sh tools/mkiso.sh
 
-$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(GDB_GUEST) $(wildcard $(CONFIG)) FORCE
+# A configuration that names initrd-kvm.img (guests/configs/nested-linux.conf) gets it built.
+$(BUILD)/pith.iso: $(SYSTEM_PARTS) $(GDB_GUEST) $(wildcard $(CONFIG)) \
+		$(if $(shell grep -ls initrd-kvm.img $(CONFIG)),$(BUILD)/initrd-kvm.img) FORCE
 	tools/mkimage.sh $@ $(CONFIG) $(BUILD)
 
 # The root task without a configuration: its demonstration of the kernel's mechanisms.
