@@ -384,7 +384,7 @@ test-legacy: $(BUILD)/pith-legacy.iso $(BUILD)/pith-legacy-keys.iso $(BUILD)/pit
 # (Bochs) virtual VMX in a flat guest, with `nested on` and without.
 test-nested: $(BUILD)/pith-nested.iso $(BUILD)/pith-nested-vmx.iso
 	tests/nested.sh nested-svm -- tools/run-qemu.sh --timeout 300 $(BUILD)/pith-nested.iso
-	tests/nested.sh nested-vmx -- tools/run-bochs.sh --timeout 600 $(BUILD)/pith-nested-vmx.iso
+	tests/nested.sh nested-vmx -- tools/run-bochs.sh --timeout 1500 $(BUILD)/pith-nested-vmx.iso
 
 # Guest networks (tests/io.sh): three Linux guests on the switch server, two on one
 # segment pinging each other, one on another segment reaching neither.  Then the uplink
