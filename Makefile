@@ -112,7 +112,7 @@ include guests/gdb/gdb.mk
 # The virtual-SVM and virtual-VMX test guests (guests/nested/), flat like the test
 # guests but not run by every VMM test.
 NESTED_GUESTS := svm_basic svm_hostile vmx_basic vmx_hostile
-$(NESTED_GUESTS:%=$(BUILD)/guests/%.bin): $(BUILD)/guests/%.bin: guests/nested/%.S guests/nested/steps.inc | deps
+$(NESTED_GUESTS:%=$(BUILD)/guests/%.bin): $(BUILD)/guests/%.bin: guests/nested/%.S $(wildcard guests/nested/*.inc) | deps
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $(BUILD)/guests/$*.o $<
 	ld -Ttext=0x100000 --oformat=binary -o $@ $(BUILD)/guests/$*.o

@@ -47,10 +47,10 @@ enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
 
 void nested_not_emulated(struct vm *vm)
 {
-    if (vm->nested_vmx)
-        nested_vmx_not_emulated(vm);
-    else
-        nested_svm_not_emulated(vm);
+    const uint64_t *mr = vm->cpu->exit.mr;
+    vm_stop(vm, VM_END_ERROR, "the guest's guest exited (%s, %s exit 0x%lx at rip 0x%lx), which its hypervisor "
+            "did not ask for: not emulated yet (docs/nested.md)", vm_exit_name(vm->cpu->exit.reason),
+            vm->nested_vmx ? "VMX" : "SVM", mr[0], mr[VM_RIP]);
 }
 
 bool nested_l2_running(struct vcpu *c)

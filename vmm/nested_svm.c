@@ -650,14 +650,6 @@ uint64_t nested_svm_deadline(struct vcpu *c)
     return nested_l2_deadline(c, &l2_of(c)->run);
 }
 
-void nested_svm_not_emulated(struct vm *vm)
-{
-    const uint64_t *mr = vm->cpu->exit.mr;
-    vm_stop(vm, VM_END_ERROR, "the guest's guest exited (%s, SVM exit 0x%lx at rip 0x%lx), which its "
-            "hypervisor does not intercept: not emulated yet (docs/nested.md)",
-            vm_exit_name(vm->cpu->exit.reason), mr[0], mr[VM_RIP]);
-}
-
 void nested_svm_finish(struct vcpu *c)
 {
     struct nested_l2 *l2 = l2_of(c);

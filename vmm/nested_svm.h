@@ -62,11 +62,10 @@ bool nested_svm_is_l2_exit(struct vcpu *c);
 /* Handles it under the lock (nested.h, nested_l2_exit): an exit the guest intercepts
  * is a #VMEXIT into it. */
 enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
-void nested_svm_not_emulated(struct vm *vm);
 
+bool nested_svm_l2_running(struct vcpu *c);
 /* The vCPU to recall when the guest has an interrupt to take: its own, or its guest's
  * guest while that one runs, once it has run its quantum (0 until then). */
-bool nested_svm_l2_running(struct vcpu *c);
 pith_cap_t nested_svm_recall_target(struct vcpu *c);
 /* The host TSC at which a deferred recall is due (0: none): a deadline for the vCPU. */
 uint64_t nested_svm_deadline(struct vcpu *c);

@@ -868,22 +868,14 @@ enum nested_l2_step nested_vmx_l2_exit(struct vm *vm, struct nested_l2_reply *re
     return exit_to_l1(vm, x, v, true) ? NESTED_L2_TO_L1 : NESTED_L2_STOPPED;
 }
 
-void nested_vmx_not_emulated(struct vm *vm)
-{
-    const uint64_t *mr = vm->cpu->exit.mr;
-    vm_stop(vm, VM_END_ERROR, "the guest's guest exited (%s, VMX exit reason %lu at rip 0x%lx), which its "
-            "hypervisor did not ask for: not emulated yet (docs/nested.md)",
-            vm_exit_name(vm->cpu->exit.reason), mr[0], mr[VM_RIP]);
-}
-
-/* While L2 runs, an interrupt for L1 recalls it only when L1 asked for
- * external-interrupt exits; otherwise it waits, as on the hardware, for L2's next exit
- * (recalling L2 for it anyway starved L2: each recall came back at once). */
 bool nested_vmx_l2_running(struct vcpu *c)
 {
     return vmx_of(c)->l2.run.running;
 }
 
+/* While L2 runs, an interrupt for L1 recalls it only when L1 asked for
+ * external-interrupt exits; otherwise it waits, as on the hardware, for L2's next exit
+ * (recalling L2 for it anyway starved L2: each recall came back at once). */
 pith_cap_t nested_vmx_recall_target(struct vcpu *c)
 {
     struct vmx_vcpu *x = vmx_of(c);

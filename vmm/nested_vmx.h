@@ -46,7 +46,6 @@ bool nested_vmx_is_instruction_exit(struct vm *vm);
 bool nested_vmx_instruction(struct vm *vm, uint64_t *inject, bool *switched);
 bool nested_vmx_is_l2_exit(struct vcpu *c);
 enum nested_l2_step nested_vmx_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
-void nested_vmx_not_emulated(struct vm *vm);
 bool nested_vmx_l2_running(struct vcpu *c);
 pith_cap_t nested_vmx_recall_target(struct vcpu *c);
 uint64_t nested_vmx_deadline(struct vcpu *c);

@@ -46,26 +46,11 @@
 #define NP_DATA    0x322000         /* ... and 0x9000, until step 17 moves it */
 #define NP_MOVED   0x323000
 #define NP_RO      0x324000         /* L2-physical 0xb000, read-only */
-    .code32
-    .text
-    .globl _start
-_start:
-    cli
-    movl $stack_top, %esp
-    lgdt gdt_desc
-    ljmp $0x08, $1f
-1:  movw $0x10, %ax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    movw %ax, %fs
-    movw %ax, %gs
-    movl $ud_handler, %eax
-    movl $6, %ebx
-    call set_gate
-    movl $gp_handler, %eax
-    movl $13, %ebx
-    call set_gate
+#include "flat.inc"
+
+    flat_start
+    flat_segments
+    flat_skip_gates
     lidt idt_desc
 
     movb $1, step               /* CPUID offers SVM */
@@ -397,29 +382,8 @@ _start:
 #define STEP_LETTER 'S'
 #include "steps.inc"
 
-set_gate:                       /* eax handler, ebx vector */
-    movw %ax, idt(,%ebx,8)
-    movw $0x08, idt + 2(,%ebx,8)
-    movw $0x8e00, idt + 4(,%ebx,8)
-    shrl $16, %eax
-    movw %ax, idt + 6(,%ebx,8)
-    ret
-
-ud_handler:
-    incl ud_count
-    pushl %eax
-    movl skip, %eax
-    addl %eax, 4(%esp)
-    popl %eax
-    iret
-gp_handler:
-    incl gp_count
-    addl $4, %esp               /* the error code */
-    pushl %eax
-    movl skip, %eax
-    addl %eax, 4(%esp)
-    popl %eax
-    iret
+    flat_set_gate
+    flat_skip_handlers 0
 
 /* L2's real-mode programs for the nested-paging steps, 16 bytes apart from 0x8000. */
 l2_np_code:
@@ -440,23 +404,9 @@ l2_event_code:
     .byte 0xfa, 0x90, 0xfb, 0x90, 0xf4                          /* +0x20: cli; nop; sti; nop; hlt */
 l2_event_end:
 
-    .align 8
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff
-    .quad 0x00cf92000000ffff
-gdt_desc:
-    .word 23
-    .long gdt
-idt_desc:
-    .word 256 * 8 - 1
-    .long idt
+    flat_gdt
 step:     .long 0
 skip:     .long 0
 ud_count: .long 0
 gp_count: .long 0
-    .align 8
-idt:
-    .fill 256 * 8, 1, 0
-    .fill 4096, 1, 0
-stack_top:
+    flat_idt_stack 256

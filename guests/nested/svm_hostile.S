@@ -20,12 +20,9 @@
 #define DATA      0x320000          /* the one L1 page every L2 address reaches */
 #define OUTSIDE   0x7ff00000        /* far beyond the guest's 4 MiB */
 #define L2_HLT    23                /* the HLT in l2_code */
-    .code32
-    .text
-    .globl _start
-_start:
-    cli
-    movl $stack_top, %esp
+#include "flat.inc"
+
+    flat_start                  /* in the flat segments it was entered with; no IDT */
     movl $0xc0000080, %ecx      /* EFER.SVME */
     rdmsr
     orl $0x1000, %eax

@@ -3,7 +3,8 @@
  * protected mode with paging off) for a guest with `nested on` on a VMX host
  * (docs/nested.md).  It is a small guest hypervisor ("L1") that checks, one step at a
  * time, what the VMM's virtual VMX (vmm/x86/vmx_nested.h) promises, then runs a guest
- * of its own ("L2") in 32-bit protected mode with paging, without EPT:
+ * of its own ("L2"), first in 32-bit protected mode with paging, without EPT (steps
+ * 8-12), then in real mode on EPT with unrestricted guest (steps 13-19):
  *   1 CPUID.1:ECX offers VMX, IA32_FEATURE_CONTROL is locked with VMX outside SMX,
  *     IA32_VMX_BASIC has revision 1 and the TRUE_ control MSRs
  *   2 VMXON with CR4.VMXE clear raises #UD
@@ -32,7 +33,25 @@
  *  12 VMCLEAR and VMPTRLD keep the fields; with a guest CR0 with PG but not PE the
  *     VM entry fails and L1 is back at HOST_RIP with exit reason 0x80000021 (33 and
  *     bit 31), qualification 0
- *  13 VMCLEAR and VMXOFF succeed; VMREAD then raises #UD; no #GP came at any step
+ *  13 the secondary controls offer EPT and unrestricted guest, IA32_VMX_EPT_VPID_CAP
+ *     a 4-level write-back EPT and single-context INVEPT; with both on, a real-mode
+ *     L2 whose code page (L2-physical 0x8000) and data page (0x9000) L1's EPT puts
+ *     elsewhere in L1's memory runs from there; its write lands in the remapped page,
+ *     its OUT is a VM exit (30) and, L1 resuming it, its HLT (12)
+ *  14 an L2 write to a page the EPT does not map: EPT violation (48), the address in
+ *     the guest-physical address field, the qualification a write to nothing present
+ *  15 a write to a page the EPT maps read and execute only: EPT violation with the
+ *     write and what the entries allow (readable, executable, not writable)
+ *  16 L1 moves 0x9000 to another page and INVEPT (single-context, its EPTP) drops
+ *     what the processor kept: L2's next write lands in the page's new place
+ *  17 a leaf that allows write but not read: EPT misconfiguration (49) with the address
+ *  18 an external interrupt in the VM-entry interruption-information field: L2 takes
+ *     it through its real-mode IVT before its first instruction (its handler's OUT is
+ *     the VM exit, the interrupt's frame on L2's stack) and the field reads back
+ *     without its valid bit
+ *  19 interrupt-window exiting with L2's IF clear: STI; NOP; HLT is a VM exit (7)
+ *     after the NOP, once the STI's shadow is over
+ *  20 VMCLEAR and VMXOFF succeed; VMREAD then raises #UD; no #GP came at any step
  * Each step prints "V" and a letter (b for step 1 ...) on COM1; the verdict on port
  * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
  * `nested on` it fails at step 1.  An exception no step asked for, or a VM exit no
@@ -45,67 +64,30 @@
 #define TSS         0x304000        /* 104 bytes: L1's TR, and L2's */
 #define L2_STACK    0x3f0000
 #define L1_ANSWER   0x4c31c0de      /* what L1 puts in EBX for L2's CPUID */
+/* Steps 13-19: L1's EPT (PML4, PDPT, PD, PT) and the pages of L1 it gives L2 */
+#define EPT         0x310000
+#define EPT_PT      (EPT + 0x3000)
+#define EPTP        (EPT | 0x1e)    /* write-back (6), a 4-level walk (3 << 3) */
+#define NP_CODE     0x320000        /* L2-physical 0x8000 */
+#define NP_DATA     0x322000        /* ... 0x9000, until step 16 moves it */
+#define NP_MOVED    0x323000
+#define NP_RO       0x324000        /* 0xb000: read and execute only */
+#define NP_BAD      0x325000        /* 0xc000: write without read (step 17) */
+#define NP_IVT      0x326000        /* 0x0000: L2's IVT (step 18) */
+#define NP_STACK    0x327000        /* 0x6000: L2's stack below 0x7000 (step 18) */
+#define LEAF_RWX    0x37            /* an EPT leaf: read, write, execute, write-back */
+#define LEAF_RX     0x35
+#define LEAF_W      0x32            /* write without read: misconfigured */
+#define PROC2_EPT_UG ((1 << 1) | (1 << 7))  /* enable EPT, unrestricted guest */
+/* IA32_VMX_EPT_VPID_CAP: 4-level walk, WB, INVEPT, single-context INVEPT */
+#define EPT_CAPS    ((1 << 6) | (1 << 14) | (1 << 20) | (1 << 25))
+#include "flat.inc"
+#include "vmx.inc"
 
-/* The outcome of the VMX instruction just before: VMsucceed clears CF and ZF,
- * VMfailInvalid sets CF, VMfailValid sets ZF. */
-.macro vm_ok
-    jbe fail                    /* CF or ZF */
-.endm
-.macro vm_fail_invalid
-    jnc fail
-    jz fail
-.endm
-.macro vm_fail_valid
-    jnz fail
-    jc fail
-.endm
-/* VMWRITE of field `enc` := `val` (an immediate, memory, or a register other than
- * eax), which must succeed; clobbers eax and ebx. */
-.macro vmw enc, val
-    movl $\enc, %eax
-    movl \val, %ebx
-    vmwrite %ebx, %eax          /* value ebx, encoding eax */
-    vm_ok
-.endm
-/* VMREAD of field `enc` into ebx, which must succeed; clobbers eax. */
-.macro vmr enc
-    movl $\enc, %eax
-    vmread %eax, %ebx           /* encoding eax, value to ebx */
-    vm_ok
-.endm
-/* The VM-instruction error field (0x4400) must hold `n`; clobbers eax and ebx. */
-.macro vm_error n
-    vmr 0x4400
-    cmpl $\n, %ebx
-    jne fail
-.endm
-
-    .code32
-    .text
-    .globl _start
-_start:
-    cli
-    movl $stack_top, %esp
-    lgdt gdt_desc
-    ljmp $0x08, $1f
-1:  movw $0x10, %ax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    movw %ax, %fs
-    movw %ax, %gs
-    xorl %ebx, %ebx             /* vectors 0-31: any exception fails the step ... */
-1:  movl $fault_handler, %eax
-    call set_gate
-    incl %ebx
-    cmpl $32, %ebx
-    jb 1b
-    movl $ud_handler, %eax      /* ... but #UD and #GP, which a step may ask for */
-    movl $6, %ebx
-    call set_gate
-    movl $gp_handler, %eax
-    movl $13, %ebx
-    call set_gate
+    flat_start
+    flat_segments
+    flat_fault_gates fault_handler  /* any exception fails the step ... */
+    flat_skip_gates             /* ... but #UD and #GP, which a step may ask for */
     lidt idt_desc
     cld
     movl $TSS, %edi             /* the TSS, zeroed; TR names it (the host TR must not be null) */
@@ -148,18 +130,7 @@ _start:
     movl $1024, %ecx
     xorl %eax, %eax
     rep stosl
-    movl $0x83, PD              /* present, writable, 4 MiB */
-    movl %cr4, %eax
-    orl $1 << 4, %eax           /* PSE */
-    movl %eax, %cr4
-    movl $PD, %eax
-    movl %eax, %cr3
-    movl %cr0, %eax
-    orl $0x80000020, %eax       /* PG, NE: CR0_FIXED0 with PE */
-    movl %eax, %cr0
-    movl %cr4, %eax
-    orl $1 << 13, %eax          /* VMXE */
-    movl %eax, %cr4
+    vmx_paging PD
     movl $VMXON_REGION, %edi    /* the VMXON region, the VMCS and the bad region, zeroed */
     movl $3 * 4096 / 4, %ecx
     xorl %eax, %eax
@@ -249,13 +220,7 @@ _start:
     movb $8, step               /* a full VMCS; L2's CPUID is the first VM exit */
     call mark
     movl $vmcs_fields, %esi     /* the fixed fields, from the table */
-1:  movl (%esi), %eax
-    movl 4(%esi), %ebx
-    vmwrite %ebx, %eax
-    vm_ok
-    addl $8, %esi
-    cmpl $vmcs_fields_end, %esi
-    jb 1b
+    vmwrite_each 8, $vmcs_fields_end
     movl %cr0, %ecx             /* guest and host control registers: L1's */
     vmw 0x6800, %ecx
     vmw 0x6c00, %ecx
@@ -394,7 +359,229 @@ exit_invalid:
     movl %cr0, %ecx             /* guest CR0 as it was */
     vmw 0x6800, %ecx
 
-    movb $13, step              /* VMCLEAR, VMXOFF; then VMREAD is #UD */
+    movb $13, step              /* EPT, unrestricted guest: a real-mode L2 where L1's EPT puts it */
+    call mark
+    movl $0x48b, %ecx           /* secondary controls: EPT and unrestricted guest may be 1 */
+    rdmsr
+    andl $PROC2_EPT_UG, %edx
+    cmpl $PROC2_EPT_UG, %edx
+    jne fail
+    movl $0x48c, %ecx           /* 4 levels, write-back, INVEPT single-context */
+    rdmsr
+    andl $EPT_CAPS, %eax
+    cmpl $EPT_CAPS, %eax
+    jne fail
+    movl $0x48e, %ecx           /* the primary controls may activate the secondary ones */
+    rdmsr
+    testl $1 << 31, %edx
+    jz fail
+    movl $EPT, %edi             /* the EPT, zeroed */
+    movl $0x4000 / 4, %ecx
+    xorl %eax, %eax
+    rep stosl
+    movl $NP_CODE, %edi         /* L2's pages, zeroed */
+    movl $0x8000 / 4, %ecx
+    rep stosl
+    movl $EPT + 0x1007, EPT                 /* PML4[0] -> PDPT: read, write, execute */
+    movl $EPT + 0x2007, EPT + 0x1000        /* PDPT[0] -> PD */
+    movl $EPT + 0x3007, EPT + 0x2000        /* PD[0] -> PT */
+    movl $NP_CODE + LEAF_RWX, EPT_PT + 8 * 8    /* 0x8000 -> NP_CODE */
+    movl $NP_DATA + LEAF_RWX, EPT_PT + 9 * 8    /* 0x9000 -> NP_DATA */
+    movl $NP_RO + LEAF_RX, EPT_PT + 11 * 8      /* 0xb000 -> NP_RO, read and execute */
+    movl $l2_ept_code, %esi     /* L2's programs, at L2-physical 0x8000 */
+    movl $NP_CODE, %edi
+    movl $l2_ept_end - l2_ept_code, %ecx
+    rep movsb
+    movw $0, 0x9000             /* L1's own 0x9000, which L2's write must not reach */
+    vmclear vmcs_ptr            /* the VMCS of step 8 again, clear, with a real-mode guest */
+    vm_ok
+    vmptrld vmcs_ptr
+    vm_ok
+    movl $ept_fields, %esi
+    movl $ept_fields_end, %edi
+    call vmwrite_table
+    vmr 0x4002                  /* HLT and I/O exiting as before, the secondary controls */
+    orl $1 << 31, %ebx
+    movl %ebx, %ecx
+    vmw 0x4002, %ecx
+    movl $exit_ept_out, exit_next
+    vmlaunch
+    jmp fail
+
+exit_ept_out:
+    cmpw $0x1234, %ax           /* L2's AX */
+    jne fail
+    vmr 0x4402                  /* I/O instruction */
+    cmpl $30, %ebx
+    jne fail
+    vmr 0x681e                  /* guest RIP: the OUT */
+    cmpl $0x8006, %ebx
+    jne fail
+    cmpw $0x1234, NP_DATA       /* the write went where L1's EPT put 0x9000 */
+    jne fail
+    cmpw $0, 0x9000
+    jne fail
+    call l2_next
+    movl $exit_ept_hlt, exit_next
+    vmresume
+    jmp fail
+
+exit_ept_hlt:
+    vmr 0x4402                  /* HLT */
+    cmpl $12, %ebx
+    jne fail
+    vmr 0x681e
+    cmpl $0x8008, %ebx
+    jne fail
+
+    movb $14, step              /* a write where the EPT maps nothing: EPT violation */
+    call mark
+    vmw 0x681e, $0x8010         /* program B: mov %ax, 0xa000; hlt */
+    movl $exit_ept_unmapped, exit_next
+    vmresume
+    jmp fail
+
+exit_ept_unmapped:
+    vmr 0x4402                  /* EPT violation */
+    cmpl $48, %ebx
+    jne fail
+    vm_gpa 0xa000               /* the guest-physical address */
+    vmr 0x6400                  /* a write (bit 1); nothing readable, writable, executable */
+    andl $0x3a, %ebx
+    cmpl $0x02, %ebx
+    jne fail
+    vmr 0x681e                  /* L2 stopped at the write */
+    cmpl $0x8010, %ebx
+    jne fail
+
+    movb $15, step              /* a write to a page mapped read and execute only */
+    call mark
+    vmw 0x681e, $0x8020         /* program C: mov %ax, 0xb000; hlt */
+    movl $exit_ept_read_only, exit_next
+    vmresume
+    jmp fail
+
+exit_ept_read_only:
+    vmr 0x4402
+    cmpl $48, %ebx
+    jne fail
+    vm_gpa 0xb000
+    vmr 0x6400                  /* a write; readable (bit 3) and executable (bit 5), not writable */
+    andl $0x3a, %ebx
+    cmpl $0x2a, %ebx
+    jne fail
+    vmr 0x681e
+    cmpl $0x8020, %ebx
+    jne fail
+
+    movb $16, step              /* 0x9000 moved, INVEPT of the EPTP: the write follows it */
+    call mark
+    movl $NP_MOVED + LEAF_RWX, EPT_PT + 9 * 8
+    movl $1, %eax               /* single-context */
+    invept invept_desc, %eax
+    vm_ok
+    vmw 0x681e, $0x8030         /* program D: mov $0x5678, %ax; mov %ax, 0x9000; out; hlt */
+    movl $exit_ept_moved, exit_next
+    vmresume
+    jmp fail
+
+exit_ept_moved:
+    cmpw $0x5678, %ax
+    jne fail
+    vmr 0x4402
+    cmpl $30, %ebx
+    jne fail
+    cmpw $0x5678, NP_MOVED      /* the page's new place */
+    jne fail
+    cmpw $0x1234, NP_DATA       /* the old place keeps what step 13 wrote */
+    jne fail
+
+    movb $17, step              /* a leaf with write but not read: EPT misconfiguration */
+    call mark
+    movl $NP_BAD + LEAF_W, EPT_PT + 12 * 8      /* 0xc000 */
+    vmw 0x681e, $0x8040         /* program E: mov %ax, 0xc000; hlt */
+    movl $exit_ept_misconfig, exit_next
+    vmresume
+    jmp fail
+
+exit_ept_misconfig:
+    vmr 0x4402                  /* EPT misconfiguration */
+    cmpl $49, %ebx
+    jne fail
+    vm_gpa 0xc000
+    vmr 0x681e
+    cmpl $0x8040, %ebx
+    jne fail
+
+    movb $18, step              /* an injected interrupt, taken before L2's first instruction */
+    call mark
+    movl $NP_IVT + LEAF_RWX, EPT_PT + 0 * 8     /* 0x0000: L2's IVT */
+    movl $NP_STACK + LEAF_RWX, EPT_PT + 6 * 8   /* 0x6000: L2's stack */
+    movl $0x8050, NP_IVT + 0x20 * 4 /* vector 0x20 at 0:8050 */
+    vmw 0x681e, $0x8060         /* a HLT L2 does not reach */
+    vmw 0x681c, $0x7000         /* RSP */
+    vmw 0x6820, $0x202          /* RFLAGS: IF, which injecting an external interrupt asks */
+    vmw 0x4016, $0x80000020     /* valid, external interrupt (type 0), vector 0x20 */
+    movl $exit_ept_event, exit_next
+    vmresume
+    jmp fail
+
+exit_ept_event:
+    cmpb $0x42, %al             /* AL of the handler */
+    jne fail
+    vmr 0x4402                  /* the handler's OUT */
+    cmpl $30, %ebx
+    jne fail
+    vmr 0x681e
+    cmpl $0x8052, %ebx
+    jne fail
+    vmr 0x0802                  /* CS: the IVT's segment */
+    testl %ebx, %ebx
+    jnz fail
+    vmr 0x6820                  /* the delivery cleared IF */
+    testl $0x200, %ebx
+    jnz fail
+    vmr 0x681c                  /* the frame: IP, CS, FLAGS below 0x7000 */
+    cmpl $0x6ffa, %ebx
+    jne fail
+    cmpw $0x8060, NP_STACK + 0xffa
+    jne fail
+    cmpw $0, NP_STACK + 0xffc
+    jne fail
+    cmpw $0x202, NP_STACK + 0xffe
+    jne fail
+    vmr 0x4016                  /* the entry consumed the event */
+    testl $0x80000000, %ebx
+    jnz fail
+
+    movb $19, step              /* interrupt-window exiting: a VM exit once L2 sets IF */
+    call mark
+    vmr 0x4002
+    orl $1 << 2, %ebx
+    movl %ebx, %ecx
+    vmw 0x4002, %ecx
+    vmw 0x681e, $0x8070         /* program G: sti; nop; hlt */
+    vmw 0x6820, $2              /* IF clear */
+    movl $exit_ept_window, exit_next
+    vmresume
+    jmp fail
+
+exit_ept_window:
+    vmr 0x4402                  /* interrupt window */
+    cmpl $7, %ebx
+    jne fail
+    vmr 0x681e                  /* after the STI and the NOP its shadow covers */
+    cmpl $0x8072, %ebx
+    jne fail
+    vmr 0x6820
+    testl $0x200, %ebx
+    jz fail
+    vmr 0x4002
+    andl $~(1 << 2), %ebx
+    movl %ebx, %ecx
+    vmw 0x4002, %ecx
+
+    movb $20, step              /* VMCLEAR, VMXOFF; then VMREAD is #UD */
     call mark
     vmclear vmcs_ptr
     vm_ok
@@ -449,6 +636,8 @@ l2_exited:
     movl $fail, exit_next       /* the next VM exit must be asked for */
     jmp *%ecx
 
+    vmx_vmwrite_table
+
 /* Guest RIP += the VM-exit instruction length; clobbers eax, ebx, ecx. */
 l2_next:
     vmr 0x440c
@@ -458,35 +647,8 @@ l2_next:
     vmw 0x681e, %ebx
     ret
 
-set_gate:                       /* eax handler, ebx vector */
-    movw %ax, idt(,%ebx,8)
-    movw $0x08, idt + 2(,%ebx,8)
-    movw $0x8e00, idt + 4(,%ebx,8)
-    shrl $16, %eax
-    movw %ax, idt + 6(,%ebx,8)
-    ret
-
-/* #UD and #GP: counted, and `skip` bytes stepped over; with `skip` 0 no step asked
- * for one, and the step fails. */
-ud_handler:
-    incl ud_count
-    cmpl $0, skip
-    je fail
-    pushl %eax
-    movl skip, %eax
-    addl %eax, 4(%esp)
-    popl %eax
-    iret
-gp_handler:
-    incl gp_count
-    cmpl $0, skip
-    je fail
-    addl $4, %esp               /* the error code */
-    pushl %eax
-    movl skip, %eax
-    addl %eax, 4(%esp)
-    popl %eax
-    iret
+    flat_set_gate
+    flat_skip_handlers 1        /* #UD and #GP that no step asked for fail it */
 fault_handler:                  /* any other exception */
     jmp fail
 
@@ -504,29 +666,47 @@ l2_hlt:
     hlt                         /* VM exit: HLT */
     jmp .
 
+/* L2's real-mode programs for the EPT steps, 16 bytes apart from L2-physical 0x8000
+ * (CS 0, IP the L2-physical address). */
+    .balign 16, 0xf4            /* the programs' .balign counts from here */
+    .code16
+l2_ept_code:
+    movw $0x1234, %ax           /* 0x8000, A: the write, OUT at 0x8006, HLT at 0x8008 */
+    movw %ax, 0x9000
+    outb %al, $0x80
+    hlt
+    .balign 16, 0xf4
+    movw %ax, 0xa000            /* 0x8010, B: a write where nothing is mapped */
+    hlt
+    .balign 16, 0xf4
+    movw %ax, 0xb000            /* 0x8020, C: a write to a read-only page */
+    hlt
+    .balign 16, 0xf4
+    movw $0x5678, %ax           /* 0x8030, D: the write after the move */
+    movw %ax, 0x9000
+    outb %al, $0x80
+    hlt
+    .balign 16, 0xf4
+    movw %ax, 0xc000            /* 0x8040, E: a write through a misconfigured leaf */
+    hlt
+    .balign 16, 0xf4
+    movb $0x42, %al             /* 0x8050, F: the handler of vector 0x20, OUT at 0x8052 */
+    outb %al, $0x80
+    hlt
+    .balign 16, 0xf4
+    hlt                         /* 0x8060: where the injected interrupt comes first */
+    .balign 16, 0xf4
+    sti                         /* 0x8070, G: the window opens after the NOP */
+    nop
+    hlt                         /* 0x8072 */
+l2_ept_end:
+    .code32
+
 /* The VMCS fields step 8 writes from a table: encoding, value. */
-.macro field enc, value
-    .long \enc, \value
-.endm
     .align 4
 vmcs_fields:
-    /* guest segments: ES CS SS DS FS GS LDTR TR (selector, limit, access rights, base) */
-    field 0x0800, 0x10
-    field 0x0802, 0x08
-    field 0x0804, 0x10
-    field 0x0806, 0x10
-    field 0x0808, 0x10
-    field 0x080a, 0x10
-    field 0x080c, 0
-    field 0x080e, 0x18
-    field 0x4800, 0xffffffff
-    field 0x4802, 0xffffffff
-    field 0x4804, 0xffffffff
-    field 0x4806, 0xffffffff
-    field 0x4808, 0xffffffff
-    field 0x480a, 0xffffffff
-    field 0x480c, 0
-    field 0x480e, 0x67
+    vmx_flat_guest              /* L2 in L1's flat segments, GDT and TSS */
+    /* access rights: ES CS SS DS FS GS LDTR TR */
     field 0x4814, 0xc093        /* data: present, writable, accessed, 32-bit, 4 KiB granular */
     field 0x4816, 0xc09b        /* code: present, readable, accessed */
     field 0x4818, 0xc093
@@ -535,89 +715,66 @@ vmcs_fields:
     field 0x481e, 0xc093
     field 0x4820, 0x10000       /* LDTR unusable */
     field 0x4822, 0x8b          /* TR: a busy 32-bit TSS */
+    field 0x6818, idt           /* IDTR */
+    field 0x4812, (256*8-1)
+    field 0x681c, L2_STACK      /* RSP */
+    field 0x681e, l2_code       /* RIP */
+    field 0x6820, 2             /* RFLAGS */
+    field 0x4824, 0             /* interruptibility */
+    field 0x4826, 0             /* activity: active */
+    vmx_host                    /* host state: L1 at l2_exited; the other controls */
+    field 0x4016, 0             /* VM-entry interruption information: nothing to inject */
+vmcs_fields_end:
+
+/* Step 13's changes: a real-mode L2 (unrestricted guest) on L1's EPT. */
+ept_fields:
+    field 0x0800, 0             /* ES CS SS DS FS GS: selector 0, base 0, 64 KiB */
+    field 0x0802, 0
+    field 0x0804, 0
+    field 0x0806, 0
+    field 0x0808, 0
+    field 0x080a, 0
+    field 0x4800, 0xffff
+    field 0x4802, 0xffff
+    field 0x4804, 0xffff
+    field 0x4806, 0xffff
+    field 0x4808, 0xffff
+    field 0x480a, 0xffff
+    field 0x4814, 0x93          /* data: present, writable, accessed, 16-bit */
+    field 0x4816, 0x9b          /* code: present, readable, accessed */
+    field 0x4818, 0x93
+    field 0x481a, 0x93
+    field 0x481c, 0x93
+    field 0x481e, 0x93
     field 0x6806, 0
     field 0x6808, 0
     field 0x680a, 0
     field 0x680c, 0
     field 0x680e, 0
     field 0x6810, 0
-    field 0x6812, 0
-    field 0x6814, TSS
-    /* guest descriptor tables, registers, state */
-    field 0x6816, gdt           /* GDTR */
-    field 0x4810, (gdt_end-gdt-1)
-    field 0x6818, idt           /* IDTR */
-    field 0x4812, (256*8-1)
-    field 0x681a, 0x400         /* DR7 */
-    field 0x681c, L2_STACK      /* RSP */
-    field 0x681e, l2_code       /* RIP */
+    field 0x6818, 0             /* IDTR: the real-mode IVT */
+    field 0x4812, 0x3ff
+    field 0x6800, 0x30          /* CR0: NE, ET; neither PE nor PG */
+    field 0x6802, 0
+    field 0x6804, 0x2000        /* CR4: VMXE, which CR4_FIXED0 asks */
+    field 0x681c, 0x7000        /* RSP */
+    field 0x681e, 0x8000        /* RIP: program A */
     field 0x6820, 2             /* RFLAGS */
-    field 0x6822, 0             /* pending debug exceptions */
-    field 0x482a, 0             /* SYSENTER_CS, ESP, EIP */
-    field 0x6824, 0
-    field 0x6826, 0
-    field 0x4824, 0             /* interruptibility */
-    field 0x4826, 0             /* activity: active */
-    field 0x2802, 0             /* IA32_DEBUGCTL */
-    field 0x2803, 0
-    field 0x2800, 0xffffffff    /* VMCS link pointer: none (all ones) */
-    field 0x2801, 0xffffffff
-    /* host state: L1 at l2_exited */
-    field 0x0c00, 0x10          /* ES CS SS DS FS GS TR selectors */
-    field 0x0c02, 0x08
-    field 0x0c04, 0x10
-    field 0x0c06, 0x10
-    field 0x0c08, 0x10
-    field 0x0c0a, 0x10
-    field 0x0c0c, 0x18
-    field 0x6c06, 0             /* FS, GS bases */
-    field 0x6c08, 0
-    field 0x6c0a, TSS           /* TR base */
-    field 0x6c0c, gdt           /* GDTR, IDTR bases */
-    field 0x6c0e, idt
-    field 0x4c00, 0             /* SYSENTER_CS, ESP, EIP */
-    field 0x6c10, 0
-    field 0x6c12, 0
-    field 0x6c14, stack_top     /* RSP */
-    field 0x6c16, l2_exited     /* RIP */
-    /* controls besides the pin, processor, exit and entry words */
-    field 0x4004, 0             /* exception bitmap: L2's exceptions stay in L2 */
-    field 0x4006, 0             /* page-fault error-code mask and match */
-    field 0x4008, 0
-    field 0x400a, 0             /* CR3-target count */
-    field 0x400e, 0             /* VM-exit MSR-store and -load counts */
-    field 0x4010, 0
-    field 0x4014, 0             /* VM-entry MSR-load count */
-    field 0x4016, 0             /* VM-entry interruption information: nothing to inject */
-    field 0x6000, 0             /* CR0 and CR4 guest/host masks: L2 owns every bit */
-    field 0x6002, 0
-vmcs_fields_end:
+    field 0x401e, PROC2_EPT_UG  /* secondary controls */
+    field 0x201a, EPTP          /* the EPT pointer */
+    field 0x201b, 0
+ept_fields_end:
 
-    .align 8
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff    /* 0x08: code */
-    .quad 0x00cf92000000ffff    /* 0x10: data */
-    .quad 0x0000893040000067    /* 0x18: 32-bit TSS at TSS (0x304000), limit 0x67 */
-gdt_end:
-gdt_desc:
-    .word gdt_end - gdt - 1
-    .long gdt
-idt_desc:
-    .word 256 * 8 - 1
-    .long idt
+    flat_gdt TSS
     .align 8
 vmxon_ptr:   .quad VMXON_REGION /* the memory operands of VMXON, VMCLEAR, VMPTRLD */
 vmcs_ptr:    .quad VMCS
 bad_ptr:     .quad BAD_REGION
 vmptrst_out: .quad 0xffffffffffffffff
+invept_desc: .quad EPTP, 0      /* INVEPT's descriptor: the EPTP, then 64 reserved bits */
 step:      .long 0
 skip:      .long 0
 ud_count:  .long 0
 gp_count:  .long 0
 exit_next: .long fail           /* where l2_exited goes on */
-    .align 8
-idt:
-    .fill 256 * 8, 1, 0
-    .fill 4096, 1, 0
-stack_top:
+    flat_idt_stack 256

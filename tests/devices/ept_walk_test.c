@@ -2,34 +2,8 @@
  * misconfiguration, not-present entries, permissions and the qualification L1 sees,
  * accessed and dirty flags, and malformed structures (outside RAM, self-reference). */
 #include "harness.h"
+#include "l1_memory.h"
 #include "x86/ept_walk.h"
-
-#define L1_SIZE 0x40000u                /* L1-physical 0 .. 256 KiB is RAM */
-
-static uint8_t l1[L1_SIZE];
-static unsigned writes;
-
-static bool l1_read(void *ctx, uint64_t a, void *buf, size_t n)
-{
-    (void)ctx;
-    if (a >= L1_SIZE || n > L1_SIZE - a)
-        return false;
-    memcpy(buf, l1 + a, n);
-    return true;
-}
-
-static bool l1_write(void *ctx, uint64_t a, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (a >= L1_SIZE || n > L1_SIZE - a)
-        return false;
-    memcpy(l1 + a, buf, n);
-    writes++;
-    return true;
-}
-
-static void put(uint64_t a, uint64_t v) { memcpy(l1 + a, &v, 8); }
-static uint64_t get(uint64_t a) { uint64_t v; memcpy(&v, l1 + a, 8); return v; }
 
 #define R   0x001ull
 #define W   0x002ull
@@ -52,22 +26,15 @@ static uint64_t get(uint64_t a) { uint64_t v; memcpy(&v, l1 + a, 8); return v; }
  * write-back and a 4-level walk, which the walker must look past. */
 static struct ept_walker walker(void)
 {
-    memset(l1, 0, sizeof(l1));
-    writes = 0;
+    l1_clear();
     return (struct ept_walker){ .eptp = 0x1000 | 6 | (3 << 3), .phys_bits = 40, .gb_pages = true,
                                 .read = l1_read, .write = l1_write };
 }
 
-/* L2-physical 0x40201234 -> PML4[0] PDPT[1] PD[1] PT[1]. */
-#define L2_ADDR 0x40201234ull
+/* L2_ADDR's four-level path (l1_memory.h), its tables RWX; entry_at[level] is where
+ * its entry of that level is (1: PT[1] ... 4: PML4[0]). */
 static const uint64_t entry_at[5] = { 0, 0x4008, 0x3008, 0x2008, 0x1000 };
-static void four_levels(uint64_t leaf_bits)
-{
-    put(0x1000, 0x2000 | RWX);
-    put(0x2000 + 1 * 8, 0x3000 | RWX);
-    put(0x3000 + 1 * 8, 0x4000 | RWX);
-    put(0x4000 + 1 * 8, 0x9000 | leaf_bits);
-}
+static void four_levels(uint64_t leaf_bits) { l1_four_levels(RWX, leaf_bits); }
 
 static void test_4k_page(void)
 {

@@ -1,34 +1,8 @@
 /* The nested-page-table walker over tables built in a fake L1 memory: each page size,
  * each permission, and malformed tables (reserved bits, tables outside RAM, loops). */
 #include "harness.h"
+#include "l1_memory.h"
 #include "x86/npt_walk.h"
-
-#define L1_SIZE 0x40000u                /* L1-physical 0 .. 256 KiB is RAM */
-
-static uint8_t l1[L1_SIZE];
-static unsigned writes;
-
-static bool l1_read(void *ctx, uint64_t a, void *buf, size_t n)
-{
-    (void)ctx;
-    if (a >= L1_SIZE || n > L1_SIZE - a)
-        return false;
-    memcpy(buf, l1 + a, n);
-    return true;
-}
-
-static bool l1_write(void *ctx, uint64_t a, const void *buf, size_t n)
-{
-    (void)ctx;
-    if (a >= L1_SIZE || n > L1_SIZE - a)
-        return false;
-    memcpy(l1 + a, buf, n);
-    writes++;
-    return true;
-}
-
-static void put(uint64_t a, uint64_t v) { memcpy(l1 + a, &v, 8); }
-static uint64_t get(uint64_t a) { uint64_t v; memcpy(&v, l1 + a, 8); return v; }
 
 #define P  0x001ull
 #define W  0x002ull
@@ -42,21 +16,13 @@ static uint64_t get(uint64_t a) { uint64_t v; memcpy(&v, l1 + a, 8); return v; }
 /* Tables: PML4 at 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000. */
 static struct npt_walker walker(void)
 {
-    memset(l1, 0, sizeof(l1));
-    writes = 0;
+    l1_clear();
     return (struct npt_walker){ .ncr3 = 0x1000, .phys_bits = 40, .nx = true, .gb_pages = true,
                                 .read = l1_read, .write = l1_write };
 }
 
-/* L2-physical 0x40201234 -> PML4[0] PDPT[1] PD[1] PT[1]. */
-#define L2_ADDR 0x40201234ull
-static void four_levels(uint64_t leaf_bits)
-{
-    put(0x1000, 0x2000 | PUW);
-    put(0x2000 + 1 * 8, 0x3000 | PUW);
-    put(0x3000 + 1 * 8, 0x4000 | PUW);
-    put(0x4000 + 1 * 8, 0x9000 | leaf_bits);
-}
+/* L2_ADDR's four-level path (l1_memory.h), its tables present, writable, user. */
+static void four_levels(uint64_t leaf_bits) { l1_four_levels(PUW, leaf_bits); }
 
 static void test_4k_page(void)
 {
