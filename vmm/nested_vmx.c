@@ -29,10 +29,7 @@
 #define EXIT_VMWRITE  25u
 #define EXIT_VMXOFF   26u
 
-/* What each vCPU of the guest has of virtual VMX.  VMCS12 lives in the guest's page
- * at cpu.current_vmcs; the VMM works on a copy, written back when another is made
- * current, the page is cleared, or VMX is left (SDM 24.11.1 allows a processor the
- * same: the guest must not touch a current VMCS with ordinary stores). */
+/* The guest's guest of one vCPU: the L2 vCPUs it runs on, and what its entry owes it. */
 struct vmx_l2 {
     struct nested_l2_run run;
     struct nested_l2_cpu cpus[2];       /* without EPT (in the guest's own space), with */
@@ -47,6 +44,10 @@ struct vmx_l2 {
     uint64_t instructions;              /* VMX instructions emulated */
 };
 
+/* What each vCPU of the guest has of virtual VMX.  VMCS12 lives in the guest's page
+ * at cpu.current_vmcs; the VMM works on a copy, written back when another is made
+ * current, the page is cleared, or VMX is left (SDM 24.11.1 allows a processor the
+ * same: the guest must not touch a current VMCS with ordinary stores). */
 struct vmx_vcpu {
     struct vmx_nested_cpu cpu;
     bool cached;                        /* vmcs holds the current VMCS12 */
