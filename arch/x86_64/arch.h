@@ -190,7 +190,9 @@ struct vcpu_x86 {
     uint64_t guest_dr[4];       /* DR0..DR3: neither VMCB nor VMCS holds them */
     struct guest_space *space;  /* the guest space the backend last loaded */
     uint32_t space_generation;  /* the guest space's generation last flushed */
-    uint32_t tag, tag_generation;   /* the ASID (SVM) or VPID (VMX) and its round */
+    uint32_t tag;                   /* the ASID (SVM) or VPID (VMX) ... */
+    uint64_t tag_generation;        /* ... and its round (64 bits: never wraps back to a
+                                     * round a sleeping vCPU's stale tag was given in) */
     uint32_t last_cpu;          /* 1 + the CPU it last entered the guest on, 0 = none */
     struct vcpu_exit exit;      /* the last exit, decoded on its CPU before the lock */
 };
@@ -315,7 +317,8 @@ bool guest_event_valid(uint64_t event);
  * when a round runs out, every tag is flushed once and a new round starts (so there are
  * never more tags in use than the CPU has, however many vCPUs exist). */
 struct vcpu_tag_pool {
-    uint32_t next, count, round;
+    uint32_t next, count;
+    uint64_t round;
 };
 enum vcpu_tag_result { VCPU_TAG_KEPT, VCPU_TAG_FRESH, VCPU_TAG_NEW_ROUND };
 enum vcpu_tag_result vcpu_tag_get(struct vcpu_tag_pool *pool, struct vcpu *v);
