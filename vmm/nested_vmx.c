@@ -240,61 +240,84 @@ static uint64_t rights_of(uint64_t attributes)
 #define SYS_WORDS 9                     /* pith/vm.h SYS group */
 enum { SYS_SYSENTER_CS, SYS_SYSENTER_ESP, SYS_SYSENTER_EIP, SYS_PAT = 8 };
 
+/* An L1 or L2 vCPU's state as the VMM moves it: the groups GPR ... TSC in pith/vm.h's
+ * order, so that one READ_STATE or WRITE_STATE carries them all. */
+#define STATE_GROUPS (PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR | PITH_VM_GROUP_SEG | \
+                      PITH_VM_GROUP_DTR | PITH_VM_GROUP_SYS | PITH_VM_GROUP_INTR | PITH_VM_GROUP_TSC)
+#define STATE_WORDS 56
+union state_words {
+    struct {
+        uint64_t gpr[16], rip[2], cr[6], seg[16], dtr[4], sys[SYS_WORDS], intr[2], tsc;
+    };
+    uint64_t words[STATE_WORDS];
+};
+_Static_assert(sizeof(union state_words) == STATE_WORDS * 8, "the groups' words, nothing between");
+
+static enum pith_error state_read(pith_cap_t vcpu, union state_words *st)
+{
+    return pith_vcpu_read_state(vcpu, STATE_GROUPS, st->words, STATE_WORDS);
+}
+
+static enum pith_error state_write(pith_cap_t vcpu, const union state_words *st)
+{
+    return pith_vcpu_write_state(vcpu, STATE_GROUPS, st->words, STATE_WORDS);
+}
+
+/* The guest-state fields VM entry loads and VM exit stores as they are (24.4). */
+#define AT(member, i) (offsetof(union state_words, member) / 8 + (i))
+static const struct { uint32_t field; uint8_t word; } plain_fields[] = {
+    { VMCS12_GUEST_RSP, AT(gpr, 4) }, { VMCS12_GUEST_RIP, AT(rip, 0) }, { VMCS12_GUEST_RFLAGS, AT(rip, 1) },
+    { VMCS12_GUEST_CR0, AT(cr, VM_CR0) }, { VMCS12_GUEST_CR3, AT(cr, VM_CR3) },
+    { VMCS12_GUEST_CR4, AT(cr, VM_CR4) }, { VMCS12_GUEST_GDTR_BASE, AT(dtr, 0) },
+    { VMCS12_GUEST_GDTR_LIMIT, AT(dtr, 1) }, { VMCS12_GUEST_IDTR_BASE, AT(dtr, 2) },
+    { VMCS12_GUEST_IDTR_LIMIT, AT(dtr, 3) }, { VMCS12_GUEST_SYSENTER_CS, AT(sys, SYS_SYSENTER_CS) },
+    { VMCS12_GUEST_SYSENTER_ESP, AT(sys, SYS_SYSENTER_ESP) },
+    { VMCS12_GUEST_SYSENTER_EIP, AT(sys, SYS_SYSENTER_EIP) },
+};
+
+static void plain_fields_move(uint8_t *v, union state_words *st, bool to_vmcs12)
+{
+    for (unsigned i = 0; i < sizeof(plain_fields) / sizeof(plain_fields[0]); i++) {
+        if (to_vmcs12)
+            vmcs12_set(v, plain_fields[i].field, st->words[plain_fields[i].word]);
+        else
+            st->words[plain_fields[i].word] = vmcs12_get(v, plain_fields[i].field);
+    }
+}
+
 /* The state VM entry loads from VMCS12's guest area (26.3.2), onto L2's vCPU: RSP,
  * RIP, RFLAGS, the control registers, DR7 and DEBUGCTL-free debug state, segments,
  * descriptor tables, SYSENTER, EFER and PAT as the entry controls say; the other
  * registers stay L1's (VMX switches no other GPR, nor the SYSCALL MSRs). */
-static enum pith_error l2_enter_state(struct vm *vm, struct vmx_vcpu *x, const uint8_t *v)
+static enum pith_error l2_enter_state(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
 {
-    const uint64_t *mr = vm->cpu->exit.mr;
     uint64_t entry = vmcs12_get(v, VMCS12_ENTRY_CONTROLS), proc = vmcs12_get(v, VMCS12_PROC_CONTROLS);
-    uint64_t gpr[16], rip[2], cr[6], seg[16], dtr[4], sys[SYS_WORDS], tsc, intr[2];
-    for (unsigned i = 0; i < 16; i++)
-        gpr[i] = mr[VM_GPR(i)];
-    gpr[4] = vmcs12_get(v, VMCS12_GUEST_RSP);
-    rip[0] = vmcs12_get(v, VMCS12_GUEST_RIP);
-    rip[1] = vmcs12_get(v, VMCS12_GUEST_RFLAGS);
-    cr[VM_CR0] = vmcs12_get(v, VMCS12_GUEST_CR0);
-    cr[VM_CR2] = mr[VM_CR(VM_CR2)];
-    cr[VM_CR3] = vmcs12_get(v, VMCS12_GUEST_CR3);
-    cr[VM_CR4] = vmcs12_get(v, VMCS12_GUEST_CR4);
-    bool ia32e = entry & ENTRY_IA32E_MODE_GUEST;
-    uint64_t efer = (entry & ENTRY_LOAD_EFER) ? vmcs12_get(v, VMCS12_GUEST_EFER) : mr[VM_CR(VM_EFER)];
+    union state_words st;                /* L1's, then what VMCS12 gives L2 */
+    enum pith_error err = state_read(vm->cpu->vcpu, &st);
+    if (err)
+        return err;
+    plain_fields_move(v, &st, false);
+    uint64_t efer = (entry & ENTRY_LOAD_EFER) ? vmcs12_get(v, VMCS12_GUEST_EFER) : st.cr[VM_EFER];
     efer &= ~(GUEST_EFER_LMA | (entry & ENTRY_LOAD_EFER ? 0 : GUEST_EFER_LME));
-    if (ia32e)                          /* 26.3.2.1: LMA is the control; LME too unless loaded */
-        efer |= GUEST_EFER_LMA | ((cr[VM_CR0] & GUEST_CR0_PG) ? GUEST_EFER_LME : 0);
-    cr[VM_EFER] = efer;
-    cr[VM_DR7] = (entry & ENTRY_LOAD_DEBUG_CONTROLS) ? vmcs12_get(v, VMCS12_GUEST_DR7) : mr[VM_CR(VM_DR7)];
+    if (entry & ENTRY_IA32E_MODE_GUEST) /* 26.3.2.1: LMA is the control; LME too unless loaded */
+        efer |= GUEST_EFER_LMA | ((st.cr[VM_CR0] & GUEST_CR0_PG) ? GUEST_EFER_LME : 0);
+    st.cr[VM_EFER] = efer;
+    if (entry & ENTRY_LOAD_DEBUG_CONTROLS)
+        st.cr[VM_DR7] = vmcs12_get(v, VMCS12_GUEST_DR7);
     for (unsigned s = 0; s < VMX_SEGMENTS; s++) {
-        seg[2 * s] = vmcs12_get(v, VMCS12_GUEST_SELECTOR(s)) |
-                     attributes_of(vmcs12_get(v, VMCS12_GUEST_ACCESS(s))) << 16 |
-                     vmcs12_get(v, VMCS12_GUEST_LIMIT(s)) << 32;
-        seg[2 * s + 1] = vmcs12_get(v, VMCS12_GUEST_BASE(s));
+        st.seg[2 * s] = vmcs12_get(v, VMCS12_GUEST_SELECTOR(s)) |
+                        attributes_of(vmcs12_get(v, VMCS12_GUEST_ACCESS(s))) << 16 |
+                        vmcs12_get(v, VMCS12_GUEST_LIMIT(s)) << 32;
+        st.seg[2 * s + 1] = vmcs12_get(v, VMCS12_GUEST_BASE(s));
     }
-    dtr[0] = vmcs12_get(v, VMCS12_GUEST_GDTR_BASE);
-    dtr[1] = vmcs12_get(v, VMCS12_GUEST_GDTR_LIMIT);
-    dtr[2] = vmcs12_get(v, VMCS12_GUEST_IDTR_BASE);
-    dtr[3] = vmcs12_get(v, VMCS12_GUEST_IDTR_LIMIT);
-    enum pith_error err = pith_vcpu_read_state(vm->cpu->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
-    if (!err)
-        err = pith_vcpu_read_state(vm->cpu->vcpu, PITH_VM_GROUP_TSC, &tsc, 1);
-    sys[SYS_SYSENTER_CS] = vmcs12_get(v, VMCS12_GUEST_SYSENTER_CS);
-    sys[SYS_SYSENTER_ESP] = vmcs12_get(v, VMCS12_GUEST_SYSENTER_ESP);
-    sys[SYS_SYSENTER_EIP] = vmcs12_get(v, VMCS12_GUEST_SYSENTER_EIP);
     if (entry & ENTRY_LOAD_PAT)
-        sys[SYS_PAT] = vmcs12_get(v, VMCS12_GUEST_PAT);
+        st.sys[SYS_PAT] = vmcs12_get(v, VMCS12_GUEST_PAT);
     if (proc & PROC_TSC_OFFSETTING)
-        tsc += vmcs12_get(v, VMCS12_TSC_OFFSET);
+        st.tsc += vmcs12_get(v, VMCS12_TSC_OFFSET);
     uint64_t blocking = vmcs12_get(v, VMCS12_GUEST_INTERRUPTIBILITY);
-    intr[0] = (blocking & 3 ? INTERRUPT_SHADOW : 0) | (blocking & 8 ? 2 : 0);
-    intr[1] = 0;
-    static const uint64_t groups[] = { PITH_VM_GROUP_GPR, PITH_VM_GROUP_RIP, PITH_VM_GROUP_CR,
-                                       PITH_VM_GROUP_SEG, PITH_VM_GROUP_DTR, PITH_VM_GROUP_SYS,
-                                       PITH_VM_GROUP_TSC, PITH_VM_GROUP_INTR };
-    const uint64_t *words[] = { gpr, rip, cr, seg, dtr, sys, &tsc, intr };
-    for (unsigned i = 0; i < 8 && !err; i++)
-        err = pith_vcpu_write_state(l2_cpu(&x->l2)->vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
-    return err;
+    st.intr[0] = (blocking & 3 ? INTERRUPT_SHADOW : 0) | (blocking & 8 ? 2 : 0);
+    st.intr[1] = 0;
+    return state_write(l2_cpu(&x->l2)->vcpu, &st);
 }
 
 /* L1's exception bitmap applied to L2's vCPU, which VCpu.CONFIGURE sets (its thread is
@@ -390,30 +413,29 @@ static bool l2_run(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
 
 /* L1 after a VM exit (27.5): VMCS12's host state.  `gpr`: the GPRs L1 goes on with
  * (L2's: VMX does not switch them), RSP replaced by the host RSP. */
-static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, uint64_t *gpr)
+static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, const uint64_t *gpr)
 {
     struct vcpu *c = vm->cpu;
     uint64_t exit = vmcs12_get(v, VMCS12_EXIT_CONTROLS);
     bool long_mode = exit & EXIT_HOST_ADDRESS_SPACE_SIZE;
-    uint64_t cr[6], rip[2], seg[16], dtr[4], sys[SYS_WORDS], intr[2] = { 0, 0 };
-    enum pith_error err = pith_vcpu_read_state(c->vcpu, PITH_VM_GROUP_CR, cr, 6);
-    if (!err)
-        err = pith_vcpu_read_state(c->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
+    union state_words st;
+    enum pith_error err = state_read(c->vcpu, &st);
     if (err)
         return err;
-    cr[VM_CR0] = vmcs12_get(v, VMCS12_HOST_CR0);
-    cr[VM_CR3] = vmcs12_get(v, VMCS12_HOST_CR3);
-    cr[VM_CR4] = vmcs12_get(v, VMCS12_HOST_CR4);
-    cr[VM_DR7] = 0x400;                 /* 27.5.1 */
+    memcpy(st.gpr, gpr, sizeof(st.gpr));
+    st.cr[VM_CR0] = vmcs12_get(v, VMCS12_HOST_CR0);
+    st.cr[VM_CR3] = vmcs12_get(v, VMCS12_HOST_CR3);
+    st.cr[VM_CR4] = vmcs12_get(v, VMCS12_HOST_CR4);
+    st.cr[VM_DR7] = 0x400;              /* 27.5.1 */
     if (exit & EXIT_LOAD_EFER)
-        cr[VM_EFER] = vmcs12_get(v, VMCS12_HOST_EFER);
+        st.cr[VM_EFER] = vmcs12_get(v, VMCS12_HOST_EFER);
     else if (long_mode)
-        cr[VM_EFER] |= GUEST_EFER_LMA | GUEST_EFER_LME;
+        st.cr[VM_EFER] |= GUEST_EFER_LMA | GUEST_EFER_LME;
     else
-        cr[VM_EFER] &= ~(GUEST_EFER_LMA | GUEST_EFER_LME);
-    gpr[4] = vmcs12_get(v, VMCS12_HOST_RSP);
-    rip[0] = vmcs12_get(v, VMCS12_HOST_RIP);
-    rip[1] = 2;
+        st.cr[VM_EFER] &= ~(GUEST_EFER_LMA | GUEST_EFER_LME);
+    st.gpr[4] = vmcs12_get(v, VMCS12_HOST_RSP);
+    st.rip[0] = vmcs12_get(v, VMCS12_HOST_RIP);
+    st.rip[1] = 2;
     /* 27.5.2: flat segments from the host selectors, CS 64-bit or 32-bit as the exit
      * control says, a null data selector unusable, TR a busy TSS of 0x67 bytes, LDTR
      * unusable; FS, GS and TR bases from their fields. */
@@ -433,77 +455,49 @@ static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, uint64_t
             base = vmcs12_get(v, VMCS12_HOST_FS_BASE);
         if (s == VMX_GS)
             base = vmcs12_get(v, VMCS12_HOST_GS_BASE);
-        seg[2 * s] = (selector & 0xfff8) | attributes_of(rights) << 16 | limit << 32;
-        seg[2 * s + 1] = base;
+        st.seg[2 * s] = (selector & 0xfff8) | attributes_of(rights) << 16 | limit << 32;
+        st.seg[2 * s + 1] = base;
     }
-    dtr[0] = vmcs12_get(v, VMCS12_HOST_GDTR_BASE);
-    dtr[1] = 0xffff;
-    dtr[2] = vmcs12_get(v, VMCS12_HOST_IDTR_BASE);
-    dtr[3] = 0xffff;
-    sys[SYS_SYSENTER_CS] = vmcs12_get(v, VMCS12_HOST_SYSENTER_CS);
-    sys[SYS_SYSENTER_ESP] = vmcs12_get(v, VMCS12_HOST_SYSENTER_ESP);
-    sys[SYS_SYSENTER_EIP] = vmcs12_get(v, VMCS12_HOST_SYSENTER_EIP);
+    st.dtr[0] = vmcs12_get(v, VMCS12_HOST_GDTR_BASE);
+    st.dtr[1] = 0xffff;
+    st.dtr[2] = vmcs12_get(v, VMCS12_HOST_IDTR_BASE);
+    st.dtr[3] = 0xffff;
+    st.sys[SYS_SYSENTER_CS] = vmcs12_get(v, VMCS12_HOST_SYSENTER_CS);
+    st.sys[SYS_SYSENTER_ESP] = vmcs12_get(v, VMCS12_HOST_SYSENTER_ESP);
+    st.sys[SYS_SYSENTER_EIP] = vmcs12_get(v, VMCS12_HOST_SYSENTER_EIP);
     if (exit & EXIT_LOAD_PAT)
-        sys[SYS_PAT] = vmcs12_get(v, VMCS12_HOST_PAT);
-    static const uint64_t groups[] = { PITH_VM_GROUP_GPR, PITH_VM_GROUP_RIP, PITH_VM_GROUP_CR,
-                                       PITH_VM_GROUP_SEG, PITH_VM_GROUP_DTR, PITH_VM_GROUP_SYS,
-                                       PITH_VM_GROUP_INTR };
-    const uint64_t *words[] = { gpr, rip, cr, seg, dtr, sys, intr };
-    for (unsigned i = 0; i < 7 && !err; i++)
-        err = pith_vcpu_write_state(c->vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
-    return err;
+        st.sys[SYS_PAT] = vmcs12_get(v, VMCS12_HOST_PAT);
+    st.intr[0] = st.intr[1] = 0;
+    return state_write(c->vcpu, &st);
 }
 
-/* L2's state into VMCS12's guest area (27.3), from L2's vCPU. */
+/* L2's state into VMCS12's guest area (27.3), from L2's vCPU; its GPRs into gpr. */
 static enum pith_error save_guest_state(struct vmx_l2 *l2, uint8_t *v, uint64_t *gpr)
 {
-    uint64_t rip[2], cr[6], seg[16], dtr[4], sys[SYS_WORDS], intr[2];
-    pith_cap_t vcpu = l2_cpu(l2)->vcpu;
-    enum pith_error err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_GPR, gpr, 16);
-    if (!err)
-        err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_RIP, rip, 2);
-    if (!err)
-        err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_CR, cr, 6);
-    if (!err)
-        err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_SEG, seg, 16);
-    if (!err)
-        err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_DTR, dtr, 4);
-    if (!err)
-        err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
-    if (!err)
-        err = pith_vcpu_read_state(vcpu, PITH_VM_GROUP_INTR, intr, 2);
+    union state_words st;
+    enum pith_error err = state_read(l2_cpu(l2)->vcpu, &st);
     if (err)
         return err;
+    memcpy(gpr, st.gpr, sizeof(st.gpr));
     uint64_t exit = vmcs12_get(v, VMCS12_EXIT_CONTROLS), entry = vmcs12_get(v, VMCS12_ENTRY_CONTROLS);
-    vmcs12_set(v, VMCS12_GUEST_RSP, gpr[4]);
-    vmcs12_set(v, VMCS12_GUEST_RIP, rip[0]);
-    vmcs12_set(v, VMCS12_GUEST_RFLAGS, rip[1]);
-    vmcs12_set(v, VMCS12_GUEST_CR0, cr[VM_CR0]);
-    vmcs12_set(v, VMCS12_GUEST_CR3, cr[VM_CR3]);
-    vmcs12_set(v, VMCS12_GUEST_CR4, cr[VM_CR4]);
+    plain_fields_move(v, &st, true);
     if (exit & EXIT_SAVE_DEBUG_CONTROLS)
-        vmcs12_set(v, VMCS12_GUEST_DR7, cr[VM_DR7]);
+        vmcs12_set(v, VMCS12_GUEST_DR7, st.cr[VM_DR7]);
     if (exit & EXIT_SAVE_EFER)
-        vmcs12_set(v, VMCS12_GUEST_EFER, cr[VM_EFER]);
+        vmcs12_set(v, VMCS12_GUEST_EFER, st.cr[VM_EFER]);
     if (exit & EXIT_SAVE_PAT)
-        vmcs12_set(v, VMCS12_GUEST_PAT, sys[SYS_PAT]);
+        vmcs12_set(v, VMCS12_GUEST_PAT, st.sys[SYS_PAT]);
     /* IA32_VMX_MISC[5]: L2's EFER.LMA in the "IA-32e mode guest" entry control */
-    entry = (entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST) | (cr[VM_EFER] & GUEST_EFER_LMA ? ENTRY_IA32E_MODE_GUEST : 0);
+    entry = (entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST) |
+            (st.cr[VM_EFER] & GUEST_EFER_LMA ? ENTRY_IA32E_MODE_GUEST : 0);
     vmcs12_set(v, VMCS12_ENTRY_CONTROLS, entry);
     for (unsigned s = 0; s < VMX_SEGMENTS; s++) {
-        vmcs12_set(v, VMCS12_GUEST_SELECTOR(s), seg[2 * s] & 0xffff);
-        vmcs12_set(v, VMCS12_GUEST_ACCESS(s), rights_of((seg[2 * s] >> 16) & 0xffff));
-        vmcs12_set(v, VMCS12_GUEST_LIMIT(s), seg[2 * s] >> 32);
-        vmcs12_set(v, VMCS12_GUEST_BASE(s), seg[2 * s + 1]);
+        vmcs12_set(v, VMCS12_GUEST_SELECTOR(s), st.seg[2 * s] & 0xffff);
+        vmcs12_set(v, VMCS12_GUEST_ACCESS(s), rights_of((st.seg[2 * s] >> 16) & 0xffff));
+        vmcs12_set(v, VMCS12_GUEST_LIMIT(s), st.seg[2 * s] >> 32);
+        vmcs12_set(v, VMCS12_GUEST_BASE(s), st.seg[2 * s + 1]);
     }
-    vmcs12_set(v, VMCS12_GUEST_GDTR_BASE, dtr[0]);
-    vmcs12_set(v, VMCS12_GUEST_GDTR_LIMIT, dtr[1]);
-    vmcs12_set(v, VMCS12_GUEST_IDTR_BASE, dtr[2]);
-    vmcs12_set(v, VMCS12_GUEST_IDTR_LIMIT, dtr[3]);
-    vmcs12_set(v, VMCS12_GUEST_SYSENTER_CS, sys[SYS_SYSENTER_CS]);
-    vmcs12_set(v, VMCS12_GUEST_SYSENTER_ESP, sys[SYS_SYSENTER_ESP]);
-    vmcs12_set(v, VMCS12_GUEST_SYSENTER_EIP, sys[SYS_SYSENTER_EIP]);
-    vmcs12_set(v, VMCS12_GUEST_INTERRUPTIBILITY, ((intr[0] & INTERRUPT_SHADOW) ? 1 : 0) | ((intr[0] & 2) ? 8 : 0));
+    vmcs12_set(v, VMCS12_GUEST_INTERRUPTIBILITY, ((st.intr[0] & INTERRUPT_SHADOW) ? 1 : 0) | ((st.intr[0] & 2) ? 8 : 0));
     vmcs12_set(v, VMCS12_GUEST_ACTIVITY_STATE, 0);
     return PITH_OK;
 }
