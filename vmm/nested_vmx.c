@@ -56,6 +56,7 @@ struct vmx_vcpu {
 };
 static struct vmx_vcpu vmx_vcpus[VM_MAX_VCPUS];
 static struct vmx_nested_caps caps;
+static bool host_vmx;                   /* the host is a VMX host (its exits' MR0 are VMX reasons) */
 
 static struct vmx_vcpu *vmx_of(const struct vcpu *c)
 {
@@ -82,7 +83,8 @@ void nested_vmx_setup(struct vm *vm, bool nested)
 {
     uint32_t r[4];
     host_cpuid(1, r);
-    vm->nested_vmx = nested && (r[2] & (1u << 5));
+    host_vmx = (r[2] >> 5) & 1;
+    vm->nested_vmx = nested && host_vmx;
     host_cpuid(0x80000008u, r);
     vmx_nested_caps_init(&caps, (r[0] & 0xff) ? r[0] & 0xff : 36, NESTED_CR4_SUPPORTED, true);
     for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
@@ -576,12 +578,6 @@ bool nested_vmx_is_instruction_exit(struct vm *vm)
 {
     /* On an SVM host MR0 is an SVM exit code: VMX reasons only where VMX is the host's
      * (a guest without `nested on` there gets #UD for them). */
-    static int host_vmx = -1;
-    if (host_vmx < 0) {
-        uint32_t r[4];
-        host_cpuid(1, r);
-        host_vmx = (r[2] >> 5) & 1;
-    }
     return host_vmx && vm->cpu->exit.reason == PITH_EXIT_OTHER && is_vmx_instruction(vm->cpu->exit.mr[0]);
 }
 
@@ -749,13 +745,6 @@ static uint64_t io_qualification(uint64_t q)
            ((q & PITH_VM_IO_REP) ? 32 : 0) | (q & 0xffff) << 16;
 }
 
-static unsigned phys_bits(void)
-{
-    uint32_t r[4];
-    host_cpuid(0x80000008u, r);
-    return (r[0] & 0xff) ? r[0] & 0xff : 36;
-}
-
 static bool write_phys(void *ctx, uint64_t address, const void *buf, size_t length)
 {
     return vm_write_phys(ctx, address, buf, length);
@@ -773,7 +762,7 @@ static enum nested_l2_step l2_ept_fault(struct vm *vm, struct vmx_vcpu *x, uint8
     unsigned access = (mr[2] & PITH_VM_ACCESS_WRITE) ? EPT_ACCESS_WRITE
                     : (mr[2] & PITH_VM_ACCESS_EXECUTE) ? EPT_ACCESS_EXECUTE : EPT_ACCESS_READ;
     struct ept_walker walker = {
-        .eptp = x->l2.eptp, .phys_bits = phys_bits(), .gb_pages = true, .execute_only = false,
+        .eptp = x->l2.eptp, .phys_bits = caps.phys_bits, .gb_pages = true, .execute_only = false,
         .ad = false, .read = read_phys, .write = write_phys, .ctx = vm,
     };
     struct ept_walk_result walk = ept_walk(&walker, address, access);
