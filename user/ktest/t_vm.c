@@ -408,6 +408,82 @@ done:
     vm_destroy(&vm);
 }
 
+/* The MSRs whose values the hardware switches with the guest's state (SYSENTER_*,
+ * FS_BASE, GS_BASE, KERNEL_GS_BASE) are the guest's own on both backends: its WRMSR
+ * and RDMSR of them do not exit, the VMM sees what it wrote in the SEG and SYS groups,
+ * and what the VMM writes there is what the guest reads next. */
+VM_GUEST(vmg_owned_msrs, ".code16",
+    "xor %edx, %edx\n"
+    "mov $0xc0000100, %ecx\n"
+    "mov $0x12345000, %eax\n"
+    "wrmsr\n"
+    "mov $0xc0000101, %ecx\n"
+    "mov $0x23456000, %eax\n"
+    "wrmsr\n"
+    "mov $0x174, %ecx\n"
+    "mov $0x10, %eax\n"
+    "wrmsr\n"
+    "mov $0x175, %ecx\n"
+    "mov $0x8000, %eax\n"
+    "wrmsr\n"
+    "mov $0x176, %ecx\n"
+    "mov $0x9000, %eax\n"
+    "wrmsr\n"
+    "mov $0xc0000102, %ecx\n"
+    "mov $0x34567000, %eax\n"
+    "mov $1, %edx\n"
+    "wrmsr\n"
+    "xor %eax, %eax\n"
+    "xor %edx, %edx\n"
+    "rdmsr\n"
+    "out %eax, $0x80\n"
+    "mov %edx, %eax\n"
+    "out %eax, $0x81\n"
+    "hlt\n"
+    "mov $0xc0000102, %ecx\n"
+    "rdmsr\n"
+    "out %eax, $0x82\n"
+    "mov $0xc0000100, %ecx\n"
+    "rdmsr\n"
+    "out %eax, $0x83\n"
+    "hlt\n");
+
+static void vm_guest_owned_msrs(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_owned_msrs), 0) || !vm_start(ctx, &vm))
+        goto done;
+    if (!vm_expect_io(ctx, &vm, 0x80, "the first exit is the OUT, not an MSR exit"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0x34567000, "KERNEL_GS_BASE low, read by the guest");
+    if (!vm_resume(ctx, &vm, vm.exit.mr[3], 0) || !vm_expect_io(ctx, &vm, 0x81, "the high half"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 1, "KERNEL_GS_BASE high, read by the guest");
+    if (!vm_resume(ctx, &vm, vm.exit.mr[3], 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "hlt"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_SEG(2 * 4 + 1)], 0x12345000, "FS base the guest wrote");
+    pith_expect_eq(ctx, vm.exit.mr[VM_SEG(2 * 5 + 1)], 0x23456000, "GS base the guest wrote");
+    pith_expect_eq(ctx, vm.exit.mr[VM_SYS(0)], 0x10, "SYSENTER_CS the guest wrote");
+    pith_expect_eq(ctx, vm.exit.mr[VM_SYS(1)], 0x8000, "SYSENTER_ESP the guest wrote");
+    pith_expect_eq(ctx, vm.exit.mr[VM_SYS(2)], 0x9000, "SYSENTER_EIP the guest wrote");
+    pith_expect_eq(ctx, vm.exit.mr[VM_SYS(7)], 0x134567000ull, "KERNEL_GS_BASE the guest wrote");
+    /* The VMM's values reach the guest's RDMSR. */
+    vm.exit.mr[VM_SYS(7)] = 0x45678000;
+    vm.exit.mr[VM_SEG(2 * 4 + 1)] = 0x56789000;
+    vm.exit.mr[VM_RIP] += 1;                            /* past the HLT */
+    if (!vm_reply(ctx, &vm, PITH_VM_GROUP_RIP | PITH_VM_GROUP_SYS | PITH_VM_GROUP_SEG, 0, 0, 0) ||
+        !vm_expect_io(ctx, &vm, 0x82, "KERNEL_GS_BASE after the VMM's write"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0x45678000, "KERNEL_GS_BASE the VMM wrote");
+    if (!vm_resume(ctx, &vm, vm.exit.mr[3], 0) || !vm_expect_io(ctx, &vm, 0x83, "FS_BASE after the VMM's write"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0x56789000, "FS_BASE the VMM wrote");
+    if (vm_resume(ctx, &vm, vm.exit.mr[3], 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "then hlt");
+done:
+    vm_destroy(&vm);
+}
+
 VM_GUEST(vmg_hlt, ".code16",
     "hlt\n"
     "inc %bx\n"
@@ -1695,6 +1771,7 @@ KT_TABLE(vm,
     { "vm_exit_mmio_readonly", vm_exit_mmio_readonly },
     { "vm_exit_mmio_noexec", vm_exit_mmio_noexec },
     { "vm_exit_msr", vm_exit_msr },
+    { "vm_guest_owned_msrs", vm_guest_owned_msrs },
     { "vm_exit_hlt", vm_exit_hlt },
     { "vm_exit_interrupt_window", vm_exit_interrupt_window },
     { "vm_exit_interrupt_window_open", vm_exit_interrupt_window_open },

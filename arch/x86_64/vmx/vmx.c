@@ -1,7 +1,8 @@
 /*
  * The VMX backend (Intel SDM Vol. 3C, chapters 24-31 in the 2023 numbering): a VMCS per
  * vCPU with EPT, VPID and unrestricted guest (so guests start in real mode), every I/O
- * port and MSR intercepted unless the VMM passes ports through, and the exit dispatch
+ * port intercepted unless the VMM passes ports through, every MSR but the few the guest
+ * owns (guest_owned_msrs) intercepted, and the exit dispatch
  * that decides what the kernel keeps (host interrupts and NMIs) and what becomes an
  * exit message.  A VMCS is only reachable through VMREAD/VMWRITE while it is current,
  * so every hook first makes its vCPU's VMCS current.
@@ -359,10 +360,34 @@ static void init_guest_state(void)
     vmwrite(VMCS_LINK_POINTER, ~0ull);
 }
 
+/* MSRs the guest reads and writes without exits, as on SVM: their values are the
+ * guest's own, switched at every entry and exit by the VMCS (its guest-state fields for
+ * the SYSENTER MSRs and the FS and GS bases) or by this backend (KERNEL_GS_BASE, read
+ * back at every exit since SWAPGS changes it anyway), and the CPU's WRMSR refuses a
+ * non-canonical base with #GP in the guest.  The VMM sees them in the SEG and SYS
+ * groups.  Linux writes the FS base at its context switches, and a guest hypervisor
+ * switches KERNEL_GS_BASE around each of its guest's exits to user space: on Bochs
+ * three exits per L2 exit (docs/nested.md). */
+static const uint32_t guest_owned_msrs[] = {
+    0x174, 0x175, 0x176,                        /* SYSENTER_CS, _ESP, _EIP */
+    0xc0000100, 0xc0000101, 0xc0000102,         /* FS_BASE, GS_BASE, KERNEL_GS_BASE */
+};
+
+/* The MSR bitmap (SDM 25.6.9): one bit per MSR, in four 1 KiB quarters: reads of
+ * 0..1FFF, reads of C0000000..C0001FFF, then the writes of both. */
+static void msr_pass_through(uint8_t *map, uint32_t msr)
+{
+    uint32_t quarter = msr >= 0xc0000000u ? 1024 : 0, bit = msr & 0x1fff;
+    map[quarter + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+    map[2048 + quarter + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+}
+
 void vmx_init(struct vcpu *v)
 {
     memset(vcpu_page(v, VCPU_PAGE_IO_BITMAP), 0xff, 2 * PAGE_SIZE);
     memset(vcpu_page(v, VCPU_PAGE_MSR_BITMAP), 0xff, PAGE_SIZE);
+    for (unsigned i = 0; i < ARRAY_SIZE(guest_owned_msrs); i++)
+        msr_pass_through(vcpu_page(v, VCPU_PAGE_MSR_BITMAP), guest_owned_msrs[i]);
     uint8_t *vapic = vcpu_page(v, VCPU_PAGE_IO_BITMAP + 2);     /* the TPR shadow's page */
     memset(vapic, 0, PAGE_SIZE);
     uint32_t *vmcs = vcpu_page(v, VCPU_PAGE_CONTROL);
