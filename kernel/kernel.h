@@ -234,6 +234,12 @@ struct vcpu {
         uint32_t first, last;               /* the leaves, inclusive */
         uint32_t answer[4];                 /* EAX, EBX, ECX, EDX */
     } cpuid[PITH_VM_CPUID_SHORTCUTS];
+    uint8_t msrs_used;                      /* how many of msrs[] are taken */
+    struct vcpu_msr {                       /* VCpu.SET_MSR; kind PITH_VM_MSR_EXIT = free */
+        uint32_t index;
+        uint32_t kind;
+        uint64_t value;                     /* EDX:EAX */
+    } msrs[PITH_VM_MSR_SHORTCUTS];
 };
 
 struct guest_space {

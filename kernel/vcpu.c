@@ -237,6 +237,29 @@ static bool cpuid_shortcut(struct vcpu *v, const struct vcpu_exit *e)
     return true;
 }
 
+/* An RDMSR of an MSR with a shortcut, answered here: EDX:EAX (RDMSR clears the upper
+ * halves of RAX and RDX), RIP past the instruction (advance_rip), when it is
+ * completable.  A WRMSR always exits. */
+static bool msr_shortcut(struct vcpu *v, const struct vcpu_exit *e)
+{
+    if (!v->msrs_used)
+        return false;
+    const struct vcpu_msr *m = NULL;
+    for (unsigned i = 0; i < PITH_VM_MSR_SHORTCUTS && !m; i++)
+        if (v->msrs[i].kind == PITH_VM_MSR_READ && v->msrs[i].index == (uint32_t)e->qualification)
+            m = &v->msrs[i];
+    uint64_t rip[2];
+    if (!m || !completable(v, e, rip))
+        return false;
+    uint64_t gpr[16];
+    vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_GPR), gpr);
+    gpr[0] = (uint32_t)m->value;            /* the group's order: RAX, RCX, RDX */
+    gpr[2] = m->value >> 32;
+    vcpu_arch_write_group(v, pith_vm_group_index(PITH_VM_GROUP_GPR), gpr);
+    advance_rip(v, rip, e->length);
+    return true;
+}
+
 /* Back from the guest with the lock (vcpu_arch_after_exit took the exit out of the
  * CPU).  While this CPU waited for the lock, another may have taken the thread away
  * (sched_recall: to suspend, move or destroy it) and even freed v: then nothing of v
@@ -252,7 +275,8 @@ void vcpu_exited(struct vcpu *v)
             deliver_exit(v, &flush);
         }
     } else if ((e->reason == PITH_EXIT_IO && port_shortcut(v, e)) ||
-               (e->reason == PITH_EXIT_CPUID && cpuid_shortcut(v, e))) {
+               (e->reason == PITH_EXIT_CPUID && cpuid_shortcut(v, e)) ||
+               (e->reason == PITH_EXIT_MSR_READ && msr_shortcut(v, e))) {
         /* answered: the guest goes on */
     } else if (e->reason != VCPU_EXIT_KEEP_NMI) {
         vcpu_arch_exit_delivered(v, e);
@@ -563,6 +587,37 @@ static int vcpu_set_cpuid(struct invocation *inv, struct vcpu *v)
     return PITH_OK;
 }
 
+/* An MSR's shortcut: set, changed or taken away. */
+static int vcpu_set_msr(struct invocation *inv, struct vcpu *v)
+{
+    uint64_t index = inv_arg(inv, 0), kind = inv_arg(inv, 1), value = inv_arg(inv, 2);
+    if (index > 0xffffffffull || kind > PITH_VM_MSR_READ || (kind == PITH_VM_MSR_EXIT && value != 0))
+        return PITH_E_INVALID_ARG;
+    struct vcpu_msr *slot = NULL, *free = NULL;
+    for (unsigned i = 0; i < PITH_VM_MSR_SHORTCUTS; i++) {
+        struct vcpu_msr *m = &v->msrs[i];
+        if (m->kind == PITH_VM_MSR_EXIT)
+            free = free ? free : m;
+        else if (m->index == index)
+            slot = m;
+    }
+    if (kind == PITH_VM_MSR_EXIT) {
+        if (slot) {
+            *slot = (struct vcpu_msr){ 0 };
+            v->msrs_used--;
+        }
+        return PITH_OK;
+    }
+    if (!slot) {
+        if (!free)
+            return PITH_E_NO_MEMORY;
+        slot = free;
+        v->msrs_used++;
+    }
+    *slot = (struct vcpu_msr){ .index = (uint32_t)index, .kind = PITH_VM_MSR_READ, .value = value };
+    return PITH_OK;
+}
+
 int vcpu_invoke(struct invocation *inv)
 {
     struct vcpu *v = vcpu_of_object(inv->cap->object);
@@ -583,6 +638,8 @@ int vcpu_invoke(struct invocation *inv)
         return vcpu_set_port(inv, v);
     case PITH_VCPU_SET_CPUID:
         return vcpu_set_cpuid(inv, v);
+    case PITH_VCPU_SET_MSR:
+        return vcpu_set_msr(inv, v);
     default:
         return PITH_E_ILLEGAL_OP;
     }

@@ -104,6 +104,15 @@ static void set_cpuid_shortcuts(struct vm *vm, const struct vcpu *c)
         pith_printf("vmm: %s: vCPU %u: %u of %u CPUID shortcuts taken\n", vm->name, c->index, set, n);
 }
 
+/* The kernel answers RDMSR of the MSRs whose value never changes (VCpu.SET_MSR):
+ * DEBUGCTL, which reads 0 and takes only 0 (msr.h), and which a guest hypervisor reads
+ * around every entry of its guest (Linux's KVM: once per L2 exit). */
+static void set_msr_shortcuts(struct vm *vm, const struct vcpu *c)
+{
+    if (pith_vcpu_set_msr(c->vcpu, MSR_IA32_DEBUGCTL, PITH_VM_MSR_READ, 0) != PITH_OK)
+        pith_printf("vmm: %s: vCPU %u: no MSR shortcut for DEBUGCTL\n", vm->name, c->index);
+}
+
 static enum next_step handle_cpuid(struct vm *vm)
 {
     uint32_t leaf = (uint32_t)vm->cpu->exit.mr[1], out[4];
@@ -750,8 +759,10 @@ void vm_run(struct vm *vm)
     if (vm->platform->places_vcpus)
         vm_place_vcpus_on_host(vm);
     if (vm->platform->cpuid_shortcuts)
-        for (unsigned i = 0; i < vm->vcpu_count; i++)
+        for (unsigned i = 0; i < vm->vcpu_count; i++) {
             set_cpuid_shortcuts(vm, &vm->cpus[i]);
+            set_msr_shortcuts(vm, &vm->cpus[i]);
+        }
     enum pith_error err = vm_start_vcpus(vm);
     if (err != PITH_OK) {
         vm_stop(vm, VM_END_ERROR, "starting the VMM threads: %s", pith_error_name(err));

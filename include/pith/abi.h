@@ -234,7 +234,10 @@ enum pith_method {
      * SET_CPUID  MR0 first leaf, MR1 last leaf (a CPUID with EAX in [first, last],
      *            whatever ECX, is answered by the kernel without an exit), MR2 EAX |
      *            EBX << 32, MR3 ECX | EDX << 32 of the answer; MR0 > MR1 with every
-     *            other word 0 takes every CPUID shortcut of the vCPU away */
+     *            other word 0 takes every CPUID shortcut of the vCPU away
+     * SET_MSR    MR0 MSR index (32 bits), MR1 PITH_VM_MSR_* (PITH_VM_MSR_READ: an RDMSR
+     *            of it is answered by the kernel without an exit), MR2 the value it
+     *            reads (EDX:EAX; 0 with PITH_VM_MSR_EXIT) */
     PITH_VCPU_CONFIGURE = 112,
     PITH_VCPU_READ_STATE,
     PITH_VCPU_WRITE_STATE,
@@ -242,6 +245,7 @@ enum pith_method {
     PITH_VCPU_SET_IO,
     PITH_VCPU_SET_PORT,
     PITH_VCPU_SET_CPUID,
+    PITH_VCPU_SET_MSR,
 };
 
 #define PITH_DEADLINE_BIT       (1ull << 63)

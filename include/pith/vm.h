@@ -151,6 +151,14 @@ static inline unsigned pith_vm_groups_length(uint64_t mask)
  * PITH_VM_CPUID_SHORTCUTS ranges per vCPU, none overlapping another. */
 #define PITH_VM_CPUID_SHORTCUTS 16
 
+/* MSR shortcuts (VCpu.SET_MSR): an RDMSR (not single-stepped) of such an MSR reads the
+ * shortcut's value from the kernel (EDX:EAX, the upper halves clear) and the guest goes
+ * on without an exit; a WRMSR of it exits as before.  At most PITH_VM_MSR_SHORTCUTS
+ * MSRs per vCPU. */
+#define PITH_VM_MSR_EXIT      0         /* RDMSR exits again (the default) */
+#define PITH_VM_MSR_READ      1         /* RDMSR reads the given value */
+#define PITH_VM_MSR_SHORTCUTS 8
+
 /* PITH_EXIT_INVALID_STATE with MR0 = 0: the kernel, not the CPU, refused to enter the
  * guest; MR1 says why.  The state stays as it was; the VMM's reply can correct it. */
 #define PITH_VM_REFUSED_EVENT    1      /* the last reply's event (nothing of it applied) */

@@ -96,6 +96,11 @@ bool fuzz_port_shortcut_valid(const uint64_t args[3]);
  * accept them (overlaps and a full table are refused too, which this does not judge). */
 void fuzz_cpuid_shortcut(struct rng *r, uint64_t args[4]);
 bool fuzz_cpuid_shortcut_valid(const uint64_t args[4]);
+/* VCpu.SET_MSR's index, kind and value: mostly a handful of MSRs guests read, now and
+ * then an index past 32 bits, an unknown kind or a value with PITH_VM_MSR_EXIT; and
+ * whether the kernel must accept them (a full table is refused too). */
+void fuzz_msr_shortcut(struct rng *r, uint64_t args[3]);
+bool fuzz_msr_shortcut_valid(const uint64_t args[3]);
 /* An address: near 0, in the helpers' region, near PITH_USER_TOP, non-canonical,
  * aligned to 4 KiB / 2 MiB / 1 GiB / 512 GiB or not. */
 uint64_t fuzz_address(struct rng *r);

@@ -125,6 +125,18 @@ static bool set_shortcut(struct rng *r, char *why, size_t why_size)
         }
         return true;
     }
+    if (rng_percent(r, 20)) {               /* an MSR shortcut (the guest's RDMSRs meet them) */
+        uint64_t msr[3];
+        fuzz_msr_shortcut(r, msr);
+        enum pith_error err = pith_vcpu_set_msr(vm.vcpu, msr[0], msr[1], msr[2]);
+        if (fuzz_options.trace)
+            pith_printf("  set msr %lx kind %lx value %lx: %s\n", msr[0], msr[1], msr[2], pith_error_name(err));
+        if (err == PITH_OK && !fuzz_msr_shortcut_valid(msr)) {
+            pith_snprintf(why, why_size, "VCpu.SET_MSR accepted MSR %lx kind %lx value %lx", msr[0], msr[1], msr[2]);
+            return false;
+        }
+        return true;
+    }
     uint64_t args[3];
     fuzz_port_shortcut(r, shortcut_ports, sizeof(shortcut_ports) / sizeof(shortcut_ports[0]), args);
     uint64_t port = args[0], kind = args[1], value = args[2];

@@ -496,6 +496,10 @@ static void args_vcpu(struct call *c)
         fuzz_cpuid_shortcut(r, c->mr);
         c->length = 4;
         break;
+    case PITH_VCPU_SET_MSR:
+        fuzz_msr_shortcut(r, c->mr);
+        c->length = 3;
+        break;
     default:
         c->length = 0;
         break;
@@ -528,7 +532,7 @@ static const struct { uint16_t label; uint8_t object; } methods[] = {
     { PITH_VCPU_CONFIGURE, PITH_OBJ_VCPU }, { PITH_VCPU_READ_STATE, PITH_OBJ_VCPU },
     { PITH_VCPU_WRITE_STATE, PITH_OBJ_VCPU }, { PITH_VCPU_RECALL, PITH_OBJ_VCPU },
     { PITH_VCPU_SET_IO, PITH_OBJ_VCPU }, { PITH_VCPU_SET_PORT, PITH_OBJ_VCPU },
-    { PITH_VCPU_SET_CPUID, PITH_OBJ_VCPU },
+    { PITH_VCPU_SET_CPUID, PITH_OBJ_VCPU }, { PITH_VCPU_SET_MSR, PITH_OBJ_VCPU },
 };
 
 static void args_for(struct call *c)
@@ -551,7 +555,7 @@ static void args_for(struct call *c)
     default:
         if (c->label >= PITH_THREAD_CONFIGURE && c->label <= PITH_THREAD_SET_AFFINITY)
             args_thread(c);
-        else if (c->label >= PITH_VCPU_CONFIGURE && c->label <= PITH_VCPU_SET_CPUID)
+        else if (c->label >= PITH_VCPU_CONFIGURE && c->label <= PITH_VCPU_SET_MSR)
             args_vcpu(c);
         else
             c->length = 0;
@@ -575,8 +579,9 @@ static bool spares_self(const struct call *c)
 
 /* VCpu.SET_PORT refuses a port above 0xffff, an unknown kind and a value other than a
  * READ's byte, VCpu.SET_CPUID a last leaf past 32 bits and a reversed range other than
- * the exact "take all away" (docs/vm.md): accepting one (a value cut to its field, say)
- * breaks the contract.  Arguments beyond the length read as 0. */
+ * the exact "take all away", VCpu.SET_MSR an index past 32 bits, an unknown kind and a
+ * value with EXIT (docs/vm.md): accepting one (a value cut to its field, say) breaks
+ * the contract.  Arguments beyond the length read as 0. */
 static void check_shortcut_call(const struct call *c, enum pith_error err)
 {
     if (c->number != PITH_SYS_CALL || err != PITH_OK || stream.failed)
@@ -590,6 +595,9 @@ static void check_shortcut_call(const struct call *c, enum pith_error err)
     else if (c->label == PITH_VCPU_SET_CPUID && !fuzz_cpuid_shortcut_valid(args))
         pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_CPUID accepted leaves %lx..%lx words %lx %lx",
                       args[0], args[1], args[2], args[3]);
+    else if (c->label == PITH_VCPU_SET_MSR && !fuzz_msr_shortcut_valid(args))
+        pith_snprintf(stream.why, sizeof(stream.why), "VCpu.SET_MSR accepted MSR %lx kind %lx value %lx",
+                      args[0], args[1], args[2]);
     else
         return;
     stream.failed = 1;

@@ -90,6 +90,28 @@ bool fuzz_cpuid_shortcut_valid(const uint64_t args[4])
     return args[1] <= 0xffffffffull;
 }
 
+void fuzz_msr_shortcut(struct rng *r, uint64_t args[3])
+{
+    static const uint32_t msrs[] = { 0x10, 0x1b, 0x8b, 0x1d9, 0x277, 0x6e0, 0xc0000080,
+                                     0xc0000102, 0xc0010015, 0xc0010117 };
+    uint64_t index = rng_percent(r, 80) ? RNG_PICK(r, msrs) : (uint32_t)rng_next(r);
+    uint64_t kind = rng_below(r, 2), value = kind == PITH_VM_MSR_READ ? fuzz_value(r) : 0;
+    switch (rng_below(r, 10)) {
+    case 0: index = rng_percent(r, 50) ? index | 1ull << (32 + rng_below(r, 32)) : fuzz_value(r); break;
+    case 1: kind = rng_percent(r, 50) ? PITH_VM_MSR_READ + 1 + rng_below(r, 4) : fuzz_value(r); break;
+    case 2: value = 1 + rng_below(r, 0xffff); break;   /* refused unless kind is READ */
+    default: break;
+    }
+    args[0] = index;
+    args[1] = kind;
+    args[2] = value;
+}
+
+bool fuzz_msr_shortcut_valid(const uint64_t args[3])
+{
+    return args[0] <= 0xffffffffull && args[1] <= PITH_VM_MSR_READ && (args[1] == PITH_VM_MSR_READ || !args[2]);
+}
+
 bool fuzz_port_shortcut_valid(const uint64_t args[3])
 {
     return args[0] <= 0xffff && args[1] <= PITH_VM_PORT_BUFFER && args[2] <= 0xff &&

@@ -1263,6 +1263,85 @@ static void vm_cpuid_shortcut_bad_arguments(struct pith_test_ctx *ctx)
     vm_destroy(&vm);
 }
 
+/* ---- MSR shortcuts (VCpu.SET_MSR) -------------------------------------------------------- */
+
+VM_GUEST(vmg_msr_shortcut, ".code16",
+    "out %al, $0x80\n"          /* the VMM fills the upper halves */
+    "movl $0x1d9, %ecx\n"
+    "rdmsr\n"                   /* answered by the kernel */
+    "out %al, $0x80\n"
+    "wrmsr\n"                   /* a WRMSR of it still exits */
+    "movl $0x10, %ecx\n"
+    "rdmsr\n"                   /* no shortcut: exits */
+    "movl $0x1d9, %ecx\n"
+    "rdmsr\n"                   /* after the shortcut is taken away: exits */
+    "hlt\n");
+
+/* An RDMSR of an MSR with a shortcut reads its value without an exit, RAX and RDX
+ * whole; a WRMSR of it and an RDMSR of another exit; taking it away makes it exit. */
+static void vm_msr_shortcut(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_msr_shortcut), 0))
+        return;
+    if (!pith_expect_ok(ctx, pith_vcpu_set_msr(vm.vcpu, 0x1d9, PITH_VM_MSR_READ, 0x1234567890abcdefull), "set") ||
+        !pith_expect_ok(ctx, pith_vcpu_set_msr(vm.vcpu, 0x1d9, PITH_VM_MSR_READ, 0x0badcafe8badf00dull),
+                        "changed in place") ||
+        !vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x80, "the first OUT"))
+        goto done;
+    vm.exit.mr[VM_GPR(VM_RAX)] = 0xdead000000000000ull;
+    vm.exit.mr[VM_GPR(VM_RDX)] = 0xdead000000000002ull;
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_io(ctx, &vm, 0x80, "the RDMSR did not exit"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RAX)], 0x8badf00d, "rax: the low half, the upper half clear");
+    pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RDX)], 0x0badcafe, "rdx: the high half, the upper half clear");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x1000 + 2 + 6 + 2, "rip past the RDMSR");
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_MSR_WRITE, "the WRMSR exits"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 0x1d9, "its MSR");
+    pith_expect_eq(ctx, vm.exit.mr[2], 0x0badcafe8badf00dull, "the value it read");
+    if (!vm_resume(ctx, &vm, 2, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_MSR_READ, "MSR 0x10 exits"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 0x10, "its MSR");
+    if (!pith_expect_ok(ctx, pith_vcpu_set_msr(vm.vcpu, 0x1d9, PITH_VM_MSR_EXIT, 0), "taken away") ||
+        !vm_resume(ctx, &vm, 2, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_MSR_READ, "then it exits"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], 0x1d9, "its MSR");
+    if (vm_resume(ctx, &vm, 2, 0))
+        vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "then hlt");
+done:
+    vm_destroy(&vm);
+}
+
+/* Every refusal of VCpu.SET_MSR, and a full table. */
+static void vm_msr_shortcut_bad_arguments(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    static const uint8_t code[] = { 0x66, 0xb9, 0xd9, 0x01, 0x00, 0x00,    /* mov ecx, 0x1d9 */
+                                    0x0f, 0x32, 0xf4 };                    /* rdmsr; hlt */
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    pith_cap_t v = vm.vcpu;
+    pith_expect_err(ctx, pith_vcpu_set_msr(v, 1ull << 32 | 0x1d9, PITH_VM_MSR_READ, 0), PITH_E_INVALID_ARG,
+                    "an index past 32 bits");
+    pith_expect_err(ctx, pith_vcpu_set_msr(v, 0x1d9, PITH_VM_MSR_READ + 1, 0), PITH_E_INVALID_ARG, "an unknown kind");
+    pith_expect_err(ctx, pith_vcpu_set_msr(v, 0x1d9, 1ull << 63, 0), PITH_E_INVALID_ARG, "a kind with a high bit");
+    pith_expect_err(ctx, pith_vcpu_set_msr(v, 0x1d9, PITH_VM_MSR_EXIT, 1), PITH_E_INVALID_ARG, "EXIT with a value");
+    pith_expect_ok(ctx, pith_vcpu_set_msr(v, 0x1d9, PITH_VM_MSR_EXIT, 0), "taking away one that is not there");
+    for (unsigned i = 0; i < PITH_VM_MSR_SHORTCUTS; i++)
+        pith_expect_ok(ctx, pith_vcpu_set_msr(v, 0xc0010000 + i, PITH_VM_MSR_READ, i), "a shortcut");
+    pith_expect_err(ctx, pith_vcpu_set_msr(v, 0x1d9, PITH_VM_MSR_READ, 0), PITH_E_NO_MEMORY, "one too many");
+    pith_expect_ok(ctx, pith_vcpu_set_msr(v, 0xc0010003, PITH_VM_MSR_READ, 7), "a full table changes a value");
+    if (vm_start(ctx, &vm) && vm_expect_exit(ctx, &vm, PITH_EXIT_MSR_READ, "0x1d9 has no shortcut: exits"))
+        pith_expect_eq(ctx, vm.exit.mr[1], 0x1d9, "its MSR");
+    pith_expect_ok(ctx, pith_vcpu_set_msr(v, 0xc0010003, PITH_VM_MSR_EXIT, 0), "one taken away");
+    pith_expect_ok(ctx, pith_vcpu_set_msr(v, 0x1d9, PITH_VM_MSR_READ, 0x55), "room again");
+    /* The RDMSR exited with RIP at it: entered again, it reads the shortcut. */
+    if (vm_resume(ctx, &vm, 0, 0) && vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "now it does not exit"))
+        pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RAX)], 0x55, "the value it read");
+    vm_destroy(&vm);
+}
+
 KT_TABLE(vm2,
     { "vm_io_passthrough", vm_io_passthrough },
     { "vm_io_passthrough_revoked", vm_io_passthrough_revoked },
@@ -1296,4 +1375,6 @@ KT_TABLE(vm2,
     { "vm_port_flush_while_preempted", vm_port_flush_while_preempted },
     { "vm_cpuid_shortcut", vm_cpuid_shortcut },
     { "vm_cpuid_shortcut_bad_arguments", vm_cpuid_shortcut_bad_arguments },
+    { "vm_msr_shortcut", vm_msr_shortcut },
+    { "vm_msr_shortcut_bad_arguments", vm_msr_shortcut_bad_arguments },
 )

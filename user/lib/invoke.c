@@ -334,6 +334,12 @@ enum pith_error pith_vcpu_set_cpuid(pith_cap_t vcpu, uint64_t first, uint64_t la
     return pith_invoke(vcpu, PITH_VCPU_SET_CPUID, args, ARRAY_COUNT(args), NULL);
 }
 
+enum pith_error pith_vcpu_set_msr(pith_cap_t vcpu, uint64_t index, uint64_t kind, uint64_t value)
+{
+    const uint64_t args[] = { index, kind, value };
+    return pith_invoke(vcpu, PITH_VCPU_SET_MSR, args, ARRAY_COUNT(args), NULL);
+}
+
 enum pith_error pith_vcpu_clear_cpuid(pith_cap_t vcpu)
 {
     const uint64_t args[] = { 1, 0, 0, 0 };

@@ -106,5 +106,7 @@ enum pith_error pith_vcpu_set_port(pith_cap_t vcpu, uint64_t port, uint64_t kind
  * takes them all away. */
 enum pith_error pith_vcpu_set_cpuid(pith_cap_t vcpu, uint64_t first, uint64_t last, const uint32_t answer[4]);
 enum pith_error pith_vcpu_clear_cpuid(pith_cap_t vcpu);
+/* An RDMSR of `index` answered by the kernel with `value` (PITH_VM_MSR_*, pith/vm.h). */
+enum pith_error pith_vcpu_set_msr(pith_cap_t vcpu, uint64_t index, uint64_t kind, uint64_t value);
 
 #endif
