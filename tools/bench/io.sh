@@ -5,10 +5,11 @@
 # Usage: tools/bench/io.sh BUILD
 #
 # Pith: BUILD/pith-bench-io.iso (guests/configs/bench-io.conf) in QEMU on two CPUs
-#   with a fresh GPT host disk (tests/mkgpt.py, a 16 MiB partition "bench"): guest
-#   alpha pings guest beta on the switch server's segment, sends it 4 MiB over TCP
-#   (busybox nc), then writes and reads 8 MiB of its host partition with O_DIRECT
-#   (the storage server, ATA PIO).
+#   (alpha on host CPU 0, beta on host CPU 1) with a fresh GPT host disk
+#   (tests/mkgpt.py, a 16 MiB partition "bench"): guest alpha pings guest beta on the
+#   switch server's segment, sends it 4 MiB over TCP (busybox nc), then writes and
+#   reads 8 MiB of its host partition with O_DIRECT (the storage server, bus-master
+#   DMA).
 # Plain QEMU: the same kernel, initramfs, memory sizes and command lines in two QEMU
 #   processes (TCG, one CPU each, the CPU model tools/run-qemu.sh gives Pith), each with
 #   a virtio-net NIC, joined by `-netdev socket` on 127.0.0.1; alpha's disk is QEMU's
@@ -134,8 +135,20 @@ qemu_round() {
 	done >"$tmp/qemu-$r"
 }
 
+# A Pith round that QEMU's SVM fault with two host CPUs ended (docs/security.md: the
+# kernel says an exit "holds the host's state") is run again, up to twice: that is the
+# emulator's, not a figure.  Any other failure ends the benchmark.
+pith_round_again() {
+	local r=$1 tries=0
+	until pith_round "$r"; do
+		tries=$((tries + 1))
+		grep -aq "holds the host's state" "$build/bench-io-pith-$r.txt" && [ "$tries" -le 2 ] || return 1
+		echo "bench: round $r: QEMU's SVM fault ended Pith's run (docs/security.md); running it again" >&2
+	done
+}
+
 for r in $(seq "$rounds"); do
-	pith_round "$r" || exit 1
+	pith_round_again "$r" || exit 1
 	qemu_round "$r" || exit 1
 	echo "bench: round $r: Pith $(tr '\n' ' ' <"$tmp/pith-$r")"
 	echo "bench: round $r: QEMU $(tr '\n' ' ' <"$tmp/qemu-$r")"
