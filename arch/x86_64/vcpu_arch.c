@@ -222,9 +222,9 @@ void vcpu_arch_read_group(struct vcpu *v, unsigned g, uint64_t *out) { backend->
  * ASID) at its next entry.  A VMM that runs its guest's guest relies on it (docs/vm.md). */
 void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in)
 {
-    backend->write_group(v, g, in);
-    if (BIT(g) == PITH_VM_GROUP_CR)
+    if (BIT(g) == PITH_VM_GROUP_CR)     /* first, so that the write stays a tail call */
         vcpu_x86(v)->tag = 0;
+    backend->write_group(v, g, in);
 }
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
