@@ -214,6 +214,8 @@ struct vcpu {
     uint64_t msg[PITH_MSG_MAX];             /* the exit message while it is delivered */
     uint32_t msg_length;
     bool recall_pending;
+    bool before_entry;                      /* the last exit came before the guest ran: */
+    uint64_t withheld;                      /*   the event it took back (vcpu.c) */
     bool reply_pending;                     /* reply[] waits to be written back (vcpu.c) */
     uint64_t reply_info;
     uint64_t reply[PITH_MSG_MAX];

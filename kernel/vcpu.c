@@ -285,10 +285,25 @@ void vcpu_exited(struct vcpu *v)
     sched_return_to_user();
 }
 
+/* An exit before the guest runs again (a RECALL, an entry the kernel refuses) leaves
+ * no event waiting in the VMCS or VMCB: the one the last reply injected comes back as
+ * the exit's event being delivered (the INTR group), as a hardware exit reports an
+ * event it cut short, and the VMM's reply injects it again or not.  Every such exit
+ * reports it until a reply or an entry: a thread suspended and resumed in between
+ * (docs/vm.md) does not lose it to a second RECALL. */
+static void withhold_event(struct vcpu *v)
+{
+    uint64_t event = vcpu_arch_withdraw_event(v);
+    if (event)
+        v->withheld = event;
+    v->before_entry = true;
+}
+
 /* The kernel refuses to enter: the VMM hears why, as an INVALID_STATE exit. */
 static NORETURN void refuse_entry(struct vcpu *v, uint64_t why)
 {
     struct vcpu_exit e = { .reason = PITH_EXIT_INVALID_STATE, .raw = 0, .qualification = why };
+    withhold_event(v);
     deliver_exit(v, &e);
     sched_return_to_user();
 }
@@ -310,6 +325,7 @@ void vcpu_enter(struct vcpu *v)
     apply_reply(v);
     if (v->recall_pending) {
         v->recall_pending = false;
+        withhold_event(v);
         struct vcpu_exit e = { .reason = PITH_EXIT_RECALL };
         deliver_exit(v, &e);
         sched_return_to_user();
@@ -325,6 +341,8 @@ void vcpu_enter(struct vcpu *v)
             refuse_entry(v, why);
         v->unchecked = 0;
     }
+    v->before_entry = false;
+    v->withheld = 0;
     vcpu_arch_load_space(v, (struct guest_space *)space->object);
     vcpu_arch_run(v);
 }
@@ -375,6 +393,7 @@ static inline __attribute__((always_inline)) void write_back(struct vcpu *v, uin
         }
         at += pith_vm_group_words(g);
     }
+    v->withheld = 0;                    /* the reply says what the guest gets */
     if (event & PITH_VM_EVENT_VALID)
         vcpu_arch_inject(v, event, reply_word(v, replier, 1) & 0xffffffffull);
     if (length > 2)

@@ -474,14 +474,13 @@ static void plan_injection(struct vm *vm, struct reply *reply)
     struct vcpu *c = vm->cpu;
     uint64_t delivering = c->exit.mr[VM_DELIVERING];
     if (!reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
-        reply->inject = delivering;
-        reply->error_code = 0;      /* not part of the exit message (see docs/vmm.md) */
+        reply->inject = delivering & 0xffffffffull;
+        reply->error_code = delivering >> 32;
     }
     if (!nested_svm_gif(vm))
         return;                     /* GIF clear: interrupts and NMIs wait (APM 15.17) */
     if (vm_nmi(vm, c->index, false)) {
-        if (!reply->inject && !(c->exit.mr[VM_INTERRUPTIBILITY] & INTERRUPT_NMI_BLOCKED) &&
-            !(c->exit.reason == PITH_EXIT_RECALL && c->injection_outstanding)) {
+        if (!reply->inject && !(c->exit.mr[VM_INTERRUPTIBILITY] & INTERRUPT_NMI_BLOCKED)) {
             vm_nmi(vm, c->index, true);
             reply->inject = PITH_VM_EVENT_VALID | PITH_VM_EVENT_NMI | 2;
             return;
@@ -490,13 +489,6 @@ static void plan_injection(struct vm *vm, struct reply *reply)
     }
     if (!interrupt_waiting(vm) || gdb_stepping(vm, vm->cpu->index))     /* a step is one instruction */
         return;
-    /* A RECALL may come before the guest ran again: the event the last reply injected
-     * may still be waiting in the VMCB/VMCS, and a new one would replace it.  Wait for
-     * a window instead; it opens once that event is delivered. */
-    if (c->exit.reason == PITH_EXIT_RECALL && c->injection_outstanding && !reply->inject) {
-        reply->windows |= PITH_VM_WINDOW_INTERRUPT;
-        return;
-    }
     if (!reply->inject && interrupt_deliverable(c->exit.mr[VM_RFLAGS],
                                                 c->exit.mr[VM_INTERRUPTIBILITY], delivering)) {
         reply->inject = interrupt_event(take_interrupt(vm));
@@ -598,7 +590,7 @@ static bool wait_for_startup(struct vm *vm)
         return false;
     c->sipi_pending = false;
     svm_nested_reset(&c->svm);          /* INIT clears EFER.SVME and sets GIF (APM 15.17) */
-    c->injection_outstanding = c->recall_requested = false;
+    c->recall_requested = false;
     c->reply_windows = 0;
     enum pith_error err = vcpu_enter_startup(c, c->sipi_vector);
     if (err != PITH_OK)
@@ -646,9 +638,7 @@ static bool handle(struct vm *vm, struct reply *reply)
     if (vm->platform->after_exit)
         vm->platform->after_exit(vm, c->index);
     perform_port_writes(vm);            /* they came before the exit */
-    if (c->exit.reason != PITH_EXIT_RECALL)
-        c->injection_outstanding = false;      /* the guest ran: it was delivered */
-    else
+    if (c->exit.reason == PITH_EXIT_RECALL)
         c->recall_requested = false;
     if (gdb_intercept_at_recall(vm)) {
         c->state = VCPU_IN_GUEST;
@@ -682,8 +672,6 @@ static bool handle(struct vm *vm, struct reply *reply)
     if (vm->stopped)
         return false;
     plan_injection(vm, reply);
-    if (reply->inject & PITH_VM_EVENT_VALID)
-        c->injection_outstanding = true;
     c->reply_windows = reply->windows;
     c->state = VCPU_IN_GUEST;
     return true;

@@ -38,7 +38,7 @@ enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
 {
     enum nested_l2_step step = vm->nested_vmx ? nested_vmx_l2_exit(vm, reply) : nested_svm_l2_exit(vm, reply);
     uint64_t delivering = vm->cpu->exit.mr[VM_DELIVERING];
-    if (step == NESTED_L2_RETRY && !reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
+    if (step == NESTED_L2_RETRY && !reply->inject && !reply->whole && (delivering & PITH_VM_EVENT_VALID)) {
         reply->inject = delivering & 0xffffffffull;
         reply->error_code = delivering >> 32;
     }
@@ -131,6 +131,20 @@ pith_cap_t nested_l2_recall_target(struct vcpu *c, struct nested_l2_run *run, pi
     }
     run->recall_deferred = false;
     return l2_vcpu;
+}
+
+/* A RECALL for L1's interrupt that finds an event L2 has not taken yet (the kernel
+ * reports the event the last reply injected as being delivered, docs/vm.md): the
+ * hardware delivers an injected event before an interrupt can end the guest's run,
+ * and L1's hypervisor counts on it (KVM's VMX calls an external-interrupt exit during
+ * event delivery an internal error).  So L2 takes the event first (nested_l2_exit
+ * injects it again), and the recall comes back when its new quantum ends. */
+bool nested_l2_event_first(struct vcpu *c, struct nested_l2_run *run)
+{
+    if (!(c->exit.mr[VM_DELIVERING] & PITH_VM_EVENT_VALID))
+        return false;
+    nested_l2_run_start(run);
+    return true;
 }
 
 uint64_t nested_l2_deadline(struct vcpu *c, const struct nested_l2_run *run)

@@ -47,6 +47,7 @@ enum nested_l2_step {
 };
 struct nested_l2_reply {            /* NESTED_L2_RETRY: what the reply to L2 carries */
     uint64_t inject, error_code, windows;
+    bool whole;                     /* the entry's event: none of the exit's added */
 };
 enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
 void nested_not_emulated(struct vm *vm);
@@ -93,6 +94,10 @@ void nested_l2_run_start(struct nested_l2_run *run);
  * run->running. */
 pith_cap_t nested_l2_recall_target(struct vcpu *c, struct nested_l2_run *run, pith_cap_t l2_vcpu);
 uint64_t nested_l2_deadline(struct vcpu *c, const struct nested_l2_run *run);
+
+/* At a RECALL: true if L2 has an event to take before L1's interrupt may end its run
+ * (answer NESTED_L2_RETRY: it is injected again); a new quantum starts. */
+bool nested_l2_event_first(struct vcpu *c, struct nested_l2_run *run);
 
 struct nested_shadow;
 

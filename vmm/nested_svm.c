@@ -439,6 +439,7 @@ static enum pith_error l2_entry_event(struct nested_l2 *l2, const uint8_t *vmcb)
         .inject = (event & PITH_VM_EVENT_VALID) ? event & 0xffffffffull : 0,
         .error_code = event >> 32,
         .windows = window ? PITH_VM_WINDOW_INTERRUPT : 0,
+        .whole = true,
     };
     l2->entry_pending = l2->entry.inject || l2->entry.windows;
     return l2->entry_pending ? pith_vcpu_recall(l2_running(l2)->vcpu) : PITH_OK;
@@ -617,6 +618,8 @@ enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *re
             return NESTED_L2_RETRY;
         }
         code = SVM_EXIT_INTR;           /* L1's interrupt, or a recall left over: harmless */
+        if (nested_l2_event_first(vm->cpu, &l2->run))
+            return NESTED_L2_RETRY;
         if (!l1_intercepts(vm, l2, code)) {
             nested_l2_run_start(&l2->run);  /* a quantum before the next recall */
             return NESTED_L2_RETRY;

@@ -361,6 +361,7 @@ static enum pith_error l2_entry_event(struct vmx_l2 *l2, const uint8_t *v)
         .inject = (info & EVENT_VALID) ? info & 0xffffffffull : 0,
         .error_code = vmcs12_get(v, VMCS12_ENTRY_ERROR_CODE),
         .windows = windows,
+        .whole = true,
     };
     l2->entry_pending = l2->entry.inject || l2->entry.windows;
     return l2->entry_pending ? pith_vcpu_recall(l2_cpu(l2)->vcpu) : PITH_OK;
@@ -812,6 +813,8 @@ enum nested_l2_step nested_vmx_l2_exit(struct vm *vm, struct nested_l2_reply *re
          * LAPIC or PIC holds, and with "acknowledge interrupt on exit" its vector
          * taken into the exit's interruption information (SDM 27.2.2), as KVM
          * requires */
+        if (nested_l2_event_first(c, &x->l2.run))
+            return NESTED_L2_RETRY;
         e.reason = VMX_EXIT_EXTERNAL_INTERRUPT;
         if (!vmx_l1_wants_exit(v, &e, read_phys, vm) || !vm->platform->interrupt ||
             vm->platform->interrupt(vm, c->index, false) < 0) {

@@ -115,8 +115,6 @@ struct vcpu {
     bool recall_requested;          /* a RECALL exit is on its way */
     uint64_t reply_windows;         /* the windows the last reply asked for */
     bool kicked;                    /* its notification was signalled and not yet seen */
-    bool injection_outstanding;     /* the last reply injected an event and no exit
-                                     * since shows the guest ran (a RECALL does not) */
     bool halted_interrupts_off;     /* HLT with IF = 0: only an NMI or INIT wakes it */
     bool init_pending;              /* INIT while running: back to wait-for-SIPI */
     bool sipi_pending;

@@ -223,6 +223,9 @@ void vcpu_arch_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
+/* The event the next entry would inject, taken out of the VMCS or VMCB: the event word
+ * with its error code in bits 32..63, 0 for none. */
+uint64_t vcpu_arch_withdraw_event(struct vcpu *v);
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t windows);
 void vcpu_arch_set_io(struct vcpu *v, unsigned first, unsigned last, bool direct);
 void arch_guest_space_flush(struct guest_space *gs);

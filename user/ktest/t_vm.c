@@ -1568,6 +1568,65 @@ done:
     vm_destroy(&vm);
 }
 
+/* An exit before the guest runs again (a RECALL) leaves no event waiting: the event
+ * the reply injected comes back in the INTR group, error code in bits 32..63, until a
+ * reply or an entry; the guest gets it only if the next reply injects it again. */
+#define GP_EVENT (PITH_VM_EVENT_VALID | PITH_VM_EVENT_EXCEPTION | PITH_VM_EVENT_ERROR_CODE | 13)
+
+static bool recall_then_reply(struct pith_test_ctx *ctx, struct kt_vm *vm, uint64_t mask, uint64_t inject,
+                              uint64_t error_code, const char *what)
+{
+    return pith_expect_ok(ctx, pith_vcpu_recall(vm->vcpu), "recall") &&
+           vm_reply(ctx, vm, mask, inject, error_code, 0) && vm_expect_exit(ctx, vm, PITH_EXIT_RECALL, what);
+}
+
+static void vm_recall_withholds_event(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_inject_pm), 0) || !vm_protected(ctx, &vm))
+        goto done;
+    vm_idt32(&vm, 13, 0x1100);
+    vm_idt32(&vm, 0x40, 0x1110);
+    if (!vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x80, "the out") ||
+        !vm_resume(ctx, &vm, 2, 0) || !vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "sti; hlt"))
+        goto done;
+    vm.exit.mr[VM_RIP] += 1;
+    if (!recall_then_reply(ctx, &vm, PITH_VM_GROUP_RIP, GP_EVENT, 0x1234, "a #GP injected, then a recall"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], GP_EVENT | 0x1234ull << 32, "the #GP and its error code come back");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x1004, "RIP as the reply left it");
+    /* suspended and resumed without a reply: the next RECALL still reports it */
+    if (!pith_expect_ok(ctx, pith_vcpu_recall(vm.vcpu), "recall") ||
+        !pith_expect_ok(ctx, pith_thread_suspend(vm.thread), "suspend") ||
+        !pith_expect_ok(ctx, pith_thread_resume(vm.thread), "resume") ||
+        !pith_expect_ok(ctx, pith_vm_wait_exit(vm.exit_ep, &vm.exit), "the exit after resuming") ||
+        !vm_expect_exit(ctx, &vm, PITH_EXIT_RECALL, "resumed with a recall"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], GP_EVENT | 0x1234ull << 32, "still reported after resuming");
+    /* a software interrupt: RIP comes back where the reply left it */
+    if (!recall_then_reply(ctx, &vm, 0, PITH_VM_EVENT_VALID | PITH_VM_EVENT_SOFT_INT | 0x40, 0, "INT 0x40, then a recall"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)] & 0xffffffff, PITH_VM_EVENT_VALID | PITH_VM_EVENT_SOFT_INT | 0x40,
+                   "the software interrupt comes back");
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x1004, "RIP unchanged by the withdrawn INT");
+    /* a reply without an event drops it */
+    if (!recall_then_reply(ctx, &vm, 0, 0, 0, "no event, then a recall"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], 0, "nothing reported once a reply injected nothing");
+    if (!vm_reply(ctx, &vm, 0, 0, 0, 0) || !vm_expect_io(ctx, &vm, 0x83, "the guest goes on without any event"))
+        goto done;
+    /* injected again from what the RECALL reported, the #GP reaches the guest whole */
+    vm.exit.mr[VM_RIP] += 2;
+    if (!recall_then_reply(ctx, &vm, PITH_VM_GROUP_RIP, GP_EVENT, 0x5678, "a #GP, then a recall"))
+        goto done;
+    uint64_t event = vm.exit.mr[VM_INTR(1)];
+    if (!vm_reply(ctx, &vm, 0, event & 0xffffffff, event >> 32, 0) || !vm_expect_io(ctx, &vm, 0x8d, "the #GP handler"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0x5678, "the error code it popped");
+done:
+    vm_destroy(&vm);
+}
+
 /* ---- Processor modes ---------------------------------------------------------------- */
 
 VM_GUEST(vmg_pm, ".code32",
@@ -1803,6 +1862,7 @@ KT_TABLE(vm,
     { "vm_inject_exception_real", vm_inject_exception_real },
     { "vm_inject_nmi", vm_inject_nmi },
     { "vm_inject_protected", vm_inject_protected },
+    { "vm_recall_withholds_event", vm_recall_withholds_event },
     { "vm_protected_mode", vm_protected_mode },
     { "vm_protected_far_jump", vm_protected_far_jump },
     { "vm_long_mode", vm_long_mode },

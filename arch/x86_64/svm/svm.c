@@ -403,6 +403,15 @@ static void read_segment(struct vcpu *v, unsigned i, uint64_t *out)
     out[1] = *(const uint64_t *)(s + 8);
 }
 
+/* EXITINTINFO or EVENTINJ as the ABI's event word (docs/vm.md, the INTR group): the
+ * error code stays in bits 32..63 only when the event has one. */
+static uint64_t event_word(uint64_t event)
+{
+    if (!(event & PITH_VM_EVENT_VALID))
+        return 0;
+    return event & (event & PITH_VM_EVENT_ERROR_CODE ? 0xffffffff80000fffull : 0x80000fffull);
+}
+
 void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
 {
     switch (BIT(group)) {
@@ -440,7 +449,7 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
         break;
     case PITH_VM_GROUP_INTR:
         out[0] = *u64_at(v, VMCB_INT_SHADOW) & 1;
-        out[1] = *u64_at(v, VMCB_EXITINTINFO) & 0xffffffffull;
+        out[1] = v->before_entry ? v->withheld : event_word(*u64_at(v, VMCB_EXITINTINFO));
         break;
     case PITH_VM_GROUP_TSC:
         out[0] = *u64_at(v, VMCB_TSC_OFFSET);
@@ -518,6 +527,14 @@ void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
     if (type == 5 || type == 6)
         event = (event & ~0x700ull) | PITH_VM_EVENT_EXCEPTION;
     *u64_at(v, VMCB_EVENTINJ) = (event & 0x80000fffull) | (error_code << 32);
+}
+
+/* The entry's event, taken back (vcpu.c, withhold_event). */
+uint64_t svm_withdraw_event(struct vcpu *v)
+{
+    uint64_t event = event_word(*u64_at(v, VMCB_EVENTINJ));
+    *u64_at(v, VMCB_EVENTINJ) = 0;
+    return event;
 }
 
 /* An interrupt window: a virtual interrupt the guest takes when it can, intercepted

@@ -580,6 +580,16 @@ static bool software_event(uint64_t info)
     return type == INTR_TYPE_SOFT_INT || type == INTR_TYPE_PRIV_SOFT_EXC || type == INTR_TYPE_SOFT_EXC;
 }
 
+/* An event in the ABI's layout (docs/vm.md, the INTR group): the interruption
+ * information's valid bit, type and vector, and the error code from `error_field` in
+ * bits 32..63 when it has one. */
+static uint64_t event_word(uint64_t info, uint64_t error_field)
+{
+    if (!(info & INTR_INFO_VALID))
+        return 0;
+    return (info & 0x80000fffull) | (info & INTR_INFO_ERROR_CODE ? (vmread(error_field) & 0xffffffffull) << 32 : 0);
+}
+
 /* An exit the kernel keeps interrupted the delivery of a guest event: deliver it again
  * at the next entry (SDM 28.2.4, 32.2.1). */
 static void redeliver_event(void)
@@ -807,7 +817,7 @@ void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out)
                  event = vmread(VMCS_IDT_VECTORING_INFO);
         out[0] = (blocking & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS) ? 1 : 0) |
                  (blocking & INTERRUPTIBILITY_NMI ? 2 : 0);
-        out[1] = event & INTR_INFO_VALID ? event & 0x80000fffull : 0;
+        out[1] = v->before_entry ? v->withheld : event_word(event, VMCS_IDT_VECTORING_ERROR);
         break;
     }
     case PITH_VM_GROUP_TSC:
@@ -922,6 +932,23 @@ void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
     }
     vmwrite(VMCS_ENTRY_INTR_INFO, info);
     vmwrite(VMCS_ENTRY_ERROR_CODE, error_code & 0xffffffffull);
+}
+
+/* The entry's event, taken back (vcpu.c, withhold_event).  A software event that
+ * vmx_inject gave a length of 1 by moving RIP back has RIP put forward again, so that
+ * the VMM sees it where it left it. */
+uint64_t vmx_withdraw_event(struct vcpu *v)
+{
+    load(v);
+    uint64_t info = vmread(VMCS_ENTRY_INTR_INFO);
+    if (!(info & INTR_INFO_VALID))
+        return 0;
+    uint64_t stopped = vmread(VMCS_IDT_VECTORING_INFO);
+    bool redelivered = (stopped & INTR_INFO_VALID) && (stopped & 0x7ff) == (info & 0x7ff);
+    if (software_event(info) && !redelivered && !vmx.zero_length_inject)
+        vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + 1);
+    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    return event_word(info, VMCS_ENTRY_ERROR_CODE);
 }
 
 void vmx_request_windows(struct vcpu *v, uint64_t windows)
