@@ -27,8 +27,9 @@
  *     CPUID was not carried out)
  *   9 VMRESUME past it with L1's answer in EBX: L2 sees L1's EBX, and its OUT to port
  *     0x80 is a VM exit (reason 30, the port, size 1, out) with L2's ESI, EDI and AL
- *  10 VMRESUME past the OUT: L2's HLT is the next VM exit (reason 12, length 1), guest
- *     RSP as L2 had it
+ *  10 VMRESUME past the OUT: L2 writes KERNEL_GS_BASE, and its HLT is the next VM exit
+ *     (reason 12, length 1), guest RSP as L2 had it; L1 reads L2's KERNEL_GS_BASE (no
+ *     VM exit switches it)
  *  11 VMLAUNCH of the launched VMCS: VMfailValid 4
  *  12 VMCLEAR and VMPTRLD keep the fields; with a guest CR0 with PG but not PE the
  *     VM entry fails and L1 is back at HOST_RIP with exit reason 0x80000021 (33 and
@@ -64,6 +65,9 @@
 #define TSS         0x304000        /* 104 bytes: L1's TR, and L2's */
 #define L2_STACK    0x3f0000
 #define L1_ANSWER   0x4c31c0de      /* what L1 puts in EBX for L2's CPUID */
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define L2_KGS_LOW  0x4b475342      /* what L2 writes there (step 10) */
+#define L2_KGS_HIGH 0x00007f12
 /* Steps 13-19: L1's EPT (PML4, PDPT, PD, PT) and the pages of L1 it gives L2 */
 #define EPT         0x310000
 #define EPT_PT      (EPT + 0x3000)
@@ -324,6 +328,12 @@ exit_hlt:
     jne fail
     vmr 0x681c                  /* guest RSP: as L2 had it */
     cmpl $L2_STACK, %ebx
+    jne fail
+    movl $MSR_KERNEL_GS_BASE, %ecx  /* what L2 wrote, L1's now */
+    rdmsr
+    cmpl $L2_KGS_LOW, %eax
+    jne fail
+    cmpl $L2_KGS_HIGH, %edx
     jne fail
 
     movb $11, step              /* VMLAUNCH of a launched VMCS: VMfailValid 4 */
@@ -662,6 +672,10 @@ l2_cpuid:
     movb $0x5a, %al
 l2_out:
     outb %al, $0x80             /* VM exit: I/O */
+    movl $MSR_KERNEL_GS_BASE, %ecx
+    movl $L2_KGS_LOW, %eax
+    movl $L2_KGS_HIGH, %edx
+    wrmsr                       /* L2's own MSR (docs/nested.md): no VM exit */
 l2_hlt:
     hlt                         /* VM exit: HLT */
     jmp .
