@@ -746,7 +746,7 @@ void vm_run(struct vm *vm)
     struct vcpu *c = &vm->cpus[0];
     if (vm->platform->places_vcpus)
         vm_place_vcpus_on_host(vm);
-    if (vm->platform->cpuid_shortcuts)
+    if (vm->platform->kernel_answers)
         for (unsigned i = 0; i < vm->vcpu_count; i++) {
             set_cpuid_shortcuts(vm, &vm->cpus[i]);
             set_msr_shortcuts(vm, &vm->cpus[i]);

@@ -23,7 +23,7 @@ struct platform_ops {
     unsigned max_vcpus;             /* how many vCPUs its interrupt controllers can start */
     unsigned cpuid_emulates;        /* CPUID_EMULATES_*: what its devices stand behind */
     bool places_vcpus;              /* vm_run pins the vCPU threads and says where */
-    bool cpuid_shortcuts;           /* the kernel answers CPUID and RDMSR of DEBUGCTL
+    bool kernel_answers;            /* the kernel answers CPUID and RDMSR of DEBUGCTL
                                      * (exits.c); else every one exits (the test platform
                                      * records the leaves asked) */
     /* The devices that need nothing from the configuration, at vm_create.  NULL: the
