@@ -294,8 +294,16 @@ void vcpu_exited(struct vcpu *v)
 static void withhold_event(struct vcpu *v)
 {
     uint64_t event = vcpu_arch_withdraw_event(v);
-    if (event)
+    if (event) {
         v->withheld = event;
+        /* A software event's RIP may have moved (vmx_withdraw_event): the entry checks
+         * it again, whatever the VMM wrote since the injection. */
+        if (((event >> 8) & 7) >= 4) {
+            uint64_t rip[2];
+            vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+            remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+        }
+    }
     v->before_entry = true;
 }
 

@@ -86,10 +86,11 @@ if [ "$platform" = nested-vmx ]; then
 	vmx_step 17 s "an EPT leaf with W and not R was not exit 49 (misconfiguration) with its address"
 	vmx_step 18 t "an interrupt in the VM-entry interruption information was not taken by L2 before its first instruction"
 	vmx_step 19 u "interrupt-window exiting did not end in exit 7 once L2 could take an interrupt"
+	vmx_step 20 v "a window L1 asked for and took back before it opened still ended in a VM exit, or in the guest's stop"
 	check nested_vmx_basic_on "vmx_basic with nested on did not pass all its steps (verdict 0: VMXOFF, then VMREAD is #UD)" \
 		has 'vmm: vmx-on: stopped after [0-9]+ ms with verdict 0$'
-	check nested_vmx_counts "the VMM did not count 11 entries of the guest's guest and 12 VM exits to the guest" \
-		has "vmm: vmx-on: vCPU 0: virtual VMX: 11 entries of the guest's guest, 12 VM exits to the guest\$"
+	check nested_vmx_counts "the VMM did not count 13 entries of the guest's guest and 14 VM exits to the guest" \
+		has "vmm: vmx-on: vCPU 0: virtual VMX: 13 entries of the guest's guest, 14 VM exits to the guest\$"
 	check nested_vmx_shadow "vmx_basic's EPT steps did not run in a shadow (6 pages, 2 flushes)" \
 		has 'vmm: vmx-on: vCPU 0: the shadow EPT: 6 pages mapped, 2 flushes$'
 	check nested_vmx_hostile "vmx_hostile did not pass all its steps (verdict 0)" \

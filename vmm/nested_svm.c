@@ -629,6 +629,12 @@ enum nested_l2_step nested_svm_l2_exit(struct vm *vm, struct nested_l2_reply *re
         if (l2->np)
             return l2_nested_page_fault(vm, l2);
         break;
+    case PITH_EXIT_INTERRUPT_WINDOW:
+        /* A window an earlier VMRUN asked for, which L1 no longer wants: the kernel
+         * keeps a window until it opens (docs/vm.md), and it has opened now. */
+        if (!l1_intercepts(vm, l2, SVM_EXIT_VINTR))
+            return NESTED_L2_RETRY;
+        break;
     default:
         break;
     }

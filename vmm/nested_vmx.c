@@ -834,6 +834,10 @@ enum nested_l2_step nested_vmx_l2_exit(struct vm *vm, struct nested_l2_reply *re
         length = 0;
         break;
     case PITH_EXIT_INTERRUPT_WINDOW:
+        /* A window an earlier entry asked for, which L1 no longer wants: the kernel
+         * keeps a window until it opens (docs/vm.md), and it has opened now. */
+        if (!(vmcs12_get(v, VMCS12_PROC_CONTROLS) & PROC_INTERRUPT_WINDOW_EXITING))
+            return NESTED_L2_RETRY;
         e.reason = VMX_EXIT_INTERRUPT_WINDOW;
         length = 0;
         break;

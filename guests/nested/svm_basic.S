@@ -29,6 +29,8 @@
  *  18 VMRUN with an interrupt in EVENTINJ: L2 takes it before its first instruction
  *     (its handler's OUT is the #VMEXIT) and EVENTINJ reads back clear
  *  19 VMRUN with V_IRQ set and VINTR intercepted: #VMEXIT(VINTR) once L2 sets IF
+ *  20 the same with IF clear and an OUT first (#VMEXIT(IOIO)); L1 takes V_IRQ and the
+ *     intercept back: STI; NOP; HLT is #VMEXIT(HLT), no VINTR for what L1 took back
  * Each step prints "S" and a letter (b for step 1 ...) on COM1; the verdict on port
  * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
  * `nested on` it fails at step 1.  How to run it: docs/nested.md, "Tests".
@@ -377,6 +379,28 @@
     jne fail
 1:  movl $0, VMCB_L2 + 0x60
 
+    movb $20, step              /* a window L1 takes back before it opens: no exit for it */
+    call mark
+    movl $0x30, VMCB_L2 + 0x578     /* out; sti; nop; hlt */
+    movl $2, VMCB_L2 + 0x570        /* IF clear: the OUT comes first */
+    orl $1 << 4, VMCB_L2 + 0x0c     /* intercept VINTR */
+    movl $1 << 8, VMCB_L2 + 0x60    /* V_IRQ */
+    movl $VMCB_L2, %eax
+    vmrun
+    stgi
+    cmpl $0x7b, VMCB_L2 + 0x70  /* the OUT */
+    jne fail
+    andl $~(1 << 4), VMCB_L2 + 0x0c /* the window no longer wanted */
+    movl $0, VMCB_L2 + 0x60
+    movl $0x32, VMCB_L2 + 0x578     /* past the OUT */
+    movl $VMCB_L2, %eax
+    vmrun
+    stgi
+    cmpl $0x78, VMCB_L2 + 0x70  /* the HLT, not VINTR */
+    jne fail
+    cmpl $0x34, VMCB_L2 + 0x578
+    jne fail
+
     movb $0, step
     call mark
 #define STEP_LETTER 'S'
@@ -402,6 +426,8 @@ l2_event_code:
     .byte 0xb0, 0x42, 0xe6, 0x80, 0xf4                          /* +0x10, vector 0x40: mov $0x42, %al; out %al, $0x80; hlt */
     .fill 11, 1, 0xf4
     .byte 0xfa, 0x90, 0xfb, 0x90, 0xf4                          /* +0x20: cli; nop; sti; nop; hlt */
+    .fill 11, 1, 0xf4
+    .byte 0xe6, 0x80, 0xfb, 0x90, 0xf4                          /* +0x30: out %al, $0x80; sti; nop; hlt */
 l2_event_end:
 
     flat_gdt

@@ -4,7 +4,7 @@
  * (docs/nested.md).  It is a small guest hypervisor ("L1") that checks, one step at a
  * time, what the VMM's virtual VMX (vmm/x86/vmx_nested.h) promises, then runs a guest
  * of its own ("L2"), first in 32-bit protected mode with paging, without EPT (steps
- * 8-12), then in real mode on EPT with unrestricted guest (steps 13-19):
+ * 8-12), then in real mode on EPT with unrestricted guest (steps 13-20):
  *   1 CPUID.1:ECX offers VMX, IA32_FEATURE_CONTROL is locked with VMX outside SMX,
  *     IA32_VMX_BASIC has revision 1 and the TRUE_ control MSRs
  *   2 VMXON with CR4.VMXE clear raises #UD
@@ -52,7 +52,9 @@
  *     without its valid bit
  *  19 interrupt-window exiting with L2's IF clear: STI; NOP; HLT is a VM exit (7)
  *     after the NOP, once the STI's shadow is over
- *  20 VMCLEAR and VMXOFF succeed; VMREAD then raises #UD; no #GP came at any step
+ *  20 interrupt-window exiting with IF clear, an OUT (a VM exit), the control cleared:
+ *     STI; NOP; HLT is a VM exit for the HLT, no window exit for what L1 took back
+ *  21 VMCLEAR and VMXOFF succeed; VMREAD then raises #UD; no #GP came at any step
  * Each step prints "V" and a letter (b for step 1 ...) on COM1; the verdict on port
  * 0xf4 is 0 when all pass, else the number of the step that failed.  Without
  * `nested on` it fails at step 1.  An exception no step asked for, or a VM exit no
@@ -68,7 +70,7 @@
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define L2_KGS_LOW  0x4b475342      /* what L2 writes there (step 10) */
 #define L2_KGS_HIGH 0x00007f12
-/* Steps 13-19: L1's EPT (PML4, PDPT, PD, PT) and the pages of L1 it gives L2 */
+/* Steps 13-20: L1's EPT (PML4, PDPT, PD, PT) and the pages of L1 it gives L2 */
 #define EPT         0x310000
 #define EPT_PT      (EPT + 0x3000)
 #define EPTP        (EPT | 0x1e)    /* write-back (6), a 4-level walk (3 << 3) */
@@ -591,7 +593,40 @@ exit_ept_window:
     movl %ebx, %ecx
     vmw 0x4002, %ecx
 
-    movb $20, step              /* VMCLEAR, VMXOFF; then VMREAD is #UD */
+    movb $20, step              /* a window L1 takes back before it opens: no exit for it */
+    call mark
+    vmr 0x4002
+    orl $1 << 2, %ebx
+    movl %ebx, %ecx
+    vmw 0x4002, %ecx
+    vmw 0x681e, $0x8080         /* program H: out; sti; nop; hlt */
+    vmw 0x6820, $2              /* IF clear: the OUT comes first */
+    movl $exit_window_out, exit_next
+    vmresume
+    jmp fail
+
+exit_window_out:
+    vmr 0x4402
+    cmpl $30, %ebx
+    jne fail
+    vmr 0x4002                  /* the window no longer wanted */
+    andl $~(1 << 2), %ebx
+    movl %ebx, %ecx
+    vmw 0x4002, %ecx
+    vmw 0x681e, $0x8082         /* past the OUT */
+    movl $exit_window_hlt, exit_next
+    vmresume
+    jmp fail
+
+exit_window_hlt:
+    vmr 0x4402                  /* the HLT, not the window */
+    cmpl $12, %ebx
+    jne fail
+    vmr 0x681e
+    cmpl $0x8084, %ebx
+    jne fail
+
+    movb $21, step              /* VMCLEAR, VMXOFF; then VMREAD is #UD */
     call mark
     vmclear vmcs_ptr
     vm_ok
@@ -713,6 +748,11 @@ l2_ept_code:
     sti                         /* 0x8070, G: the window opens after the NOP */
     nop
     hlt                         /* 0x8072 */
+    .balign 16, 0xf4
+    outb %al, $0x80             /* 0x8080, H: an exit with IF clear, then as G */
+    sti
+    nop
+    hlt                         /* 0x8084 */
 l2_ept_end:
     .code32
 
