@@ -76,7 +76,7 @@ if [ "$platform" = nested-vmx ]; then
 	vmx_step 7 i "VMLAUNCH with bad pin-based controls was not VMfailValid(7), or VMPTRLD of the VMXON region not VMfailValid(10)"
 	vmx_step 8 j "the guest's guest did not run, or its CPUID was not a VM exit with reason 10, length and RIP"
 	vmx_step 9 k "after VMRESUME, the guest's guest's OUT was not a VM exit with reason 30, its port, size and registers"
-	vmx_step 10 l "the guest's guest's HLT was not a VM exit with reason 12, or L1 did not find the KERNEL_GS_BASE L2 wrote"
+	vmx_step 10 l "the guest's guest's HLT was not a VM exit with reason 12, or L1 did not find the KERNEL_GS_BASE and CR2 L2 wrote"
 	vmx_step 11 m "VMLAUNCH of a launched VMCS was not VMfailValid(4)"
 	vmx_step 12 n "a guest state VM entry refuses (CR0.PE clear) did not end in exit reason 0x80000021 at the host RIP"
 	vmx_step 13 o "EPT or unrestricted guest not offered, or a real-mode L2 whose pages L1's EPT moves did not run from them"

@@ -415,12 +415,13 @@ static bool l2_run(struct vm *vm, struct vmx_vcpu *x, uint8_t *v)
 }
 
 /* L1 after a VM exit (27.5): VMCS12's host state.  `gpr`: the GPRs L1 goes on with
- * (L2's: VMX does not switch them), RSP replaced by the host RSP.  `sys`: L2's SYS
- * group after an exit from L2 (NULL when L1 never left): KERNEL_GS_BASE, STAR, LSTAR,
- * CSTAR and SFMASK stay as L2 left them, as no VM exit switches them (L2's SWAPGS
- * changes KERNEL_GS_BASE without an exit, and L1's hypervisor reads it back), and so
- * does PAT unless the exit loads it. */
-static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, const uint64_t *gpr, const uint64_t *sys)
+ * (L2's: VMX does not switch them), RSP replaced by the host RSP.  `l2`: L2's state
+ * after an exit from L2 (NULL when L1 never left), for what no VM exit switches: CR2,
+ * KERNEL_GS_BASE, STAR, LSTAR, CSTAR and SFMASK stay as L2 left them, and PAT unless
+ * the exit loads it.  L2 changes CR2 (a page fault) and KERNEL_GS_BASE (SWAPGS)
+ * without an exit, and L1's hypervisor reads both back after every run of its guest. */
+static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, const uint64_t *gpr,
+                                       const union state_words *l2)
 {
     struct vcpu *c = vm->cpu;
     uint64_t exit = vmcs12_get(v, VMCS12_EXIT_CONTROLS);
@@ -430,8 +431,10 @@ static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, const ui
     if (err)
         return err;
     memcpy(st.gpr, gpr, sizeof(st.gpr));
-    if (sys)
-        memcpy(st.sys, sys, sizeof(st.sys));
+    if (l2) {
+        st.cr[VM_CR2] = l2->cr[VM_CR2];
+        memcpy(st.sys, l2->sys, sizeof(st.sys));
+    }
     st.cr[VM_CR0] = vmcs12_get(v, VMCS12_HOST_CR0);
     st.cr[VM_CR3] = vmcs12_get(v, VMCS12_HOST_CR3);
     st.cr[VM_CR4] = vmcs12_get(v, VMCS12_HOST_CR4);
@@ -480,16 +483,14 @@ static enum pith_error load_host_state(struct vm *vm, const uint8_t *v, const ui
     return state_write(c->vcpu, &st);
 }
 
-/* L2's state into VMCS12's guest area (27.3), from L2's vCPU; its GPRs into gpr and
- * its SYS group into sys. */
-static enum pith_error save_guest_state(struct vmx_l2 *l2, uint8_t *v, uint64_t *gpr, uint64_t *sys)
+/* L2's state into VMCS12's guest area (27.3), from L2's vCPU, and all of it into st. */
+static enum pith_error save_guest_state(struct vmx_l2 *l2, uint8_t *v, union state_words *l2_state)
 {
     union state_words st;
     enum pith_error err = state_read(l2_cpu(l2)->vcpu, &st);
     if (err)
         return err;
-    memcpy(gpr, st.gpr, sizeof(st.gpr));
-    memcpy(sys, st.sys, sizeof(st.sys));
+    *l2_state = st;
     uint64_t exit = vmcs12_get(v, VMCS12_EXIT_CONTROLS), entry = vmcs12_get(v, VMCS12_ENTRY_CONTROLS);
     plain_fields_move(v, &st, true);
     if (exit & EXIT_SAVE_DEBUG_CONTROLS)
@@ -532,13 +533,17 @@ static void write_exit_information(uint8_t *v, const struct vmx_l2_exit *e, uint
 static bool exit_to_l1(struct vm *vm, struct vmx_vcpu *x, uint8_t *v, bool from_l2)
 {
     struct vcpu *c = vm->cpu;
-    uint64_t gpr[16], sys[SYS_WORDS];
+    union state_words l2_state;
+    uint64_t gpr[16];
     enum pith_error err = PITH_OK;
-    if (from_l2)
-        err = save_guest_state(&x->l2, v, gpr, sys);
-    else
+    if (from_l2) {
+        err = save_guest_state(&x->l2, v, &l2_state);
+        if (!err)
+            memcpy(gpr, l2_state.gpr, sizeof(gpr));
+    } else {
         for (unsigned i = 0; i < 16; i++)
             gpr[i] = c->exit.mr[VM_GPR(i)];
+    }
     x->l2.run.running = false;
     x->l2.entry_pending = false;
     x->l2.exits++;
@@ -546,7 +551,7 @@ static bool exit_to_l1(struct vm *vm, struct vmx_vcpu *x, uint8_t *v, bool from_
     if (!err)
         err = pith_thread_suspend(from_l2 ? l2_cpu(&x->l2)->thread : c->thread);
     if (!err)
-        err = load_host_state(vm, v, gpr, from_l2 ? sys : NULL);
+        err = load_host_state(vm, v, gpr, from_l2 ? &l2_state : NULL);
     if (!err)
         err = pith_thread_resume(c->thread);
     if (err)

@@ -27,9 +27,9 @@
  *     CPUID was not carried out)
  *   9 VMRESUME past it with L1's answer in EBX: L2 sees L1's EBX, and its OUT to port
  *     0x80 is a VM exit (reason 30, the port, size 1, out) with L2's ESI, EDI and AL
- *  10 VMRESUME past the OUT: L2 writes KERNEL_GS_BASE, and its HLT is the next VM exit
- *     (reason 12, length 1), guest RSP as L2 had it; L1 reads L2's KERNEL_GS_BASE (no
- *     VM exit switches it)
+ *  10 VMRESUME past the OUT: L2 writes KERNEL_GS_BASE and CR2, and its HLT is the next
+ *     VM exit (reason 12, length 1), guest RSP as L2 had it; L1 reads L2's
+ *     KERNEL_GS_BASE and CR2 (no VM exit switches them)
  *  11 VMLAUNCH of the launched VMCS: VMfailValid 4
  *  12 VMCLEAR and VMPTRLD keep the fields; with a guest CR0 with PG but not PE the
  *     VM entry fails and L1 is back at HOST_RIP with exit reason 0x80000021 (33 and
@@ -70,6 +70,7 @@
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define L2_KGS_LOW  0x4b475342      /* what L2 writes there (step 10) */
 #define L2_KGS_HIGH 0x00007f12
+#define L2_CR2      0x0badf00c      /* and CR2 */
 /* Steps 13-20: L1's EPT (PML4, PDPT, PD, PT) and the pages of L1 it gives L2 */
 #define EPT         0x310000
 #define EPT_PT      (EPT + 0x3000)
@@ -336,6 +337,9 @@ exit_hlt:
     cmpl $L2_KGS_LOW, %eax
     jne fail
     cmpl $L2_KGS_HIGH, %edx
+    jne fail
+    movl %cr2, %eax             /* likewise CR2 */
+    cmpl $L2_CR2, %eax
     jne fail
 
     movb $11, step              /* VMLAUNCH of a launched VMCS: VMfailValid 4 */
@@ -711,6 +715,8 @@ l2_out:
     movl $L2_KGS_LOW, %eax
     movl $L2_KGS_HIGH, %edx
     wrmsr                       /* L2's own MSR (docs/nested.md): no VM exit */
+    movl $L2_CR2, %eax
+    movl %eax, %cr2             /* no VM exit either */
 l2_hlt:
     hlt                         /* VM exit: HLT */
     jmp .
