@@ -259,6 +259,9 @@ void vcpu_unbind_thread(struct thread *t);
 int vcpu_invoke(struct invocation *inv);
 NORETURN void vcpu_enter(struct vcpu *v);
 NORETURN void vcpu_exited(struct vcpu *v);
+/* The CPU refused an entry (a backend's exit information): the event that was to be
+ * injected comes back in the INTR group, as at a RECALL. */
+void vcpu_entry_refused(struct vcpu *v);
 void vcpu_take_reply(struct vcpu *v, struct thread *replier);
 void vcpu_boot(void);
 void vcpu_boot_ap(void);

@@ -19,6 +19,7 @@
 static bool vm_available;
 
 static void apply_reply(struct vcpu *v);
+static void withhold_event(struct vcpu *v);
 
 void vcpu_init(struct vcpu *v)
 {
@@ -272,6 +273,7 @@ void vcpu_exited(struct vcpu *v)
         if (e && v->buffered_count &&           /* the bytes wait a millisecond at most */
             arch_timestamp() - v->buffered_since >= timer_tsc_hz() / 1000) {
             struct vcpu_exit flush = { .reason = PITH_EXIT_PORT_WRITES };
+            withhold_event(v);              /* the kept exit's event, put back for the entry */
             deliver_exit(v, &flush);
         }
     } else if ((e->reason == PITH_EXIT_IO && port_shortcut(v, e)) ||
@@ -285,25 +287,47 @@ void vcpu_exited(struct vcpu *v)
     sched_return_to_user();
 }
 
-/* An exit before the guest runs again (a RECALL, an entry the kernel refuses) leaves
- * no event waiting in the VMCS or VMCB: the one the last reply injected comes back as
- * the exit's event being delivered (the INTR group), as a hardware exit reports an
- * event it cut short, and the VMM's reply injects it again or not.  Every such exit
- * reports it until a reply or an entry: a thread suspended and resumed in between
- * (docs/vm.md) does not lose it to a second RECALL. */
-static void withhold_event(struct vcpu *v)
+/* An exit before the guest runs again (a RECALL, an entry the kernel or the CPU
+ * refuses, a flush of buffered port writes) leaves no event waiting in the VMCS or
+ * VMCB: the one the last reply injected comes back as the exit's event being
+ * delivered (the INTR group), as a hardware exit reports an event it cut short, and
+ * the VMM's reply injects it again or not.  Every such exit reports it until a reply,
+ * a WRITE_STATE of the INTR group or an entry: a thread suspended and resumed in
+ * between (docs/vm.md) does not lose it to a second RECALL.  `withheld` is
+ * WITHHELD_HARDWARE from an entry until a reply: then the event the last hardware exit
+ * cut short, which nobody has answered yet, is the one the guest would lose. */
+#define WITHHELD_HARDWARE 1ull      /* never an event word: those have bit 31 set */
+
+/* The injection out of the VMCS or VMCB.  A software event's RIP may have moved back
+ * (vmx_withdraw_event puts it forward again): the entry checks it again, whatever the
+ * VMM wrote since the injection. */
+static uint64_t take_back_injection(struct vcpu *v)
 {
     uint64_t event = vcpu_arch_withdraw_event(v);
+    if ((event & PITH_VM_EVENT_VALID) && ((event >> 8) & 7) >= 4) {
+        uint64_t rip[2];
+        vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+        remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+    }
+    return event;
+}
+
+static void withhold_event(struct vcpu *v)
+{
+    uint64_t event = take_back_injection(v);
     if (event) {
         v->withheld = event;
-        /* A software event's RIP may have moved (vmx_withdraw_event): the entry checks
-         * it again, whatever the VMM wrote since the injection. */
-        if (((event >> 8) & 7) >= 4) {
-            uint64_t rip[2];
-            vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
-            remember_written(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
-        }
+    } else if (!v->before_entry && v->withheld == WITHHELD_HARDWARE) {
+        uint64_t intr[2];           /* read while before_entry is false: the hardware's */
+        vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_INTR), intr);
+        v->withheld = intr[1];
     }
+    v->before_entry = true;
+}
+
+void vcpu_entry_refused(struct vcpu *v)
+{
+    v->withheld = take_back_injection(v);
     v->before_entry = true;
 }
 
@@ -350,7 +374,7 @@ void vcpu_enter(struct vcpu *v)
         v->unchecked = 0;
     }
     v->before_entry = false;
-    v->withheld = 0;
+    v->withheld = WITHHELD_HARDWARE;
     vcpu_arch_load_space(v, (struct guest_space *)space->object);
     vcpu_arch_run(v);
 }
@@ -541,6 +565,8 @@ static int vcpu_write_state(struct invocation *inv, struct vcpu *v)
         remember_written(v, g, words);
         at += pith_vm_group_words(g);
     }
+    if (mask & PITH_VM_GROUP_INTR)
+        v->withheld = 0;            /* the VMM says what the interrupt state is */
     return PITH_OK;
 }
 

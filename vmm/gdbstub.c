@@ -559,9 +559,11 @@ bool gdb_intercept_at_recall(struct vm *vm)
         vm_log(vm, wanted ? "gdb: vCPU 0's #DB exits now (single steps)" : "gdb: vCPU 0's #DB is the guest's again");
     } else
         vm_log(vm, "gdb: #DB could not be %s: %s", wanted ? "intercepted" : "given back", pith_error_name(err));
-    pith_thread_resume(c->thread);
+    /* the recall before the thread runs: the event the RECALL took back stays with the
+     * next RECALL only until the vCPU enters (docs/vm.md) */
     c->recall_requested = true;
     pith_vcpu_recall(c->vcpu);
+    pith_thread_resume(c->thread);
     return true;
 }
 

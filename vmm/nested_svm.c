@@ -414,11 +414,14 @@ static enum pith_error l2_enter_state(struct vm *vm, struct nested_l2 *l2, const
     if (!err)
         err = pith_vcpu_read_state(vm->cpu->vcpu, PITH_VM_GROUP_TSC, &tsc, 1);
     tsc += vmcb12_get(vmcb, VMCB12_TSC_OFFSET, 8);
+    /* VMRUN loads the interrupt shadow; the INTR group written also drops whatever an
+     * earlier run of this vCPU left reported (docs/vm.md) */
+    uint64_t intr[2] = { vmcb12_get(vmcb, VMCB12_INT_SHADOW, 8) & INTERRUPT_SHADOW, 0 };
     static const uint64_t groups[] = { PITH_VM_GROUP_GPR, PITH_VM_GROUP_RIP, PITH_VM_GROUP_CR,
                                        PITH_VM_GROUP_SEG, PITH_VM_GROUP_DTR, PITH_VM_GROUP_SYS,
-                                       PITH_VM_GROUP_TSC };
-    const uint64_t *words[] = { gpr, rip, cr, seg, dtr, sys, &tsc };
-    for (unsigned i = 0; i < 7 && !err; i++)
+                                       PITH_VM_GROUP_INTR, PITH_VM_GROUP_TSC };
+    const uint64_t *words[] = { gpr, rip, cr, seg, dtr, sys, intr, &tsc };
+    for (unsigned i = 0; i < 8 && !err; i++)
         err = pith_vcpu_write_state(l2_running(l2)->vcpu, groups[i], words[i], pith_vm_groups_length(groups[i]));
     return err;
 }

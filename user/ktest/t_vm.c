@@ -1627,6 +1627,62 @@ done:
     vm_destroy(&vm);
 }
 
+/* The event a hardware exit cut short stands until the VMM replies: a RECALL after a
+ * suspend and resume and the INVALID_STATE of a refused reply both report it, error
+ * code included; a WRITE_STATE of the INTR group drops what a RECALL took back. */
+static bool suspend_resume_recall(struct pith_test_ctx *ctx, struct kt_vm *vm, const char *what)
+{
+    return pith_expect_ok(ctx, pith_vcpu_recall(vm->vcpu), "recall") &&
+           pith_expect_ok(ctx, pith_thread_suspend(vm->thread), "suspend") &&
+           pith_expect_ok(ctx, pith_thread_resume(vm->thread), "resume") &&
+           pith_expect_ok(ctx, pith_vm_wait_exit(vm->exit_ep, &vm->exit), "the exit after resuming") &&
+           vm_expect_exit(ctx, vm, PITH_EXIT_RECALL, what);
+}
+
+static void vm_exit_event_stands(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    uint64_t dtr[4], moved[4], intr[2];
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_inject_pm), 0) || !vm_protected(ctx, &vm))
+        goto done;
+    vm_idt32(&vm, 13, 0x1100);
+    if (!vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x80, "the out") ||
+        !vm_read(ctx, &vm, PITH_VM_GROUP_DTR, dtr))
+        goto done;
+    pith_memcpy(moved, dtr, sizeof(moved));
+    moved[2] = 0x9000;                  /* the IDT where nothing is mapped */
+    vm.exit.mr[VM_RIP] += 2;
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_DTR, moved) ||
+        !vm_reply(ctx, &vm, PITH_VM_GROUP_RIP, GP_EVENT, 0x77, 0) ||
+        !vm_expect_exit(ctx, &vm, PITH_EXIT_MMIO, "delivering the #GP reads the IDT"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], GP_EVENT | 0x77ull << 32, "the exit cut the #GP short");
+    if (!suspend_resume_recall(ctx, &vm, "no reply, a recall"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], GP_EVENT | 0x77ull << 32, "the unanswered exit's event stands");
+    if (!vm_reply(ctx, &vm, 0, PITH_VM_EVENT_VALID | 7ull << 8 | 13, 0, 0) ||
+        !vm_expect_exit(ctx, &vm, PITH_EXIT_INVALID_STATE, "a reply with an event of type 7"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[1], PITH_VM_REFUSED_EVENT, "refused for its event");
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], GP_EVENT | 0x77ull << 32, "a refused reply changes nothing");
+    uint64_t event = vm.exit.mr[VM_INTR(1)];
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_DTR, dtr) ||
+        !vm_reply(ctx, &vm, 0, event & 0xffffffff, event >> 32, 0) ||
+        !vm_expect_io(ctx, &vm, 0x8d, "the #GP handler, the IDT back"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0x77, "the error code it popped");
+    /* a WRITE_STATE of INTR: what a RECALL took back is gone */
+    if (!recall_then_reply(ctx, &vm, 0, GP_EVENT, 0x99, "a #GP, then a recall"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], GP_EVENT | 0x99ull << 32, "taken back");
+    if (!vm_read(ctx, &vm, PITH_VM_GROUP_INTR, intr) || !vm_write(ctx, &vm, PITH_VM_GROUP_INTR, intr) ||
+        !suspend_resume_recall(ctx, &vm, "INTR written, a recall"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(1)], 0, "nothing after the INTR group was written");
+done:
+    vm_destroy(&vm);
+}
+
 /* ---- Processor modes ---------------------------------------------------------------- */
 
 VM_GUEST(vmg_pm, ".code32",
@@ -1863,6 +1919,7 @@ KT_TABLE(vm,
     { "vm_inject_nmi", vm_inject_nmi },
     { "vm_inject_protected", vm_inject_protected },
     { "vm_recall_withholds_event", vm_recall_withholds_event },
+    { "vm_exit_event_stands", vm_exit_event_stands },
     { "vm_protected_mode", vm_protected_mode },
     { "vm_protected_far_jump", vm_protected_far_jump },
     { "vm_long_mode", vm_long_mode },

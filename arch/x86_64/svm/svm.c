@@ -362,6 +362,7 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
          * IDT bases): never shown to the VMM, never entered.  The guest state is the
          * reset state again; the VMM writes what it wants before the next entry. */
         reset_guest_state(v);
+        vcpu_entry_refused(v);          /* EVENTINJ was never consumed */
         e->reason = PITH_EXIT_INVALID_STATE;
         break;
     default:

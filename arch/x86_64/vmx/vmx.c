@@ -32,6 +32,8 @@ struct vmx_vcpu {
     uint32_t vmcs_cpu;                  /* 1 + the CPU the VMCS is active on, 0 = clear */
     bool launched;                      /* VMRESUME rather than VMLAUNCH */
     bool entry_failed;                  /* VMLAUNCH/VMRESUME refused to enter */
+    bool stepped_back;                  /* the pending injection moved RIP back by one, */
+    uint64_t stepped_rip;               /*   to this (vmx_inject) */
     uint64_t guest_cr2;
     uint64_t guest_msr[5];              /* STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE */
     uint64_t guest_dr6;
@@ -603,14 +605,14 @@ static void redeliver_event(void)
 }
 
 /* The CPU refused the entry, before the guest ran (VMfail, SDM 31.2) or while loading
- * its state (an exit with bit 31 set, SDM 27.8): the event to inject is dropped, and the
- * VMCS starts again from a clear launch state. */
+ * its state (an exit with bit 31 set, SDM 27.8): the event to inject comes back to the
+ * VMM (vcpu_entry_refused), and the VMCS starts again from a clear launch state. */
 static void entry_refused(struct vcpu *v, struct vcpu_exit *e, uint64_t raw, uint64_t qualification)
 {
+    vcpu_entry_refused(v);
     vmclear(vmx_cpu()->current_vmcs);
     vmptrld(virt_to_phys(vcpu_page(v, VCPU_PAGE_CONTROL)));
     vmx_state(v)->launched = false;
-    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
     *e = (struct vcpu_exit){ PITH_EXIT_INVALID_STATE, raw, qualification, 0, 0 };
 }
 
@@ -916,9 +918,11 @@ void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
 void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
 {
     load(v);
+    struct vmx_vcpu *x = vmx_state(v);
     uint64_t info = event & 0x80000fffull;
     if (!(vmread(VMCS_GUEST_CR0) & CR0_PE))
         info &= ~(uint64_t)INTR_INFO_ERROR_CODE;
+    x->stepped_back = false;
     if (software_event(info)) {
         uint64_t stopped = vmread(VMCS_IDT_VECTORING_INFO);
         if ((stopped & INTR_INFO_VALID) && (stopped & 0x7ff) == (info & 0x7ff)) {
@@ -926,7 +930,9 @@ void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
         } else if (vmx.zero_length_inject) {
             vmwrite(VMCS_ENTRY_INSTR_LENGTH, 0);
         } else {
-            vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) - 1);
+            x->stepped_rip = vmread(VMCS_GUEST_RIP) - 1;
+            x->stepped_back = true;
+            vmwrite(VMCS_GUEST_RIP, x->stepped_rip);
             vmwrite(VMCS_ENTRY_INSTR_LENGTH, 1);
         }
     }
@@ -934,19 +940,20 @@ void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
     vmwrite(VMCS_ENTRY_ERROR_CODE, error_code & 0xffffffffull);
 }
 
-/* The entry's event, taken back (vcpu.c, withhold_event).  A software event that
+/* The entry's event, taken back (vcpu.c, take_back_injection).  A software event that
  * vmx_inject gave a length of 1 by moving RIP back has RIP put forward again, so that
- * the VMM sees it where it left it. */
+ * the VMM sees it where it left it, unless the VMM wrote another RIP since. */
 uint64_t vmx_withdraw_event(struct vcpu *v)
 {
     load(v);
+    struct vmx_vcpu *x = vmx_state(v);
     uint64_t info = vmread(VMCS_ENTRY_INTR_INFO);
+    bool stepped_back = x->stepped_back;
+    x->stepped_back = false;
     if (!(info & INTR_INFO_VALID))
         return 0;
-    uint64_t stopped = vmread(VMCS_IDT_VECTORING_INFO);
-    bool redelivered = (stopped & INTR_INFO_VALID) && (stopped & 0x7ff) == (info & 0x7ff);
-    if (software_event(info) && !redelivered && !vmx.zero_length_inject)
-        vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + 1);
+    if (stepped_back && software_event(info) && vmread(VMCS_GUEST_RIP) == x->stepped_rip)
+        vmwrite(VMCS_GUEST_RIP, x->stepped_rip + 1);
     vmwrite(VMCS_ENTRY_INTR_INFO, 0);
     return event_word(info, VMCS_ENTRY_ERROR_CODE);
 }
