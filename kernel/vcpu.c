@@ -14,6 +14,7 @@
  */
 #include "kernel.h"
 #include <arch.h>
+#include <pith/bulk.h>
 
 
 static bool vm_available;
@@ -383,7 +384,7 @@ void vcpu_enter(struct vcpu *v)
  * are inlined, so each caller of write_back gets its own copy without the test. */
 static inline __attribute__((always_inline)) uint64_t reply_word(const struct vcpu *v, const struct thread *replier, unsigned i)
 {
-    return replier ? thread_mr(replier, i) : v->reply[i];
+    return replier ? arch_mr_reg(replier, i) : v->reply[i];    /* i < PITH_MSG_REGS_IN_CPU */
 }
 
 /* Words at..at+n-1 of a reply (all beyond the registers: at >= PITH_VM_EXIT_HEADER, and
@@ -395,9 +396,9 @@ static inline __attribute__((always_inline)) void reply_words(const struct vcpu 
     _Static_assert(PITH_VM_EXIT_HEADER + PITH_VM_GROUP_ALL_WORDS <= PITH_MSG_MAX,
                    "a reply's groups fit in the IPC buffer");
     if (!replier)
-        memcpy(to, &v->reply[at], n * sizeof(uint64_t));
+        pith_copy_words(to, &v->reply[at], n);
     else if (replier->ipc_buffer)
-        memcpy(to, (const void *)&replier->ipc_buffer->mr[at], n * sizeof(uint64_t));
+        pith_copy_words(to, (const uint64_t *)&replier->ipc_buffer->mr[at], n);
     else
         memset(to, 0, n * sizeof(uint64_t));
 }
@@ -441,7 +442,7 @@ void vcpu_take_reply(struct vcpu *v, struct thread *replier)
 {
     uint64_t info = arch_msg_info(replier);
     unsigned length = (unsigned)pith_msginfo_length(info);
-    uint64_t event = length > 0 ? thread_mr(replier, 0) : 0;
+    uint64_t event = length > 0 ? arch_mr_reg(replier, 0) : 0;
     if ((event & PITH_VM_EVENT_VALID) && !guest_event_valid(event)) {
         v->refused = PITH_VM_REFUSED_EVENT;
         return;

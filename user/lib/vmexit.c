@@ -1,19 +1,32 @@
 /* VM exits as a VMM sees them: receive, edit, reply (pith/vmexit.h). */
 #include "pith/pith.h"
 #include "pith/string.h"
+#include <pith/bulk.h>
 #include "pith/vmexit.h"
+
+/* Words of a message: many (the GPR group) 64 bytes a step, a few one by one. */
+static inline __attribute__((always_inline)) void copy_message_words(uint64_t *to, const uint64_t *from, size_t n)
+{
+    if (n >= 8)
+        pith_memcpy(to, from, n * sizeof(uint64_t));
+    else
+        pith_copy_words(to, from, n);
+}
 
 static void take(struct pith_vm_exit *exit, const struct pith_msg *msg)
 {
+    _Static_assert(PITH_MSG_REGS_IN_CPU == 4, "the registers below");
     exit->reason = pith_msginfo_label(msg->info);
     exit->badge = msg->badge;
     exit->length = pith_msginfo_length(msg->info);
+    exit->mr[0] = msg->mr[0];       /* all four, sent or not: they are only registers */
+    exit->mr[1] = msg->mr[1];
+    exit->mr[2] = msg->mr[2];
+    exit->mr[3] = msg->mr[3];
     unsigned length = exit->length < PITH_MSG_MAX ? (unsigned)exit->length : PITH_MSG_MAX;
-    for (unsigned i = 0; i < length && i < PITH_MSG_REGS_IN_CPU; i++)
-        exit->mr[i] = msg->mr[i];
     if (length > PITH_MSG_REGS_IN_CPU)
-        memcpy(&exit->mr[PITH_MSG_REGS_IN_CPU], &pith_ipc_buffer()->mr[PITH_MSG_REGS_IN_CPU],
-               (length - PITH_MSG_REGS_IN_CPU) * sizeof(uint64_t));
+        copy_message_words(&exit->mr[PITH_MSG_REGS_IN_CPU],
+                        &pith_ipc_buffer()->mr[PITH_MSG_REGS_IN_CPU], length - PITH_MSG_REGS_IN_CPU);
 }
 
 /* The reply message: the header words, then the groups of `mask` (a subset of the
@@ -30,14 +43,14 @@ static uint64_t put_reply(const struct pith_vm_exit *exit, struct pith_msg *msg,
     unsigned out = PITH_VM_EXIT_HEADER;
     if (mask == exit->transfer_mask) {          /* all that came: one block */
         out += pith_vm_groups_length(mask);
-        memcpy(&buffer->mr[PITH_VM_EXIT_HEADER], &exit->mr[PITH_VM_EXIT_HEADER],
-               (out - PITH_VM_EXIT_HEADER) * sizeof(uint64_t));
+        copy_message_words(&buffer->mr[PITH_VM_EXIT_HEADER], &exit->mr[PITH_VM_EXIT_HEADER],
+                        out - PITH_VM_EXIT_HEADER);
         return pith_msginfo(mask, out, 0);
     }
     for (uint64_t left = mask; left; left &= left - 1) {
         unsigned g = (unsigned)__builtin_ctzll(left), words = pith_vm_group_words(g);
-        memcpy(&buffer->mr[out], &exit->mr[pith_vm_group_at(exit->transfer_mask, 1ull << g)],
-               words * sizeof(uint64_t));
+        copy_message_words(&buffer->mr[out], &exit->mr[pith_vm_group_at(exit->transfer_mask, 1ull << g)],
+                        words);
         out += words;
     }
     return pith_msginfo(mask, out, 0);
