@@ -409,8 +409,17 @@ static inline __attribute__((always_inline)) void write_back(struct vcpu *v, uin
     uint64_t mask = pith_msginfo_label(info) & PITH_VM_GROUP_ALL;
     unsigned length = (unsigned)pith_msginfo_length(info);
     uint64_t event = length > 0 ? reply_word(v, replier, 0) : 0;
-    if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask))
+    if (mask == PITH_VM_GROUP_RIP) {    /* the commonest reply: past the instruction */
+        if (length >= PITH_VM_EXIT_HEADER + 2) {
+            uint64_t now[2], next[2];
+            reply_words(v, replier, PITH_VM_EXIT_HEADER, 2, next);
+            vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), now);
+            write_rip(v, now, next);
+        }
+        mask = 0;
+    } else if (length < PITH_VM_EXIT_HEADER + pith_vm_groups_length(mask)) {
         mask = 0;           /* a short reply changes no state */
+    }
     unsigned at = PITH_VM_EXIT_HEADER;
     for (; mask; mask &= mask - 1) {
         unsigned g = (unsigned)__builtin_ctzll(mask);
