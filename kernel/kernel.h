@@ -312,6 +312,8 @@ _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");
 _Static_assert(offsetof(struct cpu, user_rsp) == 16, "entry.S");
 _Static_assert(offsetof(struct cpu, current_regs_top) == 24, "entry.S");
+_Static_assert(offsetof(struct cpu, current) == 32, "entry.S");
+_Static_assert(PITH_SYS_CALL == 1 && PITH_SYS_REPLY_RECV == 2, "entry.S");
 
 extern struct cpu cpus[MAX_CPUS];
 extern unsigned cpus_online;
@@ -320,6 +322,7 @@ extern unsigned cpus_online;
  * exit to user mode or a guest and the idle loop release it.  While a CPU waits for it
  * (interrupts off) it carries out the requests the holder posts in its `requests`. */
 void kernel_lock(void);
+void kernel_lock_wait(uint32_t ticket);     /* kernel_lock's slow half (entry.S too) */
 /* The big kernel lock's tickets (arch/x86_64/smp.c).  Unlocking is written inline: it
  * is on every way back to user mode, and only the holder ever writes `serving`. */
 struct kernel_lock_state {
@@ -327,6 +330,7 @@ struct kernel_lock_state {
     uint32_t serving;
 };
 extern struct kernel_lock_state big_lock;
+_Static_assert(offsetof(struct kernel_lock_state, serving) == 4, "entry.S");
 static inline __attribute__((always_inline)) void kernel_unlock(void)
 {
     __atomic_store_n(&big_lock.serving, big_lock.serving + 1, __ATOMIC_RELEASE);
@@ -363,8 +367,9 @@ struct thread *schedq_highest(const struct sched_queues *q);
 /* The highest priority with a runnable thread; the queues must not be empty. */
 static inline unsigned schedq_highest_priority(const struct sched_queues *q)
 {
-    unsigned w = 63 - (unsigned)__builtin_clzll(q->summary);
-    return w * 64 + 63 - (unsigned)__builtin_clzll(q->bitmap[w]);
+    /* 63 ^ clz is the index of the highest set bit: one BSR each */
+    unsigned w = 63 ^ (unsigned)__builtin_clzll(q->summary);
+    return w << 6 | (63 ^ (unsigned)__builtin_clzll(q->bitmap[w]));
 }
 void sched_make_runnable(struct thread *t);
 void sched_block(struct thread *t, enum thread_state state);

@@ -19,9 +19,12 @@
  * no SWAPGS needs balancing there.
  *
  * struct cpu field offsets (kernel.h checks them): 0 self, 8 kernel_stack_top,
- * 16 user_rsp, 24 current_regs_top.
+ * 16 user_rsp, 24 current_regs_top, 32 current.
  */
 #define VECTOR_SYSCALL 0x100
+#define SYS_CALL 1                          /* PITH_SYS_CALL, PITH_SYS_REPLY_RECV */
+#define SYS_REPLY_RECV 2                    /* (kernel.h checks them) */
+#define CPU_CURRENT 32                      /* struct cpu's current */
 #define SEL_USER_DS 0x23
 #define SEL_USER_CS 0x2b
 #define USER_REGS_SIZE (22 * 8)             /* struct user_regs (kernel.h checks it) */
@@ -88,8 +91,27 @@ syscall_entry:
     mov %gs:8, %rsp
     cld                                     /* again, should SFMASK ever lose DF */
     xor %ebp, %ebp
-    call kernel_lock                        /* here, so that the C of the fast paths */
-    call syscall_from_user                  /* needs no frame of its own */
+    /* The big kernel lock (kernel_lock written out: its ticket in ECX, RAX still the
+     * system call's number), then Call and ReplyRecv straight to their fast paths
+     * and the rest to syscall_slow, as syscall_from_user would send them; after a
+     * wait for the lock, or with no current thread, syscall_from_user decides. */
+    mov $1, %ecx
+    lock xadd %ecx, big_lock(%rip)
+    cmp big_lock+4(%rip), %ecx
+    jne 2f
+    sub $8, %rsp                            /* as a call would leave it */
+    mov %gs:CPU_CURRENT, %rdi
+    test %rdi, %rdi
+    jz 1f
+    cmp $SYS_CALL, %rax
+    je fastpath_call
+    cmp $SYS_REPLY_RECV, %rax
+    je fastpath_reply_recv
+    jmp syscall_slow                        /* none of them returns */
+1:  jmp syscall_from_user
+2:  mov %ecx, %edi
+    call kernel_lock_wait
+    call syscall_from_user
     ud2
 
 /* Exceptions without an error code push a zero so every frame looks the same. */

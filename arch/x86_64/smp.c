@@ -61,7 +61,7 @@ unsigned cpus_online = 1;
 
 struct kernel_lock_state big_lock;
 
-static __attribute__((noinline)) void kernel_lock_wait(uint32_t ticket)
+__attribute__((noinline)) void kernel_lock_wait(uint32_t ticket)
 {
     struct cpu *c = this_cpu();
     while (__atomic_load_n(&big_lock.serving, __ATOMIC_ACQUIRE) != ticket) {
