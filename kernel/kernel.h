@@ -210,6 +210,7 @@ struct vcpu {
     struct thread *thread;                  /* the vCPU thread, NULL when unbound */
     uint64_t arch[VCPU_ARCH_WORDS];         /* the backend's (entry code uses offset 8) */
     uint64_t transfer_mask;
+    uint64_t options;                       /* PITH_VM_OPTION_* of VCpu.CONFIGURE */
     uint64_t exception_bitmap;
     uint64_t msg[PITH_MSG_MAX];             /* the exit message while it is delivered */
     uint32_t msg_length;

@@ -498,6 +498,9 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     uint64_t exception_bitmap = inv_arg(inv, 4);
     if (exception_bitmap >> 32 || (exception_bitmap & PITH_VM_HOST_EXCEPTIONS))
         return PITH_E_INVALID_ARG;
+    uint64_t options = inv_arg(inv, 3) & ~0xffffffffull;
+    if (options & ~vcpu_arch_options())
+        return PITH_E_INVALID_ARG;      /* unknown, or not on this CPU */
     if (!vcpu_may_run_on(t->cpu))
         return PITH_E_INVALID_ARG;
     /* point of no return */
@@ -511,6 +514,7 @@ static int vcpu_configure(struct invocation *inv, struct vcpu *v)
     t->vcpu = v;
     v->thread = t;
     v->transfer_mask = inv_arg(inv, 3) & PITH_VM_GROUP_ALL;
+    v->options = options;
     v->exception_bitmap = exception_bitmap;
     vcpu_arch_configure(v, (struct guest_space *)gc->object, v->exception_bitmap);
     return PITH_OK;

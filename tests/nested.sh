@@ -116,5 +116,7 @@ check nested_svm_hostile_refills "svm_hostile's L2 did not make the shadow drop 
 	has 'vmm: svm-hostile: vCPU 0: the shadow nested table: [0-9]{4,} pages mapped, [0-9]{2,} flushes$'
 check nested_svm_basic_off "svm_basic without nested on did not stop at its first step (no SVM: verdict 1)" \
 	has 'vmm: svm-off: stopped after [0-9]+ ms with verdict 1$'
+check nested_svm_virtual_gif "the guests with nested on did not run STGI and CLGI on the CPU's virtual GIF" \
+	has '^\[kvm-on\] vmm: kvm-on: virtual SVM, STGI and CLGI without exits \(the CPU.s virtual GIF\)$'
 linux_kvm_checks svm vmx kvm_amd
 checks_summary "$platform"

@@ -57,8 +57,9 @@ append='' initrd='' direct_options=0
 # shellcheck disable=SC2206  # (FORWARD is split at spaces on purpose)
 forwards=(${FORWARD:-})
 # shellcheck disable=SC2054  # (the commas are inside QEMU option values)
-# SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on.
-accel=(-accel tcg -cpu "qemu64,+svm,+npt,+smep,+smap,+umip")
+# SMEP, SMAP and UMIP are on so the kernel runs with the protections it turns on;
+# vGIF (SVM's virtual GIF) for guests that run their own guests (docs/vm.md, "Options").
+accel=(-accel tcg -cpu "qemu64,+svm,+npt,+vgif,+smep,+smap,+umip")
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--icount) icount=(-icount shift=0) ;;

@@ -477,8 +477,12 @@ static void plan_injection(struct vm *vm, struct reply *reply)
         reply->inject = delivering & 0xffffffffull;
         reply->error_code = delivering >> 32;
     }
-    if (!nested_svm_gif(vm))
-        return;                     /* GIF clear: interrupts and NMIs wait (APM 15.17) */
+    if (!nested_svm_gif(vm)) {      /* GIF clear: interrupts and NMIs wait (APM 15.17), */
+        if ((c->options & PITH_VM_OPTION_VIRTUAL_GIF) &&    /* for a window after STGI */
+            (vm_nmi(vm, c->index, false) || interrupt_waiting(vm)))
+            reply->windows |= PITH_VM_WINDOW_INTERRUPT;
+        return;
+    }
     if (vm_nmi(vm, c->index, false)) {
         if (!reply->inject && !(c->exit.mr[VM_INTERRUPTIBILITY] & INTERRUPT_NMI_BLOCKED)) {
             vm_nmi(vm, c->index, true);
@@ -635,6 +639,7 @@ static bool handle(struct vm *vm, struct reply *reply)
     struct vcpu *c = vm->cpu;
     c->state = VCPU_HANDLING;
     c->reply_groups = 0;
+    nested_svm_exit_gif(c);
     if (vm->platform->after_exit)
         vm->platform->after_exit(vm, c->index);
     perform_port_writes(vm);            /* they came before the exit */

@@ -553,7 +553,7 @@ bool gdb_intercept_at_recall(struct vm *vm)
     uint64_t bitmap = vm->exception_bitmap | (wanted ? GDB_EXCEPTION_BITMAP : 0);
     pith_thread_suspend(c->thread);
     enum pith_error err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint,
-                                              VM_TRANSFER_MASK, bitmap);
+                                              VM_TRANSFER_MASK | c->options, bitmap);
     if (err == PITH_OK) {
         s->db_intercepted = wanted;
         vm_log(vm, wanted ? "gdb: vCPU 0's #DB exits now (single steps)" : "gdb: vCPU 0's #DB is the guest's again");

@@ -45,6 +45,18 @@ void nested_svm_setup(struct vm *vm, bool nested)
     vm->nested_svm = nested && (r[2] & (1u << 2));
     for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
         svm_nested_reset(&vm->cpus[i].svm);
+    /* The guest's STGI and CLGI without exits where the CPU has a virtual GIF; the
+     * kernel refuses the option where it has not, and the vCPU stays as it was. */
+    for (unsigned i = 0; vm->nested_svm && i < vm->vcpu_count; i++) {
+        struct vcpu *c = &vm->cpus[i];
+        if (pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint,
+                                VM_TRANSFER_MASK | PITH_VM_OPTION_VIRTUAL_GIF, vm->exception_bitmap) == PITH_OK)
+            c->options = PITH_VM_OPTION_VIRTUAL_GIF;
+    }
+    if (vm->nested_svm)
+        vm_log(vm, "virtual SVM, %s", (vm->cpus[0].options & PITH_VM_OPTION_VIRTUAL_GIF)
+                                          ? "STGI and CLGI without exits (the CPU's virtual GIF)"
+                                          : "STGI and CLGI exit (the CPU has no virtual GIF)");
 }
 
 void nested_svm_cpuid(struct vm *vm, uint32_t leaf, uint32_t out[4])
@@ -83,6 +95,11 @@ bool nested_svm_efer_write(struct vm *vm, uint64_t *value)
     return svm_nested_efer_write(&vm->cpu->svm, vm->nested_svm, value);
 }
 
+static bool virtual_gif(const struct vcpu *c)
+{
+    return c->options & PITH_VM_OPTION_VIRTUAL_GIF;
+}
+
 bool nested_svm_gif(struct vm *vm)
 {
     return !vm->nested_svm || vm->cpu->svm.gif;
@@ -90,7 +107,23 @@ bool nested_svm_gif(struct vm *vm)
 
 bool nested_svm_gif_clear(const struct vcpu *c)
 {
-    return c->vm->nested_svm && !c->svm.gif;
+    return c->vm->nested_svm && !virtual_gif(c) && !c->svm.gif;
+}
+
+void nested_svm_exit_gif(struct vcpu *c)
+{
+    if (virtual_gif(c))
+        c->svm.gif = !(c->exit.mr[VM_INTERRUPTIBILITY] & PITH_VM_INTR_GIF_CLEAR);
+}
+
+/* GIF as the reply to the exit leaves it: with the virtual GIF in the INTR group the
+ * reply writes (VM_REPLY_MASK). */
+static void set_gif(struct vcpu *c, bool gif)
+{
+    c->svm.gif = gif;
+    if (virtual_gif(c))
+        c->exit.mr[VM_INTERRUPTIBILITY] = (c->exit.mr[VM_INTERRUPTIBILITY] & ~PITH_VM_INTR_GIF_CLEAR) |
+                                          (gif ? 0 : PITH_VM_INTR_GIF_CLEAR);
 }
 
 /* ---- The instructions --------------------------------------------------------------------- */
@@ -292,7 +325,7 @@ static bool vmrun(struct vm *vm, uint64_t address, uint8_t *vmcb, unsigned lengt
         return *switched;
     }
     svm_vmcb12_write_invalid(vmcb);
-    vm->cpu->svm.gif = false;
+    set_gif(vm->cpu, false);
     return vm_write_phys(vm, address + VMCB12_EXITCODE, vmcb + VMCB12_EXITCODE, 32);
 }
 
@@ -567,8 +600,19 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
         err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_SEG, seg, 16);
     if (!err)
         err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_SYS, sys, SYS_WORDS);
+    if (!err && virtual_gif(c)) {       /* no shadow after VMRUN, GIF clear */
+        const uint64_t intr[2] = { PITH_VM_INTR_GIF_CLEAR, 0 };
+        err = pith_vcpu_write_state(c->vcpu, PITH_VM_GROUP_INTR, intr, 2);
+    }
     if (!err)
         err = pith_thread_resume(c->thread);
+    /* Its STGI will not exit: an interrupt or NMI that waits for it needs an exit now,
+     * whose reply asks for the window that opens after the STGI (plan_injection). */
+    if (!err && virtual_gif(c) && !c->recall_requested && vcpu_wants_attention(c)) {
+        c->recall_requested = true;
+        vm->record.recalls++;
+        err = pith_vcpu_recall(c->vcpu);
+    }
     if (err)
         vm_stop(vm, VM_END_ERROR, "#VMEXIT to the guest: %s", pith_error_name(err));
     return !err;
@@ -703,10 +747,10 @@ bool nested_svm_instruction(struct vm *vm, uint64_t *inject, bool *switched)
     bool done = true;
     switch (code) {
     case SVM_EXIT_STGI:
-        c->svm.gif = true;
+        set_gif(c, true);
         break;
     case SVM_EXIT_CLGI:
-        c->svm.gif = false;
+        set_gif(c, false);
         break;
     case SVM_EXIT_INVLPGA:          /* no guest of the guest runs: nothing is cached */
         break;

@@ -45,8 +45,14 @@ bool nested_svm_efer_write(struct vm *vm, uint64_t *value);
 bool nested_svm_gif(struct vm *vm);
 
 /* Whether the vCPU's GIF is clear: its interrupts and NMIs wait, and nothing should
- * recall it to deliver them (vcpu_wants_attention). */
+ * recall it to deliver them (vcpu_wants_attention).  Never with the virtual GIF
+ * (PITH_VM_OPTION_VIRTUAL_GIF): the guest sets it without an exit, so only an exit
+ * can tell, and a recall is how to get one. */
 bool nested_svm_gif_clear(const struct vcpu *c);
+
+/* At each exit of the guest's own: GIF as the exit's INTR group has it, with the
+ * virtual GIF. */
+void nested_svm_exit_gif(struct vcpu *c);
 
 /* An exit of an SVM instruction (VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA). */
 bool nested_svm_is_instruction_exit(struct vm *vm);

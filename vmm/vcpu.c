@@ -165,7 +165,7 @@ static uint64_t segment(uint16_t selector, uint16_t attributes, uint32_t limit)
  */
 enum pith_error vcpu_enter_startup(struct vcpu *c, uint8_t vector)
 {
-    uint64_t state[16 + 2 + 6 + 16 + 4] = { 0 };
+    uint64_t state[16 + 2 + 6 + 16 + 4 + 2] = { 0 };   /* ..., DTR, INTR (no shadow, GIF set) */
     uint64_t *rip = &state[16], *cr = &state[18], *seg = &state[24], *dtr = &state[40];
     rip[1] = 2;
     cr[0] = 0x60000010;
@@ -178,7 +178,7 @@ enum pith_error vcpu_enter_startup(struct vcpu *c, uint8_t vector)
     seg[14] = segment(0, 0x8b, 0xffff);             /* TR: busy TSS */
     dtr[1] = dtr[3] = 0xffff;
     uint64_t groups = PITH_VM_GROUP_GPR | PITH_VM_GROUP_RIP | PITH_VM_GROUP_CR |
-                      PITH_VM_GROUP_SEG | PITH_VM_GROUP_DTR;
+                      PITH_VM_GROUP_SEG | PITH_VM_GROUP_DTR | PITH_VM_GROUP_INTR;
     return pith_vcpu_write_state(c->vcpu, groups, state, sizeof(state) / sizeof(state[0]));
 }
 

@@ -249,6 +249,7 @@ static enum pith_error create_vcpu(struct vm *vm, struct vcpu *c)
         err = pith_alloc_object(PITH_OBJ_THREAD, 0, &c->thread);
     if (!err)
         err = pith_alloc_object(PITH_OBJ_ENDPOINT, 0, &c->exit_endpoint);
+    c->options = 0;                 /* nested_svm_setup may add the virtual GIF */
     if (!err)
         err = pith_vcpu_configure(c->vcpu, c->thread, vm->space, c->exit_endpoint, VM_TRANSFER_MASK,
                                   vm->exception_bitmap);

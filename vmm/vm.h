@@ -121,6 +121,7 @@ struct vcpu {
     uint8_t sipi_vector;
     bool finished;                  /* its VMM thread left the exit loop */
     struct svm_nested_cpu svm;      /* virtual SVM (nested_svm.c) */
+    uint64_t options;               /* PITH_VM_OPTION_* its VCpu.CONFIGURE gave it */
 };
 
 struct vm_config {

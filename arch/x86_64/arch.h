@@ -212,6 +212,7 @@ void vcpu_arch_after_exit(struct vcpu *v);
 const char *vcpu_arch_name(void);
 void vcpu_arch_init(struct vcpu *v);
 void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap);
+uint64_t vcpu_arch_options(void);               /* the PITH_VM_OPTION_* this CPU has */
 void vcpu_arch_destroy(struct vcpu *v);                /* before its memory is reused */
 NORETURN void vcpu_arch_run(struct vcpu *v);    /* ends in vcpu_exited(v) on a fresh stack */
 const struct vcpu_exit *vcpu_arch_exit_info(struct vcpu *v);   /* the exit after_exit kept */

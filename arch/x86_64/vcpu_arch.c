@@ -29,6 +29,7 @@ struct vcpu_backend {
     uint64_t pte_present_bits;
     uint64_t (*pte_table)(uint64_t phys);
     uint64_t (*pte_leaf)(uint64_t phys, unsigned rights, bool large, bool uncached);
+    uint64_t (*options)(void);
 };
 
 bool svm_init_cpu(void);
@@ -47,6 +48,7 @@ void svm_request_windows(struct vcpu *v, uint64_t windows);
 #define NPT_PTE_PRESENT_BITS 1ull        /* P */
 uint64_t npt_pte_table(uint64_t phys);
 uint64_t npt_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
+uint64_t svm_options(void);
 
 /* A VMCB is plain memory: nothing of it stays in the CPU. */
 static void svm_destroy(struct vcpu *v)
@@ -75,7 +77,7 @@ static void svm_serve_request(struct cpu *c)
 static const struct vcpu_backend svm = {
     "svm", svm_init_cpu, svm_init_ap, svm_serve_request, svm_post_flush, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_exit_delivered, svm_read_group,
     svm_write_group, svm_inject, svm_withdraw_event, svm_request_windows, svm_flush_space,
-    svm_destroy, NPT_PTE_PRESENT_BITS, npt_pte_table, npt_pte_leaf,
+    svm_destroy, NPT_PTE_PRESENT_BITS, npt_pte_table, npt_pte_leaf, svm_options,
 };
 
 bool vmx_init_cpu(void);
@@ -99,10 +101,16 @@ void vmx_destroy(struct vcpu *v);
 uint64_t ept_pte_table(uint64_t phys);
 uint64_t ept_pte_leaf(uint64_t phys, unsigned rights, bool large, bool uncached);
 
+/* VMX has none of the options. */
+static uint64_t vmx_options(void)
+{
+    return 0;
+}
+
 static const struct vcpu_backend vmx = {
     "vmx", vmx_init_cpu, vmx_init_ap, vmx_serve_request, vmx_post_flush, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_exit_delivered, vmx_read_group,
     vmx_write_group, vmx_inject, vmx_withdraw_event, vmx_request_windows, vmx_flush_space,
-    vmx_destroy, EPT_PTE_PRESENT_BITS, ept_pte_table, ept_pte_leaf,
+    vmx_destroy, EPT_PTE_PRESENT_BITS, ept_pte_table, ept_pte_leaf, vmx_options,
 };
 
 static const struct vcpu_backend *backend;
@@ -204,6 +212,7 @@ void vcpu_arch_serve_request(struct cpu *c)
 const char *vcpu_arch_name(void) { return backend->name; }
 void vcpu_arch_init(struct vcpu *v) { backend->init(v); }
 void vcpu_arch_configure(struct vcpu *v, struct guest_space *gs, uint64_t exc) { backend->configure(v, gs, exc); }
+uint64_t vcpu_arch_options(void) { return backend ? backend->options() : 0; }
 /* A vCPU that comes to another CPU than it last ran on has nothing of its own in
  * that CPU's TLB and takes a fresh tag there; its guest space is loaded and flushed
  * there as if new (the CPU may hold stale translations of it from another vCPU). */

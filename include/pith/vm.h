@@ -77,7 +77,8 @@ enum pith_exit {
 #define PITH_VM_GROUP_SYS   (1u << 5)   /* 9: sysenter cs esp eip, star lstar cstar sfmask,
                                          * kernel gs base, pat */
 #define PITH_VM_GROUP_INTR  (1u << 6)   /* 2: interruptibility (bit 0 interrupt shadow, bit 1
-                                         * NMI blocked), event being delivered at the exit
+                                         * NMI blocked, bit 2 GIF clear with the virtual GIF
+                                         * option), event being delivered at the exit
                                          * (PITH_VM_EVENT_* format, 0 = none) */
 #define PITH_VM_GROUP_TSC   (1u << 7)   /* 1: TSC offset */
 #define PITH_VM_GROUP_DR    (1u << 8)   /* 5: dr0 dr1 dr2 dr3 dr6; READ_STATE and
@@ -87,6 +88,16 @@ enum pith_exit {
  * which would take the message past PITH_MSG_MAX words. */
 #define PITH_VM_GROUP_ALL   0xffu
 #define PITH_VM_GROUP_ALL_WORDS 56      /* their words together */
+/* The INTR group's first word (interruptibility). */
+#define PITH_VM_INTR_SHADOW      (1ull << 0)    /* after STI or MOV SS */
+#define PITH_VM_INTR_NMI_BLOCKED (1ull << 1)    /* VMX */
+#define PITH_VM_INTR_GIF_CLEAR   (1ull << 2)    /* PITH_VM_OPTION_VIRTUAL_GIF only */
+
+/* VCpu.CONFIGURE's options, in MR3 above the transfer mask (bits 0..7). */
+#define PITH_VM_OPTION_VIRTUAL_GIF (1ull << 32) /* SVM's virtual GIF: the guest's STGI and CLGI
+                                                 * run without exits, its GIF in the INTR group */
+#define PITH_VM_OPTIONS            PITH_VM_OPTION_VIRTUAL_GIF
+
 /* The groups VCpu.READ_STATE and VCpu.WRITE_STATE take. */
 #define PITH_VM_STATE_GROUPS (PITH_VM_GROUP_ALL | PITH_VM_GROUP_DR)
 

@@ -65,8 +65,30 @@ static void fill_pattern_of_high_bytes(void)
         CHECK_EQ(area[i], 0xff);
 }
 
+/* pith_copy_words: exactly n words, whatever n (a state group is up to 16, a message
+ * up to 64), the words around untouched. */
+static void copy_words_every_count(void)
+{
+    uint64_t source[72], area[74];
+    for (size_t i = 0; i < 72; i++)
+        source[i] = 0x1111111111111111ull * (i % 15 + 1) + i;
+    for (size_t n = 0; n <= 72; n++) {
+        for (size_t i = 0; i < 74; i++)
+            area[i] = 0x5a5a5a5a5a5a5a5aull;
+        pith_copy_words(&area[1], source, n);
+        for (size_t i = 0; i < 74; i++) {
+            bool inside = i >= 1 && i < 1 + n;
+            if (area[i] != (inside ? source[i - 1] : 0x5a5a5a5a5a5a5a5aull)) {
+                CHECK(!"a word copied wrongly");
+                return;
+            }
+        }
+    }
+}
+
 UNIT_TABLE(bulk,
     { "bulk_fill_lengths_alignments", fill_every_length_and_alignment },
     { "bulk_copy_lengths_alignments", copy_every_length_and_alignment },
     { "bulk_fill_high_byte", fill_pattern_of_high_bytes },
+    { "bulk_copy_words_counts", copy_words_every_count },
 )

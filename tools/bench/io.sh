@@ -40,7 +40,7 @@ for f in "$iso" "$build/vmlinuz" "$build/initrd.img" "$conf"; do
 	[ -f "$f" ] || { echo "bench: missing $f" >&2; exit 2; }
 done
 # The CPU model tools/run-qemu.sh gives Pith (its guests see it through the VMM).
-cpu=qemu64,+svm,+npt,+smep,+smap,+umip
+cpu=qemu64,+svm,+npt,+vgif,+smep,+smap,+umip
 
 # A guest's key from the configuration (the plain VMs get the same).
 conf_key() {    # GUEST KEY

@@ -1404,6 +1404,89 @@ done:
     vm_destroy(&vm);
 }
 
+VM_GUEST(vmg_gif, ".code32",         /* CLGI and STGI need protected mode */
+    "clgi\n"
+    "out %al, $0x80\n"                  /* 0x1003 */
+    "sti\n"                             /* 0x1005 */
+    "nop\n"
+    "out %al, $0x81\n"                  /* 0x1007: GIF clear, so no window yet */
+    "stgi\n"                            /* 0x1009 */
+    "inc %ebx\n"                        /* 0x100c: the window opens before it */
+    "hlt\n");
+
+/* Whether this CPU has SVM's virtual GIF (CPUID 8000000A EDX bit 16). */
+static bool cpu_has_vgif(void)
+{
+    if (kt_bootinfo->cpu_features & PITH_CPU_VMX)
+        return false;
+    uint32_t a = 0x8000000a, b, c = 0, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return d & (1u << 16);
+}
+
+/* PITH_VM_OPTION_VIRTUAL_GIF: the guest's CLGI and STGI run without exits, its GIF is
+ * in the INTR group (read and written), and an interrupt window waits for STGI.  On a
+ * CPU without it (VMX, SVM without vGIF) CONFIGURE refuses the option, as it refuses an
+ * unknown one. */
+static void vm_virtual_gif(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_gif), 0) || !vm_protected(ctx, &vm))
+        goto done;
+    pith_expect_err(ctx, pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.exit_ep,
+                                             VM_MASK | (1ull << 40), 0),
+                    PITH_E_INVALID_ARG, "an unknown option");
+    enum pith_error err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.exit_ep,
+                                              VM_MASK | PITH_VM_OPTION_VIRTUAL_GIF, 0);
+    if (!cpu_has_vgif()) {
+        pith_expect_err(ctx, err, PITH_E_INVALID_ARG, "virtual GIF where the CPU has none");
+        goto done;
+    }
+    if (!pith_expect_ok(ctx, err, "configuring with virtual GIF") || !vm_start(ctx, &vm) ||
+        !vm_expect_io(ctx, &vm, 0x80, "the out after clgi"))
+        goto done;
+    pith_expect(ctx, vm.exit.mr[VM_INTR(0)] & PITH_VM_INTR_GIF_CLEAR, "GIF clear after clgi");
+    vm.exit.mr[VM_RIP] += 2;
+    if (!vm_reply(ctx, &vm, PITH_VM_GROUP_RIP, 0, 0, PITH_VM_WINDOW_INTERRUPT) ||
+        !vm_expect_io(ctx, &vm, 0x81, "no window while GIF is clear"))
+        goto done;
+    pith_expect(ctx, vm.exit.mr[VM_RFLAGS] & VM_RFLAGS_IF, "IF is set");
+    pith_expect(ctx, vm.exit.mr[VM_INTR(0)] & PITH_VM_INTR_GIF_CLEAR, "GIF still clear");
+    vm.exit.mr[VM_RIP] += 2;
+    if (!vm_reply(ctx, &vm, PITH_VM_GROUP_RIP, 0, 0, PITH_VM_WINDOW_INTERRUPT) ||
+        !vm_expect_exit(ctx, &vm, PITH_EXIT_INTERRUPT_WINDOW, "the window after stgi"))
+        goto done;
+    pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x100c, "right after stgi");
+    pith_expect_eq(ctx, vm.exit.mr[VM_INTR(0)] & PITH_VM_INTR_GIF_CLEAR, 0, "GIF set");
+    pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, 0, "no inc before the window");
+    uint64_t intr[2] = { PITH_VM_INTR_GIF_CLEAR, 0 }, back[2] = { 0, 7 };
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_INTR, intr) || !vm_read(ctx, &vm, PITH_VM_GROUP_INTR, back))
+        goto done;
+    pith_expect(ctx, back[0] & PITH_VM_INTR_GIF_CLEAR, "GIF cleared by WRITE_STATE");
+    if (vm_reply(ctx, &vm, 0, 0, 0, 0) && vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "hlt")) {
+        pith_expect(ctx, vm.exit.mr[VM_INTR(0)] & PITH_VM_INTR_GIF_CLEAR, "GIF still clear at hlt");
+        pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, 1, "the inc ran");
+    }
+done:
+    vm_destroy(&vm);
+}
+
+/* Without the option the INTR group has no GIF: bit 2 reads 0 and a write of it changes
+ * nothing. */
+static void vm_no_virtual_gif(struct pith_test_ctx *ctx)
+{
+    static const uint8_t code[] = { 0xf4 };
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, code, sizeof(code), 0))
+        return;
+    uint64_t intr[2] = { PITH_VM_INTR_GIF_CLEAR, 0 }, back[2] = { 7, 7 };
+    if (vm_write(ctx, &vm, PITH_VM_GROUP_INTR, intr) && vm_read(ctx, &vm, PITH_VM_GROUP_INTR, back))
+        pith_expect_eq(ctx, back[0] & PITH_VM_INTR_GIF_CLEAR, 0, "no GIF without the option");
+    if (vm_start(ctx, &vm) && vm_expect_exit(ctx, &vm, PITH_EXIT_HLT, "hlt"))
+        pith_expect_eq(ctx, vm.exit.mr[VM_INTR(0)] & PITH_VM_INTR_GIF_CLEAR, 0, "none at the exit");
+    vm_destroy(&vm);
+}
+
 VM_GUEST(vmg_rdtsc, ".code16",
     "rdtsc\n"
     "hlt\n"
@@ -1913,6 +1996,8 @@ KT_TABLE(vm,
     { "vm_guest_breakpoint_on_host", vm_guest_breakpoint_on_host },
     { "vm_guest_cr0_nw_without_cd", vm_guest_cr0_nw_without_cd },
     { "vm_state_intr", vm_state_intr },
+    { "vm_virtual_gif", vm_virtual_gif },
+    { "vm_no_virtual_gif", vm_no_virtual_gif },
     { "vm_state_tsc_observed", vm_state_tsc_observed },
     { "vm_state_transfer_mask", vm_state_transfer_mask },
     { "vm_inject_exception_real", vm_inject_exception_real },

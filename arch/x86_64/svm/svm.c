@@ -31,6 +31,7 @@ _Static_assert(sizeof(struct svm_cpu) <= sizeof(((struct cpu *)0)->vm_arch), "fi
 static struct svm_cpu *svm_cpu(struct cpu *c) { return (struct svm_cpu *)c->vm_arch; }
 
 static bool has_nrip;
+static bool has_vgif;                   /* virtual GIF (APM 15.33) */
 
 /* The SVM part of struct vcpu.arch. */
 struct svm_vcpu {
@@ -70,7 +71,13 @@ bool svm_init_cpu(void)
     uint32_t r[4];
     cpuid(0x8000000a, 0, r);
     has_nrip = r[3] & BIT(3);
+    has_vgif = r[3] & BIT(16);
     return svm_init_ap();
+}
+
+uint64_t svm_options(void)
+{
+    return has_vgif ? PITH_VM_OPTION_VIRTUAL_GIF : 0;
 }
 
 /* MSRs whose guest values live in the VMCB and are switched by VMLOAD/VMSAVE (APM
@@ -168,11 +175,21 @@ static void reset_guest_state(struct vcpu *v)
 
 /* The guest space is loaded at the next entry (svm_load_space); #MC stays the host's
  * (vcpu.c refuses it in the VMM's bitmap; intercepted, it ends in svm_exit_info). */
+/* With the virtual GIF option the guest's STGI and CLGI set and clear V_GIF without
+ * an exit (APM 15.33.1): the real GIF stays the host's, and a virtual interrupt, so an
+ * interrupt window, waits while V_GIF is clear.  Without it both exit (svm_init). */
 void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap)
 {
     (void)gs;
     *u64_at(v, VMCB_NP_ENABLE) = 1;
     *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap | BIT(VECTOR_MC);
+    if (v->options & PITH_VM_OPTION_VIRTUAL_GIF) {
+        *u64_at(v, VMCB_INT_CTL) |= INT_CTL_V_GIF_ENABLE | INT_CTL_V_GIF;
+        *u32_at(v, VMCB_INTERCEPT_MISC2) &= ~(MISC2_STGI | MISC2_CLGI);
+    } else {
+        *u64_at(v, VMCB_INT_CTL) &= ~(INT_CTL_V_GIF_ENABLE | INT_CTL_V_GIF);
+        *u32_at(v, VMCB_INTERCEPT_MISC2) |= MISC2_STGI | MISC2_CLGI;
+    }
     vcpu_x86(v)->space = NULL;
 }
 
@@ -450,6 +467,8 @@ void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out)
         break;
     case PITH_VM_GROUP_INTR:
         out[0] = *u64_at(v, VMCB_INT_SHADOW) & 1;
+        if ((*u64_at(v, VMCB_INT_CTL) & (INT_CTL_V_GIF_ENABLE | INT_CTL_V_GIF)) == INT_CTL_V_GIF_ENABLE)
+            out[0] |= PITH_VM_INTR_GIF_CLEAR;
         out[1] = v->before_entry ? v->withheld : event_word(*u64_at(v, VMCB_EXITINTINFO));
         break;
     case PITH_VM_GROUP_TSC:
@@ -507,6 +526,12 @@ void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in)
         break;
     case PITH_VM_GROUP_INTR:
         *u64_at(v, VMCB_INT_SHADOW) = in[0] & 1;
+        if (*u64_at(v, VMCB_INT_CTL) & INT_CTL_V_GIF_ENABLE) {
+            if (in[0] & PITH_VM_INTR_GIF_CLEAR)
+                *u64_at(v, VMCB_INT_CTL) &= ~INT_CTL_V_GIF;
+            else
+                *u64_at(v, VMCB_INT_CTL) |= INT_CTL_V_GIF;
+        }
         break;
     case PITH_VM_GROUP_TSC:
         *u64_at(v, VMCB_TSC_OFFSET) = in[0];

@@ -13,7 +13,10 @@
 #define VMCB_TSC_OFFSET         0x050
 #define VMCB_ASID               0x058   /* u32 */
 #define VMCB_TLB_CONTROL        0x05c   /* u8: TLB_FLUSH_* */
-#define VMCB_INT_CTL            0x060   /* V_TPR, V_IRQ (bit 8), V_IGN_TPR (20), V_INTR_MASKING (24), vector (32..39) */
+#define VMCB_INT_CTL            0x060   /* V_TPR, V_IRQ (bit 8), V_GIF (9), V_IGN_TPR (20),
+                                         * V_INTR_MASKING (24), V_GIF_ENABLE (25), vector (32..39) */
+#define INT_CTL_V_GIF           (1ull << 9)
+#define INT_CTL_V_GIF_ENABLE    (1ull << 25)
 #define VMCB_INT_SHADOW         0x068
 #define VMCB_EXITCODE           0x070
 #define VMCB_EXITINFO1          0x078
