@@ -43,6 +43,7 @@ static struct {
     struct rng rng;
     enum mode mode;
     uint64_t transfer_mask;
+    uint64_t options;               /* PITH_VM_OPTION_* given to VCpu.CONFIGURE */
     uint64_t buffered_port;                 /* the last port made BUFFER, NO_PORT: none */
     struct pith_vm_exit exit;
     bool alive;
@@ -210,12 +211,21 @@ static bool vm_create(char *why, size_t why_size)
     struct rng *r = &vm.rng;
     vm.transfer_mask = rng_percent(r, 80) ? PITH_VM_GROUP_ALL : rng_below(r, 0x100) | PITH_VM_GROUP_RIP;
     uint64_t exceptions = rng_percent(r, 60) ? 0 : rng_percent(r, 50) ? rng_next(r) : 0xffffffffull;
+    vm.options = rng_percent(r, 30) ? PITH_VM_OPTION_VIRTUAL_GIF : 0;  /* the guest's STGI, CLGI run */
     if (!err) {
-        err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask, exceptions);
-        /* NMI, #MC and bits above 31 are the host's: refused, then the rest. */
-        if (err == PITH_E_INVALID_ARG && (exceptions & (PITH_VM_HOST_EXCEPTIONS | ~0xffffffffull)))
-            err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask,
-                                      exceptions & 0xffffffffull & ~(uint64_t)PITH_VM_HOST_EXCEPTIONS);
+        err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask | vm.options,
+                                  exceptions);
+        /* NMI, #MC and bits above 31 are the host's: refused, then the rest; and the
+         * option where the CPU has no virtual GIF. */
+        if (err == PITH_E_INVALID_ARG && (exceptions & (PITH_VM_HOST_EXCEPTIONS | ~0xffffffffull))) {
+            exceptions &= 0xffffffffull & ~(uint64_t)PITH_VM_HOST_EXCEPTIONS;
+            err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask | vm.options,
+                                      exceptions);
+        }
+        if (err == PITH_E_INVALID_ARG && vm.options) {
+            vm.options = 0;
+            err = pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask, exceptions);
+        }
     }
     if (!err)
         err = pith_thread_set_priority(vm.thread, VCPU_PRIORITY);
@@ -607,7 +617,7 @@ static bool meddle(struct rng *r, char *why, size_t why_size)
         break;
     case 4:                                         /* reconfigure in place */
         pith_thread_suspend(vm.thread);
-        pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask,
+        pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.endpoint, vm.transfer_mask | vm.options,
                             rng_percent(r, 50) ? 0 : rng_next(r));
         pith_thread_resume(vm.thread);
         break;

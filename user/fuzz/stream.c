@@ -473,7 +473,8 @@ static void args_vcpu(struct call *c)
         c->mr[0] = slot_of(PITH_OBJ_THREAD);
         c->mr[1] = slot_of(PITH_OBJ_GUEST_SPACE);
         c->mr[2] = slot_of(PITH_OBJ_ENDPOINT);
-        c->mr[3] = rng_percent(r, 80) ? rng_below(r, 0x100) : fuzz_value(r);
+        c->mr[3] = rng_percent(r, 80) ? rng_below(r, 0x100) | (rng_percent(r, 25) ? PITH_VM_OPTION_VIRTUAL_GIF : 0)
+                                      : fuzz_value(r);
         c->mr[4] = rng_percent(r, 50) ? 0 : fuzz_value(r);
         c->length = 5;
         break;
