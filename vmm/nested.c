@@ -38,7 +38,7 @@ enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply)
 {
     enum nested_l2_step step = vm->nested_vmx ? nested_vmx_l2_exit(vm, reply) : nested_svm_l2_exit(vm, reply);
     uint64_t delivering = vm->cpu->exit.mr[VM_DELIVERING];
-    if (step == NESTED_L2_RETRY && !reply->inject && !reply->whole && (delivering & PITH_VM_EVENT_VALID)) {
+    if (step == NESTED_L2_RETRY && !reply->inject && (delivering & PITH_VM_EVENT_VALID)) {
         reply->inject = delivering & 0xffffffffull;
         reply->error_code = delivering >> 32;
     }

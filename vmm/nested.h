@@ -47,7 +47,6 @@ enum nested_l2_step {
 };
 struct nested_l2_reply {            /* NESTED_L2_RETRY: what the reply to L2 carries */
     uint64_t inject, error_code, windows;
-    bool whole;                     /* the entry's event: none of the exit's added */
 };
 enum nested_l2_step nested_l2_exit(struct vm *vm, struct nested_l2_reply *reply);
 void nested_not_emulated(struct vm *vm);

@@ -475,7 +475,6 @@ static enum pith_error l2_entry_event(struct nested_l2 *l2, const uint8_t *vmcb)
         .inject = (event & PITH_VM_EVENT_VALID) ? event & 0xffffffffull : 0,
         .error_code = event >> 32,
         .windows = window ? PITH_VM_WINDOW_INTERRUPT : 0,
-        .whole = true,
     };
     l2->entry_pending = l2->entry.inject || l2->entry.windows;
     return l2->entry_pending ? pith_vcpu_recall(l2_running(l2)->vcpu) : PITH_OK;

@@ -361,7 +361,6 @@ static enum pith_error l2_entry_event(struct vmx_l2 *l2, const uint8_t *v)
         .inject = (info & EVENT_VALID) ? info & 0xffffffffull : 0,
         .error_code = vmcs12_get(v, VMCS12_ENTRY_ERROR_CODE),
         .windows = windows,
-        .whole = true,
     };
     l2->entry_pending = l2->entry.inject || l2->entry.windows;
     return l2->entry_pending ? pith_vcpu_recall(l2_cpu(l2)->vcpu) : PITH_OK;
