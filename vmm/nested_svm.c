@@ -107,7 +107,13 @@ bool nested_svm_gif(struct vm *vm)
 
 bool nested_svm_gif_clear(const struct vcpu *c)
 {
-    return c->vm->nested_svm && !virtual_gif(c) && !c->svm.gif;
+    return c->vm->nested_svm && !c->svm.gif && (!virtual_gif(c) || c->state == VCPU_HALTED);
+}
+
+bool nested_svm_window_for_stgi(const struct vcpu *c)
+{
+    return c->vm->nested_svm && virtual_gif(c) && !c->svm.gif &&
+           (c->reply_windows & PITH_VM_WINDOW_INTERRUPT);
 }
 
 void nested_svm_exit_gif(struct vcpu *c)

@@ -45,10 +45,15 @@ bool nested_svm_efer_write(struct vm *vm, uint64_t *value);
 bool nested_svm_gif(struct vm *vm);
 
 /* Whether the vCPU's GIF is clear: its interrupts and NMIs wait, and nothing should
- * recall it to deliver them (vcpu_wants_attention).  Never with the virtual GIF
- * (PITH_VM_OPTION_VIRTUAL_GIF): the guest sets it without an exit, so only an exit
- * can tell, and a recall is how to get one. */
+ * recall it to deliver them (vcpu_wants_attention).  With the virtual GIF
+ * (PITH_VM_OPTION_VIRTUAL_GIF) only while it is halted: running, the guest sets GIF
+ * without an exit, so only an exit can tell, and a recall is how to get one. */
 bool nested_svm_gif_clear(const struct vcpu *c);
+
+/* With the virtual GIF: GIF was clear at the last exit and its reply asked for an
+ * interrupt window, which opens after the guest's STGI (with IF set): an interrupt or
+ * NMI need not recall the vCPU, the window brings it back (kick). */
+bool nested_svm_window_for_stgi(const struct vcpu *c);
 
 /* At each exit of the guest's own: GIF as the exit's INTR group has it, with the
  * virtual GIF. */

@@ -92,7 +92,7 @@ static void kick(struct vcpu *c)
          * again and again while its interrupts are off.  Not while its guest's guest
          * runs: its own thread is suspended, and no window of its can open. */
         if ((c->reply_windows & PITH_VM_WINDOW_INTERRUPT) && !vm->stopped && !c->init_pending &&
-            !vm_nmi(vm, c->index, false) && !nested_l2_running(c))
+            (!vm_nmi(vm, c->index, false) || nested_svm_window_for_stgi(c)) && !nested_l2_running(c))
             break;
         if (!c->recall_requested) {
             pith_cap_t target = nested_recall_target(c);

@@ -99,7 +99,7 @@ syscall_entry:
     lock xadd %ecx, big_lock(%rip)
     cmp big_lock+4(%rip), %ecx
     jne 2f
-    sub $8, %rsp                            /* as a call would leave it */
+    push $3f                                /* a return address, as a call leaves one */
     mov %gs:CPU_CURRENT, %rdi
     test %rdi, %rdi
     jz 1f
@@ -107,12 +107,12 @@ syscall_entry:
     je fastpath_call
     cmp $SYS_REPLY_RECV, %rax
     je fastpath_reply_recv
-    jmp syscall_slow                        /* none of them returns */
+    jmp syscall_slow
 1:  jmp syscall_from_user
 2:  mov %ecx, %edi
     call kernel_lock_wait
     call syscall_from_user
-    ud2
+3:  ud2                                     /* none of them returns */
 
 /* Exceptions without an error code push a zero so every frame looks the same. */
 .macro VECTOR n

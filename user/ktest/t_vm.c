@@ -1442,8 +1442,28 @@ static void vm_virtual_gif(struct pith_test_ctx *ctx)
         pith_expect_err(ctx, err, PITH_E_INVALID_ARG, "virtual GIF where the CPU has none");
         goto done;
     }
-    if (!pith_expect_ok(ctx, err, "configuring with virtual GIF") || !vm_start(ctx, &vm) ||
-        !vm_expect_io(ctx, &vm, 0x80, "the out after clgi"))
+    if (!pith_expect_ok(ctx, err, "configuring with virtual GIF"))
+        goto done;
+    /* A CONFIGURE that keeps the option keeps GIF; one that brings it sets GIF. */
+    uint64_t clear[2] = { PITH_VM_INTR_GIF_CLEAR, 0 }, seen[2];
+    const uint64_t with = VM_MASK | PITH_VM_OPTION_VIRTUAL_GIF;
+    if (!vm_write(ctx, &vm, PITH_VM_GROUP_INTR, clear) ||
+        !pith_expect_ok(ctx, pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.exit_ep, with, 0),
+                        "configuring again") ||
+        !vm_read(ctx, &vm, PITH_VM_GROUP_INTR, seen))
+        goto done;
+    pith_expect(ctx, seen[0] & PITH_VM_INTR_GIF_CLEAR, "GIF kept clear by a second CONFIGURE");
+    if (!pith_expect_ok(ctx, pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.exit_ep, VM_MASK, 0),
+                        "configuring without the option") ||
+        !vm_read(ctx, &vm, PITH_VM_GROUP_INTR, seen))
+        goto done;
+    pith_expect_eq(ctx, seen[0] & PITH_VM_INTR_GIF_CLEAR, 0, "no GIF without the option");
+    if (!pith_expect_ok(ctx, pith_vcpu_configure(vm.vcpu, vm.thread, vm.space, vm.exit_ep, with, 0),
+                        "configuring with it again") ||
+        !vm_read(ctx, &vm, PITH_VM_GROUP_INTR, seen))
+        goto done;
+    pith_expect_eq(ctx, seen[0] & PITH_VM_INTR_GIF_CLEAR, 0, "GIF set when the option comes");
+    if (!vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x80, "the out after clgi"))
         goto done;
     pith_expect(ctx, vm.exit.mr[VM_INTR(0)] & PITH_VM_INTR_GIF_CLEAR, "GIF clear after clgi");
     vm.exit.mr[VM_RIP] += 2;

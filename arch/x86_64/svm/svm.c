@@ -58,6 +58,10 @@ bool svm_init_ap(void)
     sc->asids = (struct vcpu_tag_pool){ .count = r[1] };
     if (sc->asids.count < 2)
         return false;
+    /* A vCPU may run on any CPU: without V_GIF_ENABLE honoured, a guest's unintercepted
+     * CLGI would clear this CPU's own GIF, so the option needs it on every CPU. */
+    if (!(r[3] & BIT(16)))
+        has_vgif = false;
     sc->host_vmcb_phys = virt_to_phys(cpu_vm_page(c, 1));
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
     wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(cpu_vm_page(c, 0)));
@@ -71,7 +75,7 @@ bool svm_init_cpu(void)
     uint32_t r[4];
     cpuid(0x8000000a, 0, r);
     has_nrip = r[3] & BIT(3);
-    has_vgif = r[3] & BIT(16);
+    has_vgif = r[3] & BIT(16);         /* and on every other CPU (svm_init_ap) */
     return svm_init_ap();
 }
 
@@ -177,14 +181,17 @@ static void reset_guest_state(struct vcpu *v)
  * (vcpu.c refuses it in the VMM's bitmap; intercepted, it ends in svm_exit_info). */
 /* With the virtual GIF option the guest's STGI and CLGI set and clear V_GIF without
  * an exit (APM 15.33.1): the real GIF stays the host's, and a virtual interrupt, so an
- * interrupt window, waits while V_GIF is clear.  Without it both exit (svm_init). */
+ * interrupt window, waits while V_GIF is clear.  GIF is set when the option comes and
+ * kept by a CONFIGURE that keeps it.  Without it both exit (svm_init). */
 void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bitmap)
 {
     (void)gs;
     *u64_at(v, VMCB_NP_ENABLE) = 1;
     *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap | BIT(VECTOR_MC);
     if (v->options & PITH_VM_OPTION_VIRTUAL_GIF) {
-        *u64_at(v, VMCB_INT_CTL) |= INT_CTL_V_GIF_ENABLE | INT_CTL_V_GIF;
+        if (!(*u64_at(v, VMCB_INT_CTL) & INT_CTL_V_GIF_ENABLE))
+            *u64_at(v, VMCB_INT_CTL) |= INT_CTL_V_GIF;      /* set when the option comes */
+        *u64_at(v, VMCB_INT_CTL) |= INT_CTL_V_GIF_ENABLE;
         *u32_at(v, VMCB_INTERCEPT_MISC2) &= ~(MISC2_STGI | MISC2_CLGI);
     } else {
         *u64_at(v, VMCB_INT_CTL) &= ~(INT_CTL_V_GIF_ENABLE | INT_CTL_V_GIF);
