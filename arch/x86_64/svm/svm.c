@@ -178,8 +178,8 @@ static void reset_guest_state(struct vcpu *v)
 }
 
 /* The guest space is loaded at the next entry (svm_load_space); #MC stays the host's
- * (vcpu.c refuses it in the VMM's bitmap; intercepted, it ends in svm_exit_info). */
-/* With the virtual GIF option the guest's STGI and CLGI set and clear V_GIF without
+ * (vcpu.c refuses it in the VMM's bitmap; intercepted, it ends in svm_exit_info).
+ * With the virtual GIF option the guest's STGI and CLGI set and clear V_GIF without
  * an exit (APM 15.33.1): the real GIF stays the host's, and a virtual interrupt, so an
  * interrupt window, waits while V_GIF is clear.  GIF is set when the option comes and
  * kept by a CONFIGURE that keeps it.  Without it both exit (svm_init). */
