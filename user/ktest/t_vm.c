@@ -526,19 +526,39 @@ VM_GUEST(vmg_window, ".code16",
     "out %al, $0x81\n"
     "iret\n");
 
+/* Runs vmg_window up to its window exit: false if a step failed (and was reported). */
+static bool window_run(struct pith_test_ctx *ctx, struct kt_vm *vm)
+{
+    if (!vm_create(ctx, vm, VM_CODE(vmg_window), 0) || !vm_ivt(ctx, vm, 0x30, 0x1100) ||
+        !vm_start(ctx, vm) || !vm_expect_io(ctx, vm, 0x80, "the out"))
+        return false;
+    pith_expect_eq(ctx, vm->exit.mr[VM_RFLAGS] & VM_RFLAGS_IF, 0, "IF is clear");
+    vm->exit.mr[VM_RIP] += 2;
+    return vm_reply(ctx, vm, PITH_VM_GROUP_RIP, 0, 0, PITH_VM_WINDOW_INTERRUPT) &&
+           vm_expect_exit(ctx, vm, PITH_EXIT_INTERRUPT_WINDOW, "the window opens");
+}
+
 /* The VMM wants to inject while the guest has IF=0: it asks for an interrupt window
- * and gets an exit as soon as the guest can take the interrupt. */
+ * and gets an exit as soon as the guest can take the interrupt.
+ *
+ * QEMU 7.2's VMRUN does not load the interrupt shadow from the VMCB, so a host
+ * interrupt that lands right after the STI (a TCG block ends there) makes the window
+ * open one instruction early, at 0x1006 with two incs run (docs/security.md, "Emulator
+ * coverage").  On SVM that exact result is run again, up to three times in all; any
+ * other result, or the same one three times, fails. */
 static void vm_exit_interrupt_window(struct pith_test_ctx *ctx)
 {
     struct kt_vm vm;
-    if (!vm_create(ctx, &vm, VM_CODE(vmg_window), 0) || !vm_ivt(ctx, &vm, 0x30, 0x1100) ||
-        !vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x80, "the out"))
-        goto done;
-    pith_expect_eq(ctx, vm.exit.mr[VM_RFLAGS] & VM_RFLAGS_IF, 0, "IF is clear");
-    vm.exit.mr[VM_RIP] += 2;
-    if (!vm_reply(ctx, &vm, PITH_VM_GROUP_RIP, 0, 0, PITH_VM_WINDOW_INTERRUPT) ||
-        !vm_expect_exit(ctx, &vm, PITH_EXIT_INTERRUPT_WINDOW, "the window opens"))
-        goto done;
+    bool svm = !(kt_bootinfo->cpu_features & PITH_CPU_VMX);
+    for (unsigned attempt = 1;; attempt++) {
+        if (!window_run(ctx, &vm))
+            goto done;
+        bool lost_shadow = vm.exit.mr[VM_RIP] == 0x1006 &&
+                           (vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff) == 2;
+        if (!svm || !lost_shadow || attempt == 3)
+            break;
+        vm_destroy(&vm);
+    }
     pith_expect_eq(ctx, vm.exit.mr[VM_RIP], 0x1007, "after sti and the instruction in its shadow");
     pith_expect_eq(ctx, vm.exit.mr[VM_GPR(VM_RBX)] & 0xffff, 3, "three incs ran");
     pith_expect(ctx, vm.exit.mr[VM_RFLAGS] & VM_RFLAGS_IF, "IF is set");
