@@ -2,7 +2,7 @@
  * The IPC fast path: Call and ReplyRecv with a short message (registers only, no
  * capability), and ReplyRecv answering a VM exit, between an idle endpoint's waiting
  * partner and the caller, switching threads directly without touching the ready
- * queues.  syscall_from_user hands every Call and ReplyRecv here.  Each is in two
+ * queues.  syscall_entry (entry.S) hands every Call and ReplyRecv here.  Each is in two
  * parts: a check that changes nothing and finds the endpoint, and after the "point of
  * no return" the transfer and the switch, which cannot fail.  What the check refuses
  * goes to syscall_slow, which gives the same result.  Neither way returns.

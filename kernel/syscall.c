@@ -191,23 +191,3 @@ void syscall_slow(struct thread *t)
     }
     sched_return_to_user();
 }
-
-/* SYSCALL comes here from entry.S, which took the big kernel lock. */
-void syscall_from_user(void)
-{
-    struct thread *t = this_cpu()->current;
-    if (!t)                 /* another CPU took the thread away while we waited */
-        sched_return_to_user();
-    /* The fast paths touch no object that destruction could leave half done; what
-     * they cannot take they pass to syscall_slow. */
-    switch (arch_syscall_number(t)) {
-    case PITH_SYS_CALL:
-        fastpath_call(t);
-        return;
-    case PITH_SYS_REPLY_RECV:
-        fastpath_reply_recv(t);
-        return;
-    default:
-        syscall_slow(t);
-    }
-}

@@ -478,7 +478,7 @@ static void plan_injection(struct vm *vm, struct reply *reply)
         reply->error_code = delivering >> 32;
     }
     if (!nested_svm_gif(vm)) {      /* GIF clear: interrupts and NMIs wait (APM 15.17), */
-        if ((c->options & PITH_VM_OPTION_VIRTUAL_GIF) &&    /* for a window after STGI */
+        if (nested_svm_stgi_silent(c) &&                    /* for a window after STGI */
             (vm_nmi(vm, c->index, false) || interrupt_waiting(vm)))
             reply->windows |= PITH_VM_WINDOW_INTERRUPT;
         return;

@@ -100,6 +100,11 @@ static bool virtual_gif(const struct vcpu *c)
     return c->options & PITH_VM_OPTION_VIRTUAL_GIF;
 }
 
+bool nested_svm_stgi_silent(const struct vcpu *c)
+{
+    return c->vm->nested_svm && virtual_gif(c);
+}
+
 bool nested_svm_gif(struct vm *vm)
 {
     return !vm->nested_svm || vm->cpu->svm.gif;
@@ -613,11 +618,8 @@ static bool l2_exit_to_l1(struct vm *vm, struct nested_l2 *l2, uint64_t code, ui
         err = pith_thread_resume(c->thread);
     /* Its STGI will not exit: an interrupt or NMI that waits for it needs an exit now,
      * whose reply asks for the window that opens after the STGI (plan_injection). */
-    if (!err && virtual_gif(c) && !c->recall_requested && vcpu_wants_attention(c)) {
-        c->recall_requested = true;
-        vm->record.recalls++;
-        err = pith_vcpu_recall(c->vcpu);
-    }
+    if (!err && virtual_gif(c) && !c->recall_requested && vcpu_wants_attention(c))
+        err = vcpu_recall(c, c->vcpu);
     if (err)
         vm_stop(vm, VM_END_ERROR, "#VMEXIT to the guest: %s", pith_error_name(err));
     return !err;

@@ -44,6 +44,10 @@ bool nested_svm_efer_write(struct vm *vm, uint64_t *value);
 /* The virtual GIF of the vCPU whose exit is handled (always set without SVM). */
 bool nested_svm_gif(struct vm *vm);
 
+/* Whether the guest's STGI runs without an exit (the virtual GIF): only an interrupt
+ * window asked for while GIF is clear brings the vCPU back once it is set. */
+bool nested_svm_stgi_silent(const struct vcpu *c);
+
 /* Whether the vCPU's GIF is clear: its interrupts and NMIs wait, and nothing should
  * recall it to deliver them (vcpu_wants_attention).  With the virtual GIF
  * (PITH_VM_OPTION_VIRTUAL_GIF) only while it is halted: running, the guest sets GIF

@@ -57,7 +57,13 @@ void vm_lock(struct vm *vm, struct vcpu *cpu)
     vm->cpu = cpu;
 }
 
-/* Does the vCPU have something its VMM thread must act on? */
+enum pith_error vcpu_recall(struct vcpu *c, pith_cap_t target)
+{
+    c->recall_requested = true;
+    c->vm->record.recalls++;
+    return pith_vcpu_recall(target);
+}
+
 void vcpu_set_deadline(struct vcpu *c, uint64_t tsc)
 {
     if (tsc == c->deadline)
@@ -66,6 +72,7 @@ void vcpu_set_deadline(struct vcpu *c, uint64_t tsc)
     pith_notification_set_deadline(c->notification, tsc);
 }
 
+/* Does the vCPU have something its VMM thread must act on? */
 bool vcpu_wants_attention(struct vcpu *c)
 {
     struct vm *vm = c->vm;
@@ -104,9 +111,7 @@ static void kick(struct vcpu *c)
                     vcpu_set_deadline(c, due);
                 break;
             }
-            c->recall_requested = true;
-            vm->record.recalls++;
-            pith_vcpu_recall(target);
+            vcpu_recall(c, target);
         }
         break;
     case VCPU_HALTED:

@@ -231,6 +231,8 @@ void vm_place_vcpus(struct vm *vm, uint64_t mask, unsigned host_cpus);
 void vm_place_vcpus_on_host(struct vm *vm);
 /* Arms the vCPU's notification for host TSC tsc (0: none), unless it already is. */
 void vcpu_set_deadline(struct vcpu *c, uint64_t tsc);
+/* Asks target (the vCPU's, or its guest's guest's) to leave the guest, and counts it. */
+enum pith_error vcpu_recall(struct vcpu *c, pith_cap_t target);
 /* An interrupt, NMI, INIT or start-up IPI waits for the vCPU, or the guest stopped. */
 bool vcpu_wants_attention(struct vcpu *cpu);
 /* Stops every vCPU thread and every VMM thread but the caller's (the guest stopped). */

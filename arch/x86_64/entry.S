@@ -93,25 +93,28 @@ syscall_entry:
     xor %ebp, %ebp
     /* The big kernel lock (kernel_lock written out: its ticket in ECX, RAX still the
      * system call's number), then Call and ReplyRecv straight to their fast paths
-     * and the rest to syscall_slow, as syscall_from_user would send them; after a
-     * wait for the lock, or with no current thread, syscall_from_user decides. */
+     * and the rest to syscall_slow.  The fast paths touch no object that destruction
+     * could leave half done; what they cannot take they pass to syscall_slow. */
     mov $1, %ecx
     lock xadd %ecx, big_lock(%rip)
     cmp big_lock+4(%rip), %ecx
     jne 2f
-    push $3f                                /* a return address, as a call leaves one */
+1:  push $3f                                /* a return address, as a call leaves one */
     mov %gs:CPU_CURRENT, %rdi
-    test %rdi, %rdi
-    jz 1f
+    test %rdi, %rdi                         /* another CPU took the thread away while */
+    jz sched_return_to_user                 /* we waited (it wound RIP back over SYSCALL) */
     cmp $SYS_CALL, %rax
     je fastpath_call
     cmp $SYS_REPLY_RECV, %rax
     je fastpath_reply_recv
     jmp syscall_slow
-1:  jmp syscall_from_user
-2:  mov %ecx, %edi
+2:  push %rax                               /* the number, across the wait; the second */
+    push %rax                               /* push keeps the stack 16-byte aligned */
+    mov %ecx, %edi
     call kernel_lock_wait
-    call syscall_from_user
+    pop %rax
+    pop %rax
+    jmp 1b
 3:  ud2                                     /* none of them returns */
 
 /* Exceptions without an error code push a zero so every frame looks the same. */
