@@ -25,8 +25,8 @@ static void take(struct pith_vm_exit *exit, const struct pith_msg *msg)
     exit->mr[3] = msg->mr[3];
     unsigned length = exit->length < PITH_MSG_MAX ? (unsigned)exit->length : PITH_MSG_MAX;
     if (length > PITH_MSG_REGS_IN_CPU)
-        copy_message_words(&exit->mr[PITH_MSG_REGS_IN_CPU],
-                        &pith_ipc_buffer()->mr[PITH_MSG_REGS_IN_CPU], length - PITH_MSG_REGS_IN_CPU);
+        copy_message_words(&exit->mr[PITH_MSG_REGS_IN_CPU], &pith_ipc_buffer()->mr[PITH_MSG_REGS_IN_CPU],
+                           length - PITH_MSG_REGS_IN_CPU);
 }
 
 /* The reply message: the header words, then the groups of `mask` (a subset of the
@@ -44,13 +44,13 @@ static uint64_t put_reply(const struct pith_vm_exit *exit, struct pith_msg *msg,
     if (mask == exit->transfer_mask) {          /* all that came: one block */
         out += pith_vm_groups_length(mask);
         copy_message_words(&buffer->mr[PITH_VM_EXIT_HEADER], &exit->mr[PITH_VM_EXIT_HEADER],
-                        out - PITH_VM_EXIT_HEADER);
+                           out - PITH_VM_EXIT_HEADER);
         return pith_msginfo(mask, out, 0);
     }
     for (uint64_t left = mask; left; left &= left - 1) {
         unsigned g = (unsigned)__builtin_ctzll(left), words = pith_vm_group_words(g);
         copy_message_words(&buffer->mr[out], &exit->mr[pith_vm_group_at(exit->transfer_mask, 1ull << g)],
-                        words);
+                           words);
         out += words;
     }
     return pith_msginfo(mask, out, 0);
