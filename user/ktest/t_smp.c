@@ -142,6 +142,38 @@ done:
     kt_thread_destroy(&t);
 }
 
+/* Where smp_registers_remote sends the spinner: it counts in counters[1] instead. */
+static void __attribute__((noreturn)) redirected_body(void)
+{
+    for (;;)
+        counters[1]++;
+}
+
+/* Reading and writing the registers of a thread another CPU runs: the read finds the
+ * spinner inside its loop, and the write takes effect (it is not lost to that CPU
+ * saving the thread's registers at its next entry). */
+static void smp_registers_remote(struct pith_test_ctx *ctx)
+{
+    struct kt_thread t;
+    counters[0] = counters[1] = 0;
+    if (!start_on(ctx, &t, 1, spin_body, 0, SMP_HIGH, 0) ||
+        !pith_expect(ctx, changes_within(&counters[0], 0, WAIT_MS), "the spinner never ran"))
+        goto done;
+    uint64_t regs[PITH_REG_COUNT];
+    if (pith_expect_ok(ctx, pith_thread_read_registers(t.tcb, regs, 1), "reading rip"))
+        pith_expect(ctx, regs[0] >= (uint64_t)spin_body && regs[0] < (uint64_t)spin_body + 64,
+                    "rip %#lx is not in the spinner's loop at %p", regs[0], (void *)spin_body);
+    regs[0] = (uint64_t)redirected_body;
+    if (!pith_expect_ok(ctx, pith_thread_write_registers(t.tcb, regs, 1), "writing rip"))
+        goto done;
+    pith_expect(ctx, changes_within(&counters[1], 0, WAIT_MS), "the write of rip was lost");
+    uint64_t stopped = counters[0];
+    spin_ms(20);
+    pith_expect_eq(ctx, counters[0], stopped, "the old loop still runs");
+done:
+    kt_thread_destroy(&t);
+}
+
 /* Deleting a thread another CPU runs stops it before the deletion returns. */
 static void smp_delete_remote(struct pith_test_ctx *ctx)
 {
@@ -1268,6 +1300,7 @@ KT_TABLE(smp,
     { "smp_runs_beside", smp_runs_beside },
     { "smp_every_cpu", smp_every_cpu },
     { "smp_suspend_remote", smp_suspend_remote },
+    { "smp_registers_remote", smp_registers_remote },
     { "smp_delete_remote", smp_delete_remote },
     { "smp_delete_remote_in_syscalls", smp_delete_remote_in_syscalls },
     { "smp_call_across", smp_call_across },
