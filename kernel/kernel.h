@@ -308,6 +308,7 @@ struct cpu {
     uint32_t requests;          /* CPU_REQUEST_*: posted by the lock holder, cleared when done */
     bool idle;                  /* idling without the big lock (sched.c, trap.c) */
     bool vm_ready;              /* VMX or SVM is on here: vCPU threads may run on it */
+    bool x87_load_races;        /* an x87 state load here may undo CPU 0's own (cpu.c) */
 };
 _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");

@@ -118,15 +118,36 @@ static inline NORETURN void arch_halt(void)
         __asm__ volatile("cli; hlt" ::: "memory");
 }
 
+void fpu_load_sse_only(const uint8_t *area);   /* cpu.c */
+
+/* An FXSAVE image whose x87 part is what FNINIT leaves (control word 0x37f, status,
+ * tags, instruction and data pointers 0) with every x87 register 0.  The last opcode
+ * is not looked at: nothing but a debugger reads it, and FNINIT on some emulators
+ * leaves it. */
+static inline bool fpu_x87_initial(const uint8_t *area)
+{
+    uint64_t w[20];
+    __builtin_memcpy(w, area, sizeof(w));
+    uint64_t differs = ((w[0] & 0x0000ffffffffffffull) ^ 0x37f) | w[1] | w[2];
+    for (unsigned i = 4; i < 20; i += 2)        /* ST0-ST7: 10 bytes in 16 each */
+        differs |= w[i] | (w[i + 1] & 0xffff);
+    return differs == 0;
+}
+
 /* Give the CPU's FPU/SSE registers to t: the previous owner's are saved (FXSAVE) and
- * t's loaded, only when they are not t's already.  For threads and vCPU threads. */
+ * t's loaded, only when they are not t's already.  For threads and vCPU threads.
+ * Where an x87 state load races with CPU 0 (x87_load_races, cpu.c), an image whose
+ * x87 part is initial is loaded without one. */
 static inline void arch_fpu_switch(struct cpu *c, struct thread *t)
 {
     if (c->fpu_owner == t)
         return;
     if (c->fpu_owner)
         __asm__ volatile("fxsaveq (%0)" :: "r"(c->fpu_owner->fpu) : "memory");
-    __asm__ volatile("fxrstorq (%0)" :: "r"(t->fpu) : "memory");
+    if (__builtin_expect(c->x87_load_races, 0) && fpu_x87_initial(t->fpu))
+        fpu_load_sse_only(t->fpu);
+    else
+        __asm__ volatile("fxrstorq (%0)" :: "r"(t->fpu) : "memory");
     c->fpu_owner = t;
 }
 

@@ -52,6 +52,7 @@ static struct cpu_tables bsp_tables __attribute__((aligned(4096)));
 static struct idt_entry idt[256];           /* shared by every CPU */
 static uint8_t fpu_initial[512] __attribute__((aligned(16)));
 static uint64_t features;
+static bool under_tcg;          /* QEMU's TCG emulates this machine (features_probe) */
 
 extern char vector_table_start[], syscall_entry[], nmi_entry[], double_fault_entry[],
     machine_check_entry[], debug_entry[];
@@ -131,6 +132,11 @@ static void features_probe(void)
         if (r[2] & BIT(2)) features |= PITH_CPU_UMIP;
     }
     cpuid(1, 0, r);
+    if (r[2] & BIT(31)) {       /* a hypervisor: which one, from its leaf */
+        uint32_t h[4];
+        cpuid(0x40000000, 0, h);
+        under_tcg = h[1] == 0x54474354 && h[2] == 0x43544743 && h[3] == 0x47435447;  /* "TCGTCGTCGTCG" */
+    }
     if (r[2] & BIT(5)) features |= PITH_CPU_VMX;
     if (r[2] & BIT(21)) features |= PITH_CPU_X2APIC;
     if (r[2] & BIT(24)) features |= PITH_CPU_TSC_DEADLINE;
@@ -255,9 +261,46 @@ uint64_t cpu_stack_top(const struct cpu *c)
     return (uint64_t)(c->tables->kernel_stack + sizeof(c->tables->kernel_stack));
 }
 
+/*
+ * QEMU 7.2's TCG, with a thread per emulated CPU, lets any CPU's x87 state load with no
+ * exception pending (FXRSTOR, FRSTOR, FLDENV, XRSTOR's x87 part) clear a bit in CPU 0's
+ * hidden flags by reading, masking and writing back the whole word, unlocked.  When
+ * that overlaps CPU 0 changing the word itself — its #VMEXIT turning nested paging off —
+ * the stale word comes back, and CPU 0's host runs on through the guest's nested page
+ * tables (docs/security.md, "Open: SMP guests").  So the other CPUs load a thread's
+ * FPU state without an x87 state load whenever its x87 part is initial, as it is for
+ * threads that never use the x87: FNINIT, the registers zeroed by FLDZ, FNINIT again
+ * (none of which touches CPU 0), then MXCSR and the XMM registers.
+ */
 void cpu_init_ap(struct cpu *c)
 {
     cpu_setup(c);
+    c->x87_load_races = under_tcg;
+}
+
+void fpu_load_sse_only(const uint8_t *area)
+{
+    __asm__ volatile("fninit\n\t"
+                     "fldz; fldz; fldz; fldz; fldz; fldz; fldz; fldz\n\t"
+                     "fninit\n\t"
+                     "ldmxcsr 24(%0)\n\t"
+                     "movaps 160(%0), %%xmm0\n\t"
+                     "movaps 176(%0), %%xmm1\n\t"
+                     "movaps 192(%0), %%xmm2\n\t"
+                     "movaps 208(%0), %%xmm3\n\t"
+                     "movaps 224(%0), %%xmm4\n\t"
+                     "movaps 240(%0), %%xmm5\n\t"
+                     "movaps 256(%0), %%xmm6\n\t"
+                     "movaps 272(%0), %%xmm7\n\t"
+                     "movaps 288(%0), %%xmm8\n\t"
+                     "movaps 304(%0), %%xmm9\n\t"
+                     "movaps 320(%0), %%xmm10\n\t"
+                     "movaps 336(%0), %%xmm11\n\t"
+                     "movaps 352(%0), %%xmm12\n\t"
+                     "movaps 368(%0), %%xmm13\n\t"
+                     "movaps 384(%0), %%xmm14\n\t"
+                     "movaps 400(%0), %%xmm15"
+                     :: "r"(area) : "memory");
 }
 
 void arch_thread_init(struct thread *t)

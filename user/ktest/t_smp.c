@@ -174,6 +174,128 @@ done:
     kt_thread_destroy(&t);
 }
 
+/* FPU state on CPU 1, where the kernel may load a thread's state without the x87 part
+ * (under QEMU's TCG, docs/security.md): three threads take turns there, two using only
+ * SSE, one also the x87 stack.  Each keeps its XMM registers and MXCSR across every
+ * switch, the x87 thread its stack, and the SSE threads see an initial x87 with every
+ * register 0, never the x87 thread's values. */
+#define FPU_ROUNDS 60
+struct fpu_regs {
+    uint64_t xmm[16][2];
+    int64_t x87[2];
+    uint32_t mxcsr;
+    uint32_t pad;
+} __attribute__((aligned(16)));
+static uint8_t fpu_fx[3][512] __attribute__((aligned(16)));
+static volatile uint64_t fpu_rounds[3], fpu_bad_regs[3], fpu_bad_x87[3], fpu_switched[3], fpu_ready;
+
+#define SSE_IN(n)  "movdqu " #n "*16(%0), %%xmm" #n "\n\t"
+#define SSE_OUT(n) "movdqu %%xmm" #n ", " #n "*16(%1)\n\t"
+#define SSE_ALL(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) \
+                    op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
+
+/* Load *in (the x87 values too when x87), yield once, FXSAVE into fx, store into *out. */
+static void fpu_round(const struct fpu_regs *in, struct fpu_regs *out, uint8_t *fx, bool x87)
+{
+    static const uint32_t default_mxcsr = 0x1f80;
+    if (x87)
+        __asm__ volatile("fildq 256(%0)\n\tfildq 264(%0)" :: "r"(in) : "memory");
+    __asm__ volatile(SSE_ALL(SSE_IN)
+                     "ldmxcsr 272(%0)\n\t"
+                     "mov %4, %%eax\n\t"
+                     "xor %%edi, %%edi\n\t"
+                     "xor %%esi, %%esi\n\t"
+                     "syscall\n\t"
+                     "fxsaveq (%2)\n\t"
+                     SSE_ALL(SSE_OUT)
+                     "stmxcsr 272(%1)\n\t"
+                     "ldmxcsr %3\n\t"
+                     : : "r"(in), "r"(out), "r"(fx), "m"(default_mxcsr), "i"(PITH_SYS_YIELD)
+                     : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1",
+                       "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                       "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+    if (x87)
+        __asm__ volatile("fistpq 264(%0)\n\tfistpq 256(%0)" :: "r"(out) : "memory");
+}
+
+/* The x87 part of an FXSAVE image as FNINIT leaves it, every register 0 (the last
+ * opcode aside). */
+static bool fx_x87_initial(const uint8_t *fx)
+{
+    uint64_t w[20];
+    memcpy(w, fx, sizeof(w));
+    uint64_t differs = ((w[0] & 0x0000ffffffffffffull) ^ 0x37f) | w[1] | w[2];
+    for (unsigned i = 4; i < 20; i += 2)
+        differs |= w[i] | (w[i + 1] & 0xffff);
+    return differs == 0;
+}
+
+static void fpu_body(uint64_t id)
+{
+    static const uint32_t mxcsr[3] = { 0x3f80, 0x5f80, 0x7f80 };
+    bool x87 = id == 2;
+    struct fpu_regs in, out;
+    __atomic_fetch_add(&fpu_ready, 1, __ATOMIC_SEQ_CST);
+    while (fpu_ready < 3)       /* all three take turns from the first round */
+        pith_yield();
+    for (uint64_t r = 0; r < FPU_ROUNDS; r++) {
+        for (unsigned i = 0; i < 16; i++) {
+            in.xmm[i][0] = (id + 1) << 56 | r << 16 | i;
+            in.xmm[i][1] = ~in.xmm[i][0] ^ ((uint64_t)i << 40);
+        }
+        in.x87[0] = (int64_t)(id * 1000000 + r * 100 + 1);
+        in.x87[1] = -(int64_t)(id * 1000000 + r * 100 + 2);
+        in.mxcsr = mxcsr[id];
+        in.pad = 0;
+        out = in;
+        memset(&out.xmm, 0, sizeof(out.xmm));
+        out.mxcsr = 0;
+        memset(fpu_fx[id], 0xa5, sizeof(fpu_fx[id]));
+        uint64_t others = fpu_rounds[0] + fpu_rounds[1] + fpu_rounds[2];
+        fpu_round(&in, &out, fpu_fx[id], x87);
+        if (fpu_rounds[0] + fpu_rounds[1] + fpu_rounds[2] != others)
+            fpu_switched[id]++;
+        if (memcmp(&in, &out, offsetof(struct fpu_regs, pad)) != 0)
+            fpu_bad_regs[id]++;
+        if (!x87) {
+            /* the 6 bytes after each register are not written by FXSAVE everywhere */
+            for (unsigned i = 0; i < 8; i++)
+                memset(fpu_fx[id] + 32 + 16 * i + 10, 0, 6);
+            if (!fx_x87_initial(fpu_fx[id]))
+                fpu_bad_x87[id]++;
+        }
+        fpu_rounds[id] = r + 1;
+    }
+}
+
+static void smp_fpu_on_cpu1(struct pith_test_ctx *ctx)
+{
+    struct kt_thread t[3] = { 0 };
+    unsigned started = 0;
+    for (unsigned i = 0; i < 3; i++)
+        fpu_rounds[i] = fpu_bad_regs[i] = fpu_bad_x87[i] = fpu_switched[i] = 0;
+    fpu_ready = 0;
+    for (; started < 3; started++)
+        if (!start_on(ctx, &t[started], 1, fpu_body, started, SMP_LOW, 0))
+            goto done;
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t until = pith_rdtsc() + ms_to_tsc(WAIT_MS);
+        while (fpu_rounds[i] < FPU_ROUNDS && pith_rdtsc() < until)
+            sleep_ms(ctx, 5);
+        pith_expect(ctx, fpu_rounds[i] == FPU_ROUNDS, "thread %u ran %lu rounds of %u", i, fpu_rounds[i],
+                    FPU_ROUNDS);
+        pith_expect(ctx, fpu_bad_regs[i] == 0, "thread %u lost its registers in %lu rounds", i,
+                    fpu_bad_regs[i]);
+        pith_expect(ctx, fpu_bad_x87[i] == 0, "thread %u saw an x87 not its own in %lu rounds", i,
+                    fpu_bad_x87[i]);
+        pith_expect(ctx, fpu_switched[i] > FPU_ROUNDS / 2, "thread %u took turns with the others in "
+                    "only %lu rounds", i, fpu_switched[i]);
+    }
+done:
+    for (unsigned i = 0; i < started; i++)
+        kt_thread_destroy(&t[i]);
+}
+
 /* Deleting a thread another CPU runs stops it before the deletion returns. */
 static void smp_delete_remote(struct pith_test_ctx *ctx)
 {
@@ -1301,6 +1423,7 @@ KT_TABLE(smp,
     { "smp_every_cpu", smp_every_cpu },
     { "smp_suspend_remote", smp_suspend_remote },
     { "smp_registers_remote", smp_registers_remote },
+    { "smp_fpu_on_cpu1", smp_fpu_on_cpu1 },
     { "smp_delete_remote", smp_delete_remote },
     { "smp_delete_remote_in_syscalls", smp_delete_remote_in_syscalls },
     { "smp_call_across", smp_call_across },
