@@ -73,7 +73,11 @@ int main(void *arg)
     if (kt_bootinfo->cpu_count > 1) {
         unsigned p = 0, f = 0;
         pith_run_tests(smp_tests, smp_count, NULL, &p, &f);
-        pith_printf("smp-%s: %u passed, %u failed\n", platform, p, f);
+        /* smp-svm with two CPUs, smp4-svm with four: each suite's line its own */
+        if (kt_bootinfo->cpu_count == 2)
+            pith_printf("smp-%s: %u passed, %u failed\n", platform, p, f);
+        else
+            pith_printf("smp%lu-%s: %u passed, %u failed\n", kt_bootinfo->cpu_count, platform, p, f);
         passed += p;
         failed += f;
     }
