@@ -240,7 +240,6 @@ static int thread_read_registers(struct invocation *inv, struct thread *t)
         return PITH_E_RANGE;
     if (count > PITH_MSG_REGS_IN_CPU && !inv->caller->ipc_buffer)
         return PITH_E_TRUNCATED;
-    sched_recall(t);            /* a thread another CPU runs has its registers there */
     uint64_t values[PITH_REG_COUNT];
     for (unsigned i = 0; i < count; i++)
         values[i] = *arch_thread_register(t, i);
@@ -271,7 +270,10 @@ static int thread_write_registers(struct invocation *inv, struct thread *t)
      * in user mode uses it). */
     if (count > PITH_REG_RFLAGS)
         v[PITH_REG_RFLAGS] = arch_user_rflags(v[PITH_REG_RFLAGS]);
-    sched_recall(t);            /* else its next entry on that CPU saves over the write */
+    /* A thread another CPU runs would save its registers over these at its next entry
+     * there; a vCPU thread's entries and exits never touch them. */
+    if (!t->vcpu)
+        sched_recall(t);
     for (unsigned i = 0; i < count; i++)
         *arch_thread_register(t, i) = v[i];
     arch_registers_written(t);

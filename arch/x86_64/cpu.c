@@ -66,7 +66,7 @@ static void gdt_init(struct cpu_tables *t)
     gdt[0] = 0;
     gdt[1] = 0x00af9a000000ffffull;     /* kernel code 64 */
     gdt[2] = 0x00cf92000000ffffull;     /* kernel data */
-    gdt[3] = 0x00cffa000000ffffull;     /* user code 32 (SYSRET layout) */
+    gdt[3] = 0;     /* SYSRET's base (STAR): no 32-bit user code, so no compatibility mode */
     gdt[4] = 0x00cff2000000ffffull;     /* user data */
     gdt[5] = 0x00affa000000ffffull;     /* user code 64 */
     uint64_t base = (uint64_t)&t->tss, limit = sizeof(t->tss) - 1;
@@ -223,6 +223,14 @@ static void cpu_setup(struct cpu *c)
     wrmsr(MSR_EFER, efer);
     wrmsr(MSR_STAR, ((uint64_t)(SEL_USER_CS32 | 3) << 48) | ((uint64_t)SEL_KERNEL_CS << 32));
     wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    /* User mode has no way into compatibility mode (no 32-bit code segment), so no
+     * SYSCALL comes through CSTAR; were one to, it would be an ordinary system call,
+     * not a jump to whatever CSTAR held.  SYSENTER from user mode is #GP with CS 0
+     * (#UD on AMD in long mode), whatever the firmware left. */
+    wrmsr(MSR_CSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_SYSENTER_CS, 0);
+    wrmsr(MSR_SYSENTER_ESP, 0);
+    wrmsr(MSR_SYSENTER_EIP, 0);
     /* The kernel runs with interrupts off, forward string operations, no single-step,
      * SMAP in force, and nothing of the user's IOPL or NT (SDM 5.8.8). */
     wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT | RFLAGS_IOPL);

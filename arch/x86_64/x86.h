@@ -39,8 +39,12 @@
 #define MSR_APIC_BASE       0x1b
 #define MSR_TSC_DEADLINE    0x6e0
 #define MSR_EFER            0xc0000080
+#define MSR_SYSENTER_CS     0x174
+#define MSR_SYSENTER_ESP    0x175
+#define MSR_SYSENTER_EIP    0x176
 #define MSR_STAR            0xc0000081
 #define MSR_LSTAR           0xc0000082
+#define MSR_CSTAR           0xc0000083
 #define MSR_FMASK           0xc0000084
 #define MSR_FS_BASE         0xc0000100
 #define MSR_GS_BASE         0xc0000101

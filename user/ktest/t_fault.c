@@ -131,6 +131,38 @@ static void do_hlt_cli(uint64_t unused)
     fx_done(0);
 }
 
+/* A far jump to the selector SYSRET's layout keeps for 32-bit user code (0x18, RPL 3).
+ * Were there such a segment, the thread would run the SYSCALL after it in
+ * compatibility mode, which enters the kernel through CSTAR.  (A jump through a 16:32
+ * pointer, which every vendor has; a far return would do as well on a CPU, but QEMU
+ * pops its operands with the kernel's rights, so SMAP faults it first.) */
+static struct __attribute__((packed)) { uint32_t offset; uint16_t selector; } far_target;
+
+static void do_far_jump_compat(uint64_t unused)
+{
+    (void)unused;
+    __asm__ volatile("lea 2f(%%rip), %%rax\n\t"
+                     "mov %%eax, %1\n\t"
+                     "movw $0x1b, %2\n\t"
+                     "lea 1f(%%rip), %%rax\n\t"
+                     "mov %%rax, %0\n"
+                     "1:\tljmpl *%1\n"
+                     "2:\t.byte 0x0f, 0x05"
+                     : "=m"(fx.rip), "+m"(far_target.offset), "+m"(far_target.selector)
+                     : : "rax", "rcx", "r11", "memory");
+    fx_done(0);
+}
+
+static void do_sysenter(uint64_t unused)
+{
+    (void)unused;
+    __asm__ volatile("lea 1f(%%rip), %%rax\n\t"
+                     "mov %%rax, %0\n"
+                     "1:\tsysenter"
+                     : "=m"(fx.rip) : : "rax", "rcx", "rdx", "memory");
+    fx_done(0);
+}
+
 static void do_noncanonical(uint64_t unused)
 {
     (void)unused;
@@ -316,6 +348,33 @@ static void general_protection_privileged(struct pith_test_ctx *ctx)
     if (fx_expect_exception(ctx, fx.ep, &m, 13, &fx.rip, 0) && fx_resume_at(ctx, m.mr[0] + 1) &&
         fx_expect_exception(ctx, fx.ep, &m, 13, &fx.rip2, 0) && fx_resume_at(ctx, m.mr[0] + 1))
         fx_expect(ctx, fx.ep, &m, FX_DONE);
+    kt_thread_destroy(&t);
+}
+
+/* User mode has no 32-bit code segment: the far jump is #GP naming the selector. */
+static void no_compatibility_mode(struct pith_test_ctx *ctx)
+{
+    struct kt_thread t;
+    struct pith_msg m;
+    if (!fx_begin(ctx) || !kt_thread_start(ctx, &t, do_far_jump_compat, 0, FX_PRIORITY, fx.ep))
+        return;
+    fx_expect_exception(ctx, fx.ep, &m, 13, &fx.rip, 0x18);
+    kt_thread_destroy(&t);
+}
+
+/* SYSENTER from user mode faults: #GP(0), SYSENTER_CS being 0 (Intel), or #UD (AMD,
+ * in long mode); never an entry at whatever SYSENTER_EIP holds. */
+static void sysenter_refused(struct pith_test_ctx *ctx)
+{
+    struct kt_thread t;
+    struct pith_msg m;
+    if (!fx_begin(ctx) || !kt_thread_start(ctx, &t, do_sysenter, 0, FX_PRIORITY, fx.ep))
+        return;
+    if (fx_expect(ctx, fx.ep, &m, PITH_FAULT_EXCEPTION)) {
+        pith_expect(ctx, m.mr[3] == 13 || m.mr[3] == 6, "vector %lu, not #GP or #UD", m.mr[3]);
+        pith_expect_eq(ctx, m.mr[2], 0, "error code (MR2)");
+        pith_expect_eq(ctx, m.mr[0], fx.rip, "rip (MR0)");
+    }
     kt_thread_destroy(&t);
 }
 
@@ -691,6 +750,8 @@ KT_TABLE(fault,
     { "fault_invalid_opcode", invalid_opcode },
     { "fault_gp_privileged", general_protection_privileged },
     { "fault_gp_noncanonical", general_protection_noncanonical },
+    { "fault_no_compatibility_mode", no_compatibility_mode },
+    { "fault_sysenter_refused", sysenter_refused },
     { "fault_divide_error", divide_error },
     { "fault_breakpoint", breakpoint },
     { "fault_x87_exception", x87_exception },

@@ -7,11 +7,7 @@
 #define MSR_FEATURE_CONTROL         0x03a
 #define FEATURE_CONTROL_LOCK        (1ull << 0)
 #define FEATURE_CONTROL_VMXON       (1ull << 2)     /* VMXON outside SMX operation */
-#define MSR_SYSENTER_CS             0x174
-#define MSR_SYSENTER_ESP            0x175
-#define MSR_SYSENTER_EIP            0x176
 #define MSR_PAT                     0x277
-#define MSR_CSTAR                   0xc0000083
 #define MSR_VMX_BASIC               0x480
 #define VMX_BASIC_TRUE_CONTROLS     (1ull << 55)
 #define MSR_VMX_PINBASED            0x481
