@@ -196,6 +196,7 @@ static int thread_configure(struct invocation *inv, struct thread *t)
     set_slot(t, TSLOT_FAULT, fault);
     t->ipc_buffer_vaddr = buf ? inv_arg(inv, 2) : 0;
     t->fs_base = t->ipc_buffer_vaddr;   /* the runtime finds its IPC buffer through FS */
+    arch_bases_written(t);
     t->ipc_buffer = buf ? (struct pith_ipc_buffer *)buf->object : NULL;
     return PITH_OK;
 }
@@ -277,6 +278,8 @@ static int thread_write_registers(struct invocation *inv, struct thread *t)
     for (unsigned i = 0; i < count; i++)
         *arch_thread_register(t, i) = v[i];
     arch_registers_written(t);
+    if (count > PITH_REG_FS_BASE)
+        arch_bases_written(t);
     return PITH_OK;
 }
 

@@ -118,21 +118,9 @@ static inline NORETURN void arch_halt(void)
         __asm__ volatile("cli; hlt" ::: "memory");
 }
 
-void fpu_load_sse_only(const uint8_t *area);   /* cpu.c */
-
-/* An FXSAVE image whose x87 part is what FNINIT leaves (control word 0x37f, status,
- * tags, instruction and data pointers 0) with every x87 register 0.  The last opcode
- * is not looked at: nothing but a debugger reads it, and FNINIT on some emulators
- * leaves it. */
-static inline bool fpu_x87_initial(const uint8_t *area)
-{
-    uint64_t w[20];
-    __builtin_memcpy(w, area, sizeof(w));
-    uint64_t differs = ((w[0] & 0x0000ffffffffffffull) ^ 0x37f) | w[1] | w[2];
-    for (unsigned i = 4; i < 20; i += 2)        /* ST0-ST7: 10 bytes in 16 each */
-        differs |= w[i] | (w[i + 1] & 0xffff);
-    return differs == 0;
-}
+/* cpu.c; it keeps every register, so that calling it (from asm, below) costs the
+ * paths that never take it nothing */
+__attribute__((no_caller_saved_registers)) void fpu_load_racing_cpu0(const uint8_t *area);
 
 /* Give the CPU's FPU/SSE registers to t: the previous owner's are saved (FXSAVE) and
  * t's loaded, only when they are not t's already.  For threads and vCPU threads.
@@ -144,9 +132,10 @@ static inline void arch_fpu_switch(struct cpu *c, struct thread *t)
         return;
     if (c->fpu_owner)
         __asm__ volatile("fxsaveq (%0)" :: "r"(c->fpu_owner->fpu) : "memory");
-    if (__builtin_expect(c->x87_load_races, 0) && fpu_x87_initial(t->fpu))
-        fpu_load_sse_only(t->fpu);
-    else
+    if (__builtin_expect(c->x87_load_races, 0)) {
+        const uint8_t *area = t->fpu;
+        __asm__ volatile("call fpu_load_racing_cpu0" : "+D"(area) :: "memory", "cc");
+    } else
         __asm__ volatile("fxrstorq (%0)" :: "r"(t->fpu) : "memory");
     c->fpu_owner = t;
 }
@@ -168,6 +157,7 @@ void arch_forget_space_io(struct address_space *as);
 void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr);
 void arch_flush_tlb(struct address_space *as);
 void arch_release_fpu(struct thread *t);      /* its FPU state back in t->fpu, every CPU */
+void arch_bases_written(struct thread *t);    /* its FS/GS base changed: every CPU */
 void arch_serve_requests(struct cpu *c);      /* CPU_REQUEST_* posted to c (kernel.h) */
 void cpu_idle(struct cpu *c);                 /* without the lock until an interrupt */
 NORETURN void restore_user(struct user_regs *regs);

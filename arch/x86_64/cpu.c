@@ -286,8 +286,26 @@ void cpu_init_ap(struct cpu *c)
     c->x87_load_races = under_tcg;
 }
 
-void fpu_load_sse_only(const uint8_t *area)
+/* An FXSAVE image whose x87 part is what FNINIT leaves (control word 0x37f, status,
+ * tags, instruction and data pointers 0) with every x87 register 0.  The last opcode
+ * is not looked at: nothing but a debugger reads it, and FNINIT on some emulators
+ * leaves it. */
+static bool fpu_x87_initial(const uint8_t *area)
 {
+    uint64_t w[20];
+    memcpy(w, area, sizeof(w));
+    uint64_t differs = ((w[0] & 0x0000ffffffffffffull) ^ 0x37f) | w[1] | w[2];
+    for (unsigned i = 4; i < 20; i += 2)        /* ST0-ST7: 10 bytes in 16 each */
+        differs |= w[i] | (w[i + 1] & 0xffff);
+    return differs == 0;
+}
+
+__attribute__((no_caller_saved_registers)) void fpu_load_racing_cpu0(const uint8_t *area)
+{
+    if (!fpu_x87_initial(area)) {
+        fxrstor(area);
+        return;
+    }
     __asm__ volatile("fninit\n\t"
                      "fldz; fldz; fldz; fldz; fldz; fldz; fldz; fldz\n\t"
                      "fninit\n\t"
@@ -343,17 +361,30 @@ void arch_load_thread(struct thread *t)
     c->tables->tss.rsp[0] = top;
     c->current_regs_top = top;
     arch_fpu_switch(c, t);
-    if (c->loaded_fs_base != t->fs_base) {
+    /* A thread can set its own FS or GS base to 0 by loading a selector (every one it
+     * may load has base 0), so after it the CPU's bases are either what was written or
+     * 0: another thread whose base is the same nonzero value gets it written again. */
+    if (c->loaded_fs_base != t->fs_base || (t->fs_base && c->bases_of != t)) {
         wrmsr(MSR_FS_BASE, t->fs_base);
         c->loaded_fs_base = t->fs_base;
     }
-    if (c->loaded_gs_base != t->gs_base) {
+    if (c->loaded_gs_base != t->gs_base || (t->gs_base && c->bases_of != t)) {
         wrmsr(MSR_KERNEL_GS_BASE, t->gs_base);
         c->loaded_gs_base = t->gs_base;
     }
+    c->bases_of = t;
     struct address_space *io = as->io_ports_open ? as : NULL;
     if (c->io_bitmap_of != io)
         load_io_bitmap(c, io);      /* last: a tail call, nothing to keep across it */
+}
+
+/* t's FS or GS base was written (Thread.configure, WRITE_REGISTERS): no CPU holds
+ * them as they were written any more, even where t ran last. */
+void arch_bases_written(struct thread *t)
+{
+    for (unsigned i = 0; i < cpus_online; i++)
+        if (cpus[i].bases_of == t)
+            cpus[i].bases_of = NULL;
 }
 
 /* A thread is going away: no CPU may touch it again.  Another CPU's FPU may still
@@ -363,6 +394,7 @@ void arch_forget_thread(struct thread *t)
     for (unsigned i = 0; i < cpus_online; i++)
         if (cpus[i].fpu_owner == t)
             cpus[i].fpu_owner = NULL;
+    arch_bases_written(t);      /* a TCB made at the same address is another thread */
 }
 
 /* A thread moves to another CPU: its FPU state, wherever it is, goes back to its TCB. */

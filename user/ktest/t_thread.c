@@ -643,11 +643,64 @@ static void console_lines_whole(struct pith_test_ctx *ctx)
     pith_printf("WHOLE a line printed after an unfinished one was ended END\n");
 }
 
+/* A thread that loads a data selector into FS (base 0) changes only its own FS base: the
+ * next thread on the CPU runs with its own, even when that is the value the first was
+ * given.  The reader's FS base is set to the loader's; the loader loads FS and wakes
+ * the reader, which outranks it, so the CPU goes straight from one to the other. */
+static pith_cap_t fsb_note;
+static volatile uint64_t fsb_seen, fsb_read;
+
+static void fsb_loader(uint64_t unused)
+{
+    (void)unused;
+    __asm__ volatile("mov %0, %%fs" :: "r"(0x23) : "memory");
+    pith_signal(fsb_note);
+}
+
+static void fsb_reader(uint64_t unused)
+{
+    (void)unused;
+    uint64_t bits, v;
+    pith_wait(fsb_note, &bits);
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(v) :: "memory");
+    fsb_seen = v;
+    fsb_read = 1;
+}
+
+static void fs_base_not_shared(struct pith_test_ctx *ctx)
+{
+    struct kt_thread loader, reader;
+    uint64_t lregs[PITH_REG_COUNT], rregs[PITH_REG_COUNT];
+    fsb_read = 0;
+    if (!(fsb_note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0)) ||
+        !kt_thread_create(ctx, &loader, fsb_loader, 0, KT_ROOT_PRIORITY + 1, 0))
+        return;
+    if (!kt_thread_create(ctx, &reader, fsb_reader, 0, KT_ROOT_PRIORITY + 2, 0))
+        goto no_reader;
+    if (pith_expect_ok(ctx, pith_thread_read_registers(loader.tcb, lregs, PITH_REG_COUNT), "loader's") &&
+        pith_expect_ok(ctx, pith_thread_read_registers(reader.tcb, rregs, PITH_REG_COUNT), "reader's") &&
+        pith_expect(ctx, lregs[PITH_REG_FS_BASE] != 0, "the loader has an FS base")) {
+        rregs[PITH_REG_FS_BASE] = lregs[PITH_REG_FS_BASE];
+        if (pith_expect_ok(ctx, pith_thread_write_registers(reader.tcb, rregs, PITH_REG_COUNT), "its FS base") &&
+            pith_expect_ok(ctx, pith_thread_resume(reader.tcb), "resuming the reader") &&
+            pith_expect_ok(ctx, pith_thread_resume(loader.tcb), "resuming the loader")) {
+            pith_expect(ctx, fsb_read, "the reader could not read through its FS base");
+            pith_expect_eq(ctx, fsb_seen, *(volatile uint64_t *)lregs[PITH_REG_FS_BASE],
+                           "what the reader read through its FS base");
+        }
+    }
+    kt_thread_destroy(&reader);
+no_reader:
+    kt_thread_destroy(&loader);
+    kt_delete(fsb_note);
+}
+
 KT_TABLE(thread,
     { "thread_start_runs_entry", start_runs_entry },
     { "thread_higher_priority_preempts", higher_priority_preempts },
     { "thread_lower_priority_waits", lower_priority_waits },
     { "thread_round_robin", round_robin },
+    { "thread_fs_base_not_shared", fs_base_not_shared },
     { "thread_spinner_does_not_starve", spinner_does_not_starve },
     { "thread_suspend_and_resume", suspend_and_resume },
     { "thread_suspend_itself", suspend_itself },

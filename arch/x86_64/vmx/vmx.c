@@ -513,8 +513,11 @@ void vmx_run(struct vcpu *v)
     for (unsigned i = 0; i < 4; i++)
         if (x->guest_msr[i] != vmx.host_msr[i])
             wrmsr(switched_msrs[i], x->guest_msr[i]);
-    if (x->guest_msr[4] != c->loaded_gs_base)
+    /* The thread that ran here last may have set KERNEL_GS_BASE to 0 (cpu.c,
+     * arch_load_thread). */
+    if (x->guest_msr[4] != c->loaded_gs_base || (x->guest_msr[4] && c->bases_of))
         wrmsr(MSR_KERNEL_GS_BASE, x->guest_msr[4]);
+    c->bases_of = NULL;         /* after the exit the bases are the values, no thread's */
     vmx_enter(v, x->launched);
 }
 
