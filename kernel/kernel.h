@@ -296,7 +296,8 @@ struct cpu {
     struct address_space *loaded_space;
     struct address_space *io_bitmap_of;     /* whose bitmap the TSS holds */
     uint64_t loaded_fs_base, loaded_gs_base;
-    struct thread *bases_of;    /* whose they are: that thread may have changed them since */
+    struct thread *bases_of;    /* whose they are: that thread may have changed them since;
+                                 * NULL: they are the values (cpu.c, arch_load_thread) */
     struct sched_queues ready;
     struct notification *deadlines;         /* sorted by deadline; only CPU 0's is used */
     uint64_t next_tick;

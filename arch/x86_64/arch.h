@@ -158,6 +158,7 @@ void arch_flush_tlb_page(struct address_space *as, uint64_t vaddr);
 void arch_flush_tlb(struct address_space *as);
 void arch_release_fpu(struct thread *t);      /* its FPU state back in t->fpu, every CPU */
 void arch_bases_written(struct thread *t);    /* its FS/GS base changed: every CPU */
+#define BASES_UNKNOWN ((struct thread *)1)    /* cpu.bases_of: no thread's, maybe not the values */
 void arch_serve_requests(struct cpu *c);      /* CPU_REQUEST_* posted to c (kernel.h) */
 void cpu_idle(struct cpu *c);                 /* without the lock until an interrupt */
 NORETURN void restore_user(struct user_regs *regs);

@@ -76,6 +76,10 @@ static void gdt_init(struct cpu_tables *t)
 
     struct table_pointer p = { sizeof(t->gdt) - 1, (uint64_t)gdt };
     __asm__ volatile("lgdt %0" :: "m"(p));
+    /* No LDT: a CPU out of INIT has an LDTR at linear 0 with limit 0xffff, where a
+     * thread's own page at address 0 would be its descriptors (a call gate to ring 0,
+     * a 32-bit code segment).  A null LDTR makes every LDT selector #GP. */
+    __asm__ volatile("lldt %w0" :: "r"(0));
     __asm__ volatile(
         "pushq $0x08\n lea 1f(%%rip), %%rax\n pushq %%rax\n lretq\n"
         "1: mov $0x10, %%ax\n mov %%ax, %%ds\n mov %%ax, %%es\n mov %%ax, %%ss\n"
@@ -378,13 +382,14 @@ void arch_load_thread(struct thread *t)
         load_io_bitmap(c, io);      /* last: a tail call, nothing to keep across it */
 }
 
-/* t's FS or GS base was written (Thread.configure, WRITE_REGISTERS): no CPU holds
- * them as they were written any more, even where t ran last. */
+/* t's FS or GS base was written (Thread.configure, WRITE_REGISTERS), or t is going
+ * away: where t ran last, the CPU's bases may still be what t's code made them (0),
+ * so they count as nobody's written values there (not NULL: that says they are). */
 void arch_bases_written(struct thread *t)
 {
     for (unsigned i = 0; i < cpus_online; i++)
         if (cpus[i].bases_of == t)
-            cpus[i].bases_of = NULL;
+            cpus[i].bases_of = BASES_UNKNOWN;
 }
 
 /* A thread is going away: no CPU may touch it again.  Another CPU's FPU may still

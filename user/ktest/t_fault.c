@@ -131,25 +131,24 @@ static void do_hlt_cli(uint64_t unused)
     fx_done(0);
 }
 
-/* A far jump to the selector SYSRET's layout keeps for 32-bit user code (0x18, RPL 3).
- * Were there such a segment, the thread would run the SYSCALL after it in
+/* A far jump to `selector`; with 0x1b, the selector SYSRET's layout keeps for 32-bit
+ * user code: were there such a segment, the thread would run the SYSCALL after it in
  * compatibility mode, which enters the kernel through CSTAR.  (A jump through a 16:32
  * pointer, which every vendor has; a far return would do as well on a CPU, but QEMU
  * pops its operands with the kernel's rights, so SMAP faults it first.) */
 static struct __attribute__((packed)) { uint32_t offset; uint16_t selector; } far_target;
 
-static void do_far_jump_compat(uint64_t unused)
+static void far_jump_to(uint64_t selector)
 {
-    (void)unused;
     __asm__ volatile("lea 2f(%%rip), %%rax\n\t"
                      "mov %%eax, %1\n\t"
-                     "movw $0x1b, %2\n\t"
+                     "movw %w3, %2\n\t"
                      "lea 1f(%%rip), %%rax\n\t"
                      "mov %%rax, %0\n"
                      "1:\tljmpl *%1\n"
                      "2:\t.byte 0x0f, 0x05"
                      : "=m"(fx.rip), "+m"(far_target.offset), "+m"(far_target.selector)
-                     : : "rax", "rcx", "r11", "memory");
+                     : "r"(selector) : "rax", "rcx", "r11", "memory");
     fx_done(0);
 }
 
@@ -351,16 +350,23 @@ static void general_protection_privileged(struct pith_test_ctx *ctx)
     kt_thread_destroy(&t);
 }
 
-/* User mode has no 32-bit code segment: the far jump is #GP naming the selector. */
-static void no_compatibility_mode(struct pith_test_ctx *ctx)
+/* A far jump to `selector` must be #GP naming it (RPL aside). */
+static void far_jump_refused(struct pith_test_ctx *ctx, uint64_t selector)
 {
     struct kt_thread t;
     struct pith_msg m;
-    if (!fx_begin(ctx) || !kt_thread_start(ctx, &t, do_far_jump_compat, 0, FX_PRIORITY, fx.ep))
+    if (!fx_begin(ctx) || !kt_thread_start(ctx, &t, far_jump_to, selector, FX_PRIORITY, fx.ep))
         return;
-    fx_expect_exception(ctx, fx.ep, &m, 13, &fx.rip, 0x18);
+    fx_expect_exception(ctx, fx.ep, &m, 13, &fx.rip, selector & ~3ull);
     kt_thread_destroy(&t);
 }
+
+/* User mode has no 32-bit code segment. */
+static void no_compatibility_mode(struct pith_test_ctx *ctx) { far_jump_refused(ctx, 0x1b); }
+
+/* There is no LDT: its first selector (TI set, RPL 3) names nothing.  A CPU whose
+ * LDTR was left as INIT leaves it would read descriptors at address 0 instead. */
+static void no_ldt(struct pith_test_ctx *ctx) { far_jump_refused(ctx, 0x07); }
 
 /* SYSENTER from user mode faults: #GP(0), SYSENTER_CS being 0 (Intel), or #UD (AMD,
  * in long mode); never an entry at whatever SYSENTER_EIP holds. */
@@ -751,6 +757,7 @@ KT_TABLE(fault,
     { "fault_gp_privileged", general_protection_privileged },
     { "fault_gp_noncanonical", general_protection_noncanonical },
     { "fault_no_compatibility_mode", no_compatibility_mode },
+    { "fault_no_ldt", no_ldt },
     { "fault_sysenter_refused", sysenter_refused },
     { "fault_divide_error", divide_error },
     { "fault_breakpoint", breakpoint },

@@ -643,27 +643,29 @@ static void console_lines_whole(struct pith_test_ctx *ctx)
     pith_printf("WHOLE a line printed after an unfinished one was ended END\n");
 }
 
-/* A thread that loads a data selector into FS (base 0) changes only its own FS base: the
- * next thread on the CPU runs with its own, even when that is the value the first was
- * given.  The reader's FS base is set to the loader's; the loader loads FS and wakes
- * the reader, which outranks it, so the CPU goes straight from one to the other. */
+/* A thread that loads a data selector into FS and GS (base 0) changes only its own
+ * bases: the next thread on the CPU runs with its own, even when they are the values
+ * the first was given.  Both threads get the loader's FS base as their FS and GS
+ * bases; the loader loads FS and GS and wakes the reader, which outranks it, so the
+ * CPU goes straight from one to the other. */
 static pith_cap_t fsb_note;
-static volatile uint64_t fsb_seen, fsb_read;
+static volatile uint64_t fsb_seen_fs, fsb_seen_gs, fsb_read;
 
 static void fsb_loader(uint64_t unused)
 {
     (void)unused;
-    __asm__ volatile("mov %0, %%fs" :: "r"(0x23) : "memory");
+    __asm__ volatile("mov %0, %%fs\n\tmov %0, %%gs" :: "r"(0x23) : "memory");
     pith_signal(fsb_note);
 }
 
 static void fsb_reader(uint64_t unused)
 {
     (void)unused;
-    uint64_t bits, v;
+    uint64_t bits, f, g;
     pith_wait(fsb_note, &bits);
-    __asm__ volatile("mov %%fs:0, %0" : "=r"(v) :: "memory");
-    fsb_seen = v;
+    __asm__ volatile("mov %%fs:0, %0\n\tmov %%gs:0, %1" : "=r"(f), "=r"(g) :: "memory");
+    fsb_seen_fs = f;
+    fsb_seen_gs = g;
     fsb_read = 1;
 }
 
@@ -680,13 +682,16 @@ static void fs_base_not_shared(struct pith_test_ctx *ctx)
     if (pith_expect_ok(ctx, pith_thread_read_registers(loader.tcb, lregs, PITH_REG_COUNT), "loader's") &&
         pith_expect_ok(ctx, pith_thread_read_registers(reader.tcb, rregs, PITH_REG_COUNT), "reader's") &&
         pith_expect(ctx, lregs[PITH_REG_FS_BASE] != 0, "the loader has an FS base")) {
-        rregs[PITH_REG_FS_BASE] = lregs[PITH_REG_FS_BASE];
-        if (pith_expect_ok(ctx, pith_thread_write_registers(reader.tcb, rregs, PITH_REG_COUNT), "its FS base") &&
+        lregs[PITH_REG_GS_BASE] = lregs[PITH_REG_FS_BASE];
+        rregs[PITH_REG_FS_BASE] = rregs[PITH_REG_GS_BASE] = lregs[PITH_REG_FS_BASE];
+        if (pith_expect_ok(ctx, pith_thread_write_registers(loader.tcb, lregs, PITH_REG_COUNT), "its GS base") &&
+            pith_expect_ok(ctx, pith_thread_write_registers(reader.tcb, rregs, PITH_REG_COUNT), "its bases") &&
             pith_expect_ok(ctx, pith_thread_resume(reader.tcb), "resuming the reader") &&
             pith_expect_ok(ctx, pith_thread_resume(loader.tcb), "resuming the loader")) {
-            pith_expect(ctx, fsb_read, "the reader could not read through its FS base");
-            pith_expect_eq(ctx, fsb_seen, *(volatile uint64_t *)lregs[PITH_REG_FS_BASE],
-                           "what the reader read through its FS base");
+            uint64_t want = *(volatile uint64_t *)lregs[PITH_REG_FS_BASE];
+            pith_expect(ctx, fsb_read, "the reader could not read through its FS and GS bases");
+            pith_expect_eq(ctx, fsb_seen_fs, want, "what the reader read through its FS base");
+            pith_expect_eq(ctx, fsb_seen_gs, want, "what the reader read through its GS base");
         }
     }
     kt_thread_destroy(&reader);
