@@ -56,6 +56,13 @@ void kt_thread_destroy(struct kt_thread *t);
 /* In a child thread: set the runtime's IPC buffer pointer for the calling thread. */
 void kt_thread_enter(struct kt_thread *t);
 
+/* Inline-asm pieces for the FPU tests: all sixteen XMM registers loaded from, or
+ * stored to, 16-byte slots at operand %0 (loads) or %1 (stores). */
+#define XMM_IN(n)  "movdqu " #n "*16(%0), %%xmm" #n "\n\t"
+#define XMM_OUT(n) "movdqu %%xmm" #n ", " #n "*16(%1)\n\t"
+#define XMM_ALL(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) \
+                    op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
+
 /* An endpoint nobody sends to: threads whose entry returns wait on it forever. */
 extern pith_cap_t kt_graveyard;
 

@@ -645,10 +645,6 @@ struct fpu_image {
 static const uint32_t default_mxcsr = 0x1f80;
 static const uint16_t default_fcw = 0x037f;
 
-#define XMM_IN(n)  "movdqu " #n "*16(%0), %%xmm" #n "\n\t"
-#define XMM_OUT(n) "movdqu %%xmm" #n ", " #n "*16(%1)\n\t"
-#define XMM_ALL(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) \
-                    op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
 #define FPU_LOAD  XMM_ALL(XMM_IN) "fildq 256(%0)\n\tfildq 264(%0)\n\tldmxcsr 272(%0)\n\tfldcw 276(%0)\n\t"
 #define FPU_STORE XMM_ALL(XMM_OUT) "fistpq 264(%1)\n\tfistpq 256(%1)\n\tstmxcsr 272(%1)\n\tfnstcw 276(%1)\n\t" \
                   "ldmxcsr %3\n\tfldcw %4\n\t"

@@ -184,25 +184,20 @@ struct fpu_regs {
 static uint8_t fpu_fx[3][512] __attribute__((aligned(16)));
 static volatile uint64_t fpu_rounds[3], fpu_bad_regs[3], fpu_bad_x87[3], fpu_switched[3], fpu_ready;
 
-#define SSE_IN(n)  "movdqu " #n "*16(%0), %%xmm" #n "\n\t"
-#define SSE_OUT(n) "movdqu %%xmm" #n ", " #n "*16(%1)\n\t"
-#define SSE_ALL(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) \
-                    op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
-
 /* Load *in (the x87 values too when x87), yield once, FXSAVE into fx, store into *out. */
 static void fpu_round(const struct fpu_regs *in, struct fpu_regs *out, uint8_t *fx, bool x87)
 {
     static const uint32_t default_mxcsr = 0x1f80;
     if (x87)
         __asm__ volatile("fildq 256(%0)\n\tfildq 264(%0)" :: "r"(in) : "memory");
-    __asm__ volatile(SSE_ALL(SSE_IN)
+    __asm__ volatile(XMM_ALL(XMM_IN)
                      "ldmxcsr 272(%0)\n\t"
                      "mov %4, %%eax\n\t"
                      "xor %%edi, %%edi\n\t"
                      "xor %%esi, %%esi\n\t"
                      "syscall\n\t"
                      "fxsaveq (%2)\n\t"
-                     SSE_ALL(SSE_OUT)
+                     XMM_ALL(XMM_OUT)
                      "stmxcsr 272(%1)\n\t"
                      "ldmxcsr %3\n\t"
                      : : "r"(in), "r"(out), "r"(fx), "m"(default_mxcsr), "i"(PITH_SYS_YIELD)
