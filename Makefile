@@ -304,7 +304,7 @@ check-config:
 	@[ "$(EMU)" = qemu ] || [ "$(EMU)" = bochs ] || { echo "make run: EMU=$(EMU): qemu or bochs"; exit 1; }
 
 # ---- Tests -------------------------------------------------------------------------
-UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/schedq.c kernel/bootmem.c kernel/multiboot1.c kernel/untyped.c \
+UNIT_SRC := $(wildcard tests/unit/*.c) kernel/acpi.c kernel/cap.c kernel/deadline.c kernel/schedq.c kernel/bootmem.c kernel/multiboot1.c kernel/untyped.c \
 	kernel/message.c arch/x86_64/guest_state.c vmm/dev/uart16550.c vmm/x86/cpuid.c vmm/x86/msr.c vmm/dev/testdev.c \
 	vmm/dev/timer.c vmm/lib/console.c
 
@@ -320,7 +320,7 @@ DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/*/*.c) user/lib/sysco
 
 $(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/*/*.h include/pith/*.h user/lib/include/pith/sysconf.h user/switch/*.h user/storage/*.h user/uplink/*.h) | deps
 	@mkdir -p $(BUILD)
-	$(CC) $(HOST_CFLAGS) -Ivmm -Iuser/lib/include -o $@ $(DEVICE_SRC)
+	$(CC) $(HOST_CFLAGS) -Ivmm -Iuser/lib/include -pthread -o $@ $(DEVICE_SRC)
 
 test-unit: $(BUILD)/unit-tests $(BUILD)/device-tests
 	$(BUILD)/unit-tests

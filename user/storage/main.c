@@ -13,6 +13,7 @@
 #include <pith/cpu.h>
 #include <pith/pith.h>
 #include <pith/printf.h>
+#include <pith/rest.h>
 #include <pith/root.h>
 #include <pith/storage.h>
 #include <pith/string.h>
@@ -51,13 +52,15 @@ static void port_control(void *ctx, uint8_t v) { (void)ctx; pith_outb(ATA_CONTRO
  * 30 s, failing other guests' slow commands.  Their signals stay pending meanwhile. */
 static pith_cap_t pause_notification;
 static uint64_t pause_tsc;
+static uint64_t paused_tsc;             /* in pauses so far: not work, for the rest */
 
 static void port_pause(void *ctx)
 {
     (void)ctx;
-    uint64_t bits;
-    pith_notification_set_deadline(pause_notification, pith_rdtsc() + pause_tsc);
+    uint64_t bits, began = pith_rdtsc();
+    pith_notification_set_deadline(pause_notification, began + pause_tsc);
     pith_wait(pause_notification, &bits);
+    paused_tsc += pith_rdtsc() - began;
 }
 
 static uint8_t bm_in8(void *ctx, unsigned reg) { (void)ctx; return pith_inb((uint16_t)(bus_master_port + reg)); }
@@ -258,18 +261,26 @@ int main(void *arg)
     }
     pith_printf("storage: serving %u of %lu guests\n", served, a->channel_count);
     pith_cap_t notify = bi->extra_first_slot + PITH_STORAGE_SLOT_NOTIFY;
+    /* The rest after each round (pith/rest.h) shares the pause's notification: both
+     * are waits on a deadline that nobody else signals. */
+    struct pith_rest rest = { pause_notification, bi->tsc_hz / 20000 + 1 };    /* 50 us */
     for (;;) {
         uint64_t bits;
         if (pith_wait(notify, &bits) != PITH_OK)
             return 1;
-        /* Every channel, not only the signalled ones: a lost race costs nothing. */
+        /* Every channel, not only the signalled ones: a lost race costs nothing.  A
+         * round serves each channel's request at most once, then rests: a VMM posting
+         * requests back to back, or signalling without pause, gets the server and its
+         * CPU for about half the time at most. */
         for (bool again = true; again;) {
+            uint64_t began = pith_rdtsc(), paused = paused_tsc;
             again = false;
             for (unsigned c = 0; c < a->channel_count; c++)
                 if (channels[c].control && storage_serve(&storage_disk, &channels[c])) {
                     pith_signal(peer[c]);
                     again = true;
                 }
+            pith_rest_after(&rest, began + (paused_tsc - paused));     /* the pauses were rest */
         }
     }
 }

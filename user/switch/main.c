@@ -8,6 +8,7 @@
 #include <pith/cpu.h>
 #include <pith/pith.h>
 #include <pith/printf.h>
+#include <pith/rest.h>
 #include <pith/root.h>
 #include <pith/switch.h>
 #include <pith/syscall.h>
@@ -60,10 +61,17 @@ int main(void *arg)
     }
     pith_printf("switch: %lu ports\n", a->port_count);
     pith_cap_t notify = bi->extra_first_slot + PITH_SWITCH_SLOT_NOTIFY;
+    struct pith_rest rest = { 0, bi->tsc_hz / 20000 + 1 };     /* at least 50 us */
+    if (pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &rest.notification) != PITH_OK) {
+        pith_printf("switch: no memory for a notification\n");
+        return 1;
+    }
     uint64_t next_aging = pith_rdtsc() + bi->tsc_hz;
     for (;;) {
         uint64_t bits;
-        if (pith_wait(notify, &bits) != PITH_OK)
+        /* Frames left by a bounded pump (switch.h): look again after the rest, without
+         * waiting for a signal. */
+        if ((sw.more ? pith_poll(notify, &bits) : pith_wait(notify, &bits)) != PITH_OK)
             return 1;
         uint64_t now = pith_rdtsc();
         uint64_t ports = switch_pump(&sw, now);
@@ -74,5 +82,6 @@ int main(void *arg)
             fdb_age(&sw.fdb, now);
             next_aging = now + bi->tsc_hz;
         }
+        pith_rest_after(&rest, now);   /* at most about half of this CPU (pith/rest.h) */
     }
 }

@@ -74,11 +74,12 @@ uint64_t switch_pump(struct netswitch *s, uint64_t now)
 {
     uint64_t notify = 0;
     bool more = true;
-    while (more) {
+    for (unsigned round = 0; more && round < SWITCH_ROUNDS; round++) {
         more = false;
         for (unsigned p = 0; p < FDB_PORTS_MAX; p++)
             if (s->port[p].active && netring_pending(&s->port[p].from))
                 more |= pump_port(s, p, now, &notify);
     }
+    s->more = more;
     return notify;
 }

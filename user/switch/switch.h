@@ -12,6 +12,8 @@
 
 /* Frames taken from one port per round, so a busy port cannot starve the others. */
 #define SWITCH_BATCH 32
+/* Rounds per switch_pump call: a ring's worth of frames from each port at most. */
+#define SWITCH_ROUNDS (NETRING_SLOTS / SWITCH_BATCH)
 
 struct switch_port {
     struct netring from;                /* the guest's transmissions (we consume) */
@@ -31,6 +33,7 @@ struct netswitch {
     struct switch_port port[FDB_PORTS_MAX];
     struct switch_stats stats;
     uint8_t frame[NETRING_FRAME_MAX];
+    bool more;                          /* the last pump stopped with frames waiting */
 };
 
 void switch_init(struct netswitch *s, uint64_t max_age);
@@ -38,9 +41,11 @@ void switch_init(struct netswitch *s, uint64_t max_age);
 bool switch_attach(struct netswitch *s, unsigned port, uint32_t segment, void *channel, uint32_t slots);
 void switch_detach(struct netswitch *s, unsigned port);
 /*
- * Move every frame waiting (up to SWITCH_BATCH per port per round, rounds until all
- * are empty) at time `now`.  Returns the ports to notify: those given frames and
- * those whose transmit ring has room again.
+ * Move the frames waiting at time `now`: up to SWITCH_BATCH per port per round, for
+ * at most SWITCH_ROUNDS rounds, so a port that refills its ring from another CPU as
+ * fast as it is drained cannot keep the switch here (the ports are signalled only on
+ * return); `more` says frames were left.  Returns the ports to notify: those given
+ * frames and those whose transmit ring has room again.
  */
 uint64_t switch_pump(struct netswitch *s, uint64_t now);
 
