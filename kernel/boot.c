@@ -362,6 +362,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
     print_memory_map();
     cpu_print_features();
     timer_init();
+    cpus[0].deadlines.secret = cpu_random_seed();  /* deadline.c */
     kprintf("modules: %u, command line '%s'\n", params.module_count, params.cmdline);
 
     collect_free_ram();

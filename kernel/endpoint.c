@@ -144,14 +144,14 @@ int ipc_reply_to_caller(struct thread *replier)
         caller->fault_label = 0;
         vcpu_take_reply(caller->vcpu, replier);
     } else if (caller->fault_label) {
-        caller->fault_label = 0;
         if (pith_msginfo_length(arch_msg_info(replier)) >= 1) {
             if (arch_mr_reg(replier, 0) >= PITH_USER_TOP) {
-                thread_suspend(caller);
+                thread_suspend(caller);     /* fault_label still set: registers kept */
                 return PITH_OK;
             }
             arch_set_user_ip(caller, arch_mr_reg(replier, 0));
         }
+        caller->fault_label = 0;
     } else {
         ipc_transfer(replier, caller, 0, false);
     }

@@ -174,8 +174,18 @@ struct notification {
     struct thread *head, *tail;             /* waiters */
     struct thread *bound;
     uint64_t deadline;                      /* TSC, 0 = none */
-    struct notification *deadline_next;
+    struct notification *dl_left, *dl_right, *dl_parent;   /* in the deadline tree */
 };
+_Static_assert(sizeof(struct notification) <= (1u << PITH_NOTIFICATION_BITS), "a notification fits its object");
+
+/* deadline.c: the armed deadlines, earliest first (a notification is in the tree while
+ * its deadline is not 0; the caller sets it before inserting). */
+struct deadline_tree {
+    struct notification *root, *first;
+    uint64_t secret;                        /* drawn at boot: the nodes' priorities */
+};
+void deadline_tree_insert(struct deadline_tree *t, struct notification *n);
+void deadline_tree_remove(struct deadline_tree *t, struct notification *n);
 #define ENDPOINT_OBJECT_BITS PITH_ENDPOINT_BITS
 #define NOTIFICATION_OBJECT_BITS PITH_NOTIFICATION_BITS
 
@@ -248,7 +258,9 @@ struct vcpu {
 struct guest_space {
     uint64_t table[512];
     uint32_t asid;
-    uint32_t generation;                    /* bumped when a mapping goes away */
+    uint64_t generation;                    /* bumped when a mapping goes away (64 bits: a
+                                               VMM's unmaps never bring it back to a value
+                                               a waiting vCPU flushed at) */
     uint32_t cpus_entered;                  /* bit i: a vCPU entered it on CPU i, so that
                                                CPU's TLB may hold its translations */
 };
@@ -299,7 +311,7 @@ struct cpu {
     struct thread *bases_of;    /* whose they are: that thread may have changed them since;
                                  * NULL: they are the values (cpu.c, arch_load_thread) */
     struct sched_queues ready;
-    struct notification *deadlines;         /* sorted by deadline; only CPU 0's is used */
+    struct deadline_tree deadlines;         /* only CPU 0's is used */
     uint64_t next_tick;
     uint64_t timer_armed;                   /* the TSC value its timer is armed for */
     struct cpu_tables *tables;

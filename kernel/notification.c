@@ -82,45 +82,39 @@ void notification_cancel(struct thread *t)
     t->blocked_on = NULL;
 }
 
-/* ---- Deadlines: a list sorted by TSC value; CPU 0 keeps it and arms its timer for
- * the head (the woken thread runs on its own CPU). ------------------------------------ */
+/* ---- Deadlines: a tree ordered by TSC value (deadline.c); CPU 0 keeps it and arms
+ * its timer for the earliest (the woken thread runs on its own CPU). ----------------- */
 
 static struct cpu *deadline_cpu(void) { return &cpus[0]; }
 
 static void deadline_remove(struct notification *n)
 {
-    struct cpu *c = deadline_cpu();
-    for (struct notification **p = &c->deadlines; *p; p = &(*p)->deadline_next) {
-        if (*p == n) {
-            *p = n->deadline_next;
-            break;
-        }
-    }
-    n->deadline_next = NULL;
+    deadline_tree_remove(&deadline_cpu()->deadlines, n);
     n->deadline = 0;
 }
 
 static void deadline_insert(struct notification *n, uint64_t tsc)
 {
-    struct notification **p = &deadline_cpu()->deadlines;
-    while (*p && (*p)->deadline <= tsc)
-        p = &(*p)->deadline_next;
     n->deadline = tsc;
-    n->deadline_next = *p;
-    *p = n;
+    deadline_tree_insert(&deadline_cpu()->deadlines, n);
 }
 
 uint64_t notification_earliest_deadline(void)
 {
-    struct notification *n = deadline_cpu()->deadlines;
+    struct notification *n = deadline_cpu()->deadlines.first;
     return n ? n->deadline : 0;
 }
 
+/* At most this many fire per timer interrupt: deadlines a task armed for one instant
+ * by the thousand fire in batches, the lock let go between them (the timer is armed
+ * again for the rest at once, timer_reprogram). */
+#define DEADLINES_PER_INTERRUPT 32
+
 void notification_check_deadlines(uint64_t now)
 {
-    struct cpu *c = deadline_cpu();
-    while (c->deadlines && c->deadlines->deadline <= now) {
-        struct notification *n = c->deadlines;
+    struct deadline_tree *t = &deadline_cpu()->deadlines;
+    for (unsigned fired = 0; fired < DEADLINES_PER_INTERRUPT && t->first && t->first->deadline <= now; fired++) {
+        struct notification *n = t->first;
         deadline_remove(n);
         notification_signal(n, PITH_DEADLINE_BIT);
     }

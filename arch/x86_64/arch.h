@@ -147,6 +147,7 @@ uint64_t cpu_stack_top(const struct cpu *c);
 void *cpu_vm_page(struct cpu *c, unsigned i); /* two zeroed pages of c's for VMX or SVM */
 void cpu_init_ap(struct cpu *c);              /* on the AP itself */
 uint64_t cpu_features(void);
+uint64_t cpu_random_seed(void);              /* unpredictable to tasks: RDRAND, the TSC */
 uint64_t cpu_tss_base(void);                  /* for the VMX host state */
 void cpu_print_features(void);
 void arch_thread_init(struct thread *t);
@@ -201,7 +202,7 @@ struct vcpu_x86 {
     uint64_t gpr[16];           /* guest GPRs the hardware does not keep (guest_gprs.h) */
     uint64_t guest_dr[4];       /* DR0..DR3: neither VMCB nor VMCS holds them */
     struct guest_space *space;  /* the guest space the backend last loaded */
-    uint32_t space_generation;  /* the guest space's generation last flushed */
+    uint64_t space_generation;  /* the guest space's generation last flushed */
     uint32_t tag;                   /* the ASID (SVM) or VPID (VMX) ... */
     uint64_t tag_generation;        /* ... and its round (64 bits: never wraps back to a
                                      * round a sleeping vCPU's stale tag was given in) */

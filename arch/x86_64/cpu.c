@@ -189,6 +189,28 @@ void cpu_print_features(void)
 }
 
 uint64_t cpu_features(void) { return features; }
+
+/* Bits no task can predict, for what must not be steered from outside (the deadline
+ * tree's priorities): RDRAND where the CPU has it (a few tries: it may run dry), mixed
+ * with the TSC at the moment asked. */
+uint64_t cpu_random_seed(void)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    uint64_t seed = rdtsc();
+    if (r[2] & (1u << 30)) {
+        for (unsigned i = 0; i < 10; i++) {
+            uint64_t value;
+            uint8_t ok;
+            __asm__ volatile("rdrand %0; setc %1" : "=r"(value), "=qm"(ok) : : "cc");
+            if (ok) {
+                seed ^= value;
+                break;
+            }
+        }
+    }
+    return seed;
+}
 uint64_t cpu_tss_base(void) { return (uint64_t)&this_cpu()->tables->tss; }
 
 /* CR4 (SDM 2.5): SMEP and SMAP keep the kernel from running or touching user pages,

@@ -7,6 +7,7 @@ char unit_why[256];
 static const struct { const struct unit_case *cases; const unsigned *count; } groups[] = {
     { cap_cases, &cap_count },
     { schedq_cases, &schedq_count },
+    { deadline_cases, &deadline_count },
     { bootmem_cases, &bootmem_count },
     { multiboot1_cases, &multiboot1_count },
     { acpi_cases, &acpi_count },

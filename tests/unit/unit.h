@@ -34,6 +34,7 @@ extern char unit_why[256];
 #define UNIT_GROUP(name) extern const struct unit_case name##_cases[]; extern const unsigned name##_count;
 UNIT_GROUP(cap)
 UNIT_GROUP(schedq)
+UNIT_GROUP(deadline)
 UNIT_GROUP(bootmem)
 UNIT_GROUP(multiboot1)
 UNIT_GROUP(acpi)

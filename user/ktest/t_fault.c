@@ -748,6 +748,40 @@ static void fault_other_space(struct pith_test_ctx *ctx)
     kt_delete(space);
 }
 
+/* A fault reply whose rip is outside user space suspends the thread with the registers
+ * of the faulting instruction: not a system call's result written over RAX and RSI. */
+static volatile uint64_t bad_rip_at;
+static void ud2_with_rsi(uint64_t magic)
+{
+    __asm__ volatile("mov %1, %%rsi\n\t"
+                     "lea 1f(%%rip), %%rax\n\t"
+                     "mov %%rax, %0\n"
+                     "1:\tud2\n\t"
+                     : "=m"(bad_rip_at) : "r"(magic) : "rax", "rsi", "memory");
+    for (;;) { struct pith_msg m; pith_recv(kt_graveyard, &m); }
+}
+
+static void bad_rip_keeps_registers(struct pith_test_ctx *ctx)
+{
+    pith_cap_t ep = kt_new(ctx, PITH_OBJ_ENDPOINT, 0);
+    struct kt_thread t;
+    if (!ep || !kt_thread_start(ctx, &t, ud2_with_rsi, 0x1234567, KT_ROOT_PRIORITY - 10, ep))
+        return;
+    struct pith_msg m;
+    if (!pith_expect_ok(ctx, pith_recv(ep, &m), "fault arrives"))
+        return;
+    uint64_t before[PITH_REG_COUNT], after[PITH_REG_COUNT];
+    pith_thread_read_registers(t.tcb, before, PITH_REG_RSI + 1);
+    struct pith_msg r = { .info = pith_msginfo(0, 1, 0), .mr = { PITH_USER_TOP } };
+    pith_expect_ok(ctx, pith_reply(&r), "reply with a kernel rip");
+    pith_thread_read_registers(t.tcb, after, PITH_REG_RSI + 1);
+    pith_expect_eq(ctx, after[PITH_REG_RIP], bad_rip_at, "rip kept");
+    pith_expect_eq(ctx, after[PITH_REG_RAX], before[PITH_REG_RAX], "rax of the faulting thread kept");
+    pith_expect_eq(ctx, after[PITH_REG_RSI], 0x1234567, "rsi of the faulting thread kept");
+    kt_thread_destroy(&t);
+    kt_delete(ep);
+}
+
 KT_TABLE(fault,
     { "fault_page_unmapped_write", page_fault_unmapped_write },
     { "fault_page_unmapped_read", page_fault_unmapped_read },
@@ -767,6 +801,7 @@ KT_TABLE(fault,
     { "fault_resume_write_registers", resume_write_registers },
     { "fault_resume_reply_rip", resume_reply_rip },
     { "fault_resume_bad_rip_suspends", resume_bad_rip_suspends },
+    { "fault_bad_rip_keeps_registers", bad_rip_keeps_registers },
     { "fault_resume_suspend_write_resume", resume_suspend_write_resume },
     { "fault_many_times", fault_many_times },
     { "fault_no_endpoint_suspends", no_fault_endpoint_suspends },

@@ -479,6 +479,90 @@ static void delete_wakes_waiters(struct pith_test_ctx *ctx)
     }
 }
 
+/* ---- Many deadlines: no set or firing walks them all with the lock held ----------- */
+
+#define MANY_DEADLINES 65535ull
+#define TIMED_TRIES 5
+static struct {
+    volatile uint64_t done;
+    enum pith_error err;
+    uint64_t head, tail;                /* the fastest of TIMED_TRIES sets, in TSC ticks */
+    uint64_t fired;                     /* of a sample, how many had PITH_DEADLINE_BIT */
+} many;
+
+static uint64_t timed_set(pith_cap_t n, uint64_t tsc)
+{
+    uint64_t t0 = pith_rdtsc();
+    enum pith_error e = pith_notification_set_deadline(n, tsc);
+    uint64_t t1 = pith_rdtsc();
+    if (e)
+        many.err = e;
+    return t1 - t0;
+}
+
+/* In a CNode of its own: slot i (1..MANY_DEADLINES) is a notification. */
+static void many_deadlines_body(uint64_t n)
+{
+    const uint64_t far = ~0ull >> 2;            /* never reached */
+    for (uint64_t i = 1; i <= n && !many.err; i++)  /* each earlier than the last */
+        many.err = pith_notification_set_deadline(i, far - i);
+    many.head = many.tail = ~0ull;
+    for (uint64_t k = 0; k < TIMED_TRIES && !many.err; k++) {
+        uint64_t h = timed_set(n, far - n - 1 - k);         /* before all: the front */
+        uint64_t t = timed_set(1, far + 1 + k);             /* after all: the back */
+        many.head = h < many.head ? h : many.head;
+        many.tail = t < many.tail ? t : many.tail;
+    }
+    /* all at one past instant: they fire in batches, each with its bit */
+    uint64_t past = pith_rdtsc();
+    for (uint64_t i = 1; i <= n && !many.err; i++)
+        many.err = pith_notification_set_deadline(i, past);
+    for (uint64_t i = 1; i <= n && !many.err; i += 1024) {
+        uint64_t bits = 0;
+        pith_wait(i, &bits);                    /* returns once its deadline fired */
+        many.fired += (bits & PITH_DEADLINE_BIT) != 0;
+    }
+    many.done = 1;
+    for (;;) { uint64_t b; pith_wait(1, &b); }
+}
+
+static void deadline_many_stay_cheap(struct pith_test_ctx *ctx)
+{
+    pith_cap_t ut = kt_new(ctx, PITH_OBJ_UNTYPED, 22);
+    pith_cap_t k = kt_new(ctx, PITH_OBJ_CNODE, 16);
+    if (!ut || !k)
+        return;
+    for (uint64_t first = 1; first <= MANY_DEADLINES; first += 4096) {
+        uint64_t count = MANY_DEADLINES - first + 1 < 4096 ? MANY_DEADLINES - first + 1 : 4096;
+        if (!pith_expect_ok(ctx, pith_untyped_retype(ut, PITH_OBJ_NOTIFICATION, 0, k, first, count),
+                            "retype notifications"))
+            goto out;
+    }
+    struct kt_thread t;
+    many.done = 0;
+    many.err = PITH_OK;
+    many.fired = 0;
+    if (!kt_thread_create(ctx, &t, many_deadlines_body, MANY_DEADLINES, KT_ROOT_PRIORITY + 10, 0))
+        goto out;
+    if (pith_expect_ok(ctx, pith_thread_configure(t.tcb, k, KT_SPACE, (uint64_t)t.ipc, t.ipc_frame, 0),
+                       "configure with the big CNode") &&
+        pith_expect_ok(ctx, pith_thread_resume(t.tcb), "resume") &&
+        pith_expect(ctx, kt_wait_flag(&many.done, 1000000), "the worker did not finish")) {
+        pith_expect_ok(ctx, many.err, "set_deadline");
+        pith_printf("ktest: %llu deadlines: a set at the front %llu ticks, at the back %llu\n",
+                    MANY_DEADLINES, (unsigned long long)many.head, (unsigned long long)many.tail);
+        /* a sorted list made the back 20 to 30 times the front at this count */
+        pith_expect(ctx, many.tail <= 4 * many.head + 2000,
+                    "%llu deadlines: a set at the back took %llu ticks, at the front %llu",
+                    MANY_DEADLINES, (unsigned long long)many.tail, (unsigned long long)many.head);
+        pith_expect_eq(ctx, many.fired, (MANY_DEADLINES + 1023) / 1024, "sampled deadlines fired");
+    }
+    kt_thread_destroy(&t);
+out:
+    kt_delete(k);
+    kt_delete(ut);
+}
+
 KT_TABLE(notification,
     { "notification_signal_then_wait", signal_then_wait },
     { "notification_wait_then_signal", wait_then_signal },
@@ -493,6 +577,7 @@ KT_TABLE(notification,
     { "notification_deadline_replaced_fires_once", deadline_replaced_fires_once },
     { "notification_deadline_wakes_waiter_thread", deadline_wakes_waiter_thread },
     { "notification_deadline_of_deleted", deadline_of_deleted },
+    { "notification_deadline_many_stay_cheap", deadline_many_stay_cheap },
     { "notification_bind_unbind", bind_unbind },
     { "notification_bind_busy", bind_busy },
     { "notification_rights", rights },
