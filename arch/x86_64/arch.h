@@ -213,6 +213,21 @@ struct vcpu_x86 {
 static inline struct vcpu_x86 *vcpu_x86(struct vcpu *v) { return (struct vcpu_x86 *)v->arch; }
 #define VCPU_EXIT_KEEP_INTERRUPT  (1ull << 32)  /* a host interrupt is pending */
 #define VCPU_EXIT_KEEP_NMI        (2ull << 32)
+#define VCPU_EXIT_KEEP_EXCEPTION  (3ull << 32)  /* a guarded exception: given back (below) */
+/* #DB and #AC are intercepted whatever the VMM asks: a CPU delivering either can loop
+ * in microcode without end (a #DB on a data breakpoint over the guest's own exception
+ * stack; an #AC whose delivery pushes to a misaligned stack at CPL 3), taking no
+ * interrupt and making no exit, and the first recall or TLB shootdown aimed at that
+ * CPU would then wait for ever with the kernel lock held.  Intercepted, each delivery
+ * is an exit: when the VMM did not ask for the vector and no event's delivery was cut
+ * short, the kernel injects the same exception and enters again (vcpu_exited), so the
+ * guest sees what it would have, and the host takes its interrupts in between. */
+#define VCPU_GUARDED_EXCEPTIONS   ((1u << 1) | (1u << 17))
+/* An exception exit the kernel gives back to the guest (VCPU_EXIT_KEEP_EXCEPTION). */
+static inline bool vcpu_exception_guarded(uint64_t vmm_bitmap, uint64_t vector, bool delivering)
+{
+    return vector < 32 && ((VCPU_GUARDED_EXCEPTIONS & ~vmm_bitmap) >> vector & 1) && !delivering;
+}
 bool vcpu_arch_init_cpu(void);                  /* false: no usable VMX/SVM */
 bool vcpu_arch_init_ap(void);                   /* the chosen backend on an AP, on the AP */
 void vcpu_arch_serve_request(struct cpu *c);    /* CPU_REQUEST_VM, on c itself */

@@ -690,6 +690,57 @@ done:
     vm_destroy(&vm);
 }
 
+VM_GUEST(vmg_db_guarded, ".code32",
+    "pushf\n"                           /* 0x1000 */
+    "orl $0x100, (%esp)\n"
+    "popf\n"                            /* TF: a #DB after the next instruction */
+    "nop\n"                             /* 0x1009 */
+    "hlt\n"                             /* 0x100a */
+    ".org 0x100\n"
+    "mov %dr6, %eax\n"
+    "out %eax, $0x8d\n"
+    "pop %eax\n"                        /* the EIP the #DB pushed */
+    "out %eax, $0x8e\n"
+    "hlt\n");
+
+VM_GUEST(vmg_icebp, ".code32",
+    ".byte 0xf1\n"                      /* ICEBP (INT1) at 0x1000 */
+    "hlt\n"
+    ".org 0x100\n"
+    "pop %eax\n"                        /* the EIP its #DB pushed */
+    "out %eax, $0x8e\n"
+    "hlt\n");
+
+/* #DB and #AC are intercepted whatever the VMM asks (arch.h, VCPU_GUARDED_EXCEPTIONS):
+ * a single-step #DB the VMM did not ask for reaches the guest's own handler with DR6's
+ * BS bit and the EIP past the stepped instruction, and no exit reaches the VMM before.
+ * On VMX also ICEBP's, an exit with the instruction's length that the kernel steps
+ * over: a trap, the EIP after it.  (QEMU's ICEBP is its debugger's trap, not a #DB.) */
+static void vm_exception_guarded_reaches_guest(struct pith_test_ctx *ctx)
+{
+    struct kt_vm vm;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_db_guarded), 0) || !vm_protected(ctx, &vm))
+        goto done;
+    vm_idt32(&vm, 1, 0x1100);
+    if (!vm_start(ctx, &vm) || !vm_expect_io(ctx, &vm, 0x8d, "the guest's #DB handler"))
+        goto done;
+    pith_expect(ctx, vm.exit.mr[2] & (1u << 14), "DR6 %lx has BS", vm.exit.mr[2]);
+    if (vm_resume(ctx, &vm, 2, 0) && vm_expect_io(ctx, &vm, 0x8e, "the EIP it popped"))
+        pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0x100a, "eip past the stepped nop");
+    vm_destroy(&vm);
+    if (!(kt_bootinfo->cpu_features & PITH_CPU_VMX))
+        return;
+    if (!vm_create(ctx, &vm, VM_CODE(vmg_icebp), 0) || !vm_protected(ctx, &vm))
+        goto done;
+    vm_idt32(&vm, 1, 0x1100);
+    if (vm_start(ctx, &vm) && vm_expect_io(ctx, &vm, 0x8e, "the guest's handler of ICEBP's #DB"))
+        pith_expect_eq(ctx, vm.exit.mr[2] & 0xffffffff, 0x1001, "eip past the ICEBP");
+done:
+    vm_destroy(&vm);
+}
+
+
+
 VM_GUEST(vmg_vmcall, ".code16",
     ".byte 0x0f, 0x01, 0xd9\n"          /* patched: VMMCALL or VMCALL */
     "hlt\n");
@@ -2016,6 +2067,7 @@ KT_TABLE(vm,
     { "vm_exit_exception", vm_exit_exception },
     { "vm_exception_not_intercepted", vm_exception_not_intercepted },
     { "vm_exit_exception_error_code", vm_exit_exception_error_code },
+    { "vm_exception_guarded_reaches_guest", vm_exception_guarded_reaches_guest },
     { "vm_exit_vmcall", vm_exit_vmcall },
     { "vm_exit_invd", vm_exit_invd },
     { "vm_exit_wbinvd", vm_exit_wbinvd },

@@ -187,7 +187,7 @@ void svm_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bi
 {
     (void)gs;
     *u64_at(v, VMCB_NP_ENABLE) = 1;
-    *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap | BIT(VECTOR_MC);
+    *u32_at(v, VMCB_INTERCEPT_EXC) = (uint32_t)exception_bitmap | BIT(VECTOR_MC) | VCPU_GUARDED_EXCEPTIONS;
     if (v->options & PITH_VM_OPTION_VIRTUAL_GIF) {
         if (!(*u64_at(v, VMCB_INT_CTL) & INT_CTL_V_GIF_ENABLE))
             *u64_at(v, VMCB_INT_CTL) |= INT_CTL_V_GIF;      /* set when the option comes */
@@ -390,8 +390,12 @@ void svm_exit_info(struct vcpu *v, struct vcpu_exit *e)
         e->reason = PITH_EXIT_INVALID_STATE;
         break;
     default:
-        if (code >= SVM_EXIT_EXCEPTION_0 && code < SVM_EXIT_EXCEPTION_0 + 32)
+        if (code >= SVM_EXIT_EXCEPTION_0 && code < SVM_EXIT_EXCEPTION_0 + 32) {
+            bool delivering = *u64_at(v, VMCB_EXITINTINFO) & PITH_VM_EVENT_VALID;
             *e = (struct vcpu_exit){ PITH_EXIT_EXCEPTION, code, code - SVM_EXIT_EXCEPTION_0, info1, 0 };
+            if (vcpu_exception_guarded(v->exception_bitmap, e->qualification, delivering))
+                e->reason = VCPU_EXIT_KEEP_EXCEPTION;   /* DR6 is the CPU's already */
+        }
         else if (code < 0x20)
             *e = (struct vcpu_exit){ PITH_EXIT_CR_ACCESS, code, code & 15, code >= 0x10, 0 };
         else if (code == SVM_EXIT_WRITE_DR7)

@@ -412,7 +412,7 @@ void vmx_init(struct vcpu *v)
         vmwrite(VMCS_VIRTUAL_APIC, virt_to_phys(vapic));
         vmwrite(VMCS_TPR_THRESHOLD, 0);
     }
-    vmwrite(VMCS_EXCEPTION_BITMAP, 0);
+    vmwrite(VMCS_EXCEPTION_BITMAP, BIT(VECTOR_MC) | VCPU_GUARDED_EXCEPTIONS);   /* as vmx_configure(0) */
     vmwrite(VMCS_PF_ERROR_MASK, 0);
     vmwrite(VMCS_PF_ERROR_MATCH, 0);
     vmwrite(VMCS_CR3_TARGET_COUNT, 0);
@@ -437,7 +437,7 @@ void vmx_configure(struct vcpu *v, struct guest_space *gs, uint64_t exception_bi
 {
     (void)gs;
     load(v);
-    vmwrite(VMCS_EXCEPTION_BITMAP, exception_bitmap | BIT(VECTOR_MC));
+    vmwrite(VMCS_EXCEPTION_BITMAP, exception_bitmap | BIT(VECTOR_MC) | VCPU_GUARDED_EXCEPTIONS);
     vcpu_x86(v)->space = NULL;
 }
 
@@ -665,6 +665,12 @@ void vmx_exit_info(struct vcpu *v, struct vcpu_exit *e)
         *e = (struct vcpu_exit){ PITH_EXIT_EXCEPTION, code, info & 0xff,
                                  info & INTR_INFO_ERROR_CODE ? vmread(VMCS_EXIT_INTR_ERROR) : 0,
                                  software_event(info) ? length : 0 };
+        /* an ICEBP's #DB (a privileged software exception) has its length: vcpu_exited
+         * moves RIP past it and gives it back as a hardware #DB, which ends the same */
+        if ((INTR_INFO_TYPE(info) == INTR_TYPE_HARD_EXC || INTR_INFO_TYPE(info) == INTR_TYPE_PRIV_SOFT_EXC) &&
+            vcpu_exception_guarded(v->exception_bitmap, info & 0xff,
+                                   vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID))
+            e->reason = VCPU_EXIT_KEEP_EXCEPTION;
         break;
     }
     case VMX_EXIT_EXTINT:
