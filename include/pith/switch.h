@@ -31,6 +31,9 @@ struct pith_switch_args {
     uint64_t port_count;
     uint64_t slots;                     /* per ring, the same for every port */
     uint64_t segment[PITH_SWITCH_PORTS_MAX];
+    /* the port's one source address, its six bytes in order from bit 40 down; 0: any
+     * (the uplink, which carries the outside network's addresses) */
+    uint64_t mac[PITH_SWITCH_PORTS_MAX];
 };
 
 #define PITH_SWITCH_SLOT_NOTIFY         0

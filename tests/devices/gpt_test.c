@@ -289,7 +289,28 @@ static void too_many_partitions(void)
     CHECK_EQ(read_primary_only(), GPT_E_TOO_MANY);
 }
 
+/* The backup in use (the primary's array damaged) must not give a partition over the
+ * primary's array: its guest could write an array the primary header's CRC accepts and
+ * own the table at the next start.  The same partition over the backup's array, with
+ * the primary in use, is refused too. */
+static void partition_over_other_array(void)
+{
+    make_disk();
+    entry(2, 1)[40] ^= 1;                   /* the primary array fails its CRC */
+    put64(disk[SECTORS - 1] + 40, 2);       /* the backup's usable range from LBA 2 */
+    set_entry(SECTORS - 1 - ARRAY, 2, "evil", 2, 63);
+    reseal(SECTORS - 1);
+    CHECK_EQ(read_disk(), GPT_E_ARRAY_COVERED);
+    CHECK_EQ(table.count, 0);
+    make_disk();
+    put64(disk[1] + 48, SECTORS - 2);       /* the primary's usable range to the end */
+    set_entry(2, 2, "evil", SECTORS - 1 - ARRAY, SECTORS - 2);
+    reseal(1);
+    CHECK_EQ(read_disk(), GPT_E_ARRAY_COVERED);
+}
+
 DEVICE_TESTS(gpt,
+    { "gpt_partition_over_other_array", partition_over_other_array },
     { "gpt_crc32_known_value", crc32_known_value },
     { "gpt_valid_table", valid_table },
     { "gpt_primary_header_crc_falls_back", primary_header_crc_falls_back },

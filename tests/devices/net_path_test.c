@@ -86,6 +86,31 @@ static void run_switch(void)
     }
 }
 
+/* Guest i's driver and VMM side from scratch; its channel as it is (a guest started
+ * again keeps its channel) or cleared. */
+static void start_guest(unsigned i, bool fresh_channel)
+{
+    struct guest *x = g[i];
+    memset(x->mem, 0, sizeof(x->mem));
+    if (fresh_channel)
+        memset(x->channel, 0, NETRING_CHANNEL_BYTES(SLOTS));
+    x->tx_next = x->rx_seen = 0;
+    const uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, (uint8_t)(i + 1) };
+    virtio_net_init(&x->nic, (struct guest_memory){ mem_read, mem_write, x },
+                    (struct irq_line){ set_irq, x, 10 }, mac, (struct virtio_net_backend){ 0 });
+    CHECK(net_link_attach(&x->link, &x->nic, x->channel, SLOTS));
+    virtio_pci_ops.write(&x->nic.dev, 0x12, 1, 1 | 2);
+    virtio_pci_ops.write(&x->nic.dev, 0x04, 4, VIRTIO_NET_F_MAC);
+    for (unsigned q = 0; q < 2; q++) {
+        virtio_pci_ops.write(&x->nic.dev, 0x0e, 2, q);
+        virtio_pci_ops.write(&x->nic.dev, 0x08, 4, 2 + 2 * q);
+    }
+    virtio_pci_ops.write(&x->nic.dev, 0x12, 1, 1 | 2 | 4 | 8);
+    for (unsigned b = 0; b < RX_BUFS; b++)
+        post_rx(x, b);
+    virtio_pci_ops.write(&x->nic.dev, 0x10, 2, 0);
+}
+
 static void setup(void)
 {
     switch_init(&sw, 1000);
@@ -94,25 +119,8 @@ static void setup(void)
             g[i] = calloc(1, sizeof(*g[i]));
             g[i]->channel = aligned_alloc(4096, NETRING_CHANNEL_BYTES(SLOTS));
         }
-        struct guest *x = g[i];
-        memset(x->mem, 0, sizeof(x->mem));
-        memset(x->channel, 0, NETRING_CHANNEL_BYTES(SLOTS));
-        x->tx_next = x->rx_seen = 0;
-        const uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, (uint8_t)(i + 1) };
-        virtio_net_init(&x->nic, (struct guest_memory){ mem_read, mem_write, x },
-                        (struct irq_line){ set_irq, x, 10 }, mac, (struct virtio_net_backend){ 0 });
-        CHECK(net_link_attach(&x->link, &x->nic, x->channel, SLOTS));
-        CHECK(switch_attach(&sw, i, segment_of[i], x->channel, SLOTS));
-        virtio_pci_ops.write(&x->nic.dev, 0x12, 1, 1 | 2);
-        virtio_pci_ops.write(&x->nic.dev, 0x04, 4, VIRTIO_NET_F_MAC);
-        for (unsigned q = 0; q < 2; q++) {
-            virtio_pci_ops.write(&x->nic.dev, 0x0e, 2, q);
-            virtio_pci_ops.write(&x->nic.dev, 0x08, 4, 2 + 2 * q);
-        }
-        virtio_pci_ops.write(&x->nic.dev, 0x12, 1, 1 | 2 | 4 | 8);
-        for (unsigned b = 0; b < RX_BUFS; b++)
-            post_rx(x, b);
-        virtio_pci_ops.write(&x->nic.dev, 0x10, 2, 0);
+        start_guest(i, true);
+        CHECK(switch_attach(&sw, i, segment_of[i], g[i]->channel, SLOTS));
     }
 }
 
@@ -230,9 +238,30 @@ static void test_hostile_channel(void)
     CHECK_EQ(received(0), 0x71);
 }
 
+/* A guest started again gets a new VMM on the same channel: the new VMM goes on from
+ * the counters its predecessor published, and frames flow both ways as before. */
+static void test_vmm_started_again(void)
+{
+    setup();
+    for (unsigned i = 0; i < 3; i++) {
+        send(0, 2, (uint8_t)(0x80 + i));
+        CHECK_EQ(received(1), 0x80 + i);
+        send(1, 1, (uint8_t)(0x90 + i));
+        CHECK_EQ(received(0), 0x90 + i);
+    }
+    start_guest(0, false);                  /* A's VMM again, its channel kept */
+    send(0, 2, 0xa0);
+    CHECK_EQ(received(1), 0xa0);
+    send(1, 1, 0xa1);
+    CHECK_EQ(received(0), 0xa1);
+    CHECK_EQ(g[0]->link.to_switch.corrupt + g[0]->link.to_guest.corrupt, 0);
+    CHECK_EQ(sw.port[0].from.corrupt + sw.port[0].to.corrupt, 0);
+}
+
 DEVICE_TESTS(net_path,
     { "net_path_same_segment_both_ways", test_same_segment_both_ways },
     { "net_path_other_segment_unreachable", test_other_segment_unreachable },
     { "net_path_receiver_without_buffers", test_receiver_without_buffers },
     { "net_path_hostile_channel", test_hostile_channel },
+    { "net_path_vmm_started_again", test_vmm_started_again },
 )

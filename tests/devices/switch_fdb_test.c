@@ -162,6 +162,26 @@ static void test_table_full(void)
     CHECK_EQ(fdb_lookup(&f, 1, late, 5000), 62);
 }
 
+/* A pinned port (every guest NIC's) cannot take a neighbour's address: the frame goes
+ * nowhere, is counted, and the neighbour keeps its frames.  Its own source works. */
+static void test_pinned_port_keeps_its_address(void)
+{
+    setup();
+    uint8_t a[6], b[6], c[6];
+    mac_of(a, 1); mac_of(b, 2); mac_of(c, 3);
+    CHECK(fdb_port_pin(&f, 0, a));
+    CHECK(fdb_port_pin(&f, 1, b));
+    CHECK(!fdb_port_pin(&f, 1, BROADCAST));             /* a group address is no source */
+    CHECK(!fdb_port_pin(&f, 9, b));                     /* not connected */
+    CHECK_EQ(send(0, b, a, 1), BIT(1) | BIT(2));        /* a learned on port 0 */
+    CHECK_EQ(send(1, BROADCAST, a, 2), 0);              /* port 1 claims a: dropped */
+    CHECK_EQ(f.spoofed, 1);
+    CHECK_EQ(fdb_lookup(&f, 1, a, 3), 0);               /* a is still port 0's */
+    CHECK_EQ(send(2, a, c, 4), BIT(0));                 /* and frames for a still go there */
+    CHECK_EQ(send(1, a, b, 5), BIT(0));                 /* port 1 with its own source: fine */
+    CHECK_EQ(send(2, b, a, 6), BIT(1));                 /* the unpinned port 2 still may */
+}
+
 DEVICE_TESTS(switch_fdb,
     { "switch_fdb_flood_then_learn", test_flood_then_learn },
     { "switch_fdb_segments_never_mix", test_segments_never_mix },
@@ -169,4 +189,5 @@ DEVICE_TESTS(switch_fdb,
     { "switch_fdb_malformed_frames", test_malformed_frames },
     { "switch_fdb_aging_and_moves", test_aging_and_moves },
     { "switch_fdb_table_full", test_table_full },
+    { "switch_fdb_pinned_port_keeps_its_address", test_pinned_port_keeps_its_address },
 )

@@ -202,6 +202,10 @@ static void start_network(const struct sysconf *config)
             g->port = -1;
             break;
         }
+        uint64_t mac = 0;
+        for (unsigned b = 0; b < 6; b++)
+            mac = mac << 8 | g->config->mac[b];
+        args.mac[args.port_count] = mac;        /* its frames carry this source only */
         args.segment[args.port_count++] = g->config->net_segment;
     }
     if (config->uplink_segment && args.port_count < PITH_SWITCH_PORTS_MAX &&

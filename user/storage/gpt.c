@@ -170,18 +170,44 @@ static enum gpt_error read_table(gpt_read_fn read, void *ctx, uint64_t lba, uint
     return e;
 }
 
+/* The other header, when its own fields hold, declares an entry array that no
+ * partition of the table in use may cover.  Otherwise a guest given such a partition
+ * (the backup in use because the primary's array is damaged, its usable range over
+ * that array) could write an array whose CRC the primary header expects, and the
+ * primary, valid again at the next start, would give it partitions of its choosing. */
+static enum gpt_error clear_of_other_array(gpt_read_fn read, void *ctx, uint64_t lba, uint64_t disk_sectors,
+                                           const struct gpt_table *t)
+{
+    uint8_t sector[GPT_SECTOR];
+    struct header h;
+    if (!read(ctx, lba, sector) || check_header(sector, lba, disk_sectors, &h) != GPT_OK)
+        return GPT_OK;
+    uint64_t array_end = h.entry_lba + ((uint64_t)h.entry_count * h.entry_size + GPT_SECTOR - 1) / GPT_SECTOR;
+    for (unsigned i = 0; i < t->count; i++)
+        if (t->part[i].first_lba < array_end && h.entry_lba <= t->part[i].last_lba)
+            return GPT_E_ARRAY_COVERED;
+    return GPT_OK;
+}
+
 enum gpt_error gpt_read(gpt_read_fn read, void *ctx, uint64_t disk_sectors, struct gpt_table *out)
 {
     *out = (struct gpt_table){ 0 };
     if (disk_sectors < 4)       /* MBR, header, an array sector, the backup header */
         return GPT_E_SMALL;
-    enum gpt_error primary = read_table(read, ctx, 1, disk_sectors, out);
-    if (primary == GPT_OK)
-        return GPT_OK;
+    enum gpt_error primary = read_table(read, ctx, 1, disk_sectors, out), e;
+    if (primary == GPT_OK) {
+        if ((e = clear_of_other_array(read, ctx, disk_sectors - 1, disk_sectors, out)) != GPT_OK)
+            *out = (struct gpt_table){ 0 };
+        return e;
+    }
     enum gpt_error backup = read_table(read, ctx, disk_sectors - 1, disk_sectors, out);
     if (backup != GPT_OK) {
         *out = (struct gpt_table){ 0 };
         return primary;
+    }
+    if ((e = clear_of_other_array(read, ctx, 1, disk_sectors, out)) != GPT_OK) {
+        *out = (struct gpt_table){ 0 };
+        return e;
     }
     out->from_backup = true;
     out->primary_error = primary;
@@ -230,6 +256,7 @@ const char *gpt_error_name(enum gpt_error e)
         [GPT_E_PARTITION_RANGE] = "a GPT partition outside the usable range",
         [GPT_E_OVERLAP] = "two GPT partitions overlap",
         [GPT_E_TOO_MANY] = "too many GPT partitions",
+        [GPT_E_ARRAY_COVERED] = "a GPT partition covers the other header's entry array",
     };
     return (unsigned)e < sizeof(names) / sizeof(names[0]) ? names[e] : "unknown GPT error";
 }

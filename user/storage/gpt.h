@@ -39,6 +39,7 @@ enum gpt_error {
     GPT_E_PARTITION_RANGE,  /* a used entry reversed or outside the usable range */
     GPT_E_OVERLAP,          /* two used entries share sectors */
     GPT_E_TOO_MANY,         /* more than GPT_MAX_PARTITIONS used entries */
+    GPT_E_ARRAY_COVERED,    /* a partition covers the other header's entry array */
 };
 
 struct gpt_partition {

@@ -41,6 +41,16 @@ bool fdb_port_add(struct fdb *f, unsigned port, uint32_t segment)
     return true;
 }
 
+bool fdb_port_pin(struct fdb *f, unsigned port, const uint8_t mac[6])
+{
+    if (port >= FDB_PORTS_MAX || !f->port[port].active || mac_is_group(mac) || mac_is_zero(mac))
+        return false;
+    f->port[port].pinned = true;
+    for (unsigned i = 0; i < 6; i++)
+        f->port[port].mac[i] = mac[i];
+    return true;
+}
+
 void fdb_port_remove(struct fdb *f, unsigned port)
 {
     if (port >= FDB_PORTS_MAX)
@@ -118,6 +128,10 @@ uint64_t fdb_forward(struct fdb *f, unsigned in_port, const uint8_t *frame, uint
     const uint8_t *destination = frame, *source = frame + 6;
     if (mac_is_group(source) || mac_is_zero(source))
         return 0;
+    if (f->port[in_port].pinned && !mac_equal(source, f->port[in_port].mac)) {
+        f->spoofed++;
+        return 0;
+    }
     learn(f, in_port, source, now);
     uint32_t segment = f->port[in_port].segment;
     uint64_t others = segment_ports(f, segment) & ~((uint64_t)1 << in_port);

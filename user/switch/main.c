@@ -56,8 +56,17 @@ int main(void *arg)
     for (unsigned p = 0; p < a->port_count; p++) {
         void *channel = (void *)(PITH_SWITCH_CHANNELS + p * NETRING_CHANNEL_BYTES(a->slots));
         if (!map_channel(bi, p, a->slots) ||
-            !switch_attach(&sw, p, (uint32_t)a->segment[p], channel, (uint32_t)a->slots))
+            !switch_attach(&sw, p, (uint32_t)a->segment[p], channel, (uint32_t)a->slots)) {
             pith_printf("switch: port %u could not be connected\n", p);
+            continue;
+        }
+        uint8_t mac[6];
+        for (unsigned i = 0; i < 6; i++)
+            mac[i] = (uint8_t)(a->mac[p] >> (40 - 8 * i));
+        if (a->mac[p] && !fdb_port_pin(&sw.fdb, p, mac))
+            pith_printf("switch: port %u: bad address %lx; not connected\n", p, a->mac[p]);
+        if (a->mac[p] && !sw.fdb.port[p].pinned)
+            switch_detach(&sw, p);      /* never unpinned when it was meant to be */
     }
     pith_printf("switch: %lu ports\n", a->port_count);
     pith_cap_t notify = bi->extra_first_slot + PITH_SWITCH_SLOT_NOTIFY;
@@ -70,8 +79,9 @@ int main(void *arg)
     for (;;) {
         uint64_t bits;
         /* Frames left by a bounded pump (switch.h): look again after the rest, without
-         * waiting for a signal. */
-        if ((sw.more ? pith_poll(notify, &bits) : pith_wait(notify, &bits)) != PITH_OK)
+         * waiting for a signal (a poll that finds none says PITH_E_WOULD_BLOCK). */
+        enum pith_error err = sw.more ? pith_poll(notify, &bits) : pith_wait(notify, &bits);
+        if (err != PITH_OK && err != PITH_E_WOULD_BLOCK)
             return 1;
         uint64_t now = pith_rdtsc();
         uint64_t ports = switch_pump(&sw, now);

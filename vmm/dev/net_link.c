@@ -20,6 +20,11 @@ bool net_link_attach(struct net_link *l, struct virtio_net *nic, void *channel, 
     if (!netring_attach(&l->to_switch, channel, slots, NETRING_TO_SWITCH) ||
         !netring_attach(&l->to_guest, channel, slots, NETRING_TO_GUEST))
         return false;
+    /* The channel outlives a VMM (a guest started again keeps it): go on from the
+     * counters the last VMM published, this side's own, or the switch and this side
+     * would each take the other's for corruption and the NIC would never work again. */
+    l->to_switch.index = __atomic_load_n(netring_counter(&l->to_switch, NETRING_HEAD_OFFSET), __ATOMIC_ACQUIRE);
+    l->to_guest.index = __atomic_load_n(netring_counter(&l->to_guest, NETRING_TAIL_OFFSET), __ATOMIC_ACQUIRE);
     nic->backend = (struct virtio_net_backend){ .transmit = link_transmit,
                                               .receive_ready = link_receive_ready, .ctx = l };
     return true;
