@@ -262,6 +262,23 @@ static bool msr_shortcut(struct vcpu *v, const struct vcpu_exit *e)
     return true;
 }
 
+/* A guarded #DB or #AC the VMM did not ask for (arch.h): the guest's own, again; #AC's
+ * error code is always 0, #DB has none.  An instruction's own #DB (ICEBP, on VMX: the
+ * exit has its length) is a trap: the guest goes on past it.  Out of line: the common
+ * exits' path stays as short as it was. */
+static __attribute__((noinline)) void give_back_exception(struct vcpu *v, const struct vcpu_exit *e)
+{
+    if (e->length) {
+        uint64_t rip[2];
+        vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
+        advance_rip(v, rip, e->length);
+    }
+    if (e->qualification == 1)
+        vcpu_arch_debug_given_back(v);
+    vcpu_arch_inject(v, PITH_VM_EVENT_VALID | PITH_VM_EVENT_EXCEPTION | e->qualification |
+                            (e->qualification == 17 ? PITH_VM_EVENT_ERROR_CODE : 0), 0);
+}
+
 /* Back from the guest with the lock (vcpu_arch_after_exit took the exit out of the
  * CPU).  While this CPU waited for the lock, another may have taken the thread away
  * (sched_recall: to suspend, move or destroy it) and even freed v: then nothing of v
@@ -277,21 +294,12 @@ void vcpu_exited(struct vcpu *v)
             withhold_event(v);              /* the kept exit's event, put back for the entry */
             deliver_exit(v, &flush);
         }
-    } else if (e->reason == VCPU_EXIT_KEEP_EXCEPTION) {
-        /* a guarded #DB or #AC the VMM did not ask for (arch.h): the guest's own, again;
-         * #AC's error code is always 0, #DB has none.  An instruction's own #DB (ICEBP,
-         * on VMX: the exit has its length) is a trap: the guest goes on past it. */
-        if (e->length) {
-            uint64_t rip[2];
-            vcpu_arch_read_group(v, pith_vm_group_index(PITH_VM_GROUP_RIP), rip);
-            advance_rip(v, rip, e->length);
-        }
-        vcpu_arch_inject(v, PITH_VM_EVENT_VALID | PITH_VM_EVENT_EXCEPTION | e->qualification |
-                                (e->qualification == 17 ? PITH_VM_EVENT_ERROR_CODE : 0), 0);
     } else if ((e->reason == PITH_EXIT_IO && port_shortcut(v, e)) ||
                (e->reason == PITH_EXIT_CPUID && cpuid_shortcut(v, e)) ||
                (e->reason == PITH_EXIT_MSR_READ && msr_shortcut(v, e))) {
         /* answered: the guest goes on */
+    } else if (e->reason == VCPU_EXIT_KEEP_EXCEPTION) {
+        give_back_exception(v, e);
     } else if (e->reason != VCPU_EXIT_KEEP_NMI) {
         vcpu_arch_exit_delivered(v, e);
         deliver_exit(v, e);

@@ -252,6 +252,11 @@ void vcpu_arch_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void vcpu_arch_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vcpu_arch_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
+/* A guarded #DB the kernel gives back (vcpu.c): what the CPU's own delivery would have
+ * done besides the event: DR7.GD cleared (SDM 17.2.4), so a handler's first MOV from a
+ * debug register does not fault again; on VMX, a single step out of an STI or MOV SS
+ * shadow marked pending (BS), which the entry requires then (SDM 26.3.1.5). */
+void vcpu_arch_debug_given_back(struct vcpu *v);
 /* The event the next entry would inject, taken out of the VMCS or VMCB: the event word
  * with its error code in bits 32..63, 0 for none. */
 uint64_t vcpu_arch_withdraw_event(struct vcpu *v);

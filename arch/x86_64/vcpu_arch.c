@@ -22,6 +22,7 @@ struct vcpu_backend {
     void (*read_group)(struct vcpu *v, unsigned group, uint64_t *out);
     void (*write_group)(struct vcpu *v, unsigned group, const uint64_t *in);
     void (*inject)(struct vcpu *v, uint64_t event, uint64_t error_code);
+    void (*debug_given_back)(struct vcpu *v);
     uint64_t (*withdraw_event)(struct vcpu *v);
     void (*request_windows)(struct vcpu *v, uint64_t windows);
     void (*flush_space)(struct guest_space *gs);
@@ -43,6 +44,7 @@ void svm_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void svm_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void svm_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
+void svm_debug_given_back(struct vcpu *v);
 uint64_t svm_withdraw_event(struct vcpu *v);
 void svm_request_windows(struct vcpu *v, uint64_t windows);
 #define NPT_PTE_PRESENT_BITS 1ull        /* P */
@@ -76,7 +78,7 @@ static void svm_serve_request(struct cpu *c)
 
 static const struct vcpu_backend svm = {
     "svm", svm_init_cpu, svm_init_ap, svm_serve_request, svm_post_flush, svm_init, svm_configure, svm_load_space, svm_run, svm_exit_info, svm_exit_delivered, svm_read_group,
-    svm_write_group, svm_inject, svm_withdraw_event, svm_request_windows, svm_flush_space,
+    svm_write_group, svm_inject, svm_debug_given_back, svm_withdraw_event, svm_request_windows, svm_flush_space,
     svm_destroy, NPT_PTE_PRESENT_BITS, npt_pte_table, npt_pte_leaf, svm_options,
 };
 
@@ -93,6 +95,7 @@ void vmx_exit_delivered(struct vcpu *v, const struct vcpu_exit *e);
 void vmx_read_group(struct vcpu *v, unsigned group, uint64_t *out);
 void vmx_write_group(struct vcpu *v, unsigned group, const uint64_t *in);
 void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code);
+void vmx_debug_given_back(struct vcpu *v);
 uint64_t vmx_withdraw_event(struct vcpu *v);
 void vmx_request_windows(struct vcpu *v, uint64_t windows);
 void vmx_flush_space(struct guest_space *gs);
@@ -109,7 +112,7 @@ static uint64_t vmx_options(void)
 
 static const struct vcpu_backend vmx = {
     "vmx", vmx_init_cpu, vmx_init_ap, vmx_serve_request, vmx_post_flush, vmx_init, vmx_configure, vmx_load_space, vmx_run, vmx_exit_info, vmx_exit_delivered, vmx_read_group,
-    vmx_write_group, vmx_inject, vmx_withdraw_event, vmx_request_windows, vmx_flush_space,
+    vmx_write_group, vmx_inject, vmx_debug_given_back, vmx_withdraw_event, vmx_request_windows, vmx_flush_space,
     vmx_destroy, EPT_PTE_PRESENT_BITS, ept_pte_table, ept_pte_leaf, vmx_options,
 };
 
@@ -239,6 +242,7 @@ void vcpu_arch_write_group(struct vcpu *v, unsigned g, const uint64_t *in)
     backend->write_group(v, g, in);
 }
 void vcpu_arch_inject(struct vcpu *v, uint64_t event, uint64_t error) { backend->inject(v, event, error); }
+void vcpu_arch_debug_given_back(struct vcpu *v) { backend->debug_given_back(v); }
 uint64_t vcpu_arch_withdraw_event(struct vcpu *v) { return backend->withdraw_event(v); }
 void vcpu_arch_request_windows(struct vcpu *v, uint64_t w) { backend->request_windows(v, w); }
 void vcpu_arch_destroy(struct vcpu *v) { backend->destroy(v); }

@@ -60,6 +60,8 @@
 #define RFLAGS_DF   (1ull << 10)
 #define RFLAGS_IOPL (3ull << 12)
 #define RFLAGS_NT   (1ull << 14)
+#define DR6_BS      (1ull << 14)        /* a single step's #DB */
+#define DR7_GD      (1ull << 13)        /* general detect: a MOV with a debug register faults */
 #define RFLAGS_RF   (1ull << 16)
 #define RFLAGS_VM   (1ull << 17)
 #define RFLAGS_AC   (1ull << 18)

@@ -566,6 +566,11 @@ void svm_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
     *u64_at(v, VMCB_EVENTINJ) = (event & 0x80000fffull) | (error_code << 32);
 }
 
+void svm_debug_given_back(struct vcpu *v)
+{
+    *u64_at(v, VMCB_DR7) &= ~DR7_GD;
+}
+
 /* The entry's event, taken back (vcpu.c, withhold_event). */
 uint64_t svm_withdraw_event(struct vcpu *v)
 {

@@ -949,6 +949,15 @@ void vmx_inject(struct vcpu *v, uint64_t event, uint64_t error_code)
     vmwrite(VMCS_ENTRY_ERROR_CODE, error_code & 0xffffffffull);
 }
 
+void vmx_debug_given_back(struct vcpu *v)
+{
+    load(v);
+    vmwrite(VMCS_GUEST_DR7, vmread(VMCS_GUEST_DR7) & ~DR7_GD);
+    if ((vmread(VMCS_GUEST_RFLAGS) & RFLAGS_TF) &&
+        (vmread(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)))
+        vmwrite(VMCS_GUEST_PENDING_DEBUG, vmread(VMCS_GUEST_PENDING_DEBUG) | DR6_BS);
+}
+
 /* The entry's event, taken back (vcpu.c, take_back_injection).  A software event that
  * vmx_inject gave a length of 1 by moving RIP back has RIP put forward again, so that
  * the VMM sees it where it left it, unless the VMM wrote another RIP since. */
