@@ -176,7 +176,7 @@ static bool completable(struct vcpu *v, const struct vcpu_exit *e, uint64_t rip[
 }
 
 /* RIP past an instruction the kernel answered. */
-static void advance_rip(struct vcpu *v, const uint64_t rip[2], uint64_t length)
+static inline __attribute__((always_inline)) void advance_rip(struct vcpu *v, const uint64_t rip[2], uint64_t length)
 {
     uint64_t next[2] = { rip[0] + length, rip[1] };
     write_rip(v, rip, next);
@@ -298,11 +298,11 @@ void vcpu_exited(struct vcpu *v)
                (e->reason == PITH_EXIT_CPUID && cpuid_shortcut(v, e)) ||
                (e->reason == PITH_EXIT_MSR_READ && msr_shortcut(v, e))) {
         /* answered: the guest goes on */
-    } else if (e->reason == VCPU_EXIT_KEEP_EXCEPTION) {
-        give_back_exception(v, e);
-    } else if (e->reason != VCPU_EXIT_KEEP_NMI) {
+    } else if (e->reason < VCPU_EXIT_KEEP_INTERRUPT) {      /* the VMM's: not one kept */
         vcpu_arch_exit_delivered(v, e);
         deliver_exit(v, e);
+    } else if (e->reason == VCPU_EXIT_KEEP_EXCEPTION) {
+        give_back_exception(v, e);
     }
     sched_return_to_user();
 }

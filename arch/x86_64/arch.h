@@ -191,7 +191,7 @@ static inline void *vcpu_page(const struct vcpu *v, unsigned page)
 }
 
 struct vcpu_exit {
-    uint64_t reason;            /* PITH_EXIT_*, or one of the two the kernel keeps: */
+    uint64_t reason;            /* PITH_EXIT_*, or one the kernel keeps (above them all): */
     uint64_t raw, qualification, qualification2, length;
 };
 
@@ -214,6 +214,7 @@ static inline struct vcpu_x86 *vcpu_x86(struct vcpu *v) { return (struct vcpu_x8
 #define VCPU_EXIT_KEEP_INTERRUPT  (1ull << 32)  /* a host interrupt is pending */
 #define VCPU_EXIT_KEEP_NMI        (2ull << 32)
 #define VCPU_EXIT_KEEP_EXCEPTION  (3ull << 32)  /* a guarded exception: given back (below) */
+_Static_assert(PITH_EXIT_COUNT < VCPU_EXIT_KEEP_INTERRUPT, "kept exits are above the VMM's");
 /* #DB and #AC are intercepted whatever the VMM asks: a CPU delivering either can loop
  * in microcode without end (a #DB on a data breakpoint over the guest's own exception
  * stack; an #AC whose delivery pushes to a misaligned stack at CPL 3), taking no
