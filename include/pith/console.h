@@ -1,7 +1,12 @@
 /*
  * The console server's protocol.  Clients hold a badged capability to its endpoint
  * (the badge names the client) and Call it:
- *   PITH_CONSOLE_HELLO   MR0..3: the client's name, up to 31 bytes, zero padded
+ *   PITH_CONSOLE_HELLO   MR0..3: the client's name, up to 31 bytes, zero padded: letters,
+ *                        digits, '.', '_', '-', not "console", no other client's
+ *                        (PITH_E_INVALID_ARG); a name the root task gave stays
+ *   PITH_CONSOLE_NAME    MR0: a client's badge, MR1..4: its name, as HELLO's; root's
+ *                        badge only: the name of the guest the root task starts, which
+ *                        its VMM's HELLO cannot change
  *   PITH_CONSOLE_WRITE   MR0: byte count n (1..480), bytes from MR1 on (8 a register)
  *   PITH_CONSOLE_READ    reply MR0: byte count (0..24), bytes from MR1 on
  *   PITH_CONSOLE_STOPPED MR0: the badge of a client that has stopped (its VMM ended or
@@ -26,6 +31,7 @@ enum pith_console_call {
     PITH_CONSOLE_READ,
     PITH_CONSOLE_STOPPED,
     PITH_CONSOLE_FOCUS,
+    PITH_CONSOLE_NAME,
 };
 
 #define PITH_CONSOLE_ROOT_BADGE 1

@@ -348,9 +348,98 @@ static void hello_renames_and_limits(void)
     CHECK_EQ(mux_hello(&m, 11, "gamma"), 0);
     mux_write(&m, 11, "x\n", 2);
     CHECK(strcmp(out, "[gamma] x\r\n") == 0);
-    for (unsigned i = 0; i < MUX_CLIENTS; i++)
-        mux_hello(&m, 100 + i, "n");
+    for (unsigned i = 0; i < MUX_CLIENTS; i++) {
+        char name[8] = { 'n', (char)('0' + i / 10), (char)('0' + i % 10), 0 };
+        mux_hello(&m, 100 + i, name);
+    }
     CHECK_EQ(mux_hello(&m, 999, "overflow"), -1);
+}
+
+/* A client cannot take another's name, the console's, one that carries control
+ * bytes, or none; its label stays its own (found in review, 2026-12-07). */
+static void hello_refuses_names(void)
+{
+    static struct mux m;
+    setup(&m);
+    CHECK_EQ(mux_hello(&m, 22, "alpha"), -2);
+    CHECK_EQ(mux_hello(&m, 22, "console"), -2);
+    CHECK_EQ(mux_hello(&m, 22, "x\r\n[console] focus: alpha"), -2);
+    CHECK_EQ(mux_hello(&m, 22, "a\x1b[2J"), -2);
+    CHECK_EQ(mux_hello(&m, 22, ""), -2);
+    CHECK_EQ(mux_hello(&m, 33, "alpha"), -2);       /* nor a new client */
+    CHECK_EQ(m.count, 2);
+    mux_write(&m, 22, "login:\n", 7);
+    CHECK(strcmp(out, "[beta] login:\r\n") == 0);
+    CHECK_EQ(mux_hello(&m, 22, "beta.2_x-y"), 1);   /* a name of its own may change */
+}
+
+/* The root task names a guest's client before it runs; the guest's HELLO cannot change
+ * it, and nobody else can take it, so Ctrl-] c NAME reaches the right guest. */
+static void root_given_name_stays(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    CHECK_EQ(mux_name(&m, 33, "gamma"), 2);
+    CHECK_EQ(mux_name(&m, 44, "gamma"), -2);
+    CHECK_EQ(mux_hello(&m, 11, "gamma"), -2);       /* an earlier client cannot take it */
+    CHECK_EQ(mux_hello(&m, 33, "alpha"), 2);        /* kept: a HELLO is still a start */
+    mux_write(&m, 33, "hi\n", 3);
+    CHECK(strstr(out, "[gamma] hi\r\n") != NULL);
+    mux_read(&m, 33, got, 8);
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, 'c');
+    for (const char *k = "gamma\r"; *k; k++)
+        mux_input(&m, (uint8_t)*k);
+    mux_input(&m, 'p');
+    CHECK_EQ(mux_read(&m, 33, got, 8), 1);
+    CHECK_EQ(got[0], 'p');
+}
+
+/* A focused client that read once and then stops reading fills its queue (the
+ * terminal's answers to its cursor queries are enough) and held the keyboard back for
+ * good: Ctrl-] was never read again.  Stalled after 10 s unread (the server calls
+ * mux_stalled), it loses what is typed to it, with a note, and the operator gets the
+ * keyboard back; its next READ ends that (found in review, 2026-12-07). */
+static void stalled_reader_lets_the_keyboard_go(void)
+{
+    static struct mux m;
+    static uint8_t got[MUX_INPUT_SIZE];
+    setup(&m);
+    mux_set_shell(&m, 1);
+    mux_hello(&m, 1, "root");
+    mux_read(&m, 1, got, 8);
+    mux_read(&m, 11, got, 8);                       /* alpha has the keyboard */
+    while (mux_input_room(&m))
+        mux_input(&m, 'x');
+    mux_stalled(&m);
+    CHECK(mux_input_room(&m));
+    mux_input(&m, 'y');
+    CHECK(strstr(out, "alpha is not reading its input") != NULL);
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, '1');
+    CHECK(strstr(out, "focus: root") != NULL);
+    mux_input(&m, 'r');
+    CHECK_EQ(mux_read(&m, 1, got, 8), 1);
+    CHECK_EQ(got[0], 'r');
+    CHECK_EQ(mux_read(&m, 11, got, sizeof(got)), MUX_INPUT_SIZE);   /* its own, no 'y' */
+    CHECK(!m.clients[1].stalled);
+}
+
+/* The focus moving to a client that reads for the first time takes the full screen
+ * from the one that had it: the screen goes with the keyboard. */
+static void full_screen_follows_first_reader(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    mux_hello(&m, 33, "gamma");
+    CHECK(mux_focus(&m, 11));                       /* chosen, but it never reads */
+    mux_write(&m, 11, "\x1b[?1049h", 8);
+    CHECK_EQ(m.full_screen, 0);
+    mux_read(&m, 33, got, 8);                       /* the first reader takes the focus */
+    CHECK_EQ(m.focus, 2);
+    CHECK(m.full_screen != 0);
 }
 
 static void first_reader_gets_the_keyboard(void)
@@ -403,6 +492,10 @@ static void shell_yields_first_focus(void)
 }
 
 DEVICE_TESTS(console_mux,
+    { "console_hello_refuses_names", hello_refuses_names },
+    { "console_root_given_name_stays", root_given_name_stays },
+    { "console_stalled_reader_lets_the_keyboard_go", stalled_reader_lets_the_keyboard_go },
+    { "console_full_screen_follows_first_reader", full_screen_follows_first_reader },
     { "console_shell_yields_first_focus", shell_yields_first_focus },
     { "console_first_reader_gets_the_keyboard", first_reader_gets_the_keyboard },
     { "console_lines_prefixed", lines_are_prefixed },

@@ -203,6 +203,10 @@ static void bad_value(void)
                "line 3: unknown console 'vga' (serial or none)");
     expect_one("guest g/1\nkernel k\n", 1, SYSCONF_ERR_BAD_VALUE,
                "line 1: guest name 'g/1' may only use letters, digits, - _ .");
+    expect_one("guest root\nkernel k\n", 1, SYSCONF_ERR_BAD_VALUE,
+               "line 1: guest name 'root' is the console's own label; choose another");
+    expect_one("guest console\nkernel k\n", 1, SYSCONF_ERR_BAD_VALUE,
+               "line 1: guest name 'console' is the console's own label; choose another");
     expect_one("guest g\nkernel k\ncmdline a\001b\n", 3, SYSCONF_ERR_BAD_VALUE,
                "line 3: control character in line");
 }

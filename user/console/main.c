@@ -8,7 +8,9 @@
  * Back-pressure: while the focused client's queue is full the server reads nothing from
  * the UART and turns its receive interrupt off; the UART's holding register stays full
  * and the host's serial line waits (uart_setup).  Each READ that empties some of the
- * queue reads the UART again.
+ * queue reads the UART again; a client that holds the keyboard back and reads nothing
+ * for STALL_SECONDS is stalled (mux_stalled) and the UART is read again, so Ctrl-]
+ * always gets through.
  */
 #include <pith/alloc.h>
 #include <pith/console.h>
@@ -35,10 +37,15 @@ static void uart_emit(void *ctx, const char *text, size_t length)
 
 #define UART_IER_RECEIVED_DATA 0x01
 #define HOLD_TICKS_PER_SECOND 50                /* unfinished lines wait at most 20 ms */
+/* A client holding the keyboard back without a READ this long is stalled (mux.h):
+ * long enough for a slow guest (Bochs) taking a paste, short enough for an operator. */
+#define STALL_SECONDS 10
 
 static struct {
     bool uart_paused;                           /* the keyboard is held back (mux.h) */
+    uint64_t paused_at;                         /* since when, or the last READ since (TSC) */
     uint64_t flush_at;                          /* TSC deadline of held lines; 0: none */
+    uint64_t armed;                             /* the notification's deadline; 0: none */
     uint64_t tsc_hz;
     pith_cap_t notification;                    /* the UART's interrupt and the deadline */
 } server;
@@ -57,6 +64,7 @@ static void uart_receive(struct mux *m)
     if (pause != server.uart_paused) {
         pith_outb(COM1 + 1, pause ? 0 : UART_IER_RECEIVED_DATA);
         server.uart_paused = pause;
+        server.paused_at = pith_rdtsc();
     }
 }
 
@@ -78,17 +86,28 @@ static void uart_setup(void)
     pith_outb(COM1 + 1, UART_IER_RECEIVED_DATA);
 }
 
-/* Held unfinished lines are shown when the deadline passes (mux_flush). */
-static void hold_deadline(struct mux *m)
+/* What time brings: held unfinished lines shown (mux_flush), a client that has held
+ * the keyboard back too long stalled (mux_stalled); then the notification's deadline
+ * for the next of them. */
+static void deadlines(struct mux *m)
 {
     uint64_t now = pith_rdtsc();
     if (server.flush_at && now >= server.flush_at) {
         mux_flush(m);
         server.flush_at = 0;
     }
-    if (!server.flush_at && mux_holding(m)) {
+    if (!server.flush_at && mux_holding(m))
         server.flush_at = now + server.tsc_hz / HOLD_TICKS_PER_SECOND;
-        pith_notification_set_deadline(server.notification, server.flush_at);
+    if (server.uart_paused && now - server.paused_at >= STALL_SECONDS * server.tsc_hz) {
+        mux_stalled(m);
+        uart_receive(m);
+    }
+    uint64_t next = server.flush_at, stall = server.paused_at + STALL_SECONDS * server.tsc_hz;
+    if (server.uart_paused && (!next || stall < next))
+        next = stall;
+    if (next != server.armed) {
+        pith_notification_set_deadline(server.notification, next);
+        server.armed = next;
     }
 }
 
@@ -104,7 +123,17 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
         char name[PITH_CONSOLE_NAME_MAX + 1] = { 0 };
         for (unsigned i = 0; i < PITH_CONSOLE_NAME_MAX && i / 8 < length; i++)
             name[i] = (char)(words[i / 8] >> (8 * (i % 8)));
-        return mux_hello(m, badge, name) < 0 ? PITH_E_NO_MEMORY : PITH_OK;
+        int index = mux_hello(m, badge, name);
+        return index == -2 ? PITH_E_INVALID_ARG : index < 0 ? PITH_E_NO_MEMORY : PITH_OK;
+    }
+    case PITH_CONSOLE_NAME: {
+        if (badge != PITH_CONSOLE_ROOT_BADGE || length < 1)
+            return PITH_E_ILLEGAL_OP;
+        char name[PITH_CONSOLE_NAME_MAX + 1] = { 0 };
+        for (unsigned i = 0; i < PITH_CONSOLE_NAME_MAX && 1 + i / 8 < length; i++)
+            name[i] = (char)(words[1 + i / 8] >> (8 * (i % 8)));
+        int index = mux_name(m, words[0], name);
+        return index == -2 ? PITH_E_INVALID_ARG : index < 0 ? PITH_E_NO_MEMORY : PITH_OK;
     }
     case PITH_CONSOLE_WRITE: {
         uint64_t n = length ? words[0] : 0;
@@ -117,6 +146,8 @@ static uint64_t handle(struct mux *m, uint64_t badge, struct pith_msg *msg)
     case PITH_CONSOLE_READ: {
         uint8_t bytes[PITH_CONSOLE_READ_MAX] = { 0 };
         size_t n = mux_read(m, badge, bytes, sizeof(bytes));
+        if (n)
+            server.paused_at = pith_rdtsc();    /* a reader: the stall clock starts again */
         msg->mr[0] = n;
         for (unsigned i = 0; i < 3; i++) {
             msg->mr[1 + i] = 0;
@@ -166,14 +197,14 @@ int main(void *arg)
             uart_receive(&m);
             if (msg.badge & (1ull << COM1_IRQ))
                 pith_irq_ack(irq);
-            hold_deadline(&m);
+            deadlines(&m);
             pith_recv(service, &msg);
             continue;
         }
         uint64_t err = handle(&m, msg.badge, &msg);
         if (server.uart_paused && mux_input_room(&m))  /* a READ or a stop made room */
             uart_receive(&m);
-        hold_deadline(&m);
+        deadlines(&m);
         unsigned words = pith_msginfo_label(msg.info) == PITH_CONSOLE_READ && !err ? 4 : 0;
         msg.info = pith_msginfo(err, words, 0);
         pith_reply_recv(service, &msg);

@@ -266,30 +266,81 @@ static void index_inserted(int *index, int from)
         (*index)++;
 }
 
-int mux_hello(struct mux *m, uint64_t badge, const char *name)
+/* A name a client may have: letters, digits, '.', '_', '-' (as the configuration's
+ * guest names), not the console's own, and no other client's. */
+static bool name_allowed(const struct mux *m, uint64_t badge, const char *name)
+{
+    size_t n = text_length(name, MUX_NAME_MAX - 1);
+    if (n == 0 || (n == 7 && same_text(name, "console", 7)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    for (unsigned i = 0; i < m->count; i++)
+        if (m->clients[i].badge != badge && text_length(m->clients[i].name, MUX_NAME_MAX) == n &&
+            same_text(m->clients[i].name, name, n))
+            return false;
+    return true;
+}
+
+/* The client with this badge, added in badge order if new; -1 when the table is full. */
+static int client_of(struct mux *m, uint64_t badge)
 {
     int index = find(m, badge);
-    if (index < 0) {
-        if (m->count == MUX_CLIENTS)
-            return -1;
-        index = (int)m->count;
-        while (index > 0 && m->clients[index - 1].badge > badge) {
-            m->clients[index] = m->clients[index - 1];
-            index--;
-        }
-        m->count++;
-        index_inserted(&m->focus, index);
-        index_inserted(&m->screen_line, index);
-        index_inserted(&m->full_screen, index);
-        m->clients[index] = (struct mux_client){ .badge = badge };
+    if (index >= 0)
+        return index;
+    if (m->count == MUX_CLIENTS)
+        return -1;
+    index = (int)m->count;
+    while (index > 0 && m->clients[index - 1].badge > badge) {
+        m->clients[index] = m->clients[index - 1];
+        index--;
     }
-    struct mux_client *c = &m->clients[index];
-    c->stopped = false;             /* a stopped client started again keeps its place */
-    c->told_dropped = false;
+    m->count++;
+    index_inserted(&m->focus, index);
+    index_inserted(&m->screen_line, index);
+    index_inserted(&m->full_screen, index);
+    m->clients[index] = (struct mux_client){ .badge = badge };
+    return index;
+}
+
+static void set_name(struct mux_client *c, const char *name)
+{
     size_t n = text_length(name, sizeof(c->name) - 1);
     for (size_t i = 0; i < n; i++)
         c->name[i] = name[i];
     c->name[n] = 0;
+}
+
+int mux_hello(struct mux *m, uint64_t badge, const char *name)
+{
+    int known = find(m, badge);
+    bool given = known >= 0 && m->clients[known].name_given;
+    if (!given && !name_allowed(m, badge, name))
+        return -2;
+    int index = client_of(m, badge);
+    if (index < 0)
+        return -1;
+    struct mux_client *c = &m->clients[index];
+    c->stopped = false;             /* a stopped client started again keeps its place */
+    c->told_dropped = false;
+    if (!given)
+        set_name(c, name);
+    return index;
+}
+
+int mux_name(struct mux *m, uint64_t badge, const char *name)
+{
+    if (!name_allowed(m, badge, name))
+        return -2;
+    int index = client_of(m, badge);
+    if (index < 0)
+        return -1;
+    set_name(&m->clients[index], name);
+    m->clients[index].name_given = true;
     return index;
 }
 
@@ -420,7 +471,7 @@ static void deliver(struct mux *m, uint8_t byte)
     struct mux_client *c = &m->clients[m->focus];
     if (c->stopped)
         dropped_note(m, m->focus, " has stopped");
-    else if (c->input_count < MUX_INPUT_SIZE)
+    else if (c->input_count < MUX_INPUT_SIZE && !c->stalled)
         queue(c, byte);
     else
         dropped_note(m, m->focus, c->reads ? " is not reading its input" : " reads no input");
@@ -431,7 +482,13 @@ bool mux_input_room(const struct mux *m)
     if (m->keys != MUX_KEYS_TYPING || m->focus < 0)
         return true;
     const struct mux_client *c = &m->clients[m->focus];
-    return !takes_input(c) || c->input_count < MUX_INPUT_SIZE;
+    return !takes_input(c) || c->stalled || c->input_count < MUX_INPUT_SIZE;
+}
+
+void mux_stalled(struct mux *m)
+{
+    if (m->focus >= 0 && !mux_input_room(m))
+        m->clients[m->focus].stalled = true;
 }
 
 static void focus_on(struct mux *m, int index)
@@ -645,9 +702,12 @@ size_t mux_read(struct mux *m, uint64_t badge, uint8_t *out, size_t max)
                 old->input_count--;
             }
         }
+        if (m->full_screen >= 0 && m->full_screen != index)
+            leave_full_screen(m);       /* the screen goes with the keyboard */
         m->focus = index;
     }
     c->reads = true;
+    c->stalled = false;
     size_t n = 0;
     while (n < max && c->input_count) {
         out[n++] = c->input[c->input_head];

@@ -17,7 +17,8 @@
  *
  * Input.  Typed bytes go to the focused client's queue.  A queue that is full holds
  * the keyboard back (mux_input_room) instead of dropping: the server stops reading the
- * UART and the host's serial line waits.  Only a client that has never asked for input
+ * UART and the host's serial line waits, for some seconds at most (mux_stalled: a
+ * client that stops reading must not keep Ctrl-] from the operator).  Only a client that has never asked for input
  * (it may never) or one that has stopped does not hold the keyboard back: what is typed
  * to it is dropped, with a note.
  *
@@ -50,6 +51,9 @@ struct mux_client {
     bool stopped;                   /* mux_stopped: it will neither write nor read again */
     bool after_cr;                  /* its last byte shown was a lone carriage return */
     bool told_dropped;              /* the note about dropped input was shown */
+    bool name_given;                /* by the root task (mux_name): a HELLO keeps it */
+    bool stalled;                   /* focused, its queue full and unread too long
+                                     * (mux_stalled): what is typed to it is dropped */
     uint8_t input[MUX_INPUT_SIZE];
     size_t input_head, input_count;
     char held[MUX_HOLD_SIZE];
@@ -84,8 +88,14 @@ void mux_set_shell(struct mux *m, uint64_t badge);
  * it has stopped (the focus stays). */
 bool mux_focus(struct mux *m, uint64_t badge);
 /* A client introduces itself; again: a new name, or a stopped client started again.
- * Returns its index, -1 when the table is full. */
+ * A name the root task gave (mux_name) stays whatever the client says.  Otherwise the
+ * name must be letters, digits, '.', '_' or '-', not "console", and no other client's:
+ * a client cannot take another's label or its place in Ctrl-] c.  Returns its index,
+ * -1 when the table is full, -2 for a refused name. */
 int mux_hello(struct mux *m, uint64_t badge, const char *name);
+/* The root task names the client with this badge (its guest's configured name) before
+ * that client runs; the same rules as mux_hello.  Returns its index, -1 or -2. */
+int mux_name(struct mux *m, uint64_t badge, const char *name);
 /* A client has stopped: its held output is shown, its input dropped, focus moves on. */
 void mux_stopped(struct mux *m, uint64_t badge);
 /* Output from a client. */
@@ -96,6 +106,10 @@ bool mux_holding(const struct mux *m);
 void mux_flush(struct mux *m);
 /* Whether the next typed byte can be taken without dropping it. */
 bool mux_input_room(const struct mux *m);
+/* The focused client has held the keyboard back too long without reading (the server
+ * calls this after 10 s): from now until its next READ, what is typed to it is
+ * dropped, with a note, so Ctrl-] is read again and the operator keeps the keyboard. */
+void mux_stalled(struct mux *m);
 /* A byte typed on the keyboard. */
 void mux_input(struct mux *m, uint8_t byte);
 /* Up to max bytes queued for the client; returns how many. */

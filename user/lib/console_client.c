@@ -24,15 +24,31 @@ static enum pith_error call(pith_cap_t console, uint64_t label, const uint64_t *
     return err;
 }
 
-enum pith_error pith_console_hello(pith_cap_t console, const char *name)
+/* A name in words[first..first + 3], zero padded. */
+static void pack_name(uint64_t *words, unsigned first, const char *name)
 {
-    uint64_t words[4] = { 0 };
     size_t n = 0;
     while (n < PITH_CONSOLE_NAME_MAX && name[n])
         n++;
-    pack(words, 0, name, n);
+    for (unsigned i = 0; i < 4; i++)
+        words[first + i] = 0;
+    pack(words, first, name, n);
+}
+
+enum pith_error pith_console_hello(pith_cap_t console, const char *name)
+{
+    uint64_t words[4];
+    pack_name(words, 0, name);
     struct pith_msg reply;
     return call(console, PITH_CONSOLE_HELLO, words, 4, &reply);
+}
+
+enum pith_error pith_console_name(pith_cap_t console, uint64_t badge, const char *name)
+{
+    uint64_t words[5] = { badge };
+    pack_name(words, 1, name);
+    struct pith_msg reply;
+    return call(console, PITH_CONSOLE_NAME, words, 5, &reply);
 }
 
 enum pith_error pith_console_write(pith_cap_t console, const char *bytes, size_t n)

@@ -686,6 +686,9 @@ static void check_guest_name(struct parser *p, struct text name)
     } else if (!good_name(name)) {
         m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
         say_around(&m, "guest name '", name, "' may only use letters, digits, - _ .");
+    } else if (text_is(name, "root") || text_is(name, "console")) {
+        m = guest_error(p, SYSCONF_ERR_BAD_VALUE);
+        say_around(&m, "guest name '", name, "' is the console's own label; choose another");
     } else if (first) {
         m = guest_error(p, SYSCONF_ERR_DUPLICATE_GUEST);
         say_around(&m, "guest '", name, "' already defined on line ");

@@ -292,6 +292,14 @@ static enum pith_error start_vmm(struct guest *g)
     v->cmdline = bi->cmdline;           /* the kernel's: pith.clock= (the RTC's start) */
     v->args_size = root_guest_block(c, g->index, g->port, block, sizeof(block));
     v->fault_endpoint = fault;
+    /* Its label is its configured name, whatever its VMM says.  Two names alike in
+     * their first 31 bytes (the console's length) cannot both be labels: the second
+     * guest is labelled by its number. */
+    if (!err && console && pith_console_name(console, badge, c->name) == PITH_E_INVALID_ARG) {
+        char number[16];
+        pith_snprintf(number, sizeof(number), "guest%u", g->index + 1);
+        err = pith_console_name(console, badge, number);
+    }
     if (!err)
         err = pith_child_start(v);
     return err;

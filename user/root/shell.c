@@ -135,7 +135,7 @@ static void cmd_stats(struct guest *g)
              s->vcpus, s->vcpus == 1 ? "" : "s", guest_time, vmm_time, halt_time);
     root_say("%s: memory: %lu MiB RAM, %lu KiB VMM, %lu KiB VMM domain\n", g->config->name,
              mib(s->ram_bytes), s->vmm_bytes >> 10, g->vmm.setup_bytes >> 10);
-    char text[400];
+    char text[400] = "";            /* no exit counted yet: nothing after "exits 0:" */
     uint64_t total = 0;
     int n = 0;
     for (unsigned r = 0; r < PITH_EXIT_COUNT; r++) {

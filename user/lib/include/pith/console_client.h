@@ -7,6 +7,9 @@
 #include "pith/syscall.h"
 
 enum pith_error pith_console_hello(pith_cap_t console, const char *name);
+/* The root task names the client with `badge` (its guest's configured name) before it
+ * runs: that client's HELLO cannot change it. */
+enum pith_error pith_console_name(pith_cap_t console, uint64_t badge, const char *name);
 /* Writes all n bytes (in pieces of PITH_CONSOLE_WRITE_MAX). */
 enum pith_error pith_console_write(pith_cap_t console, const char *bytes, size_t n);
 /* Typed input for this client: up to max bytes (max ≤ PITH_CONSOLE_READ_MAX); *got = count. */
