@@ -64,7 +64,7 @@ static struct notification *leftmost(struct notification *n)
     return n;
 }
 
-void deadline_tree_insert(struct deadline_tree *t, struct notification *n)
+static void tree_insert(struct deadline_tree *t, struct notification *n)
 {
     struct notification *parent = NULL, **at = &t->root;
     while (*at) {
@@ -81,7 +81,7 @@ void deadline_tree_insert(struct deadline_tree *t, struct notification *n)
         t->first = n;
 }
 
-void deadline_tree_remove(struct deadline_tree *t, struct notification *n)
+static void tree_remove(struct deadline_tree *t, struct notification *n)
 {
     while (n->dl_left || n->dl_right) {     /* down to a leaf, keeping the heap order */
         struct notification *l = n->dl_left, *r = n->dl_right;
@@ -91,4 +91,16 @@ void deadline_tree_remove(struct deadline_tree *t, struct notification *n)
     n->dl_parent = NULL;
     if (t->first == n)
         t->first = leftmost(t->root);
+}
+
+void deadline_tree_set(struct deadline_tree *t, struct notification *n, uint64_t tsc)
+{
+    if (n->deadline) {
+        tree_remove(t, n);
+        n->deadline = 0;
+    }
+    if (tsc) {
+        n->deadline = tsc;
+        tree_insert(t, n);
+    }
 }

@@ -179,13 +179,13 @@ struct notification {
 _Static_assert(sizeof(struct notification) <= (1u << PITH_NOTIFICATION_BITS), "a notification fits its object");
 
 /* deadline.c: the armed deadlines, earliest first (a notification is in the tree while
- * its deadline is not 0; the caller sets it before inserting). */
+ * its deadline is not 0). */
 struct deadline_tree {
     struct notification *root, *first;
     uint64_t secret;                        /* drawn at boot: the nodes' priorities */
 };
-void deadline_tree_insert(struct deadline_tree *t, struct notification *n);
-void deadline_tree_remove(struct deadline_tree *t, struct notification *n);
+/* n's deadline becomes tsc (0: none), in the tree or out of it. */
+void deadline_tree_set(struct deadline_tree *t, struct notification *n, uint64_t tsc);
 #define ENDPOINT_OBJECT_BITS PITH_ENDPOINT_BITS
 #define NOTIFICATION_OBJECT_BITS PITH_NOTIFICATION_BITS
 

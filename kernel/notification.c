@@ -87,18 +87,6 @@ void notification_cancel(struct thread *t)
 
 static struct cpu *deadline_cpu(void) { return &cpus[0]; }
 
-static void deadline_remove(struct notification *n)
-{
-    deadline_tree_remove(&deadline_cpu()->deadlines, n);
-    n->deadline = 0;
-}
-
-static void deadline_insert(struct notification *n, uint64_t tsc)
-{
-    n->deadline = tsc;
-    deadline_tree_insert(&deadline_cpu()->deadlines, n);
-}
-
 uint64_t notification_earliest_deadline(void)
 {
     struct notification *n = deadline_cpu()->deadlines.first;
@@ -115,17 +103,14 @@ void notification_check_deadlines(uint64_t now)
     struct deadline_tree *t = &deadline_cpu()->deadlines;
     for (unsigned fired = 0; fired < DEADLINES_PER_INTERRUPT && t->first && t->first->deadline <= now; fired++) {
         struct notification *n = t->first;
-        deadline_remove(n);
+        deadline_tree_set(t, n, 0);
         notification_signal(n, PITH_DEADLINE_BIT);
     }
 }
 
 int notification_set_deadline(struct notification *n, uint64_t tsc)
 {
-    if (n->deadline)
-        deadline_remove(n);
-    if (tsc)
-        deadline_insert(n, tsc);
+    deadline_tree_set(&deadline_cpu()->deadlines, n, tsc);
     if (this_cpu() == deadline_cpu())
         timer_reprogram();
     else
@@ -149,8 +134,7 @@ void notification_destroy(struct notification *n)
         thread_wake_with_error(t, PITH_E_DELETED);
     }
     notification_unbind(n);
-    if (n->deadline)
-        deadline_remove(n);
+    deadline_tree_set(&deadline_cpu()->deadlines, n, 0);
     irq_notification_destroyed(n);
 }
 

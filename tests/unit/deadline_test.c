@@ -68,14 +68,7 @@ static unsigned check_tree(void)
 
 static void set(struct notification *n, uint64_t tsc)
 {
-    if (n->deadline) {
-        deadline_tree_remove(&tree, n);
-        n->deadline = 0;
-    }
-    if (tsc) {
-        n->deadline = tsc;
-        deadline_tree_insert(&tree, n);
-    }
+    deadline_tree_set(&tree, n, tsc);
 }
 
 static void random_sequences(void)

@@ -4,8 +4,8 @@
 
 void pith_rest_after(const struct pith_rest *r, uint64_t began)
 {
-    uint64_t now = pith_rdtsc();
-    uint64_t until = now + pith_rest_length(r, now > began ? now - began : 0);
+    uint64_t now = pith_rdtsc(), busy = now > began ? now - began : 0;
+    uint64_t until = now + (busy > r->least_tsc ? busy : r->least_tsc);
     while (pith_rdtsc() < until) {
         uint64_t bits;
         if (pith_notification_set_deadline(r->notification, until) != PITH_OK ||

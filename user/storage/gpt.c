@@ -194,22 +194,19 @@ enum gpt_error gpt_read(gpt_read_fn read, void *ctx, uint64_t disk_sectors, stru
     *out = (struct gpt_table){ 0 };
     if (disk_sectors < 4)       /* MBR, header, an array sector, the backup header */
         return GPT_E_SMALL;
-    enum gpt_error primary = read_table(read, ctx, 1, disk_sectors, out), e;
-    if (primary == GPT_OK) {
-        if ((e = clear_of_other_array(read, ctx, disk_sectors - 1, disk_sectors, out)) != GPT_OK)
-            *out = (struct gpt_table){ 0 };
-        return e;
-    }
-    enum gpt_error backup = read_table(read, ctx, disk_sectors - 1, disk_sectors, out);
-    if (backup != GPT_OK) {
+    enum gpt_error primary = read_table(read, ctx, 1, disk_sectors, out);
+    bool from_backup = primary != GPT_OK;
+    enum gpt_error e = from_backup ? read_table(read, ctx, disk_sectors - 1, disk_sectors, out) : GPT_OK;
+    if (e != GPT_OK) {
         *out = (struct gpt_table){ 0 };
         return primary;
     }
-    if ((e = clear_of_other_array(read, ctx, 1, disk_sectors, out)) != GPT_OK) {
+    e = clear_of_other_array(read, ctx, from_backup ? 1 : disk_sectors - 1, disk_sectors, out);
+    if (e != GPT_OK) {
         *out = (struct gpt_table){ 0 };
         return e;
     }
-    out->from_backup = true;
+    out->from_backup = from_backup;
     out->primary_error = primary;
     return GPT_OK;
 }

@@ -63,10 +63,10 @@ int main(void *arg)
         uint8_t mac[6];
         for (unsigned i = 0; i < 6; i++)
             mac[i] = (uint8_t)(a->mac[p] >> (40 - 8 * i));
-        if (a->mac[p] && !fdb_port_pin(&sw.fdb, p, mac))
+        if (a->mac[p] && !fdb_port_pin(&sw.fdb, p, mac)) {
             pith_printf("switch: port %u: bad address %lx; not connected\n", p, a->mac[p]);
-        if (a->mac[p] && !sw.fdb.port[p].pinned)
             switch_detach(&sw, p);      /* never unpinned when it was meant to be */
+        }
     }
     pith_printf("switch: %lu ports\n", a->port_count);
     pith_cap_t notify = bi->extra_first_slot + PITH_SWITCH_SLOT_NOTIFY;

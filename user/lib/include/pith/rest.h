@@ -19,12 +19,6 @@ struct pith_rest {
     uint64_t least_tsc;         /* the shortest rest, in TSC ticks */
 };
 
-/* How long to rest after a burst of `busy_tsc` ticks. */
-static inline uint64_t pith_rest_length(const struct pith_rest *r, uint64_t busy_tsc)
-{
-    return busy_tsc > r->least_tsc ? busy_tsc : r->least_tsc;
-}
-
 /* Rest after a burst that began at TSC `began`. */
 void pith_rest_after(const struct pith_rest *r, uint64_t began);
 
