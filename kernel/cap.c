@@ -8,8 +8,9 @@
  * its parent, so all capabilities to one object form one contiguous run, and a
  * capability is the last one to its object when neither neighbour names the object.
  *
- * This file is pure list logic; what happens when an object loses its last
- * capability is object_destroy()'s business (object.c), so the host tests link it.
+ * This file is pure list logic and the lookup of a slot in a thread's space; what
+ * happens when an object loses its last capability is object_destroy()'s business
+ * (object.c), so the host tests link it.
  */
 #include "kernel.h"
 
@@ -194,4 +195,41 @@ void cap_prepare_copy(struct cap *value)
         value->aux &= ~CAP_AUX_MAPPING;
         value->data = value->data2 = 0;
     }
+}
+
+/* ---- Capabilities in a thread's space ----------------------------------------------- */
+
+/* An empty slot of t's CNode for the kernel to fill on t's behalf (a received
+ * capability, an issued IRQ handler or port range): only through a capability to
+ * its space that may write there. */
+struct cap *thread_cspace_empty_slot(struct thread *t, uint64_t cptr, int *err)
+{
+    const struct cap *cs = &t->slots[TSLOT_CSPACE];
+    struct cap *c = NULL;
+    if (cs->type != PITH_OBJ_CNODE || cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
+        *err = PITH_E_RANGE;
+    else if (!(cs->rights & PITH_RIGHT_WRITE))
+        *err = PITH_E_RIGHTS;
+    else if (!cap_is_empty(c = (struct cap *)cs->object + cptr))
+        *err = PITH_E_SLOT_OCCUPIED;
+    else
+        *err = PITH_OK;
+    return *err ? NULL : c;
+}
+
+/* A capability address is a slot index in the thread's CNode. */
+struct cap *thread_cspace_lookup(struct thread *t, uint64_t cptr, int *err)
+{
+    const struct cap *cs = &t->slots[TSLOT_CSPACE];
+    if (cs->type != PITH_OBJ_CNODE || cptr >= BIT(cap_size_bits(cs))) {
+        *err = PITH_E_RANGE;
+        return NULL;
+    }
+    struct cap *c = (struct cap *)cs->object + cptr;
+    if (cptr == 0 || cap_is_empty(c)) {
+        *err = PITH_E_INVALID_CAP;
+        return NULL;
+    }
+    *err = PITH_OK;
+    return c;
 }

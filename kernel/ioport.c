@@ -38,11 +38,10 @@ static int ioport_issue(struct invocation *inv)
         return PITH_E_RANGE;
     if (first <= KERNEL_UART_LAST && last >= KERNEL_UART_FIRST && inv_arg(inv, 3) != 1)
         return PITH_E_BUSY;
-    struct cap *dest = thread_cspace_slot(inv->caller, inv_arg(inv, 2));
+    int err;
+    struct cap *dest = thread_cspace_empty_slot(inv->caller, inv_arg(inv, 2), &err);
     if (!dest)
-        return PITH_E_RANGE;
-    if (!cap_is_empty(dest))
-        return PITH_E_SLOT_OCCUPIED;
+        return err;
     struct cap value = { .type = PITH_CAP_IOPORT, .rights = PITH_RIGHTS_ALL,
                          .object = 0, .data = first | (last << 16) };
     cap_insert_child(inv->cap, dest, &value);

@@ -53,11 +53,10 @@ static int irq_control_get(struct invocation *inv)
         return PITH_E_BUSY;
     if (!cap_can_derive_from(inv->cap))
         return PITH_E_RANGE;
-    struct cap *dest = thread_cspace_slot(inv->caller, inv_arg(inv, 1));
+    int err;
+    struct cap *dest = thread_cspace_empty_slot(inv->caller, inv_arg(inv, 1), &err);
     if (!dest)
-        return PITH_E_RANGE;
-    if (!cap_is_empty(dest))
-        return PITH_E_SLOT_OCCUPIED;
+        return err;
     /* point of no return */
     lines[line].issued = true;
     struct cap value = { .type = PITH_CAP_IRQ_HANDLER, .rights = PITH_RIGHTS_ALL,

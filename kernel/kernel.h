@@ -405,7 +405,7 @@ void thread_destroy(struct thread *t);
 void thread_suspend(struct thread *t);
 void thread_set_result(struct thread *t, uint64_t error);
 struct cap *thread_cspace_lookup(struct thread *t, uint64_t cptr, int *err);
-struct cap *thread_cspace_slot(struct thread *t, uint64_t cptr);
+struct cap *thread_cspace_empty_slot(struct thread *t, uint64_t cptr, int *err);
 uint64_t thread_mr(const struct thread *t, unsigned i);
 void thread_set_mr(struct thread *t, unsigned i, uint64_t v);
 void thread_slot_cleared(struct thread *t, struct cap *slot);

@@ -51,10 +51,9 @@ static bool transfer_cap(struct thread *from, struct thread *to)
     struct cap *src = thread_cspace_lookup(from, from->ipc_buffer->caps[0], &err);
     if (!src || !cap_derivable(src) || !cap_can_derive_from(src))
         return false;
-    struct cap *dest = thread_cspace_lookup(to, to->ipc_buffer->receive_slot, &err);
-    if (dest || err != PITH_E_INVALID_CAP)      /* must name an empty slot */
+    struct cap *dest = thread_cspace_empty_slot(to, to->ipc_buffer->receive_slot, &err);
+    if (!dest)
         return false;
-    dest = thread_cspace_slot(to, to->ipc_buffer->receive_slot);
     struct cap value = *src;
     cap_prepare_copy(&value);
     cap_insert_child(src, dest, &value);

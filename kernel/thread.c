@@ -33,31 +33,6 @@ struct address_space *vspace_of_thread(const struct thread *t)
     return (struct address_space *)t->slots[TSLOT_VSPACE].object;
 }
 
-struct cap *thread_cspace_slot(struct thread *t, uint64_t cptr)
-{
-    const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    if (cs->type != PITH_OBJ_CNODE || cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
-        return NULL;
-    return (struct cap *)cs->object + cptr;
-}
-
-/* A capability address is a slot index in the thread's CNode. */
-struct cap *thread_cspace_lookup(struct thread *t, uint64_t cptr, int *err)
-{
-    const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    if (cs->type != PITH_OBJ_CNODE || cptr >= BIT(cap_size_bits(cs))) {
-        *err = PITH_E_RANGE;
-        return NULL;
-    }
-    struct cap *c = (struct cap *)cs->object + cptr;
-    if (cptr == 0 || cap_is_empty(c)) {
-        *err = PITH_E_INVALID_CAP;
-        return NULL;
-    }
-    *err = PITH_OK;
-    return c;
-}
-
 /* Leave every queue and wait; the thread stays where it is, inactive. */
 void thread_suspend(struct thread *t)
 {

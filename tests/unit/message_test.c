@@ -13,7 +13,8 @@ static void setup(bool buffers)
     memset(&bbuf, 0, sizeof(bbuf));
     memset(aspace, 0, sizeof(aspace));
     memset(bspace, 0, sizeof(bspace));
-    struct cap cs = { .type = PITH_OBJ_CNODE, .aux = 4, .object = (uint64_t)aspace };
+    struct cap cs = { .type = PITH_OBJ_CNODE, .rights = PITH_RIGHTS_ALL, .aux = 4,
+                      .object = (uint64_t)aspace };
     a.slots[TSLOT_CSPACE] = cs;
     cs.object = (uint64_t)bspace;
     b.slots[TSLOT_CSPACE] = cs;
@@ -101,6 +102,27 @@ static void capability_needs_grant_and_empty_slot(void)
     CHECK(!(b.regs.rsi & PITH_MSG_CAP_RECEIVED));
 }
 
+/* A receiver whose capability to its own space may not write there gets none. */
+static void capability_needs_writable_space(void)
+{
+    setup(true);
+    struct cap ep = { .type = PITH_OBJ_ENDPOINT, .rights = PITH_RIGHTS_ALL, .object = 0x5000 };
+    cap_insert_root(&aspace[3], &ep);
+    abuf.caps[0] = 3;
+    bbuf.receive_slot = 5;
+    a.regs.rsi = pith_msginfo(0, 0, 1);
+    b.slots[TSLOT_CSPACE].rights = PITH_RIGHT_READ;
+    ipc_transfer(&a, &b, 0, true);
+    CHECK(!(b.regs.rsi & PITH_MSG_CAP_RECEIVED));
+    CHECK(cap_is_empty(&bspace[5]));
+    int err;
+    CHECK(thread_cspace_empty_slot(&b, 5, &err) == NULL);
+    CHECK_EQ(err, PITH_E_RIGHTS);
+    b.slots[TSLOT_CSPACE].rights = PITH_RIGHTS_ALL;
+    ipc_transfer(&a, &b, 0, true);
+    CHECK(b.regs.rsi & PITH_MSG_CAP_RECEIVED);
+}
+
 static void untyped_never_transferred(void)
 {
     setup(true);
@@ -135,6 +157,7 @@ UNIT_TABLE(message,
     { "message_oversize_clamped", oversize_length_clamped },
     { "message_capability_granted", capability_granted },
     { "message_capability_needs_grant_and_slot", capability_needs_grant_and_empty_slot },
+    { "message_capability_needs_writable_space", capability_needs_writable_space },
     { "message_untyped_never_transferred", untyped_never_transferred },
     { "message_fault", fault_message },
 )

@@ -648,6 +648,64 @@ static void cap_transfer_refused(struct pith_test_ctx *ctx)
     kt_delete(ep);
 }
 
+/* A thread whose capability to its own space may only read: the kernel puts nothing
+ * there for it, neither a capability it receives nor a port range it is issued. */
+struct read_only_space {
+    pith_cap_t ep, receive_slot, io_slot;
+    volatile uint64_t done;
+    enum pith_error issue_err, recv_err;
+    uint64_t info;
+};
+
+static void read_only_space_body(uint64_t arg)
+{
+    struct read_only_space *r = (struct read_only_space *)arg;
+    r->issue_err = pith_ioport_control_issue(PITH_SLOT_IOPORT_CONTROL, 0x80, 0x80, r->io_slot);
+    struct pith_msg m = { 0 };
+    pith_ipc_buffer()->receive_slot = r->receive_slot;
+    r->recv_err = pith_recv(r->ep, &m);
+    r->info = m.info;
+    r->done = 1;
+}
+
+static void read_only_space(struct pith_test_ctx *ctx)
+{
+    static struct read_only_space r;
+    static struct kt_thread t;
+    pith_cap_t ep = kt_new(ctx, PITH_OBJ_ENDPOINT, 0);
+    pith_cap_t note = kt_new(ctx, PITH_OBJ_NOTIFICATION, 0);
+    pith_cap_t space = kt_slot();
+    r = (struct read_only_space){ .ep = ep, .receive_slot = kt_slot(), .io_slot = kt_slot() };
+    if (!ep || !note || !kt_thread_create(ctx, &t, read_only_space_body, (uint64_t)&r, KT_ROOT_PRIORITY, 0))
+        return;
+    bool started =
+        pith_expect_ok(ctx, pith_cnode_copy(KT_CNODE, space, KT_CNODE, KT_CNODE, PITH_RIGHT_READ),
+                       "a read-only copy of the space") &&
+        pith_expect_ok(ctx, pith_thread_configure(t.tcb, space, KT_SPACE, (uint64_t)t.ipc, t.ipc_frame, 0),
+                       "the thread in the read-only space") &&
+        pith_expect_ok(ctx, pith_thread_resume(t.tcb), "resuming it");
+    if (started) {
+        struct pith_msg m = { .info = pith_msginfo(7, 0, 1) };
+        pith_ipc_buffer()->caps[0] = note;
+        pith_expect_ok(ctx, pith_send(ep, &m), "sending it a capability");
+        pith_ipc_buffer()->caps[0] = 0;
+        if (pith_expect(ctx, kt_wait_flag(&r.done, 20), "the thread did not receive")) {
+            pith_expect_err(ctx, r.issue_err, PITH_E_RIGHTS, "a port range issued into a read-only space");
+            pith_expect_ok(ctx, r.recv_err, "its receive");
+            pith_expect_eq(ctx, pith_msginfo_label(r.info), 7, "the label");
+            pith_expect_eq(ctx, r.info & PITH_MSG_CAP_RECEIVED, 0, "capability-received bit");
+        }
+        pith_expect_err(ctx, pith_signal(r.receive_slot), PITH_E_INVALID_CAP, "the receive slot");
+        pith_expect_err(ctx, pith_cnode_delete(KT_CNODE, r.io_slot), PITH_E_INVALID_CAP, "the port slot");
+    }
+    kt_thread_destroy(&t);
+    kt_delete(r.receive_slot);
+    kt_delete(r.io_slot);
+    kt_delete(space);
+    kt_delete(note);
+    kt_delete(ep);
+}
+
 static void rights(struct pith_test_ctx *ctx)
 {
     pith_cap_t ep = kt_new(ctx, PITH_OBJ_ENDPOINT, 0);
@@ -778,6 +836,7 @@ KT_TABLE(ipc,
     { "ipc_endpoint_deleted", endpoint_deleted },
     { "ipc_cap_transfer_grant", cap_transfer_grant },
     { "ipc_cap_transfer_refused", cap_transfer_refused },
+    { "ipc_read_only_space_gets_nothing", read_only_space },
     { "ipc_rights", rights },
     { "ipc_bound_notification", bound_notification },
 )
