@@ -216,6 +216,10 @@ def crashed_guest_starts_again(term, c, scale):
                      re.search(rb"\[root\] crashy +crashed ", seen) is not None,
                      re.search(rb"\[root\] linux1 +running ", seen) is not None))
         figures.append(free_memory(term))
+    # The crashing VMM tried the kernel's debug console first: it holds none.
+    debug = re.search(rb"\[crashy\] vmm: crashy: the kernel's debug console: (\w+)", term.screen)
+    c.check("ops_vmm_has_no_debug_console", debug is not None and debug.group(1) == b"PITH_E_INVALID_CAP",
+            f"the crashing VMM's debug console answered {debug.group(1) if debug else 'nothing'}")
     c.check("ops_shell_crashed_guest_starts_again",
             all(all(r) for r in rows) and before is not None and figures == [before, before],
             f"(crash reported, listed crashed, linux1 running) per start: {rows}; "

@@ -1,10 +1,11 @@
 /*
  * A small printf. The formatter writes into a sink: a bounded buffer (snprintf) or a
- * buffer that is flushed to the debug console whenever it fills (printf).
+ * buffer that is flushed to the console whenever it fills (printf).
  */
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pith/console_client.h"
 #include "pith/printf.h"
 #include "pith/syscall.h"
 
@@ -264,10 +265,21 @@ int pith_snprintf(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
+/* Where pith_printf writes: the console server once pith_printf_to_console named
+ * one, the kernel's debug console before that or when the server does not answer. */
+static pith_cap_t printf_console;
+
+void pith_printf_to_console(uint64_t console)
+{
+    printf_console = console;
+}
+
 static void console_flush(struct sink *sink)
 {
-    for (size_t i = 0; i < sink->used; i++)
-        pith_debug_putc(sink->buf[i]);
+    if (sink->used && (!printf_console ||
+                       pith_console_write(printf_console, sink->buf, sink->used) != PITH_OK))
+        for (size_t i = 0; i < sink->used; i++)
+            pith_debug_putc(sink->buf[i]);
     sink->used = 0;
 }
 

@@ -287,7 +287,10 @@ static enum pith_error start_vmm(struct guest *g)
         err = PITH_E_NO_MEMORY;
     v->extra_caps = caps;
     v->extra_count = cap_count;
-    v->debug_console = PITH_SLOT_DEBUG_CONSOLE;
+    /* With a console server the VMM writes there, labelled, and holds no capability
+     * to the kernel's debug console: its lines are nobody's and the kernel writes
+     * them to the UART with its lock held, every CPU waiting. */
+    v->debug_console = console ? 0 : PITH_SLOT_DEBUG_CONSOLE;
     v->args = block;
     v->cmdline = bi->cmdline;           /* the kernel's: pith.clock= (the RTC's start) */
     v->args_size = root_guest_block(c, g->index, g->port, block, sizeof(block));

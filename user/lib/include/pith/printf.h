@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PITH_PRINTF_FORMAT(fmt_index, first_arg) \
     __attribute__((format(printf, fmt_index, first_arg)))
@@ -18,10 +19,16 @@
 int pith_vsnprintf(char *buf, size_t size, const char *fmt, va_list args);
 int pith_snprintf(char *buf, size_t size, const char *fmt, ...) PITH_PRINTF_FORMAT(3, 4);
 
-/* To the kernel debug console. Output is collected per call and written in pieces
- * of up to 256 characters, so a normal line goes out in one run. */
+/* To the kernel debug console, or to the console server named by
+ * pith_printf_to_console. Output is collected per call and written in pieces of up
+ * to 256 characters, so a normal line goes out in one run. */
 int pith_vprintf(const char *fmt, va_list args);
 int pith_printf(const char *fmt, ...) PITH_PRINTF_FORMAT(1, 2);
+
+/* From now on pith_printf writes to the console server through this client
+ * capability (pith/console_client.h); 0: the kernel debug console again.  What the
+ * server does not take goes to the debug console, if the task holds one. */
+void pith_printf_to_console(uint64_t console);
 
 /* Writes s and a newline. */
 int pith_puts(const char *s);
