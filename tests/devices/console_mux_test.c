@@ -261,15 +261,208 @@ static void name_question_survives_guest_output(void)
     CHECK(strcmp(out, "[console] focus on: b\r\n[alpha] busy\r\n[console] focus on: be") == 0);
 }
 
-static void cursor_query_only_from_focus(void)
+/* ---- The output filter (mux.h: Filter; found in review, 2026-12-07) ---------------- */
+
+static void write_text(struct mux *m, uint64_t badge, const char *text)
+{
+    mux_write(m, badge, text, strlen(text));
+}
+
+/* A guest cannot move the cursor onto another's lines, scroll, or save and restore it:
+ * the sequence goes, the guest's text around it stays. */
+static void filter_drops_cursor_moves(void)
+{
+    static struct mux m;
+    setup(&m);
+    const char bytes[] = "a\x1b[Ab\x1b[1;1Hc\x1b[2Jd\x1b" "7e\x1b" "8f\x1bMg\x1b[5;10rh\x1b[3Ci\x1b[10dj"
+                         "\x1b[5Gk\x1b[2;2fl\x1b[1Jm\x1b[3Jn\x1b" "Do\x1b" "Ep\n";
+    mux_write(&m, 11, bytes, sizeof(bytes) - 1);
+    CHECK(strcmp(out, "[alpha] abcdefghijklmnop\r\n") == 0);
+}
+
+/* The filter keeps its place between writes: a sequence in pieces, even byte by byte,
+ * is dropped as a whole one is. */
+static void filter_state_kept_across_writes(void)
+{
+    static struct mux m;
+    setup(&m);
+    write_text(&m, 11, "one\x1b[");
+    write_text(&m, 11, "2J two\x1b");
+    write_text(&m, 11, "[1;1");
+    write_text(&m, 11, "H three\n");
+    CHECK(strcmp(out, "[alpha] one two three\r\n") == 0);
+    out_length = 0;
+    const char bytes[] = "x\x1b]0;evil\x07y\x1b[6nz\x1b[?1049h\x1b" "7w\x1b[2Kv\n";
+    for (size_t i = 0; i + 1 < sizeof(bytes); i++)
+        mux_write(&m, 22, bytes + i, 1);
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[beta] xyzwv\r\n") == 0);
+}
+
+/* Control strings go whole, to their ST or (OSC) BEL: window titles, the clipboard
+ * (OSC 52), DECRQSS (DCS), APC, PM, SOS. */
+static void filter_drops_strings(void)
+{
+    static struct mux m;
+    setup(&m);
+    const char bytes[] = "a\x1b]0;title\x07" "b\x1b]52;c;ZXZpbA==\x1b\\c\x1bP$qm\x1b\\d\x1b_apc\x07\x1b\\e"
+                         "\x1b^pm\x1b\\f\x1bXsos\x1b\\g\x1b]2;t\x1b[31mh\n";
+    mux_write(&m, 11, bytes, sizeof(bytes) - 1);
+    CHECK(strcmp(out, "[alpha] abcdefg\x1b[31mh\r\n") == 0);   /* ESC ends a string, begins anew */
+}
+
+/* A string or sequence never ended does not swallow the guest's output for good: after
+ * MUX_SEQUENCE_BOUND bytes, counted from its ESC, what follows is text again. */
+static void filter_gives_up_unended_strings(void)
+{
+    static struct mux m;
+    static char bytes[5000];
+    setup(&m);
+    memset(bytes, 'x', sizeof(bytes));
+    write_text(&m, 11, "a\x1b]0;");
+    mux_write(&m, 11, bytes, sizeof(bytes));
+    write_text(&m, 11, "b\n");
+    CHECK(strncmp(out, "[alpha] ax", 10) == 0);
+    CHECK_EQ(out_length, 9 + sizeof(bytes) - (MUX_SEQUENCE_BOUND - 4) + 3);
+    CHECK(strcmp(out + out_length - 4, "xb\r\n") == 0);
+    out_length = 0;
+    memset(bytes, '1', sizeof(bytes));
+    write_text(&m, 22, "\x1b[");
+    mux_write(&m, 22, bytes, sizeof(bytes));
+    write_text(&m, 22, "m\n");
+    CHECK_EQ(out_length, 7 + sizeof(bytes) - (MUX_SEQUENCE_BOUND - 2) + 3);
+}
+
+/* The terminal answers a report request on the keyboard, to whoever has it when the
+ * answer comes: no client may ask, not even the focused one. */
+static void report_requests_dropped(void)
 {
     static struct mux m;
     uint8_t got[8];
     setup(&m);
     mux_read(&m, 11, got, 8);                   /* alpha has the keyboard */
-    mux_write(&m, 22, "$ \x1b[6n\n", 7);
-    mux_write(&m, 11, "# \x1b[6n\n", 7);
-    CHECK(strcmp(out, "[beta] $ \r\n[alpha] # \x1b[6n\r\n") == 0);
+    write_text(&m, 11, "# \x1b[6n\n");
+    const char bytes[] = "$ \x1b[6n\x1b[c\x1b[>c\x1b[5n\x05\x1bP$qm\x1b\\\x1b[21t\x1b[?6n\x1b[=c\x1b[0c\n";
+    mux_write(&m, 22, bytes, sizeof(bytes) - 1);
+    CHECK(strcmp(out, "[alpha] # \r\n[beta] $ \r\n") == 0);
+}
+
+/* SGR colours and the erases right of and below the cursor pass as they are; the
+ * erases that reach the label (or lines above) do not, nor a colour with ':'. */
+static void colours_and_line_erase_pass(void)
+{
+    static struct mux m;
+    setup(&m);
+    const char bytes[] = "\x1b[1;31mred\x1b[0m \x1b[Kk\x1b[0Kz\x1b[J\x1b[0J \x1b[1K\x1b[2K\x1b[1J\x1b[2J\x1b[3J"
+                         "\x1b[38:2:1:2:3mc\x1b[?25l\x1b[4h\n";
+    mux_write(&m, 11, bytes, sizeof(bytes) - 1);
+    CHECK(strcmp(out, "[alpha] \x1b[1;31mred\x1b[0m \x1b[Kk\x1b[0Kz\x1b[J\x1b[0J c\r\n") == 0);
+}
+
+/* A backspace (or CSI n D) goes back over the client's own printable ASCII on the screen
+ * line, never into its label: not after a carriage return (the label is rewritten),
+ * over a character beyond ASCII or a tab, nor when another client's line came between. */
+static void backspace_stays_right_of_label(void)
+{
+    static struct mux m;
+    setup(&m);
+    write_text(&m, 11, "ab\b\b\b\bX\n");
+    CHECK(strcmp(out, "[alpha] ab\b\bX\r\n") == 0);
+    out_length = 0;
+    write_text(&m, 11, "~ # ls\x1b[9D!\n");
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[alpha] ~ # ls\b\b\b\b\b\b!\r\n") == 0);
+    out_length = 0;
+    write_text(&m, 11, "12\r\b3\n\xc3\xa9\b\n\t\b\n");
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[alpha] 12\r[alpha] 3\r\n[alpha] \xc3\xa9\r\n[alpha] \t\r\n") == 0);
+    out_length = 0;
+    write_text(&m, 11, "abc");
+    mux_flush(&m);
+    write_text(&m, 22, "line\n");
+    write_text(&m, 11, "\b\b\bX\n");
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[alpha] abc\r\n[beta] line\r\n[alpha] X\r\n") == 0);
+    out_length = 0;
+    write_text(&m, 11, "~ # lx\b\x1b[Js ab\b \b\n");      /* a shell's and the tty's erase */
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[alpha] ~ # lx\b\x1b[Js ab\b \b\r\n") == 0);
+}
+
+/* Only the focused client's switch to the alternate screen reaches the terminal (and
+ * starts full screen), in pieces too, as any of xterm's three modes. */
+static void alternate_screen_only_from_focus(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    mux_read(&m, 11, got, 8);                   /* alpha has the keyboard */
+    write_text(&m, 22, "b1\x1b[?1049hb2\x1b[?47h\x1b[?1047h\x1b[?1049l\n");
+    CHECK(strcmp(out, "[beta] b1b2\r\n") == 0);
+    CHECK_EQ(m.full_screen, -1);
+    write_text(&m, 11, "\x1b[?10");
+    write_text(&m, 11, "47h");
+    CHECK_EQ(m.full_screen, 0);
+    CHECK(strstr(out, "[console] full screen: alpha (Ctrl-] f ends it)\r\n\x1b[?1047h") != NULL);
+    write_text(&m, 11, "\x1b[?10");
+    write_text(&m, 11, "47l");
+    CHECK_EQ(m.full_screen, -1);
+    write_text(&m, 11, "\x1b[?47h");
+    CHECK_EQ(m.full_screen, 0);
+}
+
+/* Character sets (SO/SI, ESC ( 0 and the like), DECALN, a full reset, C1 controls
+ * alone or as UTF-8 (U+009B is CSI to xterm), BEL and DEL are dropped; a well-formed
+ * UTF-8 character passes, in pieces too. */
+static void character_sets_dropped(void)
+{
+    static struct mux m;
+    setup(&m);
+    const char bytes[] = "a\x0e" "b\x0f" "c\x1b(0d\x1b)0e\x1b(Bf\x1b#8g\x1b" "ch\x9b" "2Ji\xc2\x9b" "2Jj\x07\x7f"
+                         "\xc3\xa9k\xe2\x82";
+    mux_write(&m, 11, bytes, sizeof(bytes) - 1);
+    write_text(&m, 11, "\xac\xc0\xaf\xed\xa0\x80\n");    /* overlong '/', a surrogate */
+    CHECK(strcmp(out, "[alpha] abcdefgh2Ji2Jj\xc3\xa9k\xe2\x82\xac\r\n") == 0);
+}
+
+/* A colour left on does not reach a label: the next one, a client's or the console's,
+ * is drawn in the default colours, so no client can hide or paint another's label. */
+static void labels_in_default_colours(void)
+{
+    static struct mux m;
+    setup(&m);
+    write_text(&m, 11, "\x1b[8mhidden\n");
+    write_text(&m, 22, "x\n");
+    CHECK(strcmp(out, "[alpha] \x1b[8mhidden\r\n\x1b[m[beta] x\r\n") == 0);
+    out_length = 0;
+    write_text(&m, 11, "\x1b[32mg\x1b[0m\n");        /* reset by the client: no more */
+    write_text(&m, 22, "y\n");
+    write_text(&m, 11, "\x1b[7mz");
+    mux_flush(&m);
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, '?');
+    const char *expected = "[alpha] \x1b[32mg\x1b[0m\r\n[beta] y\r\n[alpha] \x1b[7mz\r\n\x1b[m[console] keys";
+    CHECK(strncmp(out, expected, strlen(expected)) == 0);
+}
+
+/* Full screen ended by Ctrl-] f in the middle of the client's OSC: a CAN ends it for
+ * the terminal too, and the client's filter starts again with text. */
+static void full_screen_end_cancels_sequence(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    mux_read(&m, 11, got, 8);
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, 'f');
+    write_text(&m, 11, "\x1b]0;ti");
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, 'f');
+    CHECK(strstr(out, "\x1b]0;ti\x18\r\n[console] full screen ended") != NULL);
+    out_length = 0;
+    write_text(&m, 11, "tle\x07ok\n");
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[alpha] tleok\r\n") == 0);
 }
 
 static void stopped_client_loses_focus_and_says_so(void)
@@ -513,7 +706,17 @@ DEVICE_TESTS(console_mux,
     { "console_help_lists_keys_and_targets", help_lists_keys_and_targets },
     { "console_focus_by_name", focus_by_name },
     { "console_name_question_survives_guest_output", name_question_survives_guest_output },
-    { "console_cursor_query_only_from_focus", cursor_query_only_from_focus },
+    { "console_filter_drops_cursor_moves", filter_drops_cursor_moves },
+    { "console_filter_state_kept_across_writes", filter_state_kept_across_writes },
+    { "console_filter_drops_strings", filter_drops_strings },
+    { "console_filter_gives_up_unended_strings", filter_gives_up_unended_strings },
+    { "console_report_requests_dropped", report_requests_dropped },
+    { "console_colours_and_line_erase_pass", colours_and_line_erase_pass },
+    { "console_backspace_stays_right_of_label", backspace_stays_right_of_label },
+    { "console_alternate_screen_only_from_focus", alternate_screen_only_from_focus },
+    { "console_character_sets_dropped", character_sets_dropped },
+    { "console_labels_in_default_colours", labels_in_default_colours },
+    { "console_full_screen_end_cancels_sequence", full_screen_end_cancels_sequence },
     { "console_stopped_client_loses_focus", stopped_client_loses_focus_and_says_so },
     { "console_targets_ordered_by_badge", targets_ordered_by_badge },
     { "console_non_reader_drops_with_note", non_reader_drops_with_note },

@@ -52,7 +52,358 @@ static void say_name(struct mux *m, int index)
     say(m, m->clients[index].name);
 }
 
+/* ---- The output filter (mux.h: Filter) ---------------------------------------------- */
+
+#define BACKSPACE   0x08
+#define CANCEL      0x18
+#define SUBSTITUTE  0x1a
+#define ESCAPE      0x1b
+#define DELETE      0x7f
+#define BELL        0x07
+/* CSI n D moves back n cells; more than any terminal line is wide goes no further. */
+#define BACK_MAX    1024
+
+enum filter_action {
+    FILTER_NOTHING,                 /* the byte was swallowed, or dropped */
+    FILTER_SHOW,                    /* bytes to show: a character, a control, a sequence */
+    FILTER_BACK,                    /* that many backspaces (CSI n D) */
+    FILTER_ALTERNATE_ON,            /* the switch to the alternate screen, its bytes */
+    FILTER_ALTERNATE_OFF,           /* the switch back */
+};
+
+struct filter_result {
+    enum filter_action action;
+    const char *bytes;              /* in the filter, valid until its next byte */
+    size_t length;                  /* of bytes; FILTER_BACK: how many */
+};
+
+static const struct filter_result filter_nothing = { FILTER_NOTHING, NULL, 0 };
+
+static struct filter_result filter_show(const char *bytes, size_t length)
+{
+    return (struct filter_result){ FILTER_SHOW, bytes, length };
+}
+
+static struct filter_result show_single(struct mux_filter *f, uint8_t byte)
+{
+    f->character[0] = (char)byte;
+    return filter_show(f->character, 1);
+}
+
+static void begin_escape(struct mux_filter *f)
+{
+    f->state = MUX_FILTER_ESCAPE;
+    f->swallowed = 1;
+    f->sequence[0] = ESCAPE;
+    f->sequence_length = 1;
+}
+
+/* A C0 control or DEL where text is: the few that keep the cursor on the client's line
+ * pass (a backspace as far as mux.h says, later); ESC begins a sequence. */
+static struct filter_result control_byte(struct mux_filter *f, uint8_t byte)
+{
+    switch (byte) {
+    case '\t':
+    case '\n':
+    case '\r':
+    case BACKSPACE:
+        return show_single(f, byte);
+    case ESCAPE:
+        begin_escape(f);
+        return filter_nothing;
+    default:
+        return filter_nothing;      /* BEL, SO, SI, ENQ, VT, FF, DEL... */
+    }
+}
+
+/* A C0 control inside a sequence acts at once, as in the terminals' parser (DEC's,
+ * vt100.net/emu/dec_ansi_parser, which xterm follows): a newline is a newline; ESC
+ * begins again; CAN and SUB end the sequence. */
+static struct filter_result control_in_sequence(struct mux_filter *f, uint8_t byte)
+{
+    if (byte == CANCEL || byte == SUBSTITUTE) {
+        f->state = MUX_FILTER_TEXT;
+        return filter_nothing;
+    }
+    return control_byte(f, byte);
+}
+
+/* How many bytes a UTF-8 character beginning with `lead` has; 0: none begins so. */
+static unsigned utf8_length(uint8_t lead)
+{
+    if (lead >= 0xc2 && lead <= 0xdf)
+        return 2;
+    if (lead >= 0xe0 && lead <= 0xef)
+        return 3;
+    if (lead >= 0xf0 && lead <= 0xf4)
+        return 4;
+    return 0;
+}
+
+/* Whether `byte` may follow the bytes so far of a well-formed UTF-8 character (Unicode
+ * 15.0, table 3-7), the C1 controls U+0080..U+009F excluded. */
+static bool utf8_continues(const char *so_far, unsigned count, uint8_t byte)
+{
+    uint8_t low = 0x80, high = 0xbf;
+    if (count == 1) {
+        switch ((uint8_t)so_far[0]) {
+        case 0xc2: low = 0xa0; break;   /* C2 80..9F: the C1 controls */
+        case 0xe0: low = 0xa0; break;   /* overlong */
+        case 0xed: high = 0x9f; break;  /* surrogates */
+        case 0xf0: low = 0x90; break;   /* overlong */
+        case 0xf4: high = 0x8f; break;  /* beyond U+10FFFF */
+        }
+    }
+    return byte >= low && byte <= high;
+}
+
+/* A byte from 0x80 up where text is: a complete character passes whole; a byte that
+ * neither continues nor begins one is dropped, with what came before it. */
+static struct filter_result utf8_byte(struct mux_filter *f, uint8_t byte)
+{
+    if (f->character_length && utf8_continues(f->character, f->character_length, byte)) {
+        f->character[f->character_length++] = (char)byte;
+        unsigned length = f->character_length;
+        if (length < utf8_length((uint8_t)f->character[0]))
+            return filter_nothing;
+        f->character_length = 0;
+        return filter_show(f->character, length);
+    }
+    f->character_length = 0;
+    if (utf8_length(byte)) {
+        f->character[0] = (char)byte;
+        f->character_length = 1;
+    }
+    return filter_nothing;
+}
+
+static struct filter_result text_byte(struct mux_filter *f, uint8_t byte)
+{
+    if (byte >= 0x80)
+        return utf8_byte(f, byte);
+    f->character_length = 0;        /* an unfinished character is dropped */
+    if (byte >= 0x20 && byte < DELETE)
+        return show_single(f, byte);
+    return control_byte(f, byte);
+}
+
+/* Not a sequence after all (a byte from 0x80 up inside one): the byte is text. */
+static struct filter_result sequence_abandoned(struct mux_filter *f, uint8_t byte)
+{
+    f->state = MUX_FILTER_TEXT;
+    return text_byte(f, byte);
+}
+
+/* After ESC: '[' a control sequence, ']' 'P' 'X' '^' '_' a control
+ * string; an intermediate byte (ESC ( 0) waits for its final; any other is final. */
+static struct filter_result escape_byte(struct mux_filter *f, uint8_t byte)
+{
+    if (byte < 0x20 || byte == DELETE)
+        return control_in_sequence(f, byte);
+    if (byte >= 0x80)
+        return sequence_abandoned(f, byte);
+    switch (byte) {
+    case '[':
+        f->state = MUX_FILTER_CONTROL_SEQUENCE;
+        f->sequence[f->sequence_length++] = (char)byte;
+        return filter_nothing;
+    case ']':
+        f->state = MUX_FILTER_OSC;
+        return filter_nothing;
+    case 'P':                       /* DCS */
+    case 'X':                       /* SOS */
+    case '^':                       /* PM */
+    case '_':                       /* APC */
+        f->state = MUX_FILTER_STRING;
+        return filter_nothing;
+    }
+    f->state = byte < 0x30 ? MUX_FILTER_ESCAPE_INTERMEDIATE : MUX_FILTER_TEXT;
+    return filter_nothing;          /* ESC 7, ESC 8, ESC M, ESC c...: dropped */
+}
+
+/* A sequence dropped whatever it says, to its final byte: from `first_final` up. */
+static struct filter_result skip_to_final(struct mux_filter *f, uint8_t byte, uint8_t first_final)
+{
+    if (byte < 0x20 || byte == DELETE)
+        return control_in_sequence(f, byte);
+    if (byte >= 0x80)
+        return sequence_abandoned(f, byte);
+    if (byte >= first_final)
+        f->state = MUX_FILTER_TEXT;
+    return filter_nothing;
+}
+
+/* The next of a control sequence's parameters, decimal numbers separated by ';'
+ * (ECMA-48 5.4.1), saturated at 65535; empty is 0. */
+static unsigned next_parameter(const char **at, const char *end)
+{
+    unsigned value = 0;
+    for (; *at < end && **at != ';'; (*at)++)
+        value = value < 6553 ? value * 10 + (unsigned)(**at - '0') : 65535;
+    if (*at < end)
+        (*at)++;
+    return value;
+}
+
+static bool only_parameters(const char *at, const char *end)
+{
+    for (; at < end; at++)
+        if (!((*at >= '0' && *at <= '9') || *at == ';'))
+            return false;
+    return true;
+}
+
+/* CSI ? ... h or l: whether one of the modes is the alternate screen (xterm's 47,
+ * 1047 and 1049, "Set Mode", ctlseqs). */
+static bool names_alternate_screen(const char *at, const char *end)
+{
+    while (at < end) {
+        unsigned mode = next_parameter(&at, end);
+        if (mode == 47 || mode == 1047 || mode == 1049)
+            return true;
+    }
+    return false;
+}
+
+/* A whole control sequence (ECMA-48 5.4), ESC [ parameters final: what of it may
+ * pass (mux.h).  Parameters are digits and ';' only: no private marker but the
+ * alternate screen's '?', no intermediate byte, no ':' sub-parameters. */
+static struct filter_result control_sequence_ended(struct mux_filter *f)
+{
+    const char *sequence = f->sequence, *at = sequence + 2, *end = sequence + f->sequence_length - 1;
+    char final = *end;
+    bool private_mode = at < end && *at == '?';
+    if (!only_parameters(private_mode ? at + 1 : at, end))
+        return filter_nothing;
+    if (private_mode) {
+        if ((final != 'h' && final != 'l') || !names_alternate_screen(at + 1, end))
+            return filter_nothing;
+        return (struct filter_result){ final == 'h' ? FILTER_ALTERNATE_ON : FILTER_ALTERNATE_OFF, sequence,
+                                       f->sequence_length };
+    }
+    switch (final) {
+    case 'm':                       /* SGR */
+        return filter_show(sequence, f->sequence_length);
+    case 'K':                       /* EL and ED, parameter 0: from the cursor on */
+    case 'J':
+        if (next_parameter(&at, end) == 0 && at == end)
+            return filter_show(sequence, f->sequence_length);
+        return filter_nothing;
+    case 'D': {                     /* CUB: as many backspaces */
+        unsigned cells = next_parameter(&at, end);
+        if (at != end)
+            return filter_nothing;
+        if (cells == 0)
+            cells = 1;              /* 0 or none is 1 */
+        if (cells > BACK_MAX)
+            cells = BACK_MAX;
+        return (struct filter_result){ FILTER_BACK, NULL, cells };
+    }
+    default:
+        return filter_nothing;      /* cursor moves, other erases, reports, scroll regions */
+    }
+}
+
+/* Inside ESC [: parameter and intermediate bytes are kept, the final byte ends it. */
+static struct filter_result control_sequence_byte(struct mux_filter *f, uint8_t byte)
+{
+    if (byte < 0x20 || byte == DELETE)
+        return control_in_sequence(f, byte);
+    if (byte >= 0x80)
+        return sequence_abandoned(f, byte);
+    if (byte < 0x40) {
+        if (f->sequence_length + 1 < MUX_SEQUENCE_MAX)     /* room kept for the final */
+            f->sequence[f->sequence_length++] = (char)byte;
+        else
+            f->state = MUX_FILTER_IGNORED_SEQUENCE;
+        return filter_nothing;
+    }
+    f->sequence[f->sequence_length++] = (char)byte;
+    f->state = MUX_FILTER_TEXT;
+    return control_sequence_ended(f);
+}
+
+/* Inside a control string, all dropped: ST (ESC \) ends it, and BEL an OSC (xterm);
+ * ESC followed by anything else begins a new sequence. */
+static struct filter_result string_byte(struct mux_filter *f, uint8_t byte)
+{
+    if (byte == ESCAPE)
+        f->state = MUX_FILTER_STRING_ESCAPE;
+    else if (byte == CANCEL || byte == SUBSTITUTE || (byte == BELL && f->state == MUX_FILTER_OSC))
+        f->state = MUX_FILTER_TEXT;
+    return filter_nothing;
+}
+
+static struct filter_result string_escape_byte(struct mux_filter *f, uint8_t byte)
+{
+    if (byte == '\\') {
+        f->state = MUX_FILTER_TEXT;
+        return filter_nothing;
+    }
+    begin_escape(f);
+    return escape_byte(f, byte);
+}
+
+/* One byte of a client's output through its filter: what goes on to the screen. */
+static struct filter_result filter_byte(struct mux_filter *f, uint8_t byte)
+{
+    if (f->state != MUX_FILTER_TEXT && ++f->swallowed > MUX_SEQUENCE_BOUND) {
+        f->state = MUX_FILTER_TEXT;             /* given up: text again from here */
+        return text_byte(f, byte);
+    }
+    switch (f->state) {
+    case MUX_FILTER_TEXT:
+        return text_byte(f, byte);
+    case MUX_FILTER_ESCAPE:
+        return escape_byte(f, byte);
+    case MUX_FILTER_ESCAPE_INTERMEDIATE:
+        return skip_to_final(f, byte, 0x30);
+    case MUX_FILTER_CONTROL_SEQUENCE:
+        return control_sequence_byte(f, byte);
+    case MUX_FILTER_IGNORED_SEQUENCE:
+        return skip_to_final(f, byte, 0x40);
+    case MUX_FILTER_OSC:
+    case MUX_FILTER_STRING:
+        return string_byte(f, byte);
+    case MUX_FILTER_STRING_ESCAPE:
+        return string_escape_byte(f, byte);
+    }
+    return filter_nothing;
+}
+
 /* ---- Output -------------------------------------------------------------------------- */
+
+/* A byte shown, as the terminal takes it: how far the screen line's client may go back
+ * (its printable ASCII since the label), and whether an SGR left a colour on.  What is
+ * shown is the filter's output (a control sequence is ESC [ digits ';' final) or, in
+ * full screen, anything: then only the colours matter. */
+static void screen_follows(struct mux *m, uint8_t byte)
+{
+    if (m->line_in_sequence) {
+        if (byte >= '1' && byte <= '9')
+            m->line_sequence_sets = true;
+        if (byte >= 0x40 && byte != '[') {
+            m->line_in_sequence = false;
+            if (byte == 'm')
+                m->colours_on = m->line_sequence_sets;
+        }
+    } else if (byte == ESCAPE) {
+        m->line_in_sequence = true;
+        m->line_sequence_sets = false;
+    } else if (byte == BACKSPACE) {
+        if (m->line_cells)
+            m->line_cells--;
+    } else if (byte >= 0x20 && byte < DELETE && m->line_cells < UINT16_MAX) {
+        m->line_cells++;
+    }
+}
+
+static void emit_followed(struct mux *m, const char *bytes, size_t length)
+{
+    m->emit(m->ctx, bytes, length);
+    for (size_t i = 0; i < length; i++)
+        screen_follows(m, (uint8_t)bytes[i]);
+}
 
 /* The cursor goes to the start of a fresh line: an unfinished line is ended there. */
 static void end_screen_line(struct mux *m)
@@ -64,21 +415,28 @@ static void end_screen_line(struct mux *m)
     m->screen_line = MUX_SCREEN_FREE;
 }
 
+/* Labels are drawn in the default colours: no client colours or hides another's. */
+static void colours_off(struct mux *m)
+{
+    if (m->colours_on)
+        say(m, "\x1b[m");
+    m->colours_on = false;
+}
+
 static void label(struct mux *m, int index)
 {
+    colours_off(m);
     say(m, "[");
     say_name(m, index);
     say(m, "] ");
+    m->line_cells = 0;
+    m->line_in_sequence = false;
 }
 
-/* One byte of a client's output onto the screen, labelled (mux.h). */
+/* One byte of a client's filtered output onto the screen, labelled (mux.h). */
 static void show_byte(struct mux *m, int index, char byte)
 {
     struct mux_client *c = &m->clients[index];
-    if (m->full_screen == index) {
-        m->emit(m->ctx, &byte, 1);
-        return;
-    }
     if (m->screen_line != index) {
         end_screen_line(m);
         label(m, index);
@@ -99,8 +457,8 @@ static void show_byte(struct mux *m, int index, char byte)
     } else if (byte == '\n') {
         say(m, "\r\n");
         m->screen_line = MUX_SCREEN_FREE;
-    } else {
-        m->emit(m->ctx, &byte, 1);
+    } else if (byte != BACKSPACE || m->line_cells > 0) {
+        emit_followed(m, &byte, 1);     /* a backspace never reaches into the label */
     }
 }
 
@@ -135,54 +493,57 @@ static void show_complete_lines(struct mux *m, int index)
         show_held(m, index, end);
 }
 
-/* "Where is the cursor?" (ECMA-48 device status report 6): the terminal answers on
- * the keyboard, so only the focused client may ask; from the others the query is
- * dropped (when one write holds all of it), or the answer would reach the wrong guest. */
-#define CURSOR_QUERY "\x1b[6n"
-
-static bool cursor_query_at(const char *bytes, size_t length)
+/* Filtered bytes are held whole (a sequence is never shown in two pieces, with another
+ * client's line between them). */
+static void hold(struct mux *m, int index, const char *bytes, size_t length)
 {
-    return length >= sizeof(CURSOR_QUERY) - 1 && same_text(bytes, CURSOR_QUERY, sizeof(CURSOR_QUERY) - 1);
-}
-
-/* The alternate screen (xterm's private mode 1049), which full-screen programs such as
- * vi switch to and back from: the focused client's switch starts and ends full screen. */
-#define ALTERNATE_SCREEN_ON  "\x1b[?1049h"
-#define ALTERNATE_SCREEN_OFF "\x1b[?1049l"
-
-/* Where `sequence` starts in bytes, or length when it is not there whole. */
-static size_t find_sequence(const char *bytes, size_t length, const char *sequence)
-{
-    size_t n = text_length(sequence, 16);
-    for (size_t at = 0; at + n <= length; at++)
-        if (same_text(bytes + at, sequence, n))
-            return at;
-    return length;
+    struct mux_client *c = &m->clients[index];
+    if (c->held_length + length > MUX_HOLD_SIZE) {
+        if (held_back(m, index)) {
+            c->held_dropped += length;
+            return;
+        }
+        show_held(m, index, c->held_length);    /* a long line goes on, unbroken */
+    }
+    for (size_t i = 0; i < length; i++)
+        c->held[c->held_length++] = bytes[i];
 }
 
 static void enter_full_screen(struct mux *m, int index);
 static void leave_full_screen(struct mux *m);
 
-/* Output of a client without the full screen: held, complete lines shown. */
-static void write_labelled(struct mux *m, int index, const char *bytes, size_t length)
+/* A byte of the full-screen client's: it goes on as it is; the filter only follows, to
+ * see the switch back from the alternate screen. */
+static void write_full_screen(struct mux *m, int index, char byte)
 {
-    struct mux_client *c = &m->clients[index];
-    for (size_t i = 0; i < length; i++) {
-        if (index != m->focus && cursor_query_at(bytes + i, length - i)) {
-            i += sizeof(CURSOR_QUERY) - 2;
-            continue;
+    emit_followed(m, &byte, 1);
+    if (filter_byte(&m->clients[index].filter, (uint8_t)byte).action == FILTER_ALTERNATE_OFF)
+        leave_full_screen(m);
+}
+
+/* A byte of any other client's: filtered and held.  The focused client's switch to the
+ * alternate screen starts full screen and goes on; anyone else's is dropped. */
+static void write_labelled(struct mux *m, int index, char byte)
+{
+    struct filter_result out = filter_byte(&m->clients[index].filter, (uint8_t)byte);
+    switch (out.action) {
+    case FILTER_NOTHING:
+    case FILTER_ALTERNATE_OFF:
+        break;
+    case FILTER_SHOW:
+        hold(m, index, out.bytes, out.length);
+        break;
+    case FILTER_BACK:
+        for (size_t i = 0; i < out.length; i++)
+            hold(m, index, "\b", 1);
+        break;
+    case FILTER_ALTERNATE_ON:
+        if (index == m->focus && !held_back(m, index)) {
+            enter_full_screen(m, index);
+            emit_followed(m, out.bytes, out.length);
         }
-        if (c->held_length == MUX_HOLD_SIZE) {
-            if (held_back(m, index)) {
-                c->held_dropped += length - i;
-                return;
-            }
-            show_held(m, index, c->held_length);    /* a long line goes on, unbroken */
-        }
-        c->held[c->held_length++] = bytes[i];
+        break;
     }
-    if (!held_back(m, index))
-        show_complete_lines(m, index);
 }
 
 void mux_write(struct mux *m, uint64_t badge, const char *bytes, size_t length)
@@ -190,26 +551,14 @@ void mux_write(struct mux *m, uint64_t badge, const char *bytes, size_t length)
     int index = find(m, badge);
     if (index < 0)
         return;
-    if (m->full_screen == index) {
-        size_t off = find_sequence(bytes, length, ALTERNATE_SCREEN_OFF);
-        if (off == length) {
-            show(m, index, bytes, length);
-            return;
-        }
-        off += sizeof(ALTERNATE_SCREEN_OFF) - 1;
-        show(m, index, bytes, off);
-        leave_full_screen(m);
-        mux_write(m, badge, bytes + off, length - off);
-        return;
+    for (size_t i = 0; i < length; i++) {
+        if (m->full_screen == index)
+            write_full_screen(m, index, bytes[i]);
+        else
+            write_labelled(m, index, bytes[i]);
     }
-    size_t on = find_sequence(bytes, length, ALTERNATE_SCREEN_ON);
-    if (index != m->focus || on == length || held_back(m, index)) {
-        write_labelled(m, index, bytes, length);
-        return;
-    }
-    write_labelled(m, index, bytes, on);
-    enter_full_screen(m, index);
-    mux_write(m, badge, bytes + on, length - on);
+    if (m->full_screen != index && !held_back(m, index))
+        show_complete_lines(m, index);
 }
 
 bool mux_holding(const struct mux *m)
@@ -232,6 +581,7 @@ void mux_flush(struct mux *m)
 static void note_begin(struct mux *m)
 {
     end_screen_line(m);
+    colours_off(m);
     say(m, "[console] ");
 }
 
@@ -377,6 +727,10 @@ static void leave_full_screen(struct mux *m)
     int owner = m->full_screen;
     if (owner < 0)
         return;
+    struct mux_filter *filter = &m->clients[owner].filter;
+    if (filter->state != MUX_FILTER_TEXT)
+        say(m, "\x18");             /* CAN: the terminal leaves the sequence too */
+    *filter = (struct mux_filter){ .state = MUX_FILTER_TEXT };
     m->full_screen = -1;
     m->screen_line = MUX_SCREEN_FREE;
     say(m, "\r\n");
@@ -422,6 +776,7 @@ void mux_stopped(struct mux *m, uint64_t badge)
         leave_full_screen(m);
     if (!held_back(m, index))
         show_held(m, index, c->held_length);
+    c->filter = (struct mux_filter){ .state = MUX_FILTER_TEXT };  /* started again: text */
     c->stopped = true;
     c->input_count = 0;
     if (m->focus != index)

@@ -8,12 +8,49 @@
  * the server calls mux_flush (after a short hold, so a line a guest writes in pieces
  * still arrives in one piece).  When another client's output arrives while a line is
  * unfinished on the screen, that line is ended there and continues later on a new line
- * with its label again.  Bytes pass unchanged (escape sequences, tabs, backspaces); a
- * carriage return that does not end a line rewrites the label after it, so a line
- * editor's redraw keeps it.  In full screen (Ctrl-] f, or from when the focused client
- * switches to the terminal's alternate screen, as vi does, until it switches back) the
- * focused client's output passes without labels and the others' is held until full
- * screen ends.
+ * with its label again.  A carriage return that does not end a line rewrites the label
+ * after it, so a line editor's redraw keeps it.
+ *
+ * Filter.  A client's output passes a filter of its own, which keeps its state between
+ * writes (a sequence may come in pieces), so that a client can change nothing on the
+ * screen but its own line, right of its label, nor make the terminal answer on the
+ * keyboard (that would be typing into the focused client):
+ *   - passes: printable ASCII; UTF-8 characters, each when complete and well formed
+ *     (Unicode table 3-7), but not U+0080..U+009F, the C1 controls, which xterm obeys
+ *     in UTF-8 too (U+009B is CSI); every other byte from 0x80 up is dropped, so a
+ *     lone C1 introducer (0x9b CSI, 0x9d OSC, 0x90 DCS) never reaches a terminal that
+ *     reads 8-bit controls; tab, newline, carriage return;
+ *   - passes: SGR (CSI digits and ';' m): colours.  A label, a client's or the
+ *     console's, is drawn in the default colours (ESC [ m goes first when a colour
+ *     may be on), so no client can hide or paint a label; a colour does not carry
+ *     over a label, into the next line or after a carriage return;
+ *   - passes: erase right of the cursor, CSI K or CSI 0K, and below it, CSI J or CSI 0J.
+ *     Nothing of another client is there: the lines go onto the screen one after
+ *     another and nothing that passes moves the cursor up.  CSI 1K, 2K, 1J, 2J, 3J
+ *     would erase labels and are dropped;
+ *   - backspace, and CSI n D (n backspaces), only as far as the client's own printable
+ *     ASCII on the screen line since its label: its own line editing ("\b \b", a shell
+ *     moving back) works, the label stays.  A character beyond ASCII or a tab counts
+ *     none, so this never reaches further than the cells the client filled;
+ *   - everything else is dropped whole, its parameters with it: other C0 controls (BEL,
+ *     SO/SI, ENQ, VT, FF) and DEL; cursor moves and positions, scroll regions, ESC 7/8,
+ *     ESC M, ESC c; modes (CSI ? ... h/l), the alternate screen too, unless it starts
+ *     full screen (below); character sets (ESC ( 0 and the like); every report request
+ *     (CSI 6n, CSI c, CSI > c...), the focused client's too (the answer goes to whoever
+ *     has the keyboard when it arrives); and the strings OSC (titles, OSC 52 clipboard),
+ *     DCS (DECRQSS), SOS, PM and APC up to their ST (ESC \), or BEL for OSC.  A C0
+ *     control inside a sequence acts as in a terminal (a newline is a newline), CAN and
+ *     SUB end it.  A sequence or string that is still unfinished after
+ *     MUX_SEQUENCE_BOUND bytes is given up: what follows is text again.
+ * The filter works before the hold: held bytes are clean.
+ *
+ * Full screen (Ctrl-] f, or from when the focused client switches to the terminal's
+ * alternate screen, CSI ? 1049/1047/47 h, as vi does, until it switches back) is the
+ * exception, chosen by the operator or accepted with the focus: the focused client's
+ * output passes without labels and unfiltered, and the others' is held until full
+ * screen ends.  The filter still follows the full-screen client's output, to see the
+ * switch back; should full screen end in the middle of a sequence, a CAN ends it for
+ * the terminal too and the filter starts again with text.
  *
  * Input.  Typed bytes go to the focused client's queue.  A queue that is full holds
  * the keyboard back (mux_input_room) instead of dropping: the server stops reading the
@@ -43,6 +80,30 @@
 #define MUX_NAME_MAX    32
 #define MUX_INPUT_SIZE  2048        /* typed bytes a client has not read yet */
 #define MUX_HOLD_SIZE   2048        /* output not yet shown */
+#define MUX_SEQUENCE_MAX   48       /* the longest control sequence that may pass */
+#define MUX_SEQUENCE_BOUND 4096     /* bytes after which an unfinished one is given up */
+
+/* Where a client's output filter is (mux.c): text, or inside an escape sequence,
+ * control sequence (CSI) or control string. */
+enum mux_filter_state {
+    MUX_FILTER_TEXT,
+    MUX_FILTER_ESCAPE,              /* after ESC */
+    MUX_FILTER_ESCAPE_INTERMEDIATE, /* ESC ( and the like, to its final byte */
+    MUX_FILTER_CONTROL_SEQUENCE,    /* ESC [, to its final byte */
+    MUX_FILTER_IGNORED_SEQUENCE,    /* one too long to pass, to its final byte */
+    MUX_FILTER_OSC,                 /* ESC ], to ST or BEL */
+    MUX_FILTER_STRING,              /* ESC P, X, ^, _, to ST */
+    MUX_FILTER_STRING_ESCAPE,       /* ESC in a string: ST if '\\' follows */
+};
+
+struct mux_filter {
+    enum mux_filter_state state;
+    uint16_t swallowed;             /* bytes of the sequence or string so far */
+    uint8_t sequence_length;
+    char sequence[MUX_SEQUENCE_MAX];    /* the control sequence so far, from its ESC */
+    uint8_t character_length;
+    char character[4];              /* an unfinished UTF-8 character, or a byte to show */
+};
 
 struct mux_client {
     uint64_t badge;
@@ -56,7 +117,8 @@ struct mux_client {
                                      * (mux_stalled): what is typed to it is dropped */
     uint8_t input[MUX_INPUT_SIZE];
     size_t input_head, input_count;
-    char held[MUX_HOLD_SIZE];
+    struct mux_filter filter;
+    char held[MUX_HOLD_SIZE];       /* filtered */
     size_t held_length;
     size_t held_dropped;            /* output lost while another had the full screen */
 };
@@ -72,6 +134,11 @@ struct mux {
     int screen_line;                /* whose unfinished line the cursor is on, or: */
 #define MUX_SCREEN_FREE    (-1)     /*   the cursor is at the start of a line */
 #define MUX_SCREEN_CONSOLE (-2)     /*   the console's own question (Ctrl-] c) */
+    uint16_t line_cells;            /* at least this many of the screen line's client's
+                                     * cells are left of the cursor, after its label */
+    bool line_in_sequence;          /* a shown control sequence has not ended yet */
+    bool line_sequence_sets;        /* it has a digit other than 0: as SGR it sets colours */
+    bool colours_on;                /* an SGR that set colours was shown, none reset them */
     int full_screen;                /* whose output has the screen unlabelled; -1: none */
     enum mux_keys keys;
     char typed[MUX_NAME_MAX];       /* a name typed after Ctrl-] c */
