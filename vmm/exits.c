@@ -101,7 +101,7 @@ static void set_cpuid_shortcuts(struct vm *vm, const struct vcpu *c)
             set++;
     }
     if (set < n && !vm->nested_svm)
-        pith_printf("vmm: %s: vCPU %u: %u of %u CPUID shortcuts taken\n", vm->name, c->index, set, n);
+        vm_log(vm, "vCPU %u: %u of %u CPUID shortcuts taken", c->index, set, n);
 }
 
 /* The kernel answers RDMSR of the MSRs whose value never changes (VCpu.SET_MSR):
@@ -110,7 +110,7 @@ static void set_cpuid_shortcuts(struct vm *vm, const struct vcpu *c)
 static void set_msr_shortcuts(struct vm *vm, const struct vcpu *c)
 {
     if (pith_vcpu_set_msr(c->vcpu, MSR_IA32_DEBUGCTL, PITH_VM_MSR_READ, 0) != PITH_OK)
-        pith_printf("vmm: %s: vCPU %u: no MSR shortcut for DEBUGCTL\n", vm->name, c->index);
+        vm_log(vm, "vCPU %u: no MSR shortcut for DEBUGCTL", c->index);
 }
 
 static enum next_step handle_cpuid(struct vm *vm)

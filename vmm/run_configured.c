@@ -93,6 +93,7 @@ static void report_configured(struct vm *vm, uint64_t started)
 {
     const struct vm_record *r = &vm->record;
     uint64_t ms = (pith_rdtsc() - started) / (bootinfo->tsc_hz / 1000);
+    vm_own_line(vm);
     if (!vm->why[0] && vm->platform == &test_platform && vm->test.testdev.verdict_written)
         pith_printf("vmm: %s: stopped after %lu ms with verdict %u\n", vm->name, ms, vm->test.testdev.verdict);
     else

@@ -208,6 +208,13 @@ void vm_output(struct vm *vm, uint8_t byte)
         vm_output_flush(vm);
 }
 
+void vm_own_line(struct vm *vm)
+{
+    vm_output_flush(vm);
+    if (vm->console_cap)
+        pith_console_write(vm->console_cap, "\x18", 1);
+}
+
 void vm_log(struct vm *vm, const char *fmt, ...)
 {
     char line[640];
@@ -217,7 +224,7 @@ void vm_log(struct vm *vm, const char *fmt, ...)
     pith_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, args);
     va_end(args);
     if (vm->console_cap) {
-        vm_output_flush(vm);
+        vm_own_line(vm);
         size_t length = pith_strlen(line);
         if (length < sizeof(line) - 1)
             line[length++] = '\n';

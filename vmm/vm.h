@@ -256,6 +256,11 @@ void vm_output_flush(struct vm *vm);
 /* A line from the VMM about the guest ("vmm: NAME: ..."), on the console server when
  * there is one, else on the kernel's debug console. */
 void vm_log(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The VMM is about to write a line of its own on the guest's console client: the
+ * guest's output so far goes first, then a CAN, which ends any sequence the guest left
+ * open and its unfinished line (user/console/mux.h), so the VMM's line is shown whole
+ * and on its own. */
+void vm_own_line(struct vm *vm);
 /* Adds a device window; false when the table is full. */
 bool vm_add_port_window(struct vm *vm, struct device_window w);
 bool vm_add_mmio_window(struct vm *vm, struct device_window w);

@@ -174,7 +174,7 @@ static void alternate_screen_is_full_screen(void)
                       "\x1b[?1049h\x1b[Hfile\n") != NULL);
     CHECK(strstr(out, "beta") == NULL);
     mux_write(&m, 11, "\x1b[?1049l$ ", 10);
-    CHECK(strstr(out, "\x1b[?1049l\r\n[console] full screen ended") != NULL);
+    CHECK(strstr(out, "\x1b[?1049l" MUX_FULL_SCREEN_RESET "\r\n[console] full screen ended") != NULL);
     CHECK(strstr(out, "[beta] beta\r\n") != NULL);
     mux_flush(&m);
     CHECK(strstr(out, "[alpha] $ ") != NULL);
@@ -253,6 +253,7 @@ static void name_question_survives_guest_output(void)
     uint8_t got[8];
     setup(&m);
     mux_read(&m, 11, got, 8);
+    out_length = 0;
     mux_input(&m, PITH_CONSOLE_ESCAPE);
     mux_input(&m, 'c');
     mux_input(&m, 'b');
@@ -308,7 +309,7 @@ static void filter_drops_strings(void)
     const char bytes[] = "a\x1b]0;title\x07" "b\x1b]52;c;ZXZpbA==\x1b\\c\x1bP$qm\x1b\\d\x1b_apc\x07\x1b\\e"
                          "\x1b^pm\x1b\\f\x1bXsos\x1b\\g\x1b]2;t\x1b[31mh\n";
     mux_write(&m, 11, bytes, sizeof(bytes) - 1);
-    CHECK(strcmp(out, "[alpha] abcdefg\x1b[31mh\r\n") == 0);   /* ESC ends a string, begins anew */
+    CHECK(strcmp(out, "[alpha] abcdefg\x1b[31mh\x1b[m\r\n") == 0);   /* ESC ends a string, begins anew */
 }
 
 /* A string or sequence never ended does not swallow the guest's output for good: after
@@ -341,6 +342,7 @@ static void report_requests_dropped(void)
     uint8_t got[8];
     setup(&m);
     mux_read(&m, 11, got, 8);                   /* alpha has the keyboard */
+    out_length = 0;
     write_text(&m, 11, "# \x1b[6n\n");
     const char bytes[] = "$ \x1b[6n\x1b[c\x1b[>c\x1b[5n\x05\x1bP$qm\x1b\\\x1b[21t\x1b[?6n\x1b[=c\x1b[0c\n";
     mux_write(&m, 22, bytes, sizeof(bytes) - 1);
@@ -356,7 +358,7 @@ static void colours_and_line_erase_pass(void)
     const char bytes[] = "\x1b[1;31mred\x1b[0m \x1b[Kk\x1b[0Kz\x1b[J\x1b[0J \x1b[1K\x1b[2K\x1b[1J\x1b[2J\x1b[3J"
                          "\x1b[38:2:1:2:3mc\x1b[?25l\x1b[4h\n";
     mux_write(&m, 11, bytes, sizeof(bytes) - 1);
-    CHECK(strcmp(out, "[alpha] \x1b[1;31mred\x1b[0m \x1b[Kk\x1b[0Kz\x1b[J\x1b[0J c\r\n") == 0);
+    CHECK(strcmp(out, "[alpha] \x1b[1;31mred\x1b[0m \x1b[Kk\x1b[0Kz\x1b[m\x1b[J\x1b[m\x1b[J c\r\n") == 0);
 }
 
 /* A backspace (or CSI n D) goes back over the client's own printable ASCII on the screen
@@ -386,7 +388,7 @@ static void backspace_stays_right_of_label(void)
     out_length = 0;
     write_text(&m, 11, "~ # lx\b\x1b[Js ab\b \b\n");      /* a shell's and the tty's erase */
     out[out_length] = 0;
-    CHECK(strcmp(out, "[alpha] ~ # lx\b\x1b[Js ab\b \b\r\n") == 0);
+    CHECK(strcmp(out, "[alpha] ~ # lx\b\x1b[m\x1b[Js ab\b \b\r\n") == 0);
 }
 
 /* Only the focused client's switch to the alternate screen reaches the terminal (and
@@ -397,6 +399,7 @@ static void alternate_screen_only_from_focus(void)
     uint8_t got[8];
     setup(&m);
     mux_read(&m, 11, got, 8);                   /* alpha has the keyboard */
+    out_length = 0;
     write_text(&m, 22, "b1\x1b[?1049hb2\x1b[?47h\x1b[?1047h\x1b[?1049l\n");
     CHECK(strcmp(out, "[beta] b1b2\r\n") == 0);
     CHECK_EQ(m.full_screen, -1);
@@ -433,7 +436,7 @@ static void labels_in_default_colours(void)
     setup(&m);
     write_text(&m, 11, "\x1b[8mhidden\n");
     write_text(&m, 22, "x\n");
-    CHECK(strcmp(out, "[alpha] \x1b[8mhidden\r\n\x1b[m[beta] x\r\n") == 0);
+    CHECK(strcmp(out, "[alpha] \x1b[8mhidden\x1b[m\r\n[beta] x\r\n") == 0);
     out_length = 0;
     write_text(&m, 11, "\x1b[32mg\x1b[0m\n");        /* reset by the client: no more */
     write_text(&m, 22, "y\n");
@@ -441,7 +444,7 @@ static void labels_in_default_colours(void)
     mux_flush(&m);
     mux_input(&m, PITH_CONSOLE_ESCAPE);
     mux_input(&m, '?');
-    const char *expected = "[alpha] \x1b[32mg\x1b[0m\r\n[beta] y\r\n[alpha] \x1b[7mz\r\n\x1b[m[console] keys";
+    const char *expected = "[alpha] \x1b[32mg\x1b[0m\r\n[beta] y\r\n[alpha] \x1b[7mz\x1b[m\r\n[console] keys";
     CHECK(strncmp(out, expected, strlen(expected)) == 0);
 }
 
@@ -458,11 +461,122 @@ static void full_screen_end_cancels_sequence(void)
     write_text(&m, 11, "\x1b]0;ti");
     mux_input(&m, PITH_CONSOLE_ESCAPE);
     mux_input(&m, 'f');
-    CHECK(strstr(out, "\x1b]0;ti\x18\r\n[console] full screen ended") != NULL);
+    CHECK(strstr(out, "\x1b]0;ti" MUX_FULL_SCREEN_RESET "\r\n[console] full screen ended") != NULL);
     out_length = 0;
     write_text(&m, 11, "tle\x07ok\n");
     out[out_length] = 0;
     CHECK(strcmp(out, "[alpha] tleok\r\n") == 0);
+}
+
+/* At the right margin a terminal keeps the cursor on the last column for the next
+ * character, so a backspace from there goes one cell further back than the characters
+ * say: with it, printing to the margin and going back again and again walks into the
+ * label.  Past column 80 (NARROWEST_TERMINAL) a line takes no backspace. */
+static void backspace_stops_at_the_margin(void)
+{
+    static struct mux m;
+    static char line[200];
+    setup(&m);
+    memset(line, 'x', 71);                      /* "[alpha] " and 71: column 79 */
+    strcpy(line + 71, "\b\n");
+    write_text(&m, 11, line);
+    CHECK(strchr(out, '\b') != NULL);
+    out_length = 0;
+    memset(line, 'x', 72);                      /* to the margin of an 80-column terminal */
+    strcpy(line + 72, "\b\b\x1b[5D\n");
+    write_text(&m, 11, line);
+    out[out_length] = 0;
+    CHECK(strchr(out, '\b') == NULL);
+    out_length = 0;
+    for (int c = 7; c >= 1; c--) {              /* the walk back, one cell a round */
+        memset(line, 'x', (size_t)(80 - c));
+        memset(line + 80 - c, '\b', (size_t)(80 - c));
+        line[2 * (80 - c)] = 0;
+        write_text(&m, 22, line);
+    }
+    write_text(&m, 22, "\n");
+    out[out_length] = 0;
+    /* An 80-column terminal's cursor on beta's row, after its 7-cell label: a
+     * character on the last column leaves it there, a backspace goes back one. */
+    int column = 0, lowest = 80;
+    for (const char *at = out; *at && *at != '\r'; at++) {
+        if (*at == '\b')
+            column = column ? column - 1 : 0, lowest = column < lowest ? column : lowest;
+        else if (column < 79)
+            column++;
+    }
+    CHECK(lowest >= 7);
+}
+
+/* What the filter cannot follow in full screen might be the switch back, unseen (a
+ * sequence too long for it, CSI as a C1 control): the full screen ends there, the
+ * reset first, and the rest is labelled again. */
+static void full_screen_ends_where_the_filter_is_lost(void)
+{
+    static struct mux m;
+    static char bytes[80];
+    uint8_t got[8];
+    setup(&m);
+    CHECK(mux_focus(&m, 11));
+    write_text(&m, 11, "\x1b[?1049h");
+    CHECK_EQ(m.full_screen, 0);
+    strcpy(bytes, "\x1b[?");
+    memset(bytes + 3, '0', 50);
+    strcpy(bytes + 53, "1049lA\n");
+    out_length = 0;
+    write_text(&m, 11, bytes);
+    out[out_length] = 0;
+    CHECK_EQ(m.full_screen, -1);
+    CHECK(strstr(out, MUX_FULL_SCREEN_RESET "\r\n[console] full screen ended") != NULL);
+    CHECK(strstr(out, "1049lA\r\n") != NULL);        /* as text, labelled */
+    CHECK(strstr(out, "[alpha] ") != NULL);
+    write_text(&m, 11, "\x1b[?1049h");
+    CHECK_EQ(m.full_screen, 0);
+    out_length = 0;
+    write_text(&m, 11, "v\xc2\x9b?1049lw\n");
+    out[out_length] = 0;
+    CHECK_EQ(m.full_screen, -1);
+    CHECK(strstr(out, "\x9b") == NULL);
+    CHECK(strncmp(out, "v\xc2" MUX_FULL_SCREEN_RESET, 2 + strlen(MUX_FULL_SCREEN_RESET)) == 0);
+    (void)got;
+}
+
+/* The first client to read gets the keyboard, and the console says so. */
+static void first_reader_is_announced(void)
+{
+    static struct mux m;
+    uint8_t got[8];
+    setup(&m);
+    mux_read(&m, 22, got, 8);
+    CHECK(strcmp(out, "[console] focus: beta (the first to read; Ctrl-] ? lists the keys)\r\n") == 0);
+    out_length = 0;
+    out[0] = 0;
+    mux_read(&m, 11, got, 8);                   /* a later reader does not take it */
+    CHECK_EQ(out_length, 0);
+    CHECK_EQ(m.focus, 1);
+}
+
+/* CAN ends what the client left open, the string and the unfinished line, and adds
+ * no empty line after a finished one: a VMM's own line after its guest's output. */
+static void cancel_ends_string_and_line(void)
+{
+    static struct mux m;
+    setup(&m);
+    write_text(&m, 11, "x\x1b]0;abc\r\n");
+    write_text(&m, 11, "\x18" "vmm: alpha: done\n");
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[alpha] x\r\n[alpha] vmm: alpha: done\r\n") == 0);
+    out_length = 0;
+    write_text(&m, 22, "y\n");
+    write_text(&m, 22, "\x18" "z\n");
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[beta] y\r\n[beta] z\r\n") == 0);
+    out_length = 0;
+    write_text(&m, 22, "w");
+    mux_flush(&m);                              /* on the screen, unfinished */
+    write_text(&m, 22, "\x18" "v\n");
+    out[out_length] = 0;
+    CHECK(strcmp(out, "[beta] w\r\n[beta] v\r\n") == 0);
 }
 
 static void stopped_client_loses_focus_and_says_so(void)
@@ -717,6 +831,10 @@ DEVICE_TESTS(console_mux,
     { "console_character_sets_dropped", character_sets_dropped },
     { "console_labels_in_default_colours", labels_in_default_colours },
     { "console_full_screen_end_cancels_sequence", full_screen_end_cancels_sequence },
+    { "console_backspace_stops_at_the_margin", backspace_stops_at_the_margin },
+    { "console_full_screen_ends_where_the_filter_is_lost", full_screen_ends_where_the_filter_is_lost },
+    { "console_first_reader_is_announced", first_reader_is_announced },
+    { "console_cancel_ends_string_and_line", cancel_ends_string_and_line },
     { "console_stopped_client_loses_focus", stopped_client_loses_focus_and_says_so },
     { "console_targets_ordered_by_badge", targets_ordered_by_badge },
     { "console_non_reader_drops_with_note", non_reader_drops_with_note },

@@ -11,12 +11,20 @@
  * queue reads the UART again; a client that holds the keyboard back and reads nothing
  * for STALL_SECONDS is stalled (mux_stalled) and the UART is read again, so Ctrl-]
  * always gets through.
+ *
+ * Rest.  The server runs above every guest and waits for the UART by spinning (a real
+ * 115200-baud line takes 87 us a byte); the clients decide how much there is to write.
+ * Once its waits add up to REST_AFTER_US it rests as long as it waited
+ * (pith/rest.h) before it takes the next message, so however much the guests write,
+ * the threads below it on its CPU get about half of it.  An emulator's UART never
+ * makes it wait.
  */
 #include <pith/alloc.h>
 #include <pith/console.h>
 #include <pith/cpu.h>
 #include <pith/pith.h>
 #include <pith/printf.h>
+#include <pith/rest.h>
 #include <pith/root.h>
 #include <pith/syscall.h>
 #include "mux.h"
@@ -25,12 +33,26 @@
 #define COM1_IRQ 4
 enum { SLOT_SERVICE, SLOT_UART_PORTS, SLOT_UART_IRQ, SLOT_COUNT };
 
+#define REST_AFTER_US 2000
+
+static uint64_t waited_tsc;                     /* spent waiting for the UART, unrested */
+
+/* Wait until the line status register has one of these bits. */
+static void uart_wait(uint8_t bits)
+{
+    if (pith_inb(COM1 + 5) & bits)
+        return;
+    uint64_t began = pith_rdtsc();
+    while (!(pith_inb(COM1 + 5) & bits))
+        pith_cpu_relax();
+    waited_tsc += pith_rdtsc() - began;
+}
+
 static void uart_emit(void *ctx, const char *text, size_t length)
 {
     (void)ctx;
     for (size_t i = 0; i < length; i++) {
-        while (!(pith_inb(COM1 + 5) & 0x20))    /* LSR: transmit holding register empty */
-            pith_cpu_relax();
+        uart_wait(0x20);                        /* LSR: transmit holding register empty */
         pith_outb(COM1, (uint8_t)text[i]);
     }
 }
@@ -52,8 +74,7 @@ static struct {
 
 static void uart_drain(void)
 {
-    while (!(pith_inb(COM1 + 5) & 0x40))        /* LSR: transmitter empty */
-        pith_cpu_relax();
+    uart_wait(0x40);                            /* LSR: transmitter empty */
 }
 
 static void uart_receive(struct mux *m)
@@ -179,8 +200,10 @@ int main(void *arg)
     pith_cap_t service = bi->extra_first_slot + SLOT_SERVICE;
     pith_cap_t irq = bi->extra_first_slot + SLOT_UART_IRQ;
     pith_ioport_allow(bi->extra_first_slot + SLOT_UART_PORTS, PITH_SLOT_ADDRESS_SPACE);
-    uint64_t ntfn = 0;
+    uint64_t ntfn = 0, quiet = 0;
     pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &ntfn);
+    pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &quiet);
+    struct pith_rest rest = { quiet, 0 };       /* nobody signals it */
     server.notification = ntfn;
     server.tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000;
     pith_thread_bind_notification(PITH_SLOT_THREAD, ntfn);
@@ -207,6 +230,13 @@ int main(void *arg)
         deadlines(&m);
         unsigned words = pith_msginfo_label(msg.info) == PITH_CONSOLE_READ && !err ? 4 : 0;
         msg.info = pith_msginfo(err, words, 0);
+        if (quiet && waited_tsc >= REST_AFTER_US * server.tsc_hz / 1000000) {
+            pith_reply(&msg);
+            pith_rest_after(&rest, pith_rdtsc() - waited_tsc);
+            waited_tsc = 0;
+            pith_recv(service, &msg);
+            continue;
+        }
         pith_reply_recv(service, &msg);
     }
 }

@@ -62,6 +62,15 @@ static void say_name(struct mux *m, int index)
 #define BELL        0x07
 /* CSI n D moves back n cells; more than any terminal line is wide goes no further. */
 #define BACK_MAX    1024
+/* ED from the cursor on, in the default colours (the erased cells take the colours). */
+#define ERASE_BELOW "\x1b[m\x1b[J"
+_Static_assert(sizeof(ERASE_BELOW) <= MUX_SEQUENCE_MAX, "it is built where the sequence was");
+/* The narrowest terminal a client's backspaces are kept right of its label on: at the
+ * right margin a terminal keeps its cursor on the last column for the next character
+ * (it wraps then), so a backspace from there goes one cell further back than the
+ * characters shown say.  Past this column a line takes no backspace. */
+#define NARROWEST_TERMINAL 80
+
 
 enum filter_action {
     FILTER_NOTHING,                 /* the byte was swallowed, or dropped */
@@ -69,6 +78,7 @@ enum filter_action {
     FILTER_BACK,                    /* that many backspaces (CSI n D) */
     FILTER_ALTERNATE_ON,            /* the switch to the alternate screen, its bytes */
     FILTER_ALTERNATE_OFF,           /* the switch back */
+    FILTER_LINE_BREAK,              /* CAN: what was open is ended, the line too */
 };
 
 struct filter_result {
@@ -111,6 +121,9 @@ static struct filter_result control_byte(struct mux_filter *f, uint8_t byte)
     case ESCAPE:
         begin_escape(f);
         return filter_nothing;
+    case CANCEL:
+        f->state = MUX_FILTER_TEXT;
+        return (struct filter_result){ FILTER_LINE_BREAK, NULL, 0 };
     default:
         return filter_nothing;      /* BEL, SO, SI, ENQ, VT, FF, DEL... */
     }
@@ -121,7 +134,7 @@ static struct filter_result control_byte(struct mux_filter *f, uint8_t byte)
  * begins again; CAN and SUB end the sequence. */
 static struct filter_result control_in_sequence(struct mux_filter *f, uint8_t byte)
 {
-    if (byte == CANCEL || byte == SUBSTITUTE) {
+    if (byte == SUBSTITUTE) {
         f->state = MUX_FILTER_TEXT;
         return filter_nothing;
     }
@@ -169,6 +182,7 @@ static struct filter_result utf8_byte(struct mux_filter *f, uint8_t byte)
         f->character_length = 0;
         return filter_show(f->character, length);
     }
+    f->lost |= f->character_length || !utf8_length(byte);
     f->character_length = 0;
     if (utf8_length(byte)) {
         f->character[0] = (char)byte;
@@ -181,6 +195,7 @@ static struct filter_result text_byte(struct mux_filter *f, uint8_t byte)
 {
     if (byte >= 0x80)
         return utf8_byte(f, byte);
+    f->lost |= f->character_length != 0;
     f->character_length = 0;        /* an unfinished character is dropped */
     if (byte >= 0x20 && byte < DELETE)
         return show_single(f, byte);
@@ -190,6 +205,7 @@ static struct filter_result text_byte(struct mux_filter *f, uint8_t byte)
 /* Not a sequence after all (a byte from 0x80 up inside one): the byte is text. */
 static struct filter_result sequence_abandoned(struct mux_filter *f, uint8_t byte)
 {
+    f->lost = true;
     f->state = MUX_FILTER_TEXT;
     return text_byte(f, byte);
 }
@@ -286,9 +302,14 @@ static struct filter_result control_sequence_ended(struct mux_filter *f)
         return filter_show(sequence, f->sequence_length);
     case 'K':                       /* EL and ED, parameter 0: from the cursor on */
     case 'J':
-        if (next_parameter(&at, end) == 0 && at == end)
+        if (next_parameter(&at, end) != 0 || at != end)
+            return filter_nothing;
+        if (final == 'K')
             return filter_show(sequence, f->sequence_length);
-        return filter_nothing;
+        /* below the cursor are the lines to come, others' too: not in its colours */
+        for (unsigned i = 0; i < sizeof(ERASE_BELOW) - 1; i++)
+            f->sequence[i] = ERASE_BELOW[i];
+        return filter_show(f->sequence, sizeof(ERASE_BELOW) - 1);
     case 'D': {                     /* CUB: as many backspaces */
         unsigned cells = next_parameter(&at, end);
         if (at != end)
@@ -315,7 +336,7 @@ static struct filter_result control_sequence_byte(struct mux_filter *f, uint8_t 
         if (f->sequence_length + 1 < MUX_SEQUENCE_MAX)     /* room kept for the final */
             f->sequence[f->sequence_length++] = (char)byte;
         else
-            f->state = MUX_FILTER_IGNORED_SEQUENCE;
+            f->state = MUX_FILTER_IGNORED_SEQUENCE, f->lost = true;
         return filter_nothing;
     }
     f->sequence[f->sequence_length++] = (char)byte;
@@ -329,7 +350,9 @@ static struct filter_result string_byte(struct mux_filter *f, uint8_t byte)
 {
     if (byte == ESCAPE)
         f->state = MUX_FILTER_STRING_ESCAPE;
-    else if (byte == CANCEL || byte == SUBSTITUTE || (byte == BELL && f->state == MUX_FILTER_OSC))
+    else if (byte == CANCEL)
+        return control_byte(f, byte);
+    else if (byte == SUBSTITUTE || (byte == BELL && f->state == MUX_FILTER_OSC))
         f->state = MUX_FILTER_TEXT;
     return filter_nothing;
 }
@@ -349,6 +372,7 @@ static struct filter_result filter_byte(struct mux_filter *f, uint8_t byte)
 {
     if (f->state != MUX_FILTER_TEXT && ++f->swallowed > MUX_SEQUENCE_BOUND) {
         f->state = MUX_FILTER_TEXT;             /* given up: text again from here */
+        f->lost = true;
         return text_byte(f, byte);
     }
     switch (f->state) {
@@ -406,21 +430,29 @@ static void emit_followed(struct mux *m, const char *bytes, size_t length)
 }
 
 /* The cursor goes to the start of a fresh line: an unfinished line is ended there. */
-static void end_screen_line(struct mux *m)
-{
-    if (m->screen_line >= 0)
-        m->clients[m->screen_line].after_cr = false;
-    if (m->screen_line != MUX_SCREEN_FREE)
-        say(m, "\r\n");
-    m->screen_line = MUX_SCREEN_FREE;
-}
-
-/* Labels are drawn in the default colours: no client colours or hides another's. */
+/* Labels are drawn in the default colours, and new lines begin in them (a terminal
+ * fills a new line with the background colour): no client colours or hides another's
+ * label or line. */
 static void colours_off(struct mux *m)
 {
     if (m->colours_on)
         say(m, "\x1b[m");
     m->colours_on = false;
+}
+
+static void new_line(struct mux *m, const char *line_end)
+{
+    colours_off(m);
+    say(m, line_end);
+    m->screen_line = MUX_SCREEN_FREE;
+}
+
+static void end_screen_line(struct mux *m)
+{
+    if (m->screen_line >= 0)
+        m->clients[m->screen_line].after_cr = false;
+    if (m->screen_line != MUX_SCREEN_FREE)
+        new_line(m, "\r\n");
 }
 
 static void label(struct mux *m, int index)
@@ -429,6 +461,7 @@ static void label(struct mux *m, int index)
     say(m, "[");
     say_name(m, index);
     say(m, "] ");
+    m->label_cells = (uint16_t)(text_length(m->clients[index].name, MUX_NAME_MAX) + 3);
     m->line_cells = 0;
     m->line_in_sequence = false;
 }
@@ -445,8 +478,7 @@ static void show_byte(struct mux *m, int index, char byte)
     if (c->after_cr) {
         c->after_cr = false;
         if (byte == '\n') {
-            say(m, "\n");
-            m->screen_line = MUX_SCREEN_FREE;
+            new_line(m, "\n");
             return;
         }
         label(m, index);                /* the line is rewritten from its start */
@@ -455,9 +487,9 @@ static void show_byte(struct mux *m, int index, char byte)
         say(m, "\r");
         c->after_cr = true;
     } else if (byte == '\n') {
-        say(m, "\r\n");
-        m->screen_line = MUX_SCREEN_FREE;
-    } else if (byte != BACKSPACE || m->line_cells > 0) {
+        new_line(m, "\r\n");
+    } else if (byte != BACKSPACE ||
+               (m->line_cells > 0 && m->label_cells + m->line_cells < NARROWEST_TERMINAL)) {
         emit_followed(m, &byte, 1);     /* a backspace never reaches into the label */
     }
 }
@@ -512,12 +544,30 @@ static void hold(struct mux *m, int index, const char *bytes, size_t length)
 static void enter_full_screen(struct mux *m, int index);
 static void leave_full_screen(struct mux *m);
 
+/* Whether the client's line, held or on the screen, has no end yet. */
+static bool line_unfinished(const struct mux *m, int index)
+{
+    const struct mux_client *c = &m->clients[index];
+    if (c->held_length)
+        return c->held[c->held_length - 1] != '\n';
+    return m->screen_line == index;
+}
+
 /* A byte of the full-screen client's: it goes on as it is; the filter only follows, to
- * see the switch back from the alternate screen. */
+ * see the switch back from the alternate screen.  What the filter cannot follow (a
+ * sequence too long for it, a C1 control) might be that switch, unseen: the full
+ * screen ends there, the byte dropped, and the reset makes the terminal drop what came
+ * before it. */
 static void write_full_screen(struct mux *m, int index, char byte)
 {
+    struct mux_filter *filter = &m->clients[index].filter;
+    enum filter_action action = filter_byte(filter, (uint8_t)byte).action;
+    if (filter->lost) {
+        leave_full_screen(m);
+        return;
+    }
     emit_followed(m, &byte, 1);
-    if (filter_byte(&m->clients[index].filter, (uint8_t)byte).action == FILTER_ALTERNATE_OFF)
+    if (action == FILTER_ALTERNATE_OFF)
         leave_full_screen(m);
 }
 
@@ -536,6 +586,10 @@ static void write_labelled(struct mux *m, int index, char byte)
     case FILTER_BACK:
         for (size_t i = 0; i < out.length; i++)
             hold(m, index, "\b", 1);
+        break;
+    case FILTER_LINE_BREAK:
+        if (line_unfinished(m, index))
+            hold(m, index, "\n", 1);
         break;
     case FILTER_ALTERNATE_ON:
         if (index == m->focus && !held_back(m, index)) {
@@ -727,13 +781,12 @@ static void leave_full_screen(struct mux *m)
     int owner = m->full_screen;
     if (owner < 0)
         return;
-    struct mux_filter *filter = &m->clients[owner].filter;
-    if (filter->state != MUX_FILTER_TEXT)
-        say(m, "\x18");             /* CAN: the terminal leaves the sequence too */
-    *filter = (struct mux_filter){ .state = MUX_FILTER_TEXT };
+    m->clients[owner].filter = (struct mux_filter){ .state = MUX_FILTER_TEXT };
     m->full_screen = -1;
     m->screen_line = MUX_SCREEN_FREE;
-    say(m, "\r\n");
+    say(m, MUX_FULL_SCREEN_RESET "\r\n");
+    m->colours_on = false;
+    m->line_in_sequence = false;
     note_begin(m);
     say(m, "full screen ended: ");
     say_name(m, owner);
@@ -764,6 +817,7 @@ static void enter_full_screen(struct mux *m, int index)
     say(m, " (Ctrl-] f ends it)");
     note_end(m);
     m->full_screen = index;
+    m->clients[index].filter.lost = false;
 }
 
 void mux_stopped(struct mux *m, uint64_t badge)
@@ -1060,6 +1114,12 @@ size_t mux_read(struct mux *m, uint64_t badge, uint8_t *out, size_t max)
         if (m->full_screen >= 0 && m->full_screen != index)
             leave_full_screen(m);       /* the screen goes with the keyboard */
         m->focus = index;
+        m->focus_chosen = false;
+        note_begin(m);
+        say(m, "focus: ");
+        say_name(m, index);
+        say(m, " (the first to read; Ctrl-] ? lists the keys)");
+        note_end(m);
     }
     c->reads = true;
     c->stalled = false;

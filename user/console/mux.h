@@ -23,15 +23,23 @@
  *   - passes: SGR (CSI digits and ';' m): colours.  A label, a client's or the
  *     console's, is drawn in the default colours (ESC [ m goes first when a colour
  *     may be on), so no client can hide or paint a label; a colour does not carry
- *     over a label, into the next line or after a carriage return;
- *   - passes: erase right of the cursor, CSI K or CSI 0K, and below it, CSI J or CSI 0J.
- *     Nothing of another client is there: the lines go onto the screen one after
- *     another and nothing that passes moves the cursor up.  CSI 1K, 2K, 1J, 2J, 3J
- *     would erase labels and are dropped;
+ *     over a label, into the next line or after a carriage return, and a new line
+ *     begins in the default colours (a terminal fills it with the background colour);
+ *   - passes: erase right of the cursor, CSI K or CSI 0K, and below it, CSI J or CSI 0J
+ *     (in the default colours: ESC [ m goes first).  Nothing of another client is
+ *     there: the lines go onto the screen one after another and nothing that passes
+ *     moves the cursor up.  CSI 1K, 2K, 1J, 2J, 3J would erase labels and are dropped;
  *   - backspace, and CSI n D (n backspaces), only as far as the client's own printable
- *     ASCII on the screen line since its label: its own line editing ("\b \b", a shell
- *     moving back) works, the label stays.  A character beyond ASCII or a tab counts
- *     none, so this never reaches further than the cells the client filled;
+ *     ASCII on the screen line since its label, and not past column 80: its own line
+ *     editing ("\b \b", a shell moving back) works, the label stays.  A character
+ *     beyond ASCII or a tab counts none, so this never reaches further than the cells
+ *     the client filled; and at the right margin a terminal holds the cursor on the
+ *     last column, so a backspace from there would go one cell further back than
+ *     counted: past column 80 a line takes none (a narrower terminal wraps labels
+ *     anyway);
+ *   - CAN ends whatever sequence or string is open, and the client's unfinished line:
+ *     a VMM writes it before a line of its own (vm_own_line), which no guest can then
+ *     swallow or join;
  *   - everything else is dropped whole, its parameters with it: other C0 controls (BEL,
  *     SO/SI, ENQ, VT, FF) and DEL; cursor moves and positions, scroll regions, ESC 7/8,
  *     ESC M, ESC c; modes (CSI ? ... h/l), the alternate screen too, unless it starts
@@ -39,8 +47,8 @@
  *     (CSI 6n, CSI c, CSI > c...), the focused client's too (the answer goes to whoever
  *     has the keyboard when it arrives); and the strings OSC (titles, OSC 52 clipboard),
  *     DCS (DECRQSS), SOS, PM and APC up to their ST (ESC \), or BEL for OSC.  A C0
- *     control inside a sequence acts as in a terminal (a newline is a newline), CAN and
- *     SUB end it.  A sequence or string that is still unfinished after
+ *     control inside a sequence acts as in a terminal (a newline is a newline), SUB
+ *     ends it.  A sequence or string that is still unfinished after
  *     MUX_SEQUENCE_BOUND bytes is given up: what follows is text again.
  * The filter works before the hold: held bytes are clean.
  *
@@ -49,8 +57,13 @@
  * exception, chosen by the operator or accepted with the focus: the focused client's
  * output passes without labels and unfiltered, and the others' is held until full
  * screen ends.  The filter still follows the full-screen client's output, to see the
- * switch back; should full screen end in the middle of a sequence, a CAN ends it for
- * the terminal too and the filter starts again with text.
+ * switch back; what it cannot follow there (a sequence too long for it, a C1 control,
+ * a stray byte) might be that switch unseen, so the full screen ends at that byte,
+ * which is dropped.  However it ends, MUX_FULL_SCREEN_RESET goes to the terminal first
+ * (it ends an open sequence, the alternate screen and whatever modes the client set,
+ * and puts the cursor below everything shown), and the filter starts again with text.
+ * While a client has the full screen, the screen shows what it draws: the console's
+ * note before it ("full screen: NAME") is the operator's only sign of whose it is.
  *
  * Input.  Typed bytes go to the focused client's queue.  A queue that is full holds
  * the keyboard back (mux_input_room) instead of dropping: the server stops reading the
@@ -64,7 +77,7 @@
  * client stays in the list, marked stopped, so the numbers do not move.  A control
  * shell that reads input and registers with the lowest badge becomes target 1; the
  * keyboard still starts with the first guest that reads (the shell has it until then,
- * or when it is chosen).  The shell may also move the focus (mux_focus: its `console
+ * or when it is chosen), and the console says so.  The shell may also move the focus (mux_focus: its `console
  * NAME`).
  * Keys after Ctrl-] (PITH_CONSOLE_ESCAPE): a digit, `n` (next), `c` NAME Enter, `f`
  * (full screen), `?` (the keys and targets), Ctrl-] (itself); anything else gets a hint.
@@ -82,6 +95,14 @@
 #define MUX_HOLD_SIZE   2048        /* output not yet shown */
 #define MUX_SEQUENCE_MAX   48       /* the longest control sequence that may pass */
 #define MUX_SEQUENCE_BOUND 4096     /* bytes after which an unfinished one is given up */
+/* What ends the full screen, whatever the client did: CAN ends a sequence or string it
+ * left open; back to the main screen; a soft reset (DECSTR: modes, margins, character
+ * sets, colours); autowrap and the cursor on; mouse, focus and bracketed-paste reports
+ * off; the cursor to the last line, below everything shown, since the client may have
+ * moved it on the main screen too (xterm's ctlseqs). */
+#define MUX_FULL_SCREEN_RESET "\x18\x1b[?1049l\x1b[!p\x1b[?7h\x1b[?25h" \
+    "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l" \
+    "\x1b(B\x0f\x1b[m\x1b[9999;1H"
 
 /* Where a client's output filter is (mux.c): text, or inside an escape sequence,
  * control sequence (CSI) or control string. */
@@ -103,6 +124,8 @@ struct mux_filter {
     char sequence[MUX_SEQUENCE_MAX];    /* the control sequence so far, from its ESC */
     uint8_t character_length;
     char character[4];              /* an unfinished UTF-8 character, or a byte to show */
+    bool lost;                      /* it met what it cannot follow: a sequence too long,
+                                     * a C1 control or a stray byte, a string given up */
 };
 
 struct mux_client {
@@ -134,6 +157,7 @@ struct mux {
     int screen_line;                /* whose unfinished line the cursor is on, or: */
 #define MUX_SCREEN_FREE    (-1)     /*   the cursor is at the start of a line */
 #define MUX_SCREEN_CONSOLE (-2)     /*   the console's own question (Ctrl-] c) */
+    uint16_t label_cells;           /* the width of the screen line's label */
     uint16_t line_cells;            /* at least this many of the screen line's client's
                                      * cells are left of the cursor, after its label */
     bool line_in_sequence;          /* a shown control sequence has not ended yet */
