@@ -68,7 +68,9 @@ static void oversize_length_clamped(void)
     CHECK_EQ(pith_msginfo_length(b.regs.rsi), 64);
 }
 
-static void capability_granted(void)
+/* a offers b the endpoint in its slot 3 (a message with one capability); b receives
+ * into its slot 5. */
+static struct cap offered_endpoint(void)
 {
     setup(true);
     struct cap ep = { .type = PITH_OBJ_ENDPOINT, .rights = PITH_RIGHTS_ALL, .object = 0x5000 };
@@ -76,6 +78,12 @@ static void capability_granted(void)
     abuf.caps[0] = 3;
     bbuf.receive_slot = 5;
     a.regs.rsi = pith_msginfo(0, 0, 1);
+    return ep;
+}
+
+static void capability_granted(void)
+{
+    offered_endpoint();
     ipc_transfer(&a, &b, 0, true);
     CHECK(b.regs.rsi & PITH_MSG_CAP_RECEIVED);
     CHECK_EQ(bspace[5].type, PITH_OBJ_ENDPOINT);
@@ -85,12 +93,7 @@ static void capability_granted(void)
 
 static void capability_needs_grant_and_empty_slot(void)
 {
-    setup(true);
-    struct cap ep = { .type = PITH_OBJ_ENDPOINT, .rights = PITH_RIGHTS_ALL, .object = 0x5000 };
-    cap_insert_root(&aspace[3], &ep);
-    abuf.caps[0] = 3;
-    bbuf.receive_slot = 5;
-    a.regs.rsi = pith_msginfo(0, 0, 1);
+    struct cap ep = offered_endpoint();
     ipc_transfer(&a, &b, 0, false);
     CHECK(!(b.regs.rsi & PITH_MSG_CAP_RECEIVED));
     CHECK(cap_is_empty(&bspace[5]));
@@ -105,12 +108,7 @@ static void capability_needs_grant_and_empty_slot(void)
 /* A receiver whose capability to its own space may not write there gets none. */
 static void capability_needs_writable_space(void)
 {
-    setup(true);
-    struct cap ep = { .type = PITH_OBJ_ENDPOINT, .rights = PITH_RIGHTS_ALL, .object = 0x5000 };
-    cap_insert_root(&aspace[3], &ep);
-    abuf.caps[0] = 3;
-    bbuf.receive_slot = 5;
-    a.regs.rsi = pith_msginfo(0, 0, 1);
+    offered_endpoint();
     b.slots[TSLOT_CSPACE].rights = PITH_RIGHT_READ;
     ipc_transfer(&a, &b, 0, true);
     CHECK(!(b.regs.rsi & PITH_MSG_CAP_RECEIVED));
