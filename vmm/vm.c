@@ -223,8 +223,9 @@ void vm_log(struct vm *vm, const char *fmt, ...)
     va_start(args, fmt);
     pith_vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, args);
     va_end(args);
+    if (vm->console_cap)
+        vm_own_line(vm);                /* (which finds out if the server is gone) */
     if (vm->console_cap) {
-        vm_own_line(vm);
         size_t length = pith_strlen(line);
         if (length < sizeof(line) - 1)
             line[length++] = '\n';

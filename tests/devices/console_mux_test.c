@@ -541,6 +541,49 @@ static void full_screen_ends_where_the_filter_is_lost(void)
     (void)got;
 }
 
+/* What would take the terminal out of the alternate screen, or out of the reset's
+ * reach, unseen, ends the full screen at its last byte, which never reaches the
+ * terminal: a full reset, restoring or forbidding the alternate screen, VT52 and
+ * Tektronix modes, keyboard lock, local echo, newline mode, an 8-bit byte in a string;
+ * and a CAN (a VMM's own line follows, labelled). */
+static void full_screen_ends_on_what_would_escape_it(void)
+{
+    static const struct { const char *bytes; char last; } cases[] = {
+        { "\x1b" "c", 'c' }, { "\x1b[?1049r", 'r' }, { "\x1b[?47;1047r", 'r' }, { "\x1b[?1046l", 'l' },
+        { "\x1b[?2l", 'l' }, { "\x1b[?38h", 'h' }, { "\x1b[2h", 'h' }, { "\x1b[12l", 'l' },
+        { "\x1b[4;20h", 'h' }, { "\x1b]0;a\xc2", '\xc2' }, { "\x18", '\x18' },
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        static struct mux m;
+        setup(&m);
+        CHECK(mux_focus(&m, 11));
+        write_text(&m, 11, "\x1b[?1049h");
+        CHECK_EQ(m.full_screen, 0);
+        out_length = 0;
+        size_t n = strlen(cases[i].bytes);
+        write_text(&m, 11, cases[i].bytes);
+        out[out_length] = 0;
+        CHECK_EQ(m.full_screen, -1);
+        CHECK(strncmp(out, cases[i].bytes, n - 1) == 0);        /* all but the last byte */
+        CHECK(strncmp(out + n - 1, MUX_FULL_SCREEN_RESET, strlen(MUX_FULL_SCREEN_RESET)) == 0);
+    }
+    static struct mux m;                        /* the VMM's line after its CAN */
+    setup(&m);
+    CHECK(mux_focus(&m, 11));
+    write_text(&m, 11, "\x1b[?1049hdrawn");
+    write_text(&m, 11, "\x18" "vmm: alpha: powered off\n");
+    CHECK(strstr(out, "full screen ended: alpha's output is labelled again\r\n"
+                      "[alpha] vmm: alpha: powered off\r\n") != NULL);
+    /* Ctrl-] f in the middle of a sequence the filter swallowed: text from there on */
+    setup(&m);
+    CHECK(mux_focus(&m, 11));
+    write_text(&m, 11, "\x1b]0;title");
+    mux_input(&m, PITH_CONSOLE_ESCAPE);
+    mux_input(&m, 'f');
+    CHECK_EQ(m.full_screen, 0);
+    CHECK_EQ(m.clients[0].filter.state, MUX_FILTER_TEXT);
+}
+
 /* The first client to read gets the keyboard, and the console says so. */
 static void first_reader_is_announced(void)
 {
@@ -835,6 +878,7 @@ DEVICE_TESTS(console_mux,
     { "console_full_screen_ends_where_the_filter_is_lost", full_screen_ends_where_the_filter_is_lost },
     { "console_first_reader_is_announced", first_reader_is_announced },
     { "console_cancel_ends_string_and_line", cancel_ends_string_and_line },
+    { "console_full_screen_ends_on_what_would_escape_it", full_screen_ends_on_what_would_escape_it },
     { "console_stopped_client_loses_focus", stopped_client_loses_focus_and_says_so },
     { "console_targets_ordered_by_badge", targets_ordered_by_badge },
     { "console_non_reader_drops_with_note", non_reader_drops_with_note },

@@ -14,10 +14,10 @@
  *
  * Rest.  The server runs above every guest and waits for the UART by spinning (a real
  * 115200-baud line takes 87 us a byte); the clients decide how much there is to write.
- * Once its waits add up to REST_AFTER_US it rests as long as it waited
- * (pith/rest.h) before it takes the next message, so however much the guests write,
- * the threads below it on its CPU get about half of it.  An emulator's UART never
- * makes it wait.
+ * Once its waits add up to REST_AFTER_US it rests as long as it waited, up to
+ * REST_MOST_US (pith/rest.h), before it takes the next message, so however much the
+ * guests write, the threads below it on its CPU get about half of it.  An emulator's
+ * UART never makes it wait.
  */
 #include <pith/alloc.h>
 #include <pith/console.h>
@@ -34,6 +34,10 @@
 enum { SLOT_SERVICE, SLOT_UART_PORTS, SLOT_UART_IRQ, SLOT_COUNT };
 
 #define REST_AFTER_US 2000
+/* A rest is no longer than this: the UART is not read meanwhile (a key typed then may
+ * be lost on a real line without FIFO), and one long burst (the full screen's end
+ * showing what was held) is not paid back. */
+#define REST_MOST_US 20000
 
 static uint64_t waited_tsc;                     /* spent waiting for the UART, unrested */
 
@@ -232,7 +236,8 @@ int main(void *arg)
         msg.info = pith_msginfo(err, words, 0);
         if (quiet && waited_tsc >= REST_AFTER_US * server.tsc_hz / 1000000) {
             pith_reply(&msg);
-            pith_rest_after(&rest, pith_rdtsc() - waited_tsc);
+            uint64_t most = REST_MOST_US * server.tsc_hz / 1000000;
+            pith_rest_after(&rest, pith_rdtsc() - (waited_tsc < most ? waited_tsc : most));
             waited_tsc = 0;
             pith_recv(service, &msg);
             continue;

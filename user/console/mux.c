@@ -234,6 +234,7 @@ static struct filter_result escape_byte(struct mux_filter *f, uint8_t byte)
         return filter_nothing;
     }
     f->state = byte < 0x30 ? MUX_FILTER_ESCAPE_INTERMEDIATE : MUX_FILTER_TEXT;
+    f->lost |= byte == 'c';         /* a full reset: the alternate screen too */
     return filter_nothing;          /* ESC 7, ESC 8, ESC M, ESC c...: dropped */
 }
 
@@ -269,16 +270,44 @@ static bool only_parameters(const char *at, const char *end)
     return true;
 }
 
-/* CSI ? ... h or l: whether one of the modes is the alternate screen (xterm's 47,
- * 1047 and 1049, "Set Mode", ctlseqs). */
-static bool names_alternate_screen(const char *at, const char *end)
+/* Whether one of a mode sequence's parameters is one of these modes. */
+static bool names_mode(const char *at, const char *end, const unsigned *modes, unsigned count)
 {
     while (at < end) {
         unsigned mode = next_parameter(&at, end);
-        if (mode == 47 || mode == 1047 || mode == 1049)
-            return true;
+        for (unsigned i = 0; i < count; i++)
+            if (mode == modes[i])
+                return true;
     }
     return false;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(sizeof(MUX_FULL_SCREEN_RESET "\r\n") - 1 <= 256, "say() writes it whole");
+
+/* xterm's alternate screen (CSI ? 47/1047/1049 h or l, ctlseqs). */
+static const unsigned alternate_screen[] = { 47, 1047, 1049 };
+/* Private modes that take the terminal from the alternate screen, or out of the ANSI
+ * parser, unseen: restoring the alternate screen's (CSI ? r), forbidding it (1046),
+ * VT52 (2) and Tektronix (38) modes. */
+static const unsigned screen_modes[] = { 2, 38, 47, 1046, 1047, 1049 };
+/* ANSI modes a reset would not be heard through, or that turn the keyboard against
+ * the operator: keyboard lock (2), local echo (12), newline (20). */
+static const unsigned keyboard_modes[] = { 2, 12, 20 };
+
+/* A mode sequence: the alternate screen's switch, or nothing to show; what the full
+ * screen could not live with is "lost" (write_full_screen ends it there). */
+static struct filter_result mode_sequence(struct mux_filter *f, bool private_mode, const char *at,
+                                          const char *end, char final)
+{
+    if (private_mode && (final == 'h' || final == 'l') && names_mode(at, end, alternate_screen, COUNT(alternate_screen)))
+        return (struct filter_result){ final == 'h' ? FILTER_ALTERNATE_ON : FILTER_ALTERNATE_OFF, f->sequence,
+                                       f->sequence_length };
+    if (private_mode && (final == 'h' || final == 'l' || final == 'r'))
+        f->lost |= names_mode(at, end, screen_modes, COUNT(screen_modes));
+    else if (!private_mode && (final == 'h' || final == 'l'))
+        f->lost |= names_mode(at, end, keyboard_modes, COUNT(keyboard_modes));
+    return filter_nothing;
 }
 
 /* A whole control sequence (ECMA-48 5.4), ESC [ parameters final: what of it may
@@ -291,12 +320,8 @@ static struct filter_result control_sequence_ended(struct mux_filter *f)
     bool private_mode = at < end && *at == '?';
     if (!only_parameters(private_mode ? at + 1 : at, end))
         return filter_nothing;
-    if (private_mode) {
-        if ((final != 'h' && final != 'l') || !names_alternate_screen(at + 1, end))
-            return filter_nothing;
-        return (struct filter_result){ final == 'h' ? FILTER_ALTERNATE_ON : FILTER_ALTERNATE_OFF, sequence,
-                                       f->sequence_length };
-    }
+    if (private_mode || final == 'h' || final == 'l' || final == 'r')
+        return mode_sequence(f, private_mode, private_mode ? at + 1 : at, end, final);
     switch (final) {
     case 'm':                       /* SGR */
         return filter_show(sequence, f->sequence_length);
@@ -348,6 +373,7 @@ static struct filter_result control_sequence_byte(struct mux_filter *f, uint8_t 
  * ESC followed by anything else begins a new sequence. */
 static struct filter_result string_byte(struct mux_filter *f, uint8_t byte)
 {
+    f->lost |= byte >= 0x80;        /* a C1 control as UTF-8 (ST, CSI) ends it in some */
     if (byte == ESCAPE)
         f->state = MUX_FILTER_STRING_ESCAPE;
     else if (byte == CANCEL)
@@ -562,8 +588,8 @@ static void write_full_screen(struct mux *m, int index, char byte)
 {
     struct mux_filter *filter = &m->clients[index].filter;
     enum filter_action action = filter_byte(filter, (uint8_t)byte).action;
-    if (filter->lost) {
-        leave_full_screen(m);
+    if (filter->lost || action == FILTER_LINE_BREAK) {
+        leave_full_screen(m);       /* a VMM's own line (CAN) is shown labelled */
         return;
     }
     emit_followed(m, &byte, 1);
@@ -817,7 +843,10 @@ static void enter_full_screen(struct mux *m, int index)
     say(m, " (Ctrl-] f ends it)");
     note_end(m);
     m->full_screen = index;
-    m->clients[index].filter.lost = false;
+    struct mux_filter *filter = &m->clients[index].filter;   /* (its sequence is shown next) */
+    filter->state = MUX_FILTER_TEXT;
+    filter->character_length = 0;
+    filter->lost = false;
 }
 
 void mux_stopped(struct mux *m, uint64_t badge)

@@ -16,10 +16,12 @@
  * screen but its own line, right of its label, nor make the terminal answer on the
  * keyboard (that would be typing into the focused client):
  *   - passes: printable ASCII; UTF-8 characters, each when complete and well formed
- *     (Unicode table 3-7), but not U+0080..U+009F, the C1 controls, which xterm obeys
- *     in UTF-8 too (U+009B is CSI); every other byte from 0x80 up is dropped, so a
- *     lone C1 introducer (0x9b CSI, 0x9d OSC, 0x90 DCS) never reaches a terminal that
- *     reads 8-bit controls; tab, newline, carriage return;
+ *     (Unicode table 3-7), but not U+0080..U+009F, the C1 controls, which some
+ *     terminals obey in UTF-8 too (U+009B is CSI); every other byte from 0x80 up is
+ *     dropped, so no lone C1 introducer (0x9b CSI, 0x9d OSC, 0x90 DCS) passes; tab,
+ *     newline, carriage return.  The terminal must be in UTF-8 mode: one that reads
+ *     8-bit controls would take a character's second byte from 0x80 to 0x9F (that of
+ *     U+011B, say) for one;
  *   - passes: SGR (CSI digits and ';' m): colours.  A label, a client's or the
  *     console's, is drawn in the default colours (ESC [ m goes first when a colour
  *     may be on), so no client can hide or paint a label; a colour does not carry
@@ -97,11 +99,17 @@
 #define MUX_SEQUENCE_BOUND 4096     /* bytes after which an unfinished one is given up */
 /* What ends the full screen, whatever the client did: CAN ends a sequence or string it
  * left open; back to the main screen; a soft reset (DECSTR: modes, margins, character
- * sets, colours); autowrap and the cursor on; mouse, focus and bracketed-paste reports
- * off; the cursor to the last line, below everything shown, since the client may have
- * moved it on the main screen too (xterm's ctlseqs). */
+ * sets, colours, the palette); autowrap and the cursor on; mouse, focus and
+ * bracketed-paste reports off; the default foreground, background, cursor and
+ * highlight colours (OSC 110..119: a client could have made them black on black, and
+ * labels are drawn in them); user-defined keys cleared (DECUDK); the cursor to the
+ * last line, below everything shown, since the client may have moved it on the main
+ * screen too (xterm's ctlseqs).  The modes DECSTR leaves (keyboard lock, local echo,
+ * newline; VT52 and Tektronix modes, in which a reset is not heard) the client cannot
+ * set: in the full screen they end it first (mux.c, mode_sequence). */
 #define MUX_FULL_SCREEN_RESET "\x18\x1b[?1049l\x1b[!p\x1b[?7h\x1b[?25h" \
     "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l" \
+    "\x1b]110\x1b\\\x1b]111\x1b\\\x1b]112\x1b\\\x1b]117\x1b\\\x1b]119\x1b\\\x1bP0;1|\x1b\\" \
     "\x1b(B\x0f\x1b[m\x1b[9999;1H"
 
 /* Where a client's output filter is (mux.c): text, or inside an escape sequence,
