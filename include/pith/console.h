@@ -7,7 +7,9 @@
  *   PITH_CONSOLE_NAME    MR0: a client's badge, MR1..4: its name, as HELLO's; root's
  *                        badge only: the name of the guest the root task starts, which
  *                        its VMM's HELLO cannot change
- *   PITH_CONSOLE_WRITE   MR0: byte count n (1..480), bytes from MR1 on (8 a register)
+ *   PITH_CONSOLE_WRITE   MR0: byte count n (1..480), bytes from MR1 on (8 a register);
+ *                        what reaches the terminal is filtered (user/console/mux.h);
+ *                        a CAN (0x18) ends an open sequence and the unfinished line
  *   PITH_CONSOLE_READ    reply MR0: byte count (0..24), bytes from MR1 on
  *   PITH_CONSOLE_STOPPED MR0: the badge of a client that has stopped (its VMM ended or
  *                        crashed); only the root task's badge (PITH_CONSOLE_ROOT_BADGE)
