@@ -199,18 +199,26 @@ void cap_prepare_copy(struct cap *value)
 
 /* ---- Capabilities in a thread's space ----------------------------------------------- */
 
+/* Slot cptr of t's CNode, or NULL: t has no CNode, or cptr is beyond it. */
+static struct cap *cspace_slot(const struct thread *t, uint64_t cptr)
+{
+    const struct cap *cs = &t->slots[TSLOT_CSPACE];
+    if (cs->type != PITH_OBJ_CNODE || cptr >= BIT(cap_size_bits(cs)))
+        return NULL;
+    return (struct cap *)cs->object + cptr;
+}
+
 /* An empty slot of t's CNode for the kernel to fill on t's behalf (a received
  * capability, an issued IRQ handler or port range): only through a capability to
  * its space that may write there. */
 struct cap *thread_cspace_empty_slot(struct thread *t, uint64_t cptr, int *err)
 {
-    const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    struct cap *c = NULL;
-    if (cs->type != PITH_OBJ_CNODE || cptr == 0 || cptr >= BIT(cap_size_bits(cs)))
+    struct cap *c = cptr ? cspace_slot(t, cptr) : NULL;
+    if (!c)
         *err = PITH_E_RANGE;
-    else if (!(cs->rights & PITH_RIGHT_WRITE))
+    else if (!(t->slots[TSLOT_CSPACE].rights & PITH_RIGHT_WRITE))
         *err = PITH_E_RIGHTS;
-    else if (!cap_is_empty(c = (struct cap *)cs->object + cptr))
+    else if (!cap_is_empty(c))
         *err = PITH_E_SLOT_OCCUPIED;
     else
         *err = PITH_OK;
@@ -220,16 +228,12 @@ struct cap *thread_cspace_empty_slot(struct thread *t, uint64_t cptr, int *err)
 /* A capability address is a slot index in the thread's CNode. */
 struct cap *thread_cspace_lookup(struct thread *t, uint64_t cptr, int *err)
 {
-    const struct cap *cs = &t->slots[TSLOT_CSPACE];
-    if (cs->type != PITH_OBJ_CNODE || cptr >= BIT(cap_size_bits(cs))) {
+    struct cap *c = cspace_slot(t, cptr);
+    if (!c)
         *err = PITH_E_RANGE;
-        return NULL;
-    }
-    struct cap *c = (struct cap *)cs->object + cptr;
-    if (cptr == 0 || cap_is_empty(c)) {
+    else if (cptr == 0 || cap_is_empty(c))
         *err = PITH_E_INVALID_CAP;
-        return NULL;
-    }
-    *err = PITH_OK;
-    return c;
+    else
+        *err = PITH_OK;
+    return *err ? NULL : c;
 }
