@@ -51,7 +51,7 @@ static void host_partition(struct vm *vm, const struct sysconf_guest *g, struct 
     uint64_t first = g->net_segment ? PITH_GUEST_SLOT_NET_FRAMES + PITH_SWITCH_CHANNEL_FRAMES(NETRING_SLOTS)
                                     : PITH_GUEST_SLOT_COUNT;
     if (bootinfo->extra_count < first + PITH_GUEST_STORAGE_CAPS ||
-        !storage_client_open(&client, bootinfo->extra_first_slot + first, VMM_STORAGE_CHANNEL,
+        !storage_client_open(&client, vm, bootinfo->extra_first_slot + first, VMM_STORAGE_CHANNEL,
                              bootinfo->tsc_hz)) {
         vm_log(vm, "no disk: the storage server does not serve partition '%s'", g->disk_partition);
         return;

@@ -1,18 +1,19 @@
 /* The VMM's end of a storage channel (storage_client.h). */
 #include <pith/alloc.h>
 #include <pith/pith.h>
-#include <pith/printf.h>
 #include <pith/string.h>
 #include <pith/syscall.h>
 #include "storage_client.h"
+#include "vm.h"
 
-bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t vaddr, uint64_t tsc_hz)
+bool storage_client_open(struct storage_client *s, struct vm *vm, uint64_t first_slot, uint64_t vaddr,
+                         uint64_t tsc_hz)
 {
     for (unsigned f = 0; f < PITH_STORAGE_CHANNEL_FRAMES; f++)
         if (pith_map_frame(first_slot + PITH_GUEST_STORAGE_FRAMES + f, PITH_SLOT_ADDRESS_SPACE,
                            vaddr + 4096ull * f, PITH_RIGHT_READ | PITH_RIGHT_WRITE, 0) != PITH_OK)
             return false;
-    *s = (struct storage_client){ (volatile struct pith_storage_control *)vaddr, (uint8_t *)(vaddr + 4096),
+    *s = (struct storage_client){ vm, (volatile struct pith_storage_control *)vaddr, (uint8_t *)(vaddr + 4096),
                                   first_slot + PITH_GUEST_STORAGE_NOTIFY, first_slot + PITH_GUEST_STORAGE_SERVER,
                                   0, 0, tsc_hz / 1000 * STORAGE_CLIENT_PATIENCE_MS, 0 };
     uint32_t state;
@@ -44,8 +45,8 @@ static uint32_t request(struct storage_client *s, uint32_t op, uint64_t sector, 
         uint64_t now = pith_rdtsc(), bits;
         if (now - since >= s->patience) {
             if (!asked_again && ++s->asked_again <= 3)
-                pith_printf("vmm: storage: request %u unanswered after %u ms: signalling the server again\n",
-                            seq, STORAGE_CLIENT_PATIENCE_MS);
+                vm_log(s->vm, "storage: request %u unanswered after %u ms: signalling the server again", seq,
+                       STORAGE_CLIENT_PATIENCE_MS);
             asked_again = true;
             pith_signal(s->server);
             since = now;

@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <pith/storage.h>
 
+struct vm;
+
 struct storage_client {
+    struct vm *vm;                     /* whose guest: its lines go through vm_log */
     volatile struct pith_storage_control *control;
     uint8_t *data;                     /* the channel's data frames: PITH_STORAGE_DATA_BYTES */
     uint64_t notification, server;     /* capability slots */
@@ -25,7 +28,8 @@ struct storage_client {
  * signals the server again (and says so, the first few times), so a lost signal costs
  * a delay, not the guest. */
 #define STORAGE_CLIENT_PATIENCE_MS 2000
-bool storage_client_open(struct storage_client *s, uint64_t first_slot, uint64_t vaddr, uint64_t tsc_hz);
+bool storage_client_open(struct storage_client *s, struct vm *vm, uint64_t first_slot, uint64_t vaddr,
+                         uint64_t tsc_hz);
 
 /* virtio-blk's disk callbacks (dev/virtio_blk.h): whole sectors at a byte offset.  With
  * `data` as the disk's stage, buf is data itself and nothing is copied. */

@@ -244,7 +244,7 @@ static enum pith_error start_vmm(struct guest *g)
     }
     cap_count += storage_guest_caps(g->index, caps + cap_count);   /* after the NIC's, if any */
     enum pith_error err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_CONSOLE], PITH_SLOT_CNODE,
-                                          console_service, PITH_RIGHT_WRITE | PITH_RIGHT_GRANT, badge);
+                                          console_service, PITH_RIGHT_WRITE, badge);
     if (!err)
         err = pith_cnode_mint(PITH_SLOT_CNODE, caps[PITH_GUEST_SLOT_ROOT], PITH_SLOT_CNODE, reports,
                               PITH_RIGHT_WRITE, badge);
