@@ -145,10 +145,17 @@ struct zombie *zombies;
 void zombie_add(struct zombie *z, struct cap *slots, uint32_t count)
 {
     z->slots = slots;
+    z->waiters = NULL;
     z->count = count;
     z->next_slot = 0;
     z->next = zombies;
     zombies = z;
+}
+
+void zombie_add_waiters(struct zombie *z, struct thread **head)
+{
+    zombie_add(z, NULL, 0);
+    z->waiters = head;
 }
 
 /* A zombie found while reaping another goes to the front and is reaped first, so
@@ -157,6 +164,15 @@ bool zombies_reap(void)
 {
     struct zombie *z;
     while ((z = zombies)) {
+        if (z->waiters) {
+            if (*z->waiters) {
+                thread_wait_deleted(*z->waiters);       /* takes it off the queue */
+                if (preemption_point())
+                    return false;
+                continue;
+            }
+            z->waiters = NULL;                          /* (then done: count is 0) */
+        }
         if (z->next_slot == z->count) {
             zombies = z->next;
             z->next = NULL;

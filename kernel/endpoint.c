@@ -174,10 +174,11 @@ void endpoint_cancel(struct thread *t)
     }
 }
 
+/* Its waiters wake with PITH_E_DELETED as a zombie's, one at a time with preemption
+ * points (cap.c): as many as a task made wait.  Until the last has woken, the queue
+ * stays in the object's memory, which no retype hands out meanwhile. */
 void endpoint_destroy(struct endpoint *ep)
 {
-    while (ep->head) {
-        struct thread *t = ep_dequeue(ep);
-        thread_wake_with_error(t, PITH_E_DELETED);
-    }
+    if (ep->head)
+        zombie_add_waiters(&ep->zombie, &ep->head);
 }

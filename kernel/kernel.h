@@ -93,16 +93,20 @@ int cap_revoke(struct cap *c);
 bool preemption_point(void);
 
 /* Zombies: objects whose last capability is gone but which still hold capabilities
- * (a CNode's slots, a thread's own slots).  Their slots are deleted later, one at a
- * time with preemption points, so destruction has no recursion and no depth limit.
- * The link lives in the object itself (slot 0 of a CNode, a field of a thread).
+ * (a CNode's slots, a thread's own slots) or threads (an endpoint's or notification's
+ * waiters).  Their slots are deleted, and their waiters woken, later, one at a time
+ * with preemption points, so destruction has no recursion, no depth limit and no step
+ * whose length a task sets by how many threads it makes wait.  The link lives in the
+ * object itself (slot 0 of a CNode, a field of a thread, endpoint or notification).
  * Memory is never handed out again while a zombie may lie in it: retype reaps first. */
 struct zombie {
     struct zombie *next;
-    struct cap *slots;
+    struct cap *slots;                      /* slots to delete, or NULL: */
+    struct thread **waiters;                /*   the head of a queue whose threads wake */
     uint32_t count, next_slot;
 };
 void zombie_add(struct zombie *z, struct cap *slots, uint32_t count);
+void zombie_add_waiters(struct zombie *z, struct thread **head);
 bool zombies_reap(void);            /* false: stopped at a preemption point */
 extern struct zombie *zombies;
 static inline bool zombies_pending(void) { return zombies != NULL; }
@@ -168,13 +172,20 @@ enum endpoint_state { EP_IDLE, EP_SENDING, EP_RECEIVING };
 struct endpoint {
     struct thread *head, *tail;
     uint64_t state;
+    struct zombie zombie;                   /* destroyed with waiters: they wake later */
 };
+_Static_assert(sizeof(struct endpoint) <= (1u << PITH_ENDPOINT_BITS), "an endpoint fits its object");
 struct notification {
     uint64_t word;
     struct thread *head, *tail;             /* waiters */
-    struct thread *bound;
-    uint64_t deadline;                      /* TSC, 0 = none */
-    struct notification *dl_left, *dl_right, *dl_parent;   /* in the deadline tree */
+    union {
+        struct {
+            struct thread *bound;
+            uint64_t deadline;              /* TSC, 0 = none */
+            struct notification *dl_left, *dl_right, *dl_parent;   /* in the deadline tree */
+        };
+        struct zombie zombie;               /* once destroyed, unbound and out of the tree */
+    };
 };
 _Static_assert(sizeof(struct notification) <= (1u << PITH_NOTIFICATION_BITS), "a notification fits its object");
 
@@ -323,6 +334,7 @@ struct cpu {
     bool idle;                  /* idling without the big lock (sched.c, trap.c) */
     bool vm_ready;              /* VMX or SVM is on here: vCPU threads may run on it */
     bool x87_load_races;        /* an x87 state load here may undo CPU 0's own (cpu.c) */
+    uint64_t contended_since;   /* when a long operation here saw another CPU wait (sched.c) */
 };
 _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");
@@ -411,6 +423,7 @@ void thread_set_mr(struct thread *t, unsigned i, uint64_t v);
 void thread_slot_cleared(struct thread *t, struct cap *slot);
 void thread_user_fault(struct thread *t, uint64_t vector, uint64_t error, uint64_t addr);
 void thread_wake_with_error(struct thread *t, uint64_t error);
+void thread_wait_deleted(struct thread *t);
 
 /* ---- endpoint.c / notification.c ----------------------------------------------------- */
 void endpoint_send(struct endpoint *ep, struct thread *sender, uint64_t badge,

@@ -126,16 +126,15 @@ void notification_unbind(struct notification *n)
     }
 }
 
+/* Unbound, out of the deadline tree and away from its IRQs at once; its waiters wake
+ * as an endpoint's do (endpoint_destroy), in the memory the tree links leave free. */
 void notification_destroy(struct notification *n)
 {
-    while (n->head) {
-        struct thread *t = n->head;
-        notification_cancel(t);
-        thread_wake_with_error(t, PITH_E_DELETED);
-    }
     notification_unbind(n);
     deadline_tree_set(&deadline_cpu()->deadlines, n, 0);
     irq_notification_destroyed(n);
+    if (n->head)
+        zombie_add_waiters(&n->zombie, &n->head);
 }
 
 int notification_invoke(struct invocation *inv)

@@ -139,12 +139,37 @@ void sched_tick(void)
 
 /* A preemption point of a long operation (revoke, zombie reaping, retype's zeroing):
  * let pending interrupts in, and stop if they made another thread more deserving than
- * the caller — its timeslice ended, or a higher priority woke.  The operation then
- * returns KERNEL_RESTART and its system call starts again when the caller next runs. */
+ * the caller — its timeslice ended, or a higher priority woke — or if another CPU has
+ * waited CONTENDED_MOST_US for the kernel lock, which this CPU holds all along: a task
+ * must not make every CPU wait for as long as its own operation lasts.  The operation
+ * then returns KERNEL_RESTART and its system call starts again when the caller next
+ * runs (after the waiting CPU, whose ticket comes first).  Every operation does at
+ * least a step between points, so CPUs that take turns still get on. */
+#define CONTENDED_MOST_US 20
+
+static bool lock_waited_for(struct cpu *c)
+{
+    if (__atomic_load_n(&big_lock.next_ticket, __ATOMIC_RELAXED) == big_lock.serving + 1) {
+        c->contended_since = 0;
+        return false;
+    }
+    uint64_t now = arch_timestamp();
+    if (!c->contended_since) {
+        c->contended_since = now;
+        return false;
+    }
+    if (now - c->contended_since < timer_tsc_hz() / 1000000 * CONTENDED_MOST_US)
+        return false;
+    c->contended_since = 0;
+    return true;
+}
+
 bool preemption_point(void)
 {
     struct cpu *c = this_cpu();
     arch_take_interrupts();
+    if (lock_waited_for(c))
+        return true;
     struct thread *t = c->current;
     if (!t || t->state != THREAD_RUNNABLE)
         return true;

@@ -28,6 +28,16 @@ void thread_wake_with_error(struct thread *t, uint64_t error)
     sched_make_runnable(t);
 }
 
+/* t waits on an endpoint or notification that is destroyed: off its queue, awake. */
+void thread_wait_deleted(struct thread *t)
+{
+    if (t->state == THREAD_BLOCKED_NOTIFICATION)
+        notification_cancel(t);
+    else
+        endpoint_cancel(t);
+    thread_wake_with_error(t, PITH_E_DELETED);
+}
+
 struct address_space *vspace_of_thread(const struct thread *t)
 {
     return (struct address_space *)t->slots[TSLOT_VSPACE].object;

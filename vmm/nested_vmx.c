@@ -54,13 +54,16 @@ struct vmx_vcpu {
     uint8_t vmcs[VMX_VMCS_SIZE];
     struct vmx_l2 l2;
 };
-static struct vmx_vcpu vmx_vcpus[VM_MAX_VCPUS];
+/* On the heap for a guest with virtual VMX only: 35 KiB that every other guest's VMM
+ * would carry in its image (guest_overhead_kib, docs/benchmarks.md).  Without it every
+ * vCPU sees `off`: VMX off, nothing cached, no L2. */
+static struct vmx_vcpu *vmx_vcpus, off;
 static struct vmx_nested_caps caps;
 static bool host_vmx;                   /* the host is a VMX host (its exits' MR0 are VMX reasons) */
 
 static struct vmx_vcpu *vmx_of(const struct vcpu *c)
 {
-    return &vmx_vcpus[c->index];
+    return vmx_vcpus ? &vmx_vcpus[c->index] : &off;
 }
 
 /* The L2 vCPU and thread of the last entry (with EPT or without). */
@@ -87,7 +90,15 @@ void nested_vmx_setup(struct vm *vm, bool nested)
     vm->nested_vmx = nested && host_vmx;
     host_cpuid(0x80000008u, r);
     vmx_nested_caps_init(&caps, (r[0] & 0xff) ? r[0] & 0xff : 36, NESTED_CR4_SUPPORTED, true);
-    for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+    vmx_nested_reset(&off.cpu);
+    if (vm->nested_vmx && !vmx_vcpus) {
+        if ((vmx_vcpus = pith_malloc(VM_MAX_VCPUS * sizeof(*vmx_vcpus))) != NULL)
+            memset(vmx_vcpus, 0, VM_MAX_VCPUS * sizeof(*vmx_vcpus));
+        else
+            vm_log(vm, "no memory for virtual VMX: the guest runs without it");
+        vm->nested_vmx = vmx_vcpus != NULL;
+    }
+    for (unsigned i = 0; vmx_vcpus && i < VM_MAX_VCPUS; i++) {
         vmx_nested_reset(&vmx_vcpus[i].cpu);
         vmx_vcpus[i].cached = false;
     }

@@ -275,11 +275,50 @@ static void zombie_slots_deleted_later(void)
     CHECK(slots[1].next == NULL);
 }
 
+/* A destroyed endpoint's waiters wake one at a time, each step a preemption point:
+ * however many a task made wait, no step is longer than one.  A zombie of slots found
+ * meanwhile is reaped first; the queue's zombie ends when its head is empty. */
+static void zombie_waiters_woken_one_at_a_time(void)
+{
+    reset();
+    static struct thread waiter[3];
+    memset(waiter, 0, sizeof(waiter));
+    waiter[0].qnext = &waiter[1];
+    waiter[1].qnext = &waiter[2];
+    struct thread *head = &waiter[0];
+    struct zombie q;
+    waiter_queue = &head;
+    waiters_woken = 0;
+    zombie_add_waiters(&q, &head);
+    CHECK(zombies_pending());
+    preempt_after = 1;
+    CHECK(!zombies_reap());
+    CHECK_EQ(waiters_woken, 1);
+    CHECK(head == &waiter[1]);
+    struct cap held[2];
+    memset(held, 0, sizeof(held));
+    struct zombie z;
+    cap_insert_root(&slots[1], &endpoint_a);
+    cap_insert_child(&slots[1], &held[1], &endpoint_b);
+    zombie_add(&z, held, 2);                /* on top: reaped before the queue goes on */
+    CHECK(!zombies_reap());
+    CHECK(cap_is_empty(&held[1]));
+    CHECK_EQ(waiters_woken, 1);
+    CHECK(!zombies_reap());
+    CHECK_EQ(waiters_woken, 2);
+    preempt_after = 0;
+    CHECK(zombies_reap());
+    CHECK_EQ(waiters_woken, 3);
+    CHECK(head == NULL && !zombies_pending());
+    waiter_queue = NULL;
+}
+
 UNIT_TABLE(cap,
     { "cap_depth_limit_reached_not_wrapped", depth_limit_reached_not_wrapped },
     { "cap_revoke_deep_chain_leaves_first", revoke_of_deep_chain_deletes_leaves_first },
     { "cap_revoke_restarts_where_it_stopped", revoke_restarts_where_it_stopped },
     { "cap_zombie_slots_deleted_later", zombie_slots_deleted_later },
+    { "cap_zombie_waiters_woken_one_at_a_time", zombie_waiters_woken_one_at_a_time },
     { "cap_child_follows_parent", child_follows_parent },
     { "cap_final_only_without_same_object_neighbours", final_only_without_same_object_neighbours },
     { "cap_child_untyped_same_address", child_untyped_at_same_address_is_another_object },

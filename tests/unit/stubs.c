@@ -30,3 +30,15 @@ bool preemption_point(void)
     preempt_visits++;
     return preempt_after && preempt_visits % preempt_after == 0;
 }
+
+/* thread.c: a waiter of a destroyed queue woken, recorded; off the test's queue
+ * (threads linked by qnext from the head the zombie names). */
+unsigned waiters_woken;
+struct thread **waiter_queue;
+
+void thread_wait_deleted(struct thread *t)
+{
+    waiters_woken++;
+    if (waiter_queue && *waiter_queue == t)
+        *waiter_queue = t->qnext;
+}

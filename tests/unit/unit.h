@@ -54,5 +54,7 @@ extern unsigned destroyed_count;
 extern struct cap destroyed_last;
 extern unsigned slot_cleared_count;
 extern unsigned preempt_after, preempt_visits;
+extern unsigned waiters_woken;
+extern struct thread **waiter_queue;
 
 #endif

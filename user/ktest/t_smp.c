@@ -335,6 +335,58 @@ static void smp_delete_remote_in_syscalls(struct pith_test_ctx *ctx)
     pith_expect_eq(ctx, counters[0], stopped, "the deleted thread went on");
 }
 
+/* A long operation on CPU 0, here a revoke of many capabilities, stops whenever
+ * another CPU waits for the kernel: a thread on CPU 1 that enters the kernel all the
+ * time (Yield) never waits for more than a small part of the revoke. */
+#define LONG_REVOKE_COPIES 20000
+static volatile uint64_t kernel_wait_worst, kernel_wait_measuring, kernel_entry_start;
+
+static void kernel_entry_timer_body(uint64_t unused)
+{
+    (void)unused;
+    for (;;) {
+        uint64_t start = kernel_entry_start = pith_rdtsc();
+        pith_yield();
+        uint64_t waited = pith_rdtsc() - start;
+        if (kernel_wait_measuring && waited > kernel_wait_worst)
+            kernel_wait_worst = waited;
+        counters[0]++;
+    }
+}
+
+static void smp_long_operation_lets_others_in(struct pith_test_ctx *ctx)
+{
+    pith_cap_t ep = kt_new(ctx, PITH_OBJ_ENDPOINT, 0), node = kt_new(ctx, PITH_OBJ_CNODE, 15);
+    if (!ep || !node)
+        return;
+    for (uint64_t i = 0; i < LONG_REVOKE_COPIES; i++)
+        if (!pith_expect_ok(ctx, pith_cnode_copy(node, 1 + i, KT_CNODE, ep, PITH_RIGHTS_ALL), "a copy"))
+            return;
+    struct kt_thread t;
+    counters[0] = 0;
+    kernel_wait_worst = kernel_wait_measuring = 0;
+    if (!start_on(ctx, &t, 1, kernel_entry_timer_body, 0, SMP_HIGH, 0) ||
+        !pith_expect(ctx, changes_within(&counters[0], 0, WAIT_MS), "the thread on CPU 1 never ran"))
+        return;
+    kernel_wait_measuring = 1;
+    uint64_t entries = counters[0], start = pith_rdtsc();
+    enum pith_error err = pith_cnode_revoke(KT_CNODE, ep);
+    uint64_t end = pith_rdtsc(), took = end - start;
+    kernel_wait_measuring = 0;
+    entries = counters[0] - entries;
+    if (end > kernel_entry_start && end - kernel_entry_start > kernel_wait_worst)   /* one still waiting */
+        kernel_wait_worst = end - kernel_entry_start;
+    kt_delete(t.tcb);
+    pith_expect_ok(ctx, err, "the revoke");
+    pith_printf("ktest: a revoke of %u copies took %lu TSC ticks; CPU 1 entered the kernel %lu times meanwhile, "
+                "waiting %lu ticks at most\n", LONG_REVOKE_COPIES, took, entries, (uint64_t)kernel_wait_worst);
+    pith_expect(ctx, kernel_wait_worst < took / 4,
+                "CPU 1 waited %lu TSC ticks to enter the kernel during a revoke of %lu (%lu entries)",
+                (uint64_t)kernel_wait_worst, took, entries);
+    kt_delete(node);
+    kt_delete(ep);
+}
+
 /* Call and ReplyRecv across CPUs: the test task calls a server on CPU 1. */
 static pith_cap_t smp_ep;
 
@@ -1422,6 +1474,7 @@ KT_TABLE(smp,
     { "smp_fpu_on_cpu1", smp_fpu_on_cpu1 },
     { "smp_delete_remote", smp_delete_remote },
     { "smp_delete_remote_in_syscalls", smp_delete_remote_in_syscalls },
+    { "smp_long_operation_lets_others_in", smp_long_operation_lets_others_in },
     { "smp_call_across", smp_call_across },
     { "smp_serve_across", smp_serve_across },
     { "smp_notification_across", smp_notification_across },
