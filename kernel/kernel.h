@@ -334,7 +334,8 @@ struct cpu {
     bool idle;                  /* idling without the big lock (sched.c, trap.c) */
     bool vm_ready;              /* VMX or SVM is on here: vCPU threads may run on it */
     bool x87_load_races;        /* an x87 state load here may undo CPU 0's own (cpu.c) */
-    uint64_t contended_since;   /* when a long operation here saw another CPU wait (sched.c) */
+    uint64_t contended_since;   /* when a long operation here saw another CPU wait (sched.c), */
+    uint32_t contended_serving; /*   in the hold of the lock whose ticket this is */
 };
 _Static_assert(offsetof(struct cpu, self) == 0, "this_cpu() and entry.S");
 _Static_assert(offsetof(struct cpu, kernel_stack_top) == 8, "entry.S, svm_entry.S, vmx_entry.S");

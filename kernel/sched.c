@@ -145,7 +145,7 @@ void sched_tick(void)
  * then returns KERNEL_RESTART and its system call starts again when the caller next
  * runs (after the waiting CPU, whose ticket comes first).  Every operation does at
  * least a step between points, so CPUs that take turns still get on. */
-#define CONTENDED_MOST_US 20
+#define CONTENDED_MOST_US 50
 
 static bool lock_waited_for(struct cpu *c)
 {
@@ -154,8 +154,9 @@ static bool lock_waited_for(struct cpu *c)
         return false;
     }
     uint64_t now = arch_timestamp();
-    if (!c->contended_since) {
+    if (!c->contended_since || c->contended_serving != big_lock.serving) {   /* (seen in an earlier hold) */
         c->contended_since = now;
+        c->contended_serving = big_lock.serving;
         return false;
     }
     if (now - c->contended_since < timer_tsc_hz() / 1000000 * CONTENDED_MOST_US)

@@ -11,6 +11,7 @@ static void reset(void)
     memset(slots, 0, sizeof(slots));
     destroyed_count = slot_cleared_count = 0;
     preempt_after = preempt_visits = 0;
+    zombies = NULL;                         /* what a failed case may have left */
 }
 
 static void child_follows_parent(void)
@@ -285,8 +286,9 @@ static void zombie_waiters_woken_one_at_a_time(void)
     memset(waiter, 0, sizeof(waiter));
     waiter[0].qnext = &waiter[1];
     waiter[1].qnext = &waiter[2];
-    struct thread *head = &waiter[0];
-    struct zombie q;
+    static struct thread *head;             /* static: the kernel's list keeps pointers */
+    static struct zombie q, z;
+    head = &waiter[0];
     waiter_queue = &head;
     waiters_woken = 0;
     zombie_add_waiters(&q, &head);
@@ -295,9 +297,8 @@ static void zombie_waiters_woken_one_at_a_time(void)
     CHECK(!zombies_reap());
     CHECK_EQ(waiters_woken, 1);
     CHECK(head == &waiter[1]);
-    struct cap held[2];
+    static struct cap held[2];
     memset(held, 0, sizeof(held));
-    struct zombie z;
     cap_insert_root(&slots[1], &endpoint_a);
     cap_insert_child(&slots[1], &held[1], &endpoint_b);
     zombie_add(&z, held, 2);                /* on top: reaped before the queue goes on */
