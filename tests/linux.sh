@@ -61,6 +61,8 @@ fi
 check linux_test_done "the test commands did not finish (no 'pith-guest: test end')" \
 	has "pith-guest: test end$"
 check linux_power_off "the guest did not power itself off (ACPI S5), or the run failed" powered_off
+check linux_exit_time_counted "the VMM did not report the time it spent on the guest's port I/O exits" \
+	has "^vmm: $name: the VMM's time on them: [1-9][0-9]* us IO, [0-9]+ us MMIO"
 check linux_no_kernel_errors "the guest kernel complained: $(grep -m 1 -E 'Kernel panic|Oops|BUG:|unchecked MSR|ACPI Error|Call Trace' "$out" | cut -c 1-120)" \
 	lacks 'Kernel panic|Oops|BUG:|unchecked MSR|ACPI Error|Call Trace'
 

@@ -649,10 +649,13 @@ static bool handle(struct vm *vm, struct reply *reply)
         c->state = VCPU_IN_GUEST;
         return false;               /* no reply: it entered the guest afresh */
     }
-    vm->record.exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
+    unsigned reason = c->exit.reason < PITH_EXIT_COUNT ? (unsigned)c->exit.reason : 0;
+    vm->record.exits[reason]++;
     if (vm->stats)
-        vm->stats->exits[c->exit.reason < PITH_EXIT_COUNT ? c->exit.reason : 0]++;
+        vm->stats->exits[reason]++;
+    uint64_t began = pith_rdtsc();
     enum next_step step = gdb_takes_exit(vm, &reply->inject) ? STEP_RESUME : handle_exit(vm, reply);
+    vm->record.exit_tsc[reason] += pith_rdtsc() - began;    /* (a halt's wait comes after) */
     if (step == STEP_SWITCHED) {
         c->state = VCPU_IN_GUEST;
         return false;

@@ -104,6 +104,14 @@ static void report_configured(struct vm *vm, uint64_t started)
         r->exits[PITH_EXIT_MSR_READ] + r->exits[PITH_EXIT_MSR_WRITE], r->exits[PITH_EXIT_CPUID],
         r->exits[PITH_EXIT_HLT], r->exits[PITH_EXIT_RECALL], r->exits[PITH_EXIT_INTERRUPT_WINDOW],
         r->exits[PITH_EXIT_PORT_WRITES], r->interrupts);
+    uint64_t per_us = bootinfo->tsc_hz / 1000000 ? bootinfo->tsc_hz / 1000000 : 1;
+    pith_printf("vmm: %s: the VMM's time on them: %lu us IO, %lu us MMIO, %lu us MSR, %lu us CPUID, %lu us HLT, "
+        "%lu us RECALL, %lu us window, %lu us PORT_WRITES\n", vm->name,
+        r->exit_tsc[PITH_EXIT_IO] / per_us, r->exit_tsc[PITH_EXIT_MMIO] / per_us,
+        (r->exit_tsc[PITH_EXIT_MSR_READ] + r->exit_tsc[PITH_EXIT_MSR_WRITE]) / per_us,
+        r->exit_tsc[PITH_EXIT_CPUID] / per_us, r->exit_tsc[PITH_EXIT_HLT] / per_us,
+        r->exit_tsc[PITH_EXIT_RECALL] / per_us, r->exit_tsc[PITH_EXIT_INTERRUPT_WINDOW] / per_us,
+        r->exit_tsc[PITH_EXIT_PORT_WRITES] / per_us);
     if (vm->platform->report)
         vm->platform->report(vm);
 }

@@ -63,6 +63,7 @@ enum vm_end {
 /* What the exit loop counted, for the checks and the report. */
 struct vm_record {
     uint64_t exits[PITH_EXIT_COUNT];
+    uint64_t exit_tsc[PITH_EXIT_COUNT];     /* TSC ticks the VMM spent handling each reason */
     uint64_t cpuid_leaves;          /* bit n: leaf n asked (n < 32); bit 32: 0x40000000 */
     uint64_t tsc_reads;             /* RDMSR of IA32_TSC */
     uint64_t gp_injected;           /* #GP for unknown MSRs or bad values */

@@ -121,3 +121,9 @@ done
 echo "bench linux_boot_exits_total $total"
 interrupts=$(sed -nE 's/.*; ([0-9]+) interrupts.*/\1/p' <<<"$exits")
 echo "bench linux_boot_interrupts_injected $interrupts"
+# "vmm: bench: the VMM's time on them: 1234 us IO, 567 us MMIO, ..."
+spent=$(sed -nE "s/.*vmm: bench: the VMM's time on them: (.*)$/\1/p" <<<"$log" | head -n 1)
+[ -n "$spent" ] || { echo "bench: no exit times in $build/bench-linux-pith-1.txt" >&2; exit 1; }
+for pair in $(sed -E 's/ us /=/g; s/, /\n/g' <<<"$spent"); do
+	echo "bench linux_boot_exit_us_$(tr 'A-Z' 'a-z' <<<"${pair#*=}") ${pair%%=*} us"
+done
