@@ -150,7 +150,8 @@ void sched_tick(void)
 static bool lock_waited_for(struct cpu *c)
 {
     if (__atomic_load_n(&big_lock.next_ticket, __ATOMIC_RELAXED) == big_lock.serving + 1) {
-        c->contended_since = 0;
+        if (c->contended_since)
+            c->contended_since = 0;
         return false;
     }
     uint64_t now = arch_timestamp();
