@@ -207,7 +207,7 @@ int main(void *arg)
     uint64_t ntfn = 0, quiet = 0;
     pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &ntfn);
     pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &quiet);
-    struct pith_rest rest = { quiet, 0 };       /* nobody signals it */
+    struct pith_rest rest = { .notification = quiet };      /* nobody signals it */
     server.notification = ntfn;
     server.tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000;
     pith_thread_bind_notification(PITH_SLOT_THREAD, ntfn);

@@ -13,3 +13,10 @@ void pith_rest_after(const struct pith_rest *r, uint64_t began)
             return;
     }
 }
+
+void pith_rest_over_half(struct pith_rest *r, uint64_t began)
+{
+    uint64_t now = pith_rdtsc(), owed = pith_rest_owed(r, began, now);
+    if (owed)
+        pith_rest_after(&(struct pith_rest){ .notification = r->notification, .least_tsc = owed }, now);
+}

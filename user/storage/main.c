@@ -263,15 +263,17 @@ int main(void *arg)
     pith_cap_t notify = bi->extra_first_slot + PITH_STORAGE_SLOT_NOTIFY;
     /* The rest after each round (pith/rest.h) shares the pause's notification: both
      * are waits on a deadline that nobody else signals. */
-    struct pith_rest rest = { pause_notification, bi->tsc_hz / 20000 + 1 };    /* 50 us */
+    struct pith_rest rest = { .notification = pause_notification, .least_tsc = bi->tsc_hz / 20000 + 1,
+                              .allowance_tsc = bi->tsc_hz / 500 };     /* 50 us; 2 ms */
     for (;;) {
         uint64_t bits;
         if (pith_wait(notify, &bits) != PITH_OK)
             return 1;
         /* Every channel, not only the signalled ones: a lost race costs nothing.  A
-         * round serves each channel's request at most once, then rests: a VMM posting
-         * requests back to back, or signalling without pause, gets the server and its
-         * CPU for about half the time at most. */
+         * round serves each channel's request at most once, then rests if the server
+         * has used more than its half (pith/rest.h): a VMM posting requests back to
+         * back, or signalling without pause, gets the server and its CPU for about
+         * half the time at most, and a request now and then waits for no rest. */
         for (bool again = true; again;) {
             uint64_t began = pith_rdtsc(), paused = paused_tsc;
             again = false;
@@ -280,7 +282,7 @@ int main(void *arg)
                     pith_signal(peer[c]);
                     again = true;
                 }
-            pith_rest_after(&rest, began + (paused_tsc - paused));     /* the pauses were rest */
+            pith_rest_over_half(&rest, began + (paused_tsc - paused));     /* the pauses were rest */
         }
     }
 }

@@ -70,7 +70,7 @@ int main(void *arg)
     }
     pith_printf("switch: %lu ports\n", a->port_count);
     pith_cap_t notify = bi->extra_first_slot + PITH_SWITCH_SLOT_NOTIFY;
-    struct pith_rest rest = { 0, bi->tsc_hz / 20000 + 1 };     /* at least 50 us */
+    struct pith_rest rest = { .least_tsc = bi->tsc_hz / 20000 + 1, .allowance_tsc = bi->tsc_hz / 500 };  /* 50 us; 2 ms */
     if (pith_alloc_object(PITH_OBJ_NOTIFICATION, 0, &rest.notification) != PITH_OK) {
         pith_printf("switch: no memory for a notification\n");
         return 1;
@@ -92,6 +92,6 @@ int main(void *arg)
             fdb_age(&sw.fdb, now);
             next_aging = now + bi->tsc_hz;
         }
-        pith_rest_after(&rest, now);   /* at most about half of this CPU (pith/rest.h) */
+        pith_rest_over_half(&rest, now);   /* at most about half of this CPU (pith/rest.h) */
     }
 }
