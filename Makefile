@@ -318,7 +318,7 @@ STORAGE_PURE := user/storage/gpt.c user/storage/ata_pio.c user/storage/ata_dma.c
 DEVICE_SRC := $(wildcard tests/devices/*.c) $(wildcard vmm/*/*.c) user/lib/sysconf.c user/console/mux.c user/switch/fdb.c user/switch/switch.c \
 	$(STORAGE_PURE) user/uplink/e1000.c
 
-$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/*/*.h include/pith/*.h user/lib/include/pith/sysconf.h user/switch/*.h user/storage/*.h user/uplink/*.h) | deps
+$(BUILD)/device-tests: $(DEVICE_SRC) $(wildcard tests/devices/*.h vmm/*/*.h include/pith/*.h user/lib/include/pith/*.h user/switch/*.h user/storage/*.h user/uplink/*.h) | deps
 	@mkdir -p $(BUILD)
 	$(CC) $(HOST_CFLAGS) -Ivmm -Iuser/lib/include -pthread -o $@ $(DEVICE_SRC)
 
